@@ -1,0 +1,1 @@
+"""securestack components: one ComponentResource per concern, one file each."""

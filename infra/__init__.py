@@ -1,0 +1,1 @@
+"""securestack stack program, validated settings, and the offline recording engine."""

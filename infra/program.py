@@ -1,0 +1,51 @@
+"""The securestack stack program: one environment per stack, built from validated settings."""
+from __future__ import annotations
+
+import pulumi
+import pulumi_aws as aws
+
+from components.backup import DatabaseBackupPlan, DatabaseBackupPlanArgs
+from components.database import EncryptedPostgres, EncryptedPostgresArgs
+from components.keys import EnvironmentKeys, EnvironmentKeysArgs
+from components.network import Network, NetworkArgs
+from infra.settings import StackSettings, load_settings
+
+
+def aws_provider(settings: StackSettings) -> aws.Provider:
+    """The only AWS provider: it refuses any account not listed in aws:allowedAccountIds."""
+    return aws.Provider("aws", region=settings.region, allowed_account_ids=list(settings.allowed_account_ids),
+                        default_tags={"tags": settings.base_tags()})
+
+
+def build() -> None:
+    settings = load_settings()  # raises SettingsError before any resource exists
+    env, production, tags = settings.environment, settings.is_production, settings.base_tags()
+    opts = pulumi.ResourceOptions(providers=[aws_provider(settings)])
+
+    keys = EnvironmentKeys("keys", EnvironmentKeysArgs(
+        environment=env, production=production, deletion_window_days=settings.keys.deletion_window_days,
+        tags=tags), opts)
+    network = Network("network", NetworkArgs(environment=env, settings=settings.network,
+                                             logs_key_arn=keys.logs_key_arn, tags=tags), opts)
+    database = EncryptedPostgres("database", EncryptedPostgresArgs(
+        environment=env, production=production, settings=settings.database, vpc_id=network.vpc_id,
+        private_subnet_ids=network.private_subnet_ids, data_key_arn=keys.data_key_arn,
+        logs_key_arn=keys.logs_key_arn, log_retention_days=settings.logs.retention_days, tags=tags), opts)
+    if settings.database.aws_backup is not None:
+        DatabaseBackupPlan("backup", DatabaseBackupPlanArgs(
+            environment=env, production=production, settings=settings.database.aws_backup,
+            database_arn=database.arn, data_key_arn=keys.data_key_arn,
+            key_deletion_window_days=settings.keys.deletion_window_days, tags=tags), opts)
+
+    pulumi.export("environment", env)
+    pulumi.export("region", settings.region)
+    pulumi.export("vpcId", network.vpc_id)
+    pulumi.export("privateSubnetIds", network.private_subnet_ids)
+    pulumi.export("keys", {"dataKeyArn": keys.data_key_arn, "secretsKeyArn": keys.secrets_key_arn,
+                           "logsKeyArn": keys.logs_key_arn})
+    pulumi.export("database", {
+        "identifier": database.identifier, "arn": database.arn, "endpoint": database.endpoint,
+        "address": database.address, "port": database.port, "name": settings.database.database_name,
+        "masterSecretArn": database.master_secret_arn, "securityGroupId": database.security_group_id,
+        "backupRetentionDays": settings.database.backup_retention_days,
+        "deletionProtection": settings.database.deletion_protection})

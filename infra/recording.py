@@ -1,0 +1,442 @@
+"""The recording engine: runs the real stack program on Pulumi's mock engine and records every resource.
+
+Each registration is captured from the raw gRPC request the SDK sends (so inputs carry engine, i.e. camelCase,
+names, secrets and unknowns exactly as the engine sees them), together with its options and dependencies.
+Invokes are answered with realistic shapes; resource outputs are synthesized from inputs plus computed
+attributes (ids, ARNs, endpoints) so downstream inputs look like they would after `pulumi up`.
+"""
+from __future__ import annotations
+
+import contextvars
+import hashlib
+import json
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Optional
+
+import pulumi
+from google.protobuf import json_format
+from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import rpc, settings as runtime_settings
+from pulumi.runtime.config import set_all_config
+from pulumi.runtime.stack import run_in_stack
+from pulumi.runtime.sync_await import _sync_await
+
+DEFAULT_ACCOUNT_ID = "111111111111"
+MASK = "[secret]"
+UNKNOWN_TEXT = "[unknown]"
+
+
+class Unknown:
+    """A value the engine does not know yet (during a preview): `Output`s of resources not yet created."""
+
+    _instance: Optional["Unknown"] = None
+
+    def __new__(cls) -> "Unknown":
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return UNKNOWN_TEXT
+
+
+UNKNOWN = Unknown()
+
+
+class Secret:
+    """A secret input. Holds the value only in memory (the policy analyzer sees it too); never prints it."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: Any):
+        self._value = value
+
+    def reveal(self) -> Any:
+        return self._value
+
+    def __repr__(self) -> str:
+        return MASK
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+@dataclass
+class RecordedResource:
+    urn: str
+    type: str
+    name: str
+    parent: Optional[str]
+    custom: bool
+    inputs: dict[str, Any]
+    options: dict[str, Any]
+    dependencies: list[str]
+    property_dependencies: dict[str, list[str]]
+    provider: Optional[str] = None
+    id: Optional[str] = None
+    outputs: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "urn": self.urn,
+            "type": self.type,
+            "name": self.name,
+            "parent": self.parent,
+            "inputs": masked(self.inputs),
+            "options": self.options,
+            "dependencies": self.dependencies,
+            "propertyDependencies": self.property_dependencies,
+        }
+
+
+@dataclass
+class Recording:
+    project: str
+    stack: str
+    resources: list[RecordedResource]
+    stack_outputs: dict[str, Any]
+    stack_urn: Optional[str] = None
+
+    def of_type(self, *types: str) -> list[RecordedResource]:
+        return [r for r in self.resources if r.type in types]
+
+    def one(self, type_: str, name_suffix: str = "") -> RecordedResource:
+        found = [r for r in self.of_type(type_) if r.name.endswith(name_suffix)]
+        if len(found) != 1:
+            raise LookupError(f"expected one {type_} named *{name_suffix}, found {[r.name for r in found]}")
+        return found[0]
+
+    def by_urn(self, urn: str) -> RecordedResource:
+        for resource in self.resources:
+            if resource.urn == urn:
+                return resource
+        raise KeyError(urn)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"resources": [r.to_json() for r in self.resources], "outputs": masked(self.stack_outputs)}
+
+
+def masked(value: Any) -> Any:
+    """JSON-ready copy: secrets masked, unknowns spelled out."""
+    if isinstance(value, Secret):
+        return MASK
+    if isinstance(value, Unknown):
+        return UNKNOWN_TEXT
+    if isinstance(value, dict):
+        return {k: masked(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [masked(v) for v in value]
+    return value
+
+
+def decode_wire(value: Any) -> Any:
+    """Wire form (protobuf Struct as JSON) -> Python with `Secret`/`UNKNOWN` markers; resource refs -> urn."""
+    if isinstance(value, str):
+        return UNKNOWN if value == rpc.UNKNOWN else value
+    if isinstance(value, list):
+        return [decode_wire(v) for v in value]
+    if isinstance(value, dict):
+        signature = value.get(rpc._special_sig_key)
+        if signature == rpc._special_secret_sig:
+            return Secret(decode_wire(value.get("value")))
+        if signature == rpc._special_resource_sig:
+            return value.get("urn")
+        if signature == rpc._special_output_value_sig:
+            inner = decode_wire(value["value"]) if "value" in value else UNKNOWN
+            return Secret(inner) if value.get("secret") else inner
+        if signature in (rpc._special_asset_sig, rpc._special_archive_sig):
+            return {k: decode_wire(v) for k, v in value.items() if k != rpc._special_sig_key}
+        return {k: decode_wire(v) for k, v in value.items()}
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Synthesized outputs and invoke answers
+# ---------------------------------------------------------------------------------------------------------------
+
+ID_PREFIXES = {
+    "aws:ec2/vpc:Vpc": "vpc-", "aws:ec2/subnet:Subnet": "subnet-", "aws:ec2/securityGroup:SecurityGroup": "sg-",
+    "aws:ec2/internetGateway:InternetGateway": "igw-", "aws:ec2/routeTable:RouteTable": "rtb-",
+    "aws:ec2/vpcEndpoint:VpcEndpoint": "vpce-", "aws:ec2/flowLog:FlowLog": "fl-",
+    "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup": "sg-", "aws:ec2/natGateway:NatGateway": "nat-",
+    "aws:ec2/eip:Eip": "eipalloc-", "aws:ec2/networkAcl:NetworkAcl": "acl-",
+    "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": "sgr-",
+    "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": "sgr-",
+}
+
+
+def _digest(text: str, length: int = 17) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:length]
+
+
+def autoname(logical_name: str, urn: str) -> str:
+    """What Pulumi's auto-naming would pick: the logical name plus a random 7-char suffix (stable here)."""
+    return f"{logical_name}-{_digest(urn, 7)}"
+
+
+@dataclass(frozen=True)
+class MockEnvironment:
+    account_id: str = DEFAULT_ACCOUNT_ID
+    region: str = "us-east-1"
+    partition: str = "aws"
+
+    @property
+    def availability_zones(self) -> list[str]:
+        return [f"{self.region}{suffix}" for suffix in "abcdef"]
+
+
+OutputShaper = Callable[[pulumi_mocks.MockResourceArgs, dict, MockEnvironment, str], dict]
+
+
+def _region_of(inputs: dict, env: MockEnvironment) -> str:
+    region = inputs.get("region")
+    return region if isinstance(region, str) else env.region
+
+
+def _arn(env: MockEnvironment, inputs: dict, service: str, resource: str, global_: bool = False) -> str:
+    region = "" if global_ else _region_of(inputs, env)
+    account = "" if service == "s3" else env.account_id
+    return f"arn:{env.partition}:{service}:{region}:{account}:{resource}"
+
+
+def _named(args, inputs: dict, key: str = "name") -> str:
+    value = inputs.get(key)
+    return value if isinstance(value, str) else autoname(args.name, f"{args.typ}::{args.name}")
+
+
+def _kms_key(args, inputs, env, rid):
+    key_id = f"{_digest(rid, 8)}-{_digest(rid + '1', 4)}-{_digest(rid + '2', 4)}-{_digest(rid + '3', 4)}-" \
+             f"{_digest(rid + '4', 12)}"
+    return {"keyId": key_id, "arn": _arn(env, inputs, "kms", f"key/{key_id}"), "id": key_id}
+
+
+def _rds_instance(args, inputs, env, rid):
+    identifier = _named(args, inputs, "identifier")
+    address = f"{identifier}.c{_digest(rid, 11)}.{_region_of(inputs, env)}.rds.amazonaws.com"
+    port = inputs.get("port") or 5432
+    outputs = {"identifier": identifier, "address": address, "endpoint": f"{address}:{port}", "port": port,
+               "arn": _arn(env, inputs, "rds", f"db:{identifier}"), "resourceId": f"db-{_digest(rid, 26).upper()}",
+               "hostedZoneId": "Z2R2ITUGPM61AM", "engineVersionActual": f"{inputs.get('engineVersion', '16')}.4"}
+    if inputs.get("manageMasterUserPassword"):
+        outputs["masterUserSecrets"] = [{
+            "secretArn": _arn(env, inputs, "secretsmanager", f"secret:rds!db-{_digest(rid, 8)}-AbCdEf"),
+            "kmsKeyId": inputs.get("masterUserSecretKmsKeyId"), "secretStatus": "active"}]
+    return outputs
+
+
+def _load_balancer(args, inputs, env, rid):
+    name = _named(args, inputs)
+    suffix = f"app/{name}/{_digest(rid, 16)}"
+    return {"name": name, "arn": _arn(env, inputs, "elasticloadbalancing", f"loadbalancer/{suffix}"),
+            "arnSuffix": suffix, "dnsName": f"{name}-{_digest(rid, 10)}.{_region_of(inputs, env)}.elb.amazonaws.com",
+            "zoneId": "Z35SXDOTRQ7X7K"}
+
+
+def _simple(service: str, resource_format: str, name_key: str = "name", global_: bool = False) -> OutputShaper:
+    def shape(args, inputs, env, rid):
+        name = _named(args, inputs, name_key)
+        return {name_key: name, "arn": _arn(env, inputs, service, resource_format.format(name=name, rid=rid[:8]),
+                                            global_)}
+    return shape
+
+
+OUTPUT_SHAPERS: dict[str, OutputShaper] = {
+    "aws:kms/key:Key": _kms_key,
+    "aws:rds/instance:Instance": _rds_instance,
+    "aws:lb/loadBalancer:LoadBalancer": _load_balancer,
+    "aws:alb/loadBalancer:LoadBalancer": _load_balancer,
+    "aws:iam/role:Role": _simple("iam", "role/{name}", global_=True),
+    "aws:iam/policy:Policy": _simple("iam", "policy/{name}", global_=True),
+    "aws:s3/bucket:Bucket": _simple("s3", "{name}", "bucket", global_=True),
+    "aws:s3/bucketV2:BucketV2": _simple("s3", "{name}", "bucket", global_=True),
+    "aws:cloudwatch/logGroup:LogGroup": _simple("logs", "log-group:{name}"),
+    "aws:secretsmanager/secret:Secret": _simple("secretsmanager", "secret:{name}-AbCdEf"),
+    "aws:lambda/function:Function": _simple("lambda", "function:{name}"),
+    "aws:sns/topic:Topic": _simple("sns", "{name}"),
+    "aws:rds/parameterGroup:ParameterGroup": _simple("rds", "pg:{name}"),
+    "aws:rds/subnetGroup:SubnetGroup": _simple("rds", "subgrp:{name}"),
+    "aws:kms/alias:Alias": _simple("kms", "{name}"),
+    "aws:backup/vault:Vault": _simple("backup", "backup-vault:{name}"),
+    "aws:backup/plan:Plan": _simple("backup", "backup-plan:{rid}"),
+    "aws:ecs/cluster:Cluster": _simple("ecs", "cluster/{name}"),
+    "aws:cloudtrail/trail:Trail": _simple("cloudtrail", "trail/{name}"),
+    "aws:wafv2/webAcl:WebAcl": _simple("wafv2", "regional/webacl/{name}/{rid}"),
+    "aws:lb/targetGroup:TargetGroup": _simple("elasticloadbalancing", "targetgroup/{name}/{rid}"),
+    "aws:lb/listener:Listener": _simple("elasticloadbalancing", "listener/app/{rid}"),
+    "aws:acm/certificate:Certificate": _simple("acm", "certificate/{rid}", "domainName"),
+}
+
+
+def _invoke_caller_identity(args: dict, env: MockEnvironment) -> dict:
+    return {"accountId": env.account_id, "arn": f"arn:{env.partition}:iam::{env.account_id}:role/deployer",
+            "userId": "AROAEXAMPLEDEPLOYER:ci", "id": env.account_id}
+
+
+def _invoke_region(args: dict, env: MockEnvironment) -> dict:
+    region = args.get("region") or env.region
+    return {"region": region, "name": region, "id": region, "endpoint": f"ec2.{region}.amazonaws.com",
+            "description": region}
+
+
+def _invoke_partition(args: dict, env: MockEnvironment) -> dict:
+    return {"partition": env.partition, "id": env.partition, "dnsSuffix": "amazonaws.com",
+            "reverseDnsPrefix": "com.amazonaws"}
+
+
+def _invoke_availability_zones(args: dict, env: MockEnvironment) -> dict:
+    names = env.availability_zones
+    return {"names": names, "zoneIds": [f"use1-az{i + 1}" for i in range(len(names))], "id": env.region,
+            "state": "available", "groupNames": [env.region]}
+
+
+def _invoke_policy_document(args: dict, env: MockEnvironment) -> dict:
+    """Renders aws.iam.get_policy_document's statements as IAM JSON, as the provider does."""
+    statements = []
+    for item in args.get("statements") or []:
+        statement: dict[str, Any] = {}
+        if item.get("sid"):
+            statement["Sid"] = item["sid"]
+        statement["Effect"] = item.get("effect", "Allow")
+        for key, target in (("actions", "Action"), ("notActions", "NotAction"), ("resources", "Resource"),
+                            ("notResources", "NotResource")):
+            if item.get(key):
+                values = item[key]
+                statement[target] = values[0] if len(values) == 1 else values
+        for key, target in (("principals", "Principal"), ("notPrincipals", "NotPrincipal")):
+            if item.get(key):
+                principal: dict[str, Any] = {}
+                for p in item[key]:
+                    ids = p["identifiers"]
+                    principal[p["type"]] = ids[0] if len(ids) == 1 else ids
+                statement[target] = "*" if principal == {"*": "*"} else principal
+        if item.get("conditions"):
+            condition: dict[str, dict[str, Any]] = {}
+            for c in item["conditions"]:
+                values = c["values"]
+                condition.setdefault(c["test"], {})[c["variable"]] = values[0] if len(values) == 1 else values
+            statement["Condition"] = condition
+        statements.append(statement)
+    document = {"Version": "2012-10-17", "Statement": statements}
+    text = json.dumps(document, indent=2)
+    return {"json": text, "minifiedJson": json.dumps(document, separators=(",", ":")), "id": _digest(text, 10)}
+
+
+INVOKES: dict[str, Callable[[dict, MockEnvironment], dict]] = {
+    "aws:index/getCallerIdentity:getCallerIdentity": _invoke_caller_identity,
+    "aws:index/getRegion:getRegion": _invoke_region,
+    "aws:index/getPartition:getPartition": _invoke_partition,
+    "aws:index/getAvailabilityZones:getAvailabilityZones": _invoke_availability_zones,
+    "aws:iam/getPolicyDocument:getPolicyDocument": _invoke_policy_document,
+}
+
+
+class RecordingMocks(pulumi.runtime.Mocks):
+    def __init__(self, environment: MockEnvironment):
+        self.environment = environment
+        self.invokes: list[tuple[str, dict]] = []
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[Optional[str], dict]:
+        urn_hint = f"{args.typ}::{args.name}"
+        inputs = dict(args.inputs)
+        shaper = OUTPUT_SHAPERS.get(args.typ)
+        computed = shaper(args, inputs, self.environment, _digest(urn_hint, 32)) if shaper else {}
+        resource_id = args.resource_id or computed.pop("id", None) or \
+            f"{ID_PREFIXES.get(args.typ, args.name + '-')}{_digest(urn_hint)}"
+        computed.setdefault("arn", _generic_arn(args.typ, resource_id, inputs, self.environment))
+        if args.typ.startswith("pulumi:providers:"):
+            computed = {}
+        return resource_id, {**inputs, **computed, "id": resource_id}
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict, Optional[list]]:
+        handler = INVOKES.get(args.token)
+        if handler is None:
+            raise NotImplementedError(f"the recording engine has no answer for invoke {args.token}")
+        self.invokes.append((args.token, dict(args.args)))
+        return handler(dict(args.args), self.environment), []
+
+
+def _generic_arn(type_token: str, resource_id: str, inputs: dict, env: MockEnvironment) -> str:
+    module = type_token.split(":")[1].split("/")[0]
+    kind = type_token.split(":")[-1].lower()
+    return _arn(env, inputs, module, f"{kind}/{resource_id}")
+
+
+class RecordingMonitor(pulumi_mocks.MockMonitor):
+    """MockMonitor that keeps what the engine would see of each registration."""
+
+    def __init__(self, mocks: RecordingMocks):
+        super().__init__(mocks)
+        self.recorded: list[RecordedResource] = []
+        self.stack_urn: Optional[str] = None
+        self.stack_outputs: dict[str, Any] = {}
+
+    def RegisterResource(self, request):
+        response = super().RegisterResource(request)
+        if request.type == "pulumi:pulumi:Stack":
+            self.stack_urn = response.urn
+            return response
+        self.recorded.append(self._record(request, response))
+        return response
+
+    def RegisterResourceOutputs(self, request):
+        if request.urn == self.stack_urn:
+            self.stack_outputs = decode_wire(json_format.MessageToDict(request.outputs))
+        return super().RegisterResourceOutputs(request)
+
+    def _record(self, request, response) -> RecordedResource:
+        inputs = decode_wire(json_format.MessageToDict(request.object))
+        outputs = decode_wire(json_format.MessageToDict(response.object))
+        options = {
+            "protect": request.protect if request.HasField("protect") else False,
+            "retainOnDelete": request.retainOnDelete if request.HasField("retainOnDelete") else False,
+            "ignoreChanges": list(request.ignoreChanges),
+            # The SDK sends explicit and input-derived dependencies together; explicit = the rest.
+            "dependsOn": sorted(set(request.dependencies) - _input_dependencies(request)),
+            "additionalSecretOutputs": list(request.additionalSecretOutputs),
+            "deleteBeforeReplace": request.deleteBeforeReplace,
+            "replaceOnChanges": list(request.replaceOnChanges),
+            "provider": request.provider or None,
+        }
+        property_dependencies = {key: list(deps.urns) for key, deps in request.propertyDependencies.items()}
+        dependencies = sorted(set(request.dependencies) | {u for urns in property_dependencies.values() for u in urns})
+        return RecordedResource(
+            urn=response.urn, type=request.type, name=request.name, parent=request.parent or None,
+            custom=request.custom, inputs=inputs, options=options, dependencies=dependencies,
+            property_dependencies=property_dependencies, provider=request.provider or None,
+            id=response.id or None, outputs=outputs)
+
+
+def _input_dependencies(request) -> set[str]:
+    return {urn for deps in request.propertyDependencies.values() for urn in deps.urns}
+
+
+def record(program: Callable[[], Any], *, stack: str, config: Mapping[str, str], project: str = "securestack",
+           secret_keys: Optional[list[str]] = None, preview: bool = False,
+           environment: Optional[MockEnvironment] = None) -> Recording:
+    """Runs `program` as `pulumi up` (or preview) would, on mocks, in an isolated context; returns the recording.
+
+    Raises whatever the program raises (e.g. SettingsError) after outstanding registrations settle.
+    """
+    region = config.get("aws:region")
+    environment = environment or MockEnvironment(region=region if isinstance(region, str) else "us-east-1")
+    mocks = RecordingMocks(environment)
+    monitor = RecordingMonitor(mocks)
+
+    def run() -> Recording:
+        set_all_config(dict(config), list(secret_keys or []))
+        settings = pulumi_mocks.MockSettings(
+            monitor=monitor, monitor_features=set(monitor.GetDeploymentInfo(None).supportedFeatures),
+            engine=pulumi_mocks.MockEngine(logging.getLogger("securestack.recording")),
+            project=project, stack=stack, dry_run=preview, organization="organization", callbacks=None)
+        runtime_settings.configure(settings)
+        _sync_await(run_in_stack(program))
+        return Recording(project=project, stack=stack, resources=monitor.recorded,
+                         stack_outputs=monitor.stack_outputs, stack_urn=monitor.stack_urn)
+
+    # A fresh context per run: Pulumi keeps its settings, config and root stack in context variables.
+    return contextvars.Context().run(run)

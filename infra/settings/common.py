@@ -1,0 +1,69 @@
+"""Settings shared by every part of the stack: tier, region/accounts, tags, logs, keys."""
+from __future__ import annotations
+
+import re
+from enum import Enum
+
+from pydantic import Field, field_validator
+
+from .base import AWS_TAG_KEY, AWS_TAG_VALUE, SettingsModel
+
+REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$")
+
+# The only values CloudWatch Logs accepts for retentionInDays.
+LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731,
+                      1096, 1827, 2192, 2557, 2922, 3288, 3653)
+
+
+class Tier(str, Enum):
+    """What the environment is for. Production forbids every weaker setting."""
+
+    PRODUCTION = "production"
+    NON_PRODUCTION = "non-production"
+
+
+def check_region(value: str) -> str:
+    if not REGION.match(value):
+        raise ValueError(f"'{value}' is not an AWS region name (e.g. us-east-1)")
+    return value
+
+
+def check_log_retention(value: int) -> int:
+    if value not in LOG_RETENTION_DAYS:
+        allowed = ", ".join(str(d) for d in LOG_RETENTION_DAYS)
+        raise ValueError(f"{value} is not a CloudWatch Logs retention; use one of {allowed}")
+    return value
+
+
+class LogSettings(SettingsModel):
+    """Retention of every CloudWatch log group the stack creates (all are KMS-encrypted)."""
+
+    retention_days: int = 365
+
+    _retention = field_validator("retention_days")(check_log_retention)
+
+
+class KeySettings(SettingsModel):
+    """Customer-managed KMS keys of the environment."""
+
+    deletion_window_days: int = Field(30, ge=7, le=30)
+
+
+class ExtraTags(SettingsModel):
+    """Tags added to every resource next to the ones securestack sets itself."""
+
+    values: dict[str, str] = {}
+
+    @field_validator("values")
+    @classmethod
+    def _valid_tags(cls, tags: dict[str, str]) -> dict[str, str]:
+        for key, value in tags.items():
+            if not AWS_TAG_KEY.match(key):
+                raise ValueError(f"tag key '{key}' is not a valid AWS tag key")
+            if key.startswith("securestack:"):
+                raise ValueError(f"tag key '{key}' is reserved for securestack's own metadata")
+            if len(value) > 256 or not AWS_TAG_VALUE.match(value):
+                raise ValueError(
+                    f"tag '{key}' has a value AWS rejects (letters, digits, spaces and _ . : / = + - @ only)"
+                )
+        return tags

@@ -1,0 +1,216 @@
+"""Database settings: RDS PostgreSQL sizing, backups (PITR), protection, restore path."""
+from __future__ import annotations
+
+import re
+from datetime import datetime, timezone
+from typing import Literal, Optional
+
+from pydantic import Field, ValidationInfo, field_validator, model_validator
+
+from .base import SettingsModel
+from .common import Tier, check_region
+
+# Major versions RDS for PostgreSQL offers under standard support (engine "postgres").
+SUPPORTED_MAJOR_VERSIONS = (14, 15, 16, 17)
+ENGINE_VERSION = re.compile(r"^(\d{2})(\.\d{1,2})?$")
+INSTANCE_CLASS = re.compile(r"^db\.[a-z0-9]+\.[a-z0-9]+$")
+IDENTIFIER = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
+SQL_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+DAILY_WINDOW = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]):([0-5]\d)$")
+WEEKLY_WINDOW = re.compile(r"^(mon|tue|wed|thu|fri|sat|sun):([01]\d|2[0-3]):([0-5]\d)-"
+                           r"(mon|tue|wed|thu|fri|sat|sun):([01]\d|2[0-3]):([0-5]\d)$")
+# RDS refuses these as master user names, and RDS.25 asks for a non-default one.
+RESERVED_USERNAMES = {"postgres", "admin", "administrator", "root", "rdsadmin", "master", "user", "rds_superuser"}
+PERFORMANCE_INSIGHTS_RETENTION = (7, *range(31, 732, 31))
+MONITORING_INTERVALS = (1, 5, 10, 15, 30, 60)
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def _minutes(hh: str, mm: str) -> int:
+    return int(hh) * 60 + int(mm)
+
+
+class RestoreSettings(SettingsModel):
+    """Point-in-time restore: the database is created from a source instance's automated backups."""
+
+    source_db_instance_identifier: str
+    restore_time: Optional[datetime] = None
+    use_latest_restorable_time: bool = False
+
+    @field_validator("source_db_instance_identifier")
+    @classmethod
+    def _identifier(cls, value: str) -> str:
+        if not IDENTIFIER.match(value) or value.endswith("-") or "--" in value:
+            raise ValueError(f"'{value}' is not an RDS instance identifier")
+        return value
+
+    @field_validator("restore_time")
+    @classmethod
+    def _utc_in_past(cls, value: Optional[datetime]) -> Optional[datetime]:
+        if value is None:
+            return value
+        if value.tzinfo is None:
+            raise ValueError("must carry a time zone, e.g. 2026-11-20T03:15:00Z")
+        if value > datetime.now(timezone.utc):
+            raise ValueError("is in the future")
+        return value.astimezone(timezone.utc)
+
+    @model_validator(mode="after")
+    def _one_point_in_time(self) -> "RestoreSettings":
+        if (self.restore_time is None) == (not self.use_latest_restorable_time):
+            raise ValueError("give exactly one of restoreTime or useLatestRestorableTime: true")
+        return self
+
+
+class AwsBackupSettings(SettingsModel):
+    """AWS Backup plan: daily backups kept in a vault, copied to a second region with its own key."""
+
+    schedule: str = "cron(0 5 ? * * *)"
+    retention_days: int = Field(35, ge=7, le=3650)
+    copy_region: str
+    copy_retention_days: int = Field(35, ge=7, le=3650)
+
+    _region = field_validator("copy_region")(check_region)
+
+    @field_validator("schedule")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        if not re.match(r"^cron\(\S+ \S+ \S+ \S+ \S+ \S+\)$", value):
+            raise ValueError("must be an AWS cron expression with six fields, e.g. cron(0 5 ? * * *)")
+        return value
+
+
+class DatabaseSettings(SettingsModel):
+    """Every default is the safe one; a non-production stack has to ask for weaker settings."""
+
+    engine_version: str = "16"
+    instance_class: str = "db.t4g.medium"
+    allocated_storage_gb: int = Field(20, ge=20, le=65536)
+    max_allocated_storage_gb: int = Field(100, ge=20, le=65536)
+    database_name: str = "app"
+    master_username: str = "securestack_admin"
+    app_username: str = "app"
+    backup_retention_days: int = Field(35, ge=7, le=35)
+    backup_window: str = "03:00-03:30"
+    maintenance_window: str = "sun:04:30-sun:05:30"
+    multi_az: bool = True
+    deletion_protection: bool = True
+    skip_final_snapshot: bool = False
+    performance_insights_retention_days: int = 7
+    monitoring_interval_seconds: int = 60
+    log_min_duration_statement_ms: int = Field(1000, ge=-1, le=2147483647)
+    log_statement: Literal["none", "ddl", "mod", "all"] = "ddl"
+    aws_backup: Optional[AwsBackupSettings] = None
+    restore: Optional[RestoreSettings] = None
+
+    @field_validator("engine_version")
+    @classmethod
+    def _engine_version(cls, value: str) -> str:
+        match = ENGINE_VERSION.match(value)
+        if not match or int(match.group(1)) not in SUPPORTED_MAJOR_VERSIONS:
+            majors = ", ".join(str(v) for v in SUPPORTED_MAJOR_VERSIONS)
+            raise ValueError(f"'{value}' is not a supported RDS PostgreSQL version (major {majors}, e.g. '16' or '16.4')")
+        return value
+
+    @field_validator("instance_class")
+    @classmethod
+    def _instance_class(cls, value: str) -> str:
+        if not INSTANCE_CLASS.match(value):
+            raise ValueError(f"'{value}' is not an RDS instance class (e.g. db.t4g.medium)")
+        if value.startswith(("db.t2.", "db.m1.", "db.m2.")):
+            raise ValueError(f"'{value}' cannot encrypt Performance Insights/storage on current engines")
+        return value
+
+    @field_validator("database_name", "app_username")
+    @classmethod
+    def _sql_name(cls, value: str) -> str:
+        if not SQL_NAME.match(value):
+            raise ValueError(f"'{value}' must be lowercase letters, digits and _ starting with a letter (max 63)")
+        return value
+
+    @field_validator("master_username")
+    @classmethod
+    def _master_username(cls, value: str) -> str:
+        if not SQL_NAME.match(value):
+            raise ValueError(f"'{value}' must be lowercase letters, digits and _ starting with a letter")
+        if value in RESERVED_USERNAMES:
+            raise ValueError(f"'{value}' is a default/reserved admin name; choose a non-default one (RDS.25)")
+        return value
+
+    @field_validator("backup_window")
+    @classmethod
+    def _daily_window(cls, value: str) -> str:
+        match = DAILY_WINDOW.match(value)
+        if not match:
+            raise ValueError("must be hh24:mi-hh24:mi in UTC, e.g. 03:00-03:30")
+        start, end = _minutes(*match.group(1, 2)), _minutes(*match.group(3, 4))
+        if (end - start) % 1440 < 30:
+            raise ValueError("must last at least 30 minutes")
+        return value
+
+    @field_validator("maintenance_window")
+    @classmethod
+    def _weekly_window(cls, value: str) -> str:
+        if not WEEKLY_WINDOW.match(value):
+            raise ValueError("must be ddd:hh24:mi-ddd:hh24:mi in UTC, e.g. sun:04:30-sun:05:30")
+        return value
+
+    @field_validator("performance_insights_retention_days")
+    @classmethod
+    def _pi_retention(cls, value: int) -> int:
+        if value not in PERFORMANCE_INSIGHTS_RETENTION:
+            raise ValueError("must be 7 or a multiple of 31 up to 731")
+        return value
+
+    @field_validator("monitoring_interval_seconds")
+    @classmethod
+    def _monitoring_interval(cls, value: int) -> int:
+        if value not in MONITORING_INTERVALS:
+            raise ValueError(f"must be one of {MONITORING_INTERVALS} (0 would turn enhanced monitoring off)")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self, info: ValidationInfo) -> "DatabaseSettings":
+        if self.max_allocated_storage_gb < self.allocated_storage_gb:
+            raise ValueError("maxAllocatedStorageGb must be >= allocatedStorageGb")
+        if self.app_username == self.master_username:
+            raise ValueError("appUsername must differ from masterUsername")
+        if len(self.app_username) + len("_clone") > 63:
+            raise ValueError("appUsername is too long for its alternate '<name>_clone' (63 chars)")
+        if _windows_overlap(self.backup_window, self.maintenance_window):
+            raise ValueError("backupWindow and maintenanceWindow overlap (RDS refuses that)")
+        return self
+
+    def production_problems(self) -> list[tuple[str, str]]:
+        """(key, message) for every setting a production stack may not weaken."""
+        problems = []
+        if not self.deletion_protection:
+            problems.append(("deletionProtection", "must be true in a production stack"))
+        if not self.multi_az:
+            problems.append(("multiAz", "must be true in a production stack"))
+        if self.backup_retention_days < 35:
+            problems.append(("backupRetentionDays", "must be 35 in a production stack"))
+        if self.skip_final_snapshot:
+            problems.append(("skipFinalSnapshot", "must be false in a production stack"))
+        if self.aws_backup is None:
+            problems.append(("awsBackup", "is required in a production stack (daily copy to a second region)"))
+        return problems
+
+
+def _windows_overlap(backup: str, maintenance: str) -> bool:
+    b = DAILY_WINDOW.match(backup)
+    m = WEEKLY_WINDOW.match(maintenance)
+    if not b or not m:
+        return False
+    week = 7 * 1440
+    b_start, b_end = _minutes(*b.group(1, 2)), _minutes(*b.group(3, 4))
+    b_len = (b_end - b_start) % 1440
+    m_start = DAYS.index(m.group(1)) * 1440 + _minutes(m.group(2), m.group(3))
+    m_end = DAYS.index(m.group(4)) * 1440 + _minutes(m.group(5), m.group(6))
+    m_len = (m_end - m_start) % week
+    for day in range(7):
+        start = day * 1440 + b_start
+        # intervals on a circle of one week
+        if (start - m_start) % week < m_len or (m_start - start) % week < b_len:
+            return True
+    return False

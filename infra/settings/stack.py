@@ -1,0 +1,185 @@
+"""The whole stack configuration, read from Pulumi config into one validated object."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Mapping, Optional
+
+from pydantic import BaseModel, ValidationError
+
+from .base import AWS_ACCOUNT_ID, CONFIG_NAMESPACE, SettingsError, SettingsModel, problems_from
+from .common import ExtraTags, KeySettings, LogSettings, Tier, check_region
+from .database import DatabaseSettings
+from .network import NetworkSettings
+
+ENVIRONMENT_NAME_MAX = 12  # keeps every derived AWS name (ALB: 32 chars) within its limit
+
+
+@dataclass(frozen=True)
+class Section:
+    """A `securestack:<key>` config entry and the model it is validated with."""
+
+    key: str
+    field: str
+    model: type[BaseModel]
+
+
+# Each component's settings register here; keys are the camelCase names in Pulumi.<stack>.yaml.
+SECTIONS: tuple[Section, ...] = (
+    Section("network", "network", NetworkSettings),
+    Section("keys", "keys", KeySettings),
+    Section("logs", "logs", LogSettings),
+    Section("database", "database", DatabaseSettings),
+)
+SCALAR_KEYS = ("tier", "tags")
+
+
+class StackSettings(SettingsModel):
+    project: str
+    environment: str
+    tier: Tier
+    region: str
+    allowed_account_ids: tuple[str, ...]
+    tags: dict[str, str]
+    network: NetworkSettings
+    keys: KeySettings
+    logs: LogSettings
+    database: DatabaseSettings
+
+    @property
+    def is_production(self) -> bool:
+        return self.tier is Tier.PRODUCTION
+
+    def base_tags(self) -> dict[str, str]:
+        """Tags every resource carries; `securestack:env` is also what the rotators and policies read."""
+        return {**self.tags, "securestack:env": self.environment, "managed-by": "pulumi",
+                "securestack:project": self.project}
+
+
+def _decode(raw: Optional[str]) -> Any:
+    """Pulumi hands structured config to the program as JSON text; scalars as plain text."""
+    if raw is None:
+        return None
+    try:
+        return json.loads(raw)
+    except (TypeError, json.JSONDecodeError):
+        return raw
+
+
+class _Collector:
+    def __init__(self) -> None:
+        self.problems: list[str] = []
+
+    def add(self, key: str, message: str) -> None:
+        self.problems.append(f"{key}: {message}")
+
+    def validate(self, model: type[BaseModel], value: Any, key: str, context: dict) -> Optional[BaseModel]:
+        if value is None:
+            value = {}
+        if not isinstance(value, dict):
+            self.add(key, f"must be a mapping of settings, got {type(value).__name__}")
+            return None
+        try:
+            return model.model_validate(value, context=context)
+        except ValidationError as error:
+            self.problems.extend(problems_from(error, key))
+            return None
+
+
+def _namespaced(key: str) -> str:
+    return f"{CONFIG_NAMESPACE}:{key}"
+
+
+def _read_environment(stack: str, collector: _Collector) -> str:
+    if not (1 <= len(stack) <= ENVIRONMENT_NAME_MAX) or not stack.replace("-", "").isalnum() or not stack[0].isalpha() \
+            or stack.lower() != stack:
+        collector.add("stack name", f"'{stack}' must be 1-{ENVIRONMENT_NAME_MAX} lowercase letters, digits or '-', "
+                                    "starting with a letter (it is part of every AWS name)")
+    return stack
+
+
+def _read_tier(config: Mapping[str, str], collector: _Collector) -> Optional[Tier]:
+    raw = config.get(_namespaced("tier"))
+    if raw is None:
+        collector.add(_namespaced("tier"), "required key is missing (production or non-production)")
+        return None
+    try:
+        return Tier(raw)
+    except ValueError:
+        collector.add(_namespaced("tier"), f"'{raw}' must be 'production' or 'non-production'")
+        return None
+
+
+def _read_aws(config: Mapping[str, str], collector: _Collector) -> tuple[Optional[str], tuple[str, ...]]:
+    region = config.get("aws:region")
+    if region is None:
+        collector.add("aws:region", "required key is missing")
+    else:
+        try:
+            check_region(region)
+        except ValueError as error:
+            collector.add("aws:region", str(error))
+    accounts = _decode(config.get("aws:allowedAccountIds"))
+    if accounts is None:
+        collector.add("aws:allowedAccountIds", "required key is missing: name the account(s) this stack may touch")
+        return region, ()
+    if not isinstance(accounts, list) or not accounts:
+        collector.add("aws:allowedAccountIds", "must be a non-empty list of 12-digit account ids")
+        return region, ()
+    for index, account in enumerate(accounts):
+        if not isinstance(account, str) or not AWS_ACCOUNT_ID.match(account):
+            collector.add(f"aws:allowedAccountIds[{index}]", f"'{account}' is not a 12-digit account id (quote it)")
+    return region, tuple(str(a) for a in accounts)
+
+
+def _unknown_keys(config: Mapping[str, str], collector: _Collector) -> None:
+    known = {_namespaced(s.key) for s in SECTIONS} | {_namespaced(k) for k in SCALAR_KEYS}
+    for key in config:
+        if key.startswith(f"{CONFIG_NAMESPACE}:") and key not in known:
+            collector.add(key, f"unknown key; known keys: {', '.join(sorted(known))}")
+
+
+def build_settings(config: Mapping[str, str], stack: str, project: str = CONFIG_NAMESPACE) -> StackSettings:
+    """Validates a flat Pulumi config map (`namespace:key` -> text) into StackSettings or raises SettingsError."""
+    collector = _Collector()
+    _unknown_keys(config, collector)
+    environment = _read_environment(stack, collector)
+    tier = _read_tier(config, collector)
+    region, accounts = _read_aws(config, collector)
+    context = {"environment": environment, "tier": tier, "region": region}
+    tags = collector.validate(ExtraTags, {"values": _decode(config.get(_namespaced("tags"))) or {}},
+                              _namespaced("tags"), context)
+    sections = {}
+    for section in SECTIONS:
+        key = _namespaced(section.key)
+        sections[section.field] = collector.validate(section.model, _decode(config.get(key)), key, context)
+    if tier is Tier.PRODUCTION:
+        for section in SECTIONS:
+            value = sections[section.field]
+            for field, message in getattr(value, "production_problems", lambda: [])():
+                collector.add(f"{_namespaced(section.key)}.{field}", message)
+    for section in SECTIONS:
+        cross_check = getattr(sections[section.field], "cross_section_problems", None)
+        if cross_check is not None:
+            for key, message in cross_check(sections, context):
+                collector.add(key, message)
+    if collector.problems:
+        raise SettingsError(collector.problems)
+    return StackSettings(project=project, environment=environment, tier=tier, region=region,
+                         allowed_account_ids=accounts, tags=tags.values, **sections)
+
+
+def load_settings() -> StackSettings:
+    """Reads the running program's config (real engine or the recording engine) before any resource exists."""
+    import pulumi
+
+    return build_settings(current_config(), pulumi.get_stack(), pulumi.get_project())
+
+
+def current_config() -> dict[str, str]:
+    """Every config entry of the running program: the engine passes them through PULUMI_CONFIG or set_all_config."""
+    from pulumi.runtime import config as runtime_config
+
+    merged = dict(runtime_config.get_config_env())
+    merged.update(runtime_config.CONFIG.get())
+    return {key: value for key, value in merged.items()}

@@ -1,0 +1,98 @@
+"""Reads Pulumi.yaml / Pulumi.<stack>.yaml as the CLI would hand them to the program, without the CLI."""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+SECRET_PLACEHOLDER = "[secret]"
+STACK_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
+
+
+class StackConfigError(Exception):
+    """A stack that cannot be read: unknown name, missing file, invalid YAML. Its message is one line."""
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    project: str
+    stack: str
+    config: dict[str, str]
+    secret_keys: list[str]
+    path: Path
+
+
+def _load_yaml(path: Path) -> Any:
+    try:
+        return yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise StackConfigError(f"{path.name} not found in {path.parent}") from None
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(error, "problem", None) or "invalid YAML"
+        raise StackConfigError(f"{path.name} is not valid YAML{where}: {problem}") from None
+
+
+def project_name(root: Path = PROJECT_ROOT) -> str:
+    document = _load_yaml(root / "Pulumi.yaml")
+    if not isinstance(document, dict) or not isinstance(document.get("name"), str):
+        raise StackConfigError("Pulumi.yaml has no project name")
+    return document["name"]
+
+
+def available_stacks(root: Path = PROJECT_ROOT) -> list[str]:
+    return sorted(p.name[len("Pulumi."):-len(".yaml")] for p in root.glob("Pulumi.*.yaml"))
+
+
+def _flatten(key: str, value: Any, secret_keys: list[str]) -> str:
+    """Config values reach the program as text: scalars as-is, structures as JSON, `secure:` masked."""
+    if isinstance(value, dict) and set(value) == {"secure"}:
+        secret_keys.append(key)
+        return SECRET_PLACEHOLDER
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return str(value)
+    return json.dumps(_mask_nested(value, key, secret_keys))
+
+
+def _mask_nested(value: Any, key: str, secret_keys: list[str]) -> Any:
+    if isinstance(value, dict):
+        if set(value) == {"secure"}:
+            if key not in secret_keys:
+                secret_keys.append(key)
+            return SECRET_PLACEHOLDER
+        return {k: _mask_nested(v, key, secret_keys) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_mask_nested(v, key, secret_keys) for v in value]
+    return value
+
+
+def read_stack_config(stack: str, root: Path = PROJECT_ROOT) -> StackConfig:
+    if not STACK_NAME.match(stack):
+        raise StackConfigError(f"'{stack}' is not a stack name")
+    path = root / f"Pulumi.{stack}.yaml"
+    if not path.exists():
+        known = ", ".join(available_stacks(root)) or "none"
+        raise StackConfigError(f"unknown stack '{stack}': no Pulumi.{stack}.yaml (known stacks: {known})")
+    project = project_name(root)
+    document = _load_yaml(path) or {}
+    if not isinstance(document, dict):
+        raise StackConfigError(f"{path.name} must be a mapping with a 'config:' section")
+    raw = document.get("config") or {}
+    if not isinstance(raw, dict):
+        raise StackConfigError(f"{path.name}: 'config:' must be a mapping of keys to values")
+    secret_keys: list[str] = []
+    config = {}
+    for key, value in raw.items():
+        full_key = str(key) if ":" in str(key) else f"{project}:{key}"
+        config[full_key] = _flatten(full_key, value, secret_keys)
+    return StackConfig(project=project, stack=stack, config=config, secret_keys=secret_keys, path=path)
