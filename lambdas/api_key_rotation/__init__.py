@@ -1,0 +1,1 @@
+"""Rotation function for scoped API keys (archive root: handler.py + rotation_common/)."""

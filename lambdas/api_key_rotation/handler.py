@@ -1,0 +1,68 @@
+"""Secrets Manager rotation function for scoped API keys.
+
+Value: {"key", "scopes", "env", "name", "created_at"}; the key is the environment's prefix
+(tag `securestack:key-prefix`, e.g. `sk_live_`) followed by 256 random bits from `secrets`.
+Scopes, env and name never change in a rotation; a new key with other scopes is a new secret.
+"""
+
+import re
+import secrets
+
+from rotation_common import metadata as tags
+from rotation_common.protocol import PENDING, handle
+from rotation_common.standalone import StandaloneSecretRotator
+
+RANDOM_BYTES = 32  # 256 bits
+_PREFIX_PATTERN = re.compile(r"[A-Za-z0-9_]{1,32}")
+_URLSAFE_PATTERN = re.compile(r"[A-Za-z0-9_-]+")
+_SCOPE_PATTERN = re.compile(r"\S+")
+
+
+class ApiKeyRotator(StandaloneSecretRotator):
+    kind = "api-key"
+    secret_field = "key"
+    identity_fields = ("scopes", "env", "name")
+
+    def generate_secret(self, metadata):
+        return key_prefix(metadata) + secrets.token_urlsafe(RANDOM_BYTES)
+
+    def identity_from_metadata(self, metadata):
+        return {
+            "scopes": metadata.scopes(),
+            "env": metadata.require(tags.ENV),
+            "name": metadata.require(tags.NAME),
+        }
+
+    def check_secret_format(self, key, metadata):
+        prefix = key_prefix(metadata)
+        if not isinstance(key, str) or not key.startswith(prefix):
+            raise ValueError(f"{PENDING} value field 'key' does not start with the environment's prefix")
+        random_part = key[len(prefix) :]
+        # Each URL-safe base64 character carries 6 bits.
+        if not _URLSAFE_PATTERN.fullmatch(random_part) or len(random_part) * 6 < RANDOM_BYTES * 8:
+            raise ValueError(f"{PENDING} value field 'key' carries fewer than {RANDOM_BYTES * 8} random bits")
+
+    def test_value(self, rotation, pending, current):
+        check_scopes(pending.get("scopes"))
+        super().test_value(rotation, pending, current)
+
+
+def key_prefix(metadata):
+    prefix = metadata.require(tags.KEY_PREFIX)
+    if not _PREFIX_PATTERN.fullmatch(prefix):
+        raise ValueError(f"secret tag '{tags.KEY_PREFIX}' must be 1-32 letters, digits or '_'")
+    return prefix
+
+
+def check_scopes(scopes):
+    if not isinstance(scopes, list) or not scopes:
+        raise ValueError(f"{PENDING} value field 'scopes' must be a non-empty list")
+    if not all(isinstance(scope, str) and _SCOPE_PATTERN.fullmatch(scope) for scope in scopes):
+        raise ValueError(f"{PENDING} value field 'scopes' must hold non-empty scope names without spaces")
+
+
+ROTATOR = ApiKeyRotator()
+
+
+def lambda_handler(event, context):
+    handle(event, ROTATOR)

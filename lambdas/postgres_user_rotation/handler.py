@@ -1,0 +1,194 @@
+"""Secrets Manager rotation function for PostgreSQL application users (alternating users).
+
+Value: {"engine", "host", "port", "dbname", "username", "password", "masterarn"}. Each rotation
+switches between the base user (tag `securestack:db-username`) and `<base>_clone`, setting a new
+password on the one not in use, so AWSPREVIOUS keeps logging in until the next rotation. Both
+users act as the shared owner role (tag `securestack:db-owner-role`). The master credentials
+come from the secret at `masterarn`; an RDS-managed master secret holds only username and
+password, so host, port and dbname always come from the user secret.
+"""
+
+import secrets
+from dataclasses import dataclass
+
+from rotation_common import metadata as tags
+from rotation_common.protocol import CURRENT, PENDING, Rotator, handle
+from rotation_common.values import parse_secret_json, require_fields, require_same
+
+if __package__:  # imported as postgres_user_rotation.handler (tests, tools)
+    from postgres_user_rotation import database
+else:  # in the Lambda archive this kind's files sit at the root
+    import database
+
+ENGINE = "postgres"
+CLONE_SUFFIX = "_clone"
+PASSWORD_BYTES = 32
+CONNECTION_FIELDS = ("engine", "host", "port", "dbname", "masterarn")
+_TAG_OF_FIELD = {
+    "host": tags.DB_HOST,
+    "port": tags.DB_PORT,
+    "dbname": tags.DB_NAME,
+    "masterarn": tags.MASTER_SECRET_ARN,
+}
+
+
+@dataclass(frozen=True)
+class UserRotationPlan:
+    """The checked pair of users of one rotation and the role they share."""
+
+    pending: database.Credentials
+    current: database.Credentials | None
+    owner_role: str
+    masterarn: str
+
+
+class PostgresUserRotator(Rotator):
+    kind = "postgres-user"
+    value_fields = ("engine", "host", "port", "dbname", "username", "password", "masterarn")
+
+    def new_value(self, metadata, current):
+        connection = expected_connection(metadata, current)
+        return {
+            "engine": connection["engine"],
+            "host": connection["host"],
+            "port": connection["port"],
+            "dbname": connection["dbname"],
+            "username": next_username(metadata, current),
+            "password": secrets.token_urlsafe(PASSWORD_BYTES),
+            "masterarn": connection["masterarn"],
+        }
+
+    def set_value(self, rotation, pending, current):
+        plan = plan_rotation(rotation.metadata, pending, current)
+        context = database.tls_context()
+        log = rotation.log.bind(db_host=plan.pending.host, db_user=plan.pending.username)
+        if database.session_role(plan.pending, context) == plan.owner_role:
+            log.info("AWSPENDING credentials already log in", outcome="already-set")
+            return
+        # Logging in as the current user proves this secret controls it (confused deputy guard).
+        if plan.current is not None and database.session_role(plan.current, context) is None:
+            raise ValueError(f"{CURRENT} credentials cannot log in to the database: refusing to rotate")
+        master = master_credentials(rotation.client, plan)
+        try:
+            connection = database.connect(master, context)
+        except database.LoginRefused:
+            raise ValueError("master credentials from 'masterarn' cannot log in to the database") from None
+        try:
+            peers = () if plan.current is None else (plan.current.username,)
+            database.grant_login(
+                connection, plan.pending.username, plan.pending.password, plan.owner_role, plan.pending.dbname, peers
+            )
+        finally:
+            connection.close()
+        log.info("set the AWSPENDING password in the database", outcome="set")
+
+    def test_value(self, rotation, pending, current):
+        plan = plan_rotation(rotation.metadata, pending, current)
+        try:
+            with database.session(plan.pending, database.tls_context()) as connection:
+                acting_role = connection.run("SELECT current_user")[0][0]
+                if acting_role != plan.owner_role:
+                    raise ValueError(f"{PENDING} user does not act as the owner role on login")
+                database.probe_app_privileges(connection)
+        except database.LoginRefused:
+            raise ValueError(f"{PENDING} credentials cannot log in to the database") from None
+
+
+def expected_connection(metadata, current):
+    """Connection fields every version must share: the tags', checked against AWSCURRENT."""
+    if current is None:
+        return {
+            "engine": ENGINE,
+            "host": metadata.require(tags.DB_HOST),
+            "port": metadata.require_port(),
+            "dbname": metadata.require(tags.DB_NAME),
+            "masterarn": metadata.require(tags.MASTER_SECRET_ARN),
+        }
+    if current.get("engine") != ENGINE:
+        raise ValueError(f"{CURRENT} value field 'engine' is not '{ENGINE}'")
+    connection = {name: current[name] for name in CONNECTION_FIELDS}
+    connection["port"] = _port(current["port"], CURRENT)
+    for name, tag in _TAG_OF_FIELD.items():
+        tagged = metadata.get(tag)
+        if tagged is not None and str(connection[name]) != tagged:
+            raise ValueError(f"{CURRENT} value field '{name}' differs from secret tag '{tag}'")
+    return connection
+
+
+def next_username(metadata, current):
+    """The user the pending value is for: the base user first, then the other of the pair."""
+    base = base_username(metadata, current)
+    if current is None:
+        return base
+    clone = base + CLONE_SUFFIX
+    if current["username"] == base:
+        return clone
+    if current["username"] == clone:
+        return base
+    raise ValueError(f"{CURRENT} value field 'username' is neither the base user nor its '{CLONE_SUFFIX}'")
+
+
+def base_username(metadata, current):
+    base = metadata.get(tags.DB_USERNAME)
+    if base is None:
+        if current is None:
+            metadata.require(tags.DB_USERNAME)
+        base = current["username"].removesuffix(CLONE_SUFFIX)
+    database.check_identifier(base + CLONE_SUFFIX, f"secret tag '{tags.DB_USERNAME}' with '{CLONE_SUFFIX}'")
+    return base
+
+
+def plan_rotation(metadata, pending, current):
+    """Refuse a pending value for another database or a user that is not the alternate."""
+    expected = expected_connection(metadata, current)
+    source = "the secret's tags" if current is None else CURRENT
+    require_same({**pending, "port": _port(pending["port"], PENDING)}, expected, CONNECTION_FIELDS, source)
+    if pending["username"] != next_username(metadata, current):
+        raise ValueError(f"{PENDING} value field 'username' is not the alternate of the {CURRENT} user")
+    owner_role = metadata.require(tags.DB_OWNER_ROLE)
+    database.check_identifier(owner_role, f"secret tag '{tags.DB_OWNER_ROLE}'")
+    return UserRotationPlan(
+        pending=_credentials(pending),
+        current=None if current is None else _credentials(current),
+        owner_role=owner_role,
+        masterarn=expected["masterarn"],
+    )
+
+
+def master_credentials(client, plan):
+    label = "master secret (masterarn)"
+    response = client.get_secret_value(SecretId=plan.masterarn, VersionStage=CURRENT)
+    master = parse_secret_json(response.get("SecretString"), label)
+    require_fields(master, ("username", "password"), label)
+    if master.get("host") and master["host"] != plan.pending.host:
+        raise ValueError(f"{label} field 'host' names another host than the user secret")
+    return database.Credentials(
+        host=plan.pending.host,
+        port=plan.pending.port,
+        dbname=plan.pending.dbname,
+        username=master["username"],
+        password=master["password"],
+    )
+
+
+def _credentials(value):
+    return database.Credentials(
+        host=value["host"],
+        port=int(value["port"]),
+        dbname=value["dbname"],
+        username=value["username"],
+        password=value["password"],
+    )
+
+
+def _port(value, label):
+    if isinstance(value, bool) or not str(value).isdigit() or not 0 < int(value) < 65536:
+        raise ValueError(f"{label} value field 'port' is not a TCP port")
+    return int(value)
+
+
+ROTATOR = PostgresUserRotator()
+
+
+def lambda_handler(event, context):
+    handle(event, ROTATOR)

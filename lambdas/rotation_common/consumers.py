@@ -1,0 +1,30 @@
+"""Tell the consumers of a secret that it changed.
+
+An ECS task reads its secrets when it starts, so after AWSCURRENT moves the consuming service
+(tag `securestack:ecs-service`) gets a forced new deployment. Its running tasks keep working in
+the meantime because the previous value stays accepted (AWSPREVIOUS) until the next rotation.
+A failure here is logged and swallowed: the rotation itself is complete and must stand.
+"""
+
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError
+
+from rotation_common.logging_json import describe_error
+
+
+def redeploy_consumers(metadata, log):
+    try:
+        target = metadata.ecs_service()
+    except ValueError as error:
+        log.error("consumer tag is malformed: no redeployment", **describe_error(error))
+        return
+    if target is None:
+        return
+    cluster, service = target
+    where = {"ecs_cluster": cluster, "ecs_service": service}
+    try:
+        boto3.client("ecs").update_service(cluster=cluster, service=service, forceNewDeployment=True)
+    except (BotoCoreError, ClientError) as error:
+        log.error("could not force a new deployment of the consuming service", **where, **describe_error(error))
+        return
+    log.info("forced a new deployment of the consuming service", **where, outcome="redeployed")

@@ -1,0 +1,112 @@
+"""JSON-line logs that cannot carry a secret value.
+
+Every record is one JSON object on one line. Only the fields named in ALLOWED_FIELDS may be
+logged, and the message is a constant written in code: a secret value has no way in short of
+someone adding a field here. The whole JSON line is the log message itself, so any handler
+(the Lambda runtime's, pytest's caplog) sees exactly what CloudWatch gets.
+"""
+
+import json
+import logging
+import os
+import sys
+
+LOGGER_NAME = "securestack.rotation"
+
+# Identifiers and outcomes only; never a value, a password, a key or a RotationToken.
+ALLOWED_FIELDS = frozenset(
+    {
+        "step",
+        "secret_arn",
+        "version_id",
+        "kind",
+        "stage",
+        "outcome",
+        "error_type",
+        "error_code",
+        "db_host",
+        "db_user",
+        "ecs_cluster",
+        "ecs_service",
+    }
+)
+
+
+class _CurrentStdoutHandler(logging.Handler):
+    """Writes to whatever sys.stdout is at emit time (the Lambda runtime or a test capture)."""
+
+    def emit(self, record):
+        try:
+            sys.stdout.write(record.getMessage() + "\n")
+            sys.stdout.flush()
+        except Exception:  # a log line must never break a rotation step
+            self.handleError(record)
+
+
+def _build_logger():
+    logger = logging.getLogger(LOGGER_NAME)
+    if not logger.handlers:
+        logger.addHandler(_CurrentStdoutHandler())
+    # The runtime's root handler would prefix our JSON with text; ours prints it bare.
+    logger.propagate = False
+    logger.setLevel(os.environ.get("LOG_LEVEL", "INFO").upper())
+    return logger
+
+
+_LOGGER = _build_logger()
+
+
+class RotationLog:
+    """A logger bound to the fields of one invocation (step, secret ARN, version id)."""
+
+    def __init__(self, **bound):
+        _check_fields(bound)
+        self._bound = bound
+
+    def bind(self, **more):
+        return RotationLog(**{**self._bound, **more})
+
+    def debug(self, message, **fields):
+        self._log(logging.DEBUG, message, fields)
+
+    def info(self, message, **fields):
+        self._log(logging.INFO, message, fields)
+
+    def warning(self, message, **fields):
+        self._log(logging.WARNING, message, fields)
+
+    def error(self, message, **fields):
+        self._log(logging.ERROR, message, fields)
+
+    def _log(self, level, message, fields):
+        if not _LOGGER.isEnabledFor(level):
+            return
+        _check_fields(fields)
+        line = {"level": logging.getLevelName(level), "message": message, **self._bound, **fields}
+        _LOGGER.log(level, json.dumps(line, sort_keys=True, default=str))
+
+
+def _check_fields(fields):
+    unknown = set(fields) - ALLOWED_FIELDS
+    if unknown:
+        # A programming error caught by the tests, before any value could be logged.
+        raise TypeError(f"log fields not allowed: {sorted(unknown)}")
+
+
+def describe_error(error):
+    """Loggable facts about an exception: its type and a machine code, never its message."""
+    facts = {"error_type": type(error).__name__}
+    code = _error_code(error)
+    if code:
+        facts["error_code"] = code
+    return facts
+
+
+def _error_code(error):
+    response = getattr(error, "response", None)
+    if isinstance(response, dict):  # botocore ClientError
+        return response.get("Error", {}).get("Code")
+    details = error.args[0] if error.args else None
+    if isinstance(details, dict):  # pg8000 DatabaseError: SQLSTATE
+        return details.get("C")
+    return None

@@ -1,0 +1,79 @@
+"""Non-secret metadata of a secret, read from its tags.
+
+The infrastructure writes what a rotator needs to know about a secret (environment, name, scopes,
+connection details) as tags, outside the value, so a secret with no value yet can get its first
+one from its rotator. AWS tag values allow only letters, digits, spaces and `_ . : / = + - @`,
+hence the `ALL_SCOPES` spelling of the wildcard scope `*`.
+"""
+
+TAG_PREFIX = "securestack:"
+
+ENV = "securestack:env"
+NAME = "securestack:name"
+KIND = "securestack:kind"
+SCOPES = "securestack:scopes"
+KEY_PREFIX = "securestack:key-prefix"
+DB_HOST = "securestack:db-host"
+DB_PORT = "securestack:db-port"
+DB_NAME = "securestack:db-name"
+DB_USERNAME = "securestack:db-username"
+DB_OWNER_ROLE = "securestack:db-owner-role"
+MASTER_SECRET_ARN = "securestack:master-secret-arn"
+ECS_SERVICE = "securestack:ecs-service"
+
+WILDCARD_SCOPE = "*"
+WILDCARD_SCOPE_TAG = "ALL_SCOPES"
+
+
+class SecretMetadata:
+    """The `securestack:*` tags of one secret, with lookups that fail naming the tag."""
+
+    def __init__(self, tags):
+        self._tags = dict(tags)
+
+    @classmethod
+    def from_description(cls, description):
+        tags = description.get("Tags") or []
+        return cls({tag["Key"]: tag["Value"] for tag in tags if tag.get("Key", "").startswith(TAG_PREFIX)})
+
+    def get(self, key):
+        value = self._tags.get(key)
+        return value.strip() if isinstance(value, str) and value.strip() else None
+
+    def require(self, key):
+        value = self.get(key)
+        if value is None:
+            raise ValueError(f"secret tag '{key}' is missing or empty")
+        return value
+
+    def require_port(self, key=DB_PORT):
+        value = self.require(key)
+        if not value.isdigit() or not 0 < int(value) < 65536:
+            raise ValueError(f"secret tag '{key}' is not a TCP port")
+        return int(value)
+
+    def scopes(self):
+        """Scopes in tag order; `ALL_SCOPES` decodes back to `*`."""
+        return decode_scopes(self.require(SCOPES), SCOPES)
+
+    def ecs_service(self):
+        """(cluster, service) of the ECS service consuming the secret, or None."""
+        value = self.get(ECS_SERVICE)
+        if value is None:
+            return None
+        cluster, separator, service = value.partition("/")
+        if not separator or not cluster or not service or "/" in service:
+            raise ValueError(f"secret tag '{ECS_SERVICE}' must be '<cluster>/<service>'")
+        return cluster, service
+
+
+def decode_scopes(text, source):
+    scopes = [WILDCARD_SCOPE if scope == WILDCARD_SCOPE_TAG else scope for scope in text.split(" ")]
+    if any(not scope for scope in scopes):
+        raise ValueError(f"'{source}' must hold scopes separated by single spaces")
+    return scopes
+
+
+def encode_scopes(scopes):
+    """The tag value for a list of scopes (used by the infrastructure and by tests)."""
+    return " ".join(WILDCARD_SCOPE_TAG if scope == WILDCARD_SCOPE else scope for scope in scopes)

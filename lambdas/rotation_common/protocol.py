@@ -1,0 +1,263 @@
+"""The Secrets Manager four-step rotation protocol, written once for every kind of secret.
+
+Secrets Manager starts a rotation by attaching AWSPENDING to a new, still empty version (the
+event's ClientRequestToken) and then invokes the function once per step, retrying a failed step
+with the same token. Every step is therefore idempotent, and the same guards run before each:
+
+- the event is well formed (a `ValueError` names the field);
+- the secret has rotation enabled (an absent flag counts as disabled);
+- the secret is of the kind this function rotates (tag `securestack:kind`);
+- the token is a version of the secret; already AWSCURRENT (and no longer AWSPENDING) means the
+  rotation finished, so the step returns at once; not AWSPENDING means it is refused.
+
+A kind (`Rotator`) supplies only what differs: how to generate, set and test a value.
+"""
+
+import json
+import os
+import re
+from dataclasses import dataclass, field
+
+import boto3
+from botocore.exceptions import ClientError
+
+from rotation_common.consumers import redeploy_consumers
+from rotation_common.logging_json import RotationLog, describe_error
+from rotation_common.metadata import KIND, SecretMetadata
+from rotation_common.values import parse_secret_json, require_fields
+
+STEPS = ("createSecret", "setSecret", "testSecret", "finishSecret")
+CURRENT = "AWSCURRENT"
+PENDING = "AWSPENDING"
+PREVIOUS = "AWSPREVIOUS"
+
+# Secrets Manager tokens are 32-64 printable characters (UUIDs when it makes them itself).
+_TOKEN_PATTERN = re.compile(r"[\x21-\x7e]{32,64}")
+_MAX_SECRET_ID_LENGTH = 2048
+
+
+@dataclass(frozen=True)
+class RotationEvent:
+    step: str
+    secret_id: str
+    token: str
+    # Proof of the caller's identity for PutSecretValue; passed back, never logged or shown.
+    rotation_token: str | None = field(default=None, repr=False)
+
+
+class Rotator:
+    """What one kind of secret supplies to the protocol. Subclasses override the hooks."""
+
+    kind = ""  # value of the `securestack:kind` tag this rotator accepts
+    value_fields = ()  # fields every value of this kind has
+
+    def new_value(self, metadata, current):
+        """A fresh pending value; `current` is None when bootstrapping from metadata."""
+        raise NotImplementedError
+
+    def set_value(self, rotation, pending, current):
+        """Make the pending value usable where it is consumed (a database, ...)."""
+
+    def test_value(self, rotation, pending, current):
+        """Raise unless the pending value works."""
+        raise NotImplementedError
+
+
+def parse_event(event):
+    if not isinstance(event, dict):
+        raise ValueError("event must be an object with 'Step', 'SecretId' and 'ClientRequestToken'")
+    step = _required_string(event, "Step")
+    if step not in STEPS:
+        raise ValueError(f"event field 'Step' has unknown value {step[:40]!r}; expected one of {', '.join(STEPS)}")
+    secret_id = _required_string(event, "SecretId")
+    if len(secret_id) > _MAX_SECRET_ID_LENGTH:
+        raise ValueError("event field 'SecretId' is invalid: longer than 2048 characters")
+    token = _required_string(event, "ClientRequestToken")
+    if not _TOKEN_PATTERN.fullmatch(token):
+        raise ValueError("event field 'ClientRequestToken' is invalid: must be 32-64 printable characters")
+    rotation_token = event.get("RotationToken")
+    if rotation_token is not None and (not isinstance(rotation_token, str) or not rotation_token):
+        raise ValueError("event field 'RotationToken' is invalid: must be a non-empty string")
+    return RotationEvent(step, secret_id, token, rotation_token)
+
+
+def _required_string(event, name):
+    if name not in event or event[name] is None:
+        raise ValueError(f"event field '{name}' is missing")
+    value = event[name]
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"event field '{name}' is invalid: must be a non-empty string")
+    return value
+
+
+def secretsmanager_client():
+    # A VPC endpoint URL can be given, as in AWS's reference rotation functions.
+    return boto3.client("secretsmanager", endpoint_url=os.environ.get("SECRETS_MANAGER_ENDPOINT") or None)
+
+
+class Rotation:
+    """One invocation's view of the secret: its versions, metadata and value accessors."""
+
+    def __init__(self, client, event, description, rotator, log):
+        self.client = client
+        self.event = event
+        self.token = event.token
+        self.arn = description["ARN"]
+        self.stages = description.get("VersionIdsToStages") or {}
+        self.metadata = SecretMetadata.from_description(description)
+        self.rotator = rotator
+        self.log = log
+
+    def current_version_id(self):
+        return self._version_with(CURRENT)
+
+    def _version_with(self, stage):
+        return next((version for version, stages in self.stages.items() if stage in stages), None)
+
+    def current_value(self):
+        """The value this rotation replaces, or None for a secret's first value (bootstrap).
+
+        Normally AWSCURRENT. When the token itself is already AWSCURRENT (a finishSecret that
+        stopped half-way, retried from the start) it is the AWSPREVIOUS value; with no previous
+        version, the token is the secret's first value.
+        """
+        version = self.current_version_id()
+        stage = CURRENT
+        if version == self.token:
+            version, stage = self._version_with(PREVIOUS), PREVIOUS
+        if version is None:
+            return None
+        text = self._secret_string(version, stage)
+        return None if text is None else self._checked(text, stage)
+
+    def pending_value(self):
+        text = self._secret_string(self.token, PENDING)
+        return None if text is None else self._checked(text, PENDING)
+
+    def require_pending_value(self):
+        value = self.pending_value()
+        if value is None:
+            raise ValueError(f"version {self.token} has no AWSPENDING value yet: createSecret must run first")
+        return value
+
+    def put_pending_value(self, text):
+        request = {
+            "SecretId": self.arn,
+            "ClientRequestToken": self.token,
+            "SecretString": text,
+            "VersionStages": [PENDING],
+        }
+        if self.event.rotation_token:
+            request["RotationToken"] = self.event.rotation_token
+        self.client.put_secret_value(**request)
+
+    def move_stage(self, stage, to_version=None, from_version=None):
+        request = {"SecretId": self.arn, "VersionStage": stage}
+        if to_version:
+            request["MoveToVersionId"] = to_version
+        if from_version:
+            request["RemoveFromVersionId"] = from_version
+        self.client.update_secret_version_stage(**request)
+
+    def _secret_string(self, version, stage):
+        # Always name both version and stage: a bare call can return another (stale) version.
+        try:
+            response = self.client.get_secret_value(SecretId=self.arn, VersionId=version, VersionStage=stage)
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
+                return None
+            raise
+        text = response.get("SecretString")
+        if text is None:
+            raise ValueError(f"{stage} version of the secret holds no SecretString")
+        return text
+
+    def _checked(self, text, label):
+        value = parse_secret_json(text, label)
+        require_fields(value, self.rotator.value_fields, label)
+        return value
+
+
+def handle(event, rotator):
+    """Run one step of a rotation: the body of every kind's `lambda_handler`."""
+    request = parse_event(event)
+    log = RotationLog(step=request.step, secret_arn=request.secret_id, version_id=request.token, kind=rotator.kind)
+    try:
+        client = secretsmanager_client()
+        description = client.describe_secret(SecretId=request.secret_id)
+        log = log.bind(secret_arn=description["ARN"])
+        rotation = Rotation(client, request, description, rotator, log)
+        if not _guard(description, rotation):
+            log.info("version is already AWSCURRENT: nothing to do", outcome="skipped")
+            return
+        _STEP_FUNCTIONS[request.step](rotation)
+    except Exception as error:
+        log.error("rotation step failed", outcome="failed", **describe_error(error))
+        raise
+    log.info("rotation step done", outcome="done")
+
+
+def _guard(description, rotation):
+    """Refuse what must not be rotated; False when the step has nothing left to do."""
+    enabled = description.get("RotationEnabled")
+    if enabled is not True:
+        state = "absent" if enabled is None else "false"
+        raise ValueError(f"secret {rotation.arn} is not enabled for rotation (RotationEnabled is {state})")
+    kind = rotation.metadata.require(KIND)
+    if kind != rotation.rotator.kind:
+        raise ValueError(f"secret tag '{KIND}' is '{kind}' but this function rotates '{rotation.rotator.kind}'")
+    token_stages = rotation.stages.get(rotation.token)
+    if token_stages is None:
+        raise ValueError(f"event field 'ClientRequestToken' is not a version of secret {rotation.arn}")
+    if CURRENT in token_stages and PENDING not in token_stages:
+        return False
+    if PENDING not in token_stages:
+        raise ValueError(f"event field 'ClientRequestToken' names a version of {rotation.arn} that is not AWSPENDING")
+    # AWSCURRENT together with AWSPENDING: the secret's first value, or a finishSecret that
+    # stopped half-way. The steps below are idempotent, so they simply run.
+    return True
+
+
+def create_secret(rotation):
+    if rotation.pending_value() is not None:
+        rotation.log.info("AWSPENDING value already exists", outcome="kept")
+        return
+    current = rotation.current_value()
+    value = rotation.rotator.new_value(rotation.metadata, current)
+    rotation.put_pending_value(json.dumps(value))
+    rotation.log.info(
+        "stored new AWSPENDING value", stage=PENDING, outcome="bootstrapped" if current is None else "created"
+    )
+
+
+def set_secret(rotation):
+    pending = rotation.require_pending_value()
+    rotation.rotator.set_value(rotation, pending, rotation.current_value())
+
+
+def test_secret(rotation):
+    pending = rotation.require_pending_value()
+    rotation.rotator.test_value(rotation, pending, rotation.current_value())
+
+
+def finish_secret(rotation):
+    # Never make an empty version current, whatever state a failed run left behind.
+    rotation.require_pending_value()
+    previous = rotation.current_version_id()
+    if previous != rotation.token:
+        # Secrets Manager attaches AWSPREVIOUS to the version AWSCURRENT is removed from.
+        rotation.move_stage(CURRENT, to_version=rotation.token, from_version=previous)
+        rotation.log.info("moved AWSCURRENT to the new version", stage=CURRENT)
+    # Consumers restart before AWSPENDING goes: a retry after a crash here restarts them again
+    # (harmless), whereas the other order could skip it for good.
+    redeploy_consumers(rotation.metadata, rotation.log)
+    # Ending with no AWSPENDING makes every late retry of any step a no-op (see _guard).
+    rotation.move_stage(PENDING, from_version=rotation.token)
+
+
+_STEP_FUNCTIONS = {
+    "createSecret": create_secret,
+    "setSecret": set_secret,
+    "testSecret": test_secret,
+    "finishSecret": finish_secret,
+}

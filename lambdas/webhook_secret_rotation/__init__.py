@@ -1,0 +1,1 @@
+"""Rotation function for webhook signing secrets (archive root: handler.py + rotation_common/)."""

@@ -1,0 +1,46 @@
+"""Secrets Manager rotation function for webhook signing secrets.
+
+Value: {"secret", "env", "name", "created_at"}; the secret is `whsec_` + base64 of 32 random
+bytes. The previous secret stays valid (AWSPREVIOUS) until the next rotation: receivers must
+accept a signature made with either the current or the previous secret (see lambdas/README.md).
+"""
+
+import base64
+import binascii
+import secrets
+
+from rotation_common import metadata as tags
+from rotation_common.protocol import PENDING, handle
+from rotation_common.standalone import StandaloneSecretRotator
+
+SECRET_PREFIX = "whsec_"
+RANDOM_BYTES = 32
+
+
+class WebhookSecretRotator(StandaloneSecretRotator):
+    kind = "webhook-secret"
+    secret_field = "secret"
+    identity_fields = ("env", "name")
+
+    def generate_secret(self, metadata):
+        return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(RANDOM_BYTES)).decode("ascii")
+
+    def identity_from_metadata(self, metadata):
+        return {"env": metadata.require(tags.ENV), "name": metadata.require(tags.NAME)}
+
+    def check_secret_format(self, secret, metadata):
+        if not isinstance(secret, str) or not secret.startswith(SECRET_PREFIX):
+            raise ValueError(f"{PENDING} value field 'secret' does not start with '{SECRET_PREFIX}'")
+        try:
+            raw = base64.b64decode(secret[len(SECRET_PREFIX) :], validate=True)
+        except (binascii.Error, ValueError):
+            raise ValueError(f"{PENDING} value field 'secret' is not base64 after its prefix") from None
+        if len(raw) != RANDOM_BYTES:
+            raise ValueError(f"{PENDING} value field 'secret' must carry {RANDOM_BYTES} random bytes")
+
+
+ROTATOR = WebhookSecretRotator()
+
+
+def lambda_handler(event, context):
+    handle(event, ROTATOR)

@@ -1,0 +1,27 @@
+"""Suite-wide fixtures. Kept minimal: only the shared throwaway PostgreSQL server lives here."""
+
+import sys
+from pathlib import Path
+
+import pytest
+
+# `tests.support` must import whether or not `tests` is a package and whatever rootdir pytest picks.
+_REPO_ROOT = str(Path(__file__).resolve().parents[1])
+if _REPO_ROOT not in sys.path:
+    sys.path.insert(0, _REPO_ROOT)
+
+from tests.support.postgres import PostgresUnavailable, running_postgres  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A PostgreSQL server on 127.0.0.1 with TLS (verify `ca_file`) and scram-sha-256 only.
+
+    Its superuser connection (`postgres_server.connect_superuser()`) is usable by any test; tests
+    that create roles or tables use names of their own so they don't collide.
+    """
+    try:
+        with running_postgres(tls=True) as server:
+            yield server
+    except PostgresUnavailable as missing:
+        pytest.skip(str(missing))

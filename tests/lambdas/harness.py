@@ -1,0 +1,163 @@
+"""Test harness for the rotation functions: Secrets Manager's side of a rotation on moto, fault
+injection through botocore event hooks, and the record of secret values that must stay out of logs.
+"""
+
+import copy
+import json
+import time
+import uuid
+
+import boto3
+from botocore.exceptions import ClientError
+from moto.core import DEFAULT_ACCOUNT_ID
+from moto.secretsmanager.models import SecretsManagerBackend, secretsmanager_backends
+
+REGION = "eu-west-1"
+STEPS = ("createSecret", "setSecret", "testSecret", "finishSecret")
+ROTATION_LAMBDA_ARN = f"arn:aws:lambda:{REGION}:{DEFAULT_ACCOUNT_ID}:function:securestack-rotator"
+SECRET_FIELDS = ("key", "secret", "password")
+
+
+def moto_secret(secret_id):
+    return secretsmanager_backends[DEFAULT_ACCOUNT_ID][REGION].secrets[secret_id]
+
+
+class RotationService:
+    """Plays Secrets Manager's part of a rotation and invokes the handler in-process.
+
+    moto's RotateSecret can only invoke a function through Docker, so this does its bookkeeping:
+    enable rotation, attach AWSPENDING to a new version without a value, call the four steps
+    with that version's id as ClientRequestToken (retrying a step reuses the same token).
+    """
+
+    def __init__(self):
+        self.client = boto3.client("secretsmanager", region_name=REGION)
+
+    def create_secret(self, name, tags, value=None, rotation=True):
+        request = {"Name": name, "Tags": [{"Key": key, "Value": val} for key, val in tags.items()]}
+        if value is not None:
+            request["SecretString"] = value if isinstance(value, str) else json.dumps(value)
+        arn = self.client.create_secret(**request)["ARN"]
+        if rotation:
+            self.set_rotation(arn, enabled=True)
+        return arn
+
+    def set_rotation(self, secret_id, enabled):
+        secret = moto_secret(secret_id)
+        secret.rotation_requested = True  # moto shows RotationEnabled only after a RotateSecret
+        secret.rotation_enabled = enabled
+        secret.rotation_lambda_arn = ROTATION_LAMBDA_ARN
+        secret.auto_rotate_after_days = 90
+
+    def start(self, secret_id):
+        token = str(uuid.uuid4())
+        secret = moto_secret(secret_id)
+        secret.remove_version_stages_from_old_versions(["AWSPENDING"])
+        secret.versions[token] = {"createdate": int(time.time()), "version_id": token, "version_stages": ["AWSPENDING"]}
+        return token
+
+    def step(self, handler, secret_id, token, step, **extra):
+        event = {"Step": step, "SecretId": secret_id, "ClientRequestToken": token, **extra}
+        return handler.lambda_handler(event, None)
+
+    def rotate(self, handler, secret_id, token=None, steps=STEPS):
+        token = token or self.start(secret_id)
+        for step in steps:
+            self.step(handler, secret_id, token, step)
+        return token
+
+    def stages(self, secret_id):
+        described = self.client.describe_secret(SecretId=secret_id).get("VersionIdsToStages", {})
+        return {version: sorted(stages) for version, stages in described.items()}
+
+    def value(self, secret_id, stage):
+        return json.loads(self.client.get_secret_value(SecretId=secret_id, VersionStage=stage)["SecretString"])
+
+    def snapshot(self, secret_id):
+        """Every version's stages and value: equal snapshots mean the secret was not touched."""
+        versions = moto_secret(secret_id).versions
+        return {vid: (sorted(v["version_stages"]), v.get("secret_string")) for vid, v in copy.deepcopy(versions).items()}
+
+    def all_secret_values(self):
+        """Every value stored in any version of any secret, and the secret fields inside them."""
+        found = set()
+        for secret in secretsmanager_backends[DEFAULT_ACCOUNT_ID][REGION].secrets.values():
+            for version in secret.versions.values():
+                text = version.get("secret_string")
+                if text:
+                    found.add(text)
+                    found.update(_secret_fields(text))
+        return found
+
+
+def _secret_fields(text):
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return []
+    if not isinstance(value, dict):
+        return []
+    return [str(value[name]) for name in SECRET_FIELDS if value.get(name)]
+
+
+class AwsCalls:
+    """Counts and breaks AWS API calls of every client made from boto3's default session."""
+
+    def __init__(self, session):
+        self.events = session.events
+        self.calls = []
+        self.events.register("before-call", self._record)
+
+    def _record(self, model, params, **_):
+        self.calls.append((model.name, copy.deepcopy(params)))
+
+    def count(self, operation=None):
+        return sum(1 for name, _ in self.calls if operation in (None, name))
+
+    def params(self, operation):
+        return [params for name, params in self.calls if name == operation]
+
+    def fail(self, service, operation, when="before", times=1, code="InternalServiceError"):
+        """Raise a ClientError in `operation`: before the request is sent (the call failed) or
+        after its response (the call succeeded but the function crashed right after it)."""
+        remaining = [times]
+
+        def raise_error(**_):
+            if remaining[0] > 0:
+                remaining[0] -= 1
+                raise ClientError({"Error": {"Code": code, "Message": "injected by the test"}}, operation)
+
+        self.events.register(f"{when}-call.{service}.{operation}", raise_error)
+
+
+def patch_moto_first_value(monkeypatch, first_value_becomes_current):
+    """How a secret created without a value gets its first one. PutSecretValue's documentation
+    says the first version of a secret becomes AWSCURRENT; whether that holds for the version
+    RotateSecret pre-creates is not documented, so the tests run both ways:
+    - True: the first PutSecretValue also attaches AWSCURRENT;
+    - False: AWSCURRENT appears at finishSecret (moto cannot move AWSCURRENT when no version has
+      it yet: it raises IndexError, so that case is patched to attach it).
+    """
+    put_original = SecretsManagerBackend.put_secret_value
+    move_original = SecretsManagerBackend.update_secret_version_stage
+
+    def put_secret_value(self, secret_id, client_request_token, **kwargs):
+        secret = self.secrets[secret_id]
+        first = not any("secret_string" in v or "secret_binary" in v for v in secret.versions.values())
+        result = put_original(self, secret_id=secret_id, client_request_token=client_request_token, **kwargs)
+        if first and first_value_becomes_current:
+            secret.versions[client_request_token]["version_stages"].append("AWSCURRENT")
+            secret.default_version_id = client_request_token
+        return result
+
+    def update_secret_version_stage(self, secret_id, version_stage, remove_from_version_id, move_to_version_id):
+        secret = self.secrets[secret_id]
+        has_current = any("AWSCURRENT" in v["version_stages"] for v in secret.versions.values())
+        if version_stage == "AWSCURRENT" and not remove_from_version_id and not has_current:
+            secret.versions[move_to_version_id]["version_stages"].append("AWSCURRENT")
+            secret.default_version_id = move_to_version_id
+            return secret.arn, secret.name
+        return move_original(self, secret_id, version_stage, remove_from_version_id, move_to_version_id)
+
+    monkeypatch.setattr(SecretsManagerBackend, "put_secret_value", put_secret_value)
+    monkeypatch.setattr(SecretsManagerBackend, "update_secret_version_stage", update_secret_version_stage)
