@@ -10,6 +10,7 @@ from pydantic import BaseModel, ValidationError
 from .base import AWS_ACCOUNT_ID, CONFIG_NAMESPACE, SettingsError, SettingsModel, problems_from
 from .common import ExtraTags, KeySettings, LogSettings, Tier, check_region
 from .database import DatabaseSettings
+from .edge import LoadBalancerSettings
 from .network import NetworkSettings
 
 ENVIRONMENT_NAME_MAX = 12  # keeps every derived AWS name (ALB: 32 chars) within its limit
@@ -30,6 +31,7 @@ SECTIONS: tuple[Section, ...] = (
     Section("keys", "keys", KeySettings),
     Section("logs", "logs", LogSettings),
     Section("database", "database", DatabaseSettings),
+    Section("loadBalancer", "load_balancer", LoadBalancerSettings),
 )
 SCALAR_KEYS = ("tier", "tags")
 
@@ -45,6 +47,7 @@ class StackSettings(SettingsModel):
     keys: KeySettings
     logs: LogSettings
     database: DatabaseSettings
+    load_balancer: LoadBalancerSettings
 
     @property
     def is_production(self) -> bool:
