@@ -39,6 +39,8 @@ class SettingsError(ValueError):
 def _format_location(loc: tuple[Any, ...]) -> str:
     path = ""
     for part in loc:
+        if part == "[key]":  # pydantic marks a mapping's invalid key; the key itself already names the place
+            continue
         if isinstance(part, int):
             path += f"[{part}]"
         elif path:

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import re
 from enum import Enum
+from typing import Annotated
 
-from pydantic import Field, field_validator
+from pydantic import AfterValidator, ConfigDict, Field, RootModel, field_validator
 
 from .base import AWS_TAG_KEY, AWS_TAG_VALUE, SettingsModel
 
@@ -49,21 +50,27 @@ class KeySettings(SettingsModel):
     deletion_window_days: int = Field(30, ge=7, le=30)
 
 
-class ExtraTags(SettingsModel):
-    """Tags added to every resource next to the ones securestack sets itself."""
+def check_tag_key(key: str) -> str:
+    if not AWS_TAG_KEY.match(key):
+        raise ValueError(f"'{key}' is not a valid AWS tag key")
+    if key.startswith("securestack:"):
+        raise ValueError(f"tag key '{key}' is reserved for securestack's own metadata")
+    return key
 
-    values: dict[str, str] = {}
 
-    @field_validator("values")
-    @classmethod
-    def _valid_tags(cls, tags: dict[str, str]) -> dict[str, str]:
-        for key, value in tags.items():
-            if not AWS_TAG_KEY.match(key):
-                raise ValueError(f"tag key '{key}' is not a valid AWS tag key")
-            if key.startswith("securestack:"):
-                raise ValueError(f"tag key '{key}' is reserved for securestack's own metadata")
-            if len(value) > 256 or not AWS_TAG_VALUE.match(value):
-                raise ValueError(
-                    f"tag '{key}' has a value AWS rejects (letters, digits, spaces and _ . : / = + - @ only)"
-                )
-        return tags
+def check_tag_value(value: str) -> str:
+    if len(value) > 256 or not AWS_TAG_VALUE.match(value):
+        raise ValueError(f"'{value}' is a tag value AWS rejects (letters, digits, spaces and _ . : / = + - @ only, "
+                         "max 256)")
+    return value
+
+
+class ExtraTags(RootModel[dict[Annotated[str, AfterValidator(check_tag_key)],
+                               Annotated[str, AfterValidator(check_tag_value)]]]):
+    """Tags added to every resource next to the ones securestack sets itself.
+
+    A mapping validated entry by entry, so each bad tag is reported under its own key
+    (`securestack:tags.owner: ...`), all of them at once.
+    """
+
+    model_config = ConfigDict(frozen=True)

@@ -70,7 +70,13 @@ class AwsBackupSettings(SettingsModel):
     copy_region: str
     copy_retention_days: int = Field(35, ge=7, le=3650)
 
-    _region = field_validator("copy_region")(check_region)
+    @field_validator("copy_region")
+    @classmethod
+    def _second_region(cls, value: str, info: ValidationInfo) -> str:
+        check_region(value)
+        if value == (info.context or {}).get("region"):
+            raise ValueError(f"must differ from aws:region ({value}): the copy is what survives a regional outage")
+        return value
 
     @field_validator("schedule")
     @classmethod
@@ -150,9 +156,14 @@ class DatabaseSettings(SettingsModel):
 
     @field_validator("maintenance_window")
     @classmethod
-    def _weekly_window(cls, value: str) -> str:
+    def _weekly_window(cls, value: str, info: ValidationInfo) -> str:
         if not WEEKLY_WINDOW.match(value):
             raise ValueError("must be ddd:hh24:mi-ddd:hh24:mi in UTC, e.g. sun:04:30-sun:05:30")
+        if _weekly_bounds(value)[1] < 30:
+            raise ValueError("must last at least 30 minutes (RDS refuses shorter maintenance windows)")
+        backup = info.data.get("backup_window")
+        if backup is not None and _windows_overlap(backup, value):
+            raise ValueError(f"overlaps backupWindow {backup} (RDS refuses that)")
         return value
 
     @field_validator("performance_insights_retention_days")
@@ -169,17 +180,24 @@ class DatabaseSettings(SettingsModel):
             raise ValueError(f"must be one of {MONITORING_INTERVALS} (0 would turn enhanced monitoring off)")
         return value
 
-    @model_validator(mode="after")
-    def _consistent(self, info: ValidationInfo) -> "DatabaseSettings":
-        if self.max_allocated_storage_gb < self.allocated_storage_gb:
-            raise ValueError("maxAllocatedStorageGb must be >= allocatedStorageGb")
-        if self.app_username == self.master_username:
-            raise ValueError("appUsername must differ from masterUsername")
-        if len(self.app_username) + len("_clone") > 63:
-            raise ValueError("appUsername is too long for its alternate '<name>_clone' (63 chars)")
-        if _windows_overlap(self.backup_window, self.maintenance_window):
-            raise ValueError("backupWindow and maintenanceWindow overlap (RDS refuses that)")
-        return self
+    # Checks across fields sit on the later-declared field (the earlier one is in info.data by then), so the
+    # error names the key to fix instead of the whole securestack:database section.
+    @field_validator("max_allocated_storage_gb")
+    @classmethod
+    def _autoscaling_ceiling(cls, value: int, info: ValidationInfo) -> int:
+        allocated = info.data.get("allocated_storage_gb")
+        if allocated is not None and value < allocated:
+            raise ValueError(f"must be >= allocatedStorageGb ({allocated})")
+        return value
+
+    @field_validator("app_username")
+    @classmethod
+    def _app_username(cls, value: str, info: ValidationInfo) -> str:
+        if value == info.data.get("master_username"):
+            raise ValueError("must differ from masterUsername")
+        if len(value) + len("_clone") > 63:
+            raise ValueError("is too long for its alternate '<name>_clone' (63 chars)")
+        return value
 
     def production_problems(self) -> list[tuple[str, str]]:
         """(key, message) for every setting a production stack may not weaken."""
@@ -197,17 +215,22 @@ class DatabaseSettings(SettingsModel):
         return problems
 
 
+def _weekly_bounds(maintenance: str) -> tuple[int, int]:
+    """(start minute of the week, length in minutes) of a ddd:hh24:mi-ddd:hh24:mi window."""
+    m = WEEKLY_WINDOW.match(maintenance)
+    start = DAYS.index(m.group(1)) * 1440 + _minutes(m.group(2), m.group(3))
+    end = DAYS.index(m.group(4)) * 1440 + _minutes(m.group(5), m.group(6))
+    return start, (end - start) % (7 * 1440)
+
+
 def _windows_overlap(backup: str, maintenance: str) -> bool:
     b = DAILY_WINDOW.match(backup)
-    m = WEEKLY_WINDOW.match(maintenance)
-    if not b or not m:
+    if not b or not WEEKLY_WINDOW.match(maintenance):
         return False
     week = 7 * 1440
     b_start, b_end = _minutes(*b.group(1, 2)), _minutes(*b.group(3, 4))
     b_len = (b_end - b_start) % 1440
-    m_start = DAYS.index(m.group(1)) * 1440 + _minutes(m.group(2), m.group(3))
-    m_end = DAYS.index(m.group(4)) * 1440 + _minutes(m.group(5), m.group(6))
-    m_len = (m_end - m_start) % week
+    m_start, m_len = _weekly_bounds(maintenance)
     for day in range(7):
         start = day * 1440 + b_start
         # intervals on a circle of one week

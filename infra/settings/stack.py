@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any, Mapping, Optional
 
@@ -14,6 +15,7 @@ from .edge import LoadBalancerSettings
 from .network import NetworkSettings
 
 ENVIRONMENT_NAME_MAX = 12  # keeps every derived AWS name (ALB: 32 chars) within its limit
+ENVIRONMENT_NAME = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
 
 
 @dataclass(frozen=True)
@@ -83,7 +85,9 @@ class _Collector:
             self.add(key, f"must be a mapping of settings, got {type(value).__name__}")
             return None
         try:
-            return model.model_validate(value, context=context)
+            # Strict, from the JSON the engine hands over: `true` is no retention and "yes" no boolean
+            # (lax parsing turned `backupRetentionDays: true` into 1 and `multiAz: "no"` into False).
+            return model.model_validate_json(json.dumps(value), strict=True, context=context)
         except ValidationError as error:
             self.problems.extend(problems_from(error, key))
             return None
@@ -94,10 +98,10 @@ def _namespaced(key: str) -> str:
 
 
 def _read_environment(stack: str, collector: _Collector) -> str:
-    if not (1 <= len(stack) <= ENVIRONMENT_NAME_MAX) or not stack.replace("-", "").isalnum() or not stack[0].isalpha() \
-            or stack.lower() != stack:
-        collector.add("stack name", f"'{stack}' must be 1-{ENVIRONMENT_NAME_MAX} lowercase letters, digits or '-', "
-                                    "starting with a letter (it is part of every AWS name)")
+    # ASCII only, no '--' and no trailing '-': RDS identifiers (securestack-<env>-postgres) refuse them.
+    if len(stack) > ENVIRONMENT_NAME_MAX or not ENVIRONMENT_NAME.fullmatch(stack):
+        collector.add("stack name", f"'{stack}' must be 1-{ENVIRONMENT_NAME_MAX} lowercase letters, digits or single "
+                                    "'-' between them, starting with a letter (it is part of every AWS name)")
     return stack
 
 
@@ -150,8 +154,7 @@ def build_settings(config: Mapping[str, str], stack: str, project: str = CONFIG_
     tier = _read_tier(config, collector)
     region, accounts = _read_aws(config, collector)
     context = {"environment": environment, "tier": tier, "region": region}
-    tags = collector.validate(ExtraTags, {"values": _decode(config.get(_namespaced("tags"))) or {}},
-                              _namespaced("tags"), context)
+    tags = collector.validate(ExtraTags, _decode(config.get(_namespaced("tags"))) or {}, _namespaced("tags"), context)
     sections = {}
     for section in SECTIONS:
         key = _namespaced(section.key)
@@ -169,7 +172,7 @@ def build_settings(config: Mapping[str, str], stack: str, project: str = CONFIG_
     if collector.problems:
         raise SettingsError(collector.problems)
     return StackSettings(project=project, environment=environment, tier=tier, region=region,
-                         allowed_account_ids=accounts, tags=tags.values, **sections)
+                         allowed_account_ids=accounts, tags=tags.root, **sections)
 
 
 def load_settings() -> StackSettings:
