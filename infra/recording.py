@@ -218,7 +218,7 @@ def _kms_key(args, inputs, env, rid):
 def _rds_instance(args, inputs, env, rid):
     identifier = _named(args, inputs, "identifier")
     address = f"{identifier}.c{_digest(rid, 11)}.{_region_of(inputs, env)}.rds.amazonaws.com"
-    port = inputs.get("port") or 5432
+    port = int(inputs.get("port") or 5432)  # mock inputs carry numbers as floats: no "...:5432.0" endpoints
     outputs = {"identifier": identifier, "address": address, "endpoint": f"{address}:{port}", "port": port,
                "arn": _arn(env, inputs, "rds", f"db:{identifier}"), "resourceId": f"db-{_digest(rid, 26).upper()}",
                "hostedZoneId": "Z2R2ITUGPM61AM", "engineVersionActual": f"{inputs.get('engineVersion', '16')}.4"}
@@ -415,6 +415,16 @@ def _input_dependencies(request) -> set[str]:
     return {urn for deps in request.propertyDependencies.values() for urn in deps.urns}
 
 
+def _deploying_account(config: Mapping[str, str]) -> str:
+    """The account the stack deploys to: the first of aws:allowedAccountIds (ARNs and policies name it)."""
+    try:
+        accounts = json.loads(config.get("aws:allowedAccountIds") or "[]")
+    except (TypeError, json.JSONDecodeError):
+        return DEFAULT_ACCOUNT_ID
+    first = accounts[0] if isinstance(accounts, list) and accounts else None
+    return first if isinstance(first, str) and first.isdigit() and len(first) == 12 else DEFAULT_ACCOUNT_ID
+
+
 def record(program: Callable[[], Any], *, stack: str, config: Mapping[str, str], project: str = "securestack",
            secret_keys: Optional[list[str]] = None, preview: bool = False,
            environment: Optional[MockEnvironment] = None) -> Recording:
@@ -423,7 +433,8 @@ def record(program: Callable[[], Any], *, stack: str, config: Mapping[str, str],
     Raises whatever the program raises (e.g. SettingsError) after outstanding registrations settle.
     """
     region = config.get("aws:region")
-    environment = environment or MockEnvironment(region=region if isinstance(region, str) else "us-east-1")
+    environment = environment or MockEnvironment(account_id=_deploying_account(config),
+                                                 region=region if isinstance(region, str) else "us-east-1")
     mocks = RecordingMocks(environment)
     monitor = RecordingMonitor(mocks)
 
