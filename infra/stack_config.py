@@ -27,11 +27,26 @@ class StackConfig:
     path: Path
 
 
+class _ConfigLoader(yaml.SafeLoader):
+    """Safe YAML that keeps unquoted dates/times as text, as the Pulumi CLI (go-yaml) hands them to programs.
+
+    PyYAML would make `restoreTime: 2026-11-20T03:15:00Z` a datetime, which JSON (how structured config
+    reaches the program) cannot carry.
+    """
+
+
+_ConfigLoader.yaml_implicit_resolvers = {
+    first: [(tag, pattern) for tag, pattern in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+
+
 def _load_yaml(path: Path) -> Any:
     try:
-        return yaml.safe_load(path.read_text())
+        return yaml.load(path.read_text(encoding="utf-8"), Loader=_ConfigLoader)  # noqa: S506 (a SafeLoader)
     except FileNotFoundError:
         raise StackConfigError(f"{path.name} not found in {path.parent}") from None
+    except UnicodeDecodeError as error:
+        raise StackConfigError(f"{path.name} is not UTF-8 text (byte {error.start})") from None
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
