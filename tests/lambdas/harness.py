@@ -106,7 +106,8 @@ class AwsCalls:
     def __init__(self, session):
         self.events = session.events
         self.calls = []
-        self.events.register("before-call", self._record)
+        # Fires once per API call (retries excluded), with the caller's parameters.
+        self.events.register("before-parameter-build", self._record)
 
     def _record(self, model, params, **_):
         self.calls.append((model.name, copy.deepcopy(params)))
