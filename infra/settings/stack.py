@@ -126,6 +126,7 @@ def _read_aws(config: Mapping[str, str], collector: _Collector) -> tuple[Optiona
             check_region(region)
         except ValueError as error:
             collector.add("aws:region", str(error))
+            region = None  # checks that compare with the region (certificate, copy region) would only echo this
     accounts = _decode(config.get("aws:allowedAccountIds"))
     if accounts is None:
         collector.add("aws:allowedAccountIds", "required key is missing: name the account(s) this stack may touch")
