@@ -1,0 +1,98 @@
+"""The shipped stacks and variants of their config on the recording engine, for the mock-engine tests.
+
+Recordings of the shipped stacks are cached for the whole test session (one program run per stack);
+variants are recorded per test. Config edits work on the flat `namespace:key -> text` map the engine
+hands to the program (structured sections are JSON text, as the Pulumi CLI passes them).
+"""
+from __future__ import annotations
+
+import functools
+import json
+from typing import Any, Iterator, Mapping
+
+from infra.preview import run_stack
+from infra.program import build
+from infra.recording import RecordedResource, Recording, Secret, record
+from infra.stack_config import read_stack_config
+
+SHIPPED_STACKS = ("dev", "prod")
+DELETE = object()  # as a field value in `edited(...)`: remove that field
+
+
+@functools.lru_cache(maxsize=None)
+def shipped_recording(stack: str) -> Recording:
+    """The shipped stack exactly as `python -m infra.preview <stack>` runs it (cached per session)."""
+    return run_stack(read_stack_config(stack))
+
+
+def shipped_config(stack: str) -> dict[str, str]:
+    return dict(read_stack_config(stack).config)
+
+
+def section(config: Mapping[str, str], key: str) -> dict[str, Any]:
+    raw = config.get(key)
+    return json.loads(raw) if raw else {}
+
+
+def edited(config: Mapping[str, str], key: str, **fields: Any) -> dict[str, str]:
+    """A copy of `config` whose structured entry `key` has `fields` set (or removed with DELETE)."""
+    value = section(config, key)
+    for name, field_value in fields.items():
+        if field_value is DELETE:
+            value.pop(name, None)
+        else:
+            value[name] = field_value
+    return {**config, key: json.dumps(value)}
+
+
+def replaced(config: Mapping[str, str], key: str, value: Any = DELETE) -> dict[str, str]:
+    """A copy of `config` with `key` removed (no value) or set; non-text values are written as JSON."""
+    changed = {k: v for k, v in config.items() if k != key}
+    if value is not DELETE:
+        changed[key] = value if isinstance(value, str) else json.dumps(value)
+    return changed
+
+
+def record_config(config: Mapping[str, str], stack: str) -> Recording:
+    """The real stack program on the recording engine with `config`."""
+    return record(build, stack=stack, config=config)
+
+
+def settings_of(stack: str):
+    from infra.settings import build_settings
+
+    return build_settings(shipped_config(stack), stack)
+
+
+def walk(value: Any) -> Iterator[Any]:
+    """Every nested value (dict values, list items) including `value` itself."""
+    yield value
+    if isinstance(value, dict):
+        for item in value.values():
+            yield from walk(item)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            yield from walk(item)
+
+
+def contains_secret(value: Any) -> bool:
+    return any(isinstance(item, Secret) for item in walk(value))
+
+
+def by_output_id(recording: Recording, type_: str) -> dict[str, RecordedResource]:
+    """Resources of one type keyed by the id the engine gave them (what other resources' inputs hold)."""
+    return {r.id: r for r in recording.of_type(type_)}
+
+
+def by_output(recording: Recording, output: str, type_: str) -> dict[Any, RecordedResource]:
+    """Resources of one type keyed by one of their outputs (e.g. `arn`)."""
+    return {r.outputs.get(output): r for r in recording.of_type(type_)}
+
+
+def children_of(recording: Recording, parent: RecordedResource) -> list[RecordedResource]:
+    return [r for r in recording.resources if r.parent == parent.urn]
+
+
+def policy_statements(document: str) -> list[dict[str, Any]]:
+    statements = json.loads(document)["Statement"]
+    return statements if isinstance(statements, list) else [statements]
