@@ -1,0 +1,222 @@
+"""What is particular to each standalone kind: key and secret formats, scopes, webhook receivers,
+and the redeployment of an ECS service that consumes a rotated secret."""
+
+import base64
+import hashlib
+import hmac
+import json
+
+import boto3
+import pytest
+
+import api_key_rotation.handler as api_key_handler
+import webhook_secret_rotation.handler as webhook_handler
+from rotation_common.metadata import SecretMetadata, encode_scopes
+from tests.lambdas.harness import REGION, patch_moto_first_value
+from tests.lambdas.test_standalone_rotation import API_KEY, WEBHOOK
+
+
+def put_pending(rotation, arn, token, value):
+    rotation.client.put_secret_value(
+        SecretId=arn, ClientRequestToken=token, SecretString=json.dumps(value), VersionStages=["AWSPENDING"]
+    )
+
+
+# API keys
+
+
+def test_api_key_has_environment_prefix_and_256_random_bits(rotation):
+    arn = API_KEY.create(rotation)
+    rotation.rotate(api_key_handler, arn)
+    key = rotation.value(arn, "AWSCURRENT")["key"]
+    assert key.startswith("sk_test_")
+    assert len(key) - len("sk_test_") >= 43  # 43 URL-safe base64 characters carry 258 bits
+
+
+def test_api_key_scopes_env_and_name_are_carried_byte_for_byte(rotation):
+    current = {
+        **API_KEY.first_value(),
+        "scopes": ["orders:write", "*", "customers:write", "é:read"],  # order and spelling kept
+        "env": "Dev-1",
+    }
+    arn = API_KEY.create(rotation, value=current)
+    rotation.rotate(api_key_handler, arn)
+    new = rotation.value(arn, "AWSCURRENT")
+    assert json.dumps([new["scopes"], new["env"], new["name"]]) == json.dumps(
+        [current["scopes"], current["env"], current["name"]]
+    )
+
+
+def test_wildcard_scope_tag_decodes_to_star_on_bootstrap(rotation, monkeypatch):
+    patch_moto_first_value(monkeypatch, first_value_becomes_current=False)
+    tags = {**API_KEY.tags, "securestack:scopes": encode_scopes(["*"]), "securestack:key-prefix": "sk_live_"}
+    arn = API_KEY.create(rotation, value=None, tags=tags)
+    rotation.rotate(api_key_handler, arn)
+    value = rotation.value(arn, "AWSCURRENT")
+    assert value["scopes"] == ["*"]
+    assert value["key"].startswith("sk_live_")
+    assert tags["securestack:scopes"] == "ALL_SCOPES"
+
+
+@pytest.mark.parametrize("step", ["setSecret", "testSecret"])
+def test_pending_api_key_with_other_scopes_is_refused(rotation, step):
+    arn = API_KEY.create(rotation)
+    token = rotation.start(arn)
+    put_pending(rotation, arn, token, {**API_KEY.first_value(), "scopes": ["*"]})
+    with pytest.raises(ValueError, match="AWSPENDING value field 'scopes' differs from AWSCURRENT"):
+        rotation.step(api_key_handler, arn, token, step)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"key": "sk_live_" + "a" * 43}, "does not start with the environment's prefix"),
+        ({"key": "sk_test_" + "a" * 42}, "fewer than 256 random bits"),
+        ({"key": "sk_test_" + "a" * 40 + "!!!"}, "fewer than 256 random bits"),
+        ({"created_at": "yesterday"}, "'created_at' is not a UTC timestamp"),
+    ],
+)
+def test_test_secret_validates_the_api_key_format(rotation, secret_values, change, message):
+    arn = API_KEY.create(rotation)
+    token = rotation.start(arn)
+    put_pending(rotation, arn, token, {**API_KEY.first_value(), **change})
+    with pytest.raises(ValueError, match=message):
+        rotation.step(api_key_handler, arn, token, "testSecret")
+
+
+@pytest.mark.parametrize("scopes", [[], ["products:read", "has space"], ["ok", ""], "products:read"])
+def test_test_secret_validates_scopes(rotation, scopes):
+    current = {**API_KEY.first_value(), "scopes": scopes}
+    arn = API_KEY.create(rotation, value={**current, "scopes": ["placeholder"]})
+    token = rotation.start(arn)
+    put_pending(rotation, arn, token, current)
+    with pytest.raises(ValueError, match="AWSPENDING value field 'scopes'"):
+        rotation.step(api_key_handler, arn, token, "testSecret")
+
+
+def test_key_prefix_tag_is_validated(rotation):
+    arn = API_KEY.create(rotation, value=None, tags={**API_KEY.tags, "securestack:key-prefix": "sk test"})
+    with pytest.raises(ValueError, match="secret tag 'securestack:key-prefix'"):
+        rotation.step(api_key_handler, arn, rotation.start(arn), "createSecret")
+
+
+# Webhook secrets
+
+
+def test_webhook_secret_is_whsec_and_base64_of_32_random_bytes(rotation):
+    arn = WEBHOOK.create(rotation)
+    rotation.rotate(webhook_handler, arn)
+    secret = rotation.value(arn, "AWSCURRENT")["secret"]
+    assert secret.startswith("whsec_")
+    assert len(base64.b64decode(secret[len("whsec_") :], validate=True)) == 32
+
+
+@pytest.mark.parametrize(
+    ("secret", "message"),
+    [
+        ("whsec_" + base64.b64encode(b"x" * 16).decode(), "must carry 32 random bytes"),
+        ("whsec_not base64!", "is not base64"),
+        ("wh_" + base64.b64encode(b"x" * 32).decode(), "does not start with 'whsec_'"),
+    ],
+)
+def test_test_secret_validates_the_webhook_secret_format(rotation, secret_values, secret, message):
+    arn = WEBHOOK.create(rotation)
+    token = rotation.start(arn)
+    secret_values.add(secret)
+    put_pending(rotation, arn, token, {**WEBHOOK.first_value(), "secret": secret})
+    with pytest.raises(ValueError, match=message):
+        rotation.step(webhook_handler, arn, token, "testSecret")
+
+
+def verify_webhook(payload, signature, secrets_to_accept):
+    """The receiver's check documented in lambdas/README.md: current and previous, constant time."""
+    for secret in secrets_to_accept:
+        expected = "sha256=" + hmac.new(secret.encode(), payload, hashlib.sha256).hexdigest()
+        if hmac.compare_digest(expected.encode(), signature.encode()):
+            return True
+    return False
+
+
+def sign(payload, secret):
+    return "sha256=" + hmac.new(secret.encode(), payload, hashlib.sha256).hexdigest()
+
+
+def test_receivers_accepting_current_and_previous_verify_across_a_rotation(rotation):
+    arn = WEBHOOK.create(rotation)
+    old_secret = rotation.value(arn, "AWSCURRENT")["secret"]
+    in_flight = b'{"event": "order.created"}'
+    signature_before = sign(in_flight, old_secret)  # sent just before the rotation
+
+    rotation.rotate(webhook_handler, arn)
+
+    accepted = [rotation.value(arn, "AWSCURRENT")["secret"], rotation.value(arn, "AWSPREVIOUS")["secret"]]
+    assert verify_webhook(in_flight, signature_before, accepted)
+    assert verify_webhook(in_flight, sign(in_flight, accepted[0]), accepted)
+    assert not verify_webhook(in_flight, sign(in_flight, "whsec_forged"), accepted)
+    rotation.rotate(webhook_handler, arn)  # two rotations later the old secret is retired
+    accepted = [rotation.value(arn, "AWSCURRENT")["secret"], rotation.value(arn, "AWSPREVIOUS")["secret"]]
+    assert not verify_webhook(in_flight, signature_before, accepted)
+
+
+def test_readme_documents_the_receiver_check():
+    from tests.lambdas.conftest import LAMBDAS_DIR
+
+    readme = (LAMBDAS_DIR / "README.md").read_text()
+    assert "hmac.compare_digest" in readme and "AWSPREVIOUS" in readme
+
+
+# ECS consumers
+
+
+@pytest.fixture
+def ecs_service(rotation):
+    ecs = boto3.client("ecs", region_name=REGION)
+    ecs.create_cluster(clusterName="app")
+    ecs.register_task_definition(
+        family="api", containerDefinitions=[{"name": "api", "image": "api:1", "memory": 256}]
+    )
+    ecs.create_service(cluster="app", serviceName="api", taskDefinition="api", desiredCount=1)
+
+    def deployment_id():
+        return ecs.describe_services(cluster="app", services=["api"])["services"][0]["deployments"][0]["id"]
+
+    return deployment_id
+
+
+def test_finish_forces_a_new_deployment_of_the_consuming_ecs_service(rotation, ecs_service, aws_calls):
+    arn = WEBHOOK.create(rotation, tags={**WEBHOOK.tags, "securestack:ecs-service": "app/api"})
+    before = ecs_service()
+    token = rotation.rotate(webhook_handler, arn)
+    assert ecs_service() != before
+    assert [p for p in aws_calls.params("UpdateService")] == [
+        {"cluster": "app", "service": "api", "forceNewDeployment": True}
+    ]
+    rotation.step(webhook_handler, arn, token, "finishSecret")  # a late retry redeploys nothing
+    assert aws_calls.count("UpdateService") == 1
+
+
+def test_redeployment_failure_is_logged_and_the_rotation_stands(rotation, ecs_service, rotation_log_lines):
+    arn = API_KEY.create(rotation, tags={**API_KEY.tags, "securestack:ecs-service": "app/missing-service"})
+    old = rotation.value(arn, "AWSCURRENT")
+    token = rotation.rotate(api_key_handler, arn)
+    assert rotation.stages(arn)[token] == ["AWSCURRENT"]
+    assert rotation.value(arn, "AWSPREVIOUS") == old
+    failures = [line for line in rotation_log_lines() if line["level"] == "ERROR"]
+    assert [(f["ecs_cluster"], f["ecs_service"], f["error_type"]) for f in failures] == [
+        ("app", "missing-service", "ServiceNotFoundException")
+    ]
+
+
+def test_malformed_ecs_service_tag_is_logged_and_the_rotation_stands(rotation, rotation_log_lines):
+    arn = API_KEY.create(rotation, tags={**API_KEY.tags, "securestack:ecs-service": "no-slash"})
+    token = rotation.rotate(api_key_handler, arn)
+    assert rotation.stages(arn)[token] == ["AWSCURRENT"]
+    assert any(line["message"].startswith("consumer tag is malformed") for line in rotation_log_lines())
+
+
+def test_metadata_reads_only_securestack_tags():
+    metadata = SecretMetadata.from_description(
+        {"Tags": [{"Key": "securestack:env", "Value": " dev "}, {"Key": "env", "Value": "x"}]}
+    )
+    assert metadata.get("securestack:env") == "dev"
+    assert metadata.get("env") is None
