@@ -119,9 +119,12 @@ class EncryptedPostgres(pulumi.ComponentResource):
         restore = self._args.settings.restore
         if restore is None:
             return None
-        return {"source_db_instance_identifier": restore.source_db_instance_identifier,
-                "restore_time": restore.restore_time.strftime("%Y-%m-%dT%H:%M:%SZ") if restore.restore_time else None,
-                "use_latest_restorable_time": restore.use_latest_restorable_time or None}
+        # Exactly one point in time (settings guarantee it); the other key is left out rather than sent as null.
+        if restore.restore_time is not None:
+            point = {"restore_time": restore.restore_time.strftime("%Y-%m-%dT%H:%M:%SZ")}
+        else:
+            point = {"use_latest_restorable_time": True}
+        return {"source_db_instance_identifier": restore.source_db_instance_identifier, **point}
 
     def _instance(self, subnet_group, parameter_group, monitoring_role, log_groups) -> aws.rds.Instance:
         args, settings = self._args, self._args.settings
