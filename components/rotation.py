@@ -1,0 +1,346 @@
+"""RotationFunction: one Secrets Manager rotation Lambda per kind of secret, packaged deterministically.
+
+The archive of a kind is built in memory from `lambdas/<kind>/` (at the zip root), `lambdas/rotation_common/`
+(as a package) and the distributions named in `lambdas/<kind>/VENDOR` with their dependencies, copied from the
+installed environment. Entries are sorted and carry fixed timestamps and permissions, so the same source gives
+the same bytes: the archive is written under a name keyed by its sha256 and `pulumi up` sees no change when
+nothing changed.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import importlib.metadata
+import io
+import os
+import tempfile
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Iterator, Mapping, Optional, Sequence
+
+import pulumi
+import pulumi_aws as aws
+from packaging.requirements import Requirement
+
+from .common import aws_identity, encrypted_log_group, policy_json, service_assume_role_policy
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+LAMBDAS_ROOT = PROJECT_ROOT / "lambdas"
+BUILD_ROOT = PROJECT_ROOT / "build" / "lambda"
+COMMON_PACKAGE = "rotation_common"
+VENDOR_MANIFEST = "VENDOR"
+HANDLER = "handler.lambda_handler"
+# In botocore's lambda Runtime enum and supported by AWS until 2029 (python3.12: 2028).
+RUNTIME = "python3.13"
+RUNTIME_PYTHON_VERSION = "3.13"
+ARCHITECTURE = "arm64"  # the code and its vendored distributions are pure Python
+POSTGRES_PORT = 5432
+HTTPS_PORT = 443
+TIMEOUT_SECONDS = 60
+MEMORY_MB = 256
+# Where Lambda unpacks the archive: the CA bundle shipped beside the Postgres handler.
+PACKAGE_ROOT_AT_RUNTIME = "/var/task"
+CA_BUNDLE_FILE = "rds-global-bundle.pem"
+
+_FIXED_TIMESTAMP = (1980, 1, 1, 0, 0, 0)  # the earliest date a zip entry can carry
+_FILE_MODE = 0o100644 << 16  # regular file, rw-r--r--, whatever the checkout's umask
+_SKIPPED_DIRECTORIES = {"__pycache__", "tests", "test"}
+_SKIPPED_SUFFIXES = (".pyc", ".pyo")
+# Install-time records: they differ between installers and machines and nothing reads them at run time.
+_SKIPPED_DIST_INFO = {"INSTALLER", "REQUESTED", "RECORD", "direct_url.json"}
+_MARKER_ENVIRONMENT = {"python_version": RUNTIME_PYTHON_VERSION, "python_full_version": f"{RUNTIME_PYTHON_VERSION}.0",
+                       "sys_platform": "linux", "platform_system": "Linux", "os_name": "posix",
+                       "platform_machine": "aarch64", "implementation_name": "cpython",
+                       "platform_python_implementation": "CPython", "extra": ""}
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Packaging
+# ---------------------------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class LambdaArchive:
+    """A built archive: its file, its sha256 (hex, and base64 as Lambda's `source_code_hash` wants it)."""
+
+    kind: str
+    path: Path
+    sha256: str
+    source_code_hash: str
+    entries: tuple[str, ...]
+
+
+def _packaged(relative: PurePosixPath) -> bool:
+    return not (_SKIPPED_DIRECTORIES.intersection(relative.parts[:-1]) or relative.name in _SKIPPED_DIRECTORIES
+                or relative.suffix in _SKIPPED_SUFFIXES)
+
+
+def _tree_files(root: Path, prefix: str) -> Iterator[tuple[str, Path]]:
+    for path in sorted(root.rglob("*")):
+        relative = PurePosixPath(path.relative_to(root).as_posix())
+        if path.is_file() and _packaged(relative):
+            yield f"{prefix}{relative}", path
+
+
+def _kind_files(kind_dir: Path) -> Iterator[tuple[str, Path]]:
+    # The kind's own files sit at the zip root; its package marker and the build manifest are not code there.
+    for name, path in _tree_files(kind_dir, ""):
+        if name not in (VENDOR_MANIFEST, "__init__.py"):
+            yield name, path
+
+
+def vendored_names(kind_dir: Path) -> list[str]:
+    manifest = kind_dir / VENDOR_MANIFEST
+    if not manifest.exists():
+        return []
+    lines = (line.split("#", 1)[0].strip() for line in manifest.read_text().splitlines())
+    return [line for line in lines if line]
+
+
+def _runtime_requirements(distribution: importlib.metadata.Distribution) -> list[str]:
+    """Names of the distribution's dependencies on the Lambda runtime (extras and other platforms left out)."""
+    names = []
+    for text in distribution.requires or []:
+        requirement = Requirement(text)
+        if requirement.marker is None or requirement.marker.evaluate(_MARKER_ENVIRONMENT):
+            names.append(requirement.name)
+    return names
+
+
+def distribution_closure(names: Sequence[str]) -> list[importlib.metadata.Distribution]:
+    """The named distributions and everything they depend on, each once, as installed in this environment."""
+    found: dict[str, importlib.metadata.Distribution] = {}
+    pending = list(names)
+    while pending:
+        name = pending.pop()
+        key = name.lower().replace("_", "-")
+        if key in found:
+            continue
+        try:
+            distribution = importlib.metadata.distribution(name)
+        except importlib.metadata.PackageNotFoundError:
+            raise RuntimeError(f"'{name}' is vendored into a rotation function but not installed: "
+                               "pip install -r requirements.txt") from None
+        found[key] = distribution
+        pending.extend(_runtime_requirements(distribution))
+    return [found[key] for key in sorted(found)]
+
+
+def _distribution_files(distribution: importlib.metadata.Distribution) -> Iterator[tuple[str, Path]]:
+    for file in distribution.files or []:
+        relative = PurePosixPath(file.as_posix())
+        if relative.parts[0] == ".." or not _packaged(relative):
+            continue  # scripts and data installed outside site-packages are not importable code
+        if relative.parts[0].endswith(".dist-info") and relative.name in _SKIPPED_DIST_INFO:
+            continue
+        yield str(relative), Path(distribution.locate_file(file))
+
+
+def archive_sources(kind: str, lambdas_root: Path = LAMBDAS_ROOT) -> dict[str, Path]:
+    """Zip entry name -> source file, for one kind."""
+    kind_dir = lambdas_root / kind
+    if not (kind_dir / "handler.py").is_file():
+        raise FileNotFoundError(f"{kind_dir}/handler.py is missing: no rotation function to package")
+    sources: dict[str, Path] = {}
+    parts = [_kind_files(kind_dir), _tree_files(lambdas_root / COMMON_PACKAGE, f"{COMMON_PACKAGE}/")]
+    parts += [_distribution_files(d) for d in distribution_closure(vendored_names(kind_dir))]
+    for part in parts:
+        for name, path in part:
+            if name in sources:
+                raise RuntimeError(f"two files would be packaged as '{name}' in the {kind} archive")
+            sources[name] = path
+    return dict(sorted(sources.items()))
+
+
+def zip_bytes(sources: Mapping[str, Path]) -> bytes:
+    """A zip whose bytes depend only on the entry names and contents."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name in sorted(sources):
+            info = zipfile.ZipInfo(name, date_time=_FIXED_TIMESTAMP)
+            info.external_attr = _FILE_MODE
+            info.create_system = 3  # unix, so the mode above is read the same everywhere
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, sources[name].read_bytes(), compresslevel=9)
+    return buffer.getvalue()
+
+
+def build_archive(kind: str, lambdas_root: Path = LAMBDAS_ROOT, build_root: Path = BUILD_ROOT) -> LambdaArchive:
+    sources = archive_sources(kind, lambdas_root)
+    data = zip_bytes(sources)
+    digest = hashlib.sha256(data)
+    path = build_root / f"{kind}-{digest.hexdigest()}.zip"
+    if not path.exists():
+        build_root.mkdir(parents=True, exist_ok=True)
+        # Written aside then renamed: a concurrent build never sees half a file under the final name.
+        with tempfile.NamedTemporaryFile(dir=build_root, delete=False, suffix=".partial") as partial:
+            partial.write(data)
+        os.replace(partial.name, path)
+    return LambdaArchive(kind=kind, path=path, sha256=digest.hexdigest(),
+                         source_code_hash=base64.b64encode(digest.digest()).decode(), entries=tuple(sources))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The function
+# ---------------------------------------------------------------------------------------------------------------
+
+@dataclass
+class RotatorDatabaseAccess:
+    """What the Postgres rotator reaches: the database (5432) and the RDS-managed master secret."""
+
+    security_group_id: pulumi.Input[str]
+    master_secret_arn: pulumi.Input[str]
+    master_secret_key_arn: pulumi.Input[str]  # the master secret is encrypted with this key (the data key)
+
+
+@dataclass
+class RotationFunctionArgs:
+    environment: str
+    kind: str  # a directory of lambdas/, e.g. api_key_rotation
+    secret_path: str  # the function may rotate only secrets named securestack/<env>/<secret_path>/...
+    secrets_key_arn: pulumi.Input[str]
+    logs_key_arn: pulumi.Input[str]
+    log_retention_days: int
+    vpc_id: pulumi.Input[str]
+    vpc_cidr: pulumi.Input[str]
+    private_subnet_ids: pulumi.Input[Sequence[pulumi.Input[str]]]
+    reserved_concurrency: int = 5
+    log_level: str = "INFO"
+    database: Optional[RotatorDatabaseAccess] = None
+    # (cluster, service) the rotator redeploys after a rotation; names, not outputs, to avoid a cycle.
+    ecs_service: Optional[tuple[str, str]] = None
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+
+def function_name(environment: str, kind: str) -> str:
+    return f"securestack-{environment}-{kind.replace('_', '-')}"
+
+
+class RotationFunction(pulumi.ComponentResource):
+    """A rotation Lambda in the private subnets with a least-privilege role and encrypted logs."""
+
+    def __init__(self, name: str, args: RotationFunctionArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__("securestack:rotation:RotationFunction", name, None, opts)
+        self._name, self._args, self._tags = name, args, {**args.tags, "securestack:rotator": args.kind}
+        self.account_id, self.partition, self.region = aws_identity(self)
+        self.function_name = function_name(args.environment, args.kind)
+        self.archive = build_archive(args.kind)
+        self.log_group = encrypted_log_group(
+            f"{name}-logs", log_group_name=f"/aws/lambda/{self.function_name}", kms_key_arn=args.logs_key_arn,
+            retention_days=args.log_retention_days, tags=self._tags, parent=self)
+        self.security_group = self._security_group()
+        self.role = aws.iam.Role(
+            f"{name}-role", name=f"{self.function_name}-role", description=f"rotation function {self.function_name}",
+            assume_role_policy=service_assume_role_policy("lambda.amazonaws.com", self.account_id),
+            tags=self._tags, opts=self._child())
+        runtime_policy = self._runtime_policy()
+        self.function = self._function(runtime_policy)
+        self.secrets_policy = self._secrets_policy()
+        self.permission = aws.lambda_.Permission(
+            f"{name}-invoke", function=self.function.name, action="lambda:InvokeFunction",
+            principal="secretsmanager.amazonaws.com", source_account=self.account_id, opts=self._child())
+        self.arn = self.function.arn
+        self.role_arn = self.role.arn
+        self.security_group_id = self.security_group.id
+        self.register_outputs({"arn": self.arn, "name": self.function.name, "role_arn": self.role_arn,
+                               "security_group_id": self.security_group_id,
+                               "source_code_hash": self.archive.source_code_hash})
+
+    @property
+    def rotation_dependencies(self) -> list[pulumi.Resource]:
+        """What a SecretRotation must wait for: AWS refuses the rotation until the invoke permission exists, and
+        the immediate first rotation fails without the role's secrets permissions."""
+        return [self.permission, self.secrets_policy]
+
+    def _child(self, **extra) -> pulumi.ResourceOptions:
+        return pulumi.ResourceOptions(parent=self, **extra)
+
+    def _security_group(self) -> aws.ec2.SecurityGroup:
+        args = self._args
+        egress = [{"protocol": "tcp", "from_port": HTTPS_PORT, "to_port": HTTPS_PORT, "cidr_blocks": [args.vpc_cidr],
+                   "description": "AWS APIs through the VPC interface endpoints"}]
+        if args.database is not None:
+            egress.append({"protocol": "tcp", "from_port": POSTGRES_PORT, "to_port": POSTGRES_PORT,
+                           "security_groups": [args.database.security_group_id],
+                           "description": "PostgreSQL (the database admits this group)"})
+        return aws.ec2.SecurityGroup(
+            f"{self._name}-sg", vpc_id=args.vpc_id, description=f"rotation function {self.function_name}: egress only",
+            egress=egress, tags={**self._tags, "Name": self.function_name}, opts=self._child())
+
+    def _arn(self, service: str, resource: pulumi.Input[str]) -> pulumi.Output[str]:
+        return pulumi.Output.format("arn:{0}:{1}:{2}:{3}:{4}", self.partition, service, self.region,
+                                    self.account_id, resource)
+
+    def _runtime_policy(self) -> aws.iam.RolePolicy:
+        """What Lambda checks when it creates the function: network interfaces, tracing, its own logs."""
+        statements = [
+            {"Sid": "OwnLogGroup", "Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+             "Resource": pulumi.Output.concat(self.log_group.arn, ":*")},
+            {"Sid": "NetworkInterfacesInThisAccount", "Effect": "Allow",
+             "Action": ["ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface", "ec2:AssignPrivateIpAddresses",
+                        "ec2:UnassignPrivateIpAddresses"],
+             "Resource": [self._arn("ec2", kind) for kind in ("network-interface/*", "subnet/*", "security-group/*")]},
+            # EC2 Describe* and X-Ray's Put* have no resource-level permissions: '*' bounded to this region.
+            {"Sid": "DescribeNetworkAndTrace", "Effect": "Allow",
+             "Action": ["ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets", "xray:PutTraceSegments",
+                        "xray:PutTelemetryRecords"],
+             "Resource": "*", "Condition": {"StringEquals": {"aws:RequestedRegion": self.region}}},
+        ]
+        return aws.iam.RolePolicy(f"{self._name}-runtime", role=self.role.id, policy=policy_json(statements),
+                                  opts=self._child())
+
+    def _secrets_policy(self) -> aws.iam.RolePolicy:
+        args = self._args
+        via_secrets_manager = {"StringEquals": {"kms:ViaService": pulumi.Output.format(
+            "secretsmanager.{0}.amazonaws.com", self.region)}}
+        statements = [
+            # AWS's template for rotation roles: only secrets whose rotation names this very function.
+            {"Sid": "RotateOnlySecretsThatNameThisFunction", "Effect": "Allow",
+             "Action": ["secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue",
+                        "secretsmanager:PutSecretValue", "secretsmanager:UpdateSecretVersionStage"],
+             "Resource": self._arn("secretsmanager", f"secret:securestack/{args.environment}/{args.secret_path}/*"),
+             "Condition": {"StringEquals": {"secretsmanager:resource/AllowRotationLambdaArn": self.function.arn}}},
+            {"Sid": "SecretsKeyThroughSecretsManager", "Effect": "Allow",
+             "Action": ["kms:Decrypt", "kms:GenerateDataKey"], "Resource": args.secrets_key_arn,
+             "Condition": via_secrets_manager},
+        ]
+        if args.database is not None:
+            statements += [
+                {"Sid": "ReadDatabaseMasterSecret", "Effect": "Allow",
+                 "Action": ["secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"],
+                 "Resource": args.database.master_secret_arn},
+                {"Sid": "MasterSecretKeyThroughSecretsManager", "Effect": "Allow", "Action": "kms:Decrypt",
+                 "Resource": args.database.master_secret_key_arn, "Condition": via_secrets_manager},
+            ]
+        if args.ecs_service is not None:
+            cluster, service = args.ecs_service
+            statements.append({"Sid": "RedeployTheConsumingService", "Effect": "Allow", "Action": "ecs:UpdateService",
+                               "Resource": self._arn("ecs", f"service/{cluster}/{service}")})
+        return aws.iam.RolePolicy(f"{self._name}-secrets", role=self.role.id, policy=policy_json(statements),
+                                  opts=self._child())
+
+    def _environment(self) -> dict[str, pulumi.Input[str]]:
+        variables: dict[str, pulumi.Input[str]] = {
+            # The interface endpoint's private DNS answers this name inside the VPC.
+            "SECRETS_MANAGER_ENDPOINT": pulumi.Output.format("https://secretsmanager.{0}.amazonaws.com", self.region),
+            "LOG_LEVEL": self._args.log_level,
+        }
+        if self._args.database is not None:
+            variables["PG_CA_BUNDLE"] = f"{PACKAGE_ROOT_AT_RUNTIME}/{CA_BUNDLE_FILE}"
+        return variables
+
+    def _function(self, runtime_policy: aws.iam.RolePolicy) -> aws.lambda_.Function:
+        args = self._args
+        return aws.lambda_.Function(
+            f"{self._name}-function", name=self.function_name, role=self.role.arn, runtime=RUNTIME, handler=HANDLER,
+            architectures=[ARCHITECTURE], code=pulumi.FileArchive(str(self.archive.path)),
+            source_code_hash=self.archive.source_code_hash, timeout=TIMEOUT_SECONDS, memory_size=MEMORY_MB,
+            description=f"Secrets Manager rotation ({args.kind}) for securestack {args.environment}",
+            environment={"variables": self._environment()},
+            vpc_config={"subnet_ids": args.private_subnet_ids, "security_group_ids": [self.security_group.id]},
+            reserved_concurrent_executions=args.reserved_concurrency, tracing_config={"mode": "Active"},
+            logging_config={"log_format": "Text", "log_group": self.log_group.name},
+            tags=self._tags,
+            # The log group first (else Lambda creates one unencrypted, kept forever); the runtime policy first
+            # (Lambda checks the network-interface and tracing permissions when it creates the function).
+            opts=self._child(depends_on=[self.log_group, runtime_policy]))

@@ -1,0 +1,210 @@
+"""Secrets Manager entries rotated by a RotationFunction: scoped API keys, webhook signing secrets and the app's
+PostgreSQL login.
+
+The three components share one file on purpose: their type tokens name the module (`securestack:secrets:...`)
+and they are one concern, a rotated secret, differing only in the metadata they tag. What they share (secret,
+resource policy, rotation) is written once in `RotatedSecrets`.
+
+No value ever passes through Pulumi: a secret is created empty and gets its first value from its rotator
+(`rotate_immediately`), which reads what it needs from the non-secret `securestack:*` tags.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Mapping, Optional, Sequence
+
+import pulumi
+import pulumi_aws as aws
+
+from infra.settings.secrets import ApiKeySettings, WebhookSettings, scope_tag
+
+from .common import policy_json, stateful_options
+from .rotation import RotationFunction
+
+KIND_API_KEY = "api-key"
+KIND_WEBHOOK = "webhook-secret"
+KIND_POSTGRES_USER = "postgres-user"
+# Secret names are securestack/<env>/<path>/<name>; each rotator may touch only its own path.
+SECRET_PATHS = {KIND_API_KEY: "api-keys", KIND_WEBHOOK: "webhooks", KIND_POSTGRES_USER: "database"}
+READ_ACTIONS = ["secretsmanager:GetSecretValue"]
+WRITE_ACTIONS = ["secretsmanager:PutSecretValue", "secretsmanager:UpdateSecretVersionStage"]
+
+
+def secret_name(environment: str, kind: str, name: str) -> str:
+    return f"securestack/{environment}/{SECRET_PATHS[kind]}/{name}"
+
+
+def secret_resource_policy(secret_arn: pulumi.Input[str], reader_arns: Sequence[pulumi.Input[str]],
+                           rotator_role_arn: pulumi.Input[str]) -> pulumi.Output[str]:
+    """Deny-only: nobody but the consumers and the rotator reads, nobody but the rotator writes, nothing
+    without TLS. Allows come from the principals' own IAM policies (same account)."""
+    everyone = {"AWS": "*"}
+    return policy_json([
+        {"Sid": "DenyReadsExceptConsumersAndRotator", "Effect": "Deny", "Principal": everyone,
+         "Action": READ_ACTIONS, "Resource": secret_arn,
+         "Condition": {"StringNotEquals": {"aws:PrincipalArn": [*reader_arns, rotator_role_arn]}}},
+        {"Sid": "DenyValueChangesExceptRotator", "Effect": "Deny", "Principal": everyone,
+         "Action": WRITE_ACTIONS, "Resource": secret_arn,
+         "Condition": {"StringNotEquals": {"aws:PrincipalArn": [rotator_role_arn]}}},
+        # A Deny: the wider the action set, the stricter.
+        {"Sid": "DenyWithoutTls", "Effect": "Deny", "Principal": everyone, "Action": "secretsmanager:*",
+         "Resource": secret_arn, "Condition": {"Bool": {"aws:SecureTransport": "false"}}},
+    ])
+
+
+@dataclass
+class SecretStoreArgs:
+    """What every rotated secret of the environment shares."""
+
+    environment: str
+    production: bool
+    secrets_key_arn: pulumi.Input[str]
+    recovery_window_days: int
+    rotator: RotationFunction
+    # consumer name -> IAM role ARN that reads the value (`app`: the app's task execution role)
+    consumer_role_arns: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    # `<cluster>/<service>` the rotator redeploys after rotating a secret the app consumes
+    app_ecs_service: Optional[str] = None
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SecretSpec:
+    name: str
+    description: str
+    consumers: Sequence[str]
+    rotation_days: int
+    metadata: Mapping[str, pulumi.Input[str]]
+
+
+class RotatedSecrets(pulumi.ComponentResource):
+    """Base of the components below: one secret + resource policy + rotation per spec."""
+
+    kind = ""
+
+    def __init__(self, type_token: str, name: str, store: SecretStoreArgs, specs: Sequence[SecretSpec],
+                 opts: Optional[pulumi.ResourceOptions]):
+        super().__init__(type_token, name, None, opts)
+        self._name, self._store = name, store
+        self.secrets: dict[str, aws.secretsmanager.Secret] = {}
+        self.rotation_days: dict[str, int] = {}
+        for spec in specs:
+            self.secrets[spec.name] = self._rotated_secret(spec)
+            self.rotation_days[spec.name] = spec.rotation_days
+        self.arns = {name: secret.arn for name, secret in self.secrets.items()}
+        self.register_outputs({"arns": self.arns})
+
+    def _tags(self, spec: SecretSpec) -> dict[str, pulumi.Input[str]]:
+        store = self._store
+        tags: dict[str, pulumi.Input[str]] = {**store.tags, "securestack:env": store.environment,
+                                              "securestack:name": spec.name, "securestack:kind": self.kind,
+                                              **spec.metadata}
+        if store.app_ecs_service is not None and "app" in spec.consumers:
+            tags["securestack:ecs-service"] = store.app_ecs_service
+        return tags
+
+    def _reader_arns(self, spec: SecretSpec) -> list[pulumi.Input[str]]:
+        # A consumer without a role here (the app when this stack runs none) simply reads nothing.
+        return [self._store.consumer_role_arns[c] for c in spec.consumers if c in self._store.consumer_role_arns]
+
+    def _rotated_secret(self, spec: SecretSpec) -> aws.secretsmanager.Secret:
+        store, resource = self._store, f"{self._name}-{spec.name}"
+        secret = aws.secretsmanager.Secret(
+            resource, name=secret_name(store.environment, self.kind, spec.name), description=spec.description,
+            kms_key_id=store.secrets_key_arn, recovery_window_in_days=store.recovery_window_days,
+            tags=self._tags(spec), opts=stateful_options(self, store.production))
+        policy = aws.secretsmanager.SecretPolicy(
+            f"{resource}-policy", secret_arn=secret.arn, block_public_policy=True,
+            policy=secret_resource_policy(secret.arn, self._reader_arns(spec), store.rotator.role_arn),
+            opts=pulumi.ResourceOptions(parent=self))
+        # Explicit: AWS refuses the rotation until the invoke permission exists, and the first value must land in
+        # a secret that is already locked down.
+        aws.secretsmanager.SecretRotation(
+            f"{resource}-rotation", secret_id=secret.id, rotation_lambda_arn=store.rotator.arn,
+            rotation_rules={"automatically_after_days": spec.rotation_days}, rotate_immediately=True,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[*store.rotator.rotation_dependencies, policy]))
+        return secret
+
+
+@dataclass
+class ScopedApiKeysArgs:
+    store: SecretStoreArgs
+    keys: Sequence[ApiKeySettings]
+    key_prefix: str  # sk_live_ (production) / sk_test_
+
+
+class ScopedApiKeys(RotatedSecrets):
+    """One secret per scoped API key; the rotator makes `<prefix><256 random bits>` with the tagged scopes."""
+
+    kind = KIND_API_KEY
+
+    def __init__(self, name: str, args: ScopedApiKeysArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        env = args.store.environment
+        specs = [SecretSpec(
+            name=key.name, consumers=key.consumers, rotation_days=key.rotation_days,
+            description=f"securestack {env} API key '{key.name}' ({' '.join(key.scopes)})"
+                        f"{': ' + key.description if key.description else ''}; value set by its rotator only",
+            metadata={"securestack:scopes": scope_tag(key.scopes), "securestack:key-prefix": args.key_prefix,
+                      "securestack:internal": "true" if key.internal else "false"})
+            for key in args.keys]
+        super().__init__("securestack:secrets:ScopedApiKeys", name, args.store, specs, opts)
+
+
+@dataclass
+class WebhookSecretsArgs:
+    store: SecretStoreArgs
+    webhooks: Sequence[WebhookSettings]
+
+
+class WebhookSecrets(RotatedSecrets):
+    """One signing secret per webhook; receivers accept AWSCURRENT and AWSPREVIOUS during a rotation."""
+
+    kind = KIND_WEBHOOK
+
+    def __init__(self, name: str, args: WebhookSecretsArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        env = args.store.environment
+        specs = [SecretSpec(
+            name=hook.name, consumers=hook.consumers, rotation_days=hook.rotation_days, metadata={},
+            description=f"securestack {env} webhook signing secret '{hook.name}'"
+                        f"{': ' + hook.description if hook.description else ''}; value set by its rotator only")
+            for hook in args.webhooks]
+        super().__init__("securestack:secrets:WebhookSecrets", name, args.store, specs, opts)
+
+
+@dataclass
+class DatabaseUserSecretArgs:
+    store: SecretStoreArgs
+    username: str
+    database_name: str
+    host: pulumi.Input[str]
+    port: pulumi.Input[int]
+    master_secret_arn: pulumi.Input[str]
+    consumers: Sequence[str] = ("app",)
+    rotation_days: int = 30
+
+
+def owner_role(username: str) -> str:
+    """The role both alternating users act as, so either sees and owns the same objects."""
+    return f"{username}_owner"
+
+
+class DatabaseUserSecret(RotatedSecrets):
+    """The app's PostgreSQL login (alternating users), rotated with the master credentials of `masterarn`."""
+
+    kind = KIND_POSTGRES_USER
+
+    def __init__(self, name: str, args: DatabaseUserSecretArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        spec = SecretSpec(
+            name=args.username, consumers=args.consumers, rotation_days=args.rotation_days,
+            description=f"securestack {args.store.environment} PostgreSQL login of '{args.username}' "
+                        f"(database {args.database_name}); value set by its rotator only",
+            metadata={"securestack:db-host": args.host,
+                      "securestack:db-port": pulumi.Output.from_input(args.port).apply(str),
+                      "securestack:db-name": args.database_name, "securestack:db-username": args.username,
+                      "securestack:db-owner-role": owner_role(args.username),
+                      "securestack:master-secret-arn": args.master_secret_arn})
+        super().__init__("securestack:secrets:DatabaseUserSecret", name, args.store, [spec], opts)
+
+    @property
+    def arn(self) -> pulumi.Output[str]:
+        return next(iter(self.arns.values()))

@@ -1,0 +1,171 @@
+"""App settings: the container service behind the load balancer and what it consumes (by reference only)."""
+from __future__ import annotations
+
+import re
+from typing import Literal, Optional
+
+from pydantic import Field, field_validator, model_validator
+
+from .base import CONFIG_NAMESPACE, SettingsModel, unique
+from .secrets import APP_CONSUMER, SECRET_NAME
+
+# Fargate's valid (cpu units -> memory MiB) combinations.
+FARGATE_MEMORY = {
+    256: (512, 1024, 2048),
+    512: tuple(range(1024, 4097, 1024)),
+    1024: tuple(range(2048, 8193, 1024)),
+    2048: tuple(range(4096, 16385, 1024)),
+    4096: tuple(range(8192, 30721, 1024)),
+    8192: tuple(range(16384, 61441, 4096)),
+    16384: tuple(range(32768, 122881, 8192)),
+}
+# registry/repository[:tag][@sha256:digest]; a digest pins exactly what runs.
+IMAGE = re.compile(r"^(?P<repository>[a-z0-9]+([._/-][a-z0-9]+)*(:\d+)?(/[a-z0-9]+([._-][a-z0-9]+)*)+)"
+                   r"(:(?P<tag>[\w][\w.-]{0,127}))?(@(?P<digest>sha256:[0-9a-f]{64}))?$")
+ENV_NAME = re.compile(r"^[A-Z][A-Z0-9_]{0,63}$")
+# Names that would make a plain environment variable carry a secret; secrets are injected by reference.
+SECRET_LOOKING_NAME = re.compile(r"(SECRET|PASSWORD|PASSWD|TOKEN|API_?KEY|PRIVATE|CREDENTIAL)")
+SECRET_LOOKING_VALUE = re.compile(r"(sk_(live|test)_|whsec_|-----BEGIN)")
+HEALTH_CHECK_PATH = re.compile(r"^/[\x21-\x7e]{0,1023}$")
+USER = re.compile(r"^(\d{1,10})(:\d{1,10})?$")
+SESSION_TTL_MAX = 7 * 24 * 3600  # the guide: sessions expire after 7 days
+MAGIC_LINK_TTL_MAX = 15 * 60  # the guide: login links expire after 15 minutes
+
+
+class AppSettings(SettingsModel):
+    """The app service; absent `image` means this stack runs no app (keys are still created and exported)."""
+
+    name: str = "app"
+    image: Optional[str] = None
+    cpu: int = 512
+    memory: int = 1024
+    cpu_architecture: Literal["X86_64", "ARM64"] = "X86_64"
+    desired_count: int = Field(2, ge=1, le=100)
+    container_port: int = Field(8443, ge=1024, le=65535)  # non-root: no privileged ports
+    health_check_path: str = "/health"
+    health_check_grace_seconds: int = Field(60, ge=0, le=2_147_483_647)
+    user: str = "10001:10001"
+    api_keys: list[str] = ["storefront-read", "checkout"]
+    webhooks: list[str] = ["order-events"]
+    database_user: bool = True
+    session_ttl_seconds: int = Field(SESSION_TTL_MAX, ge=300, le=SESSION_TTL_MAX)
+    magic_link_ttl_seconds: int = Field(MAGIC_LINK_TTL_MAX, ge=60, le=MAGIC_LINK_TTL_MAX)
+    environment: dict[str, str] = {}
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not SECRET_NAME.match(value) or len(value) > 20:
+            raise ValueError(f"'{value}' must be 1-20 lowercase letters, digits or single '-' (part of AWS names)")
+        return value
+
+    @field_validator("image")
+    @classmethod
+    def _image(cls, value: Optional[str]) -> Optional[str]:
+        if value is not None and not IMAGE.match(value):
+            raise ValueError(f"'{value}' is not a container image reference (registry/repository:tag or @sha256:...)")
+        return value
+
+    @field_validator("user")
+    @classmethod
+    def _non_root(cls, value: str) -> str:
+        match = USER.match(value)
+        if not match:
+            raise ValueError("must be a numeric uid[:gid] (a name cannot be checked for root)")
+        if int(match.group(1)) == 0:
+            raise ValueError("must not be root (uid 0)")
+        return value
+
+    @field_validator("health_check_path")
+    @classmethod
+    def _health_path(cls, value: str) -> str:
+        if not HEALTH_CHECK_PATH.match(value):
+            raise ValueError("must be an absolute URL path, e.g. /health")
+        return value
+
+    @field_validator("api_keys", "webhooks")
+    @classmethod
+    def _names(cls, values: list[str]) -> list[str]:
+        return unique(values, "names")
+
+    @field_validator("environment")
+    @classmethod
+    def _plain_settings(cls, variables: dict[str, str]) -> dict[str, str]:
+        for name, value in variables.items():
+            if not ENV_NAME.match(name):
+                raise ValueError(f"'{name}' is not an environment variable name (A-Z, 0-9, _)")
+            if SECRET_LOOKING_NAME.search(name) or SECRET_LOOKING_VALUE.search(value):
+                raise ValueError(f"'{name}' looks like a secret: secrets go through apiKeys/webhooks and are "
+                                 "injected by reference, never as plain environment")
+        return variables
+
+    @model_validator(mode="after")
+    def _fargate_size(self) -> "AppSettings":
+        if self.memory not in FARGATE_MEMORY.get(self.cpu, ()):
+            raise ValueError(f"cpu {self.cpu} with memory {self.memory} is not a Fargate task size")
+        return self
+
+    @property
+    def enabled(self) -> bool:
+        return self.image is not None
+
+    def cluster_name(self, environment: str) -> str:
+        return f"securestack-{environment}"
+
+    def service_name(self, environment: str) -> str:
+        return f"securestack-{environment}-{self.name}"
+
+    def image_digest_pinned(self) -> bool:
+        match = IMAGE.match(self.image or "")
+        return bool(match and match.group("digest"))
+
+    def production_problems(self) -> list[tuple[str, str]]:
+        problems = []
+        if self.enabled and not self.image_digest_pinned():
+            problems.append(("image", "must be pinned by digest (@sha256:...) in a production stack"))
+        if self.enabled and self.desired_count < 2:
+            problems.append(("desiredCount", "must be >= 2 in a production stack (one task per AZ survives)"))
+        return problems
+
+    def cross_section_problems(self, sections: dict, context: dict) -> list[tuple[str, str]]:
+        problems = []
+        for field, section in (("apiKeys", "api_keys"), ("webhooks", "webhooks")):
+            entries = sections.get(section)
+            if entries is not None:
+                problems += self._consumption_problems(field, getattr(self, section), entries)
+        load_balancer = sections.get("load_balancer")
+        if self.enabled and load_balancer is not None:
+            problems += self._target_problems(load_balancer)
+        return problems
+
+    def _consumption_problems(self, field: str, consumed: list[str], entries) -> list[tuple[str, str]]:
+        """The app reads exactly the secrets that name it as a consumer: no more (denied), no less (unused grant)."""
+        problems = []
+        names = entries.names()
+        for position, name in enumerate(consumed):
+            if name not in names:
+                problems.append((f"{CONFIG_NAMESPACE}:app.{field}[{position}]",
+                                 f"unknown {field} entry '{name}'; configured: {', '.join(names) or 'none'}"))
+            elif APP_CONSUMER not in entries.by_name(name).consumers:
+                problems.append((f"{CONFIG_NAMESPACE}:app.{field}[{position}]",
+                                 f"'{name}' does not list '{APP_CONSUMER}' among its consumers"))
+        for index, entry in enumerate(entries.root):
+            if APP_CONSUMER in entry.consumers and entry.name not in consumed:
+                problems.append((f"{CONFIG_NAMESPACE}:{field}[{index}].consumers",
+                                 f"'{entry.name}' names '{APP_CONSUMER}' but {CONFIG_NAMESPACE}:app.{field} does not "
+                                 "consume it: drop the grant or consume it"))
+        return problems
+
+    def _target_problems(self, load_balancer) -> list[tuple[str, str]]:
+        problems = []
+        target_port = getattr(load_balancer, "target_port", self.container_port)
+        if target_port != self.container_port:
+            problems.append((f"{CONFIG_NAMESPACE}:app.containerPort",
+                             f"{self.container_port} differs from {CONFIG_NAMESPACE}:loadBalancer.targetPort "
+                             f"{target_port}: the load balancer would never reach the app"))
+        health_path = getattr(load_balancer, "health_check_path", self.health_check_path)
+        if health_path != self.health_check_path:
+            problems.append((f"{CONFIG_NAMESPACE}:app.healthCheckPath",
+                             f"{self.health_check_path} differs from {CONFIG_NAMESPACE}:loadBalancer.healthCheckPath "
+                             f"{health_path}"))
+        return problems
