@@ -74,7 +74,8 @@ def problems_from(error: ValidationError, config_key: str) -> list[str]:
     problems = []
     for item in error.errors():
         path = _format_location(item["loc"])
-        key = f"{config_key}.{path}" if path else config_key
+        # A list section's entries read `securestack:apiKeys[3].scopes`, a mapping's fields `...:database.port`.
+        key = f"{config_key}{path}" if path.startswith("[") or not path else f"{config_key}.{path}"
         problems.append(f"{key}: {_message(item)}")
     return problems
 

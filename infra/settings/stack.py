@@ -13,6 +13,8 @@ from .common import ExtraTags, KeySettings, LogSettings, Tier, check_region
 from .database import DatabaseSettings
 from .edge import LoadBalancerSettings
 from .network import NetworkSettings
+from .app import AppSettings
+from .secrets import ApiKeysSettings, SecretsSettings, WebhooksSettings
 
 ENVIRONMENT_NAME_MAX = 12  # keeps every derived AWS name (ALB: 32 chars) within its limit
 ENVIRONMENT_NAME = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
@@ -34,6 +36,10 @@ SECTIONS: tuple[Section, ...] = (
     Section("logs", "logs", LogSettings),
     Section("database", "database", DatabaseSettings),
     Section("loadBalancer", "load_balancer", LoadBalancerSettings),
+    Section("secrets", "secrets", SecretsSettings),
+    Section("apiKeys", "api_keys", ApiKeysSettings),
+    Section("webhooks", "webhooks", WebhooksSettings),
+    Section("app", "app", AppSettings),
 )
 SCALAR_KEYS = ("tier", "tags")
 
@@ -50,6 +56,10 @@ class StackSettings(SettingsModel):
     logs: LogSettings
     database: DatabaseSettings
     load_balancer: LoadBalancerSettings
+    secrets: SecretsSettings
+    api_keys: ApiKeysSettings
+    webhooks: WebhooksSettings
+    app: AppSettings
 
     @property
     def is_production(self) -> bool:
@@ -79,10 +89,13 @@ class _Collector:
         self.problems.append(f"{key}: {message}")
 
     def validate(self, model: type[BaseModel], value: Any, key: str, context: dict) -> Optional[BaseModel]:
+        # A section is a mapping of settings, or a list where its model says so (apiKeys: a list of keys).
+        expected = getattr(model, "config_type", dict)
         if value is None:
-            value = {}
-        if not isinstance(value, dict):
-            self.add(key, f"must be a mapping of settings, got {type(value).__name__}")
+            value = getattr(model, "absent_config", expected)()
+        if not isinstance(value, expected):
+            shape = "a list of entries" if expected is list else "a mapping of settings"
+            self.add(key, f"must be {shape}, got {type(value).__name__}")
             return None
         try:
             # Strict, from the JSON the engine hands over: `true` is no retention and "yes" no boolean
@@ -154,7 +167,7 @@ def build_settings(config: Mapping[str, str], stack: str, project: str = CONFIG_
     environment = _read_environment(stack, collector)
     tier = _read_tier(config, collector)
     region, accounts = _read_aws(config, collector)
-    context = {"environment": environment, "tier": tier, "region": region}
+    context = {"environment": environment, "tier": tier, "region": region, "allowed_account_ids": accounts}
     tags = collector.validate(ExtraTags, _decode(config.get(_namespaced("tags"))) or {}, _namespaced("tags"), context)
     sections = {}
     for section in SECTIONS:
