@@ -65,8 +65,9 @@ class AppServiceArgs:
     # Non-secret settings (TTLs, endpoints); refused here if a name collides with a secret variable.
     environment_variables: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     database_security_group_id: Optional[pulumi.Input[str]] = None
-    # ECS refuses a service whose target group has no listener yet: the service waits for these.
-    load_balancer_dependencies: Sequence[pulumi.Resource] = ()
+    # What the service waits for: the load balancer (ECS refuses a target group without a listener) and the
+    # secrets' first rotation (a task cannot start before its secrets have a value).
+    start_after: Sequence[pulumi.Resource] = ()
     tags: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -214,4 +215,4 @@ class AppService(pulumi.ComponentResource):
             health_check_grace_period_seconds=settings.health_check_grace_seconds,
             enable_execute_command=False, enable_ecs_managed_tags=True, propagate_tags="SERVICE",
             wait_for_steady_state=False, tags=self._tags,
-            opts=self._child(depends_on=list(args.load_balancer_dependencies)))
+            opts=self._child(depends_on=list(args.start_after)))

@@ -216,6 +216,10 @@ def function_name(environment: str, kind: str) -> str:
     return f"securestack-{environment}-{kind.replace('_', '-')}"
 
 
+def role_name(function: str) -> str:
+    return f"{function}-role"
+
+
 class RotationFunction(pulumi.ComponentResource):
     """A rotation Lambda in the private subnets with a least-privilege role and encrypted logs."""
 
@@ -230,7 +234,7 @@ class RotationFunction(pulumi.ComponentResource):
             retention_days=args.log_retention_days, tags=self._tags, parent=self)
         self.security_group = self._security_group()
         self.role = aws.iam.Role(
-            f"{name}-role", name=f"{self.function_name}-role", description=f"rotation function {self.function_name}",
+            f"{name}-role", name=role_name(self.function_name), description=f"rotation function {self.function_name}",
             assume_role_policy=service_assume_role_policy("lambda.amazonaws.com", self.account_id),
             tags=self._tags, opts=self._child())
         runtime_policy = self._runtime_policy()

@@ -87,6 +87,7 @@ class RotatedSecrets(pulumi.ComponentResource):
         super().__init__(type_token, name, None, opts)
         self._name, self._store = name, store
         self.secrets: dict[str, aws.secretsmanager.Secret] = {}
+        self.rotations: list[aws.secretsmanager.SecretRotation] = []
         self.rotation_days: dict[str, int] = {}
         for spec in specs:
             self.secrets[spec.name] = self._rotated_secret(spec)
@@ -119,10 +120,10 @@ class RotatedSecrets(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self))
         # Explicit: AWS refuses the rotation until the invoke permission exists, and the first value must land in
         # a secret that is already locked down.
-        aws.secretsmanager.SecretRotation(
+        self.rotations.append(aws.secretsmanager.SecretRotation(
             f"{resource}-rotation", secret_id=secret.id, rotation_lambda_arn=store.rotator.arn,
             rotation_rules={"automatically_after_days": spec.rotation_days}, rotate_immediately=True,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[*store.rotator.rotation_dependencies, policy]))
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[*store.rotator.rotation_dependencies, policy])))
         return secret
 
 

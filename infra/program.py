@@ -7,6 +7,7 @@ import pulumi_aws as aws
 from components.backup import DatabaseBackupPlan, DatabaseBackupPlanArgs
 from components.database import EncryptedPostgres, EncryptedPostgresArgs
 from components.keys import EnvironmentKeys, EnvironmentKeysArgs
+from components.load_balancer import TlsLoadBalancer, TlsLoadBalancerArgs
 from components.network import Network, NetworkArgs
 from infra.settings import StackSettings, load_settings
 
@@ -36,6 +37,10 @@ def build() -> None:
             environment=env, production=production, settings=settings.database.aws_backup,
             database_arn=database.arn, data_key_arn=keys.data_key_arn,
             key_deletion_window_days=settings.keys.deletion_window_days, tags=tags), opts)
+    edge = TlsLoadBalancer("edge", TlsLoadBalancerArgs(
+        environment=env, production=production, settings=settings.load_balancer, vpc_id=network.vpc_id,
+        public_subnet_ids=network.public_subnet_ids, logs_key_arn=keys.logs_key_arn,
+        log_retention_days=settings.logs.retention_days, tags=tags), opts)
 
     pulumi.export("environment", env)
     pulumi.export("region", settings.region)
@@ -49,3 +54,9 @@ def build() -> None:
         "masterSecretArn": database.master_secret_arn, "securityGroupId": database.security_group_id,
         "backupRetentionDays": settings.database.backup_retention_days,
         "deletionProtection": settings.database.deletion_protection})
+    pulumi.export("loadBalancer", {
+        "dnsName": edge.dns_name, "zoneId": edge.zone_id, "arn": edge.arn,
+        "httpsListenerArn": edge.https_listener_arn, "httpListenerArn": edge.http_listener_arn,
+        "targetGroupArn": edge.target_group_arn, "securityGroupId": edge.security_group_id,
+        "webAclArn": edge.web_acl_arn, "webAclName": edge.web_acl_name, "tlsPolicy": edge.tls_policy,
+        "certificateArn": edge.certificate_arn, "accessLogBucket": edge.access_log_bucket})

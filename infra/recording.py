@@ -7,6 +7,7 @@ attributes (ids, ARNs, endpoints) so downstream inputs look like they would afte
 """
 from __future__ import annotations
 
+import base64
 import contextvars
 import hashlib
 import json
@@ -237,6 +238,41 @@ def _load_balancer(args, inputs, env, rid):
             "zoneId": "Z35SXDOTRQ7X7K"}
 
 
+def _s3_bucket(args, inputs, env, rid):
+    name = _named(args, inputs, "bucket")
+    region = _region_of(inputs, env)
+    return {"bucket": name, "id": name, "arn": f"arn:{env.partition}:s3:::{name}", "region": region,
+            "bucketDomainName": f"{name}.s3.amazonaws.com",
+            "bucketRegionalDomainName": f"{name}.s3.{region}.amazonaws.com"}
+
+
+def _acm_certificate(args, inputs, env, rid):
+    """A DNS-validated certificate: one CNAME challenge per name, as ACM hands them out."""
+    certificate_id = f"{rid[:8]}-{rid[8:12]}-{rid[12:16]}-{rid[16:20]}-{rid[20:32]}"
+    names = [inputs.get("domainName"), *(inputs.get("subjectAlternativeNames") or [])]
+    options = [{"domainName": name, "resourceRecordName": f"_{_digest(name, 32)}.{name}.",
+                "resourceRecordType": "CNAME",
+                "resourceRecordValue": f"_{_digest(name + rid, 32)}.{_digest(rid, 10)}.acm-validations.aws."}
+               for name in names if isinstance(name, str)]
+    return {"arn": _arn(env, inputs, "acm", f"certificate/{certificate_id}"), "status": "PENDING_VALIDATION",
+            "domainValidationOptions": options if inputs.get("validationMethod") == "DNS" else [],
+            "keyAlgorithm": inputs.get("keyAlgorithm") or "RSA_2048"}
+
+
+def _route53_record(args, inputs, env, rid):
+    name = inputs.get("name")
+    fqdn = name.rstrip(".") if isinstance(name, str) else UNKNOWN_TEXT
+    return {"fqdn": fqdn, "id": f"{inputs.get('zoneId')}_{fqdn}_{inputs.get('type')}"}
+
+
+def _random_id(args, inputs, env, rid):
+    """pulumi_random's RandomId: `byteLength` random bytes (stable here) in its encodings; the id is b64Url."""
+    raw = bytes.fromhex(_digest(rid, 2 * int(inputs.get("byteLength") or 8)))
+    b64_url = base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return {"hex": raw.hex(), "dec": str(int.from_bytes(raw, "big")), "id": b64_url, "b64Url": b64_url,
+            "b64Std": base64.b64encode(raw).decode()}
+
+
 def _simple(service: str, resource_format: str, name_key: str = "name", global_: bool = False) -> OutputShaper:
     def shape(args, inputs, env, rid):
         name = _named(args, inputs, name_key)
@@ -252,7 +288,7 @@ OUTPUT_SHAPERS: dict[str, OutputShaper] = {
     "aws:alb/loadBalancer:LoadBalancer": _load_balancer,
     "aws:iam/role:Role": _simple("iam", "role/{name}", global_=True),
     "aws:iam/policy:Policy": _simple("iam", "policy/{name}", global_=True),
-    "aws:s3/bucket:Bucket": _simple("s3", "{name}", "bucket", global_=True),
+    "aws:s3/bucket:Bucket": _s3_bucket,
     "aws:s3/bucketV2:BucketV2": _simple("s3", "{name}", "bucket", global_=True),
     "aws:cloudwatch/logGroup:LogGroup": _simple("logs", "log-group:{name}"),
     "aws:secretsmanager/secret:Secret": _simple("secretsmanager", "secret:{name}-AbCdEf"),
@@ -268,7 +304,9 @@ OUTPUT_SHAPERS: dict[str, OutputShaper] = {
     "aws:wafv2/webAcl:WebAcl": _simple("wafv2", "regional/webacl/{name}/{rid}"),
     "aws:lb/targetGroup:TargetGroup": _simple("elasticloadbalancing", "targetgroup/{name}/{rid}"),
     "aws:lb/listener:Listener": _simple("elasticloadbalancing", "listener/app/{rid}"),
-    "aws:acm/certificate:Certificate": _simple("acm", "certificate/{rid}", "domainName"),
+    "aws:acm/certificate:Certificate": _acm_certificate,
+    "aws:route53/record:Record": _route53_record,
+    "random:index/randomId:RandomId": _random_id,
 }
 
 

@@ -15,7 +15,7 @@ from components.app import AppService, AppServiceArgs, SecretVariable, execution
 from components.database import EncryptedPostgres
 from components.keys import EnvironmentKeys
 from components.network import Network
-from components.rotation import RotationFunction, RotationFunctionArgs, RotatorDatabaseAccess
+from components.rotation import RotationFunction, RotationFunctionArgs, RotatorDatabaseAccess, function_name, role_name
 from components.secrets import (DatabaseUserSecret, DatabaseUserSecretArgs, ScopedApiKeys, ScopedApiKeysArgs,
                                 SecretStoreArgs, WebhookSecrets, WebhookSecretsArgs, secret_name)
 from infra.settings import StackSettings
@@ -91,6 +91,12 @@ class SecretEntries:
     webhooks: Optional[WebhookSecrets]
     database_user: DatabaseUserSecret
 
+    def components(self) -> list:
+        return [c for c in (self.api_keys, self.webhooks, self.database_user) if c is not None]
+
+    def rotations(self) -> list[pulumi.Resource]:
+        return [rotation for component in self.components() for rotation in component.rotations]
+
 
 def _secrets(settings: StackSettings, platform: Platform, rotators: dict[str, RotationFunction],
              opts: pulumi.ResourceOptions) -> SecretEntries:
@@ -160,7 +166,7 @@ def _app(settings: StackSettings, platform: Platform, entries: SecretEntries,
         secret_variables=_secret_variables(settings, entries),
         environment_variables=_plain_environment(settings, platform),
         database_security_group_id=platform.database.security_group_id if app.database_user else None,
-        load_balancer_dependencies=[edge], tags=settings.base_tags()), opts)
+        start_after=[edge, *entries.rotations()], tags=settings.base_tags()), opts)
     edge.allow_to_targets(app.name, service.security_group_id, app.container_port)
     if app.database_user:
         platform.database.admit(app.name, service.security_group_id)
@@ -169,9 +175,7 @@ def _app(settings: StackSettings, platform: Platform, entries: SecretEntries,
 
 def _secret_exports(settings: StackSettings, entries: SecretEntries) -> dict:
     env, exported = settings.environment, {}
-    for component in (entries.api_keys, entries.webhooks, entries.database_user):
-        if component is None:
-            continue
+    for component in entries.components():
         for name, arn in component.arns.items():
             exported[secret_name(env, component.kind, name)] = {"arn": arn,
                                                                 "rotationDays": component.rotation_days[name]}
@@ -195,7 +199,24 @@ def _app_config(settings: StackSettings, platform: Platform, entries: SecretEntr
     }
 
 
-def build_secrets_and_app(settings: StackSettings, platform: Platform, opts: pulumi.ResourceOptions) -> None:
+def secret_principals(settings: StackSettings, platform: Platform,
+                      rotators: dict[str, RotationFunction]) -> list[pulumi.Input[str]]:
+    """Every principal that reads or writes these secrets by design: rotators, the app, declared consumers.
+
+    The rotators' roles as one wildcard (`securestack-<env>-*-rotation-role`): the audit's metric filter pattern
+    has room for few names."""
+    principals: list[pulumi.Input[str]] = [pulumi.Output.format(
+        "arn:{0}:iam::{1}:role/{2}", platform.partition, platform.account,
+        role_name(function_name(settings.environment, "*-rotation")))] if rotators else []
+    if settings.app.enabled:
+        principals.append(execution_role_arn(settings.environment, settings.app, platform.account, platform.partition))
+    principals += [consumer.role_arn for consumer in settings.secrets.consumers.values()]
+    return principals
+
+
+def build_secrets_and_app(settings: StackSettings, platform: Platform,
+                          opts: pulumi.ResourceOptions) -> list[pulumi.Input[str]]:
+    """Creates and exports everything; returns the principals expected to touch the secrets (for the audit)."""
     rotators = _rotators(settings, platform, opts)
     entries = _secrets(settings, platform, rotators, opts)
     if settings.app.enabled:
@@ -206,3 +227,4 @@ def build_secrets_and_app(settings: StackSettings, platform: Platform, opts: pul
     pulumi.export("rotationFunctions", {kind: {"arn": rotator.arn, "name": rotator.function_name}
                                         for kind, rotator in rotators.items()})
     pulumi.export("appConfig", _app_config(settings, platform, entries))
+    return secret_principals(settings, platform, rotators)

@@ -39,12 +39,14 @@ HEALTH_CHECK_MATCHER = re.compile(r"^[2-4]\d\d(-[2-4]\d\d)?(,[2-4]\d\d(-[2-4]\d\
 NO_CERTIFICATE = ("no certificate source: set certificateArn (an existing ACM certificate) or domainName + "
                   "hostedZoneId (a DNS-validated certificate is created)")
 BOTH_CERTIFICATES = "set either certificateArn or domainName + hostedZoneId, not both"
+_INVALID = object()
 
 
 class LoadBalancerSettings(SettingsModel):
     """Every default is the safe one; a non-production stack has to ask for weaker settings."""
 
     tls_policy: str = DEFAULT_TLS_POLICY
+    # Exactly one certificate source: an existing certificate, or a domain + the zone that proves it.
     certificate_arn: Optional[str] = None
     domain_name: Optional[str] = None
     hosted_zone_id: Optional[str] = None
@@ -88,9 +90,11 @@ class LoadBalancerSettings(SettingsModel):
 
     @field_validator("domain_name")
     @classmethod
-    def _domain_name(cls, value: Optional[str]) -> Optional[str]:
+    def _domain_name(cls, value: Optional[str], info: ValidationInfo) -> Optional[str]:
         if value is None:
             return value
+        if info.data.get("certificate_arn") is not None:
+            raise ValueError(BOTH_CERTIFICATES)
         labels = value.split(".")
         if len(value) > 253 or len(labels) < 2 or not all(DNS_LABEL.match(label) for label in labels) \
                 or labels[-1].isdigit():
@@ -100,9 +104,15 @@ class LoadBalancerSettings(SettingsModel):
 
     @field_validator("hosted_zone_id")
     @classmethod
-    def _hosted_zone_id(cls, value: Optional[str]) -> Optional[str]:
-        if value is not None and not HOSTED_ZONE_ID.match(value):
+    def _hosted_zone_id(cls, value: Optional[str], info: ValidationInfo) -> Optional[str]:
+        if value is None:
+            return value
+        if not HOSTED_ZONE_ID.match(value):
             raise ValueError(f"'{value}' is not a Route 53 hosted zone id (e.g. Z0123456789ABCDEFGHIJ)")
+        # domain_name is absent from info.data when it failed its own check (already reported)
+        if info.data.get("domain_name", _INVALID) is None:
+            raise ValueError(BOTH_CERTIFICATES if info.data.get("certificate_arn") is not None else
+                             "needs domainName, the name of the certificate to create")
         return value
 
     @field_validator("health_check_path")
@@ -125,17 +135,14 @@ class LoadBalancerSettings(SettingsModel):
         return value if value is None else check_log_retention(value)
 
     @model_validator(mode="after")
-    def _one_certificate_source(self) -> "LoadBalancerSettings":
-        domain_given = self.domain_name is not None or self.hosted_zone_id is not None
-        if self.certificate_arn is None and not domain_given:
+    def _certificate_source_complete(self) -> "LoadBalancerSettings":
+        # Double sources and a zone without a domain are reported at their keys above. An absent key has no
+        # place of its own in the error, so these two name the keys to add in the message.
+        if self.certificate_arn is None and self.domain_name is None and self.hosted_zone_id is None:
             raise ValueError(NO_CERTIFICATE)
-        if self.certificate_arn is not None and domain_given:
-            raise ValueError(BOTH_CERTIFICATES)
-        if domain_given and self.hosted_zone_id is None:
+        if self.domain_name is not None and self.hosted_zone_id is None:
             raise ValueError("hostedZoneId is required with domainName: the certificate's DNS validation record "
-                             "goes to that zone")
-        if domain_given and self.domain_name is None:
-            raise ValueError("domainName is required with hostedZoneId: it names the certificate to create")
+                             "goes to that Route 53 zone")
         return self
 
     @property

@@ -1,0 +1,349 @@
+"""TlsLoadBalancer: the internet-facing edge. HTTPS only (ELB.17 TLS policy, HSTS), port 80 only redirects,
+WAFv2 in front, access logs to a locked-down bucket."""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Optional, Sequence
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_random as random
+
+from infra.settings.edge import LoadBalancerSettings
+
+from .common import aws_identity, encrypted_log_group, policy_json, stateful_options
+
+HTTPS_PORT, HTTP_PORT = 443, 80
+INTERNET_IPV4 = "0.0.0.0/0"
+
+# AWS limits ALB and target group names to 32 letters, digits and '-' (no leading/trailing '-', no
+# 'internal-' prefix); Pulumi's auto-naming appends '-' and 7 random characters to the logical name.
+ELB_NAME_MAX, AUTONAME_SUFFIX = 32, 8
+ELB_NAME = re.compile(r"^(?!internal-)(?!-)[A-Za-z0-9-]{1,32}(?<!-)$")
+
+# ALB access logs: regions launched from August 2022 deliver as this service principal; older regions deliver
+# from a regional Elastic Load Balancing account (list from "Enable access logs for your Application Load
+# Balancer", ELB user guide). The bucket names both where it applies, so either delivery path works.
+ELB_LOG_DELIVERY_SERVICE = "logdelivery.elasticloadbalancing.amazonaws.com"
+LEGACY_ELB_LOG_ACCOUNTS = {
+    "us-east-1": "127311923021", "us-east-2": "033677994240", "us-west-1": "027434742980",
+    "us-west-2": "797873946194", "af-south-1": "098369216593", "ap-east-1": "754344448648",
+    "ap-southeast-3": "589379963580", "ap-south-1": "718504428378", "ap-northeast-3": "383597477331",
+    "ap-northeast-2": "600734575887", "ap-southeast-1": "114774131450", "ap-southeast-2": "783225319266",
+    "ap-northeast-1": "582318560864", "ca-central-1": "985666609251", "eu-central-1": "054676820928",
+    "eu-west-1": "156460612806", "eu-west-2": "652711504416", "eu-south-1": "635631232127",
+    "eu-west-3": "009996457667", "eu-north-1": "897822967062", "me-south-1": "076674570225",
+    "sa-east-1": "507241528517", "us-gov-west-1": "048591011584", "us-gov-east-1": "190560391635",
+}
+NONCURRENT_LOG_VERSION_DAYS = 30  # a deleted/expired log stays recoverable this long
+ABORT_INCOMPLETE_UPLOAD_DAYS = 7
+
+# Evaluated in this order (priority = position): the cheap volumetric block first, then AWS managed groups.
+MANAGED_RULE_GROUPS = (
+    "AWSManagedRulesAmazonIpReputationList",
+    "AWSManagedRulesCommonRuleSet",
+    "AWSManagedRulesKnownBadInputsRuleSet",
+)
+RATE_LIMIT_RULE = "rate-limit-per-ip"
+# API keys travel in Authorization, sessions in Cookie: WAF logs must never hold them.
+REDACTED_HEADERS = ("authorization", "cookie")  # WAF wants lowercase header names here
+WAF_LOG_DELIVERY_SERVICE = "delivery.logs.amazonaws.com"
+
+
+def autoname_fits(logical_name: str) -> bool:
+    """Whether Pulumi's auto-name for this logical name is a valid ALB / target group name."""
+    return len(logical_name) + AUTONAME_SUFFIX <= ELB_NAME_MAX and bool(ELB_NAME.match(logical_name))
+
+
+def access_log_bucket_policy(bucket_arn: str, account: str, partition: str, region: str) -> dict[str, Any]:
+    """Only the regional ELB log delivery may write, only under AWSLogs/<our account>/; nothing without TLS."""
+    log_objects = f"{bucket_arn}/AWSLogs/{account}/*"
+    statements: list[dict[str, Any]] = [
+        {"Sid": "ElbLogDeliveryService", "Effect": "Allow", "Principal": {"Service": ELB_LOG_DELIVERY_SERVICE},
+         "Action": "s3:PutObject", "Resource": log_objects}]
+    legacy_account = LEGACY_ELB_LOG_ACCOUNTS.get(region)
+    if legacy_account is not None:
+        statements.append(
+            {"Sid": "ElbLogDeliveryRegionalAccount", "Effect": "Allow",
+             "Principal": {"AWS": f"arn:{partition}:iam::{legacy_account}:root"},
+             "Action": "s3:PutObject", "Resource": log_objects})
+    every_object = [bucket_arn, f"{bucket_arn}/*"]
+    statements += [
+        {"Sid": "DenyWithoutTls", "Effect": "Deny", "Principal": "*", "Action": "s3:*", "Resource": every_object,
+         "Condition": {"Bool": {"aws:SecureTransport": "false"}}},
+        {"Sid": "DenyTlsOlderThan12", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
+         "Resource": every_object, "Condition": {"NumericLessThan": {"s3:TlsVersion": "1.2"}}},
+    ]
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
+def visibility(metric_name: str) -> dict[str, Any]:
+    return {"cloudwatch_metrics_enabled": True, "sampled_requests_enabled": True, "metric_name": metric_name}
+
+
+def rate_limit_rule(priority: int, settings: LoadBalancerSettings, metric_prefix: str) -> dict[str, Any]:
+    """Blocks any client IP above the configured requests per evaluation window (volumetric abuse)."""
+    return {"name": RATE_LIMIT_RULE, "priority": priority, "action": {"block": {}},
+            "statement": {"rate_based_statement": {
+                "limit": settings.rate_limit, "aggregate_key_type": "IP",
+                "evaluation_window_sec": settings.rate_limit_window_seconds}},
+            "visibility_config": visibility(f"{metric_prefix}-{RATE_LIMIT_RULE}")}
+
+
+def managed_rule_group_rule(priority: int, group: str, metric_prefix: str) -> dict[str, Any]:
+    """An AWS managed rule group with its own actions (override none: its blocks block)."""
+    return {"name": group, "priority": priority, "override_action": {"none": {}},
+            "statement": {"managed_rule_group_statement": {"name": group, "vendor_name": "AWS"}},
+            "visibility_config": visibility(f"{metric_prefix}-{group}")}
+
+
+def web_acl_rules(settings: LoadBalancerSettings, metric_prefix: str) -> list[dict[str, Any]]:
+    rules = [rate_limit_rule(0, settings, metric_prefix)]
+    rules += [managed_rule_group_rule(index + 1, group, metric_prefix)
+              for index, group in enumerate(MANAGED_RULE_GROUPS)]
+    return rules
+
+
+@dataclass
+class TlsLoadBalancerArgs:
+    environment: str
+    production: bool
+    settings: LoadBalancerSettings
+    vpc_id: pulumi.Input[str]
+    public_subnet_ids: pulumi.Input[Sequence[pulumi.Input[str]]]
+    logs_key_arn: pulumi.Input[str]
+    log_retention_days: int  # WAF logs, unless settings.waf_log_retention_days says otherwise
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+
+class TlsLoadBalancer(pulumi.ComponentResource):
+    """Internet-facing ALB; the app attaches to `target_group_arn` and opens its port with `allow_to_targets`."""
+
+    def __init__(self, name: str, args: TlsLoadBalancerArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__("securestack:edge:TlsLoadBalancer", name, None, opts)
+        for logical_name in (f"{name}-alb", f"{name}-tg"):
+            if not autoname_fits(logical_name):
+                raise ValueError(f"component name '{name}' is too long: '{logical_name}' + 8 auto-name characters "
+                                 f"must fit AWS's {ELB_NAME_MAX}-character load balancer / target group names")
+        self._name, self._args, self._tags = name, args, dict(args.tags)
+        self._settings = args.settings
+        self.resource_prefix = f"securestack-{args.environment}"
+        self.account_id, self.partition, self.region = aws_identity(self)
+        self.tls_policy = self._settings.tls_policy
+
+        log_bucket, log_bucket_ready = self._access_log_bucket()
+        self.security_group = self._security_group()
+        self.load_balancer = self._load_balancer(log_bucket, log_bucket_ready)
+        self.target_group = self._target_group()
+        self.certificate_arn = self._certificate()
+        self.https_listener = self._https_listener()
+        self.http_listener = self._http_redirect_listener()
+        self.web_acl = self._web_acl()
+        self._dns_record()
+
+        self.arn = self.load_balancer.arn
+        self.dns_name = self.load_balancer.dns_name
+        self.zone_id = self.load_balancer.zone_id
+        self.security_group_id = self.security_group.id
+        self.target_group_arn = self.target_group.arn
+        self.https_listener_arn = self.https_listener.arn
+        self.http_listener_arn = self.http_listener.arn
+        self.web_acl_arn = self.web_acl.arn
+        self.web_acl_name = self.web_acl.name  # also the ACL's CloudWatch metric name (alarms on BlockedRequests)
+        self.access_log_bucket = log_bucket.bucket
+        self.register_outputs({
+            "arn": self.arn, "dns_name": self.dns_name, "zone_id": self.zone_id,
+            "security_group_id": self.security_group_id, "target_group_arn": self.target_group_arn,
+            "https_listener_arn": self.https_listener_arn, "http_listener_arn": self.http_listener_arn,
+            "web_acl_arn": self.web_acl_arn, "web_acl_name": self.web_acl_name, "tls_policy": self.tls_policy,
+            "certificate_arn": self.certificate_arn, "access_log_bucket": self.access_log_bucket})
+
+    def allow_to_targets(self, name: str, security_group_id: pulumi.Input[str],
+                         port: int) -> aws.vpc.SecurityGroupEgressRule:
+        """The load balancer's only egress: to one named security group on one port (the app's)."""
+        return aws.vpc.SecurityGroupEgressRule(
+            f"{self._name}-to-{name}", security_group_id=self.security_group.id, ip_protocol="tcp",
+            from_port=port, to_port=port, referenced_security_group_id=security_group_id,
+            description=f"to {name} targets on port {port}", tags=self._tags, opts=self._child())
+
+    def _child(self, **extra: Any) -> pulumi.ResourceOptions:
+        return pulumi.ResourceOptions(parent=self, **extra)
+
+    def _tagged(self, name: str) -> dict[str, str]:
+        return {**self._tags, "Name": name}
+
+    # -- access logs -------------------------------------------------------------------------------------------
+
+    def _access_log_bucket(self) -> tuple[aws.s3.Bucket, list[pulumi.Resource]]:
+        """SSE-S3 (the only encryption ALB log delivery supports), private, versioned, expiring, TLS-only."""
+        name, settings = self._name, self._settings
+        suffix = random.RandomId(f"{name}-access-logs-suffix", byte_length=4, opts=self._child())
+        bucket_name = suffix.hex.apply(lambda hex_: f"{self.resource_prefix}-alb-logs-{hex_}")
+        bucket = aws.s3.Bucket(f"{name}-access-logs", bucket=bucket_name, force_destroy=False,
+                               tags=self._tagged(f"{self.resource_prefix}-alb-logs"),
+                               opts=stateful_options(self, self._args.production))
+        encryption = aws.s3.BucketServerSideEncryptionConfiguration(
+            f"{name}-access-logs-encryption", bucket=bucket.id,
+            rules=[{"apply_server_side_encryption_by_default": {"sse_algorithm": "AES256"}}], opts=self._child())
+        public_access = aws.s3.BucketPublicAccessBlock(
+            f"{name}-access-logs-private", bucket=bucket.id, block_public_acls=True, block_public_policy=True,
+            ignore_public_acls=True, restrict_public_buckets=True, opts=self._child())
+        ownership = aws.s3.BucketOwnershipControls(
+            f"{name}-access-logs-ownership", bucket=bucket.id,
+            rule={"object_ownership": "BucketOwnerEnforced"}, opts=self._child())
+        versioning = aws.s3.BucketVersioning(
+            f"{name}-access-logs-versioning", bucket=bucket.id,
+            versioning_configuration={"status": "Enabled"}, opts=self._child())
+        aws.s3.BucketLifecycleConfiguration(
+            f"{name}-access-logs-lifecycle", bucket=bucket.id, rules=[
+                {"id": "expire-access-logs", "status": "Enabled", "filter": {"prefix": ""},
+                 "expiration": {"days": settings.access_log_expiration_days},
+                 "noncurrent_version_expiration": {"noncurrent_days": NONCURRENT_LOG_VERSION_DAYS},
+                 "abort_incomplete_multipart_upload": {"days_after_initiation": ABORT_INCOMPLETE_UPLOAD_DAYS}},
+                # Expiry in a versioned bucket leaves delete markers; drop them once nothing is behind them.
+                {"id": "remove-expired-delete-markers", "status": "Enabled", "filter": {"prefix": ""},
+                 "expiration": {"expired_object_delete_marker": True}},
+            ], opts=self._child(depends_on=[versioning]))
+        document = pulumi.Output.all(bucket.arn, self.account_id, self.partition, self.region).apply(
+            lambda values: json.dumps(access_log_bucket_policy(*values)))
+        # S3 refuses concurrent configuration changes to one bucket; the policy goes last.
+        policy = aws.s3.BucketPolicy(f"{name}-access-logs-policy", bucket=bucket.id, policy=document,
+                                     opts=self._child(depends_on=[public_access, ownership]))
+        return bucket, [policy, encryption, ownership]
+
+    # -- load balancer -----------------------------------------------------------------------------------------
+
+    def _security_group(self) -> aws.ec2.SecurityGroup:
+        """443 and 80 from the internet; no egress until `allow_to_targets` names the app."""
+        group = aws.ec2.SecurityGroup(
+            f"{self._name}-sg", vpc_id=self._args.vpc_id,
+            description=f"ALB {self.resource_prefix}: 443 and 80 from the internet, egress only to named targets",
+            tags=self._tagged(f"{self.resource_prefix}-alb"), opts=self._child())
+        for port, description in ((HTTPS_PORT, "HTTPS from the internet"),
+                                  (HTTP_PORT, "HTTP from the internet, answered only with a redirect to HTTPS")):
+            aws.vpc.SecurityGroupIngressRule(
+                f"{self._name}-in-{port}", security_group_id=group.id, ip_protocol="tcp", from_port=port,
+                to_port=port, cidr_ipv4=INTERNET_IPV4, description=description, tags=self._tags,
+                opts=self._child())
+        return group
+
+    def _load_balancer(self, log_bucket: aws.s3.Bucket, log_bucket_ready: list[pulumi.Resource]) -> aws.lb.LoadBalancer:
+        settings = self._settings
+        return aws.lb.LoadBalancer(
+            f"{self._name}-alb", load_balancer_type="application", internal=False, ip_address_type="ipv4",
+            subnets=self._args.public_subnet_ids, security_groups=[self.security_group.id],
+            drop_invalid_header_fields=True, desync_mitigation_mode="strictest", enable_http2=True,
+            enable_deletion_protection=self._args.production or settings.deletion_protection,
+            idle_timeout=settings.idle_timeout_seconds, xff_header_processing_mode="append",
+            # If WAF cannot answer, requests are refused rather than let through uninspected.
+            enable_waf_fail_open=False,
+            access_logs={"bucket": log_bucket.bucket, "enabled": True},
+            tags=self._tagged(f"{self.resource_prefix}-alb"),
+            # ELB writes a test object when access logs are enabled: the bucket policy must already be there.
+            opts=self._child(depends_on=log_bucket_ready))
+
+    def _target_group(self) -> aws.lb.TargetGroup:
+        """Fargate tasks register by IP; health checks use the same protocol as traffic."""
+        settings = self._settings
+        return aws.lb.TargetGroup(
+            f"{self._name}-tg", target_type="ip", protocol=settings.target_protocol, protocol_version="HTTP1",
+            port=settings.target_port, vpc_id=self._args.vpc_id,
+            deregistration_delay=settings.deregistration_delay_seconds,
+            health_check={"enabled": True, "protocol": settings.target_protocol, "port": "traffic-port",
+                          "path": settings.health_check_path, "matcher": settings.health_check_matcher,
+                          "interval": 15, "timeout": 5, "healthy_threshold": 2, "unhealthy_threshold": 3},
+            tags=self._tagged(f"{self.resource_prefix}-app"), opts=self._child())
+
+    # -- certificate and listeners -----------------------------------------------------------------------------
+
+    def _certificate(self) -> pulumi.Output[str]:
+        """The configured certificate, or a new one for domainName proven through a record in hostedZoneId."""
+        settings = self._settings
+        if not settings.creates_certificate:
+            return pulumi.Output.from_input(settings.certificate_arn)
+        certificate = aws.acm.Certificate(
+            f"{self._name}-certificate", domain_name=settings.domain_name, validation_method="DNS",
+            key_algorithm="RSA_2048", options={"certificate_transparency_logging_preference": "ENABLED"},
+            tags=self._tagged(settings.domain_name), opts=self._child())
+        challenge = certificate.domain_validation_options.apply(lambda options: options[0])
+        record = aws.route53.Record(
+            f"{self._name}-certificate-validation", zone_id=settings.hosted_zone_id,
+            name=challenge.resource_record_name, type=challenge.resource_record_type,
+            records=[challenge.resource_record_value], ttl=60,
+            # ACM reuses one validation name per domain and account: a replacement certificate must be able to
+            # take over the record its predecessor created.
+            allow_overwrite=True, opts=self._child())
+        validation = aws.acm.CertificateValidation(
+            f"{self._name}-certificate-validated", certificate_arn=certificate.arn,
+            validation_record_fqdns=[record.fqdn], opts=self._child())
+        return validation.certificate_arn  # the HTTPS listener waits until the certificate is issued
+
+    def _https_listener(self) -> aws.lb.Listener:
+        """The only listener that forwards; TLS policy always explicit (the API default allows TLS 1.0)."""
+        settings = self._settings
+        return aws.lb.Listener(
+            f"{self._name}-https", load_balancer_arn=self.load_balancer.arn, port=HTTPS_PORT, protocol="HTTPS",
+            ssl_policy=settings.tls_policy, certificate_arn=self.certificate_arn,
+            default_actions=[{"type": "forward", "target_group_arn": self.target_group.arn}],
+            routing_http_response_strict_transport_security_header_value=settings.hsts_header(),
+            routing_http_response_x_content_type_options_header_value="nosniff",
+            routing_http_response_server_enabled=False,
+            tags=self._tags, opts=self._child())
+
+    def _http_redirect_listener(self) -> aws.lb.Listener:
+        """Port 80 exists only to send clients to HTTPS; it never forwards anything."""
+        return aws.lb.Listener(
+            f"{self._name}-http-redirect", load_balancer_arn=self.load_balancer.arn, port=HTTP_PORT,
+            protocol="HTTP",
+            default_actions=[{"type": "redirect", "redirect": {
+                "protocol": "HTTPS", "port": str(HTTPS_PORT), "status_code": "HTTP_301"}}],
+            tags=self._tags, opts=self._child())
+
+    def _dns_record(self) -> Optional[aws.route53.Record]:
+        """With a domain of our own, the domain points at the load balancer."""
+        settings = self._settings
+        if not settings.creates_certificate:
+            return None
+        return aws.route53.Record(
+            f"{self._name}-dns", zone_id=settings.hosted_zone_id, name=settings.domain_name, type="A",
+            aliases=[{"name": self.load_balancer.dns_name, "zone_id": self.load_balancer.zone_id,
+                      "evaluate_target_health": True}], opts=self._child())
+
+    # -- WAF ---------------------------------------------------------------------------------------------------
+
+    def _web_acl(self) -> aws.wafv2.WebAcl:
+        acl_name = f"{self.resource_prefix}-edge"
+        web_acl = aws.wafv2.WebAcl(
+            f"{self._name}-waf", name=acl_name, scope="REGIONAL",
+            description=f"Edge of {self.resource_prefix}: IP rate limit and AWS managed rule groups",
+            default_action={"allow": {}}, rules=web_acl_rules(self._settings, acl_name),
+            visibility_config=visibility(acl_name), tags=self._tags, opts=self._child())
+        aws.wafv2.WebAclAssociation(f"{self._name}-waf-association", resource_arn=self.load_balancer.arn,
+                                    web_acl_arn=web_acl.arn, opts=self._child())
+        self._waf_logging(web_acl)
+        return web_acl
+
+    def _waf_logging(self, web_acl: aws.wafv2.WebAcl) -> aws.wafv2.WebAclLoggingConfiguration:
+        """WAF logs to an encrypted log group (WAF requires the `aws-waf-logs-` name), credentials redacted."""
+        retention = self._settings.waf_log_retention_days or self._args.log_retention_days
+        log_group = encrypted_log_group(
+            f"{self._name}-waf-logs", log_group_name=f"aws-waf-logs-{self.resource_prefix}",
+            kms_key_arn=self._args.logs_key_arn, retention_days=retention, tags=self._tags, parent=self)
+        # An explicit delivery grant for this log group only, instead of WAF widening the account-wide one.
+        delivery = aws.cloudwatch.LogResourcePolicy(
+            f"{self._name}-waf-log-delivery", policy_name=f"{self.resource_prefix}-waf-log-delivery",
+            policy_document=policy_json([{
+                "Sid": "WafLogDelivery", "Effect": "Allow", "Principal": {"Service": WAF_LOG_DELIVERY_SERVICE},
+                "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+                "Resource": pulumi.Output.concat(log_group.arn, ":log-stream:*"),
+                "Condition": {
+                    "StringEquals": {"aws:SourceAccount": self.account_id},
+                    "ArnLike": {"aws:SourceArn": pulumi.Output.format(
+                        "arn:{0}:logs:{1}:{2}:*", self.partition, self.region, self.account_id)}}}]),
+            opts=self._child())
+        return aws.wafv2.WebAclLoggingConfiguration(
+            f"{self._name}-waf-logging", resource_arn=web_acl.arn, log_destination_configs=[log_group.arn],
+            redacted_fields=[{"single_header": {"name": header}} for header in REDACTED_HEADERS],
+            opts=self._child(depends_on=[delivery]))
