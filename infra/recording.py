@@ -273,6 +273,30 @@ def _random_id(args, inputs, env, rid):
             "b64Std": base64.b64encode(raw).decode()}
 
 
+def _lambda_function(args, inputs, env, rid):
+    name = _named(args, inputs)
+    arn = _arn(env, inputs, "lambda", f"function:{name}")
+    invoke = f"arn:{env.partition}:apigateway:{_region_of(inputs, env)}:lambda:path/2015-03-31/functions/{arn}/invocations"
+    return {"name": name, "arn": arn, "qualifiedArn": f"{arn}:$LATEST", "invokeArn": invoke, "version": "$LATEST",
+            "codeSha256": inputs.get("sourceCodeHash"), "lastModified": "2026-01-01T00:00:00.000+0000"}
+
+
+def _ecs_service(args, inputs, env, rid):
+    """ECS service ARNs carry the cluster's name (the input is the cluster's ARN or name)."""
+    name = _named(args, inputs)
+    cluster = inputs.get("cluster")
+    cluster_name = cluster.rsplit("/", 1)[-1] if isinstance(cluster, str) else "default"
+    arn = _arn(env, inputs, "ecs", f"service/{cluster_name}/{name}")
+    return {"name": name, "arn": arn, "id": arn}
+
+
+def _ecs_task_definition(args, inputs, env, rid):
+    family = _named(args, inputs, "family")
+    without_revision = _arn(env, inputs, "ecs", f"task-definition/{family}")
+    return {"family": family, "revision": 1, "arn": f"{without_revision}:1", "arnWithoutRevision": without_revision,
+            "id": family}
+
+
 def _simple(service: str, resource_format: str, name_key: str = "name", global_: bool = False) -> OutputShaper:
     def shape(args, inputs, env, rid):
         name = _named(args, inputs, name_key)
@@ -292,7 +316,9 @@ OUTPUT_SHAPERS: dict[str, OutputShaper] = {
     "aws:s3/bucketV2:BucketV2": _simple("s3", "{name}", "bucket", global_=True),
     "aws:cloudwatch/logGroup:LogGroup": _simple("logs", "log-group:{name}"),
     "aws:secretsmanager/secret:Secret": _simple("secretsmanager", "secret:{name}-AbCdEf"),
-    "aws:lambda/function:Function": _simple("lambda", "function:{name}"),
+    "aws:lambda/function:Function": _lambda_function,
+    "aws:ecs/service:Service": _ecs_service,
+    "aws:ecs/taskDefinition:TaskDefinition": _ecs_task_definition,
     "aws:sns/topic:Topic": _simple("sns", "{name}"),
     "aws:rds/parameterGroup:ParameterGroup": _simple("rds", "pg:{name}"),
     "aws:rds/subnetGroup:SubnetGroup": _simple("rds", "subgrp:{name}"),
@@ -330,6 +356,14 @@ def _invoke_availability_zones(args: dict, env: MockEnvironment) -> dict:
     names = env.availability_zones
     return {"names": names, "zoneIds": [f"use1-az{i + 1}" for i in range(len(names))], "id": env.region,
             "state": "available", "groupNames": [env.region]}
+
+
+def _invoke_prefix_list(args: dict, env: MockEnvironment) -> dict:
+    """AWS-managed prefix lists, e.g. com.amazonaws.<region>.s3 (what the S3 gateway endpoint routes)."""
+    name = args.get("name") or f"com.amazonaws.{env.region}.s3"
+    prefix_list_id = f"pl-{_digest(name, 8)}"
+    return {"id": prefix_list_id, "prefixListId": prefix_list_id, "name": name,
+            "cidrBlocks": ["52.216.0.0/15", "3.5.0.0/19"], "filters": []}
 
 
 def _invoke_policy_document(args: dict, env: MockEnvironment) -> dict:
@@ -370,6 +404,7 @@ INVOKES: dict[str, Callable[[dict, MockEnvironment], dict]] = {
     "aws:index/getPartition:getPartition": _invoke_partition,
     "aws:index/getAvailabilityZones:getAvailabilityZones": _invoke_availability_zones,
     "aws:iam/getPolicyDocument:getPolicyDocument": _invoke_policy_document,
+    "aws:ec2/getPrefixList:getPrefixList": _invoke_prefix_list,
 }
 
 
