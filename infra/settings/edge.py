@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import re
-from typing import Literal, Optional
+from typing import Callable, Literal, Optional
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
@@ -40,6 +40,14 @@ NO_CERTIFICATE = ("no certificate source: set certificateArn (an existing ACM ce
                   "hostedZoneId (a DNS-validated certificate is created)")
 BOTH_CERTIFICATES = "set either certificateArn or domainName + hostedZoneId, not both"
 _INVALID = object()
+
+
+def _matching(pattern: re.Pattern[str], expectation: str) -> Callable[[str], str]:
+    def check(value: str) -> str:
+        if not pattern.match(value):
+            raise ValueError(f"'{value}' {expectation}")
+        return value
+    return check
 
 
 class LoadBalancerSettings(SettingsModel):
@@ -115,19 +123,10 @@ class LoadBalancerSettings(SettingsModel):
                              "needs domainName, the name of the certificate to create")
         return value
 
-    @field_validator("health_check_path")
-    @classmethod
-    def _health_check_path(cls, value: str) -> str:
-        if not HEALTH_CHECK_PATH.match(value):
-            raise ValueError(f"'{value}' must be a URL path starting with '/' (no spaces, max 1024)")
-        return value
-
-    @field_validator("health_check_matcher")
-    @classmethod
-    def _health_check_matcher(cls, value: str) -> str:
-        if not HEALTH_CHECK_MATCHER.match(value):
-            raise ValueError(f"'{value}' must be HTTP codes 200-499: '200', '200,204' or '200-299'")
-        return value
+    _health_check_path = field_validator("health_check_path")(_matching(
+        HEALTH_CHECK_PATH, "must be a URL path starting with '/' (no spaces, max 1024)"))
+    _health_check_matcher = field_validator("health_check_matcher")(_matching(
+        HEALTH_CHECK_MATCHER, "must be HTTP codes 200-499: '200', '200,204' or '200-299'"))
 
     @field_validator("waf_log_retention_days")
     @classmethod
