@@ -118,17 +118,29 @@ class AwsCalls:
     def params(self, operation):
         return [params for name, params in self.calls if name == operation]
 
-    def fail(self, service, operation, when="before", times=1, code="InternalServiceError"):
+    def fail(self, service, operation, when="before", times=1, code="InternalServiceError", matching=None):
         """Raise a ClientError in `operation`: before the request is sent (the call failed) or
-        after its response (the call succeeded but the function crashed right after it)."""
+        after its response (the call succeeded but the function crashed right after it).
+        `matching`: only calls whose parameters include these items."""
         remaining = [times]
+        wanted = matching or {}
 
-        def raise_error(**_):
-            if remaining[0] > 0:
+        def raise_error(params=None, **_):
+            if remaining[0] > 0 and all(params.get(k) == v for k, v in wanted.items()):
                 remaining[0] -= 1
                 raise ClientError({"Error": {"Code": code, "Message": "injected by the test"}}, operation)
 
-        self.events.register(f"{when}-call.{service}.{operation}", raise_error)
+        if when == "before":
+            self.events.register(f"before-parameter-build.{service}.{operation}", raise_error)
+        else:
+            self.events.register(f"after-call.{service}.{operation}", self._with_params(raise_error))
+
+    def _with_params(self, handler):
+        # after-call gets no API parameters; match on the last recorded call of this client.
+        def wrapper(**kwargs):
+            handler(params=self.calls[-1][1] if self.calls else {})
+
+        return wrapper
 
 
 def patch_moto_first_value(monkeypatch, first_value_becomes_current):

@@ -1,0 +1,85 @@
+"""Each kind works from its Lambda archive layout and imports only what the archive carries.
+
+The archive (built by the infrastructure) = the files of lambdas/<kind>/ at the root +
+rotation_common/ as a package at the root + the distributions listed in VENDOR; boto3 comes
+from the Lambda runtime.
+"""
+
+import importlib.metadata
+import json
+import re
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from tests.lambdas.conftest import LAMBDAS_DIR
+
+KINDS = ("api_key_rotation", "webhook_secret_rotation", "postgres_user_rotation")
+# boto3 and what it pulls in (certifi: used by botocore when installed), from the Lambda runtime.
+RUNTIME_PROVIDED = {"boto3", "botocore", "jmespath", "s3transfer", "dateutil", "urllib3", "six", "certifi"}
+# Top-level modules of the vendored distributions (pg8000 and its dependencies).
+VENDORED_MODULES = {"pg8000": {"pg8000", "scramp", "asn1crypto", "dateutil", "six"}}
+CODE_SIZE_LIMIT = 50 * 1024
+
+
+def archive_tree(kind, root):
+    """The archive's files laid out in `root` (without the vendored distributions)."""
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    shutil.copytree(LAMBDAS_DIR / kind, root, ignore=ignore)
+    shutil.copytree(LAMBDAS_DIR / "rotation_common", root / "rotation_common", ignore=ignore)
+    return root
+
+
+def vendored(kind):
+    path = LAMBDAS_DIR / kind / "VENDOR"
+    if not path.exists():
+        return []
+    return [line.strip() for line in path.read_text().splitlines() if line.strip() and not line.startswith("#")]
+
+
+IMPORT_PROBE = """
+import json, sys
+import handler
+assert callable(handler.lambda_handler)
+print(json.dumps(sorted({name.split(".")[0] for name in sys.modules})))
+"""
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_handler_imports_from_the_archive_layout_and_needs_only_what_it_carries(kind, tmp_path):
+    root = archive_tree(kind, tmp_path / "archive")
+    result = subprocess.run(
+        [sys.executable, "-c", IMPORT_PROBE], cwd=root, capture_output=True, text=True, env={"PATH": "/usr/bin:/bin"}
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    modules = set(json.loads(result.stdout))
+    own = {"handler", "rotation_common", "database"}
+    third_party = {m for m in modules - own - set(sys.stdlib_module_names) if not m.startswith("_")}
+    allowed = set(RUNTIME_PROVIDED)
+    for distribution in vendored(kind):
+        allowed |= VENDORED_MODULES[distribution]
+    assert third_party <= allowed, sorted(third_party - allowed)
+
+
+def test_vendor_lists_name_installed_distributions_and_never_boto3():
+    assert vendored("postgres_user_rotation") == ["pg8000"]
+    assert vendored("api_key_rotation") == vendored("webhook_secret_rotation") == []
+    for kind in KINDS:
+        for distribution in vendored(kind):
+            assert distribution not in {"boto3", "botocore"}
+            importlib.metadata.distribution(distribution)  # raises if not installed
+
+
+@pytest.mark.parametrize("kind", ["api_key_rotation", "webhook_secret_rotation"])
+def test_key_and_webhook_rotators_stay_under_50_kb_of_code(kind):
+    files = [*(LAMBDAS_DIR / kind).glob("*.py"), *(LAMBDAS_DIR / "rotation_common").glob("*.py")]
+    assert sum(path.stat().st_size for path in files) < CODE_SIZE_LIMIT
+
+
+def test_rotation_common_imports_only_stdlib_and_boto3():
+    allowed = set(sys.stdlib_module_names) | {"boto3", "botocore", "rotation_common"}
+    for path in (LAMBDAS_DIR / "rotation_common").glob("*.py"):
+        imported = set(re.findall(r"^\s*(?:import|from)\s+(\w+)", path.read_text(), flags=re.MULTILINE))
+        assert imported <= allowed, (path.name, sorted(imported - allowed))
