@@ -4,6 +4,7 @@ from __future__ import annotations
 import pulumi
 import pulumi_aws as aws
 
+from components.audit import AuditTrail, AuditTrailArgs, logs_key_statements, secret_arn_pattern, secret_name_pattern
 from components.backup import DatabaseBackupPlan, DatabaseBackupPlanArgs
 from components.database import EncryptedPostgres, EncryptedPostgresArgs
 from components.keys import EnvironmentKeys, EnvironmentKeysArgs
@@ -18,14 +19,23 @@ def aws_provider(settings: StackSettings) -> aws.Provider:
                         default_tags={"tags": settings.base_tags()})
 
 
+def deployment_account(provider: aws.Provider) -> tuple[pulumi.Output[str], pulumi.Output[str]]:
+    """(account id, partition) the provider deploys to; key policies need them before any resource exists."""
+    opts = pulumi.InvokeOutputOptions(provider=provider)
+    return aws.get_caller_identity_output(opts=opts).account_id, aws.get_partition_output(opts=opts).partition
+
+
 def build() -> None:
     settings = load_settings()  # raises SettingsError before any resource exists
     env, production, tags = settings.environment, settings.is_production, settings.base_tags()
-    opts = pulumi.ResourceOptions(providers=[aws_provider(settings)])
+    provider = aws_provider(settings)
+    opts = pulumi.ResourceOptions(providers=[provider])
+    account, partition = deployment_account(provider)
 
     keys = EnvironmentKeys("keys", EnvironmentKeysArgs(
         environment=env, production=production, deletion_window_days=settings.keys.deletion_window_days,
-        tags=tags), opts)
+        tags=tags, extra_statements={"logs": logs_key_statements(env, settings.audit, account, partition,
+                                                                 settings.region)}), opts)
     network = Network("network", NetworkArgs(environment=env, settings=settings.network,
                                              logs_key_arn=keys.logs_key_arn, tags=tags), opts)
     database = EncryptedPostgres("database", EncryptedPostgresArgs(
@@ -42,8 +52,17 @@ def build() -> None:
         public_subnet_ids=network.public_subnet_ids, logs_key_arn=keys.logs_key_arn,
         log_retention_days=settings.logs.retention_days, tags=tags), opts)
 
+    audit = AuditTrail("audit", AuditTrailArgs(
+        environment=env, production=production, settings=settings.audit, logs_key_arn=keys.logs_key_arn,
+        log_retention_days=settings.logs.retention_days,
+        secret_id_patterns=[secret_name_pattern(f"securestack/{env}/"),
+                            database.master_secret_arn.apply(secret_arn_pattern)],
+        web_acl_metric_name=edge.web_acl_name, tags=tags), opts)
+
     pulumi.export("environment", env)
     pulumi.export("region", settings.region)
+    pulumi.export("audit", {"trailArn": audit.trail_arn, "alarmTopicArn": audit.alarm_topic_arn,
+                            "logGroupName": audit.log_group_name})
     pulumi.export("vpcId", network.vpc_id)
     pulumi.export("privateSubnetIds", network.private_subnet_ids)
     pulumi.export("keys", {"dataKeyArn": keys.data_key_arn, "secretsKeyArn": keys.secrets_key_arn,

@@ -216,6 +216,14 @@ def _kms_key(args, inputs, env, rid):
     return {"keyId": key_id, "arn": _arn(env, inputs, "kms", f"key/{key_id}"), "id": key_id}
 
 
+def _sns_subscription(args, inputs, env, rid):
+    """A subscription's ARN is its topic's plus a UUID."""
+    topic = inputs.get("topic")
+    topic_arn = topic if isinstance(topic, str) else _arn(env, inputs, "sns", "unknown-topic")
+    return {"arn": f"{topic_arn}:{rid[:8]}-{rid[8:12]}-{rid[12:16]}-{rid[16:20]}-{rid[20:32]}",
+            "ownerId": env.account_id, "confirmationWasAuthenticated": False, "pendingConfirmation": True}
+
+
 def _rds_instance(args, inputs, env, rid):
     identifier = _named(args, inputs, "identifier")
     address = f"{identifier}.c{_digest(rid, 11)}.{_region_of(inputs, env)}.rds.amazonaws.com"
@@ -322,6 +330,9 @@ OUTPUT_SHAPERS: dict[str, OutputShaper] = {
     "aws:sns/topic:Topic": _simple("sns", "{name}"),
     "aws:rds/parameterGroup:ParameterGroup": _simple("rds", "pg:{name}"),
     "aws:rds/subnetGroup:SubnetGroup": _simple("rds", "subgrp:{name}"),
+    "aws:cloudwatch/metricAlarm:MetricAlarm": _simple("cloudwatch", "alarm:{name}"),
+    "aws:cloudwatch/logMetricFilter:LogMetricFilter": lambda args, inputs, env, rid: {"id": _named(args, inputs)},
+    "aws:sns/topicSubscription:TopicSubscription": _sns_subscription,
     "aws:kms/alias:Alias": _simple("kms", "{name}"),
     "aws:backup/vault:Vault": _simple("backup", "backup-vault:{name}"),
     "aws:backup/plan:Plan": _simple("backup", "backup-plan:{rid}"),

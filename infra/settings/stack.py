@@ -8,6 +8,7 @@ from typing import Any, Mapping, Optional
 
 from pydantic import BaseModel, ValidationError
 
+from .audit import AuditSettings
 from .base import AWS_ACCOUNT_ID, CONFIG_NAMESPACE, SettingsError, SettingsModel, problems_from
 from .common import ExtraTags, KeySettings, LogSettings, Tier, check_region
 from .database import DatabaseSettings
@@ -35,6 +36,7 @@ SECTIONS: tuple[Section, ...] = (
     Section("keys", "keys", KeySettings),
     Section("logs", "logs", LogSettings),
     Section("database", "database", DatabaseSettings),
+    Section("audit", "audit", AuditSettings),
     Section("loadBalancer", "load_balancer", LoadBalancerSettings),
     Section("secrets", "secrets", SecretsSettings),
     Section("apiKeys", "api_keys", ApiKeysSettings),
@@ -55,6 +57,7 @@ class StackSettings(SettingsModel):
     keys: KeySettings
     logs: LogSettings
     database: DatabaseSettings
+    audit: AuditSettings
     load_balancer: LoadBalancerSettings
     secrets: SecretsSettings
     api_keys: ApiKeysSettings

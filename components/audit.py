@@ -1,0 +1,497 @@
+"""AuditTrail: CloudTrail into a locked-down bucket and an encrypted log group, watched by alarms.
+
+The alarms are the CIS AWS Foundations Benchmark monitoring controls (Security Hub CloudWatch.1 to .14,
+with the filter patterns Security Hub checks for, to the letter) plus this project's own: denied or
+unexpected access to this environment's secrets, failed rotations, RDS deletion protection turned off
+and spikes of requests blocked by the WAF. Every alarm notifies one KMS-encrypted SNS topic.
+
+Secrets Manager has no CloudTrail data events: GetSecretValue, PutSecretValue and the rest are
+management events (GetSecretValue a read-only one), which is also why they show in Event history.
+The trail therefore logs all management events, read and write, and excludes no event source.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Optional, Sequence
+
+import pulumi
+import pulumi_aws as aws
+
+from infra.settings.audit import AuditSettings
+
+from .common import aws_identity, encrypted_log_group, policy_json, service_assume_role_policy, stateful_options
+
+ALARM_PERIOD_SECONDS = 300
+FILTER_PATTERN_MAX = 1024  # CloudWatch Logs refuses longer metric filter patterns
+# Calls that read or change a secret's value. BatchGetSecretValue is not listed: it names no secretId, and
+# Secrets Manager logs a GetSecretValue event for every secret it returns.
+SECRET_VALUE_OPERATIONS = ("GetSecretValue", "PutSecretValue", "UpdateSecret", "UpdateSecretVersionStage")
+
+
+@dataclass(frozen=True)
+class LogAlarm:
+    """One metric filter on the trail's log group and one alarm on the metric it counts."""
+
+    key: str  # the Security Hub control id, or the project alarm's own name
+    slug: str  # names the filter, the alarm and (CamelCase) the metric
+    metric_name: str
+    pattern: pulumi.Input[str]
+    happened: str
+    first_step: str
+
+
+# Security Hub CloudWatch.1-.14 remediation patterns (the control fails unless the pattern is exactly this).
+CIS_ALARMS: tuple[LogAlarm, ...] = (
+    LogAlarm(
+        "CloudWatch.1", "root-user-usage", "RootUserUsage",
+        '{$.userIdentity.type="Root" && $.userIdentity.invokedBy NOT EXISTS && $.eventType !="AwsServiceEvent"}',
+        "The account's root user signed in or made an API call.",
+        "Ask the account owner whether it was planned; if not, treat the root credentials as compromised: reset "
+        "the root password, delete any root access keys, check the MFA device, then review that session's events."),
+    LogAlarm(
+        "CloudWatch.2", "unauthorized-api-calls", "UnauthorizedApiCalls",
+        '{($.errorCode="*UnauthorizedOperation") || ($.errorCode="AccessDenied*")}',
+        "An API call was refused (UnauthorizedOperation or AccessDenied).",
+        "Group the refused calls in the trail's log group by userIdentity.arn: one known role after a deploy is a "
+        "policy bug; an unknown principal probing many services means stolen credentials - disable them."),
+    LogAlarm(
+        "CloudWatch.3", "console-signin-without-mfa", "ConsoleSigninWithoutMfa",
+        '{ ($.eventName = "ConsoleLogin") && ($.additionalEventData.MFAUsed != "Yes") && '
+        '($.userIdentity.type = "IAMUser") && ($.responseElements.ConsoleLogin = "Success") }',
+        "An IAM user signed in to the console without MFA.",
+        "Ask that user (userIdentity.userName) whether it was them; if not, disable the password and access keys. "
+        "Either way, require an MFA device for the user."),
+    LogAlarm(
+        "CloudWatch.4", "iam-policy-changes", "IamPolicyChanges",
+        "{($.eventName=DeleteGroupPolicy) || ($.eventName=DeleteRolePolicy) || ($.eventName=DeleteUserPolicy) || "
+        "($.eventName=PutGroupPolicy) || ($.eventName=PutRolePolicy) || ($.eventName=PutUserPolicy) || "
+        "($.eventName=CreatePolicy) || ($.eventName=DeletePolicy) || ($.eventName=CreatePolicyVersion) || "
+        "($.eventName=DeletePolicyVersion) || ($.eventName=AttachRolePolicy) || ($.eventName=DetachRolePolicy) || "
+        "($.eventName=AttachUserPolicy) || ($.eventName=DetachUserPolicy) || ($.eventName=AttachGroupPolicy) || "
+        "($.eventName=DetachGroupPolicy)}",
+        "An IAM policy was created, changed, deleted, attached or detached.",
+        "Match the event to a deploy (pulumi stack history); if none, read the new policy, revert it with pulumi up "
+        "and find who changed it. (Auto Scaling's DeletePolicy matches too.)"),
+    LogAlarm(
+        "CloudWatch.5", "cloudtrail-changes", "CloudTrailChanges",
+        "{($.eventName=CreateTrail) || ($.eventName=UpdateTrail) || ($.eventName=DeleteTrail) || "
+        "($.eventName=StartLogging) || ($.eventName=StopLogging)}",
+        "A CloudTrail trail was created, updated or deleted, or its logging stopped or started.",
+        "Check the trail still logs (aws cloudtrail get-trail-status); if it was changed outside a deploy, restore "
+        "it with pulumi up and investigate the principal - attackers stop trails to hide."),
+    LogAlarm(
+        "CloudWatch.6", "console-auth-failures", "ConsoleAuthenticationFailures",
+        '{($.eventName=ConsoleLogin) && ($.errorMessage="Failed authentication")}',
+        "A console sign-in failed authentication.",
+        "Look at the user name and sourceIPAddress of the failed ConsoleLogin events; repeated failures from "
+        "unknown addresses are password guessing: check that user's MFA and reset the password."),
+    LogAlarm(
+        "CloudWatch.7", "kms-key-disabled-or-deleted", "DisableOrDeleteCmk",
+        "{($.eventSource=kms.amazonaws.com) && (($.eventName=DisableKey) || ($.eventName=ScheduleKeyDeletion))}",
+        "A customer managed KMS key was disabled or scheduled for deletion.",
+        "If not planned, run aws kms cancel-key-deletion / enable-key on the key in the event at once: data "
+        "encrypted with a deleted key is lost for good."),
+    LogAlarm(
+        "CloudWatch.8", "s3-bucket-policy-changes", "S3BucketPolicyChanges",
+        "{($.eventSource=s3.amazonaws.com) && (($.eventName=PutBucketAcl) || ($.eventName=PutBucketPolicy) || "
+        "($.eventName=PutBucketCors) || ($.eventName=PutBucketLifecycle) || ($.eventName=PutBucketReplication) || "
+        "($.eventName=DeleteBucketPolicy) || ($.eventName=DeleteBucketCors) || ($.eventName=DeleteBucketLifecycle) || "
+        "($.eventName=DeleteBucketReplication))}",
+        "An S3 bucket's policy, ACL, CORS, lifecycle or replication changed.",
+        "Check which bucket; a change outside a deploy (especially to the trail or access-log bucket) must be "
+        "reviewed for public or cross-account access and reverted with pulumi up."),
+    LogAlarm(
+        "CloudWatch.9", "aws-config-changes", "AwsConfigChanges",
+        "{($.eventSource=config.amazonaws.com) && (($.eventName=StopConfigurationRecorder) || "
+        "($.eventName=DeleteDeliveryChannel) || ($.eventName=PutDeliveryChannel) || "
+        "($.eventName=PutConfigurationRecorder))}",
+        "AWS Config recording or delivery was stopped or changed.",
+        "Check the recorder still records (aws configservice describe-configuration-recorder-status), restart it "
+        "and find who stopped it."),
+    LogAlarm(
+        "CloudWatch.10", "security-group-changes", "SecurityGroupChanges",
+        "{($.eventName=AuthorizeSecurityGroupIngress) || ($.eventName=AuthorizeSecurityGroupEgress) || "
+        "($.eventName=RevokeSecurityGroupIngress) || ($.eventName=RevokeSecurityGroupEgress) || "
+        "($.eventName=CreateSecurityGroup) || ($.eventName=DeleteSecurityGroup)}",
+        "A security group or one of its rules was created, changed or deleted.",
+        "Match it to a deploy; an unplanned rule (0.0.0.0/0 ingress, 5432 opened) is reverted by pulumi up - run "
+        "it, then investigate the principal."),
+    LogAlarm(
+        "CloudWatch.11", "network-acl-changes", "NetworkAclChanges",
+        "{($.eventName=CreateNetworkAcl) || ($.eventName=CreateNetworkAclEntry) || ($.eventName=DeleteNetworkAcl) || "
+        "($.eventName=DeleteNetworkAclEntry) || ($.eventName=ReplaceNetworkAclEntry) || "
+        "($.eventName=ReplaceNetworkAclAssociation)}",
+        "A network ACL or one of its entries was created, changed or deleted.",
+        "Match it to a deploy; an unplanned entry that opens a subnet must be removed and its author found."),
+    LogAlarm(
+        "CloudWatch.12", "network-gateway-changes", "NetworkGatewayChanges",
+        "{($.eventName=CreateCustomerGateway) || ($.eventName=DeleteCustomerGateway) || "
+        "($.eventName=AttachInternetGateway) || ($.eventName=CreateInternetGateway) || "
+        "($.eventName=DeleteInternetGateway) || ($.eventName=DetachInternetGateway)}",
+        "A customer or internet gateway was created, attached, detached or deleted.",
+        "Check which VPC: an internet gateway nobody deployed is a way out of the network - detach it and "
+        "investigate."),
+    LogAlarm(
+        "CloudWatch.13", "route-table-changes", "RouteTableChanges",
+        "{($.eventName=CreateRoute) || ($.eventName=CreateRouteTable) || ($.eventName=ReplaceRoute) || "
+        "($.eventName=ReplaceRouteTableAssociation) || ($.eventName=DeleteRouteTable) || ($.eventName=DeleteRoute) || "
+        "($.eventName=DisassociateRouteTable)}",
+        "A route or route table was created, changed or deleted.",
+        "Look for a new default route in the private route table (private subnets reach AWS only through "
+        "endpoints); revert with pulumi up and investigate."),
+    LogAlarm(
+        "CloudWatch.14", "vpc-changes", "VpcChanges",
+        "{($.eventName=CreateVpc) || ($.eventName=DeleteVpc) || ($.eventName=ModifyVpcAttribute) || "
+        "($.eventName=AcceptVpcPeeringConnection) || ($.eventName=CreateVpcPeeringConnection) || "
+        "($.eventName=DeleteVpcPeeringConnection) || ($.eventName=RejectVpcPeeringConnection) || "
+        "($.eventName=AttachClassicLinkVpc) || ($.eventName=DetachClassicLinkVpc) || "
+        "($.eventName=DisableVpcClassicLink) || ($.eventName=EnableVpcClassicLink)}",
+        "A VPC, its attributes or a peering connection was created, changed or deleted.",
+        "Look for an unexpected peering connection (it opens the VPC to another network): reject or delete it and "
+        "investigate."),
+)
+
+ROTATION_FAILURE_PATTERN = ('{ ($.eventSource = "secretsmanager.amazonaws.com") && '
+                            '(($.eventName = "RotationFailed") || ($.eventName = "RotationAbandoned")) }')
+RDS_DELETION_PROTECTION_OFF_PATTERN = (
+    '{ ($.eventSource = "rds.amazonaws.com") && (($.eventName = "ModifyDBInstance") || '
+    '($.eventName = "ModifyDBCluster")) && ($.requestParameters.deletionProtection IS FALSE) }')
+
+
+# --- names shared with the key policy, which must name the trail before it exists ----------------------------
+
+def trail_name(environment: str) -> str:
+    return f"securestack-{environment}"
+
+
+def trail_arn(environment: str, account: pulumi.Input[str], partition: pulumi.Input[str],
+              region: pulumi.Input[str]) -> pulumi.Output[str]:
+    """The ARN the trail will have (a multi-region trail's ARN names its home region)."""
+    return pulumi.Output.format("arn:{0}:cloudtrail:{1}:{2}:trail/{3}", partition, region, account,
+                                trail_name(environment))
+
+
+def cloudtrail_key_statements(environment: str, account: pulumi.Input[str], partition: pulumi.Input[str],
+                              region: pulumi.Input[str]) -> list[dict[str, Any]]:
+    """Logs-key access for this environment's trail only (aws:SourceArn), for its own account's log files."""
+    source = {"aws:SourceArn": trail_arn(environment, account, partition, region)}
+    return [
+        {"Sid": "CloudTrailEncryptsThisTrailsLogs", "Effect": "Allow",
+         "Principal": {"Service": "cloudtrail.amazonaws.com"}, "Action": "kms:GenerateDataKey*", "Resource": "*",
+         "Condition": {"StringEquals": source, "StringLike": {
+             "kms:EncryptionContext:aws:cloudtrail:arn": pulumi.Output.format(
+                 "arn:{0}:cloudtrail:*:{1}:trail/*", partition, account)}}},
+        {"Sid": "CloudTrailDescribesKeyForThisTrail", "Effect": "Allow",
+         "Principal": {"Service": "cloudtrail.amazonaws.com"}, "Action": "kms:DescribeKey", "Resource": "*",
+         "Condition": {"StringEquals": source}},
+    ]
+
+
+def alarm_topic_key_statement(account: pulumi.Input[str]) -> dict[str, Any]:
+    """CloudWatch alarms of this account publish to the KMS-encrypted alarm topic."""
+    return {"Sid": "CloudWatchAlarmsPublishToEncryptedTopic", "Effect": "Allow",
+            "Principal": {"Service": "cloudwatch.amazonaws.com"},
+            "Action": ["kms:Decrypt", "kms:GenerateDataKey*"], "Resource": "*",
+            "Condition": {"StringEquals": {"aws:SourceAccount": account}}}
+
+
+def logs_key_statements(environment: str, settings: AuditSettings, account: pulumi.Input[str],
+                        partition: pulumi.Input[str], region: pulumi.Input[str]) -> list[dict[str, Any]]:
+    """What EnvironmentKeys must add to the logs key's policy for AuditTrail (extra_statements["logs"])."""
+    statements = [alarm_topic_key_statement(account)]
+    if settings.creates_trail:
+        statements.extend(cloudtrail_key_statements(environment, account, partition, region))
+    return statements
+
+
+# --- filter patterns of the project's alarms --------------------------------------------------------------------
+
+def secret_name_pattern(name_prefix: str) -> str:
+    """Matches a secret id given as a name or as an ARN (`...:secret:<name>-AbCdEf`)."""
+    return f"*{name_prefix}*"
+
+
+def secret_arn_pattern(arn: Optional[str]) -> Optional[str]:
+    """The secret's name out of its ARN (without the random 6-character suffix), as a secret id pattern."""
+    if not arn or ":secret:" not in arn:
+        return None
+    return secret_name_pattern(arn.split(":secret:", 1)[1][:-7])
+
+
+def assumed_role_pattern(principal_arn: str) -> str:
+    """CloudTrail names a role's caller by its session ARN; an IAM user by its own ARN."""
+    prefix, _, resource = principal_arn.partition(":iam::")
+    account, _, path = resource.partition(":")
+    if not path.startswith("role/"):
+        return principal_arn
+    role_name = path.rsplit("/", 1)[1]  # session ARNs drop the role's path
+    return f"{prefix}:sts::{account}:assumed-role/{role_name}/*"
+
+
+def _quoted(value: str) -> str:
+    if '"' in value or "\\" in value:
+        raise ValueError(f"{value!r} cannot be matched in a metric filter pattern (quote or backslash)")
+    return f'"{value}"'
+
+
+def _any_of(selector: str, values: Sequence[str]) -> str:
+    return "(" + " || ".join(f"({selector} = {_quoted(v)})" for v in values) + ")"
+
+
+def _all_of(*clauses: str) -> str:
+    pattern = "{ " + " && ".join(clause for clause in clauses if clause) + " }"
+    if len(pattern) > FILTER_PATTERN_MAX:
+        raise ValueError(f"metric filter pattern is {len(pattern)} characters (max {FILTER_PATTERN_MAX}); "
+                         "name fewer secret patterns or expected principals")
+    return pattern
+
+
+def _secret_scope(secret_id_patterns: Sequence[str]) -> str:
+    return _any_of("$.requestParameters.secretId", secret_id_patterns) if secret_id_patterns else ""
+
+
+def secrets_denied_pattern(secret_id_patterns: Sequence[str]) -> str:
+    return _all_of('($.eventSource = "secretsmanager.amazonaws.com")', _secret_scope(secret_id_patterns),
+                   '($.errorCode = "AccessDenied*")')
+
+
+def secrets_unexpected_principal_pattern(secret_id_patterns: Sequence[str],
+                                         expected_principals: Sequence[str]) -> str:
+    """Value reads/writes of these secrets by anyone but the expected principals (AWS services excluded)."""
+    callers = [assumed_role_pattern(arn) for arn in expected_principals]
+    return _all_of(
+        '($.eventSource = "secretsmanager.amazonaws.com")', _any_of("$.eventName", SECRET_VALUE_OPERATIONS),
+        _secret_scope(secret_id_patterns), '($.userIdentity.type != "AWSService")',
+        " && ".join(f"($.userIdentity.arn != {_quoted(caller)})" for caller in callers))
+
+
+def _resolved(values: Sequence[pulumi.Input[Optional[str]]]) -> pulumi.Output[list[str]]:
+    return pulumi.Output.all(*values).apply(lambda items: [item for item in items if item])
+
+
+# --- the component -------------------------------------------------------------------------------------------
+
+@dataclass
+class AuditTrailArgs:
+    environment: str
+    production: bool
+    settings: AuditSettings
+    logs_key_arn: pulumi.Input[str]
+    log_retention_days: int
+    # CloudTrail `requestParameters.secretId` patterns (wildcards allowed) of this environment's secrets.
+    secret_id_patterns: Sequence[pulumi.Input[Optional[str]]] = ()
+    # IAM role/user ARNs (wildcards allowed) that read/write the secrets by design: app and rotator roles.
+    expected_secret_principals: Sequence[pulumi.Input[str]] = ()
+    # The web ACL's CloudWatch metric name (its VisibilityConfig.MetricName); no WAF alarm without one.
+    web_acl_metric_name: Optional[pulumi.Input[str]] = None
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+
+class AuditTrail(pulumi.ComponentResource):
+    """A multi-region trail (or an existing organization trail's log group) watched by alarms on one topic."""
+
+    def __init__(self, name: str, args: AuditTrailArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__("securestack:audit:AuditTrail", name, None, opts)
+        self._name, self._args, self._tags = name, args, dict(args.tags)
+        self._prefix = f"securestack-{args.environment}"
+        self.account_id, self.partition, self.region = aws_identity(self)
+        if args.settings.creates_trail:
+            group = encrypted_log_group(
+                f"{name}-log-group", log_group_name=f"/securestack/{args.environment}/cloudtrail",
+                kms_key_arn=args.logs_key_arn, retention_days=args.log_retention_days, tags=self._tags,
+                parent=self, protect=args.production)
+            trail = self._trail(group, self._bucket())
+            self.trail_arn: pulumi.Output[Optional[str]] = trail.arn
+            self.log_group_name: pulumi.Output[str] = group.name
+        else:
+            self.trail_arn = pulumi.Output.from_input(None)
+            self.log_group_name = pulumi.Output.from_input(args.settings.organization_trail_log_group_name)
+        topic = self._alarm_topic()
+        self.alarm_topic_arn = topic.arn
+        for alarm in (*CIS_ALARMS, *self._project_alarms()):
+            self._log_alarm(alarm)
+        if args.web_acl_metric_name is not None:
+            self._waf_blocked_requests_alarm(args.web_acl_metric_name)
+        self.register_outputs({"trail_arn": self.trail_arn, "alarm_topic_arn": self.alarm_topic_arn,
+                               "log_group_name": self.log_group_name})
+
+    def _child(self, **extra: Any) -> pulumi.ResourceOptions:
+        return pulumi.ResourceOptions(parent=self, **extra)
+
+    # --- where the trail writes -------------------------------------------------------------------------------
+
+    def _bucket(self) -> aws.s3.Bucket:
+        name, args = self._name, self._args
+        bucket = aws.s3.Bucket(
+            f"{name}-bucket", bucket=pulumi.Output.format("{0}-cloudtrail-{1}", self._prefix, self.account_id),
+            force_destroy=False, tags=self._tags, opts=stateful_options(self, args.production))
+        # S3 refuses concurrent configuration changes to one bucket: each one waits for the previous one.
+        configurations = [
+            lambda after: aws.s3.BucketPublicAccessBlock(
+                f"{name}-bucket-public-access-block", bucket=bucket.id, block_public_acls=True,
+                block_public_policy=True, ignore_public_acls=True, restrict_public_buckets=True, opts=after),
+            lambda after: aws.s3.BucketOwnershipControls(
+                f"{name}-bucket-ownership", bucket=bucket.id, rule={"object_ownership": "BucketOwnerEnforced"},
+                opts=after),
+            lambda after: aws.s3.BucketVersioning(
+                f"{name}-bucket-versioning", bucket=bucket.id, versioning_configuration={"status": "Enabled"},
+                opts=after),
+            lambda after: aws.s3.BucketServerSideEncryptionConfiguration(
+                f"{name}-bucket-encryption", bucket=bucket.id, rules=[{
+                    "apply_server_side_encryption_by_default": {"sse_algorithm": "aws:kms",
+                                                                "kms_master_key_id": args.logs_key_arn},
+                    "bucket_key_enabled": True}], opts=after),
+            lambda after: aws.s3.BucketLifecycleConfiguration(
+                f"{name}-bucket-lifecycle", bucket=bucket.id, rules=_lifecycle_rules(args.settings), opts=after),
+            lambda after: aws.s3.BucketPolicy(
+                f"{name}-bucket-policy", bucket=bucket.id, policy=self._bucket_policy_document(bucket), opts=after),
+        ]
+        previous: list[pulumi.Resource] = []
+        for configure in configurations:
+            previous = [configure(self._child(depends_on=previous))]
+        self._bucket_ready = previous[0]  # the policy, which CloudTrail checks when the trail is created
+        return bucket
+
+    def _bucket_policy_document(self, bucket: aws.s3.Bucket) -> pulumi.Output[str]:
+        source = {"aws:SourceArn": trail_arn(self._args.environment, self.account_id, self.partition, self.region)}
+        return policy_json([
+            {"Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
+             "Resource": [bucket.arn, pulumi.Output.concat(bucket.arn, "/*")],
+             "Condition": {"Bool": {"aws:SecureTransport": "false"}}},
+            {"Sid": "CloudTrailChecksBucketAcl", "Effect": "Allow", "Principal": {"Service": "cloudtrail.amazonaws.com"},
+             "Action": "s3:GetBucketAcl", "Resource": bucket.arn, "Condition": {"StringEquals": source}},
+            {"Sid": "CloudTrailWritesThisAccountsLogs", "Effect": "Allow",
+             "Principal": {"Service": "cloudtrail.amazonaws.com"}, "Action": "s3:PutObject",
+             "Resource": pulumi.Output.format("{0}/AWSLogs/{1}/*", bucket.arn, self.account_id),
+             "Condition": {"StringEquals": {**source, "s3:x-amz-acl": "bucket-owner-full-control"}}},
+        ])
+
+    def _trail(self, group: aws.cloudwatch.LogGroup, bucket: aws.s3.Bucket) -> aws.cloudtrail.Trail:
+        name, env = self._name, self._args.environment
+        role = aws.iam.Role(f"{name}-to-logs-role",
+                            assume_role_policy=service_assume_role_policy("cloudtrail.amazonaws.com", self.account_id),
+                            description=f"CloudTrail {trail_name(env)} delivers to CloudWatch Logs",
+                            tags=self._tags, opts=self._child())
+        role_policy = aws.iam.RolePolicy(f"{name}-to-logs-write", role=role.id, policy=policy_json([{
+            "Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+            "Resource": pulumi.Output.concat(group.arn, ":log-stream:*")}]), opts=self._child())
+        return aws.cloudtrail.Trail(
+            f"{name}-trail", name=trail_name(env), s3_bucket_name=bucket.bucket, kms_key_id=self._args.logs_key_arn,
+            is_multi_region_trail=True, include_global_service_events=True, enable_log_file_validation=True,
+            enable_logging=True, cloud_watch_logs_group_arn=pulumi.Output.concat(group.arn, ":*"),
+            cloud_watch_logs_role_arn=role.arn,
+            # Every management event, read and write: secret reads (GetSecretValue) are read management events.
+            event_selectors=[{"read_write_type": "All", "include_management_events": True}],
+            tags=self._tags,
+            # CloudTrail checks the bucket policy and the role when the trail is created.
+            opts=self._child(protect=self._args.production, depends_on=[self._bucket_ready, role_policy]))
+
+    # --- where the alarms go ----------------------------------------------------------------------------------
+
+    def _alarm_topic(self) -> aws.sns.Topic:
+        name = self._name
+        topic = aws.sns.Topic(f"{name}-alarms", name=f"{self._prefix}-security-alarms",
+                              display_name=f"securestack {self._args.environment} security alarms",
+                              kms_master_key_id=self._args.logs_key_arn, tags=self._tags, opts=self._child())
+        aws.sns.TopicPolicy(f"{name}-alarms-policy", arn=topic.arn, policy=policy_json([
+            {"Sid": "CloudWatchAlarmsOfThisAccountPublish", "Effect": "Allow",
+             "Principal": {"Service": "cloudwatch.amazonaws.com"}, "Action": "sns:Publish", "Resource": topic.arn,
+             "Condition": {"StringEquals": {"aws:SourceAccount": self.account_id}}},
+            {"Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "sns:Publish",
+             "Resource": topic.arn, "Condition": {"Bool": {"aws:SecureTransport": "false"}}},
+        ]), opts=self._child())
+        for index, subscription in enumerate(self._args.settings.subscriptions):
+            # An HTTPS endpoint may carry an integration key in its path: keep it out of plain-text state.
+            endpoint = subscription.endpoint if subscription.protocol == "email" else \
+                pulumi.Output.secret(subscription.endpoint)
+            aws.sns.TopicSubscription(f"{name}-alarms-{subscription.protocol}-{index}", topic=topic.arn,
+                                      protocol=subscription.protocol, endpoint=endpoint, opts=self._child())
+        return topic
+
+    # --- the alarms -------------------------------------------------------------------------------------------
+
+    def _project_alarms(self) -> list[LogAlarm]:
+        args = self._args
+        secrets = _resolved(list(args.secret_id_patterns))
+        principals = _resolved([*args.expected_secret_principals, *args.settings.expected_secret_principals])
+        return [
+            LogAlarm("secrets-access-denied", "secrets-access-denied", "SecretsAccessDenied",
+                     secrets.apply(secrets_denied_pattern),
+                     "A call on one of this environment's secrets was denied (AccessDenied).",
+                     "Read userIdentity.arn and eventName of the event in the trail's log group: an app or rotator "
+                     "role means a broken policy after a deploy (check the secret's resource policy); any other "
+                     "principal is probing secrets - disable its credentials."),
+            LogAlarm("secrets-unexpected-principal", "secrets-unexpected-principal", "SecretsUnexpectedPrincipal",
+                     pulumi.Output.all(secrets, principals).apply(
+                         lambda both: secrets_unexpected_principal_pattern(both[0], both[1])),
+                     "A principal other than the app and rotator roles read or wrote the value of one of this "
+                     "environment's secrets.",
+                     "Identify userIdentity.arn; unless it was a sanctioned break-glass access, rotate the secret now "
+                     "(aws secretsmanager rotate-secret) and revoke that principal's credentials."),
+            LogAlarm("secret-rotation-failures", "secret-rotation-failures", "SecretRotationFailures",
+                     ROTATION_FAILURE_PATTERN,
+                     "A Secrets Manager rotation failed (RotationFailed) or was abandoned (RotationAbandoned).",
+                     "Open the log group of the secret's rotation function, fix the cause and retry with aws "
+                     "secretsmanager rotate-secret; the current version keeps working meanwhile."),
+            LogAlarm("rds-deletion-protection-off", "rds-deletion-protection-off", "RdsDeletionProtectionDisabled",
+                     RDS_DELETION_PROTECTION_OFF_PATTERN,
+                     "Deletion protection was turned off on an RDS database or cluster.",
+                     "Unless a deletion is planned, turn it back on now (pulumi up restores it in production) and "
+                     "find who turned it off; check whether a DeleteDBInstance followed."),
+        ]
+
+    def _log_alarm(self, alarm: LogAlarm) -> aws.cloudwatch.MetricAlarm:
+        slug = _alarm_slug(alarm)
+        aws.cloudwatch.LogMetricFilter(
+            f"{self._name}-{slug}-filter", name=f"{self._prefix}-{slug}", log_group_name=self.log_group_name,
+            pattern=alarm.pattern, metric_transformation={
+                "name": alarm.metric_name, "namespace": self.metric_namespace, "value": "1"}, opts=self._child())
+        return self._metric_alarm(slug, alarm.key, alarm.happened, alarm.first_step, metric_name=alarm.metric_name,
+                                  namespace=self.metric_namespace, threshold=1,
+                                  comparison_operator="GreaterThanOrEqualToThreshold")
+
+    def _waf_blocked_requests_alarm(self, web_acl_metric_name: pulumi.Input[str]) -> aws.cloudwatch.MetricAlarm:
+        threshold = self._args.settings.waf_blocked_requests_threshold
+        return self._metric_alarm(
+            "waf-blocked-requests-spike", "waf-blocked-requests-spike",
+            f"The web ACL blocked more than {threshold} requests in 5 minutes.",
+            "Open the WAF logs or sampled requests: which rule blocks and which clients. An attack means the rules "
+            "work (watch the app's error rate); a false positive after a release means tuning that rule.",
+            metric_name="BlockedRequests", namespace="AWS/WAFV2", threshold=threshold,
+            comparison_operator="GreaterThanThreshold",
+            dimensions={"WebACL": web_acl_metric_name, "Region": self.region, "Rule": "ALL"})
+
+    def _metric_alarm(self, slug: str, key: str, happened: str, first_step: str, **metric: Any
+                      ) -> aws.cloudwatch.MetricAlarm:
+        return aws.cloudwatch.MetricAlarm(
+            f"{self._name}-{slug}-alarm", name=f"{self._prefix}-{slug}",
+            alarm_description=f"[securestack {self._args.environment}] {key}: {happened} First: {first_step}",
+            statistic="Sum", period=ALARM_PERIOD_SECONDS, evaluation_periods=1, treat_missing_data="notBreaching",
+            actions_enabled=True, alarm_actions=[self.alarm_topic_arn], tags=self._tags, opts=self._child(),
+            **metric)
+
+    @property
+    def metric_namespace(self) -> str:
+        return f"securestack/{self._args.environment}/audit"
+
+
+def _alarm_slug(alarm: LogAlarm) -> str:
+    """CIS alarms carry their control id (cis-cloudwatch-1-root-user-usage), so Security Hub findings match up."""
+    if alarm.key.startswith("CloudWatch."):
+        return f"cis-{alarm.key.lower().replace('.', '-')}-{alarm.slug}"
+    return alarm.slug
+
+
+def _lifecycle_rules(settings: AuditSettings) -> list[dict[str, Any]]:
+    lifecycle = settings.bucket_lifecycle
+    retention: dict[str, Any] = {
+        "id": "cloudtrail-log-retention", "status": "Enabled", "filter": {"prefix": ""},
+        "expiration": {"days": lifecycle.expiration_days},
+        "noncurrent_version_expiration": {"noncurrent_days": lifecycle.noncurrent_version_expiration_days},
+        "abort_incomplete_multipart_upload": {"days_after_initiation": 7}}
+    if lifecycle.transition_to_glacier_days is not None:
+        retention["transitions"] = [{"days": lifecycle.transition_to_glacier_days, "storage_class": "GLACIER"}]
+    # Expiry in a versioned bucket leaves delete markers; drop them once no version is behind them.
+    delete_markers = {"id": "remove-expired-delete-markers", "status": "Enabled", "filter": {"prefix": ""},
+                      "expiration": {"expired_object_delete_marker": True}}
+    return [retention, delete_markers]
