@@ -1,0 +1,1 @@
+"""The securestack policy pack (CrossGuard) and its offline harness."""

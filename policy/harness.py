@@ -1,0 +1,274 @@
+"""Offline policy analysis: runs the pack on a recording the way `pulumi preview --policy-pack policy` does.
+
+The pack runs inside pulumi_policy's own analyzer (`_PolicyAnalyzerServicer`, the object `PolicyPack` serves over
+gRPC), fed the requests the Pulumi engine sends it:
+
+- `Configure`: the stack's policy config (enforcement levels), from `policy/policy-config.<stack>.json`, the file
+  `pulumi preview --policy-pack policy --policy-pack-config <file>` takes;
+- one `Analyze` per registered resource, the stack itself included: its inputs, options (parent among them) and
+  its provider's inputs;
+- one `AnalyzeStack` with every resource's final outputs, parent, dependencies and non-empty property
+  dependencies.
+
+Properties travel as the engine marshals them (secrets with the secret signature, unknowns as the unknown
+sentinel, internal `__` keys dropped), so pulumi_policy itself deserializes them, wraps them in its
+`unknown_checking_proxy`, resolves enforcement levels and reports "can't run policy ... during preview" for a
+policy that reads an unknown value. As in the analyzer process, the stack's config and name are set in the
+Pulumi runtime (policies read `securestack:tier` and the environment from them), here in a context of their own.
+
+Known gaps to the real engine: provider `Check` defaults are not applied to inputs; resource references arrive as
+URNs (the recording keeps no ids for them); assets/archives arrive as plain objects; component outputs are empty.
+"""
+from __future__ import annotations
+
+import contextvars
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping, Optional
+
+import yaml
+from google.protobuf import struct_pb2
+from pulumi.runtime import proto, rpc
+from pulumi.runtime import settings as runtime_settings
+from pulumi.runtime.config import set_all_config
+from pulumi_policy import EnforcementLevel
+from pulumi_policy.policy import _PolicyAnalyzerServicer
+
+from infra.recording import Recording, RecordedResource, Secret, Unknown
+from infra.stack_config import StackConfig
+from policy.policies import PACK_NAME, POLICIES
+
+PACK_DIR = Path(__file__).resolve().parent
+POLICY_CONFIG_FILE = "policy-config.{stack}.json"
+CONFIG_ERROR_POLICY = "policy-config"  # the pseudo-policy an unreadable policy config is reported under
+STACK_TYPE = "pulumi:pulumi:Stack"
+# A stack may lower a policy to advisory or keep it mandatory; never disable it.
+ALLOWED_LEVELS = {"advisory": EnforcementLevel.ADVISORY, "mandatory": EnforcementLevel.MANDATORY}
+REPORTED_LEVELS = {proto.ADVISORY: "advisory", proto.MANDATORY: "mandatory",
+                   proto.REMEDIATE: "mandatory"}  # the engine reports a failed remediation as mandatory
+
+
+class PolicyConfigError(ValueError):
+    """A policy config file that is unreadable, names an unknown policy or asks for a level stacks may not use."""
+
+
+def pack_version(pack_dir: Path = PACK_DIR) -> str:
+    """The version `pulumi` reports for the pack: PulumiPolicy.yaml's."""
+    return str(yaml.safe_load((pack_dir / "PulumiPolicy.yaml").read_text())["version"])
+
+
+# -- the stack's policy config ---------------------------------------------------------------------------------
+
+def policy_config_path(stack_config: StackConfig) -> Path:
+    return stack_config.path.parent / "policy" / POLICY_CONFIG_FILE.format(stack=stack_config.stack)
+
+
+def read_policy_config(stack_config: StackConfig) -> dict[str, Any]:
+    path = policy_config_path(stack_config)
+    if not path.exists():
+        return {}
+    try:
+        document = json.loads(path.read_text())
+    except json.JSONDecodeError as error:
+        raise PolicyConfigError(f"{path.name} is not valid JSON: {error}") from None
+    if not isinstance(document, dict):
+        raise PolicyConfigError(f"{path.name} must be an object of policy name -> enforcement level")
+    return document
+
+
+def enforcement_levels(config: Mapping[str, Any], policies=POLICIES) -> dict[str, EnforcementLevel]:
+    """Policy name -> level, from `{"<policy>": "advisory"}` or `{"<policy>": {"enforcementLevel": ...}}`."""
+    known = {policy.name for policy in policies}
+    levels = {}
+    for name, value in config.items():
+        level = value.get("enforcementLevel") if isinstance(value, dict) else value
+        if name not in known:
+            raise PolicyConfigError(f"'{name}' is not a policy of the pack (see policy/CONTROLS.md)")
+        if level not in ALLOWED_LEVELS:
+            raise PolicyConfigError(f"'{name}': enforcement level {level!r}; a stack may only set "
+                                    f"{' or '.join(ALLOWED_LEVELS)} (never disable a policy)")
+        levels[name] = ALLOWED_LEVELS[level]
+    return levels
+
+
+def configure_request(levels: Mapping[str, EnforcementLevel], analyzer) -> proto.ConfigureAnalyzerRequest:
+    return proto.ConfigureAnalyzerRequest(policyConfig={
+        name: proto.PolicyConfig(enforcementLevel=analyzer._map_enforcement_level(level))
+        for name, level in levels.items()})
+
+
+# -- what the engine sends -------------------------------------------------------------------------------------
+
+def engine_value(value: Any) -> Any:
+    """A recorded value as the engine marshals it for analyzers (KeepSecrets, KeepUnknowns, SkipInternalKeys)."""
+    if isinstance(value, Secret):
+        return {rpc._special_sig_key: rpc._special_secret_sig, "value": engine_value(value.reveal())}
+    if isinstance(value, Unknown):
+        return rpc.UNKNOWN
+    if isinstance(value, dict):
+        return {k: engine_value(v) for k, v in value.items() if not k.startswith("__")}
+    if isinstance(value, (list, tuple)):
+        return [engine_value(v) for v in value]
+    return value
+
+
+def struct(properties: Mapping[str, Any]) -> struct_pb2.Struct:
+    message = struct_pb2.Struct()
+    message.update(engine_value(dict(properties)))
+    return message
+
+
+@dataclass
+class EngineResource:
+    """One resource as the engine knows it at analysis time."""
+
+    urn: str
+    type: str
+    name: str
+    inputs: dict
+    outputs: dict
+    options: dict
+    parent: Optional[str]
+    dependencies: list
+    property_dependencies: dict
+    provider_urn: Optional[str]
+
+
+def provider_urn(reference: Optional[str]) -> Optional[str]:
+    """A provider reference is `<provider urn>::<provider id>`."""
+    return reference.rsplit("::", 1)[0] if reference else None
+
+
+def engine_resources(recording: Recording) -> list[EngineResource]:
+    """The stack resource (inputs none, outputs the stack outputs) and every recorded registration."""
+    stack = EngineResource(
+        urn=recording.stack_urn or f"urn:pulumi:{recording.stack}::{recording.project}::{STACK_TYPE}::"
+                                   f"{recording.project}-{recording.stack}",
+        type=STACK_TYPE, name=f"{recording.project}-{recording.stack}", inputs={}, outputs=recording.stack_outputs,
+        options={}, parent=None, dependencies=[], property_dependencies={}, provider_urn=None)
+    return [stack] + [from_recorded(r) for r in recording.resources]
+
+
+def from_recorded(resource: RecordedResource) -> EngineResource:
+    return EngineResource(urn=resource.urn, type=resource.type, name=resource.name, inputs=resource.inputs,
+                          outputs=resource.outputs or resource.inputs, options=resource.options,
+                          parent=resource.parent, dependencies=resource.dependencies,
+                          property_dependencies=resource.property_dependencies,
+                          provider_urn=provider_urn(resource.provider))
+
+
+def resource_options(resource: EngineResource, with_parent: bool) -> proto.AnalyzerResourceOptions:
+    options = resource.options
+    delete_before_replace = bool(options.get("deleteBeforeReplace"))
+    return proto.AnalyzerResourceOptions(
+        protect=bool(options.get("protect")), ignoreChanges=list(options.get("ignoreChanges") or []),
+        deleteBeforeReplace=delete_before_replace, deleteBeforeReplaceDefined=delete_before_replace,
+        additionalSecretOutputs=list(options.get("additionalSecretOutputs") or []), aliases=[],
+        customTimeouts=proto.AnalyzerResourceOptions.CustomTimeouts(),
+        parent=(resource.parent or "") if with_parent else "")
+
+
+def provider_of(resource: EngineResource, by_urn: Mapping[str, EngineResource]):
+    provider = by_urn.get(resource.provider_urn) if resource.provider_urn else None
+    if provider is None:
+        return None
+    return proto.AnalyzerProviderResource(type=provider.type, properties=struct(provider.inputs),
+                                          urn=provider.urn, name=provider.name)
+
+
+def analyze_request(resource: EngineResource, by_urn: Mapping[str, EngineResource]) -> proto.AnalyzeRequest:
+    request = proto.AnalyzeRequest(type=resource.type, properties=struct(resource.inputs), urn=resource.urn,
+                                   name=resource.name, options=resource_options(resource, with_parent=True))
+    provider = provider_of(resource, by_urn)
+    if provider is not None:
+        request.provider.CopyFrom(provider)
+    return request
+
+
+def stack_resource(resource: EngineResource, by_urn: Mapping[str, EngineResource]) -> proto.AnalyzerResource:
+    message = proto.AnalyzerResource(
+        type=resource.type, properties=struct(resource.outputs), urn=resource.urn, name=resource.name,
+        options=resource_options(resource, with_parent=False), parent=resource.parent or "",
+        dependencies=list(resource.dependencies),
+        propertyDependencies={key: proto.AnalyzerPropertyDependencies(urns=urns)
+                              for key, urns in resource.property_dependencies.items() if urns})
+    provider = provider_of(resource, by_urn)
+    if provider is not None:
+        message.provider.CopyFrom(provider)
+    return message
+
+
+def stack_configure_request(stack_config: StackConfig, dry_run: bool) -> proto.AnalyzerStackConfigureRequest:
+    return proto.AnalyzerStackConfigureRequest(
+        stack=stack_config.stack, project=stack_config.project, organization="organization", dry_run=dry_run,
+        config=dict(stack_config.config), config_secret_keys=list(stack_config.secret_keys),
+        tags={"pulumi:project": stack_config.project, "pulumi:runtime": "python"})
+
+
+def has_unknowns(recording: Recording) -> bool:
+    def walk(value: Any) -> bool:
+        if isinstance(value, Unknown):
+            return True
+        if isinstance(value, dict):
+            return any(walk(v) for v in value.values())
+        if isinstance(value, (list, tuple)):
+            return any(walk(v) for v in value)
+        return False
+    return any(walk(r.inputs) for r in recording.resources)
+
+
+# -- running the analyzer --------------------------------------------------------------------------------------
+
+def new_analyzer(levels: Mapping[str, EnforcementLevel], policies=POLICIES) -> _PolicyAnalyzerServicer:
+    """The servicer `PolicyPack(PACK_NAME, POLICIES, EnforcementLevel.MANDATORY)` serves, configured like the
+    engine configures it."""
+    analyzer = _PolicyAnalyzerServicer(PACK_NAME, pack_version(), list(policies), EnforcementLevel.MANDATORY)
+    analyzer.Configure(configure_request(levels, analyzer), None)
+    return analyzer
+
+
+def analyze(analyzer: _PolicyAnalyzerServicer, resources: list[EngineResource], stack_config: StackConfig,
+            dry_run: bool) -> list[tuple[proto.AnalyzeDiagnostic, Optional[str]]]:
+    """(diagnostic, urn the engine files it under) for every Analyze and the AnalyzeStack call."""
+    # As the analyzer process: the stack's config (PULUMI_CONFIG) and name (PULUMI_STACK) in the runtime.
+    set_all_config(dict(stack_config.config), list(stack_config.secret_keys))
+    runtime_settings.configure(runtime_settings.Settings(
+        project=stack_config.project, stack=stack_config.stack, dry_run=dry_run, organization="organization"))
+    analyzer.ConfigureStack(stack_configure_request(stack_config, dry_run), None)
+    by_urn = {r.urn: r for r in resources}
+    found = []
+    for resource in resources:
+        response = analyzer.Analyze(analyze_request(resource, by_urn), None)
+        # The engine files a resource's diagnostics under that resource, whatever urn the policy named.
+        found += [(d, resource.urn) for d in response.diagnostics]
+    stack_request = proto.AnalyzeStackRequest(resources=[stack_resource(r, by_urn) for r in resources])
+    found += [(d, d.urn or None) for d in analyzer.AnalyzeStack(stack_request, None).diagnostics]
+    return found
+
+
+def violation(diagnostic: proto.AnalyzeDiagnostic, urn: Optional[str]) -> dict:
+    prefix = diagnostic.description + "\n"
+    message = diagnostic.message[len(prefix):] if diagnostic.message.startswith(prefix) else diagnostic.message
+    return {"policyName": diagnostic.policyName, "enforcementLevel": REPORTED_LEVELS[diagnostic.enforcementLevel],
+            "message": message or diagnostic.description, "urn": urn, "description": diagnostic.description}
+
+
+def config_violation(error: PolicyConfigError) -> dict:
+    return {"policyName": CONFIG_ERROR_POLICY, "enforcementLevel": "mandatory", "message": str(error), "urn": None,
+            "description": "the stack's policy config must be valid"}
+
+
+def evaluate(recording: Recording, stack_config: StackConfig, *, policy_config: Optional[Mapping[str, Any]] = None,
+             policies=POLICIES) -> list[dict]:
+    """Violations of the pack for this recording: {policyName, enforcementLevel, message, urn (None: the stack),
+    description}. `policy_config` replaces the stack's policy-config file (tests)."""
+    try:
+        config = read_policy_config(stack_config) if policy_config is None else dict(policy_config)
+        levels = enforcement_levels(config, policies)
+    except PolicyConfigError as error:
+        return [config_violation(error)]
+    analyzer = new_analyzer(levels, policies)
+    resources = engine_resources(recording)
+    found = contextvars.Context().run(analyze, analyzer, resources, stack_config, has_unknowns(recording))
+    return [violation(diagnostic, urn) for diagnostic, urn in found]

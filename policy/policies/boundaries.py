@@ -1,0 +1,294 @@
+"""The guides' boundaries: one environment per stack and account, keys and secrets never shared across
+environments, and no all-powerful (`*`-scoped) key in an internet-facing service."""
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Iterator, Optional
+
+import pulumi
+from pulumi_policy import PolicyProviderResource, PolicyResource, ReportViolation, ResourceValidationArgs, Severity
+
+from .support import (Controls, StackGraph, get, is_sequence, is_true, items, json_value, known_strings,
+                      label, peek, resource_policy, stack_environment, stack_policy, tags_of)
+
+AWS_PROVIDER = "pulumi:providers:aws"
+SECRET = "aws:secretsmanager/secret:Secret"
+KMS_KEYS = ("aws:kms/key:Key", "aws:kms/replicaKey:ReplicaKey")
+RDS_INSTANCES = ("aws:rds/instance:Instance", "aws:rds/cluster:Cluster")
+BUCKET_POLICY = "aws:s3/bucketPolicy:BucketPolicy"
+ENV_TAG = "securestack:env"
+ACCOUNT_ID = re.compile(r"^\d{12}$")
+ARN = re.compile(r"arn:aws[a-z-]*:(?P<service>[a-z0-9-]+):(?P<region>[a-z0-9*-]*):(?P<account>[^:\"\s]*):")
+ANY_ACCOUNT = "*"
+# Accounts naming an account in a policy besides principals.
+ACCOUNT_CONDITION_KEYS = frozenset({"aws:SourceAccount", "aws:SourceOwner", "aws:PrincipalAccount",
+                                    "aws:ResourceAccount", "kms:CallerAccount"})
+ACCOUNT_PROPERTIES = ("sourceAccount", "accountId", "awsAccountId")
+# Regions created before August 2022 deliver ALB access logs as a regional Elastic Load Balancing account (ELB user
+# guide, "Enable access logs for your Application Load Balancer"); AWS owns them, and only an S3 bucket policy may
+# name them (to let the logs in).
+ELB_LOG_DELIVERY_ACCOUNTS = frozenset({
+    "127311923021", "033677994240", "027434742980", "797873946194", "098369216593", "754344448648", "589379963580",
+    "718504428378", "383597477331", "600734575887", "114774131450", "783225319266", "582318560864", "985666609251",
+    "054676820928", "156460612806", "652711504416", "635631232127", "009996457667", "897822967062", "076674570225",
+    "507241528517", "048591011584", "190560391635",
+})
+# securestack names carry their environment: secret paths securestack/<env>/..., AWS names securestack-<env>-...
+ENVIRONMENT_PATH = re.compile(r"securestack/([a-z][a-z0-9-]*)/")
+ENVIRONMENT_NAME = re.compile(r"securestack-([a-z0-9][a-z0-9-]*)")
+# The project's environments: one Pulumi.<stack>.yaml each, beside the pack's directory.
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+KEY_ARN = re.compile(r"arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[\w*-]+")
+SECRET_ARN = re.compile(r"arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[\w/+=.@!*-]+")
+METADATA = ("tags", "tagsAll")  # text about a resource, not a use of anything
+WILDCARD_SCOPE_TAG = "ALL_SCOPES"  # how the secrets component writes the `*` scope in securestack:scopes
+
+
+# -- accounts --------------------------------------------------------------------------------------------------
+
+def account_list(value) -> list:
+    """allowedAccountIds as the engine hands provider configuration: JSON text, or a list."""
+    parsed = json_value(value) if isinstance(value, str) else value
+    return [str(a) for a in items(parsed)] if is_sequence(parsed) else []
+
+
+def configured_accounts() -> Optional[list]:
+    """The stack's `aws:allowedAccountIds` (None when the stack config does not say)."""
+    raw = pulumi.Config("aws").get("allowedAccountIds")
+    return account_list(raw) if raw else None
+
+
+@resource_policy("aws-provider-pins-accounts", "The AWS provider refuses every account but the stack's "
+                 "(allowedAccountIds set, and within aws:allowedAccountIds)", Controls(
+                     sources=("guides: separate keys per environment", "settings: aws:allowedAccountIds required")),
+                 [AWS_PROVIDER], Severity.CRITICAL)
+def provider_pins_accounts(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    accounts = account_list(get(args.props, "allowedAccountIds"))
+    if not accounts:
+        report("allowedAccountIds is empty: the provider would deploy to whatever account its credentials reach")
+        return
+    malformed = [a for a in accounts if not ACCOUNT_ID.match(a)]
+    if malformed:
+        report(f"allowedAccountIds has entries that are not 12-digit account ids: {malformed}")
+    configured = configured_accounts()
+    if configured is not None and not set(accounts) <= set(configured):
+        report(f"allowedAccountIds {accounts} names accounts outside the stack's aws:allowedAccountIds {configured}")
+
+
+def provider_accounts(provider: Optional[PolicyProviderResource]) -> list:
+    return account_list(get(provider.props, "allowedAccountIds")) if provider is not None else []
+
+
+@resource_policy("aws-resources-use-pinned-provider", "Every AWS resource is created by an explicit AWS provider "
+                 "that pins allowedAccountIds (never a default provider)", Controls(
+                     sources=("guides: separate keys per environment",)), ["aws:*"], Severity.CRITICAL)
+def resources_use_pinned_provider(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    provider = args.provider
+    if provider is None or provider.name.startswith("default"):
+        report("the resource uses a default AWS provider, which pins no account")
+    elif not provider_accounts(provider):
+        report(f"provider '{provider.name}' pins no account (allowedAccountIds empty)")
+
+
+def allowed_accounts(graph: StackGraph) -> set:
+    found = {a for p in graph.of_type(AWS_PROVIDER) for a in account_list(peek(p.props, "allowedAccountIds"))}
+    return found or set(configured_accounts() or [])
+
+
+def document_accounts(document) -> Iterator[str]:
+    """Account ids a policy document names outside ARNs: in account conditions and `AWS` principals."""
+    if hasattr(document, "items"):
+        for key, value in document.items():
+            if key in ACCOUNT_CONDITION_KEYS or key == "AWS":
+                yield from (v for v in items(value) if isinstance(v, str) and ACCOUNT_ID.match(v))
+            yield from document_accounts(value)
+    elif isinstance(document, list):
+        for value in document:
+            yield from document_accounts(value)
+
+
+def arns_in(text: str) -> Iterator[re.Match]:
+    """Every ARN in a text, ARNs nested in others included (API Gateway invoke ARNs quote a Lambda ARN)."""
+    start = text.find("arn:")
+    while start >= 0:
+        match = ARN.match(text, start)
+        if match:
+            yield match
+        start = text.find("arn:", start + 1)
+
+
+def named_accounts(resource: PolicyResource) -> Iterator[tuple[str, str]]:
+    """(account, where) for every account a resource's properties name: 12-digit ids, or `*` (any account)."""
+    for text in known_strings(resource.props):
+        for arn in arns_in(text):
+            account = arn.group("account")
+            if ACCOUNT_ID.match(account) or account == ANY_ACCOUNT:
+                yield account, text if len(text) < 200 else arn.group(0)
+        if text.startswith("{"):
+            try:
+                yield from ((a, "a policy document") for a in document_accounts(json.loads(text)))
+            except json.JSONDecodeError:
+                pass
+    for key in ACCOUNT_PROPERTIES:
+        value = peek(resource.props, key)
+        if isinstance(value, str):
+            yield value, key
+
+
+def outside(account: str, allowed: set, resource: PolicyResource) -> bool:
+    if account in allowed:
+        return False
+    return not (resource.resource_type == BUCKET_POLICY and account in ELB_LOG_DELIVERY_ACCOUNTS)
+
+
+@stack_policy("arns-within-allowed-accounts", "Every ARN and account id in the stack names one of its "
+              "allowedAccountIds (or AWS itself): nothing reaches into another environment's account",
+              Controls(sources=("guides: separate keys per environment",)), ["*"], Severity.CRITICAL)
+def arns_within_accounts(graph: StackGraph, report: ReportViolation) -> None:
+    allowed = allowed_accounts(graph)
+    if not allowed:
+        report("no AWS provider names allowedAccountIds and the stack config has no aws:allowedAccountIds")
+        return
+    for resource in graph.resources:
+        foreign = sorted({where for account, where in named_accounts(resource)
+                          if outside(account, allowed, resource)})
+        if foreign:
+            report(f"{label(resource)} names an account outside {sorted(allowed)}: {foreign[:3]}", resource.urn)
+
+
+# -- environments ----------------------------------------------------------------------------------------------
+
+def environment_tag(props, provider: Optional[PolicyProviderResource]) -> Optional[str]:
+    """The resource's own securestack:env tag, else the one its provider stamps as a default tag."""
+    own = tags_of(props).get(ENV_TAG)
+    if own is not None or provider is None:
+        return own
+    defaults = json_value(get(provider.props, "defaultTags")) or {}
+    return (defaults.get("tags") or {}).get(ENV_TAG) if hasattr(defaults, "get") else None
+
+
+@resource_policy("secrets-and-keys-tagged-with-environment", f"Every secret and KMS key carries {ENV_TAG} = the "
+                 "stack's environment (rotators and audits read it)",
+                 Controls(sources=("guides: separate keys per environment",)), [SECRET, *KMS_KEYS], Severity.HIGH)
+def tagged_with_environment(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    tag, environment = environment_tag(args.props, args.provider), stack_environment()
+    if tag != environment:
+        report(f"{ENV_TAG} is {tag!r}; this stack's environment is {environment!r}")
+
+
+def project_environments() -> set:
+    return {path.name[len("Pulumi."):-len(".yaml")] for path in PROJECT_ROOT.glob("Pulumi.*.yaml")}
+
+
+def named_environment(token: str, environments: set) -> Optional[str]:
+    """The environment a `securestack-<token>` name starts with: the longest one matching (dev-eu before dev)."""
+    matching = [e for e in environments if token == e or token.startswith(f"{e}-")]
+    return max(matching, key=len) if matching else None
+
+
+def foreign_environments(text: str, environment: str, environments: set) -> set:
+    """Other environments a string names: any `securestack/<other>/` path (secret names, aliases, log groups are
+    always securestack/<env>/...), and `securestack-<other>-` names of the project's other environments (other
+    securestack-* names, e.g. a shared image repository, say nothing about an environment)."""
+    found = {m.group(1) for m in ENVIRONMENT_PATH.finditer(text) if m.group(1) != environment}
+    for match in ENVIRONMENT_NAME.finditer(text):
+        named = named_environment(match.group(1), environments | {environment})
+        if named not in (None, environment):
+            found.add(named)
+    return found
+
+
+def own_keys_and_secrets(graph: StackGraph) -> set:
+    """ARNs of the keys and secrets this stack creates (RDS-managed master secrets included)."""
+    arns = {peek(r.props, "arn") for r in graph.of_type(*KMS_KEYS, SECRET)}
+    for instance in graph.of_type(*RDS_INSTANCES):
+        arns |= {peek(s, "secretArn") for s in items(peek(instance.props, "masterUserSecrets"))}
+    return {a for a in arns if isinstance(a, str)}
+
+
+def foreign_key_or_secret(text: str, own: set) -> list:
+    """Key and secret ARNs (not wildcard patterns) this stack did not create."""
+    referenced = [m.group(0) for m in KEY_ARN.finditer(text)] + [m.group(0) for m in SECRET_ARN.finditer(text)]
+    return [arn for arn in referenced if "*" not in arn and not any(arn.startswith(o) for o in own)]
+
+
+@stack_policy("no-cross-environment-references", "No resource names another environment's keys or secrets (by "
+              "name, alias or an ARN this stack did not create)", Controls(
+                  sources=("guides: never share keys between environments",)), ["*"], Severity.CRITICAL)
+def no_cross_environment(graph: StackGraph, report: ReportViolation) -> None:
+    environment, environments, own = stack_environment(), project_environments(), own_keys_and_secrets(graph)
+    for resource in graph.resources:
+        others = {e for text in known_strings(resource.props) for e in foreign_environments(text, environment,
+                                                                                            environments)}
+        foreign = [arn for key in resource.props if key not in METADATA
+                   for text in known_strings(peek(resource.props, key)) for arn in foreign_key_or_secret(text, own)]
+        if others:
+            report(f"{label(resource)} names environment(s) {sorted(others)} in the {environment!r} stack",
+                   resource.urn)
+        if foreign:
+            report(f"{label(resource)} uses key/secret ARNs no resource of this stack created: {sorted(set(foreign))[:3]}",
+                   resource.urn)
+
+
+# -- the *-scoped key ------------------------------------------------------------------------------------------
+
+TARGET_GROUPS = ("aws:lb/targetGroup:TargetGroup", "aws:alb/targetGroup:TargetGroup")
+LISTENERS = ("aws:lb/listener:Listener", "aws:alb/listener:Listener")
+LISTENER_RULES = ("aws:lb/listenerRule:ListenerRule", "aws:alb/listenerRule:ListenerRule")
+LOAD_BALANCERS = ("aws:lb/loadBalancer:LoadBalancer", "aws:alb/loadBalancer:LoadBalancer")
+ECS_SERVICE = "aws:ecs/service:Service"
+TASK_DEFINITION = "aws:ecs/taskDefinition:TaskDefinition"
+ROLE = "aws:iam/role:Role"
+ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
+
+
+def wildcard_scoped(secret: PolicyResource) -> bool:
+    scopes = str(tags_of(secret.props).get("securestack:scopes") or "").split()
+    return WILDCARD_SCOPE_TAG in scopes or "*" in scopes
+
+
+def internet_facing_lbs_behind(graph: StackGraph, service: PolicyResource) -> list:
+    listeners = []
+    for group in graph.referenced(service, "loadBalancers", *TARGET_GROUPS):
+        listeners += graph.referrers(group, "defaultActions", *LISTENERS)
+        for rule in graph.referrers(group, "actions", *LISTENER_RULES):
+            listeners += graph.referenced(rule, "listenerArn", *LISTENERS)
+    lbs = [lb for listener in listeners for lb in graph.referenced(listener, "loadBalancerArn", *LOAD_BALANCERS)]
+    return [lb for lb in lbs if not is_true(peek(lb.props, "internal"))]
+
+
+def internet_facing(graph: StackGraph, service: PolicyResource) -> bool:
+    return is_true(peek(service.props, "networkConfiguration", "assignPublicIp")) \
+        or bool(internet_facing_lbs_behind(graph, service))
+
+
+def readers(graph: StackGraph, task_definition: PolicyResource, secret: PolicyResource) -> bool:
+    """Whether the task gets the secret: injected into a container, or readable by one of its roles."""
+    if graph.refers_to(task_definition, "containerDefinitions", secret):
+        return True
+    roles = graph.referenced(task_definition, "executionRoleArn", ROLE) + \
+        graph.referenced(task_definition, "taskRoleArn", ROLE)
+    return any(graph.refers_to(policy, "policy", secret)
+               for role in roles for policy in graph.referrers(role, "role", ROLE_POLICY))
+
+
+@stack_policy("no-wildcard-key-in-internet-facing-service", "No internet-facing service receives an API key scoped "
+              "`*` (all scopes): those are for internal tools only", Controls(
+                  sources=("guides: least privilege; admin keys for internal tools only",)),
+              [SECRET, ECS_SERVICE, TASK_DEFINITION], Severity.CRITICAL)
+def no_wildcard_key_exposed(graph: StackGraph, report: ReportViolation) -> None:
+    secrets = [s for s in graph.of_type(SECRET) if wildcard_scoped(s)]
+    for service in graph.of_type(ECS_SERVICE):
+        if not secrets or not internet_facing(graph, service):
+            continue
+        for task in graph.referenced(service, "taskDefinition", TASK_DEFINITION):
+            for secret in secrets:
+                if readers(graph, task, secret):
+                    report(f"internet-facing {label(service)} receives the `*`-scoped key {label(secret)}",
+                           service.urn)
+
+
+POLICIES = [provider_pins_accounts, resources_use_pinned_provider, arns_within_accounts, tagged_with_environment,
+            no_cross_environment, no_wildcard_key_exposed]

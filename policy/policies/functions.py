@@ -1,0 +1,109 @@
+"""Lambda functions: supported runtimes, private and multi-AZ, traced, bounded, no secrets in their environment,
+invocable only by the source they serve."""
+from __future__ import annotations
+
+from pulumi_policy import ReportViolation, ResourceValidationArgs, Severity
+
+from .network import availability_zones
+from .support import (Controls, StackGraph, get, items, label, number, peek, plain, resource_policy,
+                      secret_looking, stack_policy)
+
+FUNCTION = "aws:lambda/function:Function"
+PERMISSION = "aws:lambda/permission:Permission"
+LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
+# Lambda's runtimes not yet deprecated (AWS Lambda developer guide, "Runtime deprecation policy", 2026): what
+# Security Hub Lambda.2 accepts. A runtime leaving this list fails the pack until the function is upgraded.
+SUPPORTED_RUNTIMES = frozenset({
+    "python3.10", "python3.11", "python3.12", "python3.13", "python3.14",
+    "nodejs20.x", "nodejs22.x", "nodejs24.x",
+    "java8.al2", "java11", "java17", "java21", "java25",
+    "dotnet8", "dotnet10", "ruby3.3", "ruby3.4", "provided.al2", "provided.al2023",
+})
+MIN_AVAILABILITY_ZONES = 2
+
+
+@resource_policy("lambda-permission-bound-to-source", "Lambda invoke permissions name their caller: never `*`, and "
+                 "an AWS service only with its source account or ARN (confused deputy)",
+                 Controls(fsbp=("Lambda.1",), checkov=("CKV_AWS_364",)), [PERMISSION], Severity.CRITICAL)
+def lambda_permission_bound(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    principal = str(get(args.props, "principal") or "")
+    if principal == "*":
+        report("principal is '*': anyone may invoke the function")
+    elif principal.endswith(".amazonaws.com") and not (get(args.props, "sourceAccount") or get(args.props,
+                                                                                               "sourceArn")):
+        report(f"service principal {principal} without sourceAccount or sourceArn")
+
+
+@resource_policy("lambda-supported-runtime", "Lambda functions use a runtime AWS still supports",
+                 Controls(fsbp=("Lambda.2",), checkov=("CKV_AWS_363",)), [FUNCTION], Severity.MEDIUM)
+def lambda_runtime(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    if get(args.props, "packageType") == "Image":
+        return  # a container image brings its own runtime
+    runtime = get(args.props, "runtime")
+    if runtime not in SUPPORTED_RUNTIMES:
+        report(f"runtime {runtime!r} is deprecated or unknown")
+
+
+@stack_policy("lambda-in-vpc-multi-az", f"Lambda functions run in the VPC (with security groups) across at least "
+              f"{MIN_AVAILABILITY_ZONES} Availability Zones", Controls(fsbp=("Lambda.3", "Lambda.5"),
+                                                                       checkov=("CKV_AWS_117",)),
+              [FUNCTION], Severity.MEDIUM)
+def lambda_in_vpc(graph: StackGraph, report: ReportViolation) -> None:
+    for function in graph.of_type(FUNCTION):
+        config = get(function.props, "vpcConfig")
+        subnet_ids = items(peek(config, "subnetIds")) if config is not None else []
+        if config is None or (not subnet_ids and not function.property_dependencies.get("vpcConfig")):
+            report(f"{label(function)} is not in a VPC", function.urn)
+            continue
+        if not items(get(config, "securityGroupIds")):
+            report(f"{label(function)} has no security group", function.urn)
+        zones = availability_zones(graph, function, "vpcConfig", subnet_ids)
+        if len(zones) < MIN_AVAILABILITY_ZONES:
+            report(f"{label(function)} spans {len(zones)} Availability Zone(s)", function.urn)
+
+
+@resource_policy("lambda-no-secrets-in-environment", "Lambda environment variables carry no secrets (secrets are "
+                 "read from Secrets Manager at run time)", Controls(checkov=("CKV_AWS_45",),
+                                                                    sources=("guides: never hardcode keys",)),
+                 [FUNCTION], Severity.CRITICAL)
+def lambda_no_env_secrets(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    variables = plain(get(args.props, "environment", "variables") or {})
+    for name, value in sorted(variables.items()):
+        problem = secret_looking(name, value)
+        if problem:
+            report(problem)
+
+
+@resource_policy("lambda-tracing-active", "Lambda functions trace with X-Ray (Active)",
+                 Controls(checkov=("CKV_AWS_50",)), [FUNCTION], Severity.LOW)
+def lambda_tracing(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    if get(args.props, "tracingConfig", "mode") != "Active":
+        report("tracingConfig.mode is not Active")
+
+
+@resource_policy("lambda-reserved-concurrency", "Lambda functions reserve (and so bound) their concurrency",
+                 Controls(checkov=("CKV_AWS_115",)), [FUNCTION], Severity.LOW)
+def lambda_concurrency(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    reserved = number(get(args.props, "reservedConcurrentExecutions"))
+    if reserved is None or reserved < 0:
+        report(f"reservedConcurrentExecutions is {reserved} (unreserved)")
+
+
+@stack_policy("lambda-log-group-managed", "Every Lambda function logs to a log group of the stack (else Lambda "
+              "creates an unencrypted one that keeps logs forever)", Controls(
+                  checkov=("CKV_AWS_158", "CKV_AWS_66"), sources=("design: encrypted logs with retention",)),
+              [FUNCTION, LOG_GROUP], Severity.MEDIUM)
+def lambda_log_group(graph: StackGraph, report: ReportViolation) -> None:
+    for function in graph.of_type(FUNCTION):
+        if peek(function.props, "loggingConfig", "logGroup") or function.property_dependencies.get("loggingConfig"):
+            managed = bool(graph.referenced(function, "loggingConfig", LOG_GROUP))
+        else:  # Lambda's default: /aws/lambda/<function name>
+            name = peek(function.props, "name")
+            managed = any(name and peek(group.props, "name") == f"/aws/lambda/{name}"
+                          for group in graph.of_type(LOG_GROUP))
+        if not managed:
+            report(f"{label(function)} writes to a log group the stack does not manage", function.urn)
+
+
+POLICIES = [lambda_permission_bound, lambda_runtime, lambda_in_vpc, lambda_no_env_secrets, lambda_tracing,
+            lambda_concurrency, lambda_log_group]

@@ -1,0 +1,102 @@
+"""IAM and resource policies: least privilege, no wildcards without a condition, nothing granted to anyone."""
+from __future__ import annotations
+
+import re
+
+from pulumi_policy import ReportViolation, ResourceValidationArgs, Severity
+
+from .support import (Controls, actions_of, allows, describe_statement, get, is_public_principal, items,
+                      resource_policy, resources_of, statements)
+
+# Identity policies: the property that holds the document, per resource type.
+IDENTITY_POLICIES = {
+    "aws:iam/policy:Policy": "policy", "aws:iam/rolePolicy:RolePolicy": "policy",
+    "aws:iam/userPolicy:UserPolicy": "policy", "aws:iam/groupPolicy:GroupPolicy": "policy",
+}
+ROLE = "aws:iam/role:Role"  # inline policies in `inlinePolicies[].policy`, trust in `assumeRolePolicy`
+# Resource policies: who, from outside the account's IAM, may act on the resource.
+RESOURCE_POLICIES = {
+    "aws:s3/bucketPolicy:BucketPolicy": "policy",
+    "aws:secretsmanager/secret:Secret": "policy",
+    "aws:secretsmanager/secretPolicy:SecretPolicy": "policy",
+    "aws:sns/topic:Topic": "policy",
+    "aws:sns/topicPolicy:TopicPolicy": "policy",
+    "aws:backup/vaultPolicy:VaultPolicy": "policy",
+    "aws:cloudwatch/logResourcePolicy:LogResourcePolicy": "policyDocument",
+    "aws:ecr/repositoryPolicy:RepositoryPolicy": "policy",
+}
+FULL_ADMIN_ACTIONS = frozenset({"*", "*:*"})
+SERVICE_WILDCARD = re.compile(r"^[\w-]+:\*$")
+
+
+def identity_documents(resource_type: str, props) -> list:
+    if resource_type == ROLE:
+        return [get(policy, "policy") for policy in items(get(props, "inlinePolicies"))]
+    return [get(props, IDENTITY_POLICIES[resource_type])]
+
+
+def identity_statements(args: ResourceValidationArgs) -> list[tuple[int, dict]]:
+    """(index, statement) of every Allow statement of the resource's identity policies."""
+    found = []
+    for document in identity_documents(args.resource_type, args.props):
+        found += [(i, s) for i, s in enumerate(statements(document)) if allows(s)]
+    return found
+
+
+IDENTITY_TYPES = [*IDENTITY_POLICIES, ROLE]
+
+
+@resource_policy("iam-no-full-admin", "IAM policies never allow every action (`*` / `*:*`, or Allow with NotAction)",
+                 Controls(fsbp=("IAM.1",), checkov=("CKV_AWS_1", "CKV_AWS_62")), IDENTITY_TYPES, Severity.CRITICAL)
+def iam_no_full_admin(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    for index, statement in identity_statements(args):
+        if FULL_ADMIN_ACTIONS.intersection(actions_of(statement)):
+            report(f"{describe_statement(statement, index)} allows every action")
+        elif statement.get("NotAction"):
+            report(f"{describe_statement(statement, index)} allows everything but its NotAction list")
+
+
+@resource_policy("iam-no-service-wildcard-actions", "IAM policies name actions, never a whole service (`s3:*`)",
+                 Controls(fsbp=("IAM.21",)), IDENTITY_TYPES, Severity.HIGH)
+def iam_no_service_wildcards(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    for index, statement in identity_statements(args):
+        wildcards = [a for a in actions_of(statement) if SERVICE_WILDCARD.match(a)]
+        if wildcards:
+            report(f"{describe_statement(statement, index)} allows {', '.join(wildcards)}")
+
+
+@resource_policy("iam-wildcard-resource-needs-condition", "IAM policies grant on `Resource: \"*\"` only with a "
+                 "condition (even actions without resource-level permissions get bounded, e.g. by region)",
+                 Controls(checkov=("CKV_AWS_355", "CKV_AWS_290")), IDENTITY_TYPES, Severity.HIGH)
+def iam_wildcard_resource(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    for index, statement in identity_statements(args):
+        unbounded = "*" in resources_of(statement) or statement.get("NotResource")
+        if unbounded and not statement.get("Condition"):
+            report(f"{describe_statement(statement, index)} grants {actions_of(statement)} on every resource "
+                   "without a condition")
+
+
+def public_grants(document) -> list[str]:
+    return [describe_statement(s, i) for i, s in enumerate(statements(document))
+            if allows(s) and is_public_principal(s.get("Principal")) and not s.get("Condition")]
+
+
+@resource_policy("iam-trust-policy-names-principal", "Role trust policies never let anyone (`*`) assume the role "
+                 "without a condition", Controls(sources=("design: policies name principals",)), [ROLE],
+                 Severity.CRITICAL)
+def iam_trust_policy(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    for statement in public_grants(get(args.props, "assumeRolePolicy")):
+        report(f"trust policy {statement} lets any principal assume the role")
+
+
+@resource_policy("resource-policy-no-public-principal", "Resource policies (bucket, secret, topic, vault, log, "
+                 "registry) grant nothing to `*` without a condition",
+                 Controls(checkov=("CKV_AWS_70",), sources=("design: policies name principals",)),
+                 list(RESOURCE_POLICIES), Severity.CRITICAL)
+def resource_policy_public(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    for statement in public_grants(get(args.props, RESOURCE_POLICIES[args.resource_type])):
+        report(f"{statement} allows Principal '*' without a condition")
+
+
+POLICIES = [iam_no_full_admin, iam_no_service_wildcards, iam_wildcard_resource, iam_trust_policy,
+            resource_policy_public]

@@ -1,0 +1,229 @@
+"""Load balancers and WAF: TLS-only listeners, hardened ALBs, and a logging, rate-limiting web ACL in front."""
+from __future__ import annotations
+
+from pulumi_policy import PolicyResource, ReportViolation, ResourceValidationArgs, Severity
+
+from .network import SUBNET, availability_zones
+from .support import (Controls, StackGraph, get, is_true, items, json_value, label, peek, plain, production_stack,
+                      resource_policy, stack_policy)
+
+# pulumi-aws registers every ELBv2 resource under both modules (aws.lb and its alias aws.alb).
+LOAD_BALANCERS = ("aws:lb/loadBalancer:LoadBalancer", "aws:alb/loadBalancer:LoadBalancer")
+LISTENERS = ("aws:lb/listener:Listener", "aws:alb/listener:Listener")
+WEB_ACL = "aws:wafv2/webAcl:WebAcl"
+WEB_ACL_ASSOCIATION = "aws:wafv2/webAclAssociation:WebAclAssociation"
+WEB_ACL_LOGGING = "aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration"
+WEB_ACL_RULE = "aws:wafv2/webAclRule:WebAclRule"
+WEB_ACL_RULE_GROUP_ASSOCIATION = "aws:wafv2/webAclRuleGroupAssociation:WebAclRuleGroupAssociation"
+
+# The policies Security Hub ELB.17 accepts (its `sslPolicies` parameter): TLS 1.2+ only, forward secrecy.
+ELB17_TLS_POLICIES = frozenset({
+    "ELBSecurityPolicy-TLS13-1-2-2021-06", "ELBSecurityPolicy-TLS13-1-2-FIPS-2023-04",
+    "ELBSecurityPolicy-TLS13-1-3-2021-06", "ELBSecurityPolicy-TLS13-1-3-FIPS-2023-04",
+    "ELBSecurityPolicy-TLS13-1-2-Res-2021-06", "ELBSecurityPolicy-TLS13-1-2-Res-FIPS-2023-04",
+})
+DESYNC_MODES = frozenset({"defensive", "strictest"})  # ELB.12; "monitor" lets desync attacks through
+MIN_AVAILABILITY_ZONES = 2
+KNOWN_BAD_INPUTS = "AWSManagedRulesKnownBadInputsRuleSet"  # Log4Shell and other exploit payloads
+
+
+def is_application(props) -> bool:
+    return (get(props, "loadBalancerType") or "application") == "application"
+
+
+def is_internet_facing(props) -> bool:
+    return not is_true(get(props, "internal"))
+
+
+# -- listeners -------------------------------------------------------------------------------------------------
+
+def redirects_to_https(action) -> bool:
+    return get(action, "type") == "redirect" and get(action, "redirect", "protocol") == "HTTPS"
+
+
+@resource_policy("lb-http-redirects-to-https", "Plain-HTTP listeners only redirect to HTTPS; nothing is served "
+                 "without TLS", Controls(fsbp=("ELB.1",), checkov=("CKV_AWS_2", "CKV2_AWS_20"),
+                                         sources=("guides: HTTPS only",)), LISTENERS, Severity.HIGH)
+def lb_http_redirects(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    if get(args.props, "protocol") != "HTTP":
+        return
+    actions = items(get(args.props, "defaultActions"))
+    if not actions or not all(redirects_to_https(action) for action in actions):
+        kinds = [get(action, "type") for action in actions]
+        report(f"HTTP listener on port {get(args.props, 'port')} has default actions {kinds}; it may only "
+               "redirect to HTTPS")
+
+
+@resource_policy("lb-https-tls-policy", "HTTPS listeners use a TLS 1.2+ policy from the Security Hub ELB.17 list "
+                 "and a certificate", Controls(fsbp=("ELB.17",), checkov=("CKV_AWS_103",),
+                                               sources=("guides: TLS 1.2+",)), LISTENERS, Severity.HIGH)
+def lb_https_tls_policy(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    if get(args.props, "protocol") not in ("HTTPS", "TLS"):
+        return
+    policy = get(args.props, "sslPolicy")
+    if policy not in ELB17_TLS_POLICIES:
+        report(f"sslPolicy {policy!r} is not one ELB.17 accepts (absent means the API default, which allows "
+               "TLS 1.0)")
+    if not get(args.props, "certificateArn"):
+        report("certificateArn is absent")
+
+
+# -- load balancers --------------------------------------------------------------------------------------------
+
+@resource_policy("lb-drop-invalid-headers", "Application load balancers drop invalid HTTP header fields",
+                 Controls(fsbp=("ELB.4",), checkov=("CKV_AWS_131",)), LOAD_BALANCERS, Severity.MEDIUM)
+def lb_drop_invalid_headers(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    if is_application(args.props) and not is_true(get(args.props, "dropInvalidHeaderFields")):
+        report("dropInvalidHeaderFields is not true")
+
+
+@resource_policy("lb-access-logs", "Load balancers write access logs to S3",
+                 Controls(fsbp=("ELB.5",), checkov=("CKV_AWS_91",)), LOAD_BALANCERS, Severity.MEDIUM)
+def lb_access_logs(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    logs = get(args.props, "accessLogs")
+    if not is_true(get(logs, "enabled")) or not get(logs, "bucket"):
+        report("accessLogs is not enabled with a bucket")
+
+
+@resource_policy("lb-deletion-protection-in-production", "Production load balancers have deletion protection",
+                 Controls(fsbp=("ELB.6",), checkov=("CKV_AWS_150",)), LOAD_BALANCERS, Severity.MEDIUM)
+def lb_deletion_protection(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    if production_stack() and not is_true(get(args.props, "enableDeletionProtection")):
+        report("enableDeletionProtection is not true in a production stack")
+
+
+@resource_policy("lb-desync-mitigation", "Application load balancers mitigate HTTP desync (defensive or strictest)",
+                 Controls(fsbp=("ELB.12",), checkov=("CKV_AWS_328",)), LOAD_BALANCERS, Severity.MEDIUM)
+def lb_desync_mitigation(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    mode = get(args.props, "desyncMitigationMode")
+    if is_application(args.props) and mode is not None and mode not in DESYNC_MODES:
+        report(f"desyncMitigationMode is {mode!r}")
+
+
+@stack_policy("lb-multi-az", f"Load balancers span at least {MIN_AVAILABILITY_ZONES} Availability Zones",
+              Controls(fsbp=("ELB.13",)), [*LOAD_BALANCERS, SUBNET], Severity.MEDIUM)
+def lb_multi_az(graph: StackGraph, report: ReportViolation) -> None:
+    for lb in graph.of_type(*LOAD_BALANCERS):
+        mapped = [peek(mapping, "subnetId") for mapping in items(peek(lb.props, "subnetMappings"))]
+        prop = "subnetMappings" if mapped else "subnets"
+        zones = availability_zones(graph, lb, prop, items(peek(lb.props, "subnets")) + mapped)
+        if len(zones) < MIN_AVAILABILITY_ZONES:
+            report(f"{label(lb)} spans {len(zones)} Availability Zone(s)", lb.urn)
+
+
+@stack_policy("lb-waf-associated", "Every internet-facing application load balancer has a WAF web ACL associated",
+              Controls(checkov=("CKV2_AWS_28",), sources=("design: edge",)),
+              [*LOAD_BALANCERS, WEB_ACL_ASSOCIATION], Severity.HIGH)
+def lb_waf_associated(graph: StackGraph, report: ReportViolation) -> None:
+    for lb in graph.of_type(*LOAD_BALANCERS):
+        if is_internet_facing(lb.props) and is_application(lb.props) \
+                and not graph.referrers(lb, "resourceArn", WEB_ACL_ASSOCIATION):
+            report(f"internet-facing {label(lb)} has no aws.wafv2.WebAclAssociation", lb.urn)
+
+
+# -- WAF -------------------------------------------------------------------------------------------------------
+
+def acl_rules(props) -> list:
+    """Inline rules, given as `rules` or as the `ruleJson` document."""
+    inline = plain(get(props, "rules") or [])
+    rule_json = get(props, "ruleJson")
+    return list(inline) + (list(json_value(rule_json) or []) if rule_json else [])
+
+
+def attached_rules(graph: StackGraph, acl: PolicyResource) -> list:
+    """Rules attached from outside the ACL (WebAclRule / WebAclRuleGroupAssociation resources)."""
+    return graph.referrers(acl, "webAclArn", WEB_ACL_RULE, WEB_ACL_RULE_GROUP_ASSOCIATION)
+
+
+def statement_kinds(statement) -> set:
+    """Statement types used anywhere in a rule statement (nested and/or/not included), camelCase or JSON names."""
+    kinds = set()
+    if hasattr(statement, "items"):
+        for key, value in statement.items():
+            kinds.add(key[0].lower() + key[1:])
+            kinds |= statement_kinds(value)
+    elif isinstance(statement, list):
+        for item in statement:
+            kinds |= statement_kinds(item)
+    return kinds
+
+
+def managed_group_names(statement) -> set:
+    names = set()
+    if hasattr(statement, "items"):
+        for key, value in statement.items():
+            if key in ("managedRuleGroupStatement", "ManagedRuleGroupStatement") and hasattr(value, "get"):
+                names.add(value.get("name") or value.get("Name"))
+            names |= managed_group_names(value)
+    elif isinstance(statement, list):
+        for item in statement:
+            names |= managed_group_names(item)
+    return names
+
+
+def rule_statement(rule) -> dict:
+    return rule.get("statement") or rule.get("Statement") or {}
+
+
+def metrics_on(config) -> bool:
+    return bool(config) and (config.get("cloudwatchMetricsEnabled") is True
+                             or config.get("CloudWatchMetricsEnabled") is True)
+
+
+@stack_policy("waf-has-rules", "WAF web ACLs have at least one rule or rule group",
+              Controls(fsbp=("WAF.10",)), [WEB_ACL, WEB_ACL_RULE, WEB_ACL_RULE_GROUP_ASSOCIATION], Severity.HIGH)
+def waf_has_rules(graph: StackGraph, report: ReportViolation) -> None:
+    for acl in graph.of_type(WEB_ACL):
+        if not acl_rules(acl.props) and not attached_rules(graph, acl):
+            report(f"{label(acl)} has no rules", acl.urn)
+
+
+@resource_policy("waf-metrics-enabled", "WAF web ACLs and each of their rules publish CloudWatch metrics",
+                 Controls(fsbp=("WAF.12",)), [WEB_ACL, WEB_ACL_RULE, WEB_ACL_RULE_GROUP_ASSOCIATION], Severity.LOW)
+def waf_metrics(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    if not metrics_on(plain(get(args.props, "visibilityConfig"))):
+        report("visibilityConfig.cloudwatchMetricsEnabled is not true")
+    for rule in acl_rules(args.props) if args.resource_type == WEB_ACL else []:
+        config = rule.get("visibilityConfig") or rule.get("VisibilityConfig")
+        if not metrics_on(config):
+            report(f"rule {rule.get('name') or rule.get('Name')!r} has CloudWatch metrics off")
+
+
+@stack_policy("waf-rate-based-rule", "WAF web ACLs include a rate-based rule (volumetric abuse, credential "
+              "stuffing)", Controls(sources=("design: edge (rate limit)",)), [WEB_ACL, WEB_ACL_RULE],
+              Severity.MEDIUM)
+def waf_rate_rule(graph: StackGraph, report: ReportViolation) -> None:
+    for acl in graph.of_type(WEB_ACL):
+        statements = [rule_statement(rule) for rule in acl_rules(acl.props)]
+        statements += [plain(get(rule.props, "statement") or {}) for rule in graph.referrers(acl, "webAclArn",
+                                                                                               WEB_ACL_RULE)]
+        if not any("rateBasedStatement" in statement_kinds(s) for s in statements):
+            report(f"{label(acl)} has no rate-based rule", acl.urn)
+
+
+@stack_policy("waf-known-bad-inputs", f"WAF web ACLs block known exploit payloads (the {KNOWN_BAD_INPUTS} "
+              "managed group, Log4Shell included)", Controls(checkov=("CKV_AWS_192",)),
+              [WEB_ACL, WEB_ACL_RULE, WEB_ACL_RULE_GROUP_ASSOCIATION], Severity.MEDIUM)
+def waf_known_bad_inputs(graph: StackGraph, report: ReportViolation) -> None:
+    for acl in graph.of_type(WEB_ACL):
+        groups = set().union(*[managed_group_names(rule_statement(rule)) for rule in acl_rules(acl.props)])
+        for attached in attached_rules(graph, acl):
+            groups |= managed_group_names(plain(get(attached.props, "statement") or {}))
+            groups.add(get(attached.props, "managedRuleGroup", "name"))
+        if KNOWN_BAD_INPUTS not in groups:
+            report(f"{label(acl)}: no rule uses the {KNOWN_BAD_INPUTS} managed rule group", acl.urn)
+
+
+@stack_policy("waf-logging", "Every WAF web ACL has a logging configuration",
+              Controls(checkov=("CKV2_AWS_31",), sources=("Security Hub WAF.11",)), [WEB_ACL, WEB_ACL_LOGGING],
+              Severity.MEDIUM)
+def waf_logging(graph: StackGraph, report: ReportViolation) -> None:
+    for acl in graph.of_type(WEB_ACL):
+        configs = graph.referrers(acl, "resourceArn", WEB_ACL_LOGGING)
+        if not any(items(get(c.props, "logDestinationConfigs")) for c in configs):
+            report(f"{label(acl)} has no aws.wafv2.WebAclLoggingConfiguration with a destination", acl.urn)
+
+
+POLICIES = [lb_http_redirects, lb_https_tls_policy, lb_drop_invalid_headers, lb_access_logs, lb_deletion_protection,
+            lb_desync_mitigation, lb_multi_az, lb_waf_associated, waf_has_rules, waf_metrics, waf_rate_rule,
+            waf_known_bad_inputs, waf_logging]

@@ -1,0 +1,160 @@
+"""Network: closed default security group, flow logs, no public IPs by default, internet ingress only where the
+load balancer listens."""
+from __future__ import annotations
+
+from pulumi_policy import PolicyResource, ReportViolation, ResourceValidationArgs, Severity
+
+from .support import (Controls, StackGraph, get, is_true, is_unknown, items, label, number, peek, plain,
+                      resource_policy, stack_policy)
+
+VPC = "aws:ec2/vpc:Vpc"
+SUBNET = "aws:ec2/subnet:Subnet"
+FLOW_LOG = "aws:ec2/flowLog:FlowLog"
+SECURITY_GROUP = "aws:ec2/securityGroup:SecurityGroup"
+DEFAULT_SECURITY_GROUP = "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup"
+SECURITY_GROUP_RULE = "aws:ec2/securityGroupRule:SecurityGroupRule"
+INGRESS_RULE = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
+EGRESS_RULE = "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule"
+LOAD_BALANCERS = ("aws:lb/loadBalancer:LoadBalancer", "aws:alb/loadBalancer:LoadBalancer")
+INTERNET = frozenset({"0.0.0.0/0", "::/0"})
+WEB_PORTS = frozenset({80, 443})  # what an internet-facing load balancer listens on
+ALL_PROTOCOLS = frozenset({"-1", "all"})
+PULUMI_DEFAULT_DESCRIPTION = "Managed by Pulumi"  # what pulumi-aws puts when a program gives none
+
+
+def zone_of(subnet: PolicyResource) -> str:
+    return peek(subnet.props, "availabilityZone") or peek(subnet.props, "availabilityZoneId") or subnet.urn
+
+
+def availability_zones(graph: StackGraph, source: PolicyResource, prop: str, subnet_ids: list) -> set:
+    """Distinct AZs of the subnets a resource is placed in: the stack's own subnets by their AZ, subnets from
+    outside the stack one zone per id (all that is known of them). During a preview the ids are not known
+    yet; the subnets the value came from (property dependencies) answer instead."""
+    known = [s for s in subnet_ids if isinstance(s, str) and not is_unknown(s)]
+    if not known:
+        return {zone_of(subnet) for subnet in graph.referenced(source, prop, SUBNET)}
+    by_id = {peek(subnet.props, "id"): subnet for subnet in graph.of_type(SUBNET)}
+    return {zone_of(by_id[s]) if s in by_id else s for s in known}
+
+
+# -- ingress rules, whichever resource declares them --------------------------------------------------------------
+
+def inline_ingress(props) -> list[dict]:
+    return [{"cidrs": items(rule.get("cidrBlocks")) + items(rule.get("ipv6CidrBlocks")),
+             "protocol": str(rule.get("protocol")), "from": number(rule.get("fromPort")),
+             "to": number(rule.get("toPort")), "description": rule.get("description")}
+            for rule in plain(get(props, "ingress") or [])]
+
+
+def ingress_rules(resource_type: str, props) -> list[dict]:
+    """Ingress of a security group, a SecurityGroupRule or a vpc.SecurityGroupIngressRule, in one shape."""
+    if resource_type == SECURITY_GROUP:
+        return inline_ingress(props)
+    if resource_type == SECURITY_GROUP_RULE:
+        if get(props, "type") != "ingress":
+            return []
+        cidrs = items(get(props, "cidrBlocks")) + items(get(props, "ipv6CidrBlocks"))
+        protocol = get(props, "protocol")
+    else:
+        cidrs = [c for c in (get(props, "cidrIpv4"), get(props, "cidrIpv6")) if c]
+        protocol = get(props, "ipProtocol")
+    return [{"cidrs": list(cidrs), "protocol": str(protocol), "from": number(get(props, "fromPort")),
+             "to": number(get(props, "toPort")), "description": get(props, "description")}]
+
+
+def opens_to_internet(rule: dict) -> bool:
+    return any(cidr in INTERNET for cidr in rule["cidrs"])
+
+
+def is_web_port(rule: dict) -> bool:
+    return rule["protocol"].lower() in ("tcp", "6") and rule["from"] == rule["to"] and rule["from"] in WEB_PORTS
+
+
+def describe_rule(rule: dict) -> str:
+    ports = "all ports" if rule["protocol"] in ALL_PROTOCOLS else f"{rule['protocol']} {rule['from']:.0f}-{rule['to']:.0f}"
+    return f"{ports} from {', '.join(c for c in rule['cidrs'] if c in INTERNET)}"
+
+
+INGRESS_TYPES = [SECURITY_GROUP, SECURITY_GROUP_RULE, INGRESS_RULE]
+
+
+@resource_policy("sg-internet-ingress-web-ports-only", "Security groups admit 0.0.0.0/0 or ::/0 only on TCP 80 "
+                 "and 443", Controls(fsbp=("EC2.18", "EC2.19"), checkov=("CKV_AWS_24", "CKV_AWS_25")),
+                 INGRESS_TYPES, Severity.CRITICAL)
+def sg_internet_ports(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    for rule in ingress_rules(args.resource_type, args.props):
+        if opens_to_internet(rule) and not is_web_port(rule):
+            report(f"ingress {describe_rule(rule)}")
+
+
+def security_group_of(graph: StackGraph, rule: PolicyResource) -> list[PolicyResource]:
+    if rule.resource_type == SECURITY_GROUP:
+        return [rule]
+    return graph.referenced(rule, "securityGroupId", SECURITY_GROUP)
+
+
+def fronts_internet(graph: StackGraph, group: PolicyResource) -> bool:
+    return any(not is_true(peek(lb.props, "internal"))
+               for lb in graph.referrers(group, "securityGroups", *LOAD_BALANCERS))
+
+
+@stack_policy("sg-internet-ingress-only-to-load-balancers", "Internet ingress reaches only security groups of "
+              "internet-facing load balancers; everything else is private", Controls(
+                  sources=("design: private subnets for database, functions and app",)),
+              [*INGRESS_TYPES, *LOAD_BALANCERS], Severity.CRITICAL)
+def sg_internet_only_to_lbs(graph: StackGraph, report: ReportViolation) -> None:
+    for resource in graph.of_type(*INGRESS_TYPES):
+        open_rules = [r for r in ingress_rules(resource.resource_type, resource.props) if opens_to_internet(r)]
+        if open_rules and not any(fronts_internet(graph, g) for g in security_group_of(graph, resource)):
+            report(f"{label(resource)} admits {describe_rule(open_rules[0])} into a security group no "
+                   "internet-facing load balancer uses", resource.urn)
+
+
+def described(text) -> bool:
+    return isinstance(text, str) and bool(text.strip()) and text != PULUMI_DEFAULT_DESCRIPTION
+
+
+@resource_policy("sg-descriptions", "Security groups and every rule say what they admit (a description)",
+                 Controls(checkov=("CKV_AWS_23",)), [*INGRESS_TYPES, EGRESS_RULE], Severity.LOW)
+def sg_descriptions(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    if args.resource_type == SECURITY_GROUP:
+        if not described(get(args.props, "description")):
+            report("the security group has no description of its own")
+        rules = inline_ingress(args.props) + [{"description": r.get("description")}
+                                              for r in plain(get(args.props, "egress") or [])]
+    else:
+        rules = [{"description": get(args.props, "description")}]
+    if any(not described(rule["description"]) for rule in rules):
+        report("a rule has no description")
+
+
+@stack_policy("vpc-default-security-group-closed", "Every VPC's default security group has no rules",
+              Controls(fsbp=("EC2.2",), checkov=("CKV2_AWS_12",)), [VPC, DEFAULT_SECURITY_GROUP], Severity.HIGH)
+def default_sg_closed(graph: StackGraph, report: ReportViolation) -> None:
+    for group in graph.of_type(DEFAULT_SECURITY_GROUP):
+        if items(get(group.props, "ingress")) or items(get(group.props, "egress")):
+            report(f"{label(group)} has rules", group.urn)
+    for vpc in graph.of_type(VPC):
+        if not graph.referrers(vpc, "vpcId", DEFAULT_SECURITY_GROUP):
+            report(f"{label(vpc)}'s default security group is not managed (AWS leaves it open to its members)",
+                   vpc.urn)
+
+
+@stack_policy("vpc-flow-logs", "Every VPC has flow logs", Controls(fsbp=("EC2.6",), checkov=("CKV2_AWS_11",)),
+              [VPC, FLOW_LOG], Severity.MEDIUM)
+def vpc_flow_logs(graph: StackGraph, report: ReportViolation) -> None:
+    for vpc in graph.of_type(VPC):
+        logs = [f for f in graph.referrers(vpc, "vpcId", FLOW_LOG) if get(f.props, "trafficType") in ("ALL", "REJECT")]
+        if not logs:
+            report(f"{label(vpc)} has no flow log of ALL or REJECT traffic", vpc.urn)
+
+
+@resource_policy("subnet-no-public-ip-on-launch", "Subnets do not give instances public IPs by default",
+                 Controls(fsbp=("EC2.15",), checkov=("CKV_AWS_130",)), [SUBNET], Severity.MEDIUM)
+def subnet_no_public_ip(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    if is_true(get(args.props, "mapPublicIpOnLaunch")):
+        report("mapPublicIpOnLaunch is true")
+
+
+POLICIES = [sg_internet_ports, sg_internet_only_to_lbs, sg_descriptions, default_sg_closed, vpc_flow_logs,
+            subnet_no_public_ip]

@@ -1,0 +1,324 @@
+"""How a securestack policy is declared and how it reads what the engine hands it.
+
+The analyzer gives a policy the engine's view of a resource: camelCase property names, numbers as floats (they
+travel as protobuf Struct values), provider configuration as JSON text, secrets already unwrapped, and every
+value not known during a preview behind `pulumi_policy`'s unknown-checking proxy (reading one raises, and the
+analyzer reports "can't run policy ... during preview"). The helpers below read properties that way and never
+test `isinstance(x, dict)`: the proxies are Mappings and Sequences, not dicts and lists.
+"""
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Iterator, Optional
+
+import pulumi
+from pulumi_policy import (EnforcementLevel, PolicyResource, ReportViolation, ResourceValidationArgs,
+                           ResourceValidationPolicy, Severity, StackValidationArgs, StackValidationPolicy)
+from pulumi_policy import proxy as _proxy
+
+PROJECT = "securestack"  # the config namespace the stack's own settings live in
+PRODUCTION_TIER = "production"
+NON_PRODUCTION_TIER = "non-production"
+UNKNOWN_VALUES = frozenset(getattr(_proxy, name) for name in dir(_proxy)
+                           if name.startswith("UNKNOWN_") and name.endswith("_VALUE"))
+
+
+# -- declaring policies ----------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Controls:
+    """The audited controls a policy implements: Security Hub FSBP ids, Checkov ids, and other sources."""
+
+    fsbp: tuple[str, ...] = ()
+    checkov: tuple[str, ...] = ()
+    sources: tuple[str, ...] = ()  # e.g. "guides: separate keys per environment", "design: edge"
+
+    def citation(self) -> str:
+        parts = []
+        if self.fsbp:
+            parts.append("Security Hub " + ", ".join(self.fsbp))
+        if self.checkov:
+            parts.append("Checkov " + ", ".join(self.checkov))
+        parts.extend(self.sources)
+        return "; ".join(parts)
+
+    def tags(self) -> list[str]:
+        return [f"fsbp:{c}" for c in self.fsbp] + [f"checkov:{c}" for c in self.checkov]
+
+
+def describe(summary: str, controls: Controls) -> str:
+    return f"{summary} [{controls.citation()}]"
+
+
+ResourceCheck = Callable[[ResourceValidationArgs, ReportViolation], None]
+StackCheck = Callable[["StackGraph", ReportViolation], None]
+
+
+class ResourcePolicy(ResourceValidationPolicy):
+    """A mandatory resource policy that runs only on the resource types it names."""
+
+    def __init__(self, name: str, summary: str, controls: Controls, resource_types: Iterable[str],
+                 check: ResourceCheck, severity: Severity):
+        self.summary, self.controls, self.resource_types = summary, controls, tuple(resource_types)
+        types = frozenset(t for t in self.resource_types if not t.endswith("*"))
+        prefixes = tuple(t[:-1] for t in self.resource_types if t.endswith("*"))  # e.g. "aws:*": every AWS type
+
+        def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
+            if args.resource_type in types or args.resource_type.startswith(prefixes):
+                check(args, report)
+
+        super().__init__(name=name, description=describe(summary, controls), validate=validate,
+                         enforcement_level=EnforcementLevel.MANDATORY, severity=severity, tags=controls.tags())
+
+
+class StackPolicy(StackValidationPolicy):
+    """A mandatory stack policy: it sees every resource (final outputs) with parents and dependencies."""
+
+    def __init__(self, name: str, summary: str, controls: Controls, resource_types: Iterable[str],
+                 check: StackCheck, severity: Severity):
+        self.summary, self.controls, self.resource_types = summary, controls, tuple(resource_types)
+
+        def validate(args: StackValidationArgs, report: ReportViolation) -> None:
+            check(StackGraph(args.resources), report)
+
+        super().__init__(name=name, description=describe(summary, controls), validate=validate,
+                         enforcement_level=EnforcementLevel.MANDATORY, severity=severity, tags=controls.tags())
+
+
+def resource_policy(name: str, summary: str, controls: Controls, resource_types: Iterable[str],
+                    severity: Severity = Severity.HIGH) -> Callable[[ResourceCheck], ResourcePolicy]:
+    return lambda check: ResourcePolicy(name, summary, controls, resource_types, check, severity)
+
+
+def stack_policy(name: str, summary: str, controls: Controls, resource_types: Iterable[str],
+                 severity: Severity = Severity.HIGH) -> Callable[[StackCheck], StackPolicy]:
+    return lambda check: StackPolicy(name, summary, controls, resource_types, check, severity)
+
+
+# -- the stack the pack runs for -------------------------------------------------------------------------------
+
+def stack_environment() -> str:
+    """The environment is the stack name (settings derive every name and the securestack:env tag from it)."""
+    return pulumi.get_stack()
+
+
+def production_stack() -> bool:
+    """From the stack's `securestack:tier`; a stack that does not say is held to production rules."""
+    return pulumi.Config(PROJECT).get("tier") != NON_PRODUCTION_TIER
+
+
+# -- reading properties ----------------------------------------------------------------------------------------
+
+def is_true(value: Any) -> bool:
+    return value is True or (isinstance(value, str) and value.lower() == "true")
+
+
+def is_false(value: Any) -> bool:
+    return value is False or (isinstance(value, str) and value.lower() == "false")
+
+
+def number(value: Any) -> Optional[float]:
+    """Numbers arrive as floats (protobuf Struct) or, in provider configuration, as text."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def is_sequence(value: Any) -> bool:
+    return isinstance(value, Sequence) and not isinstance(value, (str, bytes))
+
+
+def items(value: Any) -> list[Any]:
+    """A list input as a list (absent -> empty); a single value as a one-item list."""
+    if value is None:
+        return []
+    return list(value) if is_sequence(value) else [value]
+
+
+def get(props: Any, *path: Any) -> Any:
+    """props[path...] through proxies; None where a level is absent. Reading an unknown value raises."""
+    value = props
+    for key in path:
+        if isinstance(key, int):
+            if not is_sequence(value) or len(value) <= key:
+                return None
+        elif not isinstance(value, Mapping) or key not in value:
+            return None
+        value = value[key]
+    return value
+
+
+def plain(value: Any) -> Any:
+    """A proxied value as plain dicts and lists (reads every leaf, so an unknown one raises)."""
+    if isinstance(value, Mapping):
+        return {key: plain(value[key]) for key in value}
+    if is_sequence(value):
+        return [plain(item) for item in value]
+    return value
+
+
+def json_value(value: Any) -> Any:
+    """A JSON-typed input (policy documents, container definitions, provider config) as Python values."""
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError:
+            return None
+    return plain(value)
+
+
+def tags_of(props: Any) -> dict[str, str]:
+    tags = get(props, "tags")
+    return {str(k): v for k, v in plain(tags).items()} if isinstance(tags, Mapping) else {}
+
+
+# -- policy documents ------------------------------------------------------------------------------------------
+
+def statements(document: Any) -> list[dict[str, Any]]:
+    """The statements of an IAM/KMS/S3 policy document given as JSON text or an object."""
+    parsed = json_value(document)
+    if not isinstance(parsed, Mapping):
+        return []
+    return [s for s in items(parsed.get("Statement")) if isinstance(s, Mapping)]
+
+
+def allows(statement: Mapping[str, Any]) -> bool:
+    return statement.get("Effect") == "Allow"
+
+
+def actions_of(statement: Mapping[str, Any]) -> list[str]:
+    return [a for a in items(statement.get("Action")) if isinstance(a, str)]
+
+
+def resources_of(statement: Mapping[str, Any]) -> list[str]:
+    return [r for r in items(statement.get("Resource")) if isinstance(r, str)]
+
+
+def is_public_principal(principal: Any) -> bool:
+    """`"*"`, `{"AWS": "*"}` or `{"AWS": [..., "*"]}`: anyone, in any account."""
+    if principal == "*":
+        return True
+    if isinstance(principal, Mapping):
+        return any(value == "*" or (is_sequence(value) and "*" in value) for value in principal.values())
+    return False
+
+
+def describe_statement(statement: Mapping[str, Any], index: int) -> str:
+    return f"statement {statement.get('Sid') or index}"
+
+
+# -- unknown-tolerant reading (graph lookups in stack policies) -----------------------------------------------
+
+def raw(value: Any) -> Any:
+    """What a proxy wraps, without the unknown check (the same unwrapping pulumi_policy's serializer does)."""
+    if isinstance(value, (_proxy._DictProxy, _proxy._ListProxy)):
+        return value["__target"]
+    return value
+
+
+def is_unknown(value: Any) -> bool:
+    return isinstance(raw(value), str) and raw(value) in UNKNOWN_VALUES
+
+
+def peek(props: Any, *path: Any) -> Any:
+    """Like `get`, but an unknown value reads as None: for finding related resources, never for the verdict."""
+    value = props
+    for key in path:
+        value = raw(value)
+        if isinstance(key, int):
+            if not is_sequence(value) or len(value) <= key:
+                return None
+        elif not isinstance(value, Mapping) or key not in value:
+            return None
+        value = value[key]
+    return None if is_unknown(value) else raw(value)
+
+
+def known_strings(value: Any) -> Iterator[str]:
+    """Every known string leaf of a value (unknowns skipped)."""
+    value = raw(value)
+    if isinstance(value, str):
+        if value not in UNKNOWN_VALUES:
+            yield value
+    elif isinstance(value, Mapping):
+        for key in value:
+            yield from known_strings(value[key])
+    elif is_sequence(value):
+        for item in value:
+            yield from known_strings(item)
+
+
+# -- the stack's resource graph --------------------------------------------------------------------------------
+
+IDENTIFYING_OUTPUTS = ("arn", "id", "name", "bucket", "keyId", "identifier")
+
+
+def identifiers(resource: PolicyResource) -> set[str]:
+    """The known names a resource is referred to by (ARN, id, name...)."""
+    found = {peek(resource.props, key) for key in IDENTIFYING_OUTPUTS}
+    return {value for value in found if isinstance(value, str) and value}
+
+
+def mentions(text: str, names: set[str]) -> bool:
+    """A string that is one of the names, or quotes an ARN among them (e.g. inside a JSON document)."""
+    return text in names or any(name.startswith("arn:") and name in text for name in names)
+
+
+class StackGraph:
+    """The resources of a stack policy, with lookups along property dependencies (what the engine recorded) and,
+    where a value came from outside the program, along equal known values."""
+
+    def __init__(self, resources: Sequence[PolicyResource]):
+        self.resources = list(resources)
+
+    def of_type(self, *types: str) -> list[PolicyResource]:
+        return [r for r in self.resources if r.resource_type in types]
+
+    def refers_to(self, source: PolicyResource, prop: str, target: PolicyResource) -> bool:
+        if any(dep.urn == target.urn for dep in source.property_dependencies.get(prop, [])):
+            return True
+        names = identifiers(target)
+        return bool(names) and any(mentions(text, names) for text in known_strings(peek(source.props, prop)))
+
+    def referrers(self, target: PolicyResource, prop: str, *types: str) -> list[PolicyResource]:
+        """Resources of `types` whose `prop` refers to `target`."""
+        return [r for r in self.of_type(*types) if r is not target and self.refers_to(r, prop, target)]
+
+    def referenced(self, source: PolicyResource, prop: str, *types: str) -> list[PolicyResource]:
+        """Resources of `types` that `source`'s `prop` refers to."""
+        return [r for r in self.of_type(*types) if r is not source and self.refers_to(source, prop, r)]
+
+
+def label(resource: PolicyResource) -> str:
+    return f"{resource.resource_type.split(':')[-1]} '{resource.name}'"
+
+
+# -- secret-looking values (environment variables of functions and containers) ----------------------------------
+
+SECRET_LOOKING_NAME = re.compile(r"(SECRET|PASSWORD|PASSWD|TOKEN|API_?KEY|PRIVATE_?KEY|CREDENTIAL|ACCESS_?KEY)",
+                                 re.IGNORECASE)
+# Credentials recognisable by their shape: the guides' live/test keys and webhook secrets, AWS access keys,
+# PEM private keys, common provider tokens.
+SECRET_LOOKING_VALUE = re.compile(r"(sk_(live|test)_\w|whsec_\w|-----BEGIN [A-Z ]*PRIVATE KEY|\b(AKIA|ASIA)[0-9A-Z]{16}\b"
+                                  r"|\bgh[pousr]_[A-Za-z0-9]{20,}|\bxox[abprs]-)")
+# What a reference to a secret looks like: an ARN, a URL, a path, or a lowercase Secrets Manager name.
+REFERENCE_VALUE = re.compile(r"^(arn:[\w-]+:|https?://|/|[a-z0-9][a-z0-9-]*(/[a-z0-9][a-z0-9_.-]*)+$)")
+
+
+def secret_looking(name: Any, value: Any) -> Optional[str]:
+    """Why a plain environment variable looks like it carries a secret (None if it does not)."""
+    if not isinstance(value, str) or not value:
+        return None
+    if SECRET_LOOKING_VALUE.search(value):
+        return f"{name}'s value has the shape of a credential"
+    if isinstance(name, str) and SECRET_LOOKING_NAME.search(name) and not REFERENCE_VALUE.match(value):
+        return f"{name} is named like a secret and its value is not a reference (ARN, URL or secret name)"
+    return None
