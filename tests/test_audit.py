@@ -121,19 +121,18 @@ def compile_pattern(pattern: str) -> Callable[[dict], bool]:
         at[0] += 1
         return token
 
-    def either() -> Callable[[dict], bool]:
-        parts = [both()]
-        while peek() == ("op", "||"):
+    def joined(operator: str, operand: Callable[[], Callable[[dict], bool]], combine: Callable) -> Callable:
+        parts = [operand()]
+        while peek() == ("op", operator):
             take()
-            parts.append(both())
-        return lambda event: any(part(event) for part in parts)
+            parts.append(operand())
+        return lambda event: combine(part(event) for part in parts)
+
+    def either() -> Callable[[dict], bool]:  # || binds looser than &&
+        return joined("||", both, any)
 
     def both() -> Callable[[dict], bool]:
-        parts = [single()]
-        while peek() == ("op", "&&"):
-            take()
-            parts.append(single())
-        return lambda event: all(part(event) for part in parts)
+        return joined("&&", single, all)
 
     def single() -> Callable[[dict], bool]:
         if peek() == ("op", "("):
