@@ -100,6 +100,7 @@ class Recording:
     resources: list[RecordedResource]
     stack_outputs: dict[str, Any]
     stack_urn: Optional[str] = None
+    preview: bool = False  # recorded as `pulumi preview` of a new stack: outputs not yet known
 
     def of_type(self, *types: str) -> list[RecordedResource]:
         return [r for r in self.resources if r.type in types]
@@ -420,13 +421,18 @@ INVOKES: dict[str, Callable[[dict, MockEnvironment], dict]] = {
 
 
 class RecordingMocks(pulumi.runtime.Mocks):
-    def __init__(self, environment: MockEnvironment):
+    def __init__(self, environment: MockEnvironment, preview: bool = False):
         self.environment = environment
+        self.preview = preview
         self.invokes: list[tuple[str, dict]] = []
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[Optional[str], dict]:
         urn_hint = f"{args.typ}::{args.name}"
         inputs = dict(args.inputs)
+        if self.preview and not args.typ.startswith("pulumi:providers:"):
+            # A preview creates nothing: the engine answers with the inputs and no id, so ids, ARNs and every
+            # other computed output stay unknown to the program, as in `pulumi preview` of a new stack.
+            return None, inputs
         shaper = OUTPUT_SHAPERS.get(args.typ)
         computed = shaper(args, inputs, self.environment, _digest(urn_hint, 32)) if shaper else {}
         resource_id = args.resource_id or computed.pop("id", None) or \
@@ -519,7 +525,7 @@ def record(program: Callable[[], Any], *, stack: str, config: Mapping[str, str],
     region = config.get("aws:region")
     environment = environment or MockEnvironment(account_id=_deploying_account(config),
                                                  region=region if isinstance(region, str) else "us-east-1")
-    mocks = RecordingMocks(environment)
+    mocks = RecordingMocks(environment, preview=preview)
     monitor = RecordingMonitor(mocks)
 
     def run() -> Recording:
@@ -531,7 +537,7 @@ def record(program: Callable[[], Any], *, stack: str, config: Mapping[str, str],
         runtime_settings.configure(settings)
         _sync_await(run_in_stack(program))
         return Recording(project=project, stack=stack, resources=monitor.recorded,
-                         stack_outputs=monitor.stack_outputs, stack_urn=monitor.stack_urn)
+                         stack_outputs=monitor.stack_outputs, stack_urn=monitor.stack_urn, preview=preview)
 
     # A fresh context per run: Pulumi keeps its settings, config and root stack in context variables.
     return contextvars.Context().run(run)
