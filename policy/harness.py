@@ -206,18 +206,6 @@ def stack_configure_request(stack_config: StackConfig, dry_run: bool) -> proto.A
         tags={"pulumi:project": stack_config.project, "pulumi:runtime": "python"})
 
 
-def has_unknowns(recording: Recording) -> bool:
-    def walk(value: Any) -> bool:
-        if isinstance(value, Unknown):
-            return True
-        if isinstance(value, dict):
-            return any(walk(v) for v in value.values())
-        if isinstance(value, (list, tuple)):
-            return any(walk(v) for v in value)
-        return False
-    return any(walk(r.inputs) for r in recording.resources)
-
-
 # -- running the analyzer --------------------------------------------------------------------------------------
 
 def new_analyzer(levels: Mapping[str, EnforcementLevel], policies=POLICIES) -> _PolicyAnalyzerServicer:
@@ -270,5 +258,5 @@ def evaluate(recording: Recording, stack_config: StackConfig, *, policy_config: 
         return [config_violation(error)]
     analyzer = new_analyzer(levels, policies)
     resources = engine_resources(recording)
-    found = contextvars.Context().run(analyze, analyzer, resources, stack_config, has_unknowns(recording))
+    found = contextvars.Context().run(analyze, analyzer, resources, stack_config, recording.preview)
     return [violation(diagnostic, urn) for diagnostic, urn in found]

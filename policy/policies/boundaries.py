@@ -11,7 +11,7 @@ import pulumi
 from pulumi_policy import PolicyProviderResource, PolicyResource, ReportViolation, ResourceValidationArgs, Severity
 
 from .support import (Controls, StackGraph, get, is_sequence, is_true, items, json_value, known_strings,
-                      label, peek, resource_policy, stack_environment, stack_policy, tags_of)
+                      label, peek, resource_policy, stack_environment, stack_policy)
 
 AWS_PROVIDER = "pulumi:providers:aws"
 SECRET = "aws:secretsmanager/secret:Secret"
@@ -162,7 +162,7 @@ def arns_within_accounts(graph: StackGraph, report: ReportViolation) -> None:
 
 def environment_tag(props, provider: Optional[PolicyProviderResource]) -> Optional[str]:
     """The resource's own securestack:env tag, else the one its provider stamps as a default tag."""
-    own = tags_of(props).get(ENV_TAG)
+    own = get(props, "tags", ENV_TAG)  # only this tag: others may not be known during a preview
     if own is not None or provider is None:
         return own
     defaults = json_value(get(provider.props, "defaultTags")) or {}
@@ -245,7 +245,7 @@ ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
 
 
 def wildcard_scoped(secret: PolicyResource) -> bool:
-    scopes = str(tags_of(secret.props).get("securestack:scopes") or "").split()
+    scopes = str(peek(secret.props, "tags", "securestack:scopes") or "").split()
     return WILDCARD_SCOPE_TAG in scopes or "*" in scopes
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pulumi_policy import ReportViolation, ResourceValidationArgs, Severity
 
 from .network import availability_zones
-from .support import (Controls, StackGraph, get, items, label, number, peek, plain, resource_policy,
+from .support import (Controls, StackGraph, get, items, label, number, peek, plain, present, resource_policy,
                       secret_looking, stack_policy)
 
 FUNCTION = "aws:lambda/function:Function"
@@ -55,7 +55,7 @@ def lambda_in_vpc(graph: StackGraph, report: ReportViolation) -> None:
         if config is None or (not subnet_ids and not function.property_dependencies.get("vpcConfig")):
             report(f"{label(function)} is not in a VPC", function.urn)
             continue
-        if not items(get(config, "securityGroupIds")):
+        if not present(config, "securityGroupIds"):
             report(f"{label(function)} has no security group", function.urn)
         zones = availability_zones(graph, function, "vpcConfig", subnet_ids)
         if len(zones) < MIN_AVAILABILITY_ZONES:

@@ -4,8 +4,8 @@ from __future__ import annotations
 from pulumi_policy import PolicyResource, ReportViolation, ResourceValidationArgs, Severity
 
 from .network import SUBNET, availability_zones
-from .support import (Controls, StackGraph, get, is_true, items, json_value, label, peek, plain, production_stack,
-                      resource_policy, stack_policy)
+from .support import (Controls, StackGraph, get, is_true, items, json_value, label, peek, plain, present,
+                      production_stack, resource_policy, stack_policy)
 
 # pulumi-aws registers every ELBv2 resource under both modules (aws.lb and its alias aws.alb).
 LOAD_BALANCERS = ("aws:lb/loadBalancer:LoadBalancer", "aws:alb/loadBalancer:LoadBalancer")
@@ -220,7 +220,7 @@ def waf_known_bad_inputs(graph: StackGraph, report: ReportViolation) -> None:
 def waf_logging(graph: StackGraph, report: ReportViolation) -> None:
     for acl in graph.of_type(WEB_ACL):
         configs = graph.referrers(acl, "resourceArn", WEB_ACL_LOGGING)
-        if not any(items(get(c.props, "logDestinationConfigs")) for c in configs):
+        if not any(present(c.props, "logDestinationConfigs") for c in configs):
             report(f"{label(acl)} has no aws.wafv2.WebAclLoggingConfiguration with a destination", acl.urn)
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pulumi_policy import PolicyResource, ReportViolation, ResourceValidationArgs, Severity
 
-from .support import (Controls, StackGraph, get, is_true, is_unknown, items, label, number, peek, plain,
-                      resource_policy, stack_policy)
+from .support import (Controls, StackGraph, get, is_true, is_unknown, items, label, number, peek, resource_policy,
+                      stack_policy)
 
 VPC = "aws:ec2/vpc:Vpc"
 SUBNET = "aws:ec2/subnet:Subnet"
@@ -40,10 +40,11 @@ def availability_zones(graph: StackGraph, source: PolicyResource, prop: str, sub
 # -- ingress rules, whichever resource declares them --------------------------------------------------------------
 
 def inline_ingress(props) -> list[dict]:
-    return [{"cidrs": items(rule.get("cidrBlocks")) + items(rule.get("ipv6CidrBlocks")),
-             "protocol": str(rule.get("protocol")), "from": number(rule.get("fromPort")),
-             "to": number(rule.get("toPort")), "description": rule.get("description")}
-            for rule in plain(get(props, "ingress") or [])]
+    # Field by field: a rule's other fields (e.g. source security groups) may not be known during a preview.
+    return [{"cidrs": list(items(get(rule, "cidrBlocks"))) + list(items(get(rule, "ipv6CidrBlocks"))),
+             "protocol": str(get(rule, "protocol")), "from": number(get(rule, "fromPort")),
+             "to": number(get(rule, "toPort")), "description": get(rule, "description")}
+            for rule in items(get(props, "ingress"))]
 
 
 def ingress_rules(resource_type: str, props) -> list[dict]:
@@ -120,8 +121,8 @@ def sg_descriptions(args: ResourceValidationArgs, report: ReportViolation) -> No
     if args.resource_type == SECURITY_GROUP:
         if not described(get(args.props, "description")):
             report("the security group has no description of its own")
-        rules = inline_ingress(args.props) + [{"description": r.get("description")}
-                                              for r in plain(get(args.props, "egress") or [])]
+        rules = inline_ingress(args.props) + [{"description": get(rule, "description")}
+                                              for rule in items(get(args.props, "egress"))]
     else:
         rules = [{"description": get(args.props, "description")}]
     if any(not described(rule["description"]) for rule in rules):

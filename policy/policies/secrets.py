@@ -6,7 +6,8 @@ import re
 
 from pulumi_policy import ReportViolation, ResourceValidationArgs, Severity
 
-from .support import (Controls, StackGraph, get, is_false, label, number, resource_policy, stack_policy)
+from .support import (Controls, StackGraph, get, is_false, label, number, peek, present, resource_policy,
+                      stack_policy)
 
 SECRET = "aws:secretsmanager/secret:Secret"
 SECRET_ROTATION = "aws:secretsmanager/secretRotation:SecretRotation"
@@ -24,7 +25,7 @@ HOURS_PER_DAY = 24
 def secret_rotation_configured(graph: StackGraph, report: ReportViolation) -> None:
     for secret in graph.of_type(SECRET):
         rotations = [r for r in graph.referrers(secret, "secretId", SECRET_ROTATION)
-                     if not is_false(get(r.props, "rotationEnabled")) and get(r.props, "rotationLambdaArn")]
+                     if not is_false(peek(r.props, "rotationEnabled")) and present(r.props, "rotationLambdaArn")]
         if not rotations:
             report(f"{label(secret)} has no enabled aws.secretsmanager.SecretRotation with a rotation function",
                    secret.urn)

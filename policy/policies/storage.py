@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pulumi_policy import PolicyResource, ReportViolation, ResourceValidationArgs, Severity
 
-from .support import (Controls, StackGraph, get, is_public_principal, is_true, items, label, number,
-                      plain, production_stack, resource_policy, resources_of, stack_policy, statements)
+from .support import (Controls, StackGraph, get, is_public_principal, is_true, items, label, number, present,
+                      production_stack, resource_policy, resources_of, stack_policy, statements)
 
 LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
 PRODUCTION_MIN_LOG_DAYS = 365  # a year of history for incident response (CIS, PCI DSS 10.5.1)
@@ -79,7 +79,9 @@ def s3_tls_only(graph: StackGraph, report: ReportViolation) -> None:
 
 
 def default_encryption(config: PolicyResource) -> list[dict]:
-    return [plain(get(rule, "applyServerSideEncryptionByDefault") or {})
+    """(algorithm, whether a KMS key is named) of each rule; the key's ARN itself may be unknown in a preview."""
+    return [{"sseAlgorithm": get(rule, "applyServerSideEncryptionByDefault", "sseAlgorithm"),
+             "kmsMasterKeyId": present(get(rule, "applyServerSideEncryptionByDefault"), "kmsMasterKeyId")}
             for rule in items(get(config.props, "rules"))]
 
 

@@ -242,6 +242,12 @@ def peek(props: Any, *path: Any) -> Any:
     return None if is_unknown(value) else raw(value)
 
 
+def present(props: Any, key: str) -> bool:
+    """Whether a property is set, known or not (a value computed during a preview is set, just unknown)."""
+    value = raw(props)
+    return isinstance(value, Mapping) and value.get(key) not in (None, "", [], {})
+
+
 def known_strings(value: Any) -> Iterator[str]:
     """Every known string leaf of a value (unknowns skipped)."""
     value = raw(value)
