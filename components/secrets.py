@@ -26,8 +26,16 @@ KIND_WEBHOOK = "webhook-secret"
 KIND_POSTGRES_USER = "postgres-user"
 # Secret names are securestack/<env>/<path>/<name>; each rotator may touch only its own path.
 SECRET_PATHS = {KIND_API_KEY: "api-keys", KIND_WEBHOOK: "webhooks", KIND_POSTGRES_USER: "database"}
+# Tag values allow only letters, digits, spaces and _ . : / = + - @, but every RDS-managed secret is named
+# `rds!...`: the master-secret-arn tag spells '!' as `@21` (as the wildcard scope is spelled ALL_SCOPES), and the
+# rotator reads it back with `tag_arn.replace("@21", "!")`.
+TAG_SAFE_BANG = "@21"
 READ_ACTIONS = ["secretsmanager:GetSecretValue"]
 WRITE_ACTIONS = ["secretsmanager:PutSecretValue", "secretsmanager:UpdateSecretVersionStage"]
+
+
+def tag_safe_arn(arn: str) -> str:
+    return arn.replace("!", TAG_SAFE_BANG)
 
 
 def secret_name(environment: str, kind: str, name: str) -> str:
@@ -203,7 +211,8 @@ class DatabaseUserSecret(RotatedSecrets):
                       "securestack:db-port": pulumi.Output.from_input(args.port).apply(str),
                       "securestack:db-name": args.database_name, "securestack:db-username": args.username,
                       "securestack:db-owner-role": owner_role(args.username),
-                      "securestack:master-secret-arn": args.master_secret_arn})
+                      "securestack:master-secret-arn": pulumi.Output.from_input(args.master_secret_arn).apply(
+                          tag_safe_arn)})
         super().__init__("securestack:secrets:DatabaseUserSecret", name, args.store, [spec], opts)
 
     @property
