@@ -1,0 +1,308 @@
+"""RotationFunction: deterministic packaging of lambdas/<kind>/, and the function, role, network and permission
+both shipped stacks send to the engine."""
+from __future__ import annotations
+
+import base64
+import datetime
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import botocore.session
+import pytest
+
+from components.rotation import (ARCHITECTURE, BUILD_ROOT, LAMBDAS_ROOT, RUNTIME, build_archive,
+                                 distribution_closure, vendored_names)
+from tests.support.stacks import (SHIPPED_STACKS, by_output_id, policy_statements, settings_of, shipped_recording)
+
+KINDS = ("api_key_rotation", "webhook_secret_rotation", "postgres_user_rotation")
+FUNCTION, ROLE, ROLE_POLICY = "aws:lambda/function:Function", "aws:iam/role:Role", "aws:iam/rolePolicy:RolePolicy"
+PERMISSION, LOG_GROUP = "aws:lambda/permission:Permission", "aws:cloudwatch/logGroup:LogGroup"
+SECURITY_GROUP, INGRESS_RULE = "aws:ec2/securityGroup:SecurityGroup", \
+    "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
+ROTATOR_ACTIONS = {"secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue",
+                   "secretsmanager:UpdateSecretVersionStage"}
+# AWS Lambda runtime deprecation dates (Lambda developer guide, "Supported runtimes"); botocore lists every
+# runtime ever accepted, so its enum alone does not say a runtime is still supported.
+PYTHON_DEPRECATION = {"python3.9": datetime.date(2025, 12, 15), "python3.10": datetime.date(2026, 6, 30),
+                      "python3.11": datetime.date(2026, 6, 30), "python3.12": datetime.date(2028, 10, 31),
+                      "python3.13": datetime.date(2029, 6, 30)}
+VENDORED_TOP_LEVEL = {"pg8000", "scramp", "asn1crypto", "dateutil", "six.py"}
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Packaging
+# ---------------------------------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def archives(tmp_path_factory) -> dict:
+    build = tmp_path_factory.mktemp("build")
+    return {kind: build_archive(kind, build_root=build) for kind in KINDS}
+
+
+@pytest.fixture
+def lambdas_copy(tmp_path) -> Path:
+    copy = tmp_path / "lambdas"
+    shutil.copytree(LAMBDAS_ROOT, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    return copy
+
+
+def test_archive_hash_is_stable_across_builds(tmp_path, archives):
+    for kind in KINDS:
+        again = build_archive(kind, build_root=tmp_path / "again")
+        assert again.sha256 == archives[kind].sha256
+        assert again.path.read_bytes() == archives[kind].path.read_bytes()
+        assert again.path.name == f"{kind}-{again.sha256}.zip"  # keyed by content: same source, same file
+
+
+def test_archive_ignores_timestamps_permissions_and_bytecode(tmp_path, lambdas_copy, archives):
+    handler = lambdas_copy / "api_key_rotation" / "handler.py"
+    os.utime(handler, (0, 1_000_000_000))
+    handler.chmod(0o755)
+    (lambdas_copy / "rotation_common" / "__pycache__").mkdir()
+    (lambdas_copy / "rotation_common" / "__pycache__" / "protocol.cpython-313.pyc").write_bytes(b"\0")
+    rebuilt = build_archive("api_key_rotation", lambdas_root=lambdas_copy, build_root=tmp_path / "b")
+    assert rebuilt.sha256 == archives["api_key_rotation"].sha256
+
+
+def test_archive_hash_changes_with_one_source_byte(tmp_path, lambdas_copy, archives):
+    common = lambdas_copy / "rotation_common" / "values.py"
+    common.write_bytes(common.read_bytes() + b"\n")
+    for kind in KINDS:  # the shared package is in every kind's archive
+        changed = build_archive(kind, lambdas_root=lambdas_copy, build_root=tmp_path / "changed")
+        assert changed.sha256 != archives[kind].sha256, kind
+
+
+def test_zip_entries_are_sorted_with_fixed_times_and_modes(archives):
+    for archive in archives.values():
+        with zipfile.ZipFile(archive.path) as package:
+            infos = package.infolist()
+        names = [info.filename for info in infos]
+        assert names == sorted(names) and len(names) == len(set(names))
+        assert {info.date_time for info in infos} == {(1980, 1, 1, 0, 0, 0)}
+        assert {info.external_attr >> 16 for info in infos} == {0o100644}
+
+
+def top_level(entries) -> set[str]:
+    return {entry.split("/", 1)[0] for entry in entries}
+
+
+def test_archive_holds_only_what_its_kind_imports(archives):
+    for kind in ("api_key_rotation", "webhook_secret_rotation"):
+        assert top_level(archives[kind].entries) == {"handler.py", "rotation_common"}
+    postgres = top_level(archives["postgres_user_rotation"].entries)
+    distributions = {entry for entry in postgres if entry.endswith(".dist-info")}
+    assert postgres - distributions == {"handler.py", "database.py", "rds-global-bundle.pem", "rotation_common",
+                                        *VENDORED_TOP_LEVEL}
+    assert {d.split("-")[0].lower() for d in distributions} == {"pg8000", "scramp", "asn1crypto",
+                                                                "python_dateutil", "six"}
+    for archive in archives.values():
+        for entry in archive.entries:
+            parts = entry.split("/")
+            assert "__pycache__" not in parts and not entry.endswith((".pyc", ".pyo")), entry
+            assert "tests" not in parts and "test" not in parts[:-1], entry
+            assert not any(other in parts[0] for other in KINDS), f"another kind's file {entry}"
+            assert parts[-1] not in ("VENDOR", "RECORD", "INSTALLER", "direct_url.json"), entry
+
+
+def test_vendored_closure_follows_installed_dependencies():
+    names = {d.metadata["Name"].lower() for d in distribution_closure(vendored_names(LAMBDAS_ROOT /
+                                                                                     "postgres_user_rotation"))}
+    assert names == {"pg8000", "scramp", "asn1crypto", "python-dateutil", "six"}
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_handler_imports_from_the_archive_alone(kind, archives, tmp_path):
+    """Unpacked as Lambda does: the handler and everything but boto3 (the runtime's) comes from the archive."""
+    with zipfile.ZipFile(archives[kind].path) as package:
+        package.extractall(tmp_path)
+    probe = ("import sys; sys.path.insert(0, sys.argv[1]); import handler, rotation_common; "
+             "mods = [handler, rotation_common] + ([__import__('pg8000'), __import__('scramp'), "
+             "__import__('asn1crypto'), __import__('dateutil')] if sys.argv[2] == 'postgres_user_rotation' else []); "
+             "bad = [m.__name__ for m in mods if not m.__file__.startswith(sys.argv[1])]; "
+             "assert callable(handler.lambda_handler); print(bad)")
+    result = subprocess.run([sys.executable, "-c", probe, str(tmp_path), kind], capture_output=True, text=True,
+                            cwd="/", env={"PATH": os.environ.get("PATH", "")}, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]", f"imported from outside the archive: {result.stdout}"
+
+
+def test_runtime_is_current_and_known_to_the_lambda_api():
+    runtimes = botocore.session.get_session().get_service_model("lambda").shape_for("Runtime").enum
+    assert RUNTIME in runtimes
+    assert PYTHON_DEPRECATION[RUNTIME] - datetime.date.today() > datetime.timedelta(days=365)
+    assert ARCHITECTURE in botocore.session.get_session().get_service_model("lambda").shape_for("Architecture").enum
+
+
+def test_default_build_dir_is_ignored_by_git():
+    ignored = subprocess.run(["git", "check-ignore", "-q", str(BUILD_ROOT / "x.zip")],
+                             cwd=LAMBDAS_ROOT.parent, capture_output=True)
+    assert ignored.returncode == 0, "build output must never be committed"
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Mock engine, both shipped stacks
+# ---------------------------------------------------------------------------------------------------------------
+
+@pytest.fixture(params=SHIPPED_STACKS)
+def stack(request) -> str:
+    return request.param
+
+
+@pytest.fixture
+def recording(stack):
+    return shipped_recording(stack)
+
+
+@pytest.fixture
+def settings(stack):
+    return settings_of(stack)
+
+
+def function_of(recording, kind: str):
+    return next(f for f in recording.of_type(FUNCTION) if f.inputs["name"].endswith(kind.replace("_", "-")))
+
+
+def sibling(recording, function, type_: str, suffix: str):
+    return next(r for r in recording.of_type(type_) if r.parent == function.parent and r.name.endswith(suffix))
+
+
+def statements_by_sid(recording, function, suffix: str) -> dict:
+    return {s["Sid"]: s for s in policy_statements(sibling(recording, function, ROLE_POLICY, suffix).inputs["policy"])}
+
+
+def test_one_function_per_kind_with_current_runtime(recording, settings):
+    assert len(recording.of_type(FUNCTION)) == len(KINDS)
+    for kind in KINDS:
+        function = function_of(recording, kind)
+        inputs = function.inputs
+        assert inputs["runtime"] == RUNTIME and inputs["handler"] == "handler.lambda_handler"
+        assert len(inputs["name"]) <= 64 and inputs["name"] == f"securestack-{settings.environment}-" \
+                                                              f"{kind.replace('_', '-')}"
+        archive = Path(inputs["code"]["path"])
+        assert archive.name.startswith(kind) and archive.exists()
+        assert inputs["sourceCodeHash"] == base64.b64encode(hashlib.sha256(archive.read_bytes()).digest()).decode()
+        assert inputs["tracingConfig"] == {"mode": "Active"}
+        assert 1 <= inputs["reservedConcurrentExecutions"] == settings.secrets.rotator_reserved_concurrency
+
+
+def test_function_environment(recording, settings):
+    for kind in KINDS:
+        variables = function_of(recording, kind).inputs["environment"]["variables"]
+        assert variables["SECRETS_MANAGER_ENDPOINT"] == f"https://secretsmanager.{settings.region}.amazonaws.com"
+        assert variables["LOG_LEVEL"] == settings.secrets.rotator_log_level
+        if kind == "postgres_user_rotation":
+            assert variables["PG_CA_BUNDLE"] == "/var/task/rds-global-bundle.pem"
+            assert "rds-global-bundle.pem" in build_archive(kind).entries
+        else:
+            assert "PG_CA_BUNDLE" not in variables
+
+
+def test_logs_go_to_an_encrypted_log_group_created_first(recording, settings):
+    logs_key = next(k.outputs["arn"] for k in recording.of_type("aws:kms/key:Key")
+                    if k.inputs["tags"].get("securestack:key-purpose") == "logs")
+    for kind in KINDS:
+        function = function_of(recording, kind)
+        group = sibling(recording, function, LOG_GROUP, "-logs")
+        assert function.inputs["loggingConfig"]["logGroup"] == group.inputs["name"] == \
+            f"/aws/lambda/{function.inputs['name']}"
+        assert group.inputs["kmsKeyId"] == logs_key
+        assert group.inputs["retentionInDays"] == settings.logs.retention_days
+        assert group.urn in function.dependencies  # else Lambda makes its own, unencrypted and kept forever
+
+
+def test_function_runs_in_private_subnets_with_egress_only_group(recording, settings):
+    network = recording.one("securestack:network:Network")
+    private = sorted(s.id for s in recording.of_type("aws:ec2/subnet:Subnet")
+                     if s.parent == network.urn and "private" in s.name)
+    database_group = recording.one(SECURITY_GROUP, "database-sg")
+    vpc = recording.one("aws:ec2/vpc:Vpc")
+    groups = by_output_id(recording, SECURITY_GROUP)
+    for kind in KINDS:
+        function = function_of(recording, kind)
+        assert sorted(function.inputs["vpcConfig"]["subnetIds"]) == private
+        [group_id] = function.inputs["vpcConfig"]["securityGroupIds"]
+        group = groups[group_id].inputs
+        assert not group.get("ingress")
+        egress = {(rule["fromPort"], rule["toPort"]): rule for rule in group["egress"]}
+        assert egress[(443, 443)]["cidrBlocks"] == [vpc.inputs["cidrBlock"]]
+        if kind == "postgres_user_rotation":
+            assert set(egress) == {(443, 443), (5432, 5432)}
+            assert egress[(5432, 5432)]["securityGroups"] == [database_group.id]
+            admitted = [r for r in recording.of_type(INGRESS_RULE)
+                        if r.inputs["securityGroupId"] == database_group.id
+                        and r.inputs["referencedSecurityGroupId"] == group_id]
+            assert [(r.inputs["fromPort"], r.inputs["toPort"]) for r in admitted] == [(5432, 5432)]
+        else:
+            assert set(egress) == {(443, 443)}
+
+
+def test_invoke_permission_is_bound_to_the_account(recording, settings):
+    permissions = {p.inputs["function"]: p for p in recording.of_type(PERMISSION)}
+    for kind in KINDS:
+        permission = permissions[function_of(recording, kind).outputs["name"]]
+        assert permission.inputs["principal"] == "secretsmanager.amazonaws.com"
+        assert permission.inputs["action"] == "lambda:InvokeFunction"
+        assert permission.inputs["sourceAccount"] == settings.allowed_account_ids[0]
+
+
+def test_role_trusts_lambda_of_this_account_only(recording, settings):
+    for kind in KINDS:
+        function = function_of(recording, kind)
+        role = next(r for r in recording.of_type(ROLE) if r.outputs["arn"] == function.inputs["role"])
+        assert len(role.inputs["name"]) <= 64
+        [trust] = policy_statements(role.inputs["assumeRolePolicy"])
+        assert trust["Principal"] == {"Service": "lambda.amazonaws.com"} and trust["Action"] == "sts:AssumeRole"
+        assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": settings.allowed_account_ids[0]}}
+
+
+def test_secret_permissions_only_for_secrets_that_name_this_function(recording, settings):
+    secrets_key = next(k.outputs["arn"] for k in recording.of_type("aws:kms/key:Key")
+                       if k.inputs["tags"].get("securestack:key-purpose") == "secrets")
+    paths = {"api_key_rotation": "api-keys", "webhook_secret_rotation": "webhooks",
+             "postgres_user_rotation": "database"}
+    for kind in KINDS:
+        function = function_of(recording, kind)
+        statements = statements_by_sid(recording, function, "-secrets")
+        rotate = statements["RotateOnlySecretsThatNameThisFunction"]
+        assert set(rotate["Action"]) == ROTATOR_ACTIONS
+        assert rotate["Resource"].endswith(f":secret:securestack/{settings.environment}/{paths[kind]}/*")
+        assert rotate["Condition"] == {"StringEquals": {
+            "secretsmanager:resource/AllowRotationLambdaArn": function.outputs["arn"]}}
+        key = statements["SecretsKeyThroughSecretsManager"]
+        assert set(key["Action"]) == {"kms:Decrypt", "kms:GenerateDataKey"} and key["Resource"] == secrets_key
+        assert key["Condition"] == {"StringEquals": {
+            "kms:ViaService": f"secretsmanager.{settings.region}.amazonaws.com"}}
+
+
+def test_postgres_rotator_reads_the_master_secret_with_the_data_key(recording):
+    instance = recording.one("aws:rds/instance:Instance")
+    statements = statements_by_sid(recording, function_of(recording, "postgres_user_rotation"), "-secrets")
+    master = statements["ReadDatabaseMasterSecret"]
+    assert master["Resource"] == instance.outputs["masterUserSecrets"][0]["secretArn"]
+    assert set(master["Action"]) == {"secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"}
+    assert statements["MasterSecretKeyThroughSecretsManager"]["Resource"] == instance.inputs["masterUserSecretKmsKeyId"]
+    for kind in ("api_key_rotation", "webhook_secret_rotation"):
+        assert "ReadDatabaseMasterSecret" not in statements_by_sid(recording, function_of(recording, kind), "-secrets")
+
+
+def test_rotators_may_redeploy_exactly_the_app_service(recording):
+    service_arn = recording.one("aws:ecs/service:Service").outputs["arn"]
+    for kind in KINDS:
+        redeploy = statements_by_sid(recording, function_of(recording, kind), "-secrets")["RedeployTheConsumingService"]
+        assert (redeploy["Action"], redeploy["Resource"]) == ("ecs:UpdateService", service_arn)
+
+
+def test_runtime_permissions_exist_before_the_function(recording, settings):
+    for kind in KINDS:
+        function = function_of(recording, kind)
+        runtime = sibling(recording, function, ROLE_POLICY, "-runtime")
+        assert runtime.urn in function.options["dependsOn"]
+        statements = {s["Sid"]: s for s in policy_statements(runtime.inputs["policy"])}
+        assert statements["OwnLogGroup"]["Resource"].endswith(f":log-group:/aws/lambda/{function.inputs['name']}:*")
+        assert "ec2:CreateNetworkInterface" in statements["NetworkInterfacesInThisAccount"]["Action"]
+        assert "xray:PutTraceSegments" in statements["DescribeNetworkAndTrace"]["Action"]
