@@ -90,9 +90,25 @@ def _required_string(event, name):
     return value
 
 
+_cached_client = {}
+
+
 def secretsmanager_client():
-    # A VPC endpoint URL can be given, as in AWS's reference rotation functions.
-    return boto3.client("secretsmanager", endpoint_url=os.environ.get("SECRETS_MANAGER_ENDPOINT") or None)
+    """One client per boto3 default session and endpoint URL.
+
+    Building a client costs tens of milliseconds, so a warm Lambda container reuses it; a new
+    default session (as each test makes) gets a new client. The endpoint URL can name a VPC
+    endpoint, as in AWS's reference rotation functions.
+    """
+    if boto3.DEFAULT_SESSION is None:
+        boto3.setup_default_session()
+    session = boto3.DEFAULT_SESSION
+    endpoint = os.environ.get("SECRETS_MANAGER_ENDPOINT") or None
+    cached = _cached_client.get("secretsmanager")
+    if cached is None or cached[0] is not session or cached[1] != endpoint:
+        cached = (session, endpoint, session.client("secretsmanager", endpoint_url=endpoint))
+        _cached_client["secretsmanager"] = cached
+    return cached[2]
 
 
 class Rotation:

@@ -4,8 +4,12 @@ injection through botocore event hooks, and the record of secret values that mus
 
 import copy
 import json
+import secrets
+import shutil
 import time
 import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import boto3
 from botocore.exceptions import ClientError
@@ -16,6 +20,7 @@ REGION = "eu-west-1"
 STEPS = ("createSecret", "setSecret", "testSecret", "finishSecret")
 ROTATION_LAMBDA_ARN = f"arn:aws:lambda:{REGION}:{DEFAULT_ACCOUNT_ID}:function:securestack-rotator"
 SECRET_FIELDS = ("key", "secret", "password")
+LAMBDAS_DIR = Path(__file__).resolve().parents[2] / "lambdas"
 
 
 def moto_secret(secret_id):
@@ -101,16 +106,18 @@ def _secret_fields(text):
 
 
 class AwsCalls:
-    """Counts and breaks AWS API calls of every client made from boto3's default session."""
+    """Counts and breaks the AWS API calls of clients made from a boto3 session after it.
+
+    Its hooks are registered once, up front, because a client copies the session's hooks when
+    it is built (and the rotation functions keep their client); faults added later still apply.
+    """
 
     def __init__(self, session):
-        self.events = session.events
         self.calls = []
-        # Fires once per API call (retries excluded), with the caller's parameters.
-        self.events.register("before-parameter-build", self._record)
-
-    def _record(self, model, params, **_):
-        self.calls.append((model.name, copy.deepcopy(params)))
+        self._faults = []
+        # before-parameter-build fires once per API call (retries excluded), with its parameters.
+        session.events.register("before-parameter-build", self._before)
+        session.events.register("after-call", self._after)
 
     def count(self, operation=None):
         return sum(1 for name, _ in self.calls if operation in (None, name))
@@ -122,25 +129,29 @@ class AwsCalls:
         """Raise a ClientError in `operation`: before the request is sent (the call failed) or
         after its response (the call succeeded but the function crashed right after it).
         `matching`: only calls whose parameters include these items."""
-        remaining = [times]
-        wanted = matching or {}
+        self._faults.append(
+            {"event": f"{service}.{operation}", "when": when, "remaining": times, "code": code, "matching": matching or {}}
+        )
 
-        def raise_error(params=None, **_):
-            if remaining[0] > 0 and all(params.get(k) == v for k, v in wanted.items()):
-                remaining[0] -= 1
-                raise ClientError({"Error": {"Code": code, "Message": "injected by the test"}}, operation)
+    def _before(self, event_name, model, params, **_):
+        self.calls.append((model.name, copy.deepcopy(params)))
+        self._maybe_fail(event_name, "before", model.name, params)
 
-        if when == "before":
-            self.events.register(f"before-parameter-build.{service}.{operation}", raise_error)
-        else:
-            self.events.register(f"after-call.{service}.{operation}", self._with_params(raise_error))
+    def _after(self, event_name, model, **_):
+        params = self.params(model.name)[-1] if self.params(model.name) else {}
+        self._maybe_fail(event_name, "after", model.name, params)
 
-    def _with_params(self, handler):
-        # after-call gets no API parameters; match on the last recorded call of this client.
-        def wrapper(**kwargs):
-            handler(params=self.calls[-1][1] if self.calls else {})
-
-        return wrapper
+    def _maybe_fail(self, event_name, when, operation, params):
+        for fault in self._faults:
+            if (
+                event_name.endswith(fault["event"])
+                and fault["when"] == when
+                and fault["remaining"] > 0
+                and all(params.get(k) == v for k, v in fault["matching"].items())
+            ):
+                fault["remaining"] -= 1
+                error = {"Error": {"Code": fault["code"], "Message": "injected by the test"}}
+                raise ClientError(error, operation)
 
 
 def patch_moto_first_value(monkeypatch, first_value_becomes_current):
@@ -174,3 +185,53 @@ def patch_moto_first_value(monkeypatch, first_value_becomes_current):
 
     monkeypatch.setattr(SecretsManagerBackend, "put_secret_value", put_secret_value)
     monkeypatch.setattr(SecretsManagerBackend, "update_secret_version_stage", update_secret_version_stage)
+
+
+def archive_tree(kind, root):
+    """A kind's Lambda archive laid out in `root`: its files at the root, rotation_common/ beside
+    them (the vendored distributions are left out: the venv provides them)."""
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    shutil.copytree(LAMBDAS_DIR / kind, root, ignore=ignore)
+    shutil.copytree(LAMBDAS_DIR / "rotation_common", root / "rotation_common", ignore=ignore)
+    return root
+
+
+def code_size(kind):
+    """Bytes of Python code in a kind's archive (its files + rotation_common)."""
+    files = [*(LAMBDAS_DIR / kind).glob("*.py"), *(LAMBDAS_DIR / "rotation_common").glob("*.py")]
+    return sum(path.stat().st_size for path in files)
+
+
+def _quote_literal(text):
+    return "'" + text.replace("'", "''") + "'"
+
+
+@dataclass
+class AppCluster:
+    """A database owned by a master role with CREATEROLE, like an RDS instance's master user."""
+
+    server: object
+    dbname: str
+    master_user: str
+    master_password: str = field(repr=False)
+
+    @classmethod
+    def create(cls, server):
+        suffix = secrets.token_hex(4)
+        cluster = cls(server, f"app_{suffix}", f"master_{suffix}", secrets.token_urlsafe(24))
+        connection = server.connect_superuser()
+        try:
+            password = _quote_literal(cluster.master_password)
+            connection.run(f"CREATE ROLE {cluster.master_user} LOGIN CREATEROLE PASSWORD {password}")
+            connection.run(f"CREATE DATABASE {cluster.dbname} OWNER {cluster.master_user}")
+        finally:
+            connection.close()
+        return cluster
+
+    def drop(self):
+        connection = self.server.connect_superuser()
+        try:
+            connection.run(f"DROP DATABASE IF EXISTS {self.dbname} WITH (FORCE)")
+            connection.run(f"DROP ROLE IF EXISTS {self.master_user}")
+        finally:
+            connection.close()

@@ -8,13 +8,12 @@ from the Lambda runtime.
 import importlib.metadata
 import json
 import re
-import shutil
 import subprocess
 import sys
 
 import pytest
 
-from tests.lambdas.conftest import LAMBDAS_DIR
+from tests.lambdas.harness import LAMBDAS_DIR, archive_tree, code_size
 
 KINDS = ("api_key_rotation", "webhook_secret_rotation", "postgres_user_rotation")
 # boto3 and what it pulls in (certifi: used by botocore when installed), from the Lambda runtime.
@@ -22,14 +21,6 @@ RUNTIME_PROVIDED = {"boto3", "botocore", "jmespath", "s3transfer", "dateutil", "
 # Top-level modules of the vendored distributions (pg8000 and its dependencies).
 VENDORED_MODULES = {"pg8000": {"pg8000", "scramp", "asn1crypto", "dateutil", "six"}}
 CODE_SIZE_LIMIT = 50 * 1024
-
-
-def archive_tree(kind, root):
-    """The archive's files laid out in `root` (without the vendored distributions)."""
-    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
-    shutil.copytree(LAMBDAS_DIR / kind, root, ignore=ignore)
-    shutil.copytree(LAMBDAS_DIR / "rotation_common", root / "rotation_common", ignore=ignore)
-    return root
 
 
 def vendored(kind):
@@ -74,8 +65,7 @@ def test_vendor_lists_name_installed_distributions_and_never_boto3():
 
 @pytest.mark.parametrize("kind", ["api_key_rotation", "webhook_secret_rotation"])
 def test_key_and_webhook_rotators_stay_under_50_kb_of_code(kind):
-    files = [*(LAMBDAS_DIR / kind).glob("*.py"), *(LAMBDAS_DIR / "rotation_common").glob("*.py")]
-    assert sum(path.stat().st_size for path in files) < CODE_SIZE_LIMIT
+    assert code_size(kind) < CODE_SIZE_LIMIT
 
 
 def test_rotation_common_imports_only_stdlib_and_boto3():

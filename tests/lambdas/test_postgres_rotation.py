@@ -15,41 +15,10 @@ from pg8000.exceptions import DatabaseError, InterfaceError
 
 import postgres_user_rotation.handler as pg_handler
 from postgres_user_rotation import database
-from tests.lambdas.harness import STEPS, patch_moto_first_value
+from tests.lambdas.harness import STEPS, AppCluster, patch_moto_first_value
 from tests.support.postgres import PostgresUnavailable, running_postgres
 
 pytestmark = pytest.mark.postgres
-
-
-@dataclass
-class AppCluster:
-    """A database owned by a master role with CREATEROLE, like an RDS instance's master user."""
-
-    server: object
-    dbname: str
-    master_user: str
-    master_password: str = field(repr=False)
-
-    @classmethod
-    def create(cls, server):
-        suffix = secrets.token_hex(4)
-        cluster = cls(server, f"app_{suffix}", f"master_{suffix}", secrets.token_urlsafe(24))
-        connection = server.connect_superuser()
-        try:
-            password = database.quote_literal(cluster.master_password)
-            connection.run(f"CREATE ROLE {cluster.master_user} LOGIN CREATEROLE PASSWORD {password}")
-            connection.run(f"CREATE DATABASE {cluster.dbname} OWNER {cluster.master_user}")
-        finally:
-            connection.close()
-        return cluster
-
-    def drop(self):
-        connection = self.server.connect_superuser()
-        try:
-            connection.run(f"DROP DATABASE IF EXISTS {self.dbname} WITH (FORCE)")
-            connection.run(f"DROP ROLE IF EXISTS {self.master_user}")
-        finally:
-            connection.close()
 
 
 @dataclass
