@@ -10,6 +10,7 @@ from components.database import EncryptedPostgres, EncryptedPostgresArgs
 from components.keys import EnvironmentKeys, EnvironmentKeysArgs
 from components.load_balancer import TlsLoadBalancer, TlsLoadBalancerArgs
 from components.network import Network, NetworkArgs
+from infra.secrets_program import Platform, build_secrets_and_app
 from infra.settings import StackSettings, load_settings
 
 
@@ -52,12 +53,15 @@ def build() -> None:
         public_subnet_ids=network.public_subnet_ids, logs_key_arn=keys.logs_key_arn,
         log_retention_days=settings.logs.retention_days, tags=tags), opts)
 
+    secret_principals = build_secrets_and_app(settings, Platform(keys=keys, network=network, database=database, account=account,
+                                             partition=partition, edge=edge), opts)
+
     audit = AuditTrail("audit", AuditTrailArgs(
         environment=env, production=production, settings=settings.audit, logs_key_arn=keys.logs_key_arn,
         log_retention_days=settings.logs.retention_days,
         secret_id_patterns=[secret_name_pattern(f"securestack/{env}/"),
                             database.master_secret_arn.apply(secret_arn_pattern)],
-        web_acl_metric_name=edge.web_acl_name, tags=tags), opts)
+        expected_secret_principals=secret_principals, web_acl_metric_name=edge.web_acl_name, tags=tags), opts)
 
     pulumi.export("environment", env)
     pulumi.export("region", settings.region)
