@@ -53,8 +53,8 @@ def build() -> None:
         public_subnet_ids=network.public_subnet_ids, logs_key_arn=keys.logs_key_arn,
         log_retention_days=settings.logs.retention_days, tags=tags), opts)
 
-    secret_principals = build_secrets_and_app(settings, Platform(keys=keys, network=network, database=database, account=account,
-                                             partition=partition, edge=edge), opts)
+    secret_principals = build_secrets_and_app(settings, Platform(
+        keys=keys, network=network, database=database, account=account, partition=partition, edge=edge), opts)
 
     audit = AuditTrail("audit", AuditTrailArgs(
         environment=env, production=production, settings=settings.audit, logs_key_arn=keys.logs_key_arn,
