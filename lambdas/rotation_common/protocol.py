@@ -144,7 +144,10 @@ class Rotation:
         if version is None:
             return None
         text = self._secret_string(version, stage)
-        return None if text is None else self._checked(text, stage)
+        if text is None:
+            # Never bootstrap over a version that exists: that would discard who it belongs to.
+            raise ValueError(f"{stage} version {version} of the secret has no value")
+        return self._checked(text, stage)
 
     def pending_value(self):
         text = self._secret_string(self.token, PENDING)
@@ -196,7 +199,11 @@ class Rotation:
 
 def handle(event, rotator):
     """Run one step of a rotation: the body of every kind's `lambda_handler`."""
-    request = parse_event(event)
+    try:
+        request = parse_event(event)
+    except ValueError as error:
+        RotationLog(kind=rotator.kind).error("event refused", outcome="refused", **describe_error(error))
+        raise
     log = RotationLog(step=request.step, secret_arn=request.secret_id, version_id=request.token, kind=rotator.kind)
     try:
         client = secretsmanager_client()

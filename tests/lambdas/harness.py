@@ -71,6 +71,12 @@ class RotationService:
             self.step(handler, secret_id, token, step)
         return token
 
+    def put_pending(self, secret_id, token, value):
+        """A pending value stored by someone else than the rotation function."""
+        self.client.put_secret_value(
+            SecretId=secret_id, ClientRequestToken=token, SecretString=json.dumps(value), VersionStages=["AWSPENDING"]
+        )
+
     def stages(self, secret_id):
         described = self.client.describe_secret(SecretId=secret_id).get("VersionIdsToStages", {})
         return {version: sorted(stages) for version, stages in described.items()}

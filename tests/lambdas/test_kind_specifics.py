@@ -16,12 +16,6 @@ from tests.lambdas.harness import REGION, patch_moto_first_value
 from tests.lambdas.test_standalone_rotation import API_KEY, WEBHOOK
 
 
-def put_pending(rotation, arn, token, value):
-    rotation.client.put_secret_value(
-        SecretId=arn, ClientRequestToken=token, SecretString=json.dumps(value), VersionStages=["AWSPENDING"]
-    )
-
-
 # API keys
 
 
@@ -62,7 +56,7 @@ def test_wildcard_scope_tag_decodes_to_star_on_bootstrap(rotation, monkeypatch):
 def test_pending_api_key_with_other_scopes_is_refused(rotation, step):
     arn = API_KEY.create(rotation)
     token = rotation.start(arn)
-    put_pending(rotation, arn, token, {**API_KEY.first_value(), "scopes": ["*"]})
+    rotation.put_pending(arn, token, {**API_KEY.first_value(), "scopes": ["*"]})
     with pytest.raises(ValueError, match="AWSPENDING value field 'scopes' differs from AWSCURRENT"):
         rotation.step(api_key_handler, arn, token, step)
 
@@ -79,7 +73,7 @@ def test_pending_api_key_with_other_scopes_is_refused(rotation, step):
 def test_test_secret_validates_the_api_key_format(rotation, secret_values, change, message):
     arn = API_KEY.create(rotation)
     token = rotation.start(arn)
-    put_pending(rotation, arn, token, {**API_KEY.first_value(), **change})
+    rotation.put_pending(arn, token, {**API_KEY.first_value(), **change})
     with pytest.raises(ValueError, match=message):
         rotation.step(api_key_handler, arn, token, "testSecret")
 
@@ -89,7 +83,7 @@ def test_test_secret_validates_scopes(rotation, scopes):
     current = {**API_KEY.first_value(), "scopes": scopes}
     arn = API_KEY.create(rotation, value={**current, "scopes": ["placeholder"]})
     token = rotation.start(arn)
-    put_pending(rotation, arn, token, current)
+    rotation.put_pending(arn, token, current)
     with pytest.raises(ValueError, match="AWSPENDING value field 'scopes'"):
         rotation.step(api_key_handler, arn, token, "testSecret")
 
@@ -123,7 +117,7 @@ def test_test_secret_validates_the_webhook_secret_format(rotation, secret_values
     arn = WEBHOOK.create(rotation)
     token = rotation.start(arn)
     secret_values.add(secret)
-    put_pending(rotation, arn, token, {**WEBHOOK.first_value(), "secret": secret})
+    rotation.put_pending(arn, token, {**WEBHOOK.first_value(), "secret": secret})
     with pytest.raises(ValueError, match=message):
         rotation.step(webhook_handler, arn, token, "testSecret")
 

@@ -449,9 +449,7 @@ def test_pending_value_for_another_user_or_database_is_refused(app_db, change, m
     old = current(app_db, arn)
     token = app_db.rotation.start(arn)
     pending = {**old, "username": old["username"] + "_clone", "password": secrets.token_urlsafe(24), **change}
-    app_db.rotation.client.put_secret_value(
-        SecretId=arn, ClientRequestToken=token, SecretString=json.dumps(pending), VersionStages=["AWSPENDING"]
-    )
+    app_db.rotation.put_pending(arn, token, pending)
     db_before = app_db.role_state()
     for step in ("setSecret", "testSecret"):
         with pytest.raises(ValueError, match=message):

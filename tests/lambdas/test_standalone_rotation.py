@@ -309,9 +309,7 @@ def test_pending_value_with_another_env_is_refused(kind, rotation):
     arn = kind.create(rotation)
     token = rotation.start(arn)
     forged = {**kind.first_value(), "env": "prod" if kind.tags["securestack:env"] != "prod" else "dev"}
-    rotation.client.put_secret_value(
-        SecretId=arn, ClientRequestToken=token, SecretString=json.dumps(forged), VersionStages=["AWSPENDING"]
-    )
+    rotation.put_pending(arn, token, forged)
     for step in ("setSecret", "testSecret"):
         with pytest.raises(ValueError, match="AWSPENDING value field 'env' differs from AWSCURRENT"):
             rotation.step(kind.handler, arn, token, step)
@@ -322,9 +320,7 @@ def test_test_secret_refuses_a_pending_value_equal_to_current(kind, rotation):
     arn = kind.create(rotation)
     token = rotation.start(arn)
     same = rotation.value(arn, "AWSCURRENT")
-    rotation.client.put_secret_value(
-        SecretId=arn, ClientRequestToken=token, SecretString=json.dumps(same), VersionStages=["AWSPENDING"]
-    )
+    rotation.put_pending(arn, token, same)
     with pytest.raises(ValueError, match=f"field '{kind.secret_field}' equals the AWSCURRENT one"):
         rotation.step(kind.handler, arn, token, "testSecret")
 
