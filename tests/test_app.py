@@ -8,8 +8,8 @@ import re
 import pytest
 
 from infra.settings import SettingsError, build_settings
-from tests.support.stacks import (SHIPPED_STACKS, by_output_id, edited, policy_statements, settings_of,
-                                  shipped_config, shipped_recording, walk)
+from tests.support.shipped_fixtures import key_arn, recording, settings, stack  # noqa: F401 (fixtures)
+from tests.support.stacks import by_output_id, edited, policy_statements, shipped_config, walk
 
 SERVICE, TASK, CLUSTER = "aws:ecs/service:Service", "aws:ecs/taskDefinition:TaskDefinition", "aws:ecs/cluster:Cluster"
 ROLE, ROLE_POLICY, SECRET = "aws:iam/role:Role", "aws:iam/rolePolicy:RolePolicy", "aws:secretsmanager/secret:Secret"
@@ -19,21 +19,6 @@ INGRESS_RULE = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
 VALUE_FROM = re.compile(r"^(?P<arn>arn:aws:secretsmanager:[a-z0-9-]+:\d{12}:secret:[\w/+=.@-]+):"
                         r"(?P<key>[a-z_]+)::$")
 JSON_KEYS = {"key", "secret", "username", "password"}  # the fields the rotators write
-
-
-@pytest.fixture(params=SHIPPED_STACKS)
-def stack(request) -> str:
-    return request.param
-
-
-@pytest.fixture
-def recording(stack):
-    return shipped_recording(stack)
-
-
-@pytest.fixture
-def settings(stack):
-    return settings_of(stack)
 
 
 def container(recording) -> dict:
@@ -122,8 +107,7 @@ def test_non_secret_settings_are_plain_environment(recording, settings):
 
 
 def test_logs_go_to_the_apps_encrypted_log_group(recording, settings):
-    logs_key = next(k.outputs["arn"] for k in recording.of_type("aws:kms/key:Key")
-                    if k.inputs["tags"].get("securestack:key-purpose") == "logs")
+    logs_key = key_arn(recording, "logs")
     options = container(recording)["logConfiguration"]
     assert options["logDriver"] == "awslogs"
     group = next(g for g in recording.of_type("aws:cloudwatch/logGroup:LogGroup")

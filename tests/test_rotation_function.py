@@ -17,7 +17,8 @@ import pytest
 
 from components.rotation import (ARCHITECTURE, BUILD_ROOT, LAMBDAS_ROOT, RUNTIME, build_archive,
                                  distribution_closure, vendored_names)
-from tests.support.stacks import (SHIPPED_STACKS, by_output_id, policy_statements, settings_of, shipped_recording)
+from tests.support.shipped_fixtures import key_arn, recording, settings, stack  # noqa: F401 (fixtures)
+from tests.support.stacks import by_output_id, policy_statements
 
 KINDS = ("api_key_rotation", "webhook_secret_rotation", "postgres_user_rotation")
 FUNCTION, ROLE, ROLE_POLICY = "aws:lambda/function:Function", "aws:iam/role:Role", "aws:iam/rolePolicy:RolePolicy"
@@ -148,21 +149,6 @@ def test_default_build_dir_is_ignored_by_git():
 # Mock engine, both shipped stacks
 # ---------------------------------------------------------------------------------------------------------------
 
-@pytest.fixture(params=SHIPPED_STACKS)
-def stack(request) -> str:
-    return request.param
-
-
-@pytest.fixture
-def recording(stack):
-    return shipped_recording(stack)
-
-
-@pytest.fixture
-def settings(stack):
-    return settings_of(stack)
-
-
 def function_of(recording, kind: str):
     return next(f for f in recording.of_type(FUNCTION) if f.inputs["name"].endswith(kind.replace("_", "-")))
 
@@ -203,8 +189,7 @@ def test_function_environment(recording, settings):
 
 
 def test_logs_go_to_an_encrypted_log_group_created_first(recording, settings):
-    logs_key = next(k.outputs["arn"] for k in recording.of_type("aws:kms/key:Key")
-                    if k.inputs["tags"].get("securestack:key-purpose") == "logs")
+    logs_key = key_arn(recording, "logs")
     for kind in KINDS:
         function = function_of(recording, kind)
         group = sibling(recording, function, LOG_GROUP, "-logs")
@@ -261,8 +246,7 @@ def test_role_trusts_lambda_of_this_account_only(recording, settings):
 
 
 def test_secret_permissions_only_for_secrets_that_name_this_function(recording, settings):
-    secrets_key = next(k.outputs["arn"] for k in recording.of_type("aws:kms/key:Key")
-                       if k.inputs["tags"].get("securestack:key-purpose") == "secrets")
+    secrets_key = key_arn(recording, "secrets")
     paths = {"api_key_rotation": "api-keys", "webhook_secret_rotation": "webhooks",
              "postgres_user_rotation": "database"}
     for kind in KINDS:

@@ -10,9 +10,9 @@ import pytest
 from infra.recording import Secret
 from infra.settings import SettingsError, build_settings
 from infra.settings.secrets import DEFAULT_API_KEYS, MAX_ROTATION_DAYS
-from tests.support.stacks import (SHIPPED_STACKS, by_output, children_of, contains_secret, edited, policy_statements,
-                                  record_config, replaced, section, settings_of, shipped_config, shipped_recording,
-                                  walk)
+from tests.support.shipped_fixtures import key_arn, recording, settings, stack  # noqa: F401 (fixtures)
+from tests.support.stacks import (by_output, children_of, contains_secret, edited, policy_statements, record_config,
+                                  replaced, section, shipped_config, walk)
 
 SECRET, SECRET_POLICY = "aws:secretsmanager/secret:Secret", "aws:secretsmanager/secretPolicy:SecretPolicy"
 ROTATION, FUNCTION = "aws:secretsmanager/secretRotation:SecretRotation", "aws:lambda/function:Function"
@@ -36,21 +36,6 @@ def revealed(value):
     if isinstance(value, (list, tuple)):
         return [revealed(v) for v in value]
     return value
-
-
-@pytest.fixture(params=SHIPPED_STACKS)
-def stack(request) -> str:
-    return request.param
-
-
-@pytest.fixture
-def recording(stack):
-    return shipped_recording(stack)
-
-
-@pytest.fixture
-def settings(stack):
-    return settings_of(stack)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -190,14 +175,9 @@ def test_one_secret_per_configured_key_webhook_and_database_user(recording, sett
     assert set(secrets_by_name(recording)) == expected_secret_names(settings)
 
 
-def secrets_key_arn(recording) -> str:
-    return next(k.outputs["arn"] for k in recording.of_type(KMS_KEY)
-                if k.inputs["tags"].get("securestack:key-purpose") == "secrets")
-
-
 def test_secrets_use_the_secrets_key_recovery_window_and_protection(recording, settings):
     for secret in secrets_by_name(recording).values():
-        assert secret.inputs["kmsKeyId"] == secrets_key_arn(recording)
+        assert secret.inputs["kmsKeyId"] == key_arn(recording, "secrets")
         assert secret.inputs["recoveryWindowInDays"] == settings.secrets.recovery_window_days
         assert secret.options["protect"] is settings.is_production
         assert secret.options["retainOnDelete"] is settings.is_production

@@ -1,0 +1,31 @@
+"""Fixtures over both shipped stacks for the mock-engine tests of secrets, rotation and app.
+
+Import them into a test module (`from tests.support.shipped_fixtures import recording, settings, stack`):
+each test then runs once per shipped stack on the session-cached recording.
+"""
+from __future__ import annotations
+
+import pytest
+
+from tests.support.stacks import SHIPPED_STACKS, settings_of, shipped_recording
+
+
+@pytest.fixture(params=SHIPPED_STACKS)
+def stack(request) -> str:
+    return request.param
+
+
+@pytest.fixture
+def recording(stack):
+    return shipped_recording(stack)
+
+
+@pytest.fixture
+def settings(stack):
+    return settings_of(stack)
+
+
+def key_arn(recording, purpose: str) -> str:
+    """ARN of the environment's CMK for one purpose (data, secrets, logs)."""
+    return next(k.outputs["arn"] for k in recording.of_type("aws:kms/key:Key")
+                if k.inputs["tags"].get("securestack:key-purpose") == purpose)
