@@ -1,4 +1,5 @@
-"""Each kind works from its Lambda archive layout and imports only what the archive carries.
+"""Each kind works from its Lambda archive layout, imports only what the archive carries, and
+reads its configuration (endpoint, CA bundle) from the environment.
 
 The archive (built by the infrastructure) = the files of lambdas/<kind>/ at the root +
 rotation_common/ as a package at the root + the distributions listed in VENDOR; boto3 comes
@@ -73,3 +74,37 @@ def test_rotation_common_imports_only_stdlib_and_boto3():
     for path in (LAMBDAS_DIR / "rotation_common").glob("*.py"):
         imported = set(re.findall(r"^\s*(?:import|from)\s+(\w+)", path.read_text(), flags=re.MULTILINE))
         assert imported <= allowed, (path.name, sorted(imported - allowed))
+
+
+def test_packaged_rds_ca_bundle_is_a_list_of_ca_certificates():
+    from cryptography import x509
+
+    from postgres_user_rotation import database
+
+    certificates = x509.load_pem_x509_certificates(database.PACKAGED_CA_BUNDLE.read_bytes())
+    assert len(certificates) >= 20
+    for certificate in certificates:
+        assert certificate.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+        assert "Amazon RDS" in certificate.subject.rfc4514_string()
+
+
+def test_postgres_tls_defaults_to_the_packaged_bundle_and_verifies_host_names(monkeypatch):
+    import ssl
+
+    from postgres_user_rotation import database
+
+    monkeypatch.delenv("PG_CA_BUNDLE", raising=False)
+    context = database.tls_context()
+    bundle_size = len(ssl.create_default_context(cafile=str(database.PACKAGED_CA_BUNDLE)).get_ca_certs())
+    assert len(context.get_ca_certs()) == bundle_size
+    assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
+    assert context.minimum_version == ssl.TLSVersion.TLSv1_2
+
+
+def test_secrets_manager_endpoint_comes_from_the_environment(rotation, monkeypatch):
+    from rotation_common.protocol import secretsmanager_client
+
+    monkeypatch.setenv("SECRETS_MANAGER_ENDPOINT", "https://vpce-0abc.secretsmanager.eu-west-1.vpce.amazonaws.com")
+    assert secretsmanager_client().meta.endpoint_url == "https://vpce-0abc.secretsmanager.eu-west-1.vpce.amazonaws.com"
+    monkeypatch.delenv("SECRETS_MANAGER_ENDPOINT")
+    assert secretsmanager_client().meta.endpoint_url == "https://secretsmanager.eu-west-1.amazonaws.com"

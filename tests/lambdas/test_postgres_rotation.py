@@ -500,19 +500,3 @@ def test_the_server_only_ever_receives_a_scram_verifier(app_db):
     value = current(app_db, arn)
     stored = app_db.superuser().run("SELECT rolpassword FROM pg_authid WHERE rolname = :n", n=value["username"])[0][0]
     assert database.VERIFIER_PATTERN.fullmatch(stored) and value["password"] not in stored
-
-
-# the CA bundle shipped with the function
-
-
-def test_packaged_rds_ca_bundle_is_a_list_of_ca_certificates():
-    from cryptography import x509
-
-    certificates = x509.load_pem_x509_certificates(database.PACKAGED_CA_BUNDLE.read_bytes())
-    assert len(certificates) >= 20
-    for certificate in certificates:
-        assert certificate.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
-        assert "Amazon RDS" in certificate.subject.rfc4514_string()
-    import ssl
-
-    assert len(ssl.create_default_context(cafile=str(database.PACKAGED_CA_BUNDLE)).get_ca_certs()) == len(certificates)
