@@ -14,6 +14,7 @@ import ipaddress
 import os
 import pwd
 import secrets
+import shlex
 import shutil
 import socket
 import ssl
@@ -248,8 +249,25 @@ class _ServerProcess:
             "pg_ctl", "-D", str(self.datadir), "-l", str(log_file),
             "-w", "-t", str(START_TIMEOUT_SECONDS), "start",
         )
+        self.watchdog = self._start_watchdog()
+
+    def _start_watchdog(self) -> subprocess.Popen:
+        """Stops the server and wipes it if this process dies without cleaning up (killed by a
+        timeout, say), so no stray server outlives the test run."""
+        stop = [str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-m", "immediate", "stop"]
+        if self.as_root:
+            stop = ["runuser", "-u", SERVER_OS_USER, "--", *stop]
+        script = (
+            f"while kill -0 {os.getpid()} 2>/dev/null; do sleep 2; done; "
+            f"{shlex.join(stop)} >/dev/null 2>&1; rm -rf {shlex.quote(str(self.root))}"
+        )
+        return subprocess.Popen(["sh", "-c", script], start_new_session=True, stdin=subprocess.DEVNULL)
 
     def stop(self) -> None:
+        watchdog = getattr(self, "watchdog", None)
+        if watchdog is not None:
+            watchdog.terminate()
+            watchdog.wait()
         with contextlib.suppress(RuntimeError):
             self.run("pg_ctl", "-D", str(self.datadir), "-m", "immediate", "-w", "stop")
         shutil.rmtree(self.root, ignore_errors=True)
