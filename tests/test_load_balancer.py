@@ -242,11 +242,13 @@ def test_security_group_admits_only_443_and_80_from_the_internet(rec):
         assert "cidrIpv6" not in rule and "referencedSecurityGroupId" not in rule
 
 
-def test_security_group_egress_goes_only_to_named_security_groups(rec):
+def test_security_group_egress_goes_only_to_the_targets_security_group_and_port(rec, lb_settings):
     group = child(rec, SECURITY_GROUP)
+    other_groups = {r.id for r in rec.of_type(SECURITY_GROUP)} - {group.id}
     for rule in (r.inputs for r in rec.of_type(EGRESS) if r.inputs["securityGroupId"] == group.id):
-        assert rule["ipProtocol"] == "tcp" and rule["fromPort"] == rule["toPort"]
-        assert rule["referencedSecurityGroupId"] and "cidrIpv4" not in rule and "cidrIpv6" not in rule
+        assert rule["ipProtocol"] == "tcp" and rule["fromPort"] == rule["toPort"] == lb_settings.target_port
+        assert rule["referencedSecurityGroupId"] in other_groups
+        assert "cidrIpv4" not in rule and "cidrIpv6" not in rule and "prefixListId" not in rule
 
 
 def _standalone_edge(name: str = "edge", with_app: bool = False):
@@ -514,6 +516,8 @@ def test_rate_limit_bounds_are_wafs(wafv2_model):
     ({"certificateArn": "arn:aws:iam::111111111111:server-certificate/api"}, "certificateArn",
      "not an ACM certificate ARN"),
     ({"certificateArn": CERTIFICATE.replace("us-east-1", "eu-west-1")}, "certificateArn", "its own region"),
+    ({"certificateArn": CERTIFICATE.replace("111111111111", "333333333333")}, "certificateArn",
+     "allowedAccountIds"),
     ({"certificateArn": CERTIFICATE, "targetProtocol": "TCP"}, "targetProtocol", "HTTPS"),
     ({"certificateArn": CERTIFICATE, "targetPort": 0}, "targetPort", ">= 1"),
     ({"certificateArn": CERTIFICATE, "healthCheckPath": "health"}, "healthCheckPath", "starting with '/'"),

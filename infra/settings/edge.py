@@ -28,7 +28,7 @@ HSTS_MIN_MAX_AGE_SECONDS = 31_536_000  # one year, the minimum browsers' HSTS pr
 PRODUCTION_MIN_ACCESS_LOG_DAYS = 365  # a year of request history for incident response (PCI DSS 10.5.1)
 
 CERTIFICATE_ARN = re.compile(
-    r"^arn:aws(-[a-z]+)*:acm:(?P<region>[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d):\d{12}:"
+    r"^arn:aws(-[a-z]+)*:acm:(?P<region>[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d):(?P<account>\d{12}):"
     r"certificate/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 DNS_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 HOSTED_ZONE_ID = re.compile(r"^Z[A-Z0-9]{1,31}$")
@@ -90,10 +90,15 @@ class LoadBalancerSettings(SettingsModel):
         if not match:
             raise ValueError(f"'{value}' is not an ACM certificate ARN "
                              "(arn:aws:acm:<region>:<account>:certificate/<uuid>)")
-        region = (info.context or {}).get("region")
+        context = info.context or {}
+        region, accounts = context.get("region"), context.get("allowed_account_ids")
         if region and match.group("region") != region:
             raise ValueError(f"the certificate is in {match.group('region')}; a load balancer in {region} "
                              "can only use an ACM certificate of its own region")
+        if accounts and match.group("account") not in accounts:
+            raise ValueError(f"the certificate belongs to account {match.group('account')}, not to this stack's "
+                             f"aws:allowedAccountIds ({', '.join(accounts)}); a listener can only use its own "
+                             "account's certificates")
         return value
 
     @field_validator("domain_name")
