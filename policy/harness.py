@@ -22,6 +22,7 @@ URNs (the recording keeps no ids for them); assets/archives arrive as plain obje
 from __future__ import annotations
 
 import contextvars
+import functools
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,6 +54,7 @@ class PolicyConfigError(ValueError):
     """A policy config file that is unreadable, names an unknown policy or asks for a level stacks may not use."""
 
 
+@functools.lru_cache(maxsize=None)
 def pack_version(pack_dir: Path = PACK_DIR) -> str:
     """The version `pulumi` reports for the pack: PulumiPolicy.yaml's."""
     return str(yaml.safe_load((pack_dir / "PulumiPolicy.yaml").read_text())["version"])
@@ -169,33 +171,31 @@ def resource_options(resource: EngineResource, with_parent: bool) -> proto.Analy
         parent=(resource.parent or "") if with_parent else "")
 
 
-def provider_of(resource: EngineResource, by_urn: Mapping[str, EngineResource]):
-    provider = by_urn.get(resource.provider_urn) if resource.provider_urn else None
-    if provider is None:
-        return None
-    return proto.AnalyzerProviderResource(type=provider.type, properties=struct(provider.inputs),
-                                          urn=provider.urn, name=provider.name)
+def provider_messages(resources: list[EngineResource]) -> dict[str, proto.AnalyzerProviderResource]:
+    """Provider URN -> what the engine sends about a resource's provider: its inputs."""
+    return {r.urn: proto.AnalyzerProviderResource(type=r.type, properties=struct(r.inputs), urn=r.urn, name=r.name)
+            for r in resources if r.type.startswith("pulumi:providers:")}
 
 
-def analyze_request(resource: EngineResource, by_urn: Mapping[str, EngineResource]) -> proto.AnalyzeRequest:
+def analyze_request(resource: EngineResource, providers: Mapping[str, proto.AnalyzerProviderResource]
+                    ) -> proto.AnalyzeRequest:
     request = proto.AnalyzeRequest(type=resource.type, properties=struct(resource.inputs), urn=resource.urn,
                                    name=resource.name, options=resource_options(resource, with_parent=True))
-    provider = provider_of(resource, by_urn)
-    if provider is not None:
-        request.provider.CopyFrom(provider)
+    if resource.provider_urn in providers:
+        request.provider.CopyFrom(providers[resource.provider_urn])
     return request
 
 
-def stack_resource(resource: EngineResource, by_urn: Mapping[str, EngineResource]) -> proto.AnalyzerResource:
+def stack_resource(resource: EngineResource, providers: Mapping[str, proto.AnalyzerProviderResource]
+                   ) -> proto.AnalyzerResource:
     message = proto.AnalyzerResource(
         type=resource.type, properties=struct(resource.outputs), urn=resource.urn, name=resource.name,
         options=resource_options(resource, with_parent=False), parent=resource.parent or "",
         dependencies=list(resource.dependencies),
         propertyDependencies={key: proto.AnalyzerPropertyDependencies(urns=urns)
                               for key, urns in resource.property_dependencies.items() if urns})
-    provider = provider_of(resource, by_urn)
-    if provider is not None:
-        message.provider.CopyFrom(provider)
+    if resource.provider_urn in providers:
+        message.provider.CopyFrom(providers[resource.provider_urn])
     return message
 
 
@@ -224,13 +224,13 @@ def analyze(analyzer: _PolicyAnalyzerServicer, resources: list[EngineResource], 
     runtime_settings.configure(runtime_settings.Settings(
         project=stack_config.project, stack=stack_config.stack, dry_run=dry_run, organization="organization"))
     analyzer.ConfigureStack(stack_configure_request(stack_config, dry_run), None)
-    by_urn = {r.urn: r for r in resources}
+    providers = provider_messages(resources)
     found = []
     for resource in resources:
-        response = analyzer.Analyze(analyze_request(resource, by_urn), None)
+        response = analyzer.Analyze(analyze_request(resource, providers), None)
         # The engine files a resource's diagnostics under that resource, whatever urn the policy named.
         found += [(d, resource.urn) for d in response.diagnostics]
-    stack_request = proto.AnalyzeStackRequest(resources=[stack_resource(r, by_urn) for r in resources])
+    stack_request = proto.AnalyzeStackRequest(resources=[stack_resource(r, providers) for r in resources])
     found += [(d, d.urn or None) for d in analyzer.AnalyzeStack(stack_request, None).diagnostics]
     return found
 

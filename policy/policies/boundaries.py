@@ -20,7 +20,8 @@ RDS_INSTANCES = ("aws:rds/instance:Instance", "aws:rds/cluster:Cluster")
 BUCKET_POLICY = "aws:s3/bucketPolicy:BucketPolicy"
 ENV_TAG = "securestack:env"
 ACCOUNT_ID = re.compile(r"^\d{12}$")
-ARN = re.compile(r"arn:aws[a-z-]*:(?P<service>[a-z0-9-]+):(?P<region>[a-z0-9*-]*):(?P<account>[^:\"\s]*):")
+ARN = re.compile(r"arn:aws[a-z-]*:(?P<service>[a-z0-9-]+):(?P<region>[a-z0-9*-]*):(?P<account>[^:\"\s]*):"
+                 r"(?P<resource>[^\"\s,\]]*)")
 ANY_ACCOUNT = "*"
 # Accounts naming an account in a policy besides principals.
 ACCOUNT_CONDITION_KEYS = frozenset({"aws:SourceAccount", "aws:SourceOwner", "aws:PrincipalAccount",
@@ -125,16 +126,16 @@ def named_accounts(resource: PolicyResource) -> Iterator[tuple[str, str]]:
         for arn in arns_in(text):
             account = arn.group("account")
             if ACCOUNT_ID.match(account) or account == ANY_ACCOUNT:
-                yield account, text if len(text) < 200 else arn.group(0)
+                yield account, arn.group(0)
         if text.startswith("{"):
             try:
-                yield from ((a, "a policy document") for a in document_accounts(json.loads(text)))
+                yield from ((a, f"account {a} in a policy document") for a in document_accounts(json.loads(text)))
             except json.JSONDecodeError:
                 pass
     for key in ACCOUNT_PROPERTIES:
         value = peek(resource.props, key)
         if isinstance(value, str):
-            yield value, key
+            yield value, f"{key} {value}"
 
 
 def outside(account: str, allowed: set, resource: PolicyResource) -> bool:

@@ -6,7 +6,7 @@ from pulumi_policy import ReportViolation, ResourceValidationArgs, Severity
 
 from .network import availability_zones
 from .support import (Controls, StackGraph, get, items, label, number, peek, plain, present, resource_policy,
-                      secret_looking, stack_policy)
+                      secret_looking, shown, stack_policy)
 
 FUNCTION = "aws:lambda/function:Function"
 PERMISSION = "aws:lambda/permission:Permission"
@@ -86,7 +86,7 @@ def lambda_tracing(args: ResourceValidationArgs, report: ReportViolation) -> Non
 def lambda_concurrency(args: ResourceValidationArgs, report: ReportViolation) -> None:
     reserved = number(get(args.props, "reservedConcurrentExecutions"))
     if reserved is None or reserved < 0:
-        report(f"reservedConcurrentExecutions is {reserved} (unreserved)")
+        report(f"reservedConcurrentExecutions is {shown(reserved)} (unreserved)")
 
 
 @stack_policy("lambda-log-group-managed", "Every Lambda function logs to a log group of the stack (else Lambda "

@@ -5,7 +5,7 @@ from pulumi_policy import PolicyResource, ReportViolation, ResourceValidationArg
 
 from .network import SUBNET, availability_zones
 from .support import (Controls, StackGraph, get, is_true, items, json_value, label, peek, plain, present,
-                      production_stack, resource_policy, stack_policy)
+                      production_stack, resource_policy, shown, stack_policy)
 
 # pulumi-aws registers every ELBv2 resource under both modules (aws.lb and its alias aws.alb).
 LOAD_BALANCERS = ("aws:lb/loadBalancer:LoadBalancer", "aws:alb/loadBalancer:LoadBalancer")
@@ -50,7 +50,7 @@ def lb_http_redirects(args: ResourceValidationArgs, report: ReportViolation) -> 
     actions = items(get(args.props, "defaultActions"))
     if not actions or not all(redirects_to_https(action) for action in actions):
         kinds = [get(action, "type") for action in actions]
-        report(f"HTTP listener on port {get(args.props, 'port')} has default actions {kinds}; it may only "
+        report(f"HTTP listener on port {shown(get(args.props, 'port'))} has default actions {kinds}; it may only "
                "redirect to HTTPS")
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from pulumi_policy import ReportViolation, ResourceValidationArgs, Severity
 
 from .support import (Controls, StackGraph, get, is_false, is_true, items, label, number, peek, plain,
-                      production_stack, resource_policy, stack_policy)
+                      production_stack, resource_policy, shown, stack_policy)
 
 RDS_INSTANCE = "aws:rds/instance:Instance"
 PARAMETER_GROUP = "aws:rds/parameterGroup:ParameterGroup"
@@ -38,7 +38,7 @@ def rds_storage_encrypted(args: ResourceValidationArgs, report: ReportViolation)
 def rds_backup_retention(args: ResourceValidationArgs, report: ReportViolation) -> None:
     days = number(get(args.props, "backupRetentionPeriod"))
     if days is None or days < MIN_BACKUP_RETENTION_DAYS:
-        report(f"backupRetentionPeriod is {days}; it must be >= {MIN_BACKUP_RETENTION_DAYS}")
+        report(f"backupRetentionPeriod is {shown(days)}; it must be >= {MIN_BACKUP_RETENTION_DAYS}")
 
 
 @resource_policy("rds-not-public", "RDS instances are not publicly accessible",
@@ -151,7 +151,7 @@ def rds_master_password(args: ResourceValidationArgs, report: ReportViolation) -
 
 @resource_policy("rds-final-snapshot-in-production",
                  "Deleting a production RDS instance takes a final snapshot",
-                 Controls(checkov=("CKV_AWS_388",), sources=("design: final snapshot",)), [RDS_INSTANCE])
+                 Controls(sources=("design: final snapshot",)), [RDS_INSTANCE])
 def rds_final_snapshot(args: ResourceValidationArgs, report: ReportViolation) -> None:
     if not production_stack():
         return

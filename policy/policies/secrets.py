@@ -6,7 +6,7 @@ import re
 
 from pulumi_policy import ReportViolation, ResourceValidationArgs, Severity
 
-from .support import (Controls, StackGraph, get, is_false, label, number, peek, present, resource_policy,
+from .support import (Controls, StackGraph, get, is_false, label, number, peek, present, resource_policy, shown,
                       stack_policy)
 
 SECRET = "aws:secretsmanager/secret:Secret"
@@ -54,8 +54,11 @@ def rotation_interval_days(rules) -> float | None:
                           sources=("guides: rotate every 90 days",)), [SECRET_ROTATION], Severity.HIGH)
 def secret_rotation_interval(args: ResourceValidationArgs, report: ReportViolation) -> None:
     days = rotation_interval_days(get(args.props, "rotationRules"))
-    if days is None or days > MAX_ROTATION_DAYS:
-        report(f"rotationRules give {days} days between rotations; at most {MAX_ROTATION_DAYS}")
+    if days is None:
+        report("rotationRules set no interval the policy can bound (automaticallyAfterDays, rate(...) or a cron "
+               "that runs every month)")
+    elif days > MAX_ROTATION_DAYS:
+        report(f"rotationRules give {shown(days)} days between rotations; at most {MAX_ROTATION_DAYS}")
 
 
 @resource_policy("secret-encrypted-with-cmk", "Secrets are encrypted with a customer-managed KMS key, not the "

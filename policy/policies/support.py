@@ -132,6 +132,11 @@ def number(value: Any) -> Optional[float]:
         return None
 
 
+def shown(value: Any) -> Any:
+    """A number as people write it in messages (7, not 7.0)."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
 def is_sequence(value: Any) -> bool:
     return isinstance(value, Sequence) and not isinstance(value, (str, bytes))
 
@@ -245,7 +250,15 @@ def peek(props: Any, *path: Any) -> Any:
 def present(props: Any, key: str) -> bool:
     """Whether a property is set, known or not (a value computed during a preview is set, just unknown)."""
     value = raw(props)
-    return isinstance(value, Mapping) and value.get(key) not in (None, "", [], {})
+    if not isinstance(value, Mapping) or key not in value:
+        return False
+    item = value[key]
+    if is_unknown(item):
+        return True
+    item = raw(item)
+    if isinstance(item, Mapping) or is_sequence(item):
+        return len(item) > 0
+    return item is not None and item != ""
 
 
 def known_strings(value: Any) -> Iterator[str]:

@@ -1,0 +1,506 @@
+"""One compliant stack and one or more violating stacks per policy (resources as the engine records them)."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, replace
+
+from infra.recording import Secret
+
+from tests.policy.builders import ACCOUNT, DELETE, Res, changed, policy_document
+
+KEY = f"arn:aws:kms:us-east-1:{ACCOUNT}:key/11111111-2222-3333-4444-555555555555"
+ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/securestack-dev-role"
+OWN_SECRET_ARN = f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:securestack/dev/api-keys/storefront-AbCdEf"
+ADMIN_SECRET_ARN = f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:securestack/dev/api-keys/admin-AbCdEf"
+
+
+@dataclass
+class Stack:
+    resources: list
+    tier: str = "production"
+    accounts: tuple = (ACCOUNT,)  # the provider's allowedAccountIds
+    environment_tag: str = "dev"  # what the provider's default tags say
+    config_accounts: tuple = (ACCOUNT,)  # the stack config's aws:allowedAccountIds
+
+
+@dataclass
+class Case:
+    policy: str
+    compliant: Stack
+    violating: list = field(default_factory=list)
+
+
+def stack(*resources, **options) -> Stack:
+    return Stack(list(resources), **options)
+
+
+CASES: list[Case] = []
+
+
+def case(policy: str, compliant: Stack, *violating: Stack) -> None:
+    CASES.append(Case(policy, compliant, list(violating)))
+
+
+def variants(base: Res, *changes: dict, extra: tuple = ()) -> list[Stack]:
+    return [stack(changed(base, **c), *extra) for c in changes]
+
+
+# -- RDS -------------------------------------------------------------------------------------------------------
+
+RDS = "aws:rds/instance:Instance"
+PARAMS = "aws:rds/parameterGroup:ParameterGroup"
+DB = Res(RDS, "db", {
+    "engine": "postgres", "storageEncrypted": True, "kmsKeyId": KEY, "backupRetentionPeriod": 7,
+    "publiclyAccessible": False, "deletionProtection": True, "multiAz": True, "iamDatabaseAuthenticationEnabled": True,
+    "enabledCloudwatchLogsExports": ["postgresql", "upgrade"], "monitoringInterval": 60,
+    "monitoringRoleArn": ROLE_ARN, "performanceInsightsEnabled": True, "performanceInsightsKmsKeyId": KEY,
+    "autoMinorVersionUpgrade": True, "copyTagsToSnapshot": True, "dbSubnetGroupName": "db-subnets",
+    "username": "securestack_admin", "manageMasterUserPassword": True, "masterUserSecretKmsKeyId": KEY,
+    "skipFinalSnapshot": False, "finalSnapshotIdentifier": "db-final", "parameterGroupName": "db-params"},
+    deps={"parameterGroupName": ["db-params"]})
+DB_PARAMS = Res(PARAMS, "db-params", {"name": "db-params", "family": "postgres16", "parameters": [
+    {"name": "rds.force_ssl", "value": "1", "applyMethod": "immediate"},
+    {"name": "ssl_min_protocol_version", "value": "TLSv1.2", "applyMethod": "immediate"}]})
+
+
+def rds_case(policy: str, *changes: dict, tier: str = "production") -> None:
+    case(policy, stack(DB, tier=tier), *[stack(changed(DB, **c), tier=tier) for c in changes])
+
+
+rds_case("rds-storage-encrypted-with-cmk", {"storageEncrypted": False}, {"kmsKeyId": "alias/aws/rds"},
+         {"kmsKeyId": DELETE})
+rds_case("rds-backup-retention", {"backupRetentionPeriod": 1}, {"backupRetentionPeriod": DELETE})
+rds_case("rds-not-public", {"publiclyAccessible": True})
+rds_case("rds-deletion-protection-in-production", {"deletionProtection": False})
+rds_case("rds-multi-az-in-production", {"multiAz": False})
+case("rds-multi-az-in-production", stack(changed(DB, multiAz=False), tier="non-production"))  # dev may be single-AZ
+rds_case("rds-iam-authentication", {"iamDatabaseAuthenticationEnabled": False})
+rds_case("rds-log-exports", {"enabledCloudwatchLogsExports": ["upgrade"]}, {"enabledCloudwatchLogsExports": []})
+rds_case("rds-enhanced-monitoring", {"monitoringInterval": 0}, {"monitoringRoleArn": DELETE})
+rds_case("rds-performance-insights-encrypted", {"performanceInsightsEnabled": False},
+         {"performanceInsightsKmsKeyId": DELETE})
+rds_case("rds-auto-minor-version-upgrade", {"autoMinorVersionUpgrade": False})
+rds_case("rds-copy-tags-to-snapshots", {"copyTagsToSnapshot": False})
+rds_case("rds-in-subnet-group", {"dbSubnetGroupName": DELETE})
+rds_case("rds-non-default-admin-name", {"username": "postgres"}, {"username": "admin"})
+rds_case("rds-master-password-managed", {"manageMasterUserPassword": DELETE, "password": Secret("hunter2hunter2")},
+         {"masterUserSecretKmsKeyId": DELETE})
+rds_case("rds-final-snapshot-in-production", {"skipFinalSnapshot": True}, {"finalSnapshotIdentifier": DELETE})
+
+
+def params_with(**values: str) -> Res:
+    parameters = [{"name": name, "value": value} for name, value in values.items()]
+    return changed(DB_PARAMS, parameters=parameters)
+
+
+case("rds-force-ssl", stack(DB, DB_PARAMS),
+     stack(DB, params_with(**{"rds.force_ssl": "0", "ssl_min_protocol_version": "TLSv1.2"})),
+     stack(replace(changed(DB, parameterGroupName="default.postgres16"), deps={})))
+case("rds-minimum-tls-1-2", stack(DB, DB_PARAMS),
+     stack(DB, params_with(**{"rds.force_ssl": "1", "ssl_min_protocol_version": "TLSv1"})),
+     stack(DB, params_with(**{"rds.force_ssl": "1"})))
+
+# -- load balancers and WAF ------------------------------------------------------------------------------------
+
+LB, ALB = "aws:lb/loadBalancer:LoadBalancer", "aws:alb/loadBalancer:LoadBalancer"
+LISTENER, ALB_LISTENER = "aws:lb/listener:Listener", "aws:alb/listener:Listener"
+SUBNET = "aws:ec2/subnet:Subnet"
+WEB_ACL = "aws:wafv2/webAcl:WebAcl"
+SUBNET_A = Res(SUBNET, "subnet-a", {"availabilityZone": "us-east-1a", "mapPublicIpOnLaunch": False})
+SUBNET_B = Res(SUBNET, "subnet-b", {"availabilityZone": "us-east-1b", "mapPublicIpOnLaunch": False})
+SUBNET_A2 = Res(SUBNET, "subnet-a2", {"availabilityZone": "us-east-1a", "mapPublicIpOnLaunch": False})
+LOAD_BALANCER = Res(LB, "alb", {
+    "loadBalancerType": "application", "internal": False, "subnets": ["subnet-a-id", "subnet-b-id"],
+    "securityGroups": ["alb-sg-id"], "dropInvalidHeaderFields": True, "desyncMitigationMode": "strictest",
+    "enableDeletionProtection": True, "accessLogs": {"bucket": "alb-logs", "enabled": True}},
+    deps={"subnets": ["subnet-a", "subnet-b"], "securityGroups": ["alb-sg"], "accessLogs": ["alb-logs"]})
+REDIRECT = {"type": "redirect", "redirect": {"protocol": "HTTPS", "port": "443", "statusCode": "HTTP_301"}}
+FORWARD = {"type": "forward", "targetGroupArn": "arn:aws:elasticloadbalancing:us-east-1:111111111111:targetgroup/tg"}
+HTTP_LISTENER = Res(ALB_LISTENER, "http", {"protocol": "HTTP", "port": 80, "defaultActions": [REDIRECT]})
+HTTPS_LISTENER = Res(LISTENER, "https", {
+    "protocol": "HTTPS", "port": 443, "sslPolicy": "ELBSecurityPolicy-TLS13-1-2-Res-2021-06",
+    "certificateArn": f"arn:aws:acm:us-east-1:{ACCOUNT}:certificate/abc", "defaultActions": [FORWARD]})
+
+case("lb-http-redirects-to-https", stack(HTTP_LISTENER, HTTPS_LISTENER),
+     *variants(HTTP_LISTENER, {"defaultActions": [FORWARD]},
+               {"defaultActions": [{"type": "redirect", "redirect": {"protocol": "HTTP", "port": "8080"}}]}))
+case("lb-https-tls-policy", stack(HTTPS_LISTENER),
+     *variants(HTTPS_LISTENER, {"sslPolicy": "ELBSecurityPolicy-2016-08"}, {"sslPolicy": DELETE},
+               {"certificateArn": DELETE}))
+case("lb-drop-invalid-headers", stack(LOAD_BALANCER),
+     *variants(replace(LOAD_BALANCER, type=ALB), {"dropInvalidHeaderFields": False}))
+case("lb-access-logs", stack(LOAD_BALANCER), *variants(LOAD_BALANCER, {"accessLogs": {"enabled": False}},
+                                                        {"accessLogs": DELETE}))
+case("lb-deletion-protection-in-production", stack(LOAD_BALANCER),
+     *variants(LOAD_BALANCER, {"enableDeletionProtection": False}))
+case("lb-desync-mitigation", stack(LOAD_BALANCER), *variants(LOAD_BALANCER, {"desyncMitigationMode": "monitor"}))
+case("lb-multi-az", stack(LOAD_BALANCER, SUBNET_A, SUBNET_B),
+     stack(replace(changed(LOAD_BALANCER, subnets=["subnet-a-id", "subnet-a2-id"]),
+                   deps={"subnets": ["subnet-a", "subnet-a2"]}), SUBNET_A, SUBNET_A2),
+     stack(replace(changed(LOAD_BALANCER, subnets=["subnet-external"]), deps={})))
+
+WAF_ASSOCIATION = Res("aws:wafv2/webAclAssociation:WebAclAssociation", "waf-association",
+                      {"resourceArn": "arn:aws:elasticloadbalancing:us-east-1:111111111111:loadbalancer/alb",
+                       "webAclArn": "arn:aws:wafv2:acl"}, deps={"resourceArn": ["alb"], "webAclArn": ["waf"]})
+INTERNAL_LB = changed(replace(LOAD_BALANCER, name="internal-alb"), internal=True)
+case("lb-waf-associated", stack(LOAD_BALANCER, WAF_ASSOCIATION, INTERNAL_LB), stack(LOAD_BALANCER, INTERNAL_LB))
+
+
+def visibility(enabled: bool = True) -> dict:
+    return {"cloudwatchMetricsEnabled": enabled, "metricName": "m", "sampledRequestsEnabled": True}
+
+
+RATE_RULE = {"name": "rate", "priority": 0, "action": {"block": {}}, "visibilityConfig": visibility(),
+             "statement": {"rateBasedStatement": {"limit": 2000, "aggregateKeyType": "IP"}}}
+BAD_INPUTS_RULE = {"name": "bad-inputs", "priority": 1, "overrideAction": {"none": {}}, "visibilityConfig": visibility(),
+                   "statement": {"managedRuleGroupStatement": {"name": "AWSManagedRulesKnownBadInputsRuleSet",
+                                                               "vendorName": "AWS"}}}
+ACL = Res(WEB_ACL, "waf", {"name": "securestack-dev-edge", "scope": "REGIONAL", "defaultAction": {"allow": {}},
+                          "rules": [RATE_RULE, BAD_INPUTS_RULE], "visibilityConfig": visibility()})
+case("waf-has-rules", stack(ACL), *variants(ACL, {"rules": []}))
+case("waf-metrics-enabled", stack(ACL), *variants(ACL, {"visibilityConfig": visibility(False)},
+                                                   {"rules": [{**RATE_RULE, "visibilityConfig": visibility(False)}]}))
+case("waf-rate-based-rule", stack(ACL), *variants(ACL, {"rules": [BAD_INPUTS_RULE]}))
+case("waf-rate-based-rule", stack(changed(ACL, rules=DELETE, ruleJson=json.dumps([
+    {"Name": "rate", "Statement": {"RateBasedStatement": {"Limit": 100}}}]))))
+case("waf-known-bad-inputs", stack(ACL), *variants(ACL, {"rules": [RATE_RULE]}))
+WAF_LOGGING = Res("aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration", "waf-logging",
+                  {"resourceArn": "arn:aws:wafv2:acl", "logDestinationConfigs": ["arn:aws:logs:log-group"]},
+                  deps={"resourceArn": ["waf"]})
+case("waf-logging", stack(ACL, WAF_LOGGING), stack(ACL), stack(ACL, changed(WAF_LOGGING, logDestinationConfigs=[])))
+
+# -- Secrets Manager -------------------------------------------------------------------------------------------
+
+SECRET_TYPE = "aws:secretsmanager/secret:Secret"
+ROTATION_TYPE = "aws:secretsmanager/secretRotation:SecretRotation"
+SECRET = Res(SECRET_TYPE, "storefront", {
+    "name": "securestack/dev/api-keys/storefront", "description": "storefront read key", "kmsKeyId": KEY,
+    "tags": {"securestack:env": "dev", "securestack:scopes": "products:read"}},
+    outputs={"name": "securestack/dev/api-keys/storefront", "description": "storefront read key", "kmsKeyId": KEY,
+             "tags": {"securestack:env": "dev", "securestack:scopes": "products:read"}, "id": OWN_SECRET_ARN,
+             "arn": OWN_SECRET_ARN})
+ROTATION = Res(ROTATION_TYPE, "storefront-rotation", {
+    "secretId": OWN_SECRET_ARN, "rotationLambdaArn": f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:rotator",
+    "rotationRules": {"automaticallyAfterDays": 90}}, deps={"secretId": ["storefront"]})
+case("secret-rotation-configured", stack(SECRET, ROTATION), stack(SECRET),
+     stack(SECRET, changed(ROTATION, rotationEnabled=False)))
+case("secret-rotation-within-90-days", stack(ROTATION, changed(ROTATION, rotationRules={
+    "scheduleExpression": "rate(30 days)"})),
+     *variants(ROTATION, {"rotationRules": {"automaticallyAfterDays": 120}},
+               {"rotationRules": {"scheduleExpression": "rate(100 days)"}},
+               {"rotationRules": {"scheduleExpression": "cron(0 4 1 1 ? *)"}}))
+case("secret-encrypted-with-cmk", stack(SECRET), *variants(SECRET, {"kmsKeyId": DELETE},
+                                                           {"kmsKeyId": "alias/aws/secretsmanager"}))
+case("secret-has-description", stack(SECRET), *variants(SECRET, {"description": ""}, {"description": DELETE}))
+SECRET_VERSION = Res("aws:secretsmanager/secretVersion:SecretVersion", "storefront-value",
+                     {"secretId": OWN_SECRET_ARN, "secretString": Secret("sk_live_0123456789abcdef")})
+case("secret-version-no-plaintext", stack(SECRET), stack(SECRET, SECRET_VERSION),
+     stack(SECRET, changed(SECRET_VERSION, secretString=DELETE, secretBinary=Secret("c2VjcmV0"))))
+
+# -- KMS -------------------------------------------------------------------------------------------------------
+
+KMS_KEY = "aws:kms/key:Key"
+ACCOUNT_ROOT = {"Sid": "Root", "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
+                "Action": "kms:*", "Resource": "*"}
+PUBLIC_DECRYPT = {"Sid": "Anyone", "Effect": "Allow", "Principal": "*", "Action": "kms:Decrypt", "Resource": "*"}
+DATA_KEY = Res(KMS_KEY, "data", {
+    "enableKeyRotation": True, "customerMasterKeySpec": "SYMMETRIC_DEFAULT", "keyUsage": "ENCRYPT_DECRYPT",
+    "bypassPolicyLockoutSafetyCheck": False, "policy": policy_document(ACCOUNT_ROOT),
+    "tags": {"securestack:env": "dev"}})
+case("kms-key-rotation", stack(DATA_KEY, changed(DATA_KEY, customerMasterKeySpec="RSA_2048", keyUsage="SIGN_VERIFY",
+                                                 enableKeyRotation=False)),
+     *variants(DATA_KEY, {"enableKeyRotation": False}, {"enableKeyRotation": DELETE}))
+case("kms-key-policy-no-public-principal", stack(DATA_KEY, changed(DATA_KEY, policy=policy_document(
+    ACCOUNT_ROOT, {**PUBLIC_DECRYPT, "Condition": {"StringEquals": {"kms:CallerAccount": ACCOUNT}}}))),
+     *variants(DATA_KEY, {"policy": policy_document(ACCOUNT_ROOT, PUBLIC_DECRYPT)},
+               {"policy": policy_document({**PUBLIC_DECRYPT, "Principal": {"AWS": ["*"]}})}, {"policy": DELETE}))
+case("kms-lockout-safety-check", stack(DATA_KEY), *variants(DATA_KEY, {"bypassPolicyLockoutSafetyCheck": True}))
+
+# -- Lambda ----------------------------------------------------------------------------------------------------
+
+FUNCTION = "aws:lambda/function:Function"
+LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
+ROTATOR_LOGS = Res(LOG_GROUP, "rotator-logs", {"name": "/aws/lambda/securestack-dev-rotator", "kmsKeyId": KEY,
+                                               "retentionInDays": 365})
+ROTATOR = Res(FUNCTION, "rotator", {
+    "name": "securestack-dev-rotator", "runtime": "python3.13", "handler": "handler.lambda_handler",
+    "vpcConfig": {"subnetIds": ["subnet-a-id", "subnet-b-id"], "securityGroupIds": ["rotator-sg-id"]},
+    "environment": {"variables": {"SECRETS_MANAGER_ENDPOINT": "https://secretsmanager.us-east-1.amazonaws.com",
+                                  "LOG_LEVEL": "INFO", "PG_CA_BUNDLE": "/var/task/rds-global-bundle.pem",
+                                  "API_KEY_SECRET": "securestack/dev/api-keys/storefront"}},
+    "tracingConfig": {"mode": "Active"}, "reservedConcurrentExecutions": 5,
+    "loggingConfig": {"logFormat": "Text", "logGroup": "/aws/lambda/securestack-dev-rotator"}},
+    deps={"vpcConfig": ["subnet-a", "subnet-b"], "loggingConfig": ["rotator-logs"]})
+PERMISSION = Res("aws:lambda/permission:Permission", "invoke", {
+    "function": "securestack-dev-rotator", "action": "lambda:InvokeFunction",
+    "principal": "secretsmanager.amazonaws.com", "sourceAccount": ACCOUNT})
+case("lambda-permission-bound-to-source", stack(PERMISSION, changed(PERMISSION, principal=ACCOUNT,
+                                                                    sourceAccount=DELETE)),
+     *variants(PERMISSION, {"sourceAccount": DELETE}, {"principal": "*"}))
+case("lambda-supported-runtime", stack(ROTATOR, changed(ROTATOR, runtime=DELETE, packageType="Image")),
+     *variants(ROTATOR, {"runtime": "python3.8"}, {"runtime": "nodejs16.x"}))
+case("lambda-in-vpc-multi-az", stack(ROTATOR, SUBNET_A, SUBNET_B),
+     stack(replace(changed(ROTATOR, vpcConfig=DELETE), deps={}), SUBNET_A, SUBNET_B),
+     stack(replace(changed(ROTATOR, vpcConfig={"subnetIds": ["subnet-a-id"], "securityGroupIds": ["sg"]}),
+                   deps={"vpcConfig": ["subnet-a"]}), SUBNET_A),
+     stack(changed(ROTATOR, vpcConfig={"subnetIds": ["subnet-a-id", "subnet-b-id"], "securityGroupIds": []}),
+           SUBNET_A, SUBNET_B))
+case("lambda-no-secrets-in-environment", stack(ROTATOR),
+     *variants(ROTATOR, {"environment": {"variables": {"STRIPE": "sk_live_0123456789abcdef"}}},
+               {"environment": {"variables": {"DB_PASSWORD": "hunter2Hunter2"}}},
+               # A secret input reaches the analyzer unwrapped, as the engine sends it.
+               {"environment": {"variables": {"API_TOKEN": Secret("Zx9sQ2pL0aVb7Yt4")}}}))
+case("lambda-tracing-active", stack(ROTATOR), *variants(ROTATOR, {"tracingConfig": {"mode": "PassThrough"}},
+                                                         {"tracingConfig": DELETE}))
+case("lambda-reserved-concurrency", stack(ROTATOR), *variants(ROTATOR, {"reservedConcurrentExecutions": DELETE},
+                                                               {"reservedConcurrentExecutions": -1}))
+case("lambda-log-group-managed", stack(ROTATOR, ROTATOR_LOGS),
+     stack(replace(changed(ROTATOR, loggingConfig={"logGroup": "/elsewhere"}), deps={}), ROTATOR_LOGS),
+     stack(ROTATOR))
+
+# -- log groups, S3, backup ------------------------------------------------------------------------------------
+
+case("log-group-encrypted", stack(ROTATOR_LOGS), *variants(ROTATOR_LOGS, {"kmsKeyId": DELETE}))
+case("log-group-retention", stack(ROTATOR_LOGS, changed(ROTATOR_LOGS, retentionInDays=30), tier="non-production"),
+     *variants(ROTATOR_LOGS, {"retentionInDays": DELETE}, {"retentionInDays": 30}))
+
+BUCKET_TYPE = "aws:s3/bucket:Bucket"
+PAB_TYPE = "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"
+BUCKET_POLICY = "aws:s3/bucketPolicy:BucketPolicy"
+SSE_TYPE = "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
+VERSIONING_TYPE = "aws:s3/bucketVersioning:BucketVersioning"
+
+
+def bucket(name: str) -> Res:
+    return Res(BUCKET_TYPE, name, {"bucket": name}, outputs={"bucket": name, "id": name, "arn": f"arn:aws:s3:::{name}"})
+
+
+DATA_BUCKET, ALB_LOGS = bucket("trail-bucket"), bucket("alb-logs")
+PAB = Res(PAB_TYPE, "trail-bucket-pab", {"bucket": "trail-bucket", "blockPublicAcls": True, "blockPublicPolicy": True,
+                                         "ignorePublicAcls": True, "restrictPublicBuckets": True},
+          deps={"bucket": ["trail-bucket"]})
+case("s3-public-access-blocked", stack(DATA_BUCKET, PAB), stack(DATA_BUCKET),
+     stack(DATA_BUCKET, changed(PAB, blockPublicPolicy=False)))
+DENY_HTTP = {"Sid": "DenyWithoutTls", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
+             "Resource": ["arn:aws:s3:::trail-bucket", "arn:aws:s3:::trail-bucket/*"],
+             "Condition": {"Bool": {"aws:SecureTransport": "false"}}}
+TLS_POLICY = Res(BUCKET_POLICY, "trail-bucket-policy", {"bucket": "trail-bucket", "policy": policy_document(DENY_HTTP)},
+                 deps={"bucket": ["trail-bucket"]})
+case("s3-tls-only", stack(DATA_BUCKET, TLS_POLICY), stack(DATA_BUCKET),
+     stack(DATA_BUCKET, changed(TLS_POLICY, policy=policy_document({**DENY_HTTP, "Condition": {}}))))
+
+
+def encryption(bucket_name: str, algorithm: str, key: str = None) -> Res:
+    default = {"sseAlgorithm": algorithm, **({"kmsMasterKeyId": key} if key else {})}
+    return Res(SSE_TYPE, f"{bucket_name}-sse", {"bucket": bucket_name, "rules": [
+        {"applyServerSideEncryptionByDefault": default, "bucketKeyEnabled": True}]}, deps={"bucket": [bucket_name]})
+
+
+LOGGING_LB = replace(LOAD_BALANCER, deps={"accessLogs": ["alb-logs"]})
+case("s3-default-encryption",
+     stack(DATA_BUCKET, encryption("trail-bucket", "aws:kms", KEY), ALB_LOGS, encryption("alb-logs", "AES256"),
+           LOGGING_LB),
+     stack(DATA_BUCKET, encryption("trail-bucket", "AES256")),
+     stack(DATA_BUCKET, encryption("trail-bucket", "aws:kms")),
+     stack(DATA_BUCKET),
+     stack(ALB_LOGS, encryption("alb-logs", "aws:kms", KEY), LOGGING_LB))
+VERSIONING = Res(VERSIONING_TYPE, "trail-bucket-versioning", {"bucket": "trail-bucket", "versioningConfiguration": {
+    "status": "Enabled"}}, deps={"bucket": ["trail-bucket"]})
+case("s3-versioning", stack(DATA_BUCKET, VERSIONING), stack(DATA_BUCKET),
+     stack(DATA_BUCKET, changed(VERSIONING, versioningConfiguration={"status": "Suspended"})))
+VAULT = Res("aws:backup/vault:Vault", "vault", {"name": "securestack-dev", "kmsKeyArn": KEY})
+case("backup-vault-encrypted-with-cmk", stack(VAULT), *variants(VAULT, {"kmsKeyArn": DELETE}))
+
+# -- CloudTrail and SNS ----------------------------------------------------------------------------------------
+
+TRAIL = Res("aws:cloudtrail/trail:Trail", "trail", {
+    "name": "securestack-dev", "s3BucketName": "trail-bucket", "isMultiRegionTrail": True,
+    "includeGlobalServiceEvents": True, "enableLogFileValidation": True, "kmsKeyId": KEY,
+    "cloudWatchLogsGroupArn": f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:/securestack/dev/cloudtrail:*",
+    "cloudWatchLogsRoleArn": ROLE_ARN})
+case("cloudtrail-multi-region", stack(TRAIL), *variants(TRAIL, {"isMultiRegionTrail": False},
+                                                         {"includeGlobalServiceEvents": False},
+                                                         {"enableLogging": False}))
+case("cloudtrail-encrypted-with-cmk", stack(TRAIL), *variants(TRAIL, {"kmsKeyId": DELETE}))
+case("cloudtrail-log-file-validation", stack(TRAIL), *variants(TRAIL, {"enableLogFileValidation": False}))
+case("cloudtrail-cloudwatch-logs", stack(TRAIL), *variants(TRAIL, {"cloudWatchLogsGroupArn": DELETE},
+                                                            {"cloudWatchLogsRoleArn": DELETE}))
+TOPIC = Res("aws:sns/topic:Topic", "alarms", {"name": "securestack-dev-alarms", "kmsMasterKeyId": KEY})
+case("sns-topic-encrypted-with-cmk", stack(TOPIC), *variants(TOPIC, {"kmsMasterKeyId": DELETE},
+                                                             {"kmsMasterKeyId": "alias/aws/sns"}))
+
+# -- ECS -------------------------------------------------------------------------------------------------------
+
+TASK_TYPE = "aws:ecs/taskDefinition:TaskDefinition"
+SERVICE_TYPE = "aws:ecs/service:Service"
+EXECUTION_ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/securestack-dev-app-execution"
+TASK_ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/securestack-dev-app-task"
+CONTAINER = {"name": "app", "image": "app:1", "essential": True, "privileged": False,
+             "readonlyRootFilesystem": True, "environment": [{"name": "SESSION_TTL", "value": "604800"}],
+             "secrets": [{"name": "API_KEY", "valueFrom": f"{OWN_SECRET_ARN}:key::"}],
+             "logConfiguration": {"logDriver": "awslogs", "options": {"awslogs-group": "/securestack/dev/app"}}}
+
+
+def task(**container_changes) -> Res:
+    container = {k: v for k, v in {**CONTAINER, **container_changes}.items() if v is not DELETE}
+    return Res(TASK_TYPE, "task", {"family": "securestack-dev-app", "executionRoleArn": EXECUTION_ROLE_ARN,
+                                   "taskRoleArn": TASK_ROLE_ARN, "containerDefinitions": json.dumps([container])},
+               deps={"containerDefinitions": ["storefront"]})
+
+
+SERVICE = Res(SERVICE_TYPE, "service", {"networkConfiguration": {"assignPublicIp": False, "subnets": ["subnet-a-id"],
+                                                                 "securityGroups": ["app-sg-id"]}})
+case("ecs-no-public-ip", stack(SERVICE), *variants(SERVICE, {"networkConfiguration": {"assignPublicIp": True}}))
+case("ecs-no-secrets-in-environment", stack(task()),
+     stack(task(environment=[{"name": "API_KEY", "value": "sk_test_0123456789abcdef"}])),
+     stack(task(environment=[{"name": "WEBHOOK_SECRET", "value": "Zx9sQ2pL0aVb7Yt4"}])),
+     stack(task(secrets=[{"name": "API_KEY", "valueFrom": "plaintext-in-the-definition"}])))
+case("ecs-container-logging", stack(task()), stack(task(logConfiguration=DELETE)))
+case("ecs-not-privileged", stack(task()), stack(task(privileged=True)))
+case("ecs-read-only-root-filesystem", stack(task()), stack(task(readonlyRootFilesystem=False)),
+     stack(task(readonlyRootFilesystem=DELETE)))
+case("ecs-distinct-execution-and-task-roles", stack(task()), stack(changed(task(), taskRoleArn=EXECUTION_ROLE_ARN)))
+
+# -- network ---------------------------------------------------------------------------------------------------
+
+SG_TYPE = "aws:ec2/securityGroup:SecurityGroup"
+INGRESS_TYPE = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
+SG_RULE_TYPE = "aws:ec2/securityGroupRule:SecurityGroupRule"
+ALB_SG = Res(SG_TYPE, "alb-sg", {"description": "ALB: 443 and 80 from the internet", "vpcId": "vpc-id"})
+DB_SG = Res(SG_TYPE, "db-sg", {"description": "PostgreSQL from named groups", "vpcId": "vpc-id"})
+HTTPS_IN = Res(INGRESS_TYPE, "alb-in-443", {"securityGroupId": "alb-sg-id", "ipProtocol": "tcp", "fromPort": 443,
+                                            "toPort": 443, "cidrIpv4": "0.0.0.0/0", "description": "HTTPS"},
+               deps={"securityGroupId": ["alb-sg"]})
+case("sg-internet-ingress-web-ports-only", stack(HTTPS_IN, changed(HTTPS_IN, fromPort=80, toPort=80)),
+     *variants(HTTPS_IN, {"fromPort": 5432, "toPort": 5432}, {"ipProtocol": "-1"}, {"fromPort": 0, "toPort": 65535}),
+     stack(changed(DB_SG, ingress=[{"protocol": "-1", "fromPort": 0, "toPort": 0, "cidrBlocks": ["0.0.0.0/0"],
+                                    "description": "everything"}])),
+     stack(Res(SG_RULE_TYPE, "ssh", {"type": "ingress", "protocol": "tcp", "fromPort": 22, "toPort": 22,
+                                     "ipv6CidrBlocks": ["::/0"], "securityGroupId": "db-sg-id"})))
+FRONTED_LB = replace(LOAD_BALANCER, deps={"securityGroups": ["alb-sg"]})
+case("sg-internet-ingress-only-to-load-balancers", stack(ALB_SG, HTTPS_IN, FRONTED_LB),
+     stack(DB_SG, replace(changed(HTTPS_IN, securityGroupId="db-sg-id"), deps={"securityGroupId": ["db-sg"]}),
+           FRONTED_LB),
+     stack(ALB_SG, HTTPS_IN, changed(FRONTED_LB, internal=True)))
+case("sg-descriptions", stack(changed(ALB_SG, ingress=[{"protocol": "tcp", "fromPort": 443, "toPort": 443,
+                                                       "cidrBlocks": ["0.0.0.0/0"], "description": "HTTPS"}]),
+                              HTTPS_IN),
+     *variants(ALB_SG, {"description": "Managed by Pulumi"}, {"description": DELETE},
+               {"egress": [{"protocol": "tcp", "fromPort": 443, "toPort": 443, "cidrBlocks": ["10.0.0.0/16"]}]}),
+     *variants(HTTPS_IN, {"description": DELETE}))
+VPC = Res("aws:ec2/vpc:Vpc", "vpc", {"cidrBlock": "10.20.0.0/16"})
+DEFAULT_SG = Res("aws:ec2/defaultSecurityGroup:DefaultSecurityGroup", "default-sg",
+                 {"vpcId": "vpc-id", "ingress": [], "egress": []}, deps={"vpcId": ["vpc"]})
+case("vpc-default-security-group-closed", stack(VPC, DEFAULT_SG), stack(VPC),
+     stack(VPC, changed(DEFAULT_SG, ingress=[{"protocol": "-1", "fromPort": 0, "toPort": 0, "self": True}])))
+FLOW_LOG = Res("aws:ec2/flowLog:FlowLog", "flow-log", {"vpcId": "vpc-id", "trafficType": "ALL",
+                                                       "logDestinationType": "cloud-watch-logs"}, deps={"vpcId": ["vpc"]})
+case("vpc-flow-logs", stack(VPC, FLOW_LOG), stack(VPC), stack(VPC, changed(FLOW_LOG, trafficType="ACCEPT")))
+case("subnet-no-public-ip-on-launch", stack(SUBNET_A), *variants(SUBNET_A, {"mapPublicIpOnLaunch": True}))
+
+# -- IAM and resource policies ---------------------------------------------------------------------------------
+
+ROLE_POLICY_TYPE = "aws:iam/rolePolicy:RolePolicy"
+LOG_WRITE = {"Sid": "OwnLogGroup", "Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+             "Resource": f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:/securestack/dev/app:*"}
+DESCRIBE_IN_REGION = {"Sid": "Describe", "Effect": "Allow", "Action": ["ec2:DescribeSubnets"], "Resource": "*",
+                      "Condition": {"StringEquals": {"aws:RequestedRegion": "us-east-1"}}}
+ROLE_POLICY = Res(ROLE_POLICY_TYPE, "role-policy", {"role": "securestack-dev-role",
+                                                    "policy": policy_document(LOG_WRITE, DESCRIBE_IN_REGION)})
+
+
+def role_policy(*statements: dict) -> Res:
+    return changed(ROLE_POLICY, policy=policy_document(*statements))
+
+
+case("iam-no-full-admin", stack(ROLE_POLICY),
+     stack(role_policy({"Effect": "Allow", "Action": "*", "Resource": "*"})),
+     stack(role_policy({"Effect": "Allow", "NotAction": "iam:*", "Resource": "*"})),
+     stack(Res("aws:iam/role:Role", "admin", {"assumeRolePolicy": policy_document(), "inlinePolicies": [
+         {"name": "all", "policy": policy_document({"Effect": "Allow", "Action": "*:*", "Resource": "*"})}]})),
+     stack(Res("aws:iam/policy:Policy", "managed", {"policy": policy_document(
+         {"Effect": "Allow", "Action": ["s3:GetObject", "*"], "Resource": "*"})})))
+case("iam-no-service-wildcard-actions", stack(ROLE_POLICY),
+     stack(role_policy({"Effect": "Allow", "Action": "s3:*", "Resource": "arn:aws:s3:::trail-bucket/*"})),
+     stack(Res("aws:iam/userPolicy:UserPolicy", "user", {"policy": policy_document(
+         {"Effect": "Allow", "Action": ["kms:*"], "Resource": KEY})})))
+case("iam-wildcard-resource-needs-condition", stack(ROLE_POLICY),
+     stack(role_policy({**DESCRIBE_IN_REGION, "Condition": {}})),
+     stack(role_policy({"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "NotResource": KEY})))
+ROLE = Res("aws:iam/role:Role", "role", {"assumeRolePolicy": policy_document(
+    {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole",
+     "Condition": {"StringEquals": {"aws:SourceAccount": ACCOUNT}}})})
+case("iam-trust-policy-names-principal", stack(ROLE),
+     *variants(ROLE, {"assumeRolePolicy": policy_document({"Effect": "Allow", "Principal": {"AWS": "*"},
+                                                           "Action": "sts:AssumeRole"})}))
+SECRET_POLICY = Res("aws:secretsmanager/secretPolicy:SecretPolicy", "storefront-policy", {
+    "secretArn": OWN_SECRET_ARN, "blockPublicPolicy": True, "policy": policy_document(
+        {"Sid": "DenyOthers", "Effect": "Deny", "Principal": {"AWS": "*"}, "Action": "secretsmanager:GetSecretValue",
+         "Resource": OWN_SECRET_ARN, "Condition": {"StringNotEquals": {"aws:PrincipalArn": [ROLE_ARN]}}})})
+PUBLIC_READ = {"Effect": "Allow", "Principal": "*", "Action": "secretsmanager:GetSecretValue", "Resource": "*"}
+case("resource-policy-no-public-principal", stack(SECRET_POLICY, TLS_POLICY),
+     *variants(SECRET_POLICY, {"policy": policy_document(PUBLIC_READ)}),
+     *variants(TLS_POLICY, {"policy": policy_document({"Effect": "Allow", "Principal": {"AWS": "*"},
+                                                       "Action": "s3:GetObject", "Resource": "arn:aws:s3:::x/*"})}),
+     stack(Res("aws:sns/topicPolicy:TopicPolicy", "alarms-policy", {"arn": "arn:aws:sns:topic", "policy":
+                                                                    policy_document({**PUBLIC_READ,
+                                                                                     "Action": "sns:Publish"})})),
+     stack(Res("aws:cloudwatch/logResourcePolicy:LogResourcePolicy", "log-delivery", {
+         "policyName": "x", "policyDocument": policy_document({**PUBLIC_READ, "Action": "logs:PutLogEvents"})})))
+
+# -- accounts and environments ---------------------------------------------------------------------------------
+
+ELB_LOG_WRITE = {"Sid": "ElbLogDelivery", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::127311923021:root"},
+                 "Action": "s3:PutObject", "Resource": f"arn:aws:s3:::alb-logs/AWSLogs/{ACCOUNT}/*"}
+case("aws-provider-pins-accounts", stack(SECRET), stack(SECRET, accounts=()),
+     stack(SECRET, accounts=("333333333333",)), stack(SECRET, accounts=("not-an-account",)))
+case("aws-resources-use-pinned-provider", stack(SECRET, VPC), stack(SECRET, replace(VPC, provider=False)),
+     stack(SECRET, accounts=()))
+case("arns-within-allowed-accounts",
+     stack(ROLE_POLICY, ROLE, PERMISSION, changed(TLS_POLICY, policy=policy_document(DENY_HTTP, ELB_LOG_WRITE))),
+     stack(role_policy({**LOG_WRITE, "Resource": "arn:aws:logs:us-east-1:999999999999:log-group:x:*"})),
+     *variants(ROLE, {"assumeRolePolicy": policy_document({"Effect": "Allow", "Principal": {"Service": "x"},
+                                                           "Condition": {"StringEquals": {
+                                                               "aws:SourceAccount": "999999999999"}}})}),
+     *variants(PERMISSION, {"sourceAccount": "999999999999"}),
+     *variants(DATA_KEY, {"policy": policy_document({**ACCOUNT_ROOT, "Principal": {
+         "AWS": "arn:aws:iam::127311923021:root"}})}),
+     stack(role_policy({**LOG_WRITE, "Resource": "arn:aws:logs:us-east-1:*:log-group:x:*"})))
+case("secrets-and-keys-tagged-with-environment", stack(SECRET, changed(DATA_KEY, tags=DELETE)),
+     *variants(SECRET, {"tags": {"securestack:env": "prod"}}),
+     stack(changed(DATA_KEY, tags=DELETE), environment_tag="prod"))
+ALIAS = Res("aws:kms/alias:Alias", "data-alias", {"name": "alias/securestack/dev/data", "targetKeyId": "data-key-id"})
+OWN_KEY = changed(DATA_KEY, **{})
+OWN_KEY.outputs = {**OWN_KEY.inputs, "id": "data-key-id", "arn": KEY}
+case("no-cross-environment-references",
+     stack(SECRET, OWN_KEY, ALIAS, task(), role_policy({**LOG_WRITE, "Resource": [KEY, f"{OWN_SECRET_ARN[:-7]}*"]}),
+           Res(SG_TYPE, "ecr-repo-users", {"description": "pulls securestack-app from the shared repository"})),
+     stack(SECRET, OWN_KEY, task(secrets=[{"name": "API_KEY",
+                                           "valueFrom": OWN_SECRET_ARN.replace("/dev/", "/prod/") + ":key::"}])),
+     *variants(ALIAS, {"name": "alias/securestack/prod/data"}),
+     stack(OWN_KEY, role_policy({**LOG_WRITE, "Resource": KEY.replace("11111111-", "99999999-")})),
+     stack(Res(SG_TYPE, "db-sg", {"description": "PostgreSQL securestack-prod-postgres"})))
+
+ADMIN_SECRET = Res(SECRET_TYPE, "admin", {
+    "name": "securestack/dev/api-keys/admin", "description": "admin", "kmsKeyId": KEY,
+    "tags": {"securestack:env": "dev", "securestack:scopes": "ALL_SCOPES"}},
+    outputs={"name": "securestack/dev/api-keys/admin", "id": ADMIN_SECRET_ARN, "arn": ADMIN_SECRET_ARN,
+             "tags": {"securestack:env": "dev", "securestack:scopes": "ALL_SCOPES"}})
+TARGET_GROUP = Res("aws:lb/targetGroup:TargetGroup", "tg", {"port": 8443, "protocol": "HTTPS"})
+APP_LISTENER = changed(replace(HTTPS_LISTENER, deps={"defaultActions": ["tg"], "loadBalancerArn": ["alb"]}))
+APP_SERVICE = replace(changed(SERVICE, loadBalancers=[{"containerName": "app", "containerPort": 8443}]),
+                      deps={"taskDefinition": ["task"], "loadBalancers": ["tg"]})
+EDGE = (TARGET_GROUP, APP_LISTENER, LOAD_BALANCER, APP_SERVICE)
+ADMIN_TASK = replace(task(secrets=[{"name": "ADMIN_KEY", "valueFrom": f"{ADMIN_SECRET_ARN}:key::"}]),
+                     deps={"containerDefinitions": ["admin"]})
+EXECUTION_ROLE = Res("aws:iam/role:Role", "execution-role", {"name": "securestack-dev-app-execution"},
+                     outputs={"name": "securestack-dev-app-execution", "id": "securestack-dev-app-execution",
+                              "arn": EXECUTION_ROLE_ARN})
+ADMIN_GRANT = replace(role_policy({"Effect": "Allow", "Action": "secretsmanager:GetSecretValue",
+                                   "Resource": ADMIN_SECRET_ARN}), deps={"role": ["execution-role"],
+                                                                          "policy": ["admin"]})
+case("no-wildcard-key-in-internet-facing-service", stack(SECRET, ADMIN_SECRET, task(), *EDGE),
+     stack(SECRET, ADMIN_SECRET, ADMIN_TASK, *EDGE),
+     stack(SECRET, ADMIN_SECRET, replace(task(), deps={"containerDefinitions": ["storefront"],
+                                                       "executionRoleArn": ["execution-role"]}),
+           EXECUTION_ROLE, ADMIN_GRANT, *EDGE))

@@ -1,0 +1,411 @@
+"""Mutation test: each security property of the real dev and prod stacks, flipped on the recorded resources (inputs
+and outputs alike, as a component bug would produce them), must be reported by the named policy.
+
+The test prints the mutation score (killed / all) and requires 100%. The recordings are the shipped stacks exactly
+as `python -m infra.preview <stack>` records them; each mutation works on a deep copy.
+"""
+from __future__ import annotations
+
+import copy
+import dataclasses
+import functools
+import json
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import pytest
+
+from infra.recording import RecordedResource, Recording, Secret
+from infra.stack_config import read_stack_config
+from policy.harness import evaluate
+from policy.policies import POLICIES
+from tests.support.stacks import shipped_recording
+
+BOTH, PROD = ("dev", "prod"), ("prod",)
+OTHER_ENVIRONMENT = {"dev": "prod", "prod": "dev"}
+FOREIGN_ACCOUNT = "999999999999"
+
+
+# -- editing a recording ---------------------------------------------------------------------------------------
+
+def mutable_copy(recording: Recording) -> Recording:
+    """A copy whose resources `res` copies before handing them out: the cached recording stays untouched."""
+    return dataclasses.replace(recording, resources=list(recording.resources))
+
+
+def res(recording: Recording, name: str) -> RecordedResource:
+    """The resource named `name`, copied into this recording on first access (copy on write)."""
+    found = [i for i, r in enumerate(recording.resources) if r.name == name]
+    assert len(found) == 1, f"{recording.stack} has {len(found)} resources named {name}"
+    resource = recording.resources[found[0]]
+    if not getattr(resource, "_mutable", False):
+        resource = copy.deepcopy(resource)
+        resource._mutable = True
+        recording.resources[found[0]] = resource
+    return resource
+
+
+def put(resource: RecordedResource, key: str, value: Any) -> None:
+    for props in (resource.inputs, resource.outputs):
+        props[key] = copy.deepcopy(value)
+
+
+def remove(resource: RecordedResource, key: str) -> None:
+    for props in (resource.inputs, resource.outputs):
+        props.pop(key, None)
+    resource.property_dependencies.pop(key, None)
+
+
+def edit(resource: RecordedResource, key: str, change: Callable[[Any], Any]) -> None:
+    """Changes a nested value in place (what `change` returns is ignored)."""
+    for props in (resource.inputs, resource.outputs):
+        change(props[key])
+
+
+def rewrite(resource: RecordedResource, key: str, new_value: Callable[[Any], Any]) -> None:
+    """Replaces a value by what `new_value(old)` returns."""
+    for props in (resource.inputs, resource.outputs):
+        props[key] = new_value(props[key])
+
+
+def edit_json(resource: RecordedResource, key: str, change: Callable[[Any], Any]) -> None:
+    """Changes a JSON-text input (a policy document, container definitions) in place."""
+    def in_json(text: str) -> str:
+        document = json.loads(text)
+        change(document)
+        return json.dumps(document)
+    rewrite(resource, key, in_json)
+
+
+def statements_of(document: dict) -> list:
+    return document["Statement"]
+
+
+def add_statement(statement: dict) -> Callable[[dict], None]:
+    return lambda document: statements_of(document).append(statement)
+
+
+def each_statement(change: Callable[[dict], Any]) -> Callable[[dict], None]:
+    def apply(document: dict) -> None:
+        for statement in statements_of(document):
+            change(statement)
+    return apply
+
+
+def keep_statements(keep: Callable[[dict], bool]) -> Callable[[dict], None]:
+    def apply(document: dict) -> None:
+        document["Statement"] = [s for s in statements_of(document) if keep(s)]
+    return apply
+
+
+def first_container(change: Callable[[dict], Any]) -> Callable[[list], None]:
+    def apply(containers: list) -> None:
+        change(containers[0])
+    return apply
+
+
+def each_where(condition: Callable[[dict], bool], change: Callable[[dict], Any]) -> Callable[[list], None]:
+    def apply(values: list) -> None:
+        for value in values:
+            if condition(value):
+                change(value)
+    return apply
+
+
+def keep_where(keep: Callable[[dict], bool]) -> Callable[[list], list]:
+    return lambda values: [value for value in values if keep(value)]
+
+
+def drop(recording: Recording, name: str) -> None:
+    recording.resources.remove(res(recording, name))
+
+
+def only_first_subnet(resource: RecordedResource, key: str, subnets: Callable[[dict], list]) -> None:
+    """Keeps the first subnet of a placement (value and the engine's property dependency alike)."""
+    for props in (resource.inputs, resource.outputs):
+        del subnets(props)[1:]
+    kept = [u for u in resource.property_dependencies[key] if "ec2/subnet:Subnet" not in u]
+    first = next(u for u in resource.property_dependencies[key] if "ec2/subnet:Subnet" in u)
+    resource.property_dependencies[key] = kept + [first]
+
+
+def added_secret_version(recording: Recording) -> None:
+    secret = res(recording, "webhooks-order-events")
+    recording.resources.append(RecordedResource(
+        urn=secret.urn.replace("aws:secretsmanager/secret:Secret::webhooks-order-events",
+                               "aws:secretsmanager/secretVersion:SecretVersion::webhooks-order-events-value"),
+        type="aws:secretsmanager/secretVersion:SecretVersion", name="webhooks-order-events-value",
+        parent=secret.parent, custom=True, options=dict(secret.options), dependencies=[secret.urn],
+        inputs={"secretId": secret.outputs["arn"], "secretString": Secret("whsec_0123456789abcdef")},
+        outputs={"secretId": secret.outputs["arn"], "secretString": Secret("whsec_0123456789abcdef")},
+        property_dependencies={"secretId": [secret.urn]}, provider=secret.provider, id="version-id"))
+
+
+def other_environment(recording: Recording) -> str:
+    return OTHER_ENVIRONMENT[recording.stack]
+
+
+def admin_key_in_app(recording: Recording) -> None:
+    admin = res(recording, "api-keys-admin-full")
+    task = res(recording, "app-task")
+    edit_json(task, "containerDefinitions", first_container(lambda c: c["secrets"].append(
+        {"name": "ADMIN_KEY", "valueFrom": f"{admin.outputs['arn']}:key::"})))
+    task.property_dependencies.setdefault("containerDefinitions", []).append(admin.urn)
+
+
+def foreign_key_for_app(recording: Recording) -> None:
+    key = res(recording, "keys-secrets").outputs["arn"]
+    foreign = key.rsplit("/", 1)[0] + "/00000000-0000-0000-0000-000000000000"
+    rewrite(res(recording, "app-execution"), "policy", lambda text: text.replace(key, foreign))
+
+
+# -- the security properties -----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Mutation:
+    property: str  # the security property the stack has and the mutation takes away
+    policy: str
+    apply: Callable[[Recording], None]
+    stacks: tuple = BOTH
+
+
+def on(name: str, change: Callable[[RecordedResource], None]) -> Callable[[Recording], None]:
+    return lambda recording: change(res(recording, name))
+
+
+def setting(name: str, key: str, value: Any) -> Callable[[Recording], None]:
+    return on(name, lambda r: put(r, key, value))
+
+
+def removing(name: str, key: str) -> Callable[[Recording], None]:
+    return on(name, lambda r: remove(r, key))
+
+
+RDS, PARAMS = "database-instance", "database-params"
+OPEN_DB_INGRESS = {"protocol": "tcp", "fromPort": 5432, "toPort": 5432, "cidrBlocks": ["0.0.0.0/0"],
+                   "description": "PostgreSQL from anywhere"}
+
+MUTATIONS = [
+    # RDS
+    Mutation("RDS storage encrypted", "rds-storage-encrypted-with-cmk", setting(RDS, "storageEncrypted", False)),
+    Mutation("RDS storage under the data CMK", "rds-storage-encrypted-with-cmk", setting(RDS, "kmsKeyId", "alias/aws/rds")),
+    Mutation("RDS PITR retention >= 7 days", "rds-backup-retention", setting(RDS, "backupRetentionPeriod", 3)),
+    Mutation("RDS private", "rds-not-public", setting(RDS, "publiclyAccessible", True)),
+    Mutation("RDS deletion protection (prod)", "rds-deletion-protection-in-production",
+             setting(RDS, "deletionProtection", False), PROD),
+    Mutation("RDS Multi-AZ (prod)", "rds-multi-az-in-production", setting(RDS, "multiAz", False), PROD),
+    Mutation("RDS IAM authentication", "rds-iam-authentication", setting(RDS, "iamDatabaseAuthenticationEnabled", False)),
+    Mutation("RDS postgresql log export", "rds-log-exports", setting(RDS, "enabledCloudwatchLogsExports", ["upgrade"])),
+    Mutation("RDS enhanced monitoring", "rds-enhanced-monitoring", setting(RDS, "monitoringInterval", 0)),
+    Mutation("RDS Performance Insights under the CMK", "rds-performance-insights-encrypted",
+             removing(RDS, "performanceInsightsKmsKeyId")),
+    Mutation("RDS automatic minor upgrades", "rds-auto-minor-version-upgrade",
+             setting(RDS, "autoMinorVersionUpgrade", False)),
+    Mutation("RDS tags copied to snapshots", "rds-copy-tags-to-snapshots", setting(RDS, "copyTagsToSnapshot", False)),
+    Mutation("RDS in the stack's subnet group", "rds-in-subnet-group", removing(RDS, "dbSubnetGroupName")),
+    Mutation("RDS non-default admin name", "rds-non-default-admin-name", setting(RDS, "username", "postgres")),
+    Mutation("RDS master password managed by RDS", "rds-master-password-managed",
+             on(RDS, lambda r: (put(r, "manageMasterUserPassword", False), put(r, "password", Secret("hunter2!"))))),
+    Mutation("RDS final snapshot (prod)", "rds-final-snapshot-in-production", setting(RDS, "skipFinalSnapshot", True),
+             PROD),
+    Mutation("RDS rds.force_ssl=1", "rds-force-ssl", on(PARAMS, lambda r: edit(r, "parameters", each_where(
+        lambda p: p["name"] == "rds.force_ssl", lambda p: p.update(value="0"))))),
+    Mutation("RDS TLS 1.2 minimum", "rds-minimum-tls-1-2", on(PARAMS, lambda r: edit(r, "parameters", each_where(
+        lambda p: p["name"] == "ssl_min_protocol_version", lambda p: p.update(value="TLSv1.1"))))),
+    # KMS
+    Mutation("data key rotation", "kms-key-rotation", setting("keys-data", "enableKeyRotation", False)),
+    Mutation("secrets key policy names principals", "kms-key-policy-no-public-principal",
+             on("keys-secrets", lambda r: edit_json(r, "policy", add_statement(
+                 {"Effect": "Allow", "Principal": "*", "Action": "kms:Decrypt", "Resource": "*"})))),
+    Mutation("logs key lockout safety check", "kms-lockout-safety-check",
+             setting("keys-logs", "bypassPolicyLockoutSafetyCheck", True)),
+    Mutation("backup copy key rotation (prod)", "kms-key-rotation", setting("backup-copy-key", "enableKeyRotation", False),
+             PROD),
+    # log groups, buckets, vaults
+    Mutation("flow log group encrypted", "log-group-encrypted", removing("network-flow-logs", "kmsKeyId")),
+    Mutation("app log group retention", "log-group-retention", removing("app-logs", "retentionInDays")),
+    Mutation("prod logs kept a year", "log-group-retention", setting("audit-log-group", "retentionInDays", 30), PROD),
+    Mutation("ALB log bucket private", "s3-public-access-blocked",
+             setting("edge-access-logs-private", "blockPublicPolicy", False)),
+    Mutation("trail bucket TLS only", "s3-tls-only", on("audit-bucket-policy", lambda r: edit_json(
+        r, "policy", keep_statements(lambda s: "aws:SecureTransport" not in json.dumps(s))))),
+    Mutation("ALB log bucket SSE-S3 (what ALB delivers to)", "s3-default-encryption", on(
+        "edge-access-logs-encryption", lambda r: edit(r, "rules", lambda rules: rules[0][
+            "applyServerSideEncryptionByDefault"].update(sseAlgorithm="aws:kms")))),
+    Mutation("trail bucket under a CMK", "s3-default-encryption", on(
+        "audit-bucket-encryption", lambda r: edit(r, "rules", lambda rules: rules[0].update(
+            applyServerSideEncryptionByDefault={"sseAlgorithm": "AES256"})))),
+    Mutation("trail bucket versioned", "s3-versioning", setting("audit-bucket-versioning", "versioningConfiguration",
+                                                                {"status": "Suspended"})),
+    Mutation("backup vault under the CMK (prod)", "backup-vault-encrypted-with-cmk", removing("backup-vault",
+                                                                                            "kmsKeyArn"), PROD),
+    # network
+    Mutation("default security group closed", "vpc-default-security-group-closed", setting(
+        "network-default-sg-closed", "ingress", [{"protocol": "-1", "fromPort": 0, "toPort": 0, "self": True}])),
+    Mutation("VPC flow logs of all traffic", "vpc-flow-logs", setting("network-flow-log", "trafficType", "ACCEPT")),
+    Mutation("public subnets assign no public IP", "subnet-no-public-ip-on-launch",
+             setting("network-public-0", "mapPublicIpOnLaunch", True)),
+    Mutation("database not reachable from the internet", "sg-internet-ingress-web-ports-only",
+             setting("database-sg", "ingress", [OPEN_DB_INGRESS])),
+    Mutation("only the ALB faces the internet", "sg-internet-ingress-only-to-load-balancers",
+             on("network-endpoints-sg", lambda r: edit(r, "ingress", lambda rules: rules[0].update(
+                 cidrBlocks=["0.0.0.0/0"])))),
+    Mutation("ALB ingress rules described", "sg-descriptions", removing("edge-in-443", "description")),
+    # IAM and resource policies
+    Mutation("flow log role: no admin", "iam-no-full-admin", on("network-flow-logs-write", lambda r: edit_json(
+        r, "policy", each_statement(lambda s: s.update(Action="*"))))),
+    Mutation("flow log role: named actions", "iam-no-service-wildcard-actions", on(
+        "network-flow-logs-write", lambda r: edit_json(r, "policy", each_statement(lambda s: s.update(
+            Action="logs:*"))))),
+    Mutation("flow log role: named resources", "iam-wildcard-resource-needs-condition", on(
+        "network-flow-logs-write", lambda r: edit_json(r, "policy", each_statement(lambda s: s.update(Resource="*"))))),
+    Mutation("rotator: Resource * only with a condition", "iam-wildcard-resource-needs-condition", on(
+        "api-key-rotator-runtime", lambda r: edit_json(r, "policy", each_statement(lambda s: s.pop("Condition",
+                                                                                                    None))))),
+    Mutation("monitoring role trusts only RDS monitoring", "iam-trust-policy-names-principal", on(
+        "database-monitoring-role", lambda r: edit_json(r, "assumeRolePolicy", each_statement(lambda s: (
+            s.update(Principal={"AWS": "*"}), s.pop("Condition", None)))))),
+    Mutation("secret policy grants nobody public reads", "resource-policy-no-public-principal", on(
+        "api-keys-checkout-policy", lambda r: edit_json(r, "policy", add_statement(
+            {"Effect": "Allow", "Principal": "*", "Action": "secretsmanager:GetSecretValue", "Resource": "*"})))),
+    Mutation("alarm topic policy grants nobody public publishing", "resource-policy-no-public-principal", on(
+        "audit-alarms-policy", lambda r: edit_json(r, "policy", each_statement(lambda s: (
+            s.update(Principal="*"), s.pop("Condition", None)))))),
+    # accounts
+    Mutation("provider pins the account", "aws-provider-pins-accounts", setting("aws", "allowedAccountIds", "[]")),
+    Mutation("provider pins only the stack's accounts", "aws-provider-pins-accounts",
+             setting("aws", "allowedAccountIds", json.dumps([FOREIGN_ACCOUNT]))),
+    Mutation("every resource through the pinned provider", "aws-resources-use-pinned-provider",
+             on("keys-data", lambda r: setattr(r, "provider", None))),
+    Mutation("no ARN of another account", "arns-within-allowed-accounts", on(
+        "network-flow-logs-write", lambda r: edit_json(r, "policy", each_statement(lambda s: s.update(
+            Resource=f"arn:aws:logs:us-east-1:{FOREIGN_ACCOUNT}:log-group:x:*"))))),
+    Mutation("rotator invocable only from this account", "arns-within-allowed-accounts",
+             setting("api-key-rotator-invoke", "sourceAccount", FOREIGN_ACCOUNT)),
+    # environments and the *-scoped key
+    Mutation("keys tagged with their environment", "secrets-and-keys-tagged-with-environment", lambda rec: edit(
+        res(rec, "keys-data"), "tags", lambda tags: tags.update({"securestack:env": other_environment(rec)}))),
+    Mutation("secrets tagged with their environment", "secrets-and-keys-tagged-with-environment", lambda rec: edit(
+        res(rec, "webhooks-order-events"), "tags", lambda tags: tags.update(
+            {"securestack:env": other_environment(rec)}))),
+    Mutation("app reads only its environment's secrets", "no-cross-environment-references", lambda rec: rewrite(
+        res(rec, "app-task"), "containerDefinitions", lambda text: text.replace(
+            f"securestack/{rec.stack}/", f"securestack/{other_environment(rec)}/"))),
+    Mutation("aliases name only their environment", "no-cross-environment-references", lambda rec: put(
+        res(rec, "keys-data-alias"), "name", f"alias/securestack/{other_environment(rec)}/data")),
+    Mutation("app decrypts only with this stack's key", "no-cross-environment-references", foreign_key_for_app),
+    Mutation("internet-facing app never gets the *-scoped key", "no-wildcard-key-in-internet-facing-service",
+             admin_key_in_app),
+    # load balancer and WAF
+    Mutation("port 80 only redirects", "lb-http-redirects-to-https", on("edge-http-redirect", lambda r: put(
+        r, "defaultActions", [{"type": "forward", "targetGroupArn": res_output_arn(r)}]))),
+    Mutation("HTTPS listener TLS policy in ELB.17", "lb-https-tls-policy",
+             setting("edge-https", "sslPolicy", "ELBSecurityPolicy-2016-08")),
+    Mutation("ALB drops invalid headers", "lb-drop-invalid-headers", setting("edge-alb", "dropInvalidHeaderFields",
+                                                                             False)),
+    Mutation("ALB access logs", "lb-access-logs", on("edge-alb", lambda r: edit(
+        r, "accessLogs", lambda logs: logs.update(enabled=False)))),
+    Mutation("ALB deletion protection (prod)", "lb-deletion-protection-in-production",
+             setting("edge-alb", "enableDeletionProtection", False), PROD),
+    Mutation("ALB desync mitigation", "lb-desync-mitigation", setting("edge-alb", "desyncMitigationMode", "monitor")),
+    Mutation("ALB in two AZs", "lb-multi-az", on("edge-alb", lambda r: only_first_subnet(r, "subnets",
+                                                                                        lambda p: p["subnets"]))),
+    Mutation("WAF in front of the ALB", "lb-waf-associated", lambda rec: drop(rec, "edge-waf-association")),
+    Mutation("WAF has rules", "waf-has-rules", setting("edge-waf", "rules", [])),
+    Mutation("WAF metrics", "waf-metrics-enabled", on("edge-waf", lambda r: edit(
+        r, "visibilityConfig", lambda v: v.update(cloudwatchMetricsEnabled=False)))),
+    Mutation("WAF rate limit", "waf-rate-based-rule", on("edge-waf", lambda r: rewrite(r, "rules", keep_where(
+        lambda rule: "rateBasedStatement" not in rule["statement"])))),
+    Mutation("WAF known bad inputs", "waf-known-bad-inputs", on("edge-waf", lambda r: rewrite(r, "rules", keep_where(
+        lambda rule: "KnownBadInputs" not in rule["name"])))),
+    Mutation("WAF logging", "waf-logging", lambda rec: drop(rec, "edge-waf-logging")),
+    # secrets
+    Mutation("every secret rotated", "secret-rotation-configured", lambda rec: drop(rec, "api-keys-checkout-rotation")),
+    Mutation("rotation at most every 90 days", "secret-rotation-within-90-days", on(
+        "webhooks-order-events-rotation", lambda r: put(r, "rotationRules", {"automaticallyAfterDays": 365}))),
+    Mutation("secrets under the secrets CMK", "secret-encrypted-with-cmk",
+             setting("webhooks-order-events", "kmsKeyId", "alias/aws/secretsmanager")),
+    Mutation("secrets described", "secret-has-description", setting("api-keys-checkout", "description", "")),
+    Mutation("no secret value in Pulumi", "secret-version-no-plaintext", added_secret_version),
+    # Lambda
+    Mutation("rotator invocable only by Secrets Manager of this account", "lambda-permission-bound-to-source",
+             removing("api-key-rotator-invoke", "sourceAccount")),
+    Mutation("rotator on a supported runtime", "lambda-supported-runtime",
+             setting("webhook-rotator-function", "runtime", "python3.8")),
+    Mutation("rotator in two AZs", "lambda-in-vpc-multi-az", on("api-key-rotator-function", lambda r: only_first_subnet(
+        r, "vpcConfig", lambda p: p["vpcConfig"]["subnetIds"]))),
+    Mutation("rotator in the VPC", "lambda-in-vpc-multi-az", removing("postgres-user-rotator-function", "vpcConfig")),
+    Mutation("no secret in rotator environment", "lambda-no-secrets-in-environment", on(
+        "api-key-rotator-function", lambda r: edit(r, "environment", lambda e: e["variables"].update(
+            ADMIN_API_KEY="sk_live_0123456789abcdef")))),
+    Mutation("rotator traced", "lambda-tracing-active", setting("webhook-rotator-function", "tracingConfig",
+                                                                {"mode": "PassThrough"})),
+    Mutation("rotator concurrency reserved", "lambda-reserved-concurrency",
+             removing("webhook-rotator-function", "reservedConcurrentExecutions")),
+    Mutation("rotator logs to its encrypted group", "lambda-log-group-managed", on(
+        "api-key-rotator-function", lambda r: (put(r, "loggingConfig", {"logFormat": "Text",
+                                                                        "logGroup": "/aws/lambda/unmanaged"}),
+                                               r.property_dependencies.pop("loggingConfig")))),
+    # audit
+    Mutation("trail in every region", "cloudtrail-multi-region", setting("audit-trail", "isMultiRegionTrail", False)),
+    Mutation("trail under the logs CMK", "cloudtrail-encrypted-with-cmk", removing("audit-trail", "kmsKeyId")),
+    Mutation("trail log validation", "cloudtrail-log-file-validation",
+             setting("audit-trail", "enableLogFileValidation", False)),
+    Mutation("trail into CloudWatch Logs", "cloudtrail-cloudwatch-logs", removing("audit-trail",
+                                                                                  "cloudWatchLogsGroupArn")),
+    Mutation("alarm topic encrypted", "sns-topic-encrypted-with-cmk", removing("audit-alarms", "kmsMasterKeyId")),
+    # ECS
+    Mutation("app tasks without public IP", "ecs-no-public-ip", on("app-service", lambda r: edit(
+        r, "networkConfiguration", lambda n: n.update(assignPublicIp=True)))),
+    Mutation("no secret in app environment", "ecs-no-secrets-in-environment", on("app-task", lambda r: edit_json(
+        r, "containerDefinitions", first_container(lambda c: c["environment"].append(
+            {"name": "STRIPE_SECRET_KEY", "value": "sk_live_0123456789abcdef"}))))),
+    Mutation("app container logs", "ecs-container-logging", on("app-task", lambda r: edit_json(
+        r, "containerDefinitions", first_container(lambda c: c.pop("logConfiguration"))))),
+    Mutation("app container unprivileged", "ecs-not-privileged", on("app-task", lambda r: edit_json(
+        r, "containerDefinitions", first_container(lambda c: c.update(privileged=True))))),
+    Mutation("app container read-only root", "ecs-read-only-root-filesystem", on("app-task", lambda r: edit_json(
+        r, "containerDefinitions", first_container(lambda c: c.update(readonlyRootFilesystem=False))))),
+    Mutation("app task and execution roles differ", "ecs-distinct-execution-and-task-roles", on(
+        "app-task", lambda r: put(r, "taskRoleArn", r.inputs["executionRoleArn"]))),
+]
+
+
+def res_output_arn(resource: RecordedResource) -> str:
+    return resource.outputs.get("arn", "arn:aws:elasticloadbalancing:targetgroup")
+
+
+POLICY_BY_NAME = {policy.name: policy for policy in POLICIES}
+
+
+@functools.lru_cache(maxsize=None)
+def config_of(stack: str):
+    return read_stack_config(stack)
+
+
+def killed(mutation: Mutation, stack: str) -> bool:
+    recording = mutable_copy(shipped_recording(stack))
+    mutation.apply(recording)
+    found = evaluate(recording, config_of(stack), policy_config={}, policies=[POLICY_BY_NAME[mutation.policy]])
+    return any(v["enforcementLevel"] == "mandatory" for v in found)
+
+
+def test_every_mutation_names_a_policy_of_the_pack():
+    assert {m.policy for m in MUTATIONS} <= set(POLICY_BY_NAME)
+    assert len({(m.property, m.policy) for m in MUTATIONS}) == len(MUTATIONS)
+
+
+@pytest.mark.parametrize("stack", ("dev", "prod"))
+def test_unmutated_stack_passes_every_mutated_policy(stack: str):
+    policies = [POLICY_BY_NAME[name] for name in sorted({m.policy for m in MUTATIONS})]
+    assert evaluate(shipped_recording(stack), read_stack_config(stack), policy_config={}, policies=policies) == []
+
+
+def test_mutation_score_is_100_percent():
+    results = [(mutation, stack, killed(mutation, stack)) for mutation in MUTATIONS for stack in mutation.stacks]
+    survivors = [f"{stack}: {m.property} (expected {m.policy})" for m, stack, dead in results if not dead]
+    score = 100.0 * (len(results) - len(survivors)) / len(results)
+    print(f"\nmutation score: {len(results) - len(survivors)}/{len(results)} mutants of {len(MUTATIONS)} security "
+          f"properties killed ({score:.1f}%), {len({m.policy for m in MUTATIONS})} policies exercised")
+    assert len({m.property for m in MUTATIONS}) >= 40
+    assert not survivors, "mutations no policy reported:\n" + "\n".join(survivors)

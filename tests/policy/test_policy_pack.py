@@ -1,0 +1,112 @@
+"""The pack itself: well-formed policies written against pulumi-aws v7 type tokens, the files the Pulumi CLI loads,
+CONTROLS.md in step with POLICIES, and both shipped stacks passing the whole pack."""
+from __future__ import annotations
+
+import ast
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pulumi_aws
+import pytest
+import yaml
+from pulumi_policy import EnforcementLevel
+
+from infra.stack_config import read_stack_config
+from policy import controls
+from policy.harness import evaluate, pack_version
+from policy.policies import PACK_NAME, POLICIES
+from tests.support.stacks import shipped_recording
+
+POLICY_DIR = Path(__file__).resolve().parents[2] / "policy"
+NAME = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
+CONTROL_ID = re.compile(r"^([A-Za-z][A-Za-z0-9]*\.\d+|CKV2?_AWS_\d+)$")
+
+
+def pulumi_aws_type_tokens() -> set:
+    """Every resource type token pulumi-aws (the installed v7) registers."""
+    root = Path(pulumi_aws.__file__).parent
+    tokens = set()
+    for source in root.rglob("*.py"):
+        tokens.update(re.findall(r'@pulumi\.type_token\("([^"]+)"\)', source.read_text()))
+    return tokens
+
+
+def test_policy_names_are_unique_and_kebab_case():
+    names = [policy.name for policy in POLICIES]
+    assert len(names) == len(set(names))
+    assert all(NAME.match(name) for name in names)
+
+
+@pytest.mark.parametrize("policy", POLICIES, ids=lambda p: p.name)
+def test_policy_is_mandatory_and_cites_its_controls(policy):
+    assert policy.enforcement_level is EnforcementLevel.MANDATORY
+    cited = policy.controls.fsbp + policy.controls.checkov
+    assert cited or policy.controls.sources, "a policy names the control or guide it implements"
+    assert all(CONTROL_ID.match(control) for control in cited)
+    assert all(control in policy.description for control in cited)
+    assert policy.severity is not None
+
+
+def test_policies_name_real_pulumi_aws_v7_types():
+    tokens = pulumi_aws_type_tokens()
+    named = {t for policy in POLICIES for t in policy.resource_types if t.startswith("aws:") and "*" not in t}
+    assert named - tokens == set(), "type tokens pulumi-aws does not have"
+
+
+def test_load_balancer_policies_match_both_lb_and_alb_tokens():
+    for policy in POLICIES:
+        types = set(policy.resource_types)
+        for token in types:
+            if token.startswith(("aws:lb/", "aws:alb/")):
+                twin = token.replace("aws:lb/", "aws:alb/", 1) if token.startswith("aws:lb/") else \
+                    token.replace("aws:alb/", "aws:lb/", 1)
+                assert twin in types, f"{policy.name} matches {token} but not {twin}"
+
+
+def test_pulumi_policy_yaml_is_a_python_pack_with_a_version():
+    document = yaml.safe_load((POLICY_DIR / "PulumiPolicy.yaml").read_text())
+    assert document["runtime"]["name"] == "python"
+    assert re.match(r"^\d+\.\d+\.\d+$", str(document["version"]))
+    assert pack_version() == str(document["version"])
+
+
+def test_main_only_builds_the_pack_from_policies():
+    """__main__ is what the CLI runs (it blocks serving gRPC), so it is read here, never imported."""
+    tree = ast.parse((POLICY_DIR / "__main__.py").read_text())
+    calls = [node for node in ast.walk(tree) if isinstance(node, ast.Call)
+             and isinstance(node.func, ast.Name) and node.func.id == "PolicyPack"]
+    assert len(calls) == 1
+    keywords = {k.arg: k.value for k in calls[0].keywords}
+    assert isinstance(keywords["policies"], ast.Name) and keywords["policies"].id == "POLICIES"
+    assert isinstance(keywords["name"], ast.Name) and keywords["name"].id == "PACK_NAME"
+    assert ast.unparse(keywords["enforcement_level"]) == "EnforcementLevel.MANDATORY"
+
+
+def test_importing_the_policies_and_harness_does_not_block():
+    result = subprocess.run([sys.executable, "-c", "import policy.policies, policy.harness, pulumi_policy"],
+                            cwd=POLICY_DIR.parent, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+
+
+def test_controls_md_is_generated_from_policies():
+    assert controls.CONTROLS_FILE.read_text() == controls.render(), "run: python -m policy.controls"
+    assert controls.main(["--check"]) == 0
+
+
+def test_controls_md_has_one_row_per_policy_with_its_ids_and_enforcement():
+    rows = [line for line in controls.render().splitlines() if line.startswith("| `")]
+    assert len(rows) == len(POLICIES)
+    for policy, row in zip(POLICIES, rows):
+        assert row.startswith(f"| `{policy.name}` |")
+        assert all(control in row for control in policy.controls.fsbp + policy.controls.checkov)
+        assert "| mandatory |" in row
+    assert PACK_NAME in controls.render()
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_shipped_stack_passes_the_whole_pack(stack):
+    violations = evaluate(shipped_recording(stack), read_stack_config(stack))
+    assert violations == [], "\n".join(f"{v['enforcementLevel']} {v['policyName']}: {v['message']} ({v['urn']})"
+                                       for v in violations)
