@@ -162,7 +162,7 @@ def bench_postgres(repeat):
             boto3.setup_default_session(region_name=REGION)
             service = RotationService()
             master = {"username": cluster.master_user, "password": cluster.master_password}
-            master_arn = service.client.create_secret(Name="bench-master", SecretString=json.dumps(master))["ARN"]
+            master_arn = service.client.create_secret(Name="rds!db-bench", SecretString=json.dumps(master))["ARN"]
             tags = {
                 "securestack:env": "bench",
                 "securestack:name": "bench-db",
@@ -172,7 +172,7 @@ def bench_postgres(repeat):
                 "securestack:db-name": cluster.dbname,
                 "securestack:db-username": "bench_app",
                 "securestack:db-owner-role": "bench_owner",
-                "securestack:master-secret-arn": master_arn,
+                "securestack:master-secret-arn": master_arn.replace("!", "@21"),
             }
             arn = service.create_secret("bench-db-user", tags, app_user(server, cluster, master_arn))
             calls = AwsCalls(boto3.DEFAULT_SESSION)

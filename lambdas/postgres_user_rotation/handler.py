@@ -102,14 +102,14 @@ def expected_connection(metadata, current):
             "host": metadata.require(tags.DB_HOST),
             "port": metadata.require_port(),
             "dbname": metadata.require(tags.DB_NAME),
-            "masterarn": metadata.require(tags.MASTER_SECRET_ARN),
+            "masterarn": metadata.master_secret_arn(required=True),
         }
     if current.get("engine") != ENGINE:
         raise ValueError(f"{CURRENT} value field 'engine' is not '{ENGINE}'")
     connection = {name: current[name] for name in CONNECTION_FIELDS}
     connection["port"] = _port(current["port"], CURRENT)
     for name, tag in _TAG_OF_FIELD.items():
-        tagged = metadata.get(tag)
+        tagged = metadata.master_secret_arn() if tag == tags.MASTER_SECRET_ARN else metadata.get(tag)
         if tagged is not None and str(connection[name]) != tagged:
             raise ValueError(f"{CURRENT} value field '{name}' differs from secret tag '{tag}'")
     return connection

@@ -23,6 +23,9 @@ ECS_SERVICE = "securestack:ecs-service"
 
 WILDCARD_SCOPE = "*"
 WILDCARD_SCOPE_TAG = "ALL_SCOPES"
+# Tag values can't hold '!', which RDS-managed secret names do (`rds!db-...`).
+BANG = "!"
+BANG_TAG = "@21"
 
 
 class SecretMetadata:
@@ -55,6 +58,11 @@ class SecretMetadata:
     def scopes(self):
         """Scopes in tag order; `ALL_SCOPES` decodes back to `*`."""
         return decode_scopes(self.require(SCOPES), SCOPES)
+
+    def master_secret_arn(self, required=False):
+        """The master secret's ARN (or None); `@21` in the tag stands for '!'."""
+        value = self.require(MASTER_SECRET_ARN) if required else self.get(MASTER_SECRET_ARN)
+        return None if value is None else value.replace(BANG_TAG, BANG)
 
     def ecs_service(self):
         """(cluster, service) of the ECS service consuming the secret, or None."""

@@ -214,3 +214,12 @@ def test_metadata_reads_only_securestack_tags():
     )
     assert metadata.get("securestack:env") == "dev"
     assert metadata.get("env") is None
+
+
+def test_master_secret_arn_tag_spells_bang_as_at_21():
+    arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:rds!db-0abc-XyZ123"
+    metadata = SecretMetadata({"securestack:master-secret-arn": arn.replace("!", "@21")})
+    assert metadata.master_secret_arn() == arn
+    assert SecretMetadata({}).master_secret_arn() is None
+    with pytest.raises(ValueError, match="'securestack:master-secret-arn' is missing"):
+        SecretMetadata({}).master_secret_arn(required=True)

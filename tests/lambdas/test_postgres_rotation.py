@@ -56,7 +56,8 @@ class AppDatabase:
             "securestack:db-name": self.dbname,
             "securestack:db-username": base,
             "securestack:db-owner-role": owner,
-            "securestack:master-secret-arn": self.master_arn,
+            # Spelled as the infrastructure writes it: '!' is not allowed in tag values.
+            "securestack:master-secret-arn": self.master_arn.replace("!", "@21"),
         }
         self.roles += [base, base + "_clone", owner]
         return {**tags, **overrides}
