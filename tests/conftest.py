@@ -1,5 +1,6 @@
 """Suite-wide fixtures. Kept minimal: only the shared throwaway PostgreSQL server lives here."""
 
+import os
 import sys
 from pathlib import Path
 
@@ -24,4 +25,7 @@ def postgres_server():
         with running_postgres(tls=True) as server:
             yield server
     except PostgresUnavailable as missing:
+        # .ci/run installs PostgreSQL and sets this: there a missing server is a failure, not a quiet skip.
+        if os.environ.get("SECURESTACK_REQUIRE_POSTGRES") == "1":
+            pytest.fail(f"PostgreSQL is required here (SECURESTACK_REQUIRE_POSTGRES=1): {missing}")
         pytest.skip(str(missing))
