@@ -586,13 +586,12 @@ def render_json(stack: str, results: Sequence[CheckResult]) -> str:
     return json.dumps({"stack": stack, **summary(results), "checks": [asdict(r) for r in results]}, indent=2)
 
 
-def run(stack: str, outputs_source: str, endpoint_url: Optional[str], stdin=None) -> tuple[list[CheckResult], str]:
+def run(stack: str, outputs_source: str, endpoint_url: Optional[str], stdin=None) -> list[CheckResult]:
     settings = load_expectations(stack)
     outputs = read_outputs(outputs_source, stdin)
     check_required_outputs(outputs, stack)
     try:
-        region = resolve_region(str(outputs["region"]))
-        return verify(outputs, settings, Aws(region, endpoint_url)), region
+        return verify(outputs, settings, Aws(resolve_region(str(outputs["region"])), endpoint_url))
     except NoCredentialsError:
         raise UnusableInput("no AWS credentials found (the standard boto3 chain: environment, profile, "
                             "web identity, instance role)") from None
@@ -609,7 +608,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--endpoint-url", help="send every AWS call to this endpoint (tests)")
     args = parser.parse_args(argv)
     try:
-        results, _ = run(args.stack, args.outputs, args.endpoint_url)
+        results = run(args.stack, args.outputs, args.endpoint_url)
     except UnusableInput as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_UNUSABLE
