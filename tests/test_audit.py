@@ -8,6 +8,7 @@ shaped like the real ones, so a pattern that parses but watches the wrong field 
 """
 from __future__ import annotations
 
+import functools
 import json
 import re
 from pathlib import Path
@@ -592,6 +593,7 @@ def test_readme_tells_what_every_alarm_means_and_what_to_do_first(shipped):
 
 # --- what AWS accepts ---------------------------------------------------------------------------------------------
 
+@functools.lru_cache(maxsize=None)
 def _constraints(service: str, shape: str, member: str) -> dict:
     return botocore.session.get_session().get_service_model(service).shape_for(shape).members[member].metadata
 
