@@ -12,7 +12,7 @@ from typing import Any, ClassVar, Optional
 
 from pydantic import ConfigDict, Field, RootModel, ValidationInfo, field_validator
 
-from .base import AWS_ACCOUNT_ID, AWS_TAG_VALUE, CONFIG_NAMESPACE, SettingsModel, unique
+from .base import CONFIG_NAMESPACE, SettingsModel, unique
 from .common import Tier
 
 APP_CONSUMER = "app"  # the app service of this stack: internet-facing (behind the load balancer)
@@ -207,9 +207,8 @@ class ConsumerSettings(SettingsModel):
         match = ROLE_ARN.match(value)
         if not match:
             raise ValueError(f"'{value}' is not an IAM role ARN (arn:aws:iam::<account>:role/<name>)")
-        accounts = (info.context or {}).get("allowed_account_ids") or ()
-        # Checked only against a valid account list (an invalid one is reported under aws:allowedAccountIds).
-        if accounts and all(AWS_ACCOUNT_ID.match(a) for a in accounts) and match.group("account") not in accounts:
+        accounts = (info.context or {}).get("allowed_account_ids")
+        if accounts and match.group("account") not in accounts:
             # The secrets key delegates to this account's IAM only: a role elsewhere could never decrypt.
             raise ValueError(f"role of account {match.group('account')} is outside aws:allowedAccountIds")
         return value
@@ -259,6 +258,3 @@ def key_prefix(tier: Tier) -> str:
     """Prefix of generated API keys: live keys are recognisable (and never confused with test keys)."""
     return "sk_live_" if tier is Tier.PRODUCTION else "sk_test_"
 
-
-def valid_tag_value(value: str) -> bool:
-    return len(value) <= TAG_VALUE_MAX and bool(AWS_TAG_VALUE.match(value))

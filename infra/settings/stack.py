@@ -170,7 +170,9 @@ def build_settings(config: Mapping[str, str], stack: str, project: str = CONFIG_
     environment = _read_environment(stack, collector)
     tier = _read_tier(config, collector)
     region, accounts = _read_aws(config, collector)
-    context = {"environment": environment, "tier": tier, "region": region, "allowed_account_ids": accounts}
+    # Sections see the account list only when it is valid: a bad one is reported under aws:allowedAccountIds alone.
+    valid_accounts = accounts if all(AWS_ACCOUNT_ID.match(a) for a in accounts) else ()
+    context = {"environment": environment, "tier": tier, "region": region, "allowed_account_ids": valid_accounts}
     tags = collector.validate(ExtraTags, _decode(config.get(_namespaced("tags"))) or {}, _namespaced("tags"), context)
     sections = {}
     for section in SECTIONS:
