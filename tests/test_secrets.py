@@ -13,7 +13,7 @@ from infra.settings.base import AWS_TAG_VALUE
 from infra.settings.secrets import DEFAULT_API_KEYS, MAX_ROTATION_DAYS
 from tests.support.shipped_fixtures import key_arn, recording, settings, stack  # noqa: F401 (fixtures)
 from tests.support.stacks import (by_output, children_of, contains_secret, edited, policy_statements, record_config,
-                                  replaced, section, shipped_config, walk)
+                                  replaced, section, settings_of, shipped_config, shipped_recording, walk)
 
 SECRET, SECRET_POLICY = "aws:secretsmanager/secret:Secret", "aws:secretsmanager/secretPolicy:SecretPolicy"
 ROTATION, FUNCTION = "aws:secretsmanager/secretRotation:SecretRotation", "aws:lambda/function:Function"
@@ -350,3 +350,67 @@ def test_components_own_their_secrets(recording):
         component = recording.one(token)
         owned = [r for r in children_of(recording, component) if r.type == SECRET]
         assert owned and all(r.inputs["tags"]["securestack:kind"] == kind for r in owned)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Contract with the rotators: the tags the stack writes are what they read
+# ---------------------------------------------------------------------------------------------------------------
+
+@pytest.fixture
+def rotation_service(monkeypatch):
+    """Secrets Manager on moto playing its part of a rotation (the rotators' own test harness)."""
+    import boto3
+    from moto import mock_aws
+
+    from tests.lambdas.harness import LAMBDAS_DIR, REGION, AwsCalls, RotationService, patch_moto_first_value
+
+    monkeypatch.syspath_prepend(str(LAMBDAS_DIR))  # as in the archive: rotation_common at the top level
+    for name, value in {"AWS_DEFAULT_REGION": REGION, "AWS_ACCESS_KEY_ID": "testing",
+                        "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing"}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("SECRETS_MANAGER_ENDPOINT", raising=False)
+    # moto cannot attach AWSCURRENT to the first value of a secret created empty; the harness does it.
+    patch_moto_first_value(monkeypatch, first_value_becomes_current=False)
+    with mock_aws():
+        boto3.setup_default_session(region_name=REGION)
+        service = RotationService()
+        service.calls = AwsCalls(boto3.DEFAULT_SESSION)
+        yield service
+    boto3.DEFAULT_SESSION = None
+
+
+@pytest.mark.parametrize("secret_path, module, field, prefix", [
+    ("api-keys/checkout", "api_key_rotation.handler", "key", "sk_live_"),
+    ("webhooks/order-events", "webhook_secret_rotation.handler", "secret", "whsec_"),
+])
+def test_rotator_bootstraps_the_first_value_from_the_stacks_tags(rotation_service, secret_path, module, field,
+                                                                 prefix):
+    import importlib
+
+    recorded = secrets_by_name(shipped_recording("prod"))[f"securestack/prod/{secret_path}"]
+    arn = rotation_service.create_secret(recorded.inputs["name"], recorded.inputs["tags"])  # no value, as deployed
+    rotation_service.rotate(importlib.import_module(module), arn)
+    value = rotation_service.value(arn, "AWSCURRENT")
+    assert value[field].startswith(prefix)
+    assert (value["env"], value["name"]) == ("prod", secret_path.split("/")[1])
+    if field == "key":
+        assert value["scopes"] == settings_of("prod").api_keys.by_name("checkout").scopes
+    # After finishSecret the rotator redeploys exactly the service the tag names (here: not found on moto).
+    cluster, service = recorded.inputs["tags"]["securestack:ecs-service"].split("/")
+    assert rotation_service.calls.params("UpdateService") == [
+        {"cluster": cluster, "service": service, "forceNewDeployment": True}]
+
+
+def test_postgres_rotator_reads_the_master_secret_arn_the_stack_tags(rotation_service):
+    """The tag spells RDS's `rds!db-...` with @21 (IAM tag values refuse '!'); the rotator reads it back."""
+    import importlib
+
+    recorded = secrets_by_name(shipped_recording("prod"))["securestack/prod/database/app"]
+    master_arn = shipped_recording("prod").one("aws:rds/instance:Instance").outputs["masterUserSecrets"][0][
+        "secretArn"]
+    assert "!" in master_arn and "!" not in recorded.inputs["tags"]["securestack:master-secret-arn"]
+    arn = rotation_service.create_secret(recorded.inputs["name"], recorded.inputs["tags"])
+    token = rotation_service.start(arn)
+    # createSecret builds the first value from the tags alone (no database involved yet).
+    rotation_service.step(importlib.import_module("postgres_user_rotation.handler"), arn, token, "createSecret")
+    assert rotation_service.value(arn, "AWSPENDING")["masterarn"] == master_arn
