@@ -4,9 +4,8 @@ from __future__ import annotations
 from pulumi_policy import ReportViolation, ResourceValidationArgs, Severity
 
 from .support import Controls, get, is_false, is_true, resource_policy
+from .types import TOPIC, TRAIL
 
-TRAIL = "aws:cloudtrail/trail:Trail"
-TOPIC = "aws:sns/topic:Topic"
 AWS_MANAGED_SNS_KEY = "alias/aws/sns"  # CloudWatch alarms cannot publish to a topic under it
 
 

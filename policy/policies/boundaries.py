@@ -12,18 +12,18 @@ from pulumi_policy import PolicyProviderResource, PolicyResource, ReportViolatio
 
 from .support import (Controls, StackGraph, get, is_sequence, is_true, items, json_value, known_strings,
                       label, peek, resource_policy, stack_environment, stack_policy)
+from .types import (AWS_PROVIDER, BUCKET_POLICY, ECS_SERVICE, KMS_KEY, KMS_REPLICA_KEY, LISTENERS, LISTENER_RULES,
+                    LOAD_BALANCERS, RDS_CLUSTER, RDS_INSTANCE, ROLE, ROLE_POLICY, SECRET, TARGET_GROUPS,
+                    TASK_DEFINITION)
 
-AWS_PROVIDER = "pulumi:providers:aws"
-SECRET = "aws:secretsmanager/secret:Secret"
-KMS_KEYS = ("aws:kms/key:Key", "aws:kms/replicaKey:ReplicaKey")
-RDS_INSTANCES = ("aws:rds/instance:Instance", "aws:rds/cluster:Cluster")
-BUCKET_POLICY = "aws:s3/bucketPolicy:BucketPolicy"
+KMS_KEYS = (KMS_KEY, KMS_REPLICA_KEY)
+RDS_INSTANCES = (RDS_INSTANCE, RDS_CLUSTER)
 ENV_TAG = "securestack:env"
 ACCOUNT_ID = re.compile(r"^\d{12}$")
 ARN = re.compile(r"arn:aws[a-z-]*:(?P<service>[a-z0-9-]+):(?P<region>[a-z0-9*-]*):(?P<account>[^:\"\s]*):"
                  r"(?P<resource>[^\"\s,\]]*)")
 ANY_ACCOUNT = "*"
-# Accounts naming an account in a policy besides principals.
+# Policy condition keys whose values are account ids.
 ACCOUNT_CONDITION_KEYS = frozenset({"aws:SourceAccount", "aws:SourceOwner", "aws:PrincipalAccount",
                                     "aws:ResourceAccount", "kms:CallerAccount"})
 ACCOUNT_PROPERTIES = ("sourceAccount", "accountId", "awsAccountId")
@@ -229,21 +229,11 @@ def no_cross_environment(graph: StackGraph, report: ReportViolation) -> None:
             report(f"{label(resource)} names environment(s) {sorted(others)} in the {environment!r} stack",
                    resource.urn)
         if foreign:
-            report(f"{label(resource)} uses key/secret ARNs no resource of this stack created: {sorted(set(foreign))[:3]}",
-                   resource.urn)
+            report(f"{label(resource)} uses key/secret ARNs no resource of this stack created: "
+                   f"{sorted(set(foreign))[:3]}", resource.urn)
 
 
 # -- the *-scoped key ------------------------------------------------------------------------------------------
-
-TARGET_GROUPS = ("aws:lb/targetGroup:TargetGroup", "aws:alb/targetGroup:TargetGroup")
-LISTENERS = ("aws:lb/listener:Listener", "aws:alb/listener:Listener")
-LISTENER_RULES = ("aws:lb/listenerRule:ListenerRule", "aws:alb/listenerRule:ListenerRule")
-LOAD_BALANCERS = ("aws:lb/loadBalancer:LoadBalancer", "aws:alb/loadBalancer:LoadBalancer")
-ECS_SERVICE = "aws:ecs/service:Service"
-TASK_DEFINITION = "aws:ecs/taskDefinition:TaskDefinition"
-ROLE = "aws:iam/role:Role"
-ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
-
 
 def wildcard_scoped(secret: PolicyResource) -> bool:
     scopes = str(peek(secret.props, "tags", "securestack:scopes") or "").split()

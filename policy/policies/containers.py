@@ -5,9 +5,8 @@ from __future__ import annotations
 from pulumi_policy import ReportViolation, ResourceValidationArgs, Severity
 
 from .support import (Controls, get, is_true, items, json_value, resource_policy, secret_looking)
+from .types import ECS_SERVICE, TASK_DEFINITION
 
-SERVICE = "aws:ecs/service:Service"
-TASK_DEFINITION = "aws:ecs/taskDefinition:TaskDefinition"
 
 
 def containers(props) -> list[dict]:
@@ -21,7 +20,7 @@ def container_name(container: dict) -> str:
 
 
 @resource_policy("ecs-no-public-ip", "ECS services do not give their tasks public IP addresses",
-                 Controls(fsbp=("ECS.2",), checkov=("CKV_AWS_333",)), [SERVICE], Severity.HIGH)
+                 Controls(fsbp=("ECS.2",), checkov=("CKV_AWS_333",)), [ECS_SERVICE], Severity.HIGH)
 def ecs_no_public_ip(args: ResourceValidationArgs, report: ReportViolation) -> None:
     if is_true(get(args.props, "networkConfiguration", "assignPublicIp")):
         report("networkConfiguration.assignPublicIp is true")

@@ -7,10 +7,8 @@ from pulumi_policy import ReportViolation, ResourceValidationArgs, Severity
 from .network import availability_zones
 from .support import (Controls, StackGraph, get, items, label, number, peek, plain, present, resource_policy,
                       secret_looking, shown, stack_policy)
+from .types import FUNCTION, LOG_GROUP, PERMISSION
 
-FUNCTION = "aws:lambda/function:Function"
-PERMISSION = "aws:lambda/permission:Permission"
-LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
 # Lambda's runtimes not yet deprecated (AWS Lambda developer guide, "Runtime deprecation policy", 2026): what
 # Security Hub Lambda.2 accepts. A runtime leaving this list fails the pack until the function is upgraded.
 SUPPORTED_RUNTIMES = frozenset({

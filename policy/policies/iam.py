@@ -7,13 +7,13 @@ from pulumi_policy import ReportViolation, ResourceValidationArgs, Severity
 
 from .support import (Controls, actions_of, allows, describe_statement, get, is_public_principal, items,
                       resource_policy, resources_of, statements)
+from .types import ROLE
 
 # Identity policies: the property that holds the document, per resource type.
 IDENTITY_POLICIES = {
     "aws:iam/policy:Policy": "policy", "aws:iam/rolePolicy:RolePolicy": "policy",
     "aws:iam/userPolicy:UserPolicy": "policy", "aws:iam/groupPolicy:GroupPolicy": "policy",
 }
-ROLE = "aws:iam/role:Role"  # inline policies in `inlinePolicies[].policy`, trust in `assumeRolePolicy`
 # Resource policies: who, from outside the account's IAM, may act on the resource.
 RESOURCE_POLICIES = {
     "aws:s3/bucketPolicy:BucketPolicy": "policy",

@@ -5,10 +5,8 @@ from pulumi_policy import ReportViolation, ResourceValidationArgs, Severity
 
 from .support import (Controls, allows, describe_statement, get, is_public_principal, is_true, resource_policy,
                       statements)
+from .types import KMS_KEY, KMS_KEY_POLICY, KMS_REPLICA_KEY
 
-KMS_KEY = "aws:kms/key:Key"
-KMS_REPLICA_KEY = "aws:kms/replicaKey:ReplicaKey"
-KMS_KEY_POLICY = "aws:kms/keyPolicy:KeyPolicy"
 SYMMETRIC = "SYMMETRIC_DEFAULT"
 
 

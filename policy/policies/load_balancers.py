@@ -1,20 +1,17 @@
 """Load balancers and WAF: TLS-only listeners, hardened ALBs, and a logging, rate-limiting web ACL in front."""
 from __future__ import annotations
 
+from typing import Any, Iterator
+
 from pulumi_policy import PolicyResource, ReportViolation, ResourceValidationArgs, Severity
 
-from .network import SUBNET, availability_zones
+from .network import availability_zones
 from .support import (Controls, StackGraph, get, is_true, items, json_value, label, peek, plain, present,
                       production_stack, resource_policy, shown, stack_policy)
+from .types import (LISTENERS, LOAD_BALANCERS, SUBNET, WEB_ACL, WEB_ACL_ASSOCIATION, WEB_ACL_LOGGING, WEB_ACL_RULE,
+                    WEB_ACL_RULE_GROUP_ASSOCIATION)
 
 # pulumi-aws registers every ELBv2 resource under both modules (aws.lb and its alias aws.alb).
-LOAD_BALANCERS = ("aws:lb/loadBalancer:LoadBalancer", "aws:alb/loadBalancer:LoadBalancer")
-LISTENERS = ("aws:lb/listener:Listener", "aws:alb/listener:Listener")
-WEB_ACL = "aws:wafv2/webAcl:WebAcl"
-WEB_ACL_ASSOCIATION = "aws:wafv2/webAclAssociation:WebAclAssociation"
-WEB_ACL_LOGGING = "aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration"
-WEB_ACL_RULE = "aws:wafv2/webAclRule:WebAclRule"
-WEB_ACL_RULE_GROUP_ASSOCIATION = "aws:wafv2/webAclRuleGroupAssociation:WebAclRuleGroupAssociation"
 
 # The policies Security Hub ELB.17 accepts (its `sslPolicies` parameter): TLS 1.2+ only, forward secrecy.
 ELB17_TLS_POLICIES = frozenset({
@@ -135,30 +132,25 @@ def attached_rules(graph: StackGraph, acl: PolicyResource) -> list:
     return graph.referrers(acl, "webAclArn", WEB_ACL_RULE, WEB_ACL_RULE_GROUP_ASSOCIATION)
 
 
-def statement_kinds(statement) -> set:
-    """Statement types used anywhere in a rule statement (nested and/or/not included), camelCase or JSON names."""
-    kinds = set()
+def nested_entries(statement) -> Iterator[tuple[str, Any]]:
+    """(key, value) of every object in a rule statement, nested and/or/not statements included."""
     if hasattr(statement, "items"):
         for key, value in statement.items():
-            kinds.add(key[0].lower() + key[1:])
-            kinds |= statement_kinds(value)
+            yield key, value
+            yield from nested_entries(value)
     elif isinstance(statement, list):
         for item in statement:
-            kinds |= statement_kinds(item)
-    return kinds
+            yield from nested_entries(item)
+
+
+def statement_kinds(statement) -> set:
+    """Statement types used anywhere in a rule statement, as camelCase (inputs) or JSON (ruleJson) names."""
+    return {key[0].lower() + key[1:] for key, _ in nested_entries(statement)}
 
 
 def managed_group_names(statement) -> set:
-    names = set()
-    if hasattr(statement, "items"):
-        for key, value in statement.items():
-            if key in ("managedRuleGroupStatement", "ManagedRuleGroupStatement") and hasattr(value, "get"):
-                names.add(value.get("name") or value.get("Name"))
-            names |= managed_group_names(value)
-    elif isinstance(statement, list):
-        for item in statement:
-            names |= managed_group_names(item)
-    return names
+    return {value.get("name") or value.get("Name") for key, value in nested_entries(statement)
+            if key in ("managedRuleGroupStatement", "ManagedRuleGroupStatement") and hasattr(value, "get")}
 
 
 def rule_statement(rule) -> dict:

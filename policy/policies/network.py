@@ -6,16 +6,9 @@ from pulumi_policy import PolicyResource, ReportViolation, ResourceValidationArg
 
 from .support import (Controls, StackGraph, get, is_true, is_unknown, items, label, number, peek, resource_policy,
                       stack_policy)
+from .types import (DEFAULT_SECURITY_GROUP, EGRESS_RULE, FLOW_LOG, INGRESS_RULE, LOAD_BALANCERS, SECURITY_GROUP,
+                    SECURITY_GROUP_RULE, SUBNET, VPC)
 
-VPC = "aws:ec2/vpc:Vpc"
-SUBNET = "aws:ec2/subnet:Subnet"
-FLOW_LOG = "aws:ec2/flowLog:FlowLog"
-SECURITY_GROUP = "aws:ec2/securityGroup:SecurityGroup"
-DEFAULT_SECURITY_GROUP = "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup"
-SECURITY_GROUP_RULE = "aws:ec2/securityGroupRule:SecurityGroupRule"
-INGRESS_RULE = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
-EGRESS_RULE = "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule"
-LOAD_BALANCERS = ("aws:lb/loadBalancer:LoadBalancer", "aws:alb/loadBalancer:LoadBalancer")
 INTERNET = frozenset({"0.0.0.0/0", "::/0"})
 WEB_PORTS = frozenset({80, 443})  # what an internet-facing load balancer listens on
 ALL_PROTOCOLS = frozenset({"-1", "all"})
@@ -72,7 +65,10 @@ def is_web_port(rule: dict) -> bool:
 
 
 def describe_rule(rule: dict) -> str:
-    ports = "all ports" if rule["protocol"] in ALL_PROTOCOLS else f"{rule['protocol']} {rule['from']:.0f}-{rule['to']:.0f}"
+    if rule["protocol"] in ALL_PROTOCOLS:
+        ports = "all ports"
+    else:
+        ports = f"{rule['protocol']} {rule['from']:.0f}-{rule['to']:.0f}"
     return f"{ports} from {', '.join(c for c in rule['cidrs'] if c in INTERNET)}"
 
 

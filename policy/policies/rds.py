@@ -5,9 +5,8 @@ from pulumi_policy import ReportViolation, ResourceValidationArgs, Severity
 
 from .support import (Controls, StackGraph, get, is_false, is_true, items, label, number, peek, plain,
                       production_stack, resource_policy, shown, stack_policy)
+from .types import PARAMETER_GROUP, RDS_INSTANCE
 
-RDS_INSTANCE = "aws:rds/instance:Instance"
-PARAMETER_GROUP = "aws:rds/parameterGroup:ParameterGroup"
 MIN_BACKUP_RETENTION_DAYS = 7
 AWS_MANAGED_RDS_KEY = "alias/aws/rds"
 # Names RDS.25 and every scanner guess first.

@@ -8,10 +8,8 @@ from pulumi_policy import ReportViolation, ResourceValidationArgs, Severity
 
 from .support import (Controls, StackGraph, get, is_false, label, number, peek, present, resource_policy, shown,
                       stack_policy)
+from .types import SECRET, SECRET_ROTATION, SECRET_VERSION
 
-SECRET = "aws:secretsmanager/secret:Secret"
-SECRET_ROTATION = "aws:secretsmanager/secretRotation:SecretRotation"
-SECRET_VERSION = "aws:secretsmanager/secretVersion:SecretVersion"
 AWS_MANAGED_SECRETS_KEY = "alias/aws/secretsmanager"
 MAX_ROTATION_DAYS = 90  # the guides: rotate every 90 days
 RATE = re.compile(r"^rate\((\d+) (day|days|hour|hours)\)$")

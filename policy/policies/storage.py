@@ -6,17 +6,10 @@ from pulumi_policy import PolicyResource, ReportViolation, ResourceValidationArg
 
 from .support import (Controls, StackGraph, get, is_public_principal, is_true, items, label, number, present,
                       production_stack, resource_policy, resources_of, stack_policy, statements)
+from .types import (BACKUP_VAULT, BUCKETS, BUCKET_POLICY, ENCRYPTION_CONFIGS, LOAD_BALANCERS, LOG_GROUP,
+                    PUBLIC_ACCESS_BLOCK, VERSIONING_CONFIGS)
 
-LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
 PRODUCTION_MIN_LOG_DAYS = 365  # a year of history for incident response (CIS, PCI DSS 10.5.1)
-BUCKETS = ("aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2")
-PUBLIC_ACCESS_BLOCK = "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"
-BUCKET_POLICY = "aws:s3/bucketPolicy:BucketPolicy"
-ENCRYPTION_CONFIGS = ("aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
-                      "aws:s3/bucketServerSideEncryptionConfigurationV2:BucketServerSideEncryptionConfigurationV2")
-VERSIONING_CONFIGS = ("aws:s3/bucketVersioning:BucketVersioning", "aws:s3/bucketVersioningV2:BucketVersioningV2")
-LOAD_BALANCERS = ("aws:lb/loadBalancer:LoadBalancer", "aws:alb/loadBalancer:LoadBalancer")
-BACKUP_VAULT = "aws:backup/vault:Vault"
 PUBLIC_ACCESS_FLAGS = ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
 KMS_ALGORITHMS = frozenset({"aws:kms", "aws:kms:dsse"})
 SSE_S3 = "AES256"  # the only encryption ALB access-log delivery supports

@@ -148,10 +148,10 @@ def items(value: Any) -> list[Any]:
     return list(value) if is_sequence(value) else [value]
 
 
-def get(props: Any, *path: Any) -> Any:
-    """props[path...] through proxies; None where a level is absent. Reading an unknown value raises."""
-    value = props
+def descend(value: Any, path: tuple, unwrap: Callable[[Any], Any]) -> Any:
+    """value[path...] (keys and list indexes), each level unwrapped first; None where a level is absent."""
     for key in path:
+        value = unwrap(value)
         if isinstance(key, int):
             if not is_sequence(value) or len(value) <= key:
                 return None
@@ -159,6 +159,11 @@ def get(props: Any, *path: Any) -> Any:
             return None
         value = value[key]
     return value
+
+
+def get(props: Any, *path: Any) -> Any:
+    """props[path...] through proxies; None where a level is absent. Reading an unknown value raises."""
+    return descend(props, path, lambda value: value)
 
 
 def plain(value: Any) -> Any:
@@ -235,15 +240,7 @@ def is_unknown(value: Any) -> bool:
 
 def peek(props: Any, *path: Any) -> Any:
     """Like `get`, but an unknown value reads as None: for finding related resources, never for the verdict."""
-    value = props
-    for key in path:
-        value = raw(value)
-        if isinstance(key, int):
-            if not is_sequence(value) or len(value) <= key:
-                return None
-        elif not isinstance(value, Mapping) or key not in value:
-            return None
-        value = value[key]
+    value = descend(props, path, raw)
     return None if is_unknown(value) else raw(value)
 
 
@@ -326,8 +323,8 @@ SECRET_LOOKING_NAME = re.compile(r"(SECRET|PASSWORD|PASSWD|TOKEN|API_?KEY|PRIVAT
                                  re.IGNORECASE)
 # Credentials recognisable by their shape: the guides' live/test keys and webhook secrets, AWS access keys,
 # PEM private keys, common provider tokens.
-SECRET_LOOKING_VALUE = re.compile(r"(sk_(live|test)_\w|whsec_\w|-----BEGIN [A-Z ]*PRIVATE KEY|\b(AKIA|ASIA)[0-9A-Z]{16}\b"
-                                  r"|\bgh[pousr]_[A-Za-z0-9]{20,}|\bxox[abprs]-)")
+SECRET_LOOKING_VALUE = re.compile(r"(sk_(live|test)_\w|whsec_\w|-----BEGIN [A-Z ]*PRIVATE KEY"
+                                  r"|\b(AKIA|ASIA)[0-9A-Z]{16}\b|\bgh[pousr]_[A-Za-z0-9]{20,}|\bxox[abprs]-)")
 # What a reference to a secret looks like: an ARN, a URL, a path, or a lowercase Secrets Manager name.
 REFERENCE_VALUE = re.compile(r"^(arn:[\w-]+:|https?://|/|[a-z0-9][a-z0-9-]*(/[a-z0-9][a-z0-9_.-]*)+$)")
 

@@ -152,9 +152,9 @@ def visibility(enabled: bool = True) -> dict:
 
 RATE_RULE = {"name": "rate", "priority": 0, "action": {"block": {}}, "visibilityConfig": visibility(),
              "statement": {"rateBasedStatement": {"limit": 2000, "aggregateKeyType": "IP"}}}
-BAD_INPUTS_RULE = {"name": "bad-inputs", "priority": 1, "overrideAction": {"none": {}}, "visibilityConfig": visibility(),
-                   "statement": {"managedRuleGroupStatement": {"name": "AWSManagedRulesKnownBadInputsRuleSet",
-                                                               "vendorName": "AWS"}}}
+BAD_INPUTS_RULE = {"name": "bad-inputs", "priority": 1, "overrideAction": {"none": {}},
+                   "visibilityConfig": visibility(), "statement": {"managedRuleGroupStatement": {
+                       "name": "AWSManagedRulesKnownBadInputsRuleSet", "vendorName": "AWS"}}}
 ACL = Res(WEB_ACL, "waf", {"name": "securestack-dev-edge", "scope": "REGIONAL", "defaultAction": {"allow": {}},
                           "rules": [RATE_RULE, BAD_INPUTS_RULE], "visibilityConfig": visibility()})
 case("waf-has-rules", stack(ACL), *variants(ACL, {"rules": []}))
@@ -394,7 +394,8 @@ DEFAULT_SG = Res("aws:ec2/defaultSecurityGroup:DefaultSecurityGroup", "default-s
 case("vpc-default-security-group-closed", stack(VPC, DEFAULT_SG), stack(VPC),
      stack(VPC, changed(DEFAULT_SG, ingress=[{"protocol": "-1", "fromPort": 0, "toPort": 0, "self": True}])))
 FLOW_LOG = Res("aws:ec2/flowLog:FlowLog", "flow-log", {"vpcId": "vpc-id", "trafficType": "ALL",
-                                                       "logDestinationType": "cloud-watch-logs"}, deps={"vpcId": ["vpc"]})
+                                                       "logDestinationType": "cloud-watch-logs"},
+               deps={"vpcId": ["vpc"]})
 case("vpc-flow-logs", stack(VPC, FLOW_LOG), stack(VPC), stack(VPC, changed(FLOW_LOG, trafficType="ACCEPT")))
 case("subnet-no-public-ip-on-launch", stack(SUBNET_A), *variants(SUBNET_A, {"mapPublicIpOnLaunch": True}))
 

@@ -94,13 +94,15 @@ OPEN_DB_INGRESS = {"protocol": "tcp", "fromPort": 5432, "toPort": 5432, "cidrBlo
 MUTATIONS = [
     # RDS
     Mutation("RDS storage encrypted", "rds-storage-encrypted-with-cmk", setting(RDS, "storageEncrypted", False)),
-    Mutation("RDS storage under the data CMK", "rds-storage-encrypted-with-cmk", setting(RDS, "kmsKeyId", "alias/aws/rds")),
+    Mutation("RDS storage under the data CMK", "rds-storage-encrypted-with-cmk",
+             setting(RDS, "kmsKeyId", "alias/aws/rds")),
     Mutation("RDS PITR retention >= 7 days", "rds-backup-retention", setting(RDS, "backupRetentionPeriod", 3)),
     Mutation("RDS private", "rds-not-public", setting(RDS, "publiclyAccessible", True)),
     Mutation("RDS deletion protection (prod)", "rds-deletion-protection-in-production",
              setting(RDS, "deletionProtection", False), PROD),
     Mutation("RDS Multi-AZ (prod)", "rds-multi-az-in-production", setting(RDS, "multiAz", False), PROD),
-    Mutation("RDS IAM authentication", "rds-iam-authentication", setting(RDS, "iamDatabaseAuthenticationEnabled", False)),
+    Mutation("RDS IAM authentication", "rds-iam-authentication",
+             setting(RDS, "iamDatabaseAuthenticationEnabled", False)),
     Mutation("RDS postgresql log export", "rds-log-exports", setting(RDS, "enabledCloudwatchLogsExports", ["upgrade"])),
     Mutation("RDS enhanced monitoring", "rds-enhanced-monitoring", setting(RDS, "monitoringInterval", 0)),
     Mutation("RDS Performance Insights under the CMK", "rds-performance-insights-encrypted",
@@ -125,8 +127,8 @@ MUTATIONS = [
                  {"Effect": "Allow", "Principal": "*", "Action": "kms:Decrypt", "Resource": "*"})))),
     Mutation("logs key lockout safety check", "kms-lockout-safety-check",
              setting("keys-logs", "bypassPolicyLockoutSafetyCheck", True)),
-    Mutation("backup copy key rotation (prod)", "kms-key-rotation", setting("backup-copy-key", "enableKeyRotation", False),
-             PROD),
+    Mutation("backup copy key rotation (prod)", "kms-key-rotation",
+             setting("backup-copy-key", "enableKeyRotation", False), PROD),
     # log groups, buckets, vaults
     Mutation("flow log group encrypted", "log-group-encrypted", removing("network-flow-logs", "kmsKeyId")),
     Mutation("app log group retention", "log-group-retention", removing("app-logs", "retentionInDays")),
