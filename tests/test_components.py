@@ -20,8 +20,9 @@ from components.database import (ENHANCED_MONITORING_POLICY, EncryptedPostgres, 
                                  postgres_parameters)
 from infra.recording import UNKNOWN, Secret, autoname, record
 from infra.settings.database import RESERVED_USERNAMES
-from tests.support.stacks import (SHIPPED_STACKS, by_output, by_output_id, contains_secret, edited,
-                                  policy_statements, record_config, settings_of, shipped_config, shipped_recording)
+from tests.support.shipped_fixtures import recording, settings, stack  # noqa: F401 (fixtures: once per stack)
+from tests.support.stacks import (by_output, by_output_id, contains_secret, edited, policy_statements, record_config,
+                                  settings_of, shipped_config)
 
 SUBNET, ROUTE_TABLE = "aws:ec2/subnet:Subnet", "aws:ec2/routeTable:RouteTable"
 ASSOCIATION, ROUTE = "aws:ec2/routeTableAssociation:RouteTableAssociation", "aws:ec2/route:Route"
@@ -33,21 +34,6 @@ SUBNET_GROUP = "aws:rds/subnetGroup:SubnetGroup"
 VAULT, PLAN, SELECTION = "aws:backup/vault:Vault", "aws:backup/plan:Plan", "aws:backup/selection:Selection"
 DEFAULT_ROUTES = ("0.0.0.0/0", "::/0")
 REQUIRED_ENDPOINTS = ("secretsmanager", "kms", "logs", "sts")
-
-
-@pytest.fixture(params=SHIPPED_STACKS)
-def stack(request) -> str:
-    return request.param
-
-
-@pytest.fixture
-def recording(stack):
-    return shipped_recording(stack)
-
-
-@pytest.fixture
-def settings(stack):
-    return settings_of(stack)
 
 
 def account_of(settings) -> str:
