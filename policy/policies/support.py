@@ -63,6 +63,7 @@ class ResourcePolicy(ResourceValidationPolicy):
     def __init__(self, name: str, summary: str, controls: Controls, resource_types: Iterable[str],
                  check: ResourceCheck, severity: Severity):
         self.summary, self.controls, self.resource_types = summary, controls, tuple(resource_types)
+        self.check = check
         types = frozenset(t for t in self.resource_types if not t.endswith("*"))
         prefixes = tuple(t[:-1] for t in self.resource_types if t.endswith("*"))  # e.g. "aws:*": every AWS type
 

@@ -3,9 +3,11 @@ CONTROLS.md in step with POLICIES, and both shipped stacks passing the whole pac
 from __future__ import annotations
 
 import ast
+import inspect
 import re
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import pulumi_aws
@@ -17,6 +19,7 @@ from infra.stack_config import read_stack_config
 from policy import controls
 from policy.harness import evaluate, pack_version
 from policy.policies import PACK_NAME, POLICIES
+from policy.policies.support import ResourcePolicy
 from tests.support.stacks import shipped_recording
 
 POLICY_DIR = Path(__file__).resolve().parents[2] / "policy"
@@ -110,3 +113,36 @@ def test_shipped_stack_passes_the_whole_pack(stack):
     violations = evaluate(shipped_recording(stack), read_stack_config(stack))
     assert violations == [], "\n".join(f"{v['enforcementLevel']} {v['policyName']}: {v['message']} ({v['urn']})"
                                        for v in violations)
+
+
+def input_properties(token: str) -> set:
+    """The engine (camelCase) names of a pulumi-aws resource's inputs: its `@pulumi.input_type` Args class."""
+    root = Path(pulumi_aws.__file__).parent
+    source = next(s.read_text() for s in root.rglob("*.py") if f'@pulumi.type_token("{token}")' in s.read_text())
+    args_class = re.search(r"@pulumi\.input_type\nclass \w+Args:(.*?)\n(?:@|class )", source, re.S).group(1)
+    return {camel or snake for camel, snake in
+            re.findall(r'@pulumi\.getter(?:\(name="(\w+)"\))?\s*\n\s*def (\w+)\(self\)', args_class)}
+
+
+def properties_read(policy) -> set:
+    """Top-level properties a resource policy's check reads literally: get/peek/present(args.props, "<name>", ...)."""
+    tree = ast.parse(textwrap.dedent(inspect.getsource(policy.check)))
+    return {call.args[1].value for call in ast.walk(tree)
+            if isinstance(call, ast.Call) and getattr(call.func, "id", None) in ("get", "peek", "present")
+            and len(call.args) > 1 and ast.unparse(call.args[0]) == "args.props"
+            and isinstance(call.args[1], ast.Constant)}
+
+
+RESOURCE_POLICIES = [p for p in POLICIES if isinstance(p, ResourcePolicy)
+                     and all(t.startswith("aws:") and "*" not in t for t in p.resource_types)]
+
+
+@pytest.mark.parametrize("policy", RESOURCE_POLICIES, ids=lambda p: p.name)
+def test_resource_policies_read_inputs_the_v7_schema_has(policy):
+    known = set().union(*(input_properties(token) for token in policy.resource_types))
+    assert properties_read(policy) - known == set(), f"not inputs of {policy.resource_types} in pulumi-aws"
+
+
+def test_most_resource_policies_read_their_inputs_literally():
+    """Keeps the schema test above meaningful (the rest read through helpers: JSON documents, tags)."""
+    assert sum(1 for policy in RESOURCE_POLICIES if properties_read(policy)) >= 40
