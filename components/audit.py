@@ -19,7 +19,7 @@ import pulumi_aws as aws
 
 from infra.settings.audit import AuditSettings
 
-from .common import aws_identity, encrypted_log_group, policy_json, service_assume_role_policy, stateful_options
+from .common import aws_identity, encrypted_log_group, policy_json, private_bucket, service_assume_role_policy
 
 ALARM_PERIOD_SECONDS = 300
 FILTER_PATTERN_MAX = 1024  # CloudWatch Logs refuses longer metric filter patterns
@@ -322,34 +322,13 @@ class AuditTrail(pulumi.ComponentResource):
 
     def _bucket(self) -> aws.s3.Bucket:
         name, args = self._name, self._args
-        bucket = aws.s3.Bucket(
-            f"{name}-bucket", bucket=pulumi.Output.format("{0}-cloudtrail-{1}", self._prefix, self.account_id),
-            force_destroy=False, tags=self._tags, opts=stateful_options(self, args.production))
-        # S3 refuses concurrent configuration changes to one bucket: each one waits for the previous one.
-        configurations = [
-            lambda after: aws.s3.BucketPublicAccessBlock(
-                f"{name}-bucket-public-access-block", bucket=bucket.id, block_public_acls=True,
-                block_public_policy=True, ignore_public_acls=True, restrict_public_buckets=True, opts=after),
-            lambda after: aws.s3.BucketOwnershipControls(
-                f"{name}-bucket-ownership", bucket=bucket.id, rule={"object_ownership": "BucketOwnerEnforced"},
-                opts=after),
-            lambda after: aws.s3.BucketVersioning(
-                f"{name}-bucket-versioning", bucket=bucket.id, versioning_configuration={"status": "Enabled"},
-                opts=after),
-            lambda after: aws.s3.BucketServerSideEncryptionConfiguration(
-                f"{name}-bucket-encryption", bucket=bucket.id, rules=[{
-                    "apply_server_side_encryption_by_default": {"sse_algorithm": "aws:kms",
-                                                                "kms_master_key_id": args.logs_key_arn},
-                    "bucket_key_enabled": True}], opts=after),
-            lambda after: aws.s3.BucketLifecycleConfiguration(
-                f"{name}-bucket-lifecycle", bucket=bucket.id, rules=_lifecycle_rules(args.settings), opts=after),
-            lambda after: aws.s3.BucketPolicy(
-                f"{name}-bucket-policy", bucket=bucket.id, policy=self._bucket_policy_document(bucket), opts=after),
-        ]
-        previous: list[pulumi.Resource] = []
-        for configure in configurations:
-            previous = [configure(self._child(depends_on=previous))]
-        self._bucket_ready = previous[0]  # the policy, which CloudTrail checks when the trail is created
+        bucket, self._bucket_ready = private_bucket(  # the policy, which CloudTrail checks when the trail is created
+            f"{name}-bucket", bucket_name=pulumi.Output.format("{0}-cloudtrail-{1}", self._prefix, self.account_id),
+            encryption_rule={"apply_server_side_encryption_by_default": {"sse_algorithm": "aws:kms",
+                                                                         "kms_master_key_id": args.logs_key_arn},
+                             "bucket_key_enabled": True},
+            lifecycle_rules=_lifecycle_rules(args.settings), policy=self._bucket_policy_document, tags=self._tags,
+            parent=self, production=args.production)
         return bucket
 
     def _bucket_policy_document(self, bucket: aws.s3.Bucket) -> pulumi.Output[str]:

@@ -41,3 +41,37 @@ def aws_identity(parent: pulumi.Resource) -> tuple[pulumi.Output[str], pulumi.Ou
     partition = aws.get_partition_output(opts=opts).partition
     region = aws.get_region_output(opts=opts).region
     return account, partition, region
+
+
+def private_bucket(resource_name: str, *, bucket_name: pulumi.Input[str], encryption_rule: Mapping[str, Any],
+                   lifecycle_rules: Sequence[Mapping[str, Any]], policy: Any, tags: Mapping[str, str],
+                   parent: pulumi.Resource, production: bool) -> tuple[aws.s3.Bucket, pulumi.Resource]:
+    """A log bucket nobody reads by accident: public access blocked, ACLs off, versioned, encrypted, expiring.
+
+    `policy` is a function of the bucket giving its policy document. Returns (bucket, its policy): the policy
+    is configured last, so depending on it means the bucket is fully set up. S3 refuses concurrent
+    configuration changes to one bucket (OperationAborted), so each change waits for the previous one.
+    """
+    bucket = aws.s3.Bucket(resource_name, bucket=bucket_name, force_destroy=False, tags=dict(tags),
+                           opts=stateful_options(parent, production))
+    configurations = [
+        lambda after: aws.s3.BucketPublicAccessBlock(
+            f"{resource_name}-public-access-block", bucket=bucket.id, block_public_acls=True,
+            block_public_policy=True, ignore_public_acls=True, restrict_public_buckets=True, opts=after),
+        lambda after: aws.s3.BucketOwnershipControls(
+            f"{resource_name}-ownership", bucket=bucket.id, rule={"object_ownership": "BucketOwnerEnforced"},
+            opts=after),
+        lambda after: aws.s3.BucketVersioning(
+            f"{resource_name}-versioning", bucket=bucket.id, versioning_configuration={"status": "Enabled"},
+            opts=after),
+        lambda after: aws.s3.BucketServerSideEncryptionConfiguration(
+            f"{resource_name}-encryption", bucket=bucket.id, rules=[dict(encryption_rule)], opts=after),
+        lambda after: aws.s3.BucketLifecycleConfiguration(
+            f"{resource_name}-lifecycle", bucket=bucket.id, rules=list(lifecycle_rules), opts=after),
+        lambda after: aws.s3.BucketPolicy(f"{resource_name}-policy", bucket=bucket.id, policy=policy(bucket),
+                                          opts=after),
+    ]
+    previous: list[pulumi.Resource] = []
+    for configure in configurations:
+        previous = [configure(pulumi.ResourceOptions(parent=parent, depends_on=previous))]
+    return bucket, previous[0]

@@ -13,7 +13,7 @@ import pulumi_random as random
 
 from infra.settings.edge import LoadBalancerSettings
 
-from .common import aws_identity, encrypted_log_group, policy_json, stateful_options
+from .common import aws_identity, encrypted_log_group, policy_json, private_bucket
 
 HTTPS_PORT, HTTP_PORT = 443, 80
 INTERNET_IPV4 = "0.0.0.0/0"
@@ -181,23 +181,10 @@ class TlsLoadBalancer(pulumi.ComponentResource):
         name, settings = self._name, self._settings
         suffix = random.RandomId(f"{name}-access-logs-suffix", byte_length=4, opts=self._child())
         bucket_name = suffix.hex.apply(lambda hex_: f"{self.resource_prefix}-alb-logs-{hex_}")
-        bucket = aws.s3.Bucket(f"{name}-access-logs", bucket=bucket_name, force_destroy=False,
-                               tags=self._tagged(f"{self.resource_prefix}-alb-logs"),
-                               opts=stateful_options(self, self._args.production))
-        encryption = aws.s3.BucketServerSideEncryptionConfiguration(
-            f"{name}-access-logs-encryption", bucket=bucket.id,
-            rules=[{"apply_server_side_encryption_by_default": {"sse_algorithm": "AES256"}}], opts=self._child())
-        public_access = aws.s3.BucketPublicAccessBlock(
-            f"{name}-access-logs-private", bucket=bucket.id, block_public_acls=True, block_public_policy=True,
-            ignore_public_acls=True, restrict_public_buckets=True, opts=self._child())
-        ownership = aws.s3.BucketOwnershipControls(
-            f"{name}-access-logs-ownership", bucket=bucket.id,
-            rule={"object_ownership": "BucketOwnerEnforced"}, opts=self._child())
-        versioning = aws.s3.BucketVersioning(
-            f"{name}-access-logs-versioning", bucket=bucket.id,
-            versioning_configuration={"status": "Enabled"}, opts=self._child())
-        aws.s3.BucketLifecycleConfiguration(
-            f"{name}-access-logs-lifecycle", bucket=bucket.id, rules=[
+        bucket, policy = private_bucket(
+            f"{name}-access-logs", bucket_name=bucket_name,
+            encryption_rule={"apply_server_side_encryption_by_default": {"sse_algorithm": "AES256"}},
+            lifecycle_rules=[
                 {"id": "expire-access-logs", "status": "Enabled", "filter": {"prefix": ""},
                  "expiration": {"days": settings.access_log_expiration_days},
                  "noncurrent_version_expiration": {"noncurrent_days": NONCURRENT_LOG_VERSION_DAYS},
@@ -205,13 +192,11 @@ class TlsLoadBalancer(pulumi.ComponentResource):
                 # Expiry in a versioned bucket leaves delete markers; drop them once nothing is behind them.
                 {"id": "remove-expired-delete-markers", "status": "Enabled", "filter": {"prefix": ""},
                  "expiration": {"expired_object_delete_marker": True}},
-            ], opts=self._child(depends_on=[versioning]))
-        document = pulumi.Output.all(bucket.arn, self.account_id, self.partition, self.region).apply(
-            lambda values: json.dumps(access_log_bucket_policy(*values)))
-        # S3 refuses concurrent configuration changes to one bucket; the policy goes last.
-        policy = aws.s3.BucketPolicy(f"{name}-access-logs-policy", bucket=bucket.id, policy=document,
-                                     opts=self._child(depends_on=[public_access, ownership]))
-        return bucket, [policy, encryption, ownership]
+            ],
+            policy=lambda bucket: pulumi.Output.all(bucket.arn, self.account_id, self.partition, self.region).apply(
+                lambda values: json.dumps(access_log_bucket_policy(*values))),
+            tags=self._tagged(f"{self.resource_prefix}-alb-logs"), parent=self, production=self._args.production)
+        return bucket, [policy]
 
     # -- load balancer -----------------------------------------------------------------------------------------
 

@@ -134,7 +134,7 @@ MUTATIONS = [
     Mutation("app log group retention", "log-group-retention", removing("app-logs", "retentionInDays")),
     Mutation("prod logs kept a year", "log-group-retention", setting("audit-log-group", "retentionInDays", 30), PROD),
     Mutation("ALB log bucket private", "s3-public-access-blocked",
-             setting("edge-access-logs-private", "blockPublicPolicy", False)),
+             setting("edge-access-logs-public-access-block", "blockPublicPolicy", False)),
     Mutation("trail bucket TLS only", "s3-tls-only", on("audit-bucket-policy", lambda r: edit_json(
         r, "policy", keep_statements(lambda s: "aws:SecureTransport" not in json.dumps(s))))),
     Mutation("ALB log bucket SSE-S3 (what ALB delivers to)", "s3-default-encryption", on(
