@@ -1,6 +1,6 @@
 """Program cost per registered resource on the recording engine: EncryptedPostgres copies vs bare resources.
 
-    .venv/bin/python bench/preview.py [--sizes 1 10 100] [--repeats 3]
+    .venv/bin/python bench/preview.py [--sizes 1 10 100] [--repeats 5]
 
 For each size N, two programs register the same number of resources on the recording engine:
 
@@ -25,7 +25,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Optional
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -119,21 +119,29 @@ class Measurement:
         return self.seconds / self.resources
 
 
-def measure(program: Callable[[], None], repeats: int, collector: bool = True) -> Measurement:
-    """Best CPU time of this process (all its threads), so other load on the machine barely moves it."""
-    best, resources = float("inf"), 0
+def measure_once(program: Callable[[], None], collector: bool) -> Measurement:
+    """CPU time of this process (all its threads) for one run, so other load on the machine barely moves it."""
+    gc.collect()
+    if not collector:
+        gc.disable()
+    try:
+        start = time.process_time()
+        recording = record(program, stack="bench", config=CONFIG)
+        return Measurement(len(recording.resources), time.process_time() - start)
+    finally:
+        gc.enable()
+
+
+def measure_pair(component: Callable[[], None], baseline: Callable[[], None], repeats: int,
+                 collector: bool = True) -> tuple[Measurement, Measurement]:
+    """Best of `repeats` for each side, the two sides alternating so both see the same machine conditions."""
+    best: list[Optional[Measurement]] = [None, None]
     for _ in range(repeats):
-        gc.collect()
-        if not collector:
-            gc.disable()
-        try:
-            start = time.process_time()
-            recording = record(program, stack="bench", config=CONFIG)
-            best = min(best, time.process_time() - start)
-        finally:
-            gc.enable()
-        resources = len(recording.resources)
-    return Measurement(resources, best)
+        for side, program in enumerate((component, baseline)):
+            sample = measure_once(program, collector)
+            if best[side] is None or sample.seconds < best[side].seconds:
+                best[side] = sample
+    return best[0], best[1]
 
 
 Results = dict[int, tuple[Measurement, Measurement]]
@@ -141,11 +149,11 @@ Results = dict[int, tuple[Measurement, Measurement]]
 
 def run(sizes: list[int], repeats: int, collector: bool) -> Results:
     children = recorded_children()
-    measure(component_program(1), 1), measure(baseline_program(1, children), 1)  # warm the imports
+    measure_pair(component_program(1), baseline_program(1, children), 1)  # warm the imports
     results = {}
     for size in sizes:
-        component = measure(component_program(size), repeats, collector)
-        baseline = measure(baseline_program(size, children), repeats, collector)
+        component, baseline = measure_pair(component_program(size), baseline_program(size, children), repeats,
+                                           collector)
         if component.resources != baseline.resources:
             raise RuntimeError(f"size {size}: {component.resources} vs {baseline.resources} resources")
         results[size] = (component, baseline)
@@ -179,7 +187,7 @@ def report(results: Results) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=list(DEFAULT_SIZES))
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args(argv)
     print("CPU time per registered resource, Python's garbage collector on (as programs run):")
     print(report(run(args.sizes, args.repeats, collector=True)))

@@ -1,6 +1,7 @@
 """Small helpers the components share (not components themselves)."""
 from __future__ import annotations
 
+import weakref
 from typing import Any, Mapping, Optional, Sequence
 
 import pulumi
@@ -34,13 +35,32 @@ def stateful_options(parent: pulumi.Resource, production: bool, **extra: Any) ->
     return pulumi.ResourceOptions(parent=parent, protect=production, retain_on_delete=production, **extra)
 
 
-def aws_identity(parent: pulumi.Resource) -> tuple[pulumi.Output[str], pulumi.Output[str], pulumi.Output[str]]:
-    """(account id, partition, region) of the provider the component deploys with."""
-    opts = pulumi.InvokeOutputOptions(parent=parent)
+# One lookup per provider and program run: every component deploys with the same provider, and each
+# lookup is a round trip to the provider plugin.
+_IDENTITY_BY_PROVIDER: "weakref.WeakKeyDictionary[pulumi.ProviderResource, AwsIdentity]" = weakref.WeakKeyDictionary()
+AwsIdentity = tuple[pulumi.Output[str], pulumi.Output[str], pulumi.Output[str]]
+
+
+def _look_up_identity(opts: pulumi.InvokeOutputOptions) -> AwsIdentity:
     account = aws.get_caller_identity_output(opts=opts).account_id
     partition = aws.get_partition_output(opts=opts).partition
     region = aws.get_region_output(opts=opts).region
     return account, partition, region
+
+
+def provider_identity(provider: pulumi.ProviderResource) -> AwsIdentity:
+    """(account id, partition, region) the provider deploys to."""
+    if provider not in _IDENTITY_BY_PROVIDER:
+        _IDENTITY_BY_PROVIDER[provider] = _look_up_identity(pulumi.InvokeOutputOptions(provider=provider))
+    return _IDENTITY_BY_PROVIDER[provider]
+
+
+def aws_identity(parent: pulumi.Resource) -> AwsIdentity:
+    """(account id, partition, region) of the provider the component deploys with."""
+    provider = parent.get_provider("aws::")
+    if provider is None:
+        return _look_up_identity(pulumi.InvokeOutputOptions(parent=parent))
+    return provider_identity(provider)
 
 
 def private_bucket(resource_name: str, *, bucket_name: pulumi.Input[str], encryption_rule: Mapping[str, Any],

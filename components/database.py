@@ -9,7 +9,7 @@ import pulumi_aws as aws
 
 from infra.settings.database import DatabaseSettings
 
-from .common import encrypted_log_group, service_assume_role_policy, stateful_options
+from .common import aws_identity, encrypted_log_group, service_assume_role_policy, stateful_options
 
 POSTGRES_PORT = 5432
 LOG_EXPORTS = ("postgresql", "upgrade")
@@ -104,8 +104,7 @@ class EncryptedPostgres(pulumi.ComponentResource):
                 for export in LOG_EXPORTS]
 
     def _monitoring_role(self) -> aws.iam.Role:
-        partition = aws.get_partition_output(opts=pulumi.InvokeOutputOptions(parent=self)).partition
-        account = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self)).account_id
+        account, partition, _ = aws_identity(self)
         role = aws.iam.Role(f"{self._name}-monitoring-role",
                             assume_role_policy=service_assume_role_policy("monitoring.rds.amazonaws.com", account),
                             description=f"Enhanced monitoring of {self.identifier}", tags=self._tags,

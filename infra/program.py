@@ -6,6 +6,7 @@ import pulumi_aws as aws
 
 from components.audit import AuditTrail, AuditTrailArgs, logs_key_statements, secret_arn_pattern, secret_name_pattern
 from components.backup import DatabaseBackupPlan, DatabaseBackupPlanArgs
+from components.common import provider_identity
 from components.database import EncryptedPostgres, EncryptedPostgresArgs
 from components.keys import EnvironmentKeys, EnvironmentKeysArgs
 from components.load_balancer import TlsLoadBalancer, TlsLoadBalancerArgs
@@ -22,8 +23,8 @@ def aws_provider(settings: StackSettings) -> aws.Provider:
 
 def deployment_account(provider: aws.Provider) -> tuple[pulumi.Output[str], pulumi.Output[str]]:
     """(account id, partition) the provider deploys to; key policies need them before any resource exists."""
-    opts = pulumi.InvokeOutputOptions(provider=provider)
-    return aws.get_caller_identity_output(opts=opts).account_id, aws.get_partition_output(opts=opts).partition
+    account, partition, _ = provider_identity(provider)
+    return account, partition
 
 
 def build() -> None:
