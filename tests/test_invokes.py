@@ -1,0 +1,27 @@
+"""The program asks the provider who it deploys as once per run, not once per component."""
+from collections import Counter
+
+import pytest
+
+import infra.recording as recording
+from infra.preview import run_stack
+from infra.stack_config import read_stack_config
+
+IDENTITY_INVOKES = ("aws:index/getCallerIdentity:getCallerIdentity", "aws:index/getPartition:getPartition",
+                    "aws:index/getRegion:getRegion")
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_identity_is_looked_up_once_per_provider(stack, monkeypatch):
+    tokens: Counter[str] = Counter()
+    answer = recording.RecordingMocks.call
+
+    def counting(self, args):
+        tokens[args.token] += 1
+        return answer(self, args)
+
+    monkeypatch.setattr(recording.RecordingMocks, "call", counting)
+    run_stack(read_stack_config(stack))
+    for token in IDENTITY_INVOKES:
+        assert tokens[token] <= 1, f"{token} invoked {tokens[token]} times"
+    assert tokens["aws:index/getCallerIdentity:getCallerIdentity"] == 1
