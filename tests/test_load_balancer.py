@@ -16,12 +16,12 @@ import pytest
 from components.load_balancer import (ELB_LOG_DELIVERY_SERVICE, LEGACY_ELB_LOG_ACCOUNTS, MANAGED_RULE_GROUPS,
                                       REDACTED_HEADERS, TlsLoadBalancer, TlsLoadBalancerArgs,
                                       access_log_bucket_policy, autoname_fits)
-from infra.preview import run_stack
 from infra.recording import Recording, RecordedResource, record
 from infra.settings import SettingsError, build_settings
 from infra.settings.edge import (DEFAULT_TLS_POLICY, ELB17_TLS_POLICIES, WAF_RATE_LIMIT_MAX, WAF_RATE_LIMIT_MIN,
                                  LoadBalancerSettings)
 from infra.stack_config import read_stack_config
+from tests.support.stacks import settings_of, shipped_recording
 
 STACKS = ("dev", "prod")
 COMPONENT = "securestack:edge:TlsLoadBalancer"
@@ -38,12 +38,12 @@ S3_BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 
 @pytest.fixture(scope="module")
 def shipped() -> dict[str, Recording]:
-    return {stack: run_stack(read_stack_config(stack)) for stack in STACKS}
+    return {stack: shipped_recording(stack) for stack in STACKS}
 
 
 @pytest.fixture(scope="module")
 def shipped_settings():
-    return {stack: build_settings(read_stack_config(stack).config, stack) for stack in STACKS}
+    return {stack: settings_of(stack) for stack in STACKS}
 
 
 @pytest.fixture(params=STACKS)

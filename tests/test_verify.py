@@ -30,14 +30,13 @@ import pytest
 import requests
 
 from infra import verify
-from infra.preview import run_stack
 from infra.recording import Recording, RecordedResource
-from infra.settings import StackSettings, build_settings
-from infra.stack_config import read_stack_config
+from infra.settings import StackSettings
+from tests.support.stacks import settings_of
+from tests.support.stacks import shipped_recording as recording_of
 
 moto_server = pytest.importorskip("moto.server", reason="moto[server] is not installed")
 
-_RECORDINGS: dict[str, Recording] = {}
 # boto3 clients are slow to build and hold no account state (moto reads MOTO_ACCOUNT_ID per request): shared.
 _CLIENTS: dict[tuple[str, str, str], Any] = {}
 _AWS: dict[tuple[str, str], verify.Aws] = {}
@@ -48,17 +47,6 @@ def shared_client(service: str, region: str, endpoint_url: str) -> Any:
     if key not in _CLIENTS:
         _CLIENTS[key] = boto3.client(service, region_name=region, endpoint_url=endpoint_url)
     return _CLIENTS[key]
-
-
-def recording_of(stack: str) -> Recording:
-    if stack not in _RECORDINGS:
-        _RECORDINGS[stack] = run_stack(read_stack_config(stack))
-    return _RECORDINGS[stack]
-
-
-def settings_of(stack: str) -> StackSettings:
-    config = read_stack_config(stack)
-    return build_settings(config.config, config.stack, config.project)
 
 
 # ---------------------------------------------------------------------------------------------------------------
