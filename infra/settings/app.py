@@ -7,6 +7,7 @@ from typing import Literal, Optional
 from pydantic import Field, field_validator, model_validator
 
 from .base import CONFIG_NAMESPACE, SettingsModel, unique
+from .edge import HEALTH_CHECK_PATH
 from .secrets import APP_CONSUMER, SECRET_NAME
 
 # Fargate's valid (cpu units -> memory MiB) combinations.
@@ -26,7 +27,6 @@ ENV_NAME = re.compile(r"^[A-Z][A-Z0-9_]{0,63}$")
 # Names that would make a plain environment variable carry a secret; secrets are injected by reference.
 SECRET_LOOKING_NAME = re.compile(r"(SECRET|PASSWORD|PASSWD|TOKEN|API_?KEY|PRIVATE|CREDENTIAL)")
 SECRET_LOOKING_VALUE = re.compile(r"(sk_(live|test)_|whsec_|-----BEGIN)")
-HEALTH_CHECK_PATH = re.compile(r"^/[\x21-\x7e]{0,1023}$")
 USER = re.compile(r"^(\d{1,10})(:\d{1,10})?$")
 SESSION_TTL_MAX = 7 * 24 * 3600  # the guide: sessions expire after 7 days
 MAGIC_LINK_TTL_MAX = 15 * 60  # the guide: login links expire after 15 minutes
