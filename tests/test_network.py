@@ -14,6 +14,8 @@ from infra.preview import run_stack
 from infra.secrets_program import private_code
 from infra.stack_config import read_stack_config
 from policy.harness import evaluate
+from policy.policies import POLICIES
+from tests.policy.edits import drop, mutable_copy
 from tests.support.shipped_fixtures import recording, settings, stack  # noqa: F401 (fixtures: once per stack)
 from tests.support.stacks import DELETE, edited, record_config, settings_of, shipped_config
 
@@ -23,6 +25,7 @@ VPC, SUBNET = "aws:ec2/vpc:Vpc", "aws:ec2/subnet:Subnet"
 FLOW_LOG = "aws:ec2/flowLog:FlowLog"
 DEFAULT_SG = "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup"
 FUNCTION, ROLE_POLICY = "aws:lambda/function:Function", "aws:iam/rolePolicy:RolePolicy"
+POLICY_BY_NAME = {policy.name: policy for policy in POLICIES}
 EXISTING_VPC = {"vpcId": "vpc-0a1b2c3d4e5f60718", "cidrBlock": "10.40.0.0/16",
                 "publicSubnetIds": ["subnet-0a1b2c3d4e5f60001", "subnet-0a1b2c3d4e5f60002"],
                 "privateSubnetIds": ["subnet-0a1b2c3d4e5f60011", "subnet-0a1b2c3d4e5f60012"],
@@ -134,3 +137,19 @@ def test_existing_vpc_gets_the_endpoints_in_its_private_subnets_and_the_s3_gatew
 def test_existing_vpc_stack_passes_the_policy_pack(existing):
     stack_config, recorded = existing
     assert evaluate(recorded, stack_config) == []
+
+
+@pytest.mark.parametrize("guarantee,policy", [
+    ("network-flow-log", "vpc-flow-logs"),
+    ("network-default-sg-closed", "vpc-default-security-group-closed"),
+    ("network-s3-endpoint", "vpc-endpoints-for-private-code"),
+    ("network-ecs-endpoint", "vpc-endpoints-for-private-code"),
+])
+def test_existing_vpc_stack_without_a_guarantee_fails_the_pack(existing, guarantee, policy):
+    """The pack holds an existing VPC to the same guarantees: the stack has no Vpc resource to hang them on."""
+    stack_config, recorded = existing
+    mutated = mutable_copy(recorded)
+    drop(mutated, guarantee)
+    found = evaluate(mutated, stack_config, policy_config={}, policies=[POLICY_BY_NAME[policy]])
+    assert [v["enforcementLevel"] for v in found] == ["mandatory"]
+    assert EXISTING_VPC["vpcId"] in found[0]["message"] or policy == "vpc-endpoints-for-private-code"
