@@ -144,7 +144,7 @@ class EncryptedPostgres(pulumi.ComponentResource):
         settings = self._args.settings
         keepers: dict[str, pulumi.Input[str]] = {"identifier": self.identifier}
         if settings.restore is None:
-            keepers.update(kms_key_id=storage_key_arn, db_name=settings.database_name,
+            keepers.update(kmsKeyId=storage_key_arn, dbName=settings.database_name,
                            username=settings.master_username)
         suffix = random.RandomId(f"{self._name}-final-snapshot-suffix", byte_length=4, keepers=keepers,
                                  opts=pulumi.ResourceOptions(parent=self))

@@ -73,7 +73,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                         "Pulumi.<stack>.yaml in the project (as `pulumi --config-file`)")
     args = parser.parse_args(argv)
     try:
-        stack_config = read_stack_config(args.stack, config_file=args.config_file)
+        stack_config = (read_stack_config(args.stack) if args.config_file is None
+                        else read_stack_config(args.stack, config_file=args.config_file))
     except StackConfigError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_UNREADABLE

@@ -322,8 +322,8 @@ def test_final_snapshot_name_is_new_for_every_instance(recording):
     assert suffix.parent == instance.parent
     assert instance.inputs["finalSnapshotIdentifier"] == f"{instance.inputs['identifier']}-final-{suffix.outputs['hex']}"
     assert suffix.inputs["keepers"] == {"identifier": instance.inputs["identifier"],
-                                        "kms_key_id": instance.inputs["kmsKeyId"],
-                                        "db_name": instance.inputs["dbName"], "username": instance.inputs["username"]}
+                                        "kmsKeyId": instance.inputs["kmsKeyId"],
+                                        "dbName": instance.inputs["dbName"], "username": instance.inputs["username"]}
     assert instance.property_dependencies["finalSnapshotIdentifier"] == [suffix.urn]
 
 
