@@ -18,7 +18,9 @@ ENHANCED_MONITORING_POLICY = "arn:{partition}:iam::aws:policy/service-role/Amazo
 CA_CERTIFICATE = "rds-ca-rsa2048-g1"
 # Inputs a restore sets only at creation, or that AWS then reports from the source (the source's key: the
 # RestoreDBInstanceToPointInTime API has no KmsKeyId; the database name and master user come from the backups).
-# All of them force a replacement in the provider: once the instance exists, they are never diffed again.
+# All of them force a replacement in the provider (ForceNew in the Terraform schema; a kms_key_id other than the
+# backups' key plans a replacement: hashicorp/terraform-provider-aws#15390; so does dropping the restore block:
+# #34522): once the instance exists, they are never diffed again.
 RESTORE_ONLY_INPUTS = ("restoreToPointInTime", "kmsKeyId", "dbName", "username")
 
 
