@@ -258,7 +258,8 @@ def no_cross_environment(graph: StackGraph, report: ReportViolation) -> None:
     restore = declared_restore()
     declared_source = restore.get("sourceEnvironment") if restore is not None else None
     if isinstance(declared_source, str):
-        environments = environments | {declared_source}  # named by the source's identifier even from elsewhere
+        # known even when its Pulumi.<env>.yaml is not beside the pack (its names are still another environment's)
+        environments = environments | {declared_source}
     for resource in graph.resources:
         admitted = admitted_restore_references(resource, restore)
         props = without(resource.props, admitted)
