@@ -57,7 +57,8 @@ class Network(pulumi.ComponentResource):
         return pulumi.ResourceOptions(parent=self, **extra)
 
     def _tagged(self, name: str) -> dict[str, str]:
-        return {**self._tags, "Name": name}
+        # Named after the environment: a restore stack in its source's account must not show the source's names.
+        return {**self._tags, "Name": f"securestack-{self._args.environment}-{name}"}
 
     def _use_existing(self, settings: NetworkSettings) -> None:
         existing = settings.existing_vpc

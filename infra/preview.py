@@ -69,9 +69,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m infra.preview", description=__doc__.splitlines()[0])
     parser.add_argument("stack", nargs="?", default="dev", help="stack name (Pulumi.<stack>.yaml); default: dev")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
+    parser.add_argument("--config-file", metavar="PATH", help="read the stack's config from PATH instead of "
+                        "Pulumi.<stack>.yaml in the project (as `pulumi --config-file`)")
     args = parser.parse_args(argv)
     try:
-        stack_config = read_stack_config(args.stack)
+        stack_config = (read_stack_config(args.stack) if args.config_file is None
+                        else read_stack_config(args.stack, config_file=args.config_file))
     except StackConfigError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_UNREADABLE

@@ -163,10 +163,19 @@ DATABASE_CHECKS = ("database.encrypted", "database.backup-retention", "database.
                    "database.not-public", "database.deletion-protection")
 
 
+def expected_storage_key(data_key_arn: str, settings: StackSettings) -> tuple[str, str]:
+    """(key ARN, what it is): a restored copy stays under its source's key (RestoreDBInstanceToPointInTime has no
+    KmsKeyId), which its restore settings declare; any other database uses the stack's data key."""
+    restore = settings.database.restore
+    if restore is not None:
+        return restore.source_kms_key_arn, f"the restore source's key (environment {restore.source_environment})"
+    return data_key_arn, "the stack's data key"
+
+
 def judge_database(instance: Mapping[str, Any], identifier: str, data_key_arn: str, settings: StackSettings,
                    now: datetime) -> list[CheckResult]:
     return [
-        judge_encryption(instance, identifier, data_key_arn),
+        judge_encryption(instance, identifier, *expected_storage_key(data_key_arn, settings)),
         judge_backup_retention(instance, identifier, settings.database.backup_retention_days),
         judge_restorable_time(instance, identifier, now),
         judge_not_public(instance, identifier),
@@ -174,14 +183,15 @@ def judge_database(instance: Mapping[str, Any], identifier: str, data_key_arn: s
     ]
 
 
-def judge_encryption(instance: Mapping[str, Any], identifier: str, data_key_arn: str) -> CheckResult:
+def judge_encryption(instance: Mapping[str, Any], identifier: str, key_arn: str,
+                     key_role: str = "the stack's data key") -> CheckResult:
     check = "database.encrypted"
     if not instance.get("StorageEncrypted"):
         return failed(check, identifier, "storage is not encrypted")
     key = instance.get("KmsKeyId")
-    if key != data_key_arn:
-        return failed(check, identifier, f"storage is encrypted with {key}, not the stack's data key {data_key_arn}")
-    return passed(check, identifier, f"storage encrypted with the stack's data key {key}")
+    if key != key_arn:
+        return failed(check, identifier, f"storage is encrypted with {key}, not {key_role} {key_arn}")
+    return passed(check, identifier, f"storage encrypted with {key_role} {key}")
 
 
 def judge_backup_retention(instance: Mapping[str, Any], identifier: str, expected_days: int) -> CheckResult:

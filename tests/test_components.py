@@ -309,10 +309,22 @@ def test_backups_from_config_with_window_and_tags_copied(recording, settings):
 
 def test_final_snapshot_never_skipped_in_production(recording, settings):
     inputs = instance_of(recording).inputs
-    assert inputs["finalSnapshotIdentifier"] == f"{inputs['identifier']}-final"
     assert inputs["skipFinalSnapshot"] is settings.database.skip_final_snapshot
     if settings.is_production:
         assert inputs["skipFinalSnapshot"] is False and inputs["deleteAutomatedBackups"] is False
+
+
+def test_final_snapshot_name_is_new_for_every_instance(recording):
+    # A fixed name collides on the second destroy (DBSnapshotAlreadyExists): the suffix is drawn per instance and
+    # drawn again whenever an input that replaces the instance changes.
+    instance = instance_of(recording)
+    (suffix,) = [r for r in recording.of_type("random:index/randomId:RandomId") if r.name.endswith("final-snapshot-suffix")]
+    assert suffix.parent == instance.parent
+    assert instance.inputs["finalSnapshotIdentifier"] == f"{instance.inputs['identifier']}-final-{suffix.outputs['hex']}"
+    assert suffix.inputs["keepers"] == {"identifier": instance.inputs["identifier"],
+                                        "kmsKeyId": instance.inputs["kmsKeyId"],
+                                        "dbName": instance.inputs["dbName"], "username": instance.inputs["username"]}
+    assert instance.property_dependencies["finalSnapshotIdentifier"] == [suffix.urn]
 
 
 def test_deletion_protection_and_protect_in_production(recording, settings):
@@ -416,38 +428,61 @@ def is_daily(schedule: str) -> bool:
 # --------------------------------------------------------------------------------------------------------------
 
 RESTORE_TIME = (datetime.now(timezone.utc) - timedelta(hours=6)).replace(microsecond=0)
+# A copy of dev's database in dev's account: a point-in-time restore reads backups of this account and region.
+SOURCE_KEY = "arn:aws:kms:us-east-1:111111111111:key/0f1e2d3c-4b5a-4968-8776-a5b4c3d2e1f0"
+SOURCE = {"sourceEnvironment": "dev", "sourceDbInstanceIdentifier": "securestack-dev-postgres",
+          "sourceKmsKeyArn": SOURCE_KEY}
+RESTORE_STACK = "devrestore"
+
+
+def restored(**point) -> "infra.recording.Recording":
+    return record_config(edited(shipped_config("dev"), "securestack:database", restore={**SOURCE, **point}),
+                         RESTORE_STACK)
 
 
 @pytest.fixture(scope="module")
 def restored_at_time():
-    restore = {"sourceDbInstanceIdentifier": "securestack-prod-postgres",
-               "restoreTime": RESTORE_TIME.strftime("%Y-%m-%dT%H:%M:%SZ")}
-    return record_config(edited(shipped_config("dev"), "securestack:database", restore=restore), "dev")
+    return restored(restoreTime=RESTORE_TIME.strftime("%Y-%m-%dT%H:%M:%SZ"))
 
 
 @pytest.fixture(scope="module")
 def restored_latest():
-    restore = {"sourceDbInstanceIdentifier": "securestack-prod-postgres", "useLatestRestorableTime": True}
-    return record_config(edited(shipped_config("dev"), "securestack:database", restore=restore), "dev")
+    return restored(useLatestRestorableTime=True)
 
 
 def test_restore_to_a_point_in_time(restored_at_time):
     inputs = instance_of(restored_at_time).inputs
-    assert inputs["restoreToPointInTime"] == {"sourceDbInstanceIdentifier": "securestack-prod-postgres",
+    assert inputs["restoreToPointInTime"] == {"sourceDbInstanceIdentifier": "securestack-dev-postgres",
                                               "restoreTime": RESTORE_TIME.strftime("%Y-%m-%dT%H:%M:%SZ")}
+    assert inputs["identifier"] == f"securestack-{RESTORE_STACK}-postgres"
     assert "dbName" not in inputs and "username" not in inputs
 
 
 def test_restore_to_latest_restorable_time(restored_latest):
     inputs = instance_of(restored_latest).inputs
-    assert inputs["restoreToPointInTime"] == {"sourceDbInstanceIdentifier": "securestack-prod-postgres",
+    assert inputs["restoreToPointInTime"] == {"sourceDbInstanceIdentifier": "securestack-dev-postgres",
                                               "useLatestRestorableTime": True}
     assert "dbName" not in inputs and "username" not in inputs
 
 
+def test_restored_copy_records_the_key_aws_keeps(restored_at_time):
+    # RestoreDBInstanceToPointInTime has no KmsKeyId: AWS keeps the source's key, so that is what the instance asks
+    # for (this stack's data key would plan a replacement of the protected instance on the next `up`).
+    assert "KmsKeyId" not in botocore.session.get_session().get_service_model("rds").operation_model(
+        "RestoreDBInstanceToPointInTime").input_shape.members
+    inputs = instance_of(restored_at_time).inputs
+    assert inputs["storageEncrypted"] is True and inputs["kmsKeyId"] == SOURCE_KEY != data_key(restored_at_time)
+
+
+def test_restore_inputs_are_ignored_once_the_instance_exists(restored_at_time, recording):
+    ignored = set(instance_of(restored_at_time).options.get("ignoreChanges") or [])
+    assert {"restoreToPointInTime", "kmsKeyId", "dbName", "username"} <= ignored
+    assert not instance_of(recording).options.get("ignoreChanges"), "a fresh database ignores nothing"
+
+
 def test_restored_database_keeps_every_control(restored_at_time):
     inputs = instance_of(restored_at_time).inputs
-    assert inputs["storageEncrypted"] is True and inputs["kmsKeyId"] == data_key(restored_at_time)
+    assert inputs["masterUserSecretKmsKeyId"] == inputs["performanceInsightsKmsKeyId"] == data_key(restored_at_time)
     assert inputs["manageMasterUserPassword"] is True and inputs["publiclyAccessible"] is False
     assert inputs["backupRetentionPeriod"] >= 7 and inputs["iamDatabaseAuthenticationEnabled"] is True
 

@@ -45,10 +45,17 @@ EXISTING_VPC = {"vpcId": "vpc-0a1b2c3d4e5f60718", "cidrBlock": "10.40.0.0/16",
                 "publicSubnetIds": ["subnet-0a1b2c3d4e5f60001", "subnet-0a1b2c3d4e5f60002"],
                 "privateSubnetIds": ["subnet-0a1b2c3d4e5f60011", "subnet-0a1b2c3d4e5f60012"],
                 "privateRouteTableIds": ["rtb-0a1b2c3d4e5f60021", "rtb-0a1b2c3d4e5f60022"]}
+# A restore declares its source: environment, instance and the key that instance is encrypted with (dev's account).
+RESTORE_SOURCE = {"sourceEnvironment": "qa", "sourceDbInstanceIdentifier": "securestack-qa-postgres",
+                  "sourceKmsKeyArn": "arn:aws:kms:us-east-1:111111111111:key/0f1e2d3c-4b5a-4968-8776-a5b4c3d2e1f0"}
 
 
 def restore(**fields):
-    return db(restore={"sourceDbInstanceIdentifier": "securestack-dev-postgres", **fields})
+    return db(restore={**RESTORE_SOURCE, **fields})
+
+
+def restore_without(field: str, **fields):
+    return db(restore={**{k: v for k, v in RESTORE_SOURCE.items() if k != field}, **fields})
 
 
 MALFORMED = [
@@ -75,8 +82,14 @@ MALFORMED = [
     Malformed("no-allowed-accounts", "dev", lambda c: replaced(c, "aws:allowedAccountIds"), "aws:allowedAccountIds",
               "missing"),
     Malformed("no-tier", "dev", lambda c: replaced(c, "securestack:tier"), "securestack:tier", "missing"),
-    Malformed("restore-without-source", "dev", db(restore={"useLatestRestorableTime": True}),
+    Malformed("restore-without-source", "dev", restore_without("sourceDbInstanceIdentifier",
+                                                                useLatestRestorableTime=True),
               f"{DB}.restore.sourceDbInstanceIdentifier", "missing"),
+    Malformed("restore-without-source-environment", "dev", restore_without("sourceEnvironment",
+                                                                            useLatestRestorableTime=True),
+              f"{DB}.restore.sourceEnvironment", "missing"),
+    Malformed("restore-without-source-key", "dev", restore_without("sourceKmsKeyArn", useLatestRestorableTime=True),
+              f"{DB}.restore.sourceKmsKeyArn", "missing"),
     # bad values
     Malformed("unknown-tier", "dev", lambda c: replaced(c, "securestack:tier", "staging"), "securestack:tier",
               "'production' or 'non-production'"),
@@ -133,8 +146,32 @@ MALFORMED = [
     Malformed("restore-time-without-zone", "dev", restore(restoreTime="2026-01-01T03:15:00"),
               f"{DB}.restore.restoreTime", "time zone"),
     Malformed("restore-source-not-an-identifier", "dev",
-              db(restore={"sourceDbInstanceIdentifier": "Prod_DB", "useLatestRestorableTime": True}),
+              restore(sourceDbInstanceIdentifier="Prod_DB", useLatestRestorableTime=True),
               f"{DB}.restore.sourceDbInstanceIdentifier", "not an RDS instance identifier"),
+    Malformed("restore-source-not-the-environments-instance", "dev",
+              restore(sourceDbInstanceIdentifier="securestack-prod-postgres", useLatestRestorableTime=True),
+              f"{DB}.restore.sourceDbInstanceIdentifier", "not the instance of sourceEnvironment 'qa'"),
+    Malformed("restore-from-itself", "dev",
+              restore(sourceEnvironment="dev", sourceDbInstanceIdentifier="securestack-dev-postgres",
+                      useLatestRestorableTime=True),
+              f"{DB}.restore.sourceEnvironment", "this stack's own environment"),
+    Malformed("restore-key-is-an-alias", "dev",
+              restore(sourceKmsKeyArn="arn:aws:kms:us-east-1:111111111111:alias/securestack/qa/data",
+                      useLatestRestorableTime=True),
+              f"{DB}.restore.sourceKmsKeyArn", "not a KMS key ARN"),
+    Malformed("restore-key-of-another-region", "dev",
+              restore(sourceKmsKeyArn=RESTORE_SOURCE["sourceKmsKeyArn"].replace("us-east-1", "eu-west-1"),
+                      useLatestRestorableTime=True),
+              f"{DB}.restore.sourceKmsKeyArn", "a point-in-time restore in us-east-1 keeps"),
+    Malformed("restore-key-of-another-account", "dev",
+              restore(sourceKmsKeyArn=RESTORE_SOURCE["sourceKmsKeyArn"].replace("111111111111", "999999999999"),
+                      useLatestRestorableTime=True),
+              f"{DB}.restore.sourceKmsKeyArn", "not to this stack's aws:allowedAccountIds"),
+    # prod's file names its own domain: a restore stack copied from it must not create records for that name
+    Malformed("restore-stack-keeps-the-source-domain", "prod",
+              restore(sourceKmsKeyArn=RESTORE_SOURCE["sourceKmsKeyArn"].replace("111111111111", "222222222222"),
+                      useLatestRestorableTime=True),
+              "securestack:loadBalancer.domainName", "does not carry this restore stack's environment 'prod'"),
     # production forbids the weaker settings a non-production stack may ask for
     Malformed("prod-no-deletion-protection", "prod", db(deletionProtection=False), f"{DB}.deletionProtection",
               "production"),

@@ -7,7 +7,7 @@ from typing import Literal, Optional
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from .base import SettingsModel
+from .base import CONFIG_NAMESPACE, SettingsModel
 from .common import Tier, check_region
 
 # Major versions RDS for PostgreSQL offers under standard support (engine "postgres").
@@ -15,6 +15,7 @@ SUPPORTED_MAJOR_VERSIONS = (14, 15, 16, 17)
 ENGINE_VERSION = re.compile(r"^(\d{2})(\.\d{1,2})?$")
 INSTANCE_CLASS = re.compile(r"^db\.[a-z0-9]+\.[a-z0-9]+$")
 IDENTIFIER = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
+ENVIRONMENT = re.compile(r"^[a-z][a-z0-9-]{0,11}$")
 SQL_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 DAILY_WINDOW = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]):([0-5]\d)$")
 WEEKLY_WINDOW = re.compile(r"^(mon|tue|wed|thu|fri|sat|sun):([01]\d|2[0-3]):([0-5]\d)-"
@@ -30,18 +31,69 @@ def _minutes(hh: str, mm: str) -> int:
     return int(hh) * 60 + int(mm)
 
 
-class RestoreSettings(SettingsModel):
-    """Point-in-time restore: the database is created from a source instance's automated backups."""
+# The key ARN `aws rds describe-db-instances` reports as KmsKeyId (a key id is a UUID, or mrk-<32 hex> for a
+# multi-Region key); an alias would not compare equal to what AWS records for the instance.
+KMS_KEY_ARN = re.compile(r"^arn:aws(-[a-z]+)*:kms:(?P<region>[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d):(?P<account>\d{12}):"
+                         r"key/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32})$")
 
+
+def source_instance_identifier(source_environment: str) -> str:
+    """The identifier EncryptedPostgres gives an environment's instance (securestack-<env>-postgres)."""
+    return f"securestack-{source_environment}-postgres"
+
+
+class RestoreSettings(SettingsModel):
+    """Point-in-time restore: the database is created from a source instance's automated backups.
+
+    A restore is the one declared cross-environment reference a stack may make: it names the source
+    environment, its instance and the key that instance is encrypted with. RestoreDBInstanceToPointInTime has no
+    KmsKeyId (botocore's rds model; the Terraform provider sends none either): the copy stays encrypted with the
+    source's key, so that key is what the instance records, and it must outlive the restored copy.
+    """
+
+    source_environment: str
     source_db_instance_identifier: str
+    source_kms_key_arn: str
     restore_time: Optional[datetime] = None
     use_latest_restorable_time: bool = False
 
+    @field_validator("source_environment")
+    @classmethod
+    def _other_environment(cls, value: str, info: ValidationInfo) -> str:
+        if not ENVIRONMENT.match(value) or "--" in value or value.endswith("-"):
+            raise ValueError(f"'{value}' is not an environment name (the source stack's name, e.g. prod)")
+        if value == (info.context or {}).get("environment"):
+            raise ValueError(f"is this stack's own environment '{value}': the restored copy would take the "
+                             "source's names; restore into a stack of its own (e.g. <env>restore)")
+        return value
+
     @field_validator("source_db_instance_identifier")
     @classmethod
-    def _identifier(cls, value: str) -> str:
+    def _identifier(cls, value: str, info: ValidationInfo) -> str:
         if not IDENTIFIER.match(value) or value.endswith("-") or "--" in value:
             raise ValueError(f"'{value}' is not an RDS instance identifier")
+        source = info.data.get("source_environment")
+        if source is not None and value != source_instance_identifier(source):
+            raise ValueError(f"'{value}' is not the instance of sourceEnvironment '{source}' "
+                             f"({source_instance_identifier(source)})")
+        return value
+
+    @field_validator("source_kms_key_arn")
+    @classmethod
+    def _source_key(cls, value: str, info: ValidationInfo) -> str:
+        match = KMS_KEY_ARN.match(value)
+        if not match:
+            raise ValueError(f"'{value}' is not a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>, as "
+                             "`aws rds describe-db-instances` reports the source's KmsKeyId)")
+        context = info.context or {}
+        region, accounts = context.get("region"), context.get("allowed_account_ids")
+        # A point-in-time restore reads the source's automated backups in this account and region.
+        if region and match.group("region") != region:
+            raise ValueError(f"the key is in {match.group('region')}; a point-in-time restore in {region} keeps "
+                             "the source's key, which is in the source's region")
+        if accounts and match.group("account") not in accounts:
+            raise ValueError(f"the key belongs to account {match.group('account')}, not to this stack's "
+                             f"aws:allowedAccountIds ({', '.join(accounts)})")
         return value
 
     @field_validator("restore_time")
@@ -199,6 +251,19 @@ class DatabaseSettings(SettingsModel):
             raise ValueError("is too long for its alternate '<name>_clone' (63 chars)")
         return value
 
+    def cross_section_problems(self, sections: dict, context: dict) -> list[tuple[str, str]]:
+        """A restore stack, copied from its source's file, never touches the source's DNS names: with a domain of
+        its own making (certificate + alias record in hostedZoneId) that domain must carry this environment."""
+        load_balancer, environment = sections.get("load_balancer"), context.get("environment")
+        if self.restore is None or load_balancer is None or not environment or load_balancer.domain_name is None:
+            return []
+        if names_environment(load_balancer.domain_name, environment):
+            return []
+        return [(f"{CONFIG_NAMESPACE}:loadBalancer.domainName",
+                 f"'{load_balancer.domain_name}' does not carry this restore stack's environment '{environment}': its "
+                 f"alias and certificate records would take the source's names in hostedZoneId; use a name with "
+                 f"'{environment}' as a label (e.g. api.{environment}.example.com) or certificateArn (no records)")]
+
     def production_problems(self) -> list[tuple[str, str]]:
         """(key, message) for every setting a production stack may not weaken."""
         problems = []
@@ -213,6 +278,13 @@ class DatabaseSettings(SettingsModel):
         if self.aws_backup is None:
             problems.append(("awsBackup", "is required in a production stack (daily copy to a second region)"))
         return problems
+
+
+def names_environment(domain_name: str, environment: str) -> bool:
+    """Whether a DNS name carries the environment as a label, or as a label's first or last '-' part
+    (api.prodrestore.example.com, api-prodrestore.example.com)."""
+    return any(label == environment or label.startswith(f"{environment}-") or label.endswith(f"-{environment}")
+               for label in domain_name.split(".")[:-1])
 
 
 def _weekly_bounds(maintenance: str) -> tuple[int, int]:
