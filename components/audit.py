@@ -385,7 +385,7 @@ class AuditTrail(pulumi.ComponentResource):
         topic = aws.sns.Topic(f"{name}-deliveries", name=f"{self._prefix}-cloudtrail-deliveries",
                               display_name=f"securestack {self._args.environment} CloudTrail log deliveries",
                               kms_master_key_id=self._args.logs_key_arn, tags=self._tags, opts=self._child())
-        self._notification_topic_policy = aws.sns.TopicPolicy(f"{name}-deliveries-policy", arn=topic.arn, policy=policy_json([
+        statements = [
             # aws:SourceArn of the trail, as "Amazon SNS topic policy for CloudTrail" recommends.
             {"Sid": "ThisTrailPublishes", "Effect": "Allow", "Principal": {"Service": CLOUDTRAIL_SERVICE},
              "Action": "sns:Publish", "Resource": topic.arn, "Condition": {"StringEquals": {"aws:SourceArn": trail}}},
@@ -393,7 +393,9 @@ class AuditTrail(pulumi.ComponentResource):
              "Resource": topic.arn, "Condition": {"StringNotEquals": {"aws:SourceArn": trail}}},
             {"Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "sns:Publish",
              "Resource": topic.arn, "Condition": {"Bool": {"aws:SecureTransport": "false"}}},
-        ]), opts=self._child())
+        ]
+        self._notification_topic_policy = aws.sns.TopicPolicy(
+            f"{name}-deliveries-policy", arn=topic.arn, policy=policy_json(statements), opts=self._child())
         return topic
 
     def _trail(self, group: aws.cloudwatch.LogGroup, bucket: aws.s3.Bucket,
