@@ -286,7 +286,9 @@ class RotationFunction(pulumi.ComponentResource):
              "Action": ["ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface", "ec2:AssignPrivateIpAddresses",
                         "ec2:UnassignPrivateIpAddresses"],
              "Resource": [self._arn("ec2", kind) for kind in ("network-interface/*", "subnet/*", "security-group/*")]},
-            # EC2 Describe* and X-Ray's Put* have no resource-level permissions: '*' bounded to this region.
+            # EC2 Describe* and X-Ray's Put* have no resource-level permissions: '*' bounded to this region. Lambda's
+            # create-time VPC check calls EC2 with this role's session in the function's region (aws:RequestedRegion
+            # is in every request context); the Lambda guide only asks Resource '*' for DescribeNetworkInterfaces.
             {"Sid": "DescribeNetworkAndTrace", "Effect": "Allow",
              "Action": ["ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets", "xray:PutTraceSegments",
                         "xray:PutTelemetryRecords"],

@@ -4,6 +4,7 @@ from __future__ import annotations
 import pulumi
 import pulumi_aws as aws
 
+from components.access_logs import AccessLogBucket, AccessLogBucketArgs
 from components.audit import AuditTrail, AuditTrailArgs, logs_key_statements, secret_arn_pattern, secret_name_pattern
 from components.backup import DatabaseBackupPlan, DatabaseBackupPlanArgs
 from components.common import provider_identity
@@ -50,10 +51,15 @@ def build() -> None:
             environment=env, production=production, settings=settings.database.aws_backup,
             database_arn=database.arn, data_key_arn=keys.data_key_arn,
             key_deletion_window_days=settings.keys.deletion_window_days, tags=tags), opts)
+    # One destination for the S3 server access logs of the stack's log buckets (Security Hub S3.9, CloudTrail.7).
+    access_logs = AccessLogBucket("access-logs", AccessLogBucketArgs(
+        environment=env, production=production, expiration_days=settings.audit.server_access_log_expiration_days,
+        tags=tags), opts)
     edge = TlsLoadBalancer("edge", TlsLoadBalancerArgs(
         environment=env, production=production, settings=settings.load_balancer, vpc_id=network.vpc_id,
         public_subnet_ids=network.public_subnet_ids, logs_key_arn=keys.logs_key_arn,
-        log_retention_days=settings.logs.retention_days, tags=tags), opts)
+        log_retention_days=settings.logs.retention_days, tags=tags,
+        server_access_logs=access_logs.target("alb-logs/")), opts)
 
     secret_principals = build_secrets_and_app(settings, Platform(
         keys=keys, network=network, database=database, account=account, partition=partition, edge=edge), opts)
@@ -63,7 +69,8 @@ def build() -> None:
         log_retention_days=settings.logs.retention_days,
         secret_id_patterns=[secret_name_pattern(f"securestack/{env}/"),
                             database.master_secret_arn.apply(secret_arn_pattern)],
-        expected_secret_principals=secret_principals, web_acl_metric_name=edge.web_acl_name, tags=tags), opts)
+        expected_secret_principals=secret_principals, web_acl_metric_name=edge.web_acl_name, tags=tags,
+        server_access_logs=access_logs.target("cloudtrail/")), opts)
 
     pulumi.export("environment", env)
     pulumi.export("region", settings.region)

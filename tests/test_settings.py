@@ -186,6 +186,12 @@ MALFORMED = [
               f"{DB}.awsBackup.copyRegion", "must differ from aws:region"),
     Malformed("prod-backup-schedule-not-cron", "prod", db(awsBackup={"copyRegion": "us-west-2", "schedule": "daily"}),
               f"{DB}.awsBackup.schedule", "cron"),
+    # AWS Backup starts no RDS backup in the hour before or during the maintenance window (issue 11, item 15):
+    # 05:00 + the 60-minute start window meets sun:04:30-05:30, the previous prod schedule
+    Malformed("prod-backup-schedule-in-maintenance", "prod", db(awsBackup={
+        "copyRegion": "us-west-2", "schedule": "cron(0 5 ? * * *)"}), f"{DB}.awsBackup", "maintenanceWindow"),
+    Malformed("prod-backup-start-window-reaches-hour-before-maintenance", "prod", db(awsBackup={
+        "copyRegion": "us-west-2", "schedule": "cron(45 2 ? * * *)"}), f"{DB}.awsBackup", "hour before"),
 ]
 
 

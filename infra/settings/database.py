@@ -114,10 +114,20 @@ class RestoreSettings(SettingsModel):
         return self
 
 
+# AWS Backup starts a job within this many minutes of its scheduled time (the plan rule's start window).
+BACKUP_START_WINDOW_MINUTES = 60
+# AWS Backup does not start a backup of an RDS instance in the hour before or during its maintenance window (AWS
+# Backup developer guide, "Backup plan options and configuration"): a job scheduled there is held back.
+BACKUP_BLOCKED_BEFORE_MAINTENANCE_MINUTES = 60
+DAILY_CRON = re.compile(r"^cron\((\d{1,2}) (\d{1,2}) [?*] \* [?*] \*\)$")
+
+
 class AwsBackupSettings(SettingsModel):
     """AWS Backup plan: daily backups kept in a vault, copied to a second region with its own key."""
 
-    schedule: str = "cron(0 5 ? * * *)"
+    # 07:00 UTC: clear of the default backupWindow (03:00-03:30) and, on Sundays, of the default maintenance
+    # window (04:30-05:30) with the hour before it in which AWS Backup starts no RDS backup.
+    schedule: str = "cron(0 7 ? * * *)"
     retention_days: int = Field(35, ge=7, le=3650)
     copy_region: str
     copy_retention_days: int = Field(35, ge=7, le=3650)
@@ -134,7 +144,7 @@ class AwsBackupSettings(SettingsModel):
     @classmethod
     def _cron(cls, value: str) -> str:
         if not re.match(r"^cron\(\S+ \S+ \S+ \S+ \S+ \S+\)$", value):
-            raise ValueError("must be an AWS cron expression with six fields, e.g. cron(0 5 ? * * *)")
+            raise ValueError("must be an AWS cron expression with six fields, e.g. cron(0 7 ? * * *)")
         return value
 
 
@@ -232,6 +242,18 @@ class DatabaseSettings(SettingsModel):
             raise ValueError(f"must be one of {MONITORING_INTERVALS} (0 would turn enhanced monitoring off)")
         return value
 
+    @field_validator("aws_backup")
+    @classmethod
+    def _backup_clear_of_maintenance(cls, value: Optional[AwsBackupSettings],
+                                     info: ValidationInfo) -> Optional[AwsBackupSettings]:
+        maintenance = info.data.get("maintenance_window")
+        if value is not None and maintenance is not None and _backup_start_blocked(value.schedule, maintenance):
+            raise ValueError(
+                f"schedule {value.schedule} (plus its {BACKUP_START_WINDOW_MINUTES}-minute start window) falls in "
+                f"maintenanceWindow {maintenance} or the hour before it, when AWS Backup starts no RDS backup; "
+                "move the schedule")
+        return value
+
     # Checks across fields sit on the later-declared field (the earlier one is in info.data by then), so the
     # error names the key to fix instead of the whole securestack:database section.
     @field_validator("max_allocated_storage_gb")
@@ -293,6 +315,25 @@ def _weekly_bounds(maintenance: str) -> tuple[int, int]:
     start = DAYS.index(m.group(1)) * 1440 + _minutes(m.group(2), m.group(3))
     end = DAYS.index(m.group(4)) * 1440 + _minutes(m.group(5), m.group(6))
     return start, (end - start) % (7 * 1440)
+
+
+def _backup_start_blocked(schedule: str, maintenance: str) -> bool:
+    """Whether a daily cron(M H ? * * *) start window meets the maintenance window or the hour before it (other
+    cron forms are not judged)."""
+    daily = DAILY_CRON.match(schedule)
+    if not daily or not WEEKLY_WINDOW.match(maintenance):
+        return False
+    week = 7 * 1440
+    m_start, m_len = _weekly_bounds(maintenance)
+    blocked_start, blocked_len = m_start - BACKUP_BLOCKED_BEFORE_MAINTENANCE_MINUTES, \
+        m_len + BACKUP_BLOCKED_BEFORE_MAINTENANCE_MINUTES
+    start_of_day = int(daily.group(2)) * 60 + int(daily.group(1))
+    for day in range(7):
+        start = day * 1440 + start_of_day
+        if (start - blocked_start) % week < blocked_len or \
+                (blocked_start - start) % week < BACKUP_START_WINDOW_MINUTES:
+            return True
+    return False
 
 
 def _windows_overlap(backup: str, maintenance: str) -> bool:

@@ -164,6 +164,24 @@ case("waf-rate-based-rule", stack(ACL), *variants(ACL, {"rules": [BAD_INPUTS_RUL
 case("waf-rate-based-rule", stack(changed(ACL, rules=DELETE, ruleJson=json.dumps([
     {"Name": "rate", "Statement": {"RateBasedStatement": {"Limit": 100}}}]))))
 case("waf-known-bad-inputs", stack(ACL), *variants(ACL, {"rules": [RATE_RULE]}))
+ANONYMOUS_IP_RULE = {"name": "anonymous-ips", "priority": 2, "overrideAction": {"none": {}},
+                     "visibilityConfig": visibility(), "statement": {"managedRuleGroupStatement": {
+                         "name": "AWSManagedRulesAnonymousIpList", "vendorName": "AWS", "ruleActionOverrides": [
+                             {"name": "HostingProviderIPList", "actionToUse": {"count": {}}}]}}}
+case("waf-anonymous-ip-list", stack(changed(ACL, rules=[RATE_RULE, BAD_INPUTS_RULE, ANONYMOUS_IP_RULE])),
+     *variants(ACL, {"rules": [RATE_RULE, BAD_INPUTS_RULE]}))
+
+
+def protection(header: str, action: str = "SUBSTITUTION", field_type: str = "SINGLE_HEADER") -> dict:
+    return {"field": {"fieldType": field_type, "fieldKeys": [header]}, "action": action}
+
+
+PROTECTED_ACL = changed(ACL, dataProtectionConfig={"dataProtections": [protection("authorization"),
+                                                                       protection("Cookie", "HASH")]})
+case("waf-data-protection-credentials", stack(PROTECTED_ACL), stack(ACL),
+     *variants(PROTECTED_ACL, {"dataProtectionConfig": {"dataProtections": [protection("authorization")]}},
+               {"dataProtectionConfig": {"dataProtections": [protection("authorization"),
+                                                             protection("cookie", field_type="SINGLE_COOKIE")]}}))
 WAF_LOGGING = Res("aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration", "waf-logging",
                   {"resourceArn": "arn:aws:wafv2:acl", "logDestinationConfigs": ["arn:aws:logs:log-group"]},
                   deps={"resourceArn": ["waf"]})
@@ -304,6 +322,29 @@ case("s3-default-encryption",
      stack(DATA_BUCKET, encryption("trail-bucket", "aws:kms")),
      stack(DATA_BUCKET),
      stack(ALB_LOGS, encryption("alb-logs", "aws:kms", KEY), LOGGING_LB))
+LOGGING_TYPE = "aws:s3/bucketLogging:BucketLogging"
+ACCESS_LOGS = bucket("access-logs")
+TRAIL_BUCKET_LOGGING = Res(LOGGING_TYPE, "trail-bucket-logging", {
+    "bucket": "trail-bucket", "targetBucket": "access-logs", "targetPrefix": "cloudtrail/"},
+    deps={"bucket": ["trail-bucket"], "targetBucket": ["access-logs"]})
+case("s3-default-encryption", stack(ACCESS_LOGS, encryption("access-logs", "AES256"), TRAIL_BUCKET_LOGGING),
+     stack(ACCESS_LOGS, encryption("access-logs", "aws:kms", KEY), TRAIL_BUCKET_LOGGING))
+case("s3-server-access-logging", stack(DATA_BUCKET, ACCESS_LOGS, TRAIL_BUCKET_LOGGING),
+     stack(DATA_BUCKET), stack(DATA_BUCKET, ACCESS_LOGS),
+     stack(DATA_BUCKET, replace(changed(TRAIL_BUCKET_LOGGING, targetBucket="trail-bucket"),
+                                deps={"bucket": ["trail-bucket"], "targetBucket": ["trail-bucket"]})))
+LOG_DELIVERY = {"Sid": "S3LogDelivery", "Effect": "Allow", "Principal": {"Service": "logging.s3.amazonaws.com"},
+                "Action": "s3:PutObject", "Resource": "arn:aws:s3:::access-logs/*",
+                "Condition": {"StringEquals": {"aws:SourceAccount": ACCOUNT}}}
+ACCESS_LOGS_POLICY = Res(BUCKET_POLICY, "access-logs-policy", {"bucket": "access-logs", "policy": policy_document(
+    LOG_DELIVERY)}, deps={"bucket": ["access-logs"]})
+case("s3-access-log-delivery-bounded", stack(DATA_BUCKET, ACCESS_LOGS, TRAIL_BUCKET_LOGGING, ACCESS_LOGS_POLICY),
+     stack(DATA_BUCKET, ACCESS_LOGS, TRAIL_BUCKET_LOGGING),
+     stack(DATA_BUCKET, ACCESS_LOGS, TRAIL_BUCKET_LOGGING, changed(ACCESS_LOGS_POLICY, policy=policy_document(
+         {**LOG_DELIVERY, "Condition": {}}))))
+case("s3-no-force-destroy-in-production", stack(DATA_BUCKET, changed(DATA_BUCKET, forceDestroy=False)),
+     stack(changed(DATA_BUCKET, forceDestroy=True)))
+case("s3-no-force-destroy-in-production", stack(changed(DATA_BUCKET, forceDestroy=True), tier="non-production"))
 VERSIONING = Res(VERSIONING_TYPE, "trail-bucket-versioning", {"bucket": "trail-bucket", "versioningConfiguration": {
     "status": "Enabled"}}, deps={"bucket": ["trail-bucket"]})
 case("s3-versioning", stack(DATA_BUCKET, VERSIONING), stack(DATA_BUCKET),
@@ -325,6 +366,47 @@ case("cloudtrail-encrypted-with-cmk", stack(TRAIL), *variants(TRAIL, {"kmsKeyId"
 case("cloudtrail-log-file-validation", stack(TRAIL), *variants(TRAIL, {"enableLogFileValidation": False}))
 case("cloudtrail-cloudwatch-logs", stack(TRAIL), *variants(TRAIL, {"cloudWatchLogsGroupArn": DELETE},
                                                             {"cloudWatchLogsRoleArn": DELETE}))
+case("cloudtrail-sns-notifications", stack(changed(TRAIL, snsTopicName="securestack-dev-cloudtrail-deliveries")),
+     stack(TRAIL))
+TRAIL_ARN = f"arn:aws:cloudtrail:us-east-1:{ACCOUNT}:trail/securestack-dev"
+TRAIL_WRITES = {"Sid": "CloudTrailWrites", "Effect": "Allow", "Principal": {"Service": "cloudtrail.amazonaws.com"},
+                "Action": "s3:PutObject", "Resource": f"arn:aws:s3:::trail-bucket/AWSLogs/{ACCOUNT}/*",
+                "Condition": {"StringEquals": {"aws:SourceArn": TRAIL_ARN}}}
+DENY_OTHER_WRITERS = {"Sid": "DenyOtherWriters", "Effect": "Deny", "Principal": "*", "Action": "s3:PutObject",
+                      "Resource": "arn:aws:s3:::trail-bucket/*",
+                      "Condition": {"StringNotEquals": {"aws:SourceArn": TRAIL_ARN}}}
+WRITING_TRAIL = replace(TRAIL, deps={"s3BucketName": ["trail-bucket"]})
+
+
+def trail_bucket_policy(*statements: dict) -> Res:
+    return changed(TLS_POLICY, policy=policy_document(DENY_HTTP, TRAIL_WRITES, *statements))
+
+
+case("cloudtrail-bucket-written-only-by-trail",
+     stack(WRITING_TRAIL, DATA_BUCKET, trail_bucket_policy(DENY_OTHER_WRITERS)),
+     stack(WRITING_TRAIL, DATA_BUCKET, trail_bucket_policy()),
+     # a deny narrowed to one IP range still lets every other caller of the account write
+     stack(WRITING_TRAIL, DATA_BUCKET, trail_bucket_policy({**DENY_OTHER_WRITERS, "Condition": {
+         "StringNotEquals": {"aws:SourceArn": TRAIL_ARN}, "IpAddress": {"aws:SourceIp": "10.0.0.0/8"}}})),
+     stack(WRITING_TRAIL, DATA_BUCKET, trail_bucket_policy({**DENY_OTHER_WRITERS, "Action": "s3:GetObject"})))
+case("cloudtrail-bucket-written-only-by-trail", stack(WRITING_TRAIL, DATA_BUCKET, trail_bucket_policy(
+    {**DENY_OTHER_WRITERS, "Condition": {"StringNotEquals": {"aws:PrincipalServiceName": "cloudtrail.amazonaws.com"}}})))
+TOPIC_ARN = f"arn:aws:sns:us-east-1:{ACCOUNT}:securestack-dev-alarms"
+ALARMS_PUBLISH = {"Sid": "AlarmsPublish", "Effect": "Allow", "Principal": {"Service": "cloudwatch.amazonaws.com"},
+                  "Action": "sns:Publish", "Resource": TOPIC_ARN,
+                  "Condition": {"StringEquals": {"aws:SourceAccount": ACCOUNT}}}
+DENY_OTHER_PUBLISHERS = {"Sid": "DenyOthers", "Effect": "Deny", "Principal": "*", "Action": "sns:Publish",
+                         "Resource": TOPIC_ARN, "Condition": {"StringNotEquals": {
+                             "aws:PrincipalServiceName": "cloudwatch.amazonaws.com"}}}
+TOPIC_POLICY = Res("aws:sns/topicPolicy:TopicPolicy", "alarms-policy", {
+    "arn": TOPIC_ARN, "policy": policy_document(ALARMS_PUBLISH, DENY_OTHER_PUBLISHERS)})
+case("sns-publish-only-by-granted-service", stack(TOPIC_POLICY, changed(TOPIC_POLICY, policy=policy_document(
+    {**DENY_OTHER_PUBLISHERS, "Sid": "OnlyDenies"}))),
+     *variants(TOPIC_POLICY, {"policy": policy_document(ALARMS_PUBLISH)},
+               {"policy": policy_document(ALARMS_PUBLISH, {**DENY_OTHER_PUBLISHERS, "Condition": {
+                   "Bool": {"aws:SecureTransport": "false"}}})},
+               {"policy": policy_document(ALARMS_PUBLISH, {**DENY_OTHER_PUBLISHERS, "Action": "sns:Subscribe"})}),
+     stack(Res("aws:sns/topic:Topic", "inline", {"name": "t", "policy": policy_document(ALARMS_PUBLISH)})))
 TOPIC = Res("aws:sns/topic:Topic", "alarms", {"name": "securestack-dev-alarms", "kmsMasterKeyId": KEY})
 case("sns-topic-encrypted-with-cmk", stack(TOPIC), *variants(TOPIC, {"kmsMasterKeyId": DELETE},
                                                              {"kmsMasterKeyId": "alias/aws/sns"}))

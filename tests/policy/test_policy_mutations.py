@@ -145,6 +145,18 @@ MUTATIONS = [
             applyServerSideEncryptionByDefault={"sseAlgorithm": "AES256"})))),
     Mutation("trail bucket versioned", "s3-versioning", setting("audit-bucket-versioning", "versioningConfiguration",
                                                                 {"status": "Suspended"})),
+    Mutation("trail bucket logs its requests (CloudTrail.7)", "s3-server-access-logging",
+             lambda rec: drop(rec, "audit-bucket-access-logging")),
+    Mutation("ALB log bucket logs its requests (S3.9)", "s3-server-access-logging",
+             lambda rec: drop(rec, "edge-access-logs-access-logging")),
+    Mutation("access-log bucket SSE-S3 (what S3 log delivery writes to)", "s3-default-encryption", on(
+        "access-logs-bucket-encryption", lambda r: edit(r, "rules", lambda rules: rules[0][
+            "applyServerSideEncryptionByDefault"].update(sseAlgorithm="aws:kms")))),
+    Mutation("S3 log delivery bounded to this account", "s3-access-log-delivery-bounded", on(
+        "access-logs-bucket-policy", lambda r: edit_json(r, "policy", each_statement(
+            lambda s: s.pop("Condition") if s["Effect"] == "Allow" else None)))),
+    Mutation("production buckets never force_destroy", "s3-no-force-destroy-in-production",
+             setting("audit-bucket", "forceDestroy", True), PROD),
     Mutation("backup vault under the CMK (prod)", "backup-vault-encrypted-with-cmk", removing("backup-vault",
                                                                                             "kmsKeyArn"), PROD),
     # network
@@ -241,6 +253,10 @@ MUTATIONS = [
     Mutation("WAF known bad inputs", "waf-known-bad-inputs", on("edge-waf", lambda r: rewrite(r, "rules", keep_where(
         lambda rule: "KnownBadInputs" not in rule["name"])))),
     Mutation("WAF logging", "waf-logging", lambda rec: drop(rec, "edge-waf-logging")),
+    Mutation("WAF anonymous IP list", "waf-anonymous-ip-list", on("edge-waf", lambda r: rewrite(r, "rules", keep_where(
+        lambda rule: "AnonymousIp" not in rule["name"])))),
+    Mutation("WAF hides credentials in sampled requests", "waf-data-protection-credentials", on(
+        "edge-waf", lambda r: edit(r, "dataProtectionConfig", lambda c: c["dataProtections"].pop()))),
     # secrets
     Mutation("every secret rotated", "secret-rotation-configured", lambda rec: drop(rec, "api-keys-checkout-rotation")),
     Mutation("rotation at most every 90 days", "secret-rotation-within-90-days", on(
@@ -276,6 +292,17 @@ MUTATIONS = [
     Mutation("trail into CloudWatch Logs", "cloudtrail-cloudwatch-logs", removing("audit-trail",
                                                                                   "cloudWatchLogsGroupArn")),
     Mutation("alarm topic encrypted", "sns-topic-encrypted-with-cmk", removing("audit-alarms", "kmsMasterKeyId")),
+    Mutation("trail notifies its delivery topic", "cloudtrail-sns-notifications",
+             removing("audit-trail", "snsTopicName")),
+    Mutation("only CloudWatch alarms publish to the alarm topic", "sns-publish-only-by-granted-service", on(
+        "audit-alarms-policy", lambda r: edit_json(r, "policy", keep_statements(
+            lambda s: not s["Sid"].startswith("DenyPublish"))))),
+    Mutation("only the trail publishes to its delivery topic", "sns-publish-only-by-granted-service", on(
+        "audit-deliveries-policy", lambda r: edit_json(r, "policy", keep_statements(
+            lambda s: s["Sid"] != "DenyPublishNotFromThisTrail")))),
+    Mutation("only this trail writes its bucket", "cloudtrail-bucket-written-only-by-trail", on(
+        "audit-bucket-policy", lambda r: edit_json(r, "policy", keep_statements(
+            lambda s: not s["Sid"].startswith("DenyWrites"))))),
     # ECS
     Mutation("app tasks without public IP", "ecs-no-public-ip", on("app-service", lambda r: edit(
         r, "networkConfiguration", lambda n: n.update(assignPublicIp=True)))),
