@@ -19,7 +19,7 @@ from infra.stack_config import StackConfig, read_stack_config
 from policy.harness import CONFIG_ERROR_POLICY, PolicyPackError, evaluate, pack_version
 from policy.policies import POLICIES
 from tests.policy.builders import ACCOUNT, changed, recording_of, stack_config
-from tests.policy.cases import DB
+from tests.policy.cases import DB, ROLE_POLICY
 from tests.policy.edits import mutable_copy, put, res
 from tests.support.stacks import shipped_recording
 
@@ -247,6 +247,16 @@ def test_a_policy_that_raises_stops_the_gate_naming_the_policy_and_the_resource(
     database = next(r for r in PUBLIC_DB.resources if r.type == "aws:rds/instance:Instance")
     assert str(raised.value) == (f"policy 'raises-on-databases' failed on {database.urn}: "
                                  "ValueError: cannot parse engine version")
+
+
+def test_a_policy_document_that_is_not_json_stops_the_gate_instead_of_reading_as_empty():
+    """An unparseable document used to read as "no statements", so every document policy passed it."""
+    broken = recording_of([changed(ROLE_POLICY, policy='{"Version": "2012-10-17", "Statement": [{"Effect": "Allow",')])
+    with pytest.raises(PolicyPackError) as raised:
+        evaluate(broken, stack_config("dev", "non-production"), policies=named("iam-no-full-admin"))
+    assert str(raised.value).startswith("policy 'iam-no-full-admin' failed on urn:pulumi:dev::")
+    assert str(raised.value).endswith("InvalidJsonInput: a JSON input is not valid JSON (Expecting property name "
+                                      "enclosed in double quotes at line 1, column 60)")
 
 
 def test_an_empty_pack_is_no_verdict():
