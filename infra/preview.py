@@ -32,6 +32,7 @@ MODES = {
              "and is reported as an advisory",
 }
 
+
 class PolicyGateError(Exception):
     """The policy pack could not be loaded or run: there is no verdict, so the gate fails (one line)."""
 

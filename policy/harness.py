@@ -46,8 +46,8 @@ from policy.policies import PACK_NAME, POLICIES
 
 PACK_DIR = Path(__file__).resolve().parent
 POLICY_CONFIG_FILE = "policy-config.{stack}.json"
-CONFIG_ERROR_POLICY = "policy-config"
-CANNOT_RUN_PREFIX = "can't run policy "  # pulumi_policy's message for a policy that read an unknown value  # the pseudo-policy an unreadable policy config is reported under
+CONFIG_ERROR_POLICY = "policy-config"  # the pseudo-policy an unreadable policy config is reported under
+CANNOT_RUN_PREFIX = "can't run policy "  # pulumi_policy's message for a policy that read an unknown value
 STACK_TYPE = "pulumi:pulumi:Stack"
 # A stack may lower a policy to advisory or keep it mandatory; never disable it.
 ALLOWED_LEVELS = {"advisory": EnforcementLevel.ADVISORY, "mandatory": EnforcementLevel.MANDATORY}
