@@ -583,6 +583,14 @@ def test_outputs_listing_no_secrets_while_the_settings_configure_some_fail(accou
                for r in results if r.status == verify.FAIL)
 
 
+def test_outputs_listing_no_rotation_functions_fail(account, moto_url):
+    account("dev")
+    seeded = seed("dev", moto_url)
+    results = run_verify("dev", replace(seeded, outputs={**seeded.outputs, "rotationFunctions": {}}), moto_url)
+    [result] = [r for r in results if r.check == verify.FUNCTION_CHECK]
+    assert result.status == verify.FAIL and "the outputs list no rotation functions" in result.detail
+
+
 def test_a_rotation_schedule_nothing_gives_days_for_fails_instead_of_skipping():
     secret = {"RotationEnabled": True, "RotationRules": {"AutomaticallyAfterDays": 30}}
     result = verify.judge_rotation_schedule(secret, "arn:aws:secretsmanager:us-east-1:111111111111:secret:x", None)
