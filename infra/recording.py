@@ -3,7 +3,8 @@
 Each registration is captured from the raw gRPC request the SDK sends (so inputs carry engine, i.e. camelCase,
 names, secrets and unknowns exactly as the engine sees them), together with its options and dependencies.
 Invokes are answered with realistic shapes; resource outputs are synthesized from inputs plus computed
-attributes (ids, ARNs, endpoints) so downstream inputs look like they would after `pulumi up`.
+attributes (ids, ARNs, endpoints) so downstream inputs look like they would after `pulumi up`; with
+`preview=True` the computed attributes are unknown instead, as in `pulumi preview` of a new stack.
 """
 from __future__ import annotations
 
@@ -90,6 +91,7 @@ class RecordedResource:
             "options": self.options,
             "dependencies": self.dependencies,
             "propertyDependencies": self.property_dependencies,
+            "outputs": masked(self.outputs),
         }
 
 
@@ -420,6 +422,20 @@ INVOKES: dict[str, Callable[[dict, MockEnvironment], dict]] = {
 }
 
 
+# Outputs a provider knows while planning a create: the auto-name Pulumi picks at `Check` (shown by `pulumi preview`)
+# and the region taken from the provider's configuration. Every other computed output is unknown until created.
+KNOWN_WHILE_PLANNING = frozenset({"name", "bucket", "identifier", "region"})
+
+
+def preview_outputs(inputs: dict, computed: dict) -> dict:
+    """What the engine answers a registration with during `pulumi preview` of a new stack: no id, the inputs as
+    given, and every computed output (ids, ARNs, endpoints) as the unknown sentinel. The program sees them as
+    unknown `Output`s and the recording (and the stack policies) as `UNKNOWN`, as in the real engine."""
+    unknown = {key: rpc.UNKNOWN for key in computed if key not in inputs and key not in KNOWN_WHILE_PLANNING}
+    known = {key: value for key, value in computed.items() if key not in inputs and key in KNOWN_WHILE_PLANNING}
+    return {**inputs, **known, **unknown, "id": rpc.UNKNOWN}
+
+
 class RecordingMocks(pulumi.runtime.Mocks):
     def __init__(self, environment: MockEnvironment, preview: bool = False):
         self.environment = environment
@@ -429,17 +445,15 @@ class RecordingMocks(pulumi.runtime.Mocks):
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[Optional[str], dict]:
         urn_hint = f"{args.typ}::{args.name}"
         inputs = dict(args.inputs)
-        if self.preview and not args.typ.startswith("pulumi:providers:"):
-            # A preview creates nothing: the engine answers with the inputs and no id, so ids, ARNs and every
-            # other computed output stay unknown to the program, as in `pulumi preview` of a new stack.
-            return None, inputs
         shaper = OUTPUT_SHAPERS.get(args.typ)
         computed = shaper(args, inputs, self.environment, _digest(urn_hint, 32)) if shaper else {}
         resource_id = args.resource_id or computed.pop("id", None) or \
             f"{ID_PREFIXES.get(args.typ, args.name + '-')}{_digest(urn_hint)}"
         computed.setdefault("arn", _generic_arn(args.typ, resource_id, inputs, self.environment))
         if args.typ.startswith("pulumi:providers:"):
-            computed = {}
+            return resource_id, {**inputs, "id": resource_id}
+        if self.preview:
+            return None, preview_outputs(inputs, computed)
         return resource_id, {**inputs, **computed, "id": resource_id}
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict, Optional[list]]:
@@ -480,7 +494,8 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
 
     def _record(self, request, response) -> RecordedResource:
         inputs = decode_wire(json_format.MessageToDict(request.object))
-        outputs = decode_wire(json_format.MessageToDict(response.object))
+        outputs = secret_outputs(decode_wire(json_format.MessageToDict(response.object)),
+                                 request.additionalSecretOutputs)
         options = {
             "protect": request.protect if request.HasField("protect") else False,
             "retainOnDelete": request.retainOnDelete if request.HasField("retainOnDelete") else False,
@@ -499,6 +514,13 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             custom=request.custom, inputs=inputs, options=options, dependencies=dependencies,
             property_dependencies=property_dependencies, provider=request.provider or None,
             id=response.id or None, outputs=outputs)
+
+
+def secret_outputs(outputs: dict[str, Any], additional: Any) -> dict[str, Any]:
+    """The engine marks the outputs a registration lists in `additionalSecretOutputs` secret (pulumi-aws lists its
+    schema's secret properties there), so stack state, policies and `--json` never see them in clear."""
+    return {key: Secret(value) if key in additional and not isinstance(value, (Secret, Unknown)) else value
+            for key, value in outputs.items()}
 
 
 def _input_dependencies(request) -> set[str]:
