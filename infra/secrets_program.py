@@ -94,8 +94,14 @@ class SecretEntries:
     def components(self) -> list:
         return [c for c in (self.api_keys, self.webhooks, self.database_user) if c is not None]
 
-    def rotations(self) -> list[pulumi.Resource]:
-        return [rotation for component in self.components() for rotation in component.rotations]
+    def readiness_of(self, settings: StackSettings) -> list[pulumi.Resource]:
+        """What exists once every secret the app's tasks inject has a value."""
+        app = settings.app
+        ready = [self.api_keys.readiness[name] for name in app.api_keys]
+        ready += [self.webhooks.readiness[name] for name in app.webhooks]
+        if app.database_user:
+            ready += list(self.database_user.readiness.values())
+        return ready
 
 
 def _secrets(settings: StackSettings, platform: Platform, rotators: dict[str, RotationFunction],
@@ -166,7 +172,7 @@ def _app(settings: StackSettings, platform: Platform, entries: SecretEntries,
         secret_variables=_secret_variables(settings, entries),
         environment_variables=_plain_environment(settings, platform),
         database_security_group_id=platform.database.security_group_id if app.database_user else None,
-        start_after=[edge, *entries.rotations()], tags=settings.base_tags()), opts)
+        start_after=[edge, *entries.readiness_of(settings)], tags=settings.base_tags()), opts)
     edge.allow_to_targets(app.name, service.security_group_id, app.container_port)
     if app.database_user:
         platform.database.admit(app.name, service.security_group_id)
