@@ -204,7 +204,7 @@ class RotationFunctionArgs:
     vpc_id: pulumi.Input[str]
     vpc_cidr: pulumi.Input[str]
     private_subnet_ids: pulumi.Input[Sequence[pulumi.Input[str]]]
-    reserved_concurrency: int = 5
+    reserved_concurrency: Optional[int] = None  # None: unreserved (the account's pool; see infra/settings/secrets.py)
     log_level: str = "INFO"
     database: Optional[RotatorDatabaseAccess] = None
     # (cluster, service) the rotator redeploys after a rotation; names, not outputs, to avoid a cycle.

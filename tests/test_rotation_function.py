@@ -18,7 +18,8 @@ import pytest
 from components.rotation import (ARCHITECTURE, BUILD_ROOT, LAMBDAS_ROOT, RUNTIME, build_archive,
                                  distribution_closure, vendored_names)
 from tests.support.shipped_fixtures import key_arn, recording, settings, stack  # noqa: F401 (fixtures)
-from tests.support.stacks import by_output_id, policy_statements
+from infra.settings import SettingsError, build_settings
+from tests.support.stacks import by_output_id, edited, policy_statements, record_config, shipped_config
 
 KINDS = ("api_key_rotation", "webhook_secret_rotation", "postgres_user_rotation")
 FUNCTION, ROLE, ROLE_POLICY = "aws:lambda/function:Function", "aws:iam/role:Role", "aws:iam/rolePolicy:RolePolicy"
@@ -173,7 +174,24 @@ def test_one_function_per_kind_with_current_runtime(recording, settings):
         assert archive.name.startswith(kind) and archive.exists()
         assert inputs["sourceCodeHash"] == base64.b64encode(hashlib.sha256(archive.read_bytes()).digest()).decode()
         assert inputs["tracingConfig"] == {"mode": "Active"}
-        assert 1 <= inputs["reservedConcurrentExecutions"] == settings.secrets.rotator_reserved_concurrency
+        # Issue 11 item 9: unreserved unless configured (a reservation fails on accounts with a low limit).
+        assert settings.secrets.rotator_reserved_concurrency is None
+        assert "reservedConcurrentExecutions" not in inputs
+
+
+def test_reserved_concurrency_when_configured():
+    config = edited(shipped_config("dev"), "securestack:secrets", rotatorReservedConcurrency=5)
+    functions = record_config(config, "dev").of_type(FUNCTION)
+    assert len(functions) == len(KINDS)
+    assert all(function.inputs["reservedConcurrentExecutions"] == 5 for function in functions)
+
+
+@pytest.mark.parametrize("value", [0, 101, "five"])
+def test_invalid_reserved_concurrency_names_the_key(value):
+    config = edited(shipped_config("dev"), "securestack:secrets", rotatorReservedConcurrency=value)
+    with pytest.raises(SettingsError) as raised:
+        build_settings(config, "dev")
+    assert [p.split(": ", 1)[0] for p in raised.value.problems] == ["securestack:secrets.rotatorReservedConcurrency"]
 
 
 def test_function_environment(recording, settings):

@@ -79,12 +79,15 @@ def lambda_tracing(args: ResourceValidationArgs, report: ReportViolation) -> Non
         report("tracingConfig.mode is not Active")
 
 
-@resource_policy("lambda-reserved-concurrency", "Lambda functions reserve (and so bound) their concurrency",
-                 Controls(checkov=("CKV_AWS_115",)), [FUNCTION], Severity.LOW)
+@resource_policy("lambda-concurrency-not-zero", "Lambda functions are never reserved zero concurrency (0 throttles "
+                 "every invocation: no rotation would ever run); unreserved is allowed, since Lambda refuses a "
+                 "reservation that leaves less than 100 unreserved, which a new account's low limit cannot spare "
+                 "(Checkov CKV_AWS_115 is not enforced)",
+                 Controls(sources=("design: rotators can always run (issue 11 item 9)",)), [FUNCTION], Severity.MEDIUM)
 def lambda_concurrency(args: ResourceValidationArgs, report: ReportViolation) -> None:
     reserved = number(get(args.props, "reservedConcurrentExecutions"))
-    if reserved is None or reserved < 0:
-        report(f"reservedConcurrentExecutions is {shown(reserved)} (unreserved)")
+    if reserved is not None and reserved == 0:
+        report("reservedConcurrentExecutions is 0: every invocation is throttled")
 
 
 @stack_policy("lambda-log-group-managed", "Every Lambda function logs to a log group of the stack (else Lambda "

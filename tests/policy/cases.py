@@ -252,8 +252,8 @@ case("lambda-no-secrets-in-environment", stack(ROTATOR),
                {"environment": {"variables": {"API_TOKEN": Secret("Zx9sQ2pL0aVb7Yt4")}}}))
 case("lambda-tracing-active", stack(ROTATOR), *variants(ROTATOR, {"tracingConfig": {"mode": "PassThrough"}},
                                                          {"tracingConfig": DELETE}))
-case("lambda-reserved-concurrency", stack(ROTATOR), *variants(ROTATOR, {"reservedConcurrentExecutions": DELETE},
-                                                               {"reservedConcurrentExecutions": -1}))
+case("lambda-concurrency-not-zero", stack(changed(ROTATOR, reservedConcurrentExecutions=DELETE)),
+     *variants(ROTATOR, {"reservedConcurrentExecutions": 0}))
 case("lambda-log-group-managed", stack(ROTATOR, ROTATOR_LOGS),
      stack(replace(changed(ROTATOR, loggingConfig={"logGroup": "/elsewhere"}), deps={}), ROTATOR_LOGS),
      stack(ROTATOR))

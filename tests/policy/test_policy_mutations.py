@@ -248,8 +248,8 @@ MUTATIONS = [
             ADMIN_API_KEY="sk_live_0123456789abcdef")))),
     Mutation("rotator traced", "lambda-tracing-active", setting("webhook-rotator-function", "tracingConfig",
                                                                 {"mode": "PassThrough"})),
-    Mutation("rotator concurrency reserved", "lambda-reserved-concurrency",
-             removing("webhook-rotator-function", "reservedConcurrentExecutions")),
+    Mutation("rotator never throttled to zero", "lambda-concurrency-not-zero",
+             setting("webhook-rotator-function", "reservedConcurrentExecutions", 0)),
     Mutation("rotator logs to its encrypted group", "lambda-log-group-managed", on(
         "api-key-rotator-function", lambda r: (put(r, "loggingConfig", {"logFormat": "Text",
                                                                         "logGroup": "/aws/lambda/unmanaged"}),
