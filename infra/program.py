@@ -54,7 +54,7 @@ def build() -> None:
         public_subnet_ids=network.public_subnet_ids, logs_key_arn=keys.logs_key_arn,
         log_retention_days=settings.logs.retention_days, tags=tags), opts)
 
-    secret_principals = build_secrets_and_app(settings, Platform(
+    secrets_and_app = build_secrets_and_app(settings, Platform(
         keys=keys, network=network, database=database, account=account, partition=partition, edge=edge), opts)
 
     audit = AuditTrail("audit", AuditTrailArgs(
@@ -62,7 +62,9 @@ def build() -> None:
         log_retention_days=settings.logs.retention_days,
         secret_id_patterns=[secret_name_pattern(f"securestack/{env}/"),
                             database.master_secret_arn.apply(secret_arn_pattern)],
-        expected_secret_principals=secret_principals, web_acl_metric_name=edge.web_acl_name, tags=tags), opts)
+        expected_secret_principals=secrets_and_app.principals, web_acl_metric_name=edge.web_acl_name, tags=tags), opts)
+
+    secrets_and_app.alarm_on_redeploy_failures(audit.alarm_topic_arn)
 
     pulumi.export("environment", env)
     pulumi.export("region", settings.region)

@@ -220,8 +220,21 @@ def secret_principals(settings: StackSettings, platform: Platform,
     return principals
 
 
+@dataclass
+class SecretsAndApp:
+    """What the audit needs from this part, and what this part needs from the audit."""
+
+    principals: list[pulumi.Input[str]]  # expected to touch the secrets
+    rotators: dict[str, RotationFunction]
+
+    def alarm_on_redeploy_failures(self, alarm_topic_arn: pulumi.Input[str]) -> list[pulumi.Resource]:
+        """Each rotator that redeploys the app alarms on the audit topic when that redeployment fails."""
+        alarms = [rotator.alarm_on_redeploy_failures(alarm_topic_arn) for rotator in self.rotators.values()]
+        return [alarm for alarm in alarms if alarm is not None]
+
+
 def build_secrets_and_app(settings: StackSettings, platform: Platform,
-                          opts: pulumi.ResourceOptions) -> list[pulumi.Input[str]]:
+                          opts: pulumi.ResourceOptions) -> SecretsAndApp:
     """Creates and exports everything; returns the principals expected to touch the secrets (for the audit)."""
     rotators = _rotators(settings, platform, opts)
     entries = _secrets(settings, platform, rotators, opts)
@@ -233,4 +246,4 @@ def build_secrets_and_app(settings: StackSettings, platform: Platform,
     pulumi.export("rotationFunctions", {kind: {"arn": rotator.arn, "name": rotator.function_name}
                                         for kind, rotator in rotators.items()})
     pulumi.export("appConfig", _app_config(settings, platform, entries))
-    return secret_principals(settings, platform, rotators)
+    return SecretsAndApp(secret_principals(settings, platform, rotators), rotators)
