@@ -2,6 +2,7 @@
 the engine (secrets, tags, resource policies, rotations), and that no secret value ever enters the program."""
 from __future__ import annotations
 
+import base64
 import json
 import re
 
@@ -320,6 +321,8 @@ def test_each_secret_has_a_readiness_check_after_its_rotation(recording):
         assert ready.inputs["rotationLambdaArn"] == rotation.inputs["rotationLambdaArn"]
         assert ready.inputs["rotationDays"] == rotation.inputs["rotationRules"]["automaticallyAfterDays"]
         assert 60 <= ready.inputs["timeoutSeconds"] <= 3600
+    # `pulumi up` ends only after each of them: `infra.verify` right after reads every exported secret ready.
+    assert {entry["arn"] for entry in recording.stack_outputs["secrets"].values()} == set(readiness)
 
 
 def test_every_rotation_depends_explicitly_on_its_functions_permission(recording):
@@ -438,3 +441,20 @@ def test_postgres_rotator_reads_the_master_secret_arn_the_stack_tags(rotation_se
     # createSecret builds the first value from the tags alone (no database involved yet).
     rotation_service.step(importlib.import_module("postgres_user_rotation.handler"), arn, token, "createSecret")
     assert rotation_service.value(arn, "AWSPENDING")["masterarn"] == master_arn
+
+
+def test_readiness_check_is_recorded_with_its_code_only(recording):
+    """The dynamic resource's serialized provider (`__provider`) is what the engine stores in state: plain code
+    (pickled by value; tests/lambdas/test_secret_readiness.py loads it where this repository is not importable),
+    the same for every secret, with no credential, client or value in it."""
+    from pulumi.dynamic.dynamic import serialize_provider
+
+    from components.secret_readiness import SecretReadinessProvider
+
+    serialized = {r.inputs["__provider"] for r in recording.of_type(READINESS)}
+    assert serialized == {serialize_provider(SecretReadinessProvider())}
+    raw = base64.b64decode(serialized.pop())
+    assert b"botocore.client" not in raw and b"AKIA" not in raw and not VALUE_SHAPES.search(raw.decode("latin-1"))
+    for ready in recording.of_type(READINESS):
+        assert set(ready.inputs) == {"__provider", "secretArn", "rotationLambdaArn", "rotationDays", "timeoutSeconds"}
+        assert ready.id == ready.inputs["secretArn"]
