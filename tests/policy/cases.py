@@ -184,6 +184,13 @@ ROTATION = Res(ROTATION_TYPE, "storefront-rotation", {
     "rotationRules": {"automaticallyAfterDays": 90}}, deps={"secretId": ["storefront"]})
 case("secret-rotation-configured", stack(SECRET, ROTATION), stack(SECRET),
      stack(SECRET, changed(ROTATION, rotationEnabled=False)))
+READINESS = Res("pulumi-python:dynamic/securestack:SecretReadiness", "storefront-ready", {
+    "secretArn": OWN_SECRET_ARN, "rotationLambdaArn": ROTATION.inputs["rotationLambdaArn"], "rotationDays": 90,
+    "timeoutSeconds": 600}, deps={"secretArn": ["storefront"]}, provider=False)
+NOT_IMMEDIATE = changed(ROTATION, rotateImmediately=False)
+case("secret-first-rotation-only-immediate", stack(SECRET, NOT_IMMEDIATE, READINESS),
+     stack(SECRET, ROTATION, READINESS), stack(SECRET, changed(ROTATION, rotateImmediately=True), READINESS),
+     stack(SECRET, NOT_IMMEDIATE))
 case("secret-rotation-within-90-days", stack(ROTATION, changed(ROTATION, rotationRules={
     "scheduleExpression": "rate(30 days)"})),
      *variants(ROTATION, {"rotationRules": {"automaticallyAfterDays": 120}},

@@ -229,6 +229,10 @@ MUTATIONS = [
     Mutation("WAF logging", "waf-logging", lambda rec: drop(rec, "edge-waf-logging")),
     # secrets
     Mutation("every secret rotated", "secret-rotation-configured", lambda rec: drop(rec, "api-keys-checkout-rotation")),
+    Mutation("a schedule change never rotates at once", "secret-first-rotation-only-immediate",
+             setting("api-keys-checkout-rotation", "rotateImmediately", True)),
+    Mutation("the first rotation is started and awaited", "secret-first-rotation-only-immediate",
+             lambda rec: drop(rec, "webhooks-order-events-ready")),
     Mutation("rotation at most every 90 days", "secret-rotation-within-90-days", on(
         "webhooks-order-events-rotation", lambda r: put(r, "rotationRules", {"automaticallyAfterDays": 365}))),
     Mutation("secrets under the secrets CMK", "secret-encrypted-with-cmk",
