@@ -6,7 +6,7 @@ from dataclasses import dataclass, field, replace
 
 from infra.recording import Secret
 
-from tests.policy.builders import ACCOUNT, DELETE, Res, changed, policy_document
+from tests.policy.builders import ACCOUNT, DELETE, Res, arn_of, changed, policy_document
 
 KEY = f"arn:aws:kms:us-east-1:{ACCOUNT}:key/11111111-2222-3333-4444-555555555555"
 ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/securestack-dev-role"
@@ -512,3 +512,31 @@ case("no-wildcard-key-in-internet-facing-service", stack(SECRET, ADMIN_SECRET, t
      stack(SECRET, ADMIN_SECRET, replace(task(), deps={"containerDefinitions": ["storefront"],
                                                        "executionRoleArn": ["execution-role"]}),
            EXECUTION_ROLE, ADMIN_GRANT, *EDGE))
+
+
+# -- a rotator that redeploys the app: its failed redeploys are alarmed -----------------------------------------
+
+REDEPLOY_ROLE = Res("aws:iam/role:Role", "rotator-role", {"assumeRolePolicy": policy_document()})
+REDEPLOYER = replace(changed(ROTATOR, role=f"arn:aws:iam::{ACCOUNT}:role/rotator-role"),
+                     deps={**ROTATOR.deps, "role": ["rotator-role"]})
+REDEPLOY_GRANT = Res(ROLE_POLICY_TYPE, "rotator-secrets", {"role": "rotator-role-id", "policy": policy_document(
+    {"Effect": "Allow", "Action": "ecs:UpdateService",
+     "Resource": f"arn:aws:ecs:us-east-1:{ACCOUNT}:service/app/api"})}, deps={"role": ["rotator-role"]})
+REDEPLOY_METRIC = {"name": "RotatorRedeployFailures", "namespace": "securestack/dev/rotation", "value": "1"}
+REDEPLOY_FILTER = Res("aws:cloudwatch/logMetricFilter:LogMetricFilter", "rotator-redeploy-failures-filter", {
+    "name": "securestack-dev-rotator-redeploy-failures", "logGroupName": "/aws/lambda/securestack-dev-rotator",
+    "pattern": '{ $.outcome = "redeploy-failed" }', "metricTransformation": REDEPLOY_METRIC},
+    deps={"logGroupName": ["rotator-logs"]})
+REDEPLOY_ALARM = Res("aws:cloudwatch/metricAlarm:MetricAlarm", "rotator-redeploy-failures-alarm", {
+    "name": "securestack-dev-rotator-redeploy-failures", "metricName": "RotatorRedeployFailures",
+    "namespace": "securestack/dev/rotation", "statistic": "Sum", "period": 300, "evaluationPeriods": 1,
+    "threshold": 1, "comparisonOperator": "GreaterThanOrEqualToThreshold",
+    "alarmActions": [arn_of("aws:sns/topic:Topic", "alarms")]}, deps={"alarmActions": ["alarms"]})
+REDEPLOYING = (REDEPLOYER, ROTATOR_LOGS, REDEPLOY_ROLE, REDEPLOY_GRANT)
+case("lambda-redeploy-failures-alarmed", stack(*REDEPLOYING, REDEPLOY_FILTER, REDEPLOY_ALARM, TOPIC),
+     stack(*REDEPLOYING, REDEPLOY_FILTER, TOPIC),
+     stack(*REDEPLOYING, changed(REDEPLOY_FILTER, pattern='{ $.level = "ERROR" }'), REDEPLOY_ALARM, TOPIC),
+     stack(*REDEPLOYING, REDEPLOY_FILTER, replace(changed(REDEPLOY_ALARM, alarmActions=[]), deps={}), TOPIC),
+     stack(*REDEPLOYING, replace(REDEPLOY_FILTER, deps={}, inputs={**REDEPLOY_FILTER.inputs,
+                                                                   "logGroupName": "/elsewhere"}),
+           REDEPLOY_ALARM, TOPIC))

@@ -252,6 +252,8 @@ MUTATIONS = [
             ADMIN_API_KEY="sk_live_0123456789abcdef")))),
     Mutation("rotator traced", "lambda-tracing-active", setting("webhook-rotator-function", "tracingConfig",
                                                                 {"mode": "PassThrough"})),
+    Mutation("a failed redeploy raises an alarm", "lambda-redeploy-failures-alarmed",
+             lambda rec: drop(rec, "webhook-rotator-redeploy-failures-alarm")),
     Mutation("rotator never throttled to zero", "lambda-concurrency-not-zero",
              setting("webhook-rotator-function", "reservedConcurrentExecutions", 0)),
     Mutation("rotator logs to its encrypted group", "lambda-log-group-managed", on(
