@@ -37,6 +37,12 @@ RUNTIME_PYTHON_VERSION = "3.13"
 ARCHITECTURE = "arm64"  # the code and its vendored distributions are pure Python
 POSTGRES_PORT = 5432
 HTTPS_PORT = 443
+# The JSON line the rotator logs when the consuming service's redeployment fails (lambdas/rotation_common/
+# consumers.py); a CloudWatch Logs JSON filter pattern on the function's log group counts it. A metric filter, not
+# PutMetricData from the function: that would need a `monitoring` VPC endpoint.
+REDEPLOY_FAILED_OUTCOME = "redeploy-failed"
+REDEPLOY_FAILURE_PATTERN = f'{{ $.outcome = "{REDEPLOY_FAILED_OUTCOME}" }}'
+ALARM_PERIOD_SECONDS = 300
 TIMEOUT_SECONDS = 60
 MEMORY_MB = 256
 # Traces leave through the function's network interface: the stack adds an X-Ray endpoint (infra/endpoints.py).
@@ -206,7 +212,7 @@ class RotationFunctionArgs:
     vpc_id: pulumi.Input[str]
     vpc_cidr: pulumi.Input[str]
     private_subnet_ids: pulumi.Input[Sequence[pulumi.Input[str]]]
-    reserved_concurrency: int = 5
+    reserved_concurrency: Optional[int] = None  # None: unreserved (the account's pool; see infra/settings/secrets.py)
     log_level: str = "INFO"
     database: Optional[RotatorDatabaseAccess] = None
     # (cluster, service) the rotator redeploys after a rotation; names, not outputs, to avoid a cycle.
@@ -260,6 +266,35 @@ class RotationFunction(pulumi.ComponentResource):
 
     def _child(self, **extra) -> pulumi.ResourceOptions:
         return pulumi.ResourceOptions(parent=self, **extra)
+
+    @property
+    def redeploy_alarm_name(self) -> str:
+        return f"{self.function_name}-redeploy-failures"
+
+    def alarm_on_redeploy_failures(self, alarm_topic_arn: pulumi.Input[str]) -> Optional[aws.cloudwatch.MetricAlarm]:
+        """A metric filter on this function's log group and an alarm to the audit topic: a rotation whose
+        consuming service could not be redeployed left tasks on the previous value (valid until the next
+        rotation only). None when the function redeploys nothing."""
+        if self._args.ecs_service is None:
+            return None
+        cluster, service = self._args.ecs_service
+        metric = "".join(part.capitalize() for part in self._args.kind.split("_")) + "RedeployFailures"
+        namespace = f"securestack/{self._args.environment}/rotation"
+        metric_filter = aws.cloudwatch.LogMetricFilter(
+            f"{self._name}-redeploy-failures-filter", name=self.redeploy_alarm_name,
+            log_group_name=self.log_group.name, pattern=REDEPLOY_FAILURE_PATTERN,
+            metric_transformation={"name": metric, "namespace": namespace, "value": "1"}, opts=self._child())
+        first_step = (f"Read the redeploy-failed line in /aws/lambda/{self.function_name} (error_code), fix it, then "
+                      f"aws ecs update-service --cluster {cluster} --service {service} --force-new-deployment: "
+                      "running tasks hold the previous value, valid only until the next rotation.")
+        return aws.cloudwatch.MetricAlarm(
+            f"{self._name}-redeploy-failures-alarm", name=self.redeploy_alarm_name,
+            alarm_description=f"[securestack {self._args.environment}] redeploy-failures: {self.function_name} "
+                              f"rotated a secret but could not redeploy {cluster}/{service}. First: {first_step}",
+            metric_name=metric, namespace=namespace, statistic="Sum", period=ALARM_PERIOD_SECONDS,
+            evaluation_periods=1, threshold=1, comparison_operator="GreaterThanOrEqualToThreshold",
+            treat_missing_data="notBreaching", actions_enabled=True, alarm_actions=[alarm_topic_arn],
+            tags=self._tags, opts=self._child(depends_on=[metric_filter]))
 
     def _security_group(self) -> aws.ec2.SecurityGroup:
         args = self._args

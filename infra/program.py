@@ -61,7 +61,7 @@ def build() -> None:
         log_retention_days=settings.logs.retention_days, tags=tags,
         server_access_logs=access_logs.target("alb-logs/")), opts)
 
-    secret_principals = build_secrets_and_app(settings, Platform(
+    secrets_and_app = build_secrets_and_app(settings, Platform(
         keys=keys, network=network, database=database, account=account, partition=partition, edge=edge), opts)
 
     audit = AuditTrail("audit", AuditTrailArgs(
@@ -69,8 +69,10 @@ def build() -> None:
         log_retention_days=settings.logs.retention_days,
         secret_id_patterns=[secret_name_pattern(f"securestack/{env}/"),
                             database.master_secret_arn.apply(secret_arn_pattern)],
-        expected_secret_principals=secret_principals, web_acl_metric_name=edge.web_acl_name, tags=tags,
+        expected_secret_principals=secrets_and_app.principals, web_acl_metric_name=edge.web_acl_name, tags=tags,
         server_access_logs=access_logs.target("cloudtrail/")), opts)
+
+    secrets_and_app.alarm_on_redeploy_failures(audit.alarm_topic_arn)
 
     pulumi.export("environment", env)
     pulumi.export("region", settings.region)

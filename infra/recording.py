@@ -308,6 +308,12 @@ def _ecs_task_definition(args, inputs, env, rid):
             "id": family}
 
 
+def _secret_readiness(args, inputs, env, rid):
+    """components/secret_readiness.py: its id is the secret's ARN; a new secret's first rotation was started."""
+    arn = inputs.get("secretArn")
+    return {"id": arn if isinstance(arn, str) else f"secret-readiness-{rid[:8]}", "firstRotationStarted": True}
+
+
 def _simple(service: str, resource_format: str, name_key: str = "name", global_: bool = False) -> OutputShaper:
     def shape(args, inputs, env, rid):
         name = _named(args, inputs, name_key)
@@ -347,6 +353,7 @@ OUTPUT_SHAPERS: dict[str, OutputShaper] = {
     "aws:acm/certificate:Certificate": _acm_certificate,
     "aws:route53/record:Record": _route53_record,
     "random:index/randomId:RandomId": _random_id,
+    "pulumi-python:dynamic/securestack:SecretReadiness": _secret_readiness,
 }
 
 

@@ -103,8 +103,14 @@ class SecretEntries:
     def components(self) -> list:
         return [c for c in (self.api_keys, self.webhooks, self.database_user) if c is not None]
 
-    def rotations(self) -> list[pulumi.Resource]:
-        return [rotation for component in self.components() for rotation in component.rotations]
+    def readiness_of(self, settings: StackSettings) -> list[pulumi.Resource]:
+        """What exists once every secret the app's tasks inject has a value."""
+        app = settings.app
+        ready = [self.api_keys.readiness[name] for name in app.api_keys]
+        ready += [self.webhooks.readiness[name] for name in app.webhooks]
+        if app.database_user:
+            ready += list(self.database_user.readiness.values())
+        return ready
 
 
 def _secrets(settings: StackSettings, platform: Platform, rotators: dict[str, RotationFunction],
@@ -175,7 +181,7 @@ def _app(settings: StackSettings, platform: Platform, entries: SecretEntries,
         secret_variables=_secret_variables(settings, entries),
         environment_variables=_plain_environment(settings, platform),
         database_security_group_id=platform.database.security_group_id if app.database_user else None,
-        start_after=[edge, *entries.rotations()], tags=settings.base_tags()), opts)
+        start_after=[edge, *entries.readiness_of(settings)], tags=settings.base_tags()), opts)
     edge.allow_to_targets(app.name, service.security_group_id, app.container_port)
     if app.database_user:
         platform.database.admit(app.name, service.security_group_id)
@@ -223,8 +229,21 @@ def secret_principals(settings: StackSettings, platform: Platform,
     return principals
 
 
+@dataclass
+class SecretsAndApp:
+    """What the audit needs from this part, and what this part needs from the audit."""
+
+    principals: list[pulumi.Input[str]]  # expected to touch the secrets
+    rotators: dict[str, RotationFunction]
+
+    def alarm_on_redeploy_failures(self, alarm_topic_arn: pulumi.Input[str]) -> list[pulumi.Resource]:
+        """Each rotator that redeploys the app alarms on the audit topic when that redeployment fails."""
+        alarms = [rotator.alarm_on_redeploy_failures(alarm_topic_arn) for rotator in self.rotators.values()]
+        return [alarm for alarm in alarms if alarm is not None]
+
+
 def build_secrets_and_app(settings: StackSettings, platform: Platform,
-                          opts: pulumi.ResourceOptions) -> list[pulumi.Input[str]]:
+                          opts: pulumi.ResourceOptions) -> SecretsAndApp:
     """Creates and exports everything; returns the principals expected to touch the secrets (for the audit)."""
     rotators = _rotators(settings, platform, opts)
     entries = _secrets(settings, platform, rotators, opts)
@@ -236,4 +255,4 @@ def build_secrets_and_app(settings: StackSettings, platform: Platform,
     pulumi.export("rotationFunctions", {kind: {"arn": rotator.arn, "name": rotator.function_name}
                                         for kind, rotator in rotators.items()})
     pulumi.export("appConfig", _app_config(settings, platform, entries))
-    return secret_principals(settings, platform, rotators)
+    return SecretsAndApp(secret_principals(settings, platform, rotators), rotators)

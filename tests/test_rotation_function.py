@@ -15,10 +15,11 @@ from pathlib import Path
 import botocore.session
 import pytest
 
-from components.rotation import (ARCHITECTURE, BUILD_ROOT, LAMBDAS_ROOT, RUNTIME, build_archive,
-                                 distribution_closure, vendored_names)
+from components.rotation import (ARCHITECTURE, BUILD_ROOT, LAMBDAS_ROOT, REDEPLOY_FAILURE_PATTERN, RUNTIME,
+                                 build_archive, distribution_closure, vendored_names)
 from tests.support.shipped_fixtures import key_arn, recording, settings, stack  # noqa: F401 (fixtures)
-from tests.support.stacks import by_output_id, policy_statements
+from infra.settings import SettingsError, build_settings
+from tests.support.stacks import by_output_id, edited, policy_statements, record_config, shipped_config
 
 KINDS = ("api_key_rotation", "webhook_secret_rotation", "postgres_user_rotation")
 FUNCTION, ROLE, ROLE_POLICY = "aws:lambda/function:Function", "aws:iam/role:Role", "aws:iam/rolePolicy:RolePolicy"
@@ -173,7 +174,24 @@ def test_one_function_per_kind_with_current_runtime(recording, settings):
         assert archive.name.startswith(kind) and archive.exists()
         assert inputs["sourceCodeHash"] == base64.b64encode(hashlib.sha256(archive.read_bytes()).digest()).decode()
         assert inputs["tracingConfig"] == {"mode": "Active"}
-        assert 1 <= inputs["reservedConcurrentExecutions"] == settings.secrets.rotator_reserved_concurrency
+        # Issue 11 item 9: unreserved unless configured (a reservation fails on accounts with a low limit).
+        assert settings.secrets.rotator_reserved_concurrency is None
+        assert "reservedConcurrentExecutions" not in inputs
+
+
+def test_reserved_concurrency_when_configured():
+    config = edited(shipped_config("dev"), "securestack:secrets", rotatorReservedConcurrency=5)
+    functions = record_config(config, "dev").of_type(FUNCTION)
+    assert len(functions) == len(KINDS)
+    assert all(function.inputs["reservedConcurrentExecutions"] == 5 for function in functions)
+
+
+@pytest.mark.parametrize("value", [0, 101, "five"])
+def test_invalid_reserved_concurrency_names_the_key(value):
+    config = edited(shipped_config("dev"), "securestack:secrets", rotatorReservedConcurrency=value)
+    with pytest.raises(SettingsError) as raised:
+        build_settings(config, "dev")
+    assert [p.split(": ", 1)[0] for p in raised.value.problems] == ["securestack:secrets.rotatorReservedConcurrency"]
 
 
 def test_function_environment(recording, settings):
@@ -290,3 +308,29 @@ def test_runtime_permissions_exist_before_the_function(recording, settings):
         assert statements["OwnLogGroup"]["Resource"].endswith(f":log-group:/aws/lambda/{function.inputs['name']}:*")
         assert "ec2:CreateNetworkInterface" in statements["NetworkInterfacesInThisAccount"]["Action"]
         assert "xray:PutTraceSegments" in statements["DescribeNetworkAndTrace"]["Action"]
+
+
+def test_each_rotator_alarms_on_the_audit_topic_when_the_redeployment_fails(recording, stack):
+    """Issue 11 item 8: a filter on each rotator's log group counts its redeploy-failed line (the pattern is run
+    against the rotator's real line in tests/lambdas/test_kind_specifics.py), and an alarm on that metric
+    notifies the audit topic; README's audit table says what to do first."""
+    topic_arn = recording.one("aws:sns/topic:Topic", "audit-alarms").outputs["arn"]
+    filters = {f.inputs["logGroupName"]: f for f in recording.of_type("aws:cloudwatch/logMetricFilter:LogMetricFilter")}
+    alarms = {(a.inputs["namespace"], a.inputs["metricName"]): a
+              for a in recording.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")}
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    audit_table = readme.split("## Audit", 1)[1].split("\n## ", 1)[0]
+    for kind in KINDS:
+        function = function_of(recording, kind)
+        metric_filter = filters[function.inputs["loggingConfig"]["logGroup"]]
+        assert metric_filter.inputs["pattern"] == REDEPLOY_FAILURE_PATTERN == '{ $.outcome = "redeploy-failed" }'
+        transformation = metric_filter.inputs["metricTransformation"]
+        alarm = alarms[(transformation["namespace"], transformation["name"])].inputs
+        assert transformation["value"] == "1" and alarm["alarmActions"] == [topic_arn] and alarm["actionsEnabled"]
+        assert (alarm["statistic"], alarm["comparisonOperator"], alarm["threshold"], alarm["period"],
+                alarm["evaluationPeriods"], alarm["treatMissingData"]) == (
+            "Sum", "GreaterThanOrEqualToThreshold", 1, 300, 1, "notBreaching")
+        assert alarm["name"] == metric_filter.inputs["name"] == f"{function.inputs['name']}-redeploy-failures"
+        description = alarm["alarmDescription"]
+        assert description.startswith(f"[securestack {stack}] ") and " First: " in description
+        assert f"`{alarm['name'].removeprefix(f'securestack-{stack}-')}`" in audit_table

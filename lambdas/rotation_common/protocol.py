@@ -247,15 +247,26 @@ def set_secret(rotation):
 
 
 def test_secret(rotation):
-    pending = rotation.require_pending_value()
-    rotation.rotator.test_value(rotation, pending, rotation.current_value())
+    pending = rotation.pending_value()
+    current = rotation.current_value()
+    if pending is None or pending == current:
+        # RotateSecret with RotateImmediately=false (how the stack configures rotation) runs this step alone "to
+        # test the rotation configuration", on an AWSPENDING version it removes afterwards and that this function
+        # never filled: nothing new to test, and failing would fail every schedule change. Having read the
+        # secret (and AWSCURRENT's value, checked) is the configuration test; finishSecret still refuses to
+        # promote an empty version or a copy of AWSCURRENT.
+        rotation.log.info("configuration test: no new value pending", stage=PENDING, outcome="configuration-tested")
+        return
+    rotation.rotator.test_value(rotation, pending, current)
 
 
 def finish_secret(rotation):
     # Never make an empty version current, whatever state a failed run left behind.
-    rotation.require_pending_value()
+    pending = rotation.require_pending_value()
     previous = rotation.current_version_id()
     if previous != rotation.token:
+        if pending == rotation.current_value():
+            raise ValueError(f"{PENDING} version {rotation.token} holds the {CURRENT} value: not a new value")
         # Secrets Manager attaches AWSPREVIOUS to the version AWSCURRENT is removed from.
         rotation.move_stage(CURRENT, to_version=rotation.token, from_version=previous)
         rotation.log.info("moved AWSCURRENT to the new version", stage=CURRENT)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pulumi_policy import ReportViolation, ResourceValidationArgs, Severity
 
 from .network import availability_zones
-from .support import (Controls, StackGraph, get, items, label, number, peek, plain, present, resource_policy,
-                      secret_looking, shown, stack_policy)
-from .types import FUNCTION, LOG_GROUP, PERMISSION
+from .support import (Controls, StackGraph, actions_of, allows, get, items, label, number, peek, plain, present,
+                      resource_policy, secret_looking, shown, stack_policy, statements)
+from .types import FUNCTION, LOG_GROUP, LOG_METRIC_FILTER, METRIC_ALARM, PERMISSION, ROLE, ROLE_POLICY, TOPIC
 
 # Lambda's runtimes not yet deprecated (AWS Lambda developer guide, "Runtime deprecation policy", 2026): what
 # Security Hub Lambda.2 accepts. A runtime leaving this list fails the pack until the function is upgraded.
@@ -79,12 +79,15 @@ def lambda_tracing(args: ResourceValidationArgs, report: ReportViolation) -> Non
         report("tracingConfig.mode is not Active")
 
 
-@resource_policy("lambda-reserved-concurrency", "Lambda functions reserve (and so bound) their concurrency",
-                 Controls(checkov=("CKV_AWS_115",)), [FUNCTION], Severity.LOW)
+@resource_policy("lambda-concurrency-not-zero", "Lambda functions are never reserved zero concurrency (0 throttles "
+                 "every invocation: no rotation would ever run); unreserved is allowed, since Lambda refuses a "
+                 "reservation that leaves less than 100 unreserved, which a new account's low limit cannot spare "
+                 "(Checkov CKV_AWS_115 is not enforced)",
+                 Controls(sources=("design: rotators can always run (issue 11 item 9)",)), [FUNCTION], Severity.MEDIUM)
 def lambda_concurrency(args: ResourceValidationArgs, report: ReportViolation) -> None:
     reserved = number(get(args.props, "reservedConcurrentExecutions"))
-    if reserved is None or reserved < 0:
-        report(f"reservedConcurrentExecutions is {shown(reserved)} (unreserved)")
+    if reserved is not None and reserved == 0:
+        report("reservedConcurrentExecutions is 0: every invocation is throttled")
 
 
 @stack_policy("lambda-log-group-managed", "Every Lambda function logs to a log group of the stack (else Lambda "
@@ -103,5 +106,46 @@ def lambda_log_group(graph: StackGraph, report: ReportViolation) -> None:
             report(f"{label(function)} writes to a log group the stack does not manage", function.urn)
 
 
+REDEPLOY_ACTION = "ecs:UpdateService"
+REDEPLOY_FAILED = '"redeploy-failed"'  # the outcome a rotator logs (lambdas/rotation_common/consumers.py)
+
+
+def redeploys_a_service(graph: StackGraph, function) -> bool:
+    role_policies = [p for role in graph.referenced(function, "role", ROLE)
+                     for p in graph.referrers(role, "role", ROLE_POLICY)]
+    return any(allows(s) and REDEPLOY_ACTION in actions_of(s)
+               for p in role_policies for s in statements(peek(p.props, "policy")))
+
+
+def alarmed_filters(graph: StackGraph, log_groups: list) -> list:
+    """Filters on these log groups that count redeploy-failed lines and whose metric has an alarm to a topic."""
+    found = []
+    for metric_filter in graph.of_type(LOG_METRIC_FILTER):
+        if not (REDEPLOY_FAILED in str(peek(metric_filter.props, "pattern") or "")
+                and any(graph.refers_to(metric_filter, "logGroupName", group) for group in log_groups)):
+            continue
+        metric = (peek(metric_filter.props, "metricTransformation", "namespace"),
+                  peek(metric_filter.props, "metricTransformation", "name"))
+        if any((peek(a.props, "namespace"), peek(a.props, "metricName")) == metric
+               and graph.referenced(a, "alarmActions", TOPIC) for a in graph.of_type(METRIC_ALARM)):
+            found.append(metric_filter)
+    return found
+
+
+@stack_policy("lambda-redeploy-failures-alarmed", "A function that redeploys an ECS service after a rotation "
+              "(ecs:UpdateService) has a metric filter on its log group counting its redeploy-failed lines and an "
+              "alarm on that metric notifying an SNS topic: a failed redeploy leaves tasks on the previous value",
+              Controls(sources=("design: a failed redeploy after a rotation raises an audit alarm",)),
+              [FUNCTION, LOG_METRIC_FILTER, METRIC_ALARM], Severity.MEDIUM)
+def lambda_redeploy_alarmed(graph: StackGraph, report: ReportViolation) -> None:
+    for function in graph.of_type(FUNCTION):
+        if not redeploys_a_service(graph, function):
+            continue
+        log_groups = graph.referenced(function, "loggingConfig", LOG_GROUP)
+        if not alarmed_filters(graph, log_groups):
+            report(f"{label(function)} may redeploy an ECS service but no alarmed metric filter counts its "
+                   "redeploy-failed log lines", function.urn)
+
+
 POLICIES = [lambda_permission_bound, lambda_runtime, lambda_in_vpc, lambda_no_env_secrets, lambda_tracing,
-            lambda_concurrency, lambda_log_group]
+            lambda_concurrency, lambda_log_group, lambda_redeploy_alarmed]

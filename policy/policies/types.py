@@ -36,7 +36,11 @@ KMS_KEY_POLICY = "aws:kms/keyPolicy:KeyPolicy"
 SECRET = "aws:secretsmanager/secret:Secret"
 SECRET_ROTATION = "aws:secretsmanager/secretRotation:SecretRotation"
 SECRET_VERSION = "aws:secretsmanager/secretVersion:SecretVersion"
+# components/secret_readiness.py (a Python dynamic resource: not a pulumi-aws type)
+SECRET_READINESS = "pulumi-python:dynamic/securestack:SecretReadiness"
 LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
+LOG_METRIC_FILTER = "aws:cloudwatch/logMetricFilter:LogMetricFilter"
+METRIC_ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
 BACKUP_VAULT = "aws:backup/vault:Vault"
 BUCKETS = ("aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2")
 PUBLIC_ACCESS_BLOCK = "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"

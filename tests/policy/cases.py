@@ -6,7 +6,7 @@ from dataclasses import dataclass, field, replace
 
 from infra.recording import Secret
 
-from tests.policy.builders import ACCOUNT, DELETE, Res, changed, policy_document
+from tests.policy.builders import ACCOUNT, DELETE, Res, arn_of, changed, policy_document
 
 KEY = f"arn:aws:kms:us-east-1:{ACCOUNT}:key/11111111-2222-3333-4444-555555555555"
 ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/securestack-dev-role"
@@ -202,6 +202,13 @@ ROTATION = Res(ROTATION_TYPE, "storefront-rotation", {
     "rotationRules": {"automaticallyAfterDays": 90}}, deps={"secretId": ["storefront"]})
 case("secret-rotation-configured", stack(SECRET, ROTATION), stack(SECRET),
      stack(SECRET, changed(ROTATION, rotationEnabled=False)))
+READINESS = Res("pulumi-python:dynamic/securestack:SecretReadiness", "storefront-ready", {
+    "secretArn": OWN_SECRET_ARN, "rotationLambdaArn": ROTATION.inputs["rotationLambdaArn"], "rotationDays": 90,
+    "timeoutSeconds": 600}, deps={"secretArn": ["storefront"]}, provider=False)
+NOT_IMMEDIATE = changed(ROTATION, rotateImmediately=False)
+case("secret-first-rotation-only-immediate", stack(SECRET, NOT_IMMEDIATE, READINESS),
+     stack(SECRET, ROTATION, READINESS), stack(SECRET, changed(ROTATION, rotateImmediately=True), READINESS),
+     stack(SECRET, NOT_IMMEDIATE))
 case("secret-rotation-within-90-days", stack(ROTATION, changed(ROTATION, rotationRules={
     "scheduleExpression": "rate(30 days)"})),
      *variants(ROTATION, {"rotationRules": {"automaticallyAfterDays": 120}},
@@ -270,8 +277,8 @@ case("lambda-no-secrets-in-environment", stack(ROTATOR),
                {"environment": {"variables": {"API_TOKEN": Secret("Zx9sQ2pL0aVb7Yt4")}}}))
 case("lambda-tracing-active", stack(ROTATOR), *variants(ROTATOR, {"tracingConfig": {"mode": "PassThrough"}},
                                                          {"tracingConfig": DELETE}))
-case("lambda-reserved-concurrency", stack(ROTATOR), *variants(ROTATOR, {"reservedConcurrentExecutions": DELETE},
-                                                               {"reservedConcurrentExecutions": -1}))
+case("lambda-concurrency-not-zero", stack(changed(ROTATOR, reservedConcurrentExecutions=DELETE)),
+     *variants(ROTATOR, {"reservedConcurrentExecutions": 0}))
 case("lambda-log-group-managed", stack(ROTATOR, ROTATOR_LOGS),
      stack(replace(changed(ROTATOR, loggingConfig={"logGroup": "/elsewhere"}), deps={}), ROTATOR_LOGS),
      stack(ROTATOR))
@@ -631,3 +638,31 @@ case("no-wildcard-key-in-internet-facing-service", stack(SECRET, ADMIN_SECRET, t
      stack(SECRET, ADMIN_SECRET, replace(task(), deps={"containerDefinitions": ["storefront"],
                                                        "executionRoleArn": ["execution-role"]}),
            EXECUTION_ROLE, ADMIN_GRANT, *EDGE))
+
+
+# -- a rotator that redeploys the app: its failed redeploys are alarmed -----------------------------------------
+
+REDEPLOY_ROLE = Res("aws:iam/role:Role", "rotator-role", {"assumeRolePolicy": policy_document()})
+REDEPLOYER = replace(changed(ROTATOR, role=f"arn:aws:iam::{ACCOUNT}:role/rotator-role"),
+                     deps={**ROTATOR.deps, "role": ["rotator-role"]})
+REDEPLOY_GRANT = Res(ROLE_POLICY_TYPE, "rotator-secrets", {"role": "rotator-role-id", "policy": policy_document(
+    {"Effect": "Allow", "Action": "ecs:UpdateService",
+     "Resource": f"arn:aws:ecs:us-east-1:{ACCOUNT}:service/app/api"})}, deps={"role": ["rotator-role"]})
+REDEPLOY_METRIC = {"name": "RotatorRedeployFailures", "namespace": "securestack/dev/rotation", "value": "1"}
+REDEPLOY_FILTER = Res("aws:cloudwatch/logMetricFilter:LogMetricFilter", "rotator-redeploy-failures-filter", {
+    "name": "securestack-dev-rotator-redeploy-failures", "logGroupName": "/aws/lambda/securestack-dev-rotator",
+    "pattern": '{ $.outcome = "redeploy-failed" }', "metricTransformation": REDEPLOY_METRIC},
+    deps={"logGroupName": ["rotator-logs"]})
+REDEPLOY_ALARM = Res("aws:cloudwatch/metricAlarm:MetricAlarm", "rotator-redeploy-failures-alarm", {
+    "name": "securestack-dev-rotator-redeploy-failures", "metricName": "RotatorRedeployFailures",
+    "namespace": "securestack/dev/rotation", "statistic": "Sum", "period": 300, "evaluationPeriods": 1,
+    "threshold": 1, "comparisonOperator": "GreaterThanOrEqualToThreshold",
+    "alarmActions": [arn_of("aws:sns/topic:Topic", "alarms")]}, deps={"alarmActions": ["alarms"]})
+REDEPLOYING = (REDEPLOYER, ROTATOR_LOGS, REDEPLOY_ROLE, REDEPLOY_GRANT)
+case("lambda-redeploy-failures-alarmed", stack(*REDEPLOYING, REDEPLOY_FILTER, REDEPLOY_ALARM, TOPIC),
+     stack(*REDEPLOYING, REDEPLOY_FILTER, TOPIC),
+     stack(*REDEPLOYING, changed(REDEPLOY_FILTER, pattern='{ $.level = "ERROR" }'), REDEPLOY_ALARM, TOPIC),
+     stack(*REDEPLOYING, REDEPLOY_FILTER, replace(changed(REDEPLOY_ALARM, alarmActions=[]), deps={}), TOPIC),
+     stack(*REDEPLOYING, replace(REDEPLOY_FILTER, deps={}, inputs={**REDEPLOY_FILTER.inputs,
+                                                                   "logGroupName": "/elsewhere"}),
+           REDEPLOY_ALARM, TOPIC))

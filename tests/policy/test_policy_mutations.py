@@ -259,6 +259,10 @@ MUTATIONS = [
         "edge-waf", lambda r: edit(r, "dataProtectionConfig", lambda c: c["dataProtections"].pop()))),
     # secrets
     Mutation("every secret rotated", "secret-rotation-configured", lambda rec: drop(rec, "api-keys-checkout-rotation")),
+    Mutation("a schedule change never rotates at once", "secret-first-rotation-only-immediate",
+             setting("api-keys-checkout-rotation", "rotateImmediately", True)),
+    Mutation("the first rotation is started and awaited", "secret-first-rotation-only-immediate",
+             lambda rec: drop(rec, "webhooks-order-events-ready")),
     Mutation("rotation at most every 90 days", "secret-rotation-within-90-days", on(
         "webhooks-order-events-rotation", lambda r: put(r, "rotationRules", {"automaticallyAfterDays": 365}))),
     Mutation("secrets under the secrets CMK", "secret-encrypted-with-cmk",
@@ -278,8 +282,10 @@ MUTATIONS = [
             ADMIN_API_KEY="sk_live_0123456789abcdef")))),
     Mutation("rotator traced", "lambda-tracing-active", setting("webhook-rotator-function", "tracingConfig",
                                                                 {"mode": "PassThrough"})),
-    Mutation("rotator concurrency reserved", "lambda-reserved-concurrency",
-             removing("webhook-rotator-function", "reservedConcurrentExecutions")),
+    Mutation("a failed redeploy raises an alarm", "lambda-redeploy-failures-alarmed",
+             lambda rec: drop(rec, "webhook-rotator-redeploy-failures-alarm")),
+    Mutation("rotator never throttled to zero", "lambda-concurrency-not-zero",
+             setting("webhook-rotator-function", "reservedConcurrentExecutions", 0)),
     Mutation("rotator logs to its encrypted group", "lambda-log-group-managed", on(
         "api-key-rotator-function", lambda r: (put(r, "loggingConfig", {"logFormat": "Text",
                                                                         "logGroup": "/aws/lambda/unmanaged"}),
