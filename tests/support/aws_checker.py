@@ -141,6 +141,11 @@ class Api:
     name_input: Optional[str] = None
 
 
+def unchecked(*inputs: str) -> dict[str, None]:
+    """Aliases for inputs with no API member to check (attributes sent as key/value text, provider-side knobs)."""
+    return dict.fromkeys(inputs)
+
+
 def api(service: str, *shapes: str, nested: Optional[Mapping[str, Mapping[str, Alias]]] = None,
         json_inputs: Iterable[str] = (), name_input: Optional[str] = None, **aliases: Alias) -> Api:
     """One-line mapping: `api("rds", "CreateDBInstanceMessage", identifier="DBInstanceIdentifier")`."""
@@ -170,7 +175,8 @@ class _Walk:
     urn: str
     service: str
     nested_aliases: Mapping[str, Mapping[str, Alias]]
-    findings: list[Finding]
+    findings: list[Finding] = field(default_factory=list)
+    unplaced: list[str] = field(default_factory=list)  # input paths that matched no member and have no alias
 
     def fail(self, path: str, shape_name: str, rule: str, value: Any) -> None:
         self.findings.append(Finding(self.urn, path, f"{self.service} {shape_name}: {rule}", value))
@@ -184,6 +190,9 @@ class _Walk:
         if kind == "structure":
             if isinstance(value, dict):
                 self.structure((shape,), value, path, self.nested_aliases.get(shape.name, {}))
+            elif isinstance(value, list):  # the provider spells a single block as a list of one
+                for index, item in enumerate(value):
+                    self.value(shape, item, f"{path}[{index}]")
         elif kind == "list":
             if isinstance(value, dict):  # the provider flattens a one-item block: the item itself
                 value = [value]
@@ -238,12 +247,24 @@ class _Walk:
                 self.value(shape_of(self.service, alias[1:]), item, where)
                 continue
             found = by_name.get(alias.lower())
-            if found is not None:
+            if found is None:
+                self.unplaced.append(where)
+            else:
                 self.value(found[1], item, where)
 
 
 def check_api(resource: RecordedResource, mapping: Api) -> list[Finding]:
-    walk = _Walk(resource.urn, mapping.service, mapping.nested, [])
+    return _walk_api(resource, mapping).findings
+
+
+def unaccounted_inputs(resource: RecordedResource, mapping: Api) -> list[str]:
+    """Input paths (nested ones too) that match no member of the shapes and have no alias: map or alias them,
+    else the model's rules silently skip them."""
+    return sorted(_walk_api(resource, mapping).unplaced)
+
+
+def _walk_api(resource: RecordedResource, mapping: Api) -> _Walk:
+    walk = _Walk(resource.urn, mapping.service, mapping.nested)
     shapes = tuple(shape_of(mapping.service, name) for name in mapping.shapes)
     inputs = dict(resource.inputs)
     if mapping.name_input and mapping.name_input not in inputs and "namePrefix" not in inputs:
@@ -255,7 +276,7 @@ def check_api(resource: RecordedResource, mapping: Api) -> list[Finding]:
         if isinstance(text, str):
             inputs[key] = json.loads(text)
     walk.structure(shapes, inputs, "", mapping.aliases, skip=PROVIDER_ONLY_INPUTS)
-    return walk.findings
+    return walk
 
 
 def physical_name(resource: RecordedResource, key: str = "name") -> Any:

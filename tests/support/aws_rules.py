@@ -17,7 +17,7 @@ from typing import Any, Iterable, Iterator, Optional
 
 from infra.recording import RecordedResource, Recording, Secret, Unknown
 from tests.support.aws_checker import Api, CheckContext, DocRule, Finding, NoApiRules, api, check_api, \
-    physical_name, provider_default_tags
+    physical_name, provider_default_tags, unchecked
 
 COMPONENT_PREFIX = "securestack:"     # ComponentResources: logical grouping, the engine calls no API for them
 PROVIDER_PREFIX = "pulumi:providers:"  # provider instances: their defaultTags are checked with each resource's tags
@@ -29,7 +29,9 @@ TYPES: dict[str, Api | NoApiRules] = {
                            enableDnsSupport=None, enableDnsHostnames=None),
     "aws:ec2/subnet:Subnet": api("ec2", "CreateSubnetRequest", mapPublicIpOnLaunch=None),
     "aws:ec2/internetGateway:InternetGateway": api("ec2", "AttachInternetGatewayRequest"),
-    "aws:ec2/routeTable:RouteTable": api("ec2", "CreateRouteTableRequest", routes="@CreateRouteRequest"),
+    "aws:ec2/routeTable:RouteTable": api("ec2", "CreateRouteTableRequest", routes="@CreateRouteRequest",
+                                         nested={"CreateRouteRequest": {"cidrBlock": "DestinationCidrBlock",
+                                                                        "ipv6CidrBlock": "DestinationIpv6CidrBlock"}}),
     "aws:ec2/route:Route": api("ec2", "CreateRouteRequest"),
     "aws:ec2/routeTableAssociation:RouteTableAssociation": api("ec2", "AssociateRouteTableRequest"),
     "aws:ec2/vpcEndpoint:VpcEndpoint": api("ec2", "CreateVpcEndpointRequest", policy="PolicyDocument"),
@@ -40,16 +42,24 @@ TYPES: dict[str, Api | NoApiRules] = {
     "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup": NoApiRules(
         "adopts the VPC's existing default group (no create call); its rule descriptions have a DocRule"),
     "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": api(
-        "ec2", "AuthorizeSecurityGroupIngressRequest", "IpPermission", "IpRange"),
+        "ec2", "AuthorizeSecurityGroupIngressRequest", "IpPermission", "IpRange", securityGroupId="GroupId",
+        cidrIpv4="CidrIp", referencedSecurityGroupId="GroupId"),
     "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": api(
-        "ec2", "AuthorizeSecurityGroupEgressRequest", "IpPermission", "IpRange"),
+        "ec2", "AuthorizeSecurityGroupEgressRequest", "IpPermission", "IpRange", securityGroupId="GroupId",
+        cidrIpv4="CidrIp", referencedSecurityGroupId="GroupId"),
     # --- keys ---
     "aws:kms/key:Key": api("kms", "CreateKeyRequest", "EnableKeyRotationRequest", "ScheduleKeyDeletionRequest",
                            deletionWindowInDays="PendingWindowInDays", enableKeyRotation=None),
     "aws:kms/alias:Alias": api("kms", "CreateAliasRequest", name="AliasName", name_input="name"),
     # --- database ---
     "aws:rds/instance:Instance": api(
-        "rds", "CreateDBInstanceMessage", "RestoreDBInstanceToPointInTimeMessage", identifier="DBInstanceIdentifier",
+        "rds", "CreateDBInstanceMessage", "ModifyDBInstanceMessage", "DeleteDBInstanceMessage",
+        "RestoreDBInstanceToPointInTimeMessage", "RestoreDBInstanceFromDBSnapshotMessage",
+        identifier="DBInstanceIdentifier", finalSnapshotIdentifier="FinalDBSnapshotIdentifier",
+        performanceInsightsEnabled="EnablePerformanceInsights", snapshotIdentifier="DBSnapshotIdentifier",
+        restoreToPointInTime={"sourceDbInstanceIdentifier": "SourceDBInstanceIdentifier",
+                              "sourceDbiResourceId": "SourceDbiResourceId",
+                              "sourceDbInstanceAutomatedBackupsArn": "SourceDBInstanceAutomatedBackupsArn"},
         instanceClass="DBInstanceClass", username="MasterUsername", backupWindow="PreferredBackupWindow",
         maintenanceWindow="PreferredMaintenanceWindow", multiAz="MultiAZ", parameterGroupName="DBParameterGroupName",
         iamDatabaseAuthenticationEnabled="EnableIAMDatabaseAuthentication",
@@ -80,6 +90,7 @@ TYPES: dict[str, Api | NoApiRules] = {
     "aws:secretsmanager/secretVersion:SecretVersion": api("secretsmanager", "PutSecretValueRequest"),
     "aws:lambda/function:Function": api(
         "lambda", "CreateFunctionRequest", "PutFunctionConcurrencyRequest", name="FunctionName", code=None,
+        sourceCodeHash=None,
         nested={"Environment": {"variables": "Variables"}}, name_input="name"),
     "aws:lambda/permission:Permission": api("lambda", "AddPermissionRequest", function="FunctionName"),
     "aws:lambda/codeSigningConfig:CodeSigningConfig": api("lambda", "CreateCodeSigningConfigRequest"),
@@ -95,18 +106,31 @@ TYPES: dict[str, Api | NoApiRules] = {
     "aws:acm/certificate:Certificate": api("acm", "RequestCertificateRequest"),
     "aws:acm/certificateValidation:CertificateValidation": NoApiRules(
         "waits for ACM to issue the certificate (DescribeCertificate only); it sends AWS nothing to validate"),
-    "aws:route53/record:Record": api("route53", "ResourceRecordSet", records=None, alias="AliasTarget",
+    "aws:route53/record:Record": api("route53", "ResourceRecordSet", records=None, aliases="AliasTarget",
+                                     zoneId="@ResourceId", allowOverwrite=None,
                                      nested={"AliasTarget": {"name": "DNSName", "zoneId": "HostedZoneId"}}),
-    "aws:lb/loadBalancer:LoadBalancer": api("elbv2", "CreateLoadBalancerInput", loadBalancerType="Type",
-                                            name_input="name"),
+    # Load balancer, target group and listener attributes are key/value text (Modify*Attributes): no model rules.
+    "aws:lb/loadBalancer:LoadBalancer": api(
+        "elbv2", "CreateLoadBalancerInput", loadBalancerType="Type", name_input="name", internal=None,
+        **unchecked("accessLogs", "connectionLogs", "desyncMitigationMode", "dropInvalidHeaderFields",
+                    "enableDeletionProtection", "enableHttp2", "enableWafFailOpen", "idleTimeout",
+                    "xffHeaderProcessingMode", "enableCrossZoneLoadBalancing", "preserveHostHeader")),
     "aws:lb/targetGroup:TargetGroup": api(
-        "elbv2", "CreateTargetGroupInput", name_input="name", healthCheck={
+        "elbv2", "CreateTargetGroupInput", name_input="name", **unchecked("deregistrationDelay", "stickiness"),
+        healthCheck={
             "enabled": "HealthCheckEnabled", "path": "HealthCheckPath", "port": "HealthCheckPort",
             "protocol": "HealthCheckProtocol", "interval": "HealthCheckIntervalSeconds",
             "timeout": "HealthCheckTimeoutSeconds", "healthyThreshold": "HealthyThresholdCount",
             "unhealthyThreshold": "UnhealthyThresholdCount", "matcher": None}),
-    "aws:lb/listener:Listener": api("elbv2", "CreateListenerInput", certificateArn=None,
-                                    nested={"Action": {"targetGroupArn": "TargetGroupArn"}}),
+    "aws:lb/listener:Listener": api(
+        "elbv2", "CreateListenerInput", certificateArn=None,
+        **unchecked("routingHttpResponseServerEnabled", "routingHttpResponseStrictTransportSecurityHeaderValue",
+                    "routingHttpResponseXContentTypeOptionsHeaderValue", "routingHttpResponseXFrameOptionsHeaderValue"),
+                                    nested={"Action": {"redirect": "RedirectConfig", "forward": "ForwardConfig",
+                                                       "fixedResponse": "FixedResponseConfig",
+                                                       "authenticateOidc": "AuthenticateOidcConfig",
+                                                       "authenticateCognito": "AuthenticateCognitoConfig"},
+                                            "TargetGroupTuple": {"arn": "TargetGroupArn"}}),
     "aws:wafv2/webAcl:WebAcl": api("wafv2", "CreateWebACLRequest", name_input="name"),
     "aws:wafv2/webAclAssociation:WebAclAssociation": api("wafv2", "AssociateWebACLRequest"),
     "aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration": api("wafv2", "LoggingConfiguration"),
@@ -128,12 +152,13 @@ TYPES: dict[str, Api | NoApiRules] = {
     "aws:ecs/service:Service": api(
         "ecs", "CreateServiceRequest", name="serviceName", name_input="name", networkConfiguration="@AwsVpcConfiguration",
         deploymentCircuitBreaker="@DeploymentCircuitBreaker", deploymentMinimumHealthyPercent=None,
-        deploymentMaximumPercent=None, enableEcsManagedTags="enableECSManagedTags"),
+        deploymentMaximumPercent=None, enableEcsManagedTags="enableECSManagedTags", waitForSteadyState=None),
     "aws:ecs/taskDefinition:TaskDefinition": api("ecs", "RegisterTaskDefinitionRequest",
                                                  json_inputs=("containerDefinitions",), name_input="family"),
     # --- audit ---
     "aws:cloudtrail/trail:Trail": api("cloudtrail", "CreateTrailRequest", "PutEventSelectorsRequest",
-                                      enableLogging=None, name_input="name"),
+                                      enableLogging=None, cloudWatchLogsGroupArn="CloudWatchLogsLogGroupArn",
+                                      name_input="name"),
     "aws:cloudwatch/logGroup:LogGroup": api("logs", "CreateLogGroupRequest", "PutRetentionPolicyRequest",
                                             name="logGroupName", name_input="name"),
     "aws:cloudwatch/logMetricFilter:LogMetricFilter": api(
@@ -144,7 +169,8 @@ TYPES: dict[str, Api | NoApiRules] = {
     "aws:cloudwatch/logResourcePolicy:LogResourcePolicy": api("logs", "PutResourcePolicyRequest"),
     "aws:cloudwatch/metricAlarm:MetricAlarm": api("cloudwatch", "PutMetricAlarmInput", name="AlarmName",
                                                   dimensions=None, name_input="name"),
-    "aws:sns/topic:Topic": api("sns", "CreateTopicInput", name_input="name"),
+    "aws:sns/topic:Topic": api("sns", "CreateTopicInput", name_input="name",  # the rest are topic attributes
+                               **unchecked("displayName", "kmsMasterKeyId", "policy", "deliveryPolicy")),
     "aws:sns/topicPolicy:TopicPolicy": api("sns", "SetTopicAttributesInput", arn="TopicArn", policy=None),
     "aws:sns/topicSubscription:TopicSubscription": api("sns", "SubscribeInput", topic="TopicArn"),
     # --- not AWS ---

@@ -1,0 +1,303 @@
+"""Every resource of every stack file, checked against what AWS accepts (the mock engine accepts anything).
+
+Rules come from botocore's service models (enums, lengths, patterns, ranges, list sizes) and from AWS's
+documentation where the models carry none (tests/support/aws_rules.py, each with its source). A resource type
+without a mapping fails here until it is mapped; each rule is shown able to fail on a known-bad value.
+"""
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+from pathlib import Path
+
+import pytest
+
+from infra.recording import RecordedResource
+from tests.support.aws_checker import Api, CheckContext, NoApiRules, compiled_pattern, mapping_problems, \
+    provider_default_tags, shape_of, unaccounted_inputs
+from tests.support.aws_rules import COMPONENT_PREFIX, DOC_RULES, MAX_TAG_KEY, MAX_TAG_VALUE, MAX_TAGS, \
+    PROVIDER_PREFIX, TYPES, UnmappedType, check_recording, check_resource, mapping_for, tag_text_ok
+from tests.support.stacks import STACK_FILES, shipped_recording
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_every_stack_file_is_checked():
+    assert set(STACK_FILES) == {p.name[len("Pulumi."):-len(".yaml")] for p in REPO_ROOT.glob("Pulumi.*.yaml")}
+    assert {"dev", "prod"} <= set(STACK_FILES)
+
+
+@pytest.mark.parametrize("stack", STACK_FILES)
+def test_every_resource_type_is_mapped(stack):
+    unmapped = set()
+    for resource in shipped_recording(stack).resources:
+        try:
+            mapping_for(resource.type)
+        except UnmappedType:
+            unmapped.add(resource.type)
+    assert not unmapped, f"add each to TYPES in tests/support/aws_rules.py (api(...) or NoApiRules(reason)): " \
+                         f"{sorted(unmapped)}"
+
+
+@pytest.mark.parametrize("stack", STACK_FILES)
+def test_every_input_is_matched_to_an_api_member_or_declared_unchecked(stack):
+    """An input the mapping does not place would silently escape the model's rules: alias it (or None it)."""
+    unplaced = {}
+    for resource in shipped_recording(stack).resources:
+        mapping = mapping_for(resource.type)
+        if isinstance(mapping, Api) and unaccounted_inputs(resource, mapping):
+            unplaced.setdefault(resource.type, set()).update(unaccounted_inputs(resource, mapping))
+    assert not unplaced, {type_: sorted(keys) for type_, keys in unplaced.items()}
+
+
+@pytest.mark.parametrize("stack", STACK_FILES)
+def test_recorded_inputs_are_what_aws_accepts(stack):
+    findings = check_recording(shipped_recording(stack))
+    assert not findings, "AWS would reject:\n" + "\n".join(map(str, findings))
+
+
+def test_mappings_name_shapes_and_members_the_models_have():
+    problems = {type_: mapping_problems(m) for type_, m in TYPES.items() if isinstance(m, Api)}
+    assert not {type_: found for type_, found in problems.items() if found}
+
+
+def test_components_and_providers_are_handled_explicitly():
+    assert mapping_for("securestack:app:AppService") is None
+    assert mapping_for("pulumi:providers:aws") is None
+    assert not any(t.startswith((COMPONENT_PREFIX, PROVIDER_PREFIX)) for t in TYPES)
+    with pytest.raises(UnmappedType, match="aws:new/thing:Thing"):
+        mapping_for("aws:new/thing:Thing")
+
+
+def test_a_type_without_api_rules_must_say_why():
+    with pytest.raises(ValueError):
+        NoApiRules("n/a")
+    assert all(len(m.reason) >= 20 for m in TYPES.values() if isinstance(m, NoApiRules))
+
+
+def test_every_doc_rule_cites_its_source():
+    assert all("https://docs.aws.amazon.com/" in rule.source for rule in DOC_RULES)
+
+
+def test_tag_charset_is_still_what_iam_models():
+    """The documented tag rule agrees with IAM's model (the one service model that spells it out)."""
+    assert shape_of("iam", "tagValueType").metadata == {"min": 0, "max": MAX_TAG_VALUE,
+                                                         "pattern": "[\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*"}
+    assert shape_of("iam", "tagKeyType").metadata == {"min": 1, "max": MAX_TAG_KEY,
+                                                       "pattern": "[\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]+"}
+    model = compiled_pattern(shape_of("iam", "tagValueType").metadata["pattern"])
+    for text in ("securestack:env", "platform-team@example.com", "Größe 12", "it's", "a,b", "x\ty", "日本 語"):
+        assert (model.fullmatch(text) is not None) is tag_text_ok(text), text
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Each rule can fail: a known-bad value through the checker gives a finding
+# --------------------------------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def dev():
+    return shipped_recording("dev")
+
+
+def mutated(recording, type_: str, name_suffix: str, change) -> RecordedResource:
+    """A copy of one recorded resource whose inputs `change(inputs)` edits in place."""
+    original = recording.one(type_, name_suffix)
+    resource = dataclasses.replace(original, inputs=copy.deepcopy(original.inputs),
+                                   outputs=copy.deepcopy(original.outputs))
+    change(resource.inputs)
+    return resource
+
+
+def findings_for(recording, resource) -> list[str]:
+    return [str(f) for f in check_resource(resource, CheckContext(recording))]
+
+
+def set_path(path: str, value):
+    """A change that sets inputs[a][b][0]... (dot-separated; digits index lists)."""
+    def change(inputs):
+        *parents, last = path.split(".")
+        target = inputs
+        for key in parents:
+            target = target[int(key)] if key.isdigit() else target[key]
+        target[int(last) if last.isdigit() else last] = value
+    return change
+
+
+def drop(key: str):
+    return lambda inputs: inputs.pop(key, None)
+
+
+SG = "aws:ec2/securityGroup:SecurityGroup"
+INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
+WAF = "aws:wafv2/webAcl:WebAcl"
+LIFECYCLE = "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration"
+FUNCTION = "aws:lambda/function:Function"
+RDS = "aws:rds/instance:Instance"
+
+
+def _container_log_driver(inputs):
+    containers = json.loads(inputs["containerDefinitions"])
+    containers[0]["logConfiguration"] = {"logDriver": "syslog-over-carrier-pigeon"}
+    inputs["containerDefinitions"] = json.dumps(containers)
+
+
+KNOWN_BAD = [
+    # security-group text (item 1's class)
+    ("sg rule apostrophe", SG, "app-sg", set_path("ingress.0.description", "the load balancer's health checks"),
+     "security group and rule text"),
+    ("sg description apostrophe", SG, "edge-sg", set_path("description", "the edge's group"),
+     "security group and rule text"),
+    ("sg description too long", SG, "edge-sg", set_path("description", "a" * 256), "at most 255"),
+    ("sg egress description", SG, "app-sg", set_path("egress.0.description", "to \"AWS\""),
+     "security group and rule text"),
+    ("ingress rule apostrophe", INGRESS, "edge-in-443", set_path("description", "it's HTTPS"),
+     "security group and rule text"),
+    ("group name sg-", SG, "edge-sg", set_path("name", "sg-edge"), "cannot start with 'sg-'"),
+    # tags
+    ("51 tags with default tags", "aws:s3/bucket:Bucket", "audit-bucket",
+     lambda i: i["tags"].update({f"extra-{n}": "x" for n in range(51 - len(i["tags"]))}), "at most 50 tags"),
+    ("tag key too long", "aws:s3/bucket:Bucket", "audit-bucket", lambda i: i["tags"].update({"k" * 129: "v"}),
+     "a key is 1-128"),
+    ("tag value too long", "aws:s3/bucket:Bucket", "audit-bucket", lambda i: i["tags"].update({"k": "v" * 257}),
+     "a value is 0-256"),
+    ("tag value charset", "aws:s3/bucket:Bucket", "audit-bucket", lambda i: i["tags"].update({"k": "it's"}),
+     "a value is 0-256"),
+    ("reserved tag prefix", "aws:s3/bucket:Bucket", "audit-bucket", lambda i: i["tags"].update({"aws:x": "v"}),
+     "reserved for AWS"),
+    # enums from the models, at several depths
+    ("waf enum nested", WAF, "edge-waf", set_path("rules.0.statement.rateBasedStatement.aggregateKeyType", "IPV9"),
+     "RateBasedStatementAggregateKeyType: one of"),
+    ("waf scope", WAF, "edge-waf", set_path("scope", "GLOBAL"), "Scope: one of"),
+    ("lambda runtime", FUNCTION, "api-key-rotator-function", set_path("runtime", "python3.99"), "Runtime: one of"),
+    ("versioning status", "aws:s3/bucketVersioning:BucketVersioning", "audit-bucket-versioning",
+     set_path("versioningConfiguration.status", "On"), "BucketVersioningStatus: one of"),
+    ("single block as object", "aws:s3/bucketOwnershipControls:BucketOwnershipControls", "audit-bucket-ownership",
+     set_path("rule.objectOwnership", "Mine"), "ObjectOwnership: one of"),
+    ("container definitions JSON", "aws:ecs/taskDefinition:TaskDefinition", "app-task", _container_log_driver,
+     "LogDriver: one of"),
+    ("listener redirect", "aws:lb/listener:Listener", "edge-http-redirect", set_path("defaultActions.0.redirect.statusCode",
+                                                                             "HTTP_308"), "RedirectActionStatusCodeEnum"),
+    # ranges, lengths, list sizes, map keys, patterns from the models
+    ("waf rate limit", WAF, "edge-waf", set_path("rules.0.statement.rateBasedStatement.limit", 5), "RateLimit"),
+    ("flattened health check", "aws:lb/targetGroup:TargetGroup", "edge-tg", set_path("healthCheck.interval", 1),
+     "HealthCheckIntervalSeconds"),
+    ("lambda memory", FUNCTION, "api-key-rotator-function", set_path("memorySize", 64), "MemorySize"),
+    ("list size", FUNCTION, "api-key-rotator-function", set_path("architectures", ["arm64", "x86_64"]),
+     "ArchitecturesList: 1 to 1 items"),
+    ("map key pattern", FUNCTION, "api-key-rotator-function", set_path("environment.variables", {"1BAD": "x"}),
+     "EnvironmentVariableName"),
+    ("kms rotation period", "aws:kms/key:Key", "keys-data", set_path("rotationPeriodInDays", 30),
+     "RotationPeriodInDaysType"),
+    ("waf metric name pattern", WAF, "edge-waf", set_path("visibilityConfig.metricName", "has spaces"),
+     "MetricName: matches"),
+    ("iam role name pattern", "aws:iam/role:Role", "api-key-rotator-role", set_path("name", "role!"),
+     "roleNameType: matches"),
+    ("metric filter namespace", "aws:cloudwatch/logMetricFilter:LogMetricFilter", "root-user-usage-filter",
+     set_path("metricTransformation.namespace", "n" * 256), "MetricNamespace"),
+    ("rotation days", "aws:secretsmanager/secretRotation:SecretRotation", "api-keys-storefront-read-rotation",
+     set_path("rotationRules.automaticallyAfterDays", 1001), "AutomaticallyRotateAfterDaysType"),
+    # S3 lifecycle days
+    ("expiration days 0", LIFECYCLE, "audit-bucket-lifecycle", set_path("rules.0.expiration.days", 0),
+     "S3 lifecycle days"),
+    ("noncurrent days 0", LIFECYCLE, "audit-bucket-lifecycle",
+     set_path("rules.0.noncurrentVersionExpiration.noncurrentDays", 0), "S3 lifecycle days"),
+    ("abort days 0", LIFECYCLE, "audit-bucket-lifecycle",
+     set_path("rules.0.abortIncompleteMultipartUpload.daysAfterInitiation", 0), "S3 lifecycle days"),
+    ("standard-ia before 30 days", LIFECYCLE, "audit-bucket-lifecycle",
+     set_path("rules.0.transitions", [{"storageClass": "STANDARD_IA", "days": 10}]), "at least 30 days"),
+    ("lifecycle status enum", LIFECYCLE, "audit-bucket-lifecycle", set_path("rules.0.status", "enabled"),
+     "ExpirationStatus: one of"),
+    # names
+    ("alb name too long", "aws:lb/loadBalancer:LoadBalancer", "edge-alb", set_path("name", "a" * 33), "ALB name"),
+    ("alb internal- prefix", "aws:lb/loadBalancer:LoadBalancer", "edge-alb", set_path("name", "internal-edge"),
+     "cannot begin with 'internal-'"),
+    ("target group name too long", "aws:lb/targetGroup:TargetGroup", "edge-tg", set_path("name", "t" * 33),
+     "target group name"),
+    ("role name too long", "aws:iam/role:Role", "api-key-rotator-role", set_path("name", "r" * 65), "IAM role name"),
+    ("role name prefix too long", "aws:iam/role:Role", "api-key-rotator-role",
+     lambda i: (i.pop("name"), i.update(namePrefix="p" * 39)), "namePrefix"),
+    ("lambda name too long", FUNCTION, "api-key-rotator-function", set_path("name", "f" * 65),
+     "Lambda function name"),
+    ("log group name too long", "aws:cloudwatch/logGroup:LogGroup", "network-flow-logs", set_path("name", "l" * 513),
+     "log group name"),
+    ("secret name too long", "aws:secretsmanager/secret:Secret", "api-keys-storefront-read",
+     set_path("name", "s" * 513), "secret name"),
+    ("secret name charset", "aws:secretsmanager/secret:Secret", "api-keys-storefront-read",
+     set_path("name", "securestack/dev/api keys"), "secret name"),
+    ("bucket name uppercase", "aws:s3/bucket:Bucket", "audit-bucket", set_path("bucket", "Securestack-Audit"),
+     "S3 bucket name"),
+    ("bucket name ip", "aws:s3/bucket:Bucket", "audit-bucket", set_path("bucket", "192.168.1.10"), "not an IP"),
+    ("rds identifier double hyphen", RDS, "database-instance", set_path("identifier", "securestack--dev"),
+     "DB instance identifier"),
+    ("final snapshot trailing hyphen", RDS, "database-instance", set_path("finalSnapshotIdentifier", "final-"),
+     "final snapshot identifier"),
+    ("kms alias reserved", "aws:kms/alias:Alias", "keys-data-alias", set_path("name", "alias/aws/data"),
+     "reserved for AWS managed keys"),
+    ("topic name charset", "aws:sns/topic:Topic", "audit-alarms", set_path("name", "alarms.topic"), "SNS topic name"),
+    ("trail name adjacent punctuation", "aws:cloudtrail/trail:Trail", "audit-trail", set_path("name", "trail._x"),
+     "CloudTrail trail name"),
+    # other documented ranges
+    ("log retention", "aws:cloudwatch/logGroup:LogGroup", "network-flow-logs", set_path("retentionInDays", 2),
+     "log retention days"),
+    ("rds backup retention", RDS, "database-instance", set_path("backupRetentionPeriod", 36), "RDS ranges"),
+    ("rds monitoring interval", RDS, "database-instance", set_path("monitoringInterval", 7), "RDS ranges"),
+    ("rds insights retention", RDS, "database-instance", set_path("performanceInsightsRetentionPeriod", 30),
+     "RDS ranges"),
+    ("secret recovery window", "aws:secretsmanager/secret:Secret", "api-keys-storefront-read",
+     set_path("recoveryWindowInDays", 3), "secret recovery window"),
+    ("alarm period", "aws:cloudwatch/metricAlarm:MetricAlarm", "root-user-usage-alarm", set_path("period", 45),
+     "alarm period"),
+    ("vpc cidr too small", "aws:ec2/vpc:Vpc", "network-vpc", set_path("cidrBlock", "10.0.0.0/29"), "CIDR size"),
+    ("kms deletion window", "aws:kms/key:Key", "keys-data", set_path("deletionWindowInDays", 3),
+     "KMS deletion window"),
+]
+
+
+@pytest.mark.parametrize("type_, suffix, change, expected", [case[1:] for case in KNOWN_BAD],
+                         ids=[case[0] for case in KNOWN_BAD])
+def test_known_bad_value_is_a_finding(dev, type_, suffix, change, expected):
+    resource = mutated(dev, type_, suffix, change)
+    found = findings_for(dev, resource)
+    assert any(expected in finding for finding in found), found
+    assert findings_for(dev, dev.one(type_, suffix)) == []  # the recorded original is clean
+
+
+def test_auto_named_resources_are_checked_by_the_name_aws_receives(dev):
+    """Without a name input, Pulumi's auto-name (logical name + '-' + 7 characters) is what AWS gets."""
+    original = dev.one("aws:lb/loadBalancer:LoadBalancer", "edge-alb")
+    long_logical = dataclasses.replace(original, name="edge-application-load-balancer",
+                                       inputs={k: v for k, v in original.inputs.items() if k != "name"}, outputs={})
+    assert any("ALB name" in f and "38" in f for f in findings_for(dev, long_logical))
+
+
+def test_provider_default_tags_count_with_the_resource_own(dev):
+    provider = dev.one("pulumi:providers:aws")
+    defaults = provider_default_tags(provider)
+    assert defaults and all(isinstance(v, str) for v in defaults.values())
+    bucket = dev.one("aws:s3/bucket:Bucket", "audit-bucket")
+    own = {f"own-{n}": "x" for n in range(MAX_TAGS - len(defaults))}  # none of the default keys
+    at_limit = dataclasses.replace(bucket, inputs={**bucket.inputs, "tags": own})
+    assert findings_for(dev, at_limit) == []
+    over = dataclasses.replace(bucket, inputs={**bucket.inputs, "tags": {**own, "one-more": "x"}})
+    assert any("at most 50 tags" in f for f in findings_for(dev, over))
+
+
+def test_provider_default_tags_themselves_are_checked(dev):
+    provider = dev.one("pulumi:providers:aws")
+    too_many = json.dumps({"tags": {f"t{n}": "v" for n in range(MAX_TAGS + 1)}})
+    assert any("at most 50 tags" in f
+               for f in findings_for(dev, dataclasses.replace(provider, inputs={**provider.inputs,
+                                                                                  "defaultTags": too_many})))
+
+
+def test_an_unplaced_input_is_reported(dev):
+    bucket = dev.one("aws:s3/bucket:Bucket", "audit-bucket")
+    assert unaccounted_inputs(dataclasses.replace(bucket, inputs={**bucket.inputs, "bucketNmae": "x"}),
+                              TYPES[bucket.type]) == ["bucketNmae"]
+
+
+def test_an_unmapped_type_fails_the_stack_check(dev):
+    stray = dataclasses.replace(dev.one("aws:s3/bucket:Bucket", "audit-bucket"), type="aws:new/thing:Thing")
+    with pytest.raises(UnmappedType):
+        check_resource(stray, CheckContext(dev))
