@@ -195,6 +195,8 @@ KNOWN_BAD = [
      "roleNameType: matches"),
     ("metric filter namespace", "aws:cloudwatch/logMetricFilter:LogMetricFilter", "root-user-usage-filter",
      set_path("metricTransformation.namespace", "n" * 256), "MetricNamespace"),
+    ("reserved metric namespace", "aws:cloudwatch/logMetricFilter:LogMetricFilter", "root-user-usage-filter",
+     set_path("metricTransformation.namespace", "AWS/Audit"), "custom metric namespace"),
     ("rotation days", "aws:secretsmanager/secretRotation:SecretRotation", "api-keys-storefront-read-rotation",
      set_path("rotationRules.automaticallyAfterDays", 1001), "AutomaticallyRotateAfterDaysType"),
     # S3 lifecycle days

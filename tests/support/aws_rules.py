@@ -476,6 +476,16 @@ def _backup_start_window(resource, context):
             yield f"rules[{index}].startWindow", minutes, "at least 60 minutes"
 
 
+# CloudWatch user guide, "Namespaces": names starting with AWS/ are reserved for AWS's own metrics.
+# https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/cloudwatch_concepts.html#Namespace
+def _custom_metric_namespace(resource, context):
+    transformations = resource.inputs.get("metricTransformation") or []
+    for index, transformation in enumerate([transformations] if isinstance(transformations, dict) else transformations):
+        namespace = _text(transformation.get("namespace"))
+        if namespace is not None and namespace.startswith("AWS/"):
+            yield f"metricTransformation[{index}].namespace", namespace, "the AWS/ namespace prefix is reserved"
+
+
 DOC_RULES: list[DocRule] = [
     DocRule("security group and rule text", SECURITY_GROUP_TYPES, EC2_SG_SOURCE, _security_group_texts),
     DocRule("tags", frozenset(), TAGS_SOURCE, _tags),  # empty: every resource
@@ -505,6 +515,10 @@ DOC_RULES: list[DocRule] = [
     DocRule("backup start window", frozenset({"aws:backup/plan:Plan"}),
             "AWS Backup API reference, BackupRuleInput "
             "(https://docs.aws.amazon.com/aws-backup/latest/devguide/API_BackupRuleInput.html)", _backup_start_window),
+    DocRule("custom metric namespace", frozenset({"aws:cloudwatch/logMetricFilter:LogMetricFilter"}),
+            "CloudWatch user guide, Namespaces "
+            "(https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/cloudwatch_concepts.html#Namespace)",
+            _custom_metric_namespace),
     *NAME_RULES,
 ]
 
