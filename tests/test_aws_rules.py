@@ -303,3 +303,52 @@ def test_an_unmapped_type_fails_the_stack_check(dev):
     stray = dataclasses.replace(dev.one("aws:s3/bucket:Bucket", "audit-bucket"), type="aws:new/thing:Thing")
     with pytest.raises(UnmappedType):
         check_resource(stray, CheckContext(dev))
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Types parallel work adds (access-log bucket logging, AWS Signer, Lambda code signing): mapped ahead, on the real
+# pulumi-aws classes, so the stack check stays green when they land
+# --------------------------------------------------------------------------------------------------------------
+
+def _signing_program():
+    import pulumi
+    import pulumi_aws as aws
+
+    profile = aws.signer.SigningProfile("rotator-signing", platform_id="AWSLambda-SHA384-ECDSA",
+                                        name_prefix="securestack_dev_",
+                                        signature_validity_period={"value": 135, "type": "MONTHS"})
+    aws.signer.SigningJob("rotator-sign", profile_name=profile.name,
+                          source={"s3": {"bucket": "securestack-dev-code", "key": "rotator.zip", "version": "v1"}},
+                          destination={"s3": {"bucket": "securestack-dev-code", "prefix": "signed/"}},
+                          ignore_signing_job_failure=False)
+    config = aws.lambda_.CodeSigningConfig("rotator-code-signing", description="only signed rotator code",
+                                           allowed_publishers={"signing_profile_version_arns": [profile.version_arn]},
+                                           policies={"untrusted_artifact_on_deployment": "Enforce"})
+    aws.s3.BucketLogging("audit-bucket-logging", bucket="securestack-dev-cloudtrail",
+                         target_bucket="securestack-dev-access-logs", target_prefix="cloudtrail/",
+                         target_object_key_format={"partitioned_prefix": {"partition_date_source": "EventTime"}})
+    aws.lambda_.Function("rotator", name="securestack-dev-rotator", role="arn:aws:iam::111111111111:role/rotator",
+                         runtime="python3.13", handler="handler.lambda_handler", code=pulumi.AssetArchive({}),
+                         code_signing_config_arn=config.arn)
+
+
+@pytest.fixture(scope="module")
+def signing_recording():
+    from infra.recording import record
+
+    return record(_signing_program, stack="dev", config={"aws:region": "us-east-1"})
+
+
+def test_types_parallel_work_adds_are_mapped_and_pass(signing_recording):
+    added = [r for r in signing_recording.resources if not r.type.startswith(PROVIDER_PREFIX)]
+    assert {r.type for r in added} >= {"aws:signer/signingProfile:SigningProfile", "aws:signer/signingJob:SigningJob",
+                                       "aws:lambda/codeSigningConfig:CodeSigningConfig",
+                                       "aws:s3/bucketLogging:BucketLogging"}
+    assert {r.type: unaccounted_inputs(r, TYPES[r.type]) for r in added} == {r.type: [] for r in added}
+    assert check_recording(signing_recording) == []
+
+
+def test_signer_profile_names_allow_no_hyphen(signing_recording):
+    profile = signing_recording.one("aws:signer/signingProfile:SigningProfile")
+    hyphenated = dataclasses.replace(profile, inputs={**profile.inputs, "name": "securestack-dev"})
+    assert any("ProfileName: matches" in f for f in findings_for(signing_recording, hyphenated))

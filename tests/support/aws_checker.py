@@ -165,7 +165,9 @@ class NoApiRules:
 Mapping_ = Union[Api, NoApiRules]
 
 # Inputs every pulumi-aws resource may carry that are the provider's, not the API's (tags have a DocRule).
-PROVIDER_ONLY_INPUTS = frozenset({"tags", "tagsAll", "region", "__defaults"})
+PROVIDER_ONLY_INPUTS = frozenset({"tags", "tagsAll", "region", "__defaults", "namePrefix"})
+# What the provider appends to a `namePrefix` (terraform's PrefixedUniqueId: 26 digits).
+UNIQUE_SUFFIX = "0" * 26
 
 
 # --- walking inputs against shapes -----------------------------------------------------------------------------
@@ -267,8 +269,10 @@ def _walk_api(resource: RecordedResource, mapping: Api) -> _Walk:
     walk = _Walk(resource.urn, mapping.service, mapping.nested)
     shapes = tuple(shape_of(mapping.service, name) for name in mapping.shapes)
     inputs = dict(resource.inputs)
-    if mapping.name_input and mapping.name_input not in inputs and "namePrefix" not in inputs:
-        inputs[mapping.name_input] = physical_name(resource, mapping.name_input)
+    if mapping.name_input and mapping.name_input not in inputs:
+        prefix = inputs.get("namePrefix")
+        inputs[mapping.name_input] = prefix + UNIQUE_SUFFIX if isinstance(prefix, str) else \
+            physical_name(resource, mapping.name_input)
     for key in mapping.json_inputs:
         text = inputs.get(key)
         if isinstance(text, Secret):
