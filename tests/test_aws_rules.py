@@ -15,7 +15,7 @@ import pytest
 
 from infra.recording import RecordedResource
 from tests.support.aws_checker import Api, CheckContext, NoApiRules, compiled_pattern, mapping_problems, \
-    provider_default_tags, shape_of, unaccounted_inputs
+    provider_default_tags, reachable_patterns, shape_of, unaccounted_inputs
 from tests.support.aws_rules import COMPONENT_PREFIX, DOC_RULES, MAX_TAG_KEY, MAX_TAG_VALUE, MAX_TAGS, \
     PROVIDER_PREFIX, TYPES, UnmappedType, check_recording, check_resource, mapping_for, tag_text_ok
 from tests.support.stacks import STACK_FILES, shipped_recording
@@ -60,6 +60,15 @@ def test_recorded_inputs_are_what_aws_accepts(stack):
 def test_mappings_name_shapes_and_members_the_models_have():
     problems = {type_: mapping_problems(m) for type_, m in TYPES.items() if isinstance(m, Api)}
     assert not {type_: found for type_, found in problems.items() if found}
+
+
+def test_every_model_pattern_the_mappings_reach_compiles():
+    """Java-style patterns (`\\p{L}`, `\\p{Alnum}`) are translated; none may fail only when a value reaches it."""
+    patterns = {p for m in TYPES.values() if isinstance(m, Api) for p in reachable_patterns(m)}
+    assert len(patterns) > 50
+    for pattern in patterns:
+        compiled_pattern(pattern)
+    assert compiled_pattern("[\\p{Alnum}_-]+").fullmatch("ab_1-") and not compiled_pattern("\\p{Alnum}+").fullmatch("a b")
 
 
 def test_components_and_providers_are_handled_explicitly():

@@ -111,7 +111,9 @@ def _python_pattern(pattern: str) -> str:
 
 @functools.lru_cache(maxsize=None)
 def compiled_pattern(pattern: str) -> re.Pattern:
-    # AWS validates a member's whole value against its pattern (callers use fullmatch); ASCII: Java's `\w` and `\d`.
+    # Callers match the whole value: AWS's request validation ("Member must satisfy regular expression pattern")
+    # treats a model pattern as the value's full form (e.g. IAM rejects "role!" against `[\w+=,.@-]+`), which a
+    # search would accept. ASCII: Java's `\w` and `\d` (what the patterns are written for) are ASCII-only.
     return re.compile(_python_pattern(pattern), re.ASCII | re.DOTALL)
 
 
@@ -368,3 +370,26 @@ def mapping_problems(mapping: Api) -> list[str]:
         shape_list = [model.shape_for(shape_name)]
         problems.extend(alias_problems({m.lower() for m in shape_list[0].members}, aliases, f"nested.{shape_name}"))
     return problems
+
+
+def reachable_patterns(mapping: Api) -> set[str]:
+    """Every pattern of every shape reachable from the mapping's input shapes (nested members included)."""
+    seen: set[str] = set()
+    patterns: set[str] = set()
+    pending = [shape_of(mapping.service, name) for name in mapping.shapes]
+    pending += [shape_of(mapping.service, target[1:]) for target in mapping.aliases.values()
+                if isinstance(target, str) and target.startswith("@")]
+    while pending:
+        shape = pending.pop()
+        if shape.name in seen:
+            continue
+        seen.add(shape.name)
+        if shape.metadata.get("pattern"):
+            patterns.add(shape.metadata["pattern"])
+        if shape.type_name == "structure":
+            pending.extend(shape.members.values())
+        elif shape.type_name == "list":
+            pending.append(shape.member)
+        elif shape.type_name == "map":
+            pending.extend((shape.key, shape.value))
+    return patterns
