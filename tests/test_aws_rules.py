@@ -315,11 +315,12 @@ def test_an_unmapped_type_fails_the_stack_check(dev):
 
 
 # --------------------------------------------------------------------------------------------------------------
-# Types parallel work adds (access-log bucket logging, AWS Signer, Lambda code signing): mapped ahead, on the real
-# pulumi-aws classes, so the stack check stays green when they land
+# Types parallel work adds (access-log bucket logging, AWS Signer, Lambda code signing, alarms on events, WAF data
+# protection, unreserved concurrency): mapped ahead, on the real pulumi-aws classes, so the stack check stays
+# green when they land
 # --------------------------------------------------------------------------------------------------------------
 
-def _signing_program():
+def _parallel_work_program():
     import pulumi
     import pulumi_aws as aws
 
@@ -338,26 +339,62 @@ def _signing_program():
                          target_object_key_format={"partitioned_prefix": {"partition_date_source": "EventTime"}})
     aws.lambda_.Function("rotator", name="securestack-dev-rotator", role="arn:aws:iam::111111111111:role/rotator",
                          runtime="python3.13", handler="handler.lambda_handler", code=pulumi.AssetArchive({}),
-                         code_signing_config_arn=config.arn)
+                         code_signing_config_arn=config.arn, reserved_concurrent_executions=-1)
+    rule = aws.cloudwatch.EventRule("redeploy-failed", name="securestack-dev-redeploy-failed", state="ENABLED",
+                                    event_pattern=json.dumps({"source": ["aws.ecs"]}))
+    aws.cloudwatch.EventTarget("redeploy-failed-alarm", rule=rule.name, target_id="audit-topic",
+                               arn="arn:aws:sns:us-east-1:111111111111:securestack-dev-security-alarms",
+                               input_transformer={"input_paths": {"service": "$.resources[0]"},
+                                                  "input_template": '"<service> failed to redeploy"'})
+    aws.sqs.Queue("rotation-dlq", name="securestack-dev-rotation-dlq", message_retention_seconds=1_209_600)
+    visibility = {"cloudwatch_metrics_enabled": True, "metric_name": "edge", "sampled_requests_enabled": True}
+    aws.wafv2.WebAcl("edge-waf", name="securestack-dev-edge", scope="REGIONAL", default_action={"allow": {}},
+                     visibility_config=visibility, data_protection_config={"data_protections": [
+                         {"action": "SUBSTITUTION", "field": {"field_type": "SINGLE_HEADER", "field_keys": ["cookie"]}}]},
+                     rules=[{"name": "anonymous-ip", "priority": 1, "override_action": {"none": {}},
+                             "visibility_config": {**visibility, "metric_name": "edge-anonymous-ip"},
+                             "statement": {"managed_rule_group_statement": {
+                                 "vendor_name": "AWS", "name": "AWSManagedRulesAnonymousIpList",
+                                 "rule_action_overrides": [{"name": "HostingProviderIPList",
+                                                            "action_to_use": {"count": {}}}]}}}])
 
 
 @pytest.fixture(scope="module")
-def signing_recording():
+def parallel_work_recording():
     from infra.recording import record
 
-    return record(_signing_program, stack="dev", config={"aws:region": "us-east-1"})
+    return record(_parallel_work_program, stack="dev", config={"aws:region": "us-east-1"})
 
 
-def test_types_parallel_work_adds_are_mapped_and_pass(signing_recording):
-    added = [r for r in signing_recording.resources if not r.type.startswith(PROVIDER_PREFIX)]
+def test_types_parallel_work_adds_are_mapped_and_pass(parallel_work_recording):
+    added = [r for r in parallel_work_recording.resources if not r.type.startswith(PROVIDER_PREFIX)]
     assert {r.type for r in added} >= {"aws:signer/signingProfile:SigningProfile", "aws:signer/signingJob:SigningJob",
                                        "aws:lambda/codeSigningConfig:CodeSigningConfig",
-                                       "aws:s3/bucketLogging:BucketLogging"}
+                                       "aws:s3/bucketLogging:BucketLogging", "aws:sqs/queue:Queue",
+                                       "aws:cloudwatch/eventRule:EventRule", "aws:cloudwatch/eventTarget:EventTarget"}
     assert {r.type: unaccounted_inputs(r, TYPES[r.type]) for r in added} == {r.type: [] for r in added}
-    assert check_recording(signing_recording) == []
+    assert check_recording(parallel_work_recording) == []
 
 
-def test_signer_profile_names_allow_no_hyphen(signing_recording):
-    profile = signing_recording.one("aws:signer/signingProfile:SigningProfile")
+def test_signer_profile_names_allow_no_hyphen(parallel_work_recording):
+    profile = parallel_work_recording.one("aws:signer/signingProfile:SigningProfile")
     hyphenated = dataclasses.replace(profile, inputs={**profile.inputs, "name": "securestack-dev"})
-    assert any("ProfileName: matches" in f for f in findings_for(signing_recording, hyphenated))
+    assert any("ProfileName: matches" in f for f in findings_for(parallel_work_recording, hyphenated))
+
+
+@pytest.mark.parametrize("type_, change, expected", [
+    ("aws:lambda/function:Function", set_path("reservedConcurrentExecutions", -2), "Lambda reserved concurrency"),
+    ("aws:sqs/queue:Queue", set_path("messageRetentionSeconds", 30), "SQS queue attributes"),
+    ("aws:cloudwatch/eventRule:EventRule", set_path("state", "ON"), "RuleState: one of"),
+    ("aws:cloudwatch/eventTarget:EventTarget", set_path("targetId", "audit topic"), "TargetId: matches"),
+    ("aws:wafv2/webAcl:WebAcl", set_path("dataProtectionConfig.dataProtections.0.action", "REDACT"),
+     "DataProtectionAction: one of"),
+    ("aws:lambda/codeSigningConfig:CodeSigningConfig", set_path("policies.untrustedArtifactOnDeployment", "Block"),
+     "CodeSigningPolicy: one of"),
+    ("aws:s3/bucketLogging:BucketLogging",
+     set_path("targetObjectKeyFormat.partitionedPrefix.partitionDateSource", "Today"), "PartitionDateSource: one of"),
+])
+def test_known_bad_value_in_a_type_parallel_work_adds(parallel_work_recording, type_, change, expected):
+    resource = mutated(parallel_work_recording, type_, "", change)
+    assert any(expected in f for f in findings_for(parallel_work_recording, resource)), \
+        findings_for(parallel_work_recording, resource)

@@ -89,8 +89,8 @@ TYPES: dict[str, Api | NoApiRules] = {
     "aws:secretsmanager/secretRotation:SecretRotation": api("secretsmanager", "RotateSecretRequest"),
     "aws:secretsmanager/secretVersion:SecretVersion": api("secretsmanager", "PutSecretValueRequest"),
     "aws:lambda/function:Function": api(
-        "lambda", "CreateFunctionRequest", "PutFunctionConcurrencyRequest", name="FunctionName", code=None,
-        sourceCodeHash=None,
+        "lambda", "CreateFunctionRequest", name="FunctionName", code=None, sourceCodeHash=None,
+        reservedConcurrentExecutions=None,  # -1 is the provider's "unreserved": a DocRule checks it
         nested={"Environment": {"variables": "Variables"}}, name_input="name"),
     "aws:lambda/permission:Permission": api("lambda", "AddPermissionRequest", function="FunctionName"),
     "aws:lambda/codeSigningConfig:CodeSigningConfig": api("lambda", "CreateCodeSigningConfigRequest",
@@ -155,7 +155,8 @@ TYPES: dict[str, Api | NoApiRules] = {
     "aws:ecs/service:Service": api(
         "ecs", "CreateServiceRequest", name="serviceName", name_input="name", networkConfiguration="@AwsVpcConfiguration",
         deploymentCircuitBreaker="@DeploymentCircuitBreaker", deploymentMinimumHealthyPercent=None,
-        deploymentMaximumPercent=None, enableEcsManagedTags="enableECSManagedTags", waitForSteadyState=None),
+        deploymentMaximumPercent=None, enableEcsManagedTags="enableECSManagedTags", waitForSteadyState=None,
+        alarms="@DeploymentAlarms"),
     "aws:ecs/taskDefinition:TaskDefinition": api("ecs", "RegisterTaskDefinitionRequest",
                                                  json_inputs=("containerDefinitions",), name_input="family"),
     # --- audit ---
@@ -172,6 +173,17 @@ TYPES: dict[str, Api | NoApiRules] = {
     "aws:cloudwatch/logResourcePolicy:LogResourcePolicy": api("logs", "PutResourcePolicyRequest"),
     "aws:cloudwatch/metricAlarm:MetricAlarm": api("cloudwatch", "PutMetricAlarmInput", name="AlarmName",
                                                   dimensions=None, name_input="name"),
+    "aws:cloudwatch/eventRule:EventRule": api("events", "PutRuleRequest", name_input="name"),
+    "aws:cloudwatch/eventTarget:EventTarget": api(
+        "events", "PutTargetsRequest", "Target", targetId="Id", ecsTarget="EcsParameters", sqsTarget="SqsParameters",
+        httpTarget="HttpParameters", batchTarget="BatchParameters", kinesisTarget="KinesisParameters",
+        nested={"InputTransformer": {"inputPaths": "InputPathsMap"}}),
+    "aws:sqs/queue:Queue": api("sqs", "CreateQueueRequest", name="QueueName", name_input="name",  # the rest are
+                               **unchecked(  # queue attributes (text values); their ranges have a DocRule
+                                   "kmsMasterKeyId", "kmsDataKeyReusePeriodSeconds", "messageRetentionSeconds",
+                                   "visibilityTimeoutSeconds", "delaySeconds", "maxMessageSize",
+                                   "receiveWaitTimeSeconds", "policy", "redrivePolicy", "redriveAllowPolicy",
+                                   "sqsManagedSseEnabled", "fifoQueue", "contentBasedDeduplication")),
     "aws:sns/topic:Topic": api("sns", "CreateTopicInput", name_input="name",  # the rest are topic attributes
                                **unchecked("displayName", "kmsMasterKeyId", "policy", "deliveryPolicy")),
     "aws:sns/topicPolicy:TopicPolicy": api("sns", "SetTopicAttributesInput", arn="TopicArn", policy=None),
@@ -489,6 +501,29 @@ def _custom_metric_namespace(resource, context):
             yield f"metricTransformation[{index}].namespace", namespace, "the AWS/ namespace prefix is reserved"
 
 
+# Lambda API reference, PutFunctionConcurrency ReservedConcurrentExecutions: 0 or more; the provider's -1 means
+# "no reservation" (it calls DeleteFunctionConcurrency instead).
+# https://docs.aws.amazon.com/lambda/latest/api/API_PutFunctionConcurrency.html
+def _reserved_concurrency(resource, context):
+    reserved = resource.inputs.get("reservedConcurrentExecutions")
+    if isinstance(reserved, int) and reserved < -1:
+        yield "reservedConcurrentExecutions", reserved, "-1 (unreserved) or 0 and more"
+
+
+# SQS API reference, SetQueueAttributes: MessageRetentionPeriod 60-1209600 s, VisibilityTimeout 0-43200 s,
+# DelaySeconds 0-900 s, ReceiveMessageWaitTimeSeconds 0-20 s, MaximumMessageSize 1024-1048576 bytes.
+# https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_SetQueueAttributes.html
+SQS_ATTRIBUTE_RANGES = {"messageRetentionSeconds": (60, 1_209_600), "visibilityTimeoutSeconds": (0, 43_200),
+                        "delaySeconds": (0, 900), "receiveWaitTimeSeconds": (0, 20), "maxMessageSize": (1024, 1_048_576)}
+
+
+def _sqs_attributes(resource, context):
+    for key, (low, high) in SQS_ATTRIBUTE_RANGES.items():
+        value = resource.inputs.get(key)
+        if isinstance(value, int) and not low <= value <= high:
+            yield key, value, f"between {low} and {high}"
+
+
 DOC_RULES: list[DocRule] = [
     DocRule("security group and rule text", SECURITY_GROUP_TYPES, EC2_SG_SOURCE, _security_group_texts),
     DocRule("tags", frozenset(), TAGS_SOURCE, _tags),  # empty: every resource
@@ -522,6 +557,13 @@ DOC_RULES: list[DocRule] = [
             "CloudWatch user guide, Namespaces "
             "(https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/cloudwatch_concepts.html#Namespace)",
             _custom_metric_namespace),
+    DocRule("Lambda reserved concurrency", frozenset({"aws:lambda/function:Function"}),
+            "Lambda API reference, PutFunctionConcurrency "
+            "(https://docs.aws.amazon.com/lambda/latest/api/API_PutFunctionConcurrency.html)", _reserved_concurrency),
+    DocRule("SQS queue attributes", frozenset({"aws:sqs/queue:Queue"}),
+            "SQS API reference, SetQueueAttributes "
+            "(https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_SetQueueAttributes.html)",
+            _sqs_attributes),
     *NAME_RULES,
 ]
 
