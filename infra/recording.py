@@ -314,24 +314,6 @@ def _simple(service: str, resource_format: str, name_key: str = "name", global_:
     return shape
 
 
-def _code_signing_config(args, inputs, env, rid):
-    """Lambda code-signing config ARNs end in csc- and 17 lowercase alphanumerics (Lambda's model pattern)."""
-    config_id = f"csc-{_digest(rid, 17)}"
-    return {"configId": config_id, "arn": _arn(env, inputs, "lambda", f"code-signing-config:{config_id}"),
-            "id": config_id}
-
-
-def _signing_profile(args, inputs, env, rid):
-    """Signer profile names are letters, digits and '_' only; a name_prefix gets the provider's 26-digit suffix."""
-    prefix = inputs.get("namePrefix")
-    name = inputs.get("name") if isinstance(inputs.get("name"), str) else \
-        f"{prefix}{int(_digest(rid, 21), 16) % 10 ** 26:026d}" if isinstance(prefix, str) else \
-        autoname(args.name, rid).replace("-", "_")
-    arn = _arn(env, inputs, "signer", f"/signing-profiles/{name}")
-    version = _digest(rid, 10)
-    return {"name": name, "arn": arn, "version": version, "versionArn": f"{arn}/{version}", "id": name}
-
-
 OUTPUT_SHAPERS: dict[str, OutputShaper] = {
     "aws:kms/key:Key": _kms_key,
     "aws:rds/instance:Instance": _rds_instance,
@@ -363,8 +345,6 @@ OUTPUT_SHAPERS: dict[str, OutputShaper] = {
     "aws:acm/certificate:Certificate": _acm_certificate,
     "aws:route53/record:Record": _route53_record,
     "random:index/randomId:RandomId": _random_id,
-    "aws:lambda/codeSigningConfig:CodeSigningConfig": _code_signing_config,
-    "aws:signer/signingProfile:SigningProfile": _signing_profile,
 }
 
 

@@ -331,15 +331,22 @@ def _parallel_work_program():
                           source={"s3": {"bucket": "securestack-dev-code", "key": "rotator.zip", "version": "v1"}},
                           destination={"s3": {"bucket": "securestack-dev-code", "prefix": "signed/"}},
                           ignore_signing_job_failure=False)
-    config = aws.lambda_.CodeSigningConfig("rotator-code-signing", description="only signed rotator code",
-                                           allowed_publishers={"signing_profile_version_arns": [profile.version_arn]},
-                                           policies={"untrusted_artifact_on_deployment": "Enforce"})
+    # Literal ARNs where a mock output would stand in: what AWS returns, not what the mock synthesizes.
+    profile_version_arn = "arn:aws:signer:us-east-1:111111111111:/signing-profiles/securestack_dev_1/AbCdEf0123"
+    aws.lambda_.CodeSigningConfig("rotator-code-signing", description="only signed rotator code",
+                                  allowed_publishers={"signing_profile_version_arns": [profile_version_arn]},
+                                  policies={"untrusted_artifact_on_deployment": "Enforce"})
+    aws.s3.BucketObjectv2("rotator-unsigned", bucket="securestack-dev-code", key="unsigned/rotator.zip",
+                          source=pulumi.StringAsset("zip"), source_hash="0" * 64, content_type="application/zip",
+                          server_side_encryption="aws:kms", bucket_key_enabled=True,
+                          kms_key_id="arn:aws:kms:us-east-1:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab")
     aws.s3.BucketLogging("audit-bucket-logging", bucket="securestack-dev-cloudtrail",
                          target_bucket="securestack-dev-access-logs", target_prefix="cloudtrail/",
                          target_object_key_format={"partitioned_prefix": {"partition_date_source": "EventTime"}})
     aws.lambda_.Function("rotator", name="securestack-dev-rotator", role="arn:aws:iam::111111111111:role/rotator",
                          runtime="python3.13", handler="handler.lambda_handler", code=pulumi.AssetArchive({}),
-                         code_signing_config_arn=config.arn, reserved_concurrent_executions=-1)
+                         code_signing_config_arn="arn:aws:lambda:us-east-1:111111111111:code-signing-config:"
+                                                 "csc-0123456789abcdef0", reserved_concurrent_executions=-1)
     rule = aws.cloudwatch.EventRule("redeploy-failed", name="securestack-dev-redeploy-failed", state="ENABLED",
                                     event_pattern=json.dumps({"source": ["aws.ecs"]}))
     aws.cloudwatch.EventTarget("redeploy-failed-alarm", rule=rule.name, target_id="audit-topic",
@@ -371,6 +378,7 @@ def test_types_parallel_work_adds_are_mapped_and_pass(parallel_work_recording):
     assert {r.type for r in added} >= {"aws:signer/signingProfile:SigningProfile", "aws:signer/signingJob:SigningJob",
                                        "aws:lambda/codeSigningConfig:CodeSigningConfig",
                                        "aws:s3/bucketLogging:BucketLogging", "aws:sqs/queue:Queue",
+                                       "aws:s3/bucketObjectv2:BucketObjectv2",
                                        "aws:cloudwatch/eventRule:EventRule", "aws:cloudwatch/eventTarget:EventTarget"}
     assert {r.type: unaccounted_inputs(r, TYPES[r.type]) for r in added} == {r.type: [] for r in added}
     assert check_recording(parallel_work_recording) == []
@@ -391,6 +399,8 @@ def test_signer_profile_names_allow_no_hyphen(parallel_work_recording):
      "DataProtectionAction: one of"),
     ("aws:lambda/codeSigningConfig:CodeSigningConfig", set_path("policies.untrustedArtifactOnDeployment", "Block"),
      "CodeSigningPolicy: one of"),
+    ("aws:s3/bucketObjectv2:BucketObjectv2", set_path("serverSideEncryption", "kms"), "ServerSideEncryption: one of"),
+    ("aws:lambda/function:Function", set_path("codeSigningConfigArn", "csc-1"), "CodeSigningConfigArn: matches"),
     ("aws:s3/bucketLogging:BucketLogging",
      set_path("targetObjectKeyFormat.partitionedPrefix.partitionDateSource", "Today"), "PartitionDateSource: one of"),
 ])

@@ -150,6 +150,9 @@ TYPES: dict[str, Api | NoApiRules] = {
     "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": api(
         "s3", "PutBucketLifecycleConfigurationRequest", "BucketLifecycleConfiguration"),
     "aws:s3/bucketLogging:BucketLogging": api("s3", "PutBucketLoggingRequest", "LoggingEnabled"),
+    "aws:s3/bucketObjectv2:BucketObjectv2": api("s3", "PutObjectRequest", source=None, sourceHash=None,
+                                                content=None, contentBase64=None, forceDestroy=None,
+                                                kmsKeyId="SSEKMSKeyId"),
     # --- app ---
     "aws:ecs/cluster:Cluster": api("ecs", "CreateClusterRequest", name="clusterName", name_input="name"),
     "aws:ecs/service:Service": api(
