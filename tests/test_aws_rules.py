@@ -75,6 +75,8 @@ def test_components_and_providers_are_handled_explicitly():
     assert mapping_for("securestack:app:AppService") is None
     assert mapping_for("pulumi:providers:aws") is None
     assert not any(t.startswith((COMPONENT_PREFIX, PROVIDER_PREFIX)) for t in TYPES)
+    assert isinstance(mapping_for("pulumi-python:dynamic:Resource"), NoApiRules)
+    assert isinstance(mapping_for("pulumi-python:dynamic/securestack:SecretReadiness"), NoApiRules)
     with pytest.raises(UnmappedType, match="aws:new/thing:Thing"):
         mapping_for("aws:new/thing:Thing")
 

@@ -4,8 +4,8 @@ Adding a resource type is one entry in `TYPES`:
     "aws:signer/signingProfile:SigningProfile": api("signer", "PutSigningProfileRequest", name="profileName"),
 (`api(service, *input_shapes, **aliases)`: inputs whose camelCase name equals a member's name, ignoring case, need
 no alias; an alias maps an input to a member, to "@Shape", to None (no counterpart), or flattens a nested object).
-A type with nothing AWS checks gets `NoApiRules("why")`. Component types (`securestack:*`) and providers are
-covered by `COMPONENT_PREFIX` / `PROVIDER_PREFIX`. A documented rule is a `DocRule` in `DOC_RULES`, with its
+A type with nothing AWS checks gets `NoApiRules("why")`. Component types (`securestack:*`), providers and Pulumi
+dynamic resources are covered by `COMPONENT_PREFIX` / `PROVIDER_PREFIX` / `DYNAMIC_PREFIX`. A documented rule is a `DocRule` in `DOC_RULES`, with its
 source. `tests/test_aws_rules.py` runs all of them over every resource of every stack file.
 """
 from __future__ import annotations
@@ -89,7 +89,7 @@ TYPES: dict[str, Api | NoApiRules] = {
     "aws:secretsmanager/secretRotation:SecretRotation": api("secretsmanager", "RotateSecretRequest"),
     "aws:secretsmanager/secretVersion:SecretVersion": api("secretsmanager", "PutSecretValueRequest"),
     "aws:lambda/function:Function": api(
-        "lambda", "CreateFunctionRequest", name="FunctionName", code=None, sourceCodeHash=None,
+        "lambda", "CreateFunctionRequest", "FunctionCode", name="FunctionName", code=None, sourceCodeHash=None,
         reservedConcurrentExecutions=None,  # -1 is the provider's "unreserved": a DocRule checks it
         nested={"Environment": {"variables": "Variables"}}, name_input="name"),
     "aws:lambda/permission:Permission": api("lambda", "AddPermissionRequest", function="FunctionName"),
@@ -193,10 +193,14 @@ TYPES: dict[str, Api | NoApiRules] = {
     "aws:sns/topicSubscription:TopicSubscription": api("sns", "SubscribeInput", topic="TopicArn"),
     # --- not AWS ---
     "random:index/randomId:RandomId": NoApiRules("pulumi_random computes it in the engine: no AWS API is called"),
-    "pulumi-python:dynamic:Resource": NoApiRules(
-        "a Pulumi dynamic provider's resource: its own code calls AWS through boto3, whose requests botocore "
-        "validates against the same models at run time"),
 }
+
+# Pulumi dynamic resources (`pulumi-python:dynamic:Resource`, or `pulumi-python:dynamic/<module>:<Name>` when the
+# class names its own type): their provider code calls AWS itself, so there is no engine-side API input.
+DYNAMIC_PREFIX = "pulumi-python:dynamic"
+DYNAMIC_RESOURCE = NoApiRules(
+    "a Pulumi dynamic provider's resource: its own code calls AWS through boto3, whose requests botocore "
+    "validates against the same models at run time")
 
 
 # --- documented rules ------------------------------------------------------------------------------------------
@@ -581,6 +585,8 @@ def mapping_for(type_: str) -> Api | NoApiRules | None:
     """The type's API mapping; None for components and providers (their rules are DocRules only)."""
     if type_.startswith(COMPONENT_PREFIX) or type_.startswith(PROVIDER_PREFIX):
         return None
+    if type_.startswith(DYNAMIC_PREFIX):
+        return DYNAMIC_RESOURCE
     if type_ not in TYPES:
         raise UnmappedType(f"{type_} has no entry in tests/support/aws_rules.py TYPES")
     return TYPES[type_]
