@@ -169,7 +169,7 @@ class AppService(pulumi.ComponentResource):
             f"{self._name}-sg", vpc_id=args.vpc_id, description=f"{self.service_name}: from the load balancer only",
             ingress=[{"protocol": "tcp", "from_port": port, "to_port": port,
                       "security_groups": [args.load_balancer_security_group_id],
-                      "description": "the load balancer's health checks and requests"}],
+                      "description": "health checks and requests from the load balancer"}],
             egress=egress, tags={**self._tags, "Name": self.service_name}, opts=self._child())
 
     def _container(self) -> dict[str, Any]:

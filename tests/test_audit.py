@@ -8,20 +8,17 @@ shaped like the real ones, so a pattern that parses but watches the wrong field 
 """
 from __future__ import annotations
 
-import functools
 import json
 import re
 from pathlib import Path
 from typing import Any, Callable
 
-import botocore.session
 import pytest
 
 from components.audit import AuditTrail, AuditTrailArgs
 from infra.recording import Recording, RecordedResource, Secret, record
 from infra.settings import SettingsError, build_settings
 from infra.settings.audit import AuditSettings
-from infra.settings.base import AWS_TAG_VALUE
 from tests.support.stacks import (SHIPPED_STACKS, edited, policy_statements, record_config, settings_of,
                                   shipped_config, shipped_recording)
 
@@ -679,41 +676,8 @@ def test_readme_tells_what_every_alarm_means_and_what_to_do_first(shipped):
 
 # --- what AWS accepts ---------------------------------------------------------------------------------------------
 
-@functools.lru_cache(maxsize=None)
-def _constraints(service: str, shape: str, member: str) -> dict:
-    return botocore.session.get_session().get_service_model(service).shape_for(shape).members[member].metadata
-
-
-def _fits(value: str, constraints: dict) -> bool:
-    pattern = constraints.get("pattern")
-    return constraints.get("min", 0) <= len(value) <= constraints.get("max", 10**6) and \
-        (pattern is None or re.fullmatch(pattern, value) is not None)
-
-
-def test_names_patterns_and_tags_are_what_aws_accepts(shipped):
-    stack, recording = shipped
-    for metric_filter in audit_children(recording, FILTER):
-        inputs = metric_filter.inputs
-        assert _fits(inputs["name"], _constraints("logs", "PutMetricFilterRequest", "filterName"))
-        assert _fits(inputs["pattern"], _constraints("logs", "PutMetricFilterRequest", "filterPattern"))
-        assert _fits(inputs["logGroupName"], _constraints("logs", "PutMetricFilterRequest", "logGroupName"))
-        transformation = inputs["metricTransformation"]
-        assert _fits(transformation["name"], _constraints("logs", "MetricTransformation", "metricName"))
-        assert _fits(transformation["namespace"], _constraints("logs", "MetricTransformation", "metricNamespace"))
-        assert not transformation["namespace"].startswith("AWS/")  # reserved for AWS's own metrics
-    for alarm in audit_children(recording, ALARM):
-        for member, key in (("AlarmName", "name"), ("AlarmDescription", "alarmDescription"),
-                            ("MetricName", "metricName"), ("Namespace", "namespace")):
-            assert _fits(alarm.inputs[key], _constraints("cloudwatch", "PutMetricAlarmInput", member)), \
-                (alarm.name, key)
-    assert re.fullmatch(r"[A-Za-z0-9_-]{1,256}", alarm_topic(recording).inputs["name"])
-    trail_name = one_child(recording, TRAIL).inputs["name"]
-    assert re.fullmatch(r"[A-Za-z0-9](?:[A-Za-z0-9]|[._-](?=[A-Za-z0-9])){2,127}", trail_name)
-    for resource in audit_children(recording):
-        for key, value in (resource.inputs.get("tags") or {}).items():
-            assert len(key) <= 128 and len(value) <= 256 and AWS_TAG_VALUE.match(value), (resource.name, key)
-        if resource.type == "aws:iam/role:Role":
-            assert len(resource.outputs["name"]) <= 64
+# Filter, alarm, topic and trail names, patterns, namespaces and tags are checked against the service models and
+# AWS's documented rules on every resource of every stack by tests/test_aws_rules.py.
 
 
 # --- an existing organization trail -------------------------------------------------------------------------------

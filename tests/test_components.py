@@ -6,20 +6,18 @@ component stops sending the property, not when a Python attribute changes.
 from __future__ import annotations
 
 import ipaddress
-import json
 import re
-import unicodedata
 from datetime import datetime, timedelta, timezone
 
-import botocore.session
 import pulumi
 import pulumi_aws as aws
 import pytest
 
 from components.database import (ENHANCED_MONITORING_POLICY, EncryptedPostgres, EncryptedPostgresArgs,
                                  postgres_parameters)
-from infra.recording import UNKNOWN, Secret, autoname, record
+from infra.recording import UNKNOWN, Secret, record
 from infra.settings.database import RESERVED_USERNAMES
+from tests.support.aws_checker import provider_default_tags
 from tests.support.shipped_fixtures import recording, settings, stack  # noqa: F401 (fixtures: once per stack)
 from tests.support.stacks import (by_output, by_output_id, contains_secret, edited, policy_statements, record_config,
                                   settings_of, shipped_config)
@@ -541,78 +539,9 @@ def test_no_secret_value_passes_through_pulumi(recording):
 # AWS limits the mock engine does not check
 # --------------------------------------------------------------------------------------------------------------
 
-SERVICE_MODELS = botocore.session.get_session()
+# Tags (with the provider's default tags), IAM role names, RDS identifiers, log group / alias / vault names and
+# every other value AWS constrains are checked on every resource of every stack by tests/test_aws_rules.py.
 
-
-def model_constraints(service: str, shape: str) -> dict:
-    return SERVICE_MODELS.get_service_model(service).shape_for(shape).metadata
-
-
-def physical_name(resource, key: str = "name") -> str:
-    """The name AWS sees: the given one, or Pulumi's autoname (logical name + '-' + 7 characters)."""
-    return resource.inputs.get(key) or autoname(resource.name, resource.urn)
-
-
-def aws_tag_text(text: str, allow_empty: bool) -> bool:
-    """IAM's tag pattern [\\p{L}\\p{Z}\\p{N}_.:/=+\\-@] (letters, separators, numbers and _ . : / = + - @)."""
-    return (allow_empty or text != "") and all(
-        unicodedata.category(ch)[0] in "LZN" or ch in "_.:/=+-@" for ch in text)
-
-
-def test_tag_rule_is_still_what_iam_documents():
-    assert model_constraints("iam", "tagValueType") == {"min": 0, "max": 256, "pattern": "[\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*"}
-    assert model_constraints("iam", "tagKeyType") == {"min": 1, "max": 128, "pattern": "[\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]+"}
-
-
-def tags_of(resource) -> dict[str, str]:
-    if resource.type == "pulumi:providers:aws":
-        default_tags = resource.inputs.get("defaultTags")
-        return json.loads(default_tags)["tags"] if default_tags else {}
-    return resource.inputs.get("tags") or {}
-
-
-def test_every_tag_is_one_aws_accepts(recording):
-    provider_tags = tags_of(recording.one("pulumi:providers:aws"))
-    assert provider_tags["securestack:env"] == recording.stack
-    for resource in recording.resources:
-        tags = tags_of(resource)
-        assert len({**provider_tags, **tags}) <= 50, f"{resource.name}: more than 50 tags"
-        for key, value in tags.items():
-            assert isinstance(value, str) and len(value) <= 256 and aws_tag_text(value, True), (resource.name, key, value)
-            assert len(key) <= 128 and aws_tag_text(key, False) and not key.startswith("aws:"), (resource.name, key)
-
-
-def test_iam_role_names_fit(recording):
-    limits = model_constraints("iam", "roleNameType")
-    for role in recording.of_type(ROLE):
-        if "namePrefix" in role.inputs:
-            assert len(role.inputs["namePrefix"]) <= limits["max"] - 26  # AWS appends a 26-character suffix
-            continue
-        name = physical_name(role)
-        assert len(name) <= limits["max"] and re.fullmatch(limits["pattern"], name), name
-
-
-def rds_name_ok(name: str, longest: int) -> bool:
-    """RDS identifiers (CreateDBInstance docs): letters, digits, hyphens; a letter first; no '--'; no '-' last."""
-    return len(name) <= longest and re.fullmatch(r"[A-Za-z][A-Za-z0-9-]*", name) is not None \
-        and "--" not in name and not name.endswith("-")
-
-
-def test_rds_identifiers_follow_the_rules(recording):
-    instance = instance_of(recording)
-    assert rds_name_ok(instance.inputs["identifier"], 63)
-    assert rds_name_ok(instance.inputs["finalSnapshotIdentifier"], 255)
-    assert rds_name_ok(physical_name(recording.one(PARAMETER_GROUP)), 255)
-    # DB subnet group names also allow '.', '_' and spaces, but we never need them.
-    assert rds_name_ok(physical_name(recording.one(SUBNET_GROUP)), 255)
-
-
-def test_names_other_services_constrain(recording):
-    for service, shape, resources in (
-            ("logs", "LogGroupName", [physical_name(g) for g in recording.of_type(LOG_GROUP)]),
-            ("kms", "AliasNameType", [a.inputs["name"] for a in recording.of_type("aws:kms/alias:Alias")]),
-            ("backup", "BackupVaultName", [v.inputs["name"] for v in recording.of_type(VAULT)])):
-        limits = model_constraints(service, shape)
-        for name in resources:
-            assert re.fullmatch(limits["pattern"].strip("^$"), name), (service, name)
-            assert len(name) <= limits.get("max", 10**6), (service, name)
+def test_provider_default_tags_name_the_environment(recording):
+    tags = provider_default_tags(recording.one("pulumi:providers:aws"))
+    assert tags["securestack:env"] == recording.stack
