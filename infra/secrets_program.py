@@ -15,6 +15,7 @@ from components.app import AppService, AppServiceArgs, SecretVariable, execution
 from components.database import EncryptedPostgres
 from components.keys import EnvironmentKeys
 from components.network import Network
+from components.code_signing import RotatorCodeSigning, RotatorCodeSigningArgs
 from components.rotation import RotationFunction, RotationFunctionArgs, RotatorDatabaseAccess, function_name, role_name
 from components.secrets import (DatabaseUserSecret, DatabaseUserSecretArgs, ScopedApiKeys, ScopedApiKeysArgs,
                                 SecretStoreArgs, WebhookSecrets, WebhookSecretsArgs, secret_name)
@@ -49,13 +50,16 @@ class Platform:
 def _rotators(settings: StackSettings, platform: Platform,
               opts: pulumi.ResourceOptions) -> dict[str, RotationFunction]:
     env, app, network, keys = settings.environment, settings.app, platform.network, platform.keys
+    code_signing = RotatorCodeSigning("rotator-code-signing", RotatorCodeSigningArgs(
+        environment=env, production=settings.is_production, encryption_key_arn=keys.secrets_key_arn,
+        tags=settings.base_tags()), opts)
 
     def rotator(name: str, kind: str, secret_path: str, database: Optional[RotatorDatabaseAccess] = None):
         return RotationFunction(name, RotationFunctionArgs(
             environment=env, kind=kind, secret_path=secret_path, secrets_key_arn=keys.secrets_key_arn,
             logs_key_arn=keys.logs_key_arn, log_retention_days=settings.logs.retention_days,
             vpc_id=network.vpc_id, vpc_cidr=network.vpc_cidr, private_subnet_ids=network.private_subnet_ids,
-            reserved_concurrency=settings.secrets.rotator_reserved_concurrency,
+            code_signing=code_signing, reserved_concurrency=settings.secrets.rotator_reserved_concurrency,
             log_level=settings.secrets.rotator_log_level, database=database,
             ecs_service=(app.cluster_name(env), app.service_name(env)) if app.enabled else None,
             tags=settings.base_tags()), opts)
