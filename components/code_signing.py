@@ -113,6 +113,8 @@ class RotatorCodeSigning(pulumi.ComponentResource):
         upload = aws.s3.BucketObjectv2(
             f"{resource_name}-unsigned", bucket=self.bucket.id, key=unsigned_object_key(kind, sha256_hex),
             source=pulumi.FileAsset(archive_path), source_hash=sha256_hex, content_type="application/zip",
+            # The bucket's default already applies; named on the object too, so the provider detects drift.
+            server_side_encryption="aws:kms", kms_key_id=self._args.encryption_key_arn, bucket_key_enabled=True,
             tags=dict(tags), opts=pulumi.ResourceOptions(parent=parent, depends_on=[self._bucket_ready]))
         job = aws.signer.SigningJob(
             f"{resource_name}-signing", profile_name=self.profile.name,

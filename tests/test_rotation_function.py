@@ -377,6 +377,8 @@ def test_archive_is_uploaded_after_the_bucket_is_versioned_private_and_tls_only(
     for kind in KINDS:
         upload = uploaded_object(recording, function_of(recording, kind))
         assert upload.inputs["bucket"] == bucket.outputs["bucket"]
+        assert (upload.inputs["serverSideEncryption"], upload.inputs["kmsKeyId"]) == ("aws:kms",
+                                                                               key_arn(recording, "secrets"))
         assert policy.urn in upload.options["dependsOn"]  # the policy is set last: the bucket is versioned by then
 
 
