@@ -16,7 +16,7 @@ from pathlib import Path
 import botocore.session
 import pytest
 
-from components.code_signing import LAMBDA_SIGNING_PLATFORM, unsigned_object_key
+from components.code_signing import LAMBDA_SIGNING_PLATFORM, profile_name_prefix, unsigned_object_key
 from components.rotation import (ARCHITECTURE, BUILD_ROOT, LAMBDAS_ROOT, RUNTIME, build_archive,
                                  distribution_closure, vendored_names)
 from policy.policies.support import secret_looking
@@ -337,6 +337,14 @@ def test_one_lambda_signing_profile_and_an_enforcing_config_allowing_only_it(rec
     for kind in KINDS:
         function = function_of(recording, kind)
         assert function.inputs["codeSigningConfigArn"] == config.outputs["arn"]
+
+
+def test_profile_name_fits_signer_for_the_longest_environment_name():
+    """The provider appends a 26-character unique id to name_prefix (<= 38 chars); Signer takes [a-zA-Z0-9_]{2,64}."""
+    longest = "a-b-c-d-e-fg"  # settings allow 12 characters, '-' between letters
+    prefix = profile_name_prefix(longest)
+    assert re.fullmatch(r"[0-9A-Za-z_]{1,38}", prefix) and len(prefix) + 26 <= 64
+    assert botocore.session.get_session().get_service_model("signer").shape_for("ProfileName").metadata["max"] == 64
 
 
 def test_function_deploys_the_object_its_signing_job_signed(recording):
