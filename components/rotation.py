@@ -41,6 +41,8 @@ POSTGRES_PORT = 5432
 HTTPS_PORT = 443
 TIMEOUT_SECONDS = 60
 MEMORY_MB = 256
+# Traces leave through the function's network interface: the stack adds an X-Ray endpoint (infra/endpoints.py).
+TRACING_MODE = "Active"
 # Where Lambda unpacks the archive: the CA bundle shipped beside the Postgres handler.
 PACKAGE_ROOT_AT_RUNTIME = "/var/task"
 CA_BUNDLE_FILE = "rds-global-bundle.pem"
@@ -356,7 +358,7 @@ class RotationFunction(pulumi.ComponentResource):
             # AccountAdministersThroughIam); AWS Lambda developer guide, "Securing Lambda environment variables".
             environment={"variables": self._environment()}, kms_key_arn=args.secrets_key_arn,
             vpc_config={"subnet_ids": args.private_subnet_ids, "security_group_ids": [self.security_group.id]},
-            reserved_concurrent_executions=args.reserved_concurrency, tracing_config={"mode": "Active"},
+            reserved_concurrent_executions=args.reserved_concurrency, tracing_config={"mode": TRACING_MODE},
             logging_config={"log_format": "Text", "log_group": self.log_group.name},
             tags=self._tags,
             # The log group first (else Lambda creates one unencrypted, kept forever); the runtime policy first

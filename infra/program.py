@@ -11,7 +11,7 @@ from components.database import EncryptedPostgres, EncryptedPostgresArgs
 from components.keys import EnvironmentKeys, EnvironmentKeysArgs
 from components.load_balancer import TlsLoadBalancer, TlsLoadBalancerArgs
 from components.network import Network, NetworkArgs
-from infra.secrets_program import Platform, build_secrets_and_app
+from infra.secrets_program import Platform, build_secrets_and_app, private_code
 from infra.settings import StackSettings, load_settings
 
 
@@ -39,7 +39,8 @@ def build() -> None:
         tags=tags, extra_statements={"logs": logs_key_statements(env, settings.audit, account, partition,
                                                                  settings.region)}), opts)
     network = Network("network", NetworkArgs(environment=env, settings=settings.network,
-                                             logs_key_arn=keys.logs_key_arn, tags=tags), opts)
+                                             logs_key_arn=keys.logs_key_arn, private_code=private_code(settings),
+                                             tags=tags), opts)
     database = EncryptedPostgres("database", EncryptedPostgresArgs(
         environment=env, production=production, settings=settings.database, vpc_id=network.vpc_id,
         private_subnet_ids=network.private_subnet_ids, data_key_arn=keys.data_key_arn,

@@ -16,9 +16,11 @@ from components.database import EncryptedPostgres
 from components.keys import EnvironmentKeys
 from components.network import Network
 from components.code_signing import RotatorCodeSigning, RotatorCodeSigningArgs
-from components.rotation import RotationFunction, RotationFunctionArgs, RotatorDatabaseAccess, function_name, role_name
+from components.rotation import (TRACING_MODE, RotationFunction, RotationFunctionArgs, RotatorDatabaseAccess,
+                                 function_name, role_name)
 from components.secrets import (DatabaseUserSecret, DatabaseUserSecretArgs, ScopedApiKeys, ScopedApiKeysArgs,
                                 SecretStoreArgs, WebhookSecrets, WebhookSecretsArgs, secret_name)
+from infra.endpoints import PrivateCode
 from infra.settings import StackSettings
 from infra.settings.secrets import APP_CONSUMER, key_prefix
 
@@ -45,6 +47,13 @@ class Platform:
     partition: pulumi.Input[str]
     # The load balancer (TlsLoadBalancer): target_group_arn, security_group_id, dns_name, allow_to_targets().
     edge: Optional[pulumi.ComponentResource] = None
+
+
+def private_code(settings: StackSettings) -> PrivateCode:
+    """What `build_secrets_and_app` puts in the private subnets: the Postgres rotator always (more with keys and
+    webhooks), every rotator traced and redeploying the app when there is one, and the app's Fargate tasks."""
+    return PrivateCode(app=settings.app.enabled, functions_redeploy_app=settings.app.enabled,
+                       traced_functions=TRACING_MODE == "Active")
 
 
 def _rotators(settings: StackSettings, platform: Platform,

@@ -40,6 +40,13 @@ def network(**fields):
     return lambda config: edited(config, NETWORK, **fields)
 
 
+# An existing VPC as its owner describes it (ids of the shape EC2 gives).
+EXISTING_VPC = {"vpcId": "vpc-0a1b2c3d4e5f60718", "cidrBlock": "10.40.0.0/16",
+                "publicSubnetIds": ["subnet-0a1b2c3d4e5f60001", "subnet-0a1b2c3d4e5f60002"],
+                "privateSubnetIds": ["subnet-0a1b2c3d4e5f60011", "subnet-0a1b2c3d4e5f60012"],
+                "privateRouteTableIds": ["rtb-0a1b2c3d4e5f60021", "rtb-0a1b2c3d4e5f60022"]}
+
+
 def restore(**fields):
     return db(restore={"sourceDbInstanceIdentifier": "securestack-dev-postgres", **fields})
 
@@ -82,8 +89,16 @@ MALFORMED = [
     Malformed("cidr-public-range", "dev", network(vpcCidr="8.8.0.0/16"), f"{NETWORK}.vpcCidr", "private"),
     Malformed("one-availability-zone", "dev", network(availabilityZoneCount=1), f"{NETWORK}.availabilityZoneCount",
               ">= 2"),
-    Malformed("no-kms-endpoint", "dev", network(interfaceEndpoints=["secretsmanager", "logs", "sts"]),
-              f"{NETWORK}.interfaceEndpoints", "kms"),
+    Malformed("unknown-endpoint-service", "dev", network(interfaceEndpoints=["ecs", "ec2messages"]),
+              f"{NETWORK}.interfaceEndpoints", "unknown endpoint service"),
+    Malformed("existing-vpc-without-route-tables", "dev", network(existingVpc={
+        k: v for k, v in EXISTING_VPC.items() if k != "privateRouteTableIds"}),
+              f"{NETWORK}.existingVpc.privateRouteTableIds", "missing"),
+    Malformed("existing-vpc-no-route-tables", "dev", network(existingVpc={**EXISTING_VPC, "privateRouteTableIds": []}),
+              f"{NETWORK}.existingVpc.privateRouteTableIds", "at least 1"),
+    Malformed("existing-vpc-route-table-id", "dev", network(existingVpc={
+        **EXISTING_VPC, "privateRouteTableIds": ["rtb-0123456789abcdef0", "subnet-0123456789abcdef0"]}),
+              f"{NETWORK}.existingVpc.privateRouteTableIds", "not a route table id (rtb-...)"),
     Malformed("backup-window-format", "dev", db(backupWindow="3:00-3:30"), f"{DB}.backupWindow", "hh24:mi"),
     Malformed("backup-window-too-short", "dev", db(backupWindow="03:00-03:10"), f"{DB}.backupWindow", "30 minutes"),
     Malformed("maintenance-window-day", "dev", db(maintenanceWindow="sunday:04:30-sunday:05:30"),

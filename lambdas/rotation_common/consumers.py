@@ -6,9 +6,9 @@ the meantime because the previous value stays accepted (AWSPREVIOUS) until the n
 A failure here is logged and swallowed: the rotation itself is complete and must stand.
 """
 
-import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
+from rotation_common.clients import aws_client
 from rotation_common.logging_json import describe_error
 
 
@@ -23,7 +23,7 @@ def redeploy_consumers(metadata, log):
     cluster, service = target
     where = {"ecs_cluster": cluster, "ecs_service": service}
     try:
-        boto3.client("ecs").update_service(cluster=cluster, service=service, forceNewDeployment=True)
+        aws_client("ecs").update_service(cluster=cluster, service=service, forceNewDeployment=True)
     except (BotoCoreError, ClientError) as error:
         log.error("could not force a new deployment of the consuming service", **where, **describe_error(error))
         return

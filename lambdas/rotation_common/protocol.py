@@ -18,9 +18,9 @@ import os
 import re
 from dataclasses import dataclass, field
 
-import boto3
 from botocore.exceptions import ClientError
 
+from rotation_common.clients import UNREACHABLE_MESSAGE, aws_client, unreachable_endpoint
 from rotation_common.consumers import redeploy_consumers
 from rotation_common.logging_json import RotationLog, describe_error
 from rotation_common.metadata import KIND, SecretMetadata
@@ -90,25 +90,12 @@ def _required_string(event, name):
     return value
 
 
-_cached_client = {}
-
-
 def secretsmanager_client():
-    """One client per boto3 default session and endpoint URL.
+    """The Secrets Manager client (short timeouts, bounded retries: rotation_common.clients).
 
-    Building a client costs tens of milliseconds, so a warm Lambda container reuses it; a new
-    default session (as each test makes) gets a new client. The endpoint URL can name a VPC
-    endpoint, as in AWS's reference rotation functions.
+    The endpoint URL can name a VPC endpoint, as in AWS's reference rotation functions.
     """
-    if boto3.DEFAULT_SESSION is None:
-        boto3.setup_default_session()
-    session = boto3.DEFAULT_SESSION
-    endpoint = os.environ.get("SECRETS_MANAGER_ENDPOINT") or None
-    cached = _cached_client.get("secretsmanager")
-    if cached is None or cached[0] is not session or cached[1] != endpoint:
-        cached = (session, endpoint, session.client("secretsmanager", endpoint_url=endpoint))
-        _cached_client["secretsmanager"] = cached
-    return cached[2]
+    return aws_client("secretsmanager", os.environ.get("SECRETS_MANAGER_ENDPOINT") or None)
 
 
 class Rotation:
@@ -215,7 +202,8 @@ def handle(event, rotator):
             return
         _STEP_FUNCTIONS[request.step](rotation)
     except Exception as error:
-        log.error("rotation step failed", outcome="failed", **describe_error(error))
+        message = "rotation step failed" if unreachable_endpoint(error) is None else UNREACHABLE_MESSAGE
+        log.error(message, outcome="failed", **describe_error(error))
         raise
     log.info("rotation step done", outcome="done")
 

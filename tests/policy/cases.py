@@ -428,6 +428,50 @@ FLOW_LOG = Res("aws:ec2/flowLog:FlowLog", "flow-log", {"vpcId": "vpc-id", "traff
                                                        "logDestinationType": "cloud-watch-logs"},
                deps={"vpcId": ["vpc"]})
 case("vpc-flow-logs", stack(VPC, FLOW_LOG), stack(VPC), stack(VPC, changed(FLOW_LOG, trafficType="ACCEPT")))
+# An existing VPC (network.existingVpc): no Vpc resource, only resources that name its id.
+EXISTING_VPC_ID = "vpc-0a1b2c3d4e5f60718"
+SG_IN_EXISTING_VPC = changed(DB_SG, vpcId=EXISTING_VPC_ID)
+DEFAULT_SG_OF_EXISTING = Res(DEFAULT_SG.type, "default-sg", {"vpcId": EXISTING_VPC_ID, "ingress": [], "egress": []})
+FLOW_LOG_OF_EXISTING = Res(FLOW_LOG.type, "flow-log", {"vpcId": EXISTING_VPC_ID, "trafficType": "ALL",
+                                                       "logDestinationType": "cloud-watch-logs"})
+case("vpc-default-security-group-closed", stack(SG_IN_EXISTING_VPC, DEFAULT_SG_OF_EXISTING), stack(SG_IN_EXISTING_VPC),
+     stack(SG_IN_EXISTING_VPC, changed(DEFAULT_SG_OF_EXISTING, vpcId="vpc-0fffffffffffffff0")))
+case("vpc-flow-logs", stack(SG_IN_EXISTING_VPC, FLOW_LOG_OF_EXISTING), stack(SG_IN_EXISTING_VPC),
+     stack(SG_IN_EXISTING_VPC, changed(FLOW_LOG_OF_EXISTING, trafficType="ACCEPT")))
+
+VPC_ENDPOINT_TYPE = "aws:ec2/vpcEndpoint:VpcEndpoint"
+
+
+def interface_endpoint(service: str, **changes) -> Res:
+    return changed(Res(VPC_ENDPOINT_TYPE, f"{service}-endpoint", {
+        "vpcId": "vpc-id", "serviceName": f"com.amazonaws.us-east-1.{service}", "vpcEndpointType": "Interface",
+        "privateDnsEnabled": True, "subnetIds": ["subnet-a-id", "subnet-b-id"]}), **changes)
+
+
+S3_GATEWAY = Res(VPC_ENDPOINT_TYPE, "s3-endpoint", {"vpcId": "vpc-id", "serviceName": "com.amazonaws.us-east-1.s3",
+                                                    "vpcEndpointType": "Gateway", "routeTableIds": ["rtb-id"]})
+REDEPLOY_POLICY = Res("aws:iam/rolePolicy:RolePolicy", "rotator-secrets", {
+    "role": "securestack-dev-rotator-role", "policy": policy_document(
+        {"Effect": "Allow", "Action": "ecs:UpdateService",
+         "Resource": f"arn:aws:ecs:us-east-1:{ACCOUNT}:service/securestack-dev/securestack-dev-app"})})
+APP_ENDPOINTS = ("secretsmanager", "kms", "logs", "sts", "ecr.api", "ecr.dkr", "ecs", "xray")
+
+
+def private_code_stack(*, leave_out: str = "", extra: tuple = ()) -> Stack:
+    """A traced rotator that redeploys the app, the app, and the endpoints they call (but `leave_out`)."""
+    endpoints = [interface_endpoint(s) for s in APP_ENDPOINTS if s != leave_out]
+    endpoints += [S3_GATEWAY] if leave_out != "s3" else []
+    return stack(ROTATOR, SERVICE, REDEPLOY_POLICY, *endpoints, *extra)
+
+
+# a rotator that is not traced and redeploys nothing, no app: the baseline is enough
+case("vpc-endpoints-for-private-code", stack(changed(ROTATOR, tracingConfig={"mode": "PassThrough"}),
+                                             *[interface_endpoint(s) for s in ("secretsmanager", "kms", "logs", "sts")],
+                                             S3_GATEWAY))
+case("vpc-endpoints-for-private-code", private_code_stack(),
+     *[private_code_stack(leave_out=service) for service in ("ecs", "xray", "ecr.dkr", "secretsmanager", "s3")],
+     private_code_stack(leave_out="ecs", extra=(interface_endpoint("ecs", privateDnsEnabled=False),)),
+     private_code_stack(leave_out="s3", extra=(changed(S3_GATEWAY, routeTableIds=[]),)))
 case("subnet-no-public-ip-on-launch", stack(SUBNET_A), *variants(SUBNET_A, {"mapPublicIpOnLaunch": True}))
 
 # -- IAM and resource policies ---------------------------------------------------------------------------------
