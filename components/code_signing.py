@@ -62,6 +62,9 @@ class RotatorCodeSigningArgs:
     production: bool
     encryption_key_arn: pulumi.Input[str]  # a CMK of this environment (the secrets key)
     tags: Mapping[str, str] = field(default_factory=dict)
+    # Where the bucket's S3 server access logs go (private_bucket's `access_logs`), once the stack has a
+    # destination for them; None: private_bucket's default.
+    server_access_logs: Optional[Any] = None
 
 
 class RotatorCodeSigning(pulumi.ComponentResource):
@@ -98,7 +101,8 @@ class RotatorCodeSigning(pulumi.ComponentResource):
                 "id": "expire-replaced-code", "status": "Enabled", "filter": {"prefix": ""},
                 "noncurrent_version_expiration": {"noncurrent_days": NONCURRENT_VERSION_DAYS},
                 "abort_incomplete_multipart_upload": {"days_after_initiation": 1}}],
-            policy=self._bucket_policy, tags=self._tags, parent=self, production=args.production)
+            policy=self._bucket_policy, tags=self._tags, parent=self, production=args.production,
+            **({"access_logs": args.server_access_logs} if args.server_access_logs is not None else {}))
 
     @staticmethod
     def _bucket_policy(bucket: aws.s3.Bucket) -> pulumi.Output[str]:

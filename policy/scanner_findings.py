@@ -70,7 +70,11 @@ SCANNER_FINDINGS: dict[str, ScannerCheck] = {
         Justified(("aws_s3_bucket.edge_access_logs",),
                   "ALB access-log delivery supports only SSE-S3 (Elastic Load Balancing user guide, \"Access logs\": "
                   "SSE-KMS is not supported); policy `s3-default-encryption` requires SSE-S3 on exactly that bucket "
-                  "and a CMK on every other"),)),
+                  "and a CMK on every other"),
+        Justified(("aws_s3_bucket.access_logs_bucket",),
+                  "the stack's S3 server access-log destination: S3 log delivery does not support SSE-KMS default "
+                  "encryption on the destination bucket, only SSE-S3 (S3 user guide, \"Enabling Amazon S3 server "
+                  "access logging\")"))),
     "CKV_AWS_116": ScannerCheck("Ensure that AWS Lambda function is configured for a Dead Letter Queue(DLQ)", (
         Justified(("aws_lambda_function.*_rotator_function",),
                   "the rotators are invoked synchronously by Secrets Manager, one step at a time; a dead-letter "
@@ -86,12 +90,13 @@ SCANNER_FINDINGS: dict[str, ScannerCheck] = {
                   "secret, so its concurrency is bounded by the number of secrets rotating"),)),
     "CKV2_AWS_62": ScannerCheck("Ensure S3 buckets should have event notifications enabled", (
         Justified(("aws_s3_bucket.audit_bucket", "aws_s3_bucket.edge_access_logs",
-                   "aws_s3_bucket.rotator_code_signing_bucket"),
+                   "aws_s3_bucket.rotator_code_signing_bucket", "aws_s3_bucket.access_logs_bucket"),
                   "nothing consumes events from these buckets (log archives and the rotators' code), and writers "
                   "are fixed by bucket policy and IAM; a change to a bucket's policy, ACL, lifecycle or replication "
                   "is a management event the trail records and raises `cis-cloudwatch-8-s3-bucket-policy-changes`"),)),
     "CKV_AWS_144": ScannerCheck("Ensure that S3 bucket has cross-region replication enabled", (
-        Justified(("aws_s3_bucket.audit_bucket", "aws_s3_bucket.edge_access_logs"),
+        Justified(("aws_s3_bucket.audit_bucket", "aws_s3_bucket.edge_access_logs",
+                   "aws_s3_bucket.access_logs_bucket"),
                   "log archives: versioned, expiring by lifecycle, private and TLS-only (policies `s3-versioning`, "
                   "`s3-public-access-blocked`, `s3-tls-only`), the trail's files validated by digest; a second-"
                   "region copy of each would need a second bucket and key per region and is not a recovery "
