@@ -4,7 +4,8 @@ The archive of a kind is built in memory from `lambdas/<kind>/` (at the zip root
 (as a package) and the distributions named in `lambdas/<kind>/VENDOR` with their dependencies, copied from the
 installed environment. Entries are sorted and carry fixed timestamps and permissions, so the same source gives
 the same bytes: the archive is written under a name keyed by its sha256 and `pulumi up` sees no change when
-nothing changed.
+nothing changed. The function deploys the copy AWS Signer signed (components/code_signing.py), never the local
+archive, and its code-signing configuration refuses anything else.
 """
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ import pulumi
 import pulumi_aws as aws
 from packaging.requirements import Requirement
 
+from .code_signing import RotatorCodeSigning, SignedCode
 from .common import aws_identity, encrypted_log_group, policy_json, service_assume_role_policy
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -212,6 +214,8 @@ class RotationFunctionArgs:
     vpc_id: pulumi.Input[str]
     vpc_cidr: pulumi.Input[str]
     private_subnet_ids: pulumi.Input[Sequence[pulumi.Input[str]]]
+    # Signs the archive; the function runs only code its code-signing configuration accepts.
+    code_signing: RotatorCodeSigning
     reserved_concurrency: Optional[int] = None  # None: unreserved (the account's pool; see infra/settings/secrets.py)
     log_level: str = "INFO"
     database: Optional[RotatorDatabaseAccess] = None
@@ -237,6 +241,9 @@ class RotationFunction(pulumi.ComponentResource):
         self.account_id, self.partition, self.region = aws_identity(self)
         self.function_name = function_name(args.environment, args.kind)
         self.archive = build_archive(args.kind)
+        self.signed_code: SignedCode = args.code_signing.signed_code(
+            f"{name}-code", kind=args.kind, archive_path=str(self.archive.path), sha256_hex=self.archive.sha256,
+            parent=self, tags=self._tags)
         self.log_group = encrypted_log_group(
             f"{name}-logs", log_group_name=f"/aws/lambda/{self.function_name}", kms_key_arn=args.logs_key_arn,
             retention_days=args.log_retention_days, tags=self._tags, parent=self)
@@ -376,10 +383,17 @@ class RotationFunction(pulumi.ComponentResource):
         args = self._args
         return aws.lambda_.Function(
             f"{self._name}-function", name=self.function_name, role=self.role.arn, runtime=RUNTIME, handler=HANDLER,
-            architectures=[ARCHITECTURE], code=pulumi.FileArchive(str(self.archive.path)),
+            architectures=[ARCHITECTURE],
+            # The signed copy of the archive; Lambda checks its signature against the config (Enforce).
+            s3_bucket=self.signed_code.bucket, s3_key=self.signed_code.key,
+            code_signing_config_arn=args.code_signing.config_arn,
             source_code_hash=self.archive.source_code_hash, timeout=TIMEOUT_SECONDS, memory_size=MEMORY_MB,
             description=f"Secrets Manager rotation ({args.kind}) for securestack {args.environment}",
-            environment={"variables": self._environment()},
+            # Configuration only (no secret values): encrypted at rest with the environment's secrets key, not
+            # Lambda's AWS-managed key. Lambda creates a grant for the execution role on the key with the
+            # deploying principal's kms:CreateGrant/Encrypt, which the key policy leaves to IAM (components/keys.py,
+            # AccountAdministersThroughIam); AWS Lambda developer guide, "Securing Lambda environment variables".
+            environment={"variables": self._environment()}, kms_key_arn=args.secrets_key_arn,
             vpc_config={"subnet_ids": args.private_subnet_ids, "security_group_ids": [self.security_group.id]},
             reserved_concurrent_executions=args.reserved_concurrency, tracing_config={"mode": TRACING_MODE},
             logging_config={"log_format": "Text", "log_group": self.log_group.name},

@@ -62,7 +62,8 @@ def build() -> None:
         server_access_logs=access_logs.target("alb-logs/")), opts)
 
     secrets_and_app = build_secrets_and_app(settings, Platform(
-        keys=keys, network=network, database=database, account=account, partition=partition, edge=edge), opts)
+        keys=keys, network=network, database=database, account=account, partition=partition, edge=edge,
+        access_logs=access_logs), opts)
 
     audit = AuditTrail("audit", AuditTrailArgs(
         environment=env, production=production, settings=settings.audit, logs_key_arn=keys.logs_key_arn,

@@ -322,6 +322,44 @@ def _simple(service: str, resource_format: str, name_key: str = "name", global_:
     return shape
 
 
+def _uuid(rid: str) -> str:
+    return f"{rid[:8]}-{rid[8:12]}-{rid[12:16]}-{rid[16:20]}-{rid[20:32]}"
+
+
+def _signing_profile(args, inputs, env, rid):
+    """Signer profiles: the provider appends a unique suffix to name_prefix; the version ARN adds the version."""
+    prefix = inputs.get("namePrefix")
+    name = inputs.get("name") if isinstance(inputs.get("name"), str) else \
+        f"{prefix if isinstance(prefix, str) else 'terraform_'}{int(rid[:20], 16) % 10 ** 26:026d}"
+    arn = _arn(env, inputs, "signer", f"/signing-profiles/{name}")
+    version = rid[:10]
+    return {"name": name, "id": name, "arn": arn, "version": version, "versionArn": f"{arn}/{version}",
+            "status": "Active", "platformDisplayName": "AWS Lambda"}
+
+
+def _signing_job(args, inputs, env, rid):
+    """A finished job: Signer writes the signed copy as <destination prefix><job id>.zip."""
+    job_id = _uuid(rid)
+    destination = (inputs.get("destination") or {}).get("s3") or {}
+    bucket, prefix = destination.get("bucket"), destination.get("prefix") or ""
+    signed_key = f"{prefix}{job_id}.zip" if isinstance(prefix, str) else UNKNOWN_TEXT
+    return {"id": job_id, "jobId": job_id, "status": "Succeeded", "jobOwner": env.account_id,
+            "platformId": "AWSLambda-SHA384-ECDSA", "signedObjects": [{"s3s": [{"bucket": bucket, "key": signed_key}]}]}
+
+
+def _bucket_object(args, inputs, env, rid):
+    """An object in a versioned bucket: S3 answers the PUT with the new version's id."""
+    key, bucket = inputs.get("key"), inputs.get("bucket")
+    return {"id": key, "versionId": f"v{_digest(rid + str(inputs.get('sourceHash')), 31)}",
+            "arn": f"arn:{env.partition}:s3:::{bucket}/{key}", "etag": _digest(rid, 32)}
+
+
+def _code_signing_config(args, inputs, env, rid):
+    config_id = f"csc-{rid[:17]}"
+    return {"id": _arn(env, inputs, "lambda", f"code-signing-config:{config_id}"), "configId": config_id,
+            "arn": _arn(env, inputs, "lambda", f"code-signing-config:{config_id}")}
+
+
 OUTPUT_SHAPERS: dict[str, OutputShaper] = {
     "aws:kms/key:Key": _kms_key,
     "aws:rds/instance:Instance": _rds_instance,
@@ -354,6 +392,10 @@ OUTPUT_SHAPERS: dict[str, OutputShaper] = {
     "aws:route53/record:Record": _route53_record,
     "random:index/randomId:RandomId": _random_id,
     "pulumi-python:dynamic/securestack:SecretReadiness": _secret_readiness,
+    "aws:signer/signingProfile:SigningProfile": _signing_profile,
+    "aws:signer/signingJob:SigningJob": _signing_job,
+    "aws:s3/bucketObjectv2:BucketObjectv2": _bucket_object,
+    "aws:lambda/codeSigningConfig:CodeSigningConfig": _code_signing_config,
 }
 
 

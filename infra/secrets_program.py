@@ -15,6 +15,8 @@ from components.app import AppService, AppServiceArgs, SecretVariable, execution
 from components.database import EncryptedPostgres
 from components.keys import EnvironmentKeys
 from components.network import Network
+from components.access_logs import AccessLogBucket
+from components.code_signing import RotatorCodeSigning, RotatorCodeSigningArgs
 from components.rotation import (TRACING_MODE, RotationFunction, RotationFunctionArgs, RotatorDatabaseAccess,
                                  function_name, role_name)
 from components.secrets import (DatabaseUserSecret, DatabaseUserSecretArgs, ScopedApiKeys, ScopedApiKeysArgs,
@@ -46,6 +48,8 @@ class Platform:
     partition: pulumi.Input[str]
     # The load balancer (TlsLoadBalancer): target_group_arn, security_group_id, dns_name, allow_to_targets().
     edge: Optional[pulumi.ComponentResource] = None
+    # The stack's S3 server access-log destination (AccessLogBucket): the code bucket logs there too.
+    access_logs: Optional[AccessLogBucket] = None
 
 
 def private_code(settings: StackSettings) -> PrivateCode:
@@ -58,13 +62,17 @@ def private_code(settings: StackSettings) -> PrivateCode:
 def _rotators(settings: StackSettings, platform: Platform,
               opts: pulumi.ResourceOptions) -> dict[str, RotationFunction]:
     env, app, network, keys = settings.environment, settings.app, platform.network, platform.keys
+    code_signing = RotatorCodeSigning("rotator-code-signing", RotatorCodeSigningArgs(
+        environment=env, production=settings.is_production, encryption_key_arn=keys.secrets_key_arn,
+        server_access_logs=platform.access_logs.target("lambda-code/") if platform.access_logs else None,
+        tags=settings.base_tags()), opts)
 
     def rotator(name: str, kind: str, secret_path: str, database: Optional[RotatorDatabaseAccess] = None):
         return RotationFunction(name, RotationFunctionArgs(
             environment=env, kind=kind, secret_path=secret_path, secrets_key_arn=keys.secrets_key_arn,
             logs_key_arn=keys.logs_key_arn, log_retention_days=settings.logs.retention_days,
             vpc_id=network.vpc_id, vpc_cidr=network.vpc_cidr, private_subnet_ids=network.private_subnet_ids,
-            reserved_concurrency=settings.secrets.rotator_reserved_concurrency,
+            code_signing=code_signing, reserved_concurrency=settings.secrets.rotator_reserved_concurrency,
             log_level=settings.secrets.rotator_log_level, database=database,
             ecs_service=(app.cluster_name(env), app.service_name(env)) if app.enabled else None,
             tags=settings.base_tags()), opts)

@@ -1,4 +1,5 @@
-"""CONTROLS.md from POLICIES: one row per policy with the controls it implements and its enforcement.
+"""CONTROLS.md from POLICIES: one row per policy with the controls it implements and its enforcement, then the
+outside scanner's findings left on the shipped stacks with the reason each stays (policy/scanner_findings.py).
 
     python -m policy.controls          # rewrites policy/CONTROLS.md
     python -m policy.controls --check  # exits 1 if CONTROLS.md is not what POLICIES says (CI, tests)
@@ -13,6 +14,7 @@ from typing import Optional, Sequence
 from pulumi_policy import EnforcementLevel, StackValidationPolicy
 
 from policy.policies import PACK_NAME, POLICIES
+from policy.scanner_findings import render_section
 
 CONTROLS_FILE = Path(__file__).resolve().parent / "CONTROLS.md"
 HEADER = f"""# {PACK_NAME} policy pack: controls
@@ -51,7 +53,8 @@ def row(policy) -> str:
 
 
 def render(policies=POLICIES) -> str:
-    return HEADER + "\n".join(row(policy) for policy in policies) + "\n"
+    """The policy table, then the outside scanner's findings left on the shipped stacks and why each stays."""
+    return HEADER + "\n".join(row(policy) for policy in policies) + "\n" + render_section()
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

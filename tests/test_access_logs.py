@@ -28,7 +28,7 @@ def child(recording: Recording, type_: str) -> RecordedResource:
     return found[0]
 
 
-def test_both_log_buckets_and_only_they_deliver_to_the_one_access_log_bucket(shipped):
+def test_every_other_bucket_and_only_they_deliver_to_the_one_access_log_bucket(shipped):
     stack, recording = shipped
     destination = child(recording, BUCKET)
     assert destination.inputs["bucket"] == f"securestack-{stack}-s3-access-logs-{ACCOUNTS[stack]}"
@@ -36,7 +36,8 @@ def test_both_log_buckets_and_only_they_deliver_to_the_one_access_log_bucket(shi
     sources = {by_name[c.inputs["bucket"]].name: (c.inputs["targetBucket"], c.inputs["targetPrefix"])
                for c in recording.of_type(LOGGING)}
     assert sources == {"audit-bucket": (destination.outputs["bucket"], "cloudtrail/"),
-                       "edge-access-logs": (destination.outputs["bucket"], "alb-logs/")}
+                       "edge-access-logs": (destination.outputs["bucket"], "alb-logs/"),
+                       "rotator-code-signing-bucket": (destination.outputs["bucket"], "lambda-code/")}
     # every bucket of the stack logs, except the destination (it would log its own deliveries without end)
     assert {b.name for b in by_name.values()} - {destination.name} == set(sources)
 

@@ -9,6 +9,7 @@ import ipaddress
 import re
 from datetime import datetime, timedelta, timezone
 
+import botocore.session
 import pulumi
 import pulumi_aws as aws
 import pytest

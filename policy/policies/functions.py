@@ -7,7 +7,8 @@ from pulumi_policy import ReportViolation, ResourceValidationArgs, Severity
 from .network import availability_zones
 from .support import (Controls, StackGraph, actions_of, allows, get, items, label, number, peek, plain, present,
                       resource_policy, secret_looking, shown, stack_policy, statements)
-from .types import FUNCTION, LOG_GROUP, LOG_METRIC_FILTER, METRIC_ALARM, PERMISSION, ROLE, ROLE_POLICY, TOPIC
+from .types import (CODE_SIGNING_CONFIG, FUNCTION, LOG_GROUP, LOG_METRIC_FILTER, METRIC_ALARM, PERMISSION, ROLE,
+                    ROLE_POLICY, SIGNING_JOB, SIGNING_PROFILE, TOPIC)
 
 # Lambda's runtimes not yet deprecated (AWS Lambda developer guide, "Runtime deprecation policy", 2026): what
 # Security Hub Lambda.2 accepts. A runtime leaving this list fails the pack until the function is upgraded.
@@ -18,6 +19,10 @@ SUPPORTED_RUNTIMES = frozenset({
     "dotnet8", "dotnet10", "ruby3.3", "ruby3.4", "provided.al2", "provided.al2023",
 })
 MIN_AVAILABILITY_ZONES = 2
+ENFORCE = "Enforce"  # Lambda's CodeSigningPolicy: Warn would deploy unsigned or foreign code anyway
+LAMBDA_SIGNING_PLATFORM = "AWSLambda-SHA384-ECDSA"
+# Lambda's own key for environment variables (what Lambda uses when kmsKeyArn is absent).
+AWS_MANAGED_LAMBDA_KEY = "alias/aws/lambda"
 
 
 @resource_policy("lambda-permission-bound-to-source", "Lambda invoke permissions name their caller: never `*`, and "
@@ -147,5 +152,46 @@ def lambda_redeploy_alarmed(graph: StackGraph, report: ReportViolation) -> None:
                    "redeploy-failed log lines", function.urn)
 
 
+@resource_policy("lambda-environment-encrypted-with-cmk", "Lambda functions with environment variables encrypt them "
+                 "with a customer-managed KMS key (kmsKeyArn), not Lambda's AWS-managed key",
+                 Controls(checkov=("CKV_AWS_173",), sources=("guides: AES-256 at rest",)), [FUNCTION],
+                 Severity.MEDIUM)
+def lambda_environment_cmk(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    if not present(get(args.props, "environment") or {}, "variables"):
+        return  # nothing to encrypt
+    if not present(args.props, "kmsKeyArn"):
+        report("environment variables without kmsKeyArn (Lambda's AWS-managed key)")
+    elif str(peek(args.props, "kmsKeyArn")).endswith(AWS_MANAGED_LAMBDA_KEY):
+        report(f"kmsKeyArn is {AWS_MANAGED_LAMBDA_KEY}, the AWS-managed key")
+
+
+def _code_signing_problem(graph: StackGraph, function) -> str:
+    configs = graph.referenced(function, "codeSigningConfigArn", CODE_SIGNING_CONFIG)
+    if not present(function.props, "codeSigningConfigArn") or not configs:
+        return "has no code-signing configuration of the stack"
+    for config in configs:
+        if get(config.props, "policies", "untrustedArtifactOnDeployment") != ENFORCE:
+            return f"uses {label(config)}, which does not Enforce (untrusted code would deploy with a warning)"
+        publishers = graph.referenced(config, "allowedPublishers", SIGNING_PROFILE)
+        if not publishers or any(get(p.props, "platformId") != LAMBDA_SIGNING_PLATFORM for p in publishers):
+            return f"uses {label(config)}, whose allowed publishers are not {LAMBDA_SIGNING_PLATFORM} signing " \
+                   "profiles of the stack"
+    if get(function.props, "packageType") != "Image" and not graph.referenced(function, "s3Key", SIGNING_JOB):
+        return "deploys code no signing job of the stack produced (Enforce would refuse it at deploy time)"
+    return ""
+
+
+@stack_policy("lambda-code-signing-enforced", "Lambda functions run only signed code: a code-signing configuration "
+              f"that Enforces, allowing only the stack's {LAMBDA_SIGNING_PLATFORM} signing profiles, and code that a "
+              "signing job of the stack signed", Controls(checkov=("CKV_AWS_272",), sources=(
+                  "issue 11: rotator code is signed",)), [FUNCTION, CODE_SIGNING_CONFIG, SIGNING_JOB, SIGNING_PROFILE],
+              Severity.HIGH)
+def lambda_code_signing(graph: StackGraph, report: ReportViolation) -> None:
+    for function in graph.of_type(FUNCTION):
+        problem = _code_signing_problem(graph, function)
+        if problem:
+            report(f"{label(function)} {problem}", function.urn)
+
+
 POLICIES = [lambda_permission_bound, lambda_runtime, lambda_in_vpc, lambda_no_env_secrets, lambda_tracing,
-            lambda_concurrency, lambda_log_group, lambda_redeploy_alarmed]
+            lambda_concurrency, lambda_log_group, lambda_redeploy_alarmed, lambda_environment_cmk, lambda_code_signing]

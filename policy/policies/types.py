@@ -53,6 +53,9 @@ BUCKET_LOGGING_CONFIGS = ("aws:s3/bucketLogging:BucketLogging", "aws:s3/bucketLo
 # compute, identity, audit
 FUNCTION = "aws:lambda/function:Function"
 PERMISSION = "aws:lambda/permission:Permission"
+CODE_SIGNING_CONFIG = "aws:lambda/codeSigningConfig:CodeSigningConfig"
+SIGNING_JOB = "aws:signer/signingJob:SigningJob"
+SIGNING_PROFILE = "aws:signer/signingProfile:SigningProfile"
 ECS_SERVICE = "aws:ecs/service:Service"
 TASK_DEFINITION = "aws:ecs/taskDefinition:TaskDefinition"
 ROLE = "aws:iam/role:Role"

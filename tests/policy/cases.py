@@ -253,7 +253,7 @@ ROTATOR = Res(FUNCTION, "rotator", {
     "environment": {"variables": {"SECRETS_MANAGER_ENDPOINT": "https://secretsmanager.us-east-1.amazonaws.com",
                                   "LOG_LEVEL": "INFO", "PG_CA_BUNDLE": "/var/task/rds-global-bundle.pem",
                                   "API_KEY_SECRET": "securestack/dev/api-keys/storefront"}},
-    "tracingConfig": {"mode": "Active"}, "reservedConcurrentExecutions": 5,
+    "tracingConfig": {"mode": "Active"}, "reservedConcurrentExecutions": 5, "kmsKeyArn": KEY,
     "loggingConfig": {"logFormat": "Text", "logGroup": "/aws/lambda/securestack-dev-rotator"}},
     deps={"vpcConfig": ["subnet-a", "subnet-b"], "loggingConfig": ["rotator-logs"]})
 PERMISSION = Res("aws:lambda/permission:Permission", "invoke", {
@@ -282,6 +282,37 @@ case("lambda-concurrency-not-zero", stack(changed(ROTATOR, reservedConcurrentExe
 case("lambda-log-group-managed", stack(ROTATOR, ROTATOR_LOGS),
      stack(replace(changed(ROTATOR, loggingConfig={"logGroup": "/elsewhere"}), deps={}), ROTATOR_LOGS),
      stack(ROTATOR))
+case("lambda-environment-encrypted-with-cmk", stack(ROTATOR, changed(ROTATOR, environment=DELETE, kmsKeyArn=DELETE)),
+     *variants(ROTATOR, {"kmsKeyArn": DELETE}, {"kmsKeyArn": "arn:aws:kms:us-east-1:111111111111:alias/aws/lambda"}))
+
+CODE_BUCKET = "securestack-dev-lambda-code-111111111111"
+SIGNING_PROFILE = Res("aws:signer/signingProfile:SigningProfile", "signing-profile", {
+    "platformId": "AWSLambda-SHA384-ECDSA", "namePrefix": "securestack_dev_rotators_"}, outputs={
+    "platformId": "AWSLambda-SHA384-ECDSA", "name": "securestack_dev_rotators_1", "id": "securestack_dev_rotators_1",
+    "versionArn": f"arn:aws:signer:us-east-1:{ACCOUNT}:/signing-profiles/securestack_dev_rotators_1/abc",
+    "arn": f"arn:aws:signer:us-east-1:{ACCOUNT}:/signing-profiles/securestack_dev_rotators_1"})
+CODE_SIGNING_CONFIG = Res("aws:lambda/codeSigningConfig:CodeSigningConfig", "code-signing", {
+    "allowedPublishers": {"signingProfileVersionArns": [SIGNING_PROFILE.outputs["versionArn"]]},
+    "policies": {"untrustedArtifactOnDeployment": "Enforce"}}, deps={"allowedPublishers": ["signing-profile"]})
+SIGNING_JOB = Res("aws:signer/signingJob:SigningJob", "signing-job", {
+    "profileName": "securestack_dev_rotators_1", "ignoreSigningJobFailure": False,
+    "source": {"s3": {"bucket": CODE_BUCKET, "key": "unsigned/rotator-0a1b.zip", "version": "v1"}},
+    "destination": {"s3": {"bucket": CODE_BUCKET, "prefix": "signed/rotator/"}}}, deps={
+    "profileName": ["signing-profile"]})
+SIGNED_ROTATOR = changed(replace(ROTATOR, deps={**ROTATOR.deps, "codeSigningConfigArn": ["code-signing"],
+                                                "s3Key": ["signing-job"], "s3Bucket": ["signing-job"]}),
+                         codeSigningConfigArn=f"arn:aws:lambda:us-east-1:{ACCOUNT}:code-signing-config:csc-1",
+                         s3Bucket=CODE_BUCKET, s3Key="signed/rotator/job-1.zip")
+SIGNING = (SIGNING_PROFILE, CODE_SIGNING_CONFIG, SIGNING_JOB)
+case("lambda-code-signing-enforced", stack(SIGNED_ROTATOR, *SIGNING),
+     stack(ROTATOR, *SIGNING),  # no code-signing configuration
+     stack(SIGNED_ROTATOR, SIGNING_PROFILE, SIGNING_JOB, changed(
+         CODE_SIGNING_CONFIG, policies={"untrustedArtifactOnDeployment": "Warn"})),
+     stack(SIGNED_ROTATOR, SIGNING_JOB, replace(CODE_SIGNING_CONFIG, deps={}, inputs={
+         **CODE_SIGNING_CONFIG.inputs, "allowedPublishers": {"signingProfileVersionArns": [
+             "arn:aws:signer:us-east-1:999999999999:/signing-profiles/elsewhere/abc"]}})),  # a foreign publisher
+     stack(replace(SIGNED_ROTATOR, deps={k: v for k, v in SIGNED_ROTATOR.deps.items() if k not in ("s3Key", "s3Bucket")},
+                   inputs={**SIGNED_ROTATOR.inputs, "s3Key": "unsigned/rotator-0a1b.zip"}), *SIGNING))  # unsigned code
 
 # -- log groups, S3, backup ------------------------------------------------------------------------------------
 

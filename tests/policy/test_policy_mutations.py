@@ -290,6 +290,16 @@ MUTATIONS = [
         "api-key-rotator-function", lambda r: (put(r, "loggingConfig", {"logFormat": "Text",
                                                                         "logGroup": "/aws/lambda/unmanaged"}),
                                                r.property_dependencies.pop("loggingConfig")))),
+    Mutation("rotator environment under a CMK", "lambda-environment-encrypted-with-cmk",
+             removing("postgres-user-rotator-function", "kmsKeyArn")),
+    Mutation("rotator runs only signed code", "lambda-code-signing-enforced",
+             removing("api-key-rotator-function", "codeSigningConfigArn")),
+    Mutation("code signing enforced, not warned", "lambda-code-signing-enforced", on(
+        "rotator-code-signing-config", lambda r: edit(r, "policies", lambda p: p.update(
+            untrustedArtifactOnDeployment="Warn")))),
+    Mutation("rotator deploys the signed archive", "lambda-code-signing-enforced", on(
+        "webhook-rotator-function", lambda r: (put(r, "s3Key", "unsigned/webhook_secret_rotation.zip"),
+                                               r.property_dependencies.pop("s3Key")))),
     # audit
     Mutation("trail in every region", "cloudtrail-multi-region", setting("audit-trail", "isMultiRegionTrail", False)),
     Mutation("trail under the logs CMK", "cloudtrail-encrypted-with-cmk", removing("audit-trail", "kmsKeyId")),
