@@ -1,8 +1,14 @@
-"""AppService: the app on ECS Fargate behind the load balancer, its secrets injected by reference.
+"""AppService: the app on ECS Fargate behind the load balancer; what it injects by reference, what it reads itself.
 
-The task definition names each secret by `<secret ARN>:<json key>::` (ECS fetches the value when a task starts),
-so no value appears in code, config, state or outputs. After a rotation the rotator forces a new deployment
-(tag `securestack:ecs-service`), and the circuit breaker rolls back a deployment that does not become healthy.
+Two roles, two kinds of secret access:
+- the execution role (the ECS agent) injects the database login by `<secret ARN>:<json key>::` when a task starts,
+  so no value appears in code, config, state or outputs. After that secret's rotation its rotator forces a new
+  deployment (tag `securestack:ecs-service`); the circuit breaker rolls back one that does not become healthy.
+- the task role (the app's code, through `securestack_runtime`) reads at run time exactly the verifier records of
+  the API keys it verifies (digests, never a key value), finds them from DescribeSecret on those keys (never
+  GetSecretValue), and reads the webhook secrets it signs with. It gets their ARNs as configuration
+  (SECURESTACK_API_KEY_VERIFIERS, SECURESTACK_WEBHOOK_SECRETS), so a rotation needs no redeploy: the library
+  reloads on a timer and once on a miss.
 """
 from __future__ import annotations
 
@@ -35,6 +41,16 @@ def execution_role_arn(environment: str, settings: AppSettings, account: pulumi.
                                 execution_role_name(environment, settings))
 
 
+def task_role_name(environment: str, settings: AppSettings) -> str:
+    """Deterministic, like the execution role's: the verifier records and webhook secrets name it."""
+    return f"securestack-{environment}-{settings.name}-task"
+
+
+def task_role_arn(environment: str, settings: AppSettings, account: pulumi.Input[str],
+                  partition: pulumi.Input[str]) -> pulumi.Output[str]:
+    return pulumi.Output.format("arn:{0}:iam::{1}:role/{2}", partition, account, task_role_name(environment, settings))
+
+
 def secret_reference(secret_arn: pulumi.Input[str], json_key: str) -> pulumi.Output[str]:
     """ECS `valueFrom` for one JSON key of the AWSCURRENT version: a reference, never the value."""
     return pulumi.Output.format("{0}:{1}::", secret_arn, json_key)
@@ -47,6 +63,22 @@ class SecretVariable:
     name: str
     secret_arn: pulumi.Input[str]
     json_key: str
+
+
+@dataclass(frozen=True)
+class RuntimeSecretAccess:
+    """What the app's own code reads from Secrets Manager at run time (task role), by ARN."""
+
+    # key secrets it verifies: DescribeSecret only (their `securestack:verifier-secret` tag names the record)
+    verified_key_arns: Sequence[pulumi.Input[str]] = ()
+    # their verifier records: GetSecretValue (digests only)
+    verifier_record_arns: Sequence[pulumi.Input[str]] = ()
+    # webhook secrets it signs with: GetSecretValue (HMAC needs the value)
+    signing_secret_arns: Sequence[pulumi.Input[str]] = ()
+
+    @property
+    def reads(self) -> list[pulumi.Input[str]]:
+        return [*self.verifier_record_arns, *self.signing_secret_arns]
 
 
 @dataclass
@@ -62,6 +94,7 @@ class AppServiceArgs:
     logs_key_arn: pulumi.Input[str]
     log_retention_days: int
     secret_variables: Sequence[SecretVariable] = ()
+    runtime_secrets: RuntimeSecretAccess = field(default_factory=RuntimeSecretAccess)
     # Non-secret settings (TTLs, endpoints); refused here if a name collides with a secret variable.
     environment_variables: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     database_security_group_id: Optional[pulumi.Input[str]] = None
@@ -93,11 +126,7 @@ class AppService(pulumi.ComponentResource):
             f"{name}-cluster", name=self.cluster_name, settings=[{"name": "containerInsights", "value": "enabled"}],
             tags=self._tags, opts=self._child())
         self.execution_role = self._execution_role()
-        self.task_role = aws.iam.Role(
-            f"{name}-task-role", name=f"securestack-{env}-{settings.name}-task",
-            description=f"what the {self.service_name} code itself may do (nothing beyond its secrets' injection)",
-            assume_role_policy=service_assume_role_policy("ecs-tasks.amazonaws.com", self.account_id),
-            tags=self._tags, opts=self._child())
+        self.task_role = self._task_role()
         self.security_group = self._security_group()
         self.task_definition = self._task_definition()
         self.service = self._service()
@@ -124,6 +153,41 @@ class AppService(pulumi.ComponentResource):
                            opts=self._child())
         return role
 
+    def _task_role(self) -> aws.iam.Role:
+        args = self._args
+        role = aws.iam.Role(
+            f"{self._name}-task-role", name=task_role_name(args.environment, args.settings),
+            description=f"what the {self.service_name} code itself may do: read its verifier records and signing "
+                        "secrets, never a key value",
+            assume_role_policy=service_assume_role_policy("ecs-tasks.amazonaws.com", self.account_id),
+            tags=self._tags, opts=self._child())
+        statements = self._task_statements()
+        if statements:
+            aws.iam.RolePolicy(f"{self._name}-task", role=role.id, policy=policy_json(statements), opts=self._child())
+        return role
+
+    def _task_statements(self) -> list[dict[str, Any]]:
+        access, statements = self._args.runtime_secrets, []
+        if access.verified_key_arns:
+            statements.append({"Sid": "FindVerifierRecordsOfVerifiedKeys", "Effect": "Allow",
+                               "Action": "secretsmanager:DescribeSecret", "Resource": list(access.verified_key_arns)})
+        if access.verifier_record_arns:
+            statements.append({"Sid": "ReadVerifierRecords", "Effect": "Allow",
+                               "Action": "secretsmanager:GetSecretValue",
+                               "Resource": list(access.verifier_record_arns)})
+        if access.signing_secret_arns:
+            statements.append({"Sid": "ReadWebhookSigningSecrets", "Effect": "Allow",
+                               "Action": "secretsmanager:GetSecretValue",
+                               "Resource": list(access.signing_secret_arns)})
+        if access.reads:
+            statements.append(self._secrets_key_statement())
+        return statements
+
+    def _secrets_key_statement(self) -> dict[str, Any]:
+        return {"Sid": "SecretsKeyThroughSecretsManager", "Effect": "Allow", "Action": "kms:Decrypt",
+                "Resource": self._args.secrets_key_arn, "Condition": {"StringEquals": {
+                    "kms:ViaService": pulumi.Output.format("secretsmanager.{0}.amazonaws.com", self.region)}}}
+
     def _execution_statements(self) -> list[dict[str, Any]]:
         args = self._args
         statements: list[dict[str, Any]] = [
@@ -134,9 +198,7 @@ class AppService(pulumi.ComponentResource):
             statements += [
                 {"Sid": "InjectConsumedSecrets", "Effect": "Allow", "Action": "secretsmanager:GetSecretValue",
                  "Resource": secret_arns},
-                {"Sid": "SecretsKeyThroughSecretsManager", "Effect": "Allow", "Action": "kms:Decrypt",
-                 "Resource": args.secrets_key_arn, "Condition": {"StringEquals": {"kms:ViaService": pulumi.Output.format(
-                     "secretsmanager.{0}.amazonaws.com", self.region)}}}]
+                self._secrets_key_statement()]
         statements += self._image_pull_statements()
         return statements
 

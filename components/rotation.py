@@ -43,6 +43,10 @@ HTTPS_PORT = 443
 # consumers.py); a CloudWatch Logs JSON filter pattern on the function's log group counts it. A metric filter, not
 # PutMetricData from the function: that would need a `monitoring` VPC endpoint.
 REDEPLOY_FAILED_OUTCOME = "redeploy-failed"
+# The operator CLI tags a secret with it before RotateSecret; the rotator's finishSecret removes it (contract12).
+REVOKE_PREVIOUS_TAG = "securestack:revoke-previous"
+VERIFIER_RECORD_KIND = "api-key-verifier"
+VERIFIER_RECORD_PATH = "api-key-verifiers"
 REDEPLOY_FAILURE_PATTERN = f'{{ $.outcome = "{REDEPLOY_FAILED_OUTCOME}" }}'
 ALARM_PERIOD_SECONDS = 300
 TIMEOUT_SECONDS = 60
@@ -221,6 +225,8 @@ class RotationFunctionArgs:
     database: Optional[RotatorDatabaseAccess] = None
     # (cluster, service) the rotator redeploys after a rotation; names, not outputs, to avoid a cycle.
     ecs_service: Optional[tuple[str, str]] = None
+    # The api-key rotator keeps each key's verifier record (securestack/<env>/api-key-verifiers/*) in step.
+    writes_verifier_records: bool = False
     tags: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -343,17 +349,36 @@ class RotationFunction(pulumi.ComponentResource):
         args = self._args
         via_secrets_manager = {"StringEquals": {"kms:ViaService": pulumi.Output.format(
             "secretsmanager.{0}.amazonaws.com", self.region)}}
+        own_secrets = self._arn("secretsmanager", f"secret:securestack/{args.environment}/{args.secret_path}/*")
+        rotates_this = {"secretsmanager:resource/AllowRotationLambdaArn": self.function.arn}
         statements = [
             # AWS's template for rotation roles: only secrets whose rotation names this very function.
             {"Sid": "RotateOnlySecretsThatNameThisFunction", "Effect": "Allow",
              "Action": ["secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue",
                         "secretsmanager:PutSecretValue", "secretsmanager:UpdateSecretVersionStage"],
-             "Resource": self._arn("secretsmanager", f"secret:securestack/{args.environment}/{args.secret_path}/*"),
-             "Condition": {"StringEquals": {"secretsmanager:resource/AllowRotationLambdaArn": self.function.arn}}},
+             "Resource": own_secrets, "Condition": {"StringEquals": rotates_this}},
             {"Sid": "SecretsKeyThroughSecretsManager", "Effect": "Allow",
              "Action": ["kms:Decrypt", "kms:GenerateDataKey"], "Resource": args.secrets_key_arn,
              "Condition": via_secrets_manager},
         ]
+        if args.secret_path in ("api-keys", "webhooks"):
+            # finishSecret removes the operator's revoke-previous tag once it acted on it; that tag key only
+            # (aws:TagKeys on UntagResource, Service Authorization Reference: AWS Secrets Manager).
+            statements.append({"Sid": "ClearRevokePreviousTag", "Effect": "Allow",
+                               "Action": "secretsmanager:UntagResource", "Resource": own_secrets,
+                               "Condition": {"StringEquals": rotates_this,
+                                             "ForAllValues:StringEquals": {"aws:TagKeys": [REVOKE_PREVIOUS_TAG]}}})
+        if args.writes_verifier_records:
+            # A verifier record has no rotation of its own (nothing to name this function): it is bounded by its
+            # path in this environment and by its kind tag, which only the stack writes.
+            statements.append({
+                "Sid": "MaintainVerifierRecordsOfThisEnvironment", "Effect": "Allow",
+                "Action": ["secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue",
+                           "secretsmanager:PutSecretValue"],
+                "Resource": self._arn("secretsmanager",
+                                      f"secret:securestack/{args.environment}/{VERIFIER_RECORD_PATH}/*"),
+                "Condition": {"StringEquals": {"secretsmanager:ResourceTag/securestack:kind": VERIFIER_RECORD_KIND,
+                                               "secretsmanager:ResourceTag/securestack:env": args.environment}}})
         if args.database is not None:
             statements += [
                 {"Sid": "ReadDatabaseMasterSecret", "Effect": "Allow",

@@ -1,5 +1,5 @@
-"""Secrets Manager entries rotated by a RotationFunction: scoped API keys, webhook signing secrets and the app's
-PostgreSQL login.
+"""Secrets Manager entries rotated by a RotationFunction: scoped API keys (each with its verifier record), webhook
+signing secrets and the app's PostgreSQL login.
 
 The three components share one file on purpose: their type tokens name the module (`securestack:secrets:...`)
 and they are one concern, a rotated secret, differing only in the metadata they tag. What they share (secret,
@@ -9,6 +9,11 @@ No value ever passes through Pulumi: a secret is created empty and gets its firs
 reads what it needs from the non-secret `securestack:*` tags. The first rotation is started, and waited for, by
 the secret's `SecretReadiness` (components/secret_readiness.py): the SecretRotation itself never rotates at once,
 since its provider would rotate again on every change of the schedule or rotator.
+
+Each API key has a *verifier record* beside it (`securestack/<env>/api-key-verifiers/<name>`, named by the key's
+`securestack:verifier-secret` tag): the SHA-256 digests of its current, pending and previous values, which the key's
+rotator writes at every step that changes what is valid. The app verifies keys from it and never reads a key's
+value. The record has no rotation and no value from Pulumi; its key's first rotation writes its first version.
 """
 from __future__ import annotations
 
@@ -27,8 +32,15 @@ from .secret_readiness import SecretReadiness, SecretReadinessArgs
 KIND_API_KEY = "api-key"
 KIND_WEBHOOK = "webhook-secret"
 KIND_POSTGRES_USER = "postgres-user"
-# Secret names are securestack/<env>/<path>/<name>; each rotator may touch only its own path.
-SECRET_PATHS = {KIND_API_KEY: "api-keys", KIND_WEBHOOK: "webhooks", KIND_POSTGRES_USER: "database"}
+KIND_API_KEY_VERIFIER = "api-key-verifier"
+# Secret names are securestack/<env>/<path>/<name>; each rotator may touch only its own path (the api-key rotator
+# also writes the verifier records).
+SECRET_PATHS = {KIND_API_KEY: "api-keys", KIND_WEBHOOK: "webhooks", KIND_POSTGRES_USER: "database",
+                KIND_API_KEY_VERIFIER: "api-key-verifiers"}
+# The contract with the rotators and securestack_runtime (tag values: letters, digits, spaces, _ . : / = + - @).
+VERIFIER_SECRET_TAG = "securestack:verifier-secret"  # on a key: its verifier record's name (a name: no cycle)
+PREVIOUS_GRACE_DAYS_TAG = "securestack:previous-grace-days"  # on a key or webhook: 0..30
+KEY_SECRET_TAG = "securestack:key-secret"  # on a verifier record: its key's name
 # Tag values allow only letters, digits, spaces and _ . : / = + - @, but every RDS-managed secret is named
 # `rds!...`: the master-secret-arn tag spells '!' as `@21` (as the wildcard scope is spelled ALL_SCOPES), and the
 # rotator reads it back with `tag_arn.replace("@21", "!")`.
@@ -72,9 +84,10 @@ class SecretStoreArgs:
     secrets_key_arn: pulumi.Input[str]
     recovery_window_days: int
     rotator: RotationFunction
-    # consumer name -> IAM role ARN that reads the value (`app`: the app's task execution role)
+    # consumer name -> IAM role ARN that reads the value (`app`: the app's execution role for what ECS injects,
+    # its task role for what its code reads at run time)
     consumer_role_arns: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
-    # `<cluster>/<service>` the rotator redeploys after rotating a secret the app consumes
+    # `<cluster>/<service>` the rotator redeploys after rotating a secret the app's tasks get injected at start
     app_ecs_service: Optional[str] = None
     tags: Mapping[str, str] = field(default_factory=dict)
 
@@ -86,6 +99,8 @@ class SecretSpec:
     consumers: Sequence[str]
     rotation_days: int
     metadata: Mapping[str, pulumi.Input[str]]
+    # Roles that read the secret's verifier record (the app's task role); None: the secret has no record.
+    verifier_reader_arns: Optional[Sequence[pulumi.Input[str]]] = None
 
 
 class RotatedSecrets(pulumi.ComponentResource):
@@ -102,11 +117,14 @@ class RotatedSecrets(pulumi.ComponentResource):
         # name -> the resource that exists once that secret has a value (what a consumer waits for)
         self.readiness: dict[str, SecretReadiness] = {}
         self.rotation_days: dict[str, int] = {}
+        # name -> the verifier record of that key (API keys only)
+        self.verifier_records: dict[str, aws.secretsmanager.Secret] = {}
         for spec in specs:
             self.secrets[spec.name] = self._rotated_secret(spec)
             self.rotation_days[spec.name] = spec.rotation_days
         self.arns = {name: secret.arn for name, secret in self.secrets.items()}
-        self.register_outputs({"arns": self.arns})
+        self.verifier_arns = {name: record.arn for name, record in self.verifier_records.items()}
+        self.register_outputs({"arns": self.arns, "verifier_arns": self.verifier_arns})
 
     def _tags(self, spec: SecretSpec) -> dict[str, pulumi.Input[str]]:
         store = self._store
@@ -115,11 +133,33 @@ class RotatedSecrets(pulumi.ComponentResource):
                                               **spec.metadata}
         if store.app_ecs_service is not None and "app" in spec.consumers:
             tags["securestack:ecs-service"] = store.app_ecs_service
+        if spec.verifier_reader_arns is not None:
+            tags[VERIFIER_SECRET_TAG] = secret_name(store.environment, KIND_API_KEY_VERIFIER, spec.name)
         return tags
 
     def _reader_arns(self, spec: SecretSpec) -> list[pulumi.Input[str]]:
         # A consumer without a role here (the app when this stack runs none) simply reads nothing.
         return [self._store.consumer_role_arns[c] for c in spec.consumers if c in self._store.consumer_role_arns]
+
+    def _verifier_record(self, spec: SecretSpec, resource: str) -> aws.secretsmanager.SecretPolicy:
+        """The key's verifier record, locked down like the key: read by its verifiers and the key's rotator,
+        written by that rotator only. Returns its policy: the key's rotation (which writes it) waits for it."""
+        store = self._store
+        key_secret = secret_name(store.environment, self.kind, spec.name)
+        record = aws.secretsmanager.Secret(
+            f"{resource}-verifier", name=secret_name(store.environment, KIND_API_KEY_VERIFIER, spec.name),
+            description=f"securestack {store.environment} verifier record of API key '{spec.name}': SHA-256 digests "
+                        "of its current, pending and previous values, never a key value; written by the key's "
+                        "rotator only",
+            kms_key_id=store.secrets_key_arn, recovery_window_in_days=store.recovery_window_days,
+            tags={**store.tags, "securestack:env": store.environment, "securestack:name": spec.name,
+                  "securestack:kind": KIND_API_KEY_VERIFIER, KEY_SECRET_TAG: key_secret},
+            opts=stateful_options(self, store.production))
+        self.verifier_records[spec.name] = record
+        return aws.secretsmanager.SecretPolicy(
+            f"{resource}-verifier-policy", secret_arn=record.arn, block_public_policy=True,
+            policy=secret_resource_policy(record.arn, list(spec.verifier_reader_arns or []), store.rotator.role_arn),
+            opts=pulumi.ResourceOptions(parent=self))
 
     def _rotated_secret(self, spec: SecretSpec) -> aws.secretsmanager.Secret:
         store, resource = self._store, f"{self._name}-{spec.name}"
@@ -131,6 +171,8 @@ class RotatedSecrets(pulumi.ComponentResource):
             f"{resource}-policy", secret_arn=secret.arn, block_public_policy=True,
             policy=secret_resource_policy(secret.arn, self._reader_arns(spec), store.rotator.role_arn),
             opts=pulumi.ResourceOptions(parent=self))
+        # The first rotation's setSecret writes the verifier record: it must exist, locked down, before.
+        locked_down = [policy] if spec.verifier_reader_arns is None else [policy, self._verifier_record(spec, resource)]
         # Explicit: AWS refuses the rotation until the invoke permission exists, and the first value must land in
         # a secret that is already locked down.
         # rotate_immediately=False: the provider sends it again on every update of the rotation (a schedule or
@@ -138,7 +180,7 @@ class RotatedSecrets(pulumi.ComponentResource):
         rotation = aws.secretsmanager.SecretRotation(
             f"{resource}-rotation", secret_id=secret.id, rotation_lambda_arn=store.rotator.arn,
             rotation_rules={"automatically_after_days": spec.rotation_days}, rotate_immediately=False,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[*store.rotator.rotation_dependencies, policy]))
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[*store.rotator.rotation_dependencies, *locked_down]))
         self.rotations.append(rotation)
         self.readiness[spec.name] = SecretReadiness(
             f"{resource}-ready", SecretReadinessArgs(secret_arn=secret.arn, rotation_lambda_arn=store.rotator.arn,
@@ -152,10 +194,13 @@ class ScopedApiKeysArgs:
     store: SecretStoreArgs
     keys: Sequence[ApiKeySettings]
     key_prefix: str  # sk_live_ (production) / sk_test_
+    # key name -> roles that read its verifier record (the app's task role, for the keys it verifies)
+    verifier_reader_arns: Mapping[str, Sequence[pulumi.Input[str]]] = field(default_factory=dict)
 
 
 class ScopedApiKeys(RotatedSecrets):
-    """One secret per scoped API key; the rotator makes `<prefix><256 random bits>` with the tagged scopes."""
+    """One secret per scoped API key, read by its callers only; the rotator makes `<prefix><256 random bits>` with
+    the tagged scopes and keeps the key's verifier record (digests) in step, which is all the app reads."""
 
     kind = KIND_API_KEY
 
@@ -166,7 +211,9 @@ class ScopedApiKeys(RotatedSecrets):
             description=f"securestack {env} API key '{key.name}' ({' '.join(key.scopes)})"
                         f"{': ' + key.description if key.description else ''}; value set by its rotator only",
             metadata={"securestack:scopes": scope_tag(key.scopes), "securestack:key-prefix": args.key_prefix,
-                      "securestack:internal": "true" if key.internal else "false"})
+                      "securestack:internal": "true" if key.internal else "false",
+                      PREVIOUS_GRACE_DAYS_TAG: str(key.previous_grace_days)},
+            verifier_reader_arns=list(args.verifier_reader_arns.get(key.name, ())))
             for key in args.keys]
         super().__init__("securestack:secrets:ScopedApiKeys", name, args.store, specs, opts)
 
@@ -178,14 +225,16 @@ class WebhookSecretsArgs:
 
 
 class WebhookSecrets(RotatedSecrets):
-    """One signing secret per webhook; receivers accept AWSCURRENT and AWSPREVIOUS during a rotation."""
+    """One signing secret per webhook, read by its signer (the app) and receivers; receivers accept AWSCURRENT,
+    AWSPENDING and, for `previousGraceDays` after a rotation, AWSPREVIOUS."""
 
     kind = KIND_WEBHOOK
 
     def __init__(self, name: str, args: WebhookSecretsArgs, opts: Optional[pulumi.ResourceOptions] = None):
         env = args.store.environment
         specs = [SecretSpec(
-            name=hook.name, consumers=hook.consumers, rotation_days=hook.rotation_days, metadata={},
+            name=hook.name, consumers=hook.consumers, rotation_days=hook.rotation_days,
+            metadata={PREVIOUS_GRACE_DAYS_TAG: str(hook.previous_grace_days)},
             description=f"securestack {env} webhook signing secret '{hook.name}'"
                         f"{': ' + hook.description if hook.description else ''}; value set by its rotator only")
             for hook in args.webhooks]

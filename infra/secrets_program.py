@@ -1,8 +1,13 @@
 """The part of the stack program that wires secrets, their rotators and the app (called by infra/program.py).
 
 Order without cycles: rotators first (they need only names and the database), then the secrets (their policies
-name the rotator's role and the app's execution role, the latter by its deterministic name), then the app (its
-task definition references the secrets' ARNs). The rotators redeploy the app by name for the same reason.
+name the rotator's role and the app's execution and task roles, the latter by their deterministic names), then the
+app (its task definition and task role reference the secrets' ARNs). The Postgres rotator redeploys the app by name
+for the same reason.
+
+Who holds what: a key's callers (`secrets.consumers`) read its value; the app reads only the keys' verifier records
+(digests) and the webhook secrets it signs with, at run time with its task role; ECS injects only the database
+login (execution role), the one secret whose rotation forces a redeploy.
 """
 from __future__ import annotations
 
@@ -11,7 +16,10 @@ from typing import Optional
 
 import pulumi
 
-from components.app import AppService, AppServiceArgs, SecretVariable, execution_role_arn
+import json
+
+from components.app import (AppService, AppServiceArgs, RuntimeSecretAccess, SecretVariable, execution_role_arn,
+                            task_role_arn)
 from components.database import EncryptedPostgres
 from components.keys import EnvironmentKeys
 from components.network import Network
@@ -25,12 +33,11 @@ from infra.endpoints import PrivateCode
 from infra.settings import StackSettings
 from infra.settings.secrets import APP_CONSUMER, key_prefix
 
+# The app's configuration of what it verifies and signs with (ARNs only; securestack_runtime reads them).
+API_KEY_VERIFIERS_VARIABLE = "SECURESTACK_API_KEY_VERIFIERS"  # JSON list of the key secret ARNs it verifies
+WEBHOOK_SECRETS_VARIABLE = "SECURESTACK_WEBHOOK_SECRETS"  # JSON object webhook name -> secret ARN it signs with
 API_KEY_ROTATION, WEBHOOK_ROTATION, POSTGRES_ROTATION = "api_key_rotation", "webhook_secret_rotation", \
     "postgres_user_rotation"
-
-
-def variable_suffix(name: str) -> str:
-    return name.upper().replace("-", "_")
 
 
 def secrets_manager_endpoint(region: str) -> str:
@@ -54,9 +61,15 @@ class Platform:
 
 def private_code(settings: StackSettings) -> PrivateCode:
     """What `build_secrets_and_app` puts in the private subnets: the Postgres rotator always (more with keys and
-    webhooks), every rotator traced and redeploying the app when there is one, and the app's Fargate tasks."""
-    return PrivateCode(app=settings.app.enabled, functions_redeploy_app=settings.app.enabled,
+    webhooks), every rotator traced, the Postgres one redeploying the app when the app injects the database
+    login, and the app's Fargate tasks."""
+    return PrivateCode(app=settings.app.enabled, functions_redeploy_app=redeploys_app(settings),
                        traced_functions=TRACING_MODE == "Active")
+
+
+def redeploys_app(settings: StackSettings) -> bool:
+    """Only a value injected at task start needs a redeploy after its rotation: the database login."""
+    return settings.app.enabled and settings.app.database_user
 
 
 def _rotators(settings: StackSettings, platform: Platform,
@@ -67,15 +80,16 @@ def _rotators(settings: StackSettings, platform: Platform,
         server_access_logs=platform.access_logs.target("lambda-code/") if platform.access_logs else None,
         tags=settings.base_tags()), opts)
 
-    def rotator(name: str, kind: str, secret_path: str, database: Optional[RotatorDatabaseAccess] = None):
+    def rotator(name: str, kind: str, secret_path: str, database: Optional[RotatorDatabaseAccess] = None,
+                redeploy: bool = False):
         return RotationFunction(name, RotationFunctionArgs(
             environment=env, kind=kind, secret_path=secret_path, secrets_key_arn=keys.secrets_key_arn,
             logs_key_arn=keys.logs_key_arn, log_retention_days=settings.logs.retention_days,
             vpc_id=network.vpc_id, vpc_cidr=network.vpc_cidr, private_subnet_ids=network.private_subnet_ids,
             code_signing=code_signing, reserved_concurrency=settings.secrets.rotator_reserved_concurrency,
             log_level=settings.secrets.rotator_log_level, database=database,
-            ecs_service=(app.cluster_name(env), app.service_name(env)) if app.enabled else None,
-            tags=settings.base_tags()), opts)
+            ecs_service=(app.cluster_name(env), app.service_name(env)) if redeploy else None,
+            writes_verifier_records=kind == API_KEY_ROTATION, tags=settings.base_tags()), opts)
 
     rotators = {}
     if settings.api_keys.root:
@@ -85,21 +99,28 @@ def _rotators(settings: StackSettings, platform: Platform,
     database = platform.database
     rotators[POSTGRES_ROTATION] = rotator("postgres-user-rotator", POSTGRES_ROTATION, "database", RotatorDatabaseAccess(
         security_group_id=database.security_group_id, master_secret_arn=database.master_secret_arn,
-        master_secret_key_arn=keys.data_key_arn))
+        master_secret_key_arn=keys.data_key_arn), redeploy=redeploys_app(settings))
     database.admit("postgres-user-rotator", rotators[POSTGRES_ROTATION].security_group_id)
     return rotators
 
 
-def _store(settings: StackSettings, platform: Platform, rotator: RotationFunction) -> SecretStoreArgs:
+def _store(settings: StackSettings, platform: Platform, rotator: RotationFunction,
+           app_reader: Optional[pulumi.Input[str]] = None, redeploy_app: bool = False) -> SecretStoreArgs:
+    """`app_reader`: the app role that reads these secrets' values (None: the app reads none of them)."""
     env, app = settings.environment, settings.app
     readers = {name: consumer.role_arn for name, consumer in settings.secrets.consumers.items()}
-    if app.enabled:
-        readers[APP_CONSUMER] = execution_role_arn(env, app, platform.account, platform.partition)
+    if app.enabled and app_reader is not None:
+        readers[APP_CONSUMER] = app_reader
     return SecretStoreArgs(
         environment=env, production=settings.is_production, secrets_key_arn=platform.keys.secrets_key_arn,
         recovery_window_days=settings.secrets.recovery_window_days, rotator=rotator, consumer_role_arns=readers,
-        app_ecs_service=f"{app.cluster_name(env)}/{app.service_name(env)}" if app.enabled else None,
+        app_ecs_service=f"{app.cluster_name(env)}/{app.service_name(env)}" if redeploy_app else None,
         tags=settings.base_tags())
+
+
+def app_task_role(settings: StackSettings, platform: Platform) -> Optional[pulumi.Output[str]]:
+    app = settings.app
+    return task_role_arn(settings.environment, app, platform.account, platform.partition) if app.enabled else None
 
 
 @dataclass
@@ -112,28 +133,35 @@ class SecretEntries:
         return [c for c in (self.api_keys, self.webhooks, self.database_user) if c is not None]
 
     def readiness_of(self, settings: StackSettings) -> list[pulumi.Resource]:
-        """What exists once every secret the app's tasks inject has a value."""
-        app = settings.app
-        ready = [self.api_keys.readiness[name] for name in app.api_keys]
-        ready += [self.webhooks.readiness[name] for name in app.webhooks]
-        if app.database_user:
-            ready += list(self.database_user.readiness.values())
-        return ready
+        """What exists once every secret the app's tasks inject has a value: the database login only. What the
+        app reads at run time (verifier records, signing secrets) it reloads, so its tasks need not wait."""
+        return list(self.database_user.readiness.values()) if settings.app.database_user else []
+
+    def verified_keys(self, settings: StackSettings) -> list[str]:
+        return settings.app.verified_keys(settings.api_keys) if self.api_keys is not None else []
 
 
 def _secrets(settings: StackSettings, platform: Platform, rotators: dict[str, RotationFunction],
              opts: pulumi.ResourceOptions) -> SecretEntries:
     app, database = settings.app, platform.database
+    task_role = app_task_role(settings, platform)
     api_keys = webhooks = None
     if settings.api_keys.root:
+        verifiers = {name: [task_role] for name in app.verified_keys(settings.api_keys)} if task_role else {}
+        # No app reader: the app never reads a key's value, only its verifier record.
         api_keys = ScopedApiKeys("api-keys", ScopedApiKeysArgs(
             store=_store(settings, platform, rotators[API_KEY_ROTATION]), keys=settings.api_keys.root,
-            key_prefix=key_prefix(settings.tier)), opts)
+            key_prefix=key_prefix(settings.tier), verifier_reader_arns=verifiers), opts)
     if settings.webhooks.root:
+        # The app signs at run time with its task role: nothing injected, so no redeploy after a rotation.
         webhooks = WebhookSecrets("webhooks", WebhookSecretsArgs(
-            store=_store(settings, platform, rotators[WEBHOOK_ROTATION]), webhooks=settings.webhooks.root), opts)
+            store=_store(settings, platform, rotators[WEBHOOK_ROTATION], app_reader=task_role),
+            webhooks=settings.webhooks.root), opts)
+    execution_role = execution_role_arn(settings.environment, app, platform.account, platform.partition) \
+        if app.enabled else None
     database_user = DatabaseUserSecret("database-user", DatabaseUserSecretArgs(
-        store=_store(settings, platform, rotators[POSTGRES_ROTATION]), username=settings.database.app_username,
+        store=_store(settings, platform, rotators[POSTGRES_ROTATION], app_reader=execution_role,
+                     redeploy_app=redeploys_app(settings)), username=settings.database.app_username,
         database_name=settings.database.database_name, host=database.address, port=database.port,
         master_secret_arn=database.master_secret_arn,
         consumers=[APP_CONSUMER] if app.enabled and app.database_user else [],
@@ -142,12 +170,9 @@ def _secrets(settings: StackSettings, platform: Platform, rotators: dict[str, Ro
 
 
 def _secret_variables(settings: StackSettings, entries: SecretEntries) -> list[SecretVariable]:
-    app = settings.app
-    variables = [SecretVariable(f"API_KEY_{variable_suffix(name)}", entries.api_keys.arns[name], "key")
-                 for name in app.api_keys]
-    variables += [SecretVariable(f"WEBHOOK_SECRET_{variable_suffix(name)}", entries.webhooks.arns[name], "secret")
-                  for name in app.webhooks]
-    if app.database_user:
+    """What ECS injects when a task starts: the database login only (never a key or signing secret)."""
+    variables: list[SecretVariable] = []
+    if settings.app.database_user:
         # Alternating users: the user name changes with the rotation, so it comes from the secret too.
         variables += [SecretVariable("DB_USERNAME", entries.database_user.arn, "username"),
                       SecretVariable("DB_PASSWORD", entries.database_user.arn, "password")]
@@ -162,13 +187,31 @@ def public_url(settings: StackSettings, platform: Platform) -> Optional[pulumi.I
     return None
 
 
-def _plain_environment(settings: StackSettings, platform: Platform) -> dict[str, pulumi.Input[str]]:
+def _runtime_access(settings: StackSettings, entries: SecretEntries) -> RuntimeSecretAccess:
+    verified = entries.verified_keys(settings)
+    return RuntimeSecretAccess(
+        verified_key_arns=[entries.api_keys.arns[name] for name in verified],
+        verifier_record_arns=[entries.api_keys.verifier_arns[name] for name in verified],
+        signing_secret_arns=[entries.webhooks.arns[name] for name in settings.app.webhooks])
+
+
+def _runtime_configuration(settings: StackSettings, entries: SecretEntries) -> dict[str, pulumi.Input[str]]:
+    """The contract with securestack_runtime: ARNs as JSON, never a value."""
+    verified = [entries.api_keys.arns[name] for name in entries.verified_keys(settings)]
+    signing = {name: entries.webhooks.arns[name] for name in settings.app.webhooks}
+    return {API_KEY_VERIFIERS_VARIABLE: pulumi.Output.all(*verified).apply(json.dumps),
+            WEBHOOK_SECRETS_VARIABLE: pulumi.Output.all(**signing).apply(lambda arns: json.dumps(arns, sort_keys=True))}
+
+
+def _plain_environment(settings: StackSettings, platform: Platform,
+                       entries: SecretEntries) -> dict[str, pulumi.Input[str]]:
     app, database = settings.app, platform.database
     variables: dict[str, pulumi.Input[str]] = {
         **app.environment, "APP_ENV": settings.environment, "PORT": str(app.container_port),
         "HEALTH_CHECK_PATH": app.health_check_path, "SESSION_TTL_SECONDS": str(app.session_ttl_seconds),
         "MAGIC_LINK_TTL_SECONDS": str(app.magic_link_ttl_seconds),
-        "SECRETS_MANAGER_ENDPOINT": secrets_manager_endpoint(settings.region)}
+        "SECRETS_MANAGER_ENDPOINT": secrets_manager_endpoint(settings.region),
+        **_runtime_configuration(settings, entries)}
     if app.database_user:
         variables.update({"DB_HOST": database.address, "DB_PORT": pulumi.Output.from_input(database.port).apply(str),
                           "DB_NAME": settings.database.database_name, "DB_SSLMODE": "verify-full"})
@@ -186,8 +229,8 @@ def _app(settings: StackSettings, platform: Platform, entries: SecretEntries,
         private_subnet_ids=network.private_subnet_ids, target_group_arn=edge.target_group_arn,
         load_balancer_security_group_id=edge.security_group_id, secrets_key_arn=keys.secrets_key_arn,
         logs_key_arn=keys.logs_key_arn, log_retention_days=settings.logs.retention_days,
-        secret_variables=_secret_variables(settings, entries),
-        environment_variables=_plain_environment(settings, platform),
+        secret_variables=_secret_variables(settings, entries), runtime_secrets=_runtime_access(settings, entries),
+        environment_variables=_plain_environment(settings, platform, entries),
         database_security_group_id=platform.database.security_group_id if app.database_user else None,
         start_after=[edge, *entries.readiness_of(settings)], tags=settings.base_tags()), opts)
     edge.allow_to_targets(app.name, service.security_group_id, app.container_port)
@@ -211,6 +254,7 @@ def _app_config(settings: StackSettings, platform: Platform, entries: SecretEntr
     return {
         "environment": env, "region": settings.region,
         "secrets": {"apiKeys": dict(entries.api_keys.arns) if entries.api_keys else {},
+                    "apiKeyVerifiers": dict(entries.api_keys.verifier_arns) if entries.api_keys else {},
                     "webhooks": dict(entries.webhooks.arns) if entries.webhooks else {},
                     "databaseUser": entries.database_user.arn},
         "endpoints": {"secretsManager": secrets_manager_endpoint(settings.region),
@@ -220,6 +264,11 @@ def _app_config(settings: StackSettings, platform: Platform, entries: SecretEntr
         "session": {"ttlSeconds": app.session_ttl_seconds, "magicLinkTtlSeconds": app.magic_link_ttl_seconds},
         "ecs": {"cluster": app.cluster_name(env), "service": app.service_name(env)} if app.enabled else None,
     }
+
+
+def app_role_pattern(settings: StackSettings) -> str:
+    """Both app roles (`...-execution`, `...-task`) and no other name the stack creates."""
+    return f"securestack-{settings.environment}-{settings.app.name}-*"
 
 
 def secret_principals(settings: StackSettings, platform: Platform,
@@ -232,7 +281,10 @@ def secret_principals(settings: StackSettings, platform: Platform,
         "arn:{0}:iam::{1}:role/{2}", platform.partition, platform.account,
         role_name(function_name(settings.environment, "*-rotation")))] if rotators else []
     if settings.app.enabled:
-        principals.append(execution_role_arn(settings.environment, settings.app, platform.account, platform.partition))
+        # Its execution role (injects the database login) and task role (reads verifier records and signing
+        # secrets) as one wildcard, like the rotators': the pattern's 1024 characters hold few names.
+        principals.append(pulumi.Output.format("arn:{0}:iam::{1}:role/{2}", platform.partition, platform.account,
+                                               app_role_pattern(settings)))
     principals += [consumer.role_arn for consumer in settings.secrets.consumers.values()]
     return principals
 

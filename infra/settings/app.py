@@ -45,7 +45,11 @@ class AppSettings(SettingsModel):
     health_check_path: str = "/health"
     health_check_grace_seconds: int = Field(60, ge=0, le=2_147_483_647)
     user: str = "10001:10001"
-    api_keys: list[str] = ["storefront-read", "checkout"]
+    # Refused when set: the app no longer consumes (holds) keys, it verifies them (`verifies_api_keys`).
+    api_keys: Optional[list[str]] = None
+    # Names of the self-issued keys the app verifies (reads their verifier records); None: every key of the stack.
+    verifies_api_keys: Optional[list[str]] = None
+    # Webhook secrets the app signs with (it reads their value at run time: HMAC needs it).
     webhooks: list[str] = ["order-events"]
     database_user: bool = True
     session_ttl_seconds: int = Field(SESSION_TTL_MAX, ge=300, le=SESSION_TTL_MAX)
@@ -83,10 +87,17 @@ class AppSettings(SettingsModel):
             raise ValueError("must be an absolute URL path, e.g. /health")
         return value
 
-    @field_validator("api_keys", "webhooks")
+    @field_validator("api_keys")
     @classmethod
-    def _names(cls, values: list[str]) -> list[str]:
-        return unique(values, "names")
+    def _no_key_values(cls, values: Optional[list[str]]) -> Optional[list[str]]:
+        raise ValueError("the app no longer consumes API keys: it verifies them from their digests (verifier records) "
+                         f"and never holds a key value; remove it, and list the keys it verifies under "
+                         f"{CONFIG_NAMESPACE}:app.verifiesApiKeys if not every key")
+
+    @field_validator("verifies_api_keys", "webhooks")
+    @classmethod
+    def _names(cls, values: Optional[list[str]]) -> Optional[list[str]]:
+        return values if values is None else unique(values, "names")
 
     @field_validator("environment")
     @classmethod
@@ -127,12 +138,21 @@ class AppSettings(SettingsModel):
             problems.append(("desiredCount", "must be >= 2 in a production stack (one task per AZ survives)"))
         return problems
 
+    def verified_keys(self, api_keys) -> list[str]:
+        """Names of the self-issued keys the app verifies: `verifiesApiKeys`, or every key of the stack."""
+        return list(api_keys.names()) if self.verifies_api_keys is None else list(self.verifies_api_keys)
+
     def cross_section_problems(self, sections: dict, context: dict) -> list[tuple[str, str]]:
         problems = []
-        for field, section in (("apiKeys", "api_keys"), ("webhooks", "webhooks")):
-            entries = sections.get(section)
-            if entries is not None:
-                problems += self._consumption_problems(field, getattr(self, section), entries)
+        webhooks = sections.get("webhooks")
+        if webhooks is not None:
+            problems += self._consumption_problems("webhooks", self.webhooks, webhooks)
+        api_keys = sections.get("api_keys")
+        if api_keys is not None and self.verifies_api_keys is not None:
+            names = api_keys.names()
+            problems += [(f"{CONFIG_NAMESPACE}:app.verifiesApiKeys[{position}]",
+                          f"unknown apiKeys entry '{name}'; configured: {', '.join(names) or 'none'}")
+                         for position, name in enumerate(self.verifies_api_keys) if name not in names]
         load_balancer = sections.get("load_balancer")
         if self.enabled and load_balancer is not None:
             problems += self._target_problems(load_balancer)

@@ -1,9 +1,14 @@
 """Secrets settings: scoped API keys (`apiKeys`), webhook signing secrets (`webhooks`) and who may read them
 (`secrets`: the named consumers, recovery window, rotators' optional reserved concurrency).
 
-A consumer is a named principal: `app` (the app service of this stack, internet-facing behind the load
-balancer) or an IAM role of this account declared under `securestack:secrets.consumers`. Keys name their
-consumers; each secret's resource policy then denies reads to everyone else.
+A consumer is a named principal that reads a secret's value: an IAM role of this account declared under
+`securestack:secrets.consumers` (a key's callers, a webhook's receivers) or, for webhooks only, `app` (the app
+service of this stack, internet-facing behind the load balancer, which signs with the webhook secret). Each
+secret's resource policy denies reads to everyone else.
+
+The app is never a consumer of a self-issued API key: it verifies keys from the SHA-256 digests in their verifier
+records (`securestack/<env>/api-key-verifiers/<name>`) and never holds a key value (`app.verifiesApiKeys` says
+which keys it verifies).
 """
 from __future__ import annotations
 
@@ -26,6 +31,14 @@ SCOPE = re.compile(r"^[a-z][a-z0-9_-]*:[a-z][a-z0-9_-]*$")
 CONSUMER_NAME = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
 ROLE_ARN = re.compile(r"^arn:aws(-[a-z]+)*:iam::(?P<account>\d{12}):role/[\w+=,.@/-]{1,512}$")
 TAG_VALUE_MAX = 256
+# Days the previous value keeps working after a rotation (tag `securestack:previous-grace-days`, 0..30, the
+# rotators' contract); 0: it stops the moment the new one is current.
+DEFAULT_PREVIOUS_GRACE_DAYS = 7
+MAX_PREVIOUS_GRACE_DAYS = 30
+APP_NEVER_HOLDS_A_KEY = (f"'{APP_CONSUMER}' cannot be a consumer of a self-issued API key: the app verifies keys from "
+                         "their digests (verifier records) and never holds a key value; list the key under "
+                         f"{CONFIG_NAMESPACE}:app.verifiesApiKeys (default: every key) and name its callers "
+                         f"(roles under {CONFIG_NAMESPACE}:secrets.consumers) as consumers")
 
 
 def _secret_name(value: str) -> str:
@@ -48,10 +61,18 @@ class ApiKeySettings(SettingsModel):
     # Marks a key for internal tools only: the one kind that may carry the wildcard scope.
     internal: bool = False
     rotation_days: int = Field(MAX_ROTATION_DAYS, ge=1, le=MAX_ROTATION_DAYS)
+    previous_grace_days: int = Field(DEFAULT_PREVIOUS_GRACE_DAYS, ge=0, le=MAX_PREVIOUS_GRACE_DAYS)
     description: Optional[str] = None
 
     _name = field_validator("name")(_secret_name)
     _consumers = field_validator("consumers")(_consumer_names)
+
+    @field_validator("consumers")
+    @classmethod
+    def _not_the_app(cls, consumers: list[str]) -> list[str]:
+        if APP_CONSUMER in consumers:
+            raise ValueError(APP_NEVER_HOLDS_A_KEY)
+        return consumers
 
     @field_validator("scopes")
     @classmethod
@@ -82,6 +103,7 @@ class WebhookSettings(SettingsModel):
     name: str
     consumers: list[str] = []
     rotation_days: int = Field(MAX_ROTATION_DAYS, ge=1, le=MAX_ROTATION_DAYS)
+    previous_grace_days: int = Field(DEFAULT_PREVIOUS_GRACE_DAYS, ge=0, le=MAX_PREVIOUS_GRACE_DAYS)
     description: Optional[str] = None
 
     _name = field_validator("name")(_secret_name)
@@ -105,10 +127,12 @@ def scope_tag(scopes: list[str]) -> str:
 
 
 # BareCommerce's key table: separate keys per purpose with the fewest scopes, admin keys for internal tools only.
+# Its callers (storefront, checkout service, warehouse sync, internal tools) are roles each stack declares under
+# `secrets.consumers`: without them, the default keys are read by their rotator alone and verified by the app.
 DEFAULT_API_KEYS: tuple[dict[str, Any], ...] = (
-    {"name": "storefront-read", "scopes": ["products:read", "categories:read"], "consumers": [APP_CONSUMER],
+    {"name": "storefront-read", "scopes": ["products:read", "categories:read"], "consumers": [],
      "description": "Public storefront display"},
-    {"name": "checkout", "scopes": ["orders:write", "customers:write"], "consumers": [APP_CONSUMER],
+    {"name": "checkout", "scopes": ["orders:write", "customers:write"], "consumers": [],
      "description": "Process customer orders"},
     {"name": "inventory-sync", "scopes": ["products:read", "products:write"], "consumers": [],
      "description": "Warehouse integration"},
