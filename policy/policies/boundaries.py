@@ -10,8 +10,9 @@ from typing import Iterator, Mapping, Optional
 import pulumi
 from pulumi_policy import PolicyProviderResource, PolicyResource, ReportViolation, ResourceValidationArgs, Severity
 
-from .support import (PROJECT, Controls, StackGraph, get, is_sequence, is_true, items, json_value, known_strings,
-                      label, peek, raw, resource_policy, stack_environment, stack_policy)
+from .support import (API_KEY_KIND, PROJECT, VALUE_READ_ACTIONS, Controls, StackGraph, get, grants_action,
+                      is_sequence, is_true, items, json_value, kind_of, known_strings, label, peek, raw,
+                      resource_policy, role_policy_statements, stack_environment, stack_policy, statement_covers)
 from .types import (AWS_PROVIDER, BUCKET_POLICY, ECS_SERVICE, KMS_KEY, KMS_REPLICA_KEY, LISTENERS, LISTENER_RULES,
                     LOAD_BALANCERS, RDS_CLUSTER, RDS_INSTANCE, ROLE, ROLE_POLICY, SECRET, TARGET_GROUPS,
                     TASK_DEFINITION)
@@ -299,14 +300,40 @@ def internet_facing(graph: StackGraph, service: PolicyResource) -> bool:
         or bool(internet_facing_lbs_behind(graph, service))
 
 
-def readers(graph: StackGraph, task_definition: PolicyResource, secret: PolicyResource) -> bool:
-    """Whether the task gets the secret: injected into a container, or readable by one of its roles."""
-    if graph.refers_to(task_definition, "containerDefinitions", secret):
-        return True
-    roles = graph.referenced(task_definition, "executionRoleArn", ROLE) + \
+def injected_arns(task_definition: PolicyResource) -> list[str]:
+    """The secret ARNs a task definition's containers get injected (`secrets[].valueFrom`, `<arn>[:<key>::]`)."""
+    found = []
+    for container in items(json_value(get(task_definition.props, "containerDefinitions"))):
+        for reference in items(container.get("secrets")) if hasattr(container, "get") else []:
+            value_from = reference.get("valueFrom") if hasattr(reference, "get") else None
+            if isinstance(value_from, str):
+                found.append(value_from)
+    return found
+
+
+def task_roles(graph: StackGraph, task_definition: PolicyResource) -> list[PolicyResource]:
+    return graph.referenced(task_definition, "executionRoleArn", ROLE) + \
         graph.referenced(task_definition, "taskRoleArn", ROLE)
-    return any(graph.refers_to(policy, "policy", secret)
-               for role in roles for policy in graph.referrers(role, "role", ROLE_POLICY))
+
+
+def readers(graph: StackGraph, task_definition: PolicyResource, secret: PolicyResource) -> bool:
+    """Whether the task gets the secret's value: injected into a container, or readable (GetSecretValue) by one
+    of its roles. Naming the secret otherwise (its ARN in configuration, DescribeSecret) gives no value."""
+    arn = get(secret.props, "arn")
+    if not isinstance(arn, str):
+        return False
+    if any(value_from == arn or value_from.startswith(f"{arn}:") for value_from in injected_arns(task_definition)):
+        return True
+    return any(grants_action(statement, VALUE_READ_ACTIONS) and statement_covers(statement, arn)
+               for role in task_roles(graph, task_definition)
+               for statement in role_policy_statements(graph, role, ROLE_POLICY))
+
+
+def internet_facing_tasks(graph: StackGraph) -> Iterator[tuple[PolicyResource, PolicyResource]]:
+    for service in graph.of_type(ECS_SERVICE):
+        if internet_facing(graph, service):
+            for task in graph.referenced(service, "taskDefinition", TASK_DEFINITION):
+                yield service, task
 
 
 @stack_policy("no-wildcard-key-in-internet-facing-service", "No internet-facing service receives an API key scoped "
@@ -315,15 +342,30 @@ def readers(graph: StackGraph, task_definition: PolicyResource, secret: PolicyRe
               [SECRET, ECS_SERVICE, TASK_DEFINITION], Severity.CRITICAL)
 def no_wildcard_key_exposed(graph: StackGraph, report: ReportViolation) -> None:
     secrets = [s for s in graph.of_type(SECRET) if wildcard_scoped(s)]
-    for service in graph.of_type(ECS_SERVICE):
-        if not secrets or not internet_facing(graph, service):
-            continue
-        for task in graph.referenced(service, "taskDefinition", TASK_DEFINITION):
-            for secret in secrets:
-                if readers(graph, task, secret):
-                    report(f"internet-facing {label(service)} receives the `*`-scoped key {label(secret)}",
-                           service.urn)
+    if not secrets:
+        return
+    for service, task in internet_facing_tasks(graph):
+        for secret in secrets:
+            if readers(graph, task, secret):
+                report(f"internet-facing {label(service)} receives the `*`-scoped key {label(secret)}", service.urn)
+
+
+@stack_policy("no-key-value-in-internet-facing-service", "No internet-facing service gets the value of a "
+              "self-issued API key, injected or readable by its roles: the API verifies keys from their verifier "
+              "records (digests); only a key's callers and its rotator read it",
+              Controls(sources=("issue 12: the verifier never holds a key value",
+                                "guides: least privilege; keys held by their callers only")),
+              [SECRET, ECS_SERVICE, TASK_DEFINITION, ROLE, ROLE_POLICY], Severity.CRITICAL)
+def no_key_value_exposed(graph: StackGraph, report: ReportViolation) -> None:
+    keys = [s for s in graph.of_type(SECRET) if kind_of(s) == API_KEY_KIND]
+    if not keys:
+        return
+    for service, task in internet_facing_tasks(graph):
+        for key in keys:
+            if readers(graph, task, key):
+                report(f"internet-facing {label(service)} gets the value of API key {label(key)} (verify it from its "
+                       "verifier record instead)", service.urn)
 
 
 POLICIES = [provider_pins_accounts, resources_use_pinned_provider, arns_within_accounts, tagged_with_environment,
-            no_cross_environment, no_wildcard_key_exposed]
+            no_cross_environment, no_wildcard_key_exposed, no_key_value_exposed]

@@ -3,12 +3,16 @@ secret value ever passing through Pulumi."""
 from __future__ import annotations
 
 import re
+from typing import Optional
 
 from pulumi_policy import ReportViolation, ResourceValidationArgs, Severity
 
-from .support import (Controls, StackGraph, get, is_false, label, number, peek, present, resource_policy, shown,
-                      stack_policy)
-from .types import SECRET, SECRET_READINESS, SECRET_ROTATION, SECRET_VERSION
+from .support import (API_KEY_KIND, KEY_SECRET_TAG, VALUE_READ_ACTIONS, VALUE_WRITE_ACTIONS, VERIFIER_KIND,
+                      VERIFIER_SECRET_TAG, WEBHOOK_KIND, Controls, StackGraph, actions_of, allows, get, grants_action,
+                      is_false, items, kind_of, label, number, peek, present, resource_covers, resource_policy,
+                      resources_of, role_policy_statements, shown, stack_environment, stack_policy, statements)
+from .types import (FUNCTION, ROLE, ROLE_POLICY, SECRET, SECRET_POLICY, SECRET_READINESS, SECRET_ROTATION,
+                    SECRET_VERSION, TASK_DEFINITION)
 
 AWS_MANAGED_SECRETS_KEY = "alias/aws/secretsmanager"
 MAX_ROTATION_DAYS = 90  # the guides: rotate every 90 days
@@ -17,16 +21,32 @@ CRON = re.compile(r"^cron\((.+)\)$")
 HOURS_PER_DAY = 24
 
 
+def enabled_rotations(graph: StackGraph, secret) -> list:
+    return [r for r in graph.referrers(secret, "secretId", SECRET_ROTATION)
+            if not is_false(peek(r.props, "rotationEnabled")) and present(r.props, "rotationLambdaArn")]
+
+
+def key_of_record(graph: StackGraph, record):
+    """The API key whose `securestack:verifier-secret` tag names this verifier record (None: no key does)."""
+    if kind_of(record) != VERIFIER_KIND:
+        return None
+    name = peek(record.props, "name")
+    return next((key for key in graph.of_type(SECRET) if kind_of(key) == API_KEY_KIND and name
+                 and peek(key.props, "tags", VERIFIER_SECRET_TAG) == name), None)
+
+
 @stack_policy("secret-rotation-configured", "Every Secrets Manager secret has automatic rotation by a rotation "
-              "function", Controls(fsbp=("SecretsManager.1",), checkov=("CKV2_AWS_57",),
+              "function (an API key's verifier record is rotated with its key, by the key's rotator)", Controls(fsbp=("SecretsManager.1",), checkov=("CKV2_AWS_57",),
                                    sources=("guides: regular rotation",)), [SECRET, SECRET_ROTATION], Severity.HIGH)
 def secret_rotation_configured(graph: StackGraph, report: ReportViolation) -> None:
     for secret in graph.of_type(SECRET):
-        rotations = [r for r in graph.referrers(secret, "secretId", SECRET_ROTATION)
-                     if not is_false(peek(r.props, "rotationEnabled")) and present(r.props, "rotationLambdaArn")]
-        if not rotations:
-            report(f"{label(secret)} has no enabled aws.secretsmanager.SecretRotation with a rotation function",
-                   secret.urn)
+        if enabled_rotations(graph, secret):
+            continue
+        key = key_of_record(graph, secret)
+        if key is not None and enabled_rotations(graph, key):
+            continue  # a verifier record: its key's rotator writes it at every rotation of the key
+        report(f"{label(secret)} has no enabled aws.secretsmanager.SecretRotation with a rotation function",
+               secret.urn)
 
 
 @stack_policy("secret-first-rotation-only-immediate", "Only a secret's first rotation is immediate: every "
@@ -104,5 +124,128 @@ def secret_version_plaintext(args: ResourceValidationArgs, report: ReportViolati
             report(f"SecretVersion sets {key}")
 
 
+# -- issue 12: verifier records, and who reads and writes what ---------------------------------------------------
+
+def rotator_roles(graph: StackGraph, secret) -> list:
+    """The roles of the functions that rotate `secret`."""
+    functions = [f for r in enabled_rotations(graph, secret) for f in graph.referenced(r, "rotationLambdaArn", FUNCTION)]
+    return [role for f in functions for role in graph.referenced(f, "role", ROLE)]
+
+
+def writers_admitted(graph: StackGraph, record) -> Optional[set]:
+    """The principals the record's resource policy does not deny PutSecretValue (None: nothing denies it)."""
+    for policy in graph.referrers(record, "secretArn", SECRET_POLICY):
+        for statement in statements(get(policy.props, "policy")):
+            if statement.get("Effect") != "Deny" or not any(
+                    resource_covers(a.lower(), "secretsmanager:putsecretvalue") for a in actions_of(statement)):
+                continue
+            condition = statement.get("Condition") or {}
+            for operator in ("StringNotEquals", "ArnNotEquals", "StringNotLike", "ArnNotLike"):
+                admitted = (condition.get(operator) or {}).get("aws:PrincipalArn")
+                if admitted is not None:
+                    return set(items(admitted))
+            if not condition:
+                return set()
+    return None
+
+
+def verifier_record_problem(graph: StackGraph, key) -> Optional[str]:
+    name = peek(key.props, "tags", VERIFIER_SECRET_TAG)
+    key_name = peek(key.props, "name")
+    if not name:
+        return f"has no {VERIFIER_SECRET_TAG} tag: the API cannot find its verifier record"
+    records = [r for r in graph.of_type(SECRET) if peek(r.props, "name") == name]
+    if not records:
+        return f"names verifier record {name!r}, which the stack does not create"
+    record = records[0]
+    if kind_of(record) != VERIFIER_KIND or peek(record.props, "tags", KEY_SECRET_TAG) != key_name:
+        return f"names {label(record)}, which is not tagged as the verifier record of {key_name!r}"
+    if get(record.props, "kmsKeyId") != get(key.props, "kmsKeyId"):
+        return f"and its verifier record {label(record)} are not under the same KMS key"
+    rotators = {get(role.props, "arn") for role in rotator_roles(graph, key)}
+    admitted = writers_admitted(graph, record)
+    if not rotators or admitted is None or not admitted <= rotators:
+        return f"has verifier record {label(record)} whose resource policy does not deny writes to all but the " \
+               "key's rotator"
+    return None
+
+
+@stack_policy("api-key-has-verifier-record", "Every self-issued API key has its verifier record: named by the key's "
+              f"{VERIFIER_SECRET_TAG} tag, created by the stack, tagged with the key, under the key's KMS key, "
+              "writable only by the key's rotator", Controls(sources=(
+                  "issue 12: the API verifies every key it issued, across every rotation",)),
+              [SECRET, SECRET_POLICY, SECRET_ROTATION, FUNCTION, ROLE], Severity.HIGH)
+def api_key_has_verifier_record(graph: StackGraph, report: ReportViolation) -> None:
+    for key in graph.of_type(SECRET):
+        if kind_of(key) == API_KEY_KIND:
+            problem = verifier_record_problem(graph, key)
+            if problem:
+                report(f"API key {label(key)} {problem}", key.urn)
+
+
+def secrets_by_arn(graph: StackGraph) -> dict:
+    return {arn: secret for secret in graph.of_type(SECRET) if isinstance(arn := peek(secret.props, "arn"), str)}
+
+
+@stack_policy("app-task-role-reads-only-verifier-records-and-webhook-secrets", "An ECS task role (the app's own "
+              "code) reads the value of verifier records and webhook signing secrets of the stack only, each by its "
+              "ARN: never an API key's value, nor secrets by pattern", Controls(sources=(
+                  "issue 12: the verifier holds digests, never a key value",)),
+              [TASK_DEFINITION, ROLE, ROLE_POLICY, SECRET], Severity.CRITICAL)
+def task_role_reads(graph: StackGraph, report: ReportViolation) -> None:
+    secrets = secrets_by_arn(graph)
+    for task in graph.of_type(TASK_DEFINITION):
+        for role in graph.referenced(task, "taskRoleArn", ROLE):
+            for statement in role_policy_statements(graph, role, ROLE_POLICY):
+                if not grants_action(statement, VALUE_READ_ACTIONS):
+                    continue
+                for resource in resources_of(statement) or ["<no Resource>"]:
+                    secret = secrets.get(resource)
+                    if secret is None or kind_of(secret) not in (VERIFIER_KIND, WEBHOOK_KIND):
+                        what = label(secret) if secret is not None else repr(resource)
+                        report(f"task role {label(role)} of {label(task)} may read the value of {what}: only "
+                               "verifier records and webhook signing secrets, by ARN", role.urn)
+
+
+def verifier_path(environment: str) -> re.Pattern:
+    return re.compile(rf"^arn:[\w-]+:secretsmanager:[a-z0-9-]+:\d{{12}}:secret:securestack/"
+                      rf"{re.escape(environment)}/api-key-verifiers/")
+
+
+def touches_verifier_records(pattern: str, record_arns: list, probes: list) -> bool:
+    return "api-key-verifiers" in pattern or any(resource_covers(pattern, arn) for arn in record_arns + probes)
+
+
+@stack_policy("verifier-records-written-only-by-this-environments-key-rotators", "Only the rotation function of "
+              "an API key may write verifier records, and only those of its own environment "
+              "(securestack/<env>/api-key-verifiers/...)", Controls(sources=(
+                  "issue 12: the rotator maintains the verifier record", "guides: separate keys per environment")),
+              [ROLE, ROLE_POLICY, SECRET, SECRET_ROTATION, FUNCTION], Severity.CRITICAL)
+def verifier_record_writers(graph: StackGraph, report: ReportViolation) -> None:
+    environment = stack_environment()
+    own_path = verifier_path(environment)
+    records = [arn for arn, secret in secrets_by_arn(graph).items() if kind_of(secret) == VERIFIER_KIND]
+    sample = records[0] if records else "arn:aws:secretsmanager:us-east-1:000000000000:secret:securestack/x/y-AbCdEf"
+    prefix = sample.split(":secret:", 1)[0]
+    probes = [f"{prefix}:secret:securestack/{environment}/api-key-verifiers/probe-AbCdEf",
+              f"{prefix}:secret:securestack/another-environment/api-key-verifiers/probe-AbCdEf"]
+    key_rotators = {role.urn for key in graph.of_type(SECRET) if kind_of(key) == API_KEY_KIND
+                    for role in rotator_roles(graph, key)}
+    for role in graph.of_type(ROLE):
+        for statement in role_policy_statements(graph, role, ROLE_POLICY):
+            if not grants_action(statement, VALUE_WRITE_ACTIONS):
+                continue
+            touched = [p for p in resources_of(statement) if touches_verifier_records(p, records, probes)]
+            if not touched:
+                continue
+            if role.urn not in key_rotators:
+                report(f"{label(role)} may write verifier records but rotates no API key", role.urn)
+            outside = [p for p in touched if not own_path.match(p)]
+            if outside:
+                report(f"{label(role)} may write verifier records outside securestack/{environment}/"
+                       f"api-key-verifiers/: {outside[:2]}", role.urn)
+
+
 POLICIES = [secret_rotation_configured, secret_first_rotation, secret_rotation_interval, secret_cmk,
-            secret_description, secret_version_plaintext]
+            secret_description, secret_version_plaintext, api_key_has_verifier_record, task_role_reads,
+            verifier_record_writers]

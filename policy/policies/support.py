@@ -8,6 +8,7 @@ test `isinstance(x, dict)`: the proxies are Mappings and Sequences, not dicts an
 """
 from __future__ import annotations
 
+import fnmatch
 import json
 import re
 from collections.abc import Mapping, Sequence
@@ -337,12 +338,64 @@ SECRET_LOOKING_VALUE = re.compile(r"(sk_(live|test)_\w|whsec_\w|-----BEGIN [A-Z 
 REFERENCE_VALUE = re.compile(r"^(arn:[\w-]+:|https?://|/|[a-z0-9][a-z0-9-]*(/[a-z0-9][a-z0-9_.-]*)+$)")
 
 
+def references_only(value: str) -> bool:
+    """A reference, or a JSON list/object whose every value is one (e.g. SECURESTACK_WEBHOOK_SECRETS)."""
+    if REFERENCE_VALUE.match(value):
+        return True
+    if not value.startswith(("[", "{")):
+        return False
+    try:
+        parsed = json.loads(value)
+    except json.JSONDecodeError:
+        return False
+    leaves = list(parsed.values()) if isinstance(parsed, dict) else parsed if isinstance(parsed, list) else [parsed]
+    return all(isinstance(leaf, str) and REFERENCE_VALUE.match(leaf) for leaf in leaves)
+
+
 def secret_looking(name: Any, value: Any) -> Optional[str]:
     """Why a plain environment variable looks like it carries a secret (None if it does not)."""
     if not isinstance(value, str) or not value:
         return None
     if SECRET_LOOKING_VALUE.search(value):
         return f"{name}'s value has the shape of a credential"
-    if isinstance(name, str) and SECRET_LOOKING_NAME.search(name) and not REFERENCE_VALUE.match(value):
+    if isinstance(name, str) and SECRET_LOOKING_NAME.search(name) and not references_only(value):
         return f"{name} is named like a secret and its value is not a reference (ARN, URL or secret name)"
     return None
+
+
+# -- who reads a secret's value, who writes it -------------------------------------------------------------------
+
+KIND_TAG = "securestack:kind"
+API_KEY_KIND, WEBHOOK_KIND, VERIFIER_KIND = "api-key", "webhook-secret", "api-key-verifier"
+VERIFIER_SECRET_TAG = "securestack:verifier-secret"
+KEY_SECRET_TAG = "securestack:key-secret"
+VALUE_READ_ACTIONS = ("secretsmanager:GetSecretValue", "secretsmanager:BatchGetSecretValue")
+VALUE_WRITE_ACTIONS = ("secretsmanager:PutSecretValue", "secretsmanager:UpdateSecretVersionStage")
+
+
+def grants_action(statement: Mapping[str, Any], wanted: Sequence[str]) -> bool:
+    """Whether an Allow statement's actions (wildcards included, case-insensitive as IAM matches) cover one of
+    `wanted`."""
+    return allows(statement) and any(fnmatch.fnmatchcase(action.lower(), pattern.lower())
+                                     for pattern in actions_of(statement) for action in wanted)
+
+
+def resource_covers(pattern: str, arn: str) -> bool:
+    """IAM resource matching: `*` and `?` wildcards; a secret ARN ends with a random `-XxXxXx` suffix."""
+    return fnmatch.fnmatchcase(arn, pattern.replace("[", "[[]"))
+
+
+def kind_of(secret: PolicyResource) -> Optional[str]:
+    return peek(secret.props, "tags", KIND_TAG)
+
+
+def role_policy_statements(graph: "StackGraph", role: PolicyResource, role_policy_type: str) -> list[dict]:
+    """Allow statements of a role's inline policies (RolePolicy resources and the role's own inlinePolicies);
+    reading a document not known yet raises (the policy cannot decide during a preview)."""
+    documents = [get(p.props, "policy") for p in graph.referrers(role, "role", role_policy_type)]
+    documents += [get(inline, "policy") for inline in items(peek(role.props, "inlinePolicies"))]
+    return [s for document in documents for s in statements(document) if allows(s)]
+
+
+def statement_covers(statement: Mapping[str, Any], arn: str) -> bool:
+    return any(resource_covers(pattern, arn) for pattern in resources_of(statement))

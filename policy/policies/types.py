@@ -36,6 +36,7 @@ KMS_KEY_POLICY = "aws:kms/keyPolicy:KeyPolicy"
 SECRET = "aws:secretsmanager/secret:Secret"
 SECRET_ROTATION = "aws:secretsmanager/secretRotation:SecretRotation"
 SECRET_VERSION = "aws:secretsmanager/secretVersion:SecretVersion"
+SECRET_POLICY = "aws:secretsmanager/secretPolicy:SecretPolicy"
 # components/secret_readiness.py (a Python dynamic resource: not a pulumi-aws type)
 SECRET_READINESS = "pulumi-python:dynamic/securestack:SecretReadiness"
 LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
