@@ -27,6 +27,10 @@ FILTER_PATTERN_MAX = 1024  # CloudWatch Logs refuses longer metric filter patter
 # Calls that read or change a secret's value. BatchGetSecretValue is not listed: it names no secretId, and
 # Secrets Manager logs a GetSecretValue event for every secret it returns.
 SECRET_VALUE_OPERATIONS = ("GetSecretValue", "PutSecretValue", "UpdateSecret", "UpdateSecretVersionStage")
+# The same events as filter values: `UpdateSecret*` covers both UpdateSecret events (a trailing wildcard, as the
+# CloudWatch Logs filter pattern syntax documents for JSON string values), leaving room in the pattern's 1024
+# characters for the stack's expected principals.
+SECRET_VALUE_EVENT_PATTERNS = ("GetSecretValue", "PutSecretValue", "UpdateSecret*")
 CLOUDTRAIL_SERVICE, CLOUDWATCH_SERVICE = "cloudtrail.amazonaws.com", "cloudwatch.amazonaws.com"
 TRAIL_ACCESS_LOG_PREFIX = "cloudtrail/"  # where the trail bucket's own requests land in the access-log bucket
 
@@ -274,7 +278,7 @@ def secrets_unexpected_principal_pattern(secret_id_patterns: Sequence[str],
     """Value reads/writes of these secrets by anyone but the expected principals (AWS services excluded)."""
     callers = [assumed_role_pattern(arn) for arn in expected_principals]
     return _all_of(
-        '($.eventSource = "secretsmanager.amazonaws.com")', _any_of("$.eventName", SECRET_VALUE_OPERATIONS),
+        '($.eventSource = "secretsmanager.amazonaws.com")', _any_of("$.eventName", SECRET_VALUE_EVENT_PATTERNS),
         _secret_scope(secret_id_patterns), '($.userIdentity.type != "AWSService")',
         " && ".join(f"($.userIdentity.arn != {_quoted(caller)})" for caller in callers))
 
