@@ -1,5 +1,6 @@
-"""Scoped API keys, webhook secrets and the app's database login: settings, and what both shipped stacks send to
-the engine (secrets, tags, resource policies, rotations), and that no secret value ever enters the program."""
+"""Scoped API keys (with their verifier records), webhook secrets and the app's database login: settings, and what
+both shipped stacks send to the engine (secrets, tags, resource policies, rotations), and that no secret value ever
+enters the program."""
 from __future__ import annotations
 
 import base64
@@ -103,14 +104,69 @@ def test_cross_key_problems_name_the_key_in_the_message():
     assert "'inventory-sync'" in unknown[0] and "'warehouse'" in unknown[0]
 
 
-def test_internet_facing_app_never_gets_a_wildcard_key():
-    config = with_key(shipped_config("prod"), 3, consumers=["internal-tools", "app"])
-    config = edited(config, "securestack:app", apiKeys=["storefront-read", "checkout", "admin-full"])
+def test_internet_facing_caller_never_gets_a_wildcard_key():
+    config = with_key(shipped_config("prod"), 3, consumers=["internal-tools", "storefront"])
     found = problems(config, "prod")
     assert [p.split(": ", 1)[0] for p in found] == ["securestack:apiKeys[3].consumers[1]"], found
     assert "internet-facing" in found[0] and "'admin-full'" in found[0]
     with pytest.raises(SettingsError):  # the stack program stops before registering anything
         record_config(config, "prod")
+
+
+@pytest.mark.parametrize("index", [0, 3])
+def test_app_is_never_a_consumer_of_a_self_issued_key(index):
+    """Issue 12 item 2: the app verifies keys from their digests; settings refuse it as a key's consumer, saying why."""
+    keys = api_keys(shipped_config("prod"))
+    found = problems(with_key(shipped_config("prod"), index, consumers=[*keys[index]["consumers"], "app"]), "prod")
+    assert [p.split(": ", 1)[0] for p in found] == [f"securestack:apiKeys[{index}].consumers"], found
+    assert "digests" in found[0] and "never holds a key value" in found[0]
+
+
+def test_app_api_keys_setting_is_refused_with_the_reason():
+    found = problems(edited(shipped_config("dev"), "securestack:app", apiKeys=["checkout"]))
+    assert [p.split(": ", 1)[0] for p in found] == ["securestack:app.apiKeys"], found
+    assert "verifies them from their digests" in found[0] and "verifiesApiKeys" in found[0]
+
+
+def test_app_verifies_only_configured_keys():
+    found = problems(edited(shipped_config("dev"), "securestack:app", verifiesApiKeys=["checkout", "partner"]))
+    assert [p.split(": ", 1)[0] for p in found] == ["securestack:app.verifiesApiKeys[1]"], found
+    assert "'partner'" in found[0]
+
+
+@pytest.mark.parametrize("days, stack, ok", [(0, "prod", True), (30, "prod", True), (31, "prod", False),
+                                             (-1, "dev", False), (31, "dev", False)])
+def test_previous_grace_days_bounds(days, stack, ok):
+    """Issue 12 item 3: default 7, 0 allowed, at most 30 (the rotators' tag contract: 0..30)."""
+    config = with_key(shipped_config(stack), 1, previousGraceDays=days)
+    hooks = json.loads(config["securestack:webhooks"])
+    config = replaced(config, "securestack:webhooks", [{**hooks[0], "previousGraceDays": days}])
+    if ok:
+        settings = build_settings(config, stack)
+        assert settings.api_keys.by_name("checkout").previous_grace_days == days
+        assert settings.webhooks.root[0].previous_grace_days == days
+    else:
+        assert sorted(p.split(": ", 1)[0] for p in problems(config, stack)) == [
+            "securestack:apiKeys[1].previousGraceDays", "securestack:webhooks[0].previousGraceDays"]
+
+
+def test_previous_grace_defaults_to_seven_days():
+    settings = settings_of("dev")
+    assert {k.previous_grace_days for k in settings.api_keys.root} == {7}
+    assert {w.previous_grace_days for w in settings.webhooks.root} == {7}
+
+
+def test_shipped_catalog_names_each_keys_callers():
+    """Issue 12 item 2: the guides' table, each key read by its callers (roles of the stack's account) only."""
+    for stack, account in (("dev", "111111111111"), ("prod", "222222222222")):
+        settings = settings_of(stack)
+        assert {k.name: k.consumers for k in settings.api_keys.root} == {
+            "storefront-read": ["storefront"], "checkout": ["checkout-service"],
+            "inventory-sync": ["warehouse-sync"], "admin-full": ["internal-tools"]}
+        for name, consumer in settings.secrets.consumers.items():
+            assert consumer.role_arn == f"arn:aws:iam::{account}:role/securestack-{stack}-{name}"
+        assert settings.secrets.consumers["internal-tools"].internet_facing is False
+        assert settings.app.verified_keys(settings.api_keys) == [k.name for k in settings.api_keys.root]
 
 
 def test_consumer_counts_as_internet_facing_unless_declared_otherwise():
@@ -169,7 +225,13 @@ def expected_secret_names(settings) -> set[str]:
 
 
 def secrets_by_name(recording) -> dict:
-    return {r.inputs["name"]: r for r in recording.of_type(SECRET) if r.inputs["name"].startswith("securestack/")}
+    """The rotated secrets (keys, webhooks, database login), verifier records left out."""
+    return {r.inputs["name"]: r for r in recording.of_type(SECRET) if r.inputs["name"].startswith("securestack/")
+            and "/api-key-verifiers/" not in r.inputs["name"]}
+
+
+def verifier_records(recording) -> dict:
+    return {r.inputs["name"]: r for r in recording.of_type(SECRET) if "/api-key-verifiers/" in r.inputs["name"]}
 
 
 def test_one_secret_per_configured_key_webhook_and_database_user(recording, settings):
@@ -201,18 +263,17 @@ def test_api_key_tags_carry_the_rotators_metadata(recording, settings):
 
 
 def test_every_secret_tag_is_valid_aws_tag_text(recording):
-    for secret in secrets_by_name(recording).values():
+    for secret in [*secrets_by_name(recording).values(), *verifier_records(recording).values()]:
         for key, value in secret.inputs["tags"].items():
             # IAM's tag value pattern (letters, digits, spaces and _ . : / = + - @): the contract every tag follows.
             assert isinstance(value, str) and len(value) <= 256 and AWS_TAG_VALUE.match(value), (secret.name, key)
             assert "*" not in value and "," not in value
 
 
-def test_ecs_service_tag_only_on_secrets_the_app_consumes(recording, settings):
-    env, app = settings.environment, settings.app
-    consumed = ({f"securestack/{env}/api-keys/{n}" for n in app.api_keys}
-                | {f"securestack/{env}/webhooks/{n}" for n in app.webhooks}
-                | {f"securestack/{env}/database/{settings.database.app_username}"})
+def test_ecs_service_tag_only_on_the_injected_database_login(recording, settings):
+    """Only a value injected at task start needs the forced redeploy: API keys and webhooks are read at run time."""
+    env = settings.environment
+    consumed = {f"securestack/{env}/database/{settings.database.app_username}"}
     service = recording.one("aws:ecs/service:Service")
     cluster = recording.one("aws:ecs/cluster:Cluster")
     for name, secret in secrets_by_name(recording).items():
@@ -222,6 +283,78 @@ def test_ecs_service_tag_only_on_secrets_the_app_consumes(recording, settings):
             assert tag == f"{cluster.inputs['name']}/{service.inputs['name']}", name
         else:
             assert tag is None, name
+
+
+def test_keys_and_webhooks_carry_their_grace(recording, settings):
+    secrets, env = secrets_by_name(recording), settings.environment
+    for key in settings.api_keys.root:
+        tags = secrets[f"securestack/{env}/api-keys/{key.name}"].inputs["tags"]
+        assert tags["securestack:previous-grace-days"] == str(key.previous_grace_days)
+    for hook in settings.webhooks.root:
+        tags = secrets[f"securestack/{env}/webhooks/{hook.name}"].inputs["tags"]
+        assert tags["securestack:previous-grace-days"] == str(hook.previous_grace_days)
+    database = secrets[f"securestack/{env}/database/{settings.database.app_username}"].inputs["tags"]
+    assert "securestack:previous-grace-days" not in database and "securestack:verifier-secret" not in database
+
+
+def test_every_api_key_has_its_verifier_record(recording, settings):
+    """Issue 12: a record per self-issued key, named by the key's tag, with the key's CMK, recovery window and
+    protection, tagged for the rotator and the runtime library, with no rotation and no value of its own."""
+    env, keys, records = settings.environment, secrets_by_name(recording), verifier_records(recording)
+    assert set(records) == {f"securestack/{env}/api-key-verifiers/{k.name}" for k in settings.api_keys.root}
+    rotated = {r.inputs["secretId"] for r in recording.of_type(ROTATION)}
+    for key in settings.api_keys.root:
+        secret = keys[f"securestack/{env}/api-keys/{key.name}"]
+        record = records[secret.inputs["tags"]["securestack:verifier-secret"]]
+        assert record.inputs["kmsKeyId"] == secret.inputs["kmsKeyId"] == key_arn(recording, "secrets")
+        assert record.inputs["recoveryWindowInDays"] == settings.secrets.recovery_window_days
+        assert record.options["protect"] is record.options["retainOnDelete"] is settings.is_production
+        tags = record.inputs["tags"]
+        assert (tags["securestack:env"], tags["securestack:name"], tags["securestack:kind"],
+                tags["securestack:key-secret"]) == (env, key.name, "api-key-verifier", secret.inputs["name"])
+        assert "digests" in record.inputs["description"] and record.id not in rotated
+        assert record.parent == secret.parent
+    assert not recording.of_type("aws:secretsmanager/secretVersion:SecretVersion")
+
+
+def test_verifier_records_are_read_by_the_app_and_written_by_the_key_rotator_only(recording, settings):
+    policies = {p.inputs["secretArn"]: p for p in recording.of_type(SECRET_POLICY)}
+    rotator_role = role_arn(recording, rotator_function(recording, "api_key_rotation").inputs["name"] + "-role")
+    task_role = role_arn(recording, f"securestack-{settings.environment}-{settings.app.name}-task")
+    for record in verifier_records(recording).values():
+        statements = {s["Sid"]: s for s in policy_statements(policies[record.outputs["arn"]].inputs["policy"])}
+        assert all(s["Effect"] == "Deny" for s in statements.values())
+        reads = statements["DenyReadsExceptConsumersAndRotator"]
+        assert set(reads["Condition"]["StringNotEquals"]["aws:PrincipalArn"]) == {task_role, rotator_role}
+        writes = statements["DenyValueChangesExceptRotator"]
+        assert "secretsmanager:PutSecretValue" in writes["Action"]
+        assert writes["Condition"]["StringNotEquals"]["aws:PrincipalArn"] == [rotator_role]
+
+
+def test_key_rotation_waits_for_its_locked_down_verifier_record(recording):
+    """The first rotation's setSecret writes the record: it exists with its policy before the key rotates."""
+    policies = {p.inputs["secretArn"]: p for p in recording.of_type(SECRET_POLICY)}
+    rotations = {r.inputs["secretId"]: r for r in recording.of_type(ROTATION)}
+    records = verifier_records(recording)
+    for key in (s for s in secrets_by_name(recording).values() if s.inputs["tags"]["securestack:kind"] == "api-key"):
+        record = records[key.inputs["tags"]["securestack:verifier-secret"]]
+        assert policies[record.outputs["arn"]].urn in rotations[key.id].options["dependsOn"], key.name
+
+
+def test_app_verifies_only_the_keys_it_is_configured_to():
+    config = edited(shipped_config("dev"), "securestack:app", verifiesApiKeys=["checkout"])
+    recording = record_config(config, "dev")
+    task_role = role_arn(recording, "securestack-dev-app-task")
+    readers = {}
+    for policy in recording.of_type(SECRET_POLICY):
+        reads = next(s for s in policy_statements(policy.inputs["policy"])
+                     if s["Sid"] == "DenyReadsExceptConsumersAndRotator")
+        readers[policy.inputs["secretArn"]] = task_role in reads["Condition"]["StringNotEquals"]["aws:PrincipalArn"]
+    records = verifier_records(recording)
+    assert {name for name, record in records.items() if readers[record.outputs["arn"]]} == {
+        "securestack/dev/api-key-verifiers/checkout"}
+    assert not any(readers[s.outputs["arn"]] for s in secrets_by_name(recording).values()
+                   if s.inputs["tags"]["securestack:kind"] == "api-key")
 
 
 def test_database_user_secret_carries_connection_metadata(recording, settings):
@@ -243,11 +376,13 @@ def role_arn(recording, name: str) -> str:
     return next(r.outputs["arn"] for r in recording.of_type(ROLE) if r.inputs.get("name") == name)
 
 
-def readers_of(settings, secret_consumers, recording) -> set[str]:
+def readers_of(settings, secret_consumers, recording, kind="") -> set[str]:
+    """The app reads the database login through ECS (execution role), webhook secrets itself (task role)."""
     arns = set()
     for consumer in secret_consumers:
         if consumer == "app":
-            arns.add(role_arn(recording, f"securestack-{settings.environment}-{settings.app.name}-execution"))
+            role = "execution" if kind == "postgres-user" else "task"
+            arns.add(role_arn(recording, f"securestack-{settings.environment}-{settings.app.name}-{role}"))
         else:
             arns.add(settings.secrets.consumers[consumer].role_arn)
     return arns
@@ -279,7 +414,7 @@ def test_resource_policy_denies_all_but_consumers_and_rotator(recording, setting
         reads = statements["DenyReadsExceptConsumersAndRotator"]
         assert reads["Action"] == ["secretsmanager:GetSecretValue"] and reads["Resource"] == secret.outputs["arn"]
         assert set(reads["Condition"]["StringNotEquals"]["aws:PrincipalArn"]) == \
-            readers_of(settings, consumers, recording) | {rotator_role}
+            readers_of(settings, consumers, recording, secret.inputs["tags"]["securestack:kind"]) | {rotator_role}
         writes = statements["DenyValueChangesExceptRotator"]
         assert writes["Condition"]["StringNotEquals"]["aws:PrincipalArn"] == [rotator_role]
         assert statements["DenyWithoutTls"]["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
@@ -376,7 +511,8 @@ def test_components_own_their_secrets(recording):
                         ("securestack:secrets:DatabaseUserSecret", "postgres-user")):
         component = recording.one(token)
         owned = [r for r in children_of(recording, component) if r.type == SECRET]
-        assert owned and all(r.inputs["tags"]["securestack:kind"] == kind for r in owned)
+        kinds = {kind, "api-key-verifier"} if kind == "api-key" else {kind}
+        assert owned and {r.inputs["tags"]["securestack:kind"] for r in owned} == kinds
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -415,6 +551,10 @@ def test_rotator_bootstraps_the_first_value_from_the_stacks_tags(rotation_servic
     import importlib
 
     recorded = secrets_by_name(shipped_recording("prod"))[f"securestack/prod/{secret_path}"]
+    record_name = recorded.inputs["tags"].get("securestack:verifier-secret")
+    if record_name:  # deployed beside the key, empty: the key's rotator writes it
+        record = verifier_records(shipped_recording("prod"))[record_name]
+        rotation_service.create_secret(record_name, record.inputs["tags"], rotation=False)
     arn = rotation_service.create_secret(recorded.inputs["name"], recorded.inputs["tags"])  # no value, as deployed
     rotation_service.rotate(importlib.import_module(module), arn)
     value = rotation_service.value(arn, "AWSCURRENT")
@@ -422,10 +562,9 @@ def test_rotator_bootstraps_the_first_value_from_the_stacks_tags(rotation_servic
     assert (value["env"], value["name"]) == ("prod", secret_path.split("/")[1])
     if field == "key":
         assert value["scopes"] == settings_of("prod").api_keys.by_name("checkout").scopes
-    # After finishSecret the rotator redeploys exactly the service the tag names (here: not found on moto).
-    cluster, service = recorded.inputs["tags"]["securestack:ecs-service"].split("/")
-    assert rotation_service.calls.params("UpdateService") == [
-        {"cluster": cluster, "service": service, "forceNewDeployment": True}]
+    # Read at run time by its callers and the app's verifier, not injected: no redeploy after the rotation.
+    assert "securestack:ecs-service" not in recorded.inputs["tags"]
+    assert rotation_service.calls.params("UpdateService") == []
 
 
 def test_postgres_rotator_reads_the_master_secret_arn_the_stack_tags(rotation_service):
