@@ -1,5 +1,6 @@
-"""AppService and the app config output on both shipped stacks: Fargate behind the load balancer, secrets only by
-reference, an execution role that reads exactly the consumed secrets."""
+"""AppService and the app config output on both shipped stacks: Fargate behind the load balancer, only the database
+login injected (by reference), an execution role that reads exactly it, and a task role that reads exactly the
+verifier records of the keys the app verifies and the webhook secrets it signs with (never a key value)."""
 from __future__ import annotations
 
 import json
@@ -27,12 +28,25 @@ def container(recording) -> dict:
     return definition
 
 
-def consumed_secret_arns(recording, settings) -> set[str]:
-    env, app = settings.environment, settings.app
-    names = ({f"securestack/{env}/api-keys/{n}" for n in app.api_keys}
-             | {f"securestack/{env}/webhooks/{n}" for n in app.webhooks}
-             | {f"securestack/{env}/database/{settings.database.app_username}"})
+def secret_arns(recording, *names) -> set[str]:
     return {s.outputs["arn"] for s in recording.of_type(SECRET) if s.inputs["name"] in names}
+
+
+def consumed_secret_arns(recording, settings) -> set[str]:
+    """What ECS injects: the database login only."""
+    return secret_arns(recording, f"securestack/{settings.environment}/database/{settings.database.app_username}")
+
+
+def verified(settings) -> list[str]:
+    return settings.app.verified_keys(settings.api_keys)
+
+
+def key_arns(recording, settings, path="api-keys") -> set[str]:
+    return secret_arns(recording, *(f"securestack/{settings.environment}/{path}/{n}" for n in verified(settings)))
+
+
+def signing_arns(recording, settings) -> set[str]:
+    return secret_arns(recording, *(f"securestack/{settings.environment}/webhooks/{n}" for n in settings.app.webhooks))
 
 
 def test_cluster_and_service_names_come_from_settings(recording, settings):
@@ -71,6 +85,9 @@ def test_service_starts_after_the_listener_and_its_secrets_have_values(recording
     readiness = {r.inputs["secretArn"]: r.urn for r in recording.of_type(READINESS)}
     assert injected and injected <= set(readiness)
     assert {readiness[name] for name in injected} <= set(service.options["dependsOn"])
+    # Issue 12: keys and webhooks are read at run time (and reloaded), so tasks wait for the database login only.
+    waited = {arn for arn, urn in readiness.items() if urn in service.options["dependsOn"]}
+    assert waited == injected
     assert service.inputs["waitForSteadyState"] is True
 
 
@@ -94,8 +111,7 @@ def test_secrets_are_injected_by_reference_only(recording, settings):
         assert match["arn"] in arns and match["key"] in JSON_KEYS
     assert {VALUE_FROM.match(r["valueFrom"])["arn"] for r in references} == consumed_secret_arns(recording, settings)
     names = {r["name"] for r in references}
-    assert {"DB_USERNAME", "DB_PASSWORD"} <= names
-    assert {f"API_KEY_{n.upper().replace('-', '_')}" for n in settings.app.api_keys} <= names
+    assert names == {"DB_USERNAME", "DB_PASSWORD"}  # issue 12: no key or signing secret injected
     # Nothing the rotators generate travels as a plain variable.
     plain = {e["name"]: e["value"] for e in definition["environment"]}
     assert not names & set(plain)
@@ -141,21 +157,89 @@ def test_execution_role_reads_exactly_the_consumed_secrets(recording, settings):
     assert reads == [inject]
 
 
-def test_task_role_has_no_permissions(recording):
+def task_role_statements(recording) -> dict:
     task_role = roles(recording)[recording.one(TASK).inputs["taskRoleArn"]]
-    assert not [p for p in recording.of_type(ROLE_POLICY, "aws:iam/rolePolicyAttachment:RolePolicyAttachment")
+    attached = [p for p in recording.of_type(ROLE_POLICY, "aws:iam/rolePolicyAttachment:RolePolicyAttachment")
                 if p.inputs["role"] in (task_role.id, task_role.inputs["name"])]
+    assert [p.type for p in attached] == [ROLE_POLICY], "one inline policy, nothing attached"
+    assert not task_role.inputs.get("inlinePolicies") and not task_role.inputs.get("managedPolicyArns")
+    return {s["Sid"]: s for s in policy_statements(attached[0].inputs["policy"])}
+
+
+def test_task_role_reads_exactly_its_verifier_records_and_signing_secrets(recording, settings):
+    """Issue 12 item 2: the app's code reads the verifier records of the keys it verifies and the webhook secrets
+    it signs with (GetSecretValue), finds the records from DescribeSecret on the keys, and nothing else."""
+    statements = task_role_statements(recording)
+    assert set(statements) == {"FindVerifierRecordsOfVerifiedKeys", "ReadVerifierRecords",
+                               "ReadWebhookSigningSecrets", "SecretsKeyThroughSecretsManager"}
+    assert all(s["Effect"] == "Allow" and "Condition" not in s for sid, s in statements.items()
+               if sid != "SecretsKeyThroughSecretsManager")
+    find = statements["FindVerifierRecordsOfVerifiedKeys"]
+    assert find["Action"] == "secretsmanager:DescribeSecret" and set(find["Resource"]) == key_arns(recording, settings)
+    records = statements["ReadVerifierRecords"]
+    assert records["Action"] == "secretsmanager:GetSecretValue"
+    assert set(records["Resource"]) == key_arns(recording, settings, "api-key-verifiers")
+    signing = statements["ReadWebhookSigningSecrets"]
+    assert signing["Action"] == "secretsmanager:GetSecretValue"
+    assert set(signing["Resource"]) == signing_arns(recording, settings)
+    key = statements["SecretsKeyThroughSecretsManager"]
+    assert (key["Action"], key["Resource"]) == ("kms:Decrypt", key_arn(recording, "secrets"))
+    assert key["Condition"] == {"StringEquals": {"kms:ViaService": f"secretsmanager.{settings.region}.amazonaws.com"}}
+    # Never a key's value: no GetSecretValue on any API key secret.
+    value_reads = {arn for s in statements.values() if s["Action"] == "secretsmanager:GetSecretValue"
+                   for arn in s["Resource"]}
+    assert not value_reads & key_arns(recording, settings)
+    task_role = roles(recording)[recording.one(TASK).inputs["taskRoleArn"]]
     [trust] = policy_statements(task_role.inputs["assumeRolePolicy"])
     assert trust["Principal"] == {"Service": "ecs-tasks.amazonaws.com"} and "aws:SourceAccount" in str(trust)
 
 
-def test_consumed_secrets_admit_the_execution_role(recording, settings):
-    execution_arn = recording.one(TASK).inputs["executionRoleArn"]
-    policies = {p.inputs["secretArn"]: p for p in recording.of_type("aws:secretsmanager/secretPolicy:SecretPolicy")}
-    for arn, policy in policies.items():
-        readers = next(s for s in policy_statements(policy.inputs["policy"])
-                       if s["Sid"] == "DenyReadsExceptConsumersAndRotator")["Condition"]["StringNotEquals"]
-        assert (execution_arn in readers["aws:PrincipalArn"]) == (arn in consumed_secret_arns(recording, settings))
+def reads_admitted(recording) -> dict[str, set]:
+    """secret ARN -> the principals its resource policy lets read the value."""
+    admitted = {}
+    for policy in recording.of_type("aws:secretsmanager/secretPolicy:SecretPolicy"):
+        reads = next(s for s in policy_statements(policy.inputs["policy"])
+                     if s["Sid"] == "DenyReadsExceptConsumersAndRotator")
+        assert reads["Action"] == ["secretsmanager:GetSecretValue"]
+        admitted[policy.inputs["secretArn"]] = set(reads["Condition"]["StringNotEquals"]["aws:PrincipalArn"])
+    return admitted
+
+
+def test_resource_policies_admit_the_app_roles_to_exactly_their_secrets(recording, settings):
+    """Each secret's deny-only policy lets the execution role read the database login only, the task role the
+    verifier records and signing secrets only; no policy denies DescribeSecret (the app finds records that way)."""
+    task = recording.one(TASK).inputs
+    admitted = reads_admitted(recording)
+    assert {arn for arn, readers in admitted.items() if task["executionRoleArn"] in readers} == \
+        consumed_secret_arns(recording, settings)
+    assert {arn for arn, readers in admitted.items() if task["taskRoleArn"] in readers} == \
+        key_arns(recording, settings, "api-key-verifiers") | signing_arns(recording, settings)
+    for policy in recording.of_type("aws:secretsmanager/secretPolicy:SecretPolicy"):
+        for statement in policy_statements(policy.inputs["policy"]):
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            if statement["Effect"] == "Deny" and statement["Sid"] != "DenyWithoutTls":
+                assert "secretsmanager:DescribeSecret" not in actions
+
+
+def test_no_key_value_reaches_the_app(recording, settings):
+    """Issue 12: not injected, not readable by either app role, not in the environment."""
+    keys = key_arns(recording, settings) | secret_arns(recording, *(
+        f"securestack/{settings.environment}/api-keys/{k.name}" for k in settings.api_keys.root))
+    task = recording.one(TASK).inputs
+    admitted = reads_admitted(recording)
+    assert not any(task[role] in admitted[arn] for arn in keys for role in ("executionRoleArn", "taskRoleArn"))
+    definition = container(recording)
+    assert not {VALUE_FROM.match(r["valueFrom"])["arn"] for r in definition["secrets"]} & keys
+
+
+def test_app_gets_the_arns_it_verifies_and_signs_with_as_configuration(recording, settings):
+    """The contract with securestack_runtime: JSON of ARNs (never a value), exactly what the task role may use."""
+    plain = {e["name"]: e["value"] for e in container(recording)["environment"]}
+    verifiers = json.loads(plain["SECURESTACK_API_KEY_VERIFIERS"])
+    assert isinstance(verifiers, list) and set(verifiers) == key_arns(recording, settings) and len(verifiers) == 4
+    signing = json.loads(plain["SECURESTACK_WEBHOOK_SECRETS"])
+    assert set(signing) == set(settings.app.webhooks)
+    assert set(signing.values()) == signing_arns(recording, settings)
 
 
 def test_network_path_load_balancer_app_database(recording, settings):
@@ -206,12 +290,15 @@ def test_names_within_aws_limits(recording):
     ({"cpu": 256, "memory": 4096}, "securestack:app"),
     ({"sessionTtlSeconds": 30 * 24 * 3600}, "securestack:app.sessionTtlSeconds"),
     ({"magicLinkTtlSeconds": 3600}, "securestack:app.magicLinkTtlSeconds"),
-    ({"apiKeys": ["storefront-read", "checkout", "inventory-sync"]}, "securestack:app.apiKeys[2]"),
-    ({"apiKeys": ["storefront-read"]}, "securestack:apiKeys[1].consumers"),
+    ({"apiKeys": ["storefront-read"]}, "securestack:app.apiKeys"),
+    ({"verifiesApiKeys": ["storefront-read", "partner"]}, "securestack:app.verifiesApiKeys[1]"),
+    ({"webhooks": ["order-events", "refunds"]}, "securestack:app.webhooks[1]"),
+    ({"webhooks": []}, "securestack:webhooks[0].consumers"),
     ({"image": "222222222222.dkr.ecr.us-east-1.amazonaws.com/securestack-app:latest"}, "securestack:app.image"),
 ], ids=["root user", "secret-looking name", "secret-looking value", "port differs from target group",
         "no Fargate size", "session longer than 7 days", "magic link longer than 15 minutes",
-        "consumes a key not granted", "granted a key it does not consume", "prod image not pinned"])
+        "holds keys (refused: it verifies them)", "verifies an unknown key", "signs with an unknown webhook",
+        "granted a webhook it does not sign with", "prod image not pinned"])
 def test_invalid_app_settings(fields, key):
     with pytest.raises(SettingsError) as raised:
         build_settings(edited(shipped_config("prod"), "securestack:app", **fields), "prod")
