@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import datetime
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -320,11 +321,49 @@ def test_postgres_rotator_reads_the_master_secret_with_the_data_key(recording):
         assert "ReadDatabaseMasterSecret" not in statements_by_sid(recording, function_of(recording, kind), "-secrets")
 
 
-def test_rotators_may_redeploy_exactly_the_app_service(recording):
+REDEPLOYING_KINDS = ("postgres_user_rotation",)  # issue 12: only the injected database login forces a redeploy
+
+
+def test_only_the_postgres_rotator_may_redeploy_exactly_the_app_service(recording):
     service_arn = recording.one("aws:ecs/service:Service").outputs["arn"]
     for kind in KINDS:
-        redeploy = statements_by_sid(recording, function_of(recording, kind), "-secrets")["RedeployTheConsumingService"]
-        assert (redeploy["Action"], redeploy["Resource"]) == ("ecs:UpdateService", service_arn)
+        statements = statements_by_sid(recording, function_of(recording, kind), "-secrets")
+        if kind in REDEPLOYING_KINDS:
+            redeploy = statements["RedeployTheConsumingService"]
+            assert (redeploy["Action"], redeploy["Resource"]) == ("ecs:UpdateService", service_arn)
+        else:
+            assert not [s for s in statements.values() if "ecs:" in str(s["Action"])], kind
+
+
+def test_api_key_rotator_maintains_the_verifier_records_of_its_environment_only(recording, settings):
+    """Issue 12 item 2: PutSecretValue on securestack/<env>/api-key-verifiers/* (no rotation names the function
+    there), bounded by the records' kind and environment tags; no other rotator may write them."""
+    env = settings.environment
+    for kind in KINDS:
+        statements = statements_by_sid(recording, function_of(recording, kind), "-secrets")
+        records = statements.get("MaintainVerifierRecordsOfThisEnvironment")
+        if kind != "api_key_rotation":
+            assert records is None and "api-key-verifiers" not in json.dumps(statements), kind
+            continue
+        assert set(records["Action"]) == {"secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue",
+                                          "secretsmanager:PutSecretValue"}
+        assert re.fullmatch(rf"arn:aws:secretsmanager:{settings.region}:\d{{12}}:secret:securestack/{env}/"
+                            r"api-key-verifiers/\*", records["Resource"])
+        assert records["Condition"] == {"StringEquals": {"secretsmanager:ResourceTag/securestack:kind":
+                                                         "api-key-verifier", "secretsmanager:ResourceTag/securestack:env": env}}
+
+
+def test_key_and_webhook_rotators_may_clear_only_the_revoke_previous_tag(recording, settings):
+    for kind, path in (("api_key_rotation", "api-keys"), ("webhook_secret_rotation", "webhooks")):
+        function = function_of(recording, kind)
+        untag = statements_by_sid(recording, function, "-secrets")["ClearRevokePreviousTag"]
+        assert untag["Action"] == "secretsmanager:UntagResource"
+        assert untag["Resource"].endswith(f":secret:securestack/{settings.environment}/{path}/*")
+        assert untag["Condition"] == {
+            "StringEquals": {"secretsmanager:resource/AllowRotationLambdaArn": function.outputs["arn"]},
+            "ForAllValues:StringEquals": {"aws:TagKeys": ["securestack:revoke-previous"]}}
+    postgres = statements_by_sid(recording, function_of(recording, "postgres_user_rotation"), "-secrets")
+    assert "ClearRevokePreviousTag" not in postgres
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -454,6 +493,9 @@ def test_each_rotator_alarms_on_the_audit_topic_when_the_redeployment_fails(reco
     audit_table = readme.split("## Audit", 1)[1].split("\n## ", 1)[0]
     for kind in KINDS:
         function = function_of(recording, kind)
+        if kind not in REDEPLOYING_KINDS:
+            assert function.inputs["loggingConfig"]["logGroup"] not in filters, kind  # it redeploys nothing
+            continue
         metric_filter = filters[function.inputs["loggingConfig"]["logGroup"]]
         assert metric_filter.inputs["pattern"] == REDEPLOY_FAILURE_PATTERN == '{ $.outcome = "redeploy-failed" }'
         transformation = metric_filter.inputs["metricTransformation"]

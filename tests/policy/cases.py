@@ -697,3 +697,108 @@ case("lambda-redeploy-failures-alarmed", stack(*REDEPLOYING, REDEPLOY_FILTER, RE
      stack(*REDEPLOYING, replace(REDEPLOY_FILTER, deps={}, inputs={**REDEPLOY_FILTER.inputs,
                                                                    "logGroupName": "/elsewhere"}),
            REDEPLOY_ALARM, TOPIC))
+
+
+# -- issue 12: verifier records, and who reads and writes what -------------------------------------------------
+
+def secret_arn(name: str) -> str:
+    return f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:{name}-AbCdEf"
+
+
+def secret_res(resource: str, name: str, kind: str, **tags: str) -> Res:
+    inputs = {"name": name, "description": resource, "kmsKeyId": KEY,
+              "tags": {"securestack:env": "dev", "securestack:kind": kind, **tags}}
+    return Res(SECRET_TYPE, resource, inputs, outputs={**inputs, "id": secret_arn(name), "arn": secret_arn(name)})
+
+
+def role_res(name: str) -> Res:
+    arn = f"arn:aws:iam::{ACCOUNT}:role/{name}"
+    inputs = {"name": name, "assumeRolePolicy": policy_document()}
+    return Res("aws:iam/role:Role", name, inputs, outputs={**inputs, "id": name, "arn": arn})
+
+
+def grant(name: str, role: str, *statements: dict) -> Res:
+    return Res(ROLE_POLICY_TYPE, name, {"role": role, "policy": policy_document(*statements)}, deps={"role": [role]})
+
+
+KEY_NAME, RECORD_NAME = "securestack/dev/api-keys/checkout", "securestack/dev/api-key-verifiers/checkout"
+KEY_ARN_, RECORD_ARN = secret_arn(KEY_NAME), secret_arn(RECORD_NAME)
+HOOK_ARN = secret_arn("securestack/dev/webhooks/order-events")
+VERIFIED_KEY = secret_res("checkout", KEY_NAME, "api-key", **{"securestack:verifier-secret": RECORD_NAME,
+                                                             "securestack:scopes": "orders:write"})
+VERIFIER_RECORD = secret_res("checkout-verifier", RECORD_NAME, "api-key-verifier",
+                             **{"securestack:key-secret": KEY_NAME})
+HOOK = secret_res("order-events", "securestack/dev/webhooks/order-events", "webhook-secret")
+KEY_ROTATOR_ROLE, TASK_ROLE = role_res("securestack-dev-api-key-rotation-role"), role_res("securestack-dev-app-task")
+KEY_ROTATOR = Res(FUNCTION, "key-rotator", {"name": "securestack-dev-api-key-rotation",
+                                            "role": KEY_ROTATOR_ROLE.outputs["arn"]},
+                  outputs={"name": "securestack-dev-api-key-rotation", "role": KEY_ROTATOR_ROLE.outputs["arn"],
+                           "id": "key-rotator", "arn": f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:key-rotator"},
+                  deps={"role": [KEY_ROTATOR_ROLE.name]})
+KEY_ROTATION = Res(ROTATION_TYPE, "checkout-rotation", {
+    "secretId": KEY_ARN_, "rotationLambdaArn": KEY_ROTATOR.outputs["arn"], "rotationRules": {"automaticallyAfterDays": 90}},
+    deps={"secretId": ["checkout"], "rotationLambdaArn": ["key-rotator"]})
+
+
+def record_policy(writers: list) -> Res:
+    return Res("aws:secretsmanager/secretPolicy:SecretPolicy", "checkout-verifier-policy", {
+        "secretArn": RECORD_ARN, "blockPublicPolicy": True, "policy": policy_document(
+            {"Sid": "DenyValueChangesExceptRotator", "Effect": "Deny", "Principal": {"AWS": "*"},
+             "Action": ["secretsmanager:PutSecretValue", "secretsmanager:UpdateSecretVersionStage"],
+             "Resource": RECORD_ARN, "Condition": {"StringNotEquals": {"aws:PrincipalArn": writers}}})},
+        deps={"secretArn": ["checkout-verifier"]})
+
+
+RECORD_POLICY = record_policy([KEY_ROTATOR_ROLE.outputs["arn"]])
+WRITE_RECORDS = {"Effect": "Allow", "Action": ["secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue"],
+                 "Resource": f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:securestack/dev/api-key-verifiers/*"}
+ROTATOR_GRANT = grant("key-rotator-secrets", KEY_ROTATOR_ROLE.name, WRITE_RECORDS)
+VERIFIER_WORLD = (VERIFIED_KEY, VERIFIER_RECORD, KEY_ROTATOR_ROLE, KEY_ROTATOR, KEY_ROTATION, RECORD_POLICY)
+
+case("secret-rotation-configured", stack(*VERIFIER_WORLD),  # the record rotates with its key
+     stack(VERIFIED_KEY, VERIFIER_RECORD, KEY_ROTATOR_ROLE, KEY_ROTATOR, RECORD_POLICY),
+     stack(*VERIFIER_WORLD, secret_res("stray", "securestack/dev/api-key-verifiers/stray", "api-key-verifier")))
+case("api-key-has-verifier-record", stack(*VERIFIER_WORLD),
+     stack(VERIFIED_KEY, KEY_ROTATOR_ROLE, KEY_ROTATOR, KEY_ROTATION),
+     stack(changed(VERIFIED_KEY, tags={"securestack:env": "dev", "securestack:kind": "api-key"}), *VERIFIER_WORLD[1:]),
+     stack(VERIFIED_KEY, changed(VERIFIER_RECORD, kmsKeyId=KEY.replace("1111", "9999")), *VERIFIER_WORLD[2:]),
+     stack(*VERIFIER_WORLD[:-1], record_policy([KEY_ROTATOR_ROLE.outputs["arn"], TASK_ROLE.outputs["arn"]])),
+     stack(*VERIFIER_WORLD[:-1]))
+
+APP_TASK = Res(TASK_TYPE, "task", {"family": "securestack-dev-app", "executionRoleArn": EXECUTION_ROLE_ARN,
+                                   "taskRoleArn": TASK_ROLE.outputs["arn"],
+                                   "containerDefinitions": json.dumps([{**CONTAINER, "secrets": []}])},
+               deps={"taskRoleArn": [TASK_ROLE.name]})
+FIND_RECORDS = {"Effect": "Allow", "Action": "secretsmanager:DescribeSecret", "Resource": [KEY_ARN_]}
+READ_RECORDS = {"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": [RECORD_ARN, HOOK_ARN]}
+APP_WORLD = (VERIFIED_KEY, VERIFIER_RECORD, HOOK, TASK_ROLE, APP_TASK)
+case("app-task-role-reads-only-verifier-records-and-webhook-secrets",
+     stack(*APP_WORLD, grant("task-secrets", TASK_ROLE.name, FIND_RECORDS, READ_RECORDS)),
+     stack(*APP_WORLD, grant("task-secrets", TASK_ROLE.name, {**READ_RECORDS, "Resource": [RECORD_ARN, KEY_ARN_]})),
+     stack(*APP_WORLD, grant("task-secrets", TASK_ROLE.name, {**FIND_RECORDS, "Action": "secretsmanager:Get*"})),
+     stack(*APP_WORLD, grant("task-secrets", TASK_ROLE.name, {
+         **READ_RECORDS, "Resource": f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:securestack/dev/*"})))
+case("verifier-records-written-only-by-this-environments-key-rotators",
+     stack(*VERIFIER_WORLD, ROTATOR_GRANT, TASK_ROLE, grant("task-secrets", TASK_ROLE.name, READ_RECORDS)),
+     stack(*VERIFIER_WORLD, TASK_ROLE, grant("task-secrets", TASK_ROLE.name, {**WRITE_RECORDS, "Resource": RECORD_ARN})),
+     stack(*VERIFIER_WORLD, grant("key-rotator-secrets", KEY_ROTATOR_ROLE.name, {
+         **WRITE_RECORDS, "Resource": WRITE_RECORDS["Resource"].replace("/dev/", "/*/")})),
+     stack(*VERIFIER_WORLD, grant("key-rotator-secrets", KEY_ROTATOR_ROLE.name, {
+         **WRITE_RECORDS, "Action": "secretsmanager:*", "Resource": "*"})))
+
+KEY_VALUE_TASK = replace(task(secrets=[{"name": "CHECKOUT_KEY", "valueFrom": f"{KEY_ARN_}:key::"}]),
+                         deps={"containerDefinitions": ["checkout"]})
+EXPOSED_SERVICE = (TARGET_GROUP, APP_LISTENER, LOAD_BALANCER, APP_SERVICE)
+case("no-key-value-in-internet-facing-service",
+     stack(*APP_WORLD[:3], TASK_ROLE, replace(changed(APP_TASK, containerDefinitions=json.dumps([{
+         **CONTAINER, "secrets": [], "environment": [{"name": "SECURESTACK_API_KEY_VERIFIERS",
+                                                       "value": json.dumps([KEY_ARN_])}]}])),
+         deps={"taskRoleArn": [TASK_ROLE.name], "containerDefinitions": ["checkout"]}),
+         grant("task-secrets", TASK_ROLE.name, FIND_RECORDS, READ_RECORDS), *EXPOSED_SERVICE),
+     stack(VERIFIED_KEY, KEY_VALUE_TASK, *EXPOSED_SERVICE),
+     stack(*APP_WORLD, grant("task-secrets", TASK_ROLE.name, {**READ_RECORDS, "Resource": "*"}), *EXPOSED_SERVICE))
+# the app's runtime configuration: JSON of ARNs is a reference, JSON of anything else is not
+case("ecs-no-secrets-in-environment", stack(task(environment=[
+    {"name": "SECURESTACK_WEBHOOK_SECRETS", "value": json.dumps({"order-events": HOOK_ARN})},
+    {"name": "SECURESTACK_API_KEY_VERIFIERS", "value": json.dumps([KEY_ARN_])}])),
+     stack(task(environment=[{"name": "SECURESTACK_WEBHOOK_SECRETS", "value": json.dumps({"x": "Zx9sQ2pL0aVb7Yt4"})}])))

@@ -59,6 +59,41 @@ def admin_key_in_app(recording: Recording) -> None:
     task.property_dependencies.setdefault("containerDefinitions", []).append(admin.urn)
 
 
+def key_value_in_app(recording: Recording) -> None:
+    key = res(recording, "api-keys-checkout")
+    task = res(recording, "app-task")
+    edit_json(task, "containerDefinitions", first_container(lambda c: c["secrets"].append(
+        {"name": "CHECKOUT_KEY", "valueFrom": f"{key.outputs['arn']}:key::"})))
+    task.property_dependencies.setdefault("containerDefinitions", []).append(key.urn)
+
+
+def task_role_grant(recording: Recording, statement: Callable[[Recording], dict]) -> None:
+    edit_json(res(recording, "app-task-role-secrets"), "policy", add_statement(statement(recording)))
+
+
+def reads_key_value(recording: Recording) -> None:
+    task_role_grant(recording, lambda rec: {"Effect": "Allow", "Action": "secretsmanager:GetSecretValue",
+                                            "Resource": res(rec, "api-keys-checkout").outputs["arn"]})
+
+
+def writes_verifier_record(recording: Recording) -> None:
+    task_role_grant(recording, lambda rec: {"Effect": "Allow", "Action": "secretsmanager:PutSecretValue",
+                                            "Resource": res(rec, "api-keys-checkout-verifier").outputs["arn"]})
+
+
+def rotator_writes_every_environments_records(recording: Recording) -> None:
+    edit_json(res(recording, "api-key-rotator-secrets"), "policy", each_statement(
+        lambda s: s.update(Resource=s["Resource"].replace(f"securestack/{recording.stack}/", "securestack/*/"))
+        if "api-key-verifiers" in str(s["Resource"]) else None))
+
+
+def app_admitted_to_write_record(recording: Recording) -> None:
+    task_role = res(recording, "app-task").inputs["taskRoleArn"]
+    edit_json(res(recording, "api-keys-checkout-verifier-policy"), "policy", each_statement(
+        lambda s: s["Condition"]["StringNotEquals"]["aws:PrincipalArn"].append(task_role)
+        if s["Sid"] == "DenyValueChangesExceptRotator" else None))
+
+
 def foreign_key_for_app(recording: Recording) -> None:
     key = res(recording, "keys-secrets").outputs["arn"]
     foreign = key.rsplit("/", 1)[0] + "/00000000-0000-0000-0000-000000000000"
@@ -230,6 +265,23 @@ MUTATIONS = [
     Mutation("app decrypts only with this stack's key", "no-cross-environment-references", foreign_key_for_app),
     Mutation("internet-facing app never gets the *-scoped key", "no-wildcard-key-in-internet-facing-service",
              admin_key_in_app),
+    # issue 12: the app verifies keys from digests, the rotator keeps the records
+    Mutation("no key value injected into the internet-facing app", "no-key-value-in-internet-facing-service",
+             key_value_in_app),
+    Mutation("the app's roles never read a key's value", "no-key-value-in-internet-facing-service", reads_key_value),
+    Mutation("the task role reads only verifier records and signing secrets",
+             "app-task-role-reads-only-verifier-records-and-webhook-secrets", reads_key_value),
+    Mutation("every key has its verifier record", "api-key-has-verifier-record",
+             lambda rec: drop(rec, "api-keys-checkout-verifier")),
+    Mutation("a verifier record is written by its key's rotator only", "api-key-has-verifier-record",
+             app_admitted_to_write_record),
+    Mutation("a verifier record rotates with its key", "secret-rotation-configured",
+             lambda rec: drop(rec, "api-keys-inventory-sync-rotation")),
+    Mutation("the app never writes verifier records", "verifier-records-written-only-by-this-environments-key-rotators",
+             writes_verifier_record),
+    Mutation("the rotator writes its environment's verifier records only",
+             "verifier-records-written-only-by-this-environments-key-rotators",
+             rotator_writes_every_environments_records),
     # load balancer and WAF
     Mutation("port 80 only redirects", "lb-http-redirects-to-https", on("edge-http-redirect", lambda r: put(
         r, "defaultActions", [{"type": "forward", "targetGroupArn": res_output_arn(r)}]))),
@@ -283,7 +335,7 @@ MUTATIONS = [
     Mutation("rotator traced", "lambda-tracing-active", setting("webhook-rotator-function", "tracingConfig",
                                                                 {"mode": "PassThrough"})),
     Mutation("a failed redeploy raises an alarm", "lambda-redeploy-failures-alarmed",
-             lambda rec: drop(rec, "webhook-rotator-redeploy-failures-alarm")),
+             lambda rec: drop(rec, "postgres-user-rotator-redeploy-failures-alarm")),
     Mutation("rotator never throttled to zero", "lambda-concurrency-not-zero",
              setting("webhook-rotator-function", "reservedConcurrentExecutions", 0)),
     Mutation("rotator logs to its encrypted group", "lambda-log-group-managed", on(
