@@ -276,11 +276,25 @@ def secrets_denied_pattern(secret_id_patterns: Sequence[str]) -> str:
 def secrets_unexpected_principal_pattern(secret_id_patterns: Sequence[str],
                                          expected_principals: Sequence[str]) -> str:
     """Value reads/writes of these secrets by anyone but the expected principals (AWS services excluded)."""
-    callers = [assumed_role_pattern(arn) for arn in expected_principals]
     return _all_of(
         '($.eventSource = "secretsmanager.amazonaws.com")', _any_of("$.eventName", SECRET_VALUE_EVENT_PATTERNS),
         _secret_scope(secret_id_patterns), '($.userIdentity.type != "AWSService")',
-        " && ".join(f"($.userIdentity.arn != {_quoted(caller)})" for caller in callers))
+        _unexpected_callers(expected_principals))
+
+
+def _unexpected_callers(expected_principals: Sequence[str]) -> str:
+    """The caller is none of the expected principals. Roles of one account are matched as `<that account> and
+    *:assumed-role/<name>/*`, the account written once: a full session ARN per role leaves the 1024 characters
+    room for few roles (issue 12 added the keys' callers and the app's task role)."""
+    roles = [arn for arn in expected_principals if ":role/" in arn]
+    accounts = {arn.split(":")[4] for arn in roles}
+    if len(accounts) != 1:
+        callers = [assumed_role_pattern(arn) for arn in expected_principals]
+        return " && ".join(f"($.userIdentity.arn != {_quoted(caller)})" for caller in callers)
+    others = [f"($.userIdentity.arn != {_quoted(arn)})" for arn in expected_principals if arn not in roles]
+    names = [f"($.userIdentity.arn != {_quoted('*:assumed-role/' + arn.rsplit('/', 1)[1] + '/*')})" for arn in roles]
+    in_account = f"(($.userIdentity.accountId != {_quoted(accounts.pop())}) || ({' && '.join(names)}))"
+    return " && ".join([*others, in_account])
 
 
 def _resolved(values: Sequence[pulumi.Input[Optional[str]]]) -> pulumi.Output[list[str]]:

@@ -551,6 +551,19 @@ def test_unexpected_principal_alarms_on_value_access_by_anyone_not_expected(ship
         assert not unexpected(secrets_call("GetSecretValue", ours, role_session(account, role)))
 
 
+def test_an_expected_role_name_in_another_account_still_alarms(shipped):
+    """The expected roles are matched by name within the stack's account (the account written once, to keep room for
+    the keys' callers in the pattern's 1024 characters): the same name in another account is unexpected."""
+    stack, recording = shipped
+    account = ACCOUNTS[stack]
+    unexpected = project_pattern(recording, stack, "secrets-unexpected-principal")
+    ours = secret_arn(account, f"securestack/{stack}/api-key-verifiers/checkout")
+    for role in (f"securestack-{stack}-app-task", f"securestack-{stack}-storefront"):
+        assert not unexpected(secrets_call("GetSecretValue", ours, role_session(account, role)))
+        assert unexpected(secrets_call("GetSecretValue", ours, role_session("999999999999", role)))
+    assert unexpected(secrets_call("GetSecretValue", ours, role_session(account, f"securestack-{stack}-appx")))
+
+
 def readers_and_writers(recording: Recording) -> list[tuple[str, str]]:
     """(secret ARN, principal ARN) for every principal a secret's resource policy exempts from its denies."""
     pairs = []
