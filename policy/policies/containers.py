@@ -4,9 +4,14 @@ from __future__ import annotations
 
 from pulumi_policy import ReportViolation, ResourceValidationArgs, Severity
 
-from .support import (Controls, get, is_true, items, json_value, resource_policy, secret_looking)
-from .types import ECS_SERVICE, TASK_DEFINITION
+from .support import (Controls, StackGraph, actions_of, allows, get, is_true, items, json_value, label, peek,
+                      resource_policy, resources_of, secret_looking, stack_policy, statements)
+from .types import ECS_CLUSTER, ECS_SERVICE, ROLE, ROLE_POLICY, ROLE_POLICY_ATTACHMENT, TASK_DEFINITION
 
+CONTAINER_INSIGHTS = frozenset({"enabled", "enhanced"})
+ROOT_USERS = frozenset({"0", "root"})
+SECRET_ARN_PARTS = 7  # arn:aws:secretsmanager:<region>:<account>:secret:<name-suffix>
+READ_SECRET = frozenset({"secretsmanager:GetSecretValue", "secretsmanager:*", "*"})
 
 
 def containers(props) -> list[dict]:
@@ -77,5 +82,67 @@ def ecs_distinct_roles(args: ResourceValidationArgs, report: ReportViolation) ->
         report("executionRoleArn and taskRoleArn are the same role: the code could read every injected secret")
 
 
+@resource_policy("ecs-container-insights", "ECS clusters have Container Insights on",
+                 Controls(fsbp=("ECS.12",), checkov=("CKV_AWS_65",)), [ECS_CLUSTER], Severity.LOW)
+def ecs_container_insights(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    values = [get(s, "value") for s in items(get(args.props, "settings")) if get(s, "name") == "containerInsights"]
+    if not any(value in CONTAINER_INSIGHTS for value in values):
+        report("containerInsights is not enabled")
+
+
+@resource_policy("ecs-non-root-no-capabilities", "Containers run as a numeric non-root user with every Linux "
+                 "capability dropped and none added", Controls(sources=("README: Architecture (non-root, all "
+                                                                       "capabilities dropped)",)),
+                 [TASK_DEFINITION], Severity.HIGH)
+def ecs_non_root(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    for container in containers(args.props):
+        user = str(container.get("user") or "")
+        if not user or user.split(":")[0] in ROOT_USERS:
+            report(f"container {container_name(container)} runs as {user or 'the image user (root by default)'!r}")
+        capabilities = (container.get("linuxParameters") or {}).get("capabilities") or {}
+        if "ALL" not in (capabilities.get("drop") or []) or capabilities.get("add"):
+            report(f"container {container_name(container)} does not drop ALL capabilities (or adds some back)")
+
+
+def injected_secret_arns(task) -> set:
+    found = set()
+    for container in containers(task.props):
+        for reference in items(container.get("secrets")):
+            value_from = str(reference.get("valueFrom") or "") if isinstance(reference, dict) else ""
+            found.add(":".join(value_from.split(":")[:SECRET_ARN_PARTS]))
+    return found
+
+
+@stack_policy("ecs-execution-role-reads-only-injected-secrets", "A task's execution role may read exactly the secrets "
+              "its containers inject, by ARN (no wildcard, no others)", Controls(
+                  sources=("README: Architecture (execution role reads exactly the consumed secrets)",
+                           "guides: least privilege")), [TASK_DEFINITION, ROLE, ROLE_POLICY], Severity.HIGH)
+def ecs_execution_role_secrets(graph: StackGraph, report: ReportViolation) -> None:
+    for task in graph.of_type(TASK_DEFINITION):
+        injected = injected_secret_arns(task)
+        for role in graph.referenced(task, "executionRoleArn", ROLE):
+            for policy in graph.referrers(role, "role", ROLE_POLICY):
+                for statement in statements(get(policy.props, "policy")):
+                    if allows(statement) and READ_SECRET & set(actions_of(statement)):
+                        extra = [r for r in resources_of(statement) if r not in injected]
+                        if extra:
+                            report(f"{label(task)}'s execution role reads secrets its containers do not inject: "
+                                   f"{extra[:3]}", policy.urn)
+
+
+@stack_policy("ecs-task-role-grants-nothing", "A task's own role (what its code may do) has no policies: the code "
+              "needs no AWS permission beyond what ECS injects", Controls(
+                  sources=("README: Architecture (separate empty task role)", "guides: least privilege")),
+              [TASK_DEFINITION, ROLE, ROLE_POLICY, ROLE_POLICY_ATTACHMENT], Severity.HIGH)
+def ecs_task_role_empty(graph: StackGraph, report: ReportViolation) -> None:
+    for task in graph.of_type(TASK_DEFINITION):
+        for role in graph.referenced(task, "taskRoleArn", ROLE):
+            attached = graph.referrers(role, "role", ROLE_POLICY, ROLE_POLICY_ATTACHMENT)
+            inline = [p for p in items(peek(role.props, "inlinePolicies")) if peek(p, "policy")]
+            if attached or inline or items(peek(role.props, "managedPolicyArns")):
+                report(f"{label(task)}'s task role {label(role)} has policies", role.urn)
+
+
 POLICIES = [ecs_no_public_ip, ecs_no_env_secrets, ecs_logging, ecs_not_privileged, ecs_read_only_root,
-            ecs_distinct_roles]
+            ecs_distinct_roles, ecs_container_insights, ecs_non_root, ecs_execution_role_secrets,
+            ecs_task_role_empty]

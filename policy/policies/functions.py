@@ -5,9 +5,9 @@ from __future__ import annotations
 from pulumi_policy import ReportViolation, ResourceValidationArgs, Severity
 
 from .network import availability_zones
-from .support import (Controls, StackGraph, get, items, label, number, peek, plain, present, resource_policy,
-                      secret_looking, shown, stack_policy)
-from .types import FUNCTION, LOG_GROUP, PERMISSION
+from .support import (Controls, StackGraph, actions_of, allows, get, items, label, number, peek, plain, present,
+                      resource_policy, resources_of, secret_looking, shown, stack_policy, statements)
+from .types import FUNCTION, LOG_GROUP, PERMISSION, ROLE, ROLE_POLICY, TASK_DEFINITION
 
 # Lambda's runtimes not yet deprecated (AWS Lambda developer guide, "Runtime deprecation policy", 2026): what
 # Security Hub Lambda.2 accepts. A runtime leaving this list fails the pack until the function is upgraded.
@@ -18,6 +18,12 @@ SUPPORTED_RUNTIMES = frozenset({
     "dotnet8", "dotnet10", "ruby3.3", "ruby3.4", "provided.al2", "provided.al2023",
 })
 MIN_AVAILABILITY_ZONES = 2
+# AWS's template for rotation roles: value actions only on secrets whose rotation names this very function.
+SECRET_VALUE_ACTIONS = frozenset({"secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue",
+                                  "secretsmanager:UpdateSecretVersionStage", "secretsmanager:*"})
+ROTATION_LAMBDA_CONDITION = "secretsmanager:resource/AllowRotationLambdaArn"
+KEY_USE_ACTIONS = frozenset({"kms:Decrypt", "kms:GenerateDataKey", "kms:*"})
+VIA_SERVICE_CONDITION = "kms:ViaService"
 
 
 @resource_policy("lambda-permission-bound-to-source", "Lambda invoke permissions name their caller: never `*`, and "
@@ -103,5 +109,41 @@ def lambda_log_group(graph: StackGraph, report: ReportViolation) -> None:
             report(f"{label(function)} writes to a log group the stack does not manage", function.urn)
 
 
+def condition_keys(statement) -> set:
+    condition = plain(statement.get("Condition") or {})
+    return {key for operator in condition.values() if hasattr(operator, "keys") for key in operator}
+
+
+def rotator_statement_problem(statement) -> str | None:
+    actions = set(actions_of(statement))
+    wildcard = any("*" in r for r in resources_of(statement))
+    if actions & SECRET_VALUE_ACTIONS and wildcard and ROTATION_LAMBDA_CONDITION not in condition_keys(statement):
+        return f"reaches secret values on {resources_of(statement)} without {ROTATION_LAMBDA_CONDITION}"
+    if actions & KEY_USE_ACTIONS and VIA_SERVICE_CONDITION not in condition_keys(statement):
+        return f"uses KMS keys outside Secrets Manager (no {VIA_SERVICE_CONDITION} condition)"
+    return None
+
+
+@stack_policy("lambda-rotator-role-scoped", "Each rotation function has its own role, used by nothing else, whose "
+              "secret-value grants on a name pattern name that function (AllowRotationLambdaArn) and whose key use "
+              "goes through Secrets Manager (kms:ViaService)", Controls(
+                  sources=("README: Architecture (rotation: its own role)", "AWS rotation role template")),
+              [FUNCTION, ROLE, ROLE_POLICY, TASK_DEFINITION], Severity.HIGH)
+def lambda_rotator_role(graph: StackGraph, report: ReportViolation) -> None:
+    for function in graph.of_type(FUNCTION):
+        for role in graph.referenced(function, "role", ROLE):
+            sharing = [r for r in graph.referrers(role, "role", FUNCTION) if r is not function] + \
+                graph.referrers(role, "executionRoleArn", TASK_DEFINITION) + \
+                graph.referrers(role, "taskRoleArn", TASK_DEFINITION)
+            if sharing:
+                report(f"{label(function)} shares {label(role)} with {label(sharing[0])}", function.urn)
+            for policy in graph.referrers(role, "role", ROLE_POLICY):
+                for index, statement in enumerate(statements(get(policy.props, "policy"))):
+                    problem = rotator_statement_problem(statement) if allows(statement) else None
+                    if problem:
+                        report(f"{label(function)}: {label(policy)} statement {statement.get('Sid') or index} "
+                               f"{problem}", policy.urn)
+
+
 POLICIES = [lambda_permission_bound, lambda_runtime, lambda_in_vpc, lambda_no_env_secrets, lambda_tracing,
-            lambda_concurrency, lambda_log_group]
+            lambda_concurrency, lambda_log_group, lambda_rotator_role]

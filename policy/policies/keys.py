@@ -3,20 +3,35 @@ from __future__ import annotations
 
 from pulumi_policy import ReportViolation, ResourceValidationArgs, Severity
 
-from .support import (Controls, allows, describe_statement, get, is_public_principal, is_true, resource_policy,
-                      statements)
-from .types import KMS_KEY, KMS_KEY_POLICY, KMS_REPLICA_KEY
+from .support import (Controls, StackGraph, allows, describe_statement, get, is_public_principal, is_true, label,
+                      number, peek, resource_policy, stack_policy, statements)
+from .types import (BACKUP_VAULT, ENCRYPTION_CONFIGS, KMS_KEY, KMS_KEY_POLICY, KMS_REPLICA_KEY, LOG_GROUP,
+                    RDS_INSTANCE, SECRET, TOPIC, TRAIL)
 
 SYMMETRIC = "SYMMETRIC_DEFAULT"
+MAX_ROTATION_PERIOD_DAYS = 365  # README: yearly rotation (KMS allows up to 2560)
+PURPOSE_TAG = "securestack:key-purpose"
+# Which key purpose may encrypt what (README "Architecture", keys: a CMK per purpose). Backup vaults take the data
+# key, or in the copy region that region's own backup-copy key.
+KEY_USES = (
+    (RDS_INSTANCE, "kmsKeyId", {"data"}), (RDS_INSTANCE, "performanceInsightsKmsKeyId", {"data"}),
+    (RDS_INSTANCE, "masterUserSecretKmsKeyId", {"data"}), (BACKUP_VAULT, "kmsKeyArn", {"data", "backup-copy"}),
+    (SECRET, "kmsKeyId", {"secrets"}),
+    (LOG_GROUP, "kmsKeyId", {"logs"}), (TRAIL, "kmsKeyId", {"logs"}), (TOPIC, "kmsMasterKeyId", {"logs"}),
+    *((config, "rules", {"logs"}) for config in ENCRYPTION_CONFIGS),
+)
 
 
-@resource_policy("kms-key-rotation", "Symmetric customer-managed KMS keys rotate their key material",
+@resource_policy("kms-key-rotation", "Symmetric customer-managed KMS keys rotate their key material at least yearly",
                  Controls(fsbp=("KMS.4",), checkov=("CKV_AWS_7",)), [KMS_KEY], Severity.MEDIUM)
 def kms_rotation(args: ResourceValidationArgs, report: ReportViolation) -> None:
     spec = get(args.props, "customerMasterKeySpec") or SYMMETRIC
     usage = get(args.props, "keyUsage") or "ENCRYPT_DECRYPT"
     if spec == SYMMETRIC and usage == "ENCRYPT_DECRYPT" and not is_true(get(args.props, "enableKeyRotation")):
         report("enableKeyRotation is not true")
+    period = number(get(args.props, "rotationPeriodInDays"))
+    if period is not None and period > MAX_ROTATION_PERIOD_DAYS:
+        report(f"rotationPeriodInDays is {period:.0f}; keys rotate at least yearly ({MAX_ROTATION_PERIOD_DAYS})")
 
 
 @resource_policy("kms-key-policy-no-public-principal", "KMS key policies grant nothing to `*` without a condition "
@@ -41,4 +56,33 @@ def kms_lockout_check(args: ResourceValidationArgs, report: ReportViolation) -> 
         report("bypassPolicyLockoutSafetyCheck is true")
 
 
-POLICIES = [kms_rotation, kms_no_public_principal, kms_lockout_check]
+def purpose_of(key) -> str | None:
+    return peek(key.props, "tags", PURPOSE_TAG)
+
+
+@stack_policy("kms-keys-by-purpose", f"Each key purpose (data, secrets, logs) has its own CMK ({PURPOSE_TAG} tag) and "
+              "each key encrypts only what its purpose covers (the database, the secrets, the logs)",
+              Controls(sources=("README: Architecture (a CMK per purpose (data, secrets, logs))",
+                                "guides: separate keys per purpose and environment")),
+              [KMS_KEY, KMS_REPLICA_KEY, *(use[0] for use in KEY_USES)], Severity.HIGH)
+def kms_keys_by_purpose(graph: StackGraph, report: ReportViolation) -> None:
+    keys = graph.of_type(KMS_KEY, KMS_REPLICA_KEY)
+    seen: dict = {}
+    for key in keys:
+        purpose = purpose_of(key)
+        if purpose is None:
+            report(f"{label(key)} has no {PURPOSE_TAG} tag", key.urn)
+        elif (purpose, peek(key.props, "region")) in seen:
+            report(f"{label(key)} and {label(seen[(purpose, peek(key.props, 'region'))])} share the purpose "
+                   f"{purpose!r}", key.urn)
+        else:
+            seen[(purpose, peek(key.props, "region"))] = key
+    for resource_type, prop, purposes in KEY_USES:
+        for resource in graph.of_type(resource_type):
+            for key in graph.referenced(resource, prop, KMS_KEY, KMS_REPLICA_KEY):
+                if purpose_of(key) is not None and purpose_of(key) not in purposes:
+                    report(f"{label(resource)}'s {prop} uses the {purpose_of(key)!r} key {label(key)}; it takes "
+                           f"the {' or '.join(sorted(purposes))} key", resource.urn)
+
+
+POLICIES = [kms_rotation, kms_no_public_principal, kms_lockout_check, kms_keys_by_purpose]

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 from pulumi_policy import PolicyResource, ReportViolation, ResourceValidationArgs, Severity
 
-from .support import (Controls, StackGraph, get, is_true, is_unknown, items, label, number, peek, resource_policy,
-                      stack_policy)
-from .types import (DEFAULT_SECURITY_GROUP, EGRESS_RULE, FLOW_LOG, INGRESS_RULE, LOAD_BALANCERS, SECURITY_GROUP,
-                    SECURITY_GROUP_RULE, SUBNET, VPC)
+from .support import (Controls, StackGraph, get, is_true, is_unknown, items, label, number, peek,
+                      resource_policy, stack_policy)
+from .types import (DEFAULT_SECURITY_GROUP, ECS_SERVICE, EGRESS_RULE, FLOW_LOG, FUNCTION, INGRESS_RULE, LOAD_BALANCERS,
+                    RDS_SUBNET_GROUP, ROUTE, ROUTE_TABLE, ROUTE_TABLE_ASSOCIATION, SECURITY_GROUP, SECURITY_GROUP_RULE,
+                    SUBNET, VPC, VPC_ENDPOINT)
 
 INTERNET = frozenset({"0.0.0.0/0", "::/0"})
 WEB_PORTS = frozenset({80, 443})  # what an internet-facing load balancer listens on
 ALL_PROTOCOLS = frozenset({"-1", "all"})
 PULUMI_DEFAULT_DESCRIPTION = "Managed by Pulumi"  # what pulumi-aws puts when a program gives none
+# README "Architecture", network: no NAT; private code reaches these AWS APIs through interface endpoints.
+REQUIRED_INTERFACE_ENDPOINTS = ("secretsmanager", "kms", "logs", "sts")
+APP_INTERFACE_ENDPOINTS = ("ecr.api", "ecr.dkr")  # Fargate pulls its image through these (layers via S3)
 
 
 def zone_of(subnet: PolicyResource) -> str:
@@ -153,5 +157,99 @@ def subnet_no_public_ip(args: ResourceValidationArgs, report: ReportViolation) -
         report("mapPublicIpOnLaunch is true")
 
 
-POLICIES = [sg_internet_ports, sg_internet_only_to_lbs, sg_descriptions, default_sg_closed, vpc_flow_logs,
-            subnet_no_public_ip]
+def egress_rules(resource_type: str, props) -> list[dict]:
+    """Egress of a security group, a SecurityGroupRule or a vpc.SecurityGroupEgressRule, in one shape."""
+    if resource_type == SECURITY_GROUP:
+        return [{"cidrs": list(items(get(rule, "cidrBlocks"))) + list(items(get(rule, "ipv6CidrBlocks"))),
+                 "protocol": str(get(rule, "protocol")), "from": number(get(rule, "fromPort")),
+                 "to": number(get(rule, "toPort"))} for rule in items(get(props, "egress"))]
+    if resource_type == SECURITY_GROUP_RULE:
+        if get(props, "type") != "egress":
+            return []
+        cidrs = items(get(props, "cidrBlocks")) + items(get(props, "ipv6CidrBlocks"))
+        protocol = get(props, "protocol")
+    else:
+        cidrs = [c for c in (get(props, "cidrIpv4"), get(props, "cidrIpv6")) if c]
+        protocol = get(props, "ipProtocol")
+    return [{"cidrs": list(cidrs), "protocol": str(protocol), "from": number(get(props, "fromPort")),
+             "to": number(get(props, "toPort"))}]
+
+
+@resource_policy("sg-no-internet-egress", "No security group lets traffic out to the internet (0.0.0.0/0, ::/0): "
+                 "egress goes to the VPC's endpoints, the S3 prefix list or named security groups",
+                 Controls(sources=("README: Architecture (no NAT; egress to the endpoints)",
+                                   "README: Edge (no egress until allow_to_targets)")),
+                 [SECURITY_GROUP, SECURITY_GROUP_RULE, EGRESS_RULE], Severity.HIGH)
+def sg_no_internet_egress(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    for rule in egress_rules(args.resource_type, args.props):
+        if opens_to_internet(rule):
+            report(f"egress {describe_rule(rule).replace(' from ', ' to ')}")
+
+
+def private_subnets(graph: StackGraph) -> list[PolicyResource]:
+    """The stack's subnets its private code runs in: database subnet groups, functions, services."""
+    found = {}
+    placements = [(RDS_SUBNET_GROUP, "subnetIds"), (FUNCTION, "vpcConfig"), (ECS_SERVICE, "networkConfiguration")]
+    for resource_type, prop in placements:
+        for resource in graph.of_type(resource_type):
+            for subnet in graph.referenced(resource, prop, SUBNET):
+                found[subnet.urn] = subnet
+    return list(found.values())
+
+
+def default_routes(graph: StackGraph, table: PolicyResource) -> list:
+    routes = [peek(route, "cidrBlock") or peek(route, "ipv6CidrBlock") for route in items(peek(table.props, "routes"))]
+    routes += [peek(route.props, "destinationCidrBlock") or peek(route.props, "destinationIpv6CidrBlock")
+               for route in graph.referrers(table, "routeTableId", ROUTE)]
+    return [route for route in routes if route in INTERNET]
+
+
+@stack_policy("private-subnets-no-default-route", "Subnets of the database, functions and app have no default route "
+              "(no internet or NAT gateway): they reach AWS only through VPC endpoints",
+              Controls(sources=("README: Architecture (private subnets; no NAT: interface endpoints)",
+                                "design: private subnets for database, functions and app")),
+              [SUBNET, ROUTE_TABLE, ROUTE_TABLE_ASSOCIATION, ROUTE, RDS_SUBNET_GROUP, FUNCTION, ECS_SERVICE],
+              Severity.HIGH)
+def private_subnets_no_default_route(graph: StackGraph, report: ReportViolation) -> None:
+    for subnet in private_subnets(graph):
+        for association in graph.referrers(subnet, "subnetId", ROUTE_TABLE_ASSOCIATION):
+            for table in graph.referenced(association, "routeTableId", ROUTE_TABLE):
+                routes = default_routes(graph, table)
+                if routes:
+                    report(f"private {label(subnet)} routes {', '.join(routes)} through {label(table)}", subnet.urn)
+
+
+def endpoint_services(graph: StackGraph, endpoint_type: str) -> set:
+    """Short service names (`kms`, `ecr.api`) of the stack's VPC endpoints of a type, with private DNS for
+    interface endpoints (without it the SDKs' default endpoint names do not resolve to them)."""
+    found = set()
+    for endpoint in graph.of_type(VPC_ENDPOINT):
+        if (peek(endpoint.props, "vpcEndpointType") or "Gateway") != endpoint_type:
+            continue
+        if endpoint_type == "Interface" and not is_true(peek(endpoint.props, "privateDnsEnabled")):
+            continue
+        name = str(peek(endpoint.props, "serviceName") or "")
+        found.add(name.split(".", 3)[3] if name.count(".") >= 3 else name)
+    return found
+
+
+@stack_policy("vpc-endpoints-for-private-code", "A stack whose code runs in private subnets has interface endpoints "
+              "(private DNS) for secretsmanager, kms, logs and sts, ECR's for the app, and an S3 gateway on its own "
+              "VPC", Controls(sources=("README: Architecture (no NAT: interface endpoints for secretsmanager, kms, "
+                                       "logs, sts (+ ECR, S3 gateway))",)),
+              [VPC, VPC_ENDPOINT, FUNCTION, ECS_SERVICE], Severity.HIGH)
+def vpc_endpoints(graph: StackGraph, report: ReportViolation) -> None:
+    if not graph.of_type(FUNCTION, ECS_SERVICE):
+        return
+    required = list(REQUIRED_INTERFACE_ENDPOINTS) + (list(APP_INTERFACE_ENDPOINTS) if graph.of_type(ECS_SERVICE)
+                                                     else [])
+    missing = [s for s in required if s not in endpoint_services(graph, "Interface")]
+    if missing:
+        report(f"no interface endpoint with private DNS for {', '.join(missing)}: private code cannot reach them "
+               "without a NAT")
+    if graph.of_type(VPC) and "s3" not in endpoint_services(graph, "Gateway"):
+        report("no S3 gateway endpoint: private subnets cannot fetch image layers (or anything from S3)")
+
+
+POLICIES = [sg_internet_ports, sg_internet_only_to_lbs, sg_descriptions, sg_no_internet_egress, default_sg_closed,
+            vpc_flow_logs, subnet_no_public_ip, private_subnets_no_default_route, vpc_endpoints]

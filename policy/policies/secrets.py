@@ -6,15 +6,22 @@ import re
 
 from pulumi_policy import ReportViolation, ResourceValidationArgs, Severity
 
-from .support import (Controls, StackGraph, get, is_false, label, number, peek, present, resource_policy, shown,
-                      stack_policy)
-from .types import SECRET, SECRET_ROTATION, SECRET_VERSION
+from .support import (Controls, StackGraph, allows, get, is_false, is_public_principal, is_true, items, label, number,
+                      peek, plain, present, production_stack, resource_policy, shown, stack_environment, stack_policy,
+                      statements)
+from .types import FUNCTION, ROLE, SECRET, SECRET_POLICY, SECRET_ROTATION, SECRET_VERSION
 
 AWS_MANAGED_SECRETS_KEY = "alias/aws/secretsmanager"
 MAX_ROTATION_DAYS = 90  # the guides: rotate every 90 days
 RATE = re.compile(r"^rate\((\d+) (day|days|hour|hours)\)$")
 CRON = re.compile(r"^cron\((.+)\)$")
 HOURS_PER_DAY = 24
+# README "Architecture", secrets: securestack/<env>/{api-keys,webhooks,database}/<name>.
+SECRET_PATHS = ("api-keys", "webhooks", "database")
+SECRET_NAME_PART = re.compile(r"^[A-Za-z0-9_+=.@-]+$")
+MIN_RECOVERY_WINDOW_DAYS, MAX_RECOVERY_WINDOW_DAYS = 7, 30  # Secrets Manager's range; 0 means "delete at once"
+READ_ACTIONS = ("secretsmanager:GetSecretValue",)
+WRITE_ACTIONS = ("secretsmanager:PutSecretValue", "secretsmanager:UpdateSecretVersionStage")
 
 
 @stack_policy("secret-rotation-configured", "Every Secrets Manager secret has automatic rotation by a rotation "
@@ -85,5 +92,99 @@ def secret_version_plaintext(args: ResourceValidationArgs, report: ReportViolati
             report(f"SecretVersion sets {key}")
 
 
+@resource_policy("secret-named-for-environment", "Secrets are named securestack/<env>/<api-keys|webhooks|database>/"
+                 "<name> for this stack's environment (what rotator and consumer policies are scoped by)",
+                 Controls(sources=("README: Architecture (secret names)", "guides: separate keys per environment")),
+                 [SECRET], Severity.HIGH)
+def secret_named(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    name, environment = get(args.props, "name"), stack_environment()
+    parts = str(name or "").split("/")
+    if len(parts) != 4 or parts[:2] != ["securestack", environment] or parts[2] not in SECRET_PATHS \
+            or not SECRET_NAME_PART.match(parts[3]):
+        report(f"name {name!r} is not securestack/{environment}/<{'|'.join(SECRET_PATHS)}>/<name>")
+
+
+@resource_policy("secret-recovery-window", f"Deleted secrets stay recoverable ({MIN_RECOVERY_WINDOW_DAYS}.."
+                 f"{MAX_RECOVERY_WINDOW_DAYS} days, {MAX_RECOVERY_WINDOW_DAYS} in production); never deleted at once",
+                 Controls(sources=("README: Architecture (recovery window)", "README: Configuration (prod 30)")),
+                 [SECRET], Severity.MEDIUM)
+def secret_recovery_window(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    days = number(get(args.props, "recoveryWindowInDays"))
+    days = MAX_RECOVERY_WINDOW_DAYS if days is None else days  # Secrets Manager's default
+    if days < MIN_RECOVERY_WINDOW_DAYS:
+        report(f"recoveryWindowInDays is {shown(days)}: a deleted secret would be gone at once")
+    elif production_stack() and days < MAX_RECOVERY_WINDOW_DAYS:
+        report(f"recoveryWindowInDays is {shown(days)} in a production stack; it must be {MAX_RECOVERY_WINDOW_DAYS}")
+
+
+def covers(statement, action: str) -> bool:
+    return any(a == action or a == "secretsmanager:*" or a == "*" for a in items(statement.get("Action")))
+
+
+def exempt_principals(statement) -> set:
+    condition = plain(statement.get("Condition") or {})
+    return {str(arn) for arn in items((condition.get("StringNotEquals") or {}).get("aws:PrincipalArn"))} \
+        | {str(arn) for arn in items((condition.get("ArnNotEquals") or {}).get("aws:PrincipalArn"))}
+
+
+def denies_for_everyone_but(document, action: str) -> list[set]:
+    """For each Deny of `action` to everyone, the principals it exempts."""
+    return [exempt_principals(s) for s in statements(document) if s.get("Effect") == "Deny"
+            and is_public_principal(s.get("Principal")) and covers(s, action) and exempt_principals(s)]
+
+
+def denies_plain_transport(document) -> bool:
+    return any(s.get("Effect") == "Deny" and is_public_principal(s.get("Principal")) and covers(s, READ_ACTIONS[0])
+               and str(((s.get("Condition") or {}).get("Bool") or {}).get("aws:SecureTransport")).lower() == "false"
+               for s in statements(document))
+
+
+def rotator_roles(graph: StackGraph, secret) -> set:
+    """ARNs of the roles of the functions that rotate the secret (unknown ones left out)."""
+    functions = [f for rotation in graph.referrers(secret, "secretId", SECRET_ROTATION)
+                 for f in graph.referenced(rotation, "rotationLambdaArn", FUNCTION)]
+    roles = [r for f in functions for r in graph.referenced(f, "role", ROLE)]
+    return {arn for arn in (peek(r.props, "arn") for r in roles) if isinstance(arn, str)}
+
+
+def resource_policy_problems(document, rotators: set) -> list[str]:
+    problems = []
+    if any(allows(s) for s in statements(document)):
+        problems.append("has an Allow statement (grants come from the principals' own IAM policies)")
+    readers = denies_for_everyone_but(document, READ_ACTIONS[0])
+    if not readers:
+        problems.append("denies GetSecretValue to no one (every principal with IAM access reads)")
+    for action in WRITE_ACTIONS:
+        writers = denies_for_everyone_but(document, action)
+        if not writers:
+            problems.append(f"does not deny {action} to everyone but the rotator")
+        elif rotators and not any(exempt <= rotators for exempt in writers):
+            problems.append(f"lets {sorted(set().union(*writers) - rotators)} {action} besides the rotator")
+    if rotators and readers and not any(rotators <= exempt for exempt in readers):
+        problems.append("denies the rotator its reads")
+    if not denies_plain_transport(document):
+        problems.append("does not deny requests without TLS (aws:SecureTransport false)")
+    return problems
+
+
+@stack_policy("secret-resource-policy-deny-only", "Every secret has a deny-only resource policy (public policies "
+              "blocked): reads by its consumers and rotator only, writes by its rotator only, nothing without TLS",
+              Controls(sources=("README: Architecture (a deny-only resource policy)", "guides: least privilege")),
+              [SECRET, SECRET_POLICY, SECRET_ROTATION, FUNCTION, ROLE], Severity.CRITICAL)
+def secret_resource_policy(graph: StackGraph, report: ReportViolation) -> None:
+    for secret in graph.of_type(SECRET):
+        policies = graph.referrers(secret, "secretArn", SECRET_POLICY)
+        documents = [get(p.props, "policy") for p in policies] or ([get(secret.props, "policy")]
+                                                                     if get(secret.props, "policy") else [])
+        if not documents:
+            report(f"{label(secret)} has no resource policy", secret.urn)
+        if policies and not all(is_true(get(p.props, "blockPublicPolicy")) for p in policies):
+            report(f"{label(secret)}'s SecretPolicy does not set blockPublicPolicy", secret.urn)
+        rotators = rotator_roles(graph, secret)
+        for document in documents:
+            for problem in resource_policy_problems(document, rotators):
+                report(f"{label(secret)}'s resource policy {problem}", secret.urn)
+
+
 POLICIES = [secret_rotation_configured, secret_rotation_interval, secret_cmk, secret_description,
-            secret_version_plaintext]
+            secret_version_plaintext, secret_named, secret_recovery_window, secret_resource_policy]
