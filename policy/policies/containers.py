@@ -6,7 +6,9 @@ from pulumi_policy import ReportViolation, ResourceValidationArgs, Severity
 
 from .support import (Controls, StackGraph, actions_of, allows, get, is_true, items, json_value, label, peek,
                       resource_policy, resources_of, secret_looking, stack_policy, statements)
-from .types import ECS_CLUSTER, ECS_SERVICE, ROLE, ROLE_POLICY, ROLE_POLICY_ATTACHMENT, TASK_DEFINITION
+from .network import inline_ingress, ingress_rules
+from .types import (ECS_CLUSTER, ECS_SERVICE, INGRESS_RULE, LOAD_BALANCERS, ROLE, ROLE_POLICY, ROLE_POLICY_ATTACHMENT,
+                    SECURITY_GROUP, SECURITY_GROUP_RULE, TASK_DEFINITION)
 
 CONTAINER_INSIGHTS = frozenset({"enabled", "enhanced"})
 ROOT_USERS = frozenset({"0", "root"})
@@ -143,6 +145,34 @@ def ecs_task_role_empty(graph: StackGraph, report: ReportViolation) -> None:
                 report(f"{label(task)}'s task role {label(role)} has policies", role.urn)
 
 
+def ingress_sources(graph: StackGraph, resource) -> list:
+    """(rule, the security groups it admits) for each ingress rule a group or rule resource declares."""
+    if resource.resource_type == SECURITY_GROUP:
+        return [(rule, graph.referenced(resource, "ingress", SECURITY_GROUP) if items(get(raw_rule, "securityGroups"))
+                 else []) for rule, raw_rule in zip(inline_ingress(resource.props), items(get(resource.props,
+                                                                                              "ingress")))]
+    prop = "referencedSecurityGroupId" if resource.resource_type == INGRESS_RULE else "sourceSecurityGroupId"
+    sources = graph.referenced(resource, prop, SECURITY_GROUP)
+    return [(rule, sources) for rule in ingress_rules(resource.resource_type, resource.props)]
+
+
+@stack_policy("ecs-ingress-only-from-load-balancer", "ECS services admit traffic only from their load balancers' "
+              "security groups (no CIDR, no other group)", Controls(
+                  sources=("README: Architecture (app behind the target group)",
+                           "components/app.py: reachable only from the load balancer")),
+              [ECS_SERVICE, SECURITY_GROUP, SECURITY_GROUP_RULE, INGRESS_RULE, *LOAD_BALANCERS], Severity.HIGH)
+def ecs_ingress_from_load_balancer(graph: StackGraph, report: ReportViolation) -> None:
+    lb_groups = {g.urn for lb in graph.of_type(*LOAD_BALANCERS)
+                 for g in graph.referenced(lb, "securityGroups", SECURITY_GROUP)}
+    for service in graph.of_type(ECS_SERVICE):
+        for group in graph.referenced(service, "networkConfiguration", SECURITY_GROUP):
+            for resource in [group] + graph.referrers(group, "securityGroupId", SECURITY_GROUP_RULE, INGRESS_RULE):
+                for rule, sources in ingress_sources(graph, resource):
+                    if rule["cidrs"] or not sources or any(s.urn not in lb_groups for s in sources):
+                        report(f"{label(service)}: {label(resource)} admits traffic from something other than a "
+                               "load balancer's security group", resource.urn)
+
+
 POLICIES = [ecs_no_public_ip, ecs_no_env_secrets, ecs_logging, ecs_not_privileged, ecs_read_only_root,
-            ecs_distinct_roles, ecs_container_insights, ecs_non_root, ecs_execution_role_secrets,
+            ecs_distinct_roles, ecs_ingress_from_load_balancer, ecs_container_insights, ecs_non_root, ecs_execution_role_secrets,
             ecs_task_role_empty]

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from pulumi_policy import ReportViolation, ResourceValidationArgs, Severity
 
-from .support import (Controls, StackGraph, allows, describe_statement, get, is_public_principal, is_true, label,
-                      number, peek, resource_policy, stack_policy, statements)
+from .support import (Controls, StackGraph, allows, describe_statement, get, is_public_principal, is_true, items,
+                      label, number, peek, resource_policy, stack_policy, statements)
 from .types import (BACKUP_VAULT, ENCRYPTION_CONFIGS, KMS_KEY, KMS_KEY_POLICY, KMS_REPLICA_KEY, LOG_GROUP,
                     RDS_INSTANCE, SECRET, TOPIC, TRAIL)
 
@@ -48,6 +48,23 @@ def kms_no_public_principal(args: ResourceValidationArgs, report: ReportViolatio
             report(f"{describe_statement(statement, index)} allows Principal '*' without a condition")
 
 
+def service_principals(statement) -> list:
+    principal = statement.get("Principal")
+    return items(principal.get("Service")) if hasattr(principal, "get") else []
+
+
+@resource_policy("kms-key-policy-service-grants-bounded", "KMS key policies let an AWS service use a key only with a "
+                 "condition that bounds it to this account's resources (encryption context, source account or ARN)",
+                 Controls(sources=("components/keys.py: CloudWatch Logs may use the key only for log groups of this "
+                                   "account and region", "design: policies name principals")),
+                 [KMS_KEY, KMS_REPLICA_KEY, KMS_KEY_POLICY], Severity.HIGH)
+def kms_service_grants_bounded(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    for index, statement in enumerate(statements(get(args.props, "policy"))):
+        if allows(statement) and service_principals(statement) and not statement.get("Condition"):
+            report(f"{describe_statement(statement, index)} lets {service_principals(statement)} use the key for "
+                   "any account's resources (no condition)")
+
+
 @resource_policy("kms-lockout-safety-check", "KMS key policy changes keep the lockout safety check",
                  Controls(sources=("design: lockout safety check on",)), [KMS_KEY, KMS_REPLICA_KEY, KMS_KEY_POLICY],
                  Severity.HIGH)
@@ -85,4 +102,5 @@ def kms_keys_by_purpose(graph: StackGraph, report: ReportViolation) -> None:
                            f"the {' or '.join(sorted(purposes))} key", resource.urn)
 
 
-POLICIES = [kms_rotation, kms_no_public_principal, kms_lockout_check, kms_keys_by_purpose]
+POLICIES = [kms_rotation, kms_no_public_principal, kms_service_grants_bounded, kms_lockout_check,
+            kms_keys_by_purpose]

@@ -906,3 +906,36 @@ case("ecs-task-role-grants-nothing", stack(task(), TASK_ROLE),
      stack(task(), TASK_ROLE, Res("aws:iam/rolePolicyAttachment:RolePolicyAttachment", "task-admin", {
          "role": "securestack-dev-app-task", "policyArn": "arn:aws:iam::aws:policy/AdministratorAccess"},
          deps={"role": ["task-role"]})))
+
+# -- component docstrings' claims ------------------------------------------------------------------------------
+
+LOGS_SERVICE = {"Sid": "CloudWatchLogs", "Effect": "Allow", "Principal": {"Service": "logs.us-east-1.amazonaws.com"},
+                "Action": ["kms:Encrypt*", "kms:Decrypt*", "kms:GenerateDataKey*"], "Resource": "*",
+                "Condition": {"ArnLike": {"kms:EncryptionContext:aws:logs:arn":
+                                          f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:*"}}}
+case("kms-key-policy-service-grants-bounded", stack(changed(DATA_KEY, policy=policy_document(ACCOUNT_ROOT,
+                                                                                             LOGS_SERVICE))),
+     *variants(DATA_KEY, {"policy": policy_document(ACCOUNT_ROOT, {**LOGS_SERVICE, "Condition": {}})},
+               {"policy": policy_document({**LOGS_SERVICE, "Principal": {"Service": ["cloudtrail.amazonaws.com"]},
+                                           "Condition": {}})}))
+BACKUP_ROLE = Res("aws:iam/role:Role", "backup-role", {"assumeRolePolicy": policy_document(
+    {"Effect": "Allow", "Principal": {"Service": "backup.amazonaws.com"}, "Action": "sts:AssumeRole"})})
+case("iam-service-trust-bound-to-account", stack(ROLE, BACKUP_ROLE),
+     *variants(ROLE, {"assumeRolePolicy": policy_document({"Effect": "Allow", "Principal": {
+         "Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"})},
+               {"assumeRolePolicy": policy_document({"Effect": "Allow", "Principal": {"Service": [
+                   "lambda.amazonaws.com", "backup.amazonaws.com"]}, "Action": "sts:AssumeRole"})}))
+APP_SG = Res(SG_TYPE, "app-sg", {"description": "app: from the load balancer only", "vpcId": "vpc-id", "ingress": [
+    {"protocol": "tcp", "fromPort": 8443, "toPort": 8443, "securityGroups": ["alb-sg-id"], "description": "ALB"}]},
+    deps={"ingress": ["alb-sg"]})
+PLACED_SERVICE = replace(changed(SERVICE, networkConfiguration={"assignPublicIp": False, "subnets": ["subnet-a-id"],
+                                                                "securityGroups": ["app-sg-id"]}),
+                         deps={"networkConfiguration": ["app-sg"]})
+LB_FRONTED = (PLACED_SERVICE, ALB_SG, FRONTED_LB)
+case("ecs-ingress-only-from-load-balancer", stack(*LB_FRONTED, APP_SG),
+     stack(*LB_FRONTED, changed(APP_SG, ingress=[{"protocol": "tcp", "fromPort": 8443, "toPort": 8443,
+                                                  "cidrBlocks": ["10.20.0.0/16"], "description": "VPC"}])),
+     stack(*LB_FRONTED, APP_SG, Res(INGRESS_TYPE, "app-from-db", {
+         "securityGroupId": "app-sg-id", "ipProtocol": "tcp", "fromPort": 8443, "toPort": 8443,
+         "referencedSecurityGroupId": "db-sg-id", "description": "db"}, deps={
+             "securityGroupId": ["app-sg"], "referencedSecurityGroupId": ["db-sg"]}), DB_SG))

@@ -425,6 +425,13 @@ MUTATIONS = [
         r, "containerDefinitions", first_container(lambda c: c["linuxParameters"].pop("capabilities"))))),
     Mutation("execution role reads exactly the injected secrets", "ecs-execution-role-reads-only-injected-secrets",
              extra_secret_for_app),
+    Mutation("app reachable only from the load balancer", "ecs-ingress-only-from-load-balancer", on(
+        "app-sg", lambda r: edit(r, "ingress", lambda rules: rules[0].update(cidrBlocks=["10.20.0.0/16"])))),
+    Mutation("logs key usable by CloudWatch Logs of this account only", "kms-key-policy-service-grants-bounded", on(
+        "keys-logs", lambda r: edit_json(r, "policy", unconditioned("CloudWatchLogsOfThisAccount")))),
+    Mutation("flow log role trusts only this account's flow logs", "iam-service-trust-bound-to-account", on(
+        "network-flow-logs-role", lambda r: edit_json(r, "assumeRolePolicy", each_statement(
+            lambda s: s.pop("Condition", None))))),
     Mutation("task role empty", "ecs-task-role-grants-nothing", setting(
         "app-task-role", "managedPolicyArns", ["arn:aws:iam::aws:policy/ReadOnlyAccess"])),
 ]
