@@ -8,7 +8,7 @@ from pulumi_policy import ReportViolation, ResourceValidationArgs, Severity
 
 from .support import (Controls, StackGraph, allows, get, is_false, is_public_principal, is_true, items, label, number,
                       peek, plain, present, production_stack, resource_policy, shown, stack_environment, stack_policy,
-                      statements)
+                      statements, tags_of)
 from .types import FUNCTION, ROLE, SECRET, SECRET_POLICY, SECRET_ROTATION, SECRET_VERSION
 
 AWS_MANAGED_SECRETS_KEY = "alias/aws/secretsmanager"
@@ -20,6 +20,10 @@ HOURS_PER_DAY = 24
 SECRET_PATHS = ("api-keys", "webhooks", "database")
 SECRET_NAME_PART = re.compile(r"^[A-Za-z0-9_+=.@-]+$")
 MIN_RECOVERY_WINDOW_DAYS, MAX_RECOVERY_WINDOW_DAYS = 7, 30  # Secrets Manager's range; 0 means "delete at once"
+# Non-secret metadata every secret carries as tags (a rotator bootstraps a secret from them), and what API keys add.
+METADATA_TAGS = ("securestack:env", "securestack:name", "securestack:kind")
+API_KEY_KIND, API_KEY_TAGS = "api-key", ("securestack:scopes", "securestack:key-prefix")
+KEY_PREFIXES = {True: "sk_live_", False: "sk_test_"}  # production: live keys; anything else: test keys
 READ_ACTIONS = ("secretsmanager:GetSecretValue",)
 WRITE_ACTIONS = ("secretsmanager:PutSecretValue", "secretsmanager:UpdateSecretVersionStage")
 
@@ -117,6 +121,22 @@ def secret_recovery_window(args: ResourceValidationArgs, report: ReportViolation
         report(f"recoveryWindowInDays is {shown(days)} in a production stack; it must be {MAX_RECOVERY_WINDOW_DAYS}")
 
 
+@resource_policy("secret-metadata-tags", "Secrets carry their non-secret metadata as tags (environment, name, kind; an "
+                 "API key its scopes and key prefix, sk_live_ only in production), never in the value",
+                 Controls(sources=("README: Architecture (non-secret metadata as tags)",
+                                   "design: metadata lives outside the value")), [SECRET], Severity.MEDIUM)
+def secret_metadata(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    tags = tags_of(args.props)
+    missing = [tag for tag in METADATA_TAGS if not tags.get(tag)]
+    if tags.get("securestack:kind") == API_KEY_KIND:
+        missing += [tag for tag in API_KEY_TAGS if not tags.get(tag)]
+        prefix, expected = tags.get("securestack:key-prefix"), KEY_PREFIXES[production_stack()]
+        if prefix and prefix != expected:
+            report(f"securestack:key-prefix is {prefix!r}; this stack's keys are {expected}")
+    if missing:
+        report(f"tags {', '.join(missing)} are missing")
+
+
 def covers(statement, action: str) -> bool:
     return any(a == action or a == "secretsmanager:*" or a == "*" for a in items(statement.get("Action")))
 
@@ -187,4 +207,4 @@ def secret_resource_policy(graph: StackGraph, report: ReportViolation) -> None:
 
 
 POLICIES = [secret_rotation_configured, secret_rotation_interval, secret_cmk, secret_description,
-            secret_version_plaintext, secret_named, secret_recovery_window, secret_resource_policy]
+            secret_version_plaintext, secret_named, secret_metadata, secret_recovery_window, secret_resource_policy]

@@ -939,3 +939,13 @@ case("ecs-ingress-only-from-load-balancer", stack(*LB_FRONTED, APP_SG),
          "securityGroupId": "app-sg-id", "ipProtocol": "tcp", "fromPort": 8443, "toPort": 8443,
          "referencedSecurityGroupId": "db-sg-id", "description": "db"}, deps={
              "securityGroupId": ["app-sg"], "referencedSecurityGroupId": ["db-sg"]}), DB_SG))
+API_KEY_TAGS = {"securestack:env": "dev", "securestack:name": "storefront", "securestack:kind": "api-key",
+                "securestack:scopes": "products:read", "securestack:key-prefix": "sk_live_"}
+TAGGED_KEY = changed(SECRET, tags=API_KEY_TAGS)
+WEBHOOK_TAGS = {"securestack:env": "dev", "securestack:name": "order-events", "securestack:kind": "webhook-secret"}
+case("secret-metadata-tags", stack(TAGGED_KEY, changed(SECRET, tags=WEBHOOK_TAGS)),
+     *variants(TAGGED_KEY, {"tags": {**API_KEY_TAGS, "securestack:key-prefix": "sk_test_"}},
+               {"tags": {k: v for k, v in API_KEY_TAGS.items() if k != "securestack:scopes"}},
+               {"tags": {"securestack:env": "dev"}}))
+case("secret-metadata-tags", stack(changed(SECRET, tags={**API_KEY_TAGS, "securestack:key-prefix": "sk_test_"}),
+                                   tier="non-production"))

@@ -402,6 +402,11 @@ MUTATIONS = [
     Mutation("logs under the logs key", "kms-keys-by-purpose", under_key_of("app-logs", "kmsKeyId", "keys-secrets")),
     Mutation("secrets named for their environment", "secret-named-for-environment",
              setting("api-keys-checkout", "name", "checkout")),
+    Mutation("live keys only in production", "secret-metadata-tags", lambda rec: edit(
+        res(rec, "api-keys-checkout"), "tags", lambda tags: tags.update({"securestack:key-prefix": {
+            "dev": "sk_live_", "prod": "sk_test_"}[rec.stack]}))),
+    Mutation("API keys tagged with their scopes", "secret-metadata-tags", on("api-keys-storefront-read", lambda r: edit(
+        r, "tags", lambda tags: tags.pop("securestack:scopes")))),
     Mutation("secrets recoverable after deletion", "secret-recovery-window",
              setting("webhooks-order-events", "recoveryWindowInDays", 0)),
     Mutation("prod secrets recoverable 30 days", "secret-recovery-window",
