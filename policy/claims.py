@@ -1,0 +1,353 @@
+"""README's and the components' security claims, each with the mandatory policies that enforce it.
+
+One `Claim` per promise: its text exactly as the source states it (whitespace aside), where it is stated, and the
+names of the policies that fail the pack when the promise breaks. `tests/policy/test_claims.py` holds the table and
+README to each other: every policy named exists and is mandatory, every claim names one, every claim's text is
+still in its place, and every statement of README's security-claim places (the Architecture table's clauses, the
+Edge and Audit prose and alarm table, the secrets section) is either a claim or listed in `NOT_SECURITY_CLAIMS`
+with the reason. A README edit that adds or rewords a promise therefore fails until this table follows.
+
+To add a claim: append `Claim(text, source, place, (policy names...))`; `place` is a README section ("Edge",
+"Audit", "Audit: alarms", "Scoped API keys and webhook secrets", "Architecture: <part>") or, for a component,
+the docstring's owner ("TlsLoadBalancer._https_listener"). Then regenerate CONTROLS.md (`python -m policy.controls`).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+README = "README.md"
+
+
+@dataclass(frozen=True)
+class Claim:
+    text: str  # as the source states it
+    source: str  # file, relative to the project root
+    place: str  # README section, or the component docstring's owner
+    policies: tuple[str, ...]  # the mandatory policies that fail when the claim stops holding
+
+
+@dataclass(frozen=True)
+class NotASecurityClaim:
+    """A statement in a claim place that promises no security property (how-to, naming, operations)."""
+
+    text: str
+    place: str
+    why: str
+
+
+def readme(place: str, text: str, *policies: str) -> Claim:
+    return Claim(text, README, place, policies)
+
+
+def docstring(source: str, place: str, text: str, *policies: str) -> Claim:
+    return Claim(text, source, place, policies)
+
+
+ARCHITECTURE = "Architecture: "
+EDGE, AUDIT, ALARMS, SECRETS = "Edge", "Audit", "Audit: alarms", "Scoped API keys and webhook secrets"
+ALARM_POLICIES = ("audit-security-alarms", "audit-alarms-to-encrypted-topic")
+README_ALARMS = (
+    "cis-cloudwatch-1-root-user-usage", "cis-cloudwatch-2-unauthorized-api-calls",
+    "cis-cloudwatch-3-console-signin-without-mfa", "cis-cloudwatch-4-iam-policy-changes",
+    "cis-cloudwatch-5-cloudtrail-changes", "cis-cloudwatch-6-console-auth-failures",
+    "cis-cloudwatch-7-kms-key-disabled-or-deleted", "cis-cloudwatch-8-s3-bucket-policy-changes",
+    "cis-cloudwatch-9-aws-config-changes", "cis-cloudwatch-10-security-group-changes",
+    "cis-cloudwatch-11-network-acl-changes", "cis-cloudwatch-12-network-gateway-changes",
+    "cis-cloudwatch-13-route-table-changes", "cis-cloudwatch-14-vpc-changes", "secrets-access-denied",
+    "secrets-unexpected-principal", "secret-rotation-failures", "rds-deletion-protection-off",
+    "waf-blocked-requests-spike",
+)
+
+CLAIMS: list[Claim] = [
+    # -- README, Architecture table: one claim per clause of "what it guarantees" --------------------------------
+    readme(ARCHITECTURE + "keys", "a CMK per purpose (data, secrets, logs) used by this environment only",
+           "kms-keys-by-purpose", "secrets-and-keys-tagged-with-environment", "no-cross-environment-references"),
+    readme(ARCHITECTURE + "keys", "yearly rotation", "kms-key-rotation"),
+    readme(ARCHITECTURE + "keys", "policies name principals", "kms-key-policy-no-public-principal",
+           "kms-key-policy-service-grants-bounded"),
+    readme(ARCHITECTURE + "keys", "lockout safety check on", "kms-lockout-safety-check"),
+    readme(ARCHITECTURE + "network",
+           "VPC, public subnets (load balancer) and private subnets (everything else) in >= 2 AZs",
+           "lb-multi-az", "lambda-in-vpc-multi-az", "private-subnets-no-default-route", "subnet-no-public-ip-on-launch",
+           "sg-internet-ingress-only-to-load-balancers"),
+    readme(ARCHITECTURE + "network", "no NAT: interface endpoints for secretsmanager, kms, logs, sts (+ ECR, S3 gateway)",
+           "private-subnets-no-default-route", "vpc-endpoints-for-private-code", "sg-no-internet-egress"),
+    readme(ARCHITECTURE + "network", "flow logs to an encrypted log group", "vpc-flow-logs", "log-group-encrypted"),
+    readme(ARCHITECTURE + "network", "default security group without rules", "vpc-default-security-group-closed"),
+    readme(ARCHITECTURE + "database", "RDS PostgreSQL encrypted with the data key", "rds-storage-encrypted-with-cmk",
+           "kms-keys-by-purpose"),
+    readme(ARCHITECTURE + "database", "PITR backups (7..35 days, prod 35)", "rds-backup-retention",
+           "rds-backup-retention-35-days-in-production"),
+    readme(ARCHITECTURE + "database", "final snapshot", "rds-final-snapshot-in-production"),
+    readme(ARCHITECTURE + "database", "deletion protection + `protect` in prod", "rds-deletion-protection-in-production",
+           "stateful-resources-protected-in-production"),
+    readme(ARCHITECTURE + "database", "multi-AZ in prod", "rds-multi-az-in-production"),
+    readme(ARCHITECTURE + "database", "private", "rds-not-public", "rds-in-subnet-group",
+           "private-subnets-no-default-route"),
+    readme(ARCHITECTURE + "database", "TLS enforced (`rds.force_ssl=1`, TLS 1.2+)", "rds-force-ssl",
+           "rds-minimum-tls-1-2"),
+    readme(ARCHITECTURE + "database", "IAM auth", "rds-iam-authentication"),
+    readme(ARCHITECTURE + "database", "encrypted log exports", "rds-log-exports", "rds-log-groups-managed",
+           "log-group-encrypted"),
+    readme(ARCHITECTURE + "database", "enhanced monitoring", "rds-enhanced-monitoring"),
+    readme(ARCHITECTURE + "database", "Performance Insights on the CMK", "rds-performance-insights-encrypted"),
+    readme(ARCHITECTURE + "database", "master password managed by RDS in Secrets Manager under the CMK",
+           "rds-master-password-managed"),
+    readme(ARCHITECTURE + "database", "5432 only from named security groups", "rds-ingress-only-from-security-groups"),
+    readme(ARCHITECTURE + "backups", "prod: AWS Backup daily, copied to a second region under that region's own CMK",
+           "backup-cross-region-copy-in-production", "backup-vault-encrypted-with-cmk", "kms-key-rotation"),
+    readme(ARCHITECTURE + "edge", "internet-facing ALB in the public subnets", "lb-multi-az",
+           "sg-internet-ingress-only-to-load-balancers"),
+    readme(ARCHITECTURE + "edge",
+           "HTTPS is the only listener that forwards (TLS policy from the Security Hub ELB.17 list, HSTS)",
+           "lb-http-redirects-to-https", "lb-https-tls-policy", "lb-https-security-headers"),
+    readme(ARCHITECTURE + "edge", "port 80 only answers 301 to HTTPS", "lb-http-redirects-to-https"),
+    readme(ARCHITECTURE + "edge", "WAFv2 with rate limit + AWS managed rules, logging with credentials redacted",
+           "lb-waf-associated", "waf-has-rules", "waf-rate-based-rule", "waf-managed-rule-groups", "waf-logging",
+           "waf-logging-redacts-credentials"),
+    readme(ARCHITECTURE + "edge", "access logs to a private, TLS-only bucket", "lb-access-logs",
+           "s3-public-access-blocked", "s3-tls-only", "s3-alb-log-bucket-tls-1-2"),
+    readme(ARCHITECTURE + "scoped keys, webhook secrets",
+           "a secret per key / webhook / the app's database login, named "
+           "`securestack/<env>/{api-keys,webhooks,database}/<name>`, under the secrets key, recovery window, rotated "
+           "immediately and then every <= 90 days",
+           "secret-named-for-environment", "secret-encrypted-with-cmk", "kms-keys-by-purpose",
+           "secret-recovery-window", "secret-rotation-configured", "secret-rotation-within-90-days"),
+    readme(ARCHITECTURE + "scoped keys, webhook secrets",
+           "non-secret metadata (env, name, scopes, key prefix `sk_test_`/`sk_live_`, connection details) as tags",
+           "secret-metadata-tags", "secrets-and-keys-tagged-with-environment"),
+    readme(ARCHITECTURE + "scoped keys, webhook secrets",
+           "a deny-only resource policy: reads by its consumers and its rotator only, writes by its rotator only, "
+           "TLS only", "secret-resource-policy-deny-only", "resource-policy-no-public-principal"),
+    readme(ARCHITECTURE + "scoped keys, webhook secrets", "Pulumi never holds a value", "secret-version-no-plaintext",
+           "rds-master-password-managed"),
+    readme(ARCHITECTURE + "rotation", "python3.13", "lambda-supported-runtime"),
+    readme(ARCHITECTURE + "rotation",
+           "its own role (secrets that name it as their rotator only, the secrets key through Secrets Manager, the "
+           "master secret for Postgres, ECS redeploy of the app)", "lambda-rotator-role-scoped",
+           "iam-no-service-wildcard-actions", "iam-wildcard-resource-needs-condition"),
+    readme(ARCHITECTURE + "rotation",
+           "private subnets, egress to the endpoints (and 5432 to the database, which admits it)",
+           "lambda-in-vpc-multi-az", "private-subnets-no-default-route", "sg-no-internet-egress",
+           "rds-ingress-only-from-security-groups"),
+    readme(ARCHITECTURE + "rotation", "X-Ray, reserved concurrency, encrypted logs", "lambda-tracing-active",
+           "lambda-reserved-concurrency", "lambda-log-group-managed", "log-group-encrypted"),
+    readme(ARCHITECTURE + "rotation", "invoke permission bound to the account", "lambda-permission-bound-to-source",
+           "arns-within-allowed-accounts"),
+    readme(ARCHITECTURE + "app",
+           "ECS Fargate (Container Insights) in the private subnets, no public IP, behind the target group",
+           "ecs-container-insights", "private-subnets-no-default-route", "ecs-no-public-ip",
+           "ecs-ingress-only-from-load-balancer"),
+    readme(ARCHITECTURE + "app", "secrets injected by `<secret ARN>:<json key>::`, never a value",
+           "ecs-no-secrets-in-environment"),
+    readme(ARCHITECTURE + "app", "read-only root filesystem, non-root, all capabilities dropped",
+           "ecs-read-only-root-filesystem", "ecs-not-privileged", "ecs-non-root-no-capabilities"),
+    readme(ARCHITECTURE + "app", "execution role reads exactly the consumed secrets",
+           "ecs-execution-role-reads-only-injected-secrets"),
+    readme(ARCHITECTURE + "app", "separate empty task role", "ecs-distinct-execution-and-task-roles",
+           "ecs-task-role-grants-nothing"),
+    readme(ARCHITECTURE + "audit",
+           "multi-region CloudTrail (global events, log file validation, KMS logs key) into a private, versioned, "
+           "TLS-only bucket and an encrypted log group", "cloudtrail-multi-region", "cloudtrail-log-file-validation",
+           "cloudtrail-encrypted-with-cmk", "s3-public-access-blocked", "s3-versioning", "s3-tls-only",
+           "cloudtrail-cloudwatch-logs", "log-group-encrypted"),
+    readme(ARCHITECTURE + "audit", "the 14 CIS / Security Hub CloudWatch.1-14 metric filters and alarms plus the "
+           "project's own", "audit-security-alarms"),
+    readme(ARCHITECTURE + "audit", "every alarm to one KMS-encrypted SNS topic", "audit-alarms-to-encrypted-topic",
+           "sns-topic-encrypted-with-cmk"),
+
+    # -- README, "Edge" -----------------------------------------------------------------------------------------
+    readme(EDGE, "Clients reach the API only through `TlsLoadBalancer`.", "sg-internet-ingress-only-to-load-balancers",
+           "ecs-no-public-ip", "ecs-ingress-only-from-load-balancer", "rds-not-public"),
+    readme(EDGE, "always names its TLS policy, one of the six Security Hub ELB.17 accepts", "lb-https-tls-policy"),
+    readme(EDGE, "adds `Strict-Transport-Security: max-age=31536000; includeSubDomains` (and `nosniff`, no `Server` "
+           "header) to every response", "lb-https-security-headers"),
+    readme(EDGE, "HTTPS to the targets, required in production", "lb-https-to-targets-in-production"),
+    readme(EDGE, "Port 80 has a single action: `301` to `https://…:443`.", "lb-http-redirects-to-https"),
+    readme(EDGE, "The ALB drops invalid headers", "lb-drop-invalid-headers"),
+    readme(EDGE, "uses the `strictest` desync mitigation", "lb-desync-mitigation", "lb-desync-mitigation-strictest"),
+    readme(EDGE, "refuses requests when WAF cannot answer", "lb-waf-fail-closed"),
+    readme(EDGE, "has deletion protection in production", "lb-deletion-protection-in-production"),
+    readme(EDGE, "Its security group admits 443 and 80 from anywhere", "sg-internet-ingress-web-ports-only"),
+    readme(EDGE, "has no egress until the app calls `allow_to_targets(name, security_group_id, port)`",
+           "sg-no-internet-egress"),
+    readme(EDGE, "A regional WAFv2 web ACL is associated with the ALB", "lb-waf-associated"),
+    readme(EDGE, "a per-IP rate limit (`rateLimit` requests per `rateLimitWindowSeconds`) blocks first",
+           "waf-rate-based-rule", "waf-rate-limit-blocks-first"),
+    readme(EDGE, "then the AWS IP reputation, common and known-bad-inputs rule groups", "waf-known-bad-inputs",
+           "waf-managed-rule-groups"),
+    readme(EDGE, "every rule has CloudWatch metrics and sampled requests", "waf-metrics-enabled",
+           "waf-sampled-requests"),
+    readme(EDGE, "WAF logs go to `aws-waf-logs-securestack-<env>`, encrypted with the logs key", "waf-logging",
+           "log-group-encrypted", "kms-keys-by-purpose"),
+    readme(EDGE, "with the `Authorization` (API keys) and `Cookie` headers redacted", "waf-logging-redacts-credentials"),
+    readme(EDGE, "Access logs go to `securestack-<env>-alb-logs-<random>`", "lb-access-logs"),
+    readme(EDGE, "SSE-S3 (the only encryption ALB log delivery accepts)", "s3-default-encryption"),
+    readme(EDGE, "public access blocked, ACLs disabled (bucket owner enforced), versioned",
+           "s3-public-access-blocked", "s3-acls-disabled", "s3-versioning"),
+    readme(EDGE, "expiring after `accessLogExpirationDays` (prod >= 365)", "s3-log-buckets-expire"),
+    readme(EDGE, "a policy that lets only the region's ELB log delivery write under `AWSLogs/<account>/`",
+           "s3-log-buckets-accept-only-their-delivery"),
+    readme(EDGE, "denies any request without TLS 1.2+", "s3-tls-only", "s3-alb-log-bucket-tls-1-2"),
+
+    # -- README, "Audit: what is watched and what to do when an alarm fires" ------------------------------------
+    readme(AUDIT, "multi-region, global service events, log file validation", "cloudtrail-multi-region",
+           "cloudtrail-log-file-validation"),
+    readme(AUDIT, "every management event (read and write)", "cloudtrail-all-management-events"),
+    readme(AUDIT, "encrypted with the environment's logs key", "cloudtrail-encrypted-with-cmk", "kms-keys-by-purpose"),
+    readme(AUDIT, "public access blocked, ACLs disabled, versioned, SSE-KMS with the logs key",
+           "s3-public-access-blocked", "s3-acls-disabled", "s3-versioning", "s3-default-encryption",
+           "kms-keys-by-purpose"),
+    readme(AUDIT, "lifecycle from `bucketLifecycle`", "s3-log-buckets-expire"),
+    readme(AUDIT, "a policy that denies any request without TLS and lets only this trail write under "
+           "`AWSLogs/<account>/`", "s3-tls-only", "s3-log-buckets-accept-only-their-delivery"),
+    readme(AUDIT, "to the log group `/securestack/<env>/cloudtrail` (logs key, `logs.retentionDays`)",
+           "cloudtrail-cloudwatch-logs", "log-group-encrypted", "log-group-retention"),
+    readme(AUDIT, "the trail records every secret read and write without data-event selectors",
+           "cloudtrail-all-management-events"),
+    readme(AUDIT, "notifies the topic `securestack-<env>-security-alarms` (KMS-encrypted",
+           "audit-alarms-to-encrypted-topic", "sns-topic-encrypted-with-cmk"),
+    readme(AUDIT, "only this account's CloudWatch alarms may publish, only over TLS", "sns-alarm-topic-publish-scoped"),
+    *(readme(ALARMS, f"`{alarm}`", *ALARM_POLICIES) for alarm in README_ALARMS),
+
+    # -- README, "Scoped API keys and webhook secrets" ----------------------------------------------------------
+    readme(SECRETS, "whose value only its rotation function ever writes", "secret-resource-policy-deny-only",
+           "lambda-rotator-role-scoped"),
+    readme(SECRETS, "injected by ECS from the secret's ARN when a task starts", "ecs-no-secrets-in-environment",
+           "ecs-execution-role-reads-only-injected-secrets"),
+    readme(SECRETS, "`*` is allowed only on a key marked `internal: true`, never for `app` or any consumer not "
+           "declared `internetFacing: false`.", "no-wildcard-key-in-internet-facing-service"),
+    readme(SECRETS, "its first value comes from the rotator (nothing secret enters Pulumi state)",
+           "secret-version-no-plaintext", "secret-rotation-configured"),
+    readme(SECRETS, "A rotation that keeps failing raises the audit's rotation alarm", "audit-security-alarms"),
+    readme(SECRETS, "Outside prod the secret is scheduled for deletion and stays recoverable for "
+           "`securestack:secrets.recoveryWindowDays`", "secret-recovery-window"),
+    # retain_on_delete is not among the resource options the engine hands a policy (AnalyzerResourceOptions):
+    # `protect` is what the pack can hold.
+    readme(SECRETS, "In prod secrets are `protect`ed", "stateful-resources-protected-in-production"),
+
+    # -- component docstrings -----------------------------------------------------------------------------------
+    docstring("components/load_balancer.py", "module",
+              "HTTPS only (ELB.17 TLS policy, HSTS), port 80 only redirects, WAFv2 in front, access logs to a "
+              "locked-down bucket", "lb-https-tls-policy", "lb-https-security-headers", "lb-http-redirects-to-https",
+              "lb-waf-associated", "lb-access-logs", "s3-public-access-blocked", "s3-tls-only"),
+    docstring("components/load_balancer.py", "TlsLoadBalancer._access_log_bucket",
+              "SSE-S3 (the only encryption ALB log delivery supports), private, versioned, expiring, TLS-only.",
+              "s3-default-encryption", "s3-public-access-blocked", "s3-versioning", "s3-log-buckets-expire",
+              "s3-tls-only"),
+    docstring("components/load_balancer.py", "TlsLoadBalancer._security_group",
+              "443 and 80 from the internet; no egress until `allow_to_targets` names the app.",
+              "sg-internet-ingress-web-ports-only", "sg-no-internet-egress"),
+    docstring("components/load_balancer.py", "TlsLoadBalancer._https_listener",
+              "The only listener that forwards; TLS policy always explicit (the API default allows TLS 1.0).",
+              "lb-http-redirects-to-https", "lb-https-tls-policy"),
+    docstring("components/load_balancer.py", "TlsLoadBalancer._http_redirect_listener",
+              "Port 80 exists only to send clients to HTTPS; it never forwards anything.",
+              "lb-http-redirects-to-https"),
+    docstring("components/load_balancer.py", "TlsLoadBalancer._waf_logging",
+              "WAF logs to an encrypted log group (WAF requires the `aws-waf-logs-` name), credentials redacted.",
+              "waf-logging", "log-group-encrypted", "waf-logging-redacts-credentials"),
+    docstring("components/keys.py", "EnvironmentKeys", "One CMK per purpose, used by nothing outside this environment.",
+              "kms-keys-by-purpose", "secrets-and-keys-tagged-with-environment", "no-cross-environment-references"),
+    docstring("components/keys.py", "customer_managed_key",
+              "A symmetric CMK with yearly rotation, an explicit policy and the lockout safety check left on.",
+              "kms-key-rotation", "kms-key-policy-no-public-principal", "kms-lockout-safety-check"),
+    docstring("components/keys.py", "logs_service_statement",
+              "CloudWatch Logs may use the key only for log groups of this account and region.",
+              "kms-key-policy-service-grants-bounded"),
+    docstring("components/network.py", "Network",
+              "New VPC (or an existing one), interface endpoints so private code never needs a NAT, flow logs.",
+              "vpc-endpoints-for-private-code", "private-subnets-no-default-route", "vpc-flow-logs"),
+    docstring("components/database.py", "module",
+              "RDS PostgreSQL encrypted with the environment key, PITR backups, TLS enforced.",
+              "rds-storage-encrypted-with-cmk", "rds-backup-retention", "rds-force-ssl", "rds-minimum-tls-1-2"),
+    docstring("components/database.py", "EncryptedPostgres",
+              "Private, TLS-only PostgreSQL; admits port 5432 only from security groups named via `admit`.",
+              "rds-not-public", "rds-force-ssl", "rds-ingress-only-from-security-groups"),
+    docstring("components/backup.py", "module",
+              "AWS Backup daily backups, copied to a second region under that region's own key.",
+              "backup-cross-region-copy-in-production"),
+    docstring("components/secrets.py", "module",
+              "No value ever passes through Pulumi: a secret is created empty and gets its first value from its "
+              "rotator", "secret-version-no-plaintext", "secret-rotation-configured"),
+    docstring("components/secrets.py", "secret_resource_policy",
+              "Deny-only: nobody but the consumers and the rotator reads, nobody but the rotator writes, nothing "
+              "without TLS.", "secret-resource-policy-deny-only"),
+    docstring("components/rotation.py", "RotationFunction",
+              "A rotation Lambda in the private subnets with a least-privilege role and encrypted logs.",
+              "lambda-in-vpc-multi-az", "private-subnets-no-default-route", "lambda-rotator-role-scoped",
+              "lambda-log-group-managed", "log-group-encrypted"),
+    docstring("components/app.py", "module",
+              "so no value appears in code, config, state or outputs", "ecs-no-secrets-in-environment",
+              "secret-version-no-plaintext"),
+    docstring("components/app.py", "AppService",
+              "Fargate tasks in the private subnets, no public IP, reachable only from the load balancer.",
+              "private-subnets-no-default-route", "ecs-no-public-ip", "ecs-ingress-only-from-load-balancer"),
+    docstring("components/audit.py", "module", "Every alarm notifies one KMS-encrypted SNS topic.",
+              "audit-alarms-to-encrypted-topic", "sns-topic-encrypted-with-cmk"),
+    docstring("components/audit.py", "module",
+              "The trail therefore logs all management events, read and write, and excludes no event source.",
+              "cloudtrail-all-management-events"),
+    docstring("components/common.py", "encrypted_log_group",
+              "Every log group the stack creates is KMS-encrypted with the environment's logs key and has a "
+              "retention.", "log-group-encrypted", "log-group-retention", "kms-keys-by-purpose"),
+    docstring("components/common.py", "stateful_options",
+              "Stateful children (keys, database, secrets, vaults) protect themselves in production.",
+              "stateful-resources-protected-in-production"),
+    docstring("components/common.py", "private_bucket",
+              "A log bucket nobody reads by accident: public access blocked, ACLs off, versioned, encrypted, "
+              "expiring.", "s3-public-access-blocked", "s3-acls-disabled", "s3-versioning", "s3-default-encryption",
+              "s3-log-buckets-expire"),
+    docstring("components/common.py", "service_assume_role_policy",
+              "Trust policy for an AWS service; bound to our account where the service supports it (confused "
+              "deputy).", "iam-service-trust-bound-to-account"),
+]
+
+# Statements in README's claim places that promise nothing about security, and why.
+NOT_SECURITY_CLAIMS: list[NotASecurityClaim] = [
+    NotASecurityClaim("a Lambda per kind from `lambdas/<kind>/`, packaged deterministically (same source, same "
+                      "archive hash, no diff)", ARCHITECTURE + "rotation",
+                      "build reproducibility (tests/lambdas/test_packaging.py holds it)"),
+    NotASecurityClaim("circuit breaker with rollback", ARCHITECTURE + "app", "availability of deployments"),
+    NotASecurityClaim("the `appConfig` output gives apps elsewhere the ARNs and endpoints", ARCHITECTURE + "app",
+                      "an output's contents"),
+    NotASecurityClaim("The certificate is either an existing ACM ARN (`certificateArn`, dev) or created for "
+                      "`domainName` and proven with a record in `hostedZoneId` (prod), which also gets an alias "
+                      "record to the ALB.", EDGE, "where the certificate comes from (settings validate it)"),
+    NotASecurityClaim("`pulumi stack output loadBalancer` gives the DNS name, zone id, listener, target group, "
+                      "security group and web ACL identifiers.", EDGE, "an output's contents"),
+    NotASecurityClaim("With `organizationTrailLogGroupName` set, no trail is made and the filters and alarms below "
+                      "watch that log group instead (it must be in the stack's account and region).", AUDIT,
+                      "a configuration alternative (the alarms' claims still hold)"),
+    NotASecurityClaim("`pulumi stack output audit` gives the trail ARN, the alarm topic ARN and the log group name.",
+                      AUDIT, "an output's contents"),
+    NotASecurityClaim("An email recipient must confirm the subscription mail once.", AUDIT, "operator instruction"),
+    NotASecurityClaim("Each alarm's description repeats its first step.", AUDIT, "alarm wording"),
+    NotASecurityClaim("Find the events behind an alarm with CloudWatch Logs Insights on the trail's log group, e.g. "
+                      "`filter eventName = \"ConsoleLogin\" | fields eventTime, userIdentity.arn, sourceIPAddress`.",
+                      AUDIT, "operator instruction"),
+    NotASecurityClaim("`pulumi stack output appConfig` (and `secrets`) lists the ARNs for apps that run elsewhere; a "
+                      "consumer role reads a secret with `GetSecretValue` on its ARN plus `kms:Decrypt` on the "
+                      "secrets key (`keys.secretsKeyArn`) through Secrets Manager, both granted in its own IAM "
+                      "policy.", SECRETS, "how a consumer outside the stack reads (its own account's IAM)"),
+    NotASecurityClaim("**Add a key.** Append it to `securestack:apiKeys` in `Pulumi.<stack>.yaml` with the fewest "
+                      "scopes that work:", SECRETS, "operator instruction"),
+    NotASecurityClaim("If the app uses it, add `app` to `consumers` and the name to `securestack:app.apiKeys` "
+                      "(settings refuse one without the other).", SECRETS, "settings validation (tests/test_settings.py)"),
+    NotASecurityClaim("**Rotate on demand** (a key exposed, someone with access left, an incident):", SECRETS,
+                      "operator instruction"),
+    NotASecurityClaim("The rotator creates the new value, checks it, makes it `AWSCURRENT` and forces a new "
+                      "deployment of the app (`securestack:ecs-service` tag); the previous value stays `AWSPREVIOUS` "
+                      "until the next rotation, so webhook receivers accept both while tasks roll.", SECRETS,
+                      "the rotators' run-time behaviour (tests/lambdas hold it)"),
+    NotASecurityClaim("**Retire a key.** Remove it from `securestack:app.apiKeys` (and any consumer's code) first and "
+                      "deploy; then remove it from `securestack:apiKeys` and `pulumi up`.", SECRETS,
+                      "operator instruction"),
+    NotASecurityClaim("To kill a leaked key at once without retiring it, rotate it twice (the second after the first "
+                      "finished): the leaked value is then neither current nor previous.", SECRETS,
+                      "operator instruction"),
+]
+
+
+def claims_of(policy_name: str) -> list[Claim]:
+    return [claim for claim in CLAIMS if policy_name in claim.policies]
