@@ -15,6 +15,7 @@ import pytest
 
 from infra.recording import RecordedResource, Recording, Secret
 from infra.stack_config import read_stack_config
+from policy.claims import CLAIMS
 from policy.harness import evaluate
 from policy.policies import POLICIES
 from tests.policy.edits import (add_statement, drop, each_statement, each_where, edit, edit_json, first_container,
@@ -464,6 +465,14 @@ def killed(mutation: Mutation, stack: str) -> bool:
 def test_every_mutation_names_a_policy_of_the_pack():
     assert {m.policy for m in MUTATIONS} <= set(POLICY_BY_NAME)
     assert len({(m.property, m.policy) for m in MUTATIONS}) == len(MUTATIONS)
+
+
+def test_every_claim_is_flipped_by_a_mutation_its_policies_kill():
+    """Each README / docstring claim (policy/claims.py) has a mutation of the real stacks that one of its policies
+    must report; the score test below requires every mutation to be killed."""
+    mutated = {m.policy for m in MUTATIONS}
+    unflipped = [f"{c.place}: {c.text}" for c in CLAIMS if not mutated.intersection(c.policies)]
+    assert not unflipped, "claims no mutation flips:\n" + "\n".join(unflipped)
 
 
 @pytest.mark.parametrize("stack", ("dev", "prod"))
