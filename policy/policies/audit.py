@@ -82,7 +82,9 @@ def trail_management_events(args: ResourceValidationArgs, report: ReportViolatio
             report("no advanced event selector records every management event (only eventCategory = Management)")
         return
     if not selectors:
-        return  # CloudTrail's default: every management event, read and write
+        # CloudTrail API reference, EventSelector: "trails created without specific event selectors will be
+        # configured to log all read and write management events".
+        return
     if not any((get(s, "readWriteType") or "All") == "All" and not is_false(get(s, "includeManagementEvents"))
                and not items(get(s, "excludeManagementEventSources")) for s in selectors):
         report("no event selector records every management event (readWriteType All, management events on, no "

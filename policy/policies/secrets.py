@@ -19,7 +19,9 @@ HOURS_PER_DAY = 24
 # README "Architecture", secrets: securestack/<env>/{api-keys,webhooks,database}/<name>.
 SECRET_PATHS = ("api-keys", "webhooks", "database")
 SECRET_NAME_PART = re.compile(r"^[A-Za-z0-9_+=.@-]+$")
-MIN_RECOVERY_WINDOW_DAYS, MAX_RECOVERY_WINDOW_DAYS = 7, 30  # Secrets Manager's range; 0 means "delete at once"
+# Secrets Manager API reference, DeleteSecret: a recovery window of 7 to 30 days, 30 when not given; the provider's
+# recovery_window_in_days = 0 deletes without recovery (ForceDeleteWithoutRecovery).
+MIN_RECOVERY_WINDOW_DAYS, MAX_RECOVERY_WINDOW_DAYS = 7, 30
 # Non-secret metadata every secret carries as tags (a rotator bootstraps a secret from them), and what API keys add.
 METADATA_TAGS = ("securestack:env", "securestack:name", "securestack:kind")
 API_KEY_KIND, API_KEY_TAGS = "api-key", ("securestack:scopes", "securestack:key-prefix")
