@@ -31,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import pulumi  # noqa: E402
 import pulumi_aws as aws  # noqa: E402
+import pulumi_random  # noqa: E402
 
 from components.database import EncryptedPostgres, EncryptedPostgresArgs  # noqa: E402
 from infra.recording import record  # noqa: E402
@@ -86,8 +87,10 @@ def python_inputs(value: Any) -> Any:
 
 
 def resource_class(type_token: str) -> type:
-    """`aws:rds/instance:Instance` -> pulumi_aws.rds.Instance."""
-    _, module_path, class_name = type_token.split(":")
+    """`aws:rds/instance:Instance` -> pulumi_aws.rds.Instance; `random:index/randomId:RandomId` -> pulumi_random."""
+    package, module_path, class_name = type_token.split(":")
+    if package == "random":
+        return getattr(pulumi_random, class_name)
     return getattr(getattr(aws, module_path.split("/")[0]), class_name)
 
 

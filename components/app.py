@@ -66,7 +66,7 @@ class AppServiceArgs:
     environment_variables: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     database_security_group_id: Optional[pulumi.Input[str]] = None
     # What the service waits for: the load balancer (ECS refuses a target group without a listener) and the
-    # secrets' first rotation (a task cannot start before its secrets have a value).
+    # readiness of the secrets it injects (a task cannot start before its secrets have a value).
     start_after: Sequence[pulumi.Resource] = ()
     tags: Mapping[str, str] = field(default_factory=dict)
 
@@ -169,7 +169,7 @@ class AppService(pulumi.ComponentResource):
             f"{self._name}-sg", vpc_id=args.vpc_id, description=f"{self.service_name}: from the load balancer only",
             ingress=[{"protocol": "tcp", "from_port": port, "to_port": port,
                       "security_groups": [args.load_balancer_security_group_id],
-                      "description": "the load balancer's health checks and requests"}],
+                      "description": "health checks and requests from the load balancer"}],
             egress=egress, tags={**self._tags, "Name": self.service_name}, opts=self._child())
 
     def _container(self) -> dict[str, Any]:
@@ -214,5 +214,6 @@ class AppService(pulumi.ComponentResource):
             deployment_circuit_breaker={"enable": True, "rollback": True},
             health_check_grace_period_seconds=settings.health_check_grace_seconds,
             enable_execute_command=False, enable_ecs_managed_tags=True, propagate_tags="SERVICE",
-            wait_for_steady_state=False, tags=self._tags,
+            # `pulumi up` ends when the tasks run healthy (or fails with the deployment), not when ECS accepted it.
+            wait_for_steady_state=True, tags=self._tags,
             opts=self._child(depends_on=list(args.start_after)))

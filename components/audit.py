@@ -19,13 +19,16 @@ import pulumi_aws as aws
 
 from infra.settings.audit import AuditSettings
 
-from .common import aws_identity, encrypted_log_group, policy_json, private_bucket, service_assume_role_policy
+from .common import (ServerAccessLogTarget, aws_identity, encrypted_log_group, policy_json, private_bucket,
+                     service_assume_role_policy)
 
 ALARM_PERIOD_SECONDS = 300
 FILTER_PATTERN_MAX = 1024  # CloudWatch Logs refuses longer metric filter patterns
 # Calls that read or change a secret's value. BatchGetSecretValue is not listed: it names no secretId, and
 # Secrets Manager logs a GetSecretValue event for every secret it returns.
 SECRET_VALUE_OPERATIONS = ("GetSecretValue", "PutSecretValue", "UpdateSecret", "UpdateSecretVersionStage")
+CLOUDTRAIL_SERVICE, CLOUDWATCH_SERVICE = "cloudtrail.amazonaws.com", "cloudwatch.amazonaws.com"
+TRAIL_ACCESS_LOG_PREFIX = "cloudtrail/"  # where the trail bucket's own requests land in the access-log bucket
 
 
 @dataclass(frozen=True)
@@ -187,6 +190,16 @@ def cloudtrail_key_statements(environment: str, account: pulumi.Input[str], part
     ]
 
 
+def notification_topic_key_statement(account: pulumi.Input[str]) -> dict[str, Any]:
+    """CloudTrail publishes log-file delivery notifications to a KMS-encrypted topic: it needs the key's
+    GenerateDataKey* and Decrypt ("Amazon SNS topic policy for CloudTrail", CloudTrail user guide). The CloudTrail
+    KMS page supports aws:SourceAccount on CloudTrail's key use; aws:SourceArn is not documented for the KMS calls
+    made on a publish, so the statement is bound to the account, like the alarms' one."""
+    return {"Sid": "CloudTrailPublishesToEncryptedNotificationTopic", "Effect": "Allow",
+            "Principal": {"Service": CLOUDTRAIL_SERVICE}, "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+            "Resource": "*", "Condition": {"StringEquals": {"aws:SourceAccount": account}}}
+
+
 def alarm_topic_key_statement(account: pulumi.Input[str]) -> dict[str, Any]:
     """CloudWatch alarms of this account publish to the KMS-encrypted alarm topic."""
     return {"Sid": "CloudWatchAlarmsPublishToEncryptedTopic", "Effect": "Allow",
@@ -201,6 +214,7 @@ def logs_key_statements(environment: str, settings: AuditSettings, account: pulu
     statements = [alarm_topic_key_statement(account)]
     if settings.creates_trail:
         statements.extend(cloudtrail_key_statements(environment, account, partition, region))
+        statements.append(notification_topic_key_statement(account))
     return statements
 
 
@@ -285,6 +299,8 @@ class AuditTrailArgs:
     # The web ACL's CloudWatch metric name (its VisibilityConfig.MetricName); no WAF alarm without one.
     web_acl_metric_name: Optional[pulumi.Input[str]] = None
     tags: Mapping[str, str] = field(default_factory=dict)
+    # The stack's S3 server access log destination: the trail bucket logs its requests there (CloudTrail.7).
+    server_access_logs: Optional[ServerAccessLogTarget] = None
 
 
 class AuditTrail(pulumi.ComponentResource):
@@ -300,7 +316,7 @@ class AuditTrail(pulumi.ComponentResource):
                 f"{name}-log-group", log_group_name=f"/securestack/{args.environment}/cloudtrail",
                 kms_key_arn=args.logs_key_arn, retention_days=args.log_retention_days, tags=self._tags,
                 parent=self, protect=args.production)
-            trail = self._trail(group, self._bucket())
+            trail = self._trail(group, self._bucket(), self._notification_topic())
             self.trail_arn: pulumi.Output[Optional[str]] = trail.arn
             self.log_group_name: pulumi.Output[str] = group.name
         else:
@@ -324,11 +340,18 @@ class AuditTrail(pulumi.ComponentResource):
         name, args = self._name, self._args
         bucket, self._bucket_ready = private_bucket(  # the policy, which CloudTrail checks when the trail is created
             f"{name}-bucket", bucket_name=pulumi.Output.format("{0}-cloudtrail-{1}", self._prefix, self.account_id),
+            # No S3 Bucket Key: with one, S3 derives object keys from a bucket-level key whose KMS calls carry the
+            # bucket's ARN as encryption context instead of the trail's, and AWS requires kms:Decrypt to create or
+            # update a trail on such a bucket ("Configure AWS KMS key policies for CloudTrail"); the logs key
+            # grants CloudTrail only GenerateDataKey* for this trail's encryption context. A trail writes a few
+            # objects per 5 minutes: per-object KMS calls cost nothing worth that.
             encryption_rule={"apply_server_side_encryption_by_default": {"sse_algorithm": "aws:kms",
                                                                          "kms_master_key_id": args.logs_key_arn},
-                             "bucket_key_enabled": True},
+                             "bucket_key_enabled": False},
             lifecycle_rules=_lifecycle_rules(args.settings), policy=self._bucket_policy_document, tags=self._tags,
-            parent=self, production=args.production)
+            parent=self, production=args.production,
+            access_logs=None if args.server_access_logs is None else ServerAccessLogTarget(
+                args.server_access_logs.bucket, TRAIL_ACCESS_LOG_PREFIX, args.server_access_logs.ready))
         return bucket
 
     def _bucket_policy_document(self, bucket: aws.s3.Bucket) -> pulumi.Output[str]:
@@ -343,12 +366,49 @@ class AuditTrail(pulumi.ComponentResource):
              "Principal": {"Service": "cloudtrail.amazonaws.com"}, "Action": "s3:PutObject",
              "Resource": pulumi.Output.format("{0}/AWSLogs/{1}/*", bucket.arn, self.account_id),
              "Condition": {"StringEquals": {**source, "s3:x-amz-acl": "bucket-owner-full-control"}}},
+            # The allow above does not stop a principal of this account whose own IAM policy grants s3:PutObject:
+            # these denies do. aws:SourceArn and aws:PrincipalServiceName are set only when a service principal
+            # calls directly (IAM "AWS global condition context keys"), so an IAM user or role never matches them.
+            # Only the write is denied: managing the bucket (policy, lifecycle) stays with the account's roles.
+            {"Sid": "DenyWritesNotFromThisTrail", "Effect": "Deny", "Principal": "*", "Action": "s3:PutObject",
+             "Resource": pulumi.Output.concat(bucket.arn, "/*"), "Condition": {"StringNotEquals": source}},
+            {"Sid": "DenyWritesNotByCloudTrail", "Effect": "Deny", "Principal": "*", "Action": "s3:PutObject",
+             "Resource": pulumi.Output.concat(bucket.arn, "/*"),
+             "Condition": {"StringNotEquals": {"aws:PrincipalServiceName": CLOUDTRAIL_SERVICE}}},
         ])
 
-    def _trail(self, group: aws.cloudwatch.LogGroup, bucket: aws.s3.Bucket) -> aws.cloudtrail.Trail:
+    def _notification_topic(self) -> aws.sns.Topic:
+        """Log-file delivery notifications (Security Hub / Checkov CKV_AWS_252): a topic of its own, since one
+        message per delivered file would drown the alarm recipients; consumers (e.g. an SQS queue) subscribe."""
+        name = self._name
+        trail = trail_arn(self._args.environment, self.account_id, self.partition, self.region)
+        topic = aws.sns.Topic(f"{name}-deliveries", name=f"{self._prefix}-cloudtrail-deliveries",
+                              display_name=f"securestack {self._args.environment} CloudTrail log deliveries",
+                              kms_master_key_id=self._args.logs_key_arn, tags=self._tags, opts=self._child())
+        statements = [
+            # aws:SourceArn of the trail, as "Amazon SNS topic policy for CloudTrail" recommends.
+            {"Sid": "ThisTrailPublishes", "Effect": "Allow", "Principal": {"Service": CLOUDTRAIL_SERVICE},
+             "Action": "sns:Publish", "Resource": topic.arn, "Condition": {"StringEquals": {"aws:SourceArn": trail}}},
+            {"Sid": "DenyPublishNotFromThisTrail", "Effect": "Deny", "Principal": "*", "Action": "sns:Publish",
+             "Resource": topic.arn, "Condition": {"StringNotEquals": {"aws:SourceArn": trail}}},
+            {"Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "sns:Publish",
+             "Resource": topic.arn, "Condition": {"Bool": {"aws:SecureTransport": "false"}}},
+        ]
+        self._notification_topic_policy = aws.sns.TopicPolicy(
+            f"{name}-deliveries-policy", arn=topic.arn, policy=policy_json(statements), opts=self._child())
+        return topic
+
+    def _trail(self, group: aws.cloudwatch.LogGroup, bucket: aws.s3.Bucket,
+               notifications: aws.sns.Topic) -> aws.cloudtrail.Trail:
         name, env = self._name, self._args.environment
         role = aws.iam.Role(f"{name}-to-logs-role",
-                            assume_role_policy=service_assume_role_policy("cloudtrail.amazonaws.com", self.account_id),
+                            # No aws:SourceAccount/aws:SourceArn condition: CloudTrail's documented trust for this
+                            # role has none ("Sending events to CloudWatch Logs", "Role policy document for
+                            # CloudTrail to use CloudWatch Logs"), its confused-deputy guidance covers resource
+                            # policies only, and trails whose role trust carries them fail to deliver (reported in
+                            # prowler-cloud/prowler#4714). Only this account's trails can be given the role
+                            # (iam:PassRole does not cross accounts).
+                            assume_role_policy=service_assume_role_policy(CLOUDTRAIL_SERVICE),
                             description=f"CloudTrail {trail_name(env)} delivers to CloudWatch Logs",
                             tags=self._tags, opts=self._child())
         role_policy = aws.iam.RolePolicy(f"{name}-to-logs-write", role=role.id, policy=policy_json([{
@@ -358,12 +418,13 @@ class AuditTrail(pulumi.ComponentResource):
             f"{name}-trail", name=trail_name(env), s3_bucket_name=bucket.bucket, kms_key_id=self._args.logs_key_arn,
             is_multi_region_trail=True, include_global_service_events=True, enable_log_file_validation=True,
             enable_logging=True, cloud_watch_logs_group_arn=pulumi.Output.concat(group.arn, ":*"),
-            cloud_watch_logs_role_arn=role.arn,
+            cloud_watch_logs_role_arn=role.arn, sns_topic_name=notifications.name,
             # Every management event, read and write: secret reads (GetSecretValue) are read management events.
             event_selectors=[{"read_write_type": "All", "include_management_events": True}],
             tags=self._tags,
-            # CloudTrail checks the bucket policy and the role when the trail is created.
-            opts=self._child(protect=self._args.production, depends_on=[self._bucket_ready, role_policy]))
+            # CloudTrail checks the bucket policy, the role and the topic policy when the trail is created.
+            opts=self._child(protect=self._args.production,
+                             depends_on=[self._bucket_ready, role_policy, self._notification_topic_policy]))
 
     # --- where the alarms go ----------------------------------------------------------------------------------
 
@@ -374,8 +435,16 @@ class AuditTrail(pulumi.ComponentResource):
                               kms_master_key_id=self._args.logs_key_arn, tags=self._tags, opts=self._child())
         aws.sns.TopicPolicy(f"{name}-alarms-policy", arn=topic.arn, policy=policy_json([
             {"Sid": "CloudWatchAlarmsOfThisAccountPublish", "Effect": "Allow",
-             "Principal": {"Service": "cloudwatch.amazonaws.com"}, "Action": "sns:Publish", "Resource": topic.arn,
+             "Principal": {"Service": CLOUDWATCH_SERVICE}, "Action": "sns:Publish", "Resource": topic.arn,
              "Condition": {"StringEquals": {"aws:SourceAccount": self.account_id}}},
+            # A principal of this account with sns:Publish in its own IAM policy is not stopped by the allow above;
+            # these denies stop it (aws:PrincipalServiceName and aws:SourceAccount exist only on direct calls by a
+            # service principal). Publish only: the account's roles still manage the topic and its subscriptions.
+            {"Sid": "DenyPublishNotByCloudWatch", "Effect": "Deny", "Principal": "*", "Action": "sns:Publish",
+             "Resource": topic.arn,
+             "Condition": {"StringNotEquals": {"aws:PrincipalServiceName": CLOUDWATCH_SERVICE}}},
+            {"Sid": "DenyPublishFromOtherAccounts", "Effect": "Deny", "Principal": "*", "Action": "sns:Publish",
+             "Resource": topic.arn, "Condition": {"StringNotEquals": {"aws:SourceAccount": self.account_id}}},
             {"Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "sns:Publish",
              "Resource": topic.arn, "Condition": {"Bool": {"aws:SecureTransport": "false"}}},
         ]), opts=self._child())

@@ -7,7 +7,7 @@ from typing import Mapping, Optional
 import pulumi
 import pulumi_aws as aws
 
-from infra.settings.database import AwsBackupSettings
+from infra.settings.database import BACKUP_START_WINDOW_MINUTES, AwsBackupSettings
 
 from .common import aws_identity, service_assume_role_policy, stateful_options
 from .keys import account_root_statement, customer_managed_key
@@ -45,7 +45,7 @@ class DatabaseBackupPlan(pulumi.ComponentResource):
                                       opts=stateful_options(self, args.production))
         plan = aws.backup.Plan(f"{name}-plan", name=f"securestack-{env}-database", rules=[{
             "rule_name": "daily-with-cross-region-copy", "target_vault_name": vault.name,
-            "schedule": settings.schedule, "start_window": 60, "completion_window": 240,
+            "schedule": settings.schedule, "start_window": BACKUP_START_WINDOW_MINUTES, "completion_window": 240,
             "lifecycle": {"delete_after": settings.retention_days},
             "copy_actions": [{"destination_vault_arn": copy_vault.arn,
                               "lifecycle": {"delete_after": settings.copy_retention_days}}],

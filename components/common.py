@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import weakref
+from dataclasses import dataclass
 from typing import Any, Mapping, Optional, Sequence
 
 import pulumi
@@ -63,16 +64,30 @@ def aws_identity(parent: pulumi.Resource) -> AwsIdentity:
     return provider_identity(provider)
 
 
+@dataclass(frozen=True)
+class ServerAccessLogTarget:
+    """Where a bucket's S3 server access logs go: the stack's access-log bucket, under the source's own prefix."""
+
+    bucket: pulumi.Input[str]
+    prefix: str  # e.g. "cloudtrail/"; S3 appends nothing, so it ends with '/'
+    ready: Optional[pulumi.Resource] = None  # the destination's policy: delivery works once it exists
+
+
 def private_bucket(resource_name: str, *, bucket_name: pulumi.Input[str], encryption_rule: Mapping[str, Any],
                    lifecycle_rules: Sequence[Mapping[str, Any]], policy: Any, tags: Mapping[str, str],
-                   parent: pulumi.Resource, production: bool) -> tuple[aws.s3.Bucket, pulumi.Resource]:
-    """A log bucket nobody reads by accident: public access blocked, ACLs off, versioned, encrypted, expiring.
+                   parent: pulumi.Resource, production: bool,
+                   access_logs: Optional[ServerAccessLogTarget] = None) -> tuple[aws.s3.Bucket, pulumi.Resource]:
+    """A log bucket nobody reads by accident: public access blocked, ACLs off, versioned, encrypted, expiring,
+    its own requests logged to `access_logs` (S3 server access logging; only the access-log bucket itself has none).
+
+    Outside production the bucket is `force_destroy`: a versioned bucket still holding objects (every log bucket)
+    makes `pulumi destroy` fail with BucketNotEmpty. Production buckets never are, and are protected and retained.
 
     `policy` is a function of the bucket giving its policy document. Returns (bucket, its policy): the policy
     is configured last, so depending on it means the bucket is fully set up. S3 refuses concurrent
     configuration changes to one bucket (OperationAborted), so each change waits for the previous one.
     """
-    bucket = aws.s3.Bucket(resource_name, bucket=bucket_name, force_destroy=False, tags=dict(tags),
+    bucket = aws.s3.Bucket(resource_name, bucket=bucket_name, force_destroy=not production, tags=dict(tags),
                            opts=stateful_options(parent, production))
     configurations = [
         lambda after: aws.s3.BucketPublicAccessBlock(
@@ -91,6 +106,11 @@ def private_bucket(resource_name: str, *, bucket_name: pulumi.Input[str], encryp
         lambda after: aws.s3.BucketPolicy(f"{resource_name}-policy", bucket=bucket.id, policy=policy(bucket),
                                           opts=after),
     ]
+    if access_logs is not None:
+        configurations.insert(-1, lambda after: aws.s3.BucketLogging(
+            f"{resource_name}-access-logging", bucket=bucket.id, target_bucket=access_logs.bucket,
+            target_prefix=access_logs.prefix, opts=pulumi.ResourceOptions.merge(after, pulumi.ResourceOptions(
+                depends_on=[access_logs.ready] if access_logs.ready is not None else []))))
     previous: list[pulumi.Resource] = []
     for configure in configurations:
         previous = [configure(pulumi.ResourceOptions(parent=parent, depends_on=previous))]

@@ -6,6 +6,7 @@ from typing import Mapping, Optional, Sequence
 
 import pulumi
 import pulumi_aws as aws
+import pulumi_random as random
 
 from infra.settings.database import DatabaseSettings
 
@@ -15,6 +16,12 @@ POSTGRES_PORT = 5432
 LOG_EXPORTS = ("postgresql", "upgrade")
 ENHANCED_MONITORING_POLICY = "arn:{partition}:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole"
 CA_CERTIFICATE = "rds-ca-rsa2048-g1"
+# Inputs a restore sets only at creation, or that AWS then reports from the source (the source's key: the
+# RestoreDBInstanceToPointInTime API has no KmsKeyId; the database name and master user come from the backups).
+# All of them force a replacement in the provider (ForceNew in the Terraform schema; a kms_key_id other than the
+# backups' key plans a replacement: hashicorp/terraform-provider-aws#15390; so does dropping the restore block:
+# #34522): once the instance exists, they are never diffed again.
+RESTORE_ONLY_INPUTS = ("restoreToPointInTime", "kmsKeyId", "dbName", "username")
 
 
 def postgres_parameters(settings: DatabaseSettings) -> dict[str, str]:
@@ -125,15 +132,43 @@ class EncryptedPostgres(pulumi.ComponentResource):
             point = {"use_latest_restorable_time": True}
         return {"source_db_instance_identifier": restore.source_db_instance_identifier, **point}
 
+    def _storage_key_arn(self) -> pulumi.Input[str]:
+        """The key the storage is encrypted with, as AWS will report it: a restored copy keeps its source's key
+        (declared in the restore settings), a new database uses this stack's data key."""
+        restore = self._args.settings.restore
+        return restore.source_kms_key_arn if restore is not None else self._args.data_key_arn
+
+    def _final_snapshot_identifier(self, storage_key_arn: pulumi.Input[str]) -> pulumi.Output[str]:
+        """`<identifier>-final-<8 hex>`: a new suffix per instance, so a second destroy never collides with the
+        first one's snapshot (RDS DBSnapshotIdentifier: 1-255 letters, digits, hyphens, a letter first, no '--',
+        no trailing '-'). A new stack draws a new suffix; the keepers are the inputs that replace the instance, so
+        a replacement draws one too (a restored copy ignores those after creation: only its identifier counts)."""
+        settings = self._args.settings
+        keepers: dict[str, pulumi.Input[str]] = {"identifier": self.identifier}
+        if settings.restore is None:
+            keepers.update(kmsKeyId=storage_key_arn, dbName=settings.database_name,
+                           username=settings.master_username)
+        suffix = random.RandomId(f"{self._name}-final-snapshot-suffix", byte_length=4, keepers=keepers,
+                                 opts=pulumi.ResourceOptions(parent=self))
+        return suffix.hex.apply(lambda hex_: f"{self.identifier}-final-{hex_}")
+
+    def _instance_options(self, log_groups) -> pulumi.ResourceOptions:
+        options = stateful_options(self, self._args.production, depends_on=log_groups)
+        if self._args.settings.restore is not None:
+            options = pulumi.ResourceOptions.merge(options, pulumi.ResourceOptions(
+                ignore_changes=list(RESTORE_ONLY_INPUTS)))
+        return options
+
     def _instance(self, subnet_group, parameter_group, monitoring_role, log_groups) -> aws.rds.Instance:
         args, settings = self._args, self._args.settings
         restore = self._restore_args()
+        storage_key_arn = self._storage_key_arn()
         return aws.rds.Instance(
             f"{self._name}-instance",
             identifier=self.identifier, engine="postgres", engine_version=settings.engine_version,
             instance_class=settings.instance_class, storage_type="gp3",
             allocated_storage=settings.allocated_storage_gb, max_allocated_storage=settings.max_allocated_storage_gb,
-            storage_encrypted=True, kms_key_id=args.data_key_arn,
+            storage_encrypted=True, kms_key_id=storage_key_arn,
             # A restore takes the database name and master user from the source's backups.
             db_name=None if restore else settings.database_name,
             username=None if restore else settings.master_username,
@@ -145,7 +180,8 @@ class EncryptedPostgres(pulumi.ComponentResource):
             backup_retention_period=settings.backup_retention_days, backup_window=settings.backup_window,
             maintenance_window=settings.maintenance_window, copy_tags_to_snapshot=True,
             delete_automated_backups=not args.production,
-            final_snapshot_identifier=f"{self.identifier}-final", skip_final_snapshot=settings.skip_final_snapshot,
+            final_snapshot_identifier=self._final_snapshot_identifier(storage_key_arn),
+            skip_final_snapshot=settings.skip_final_snapshot,
             deletion_protection=settings.deletion_protection,
             enabled_cloudwatch_logs_exports=list(LOG_EXPORTS),
             monitoring_interval=settings.monitoring_interval_seconds, monitoring_role_arn=monitoring_role.arn,
@@ -154,4 +190,4 @@ class EncryptedPostgres(pulumi.ComponentResource):
             auto_minor_version_upgrade=True, allow_major_version_upgrade=False, apply_immediately=False,
             restore_to_point_in_time=restore,
             tags={**self._tags, "securestack:backup": "daily"},
-            opts=stateful_options(self, args.production, depends_on=log_groups))
+            opts=self._instance_options(log_groups))

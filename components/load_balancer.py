@@ -13,7 +13,7 @@ import pulumi_random as random
 
 from infra.settings.edge import LoadBalancerSettings
 
-from .common import aws_identity, encrypted_log_group, policy_json, private_bucket
+from .common import ServerAccessLogTarget, aws_identity, encrypted_log_group, policy_json, private_bucket
 
 HTTPS_PORT, HTTP_PORT = 443, 80
 INTERNET_IPV4 = "0.0.0.0/0"
@@ -43,12 +43,22 @@ ABORT_INCOMPLETE_UPLOAD_DAYS = 7
 # Evaluated in this order (priority = position): the cheap volumetric block first, then AWS managed groups.
 MANAGED_RULE_GROUPS = (
     "AWSManagedRulesAmazonIpReputationList",
+    "AWSManagedRulesAnonymousIpList",
     "AWSManagedRulesCommonRuleSet",
     "AWSManagedRulesKnownBadInputsRuleSet",
 )
+# Rules of a managed group that only count instead of blocking. AnonymousIpList's HostingProviderIPList matches
+# web hosting and cloud provider ranges (AWS WAF developer guide, "IP reputation rule groups"), i.e. exactly where
+# this API's server-to-server callers (warehouse sync, integrations) run; the group's AnonymousIPList rule (VPNs,
+# Tor, proxies) keeps blocking.
+COUNTED_RULES = {"AWSManagedRulesAnonymousIpList": ("HostingProviderIPList",)}
 RATE_LIMIT_RULE = "rate-limit-per-ip"
 # API keys travel in Authorization, sessions in Cookie: WAF logs must never hold them.
 REDACTED_HEADERS = ("authorization", "cookie")  # WAF wants lowercase header names here
+# Logging redaction covers the log destination only; sampled requests (console, GetSampledRequests) would still
+# show both headers. Web-ACL-level data protection applies to every output: logs, sampled requests, Security
+# Lake (AWS WAF developer guide, "Data protection"). SUBSTITUTION writes REDACTED: nothing derivable from a key.
+DATA_PROTECTION_ACTION = "SUBSTITUTION"
 WAF_LOG_DELIVERY_SERVICE = "delivery.logs.amazonaws.com"
 
 
@@ -93,10 +103,23 @@ def rate_limit_rule(priority: int, settings: LoadBalancerSettings, metric_prefix
 
 
 def managed_rule_group_rule(priority: int, group: str, metric_prefix: str) -> dict[str, Any]:
-    """An AWS managed rule group with its own actions (override none: its blocks block)."""
+    """An AWS managed rule group with its own actions (override none: its blocks block), except its rules in
+    COUNTED_RULES, which only count."""
+    statement: dict[str, Any] = {"name": group, "vendor_name": "AWS"}
+    if group in COUNTED_RULES:
+        statement["rule_action_overrides"] = [{"name": rule, "action_to_use": {"count": {}}}
+                                              for rule in COUNTED_RULES[group]]
     return {"name": group, "priority": priority, "override_action": {"none": {}},
-            "statement": {"managed_rule_group_statement": {"name": group, "vendor_name": "AWS"}},
+            "statement": {"managed_rule_group_statement": statement},
             "visibility_config": visibility(f"{metric_prefix}-{group}")}
+
+
+def credential_data_protection() -> dict[str, Any]:
+    """Authorization and Cookie replaced by REDACTED wherever WAF shows a request, rule match details included."""
+    return {"data_protections": [
+        {"field": {"field_type": "SINGLE_HEADER", "field_keys": [header]}, "action": DATA_PROTECTION_ACTION,
+         "exclude_rule_match_details": False, "exclude_rate_based_details": False}
+        for header in REDACTED_HEADERS]}
 
 
 def web_acl_rules(settings: LoadBalancerSettings, metric_prefix: str) -> list[dict[str, Any]]:
@@ -116,6 +139,8 @@ class TlsLoadBalancerArgs:
     logs_key_arn: pulumi.Input[str]
     log_retention_days: int  # WAF logs, unless settings.waf_log_retention_days says otherwise
     tags: Mapping[str, str] = field(default_factory=dict)
+    # The stack's S3 server access log destination (Security Hub S3.9); the ALB log bucket logs there.
+    server_access_logs: Optional[ServerAccessLogTarget] = None
 
 
 class TlsLoadBalancer(pulumi.ComponentResource):
@@ -195,7 +220,8 @@ class TlsLoadBalancer(pulumi.ComponentResource):
             ],
             policy=lambda bucket: pulumi.Output.all(bucket.arn, self.account_id, self.partition, self.region).apply(
                 lambda values: json.dumps(access_log_bucket_policy(*values))),
-            tags=self._tagged(f"{self.resource_prefix}-alb-logs"), parent=self, production=self._args.production)
+            tags=self._tagged(f"{self.resource_prefix}-alb-logs"), parent=self, production=self._args.production,
+            access_logs=self._args.server_access_logs)
         return bucket, [policy]
 
     # -- load balancer -----------------------------------------------------------------------------------------
@@ -304,6 +330,7 @@ class TlsLoadBalancer(pulumi.ComponentResource):
             f"{self._name}-waf", name=acl_name, scope="REGIONAL",
             description=f"Edge of {self.resource_prefix}: IP rate limit and AWS managed rule groups",
             default_action={"allow": {}}, rules=web_acl_rules(self._settings, acl_name),
+            data_protection_config=credential_data_protection(),
             visibility_config=visibility(acl_name), tags=self._tags, opts=self._child())
         aws.wafv2.WebAclAssociation(f"{self._name}-waf-association", resource_arn=self.load_balancer.arn,
                                     web_acl_arn=web_acl.arn, opts=self._child())

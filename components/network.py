@@ -1,4 +1,9 @@
-"""Network: a VPC with public subnets for the load balancer and private subnets for everything else."""
+"""Network: a VPC with public subnets for the load balancer and private subnets for everything else.
+
+The same guarantees hold for a VPC made by the stack and for an existing one (`network.existingVpc`): a flow log
+of all traffic, the default security group adopted and emptied, an interface endpoint (private DNS) in the
+private subnets for every AWS API the stack's private code calls, and the S3 gateway on the private route tables.
+"""
 from __future__ import annotations
 
 import ipaddress
@@ -8,6 +13,7 @@ from typing import Mapping, Optional
 import pulumi
 import pulumi_aws as aws
 
+from infra.endpoints import PrivateCode, with_extras
 from infra.settings.network import NetworkSettings
 
 from .common import aws_identity, encrypted_log_group, policy_json, service_assume_role_policy
@@ -20,6 +26,8 @@ class NetworkArgs:
     environment: str
     settings: NetworkSettings
     logs_key_arn: pulumi.Input[str]
+    # What runs in the private subnets: its endpoints are always created, whatever the config lists.
+    private_code: PrivateCode
     tags: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -34,7 +42,12 @@ class Network(pulumi.ComponentResource):
             self._use_existing(args.settings)
         else:
             self._create_vpc(args.settings)
-        self.endpoint_security_group_id = self._interface_endpoints(args.settings)
+        self._close_default_security_group()
+        self._flow_logs(args.settings)
+        self.interface_endpoint_services = with_extras(args.private_code.interface_endpoints(),
+                                                       args.settings.interface_endpoints)
+        self.endpoint_security_group_id = self._interface_endpoints()
+        self._gateway_endpoints()
         self.register_outputs({
             "vpc_id": self.vpc_id, "vpc_cidr": self.vpc_cidr, "public_subnet_ids": self.public_subnet_ids,
             "private_subnet_ids": self.private_subnet_ids,
@@ -44,7 +57,8 @@ class Network(pulumi.ComponentResource):
         return pulumi.ResourceOptions(parent=self, **extra)
 
     def _tagged(self, name: str) -> dict[str, str]:
-        return {**self._tags, "Name": name}
+        # Named after the environment: a restore stack in its source's account must not show the source's names.
+        return {**self._tags, "Name": f"securestack-{self._args.environment}-{name}"}
 
     def _use_existing(self, settings: NetworkSettings) -> None:
         existing = settings.existing_vpc
@@ -52,15 +66,12 @@ class Network(pulumi.ComponentResource):
         self.vpc_cidr = pulumi.Output.from_input(existing.cidr_block)
         self.public_subnet_ids = pulumi.Output.from_input(list(existing.public_subnet_ids))
         self.private_subnet_ids = pulumi.Output.from_input(list(existing.private_subnet_ids))
-        self.private_route_table_ids: list[pulumi.Input[str]] = []
+        self.private_route_table_ids: list[pulumi.Input[str]] = list(existing.private_route_table_ids)
 
     def _create_vpc(self, settings: NetworkSettings) -> None:
         name = self._name
         vpc = aws.ec2.Vpc(f"{name}-vpc", cidr_block=settings.vpc_cidr, enable_dns_support=True,
                           enable_dns_hostnames=True, tags=self._tagged(f"{name}-vpc"), opts=self._child())
-        # No rules at all: nothing may use the default security group by accident.
-        aws.ec2.DefaultSecurityGroup(f"{name}-default-sg-closed", vpc_id=vpc.id, ingress=[], egress=[],
-                                     tags=self._tagged(f"{name}-default-closed"), opts=self._child())
         zones = aws.get_availability_zones_output(state="available", opts=pulumi.InvokeOutputOptions(parent=self))
         blocks = list(ipaddress.IPv4Network(settings.vpc_cidr).subnets(prefixlen_diff=4))
         count = settings.availability_zone_count
@@ -72,7 +83,6 @@ class Network(pulumi.ComponentResource):
         self.public_subnet_ids = pulumi.Output.all(*[s.id for s in public])
         self.private_subnet_ids = pulumi.Output.all(*[s.id for s in private])
         self.private_route_table_ids = [private_table.id]
-        self._flow_logs(vpc, settings)
 
     def _subnet(self, vpc: aws.ec2.Vpc, role: str, cidr: str, zone: pulumi.Input[str]) -> aws.ec2.Subnet:
         return aws.ec2.Subnet(f"{self._name}-{role}", vpc_id=vpc.id, cidr_block=cidr, availability_zone=zone,
@@ -98,29 +108,37 @@ class Network(pulumi.ComponentResource):
                                           route_table_id=table.id, opts=self._child())
         return table
 
-    def _interface_endpoints(self, settings: NetworkSettings) -> pulumi.Output[str]:
+    def _close_default_security_group(self) -> None:
+        # No rules at all: nothing may use the default security group by accident. On an existing VPC this adopts
+        # the group AWS made with it and removes its rules (what the provider does with an aws_default_security_group).
+        aws.ec2.DefaultSecurityGroup(f"{self._name}-default-sg-closed", vpc_id=self.vpc_id, ingress=[], egress=[],
+                                     tags=self._tagged(f"{self._name}-default-closed"), opts=self._child())
+
+    def _interface_endpoints(self) -> pulumi.Output[str]:
         group = aws.ec2.SecurityGroup(
             f"{self._name}-endpoints-sg", vpc_id=self.vpc_id,
             description="HTTPS from inside the VPC to the AWS API interface endpoints",
             ingress=[{"protocol": "tcp", "from_port": HTTPS, "to_port": HTTPS, "cidr_blocks": [self.vpc_cidr],
                       "description": "AWS API calls from private subnets"}],
             tags=self._tagged(f"{self._name}-endpoints"), opts=self._child())
-        for service in settings.interface_endpoints:
+        for service in self.interface_endpoint_services:
             aws.ec2.VpcEndpoint(
                 f"{self._name}-{service.replace('.', '-')}-endpoint", vpc_id=self.vpc_id,
                 service_name=pulumi.Output.format("com.amazonaws.{0}.{1}", self.region, service),
                 vpc_endpoint_type="Interface", private_dns_enabled=True, subnet_ids=self.private_subnet_ids,
                 security_group_ids=[group.id], tags=self._tagged(f"{self._name}-{service}"), opts=self._child())
-        if self.private_route_table_ids:
-            # Container image layers come from S3; a gateway endpoint keeps that traffic private and free.
-            aws.ec2.VpcEndpoint(
-                f"{self._name}-s3-endpoint", vpc_id=self.vpc_id, vpc_endpoint_type="Gateway",
-                service_name=pulumi.Output.format("com.amazonaws.{0}.s3", self.region),
-                route_table_ids=self.private_route_table_ids, tags=self._tagged(f"{self._name}-s3"),
-                opts=self._child())
         return group.id
 
-    def _flow_logs(self, vpc: aws.ec2.Vpc, settings: NetworkSettings) -> None:
+    def _gateway_endpoints(self) -> None:
+        for service in self._args.private_code.gateway_endpoints():
+            # Container image layers come from S3; a gateway endpoint keeps that traffic private and free.
+            aws.ec2.VpcEndpoint(
+                f"{self._name}-{service}-endpoint", vpc_id=self.vpc_id, vpc_endpoint_type="Gateway",
+                service_name=pulumi.Output.format("com.amazonaws.{0}.{1}", self.region, service),
+                route_table_ids=self.private_route_table_ids, tags=self._tagged(f"{self._name}-{service}"),
+                opts=self._child())
+
+    def _flow_logs(self, settings: NetworkSettings) -> None:
         env = self._args.environment
         group = encrypted_log_group(f"{self._name}-flow-logs", log_group_name=f"/securestack/{env}/vpc-flow-logs",
                                     kms_key_arn=self._args.logs_key_arn,
@@ -132,6 +150,6 @@ class Network(pulumi.ComponentResource):
         aws.iam.RolePolicy(f"{self._name}-flow-logs-write", role=role.id, policy=policy_json([{
             "Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
             "Resource": [group.arn, pulumi.Output.concat(group.arn, ":*")]}]), opts=self._child())
-        aws.ec2.FlowLog(f"{self._name}-flow-log", vpc_id=vpc.id, traffic_type="ALL",
+        aws.ec2.FlowLog(f"{self._name}-flow-log", vpc_id=self.vpc_id, traffic_type="ALL",
                         log_destination_type="cloud-watch-logs", log_destination=group.arn, iam_role_arn=role.arn,
                         max_aggregation_interval=60, tags=self._tagged(f"{self._name}-flow-log"), opts=self._child())

@@ -4,7 +4,8 @@ The archive of a kind is built in memory from `lambdas/<kind>/` (at the zip root
 (as a package) and the distributions named in `lambdas/<kind>/VENDOR` with their dependencies, copied from the
 installed environment. Entries are sorted and carry fixed timestamps and permissions, so the same source gives
 the same bytes: the archive is written under a name keyed by its sha256 and `pulumi up` sees no change when
-nothing changed.
+nothing changed. The function deploys the copy AWS Signer signed (components/code_signing.py), never the local
+archive, and its code-signing configuration refuses anything else.
 """
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ import pulumi
 import pulumi_aws as aws
 from packaging.requirements import Requirement
 
+from .code_signing import RotatorCodeSigning, SignedCode
 from .common import aws_identity, encrypted_log_group, policy_json, service_assume_role_policy
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -37,8 +39,16 @@ RUNTIME_PYTHON_VERSION = "3.13"
 ARCHITECTURE = "arm64"  # the code and its vendored distributions are pure Python
 POSTGRES_PORT = 5432
 HTTPS_PORT = 443
+# The JSON line the rotator logs when the consuming service's redeployment fails (lambdas/rotation_common/
+# consumers.py); a CloudWatch Logs JSON filter pattern on the function's log group counts it. A metric filter, not
+# PutMetricData from the function: that would need a `monitoring` VPC endpoint.
+REDEPLOY_FAILED_OUTCOME = "redeploy-failed"
+REDEPLOY_FAILURE_PATTERN = f'{{ $.outcome = "{REDEPLOY_FAILED_OUTCOME}" }}'
+ALARM_PERIOD_SECONDS = 300
 TIMEOUT_SECONDS = 60
 MEMORY_MB = 256
+# Traces leave through the function's network interface: the stack adds an X-Ray endpoint (infra/endpoints.py).
+TRACING_MODE = "Active"
 # Where Lambda unpacks the archive: the CA bundle shipped beside the Postgres handler.
 PACKAGE_ROOT_AT_RUNTIME = "/var/task"
 CA_BUNDLE_FILE = "rds-global-bundle.pem"
@@ -204,7 +214,9 @@ class RotationFunctionArgs:
     vpc_id: pulumi.Input[str]
     vpc_cidr: pulumi.Input[str]
     private_subnet_ids: pulumi.Input[Sequence[pulumi.Input[str]]]
-    reserved_concurrency: int = 5
+    # Signs the archive; the function runs only code its code-signing configuration accepts.
+    code_signing: RotatorCodeSigning
+    reserved_concurrency: Optional[int] = None  # None: unreserved (the account's pool; see infra/settings/secrets.py)
     log_level: str = "INFO"
     database: Optional[RotatorDatabaseAccess] = None
     # (cluster, service) the rotator redeploys after a rotation; names, not outputs, to avoid a cycle.
@@ -229,6 +241,9 @@ class RotationFunction(pulumi.ComponentResource):
         self.account_id, self.partition, self.region = aws_identity(self)
         self.function_name = function_name(args.environment, args.kind)
         self.archive = build_archive(args.kind)
+        self.signed_code: SignedCode = args.code_signing.signed_code(
+            f"{name}-code", kind=args.kind, archive_path=str(self.archive.path), sha256_hex=self.archive.sha256,
+            parent=self, tags=self._tags)
         self.log_group = encrypted_log_group(
             f"{name}-logs", log_group_name=f"/aws/lambda/{self.function_name}", kms_key_arn=args.logs_key_arn,
             retention_days=args.log_retention_days, tags=self._tags, parent=self)
@@ -259,6 +274,35 @@ class RotationFunction(pulumi.ComponentResource):
     def _child(self, **extra) -> pulumi.ResourceOptions:
         return pulumi.ResourceOptions(parent=self, **extra)
 
+    @property
+    def redeploy_alarm_name(self) -> str:
+        return f"{self.function_name}-redeploy-failures"
+
+    def alarm_on_redeploy_failures(self, alarm_topic_arn: pulumi.Input[str]) -> Optional[aws.cloudwatch.MetricAlarm]:
+        """A metric filter on this function's log group and an alarm to the audit topic: a rotation whose
+        consuming service could not be redeployed left tasks on the previous value (valid until the next
+        rotation only). None when the function redeploys nothing."""
+        if self._args.ecs_service is None:
+            return None
+        cluster, service = self._args.ecs_service
+        metric = "".join(part.capitalize() for part in self._args.kind.split("_")) + "RedeployFailures"
+        namespace = f"securestack/{self._args.environment}/rotation"
+        metric_filter = aws.cloudwatch.LogMetricFilter(
+            f"{self._name}-redeploy-failures-filter", name=self.redeploy_alarm_name,
+            log_group_name=self.log_group.name, pattern=REDEPLOY_FAILURE_PATTERN,
+            metric_transformation={"name": metric, "namespace": namespace, "value": "1"}, opts=self._child())
+        first_step = (f"Read the redeploy-failed line in /aws/lambda/{self.function_name} (error_code), fix it, then "
+                      f"aws ecs update-service --cluster {cluster} --service {service} --force-new-deployment: "
+                      "running tasks hold the previous value, valid only until the next rotation.")
+        return aws.cloudwatch.MetricAlarm(
+            f"{self._name}-redeploy-failures-alarm", name=self.redeploy_alarm_name,
+            alarm_description=f"[securestack {self._args.environment}] redeploy-failures: {self.function_name} "
+                              f"rotated a secret but could not redeploy {cluster}/{service}. First: {first_step}",
+            metric_name=metric, namespace=namespace, statistic="Sum", period=ALARM_PERIOD_SECONDS,
+            evaluation_periods=1, threshold=1, comparison_operator="GreaterThanOrEqualToThreshold",
+            treat_missing_data="notBreaching", actions_enabled=True, alarm_actions=[alarm_topic_arn],
+            tags=self._tags, opts=self._child(depends_on=[metric_filter]))
+
     def _security_group(self) -> aws.ec2.SecurityGroup:
         args = self._args
         egress = [{"protocol": "tcp", "from_port": HTTPS_PORT, "to_port": HTTPS_PORT, "cidr_blocks": [args.vpc_cidr],
@@ -284,7 +328,9 @@ class RotationFunction(pulumi.ComponentResource):
              "Action": ["ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface", "ec2:AssignPrivateIpAddresses",
                         "ec2:UnassignPrivateIpAddresses"],
              "Resource": [self._arn("ec2", kind) for kind in ("network-interface/*", "subnet/*", "security-group/*")]},
-            # EC2 Describe* and X-Ray's Put* have no resource-level permissions: '*' bounded to this region.
+            # EC2 Describe* and X-Ray's Put* have no resource-level permissions: '*' bounded to this region. Lambda's
+            # create-time VPC check calls EC2 with this role's session in the function's region (aws:RequestedRegion
+            # is in every request context); the Lambda guide only asks Resource '*' for DescribeNetworkInterfaces.
             {"Sid": "DescribeNetworkAndTrace", "Effect": "Allow",
              "Action": ["ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets", "xray:PutTraceSegments",
                         "xray:PutTelemetryRecords"],
@@ -337,12 +383,19 @@ class RotationFunction(pulumi.ComponentResource):
         args = self._args
         return aws.lambda_.Function(
             f"{self._name}-function", name=self.function_name, role=self.role.arn, runtime=RUNTIME, handler=HANDLER,
-            architectures=[ARCHITECTURE], code=pulumi.FileArchive(str(self.archive.path)),
+            architectures=[ARCHITECTURE],
+            # The signed copy of the archive; Lambda checks its signature against the config (Enforce).
+            s3_bucket=self.signed_code.bucket, s3_key=self.signed_code.key,
+            code_signing_config_arn=args.code_signing.config_arn,
             source_code_hash=self.archive.source_code_hash, timeout=TIMEOUT_SECONDS, memory_size=MEMORY_MB,
             description=f"Secrets Manager rotation ({args.kind}) for securestack {args.environment}",
-            environment={"variables": self._environment()},
+            # Configuration only (no secret values): encrypted at rest with the environment's secrets key, not
+            # Lambda's AWS-managed key. Lambda creates a grant for the execution role on the key with the
+            # deploying principal's kms:CreateGrant/Encrypt, which the key policy leaves to IAM (components/keys.py,
+            # AccountAdministersThroughIam); AWS Lambda developer guide, "Securing Lambda environment variables".
+            environment={"variables": self._environment()}, kms_key_arn=args.secrets_key_arn,
             vpc_config={"subnet_ids": args.private_subnet_ids, "security_group_ids": [self.security_group.id]},
-            reserved_concurrent_executions=args.reserved_concurrency, tracing_config={"mode": "Active"},
+            reserved_concurrent_executions=args.reserved_concurrency, tracing_config={"mode": TRACING_MODE},
             logging_config={"log_format": "Text", "log_group": self.log_group.name},
             tags=self._tags,
             # The log group first (else Lambda creates one unencrypted, kept forever); the runtime policy first

@@ -5,8 +5,10 @@ The three components share one file on purpose: their type tokens name the modul
 and they are one concern, a rotated secret, differing only in the metadata they tag. What they share (secret,
 resource policy, rotation) is written once in `RotatedSecrets`.
 
-No value ever passes through Pulumi: a secret is created empty and gets its first value from its rotator
-(`rotate_immediately`), which reads what it needs from the non-secret `securestack:*` tags.
+No value ever passes through Pulumi: a secret is created empty and gets its first value from its rotator, which
+reads what it needs from the non-secret `securestack:*` tags. The first rotation is started, and waited for, by
+the secret's `SecretReadiness` (components/secret_readiness.py): the SecretRotation itself never rotates at once,
+since its provider would rotate again on every change of the schedule or rotator.
 """
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ from infra.settings.secrets import ApiKeySettings, WebhookSettings, scope_tag
 
 from .common import policy_json, stateful_options
 from .rotation import RotationFunction
+from .secret_readiness import SecretReadiness, SecretReadinessArgs
 
 KIND_API_KEY = "api-key"
 KIND_WEBHOOK = "webhook-secret"
@@ -96,6 +99,8 @@ class RotatedSecrets(pulumi.ComponentResource):
         self._name, self._store = name, store
         self.secrets: dict[str, aws.secretsmanager.Secret] = {}
         self.rotations: list[aws.secretsmanager.SecretRotation] = []
+        # name -> the resource that exists once that secret has a value (what a consumer waits for)
+        self.readiness: dict[str, SecretReadiness] = {}
         self.rotation_days: dict[str, int] = {}
         for spec in specs:
             self.secrets[spec.name] = self._rotated_secret(spec)
@@ -128,10 +133,17 @@ class RotatedSecrets(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self))
         # Explicit: AWS refuses the rotation until the invoke permission exists, and the first value must land in
         # a secret that is already locked down.
-        self.rotations.append(aws.secretsmanager.SecretRotation(
+        # rotate_immediately=False: the provider sends it again on every update of the rotation (a schedule or
+        # rotator change would rotate at once); the first rotation comes from the readiness resource below.
+        rotation = aws.secretsmanager.SecretRotation(
             f"{resource}-rotation", secret_id=secret.id, rotation_lambda_arn=store.rotator.arn,
-            rotation_rules={"automatically_after_days": spec.rotation_days}, rotate_immediately=True,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[*store.rotator.rotation_dependencies, policy])))
+            rotation_rules={"automatically_after_days": spec.rotation_days}, rotate_immediately=False,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[*store.rotator.rotation_dependencies, policy]))
+        self.rotations.append(rotation)
+        self.readiness[spec.name] = SecretReadiness(
+            f"{resource}-ready", SecretReadinessArgs(secret_arn=secret.arn, rotation_lambda_arn=store.rotator.arn,
+                                                     rotation_days=spec.rotation_days),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[rotation]))
         return secret
 
 

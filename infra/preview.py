@@ -1,8 +1,14 @@
-"""Offline preview: `python -m infra.preview <stack> [--json]` runs the real program on the recording engine.
+"""Offline preview: `python -m infra.preview <stack> [--mode up|preview] [--json]` runs the real program on the
+recording engine.
 
-No Pulumi CLI and no AWS credentials are needed. Prints the resource tree as `pulumi preview` would, counts
-per type and the policy report; exits 1 on a settings error or a mandatory policy violation, 2 when the
-stack cannot be read.
+No Pulumi CLI and no AWS credentials are needed. Prints which mode ran, the resource tree as `pulumi preview`
+would, counts per type and the policy report; exits 1 on a settings error, a mandatory policy violation or a
+policy pack that cannot run (fails closed: never "0 mandatory" without a verdict), 2 when the stack cannot be
+read.
+
+Modes: `up` (default) records the stack as after `pulumi up`, every output known, so every policy decides;
+`preview` records it as `pulumi preview` of a new stack: computed outputs (ids, ARNs, endpoints) unknown, and a
+policy that reads one is reported as the engine reports it, an advisory "can't run policy ... during preview".
 """
 from __future__ import annotations
 
@@ -10,6 +16,7 @@ import argparse
 import json
 import sys
 from collections import Counter
+from types import ModuleType
 from typing import Optional, Sequence
 
 from infra.recording import Recording, record
@@ -17,6 +24,17 @@ from infra.settings import SettingsError
 from infra.stack_config import StackConfig, StackConfigError, read_stack_config
 
 EXIT_OK, EXIT_FAILED, EXIT_UNREADABLE = 0, 1, 2
+CANNOT_RUN_PREFIX = "can't run policy "  # how pulumi_policy words a policy that read an unknown value
+UP, PREVIEW = "up", "preview"
+MODES = {
+    UP: "as after `pulumi up`: every output known, every policy decides",
+    PREVIEW: "as `pulumi preview` of a new stack: computed outputs unknown, a policy that reads one can't run "
+             "and is reported as an advisory",
+}
+
+
+class PolicyGateError(Exception):
+    """The policy pack could not be loaded or run: there is no verdict, so the gate fails (one line)."""
 
 
 def run_stack(stack_config: StackConfig, preview: bool = False) -> Recording:
@@ -26,13 +44,31 @@ def run_stack(stack_config: StackConfig, preview: bool = False) -> Recording:
                   secret_keys=stack_config.secret_keys, preview=preview)
 
 
-def policy_report(recording: Recording, stack_config: StackConfig) -> list[dict]:
-    """Violations of the policy pack for this recording (each with policy name, enforcement, urn, message)."""
+def load_policy_pack() -> ModuleType:
+    """The pack's harness (`policy.harness`); loaded before the program runs so a broken pack fails fast."""
     try:
-        from policy.harness import evaluate
-    except ImportError:
-        return []
-    return evaluate(recording, stack_config)
+        from policy import harness
+    except Exception as error:  # noqa: BLE001 - ImportError, or a policy module failing as it loads
+        raise PolicyGateError(f"cannot load the policy pack: {one_line(error)}") from None
+    return harness
+
+
+def policy_report(recording: Recording, stack_config: StackConfig, pack: Optional[ModuleType] = None) -> list[dict]:
+    """Violations of the policy pack for this recording (each with policy name, enforcement, urn, message).
+
+    Raises PolicyGateError when the pack cannot load or run: a gate without a verdict fails, it never passes."""
+    pack = pack or load_policy_pack()
+    try:
+        return pack.evaluate(recording, stack_config)
+    except pack.PolicyPackError as error:  # already one line naming the policy
+        raise PolicyGateError(f"the policy pack failed: {error}") from None
+    except Exception as error:  # noqa: BLE001 - the analyzer itself failing: no verdict either
+        raise PolicyGateError(f"the policy pack failed: {one_line(error)}") from None
+
+
+def one_line(error: BaseException) -> str:
+    text = " ".join(str(error).split())
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
 def render_tree(recording: Recording) -> str:
@@ -55,10 +91,18 @@ def render_tree(recording: Recording) -> str:
     return "\n".join(lines)
 
 
+def render_mode(mode: str) -> str:
+    return f"Mode: {mode} ({MODES[mode]})"
+
+
 def render_violations(violations: list[dict]) -> str:
     mandatory = [v for v in violations if v["enforcementLevel"] == "mandatory"]
     advisory = [v for v in violations if v["enforcementLevel"] == "advisory"]
     lines = [f"Policy pack: {len(mandatory)} mandatory, {len(advisory)} advisory violation(s)"]
+    cannot_run = sum(1 for v in advisory if v["message"].startswith(CANNOT_RUN_PREFIX))
+    if cannot_run:
+        lines.append(f"  {cannot_run} of the advisories: policies that can't run during a preview (they read values "
+                     "known only once created; --mode up and `pulumi up` enforce them)")
     for title, group in (("mandatory", mandatory), ("advisory", advisory)):
         for violation in group:
             lines.append(f"  [{title}] {violation['policyName']}: {violation['message']} ({violation.get('urn') or 'stack'})")
@@ -68,22 +112,33 @@ def render_violations(violations: list[dict]) -> str:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m infra.preview", description=__doc__.splitlines()[0])
     parser.add_argument("stack", nargs="?", default="dev", help="stack name (Pulumi.<stack>.yaml); default: dev")
+    parser.add_argument("--mode", choices=tuple(MODES), default=UP,
+                        help=f"{UP} (default): {MODES[UP]}; {PREVIEW}: {MODES[PREVIEW]}")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
+    parser.add_argument("--config-file", metavar="PATH", help="read the stack's config from PATH instead of "
+                        "Pulumi.<stack>.yaml in the project (as `pulumi --config-file`)")
     args = parser.parse_args(argv)
     try:
-        stack_config = read_stack_config(args.stack)
+        stack_config = (read_stack_config(args.stack) if args.config_file is None
+                        else read_stack_config(args.stack, config_file=args.config_file))
     except StackConfigError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_UNREADABLE
     try:
-        recording = run_stack(stack_config)
+        pack = load_policy_pack()
+        recording = run_stack(stack_config, preview=args.mode == PREVIEW)
+        violations = policy_report(recording, stack_config, pack)
     except SettingsError as error:
         print(f"error: stack '{args.stack}': {error}", file=sys.stderr)
         return EXIT_FAILED
-    violations = policy_report(recording, stack_config)
+    except PolicyGateError as error:
+        print(f"error: stack '{args.stack}': {error}", file=sys.stderr)
+        return EXIT_FAILED
     if args.json:
-        print(json.dumps({**recording.to_json(), "violations": violations}, indent=2, sort_keys=False))
+        print(json.dumps({"mode": args.mode, **recording.to_json(), "violations": violations}, indent=2,
+                         sort_keys=False))
     else:
+        print(render_mode(args.mode))
         print(render_tree(recording))
         print()
         print(render_violations(violations))

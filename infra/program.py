@@ -4,6 +4,7 @@ from __future__ import annotations
 import pulumi
 import pulumi_aws as aws
 
+from components.access_logs import AccessLogBucket, AccessLogBucketArgs
 from components.audit import AuditTrail, AuditTrailArgs, logs_key_statements, secret_arn_pattern, secret_name_pattern
 from components.backup import DatabaseBackupPlan, DatabaseBackupPlanArgs
 from components.common import provider_identity
@@ -11,7 +12,7 @@ from components.database import EncryptedPostgres, EncryptedPostgresArgs
 from components.keys import EnvironmentKeys, EnvironmentKeysArgs
 from components.load_balancer import TlsLoadBalancer, TlsLoadBalancerArgs
 from components.network import Network, NetworkArgs
-from infra.secrets_program import Platform, build_secrets_and_app
+from infra.secrets_program import Platform, build_secrets_and_app, private_code
 from infra.settings import StackSettings, load_settings
 
 
@@ -39,7 +40,8 @@ def build() -> None:
         tags=tags, extra_statements={"logs": logs_key_statements(env, settings.audit, account, partition,
                                                                  settings.region)}), opts)
     network = Network("network", NetworkArgs(environment=env, settings=settings.network,
-                                             logs_key_arn=keys.logs_key_arn, tags=tags), opts)
+                                             logs_key_arn=keys.logs_key_arn, private_code=private_code(settings),
+                                             tags=tags), opts)
     database = EncryptedPostgres("database", EncryptedPostgresArgs(
         environment=env, production=production, settings=settings.database, vpc_id=network.vpc_id,
         private_subnet_ids=network.private_subnet_ids, data_key_arn=keys.data_key_arn,
@@ -49,20 +51,29 @@ def build() -> None:
             environment=env, production=production, settings=settings.database.aws_backup,
             database_arn=database.arn, data_key_arn=keys.data_key_arn,
             key_deletion_window_days=settings.keys.deletion_window_days, tags=tags), opts)
+    # One destination for the S3 server access logs of the stack's log buckets (Security Hub S3.9, CloudTrail.7).
+    access_logs = AccessLogBucket("access-logs", AccessLogBucketArgs(
+        environment=env, production=production, expiration_days=settings.audit.server_access_log_expiration_days,
+        tags=tags), opts)
     edge = TlsLoadBalancer("edge", TlsLoadBalancerArgs(
         environment=env, production=production, settings=settings.load_balancer, vpc_id=network.vpc_id,
         public_subnet_ids=network.public_subnet_ids, logs_key_arn=keys.logs_key_arn,
-        log_retention_days=settings.logs.retention_days, tags=tags), opts)
+        log_retention_days=settings.logs.retention_days, tags=tags,
+        server_access_logs=access_logs.target("alb-logs/")), opts)
 
-    secret_principals = build_secrets_and_app(settings, Platform(
-        keys=keys, network=network, database=database, account=account, partition=partition, edge=edge), opts)
+    secrets_and_app = build_secrets_and_app(settings, Platform(
+        keys=keys, network=network, database=database, account=account, partition=partition, edge=edge,
+        access_logs=access_logs), opts)
 
     audit = AuditTrail("audit", AuditTrailArgs(
         environment=env, production=production, settings=settings.audit, logs_key_arn=keys.logs_key_arn,
         log_retention_days=settings.logs.retention_days,
         secret_id_patterns=[secret_name_pattern(f"securestack/{env}/"),
                             database.master_secret_arn.apply(secret_arn_pattern)],
-        expected_secret_principals=secret_principals, web_acl_metric_name=edge.web_acl_name, tags=tags), opts)
+        expected_secret_principals=secrets_and_app.principals, web_acl_metric_name=edge.web_acl_name, tags=tags,
+        server_access_logs=access_logs.target("cloudtrail/")), opts)
+
+    secrets_and_app.alarm_on_redeploy_failures(audit.alarm_topic_arn)
 
     pulumi.export("environment", env)
     pulumi.export("region", settings.region)

@@ -3,7 +3,8 @@
 Each registration is captured from the raw gRPC request the SDK sends (so inputs carry engine, i.e. camelCase,
 names, secrets and unknowns exactly as the engine sees them), together with its options and dependencies.
 Invokes are answered with realistic shapes; resource outputs are synthesized from inputs plus computed
-attributes (ids, ARNs, endpoints) so downstream inputs look like they would after `pulumi up`.
+attributes (ids, ARNs, endpoints) so downstream inputs look like they would after `pulumi up`; with
+`preview=True` the computed attributes are unknown instead, as in `pulumi preview` of a new stack.
 """
 from __future__ import annotations
 
@@ -90,6 +91,7 @@ class RecordedResource:
             "options": self.options,
             "dependencies": self.dependencies,
             "propertyDependencies": self.property_dependencies,
+            "outputs": masked(self.outputs),
         }
 
 
@@ -306,12 +308,56 @@ def _ecs_task_definition(args, inputs, env, rid):
             "id": family}
 
 
+def _secret_readiness(args, inputs, env, rid):
+    """components/secret_readiness.py: its id is the secret's ARN; a new secret's first rotation was started."""
+    arn = inputs.get("secretArn")
+    return {"id": arn if isinstance(arn, str) else f"secret-readiness-{rid[:8]}", "firstRotationStarted": True}
+
+
 def _simple(service: str, resource_format: str, name_key: str = "name", global_: bool = False) -> OutputShaper:
     def shape(args, inputs, env, rid):
         name = _named(args, inputs, name_key)
         return {name_key: name, "arn": _arn(env, inputs, service, resource_format.format(name=name, rid=rid[:8]),
                                             global_)}
     return shape
+
+
+def _uuid(rid: str) -> str:
+    return f"{rid[:8]}-{rid[8:12]}-{rid[12:16]}-{rid[16:20]}-{rid[20:32]}"
+
+
+def _signing_profile(args, inputs, env, rid):
+    """Signer profiles: the provider appends a unique suffix to name_prefix; the version ARN adds the version."""
+    prefix = inputs.get("namePrefix")
+    name = inputs.get("name") if isinstance(inputs.get("name"), str) else \
+        f"{prefix if isinstance(prefix, str) else 'terraform_'}{int(rid[:20], 16) % 10 ** 26:026d}"
+    arn = _arn(env, inputs, "signer", f"/signing-profiles/{name}")
+    version = rid[:10]
+    return {"name": name, "id": name, "arn": arn, "version": version, "versionArn": f"{arn}/{version}",
+            "status": "Active", "platformDisplayName": "AWS Lambda"}
+
+
+def _signing_job(args, inputs, env, rid):
+    """A finished job: Signer writes the signed copy as <destination prefix><job id>.zip."""
+    job_id = _uuid(rid)
+    destination = (inputs.get("destination") or {}).get("s3") or {}
+    bucket, prefix = destination.get("bucket"), destination.get("prefix") or ""
+    signed_key = f"{prefix}{job_id}.zip" if isinstance(prefix, str) else UNKNOWN_TEXT
+    return {"id": job_id, "jobId": job_id, "status": "Succeeded", "jobOwner": env.account_id,
+            "platformId": "AWSLambda-SHA384-ECDSA", "signedObjects": [{"s3s": [{"bucket": bucket, "key": signed_key}]}]}
+
+
+def _bucket_object(args, inputs, env, rid):
+    """An object in a versioned bucket: S3 answers the PUT with the new version's id."""
+    key, bucket = inputs.get("key"), inputs.get("bucket")
+    return {"id": key, "versionId": f"v{_digest(rid + str(inputs.get('sourceHash')), 31)}",
+            "arn": f"arn:{env.partition}:s3:::{bucket}/{key}", "etag": _digest(rid, 32)}
+
+
+def _code_signing_config(args, inputs, env, rid):
+    config_id = f"csc-{rid[:17]}"
+    return {"id": _arn(env, inputs, "lambda", f"code-signing-config:{config_id}"), "configId": config_id,
+            "arn": _arn(env, inputs, "lambda", f"code-signing-config:{config_id}")}
 
 
 OUTPUT_SHAPERS: dict[str, OutputShaper] = {
@@ -345,6 +391,11 @@ OUTPUT_SHAPERS: dict[str, OutputShaper] = {
     "aws:acm/certificate:Certificate": _acm_certificate,
     "aws:route53/record:Record": _route53_record,
     "random:index/randomId:RandomId": _random_id,
+    "pulumi-python:dynamic/securestack:SecretReadiness": _secret_readiness,
+    "aws:signer/signingProfile:SigningProfile": _signing_profile,
+    "aws:signer/signingJob:SigningJob": _signing_job,
+    "aws:s3/bucketObjectv2:BucketObjectv2": _bucket_object,
+    "aws:lambda/codeSigningConfig:CodeSigningConfig": _code_signing_config,
 }
 
 
@@ -420,6 +471,20 @@ INVOKES: dict[str, Callable[[dict, MockEnvironment], dict]] = {
 }
 
 
+# Outputs a provider knows while planning a create: the auto-name Pulumi picks at `Check` (shown by `pulumi preview`)
+# and the region taken from the provider's configuration. Every other computed output is unknown until created.
+KNOWN_WHILE_PLANNING = frozenset({"name", "bucket", "identifier", "region"})
+
+
+def preview_outputs(inputs: dict, computed: dict) -> dict:
+    """What the engine answers a registration with during `pulumi preview` of a new stack: no id, the inputs as
+    given, and every computed output (ids, ARNs, endpoints) as the unknown sentinel. The program sees them as
+    unknown `Output`s and the recording (and the stack policies) as `UNKNOWN`, as in the real engine."""
+    unknown = {key: rpc.UNKNOWN for key in computed if key not in inputs and key not in KNOWN_WHILE_PLANNING}
+    known = {key: value for key, value in computed.items() if key not in inputs and key in KNOWN_WHILE_PLANNING}
+    return {**inputs, **known, **unknown, "id": rpc.UNKNOWN}
+
+
 class RecordingMocks(pulumi.runtime.Mocks):
     def __init__(self, environment: MockEnvironment, preview: bool = False):
         self.environment = environment
@@ -429,17 +494,15 @@ class RecordingMocks(pulumi.runtime.Mocks):
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[Optional[str], dict]:
         urn_hint = f"{args.typ}::{args.name}"
         inputs = dict(args.inputs)
-        if self.preview and not args.typ.startswith("pulumi:providers:"):
-            # A preview creates nothing: the engine answers with the inputs and no id, so ids, ARNs and every
-            # other computed output stay unknown to the program, as in `pulumi preview` of a new stack.
-            return None, inputs
         shaper = OUTPUT_SHAPERS.get(args.typ)
         computed = shaper(args, inputs, self.environment, _digest(urn_hint, 32)) if shaper else {}
         resource_id = args.resource_id or computed.pop("id", None) or \
             f"{ID_PREFIXES.get(args.typ, args.name + '-')}{_digest(urn_hint)}"
         computed.setdefault("arn", _generic_arn(args.typ, resource_id, inputs, self.environment))
         if args.typ.startswith("pulumi:providers:"):
-            computed = {}
+            return resource_id, {**inputs, "id": resource_id}
+        if self.preview:
+            return None, preview_outputs(inputs, computed)
         return resource_id, {**inputs, **computed, "id": resource_id}
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict, Optional[list]]:
@@ -480,7 +543,8 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
 
     def _record(self, request, response) -> RecordedResource:
         inputs = decode_wire(json_format.MessageToDict(request.object))
-        outputs = decode_wire(json_format.MessageToDict(response.object))
+        outputs = secret_outputs(decode_wire(json_format.MessageToDict(response.object)),
+                                 request.additionalSecretOutputs)
         options = {
             "protect": request.protect if request.HasField("protect") else False,
             "retainOnDelete": request.retainOnDelete if request.HasField("retainOnDelete") else False,
@@ -499,6 +563,13 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             custom=request.custom, inputs=inputs, options=options, dependencies=dependencies,
             property_dependencies=property_dependencies, provider=request.provider or None,
             id=response.id or None, outputs=outputs)
+
+
+def secret_outputs(outputs: dict[str, Any], additional: Any) -> dict[str, Any]:
+    """The engine marks the outputs a registration lists in `additionalSecretOutputs` secret (pulumi-aws lists its
+    schema's secret properties there), so stack state, policies and `--json` never see them in clear."""
+    return {key: Secret(value) if key in additional and not isinstance(value, (Secret, Unknown)) else value
+            for key, value in outputs.items()}
 
 
 def _input_dependencies(request) -> set[str]:

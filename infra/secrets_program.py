@@ -15,9 +15,13 @@ from components.app import AppService, AppServiceArgs, SecretVariable, execution
 from components.database import EncryptedPostgres
 from components.keys import EnvironmentKeys
 from components.network import Network
-from components.rotation import RotationFunction, RotationFunctionArgs, RotatorDatabaseAccess, function_name, role_name
+from components.access_logs import AccessLogBucket
+from components.code_signing import RotatorCodeSigning, RotatorCodeSigningArgs
+from components.rotation import (TRACING_MODE, RotationFunction, RotationFunctionArgs, RotatorDatabaseAccess,
+                                 function_name, role_name)
 from components.secrets import (DatabaseUserSecret, DatabaseUserSecretArgs, ScopedApiKeys, ScopedApiKeysArgs,
                                 SecretStoreArgs, WebhookSecrets, WebhookSecretsArgs, secret_name)
+from infra.endpoints import PrivateCode
 from infra.settings import StackSettings
 from infra.settings.secrets import APP_CONSUMER, key_prefix
 
@@ -44,18 +48,31 @@ class Platform:
     partition: pulumi.Input[str]
     # The load balancer (TlsLoadBalancer): target_group_arn, security_group_id, dns_name, allow_to_targets().
     edge: Optional[pulumi.ComponentResource] = None
+    # The stack's S3 server access-log destination (AccessLogBucket): the code bucket logs there too.
+    access_logs: Optional[AccessLogBucket] = None
+
+
+def private_code(settings: StackSettings) -> PrivateCode:
+    """What `build_secrets_and_app` puts in the private subnets: the Postgres rotator always (more with keys and
+    webhooks), every rotator traced and redeploying the app when there is one, and the app's Fargate tasks."""
+    return PrivateCode(app=settings.app.enabled, functions_redeploy_app=settings.app.enabled,
+                       traced_functions=TRACING_MODE == "Active")
 
 
 def _rotators(settings: StackSettings, platform: Platform,
               opts: pulumi.ResourceOptions) -> dict[str, RotationFunction]:
     env, app, network, keys = settings.environment, settings.app, platform.network, platform.keys
+    code_signing = RotatorCodeSigning("rotator-code-signing", RotatorCodeSigningArgs(
+        environment=env, production=settings.is_production, encryption_key_arn=keys.secrets_key_arn,
+        server_access_logs=platform.access_logs.target("lambda-code/") if platform.access_logs else None,
+        tags=settings.base_tags()), opts)
 
     def rotator(name: str, kind: str, secret_path: str, database: Optional[RotatorDatabaseAccess] = None):
         return RotationFunction(name, RotationFunctionArgs(
             environment=env, kind=kind, secret_path=secret_path, secrets_key_arn=keys.secrets_key_arn,
             logs_key_arn=keys.logs_key_arn, log_retention_days=settings.logs.retention_days,
             vpc_id=network.vpc_id, vpc_cidr=network.vpc_cidr, private_subnet_ids=network.private_subnet_ids,
-            reserved_concurrency=settings.secrets.rotator_reserved_concurrency,
+            code_signing=code_signing, reserved_concurrency=settings.secrets.rotator_reserved_concurrency,
             log_level=settings.secrets.rotator_log_level, database=database,
             ecs_service=(app.cluster_name(env), app.service_name(env)) if app.enabled else None,
             tags=settings.base_tags()), opts)
@@ -94,8 +111,14 @@ class SecretEntries:
     def components(self) -> list:
         return [c for c in (self.api_keys, self.webhooks, self.database_user) if c is not None]
 
-    def rotations(self) -> list[pulumi.Resource]:
-        return [rotation for component in self.components() for rotation in component.rotations]
+    def readiness_of(self, settings: StackSettings) -> list[pulumi.Resource]:
+        """What exists once every secret the app's tasks inject has a value."""
+        app = settings.app
+        ready = [self.api_keys.readiness[name] for name in app.api_keys]
+        ready += [self.webhooks.readiness[name] for name in app.webhooks]
+        if app.database_user:
+            ready += list(self.database_user.readiness.values())
+        return ready
 
 
 def _secrets(settings: StackSettings, platform: Platform, rotators: dict[str, RotationFunction],
@@ -166,7 +189,7 @@ def _app(settings: StackSettings, platform: Platform, entries: SecretEntries,
         secret_variables=_secret_variables(settings, entries),
         environment_variables=_plain_environment(settings, platform),
         database_security_group_id=platform.database.security_group_id if app.database_user else None,
-        start_after=[edge, *entries.rotations()], tags=settings.base_tags()), opts)
+        start_after=[edge, *entries.readiness_of(settings)], tags=settings.base_tags()), opts)
     edge.allow_to_targets(app.name, service.security_group_id, app.container_port)
     if app.database_user:
         platform.database.admit(app.name, service.security_group_id)
@@ -214,8 +237,21 @@ def secret_principals(settings: StackSettings, platform: Platform,
     return principals
 
 
+@dataclass
+class SecretsAndApp:
+    """What the audit needs from this part, and what this part needs from the audit."""
+
+    principals: list[pulumi.Input[str]]  # expected to touch the secrets
+    rotators: dict[str, RotationFunction]
+
+    def alarm_on_redeploy_failures(self, alarm_topic_arn: pulumi.Input[str]) -> list[pulumi.Resource]:
+        """Each rotator that redeploys the app alarms on the audit topic when that redeployment fails."""
+        alarms = [rotator.alarm_on_redeploy_failures(alarm_topic_arn) for rotator in self.rotators.values()]
+        return [alarm for alarm in alarms if alarm is not None]
+
+
 def build_secrets_and_app(settings: StackSettings, platform: Platform,
-                          opts: pulumi.ResourceOptions) -> list[pulumi.Input[str]]:
+                          opts: pulumi.ResourceOptions) -> SecretsAndApp:
     """Creates and exports everything; returns the principals expected to touch the secrets (for the audit)."""
     rotators = _rotators(settings, platform, opts)
     entries = _secrets(settings, platform, rotators, opts)
@@ -227,4 +263,4 @@ def build_secrets_and_app(settings: StackSettings, platform: Platform,
     pulumi.export("rotationFunctions", {kind: {"arn": rotator.arn, "name": rotator.function_name}
                                         for kind, rotator in rotators.items()})
     pulumi.export("appConfig", _app_config(settings, platform, entries))
-    return secret_principals(settings, platform, rotators)
+    return SecretsAndApp(secret_principals(settings, platform, rotators), rotators)

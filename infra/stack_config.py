@@ -5,7 +5,7 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 import yaml
 
@@ -91,11 +91,15 @@ def _mask_nested(value: Any, key: str, secret_keys: list[str]) -> Any:
     return value
 
 
-def read_stack_config(stack: str, root: Path = PROJECT_ROOT) -> StackConfig:
+def read_stack_config(stack: str, root: Path = PROJECT_ROOT, config_file: Optional[Path] = None) -> StackConfig:
+    """The stack's config from `root/Pulumi.<stack>.yaml`, or from `config_file` (as `pulumi --config-file`
+    takes one: any path, e.g. a stack file outside the project); the project name always from root's Pulumi.yaml."""
     if not STACK_NAME.match(stack):
         raise StackConfigError(f"'{stack}' is not a stack name")
-    path = root / f"Pulumi.{stack}.yaml"
+    path = Path(config_file) if config_file is not None else root / f"Pulumi.{stack}.yaml"
     if not path.exists():
+        if config_file is not None:
+            raise StackConfigError(f"config file {path} not found")
         known = ", ".join(available_stacks(root)) or "none"
         raise StackConfigError(f"unknown stack '{stack}': no Pulumi.{stack}.yaml (known stacks: {known})")
     project = project_name(root)

@@ -4,7 +4,8 @@ After `pulumi up`, proves the deployed environment is what the stack says: reads
 (`pulumi stack output --json`, piped in or from a file), derives what to expect from the stack's validated
 settings (`Pulumi.<stack>.yaml`), and checks the live account with boto3 (credentials and region from the
 standard boto3 chain). Prints one line per check; exits 0 when nothing failed, 1 on any failed check, 2 when
-it cannot run (unknown stack, unreadable or incomplete outputs, no credentials, unreachable endpoint).
+it cannot run (unknown stack, unreadable or incomplete outputs, no credentials, unreachable endpoint). It fails
+closed: a check that cannot run because an export it reads is missing fails, it is never skipped.
 """
 from __future__ import annotations
 
@@ -62,6 +63,12 @@ def failed(check: str, resource: str, detail: str) -> CheckResult:
 
 def skipped(check: str, resource: str, detail: str) -> CheckResult:
     return CheckResult(check, resource, SKIP, detail)
+
+
+def not_exported(check: str, resource: str, export: str) -> CheckResult:
+    """The stack program exports everything a check reads: outputs without it are not the whole stack's, and a
+    check that cannot run fails (a skip would let a deploy with a missing part pass)."""
+    return failed(check, resource, f"cannot check: {export} not in stack outputs (the stack exports it)")
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -163,10 +170,19 @@ DATABASE_CHECKS = ("database.encrypted", "database.backup-retention", "database.
                    "database.not-public", "database.deletion-protection")
 
 
+def expected_storage_key(data_key_arn: str, settings: StackSettings) -> tuple[str, str]:
+    """(key ARN, what it is): a restored copy stays under its source's key (RestoreDBInstanceToPointInTime has no
+    KmsKeyId), which its restore settings declare; any other database uses the stack's data key."""
+    restore = settings.database.restore
+    if restore is not None:
+        return restore.source_kms_key_arn, f"the restore source's key (environment {restore.source_environment})"
+    return data_key_arn, "the stack's data key"
+
+
 def judge_database(instance: Mapping[str, Any], identifier: str, data_key_arn: str, settings: StackSettings,
                    now: datetime) -> list[CheckResult]:
     return [
-        judge_encryption(instance, identifier, data_key_arn),
+        judge_encryption(instance, identifier, *expected_storage_key(data_key_arn, settings)),
         judge_backup_retention(instance, identifier, settings.database.backup_retention_days),
         judge_restorable_time(instance, identifier, now),
         judge_not_public(instance, identifier),
@@ -174,14 +190,15 @@ def judge_database(instance: Mapping[str, Any], identifier: str, data_key_arn: s
     ]
 
 
-def judge_encryption(instance: Mapping[str, Any], identifier: str, data_key_arn: str) -> CheckResult:
+def judge_encryption(instance: Mapping[str, Any], identifier: str, key_arn: str,
+                     key_role: str = "the stack's data key") -> CheckResult:
     check = "database.encrypted"
     if not instance.get("StorageEncrypted"):
         return failed(check, identifier, "storage is not encrypted")
     key = instance.get("KmsKeyId")
-    if key != data_key_arn:
-        return failed(check, identifier, f"storage is encrypted with {key}, not the stack's data key {data_key_arn}")
-    return passed(check, identifier, f"storage encrypted with the stack's data key {key}")
+    if key != key_arn:
+        return failed(check, identifier, f"storage is encrypted with {key}, not {key_role} {key_arn}")
+    return passed(check, identifier, f"storage encrypted with {key_role} {key}")
 
 
 def judge_backup_retention(instance: Mapping[str, Any], identifier: str, expected_days: int) -> CheckResult:
@@ -301,8 +318,7 @@ def expected_tls_policy(settings: StackSettings, outputs: Mapping[str, Any]) -> 
 def verify_load_balancer(aws: Aws, outputs: Mapping[str, Any], settings: StackSettings) -> list[CheckResult]:
     load_balancer = outputs.get("loadBalancer")
     if not isinstance(load_balancer, Mapping):
-        return [skipped(check, "loadBalancer", "skipped: loadBalancer not in stack outputs")
-                for check in LOAD_BALANCER_CHECKS]
+        return [not_exported(check, "loadBalancer", "loadBalancer") for check in LOAD_BALANCER_CHECKS]
     elbv2 = aws.client("elbv2")
     return [
         _guarded("load-balancer.http-redirect", load_balancer.get("httpListenerArn"), "loadBalancer.httpListenerArn",
@@ -317,9 +333,9 @@ def verify_load_balancer(aws: Aws, outputs: Mapping[str, Any], settings: StackSe
 
 def _guarded(check: str, resource: Optional[str], export: str,
              run: Callable[[str], CheckResult]) -> CheckResult:
-    """Runs one check; a missing export is a visible skip and an API refusal a failure naming the resource."""
+    """Runs one check; a missing export or an API refusal is a failure naming what is missing or refused."""
     if not resource:
-        return skipped(check, export, f"skipped: {export} not in stack outputs")
+        return not_exported(check, export, export)
     try:
         return run(resource)
     except ClientError as error:
@@ -332,15 +348,14 @@ def _listener(elbv2: Any, arn: str) -> dict[str, Any]:
 
 def _tls_policy_result(elbv2: Any, arn: str, expected: Optional[str]) -> CheckResult:
     if not expected:
-        return skipped("load-balancer.tls-policy", arn,
-                       "skipped: loadBalancer.tlsPolicy not in stack outputs and no TLS policy in the settings")
+        return failed("load-balancer.tls-policy", arn, "cannot check: loadBalancer.tlsPolicy not in stack outputs "
+                                                      "and no TLS policy in the settings")
     return judge_https_listener(_listener(elbv2, arn), expected)
 
 
 def _waf_result(aws: Aws, load_balancer_arn: str, web_acl_arn: Optional[str]) -> CheckResult:
     if not web_acl_arn:
-        return skipped("load-balancer.waf-associated", load_balancer_arn,
-                       "skipped: loadBalancer.webAclArn not in stack outputs")
+        return not_exported("load-balancer.waf-associated", load_balancer_arn, "loadBalancer.webAclArn")
     response = aws.client("wafv2").get_web_acl_for_resource(ResourceArn=load_balancer_arn)
     return judge_waf(response.get("WebACL"), load_balancer_arn, web_acl_arn)
 
@@ -390,6 +405,11 @@ def configured_rotation_days(settings: StackSettings, tags: Sequence[Mapping[str
     return None
 
 
+def configured_secret_count(settings: StackSettings) -> int:
+    """API keys and webhook secrets the settings declare (each is exported under `secrets`)."""
+    return sum(len(getattr(getattr(settings, field, None), "root", None) or []) for field in KIND_SETTINGS.values())
+
+
 def judge_rotation_schedule(secret: Mapping[str, Any], arn: str, expected_days: Optional[int]) -> CheckResult:
     check = "secret.rotation-schedule"
     if not secret.get("RotationEnabled"):
@@ -398,8 +418,8 @@ def judge_rotation_schedule(secret: Mapping[str, Any], arn: str, expected_days: 
     actual_days, expression = rules.get("AutomaticallyAfterDays"), rules.get("ScheduleExpression")
     schedule = expression or f"every {actual_days} days"
     if expected_days is None:
-        return skipped(check, arn, f"rotation enabled ({schedule}); skipped the schedule: neither the settings "
-                                   "(by its securestack:kind/name tags) nor the outputs give its rotation days")
+        return failed(check, arn, f"rotation enabled ({schedule}); cannot check the schedule: neither the settings "
+                                  "(by its securestack:kind/name tags) nor the outputs give its rotation days")
     if actual_days == expected_days or (expression or "").replace(" ", "") == f"rate({expected_days}days)":
         return passed(check, arn, f"rotation enabled, {schedule}, as configured")
     return failed(check, arn, f"rotation schedule is {schedule}, configured every {expected_days} days")
@@ -441,7 +461,11 @@ def verify_secrets(aws: Aws, outputs: Mapping[str, Any], settings: StackSettings
                    now: datetime) -> list[CheckResult]:
     secrets = expected_secrets(outputs)
     if secrets is None:
-        return [skipped(check, "secrets", "skipped: secrets not in stack outputs") for check in SECRET_CHECKS]
+        return [not_exported(check, "secrets", "secrets") for check in SECRET_CHECKS]
+    configured = configured_secret_count(settings)
+    if not secrets and configured:
+        return [failed(check, "secrets", f"cannot check: the outputs list no secrets but the settings configure "
+                                         f"{configured}") for check in SECRET_CHECKS]
     if not secrets:
         return [skipped(check, "secrets", "skipped: the stack exports no secrets") for check in SECRET_CHECKS]
     client = aws.client("secretsmanager")
@@ -544,9 +568,11 @@ def verify_rotation_functions(aws: Aws, outputs: Mapping[str, Any], settings: St
     check = FUNCTION_CHECK
     functions = expected_functions(outputs)
     if functions is None:
-        return [skipped(check, "rotationFunctions", "skipped: rotationFunctions not in stack outputs")]
+        return [not_exported(check, "rotationFunctions", "rotationFunctions")]
     if not functions:
-        return [skipped(check, "rotationFunctions", "skipped: the stack exports no rotation functions")]
+        # Every stack has at least the database user's rotator: an empty export hides the ones it has.
+        return [failed(check, "rotationFunctions", "cannot check: the outputs list no rotation functions (every "
+                                                   "stack has the database user's rotator)")]
     lookback, cloudwatch = rotation_lookback(outputs, settings), aws.client("cloudwatch")
     results = []
     for name in functions.values():

@@ -1,5 +1,7 @@
-"""CONTROLS.md from POLICIES and CLAIMS: one row per policy with the controls it implements and its enforcement,
-then one row per security claim of README and the components with the policies that enforce it.
+"""CONTROLS.md from POLICIES, CLAIMS and the scanner findings: one row per policy with the controls it implements and
+its enforcement, then one row per security claim of README and the components with the policies that enforce it,
+then the outside scanner's findings left on the shipped stacks with the reason each stays
+(policy/scanner_findings.py).
 
     python -m policy.controls          # rewrites policy/CONTROLS.md
     python -m policy.controls --check  # exits 1 if CONTROLS.md is not what POLICIES and CLAIMS say (CI, tests)
@@ -15,6 +17,7 @@ from pulumi_policy import EnforcementLevel, StackValidationPolicy
 
 from policy.claims import CLAIMS, Claim
 from policy.policies import PACK_NAME, POLICIES
+from policy.scanner_findings import render_section
 
 CONTROLS_FILE = Path(__file__).resolve().parent / "CONTROLS.md"
 HEADER = f"""# {PACK_NAME} policy pack: controls
@@ -76,8 +79,11 @@ def claim_row(number: int, claim: Claim) -> str:
 
 
 def render(policies=POLICIES, claims=CLAIMS) -> str:
+    """The policy table, the claims table, then the outside scanner's findings left on the shipped stacks and why
+    each stays."""
     return (HEADER + "\n".join(row(policy) for policy in policies) + "\n" + CLAIMS_HEADER
-            + "\n".join(claim_row(number, claim) for number, claim in enumerate(claims, start=1)) + "\n")
+            + "\n".join(claim_row(number, claim) for number, claim in enumerate(claims, start=1)) + "\n"
+            + render_section())
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

@@ -16,6 +16,10 @@ sentinel, internal `__` keys dropped), so pulumi_policy itself deserializes them
 policy that reads an unknown value. As in the analyzer process, the stack's config and name are set in the
 Pulumi runtime (policies read `securestack:tier` and the environment from them), here in a context of their own.
 
+It fails closed: a policy that raises, an empty pack or an unreadable policy config never reads as "no
+violations" (`PolicyPackError`, or a mandatory `policy-config` violation), and on a recording of `pulumi up`
+(every value known) a "can't run ... during preview" notice is a mandatory violation.
+
 Known gaps to the real engine: provider `Check` defaults are not applied to inputs; resource references arrive as
 URNs (the recording keeps no ids for them); assets/archives arrive as plain objects; component outputs are empty.
 """
@@ -43,6 +47,7 @@ from policy.policies import PACK_NAME, POLICIES
 PACK_DIR = Path(__file__).resolve().parent
 POLICY_CONFIG_FILE = "policy-config.{stack}.json"
 CONFIG_ERROR_POLICY = "policy-config"  # the pseudo-policy an unreadable policy config is reported under
+CANNOT_RUN_PREFIX = "can't run policy "  # pulumi_policy's message for a policy that read an unknown value
 STACK_TYPE = "pulumi:pulumi:Stack"
 # A stack may lower a policy to advisory or keep it mandatory; never disable it.
 ALLOWED_LEVELS = {"advisory": EnforcementLevel.ADVISORY, "mandatory": EnforcementLevel.MANDATORY}
@@ -52,6 +57,10 @@ REPORTED_LEVELS = {proto.ADVISORY: "advisory", proto.MANDATORY: "mandatory",
 
 class PolicyConfigError(ValueError):
     """A policy config file that is unreadable, names an unknown policy or asks for a level stacks may not use."""
+
+
+class PolicyPackError(RuntimeError):
+    """The pack could not run (no policies, a policy raising): the gate has no verdict, so it fails."""
 
 
 @functools.lru_cache(maxsize=None)
@@ -68,12 +77,16 @@ def policy_config_path(stack_config: StackConfig) -> Path:
 
 def read_policy_config(stack_config: StackConfig) -> dict[str, Any]:
     path = policy_config_path(stack_config)
-    if not path.exists():
-        return {}
+    if not path.exists() and not path.is_symlink():
+        return {}  # no file: every policy at the pack's level, mandatory (the strictest setting)
     try:
-        document = json.loads(path.read_text())
+        document = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as error:
         raise PolicyConfigError(f"{path.name} is not valid JSON: {error}") from None
+    except UnicodeDecodeError:
+        raise PolicyConfigError(f"{path.name} is not UTF-8 text") from None
+    except OSError as error:  # a dangling link, a directory, no permission: never "no config"
+        raise PolicyConfigError(f"{path.name} cannot be read: {error.strerror or error}") from None
     if not isinstance(document, dict):
         raise PolicyConfigError(f"{path.name} must be an object of policy name -> enforcement level")
     return document
@@ -227,12 +240,38 @@ def analyze(analyzer: _PolicyAnalyzerServicer, resources: list[EngineResource], 
     providers = provider_messages(resources)
     found = []
     for resource in resources:
-        response = analyzer.Analyze(analyze_request(resource, providers), None)
+        response = guarded(analyzer.Analyze, analyze_request(resource, providers), resource.urn)
         # The engine files a resource's diagnostics under that resource, whatever urn the policy named.
         found += [(d, resource.urn) for d in response.diagnostics]
     stack_request = proto.AnalyzeStackRequest(resources=[stack_resource(r, providers) for r in resources])
-    found += [(d, d.urn or None) for d in analyzer.AnalyzeStack(stack_request, None).diagnostics]
+    found += [(d, d.urn or None) for d in guarded(analyzer.AnalyzeStack, stack_request, "the stack").diagnostics]
     return found
+
+
+def guarded(call, request, subject: str):
+    """One analyzer call; a policy that raises fails the run (the engine fails the update on an analyzer error)
+    with one line naming the policy, what it was checking and the error."""
+    try:
+        return call(request, None)
+    except Exception as error:  # noqa: BLE001 - any exception means the policy reached no verdict
+        raise PolicyPackError(f"policy '{raising_policy(error)}' failed on {subject}: {one_line(error)}") from error
+
+
+def raising_policy(error: BaseException) -> str:
+    """The policy the analyzer was running when `error` was raised: its loop variable `policy`."""
+    traceback = error.__traceback__
+    name = "?"
+    while traceback is not None:
+        policy = traceback.tb_frame.f_locals.get("policy")
+        if traceback.tb_frame.f_code.co_name in ("Analyze", "AnalyzeStack") and hasattr(policy, "name"):
+            name = policy.name
+        traceback = traceback.tb_next
+    return name
+
+
+def one_line(error: BaseException) -> str:
+    text = " ".join(str(error).split())
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
 def violation(diagnostic: proto.AnalyzeDiagnostic, urn: Optional[str]) -> dict:
@@ -240,6 +279,15 @@ def violation(diagnostic: proto.AnalyzeDiagnostic, urn: Optional[str]) -> dict:
     message = diagnostic.message[len(prefix):] if diagnostic.message.startswith(prefix) else diagnostic.message
     return {"policyName": diagnostic.policyName, "enforcementLevel": REPORTED_LEVELS[diagnostic.enforcementLevel],
             "message": message or diagnostic.description, "urn": urn, "description": diagnostic.description}
+
+
+def enforced_after_deploy(found: dict) -> dict:
+    """`pulumi up` knows every value, so there a policy that cannot read one has no excuse: a preview-only
+    "can't run" advisory becomes a mandatory violation (fail closed) instead of passing silently."""
+    if found["enforcementLevel"] != "advisory" or not found["message"].startswith(CANNOT_RUN_PREFIX):
+        return found
+    return {**found, "enforcementLevel": "mandatory",
+            "message": found["message"] + " (in up mode every value is known: the policy must decide)"}
 
 
 def config_violation(error: PolicyConfigError) -> dict:
@@ -256,7 +304,10 @@ def evaluate(recording: Recording, stack_config: StackConfig, *, policy_config: 
         levels = enforcement_levels(config, policies)
     except PolicyConfigError as error:
         return [config_violation(error)]
+    if not policies:
+        raise PolicyPackError("the policy pack has no policies (policy/policies POLICIES is empty)")
     analyzer = new_analyzer(levels, policies)
     resources = engine_resources(recording)
     found = contextvars.Context().run(analyze, analyzer, resources, stack_config, recording.preview)
-    return [violation(diagnostic, urn) for diagnostic, urn in found]
+    violations = [violation(diagnostic, urn) for diagnostic, urn in found]
+    return violations if recording.preview else [enforced_after_deploy(v) for v in violations]

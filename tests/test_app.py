@@ -14,6 +14,7 @@ from tests.support.stacks import by_output_id, edited, policy_statements, shippe
 SERVICE, TASK, CLUSTER = "aws:ecs/service:Service", "aws:ecs/taskDefinition:TaskDefinition", "aws:ecs/cluster:Cluster"
 ROLE, ROLE_POLICY, SECRET = "aws:iam/role:Role", "aws:iam/rolePolicy:RolePolicy", "aws:secretsmanager/secret:Secret"
 SECURITY_GROUP = "aws:ec2/securityGroup:SecurityGroup"
+READINESS = "pulumi-python:dynamic/securestack:SecretReadiness"
 EGRESS_RULE = "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule"
 INGRESS_RULE = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
 VALUE_FROM = re.compile(r"^(?P<arn>arn:aws:secretsmanager:[a-z0-9-]+:\d{12}:secret:[\w/+=.@-]+):"
@@ -60,13 +61,17 @@ def test_service_runs_privately_behind_the_target_group(recording, settings):
     assert service["deploymentMinimumHealthyPercent"] == 100 and service["enableExecuteCommand"] is False
 
 
-def test_service_starts_after_the_listener_and_the_first_rotations(recording):
+def test_service_starts_after_the_listener_and_its_secrets_have_values(recording):
+    """Issue 11 item 6: tasks start only once every secret they inject is ready, and `pulumi up` waits for them."""
     service = recording.one(SERVICE)
     # Depending on the load balancer component waits for all of its children, the HTTPS listener included.
     https_listener = next(r for r in recording.of_type("aws:lb/listener:Listener") if r.inputs.get("protocol") == "HTTPS")
     assert https_listener.urn in service.options["dependsOn"]
-    rotations = {r.urn for r in recording.of_type("aws:secretsmanager/secretRotation:SecretRotation")}
-    assert rotations and rotations <= set(service.options["dependsOn"])
+    injected = {VALUE_FROM.match(item["valueFrom"])["arn"] for item in container(recording)["secrets"]}
+    readiness = {r.inputs["secretArn"]: r.urn for r in recording.of_type(READINESS)}
+    assert injected and injected <= set(readiness)
+    assert {readiness[name] for name in injected} <= set(service.options["dependsOn"])
+    assert service.inputs["waitForSteadyState"] is True
 
 
 def test_container_is_locked_down(recording, settings):

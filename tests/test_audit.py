@@ -8,20 +8,17 @@ shaped like the real ones, so a pattern that parses but watches the wrong field 
 """
 from __future__ import annotations
 
-import functools
 import json
 import re
 from pathlib import Path
 from typing import Any, Callable
 
-import botocore.session
 import pytest
 
 from components.audit import AuditTrail, AuditTrailArgs
 from infra.recording import Recording, RecordedResource, Secret, record
 from infra.settings import SettingsError, build_settings
 from infra.settings.audit import AuditSettings
-from infra.settings.base import AWS_TAG_VALUE
 from tests.support.stacks import (SHIPPED_STACKS, edited, policy_statements, record_config, settings_of,
                                   shipped_config, shipped_recording)
 
@@ -244,6 +241,20 @@ def one_child(recording: Recording, type_: str) -> RecordedResource:
     return found[0]
 
 
+def named_child(recording: Recording, type_: str, name: str) -> RecordedResource:
+    found = [r for r in audit_children(recording, type_) if r.name == name]
+    assert len(found) == 1, f"expected one {type_} named {name} in AuditTrail"
+    return found[0]
+
+
+def alarm_topic(recording: Recording) -> RecordedResource:
+    return named_child(recording, TOPIC, "audit-alarms")
+
+
+def delivery_topic(recording: Recording) -> RecordedResource:
+    return named_child(recording, TOPIC, "audit-deliveries")
+
+
 def logs_key_arn(recording: Recording) -> str:
     return recording.one("aws:kms/key:Key", "keys-logs").outputs["arn"]
 
@@ -320,15 +331,19 @@ def test_cloudtrail_writes_logs_through_its_own_role(shipped):
     roles = {r.outputs["arn"]: r for r in audit_children(recording, "aws:iam/role:Role")}
     role = roles[trail.inputs["cloudWatchLogsRoleArn"]]
     (trust,) = policy_statements(role.inputs["assumeRolePolicy"])
-    assert trust["Principal"] == {"Service": "cloudtrail.amazonaws.com"}
-    assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": ACCOUNTS[stack]}}
+    # CloudTrail's documented trust for this role has no aws:SourceAccount/aws:SourceArn condition, and trails
+    # whose role trust carries one fail to deliver (issue 11, item 15): the trust names the service only.
+    assert trust == {"Effect": "Allow", "Principal": {"Service": "cloudtrail.amazonaws.com"},
+                     "Action": "sts:AssumeRole"}
     write = one_child(recording, "aws:iam/rolePolicy:RolePolicy")
     (statement,) = policy_statements(write.inputs["policy"])
     group_arn = recording.one("aws:cloudwatch/logGroup:LogGroup", "audit-log-group").outputs["arn"]
     assert sorted(statement["Action"]) == ["logs:CreateLogStream", "logs:PutLogEvents"]
     assert statement["Resource"] == f"{group_arn}:log-stream:*"
     # CloudTrail checks the bucket policy and the role when the trail is created
-    assert set(trail.options["dependsOn"]) == {write.urn, one_child(recording, "aws:s3/bucketPolicy:BucketPolicy").urn}
+    assert set(trail.options["dependsOn"]) == {
+        write.urn, one_child(recording, "aws:s3/bucketPolicy:BucketPolicy").urn,
+        named_child(recording, "aws:sns/topicPolicy:TopicPolicy", "audit-deliveries-policy").urn}
 
 
 def test_logs_key_lets_only_this_trail_and_this_accounts_alarms_use_it(shipped):
@@ -345,6 +360,10 @@ def test_logs_key_lets_only_this_trail_and_this_accounts_alarms_use_it(shipped):
         "kms:EncryptionContext:aws:cloudtrail:arn": f"arn:aws:cloudtrail:*:{ACCOUNTS[stack]}:trail/*"}
     assert statements["CloudTrailDescribesKeyForThisTrail"]["Condition"] == {
         "StringEquals": {"aws:SourceArn": trail_arn}}
+    notifications = statements["CloudTrailPublishesToEncryptedNotificationTopic"]
+    assert notifications["Principal"] == {"Service": "cloudtrail.amazonaws.com"}
+    assert sorted(notifications["Action"]) == ["kms:Decrypt", "kms:GenerateDataKey*"]
+    assert notifications["Condition"] == {"StringEquals": {"aws:SourceAccount": ACCOUNTS[stack]}}
     alarms = statements["CloudWatchAlarmsPublishToEncryptedTopic"]
     assert alarms["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
     assert sorted(alarms["Action"]) == ["kms:Decrypt", "kms:GenerateDataKey*"]
@@ -358,7 +377,8 @@ def test_trail_bucket_is_private_versioned_kms_encrypted_and_expires_as_configur
     bucket = one_child(recording, "aws:s3/bucket:Bucket")
     assert one_child(recording, TRAIL).inputs["s3BucketName"] == bucket.outputs["bucket"]
     assert re.fullmatch(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", bucket.outputs["bucket"])
-    assert bucket.inputs.get("forceDestroy") is not True
+    # outside production a destroy empties the versioned bucket first (issue 11, item 5); production never
+    assert bucket.inputs["forceDestroy"] is (stack != "prod")
     assert (bucket.options["protect"], bucket.options["retainOnDelete"]) == ((True, True) if stack == "prod"
                                                                               else (False, False))
     block = one_child(recording, "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock").inputs
@@ -373,6 +393,9 @@ def test_trail_bucket_is_private_versioned_kms_encrypted_and_expires_as_configur
     (rule,) = encryption["rules"]
     assert rule["applyServerSideEncryptionByDefault"] == {"sseAlgorithm": "aws:kms",
                                                           "kmsMasterKeyId": logs_key_arn(recording)}
+    # no S3 Bucket Key: with one, creating the trail needs kms:Decrypt and S3's KMS calls carry the bucket's
+    # encryption context instead of the trail's, which the logs key policy requires (issue 11, item 15)
+    assert rule["bucketKeyEnabled"] is False
     lifecycle = settings_of(stack).audit.bucket_lifecycle
     rules = {r["id"]: r for r in one_child(
         recording, "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration").inputs["rules"]}
@@ -406,6 +429,58 @@ def test_bucket_policy_denies_plain_http_and_admits_only_this_trail(shipped):
     assert write["Condition"] == {"StringEquals": {"aws:SourceArn": trail_arn,
                                                    "s3:x-amz-acl": "bucket-owner-full-control"}}
     assert [s for s in statements.values() if s["Effect"] == "Allow" and s["Principal"] == "*"] == []
+
+
+def test_only_cloudtrail_for_this_trail_may_write_even_principals_of_this_account(shipped):
+    # an IAM role of the account with s3:PutObject in its own policy is not stopped by the allows: the denies do
+    stack, recording = shipped
+    bucket_arn = one_child(recording, "aws:s3/bucket:Bucket").outputs["arn"]
+    trail_arn = one_child(recording, TRAIL).outputs["arn"]
+    statements = {s["Sid"]: s for s in policy_statements(
+        one_child(recording, "aws:s3/bucketPolicy:BucketPolicy").inputs["policy"])}
+    for sid, condition in (("DenyWritesNotFromThisTrail", {"StringNotEquals": {"aws:SourceArn": trail_arn}}),
+                           ("DenyWritesNotByCloudTrail", {"StringNotEquals": {
+                               "aws:PrincipalServiceName": "cloudtrail.amazonaws.com"}})):
+        deny = statements[sid]
+        assert (deny["Effect"], deny["Principal"], deny["Action"], deny["Resource"]) == (
+            "Deny", "*", "s3:PutObject", f"{bucket_arn}/*")
+        assert deny["Condition"] == condition
+    # only the data action is denied: the account's roles keep managing the bucket
+    assert {s["Action"] for s in statements.values() if s["Effect"] == "Deny" and "SecureTransport" not in
+            json.dumps(s)} == {"s3:PutObject"}
+
+
+def test_trail_bucket_logs_its_requests_to_the_stacks_access_log_bucket(shipped):
+    stack, recording = shipped
+    bucket = one_child(recording, "aws:s3/bucket:Bucket").outputs["bucket"]
+    logging = one_child(recording, "aws:s3/bucketLogging:BucketLogging")
+    access_logs = recording.one("aws:s3/bucket:Bucket", "access-logs-bucket")
+    assert logging.inputs == {"bucket": bucket, "targetBucket": access_logs.outputs["bucket"],
+                              "targetPrefix": "cloudtrail/"}
+    # delivery is granted by the destination's policy: logging waits for it
+    assert recording.one("aws:s3/bucketPolicy:BucketPolicy", "access-logs-bucket-policy").urn in \
+        logging.options["dependsOn"]
+
+
+def test_trail_notifies_its_own_encrypted_topic_that_only_this_trail_publishes_to(shipped):
+    stack, recording = shipped
+    trail = one_child(recording, TRAIL)
+    topic = delivery_topic(recording)
+    assert trail.inputs["snsTopicName"] == topic.outputs["name"] == f"securestack-{stack}-cloudtrail-deliveries"
+    assert topic.inputs["kmsMasterKeyId"] == logs_key_arn(recording)
+    assert re.fullmatch(r"[A-Za-z0-9_-]{1,256}", topic.inputs["name"])
+    assert not [s for s in audit_children(recording, SUBSCRIPTION) if s.inputs["topic"] == topic.outputs["arn"]]
+    policy = named_child(recording, "aws:sns/topicPolicy:TopicPolicy", "audit-deliveries-policy")
+    assert policy.inputs["arn"] == topic.outputs["arn"]
+    statements = {s["Sid"]: s for s in policy_statements(policy.inputs["policy"])}
+    source = {"aws:SourceArn": trail.outputs["arn"]}
+    assert statements["ThisTrailPublishes"] == {
+        "Sid": "ThisTrailPublishes", "Effect": "Allow", "Principal": {"Service": "cloudtrail.amazonaws.com"},
+        "Action": "sns:Publish", "Resource": topic.outputs["arn"], "Condition": {"StringEquals": source}}
+    deny = statements["DenyPublishNotFromThisTrail"]
+    assert (deny["Effect"], deny["Principal"], deny["Action"]) == ("Deny", "*", "sns:Publish")
+    assert deny["Condition"] == {"StringNotEquals": source}
+    assert statements["DenyInsecureTransport"]["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
 
 
 # --- the CIS monitoring controls ----------------------------------------------------------------------------------
@@ -533,21 +608,29 @@ def test_waf_spike_alarm_exists_exactly_when_the_stack_has_a_web_acl(shipped):
 
 def test_alarm_topic_is_encrypted_and_only_this_accounts_alarms_publish_over_tls(shipped):
     stack, recording = shipped
-    topic = one_child(recording, TOPIC)
+    topic = alarm_topic(recording)
     assert topic.inputs["kmsMasterKeyId"] == logs_key_arn(recording)
-    statements = policy_statements(one_child(recording, "aws:sns/topicPolicy:TopicPolicy").inputs["policy"])
+    statements = policy_statements(named_child(recording, "aws:sns/topicPolicy:TopicPolicy", "audit-alarms-policy").inputs[
+        "policy"])
     allows = [s for s in statements if s["Effect"] == "Allow"]
     assert allows == [{"Sid": "CloudWatchAlarmsOfThisAccountPublish", "Effect": "Allow",
                        "Principal": {"Service": "cloudwatch.amazonaws.com"}, "Action": "sns:Publish",
                        "Resource": topic.outputs["arn"],
                        "Condition": {"StringEquals": {"aws:SourceAccount": ACCOUNTS[stack]}}}]
-    (deny,) = [s for s in statements if s["Effect"] == "Deny"]
-    assert (deny["Principal"], deny["Condition"]) == ("*", {"Bool": {"aws:SecureTransport": "false"}})
+    denies = {s["Sid"]: s for s in statements if s["Effect"] == "Deny"}
+    assert {(s["Principal"], s["Action"], s["Resource"]) for s in denies.values()} == {
+        ("*", "sns:Publish", topic.outputs["arn"])}  # publishing only: the account still manages the topic
+    assert denies["DenyInsecureTransport"]["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    # a role of this account with sns:Publish in its own policy cannot send a fake alarm (issue 11, item 14)
+    assert denies["DenyPublishNotByCloudWatch"]["Condition"] == {
+        "StringNotEquals": {"aws:PrincipalServiceName": "cloudwatch.amazonaws.com"}}
+    assert denies["DenyPublishFromOtherAccounts"]["Condition"] == {
+        "StringNotEquals": {"aws:SourceAccount": ACCOUNTS[stack]}}
 
 
 def test_subscriptions_are_the_configured_email_and_https_endpoints(shipped):
     stack, recording = shipped
-    topic_arn = one_child(recording, TOPIC).outputs["arn"]
+    topic_arn = alarm_topic(recording).outputs["arn"]
     subscriptions = audit_children(recording, SUBSCRIPTION)
     configured = [(s.protocol, s.endpoint) for s in settings_of(stack).audit.subscriptions]
     assert configured, "both shipped stacks name alarm recipients"
@@ -562,7 +645,7 @@ def test_subscriptions_are_the_configured_email_and_https_endpoints(shipped):
 
 def test_every_audit_alarm_notifies_the_topic_and_says_what_to_do(shipped):
     stack, recording = shipped
-    topic_arn = one_child(recording, TOPIC).outputs["arn"]
+    topic_arn = alarm_topic(recording).outputs["arn"]
     alarms = audit_children(recording, ALARM)
     assert len(alarms) >= len(CIS_CONTROLS) + len(PROJECT_ALARMS)
     for alarm in alarms:
@@ -579,7 +662,7 @@ def test_audit_exports_trail_topic_and_log_group(shipped):
     stack, recording = shipped
     assert recording.stack_outputs["audit"] == {
         "trailArn": one_child(recording, TRAIL).outputs["arn"],
-        "alarmTopicArn": one_child(recording, TOPIC).outputs["arn"],
+        "alarmTopicArn": alarm_topic(recording).outputs["arn"],
         "logGroupName": f"/securestack/{stack}/cloudtrail"}
 
 
@@ -593,41 +676,8 @@ def test_readme_tells_what_every_alarm_means_and_what_to_do_first(shipped):
 
 # --- what AWS accepts ---------------------------------------------------------------------------------------------
 
-@functools.lru_cache(maxsize=None)
-def _constraints(service: str, shape: str, member: str) -> dict:
-    return botocore.session.get_session().get_service_model(service).shape_for(shape).members[member].metadata
-
-
-def _fits(value: str, constraints: dict) -> bool:
-    pattern = constraints.get("pattern")
-    return constraints.get("min", 0) <= len(value) <= constraints.get("max", 10**6) and \
-        (pattern is None or re.fullmatch(pattern, value) is not None)
-
-
-def test_names_patterns_and_tags_are_what_aws_accepts(shipped):
-    stack, recording = shipped
-    for metric_filter in audit_children(recording, FILTER):
-        inputs = metric_filter.inputs
-        assert _fits(inputs["name"], _constraints("logs", "PutMetricFilterRequest", "filterName"))
-        assert _fits(inputs["pattern"], _constraints("logs", "PutMetricFilterRequest", "filterPattern"))
-        assert _fits(inputs["logGroupName"], _constraints("logs", "PutMetricFilterRequest", "logGroupName"))
-        transformation = inputs["metricTransformation"]
-        assert _fits(transformation["name"], _constraints("logs", "MetricTransformation", "metricName"))
-        assert _fits(transformation["namespace"], _constraints("logs", "MetricTransformation", "metricNamespace"))
-        assert not transformation["namespace"].startswith("AWS/")  # reserved for AWS's own metrics
-    for alarm in audit_children(recording, ALARM):
-        for member, key in (("AlarmName", "name"), ("AlarmDescription", "alarmDescription"),
-                            ("MetricName", "metricName"), ("Namespace", "namespace")):
-            assert _fits(alarm.inputs[key], _constraints("cloudwatch", "PutMetricAlarmInput", member)), \
-                (alarm.name, key)
-    assert re.fullmatch(r"[A-Za-z0-9_-]{1,256}", one_child(recording, TOPIC).inputs["name"])
-    trail_name = one_child(recording, TRAIL).inputs["name"]
-    assert re.fullmatch(r"[A-Za-z0-9](?:[A-Za-z0-9]|[._-](?=[A-Za-z0-9])){2,127}", trail_name)
-    for resource in audit_children(recording):
-        for key, value in (resource.inputs.get("tags") or {}).items():
-            assert len(key) <= 128 and len(value) <= 256 and AWS_TAG_VALUE.match(value), (resource.name, key)
-        if resource.type == "aws:iam/role:Role":
-            assert len(resource.outputs["name"]) <= 64
+# Filter, alarm, topic and trail names, patterns, namespaces and tags are checked against the service models and
+# AWS's documented rules on every resource of every stack by tests/test_aws_rules.py.
 
 
 # --- an existing organization trail -------------------------------------------------------------------------------
@@ -678,7 +728,7 @@ def test_program_named_principals_are_expected_and_web_acl_is_watched():
     (waf,) = alarms_on(recording, "AWS/WAFV2", "BlockedRequests")
     assert waf.inputs["dimensions"] == {"WebACL": "securestack-unit-edge", "Region": "us-east-1", "Rule": "ALL"}
     assert (waf.inputs["threshold"], waf.inputs["comparisonOperator"]) == (250, "GreaterThanThreshold")
-    assert waf.inputs["alarmActions"] == [one_child(recording, TOPIC).outputs["arn"]]
+    assert waf.inputs["alarmActions"] == [alarm_topic(recording).outputs["arn"]]
 
 
 def test_a_pattern_aws_would_refuse_fails_the_program():

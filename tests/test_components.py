@@ -6,9 +6,7 @@ component stops sending the property, not when a Python attribute changes.
 from __future__ import annotations
 
 import ipaddress
-import json
 import re
-import unicodedata
 from datetime import datetime, timedelta, timezone
 
 import botocore.session
@@ -18,8 +16,9 @@ import pytest
 
 from components.database import (ENHANCED_MONITORING_POLICY, EncryptedPostgres, EncryptedPostgresArgs,
                                  postgres_parameters)
-from infra.recording import UNKNOWN, Secret, autoname, record
+from infra.recording import UNKNOWN, Secret, record
 from infra.settings.database import RESERVED_USERNAMES
+from tests.support.aws_checker import provider_default_tags
 from tests.support.shipped_fixtures import recording, settings, stack  # noqa: F401 (fixtures: once per stack)
 from tests.support.stacks import (by_output, by_output_id, contains_secret, edited, policy_statements, record_config,
                                   settings_of, shipped_config)
@@ -309,10 +308,22 @@ def test_backups_from_config_with_window_and_tags_copied(recording, settings):
 
 def test_final_snapshot_never_skipped_in_production(recording, settings):
     inputs = instance_of(recording).inputs
-    assert inputs["finalSnapshotIdentifier"] == f"{inputs['identifier']}-final"
     assert inputs["skipFinalSnapshot"] is settings.database.skip_final_snapshot
     if settings.is_production:
         assert inputs["skipFinalSnapshot"] is False and inputs["deleteAutomatedBackups"] is False
+
+
+def test_final_snapshot_name_is_new_for_every_instance(recording):
+    # A fixed name collides on the second destroy (DBSnapshotAlreadyExists): the suffix is drawn per instance and
+    # drawn again whenever an input that replaces the instance changes.
+    instance = instance_of(recording)
+    (suffix,) = [r for r in recording.of_type("random:index/randomId:RandomId") if r.name.endswith("final-snapshot-suffix")]
+    assert suffix.parent == instance.parent
+    assert instance.inputs["finalSnapshotIdentifier"] == f"{instance.inputs['identifier']}-final-{suffix.outputs['hex']}"
+    assert suffix.inputs["keepers"] == {"identifier": instance.inputs["identifier"],
+                                        "kmsKeyId": instance.inputs["kmsKeyId"],
+                                        "dbName": instance.inputs["dbName"], "username": instance.inputs["username"]}
+    assert instance.property_dependencies["finalSnapshotIdentifier"] == [suffix.urn]
 
 
 def test_deletion_protection_and_protect_in_production(recording, settings):
@@ -416,38 +427,61 @@ def is_daily(schedule: str) -> bool:
 # --------------------------------------------------------------------------------------------------------------
 
 RESTORE_TIME = (datetime.now(timezone.utc) - timedelta(hours=6)).replace(microsecond=0)
+# A copy of dev's database in dev's account: a point-in-time restore reads backups of this account and region.
+SOURCE_KEY = "arn:aws:kms:us-east-1:111111111111:key/0f1e2d3c-4b5a-4968-8776-a5b4c3d2e1f0"
+SOURCE = {"sourceEnvironment": "dev", "sourceDbInstanceIdentifier": "securestack-dev-postgres",
+          "sourceKmsKeyArn": SOURCE_KEY}
+RESTORE_STACK = "devrestore"
+
+
+def restored(**point) -> "infra.recording.Recording":
+    return record_config(edited(shipped_config("dev"), "securestack:database", restore={**SOURCE, **point}),
+                         RESTORE_STACK)
 
 
 @pytest.fixture(scope="module")
 def restored_at_time():
-    restore = {"sourceDbInstanceIdentifier": "securestack-prod-postgres",
-               "restoreTime": RESTORE_TIME.strftime("%Y-%m-%dT%H:%M:%SZ")}
-    return record_config(edited(shipped_config("dev"), "securestack:database", restore=restore), "dev")
+    return restored(restoreTime=RESTORE_TIME.strftime("%Y-%m-%dT%H:%M:%SZ"))
 
 
 @pytest.fixture(scope="module")
 def restored_latest():
-    restore = {"sourceDbInstanceIdentifier": "securestack-prod-postgres", "useLatestRestorableTime": True}
-    return record_config(edited(shipped_config("dev"), "securestack:database", restore=restore), "dev")
+    return restored(useLatestRestorableTime=True)
 
 
 def test_restore_to_a_point_in_time(restored_at_time):
     inputs = instance_of(restored_at_time).inputs
-    assert inputs["restoreToPointInTime"] == {"sourceDbInstanceIdentifier": "securestack-prod-postgres",
+    assert inputs["restoreToPointInTime"] == {"sourceDbInstanceIdentifier": "securestack-dev-postgres",
                                               "restoreTime": RESTORE_TIME.strftime("%Y-%m-%dT%H:%M:%SZ")}
+    assert inputs["identifier"] == f"securestack-{RESTORE_STACK}-postgres"
     assert "dbName" not in inputs and "username" not in inputs
 
 
 def test_restore_to_latest_restorable_time(restored_latest):
     inputs = instance_of(restored_latest).inputs
-    assert inputs["restoreToPointInTime"] == {"sourceDbInstanceIdentifier": "securestack-prod-postgres",
+    assert inputs["restoreToPointInTime"] == {"sourceDbInstanceIdentifier": "securestack-dev-postgres",
                                               "useLatestRestorableTime": True}
     assert "dbName" not in inputs and "username" not in inputs
 
 
+def test_restored_copy_records_the_key_aws_keeps(restored_at_time):
+    # RestoreDBInstanceToPointInTime has no KmsKeyId: AWS keeps the source's key, so that is what the instance asks
+    # for (this stack's data key would plan a replacement of the protected instance on the next `up`).
+    assert "KmsKeyId" not in botocore.session.get_session().get_service_model("rds").operation_model(
+        "RestoreDBInstanceToPointInTime").input_shape.members
+    inputs = instance_of(restored_at_time).inputs
+    assert inputs["storageEncrypted"] is True and inputs["kmsKeyId"] == SOURCE_KEY != data_key(restored_at_time)
+
+
+def test_restore_inputs_are_ignored_once_the_instance_exists(restored_at_time, recording):
+    ignored = set(instance_of(restored_at_time).options.get("ignoreChanges") or [])
+    assert {"restoreToPointInTime", "kmsKeyId", "dbName", "username"} <= ignored
+    assert not instance_of(recording).options.get("ignoreChanges"), "a fresh database ignores nothing"
+
+
 def test_restored_database_keeps_every_control(restored_at_time):
     inputs = instance_of(restored_at_time).inputs
-    assert inputs["storageEncrypted"] is True and inputs["kmsKeyId"] == data_key(restored_at_time)
+    assert inputs["masterUserSecretKmsKeyId"] == inputs["performanceInsightsKmsKeyId"] == data_key(restored_at_time)
     assert inputs["manageMasterUserPassword"] is True and inputs["publiclyAccessible"] is False
     assert inputs["backupRetentionPeriod"] >= 7 and inputs["iamDatabaseAuthenticationEnabled"] is True
 
@@ -506,78 +540,9 @@ def test_no_secret_value_passes_through_pulumi(recording):
 # AWS limits the mock engine does not check
 # --------------------------------------------------------------------------------------------------------------
 
-SERVICE_MODELS = botocore.session.get_session()
+# Tags (with the provider's default tags), IAM role names, RDS identifiers, log group / alias / vault names and
+# every other value AWS constrains are checked on every resource of every stack by tests/test_aws_rules.py.
 
-
-def model_constraints(service: str, shape: str) -> dict:
-    return SERVICE_MODELS.get_service_model(service).shape_for(shape).metadata
-
-
-def physical_name(resource, key: str = "name") -> str:
-    """The name AWS sees: the given one, or Pulumi's autoname (logical name + '-' + 7 characters)."""
-    return resource.inputs.get(key) or autoname(resource.name, resource.urn)
-
-
-def aws_tag_text(text: str, allow_empty: bool) -> bool:
-    """IAM's tag pattern [\\p{L}\\p{Z}\\p{N}_.:/=+\\-@] (letters, separators, numbers and _ . : / = + - @)."""
-    return (allow_empty or text != "") and all(
-        unicodedata.category(ch)[0] in "LZN" or ch in "_.:/=+-@" for ch in text)
-
-
-def test_tag_rule_is_still_what_iam_documents():
-    assert model_constraints("iam", "tagValueType") == {"min": 0, "max": 256, "pattern": "[\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*"}
-    assert model_constraints("iam", "tagKeyType") == {"min": 1, "max": 128, "pattern": "[\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]+"}
-
-
-def tags_of(resource) -> dict[str, str]:
-    if resource.type == "pulumi:providers:aws":
-        default_tags = resource.inputs.get("defaultTags")
-        return json.loads(default_tags)["tags"] if default_tags else {}
-    return resource.inputs.get("tags") or {}
-
-
-def test_every_tag_is_one_aws_accepts(recording):
-    provider_tags = tags_of(recording.one("pulumi:providers:aws"))
-    assert provider_tags["securestack:env"] == recording.stack
-    for resource in recording.resources:
-        tags = tags_of(resource)
-        assert len({**provider_tags, **tags}) <= 50, f"{resource.name}: more than 50 tags"
-        for key, value in tags.items():
-            assert isinstance(value, str) and len(value) <= 256 and aws_tag_text(value, True), (resource.name, key, value)
-            assert len(key) <= 128 and aws_tag_text(key, False) and not key.startswith("aws:"), (resource.name, key)
-
-
-def test_iam_role_names_fit(recording):
-    limits = model_constraints("iam", "roleNameType")
-    for role in recording.of_type(ROLE):
-        if "namePrefix" in role.inputs:
-            assert len(role.inputs["namePrefix"]) <= limits["max"] - 26  # AWS appends a 26-character suffix
-            continue
-        name = physical_name(role)
-        assert len(name) <= limits["max"] and re.fullmatch(limits["pattern"], name), name
-
-
-def rds_name_ok(name: str, longest: int) -> bool:
-    """RDS identifiers (CreateDBInstance docs): letters, digits, hyphens; a letter first; no '--'; no '-' last."""
-    return len(name) <= longest and re.fullmatch(r"[A-Za-z][A-Za-z0-9-]*", name) is not None \
-        and "--" not in name and not name.endswith("-")
-
-
-def test_rds_identifiers_follow_the_rules(recording):
-    instance = instance_of(recording)
-    assert rds_name_ok(instance.inputs["identifier"], 63)
-    assert rds_name_ok(instance.inputs["finalSnapshotIdentifier"], 255)
-    assert rds_name_ok(physical_name(recording.one(PARAMETER_GROUP)), 255)
-    # DB subnet group names also allow '.', '_' and spaces, but we never need them.
-    assert rds_name_ok(physical_name(recording.one(SUBNET_GROUP)), 255)
-
-
-def test_names_other_services_constrain(recording):
-    for service, shape, resources in (
-            ("logs", "LogGroupName", [physical_name(g) for g in recording.of_type(LOG_GROUP)]),
-            ("kms", "AliasNameType", [a.inputs["name"] for a in recording.of_type("aws:kms/alias:Alias")]),
-            ("backup", "BackupVaultName", [v.inputs["name"] for v in recording.of_type(VAULT)])):
-        limits = model_constraints(service, shape)
-        for name in resources:
-            assert re.fullmatch(limits["pattern"].strip("^$"), name), (service, name)
-            assert len(name) <= limits.get("max", 10**6), (service, name)
+def test_provider_default_tags_name_the_environment(recording):
+    tags = provider_default_tags(recording.one("pulumi:providers:aws"))
+    assert tags["securestack:env"] == recording.stack

@@ -13,8 +13,8 @@ import botocore.session
 import pulumi
 import pytest
 
-from components.load_balancer import (ELB_LOG_DELIVERY_SERVICE, LEGACY_ELB_LOG_ACCOUNTS, MANAGED_RULE_GROUPS,
-                                      REDACTED_HEADERS, TlsLoadBalancer, TlsLoadBalancerArgs,
+from components.load_balancer import (COUNTED_RULES, ELB_LOG_DELIVERY_SERVICE, LEGACY_ELB_LOG_ACCOUNTS,
+                                      MANAGED_RULE_GROUPS, REDACTED_HEADERS, TlsLoadBalancer, TlsLoadBalancerArgs,
                                       access_log_bucket_policy, autoname_fits)
 from infra.recording import Recording, RecordedResource, record
 from infra.settings import SettingsError, build_settings
@@ -135,13 +135,10 @@ def test_access_logs_go_to_the_dedicated_bucket_after_its_policy_exists(rec):
     assert child(rec, "aws:s3/bucketPolicy:BucketPolicy").urn in alb.options["dependsOn"]
 
 
-def test_alb_and_target_group_names_fit_aws_limits(rec):
+def test_alb_and_target_group_logical_names_pass_the_components_own_check(rec):
+    """The auto-names AWS receives are checked against ELB's name rules by tests/test_aws_rules.py."""
     for type_ in (ALB, TARGET_GROUP):
-        resource = child(rec, type_)
-        assert autoname_fits(resource.name)
-        name = resource.outputs["name"]  # what auto-naming picked (logical name + '-' + 7 characters)
-        assert len(name) <= 32 and re.fullmatch(r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?", name)
-        assert not name.startswith("internal-")
+        assert autoname_fits(child(rec, type_).name)
 
 
 @pytest.mark.parametrize("logical_name, fits", [
@@ -307,7 +304,15 @@ def test_access_log_bucket_name_is_unique_and_valid(rec, stack):
     name = bucket.inputs["bucket"]
     assert name == f"securestack-{stack}-alb-logs-{suffix}"
     assert S3_BUCKET_NAME.match(name) and ".." not in name
-    assert bucket.inputs["forceDestroy"] is False
+    # a versioned bucket with logs in it fails `pulumi destroy` unless emptied first: only outside production
+    assert bucket.inputs["forceDestroy"] is (stack != "prod")
+
+
+def test_access_log_bucket_logs_its_requests_to_the_stacks_access_log_bucket(rec):
+    bucket = child(rec, "aws:s3/bucket:Bucket").outputs["bucket"]
+    logging = bucket_config(rec, "aws:s3/bucketLogging:BucketLogging")
+    assert logging == {"bucket": bucket, "targetBucket": rec.one("aws:s3/bucket:Bucket", "access-logs-bucket")
+                       .outputs["bucket"], "targetPrefix": "alb-logs/"}
 
 
 def test_access_log_bucket_is_protected_in_production(shipped):
@@ -401,10 +406,37 @@ def test_web_acl_is_regional_allows_by_default_and_has_metrics_everywhere(rec, w
 def test_web_acl_runs_the_aws_managed_rule_groups(rec):
     rules = _rules(rec)
     assert set(MANAGED_RULE_GROUPS) == {"AWSManagedRulesCommonRuleSet", "AWSManagedRulesKnownBadInputsRuleSet",
-                                        "AWSManagedRulesAmazonIpReputationList"}
-    for group in MANAGED_RULE_GROUPS:
+                                        "AWSManagedRulesAmazonIpReputationList", "AWSManagedRulesAnonymousIpList"}
+    for group in set(MANAGED_RULE_GROUPS) - set(COUNTED_RULES):
         assert rules[group]["statement"] == {"managedRuleGroupStatement": {"vendorName": "AWS", "name": group}}
+    for group in MANAGED_RULE_GROUPS:
         assert rules[group]["overrideAction"] == {"none": {}}  # the groups' own block actions stay in force
+
+
+def test_anonymous_ips_are_blocked_but_hosting_providers_only_counted(rec, wafv2_model):
+    # API callers (integrations, warehouse sync) run on servers: the hosting-provider rule must not block them
+    statement = _rules(rec)["AWSManagedRulesAnonymousIpList"]["statement"]["managedRuleGroupStatement"]
+    assert statement == {"vendorName": "AWS", "name": "AWSManagedRulesAnonymousIpList", "ruleActionOverrides": [
+        {"name": "HostingProviderIPList", "actionToUse": {"count": {}}}]}
+    override = wafv2_model.shape_for("RuleActionOverride")
+    assert set(override.required_members) <= {"Name", "ActionToUse"}
+    assert "Count" in override.members["ActionToUse"].members
+
+
+def test_web_acl_hides_credentials_in_sampled_requests_too(rec, wafv2_model):
+    # logging redaction covers the log destination only; the web ACL's data protection covers every output
+    config = child(rec, WEB_ACL).inputs["dataProtectionConfig"]
+    protections = config["dataProtections"]
+    assert {(p["field"]["fieldType"], tuple(p["field"]["fieldKeys"])) for p in protections} == {
+        ("SINGLE_HEADER", ("authorization",)), ("SINGLE_HEADER", ("cookie",))}
+    for protection in protections:
+        assert protection["action"] == "SUBSTITUTION"
+        assert protection["excludeRuleMatchDetails"] is False and protection["excludeRateBasedDetails"] is False
+        assert protection["action"] in wafv2_model.shape_for("DataProtectionAction").enum
+        assert protection["field"]["fieldType"] in wafv2_model.shape_for("FieldToProtectType").enum
+        key = wafv2_model.shape_for("FieldToProtectKeyName").metadata
+        assert all(key["min"] <= len(k) <= key["max"] for k in protection["field"]["fieldKeys"])
+    assert 1 <= len(protections) <= wafv2_model.shape_for("DataProtections").metadata["max"]
 
 
 def test_web_acl_rate_limits_each_ip_as_configured(rec, lb_settings, wafv2_model):

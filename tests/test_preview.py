@@ -19,17 +19,21 @@ import pulumi_aws as aws
 import pytest
 
 from infra.preview import run_stack
-from infra.recording import MASK, record
+from infra.recording import MASK, Secret, masked, record, secret_outputs
 from infra.settings import SettingsError
 from infra.stack_config import SECRET_PLACEHOLDER, read_stack_config
 from tests.support.stacks import SHIPPED_STACKS
 
 REPO = Path(__file__).resolve().parents[1]
 NOT_COPIED = {".git", ".venv", "tests", "bench", "build", "__pycache__", ".pytest_cache"}
-RESOURCE_KEYS = {"urn", "type", "name", "parent", "inputs", "options", "dependencies", "propertyDependencies"}
+RESOURCE_KEYS = {"urn", "type", "name", "parent", "inputs", "options", "dependencies", "propertyDependencies",
+                 "outputs"}
+PREVIEW_MODE = "--mode=preview"
 OPTION_KEYS = {"protect", "retainOnDelete", "ignoreChanges", "dependsOn", "additionalSecretOutputs"}
 CAMEL_CASE = re.compile(r"^[a-z][a-zA-Z0-9]*$")
 USER_KEYED_INPUTS = {"tags", "tagsAll", "defaultTags", "variables", "dimensions"}  # keys are data, not names
+# The serialized provider of a Python dynamic resource (components/secret_readiness.py), named by the SDK.
+DYNAMIC_PROVIDER_INPUT = "__provider"
 CIPHERTEXT = "AAABAKcJ7QxvS1w3l0MyF1fnYx2bMOX1fWAGcc0XoLhcbYI+"
 PREVIEW_TIMEOUT_SECONDS = 600
 
@@ -38,13 +42,16 @@ def preview_command(stack: str, *flags: str) -> list[str]:
     return [sys.executable, "-m", "infra.preview", stack, *flags]
 
 
-def clean_environment() -> dict[str, str]:
-    """No PYTHONPATH: the copy must import its own `infra`, not this checkout's."""
-    return {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+def clean_environment(python_path: str | None = None) -> dict[str, str]:
+    """No PYTHONPATH: the copy must import its own `infra`, not this checkout's (unless a test shadows a package)."""
+    environment = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    if python_path:
+        environment["PYTHONPATH"] = python_path
+    return environment
 
 
-def start(cwd: Path, stack: str, *flags: str) -> subprocess.Popen:
-    return subprocess.Popen(preview_command(stack, *flags), cwd=cwd, env=clean_environment(), text=True,
+def start(cwd: Path, stack: str, *flags: str, python_path: str | None = None) -> subprocess.Popen:
+    return subprocess.Popen(preview_command(stack, *flags), cwd=cwd, env=clean_environment(python_path), text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
@@ -86,15 +93,15 @@ def project_copy(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def previews(project_copy) -> dict[tuple, subprocess.CompletedProcess]:
     """The slow runs (each imports pulumi_aws), started together so they share the machine's cores."""
-    runs = {(stack, flag): (REPO, (stack, *([flag] if flag else []))) for stack in SHIPPED_STACKS
-            for flag in ("", "--json")}
+    runs = {(stack, flag): (REPO, (stack, *flag.split())) for stack in SHIPPED_STACKS
+            for flag in ("", "--json", PREVIEW_MODE, f"{PREVIEW_MODE} --json")}
     runs[("copy-retention", "")] = (project_copy, ("retention",))
     started = {key: start(cwd, *args) for key, (cwd, args) in runs.items()}
     return {key: finish(process) for key, process in started.items()}
 
 
-def preview_json(previews, stack: str) -> dict:
-    result = previews[(stack, "--json")]
+def preview_json(previews, stack: str, flags: str = "--json") -> dict:
+    result = previews[(stack, flags)]
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
 
@@ -187,7 +194,8 @@ def test_json_has_the_documented_shape(previews, stack):
         assert resource["urn"].endswith(f"{resource['type']}::{resource['name']}")
         assert OPTION_KEYS <= set(resource["options"])
         assert isinstance(resource["dependencies"], list) and isinstance(resource["propertyDependencies"], dict)
-        bad = [key for key in input_keys(resource["inputs"]) if not CAMEL_CASE.match(key)]
+        reserved = {DYNAMIC_PROVIDER_INPUT} if resource["type"].startswith("pulumi-python:dynamic") else set()
+        bad = [key for key in input_keys(resource["inputs"]) if not CAMEL_CASE.match(key) and key not in reserved]
         assert not bad, f"{resource['name']}: input names not in engine camelCase: {bad}"
     for violation in document["violations"]:
         assert {"policyName", "enforcementLevel", "message", "urn"} <= set(violation)
@@ -231,6 +239,60 @@ def assert_acyclic(resources: dict) -> None:
 
 
 # --------------------------------------------------------------------------------------------------------------
+# Modes (`--mode up`, the default, and `--mode preview`) and the recorded outputs
+# --------------------------------------------------------------------------------------------------------------
+
+MODE_RUNS = {"up": ("", "--json"), "preview": (PREVIEW_MODE, f"{PREVIEW_MODE} --json")}
+
+
+@pytest.mark.parametrize("mode", MODE_RUNS)
+@pytest.mark.parametrize("stack", SHIPPED_STACKS)
+def test_output_says_which_mode_ran_and_both_modes_pass_clean(previews, stack, mode):
+    text_flags, json_flags = MODE_RUNS[mode]
+    text = previews[(stack, text_flags)]
+    assert text.returncode == 0, text.stderr
+    assert text.stdout.splitlines()[0].startswith(f"Mode: {mode} (")
+    document = preview_json(previews, stack, json_flags)
+    assert document["mode"] == mode
+    assert not [v for v in document["violations"] if v["enforcementLevel"] == "mandatory"]
+    assert re.search(r"^Policy pack: 0 mandatory, \d+ advisory violation\(s\)$", text.stdout, re.MULTILINE)
+
+
+@pytest.mark.parametrize("stack", SHIPPED_STACKS)
+def test_preview_mode_reports_policies_that_read_unknowns_as_the_engine_does(previews, stack):
+    up, preview = preview_json(previews, stack), preview_json(previews, stack, f"{PREVIEW_MODE} --json")
+    assert up["violations"] == []  # after a deploy every policy decides
+    notices = preview["violations"]
+    assert notices and {v["enforcementLevel"] for v in notices} == {"advisory"}
+    assert all(v["message"].startswith(f"can't run policy '{v['policyName']}' from policy pack 'securestack@v")
+               and "during preview" in v["message"] for v in notices)
+    encrypted = [v for v in notices if v["policyName"] == "rds-storage-encrypted-with-cmk"]
+    assert len(encrypted) == 1 and ".kmsKeyId can't be known during preview" in encrypted[0]["message"]
+    summary = f"  {len(notices)} of the advisories: policies that can't run during a preview"
+    assert summary in previews[(stack, PREVIEW_MODE)].stdout
+
+
+def database_instance(document: dict) -> dict:
+    return next(r for r in document["resources"] if r["type"] == "aws:rds/instance:Instance")
+
+
+@pytest.mark.parametrize("stack", SHIPPED_STACKS)
+def test_json_carries_each_resources_outputs_known_after_up_unknown_in_preview(previews, stack):
+    up = database_instance(preview_json(previews, stack))["outputs"]
+    identifier = up["identifier"]
+    assert up["arn"] == f"arn:aws:rds:us-east-1:{up['arn'].split(':')[4]}:db:{identifier}"
+    assert re.fullmatch(rf"{re.escape(identifier)}\.c[0-9a-f]+\.us-east-1\.rds\.amazonaws\.com:5432", up["endpoint"])
+    assert up["storageEncrypted"] is True and up["id"]
+    preview = database_instance(preview_json(previews, stack, f"{PREVIEW_MODE} --json"))
+    outputs = preview["outputs"]
+    assert {outputs[key] for key in ("arn", "endpoint", "address", "resourceId", "id")} == {"[unknown]"}
+    assert outputs["identifier"] == identifier  # given (or auto-named at Check): known in a preview too
+    assert preview["inputs"]["kmsKeyId"] == "[unknown]"  # the key is not created yet either
+    for document in (preview_json(previews, stack), preview_json(previews, stack, f"{PREVIEW_MODE} --json")):
+        assert all(isinstance(r["outputs"], dict) for r in document["resources"])
+
+
+# --------------------------------------------------------------------------------------------------------------
 # Secrets
 # --------------------------------------------------------------------------------------------------------------
 
@@ -263,11 +325,20 @@ def program_with_a_secret_input():
                       opts=pulumi.ResourceOptions(provider=provider))
 
 
-def test_json_masks_secret_inputs():
-    document = json.dumps(record(program_with_a_secret_input, stack="dev", config={}).to_json())
+@pytest.mark.parametrize("preview", [False, True])
+def test_json_masks_secret_inputs_and_outputs(preview):
+    document = json.dumps(record(program_with_a_secret_input, stack="dev", config={}, preview=preview).to_json())
     assert "hunter2-value" not in document
     parameter = next(r for r in json.loads(document)["resources"] if r["name"] == "token")
-    assert parameter["inputs"]["value"] == MASK
+    assert parameter["inputs"]["value"] == MASK and parameter["outputs"]["value"] == MASK
+
+
+def test_outputs_the_resource_declares_secret_are_masked():
+    """pulumi-aws lists a resource's secret properties in additionalSecretOutputs (an access key's `secret`); the
+    engine stores those outputs as secrets, and so does the recording, whatever the provider returned."""
+    outputs = secret_outputs({"id": "AKIAEXAMPLE", "secret": "wJalrXUtnFEMI-example"}, ["secret", "sesSmtpPassword"])
+    assert isinstance(outputs["secret"], Secret) and outputs["id"] == "AKIAEXAMPLE"
+    assert masked(outputs) == {"id": "AKIAEXAMPLE", "secret": MASK}
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -316,3 +387,90 @@ def test_settings_error_lists_the_key_path(previews):
     assert result.stderr.startswith("error: stack 'retention': invalid stack configuration (1 problem(s)):")
     assert "  - securestack:database.backupRetentionDays: must be >= 7" in result.stderr
     assert "Traceback" not in result.stderr and result.stdout == ""
+
+
+# --------------------------------------------------------------------------------------------------------------
+# The policy gate fails closed: a pack that cannot load or run is one line on stderr and exit 1, never "0 mandatory"
+# --------------------------------------------------------------------------------------------------------------
+
+RAISING_POLICY = '''
+from pulumi_policy import ResourceValidationPolicy
+
+
+def _reads_a_missing_key(args, report_violation):
+    if args.resource_type == "aws:rds/instance:Instance":
+        raise KeyError("engineVersion")
+
+
+POLICIES.append(ResourceValidationPolicy(name="reads-a-missing-key", description="raises on the database",
+                                         validate=_reads_a_missing_key))
+'''
+
+
+def broken_pack_missing_module(root: Path) -> None:
+    """A policy module that imports something absent, as a half-merged change leaves it."""
+    module = root / "policy" / "policies" / "rds.py"
+    module.write_text(module.read_text() + "\nfrom .not_merged_yet import helper  # noqa: E402,F401\n")
+
+
+def broken_pack_raising_policy(root: Path) -> None:
+    init = root / "policy" / "policies" / "__init__.py"
+    init.write_text(init.read_text() + RAISING_POLICY)
+
+
+def broken_pack_without_policies(root: Path) -> None:
+    init = root / "policy" / "policies" / "__init__.py"
+    init.write_text(init.read_text() + "\nPOLICIES = []\n")
+
+
+def broken_pack_without_its_manifest(root: Path) -> None:
+    """The analyzer cannot start: the pack's version comes from PulumiPolicy.yaml."""
+    (root / "policy" / "PulumiPolicy.yaml").unlink()
+
+
+def broken_pulumi_policy(shadow: Path) -> None:
+    """An empty `pulumi_policy` package ahead of site-packages on PYTHONPATH: the SDK is there but broken."""
+    (shadow / "pulumi_policy").mkdir(parents=True)
+    (shadow / "pulumi_policy" / "__init__.py").write_text("")
+
+
+BROKEN_PACKS = {
+    "missing-module": (broken_pack_missing_module,
+                       ("cannot load the policy pack: ModuleNotFoundError:", "policy.policies.not_merged_yet")),
+    "raising-policy": (broken_pack_raising_policy,
+                       ("the policy pack failed: policy 'reads-a-missing-key' failed on urn:pulumi:dev::securestack::",
+                        "aws:rds/instance:Instance::database-instance", "KeyError: 'engineVersion'")),
+    "no-policies": (broken_pack_without_policies, ("the policy pack failed: the policy pack has no policies",)),
+    "no-manifest": (broken_pack_without_its_manifest,
+                    ("the policy pack failed: FileNotFoundError:", "PulumiPolicy.yaml")),
+}
+
+
+@pytest.fixture(scope="module")
+def broken_gates(tmp_path_factory) -> dict[str, subprocess.CompletedProcess]:
+    """Each break in a project copy of its own (or a shadowing PYTHONPATH), all previews started together."""
+    started = {}
+    for name, (break_it, _) in BROKEN_PACKS.items():
+        root = copy_project(tmp_path_factory.mktemp(name) / "securestack")
+        break_it(root)
+        started[name] = start(root, "dev")
+    shadow = tmp_path_factory.mktemp("shadow")
+    broken_pulumi_policy(shadow)
+    started["broken-pulumi-policy"] = start(REPO, "dev", python_path=str(shadow))
+    started["broken-pulumi-policy-json"] = start(REPO, "dev", PREVIEW_MODE, "--json", python_path=str(shadow))
+    return {name: finish(process) for name, process in started.items()}
+
+
+@pytest.mark.parametrize("name", BROKEN_PACKS)
+def test_a_broken_policy_pack_fails_the_gate_with_one_line(broken_gates, name):
+    result = broken_gates[name]
+    assert "Traceback" not in result.stderr
+    assert_one_line_error(result, 1, "stack 'dev':", *BROKEN_PACKS[name][1])
+
+
+@pytest.mark.parametrize("name", ["broken-pulumi-policy", "broken-pulumi-policy-json"])
+def test_a_broken_pulumi_policy_install_fails_the_gate_in_every_mode(broken_gates, name):
+    result = broken_gates[name]
+    assert "Traceback" not in result.stderr and "0 mandatory" not in result.stdout
+    assert_one_line_error(result, 1, "cannot load the policy pack: ImportError: cannot import name",
+                          "from 'pulumi_policy'")

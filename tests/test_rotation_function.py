@@ -6,6 +6,7 @@ import base64
 import datetime
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -15,10 +16,13 @@ from pathlib import Path
 import botocore.session
 import pytest
 
-from components.rotation import (ARCHITECTURE, BUILD_ROOT, LAMBDAS_ROOT, RUNTIME, build_archive,
-                                 distribution_closure, vendored_names)
+from components.code_signing import LAMBDA_SIGNING_PLATFORM, profile_name_prefix, unsigned_object_key
+from components.rotation import (ARCHITECTURE, BUILD_ROOT, LAMBDAS_ROOT, REDEPLOY_FAILURE_PATTERN, RUNTIME,
+                                 build_archive, distribution_closure, vendored_names)
+from infra.settings import SettingsError, build_settings
+from policy.policies.support import secret_looking
 from tests.support.shipped_fixtures import key_arn, recording, settings, stack  # noqa: F401 (fixtures)
-from tests.support.stacks import by_output_id, policy_statements
+from tests.support.stacks import by_output_id, edited, policy_statements, record_config, shipped_config
 
 KINDS = ("api_key_rotation", "webhook_secret_rotation", "postgres_user_rotation")
 FUNCTION, ROLE, ROLE_POLICY = "aws:lambda/function:Function", "aws:iam/role:Role", "aws:iam/rolePolicy:RolePolicy"
@@ -32,6 +36,10 @@ ROTATOR_ACTIONS = {"secretsmanager:DescribeSecret", "secretsmanager:GetSecretVal
 PYTHON_DEPRECATION = {"python3.9": datetime.date(2025, 12, 15), "python3.10": datetime.date(2026, 6, 30),
                       "python3.11": datetime.date(2026, 6, 30), "python3.12": datetime.date(2028, 10, 31),
                       "python3.13": datetime.date(2029, 6, 30)}
+KMS_KEY, BUCKET_OBJECT = "aws:kms/key:Key", "aws:s3/bucketObjectv2:BucketObjectv2"
+SIGNING_PROFILE, SIGNING_JOB = "aws:signer/signingProfile:SigningProfile", "aws:signer/signingJob:SigningJob"
+CODE_SIGNING_CONFIG = "aws:lambda/codeSigningConfig:CodeSigningConfig"
+ENCRYPTION = "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
 VENDORED_TOP_LEVEL = {"pg8000", "scramp", "asn1crypto", "dateutil", "six.py"}
 
 
@@ -169,11 +177,29 @@ def test_one_function_per_kind_with_current_runtime(recording, settings):
         assert inputs["runtime"] == RUNTIME and inputs["handler"] == "handler.lambda_handler"
         assert len(inputs["name"]) <= 64 and inputs["name"] == f"securestack-{settings.environment}-" \
                                                               f"{kind.replace('_', '-')}"
-        archive = Path(inputs["code"]["path"])
+        archive = Path(uploaded_object(recording, function).inputs["source"]["path"])
         assert archive.name.startswith(kind) and archive.exists()
         assert inputs["sourceCodeHash"] == base64.b64encode(hashlib.sha256(archive.read_bytes()).digest()).decode()
+        assert "code" not in inputs  # never the local archive: Enforce would refuse it
         assert inputs["tracingConfig"] == {"mode": "Active"}
-        assert 1 <= inputs["reservedConcurrentExecutions"] == settings.secrets.rotator_reserved_concurrency
+        # Issue 11 item 9: unreserved unless configured (a reservation fails on accounts with a low limit).
+        assert settings.secrets.rotator_reserved_concurrency is None
+        assert "reservedConcurrentExecutions" not in inputs
+
+
+def test_reserved_concurrency_when_configured():
+    config = edited(shipped_config("dev"), "securestack:secrets", rotatorReservedConcurrency=5)
+    functions = record_config(config, "dev").of_type(FUNCTION)
+    assert len(functions) == len(KINDS)
+    assert all(function.inputs["reservedConcurrentExecutions"] == 5 for function in functions)
+
+
+@pytest.mark.parametrize("value", [0, 101, "five"])
+def test_invalid_reserved_concurrency_names_the_key(value):
+    config = edited(shipped_config("dev"), "securestack:secrets", rotatorReservedConcurrency=value)
+    with pytest.raises(SettingsError) as raised:
+        build_settings(config, "dev")
+    assert [p.split(": ", 1)[0] for p in raised.value.problems] == ["securestack:secrets.rotatorReservedConcurrency"]
 
 
 def test_function_environment(recording, settings):
@@ -186,6 +212,26 @@ def test_function_environment(recording, settings):
             assert "rds-global-bundle.pem" in build_archive(kind).entries
         else:
             assert "PG_CA_BUNDLE" not in variables
+
+
+def test_environment_is_encrypted_with_the_secrets_key_lambda_may_use(recording):
+    """Lambda encrypts the variables with the CMK and grants the execution role Decrypt on it, using the deploying
+    principal's IAM permissions: the key policy must leave the key's use to IAM (account root statement)."""
+    secrets_key = key_arn(recording, "secrets")
+    key = next(k for k in recording.of_type(KMS_KEY) if k.outputs["arn"] == secrets_key)
+    root = {s["Sid"]: s for s in policy_statements(key.inputs["policy"])}["AccountAdministersThroughIam"]
+    assert root["Effect"] == "Allow" and root["Action"] == "kms:*" and root["Principal"]["AWS"].endswith(":root")
+    for kind in KINDS:
+        function = function_of(recording, kind)
+        assert function.inputs["kmsKeyArn"] == secrets_key
+        assert function.property_dependencies["kmsKeyArn"] == [key.urn]
+
+
+def test_environment_holds_no_secret_values(recording):
+    for kind in KINDS:
+        variables = function_of(recording, kind).inputs["environment"]["variables"]
+        assert set(variables) <= {"SECRETS_MANAGER_ENDPOINT", "LOG_LEVEL", "PG_CA_BUNDLE"}, sorted(variables)
+        assert not any(secret_looking(name, value) for name, value in variables.items())
 
 
 def test_logs_go_to_an_encrypted_log_group_created_first(recording, settings):
@@ -281,6 +327,110 @@ def test_rotators_may_redeploy_exactly_the_app_service(recording):
         assert (redeploy["Action"], redeploy["Resource"]) == ("ecs:UpdateService", service_arn)
 
 
+# ---------------------------------------------------------------------------------------------------------------
+# Code signing
+# ---------------------------------------------------------------------------------------------------------------
+
+def botocore_enum(service: str, shape: str) -> list[str]:
+    return botocore.session.get_session().get_service_model(service).shape_for(shape).enum
+
+
+def uploaded_object(recording, function):
+    return sibling(recording, function, BUCKET_OBJECT, "-code-unsigned")
+
+
+def signing_job(recording, function):
+    return sibling(recording, function, SIGNING_JOB, "-code-signing")
+
+
+def test_one_lambda_signing_profile_and_an_enforcing_config_allowing_only_it(recording):
+    [profile] = recording.of_type(SIGNING_PROFILE)
+    [config] = recording.of_type(CODE_SIGNING_CONFIG)
+    assert profile.inputs["platformId"] == LAMBDA_SIGNING_PLATFORM == "AWSLambda-SHA384-ECDSA"
+    # name_prefix, never a fixed name: a canceled profile's name cannot be reused (destroy, then up again).
+    assert "name" not in profile.inputs and re.fullmatch(r"[0-9A-Za-z_]{1,38}", profile.inputs["namePrefix"])
+    assert config.inputs["policies"] == {"untrustedArtifactOnDeployment": "Enforce"}
+    assert "Enforce" in botocore_enum("lambda", "CodeSigningPolicy")
+    assert config.inputs["allowedPublishers"] == {"signingProfileVersionArns": [profile.outputs["versionArn"]]}
+    for kind in KINDS:
+        function = function_of(recording, kind)
+        assert function.inputs["codeSigningConfigArn"] == config.outputs["arn"]
+
+
+def test_profile_name_fits_signer_for_the_longest_environment_name():
+    """The provider appends a 26-character unique id to name_prefix (<= 38 chars); Signer takes [a-zA-Z0-9_]{2,64}."""
+    longest = "a-b-c-d-e-fg"  # settings allow 12 characters, '-' between letters
+    prefix = profile_name_prefix(longest)
+    assert re.fullmatch(r"[0-9A-Za-z_]{1,38}", prefix) and len(prefix) + 26 <= 64
+    assert botocore.session.get_session().get_service_model("signer").shape_for("ProfileName").metadata["max"] == 64
+
+
+def test_function_deploys_the_object_its_signing_job_signed(recording):
+    for kind in KINDS:
+        function = function_of(recording, kind)
+        job = signing_job(recording, function)
+        [signed] = job.outputs["signedObjects"][0]["s3s"]
+        assert (function.inputs["s3Bucket"], function.inputs["s3Key"]) == (signed["bucket"], signed["key"])
+        assert function.property_dependencies["s3Key"] == [job.urn]
+        assert signed["key"].startswith(f"signed/{kind}/")
+
+
+def test_signing_job_signs_the_uploaded_version_and_fails_closed(recording):
+    [profile] = recording.of_type(SIGNING_PROFILE)
+    for kind in KINDS:
+        function = function_of(recording, kind)
+        upload, job = uploaded_object(recording, function), signing_job(recording, function)
+        # Signer signs an object version (the source bucket must be versioned; StartSigningJob, Signer API).
+        assert job.inputs["source"] == {"s3": {"bucket": upload.inputs["bucket"], "key": upload.inputs["key"],
+                                               "version": upload.outputs["versionId"]}}
+        assert job.property_dependencies["source"] == [upload.urn]
+        assert job.inputs["profileName"] == profile.outputs["name"]
+        assert job.inputs["destination"]["s3"] == {"bucket": upload.inputs["bucket"], "prefix": f"signed/{kind}/"}
+        assert job.inputs["ignoreSigningJobFailure"] is False  # a failed signature fails `pulumi up`
+
+
+def test_archive_is_uploaded_after_the_bucket_is_versioned_private_and_tls_only(recording):
+    bucket = recording.one("aws:s3/bucket:Bucket", "rotator-code-signing-bucket")
+    versioning = recording.one("aws:s3/bucketVersioning:BucketVersioning", "rotator-code-signing-bucket-versioning")
+    policy = recording.one("aws:s3/bucketPolicy:BucketPolicy", "rotator-code-signing-bucket-policy")
+    encryption = recording.one(ENCRYPTION, "rotator-code-signing-bucket-encryption")
+    assert versioning.inputs["versioningConfiguration"]["status"] == "Enabled"
+    [rule] = encryption.inputs["rules"]
+    assert rule["applyServerSideEncryptionByDefault"] == {"sseAlgorithm": "aws:kms",
+                                                          "kmsMasterKeyId": key_arn(recording, "secrets")}
+    [deny] = policy_statements(policy.inputs["policy"])
+    assert deny["Effect"] == "Deny" and deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    for kind in KINDS:
+        upload = uploaded_object(recording, function_of(recording, kind))
+        assert upload.inputs["bucket"] == bucket.outputs["bucket"]
+        assert (upload.inputs["serverSideEncryption"], upload.inputs["kmsKeyId"]) == ("aws:kms",
+                                                                               key_arn(recording, "secrets"))
+        assert policy.urn in upload.options["dependsOn"]  # the policy is set last: the bucket is versioned by then
+
+
+def test_unchanged_source_is_the_same_object_and_a_changed_byte_a_new_one(recording, tmp_path, lambdas_copy):
+    """Same source: same key and asset, so no new object version, no new signing job, no code update. One byte:
+    a new key, so a new object version, a new (create-only) signing job and a new signed key for the function."""
+    for kind in KINDS:
+        upload = uploaded_object(recording, function_of(recording, kind))
+        rebuilt = build_archive(kind, build_root=tmp_path / "again")
+        assert upload.inputs["key"] == unsigned_object_key(kind, rebuilt.sha256) == f"unsigned/{kind}-{rebuilt.sha256}.zip"
+        assert upload.inputs["sourceHash"] == rebuilt.sha256
+        assert Path(upload.inputs["source"]["path"]).read_bytes() == rebuilt.path.read_bytes()
+    handler = lambdas_copy / "api_key_rotation" / "handler.py"
+    handler.write_bytes(handler.read_bytes() + b"\n")
+    changed = build_archive("api_key_rotation", lambdas_root=lambdas_copy, build_root=tmp_path / "changed")
+    assert unsigned_object_key("api_key_rotation", changed.sha256) != uploaded_object(
+        recording, function_of(recording, "api_key_rotation")).inputs["key"]
+
+
+def test_a_second_recording_plans_no_change_to_code_objects_jobs_or_functions(stack, recording):
+    again = record_config(shipped_config(stack), stack)
+    for type_ in (BUCKET_OBJECT, SIGNING_JOB, FUNCTION, SIGNING_PROFILE, CODE_SIGNING_CONFIG):
+        before = {r.urn: r.inputs for r in recording.of_type(type_)}
+        assert before and before == {r.urn: r.inputs for r in again.of_type(type_)}, type_
+
+
 def test_runtime_permissions_exist_before_the_function(recording, settings):
     for kind in KINDS:
         function = function_of(recording, kind)
@@ -290,3 +440,29 @@ def test_runtime_permissions_exist_before_the_function(recording, settings):
         assert statements["OwnLogGroup"]["Resource"].endswith(f":log-group:/aws/lambda/{function.inputs['name']}:*")
         assert "ec2:CreateNetworkInterface" in statements["NetworkInterfacesInThisAccount"]["Action"]
         assert "xray:PutTraceSegments" in statements["DescribeNetworkAndTrace"]["Action"]
+
+
+def test_each_rotator_alarms_on_the_audit_topic_when_the_redeployment_fails(recording, stack):
+    """Issue 11 item 8: a filter on each rotator's log group counts its redeploy-failed line (the pattern is run
+    against the rotator's real line in tests/lambdas/test_kind_specifics.py), and an alarm on that metric
+    notifies the audit topic; README's audit table says what to do first."""
+    topic_arn = recording.one("aws:sns/topic:Topic", "audit-alarms").outputs["arn"]
+    filters = {f.inputs["logGroupName"]: f for f in recording.of_type("aws:cloudwatch/logMetricFilter:LogMetricFilter")}
+    alarms = {(a.inputs["namespace"], a.inputs["metricName"]): a
+              for a in recording.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")}
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    audit_table = readme.split("## Audit", 1)[1].split("\n## ", 1)[0]
+    for kind in KINDS:
+        function = function_of(recording, kind)
+        metric_filter = filters[function.inputs["loggingConfig"]["logGroup"]]
+        assert metric_filter.inputs["pattern"] == REDEPLOY_FAILURE_PATTERN == '{ $.outcome = "redeploy-failed" }'
+        transformation = metric_filter.inputs["metricTransformation"]
+        alarm = alarms[(transformation["namespace"], transformation["name"])].inputs
+        assert transformation["value"] == "1" and alarm["alarmActions"] == [topic_arn] and alarm["actionsEnabled"]
+        assert (alarm["statistic"], alarm["comparisonOperator"], alarm["threshold"], alarm["period"],
+                alarm["evaluationPeriods"], alarm["treatMissingData"]) == (
+            "Sum", "GreaterThanOrEqualToThreshold", 1, 300, 1, "notBreaching")
+        assert alarm["name"] == metric_filter.inputs["name"] == f"{function.inputs['name']}-redeploy-failures"
+        description = alarm["alarmDescription"]
+        assert description.startswith(f"[securestack {stack}] ") and " First: " in description
+        assert f"`{alarm['name'].removeprefix(f'securestack-{stack}-')}`" in audit_table

@@ -2,6 +2,7 @@
 the engine (secrets, tags, resource policies, rotations), and that no secret value ever enters the program."""
 from __future__ import annotations
 
+import base64
 import json
 import re
 
@@ -18,6 +19,7 @@ from tests.support.stacks import (by_output, children_of, contains_secret, edite
 SECRET, SECRET_POLICY = "aws:secretsmanager/secret:Secret", "aws:secretsmanager/secretPolicy:SecretPolicy"
 ROTATION, FUNCTION = "aws:secretsmanager/secretRotation:SecretRotation", "aws:lambda/function:Function"
 PERMISSION, ROLE, KMS_KEY = "aws:lambda/permission:Permission", "aws:iam/role:Role", "aws:kms/key:Key"
+READINESS = "pulumi-python:dynamic/securestack:SecretReadiness"
 ROTATOR_OF_KIND = {"api-key": "api_key_rotation", "webhook-secret": "webhook_secret_rotation",
                    "postgres-user": "postgres_user_rotation"}
 # What a generated value looks like: API keys, webhook secrets, RDS/JSON passwords.
@@ -283,7 +285,7 @@ def test_resource_policy_denies_all_but_consumers_and_rotator(recording, setting
         assert statements["DenyWithoutTls"]["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
 
 
-def test_each_secret_rotates_immediately_within_90_days_by_its_kinds_function(recording, settings):
+def test_each_secret_rotates_within_90_days_by_its_kinds_function(recording, settings):
     rotations = {r.inputs["secretId"]: r for r in recording.of_type(ROTATION)}
     configured = {f"securestack/{settings.environment}/api-keys/{k.name}": k.rotation_days
                   for k in settings.api_keys.root}
@@ -293,9 +295,34 @@ def test_each_secret_rotates_immediately_within_90_days_by_its_kinds_function(re
         rotation = rotations[secret.id]
         days = rotation.inputs["rotationRules"]["automaticallyAfterDays"]
         assert 1 <= days <= 90 and days == configured.get(name, settings.secrets.database_user_rotation_days)
-        assert rotation.inputs["rotateImmediately"] is True
         kind = ROTATOR_OF_KIND[secret.inputs["tags"]["securestack:kind"]]
         assert rotation.inputs["rotationLambdaArn"] == rotator_function(recording, kind).outputs["arn"]
+
+
+def test_a_rotation_settings_change_never_rotates_at_once(recording):
+    """Issue 11 item 10: the provider re-sends RotateImmediately with every update of a SecretRotation, so it is
+    false; a secret's first (immediate) rotation is its readiness resource's, which starts one only for a secret
+    without AWSCURRENT (tests/test_secret_readiness.py)."""
+    rotations = recording.of_type(ROTATION)
+    assert rotations
+    for rotation in rotations:
+        assert rotation.inputs["rotateImmediately"] is False, rotation.name
+
+
+def test_each_secret_has_a_readiness_check_after_its_rotation(recording):
+    """Issue 11 item 6: `pulumi up` waits, per secret, until it has a value (and starts its first rotation)."""
+    rotations = {r.inputs["secretId"]: r for r in recording.of_type(ROTATION)}
+    readiness = {r.inputs["secretArn"]: r for r in recording.of_type(READINESS)}
+    secrets = secrets_by_name(recording)
+    assert len(readiness) == len(secrets) == len(recording.of_type(READINESS))
+    for name, secret in secrets.items():
+        ready, rotation = readiness[secret.outputs["arn"]], rotations[secret.id]
+        assert ready.parent == secret.parent and rotation.urn in ready.options["dependsOn"], name
+        assert ready.inputs["rotationLambdaArn"] == rotation.inputs["rotationLambdaArn"]
+        assert ready.inputs["rotationDays"] == rotation.inputs["rotationRules"]["automaticallyAfterDays"]
+        assert 60 <= ready.inputs["timeoutSeconds"] <= 3600
+    # `pulumi up` ends only after each of them: `infra.verify` right after reads every exported secret ready.
+    assert {entry["arn"] for entry in recording.stack_outputs["secrets"].values()} == set(readiness)
 
 
 def test_every_rotation_depends_explicitly_on_its_functions_permission(recording):
@@ -414,3 +441,20 @@ def test_postgres_rotator_reads_the_master_secret_arn_the_stack_tags(rotation_se
     # createSecret builds the first value from the tags alone (no database involved yet).
     rotation_service.step(importlib.import_module("postgres_user_rotation.handler"), arn, token, "createSecret")
     assert rotation_service.value(arn, "AWSPENDING")["masterarn"] == master_arn
+
+
+def test_readiness_check_is_recorded_with_its_code_only(recording):
+    """The dynamic resource's serialized provider (`__provider`) is what the engine stores in state: plain code
+    (pickled by value; tests/lambdas/test_secret_readiness.py loads it where this repository is not importable),
+    the same for every secret, with no credential, client or value in it."""
+    from pulumi.dynamic.dynamic import serialize_provider
+
+    from components.secret_readiness import SecretReadinessProvider
+
+    serialized = {r.inputs["__provider"] for r in recording.of_type(READINESS)}
+    assert serialized == {serialize_provider(SecretReadinessProvider())}
+    raw = base64.b64decode(serialized.pop())
+    assert b"botocore.client" not in raw and b"AKIA" not in raw and not VALUE_SHAPES.search(raw.decode("latin-1"))
+    for ready in recording.of_type(READINESS):
+        assert set(ready.inputs) == {"__provider", "secretArn", "rotationLambdaArn", "rotationDays", "timeoutSeconds"}
+        assert ready.id == ready.inputs["secretArn"]

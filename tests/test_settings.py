@@ -40,8 +40,22 @@ def network(**fields):
     return lambda config: edited(config, NETWORK, **fields)
 
 
+# An existing VPC as its owner describes it (ids of the shape EC2 gives).
+EXISTING_VPC = {"vpcId": "vpc-0a1b2c3d4e5f60718", "cidrBlock": "10.40.0.0/16",
+                "publicSubnetIds": ["subnet-0a1b2c3d4e5f60001", "subnet-0a1b2c3d4e5f60002"],
+                "privateSubnetIds": ["subnet-0a1b2c3d4e5f60011", "subnet-0a1b2c3d4e5f60012"],
+                "privateRouteTableIds": ["rtb-0a1b2c3d4e5f60021", "rtb-0a1b2c3d4e5f60022"]}
+# A restore declares its source: environment, instance and the key that instance is encrypted with (dev's account).
+RESTORE_SOURCE = {"sourceEnvironment": "qa", "sourceDbInstanceIdentifier": "securestack-qa-postgres",
+                  "sourceKmsKeyArn": "arn:aws:kms:us-east-1:111111111111:key/0f1e2d3c-4b5a-4968-8776-a5b4c3d2e1f0"}
+
+
 def restore(**fields):
-    return db(restore={"sourceDbInstanceIdentifier": "securestack-dev-postgres", **fields})
+    return db(restore={**RESTORE_SOURCE, **fields})
+
+
+def restore_without(field: str, **fields):
+    return db(restore={**{k: v for k, v in RESTORE_SOURCE.items() if k != field}, **fields})
 
 
 MALFORMED = [
@@ -68,8 +82,14 @@ MALFORMED = [
     Malformed("no-allowed-accounts", "dev", lambda c: replaced(c, "aws:allowedAccountIds"), "aws:allowedAccountIds",
               "missing"),
     Malformed("no-tier", "dev", lambda c: replaced(c, "securestack:tier"), "securestack:tier", "missing"),
-    Malformed("restore-without-source", "dev", db(restore={"useLatestRestorableTime": True}),
+    Malformed("restore-without-source", "dev", restore_without("sourceDbInstanceIdentifier",
+                                                                useLatestRestorableTime=True),
               f"{DB}.restore.sourceDbInstanceIdentifier", "missing"),
+    Malformed("restore-without-source-environment", "dev", restore_without("sourceEnvironment",
+                                                                            useLatestRestorableTime=True),
+              f"{DB}.restore.sourceEnvironment", "missing"),
+    Malformed("restore-without-source-key", "dev", restore_without("sourceKmsKeyArn", useLatestRestorableTime=True),
+              f"{DB}.restore.sourceKmsKeyArn", "missing"),
     # bad values
     Malformed("unknown-tier", "dev", lambda c: replaced(c, "securestack:tier", "staging"), "securestack:tier",
               "'production' or 'non-production'"),
@@ -82,8 +102,16 @@ MALFORMED = [
     Malformed("cidr-public-range", "dev", network(vpcCidr="8.8.0.0/16"), f"{NETWORK}.vpcCidr", "private"),
     Malformed("one-availability-zone", "dev", network(availabilityZoneCount=1), f"{NETWORK}.availabilityZoneCount",
               ">= 2"),
-    Malformed("no-kms-endpoint", "dev", network(interfaceEndpoints=["secretsmanager", "logs", "sts"]),
-              f"{NETWORK}.interfaceEndpoints", "kms"),
+    Malformed("unknown-endpoint-service", "dev", network(interfaceEndpoints=["ecs", "ec2messages"]),
+              f"{NETWORK}.interfaceEndpoints", "unknown endpoint service"),
+    Malformed("existing-vpc-without-route-tables", "dev", network(existingVpc={
+        k: v for k, v in EXISTING_VPC.items() if k != "privateRouteTableIds"}),
+              f"{NETWORK}.existingVpc.privateRouteTableIds", "missing"),
+    Malformed("existing-vpc-no-route-tables", "dev", network(existingVpc={**EXISTING_VPC, "privateRouteTableIds": []}),
+              f"{NETWORK}.existingVpc.privateRouteTableIds", "at least 1"),
+    Malformed("existing-vpc-route-table-id", "dev", network(existingVpc={
+        **EXISTING_VPC, "privateRouteTableIds": ["rtb-0123456789abcdef0", "subnet-0123456789abcdef0"]}),
+              f"{NETWORK}.existingVpc.privateRouteTableIds", "not a route table id (rtb-...)"),
     Malformed("backup-window-format", "dev", db(backupWindow="3:00-3:30"), f"{DB}.backupWindow", "hh24:mi"),
     Malformed("backup-window-too-short", "dev", db(backupWindow="03:00-03:10"), f"{DB}.backupWindow", "30 minutes"),
     Malformed("maintenance-window-day", "dev", db(maintenanceWindow="sunday:04:30-sunday:05:30"),
@@ -118,8 +146,32 @@ MALFORMED = [
     Malformed("restore-time-without-zone", "dev", restore(restoreTime="2026-01-01T03:15:00"),
               f"{DB}.restore.restoreTime", "time zone"),
     Malformed("restore-source-not-an-identifier", "dev",
-              db(restore={"sourceDbInstanceIdentifier": "Prod_DB", "useLatestRestorableTime": True}),
+              restore(sourceDbInstanceIdentifier="Prod_DB", useLatestRestorableTime=True),
               f"{DB}.restore.sourceDbInstanceIdentifier", "not an RDS instance identifier"),
+    Malformed("restore-source-not-the-environments-instance", "dev",
+              restore(sourceDbInstanceIdentifier="securestack-prod-postgres", useLatestRestorableTime=True),
+              f"{DB}.restore.sourceDbInstanceIdentifier", "not the instance of sourceEnvironment 'qa'"),
+    Malformed("restore-from-itself", "dev",
+              restore(sourceEnvironment="dev", sourceDbInstanceIdentifier="securestack-dev-postgres",
+                      useLatestRestorableTime=True),
+              f"{DB}.restore.sourceEnvironment", "this stack's own environment"),
+    Malformed("restore-key-is-an-alias", "dev",
+              restore(sourceKmsKeyArn="arn:aws:kms:us-east-1:111111111111:alias/securestack/qa/data",
+                      useLatestRestorableTime=True),
+              f"{DB}.restore.sourceKmsKeyArn", "not a KMS key ARN"),
+    Malformed("restore-key-of-another-region", "dev",
+              restore(sourceKmsKeyArn=RESTORE_SOURCE["sourceKmsKeyArn"].replace("us-east-1", "eu-west-1"),
+                      useLatestRestorableTime=True),
+              f"{DB}.restore.sourceKmsKeyArn", "a point-in-time restore in us-east-1 keeps"),
+    Malformed("restore-key-of-another-account", "dev",
+              restore(sourceKmsKeyArn=RESTORE_SOURCE["sourceKmsKeyArn"].replace("111111111111", "999999999999"),
+                      useLatestRestorableTime=True),
+              f"{DB}.restore.sourceKmsKeyArn", "not to this stack's aws:allowedAccountIds"),
+    # prod's file names its own domain: a restore stack copied from it must not create records for that name
+    Malformed("restore-stack-keeps-the-source-domain", "prod",
+              restore(sourceKmsKeyArn=RESTORE_SOURCE["sourceKmsKeyArn"].replace("111111111111", "222222222222"),
+                      useLatestRestorableTime=True),
+              "securestack:loadBalancer.domainName", "does not carry this restore stack's environment 'prod'"),
     # production forbids the weaker settings a non-production stack may ask for
     Malformed("prod-no-deletion-protection", "prod", db(deletionProtection=False), f"{DB}.deletionProtection",
               "production"),
@@ -134,6 +186,12 @@ MALFORMED = [
               f"{DB}.awsBackup.copyRegion", "must differ from aws:region"),
     Malformed("prod-backup-schedule-not-cron", "prod", db(awsBackup={"copyRegion": "us-west-2", "schedule": "daily"}),
               f"{DB}.awsBackup.schedule", "cron"),
+    # AWS Backup starts no RDS backup in the hour before or during the maintenance window (issue 11, item 15):
+    # 05:00 + the 60-minute start window meets sun:04:30-05:30, the previous prod schedule
+    Malformed("prod-backup-schedule-in-maintenance", "prod", db(awsBackup={
+        "copyRegion": "us-west-2", "schedule": "cron(0 5 ? * * *)"}), f"{DB}.awsBackup", "maintenanceWindow"),
+    Malformed("prod-backup-start-window-reaches-hour-before-maintenance", "prod", db(awsBackup={
+        "copyRegion": "us-west-2", "schedule": "cron(45 2 ? * * *)"}), f"{DB}.awsBackup", "hour before"),
 ]
 
 

@@ -552,16 +552,49 @@ def _outputs_without(outputs: dict[str, Any], dotted: str) -> dict[str, Any]:
     return copy
 
 
-def test_missing_exports_are_visible_skips_not_passes(account, moto_url):
+MISSING_EXPORTS = {  # export removed -> the checks that read it
+    "loadBalancer": set(verify.LOAD_BALANCER_CHECKS), "loadBalancer.webAclArn": {"load-balancer.waf-associated"},
+    "loadBalancer.httpsListenerArn": {"load-balancer.tls-policy"}, "secrets": set(verify.SECRET_CHECKS),
+    "rotationFunctions": {verify.FUNCTION_CHECK}}
+
+
+def test_a_check_that_cannot_run_for_a_missing_export_fails_closed(account, moto_url):
+    """The stack exports all of these: outputs without one are not the whole stack's, so the checks reading it
+    fail (a skip would let `infra.verify` exit 0 on a part it never looked at) and nothing else changes."""
     account("dev")
     seeded = seed("dev", moto_url)
-    for export in ("loadBalancer", "secrets", "rotationFunctions", "loadBalancer.webAclArn"):
-        if export.split(".")[0] not in seeded.outputs:
-            continue  # the stack does not export it at all: the compliant test covers that skip
+    assert set(MISSING_EXPORTS) <= {k for k in seeded.outputs} | {f"loadBalancer.{k}" for k in
+                                                                  seeded.outputs["loadBalancer"]}
+    for export, checks in MISSING_EXPORTS.items():
         results = run_verify("dev", replace(seeded, outputs=_outputs_without(seeded.outputs, export)), moto_url)
-        skips = [r for r in results if r.status == verify.SKIP]
-        assert skips and all(f"skipped: {export} not in stack outputs" in r.detail for r in skips), export
-        assert failures(results) == [], export
+        failed = [r for r in results if r.status == verify.FAIL]
+        assert {r.check for r in failed} == checks, export
+        assert all(f"cannot check: {export} not in stack outputs" in r.detail for r in failed), export
+        assert not [r for r in results if r.status == verify.SKIP and "not in stack outputs" in r.detail], export
+
+
+def test_outputs_listing_no_secrets_while_the_settings_configure_some_fail(account, moto_url):
+    account("dev")
+    seeded = seed("dev", moto_url)
+    assert verify.configured_secret_count(settings_of("dev")) > 0
+    results = run_verify("dev", replace(seeded, outputs={**seeded.outputs, "secrets": {}}), moto_url)
+    assert {r.check for r in results if r.status == verify.FAIL} == set(verify.SECRET_CHECKS)
+    assert all("the outputs list no secrets but the settings configure" in r.detail
+               for r in results if r.status == verify.FAIL)
+
+
+def test_outputs_listing_no_rotation_functions_fail(account, moto_url):
+    account("dev")
+    seeded = seed("dev", moto_url)
+    results = run_verify("dev", replace(seeded, outputs={**seeded.outputs, "rotationFunctions": {}}), moto_url)
+    [result] = [r for r in results if r.check == verify.FUNCTION_CHECK]
+    assert result.status == verify.FAIL and "the outputs list no rotation functions" in result.detail
+
+
+def test_a_rotation_schedule_nothing_gives_days_for_fails_instead_of_skipping():
+    secret = {"RotationEnabled": True, "RotationRules": {"AutomaticallyAfterDays": 30}}
+    result = verify.judge_rotation_schedule(secret, "arn:aws:secretsmanager:us-east-1:111111111111:secret:x", None)
+    assert result.status == verify.FAIL and "cannot check the schedule" in result.detail
 
 
 DEV_OUTPUTS = {"environment": "dev", "region": "us-east-1",

@@ -107,6 +107,8 @@ class AuditSettings(SettingsModel):
     # IAM roles/users besides the app and rotator roles the program names that may read or write this
     # environment's secrets without raising the unexpected-principal alarm (e.g. a break-glass role).
     expected_secret_principals: tuple[Annotated[str, AfterValidator(check_principal_arn)], ...] = ()
+    # How long the stack's S3 server access logs (requests on the trail and ALB log buckets) are kept.
+    server_access_log_expiration_days: int = Field(PRODUCTION_MIN_LOG_DAYS, ge=1, le=3650)
 
     @field_validator("organization_trail_log_group_name")
     @classmethod
@@ -134,5 +136,8 @@ class AuditSettings(SettingsModel):
                                               "(an alarm nobody receives is not monitoring)"))
         if self.creates_trail and self.bucket_lifecycle.expiration_days < PRODUCTION_MIN_LOG_DAYS:
             problems.append(("bucketLifecycle.expirationDays",
+                             f"must be >= {PRODUCTION_MIN_LOG_DAYS} in a production stack"))
+        if self.server_access_log_expiration_days < PRODUCTION_MIN_LOG_DAYS:
+            problems.append(("serverAccessLogExpirationDays",
                              f"must be >= {PRODUCTION_MIN_LOG_DAYS} in a production stack"))
         return problems

@@ -7,7 +7,7 @@ from typing import Literal, Optional
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from .base import SettingsModel
+from .base import CONFIG_NAMESPACE, SettingsModel
 from .common import Tier, check_region
 
 # Major versions RDS for PostgreSQL offers under standard support (engine "postgres").
@@ -15,6 +15,7 @@ SUPPORTED_MAJOR_VERSIONS = (14, 15, 16, 17)
 ENGINE_VERSION = re.compile(r"^(\d{2})(\.\d{1,2})?$")
 INSTANCE_CLASS = re.compile(r"^db\.[a-z0-9]+\.[a-z0-9]+$")
 IDENTIFIER = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
+ENVIRONMENT = re.compile(r"^[a-z][a-z0-9-]{0,11}$")
 SQL_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 DAILY_WINDOW = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]):([0-5]\d)$")
 WEEKLY_WINDOW = re.compile(r"^(mon|tue|wed|thu|fri|sat|sun):([01]\d|2[0-3]):([0-5]\d)-"
@@ -30,18 +31,69 @@ def _minutes(hh: str, mm: str) -> int:
     return int(hh) * 60 + int(mm)
 
 
-class RestoreSettings(SettingsModel):
-    """Point-in-time restore: the database is created from a source instance's automated backups."""
+# The key ARN `aws rds describe-db-instances` reports as KmsKeyId (a key id is a UUID, or mrk-<32 hex> for a
+# multi-Region key); an alias would not compare equal to what AWS records for the instance.
+KMS_KEY_ARN = re.compile(r"^arn:aws(-[a-z]+)*:kms:(?P<region>[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d):(?P<account>\d{12}):"
+                         r"key/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32})$")
 
+
+def source_instance_identifier(source_environment: str) -> str:
+    """The identifier EncryptedPostgres gives an environment's instance (securestack-<env>-postgres)."""
+    return f"securestack-{source_environment}-postgres"
+
+
+class RestoreSettings(SettingsModel):
+    """Point-in-time restore: the database is created from a source instance's automated backups.
+
+    A restore is the one declared cross-environment reference a stack may make: it names the source
+    environment, its instance and the key that instance is encrypted with. RestoreDBInstanceToPointInTime has no
+    KmsKeyId (botocore's rds model; the Terraform provider sends none either): the copy stays encrypted with the
+    source's key, so that key is what the instance records, and it must outlive the restored copy.
+    """
+
+    source_environment: str
     source_db_instance_identifier: str
+    source_kms_key_arn: str
     restore_time: Optional[datetime] = None
     use_latest_restorable_time: bool = False
 
+    @field_validator("source_environment")
+    @classmethod
+    def _other_environment(cls, value: str, info: ValidationInfo) -> str:
+        if not ENVIRONMENT.match(value) or "--" in value or value.endswith("-"):
+            raise ValueError(f"'{value}' is not an environment name (the source stack's name, e.g. prod)")
+        if value == (info.context or {}).get("environment"):
+            raise ValueError(f"is this stack's own environment '{value}': the restored copy would take the "
+                             "source's names; restore into a stack of its own (e.g. <env>restore)")
+        return value
+
     @field_validator("source_db_instance_identifier")
     @classmethod
-    def _identifier(cls, value: str) -> str:
+    def _identifier(cls, value: str, info: ValidationInfo) -> str:
         if not IDENTIFIER.match(value) or value.endswith("-") or "--" in value:
             raise ValueError(f"'{value}' is not an RDS instance identifier")
+        source = info.data.get("source_environment")
+        if source is not None and value != source_instance_identifier(source):
+            raise ValueError(f"'{value}' is not the instance of sourceEnvironment '{source}' "
+                             f"({source_instance_identifier(source)})")
+        return value
+
+    @field_validator("source_kms_key_arn")
+    @classmethod
+    def _source_key(cls, value: str, info: ValidationInfo) -> str:
+        match = KMS_KEY_ARN.match(value)
+        if not match:
+            raise ValueError(f"'{value}' is not a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>, as "
+                             "`aws rds describe-db-instances` reports the source's KmsKeyId)")
+        context = info.context or {}
+        region, accounts = context.get("region"), context.get("allowed_account_ids")
+        # A point-in-time restore reads the source's automated backups in this account and region.
+        if region and match.group("region") != region:
+            raise ValueError(f"the key is in {match.group('region')}; a point-in-time restore in {region} keeps "
+                             "the source's key, which is in the source's region")
+        if accounts and match.group("account") not in accounts:
+            raise ValueError(f"the key belongs to account {match.group('account')}, not to this stack's "
+                             f"aws:allowedAccountIds ({', '.join(accounts)})")
         return value
 
     @field_validator("restore_time")
@@ -62,10 +114,20 @@ class RestoreSettings(SettingsModel):
         return self
 
 
+# AWS Backup starts a job within this many minutes of its scheduled time (the plan rule's start window).
+BACKUP_START_WINDOW_MINUTES = 60
+# AWS Backup does not start a backup of an RDS instance in the hour before or during its maintenance window (AWS
+# Backup developer guide, "Backup plan options and configuration"): a job scheduled there is held back.
+BACKUP_BLOCKED_BEFORE_MAINTENANCE_MINUTES = 60
+DAILY_CRON = re.compile(r"^cron\((\d{1,2}) (\d{1,2}) [?*] \* [?*] \*\)$")
+
+
 class AwsBackupSettings(SettingsModel):
     """AWS Backup plan: daily backups kept in a vault, copied to a second region with its own key."""
 
-    schedule: str = "cron(0 5 ? * * *)"
+    # 07:00 UTC: clear of the default backupWindow (03:00-03:30) and, on Sundays, of the default maintenance
+    # window (04:30-05:30) with the hour before it in which AWS Backup starts no RDS backup.
+    schedule: str = "cron(0 7 ? * * *)"
     retention_days: int = Field(35, ge=7, le=3650)
     copy_region: str
     copy_retention_days: int = Field(35, ge=7, le=3650)
@@ -82,7 +144,7 @@ class AwsBackupSettings(SettingsModel):
     @classmethod
     def _cron(cls, value: str) -> str:
         if not re.match(r"^cron\(\S+ \S+ \S+ \S+ \S+ \S+\)$", value):
-            raise ValueError("must be an AWS cron expression with six fields, e.g. cron(0 5 ? * * *)")
+            raise ValueError("must be an AWS cron expression with six fields, e.g. cron(0 7 ? * * *)")
         return value
 
 
@@ -180,6 +242,18 @@ class DatabaseSettings(SettingsModel):
             raise ValueError(f"must be one of {MONITORING_INTERVALS} (0 would turn enhanced monitoring off)")
         return value
 
+    @field_validator("aws_backup")
+    @classmethod
+    def _backup_clear_of_maintenance(cls, value: Optional[AwsBackupSettings],
+                                     info: ValidationInfo) -> Optional[AwsBackupSettings]:
+        maintenance = info.data.get("maintenance_window")
+        if value is not None and maintenance is not None and _backup_start_blocked(value.schedule, maintenance):
+            raise ValueError(
+                f"schedule {value.schedule} (plus its {BACKUP_START_WINDOW_MINUTES}-minute start window) falls in "
+                f"maintenanceWindow {maintenance} or the hour before it, when AWS Backup starts no RDS backup; "
+                "move the schedule")
+        return value
+
     # Checks across fields sit on the later-declared field (the earlier one is in info.data by then), so the
     # error names the key to fix instead of the whole securestack:database section.
     @field_validator("max_allocated_storage_gb")
@@ -199,6 +273,19 @@ class DatabaseSettings(SettingsModel):
             raise ValueError("is too long for its alternate '<name>_clone' (63 chars)")
         return value
 
+    def cross_section_problems(self, sections: dict, context: dict) -> list[tuple[str, str]]:
+        """A restore stack, copied from its source's file, never touches the source's DNS names: with a domain of
+        its own making (certificate + alias record in hostedZoneId) that domain must carry this environment."""
+        load_balancer, environment = sections.get("load_balancer"), context.get("environment")
+        if self.restore is None or load_balancer is None or not environment or load_balancer.domain_name is None:
+            return []
+        if names_environment(load_balancer.domain_name, environment):
+            return []
+        return [(f"{CONFIG_NAMESPACE}:loadBalancer.domainName",
+                 f"'{load_balancer.domain_name}' does not carry this restore stack's environment '{environment}': its "
+                 f"alias and certificate records would take the source's names in hostedZoneId; use a name with "
+                 f"'{environment}' as a label (e.g. api.{environment}.example.com) or certificateArn (no records)")]
+
     def production_problems(self) -> list[tuple[str, str]]:
         """(key, message) for every setting a production stack may not weaken."""
         problems = []
@@ -215,12 +302,38 @@ class DatabaseSettings(SettingsModel):
         return problems
 
 
+def names_environment(domain_name: str, environment: str) -> bool:
+    """Whether a DNS name carries the environment as a label, or as a label's first or last '-' part
+    (api.prodrestore.example.com, api-prodrestore.example.com)."""
+    return any(label == environment or label.startswith(f"{environment}-") or label.endswith(f"-{environment}")
+               for label in domain_name.split(".")[:-1])
+
+
 def _weekly_bounds(maintenance: str) -> tuple[int, int]:
     """(start minute of the week, length in minutes) of a ddd:hh24:mi-ddd:hh24:mi window."""
     m = WEEKLY_WINDOW.match(maintenance)
     start = DAYS.index(m.group(1)) * 1440 + _minutes(m.group(2), m.group(3))
     end = DAYS.index(m.group(4)) * 1440 + _minutes(m.group(5), m.group(6))
     return start, (end - start) % (7 * 1440)
+
+
+def _backup_start_blocked(schedule: str, maintenance: str) -> bool:
+    """Whether a daily cron(M H ? * * *) start window meets the maintenance window or the hour before it (other
+    cron forms are not judged)."""
+    daily = DAILY_CRON.match(schedule)
+    if not daily or not WEEKLY_WINDOW.match(maintenance):
+        return False
+    week = 7 * 1440
+    m_start, m_len = _weekly_bounds(maintenance)
+    blocked_start, blocked_len = m_start - BACKUP_BLOCKED_BEFORE_MAINTENANCE_MINUTES, \
+        m_len + BACKUP_BLOCKED_BEFORE_MAINTENANCE_MINUTES
+    start_of_day = int(daily.group(2)) * 60 + int(daily.group(1))
+    for day in range(7):
+        start = day * 1440 + start_of_day
+        if (start - blocked_start) % week < blocked_len or \
+                (blocked_start - start) % week < BACKUP_START_WINDOW_MINUTES:
+            return True
+    return False
 
 
 def _windows_overlap(backup: str, maintenance: str) -> bool:

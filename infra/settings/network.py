@@ -7,24 +7,26 @@ from typing import Optional
 
 from pydantic import Field, field_validator, model_validator
 
+from infra.endpoints import KNOWN_INTERFACE_ENDPOINTS
+
 from .base import SettingsModel, unique
 from .common import check_log_retention
 
 VPC_ID = re.compile(r"^vpc-[0-9a-f]{8,17}$")
 SUBNET_ID = re.compile(r"^subnet-[0-9a-f]{8,17}$")
-
-# Private code reaches these AWS APIs through interface endpoints, never through a NAT.
-REQUIRED_INTERFACE_ENDPOINTS = ("secretsmanager", "kms", "logs", "sts")
-KNOWN_INTERFACE_ENDPOINTS = REQUIRED_INTERFACE_ENDPOINTS + (
-    "ecr.api", "ecr.dkr", "ecs", "ecs-agent", "ecs-telemetry", "monitoring", "xray", "lambda", "rds",
-)
+ROUTE_TABLE_ID = re.compile(r"^rtb-[0-9a-f]{8,17}$")
 
 
 class ExistingVpc(SettingsModel):
+    """A VPC made elsewhere; the stack still gives it every guarantee of its own VPC: a flow log, its default
+    security group adopted and emptied, the interface endpoints in the private subnets, and the S3 gateway on
+    the private subnets' route tables (Fargate pulls image layers from S3; there is no NAT to reach it)."""
+
     vpc_id: str
     cidr_block: str
     public_subnet_ids: list[str] = Field(min_length=2)
     private_subnet_ids: list[str] = Field(min_length=2)
+    private_route_table_ids: list[str] = Field(min_length=1)
 
     @field_validator("vpc_id")
     @classmethod
@@ -41,6 +43,14 @@ class ExistingVpc(SettingsModel):
                 raise ValueError(f"'{value}' is not a subnet id (subnet-...)")
         return unique(values, "subnet ids")
 
+    @field_validator("private_route_table_ids")
+    @classmethod
+    def _route_table_ids(cls, values: list[str]) -> list[str]:
+        for value in values:
+            if not ROUTE_TABLE_ID.match(value):
+                raise ValueError(f"'{value}' is not a route table id (rtb-...)")
+        return unique(values, "route table ids")
+
     @field_validator("cidr_block")
     @classmethod
     def _cidr(cls, value: str) -> str:
@@ -52,7 +62,8 @@ class NetworkSettings(SettingsModel):
     vpc_cidr: str = "10.0.0.0/16"
     availability_zone_count: int = Field(2, ge=2, le=6)
     existing_vpc: Optional[ExistingVpc] = None
-    interface_endpoints: list[str] = list(REQUIRED_INTERFACE_ENDPOINTS + ("ecr.api", "ecr.dkr"))
+    # Extra interface endpoints: those the stack's own code calls are always created (infra/endpoints.py).
+    interface_endpoints: list[str] = []
     flow_log_retention_days: int = 365
 
     _retention = field_validator("flow_log_retention_days")(check_log_retention)
@@ -76,9 +87,6 @@ class NetworkSettings(SettingsModel):
         unknown = [v for v in values if v not in KNOWN_INTERFACE_ENDPOINTS]
         if unknown:
             raise ValueError(f"unknown endpoint service(s) {unknown}; known: {list(KNOWN_INTERFACE_ENDPOINTS)}")
-        missing = [v for v in REQUIRED_INTERFACE_ENDPOINTS if v not in values]
-        if missing:
-            raise ValueError(f"must include {missing}: private code reaches these APIs without a NAT")
         return unique(values, "endpoint services")
 
     @model_validator(mode="after")

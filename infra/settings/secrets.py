@@ -1,5 +1,5 @@
 """Secrets settings: scoped API keys (`apiKeys`), webhook signing secrets (`webhooks`) and who may read them
-(`secrets`: the named consumers, recovery window, rotator concurrency).
+(`secrets`: the named consumers, recovery window, rotators' optional reserved concurrency).
 
 A consumer is a named principal: `app` (the app service of this stack, internet-facing behind the load
 balancer) or an IAM role of this account declared under `securestack:secrets.consumers`. Keys name their
@@ -222,7 +222,11 @@ class SecretsSettings(SettingsModel):
     consumers: dict[str, ConsumerSettings] = {}
     # The app's PostgreSQL login (securestack/<env>/database/<appUsername>).
     database_user_rotation_days: int = Field(30, ge=1, le=MAX_ROTATION_DAYS)
-    rotator_reserved_concurrency: int = Field(5, ge=1, le=100)
+    # Unset (unreserved) by default: Lambda refuses a reservation that leaves less than 100 of the region's
+    # account concurrency unreserved (Lambda developer guide, "Configuring reserved concurrency"), and a new
+    # account's limit can be far below 100 + 3 x 5. Set it where the limit allows, so that a burst of other
+    # functions cannot starve the rotators.
+    rotator_reserved_concurrency: Optional[int] = Field(None, ge=1, le=100)
     rotator_log_level: str = "INFO"
 
     @field_validator("consumers")

@@ -11,6 +11,8 @@ import logging
 import os
 import sys
 
+from rotation_common.clients import unreachable_endpoint
+
 LOGGER_NAME = "securestack.rotation"
 
 # Identifiers and outcomes only; never a value, a password, a key or a RotationToken.
@@ -28,6 +30,7 @@ ALLOWED_FIELDS = frozenset(
         "db_user",
         "ecs_cluster",
         "ecs_service",
+        "aws_endpoint",
     }
 )
 
@@ -99,6 +102,9 @@ def describe_error(error):
     code = _error_code(error)
     if code:
         facts["error_code"] = code
+    endpoint = unreachable_endpoint(error)
+    if endpoint:
+        facts["aws_endpoint"] = endpoint  # a public AWS URL: what the function could not reach
     return facts
 
 

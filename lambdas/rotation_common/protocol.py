@@ -18,9 +18,9 @@ import os
 import re
 from dataclasses import dataclass, field
 
-import boto3
 from botocore.exceptions import ClientError
 
+from rotation_common.clients import UNREACHABLE_MESSAGE, aws_client, unreachable_endpoint
 from rotation_common.consumers import redeploy_consumers
 from rotation_common.logging_json import RotationLog, describe_error
 from rotation_common.metadata import KIND, SecretMetadata
@@ -90,25 +90,12 @@ def _required_string(event, name):
     return value
 
 
-_cached_client = {}
-
-
 def secretsmanager_client():
-    """One client per boto3 default session and endpoint URL.
+    """The Secrets Manager client (short timeouts, bounded retries: rotation_common.clients).
 
-    Building a client costs tens of milliseconds, so a warm Lambda container reuses it; a new
-    default session (as each test makes) gets a new client. The endpoint URL can name a VPC
-    endpoint, as in AWS's reference rotation functions.
+    The endpoint URL can name a VPC endpoint, as in AWS's reference rotation functions.
     """
-    if boto3.DEFAULT_SESSION is None:
-        boto3.setup_default_session()
-    session = boto3.DEFAULT_SESSION
-    endpoint = os.environ.get("SECRETS_MANAGER_ENDPOINT") or None
-    cached = _cached_client.get("secretsmanager")
-    if cached is None or cached[0] is not session or cached[1] != endpoint:
-        cached = (session, endpoint, session.client("secretsmanager", endpoint_url=endpoint))
-        _cached_client["secretsmanager"] = cached
-    return cached[2]
+    return aws_client("secretsmanager", os.environ.get("SECRETS_MANAGER_ENDPOINT") or None)
 
 
 class Rotation:
@@ -215,7 +202,8 @@ def handle(event, rotator):
             return
         _STEP_FUNCTIONS[request.step](rotation)
     except Exception as error:
-        log.error("rotation step failed", outcome="failed", **describe_error(error))
+        message = "rotation step failed" if unreachable_endpoint(error) is None else UNREACHABLE_MESSAGE
+        log.error(message, outcome="failed", **describe_error(error))
         raise
     log.info("rotation step done", outcome="done")
 
@@ -259,15 +247,26 @@ def set_secret(rotation):
 
 
 def test_secret(rotation):
-    pending = rotation.require_pending_value()
-    rotation.rotator.test_value(rotation, pending, rotation.current_value())
+    pending = rotation.pending_value()
+    current = rotation.current_value()
+    if pending is None or pending == current:
+        # RotateSecret with RotateImmediately=false (how the stack configures rotation) runs this step alone "to
+        # test the rotation configuration", on an AWSPENDING version it removes afterwards and that this function
+        # never filled: nothing new to test, and failing would fail every schedule change. Having read the
+        # secret (and AWSCURRENT's value, checked) is the configuration test; finishSecret still refuses to
+        # promote an empty version or a copy of AWSCURRENT.
+        rotation.log.info("configuration test: no new value pending", stage=PENDING, outcome="configuration-tested")
+        return
+    rotation.rotator.test_value(rotation, pending, current)
 
 
 def finish_secret(rotation):
     # Never make an empty version current, whatever state a failed run left behind.
-    rotation.require_pending_value()
+    pending = rotation.require_pending_value()
     previous = rotation.current_version_id()
     if previous != rotation.token:
+        if pending == rotation.current_value():
+            raise ValueError(f"{PENDING} version {rotation.token} holds the {CURRENT} value: not a new value")
         # Secrets Manager attaches AWSPREVIOUS to the version AWSCURRENT is removed from.
         rotation.move_stage(CURRENT, to_version=rotation.token, from_version=previous)
         rotation.log.info("moved AWSCURRENT to the new version", stage=CURRENT)

@@ -4,9 +4,9 @@ from __future__ import annotations
 from pulumi_policy import PolicyResource, ReportViolation, ResourceValidationArgs, Severity
 
 from .boundaries import allowed_accounts
-from .support import (Controls, StackGraph, allows, get, is_false, is_public_principal, is_true, items, label, peek,
-                      plain, present, resource_policy, stack_policy, statements)
-from .types import LOG_METRIC_FILTER, METRIC_ALARM, TOPIC, TOPIC_POLICY, TRAIL, WEB_ACL
+from .support import (Controls, StackGraph, actions_of, allows, get, is_false, is_public_principal, is_true, items,
+                      label, peek, plain, present, resource_policy, resources_of, stack_policy, statements)
+from .types import BUCKET_POLICY, BUCKETS, LOG_METRIC_FILTER, METRIC_ALARM, TOPIC, TOPIC_POLICY, TRAIL, WEB_ACL
 
 AWS_MANAGED_SNS_KEY = "alias/aws/sns"  # CloudWatch alarms cannot publish to a topic under it
 MANAGEMENT = "Management"
@@ -34,6 +34,10 @@ WATCHED_EVENTS = {
     "rds-deletion-protection-off": ("rds.amazonaws.com", "deletionProtection IS FALSE"),
 }
 WAF_NAMESPACE, WAF_BLOCKED_METRIC = "AWS/WAFV2", "BlockedRequests"
+# Set only when a service principal calls directly (IAM "AWS global condition context keys"): a Deny unless one of
+# them matches stops every IAM user and role, whatever its own policies allow.
+SERVICE_CALLER_KEYS = ("aws:PrincipalServiceName", "aws:SourceArn")
+NEGATED_OPERATORS = ("StringNotEquals", "StringNotLike", "ArnNotEquals", "ArnNotLike")
 
 
 @resource_policy("cloudtrail-multi-region", "CloudTrail trails record every region and global service events",
@@ -191,5 +195,58 @@ def topic_encrypted(args: ResourceValidationArgs, report: ReportViolation) -> No
         report("kmsMasterKeyId names no customer-managed key")
 
 
-POLICIES = [trail_multi_region, trail_cmk, trail_validation, trail_cloudwatch, trail_management_events, topic_encrypted,
-            audit_security_alarms, alarms_to_encrypted_topic, alarm_topic_publish_scoped]
+@resource_policy("cloudtrail-sns-notifications", "CloudTrail trails notify an SNS topic of each log file delivery",
+                 Controls(checkov=("CKV_AWS_252",)), [TRAIL], Severity.LOW)
+def trail_sns(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    if not get(args.props, "snsTopicName"):
+        report("snsTopicName is absent")
+
+
+def denies_all_but_service_callers(statement, action: str, service: str) -> bool:
+    """A Deny of `action` (or the service's `*`) to everyone unless the caller is a service principal (and, for
+    aws:SourceArn, a given resource of it): IAM principals never carry those keys."""
+    if statement.get("Effect") != "Deny" or not is_public_principal(statement.get("Principal")):
+        return False
+    if not any(a.lower() in (action.lower(), f"{service}:*", "*") for a in actions_of(statement)):
+        return False
+    condition = statement.get("Condition") or {}
+    if set(condition) - set(NEGATED_OPERATORS):  # any other condition narrows the deny
+        return False
+    return any(key in (condition.get(operator) or {}) for operator in NEGATED_OPERATORS
+               for key in SERVICE_CALLER_KEYS)
+
+
+def grants_service(statement, action: str) -> bool:
+    principal = statement.get("Principal")
+    return statement.get("Effect") == "Allow" and hasattr(principal, "get") and bool(principal.get("Service")) \
+        and any(a.lower() == action.lower() for a in actions_of(statement))
+
+
+@resource_policy("sns-publish-only-by-granted-service", "A topic that lets an AWS service publish denies "
+                 "sns:Publish to every other caller, same-account IAM principals included (aws:PrincipalServiceName"
+                 " / aws:SourceArn)", Controls(sources=("design: only this account's alarms publish",)),
+                 [TOPIC, TOPIC_POLICY], Severity.HIGH)
+def sns_publish_only_by_service(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    document = statements(get(args.props, "policy"))
+    if any(grants_service(s, "sns:Publish") for s in document) and not any(
+            denies_all_but_service_callers(s, "sns:Publish", "sns") for s in document):
+        report("lets a service publish but does not deny sns:Publish to other principals (a role with sns:Publish "
+               "in its own policy could send fake alarms)")
+
+
+@stack_policy("cloudtrail-bucket-written-only-by-trail", "The trail's bucket denies s3:PutObject to everyone but "
+              "CloudTrail acting for this trail (aws:SourceArn / aws:PrincipalServiceName)",
+              Controls(sources=("design: only this trail writes",)), [TRAIL, *BUCKETS, BUCKET_POLICY], Severity.HIGH)
+def trail_bucket_written_only_by_trail(graph: StackGraph, report: ReportViolation) -> None:
+    for trail in graph.of_type(TRAIL):
+        for bucket in graph.referenced(trail, "s3BucketName", *BUCKETS):
+            documents = [statements(get(p.props, "policy")) for p in graph.referrers(bucket, "bucket", BUCKET_POLICY)]
+            if not any(denies_all_but_service_callers(s, "s3:PutObject", "s3")
+                       and any(r.endswith("/*") for r in resources_of(s)) for d in documents for s in d):
+                report(f"{label(bucket)} (written by {label(trail)}) has no policy denying s3:PutObject to "
+                       "principals other than CloudTrail for this trail", bucket.urn)
+
+
+POLICIES = [trail_multi_region, trail_cmk, trail_validation, trail_cloudwatch, trail_management_events, trail_sns,
+            topic_encrypted, audit_security_alarms, alarms_to_encrypted_topic, alarm_topic_publish_scoped,
+            sns_publish_only_by_service, trail_bucket_written_only_by_trail]

@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import Iterator, Mapping, Optional
 
 import pulumi
 from pulumi_policy import PolicyProviderResource, PolicyResource, ReportViolation, ResourceValidationArgs, Severity
 
-from .support import (Controls, StackGraph, get, is_sequence, is_true, items, json_value, known_strings,
-                      label, peek, resource_policy, stack_environment, stack_policy)
+from .support import (PROJECT, Controls, StackGraph, get, is_sequence, is_true, items, json_value, known_strings,
+                      label, peek, raw, resource_policy, stack_environment, stack_policy)
 from .types import (AWS_PROVIDER, BUCKET_POLICY, ECS_SERVICE, KMS_KEY, KMS_REPLICA_KEY, LISTENERS, LISTENER_RULES,
                     LOAD_BALANCERS, RDS_CLUSTER, RDS_INSTANCE, ROLE, ROLE_POLICY, SECRET, TARGET_GROUPS,
                     TASK_DEFINITION)
@@ -215,16 +215,60 @@ def foreign_key_or_secret(text: str, own: set) -> list:
     return [arn for arn in referenced if "*" not in arn and not any(arn.startswith(o) for o in own)]
 
 
+def declared_restore() -> Optional[Mapping]:
+    """The stack's `securestack:database.restore` (the one cross-environment reference a stack may declare)."""
+    database = pulumi.Config(PROJECT).get_object("database")
+    restore = database.get("restore") if isinstance(database, Mapping) else None
+    return restore if isinstance(restore, Mapping) else None
+
+
+def admitted_restore_references(resource: PolicyResource, restore: Optional[Mapping]) -> dict:
+    """{property path: value} of the declared restore's references on an RDS instance: its restore input naming the
+    declared source instance, and its storage key when it is the declared source key (a point-in-time restore
+    keeps the source's key). Nothing else, on no other resource."""
+    if restore is None or resource.resource_type not in RDS_INSTANCES:
+        return {}
+    admitted = {}
+    source = restore.get("sourceDbInstanceIdentifier")
+    if source and peek(resource.props, "restoreToPointInTime", "sourceDbInstanceIdentifier") == source:
+        admitted[("restoreToPointInTime", "sourceDbInstanceIdentifier")] = source
+    key = restore.get("sourceKmsKeyArn")
+    if key and peek(resource.props, "kmsKeyId") == key:
+        admitted[("kmsKeyId",)] = key
+    return admitted
+
+
+def without(props, paths) -> dict:
+    """The known properties with the given (key, ...) paths removed."""
+    def strip(value, path_tails):
+        value = raw(value)
+        if not isinstance(value, Mapping):
+            return value
+        return {key: strip(value[key], [tail[1:] for tail in path_tails if tail[0] == key and len(tail) > 1])
+                for key in value if (key,) not in path_tails}
+    return strip(props, list(paths))
+
+
 @stack_policy("no-cross-environment-references", "No resource names another environment's keys or secrets (by "
-              "name, alias or an ARN this stack did not create)", Controls(
+              "name, alias or an ARN this stack did not create); a restore stack's database alone names the source "
+              "instance and key its `securestack:database.restore` declares", Controls(
                   sources=("guides: never share keys between environments",)), ["*"], Severity.CRITICAL)
 def no_cross_environment(graph: StackGraph, report: ReportViolation) -> None:
     environment, environments, own = stack_environment(), project_environments(), own_keys_and_secrets(graph)
+    restore = declared_restore()
+    declared_source = restore.get("sourceEnvironment") if restore is not None else None
+    if isinstance(declared_source, str):
+        # known even when its Pulumi.<env>.yaml is not beside the pack (its names are still another environment's)
+        environments = environments | {declared_source}
     for resource in graph.resources:
-        others = {e for text in known_strings(resource.props) for e in foreign_environments(text, environment,
-                                                                                            environments)}
-        foreign = [arn for key in resource.props if key not in METADATA
-                   for text in known_strings(peek(resource.props, key)) for arn in foreign_key_or_secret(text, own)]
+        admitted = admitted_restore_references(resource, restore)
+        props = without(resource.props, admitted)
+        others = {e for text in known_strings(props) for e in foreign_environments(text, environment, environments)}
+        foreign = [arn for key in props if key not in METADATA
+                   for text in known_strings(props[key]) for arn in foreign_key_or_secret(text, own)]
+        if admitted:
+            others |= {e for text in admitted.values() for e in foreign_environments(text, environment, environments)
+                       if e != declared_source}
         if others:
             report(f"{label(resource)} names environment(s) {sorted(others)} in the {environment!r} stack",
                    resource.urn)

@@ -7,7 +7,8 @@ from pulumi_policy import ReportViolation, ResourceValidationArgs, Severity
 from .network import availability_zones
 from .support import (Controls, StackGraph, actions_of, allows, get, items, label, number, peek, plain, present,
                       resource_policy, resources_of, secret_looking, shown, stack_policy, statements)
-from .types import FUNCTION, LOG_GROUP, PERMISSION, ROLE, ROLE_POLICY, TASK_DEFINITION
+from .types import (CODE_SIGNING_CONFIG, FUNCTION, LOG_GROUP, LOG_METRIC_FILTER, METRIC_ALARM, PERMISSION, ROLE,
+                    ROLE_POLICY, SIGNING_JOB, SIGNING_PROFILE, TASK_DEFINITION, TOPIC)
 
 # Lambda's runtimes not yet deprecated (AWS Lambda developer guide, "Runtime deprecation policy", 2026): what
 # Security Hub Lambda.2 accepts. A runtime leaving this list fails the pack until the function is upgraded.
@@ -24,6 +25,10 @@ SECRET_VALUE_ACTIONS = frozenset({"secretsmanager:GetSecretValue", "secretsmanag
 ROTATION_LAMBDA_CONDITION = "secretsmanager:resource/AllowRotationLambdaArn"
 KEY_USE_ACTIONS = frozenset({"kms:Decrypt", "kms:GenerateDataKey", "kms:*"})
 VIA_SERVICE_CONDITION = "kms:ViaService"
+ENFORCE = "Enforce"  # Lambda's CodeSigningPolicy: Warn would deploy unsigned or foreign code anyway
+LAMBDA_SIGNING_PLATFORM = "AWSLambda-SHA384-ECDSA"
+# Lambda's own key for environment variables (what Lambda uses when kmsKeyArn is absent).
+AWS_MANAGED_LAMBDA_KEY = "alias/aws/lambda"
 
 
 @resource_policy("lambda-permission-bound-to-source", "Lambda invoke permissions name their caller: never `*`, and "
@@ -85,12 +90,15 @@ def lambda_tracing(args: ResourceValidationArgs, report: ReportViolation) -> Non
         report("tracingConfig.mode is not Active")
 
 
-@resource_policy("lambda-reserved-concurrency", "Lambda functions reserve (and so bound) their concurrency",
-                 Controls(checkov=("CKV_AWS_115",)), [FUNCTION], Severity.LOW)
+@resource_policy("lambda-concurrency-not-zero", "Lambda functions are never reserved zero concurrency (0 throttles "
+                 "every invocation: no rotation would ever run); unreserved is allowed, since Lambda refuses a "
+                 "reservation that leaves less than 100 unreserved, which a new account's low limit cannot spare "
+                 "(Checkov CKV_AWS_115 is not enforced)",
+                 Controls(sources=("design: rotators can always run (issue 11 item 9)",)), [FUNCTION], Severity.MEDIUM)
 def lambda_concurrency(args: ResourceValidationArgs, report: ReportViolation) -> None:
     reserved = number(get(args.props, "reservedConcurrentExecutions"))
-    if reserved is None or reserved < 0:
-        report(f"reservedConcurrentExecutions is {shown(reserved)} (unreserved)")
+    if reserved is not None and reserved == 0:
+        report("reservedConcurrentExecutions is 0: every invocation is throttled")
 
 
 @stack_policy("lambda-log-group-managed", "Every Lambda function logs to a log group of the stack (else Lambda "
@@ -145,5 +153,89 @@ def lambda_rotator_role(graph: StackGraph, report: ReportViolation) -> None:
                                f"{problem}", policy.urn)
 
 
+
+REDEPLOY_ACTION = "ecs:UpdateService"
+REDEPLOY_FAILED = '"redeploy-failed"'  # the outcome a rotator logs (lambdas/rotation_common/consumers.py)
+
+
+def redeploys_a_service(graph: StackGraph, function) -> bool:
+    role_policies = [p for role in graph.referenced(function, "role", ROLE)
+                     for p in graph.referrers(role, "role", ROLE_POLICY)]
+    return any(allows(s) and REDEPLOY_ACTION in actions_of(s)
+               for p in role_policies for s in statements(peek(p.props, "policy")))
+
+
+def alarmed_filters(graph: StackGraph, log_groups: list) -> list:
+    """Filters on these log groups that count redeploy-failed lines and whose metric has an alarm to a topic."""
+    found = []
+    for metric_filter in graph.of_type(LOG_METRIC_FILTER):
+        if not (REDEPLOY_FAILED in str(peek(metric_filter.props, "pattern") or "")
+                and any(graph.refers_to(metric_filter, "logGroupName", group) for group in log_groups)):
+            continue
+        metric = (peek(metric_filter.props, "metricTransformation", "namespace"),
+                  peek(metric_filter.props, "metricTransformation", "name"))
+        if any((peek(a.props, "namespace"), peek(a.props, "metricName")) == metric
+               and graph.referenced(a, "alarmActions", TOPIC) for a in graph.of_type(METRIC_ALARM)):
+            found.append(metric_filter)
+    return found
+
+
+@stack_policy("lambda-redeploy-failures-alarmed", "A function that redeploys an ECS service after a rotation "
+              "(ecs:UpdateService) has a metric filter on its log group counting its redeploy-failed lines and an "
+              "alarm on that metric notifying an SNS topic: a failed redeploy leaves tasks on the previous value",
+              Controls(sources=("design: a failed redeploy after a rotation raises an audit alarm",)),
+              [FUNCTION, LOG_METRIC_FILTER, METRIC_ALARM], Severity.MEDIUM)
+def lambda_redeploy_alarmed(graph: StackGraph, report: ReportViolation) -> None:
+    for function in graph.of_type(FUNCTION):
+        if not redeploys_a_service(graph, function):
+            continue
+        log_groups = graph.referenced(function, "loggingConfig", LOG_GROUP)
+        if not alarmed_filters(graph, log_groups):
+            report(f"{label(function)} may redeploy an ECS service but no alarmed metric filter counts its "
+                   "redeploy-failed log lines", function.urn)
+
+
+@resource_policy("lambda-environment-encrypted-with-cmk", "Lambda functions with environment variables encrypt them "
+                 "with a customer-managed KMS key (kmsKeyArn), not Lambda's AWS-managed key",
+                 Controls(checkov=("CKV_AWS_173",), sources=("guides: AES-256 at rest",)), [FUNCTION],
+                 Severity.MEDIUM)
+def lambda_environment_cmk(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    if not present(get(args.props, "environment") or {}, "variables"):
+        return  # nothing to encrypt
+    if not present(args.props, "kmsKeyArn"):
+        report("environment variables without kmsKeyArn (Lambda's AWS-managed key)")
+    elif str(peek(args.props, "kmsKeyArn")).endswith(AWS_MANAGED_LAMBDA_KEY):
+        report(f"kmsKeyArn is {AWS_MANAGED_LAMBDA_KEY}, the AWS-managed key")
+
+
+def _code_signing_problem(graph: StackGraph, function) -> str:
+    configs = graph.referenced(function, "codeSigningConfigArn", CODE_SIGNING_CONFIG)
+    if not present(function.props, "codeSigningConfigArn") or not configs:
+        return "has no code-signing configuration of the stack"
+    for config in configs:
+        if get(config.props, "policies", "untrustedArtifactOnDeployment") != ENFORCE:
+            return f"uses {label(config)}, which does not Enforce (untrusted code would deploy with a warning)"
+        publishers = graph.referenced(config, "allowedPublishers", SIGNING_PROFILE)
+        if not publishers or any(get(p.props, "platformId") != LAMBDA_SIGNING_PLATFORM for p in publishers):
+            return f"uses {label(config)}, whose allowed publishers are not {LAMBDA_SIGNING_PLATFORM} signing " \
+                   "profiles of the stack"
+    if get(function.props, "packageType") != "Image" and not graph.referenced(function, "s3Key", SIGNING_JOB):
+        return "deploys code no signing job of the stack produced (Enforce would refuse it at deploy time)"
+    return ""
+
+
+@stack_policy("lambda-code-signing-enforced", "Lambda functions run only signed code: a code-signing configuration "
+              f"that Enforces, allowing only the stack's {LAMBDA_SIGNING_PLATFORM} signing profiles, and code that a "
+              "signing job of the stack signed", Controls(checkov=("CKV_AWS_272",), sources=(
+                  "issue 11: rotator code is signed",)), [FUNCTION, CODE_SIGNING_CONFIG, SIGNING_JOB, SIGNING_PROFILE],
+              Severity.HIGH)
+def lambda_code_signing(graph: StackGraph, report: ReportViolation) -> None:
+    for function in graph.of_type(FUNCTION):
+        problem = _code_signing_problem(graph, function)
+        if problem:
+            report(f"{label(function)} {problem}", function.urn)
+
+
 POLICIES = [lambda_permission_bound, lambda_runtime, lambda_in_vpc, lambda_no_env_secrets, lambda_tracing,
-            lambda_concurrency, lambda_log_group, lambda_rotator_role]
+            lambda_concurrency, lambda_log_group, lambda_rotator_role, lambda_redeploy_alarmed, lambda_environment_cmk,
+            lambda_code_signing]

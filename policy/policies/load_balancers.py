@@ -1,13 +1,12 @@
 """Load balancers and WAF: TLS-only listeners, hardened ALBs, and a logging, rate-limiting web ACL in front."""
 from __future__ import annotations
 
+import re
 from typing import Any, Iterator
 
 from pulumi_policy import PolicyResource, ReportViolation, ResourceValidationArgs, Severity
 
 from .network import availability_zones
-import re
-
 from .support import (Controls, StackGraph, get, is_false, is_true, items, json_value, label, peek, plain, present,
                       production_stack, resource_policy, shown, stack_policy)
 from .types import (LISTENERS, LOAD_BALANCERS, SUBNET, TARGET_GROUPS, WEB_ACL, WEB_ACL_ASSOCIATION, WEB_ACL_LOGGING,
@@ -30,8 +29,10 @@ HSTS_MIN_MAX_AGE_SECONDS = 31536000  # one year: what README promises and HSTS p
 HSTS_MAX_AGE = re.compile(r"max-age=(\d+)", re.IGNORECASE)
 HTTPS_PORT = "443"
 PERMANENT_REDIRECT = "HTTP_301"
-# API keys travel in Authorization, sessions in Cookie: WAF logs must not keep them.
-CREDENTIAL_HEADERS = frozenset({"authorization", "cookie"})
+ANONYMOUS_IP_LIST = "AWSManagedRulesAnonymousIpList"  # VPNs, Tor, proxies hiding the client
+# API keys travel in Authorization, sessions in Cookie: neither WAF logs nor sampled requests may keep them.
+CREDENTIAL_HEADERS = ("authorization", "cookie")
+PROTECTING_ACTIONS = frozenset({"SUBSTITUTION", "HASH"})
 
 
 def is_application(props) -> bool:
@@ -262,11 +263,7 @@ def waf_rate_rule(graph: StackGraph, report: ReportViolation) -> None:
               [WEB_ACL, WEB_ACL_RULE, WEB_ACL_RULE_GROUP_ASSOCIATION], Severity.MEDIUM)
 def waf_known_bad_inputs(graph: StackGraph, report: ReportViolation) -> None:
     for acl in graph.of_type(WEB_ACL):
-        groups = set().union(*[managed_group_names(rule_statement(rule)) for rule in acl_rules(acl.props)])
-        for attached in attached_rules(graph, acl):
-            groups |= managed_group_names(plain(get(attached.props, "statement") or {}))
-            groups.add(get(attached.props, "managedRuleGroup", "name"))
-        if KNOWN_BAD_INPUTS not in groups:
+        if KNOWN_BAD_INPUTS not in acl_group_names(graph, acl):
             report(f"{label(acl)}: no rule uses the {KNOWN_BAD_INPUTS} managed rule group", acl.urn)
 
 
@@ -335,9 +332,46 @@ def waf_sampled_requests(args: ResourceValidationArgs, report: ReportViolation) 
 def waf_logging_redacts(args: ResourceValidationArgs, report: ReportViolation) -> None:
     redacted = {str(get(field, "singleHeader", "name") or "").lower() for field in items(get(args.props,
                                                                                                "redactedFields"))}
-    missing = sorted(CREDENTIAL_HEADERS - redacted)
+    missing = [h for h in CREDENTIAL_HEADERS if h not in redacted]
     if missing:
         report(f"redactedFields does not redact the {', '.join(missing)} header(s)")
+
+
+def acl_group_names(graph: StackGraph, acl: PolicyResource) -> set:
+    groups = set().union(*[managed_group_names(rule_statement(rule)) for rule in acl_rules(acl.props)])
+    for attached in attached_rules(graph, acl):
+        groups |= managed_group_names(plain(get(attached.props, "statement") or {}))
+        groups.add(get(attached.props, "managedRuleGroup", "name"))
+    return groups
+
+
+@stack_policy("waf-anonymous-ip-list", f"WAF web ACLs run the {ANONYMOUS_IP_LIST} "
+              "managed group (requests hiding their origin)", Controls(checkov=("CKV2_AWS_76",)),
+              [WEB_ACL, WEB_ACL_RULE, WEB_ACL_RULE_GROUP_ASSOCIATION], Severity.MEDIUM)
+def waf_anonymous_ip_list(graph: StackGraph, report: ReportViolation) -> None:
+    for acl in graph.of_type(WEB_ACL):
+        if ANONYMOUS_IP_LIST not in acl_group_names(graph, acl):
+            report(f"{label(acl)}: no rule uses the {ANONYMOUS_IP_LIST} managed rule group", acl.urn)
+
+
+def protected_headers(props) -> set:
+    """Header names the web ACL's own data protection hides (every output: logs and sampled requests)."""
+    protected = set()
+    for protection in items(get(props, "dataProtectionConfig", "dataProtections")):
+        field = get(protection, "field") or {}
+        if get(field, "fieldType") == "SINGLE_HEADER" and get(protection, "action") in PROTECTING_ACTIONS:
+            protected |= {str(key).lower() for key in items(get(field, "fieldKeys"))}
+    return protected
+
+
+@resource_policy("waf-data-protection-credentials", "WAF web ACLs hide the Authorization and Cookie headers in "
+                 "every output (sampled requests included, not only logs)",
+                 Controls(sources=("AWS WAF developer guide: data protection",)), [WEB_ACL], Severity.HIGH)
+def waf_data_protection(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    missing = [h for h in CREDENTIAL_HEADERS if h not in protected_headers(args.props)]
+    if missing:
+        report(f"dataProtectionConfig does not protect the {', '.join(missing)} header(s) (SINGLE_HEADER with "
+               "SUBSTITUTION or HASH): sampled requests show them in clear")
 
 
 @stack_policy("waf-logging", "Every WAF web ACL has a logging configuration",
@@ -353,5 +387,5 @@ def waf_logging(graph: StackGraph, report: ReportViolation) -> None:
 POLICIES = [lb_http_redirects, lb_https_tls_policy, lb_https_security_headers, lb_https_to_targets,
             lb_drop_invalid_headers, lb_access_logs, lb_deletion_protection, lb_desync_mitigation, lb_desync_strictest,
             lb_waf_fail_closed, lb_multi_az, lb_waf_associated, waf_has_rules, waf_metrics, waf_rate_rule,
-            waf_known_bad_inputs, waf_managed_rule_groups, waf_rate_limit_first, waf_sampled_requests, waf_logging,
-            waf_logging_redacts]
+            waf_known_bad_inputs, waf_managed_rule_groups, waf_rate_limit_first, waf_sampled_requests,
+            waf_anonymous_ip_list, waf_data_protection, waf_logging, waf_logging_redacts]

@@ -2,21 +2,22 @@
 load balancer listens."""
 from __future__ import annotations
 
+import fnmatch
+
 from pulumi_policy import PolicyResource, ReportViolation, ResourceValidationArgs, Severity
 
-from .support import (Controls, StackGraph, get, is_true, is_unknown, items, label, number, peek,
-                      resource_policy, stack_policy)
+from infra.endpoints import PrivateCode
+
+from .support import (Controls, StackGraph, actions_of, allows, get, is_true, is_unknown, items, label, number, peek,
+                      present, resource_policy, stack_policy, statements)
 from .types import (DEFAULT_SECURITY_GROUP, ECS_SERVICE, EGRESS_RULE, FLOW_LOG, FUNCTION, INGRESS_RULE, LOAD_BALANCERS,
-                    RDS_SUBNET_GROUP, ROUTE, ROUTE_TABLE, ROUTE_TABLE_ASSOCIATION, SECURITY_GROUP, SECURITY_GROUP_RULE,
-                    SUBNET, VPC, VPC_ENDPOINT)
+                    RDS_SUBNET_GROUP, ROLE, ROLE_POLICY, ROUTE, ROUTE_TABLE, ROUTE_TABLE_ASSOCIATION, SECURITY_GROUP,
+                    SECURITY_GROUP_RULE, SUBNET, VPC, VPC_ENDPOINT)
 
 INTERNET = frozenset({"0.0.0.0/0", "::/0"})
 WEB_PORTS = frozenset({80, 443})  # what an internet-facing load balancer listens on
 ALL_PROTOCOLS = frozenset({"-1", "all"})
 PULUMI_DEFAULT_DESCRIPTION = "Managed by Pulumi"  # what pulumi-aws puts when a program gives none
-# README "Architecture", network: no NAT; private code reaches these AWS APIs through interface endpoints.
-REQUIRED_INTERFACE_ENDPOINTS = ("secretsmanager", "kms", "logs", "sts")
-APP_INTERFACE_ENDPOINTS = ("ecr.api", "ecr.dkr")  # Fargate pulls its image through these (layers via S3)
 
 
 def zone_of(subnet: PolicyResource) -> str:
@@ -129,8 +130,30 @@ def sg_descriptions(args: ResourceValidationArgs, report: ReportViolation) -> No
         report("a rule has no description")
 
 
-@stack_policy("vpc-default-security-group-closed", "Every VPC's default security group has no rules",
-              Controls(fsbp=("EC2.2",), checkov=("CKV2_AWS_12",)), [VPC, DEFAULT_SECURITY_GROUP], Severity.HIGH)
+# -- the VPCs the stack uses: its own, or one made elsewhere (network.existingVpc) -----------------------------
+
+PLACED_IN_A_VPC = (SECURITY_GROUP, VPC_ENDPOINT)  # what the stack always puts in the VPC it uses
+
+
+def outside_vpc_ids(graph: StackGraph) -> list[str]:
+    """Ids of VPCs the stack places resources in without creating them: they owe the same guarantees."""
+    own = {peek(vpc.props, "id") for vpc in graph.of_type(VPC)}
+    found = []
+    for resource in graph.of_type(*PLACED_IN_A_VPC):
+        vpc_id = peek(resource.props, "vpcId")
+        if isinstance(vpc_id, str) and vpc_id not in own and not graph.referenced(resource, "vpcId", VPC) \
+                and vpc_id not in found:
+            found.append(vpc_id)
+    return found
+
+
+def naming_vpc(graph: StackGraph, vpc_id: str, *types: str) -> list[PolicyResource]:
+    return [r for r in graph.of_type(*types) if peek(r.props, "vpcId") == vpc_id]
+
+
+@stack_policy("vpc-default-security-group-closed", "Every VPC the stack uses (its own or an existing one) has its "
+              "default security group managed, without rules", Controls(fsbp=("EC2.2",), checkov=("CKV2_AWS_12",)),
+              [VPC, DEFAULT_SECURITY_GROUP, *PLACED_IN_A_VPC], Severity.HIGH)
 def default_sg_closed(graph: StackGraph, report: ReportViolation) -> None:
     for group in graph.of_type(DEFAULT_SECURITY_GROUP):
         if items(get(group.props, "ingress")) or items(get(group.props, "egress")):
@@ -139,15 +162,82 @@ def default_sg_closed(graph: StackGraph, report: ReportViolation) -> None:
         if not graph.referrers(vpc, "vpcId", DEFAULT_SECURITY_GROUP):
             report(f"{label(vpc)}'s default security group is not managed (AWS leaves it open to its members)",
                    vpc.urn)
+    for vpc_id in outside_vpc_ids(graph):
+        if not naming_vpc(graph, vpc_id, DEFAULT_SECURITY_GROUP):
+            report(f"existing VPC {vpc_id}'s default security group is not adopted and emptied (a "
+                   "DefaultSecurityGroup with its vpcId)")
 
 
-@stack_policy("vpc-flow-logs", "Every VPC has flow logs", Controls(fsbp=("EC2.6",), checkov=("CKV2_AWS_11",)),
-              [VPC, FLOW_LOG], Severity.MEDIUM)
+def logs_all_or_rejected(flow_log: PolicyResource) -> bool:
+    return get(flow_log.props, "trafficType") in ("ALL", "REJECT")
+
+
+@stack_policy("vpc-flow-logs", "Every VPC the stack uses (its own or an existing one) has flow logs",
+              Controls(fsbp=("EC2.6",), checkov=("CKV2_AWS_11",)), [VPC, FLOW_LOG, *PLACED_IN_A_VPC], Severity.MEDIUM)
 def vpc_flow_logs(graph: StackGraph, report: ReportViolation) -> None:
     for vpc in graph.of_type(VPC):
-        logs = [f for f in graph.referrers(vpc, "vpcId", FLOW_LOG) if get(f.props, "trafficType") in ("ALL", "REJECT")]
-        if not logs:
+        if not any(logs_all_or_rejected(f) for f in graph.referrers(vpc, "vpcId", FLOW_LOG)):
             report(f"{label(vpc)} has no flow log of ALL or REJECT traffic", vpc.urn)
+    for vpc_id in outside_vpc_ids(graph):
+        if not any(logs_all_or_rejected(f) for f in naming_vpc(graph, vpc_id, FLOW_LOG)):
+            report(f"existing VPC {vpc_id} has no flow log of ALL or REJECT traffic from this stack")
+
+
+# -- the endpoints private code needs (no NAT) ---------------------------------------------------------------
+
+def in_a_vpc(function: PolicyResource) -> bool:
+    return bool(items(peek(function.props, "vpcConfig", "subnetIds")))
+
+
+def grants(graph: StackGraph, action: str) -> bool:
+    """Whether an inline role policy of the stack allows `action` (IAM matches actions case-insensitively)."""
+    documents = [get(p.props, "policy") for p in graph.of_type(ROLE_POLICY)]
+    documents += [get(inline, "policy") for role in graph.of_type(ROLE) for inline in items(get(role.props,
+                                                                                                "inlinePolicies"))]
+    return any(allows(statement) and any(fnmatch.fnmatch(action.lower(), pattern.lower())
+                                         for pattern in actions_of(statement))
+               for document in documents for statement in statements(document))
+
+
+def private_code_of(graph: StackGraph) -> PrivateCode | None:
+    """What the stack runs in private subnets, read from its resources (None: nothing runs there)."""
+    functions = [f for f in graph.of_type(FUNCTION) if in_a_vpc(f)]
+    app = bool(graph.of_type(ECS_SERVICE))
+    if not functions and not app:
+        return None
+    return PrivateCode(app=app, functions_redeploy_app=app and bool(functions) and grants(graph, "ecs:UpdateService"),
+                       traced_functions=any(get(f.props, "tracingConfig", "mode") == "Active" for f in functions))
+
+
+def endpoint_service(endpoint: PolicyResource) -> str:
+    """`ecr.api` of `com.amazonaws.us-east-1.ecr.api`."""
+    name = get(endpoint.props, "serviceName")
+    parts = name.split(".", 3) if isinstance(name, str) else []
+    return parts[3] if len(parts) == 4 else ""
+
+
+@stack_policy("vpc-endpoints-for-private-code", "Private code reaches every AWS API it calls through a VPC endpoint "
+              "(no NAT): Secrets Manager, KMS, Logs, STS; ECR and the S3 gateway for the app; ECS when functions "
+              "redeploy it; X-Ray when they are traced", Controls(sources=(
+                  "design: interface endpoints so private code never needs a NAT", "issue 11 item 3")),
+              [FUNCTION, ECS_SERVICE, ROLE_POLICY, VPC_ENDPOINT], Severity.HIGH)
+def private_code_endpoints(graph: StackGraph, report: ReportViolation) -> None:
+    code = private_code_of(graph)
+    if code is None:
+        return
+    endpoints = graph.of_type(VPC_ENDPOINT)
+    interface = {endpoint_service(e) for e in endpoints
+                 if get(e.props, "vpcEndpointType") == "Interface" and is_true(get(e.props, "privateDnsEnabled"))}
+    gateway = {endpoint_service(e) for e in endpoints
+               if get(e.props, "vpcEndpointType") == "Gateway" and present(e.props, "routeTableIds")}
+    for service in code.interface_endpoints():
+        if service not in interface:
+            report(f"no interface endpoint with private DNS for '{service}': private code calling it waits for a "
+                   "timeout")
+    for service in code.gateway_endpoints():
+        if service not in gateway:
+            report(f"no '{service}' gateway endpoint on the private route tables (Fargate pulls image layers from "
+                   "S3)")
 
 
 @resource_policy("subnet-no-public-ip-on-launch", "Subnets do not give instances public IPs by default",
@@ -219,37 +309,5 @@ def private_subnets_no_default_route(graph: StackGraph, report: ReportViolation)
                     report(f"private {label(subnet)} routes {', '.join(routes)} through {label(table)}", subnet.urn)
 
 
-def endpoint_services(graph: StackGraph, endpoint_type: str) -> set:
-    """Short service names (`kms`, `ecr.api`) of the stack's VPC endpoints of a type, with private DNS for
-    interface endpoints (without it the SDKs' default endpoint names do not resolve to them)."""
-    found = set()
-    for endpoint in graph.of_type(VPC_ENDPOINT):
-        if (peek(endpoint.props, "vpcEndpointType") or "Gateway") != endpoint_type:
-            continue
-        if endpoint_type == "Interface" and not is_true(peek(endpoint.props, "privateDnsEnabled")):
-            continue
-        name = str(peek(endpoint.props, "serviceName") or "")
-        found.add(name.split(".", 3)[3] if name.count(".") >= 3 else name)
-    return found
-
-
-@stack_policy("vpc-endpoints-for-private-code", "A stack whose code runs in private subnets has interface endpoints "
-              "(private DNS) for secretsmanager, kms, logs and sts, ECR's for the app, and an S3 gateway on its own "
-              "VPC", Controls(sources=("README: Architecture (no NAT: interface endpoints for secretsmanager, kms, "
-                                       "logs, sts (+ ECR, S3 gateway))",)),
-              [VPC, VPC_ENDPOINT, FUNCTION, ECS_SERVICE], Severity.HIGH)
-def vpc_endpoints(graph: StackGraph, report: ReportViolation) -> None:
-    if not graph.of_type(FUNCTION, ECS_SERVICE):
-        return
-    required = list(REQUIRED_INTERFACE_ENDPOINTS) + (list(APP_INTERFACE_ENDPOINTS) if graph.of_type(ECS_SERVICE)
-                                                     else [])
-    missing = [s for s in required if s not in endpoint_services(graph, "Interface")]
-    if missing:
-        report(f"no interface endpoint with private DNS for {', '.join(missing)}: private code cannot reach them "
-               "without a NAT")
-    if graph.of_type(VPC) and "s3" not in endpoint_services(graph, "Gateway"):
-        report("no S3 gateway endpoint: private subnets cannot fetch image layers (or anything from S3)")
-
-
 POLICIES = [sg_internet_ports, sg_internet_only_to_lbs, sg_descriptions, sg_no_internet_egress, default_sg_closed,
-            vpc_flow_logs, subnet_no_public_ip, private_subnets_no_default_route, vpc_endpoints]
+            vpc_flow_logs, subnet_no_public_ip, private_subnets_no_default_route, private_code_endpoints]

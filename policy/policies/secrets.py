@@ -9,7 +9,7 @@ from pulumi_policy import ReportViolation, ResourceValidationArgs, Severity
 from .support import (Controls, StackGraph, allows, get, is_false, is_public_principal, is_true, items, label, number,
                       peek, plain, present, production_stack, resource_policy, shown, stack_environment, stack_policy,
                       statements, tags_of)
-from .types import FUNCTION, ROLE, SECRET, SECRET_POLICY, SECRET_ROTATION, SECRET_VERSION
+from .types import FUNCTION, ROLE, SECRET, SECRET_POLICY, SECRET_READINESS, SECRET_ROTATION, SECRET_VERSION
 
 AWS_MANAGED_SECRETS_KEY = "alias/aws/secretsmanager"
 MAX_ROTATION_DAYS = 90  # the guides: rotate every 90 days
@@ -40,6 +40,25 @@ def secret_rotation_configured(graph: StackGraph, report: ReportViolation) -> No
         if not rotations:
             report(f"{label(secret)} has no enabled aws.secretsmanager.SecretRotation with a rotation function",
                    secret.urn)
+
+
+@stack_policy("secret-first-rotation-only-immediate", "Only a secret's first rotation is immediate: every "
+              "SecretRotation sets rotateImmediately false (pulumi-aws re-sends it with every update, so a schedule "
+              "or rotator change would rotate at once) and its secret has a SecretReadiness check, which starts the "
+              "first rotation and holds the deploy until the secret has a value",
+              Controls(sources=("design: the rotator gives every secret its first value before a task starts",)),
+              [SECRET_ROTATION, SECRET_READINESS, SECRET], Severity.MEDIUM)
+def secret_first_rotation(graph: StackGraph, report: ReportViolation) -> None:
+    checks = graph.of_type(SECRET_READINESS)
+    for rotation in graph.of_type(SECRET_ROTATION):
+        immediate = peek(rotation.props, "rotateImmediately")
+        if not is_false(immediate):
+            report(f"{label(rotation)} has rotateImmediately {shown(immediate)} (absent means true): every update "
+                   "of it rotates the secret at once", rotation.urn)
+        secrets = graph.referenced(rotation, "secretId", SECRET)
+        if not any(graph.refers_to(check, "secretArn", secret) for check in checks for secret in secrets):
+            report(f"{label(rotation)}: its secret has no SecretReadiness check, so its first value would wait for "
+                   "the schedule and nothing would wait for it", rotation.urn)
 
 
 def rotation_interval_days(rules) -> float | None:
@@ -208,5 +227,6 @@ def secret_resource_policy(graph: StackGraph, report: ReportViolation) -> None:
                 report(f"{label(secret)}'s resource policy {problem}", secret.urn)
 
 
-POLICIES = [secret_rotation_configured, secret_rotation_interval, secret_cmk, secret_description,
-            secret_version_plaintext, secret_named, secret_metadata, secret_recovery_window, secret_resource_policy]
+POLICIES = [secret_rotation_configured, secret_first_rotation, secret_rotation_interval, secret_cmk,
+            secret_description, secret_version_plaintext, secret_named, secret_metadata, secret_recovery_window,
+            secret_resource_policy]

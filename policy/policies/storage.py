@@ -11,14 +11,14 @@ from .boundaries import ELB_LOG_DELIVERY_ACCOUNTS, allowed_accounts
 from .support import (Controls, StackGraph, actions_of, allows, get, is_public_principal, is_true, items, label,
                       number, peek, present, production_stack, resource_policy, resources_of, stack_policy,
                       statements)
-from .types import (BACKUP_PLAN, BACKUP_SELECTION, BACKUP_VAULT, BUCKET_POLICY, BUCKETS, ENCRYPTION_CONFIGS,
-                    KMS_KEY, KMS_REPLICA_KEY, LIFECYCLE_CONFIGS, LOAD_BALANCERS, LOG_GROUP, OWNERSHIP_CONTROLS,
-                    PUBLIC_ACCESS_BLOCK, RDS_INSTANCE, SECRET, TRAIL, VERSIONING_CONFIGS)
+from .types import (BACKUP_PLAN, BACKUP_SELECTION, BACKUP_VAULT, BUCKET_LOGGING_CONFIGS, BUCKET_POLICY, BUCKETS,
+                    ENCRYPTION_CONFIGS, KMS_KEY, KMS_REPLICA_KEY, LIFECYCLE_CONFIGS, LOAD_BALANCERS, LOG_GROUP,
+                    OWNERSHIP_CONTROLS, PUBLIC_ACCESS_BLOCK, RDS_INSTANCE, SECRET, TRAIL, VERSIONING_CONFIGS)
 
 PRODUCTION_MIN_LOG_DAYS = 365  # a year of history for incident response (CIS, PCI DSS 10.5.1)
 PUBLIC_ACCESS_FLAGS = ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
 KMS_ALGORITHMS = frozenset({"aws:kms", "aws:kms:dsse"})
-SSE_S3 = "AES256"  # the only encryption ALB access-log delivery supports
+SSE_S3 = "AES256"  # the only encryption ALB access-log and S3 server access log delivery support
 # Who delivers into a log bucket: ALB access logs (the regional service principal, or the regional ELB account in
 # regions older than August 2022) and CloudTrail. Both write only under AWSLogs/<account>/.
 ELB_LOG_DELIVERY_SERVICE = "logdelivery.elasticloadbalancing.amazonaws.com"
@@ -30,6 +30,8 @@ MIN_S3_TLS_VERSION = 1.2
 STATEFUL_TYPES = (RDS_INSTANCE, KMS_KEY, KMS_REPLICA_KEY, SECRET, BACKUP_VAULT, *BUCKETS)
 # cron(minutes hours day-of-month month day-of-week [year]) that runs every day.
 DAILY_CRON = re.compile(r"^cron\(\S+ \S+ [*?] \* [*?]( \*)?\)$")
+S3_LOG_DELIVERY_SERVICE = "logging.s3.amazonaws.com"
+CONFUSED_DEPUTY_KEYS = ("aws:SourceAccount", "aws:SourceArn")
 
 
 # -- CloudWatch Logs -------------------------------------------------------------------------------------------
@@ -59,6 +61,11 @@ def configs_of(graph: StackGraph, bucket: PolicyResource, *types: str) -> list[P
 
 def receives_alb_logs(graph: StackGraph, bucket: PolicyResource) -> bool:
     return bool(graph.referrers(bucket, "accessLogs", *LOAD_BALANCERS))
+
+
+def receives_server_access_logs(graph: StackGraph, bucket: PolicyResource) -> bool:
+    """A destination of S3 server access logging (some BucketLogging's targetBucket)."""
+    return bool(graph.referrers(bucket, "targetBucket", *BUCKET_LOGGING_CONFIGS))
 
 
 @stack_policy("s3-public-access-blocked", "Every S3 bucket blocks public access (all four settings)",
@@ -96,17 +103,18 @@ def default_encryption(config: PolicyResource) -> list[dict]:
 
 
 @stack_policy("s3-default-encryption", "Every S3 bucket encrypts by default with a customer-managed KMS key; the "
-              "ALB access-log bucket uses SSE-S3, the only encryption ALB log delivery supports",
+              "ALB access-log bucket and the S3 server access log bucket use SSE-S3, the only encryption their log "
+              "delivery supports",
               Controls(fsbp=("S3.17",), checkov=("CKV_AWS_145",), sources=("guides: AES-256 at rest",)),
-              [*BUCKETS, *ENCRYPTION_CONFIGS, *LOAD_BALANCERS], Severity.HIGH)
+              [*BUCKETS, *ENCRYPTION_CONFIGS, *LOAD_BALANCERS, *BUCKET_LOGGING_CONFIGS], Severity.HIGH)
 def s3_default_encryption(graph: StackGraph, report: ReportViolation) -> None:
     for bucket in graph.of_type(*BUCKETS):
         defaults = [d for c in configs_of(graph, bucket, *ENCRYPTION_CONFIGS) for d in default_encryption(c)]
         algorithms = {d.get("sseAlgorithm") for d in defaults}
-        if receives_alb_logs(graph, bucket):
+        if receives_alb_logs(graph, bucket) or receives_server_access_logs(graph, bucket):
             if algorithms != {SSE_S3}:
-                report(f"ALB log {label(bucket)} encrypts with {sorted(map(str, algorithms))}; ALB log delivery "
-                       f"needs {SSE_S3}", bucket.urn)
+                report(f"log destination {label(bucket)} encrypts with {sorted(map(str, algorithms))}; ALB and "
+                       f"S3 server access log delivery need {SSE_S3}", bucket.urn)
         elif not defaults or not all(d.get("sseAlgorithm") in KMS_ALGORITHMS and d.get("kmsMasterKeyId")
                                      for d in defaults):
             report(f"{label(bucket)} has no default encryption with a customer-managed KMS key", bucket.urn)
@@ -295,6 +303,62 @@ def backup_cross_region(graph: StackGraph, report: ReportViolation) -> None:
                 report(f"{label(instance)}: backup {label(plan)} {'; '.join(copy_problems(graph, plan))}", plan.urn)
 
 
+@stack_policy("s3-server-access-logging", "Every S3 bucket logs its requests (S3 server access logging) to another "
+              "bucket; only the access-log destination itself does not log",
+              Controls(fsbp=("S3.9", "CloudTrail.7"), checkov=("CKV_AWS_18",), sources=("CIS AWS 3.6",)),
+              [*BUCKETS, *BUCKET_LOGGING_CONFIGS], Severity.MEDIUM)
+def s3_server_access_logging(graph: StackGraph, report: ReportViolation) -> None:
+    for bucket in graph.of_type(*BUCKETS):
+        configs = configs_of(graph, bucket, *BUCKET_LOGGING_CONFIGS)
+        if any(graph.refers_to(config, "targetBucket", bucket) for config in configs):
+            report(f"{label(bucket)} delivers its server access logs to itself (every delivery logs another "
+                   "request)", bucket.urn)
+        elif not receives_server_access_logs(graph, bucket) and not any(
+                present(config.props, "targetBucket") for config in configs):
+            report(f"{label(bucket)} has no BucketLogging (S3 server access logging) to an access-log bucket",
+                   bucket.urn)
+
+
+def names_log_delivery(statement) -> bool:
+    principal = statement.get("Principal")
+    return hasattr(principal, "get") and S3_LOG_DELIVERY_SERVICE in items(principal.get("Service"))
+
+
+def bounded_to_source(statement) -> bool:
+    """A condition on aws:SourceAccount or aws:SourceArn (any operator): the confused-deputy bound AWS documents."""
+    condition = statement.get("Condition") or {}
+    return any(key in (values or {}) for values in condition.values() for key in CONFUSED_DEPUTY_KEYS)
+
+
+@stack_policy("s3-access-log-delivery-bounded", "The S3 server access log destination admits only "
+              f"{S3_LOG_DELIVERY_SERVICE}, bounded to the source buckets' account (aws:SourceAccount / "
+              "aws:SourceArn)", Controls(sources=("S3 user guide: permissions for log delivery",)),
+              [*BUCKETS, *BUCKET_LOGGING_CONFIGS, BUCKET_POLICY], Severity.HIGH)
+def s3_access_log_delivery_bounded(graph: StackGraph, report: ReportViolation) -> None:
+    for bucket in graph.of_type(*BUCKETS):
+        if not receives_server_access_logs(graph, bucket):
+            continue
+        grants = [s for p in configs_of(graph, bucket, BUCKET_POLICY) for s in statements(get(p.props, "policy"))
+                  if allows(s) and names_log_delivery(s) and any(a in ("s3:PutObject", "s3:*")
+                                                                 for a in actions_of(s))]
+        if not grants:
+            report(f"access-log destination {label(bucket)} has no bucket policy letting {S3_LOG_DELIVERY_SERVICE} "
+                   "write (with ACLs disabled, the policy is the only grant)", bucket.urn)
+        for grant in grants:
+            if not bounded_to_source(grant):
+                report(f"access-log destination {label(bucket)} lets {S3_LOG_DELIVERY_SERVICE} write for any "
+                       "account (no aws:SourceAccount / aws:SourceArn condition)", bucket.urn)
+
+
+@resource_policy("s3-no-force-destroy-in-production", "Production S3 buckets are never force_destroy (a destroy "
+                 "or replacement must not delete their objects)", Controls(sources=("design: production keeps "
+                                                                                    "everything",)),
+                 list(BUCKETS), Severity.HIGH)
+def s3_no_force_destroy(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    if production_stack() and is_true(get(args.props, "forceDestroy")):
+        report("forceDestroy is true in a production stack")
+
+
 # -- AWS Backup ------------------------------------------------------------------------------------------------
 
 @resource_policy("backup-vault-encrypted-with-cmk", "AWS Backup vaults encrypt recovery points with a "
@@ -307,4 +371,5 @@ def backup_vault_cmk(args: ResourceValidationArgs, report: ReportViolation) -> N
 
 POLICIES = [log_group_encrypted, log_group_retention, s3_public_access, s3_tls_only, s3_default_encryption,
             s3_versioning, s3_acls_disabled, s3_log_buckets_expire, s3_log_bucket_writers, s3_alb_logs_tls_12,
-            stateful_protected, backup_vault_cmk, backup_cross_region]
+            s3_server_access_logging, s3_access_log_delivery_bounded, s3_no_force_destroy, stateful_protected,
+            backup_vault_cmk, backup_cross_region]

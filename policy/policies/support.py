@@ -176,13 +176,20 @@ def plain(value: Any) -> Any:
     return value
 
 
+class InvalidJsonInput(ValueError):
+    """A JSON-typed input that does not parse: a policy reading it cannot decide, so it fails (the harness and the
+    engine stop the run on a raising policy) instead of seeing an empty document and passing."""
+
+
 def json_value(value: Any) -> Any:
     """A JSON-typed input (policy documents, container definitions, provider config) as Python values."""
     if isinstance(value, str):
         try:
             return json.loads(value)
-        except json.JSONDecodeError:
-            return None
+        except json.JSONDecodeError as error:
+            # Position only: the text may be a secret input, and this message is printed.
+            raise InvalidJsonInput(f"a JSON input is not valid JSON ({error.msg} at line {error.lineno}, column "
+                                   f"{error.colno})") from None
     return plain(value)
 
 

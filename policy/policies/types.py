@@ -39,7 +39,11 @@ KMS_KEY_POLICY = "aws:kms/keyPolicy:KeyPolicy"
 SECRET = "aws:secretsmanager/secret:Secret"
 SECRET_ROTATION = "aws:secretsmanager/secretRotation:SecretRotation"
 SECRET_VERSION = "aws:secretsmanager/secretVersion:SecretVersion"
+# components/secret_readiness.py (a Python dynamic resource: not a pulumi-aws type)
+SECRET_READINESS = "pulumi-python:dynamic/securestack:SecretReadiness"
 LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
+LOG_METRIC_FILTER = "aws:cloudwatch/logMetricFilter:LogMetricFilter"
+METRIC_ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
 BACKUP_VAULT = "aws:backup/vault:Vault"
 BUCKETS = ("aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2")
 PUBLIC_ACCESS_BLOCK = "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"
@@ -53,11 +57,15 @@ LIFECYCLE_CONFIGS = ("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfigu
 BACKUP_PLAN = "aws:backup/plan:Plan"
 BACKUP_SELECTION = "aws:backup/selection:Selection"
 RDS_SUBNET_GROUP = "aws:rds/subnetGroup:SubnetGroup"
+BUCKET_LOGGING_CONFIGS = ("aws:s3/bucketLogging:BucketLogging", "aws:s3/bucketLoggingV2:BucketLoggingV2")
 
 # compute, identity, audit
 FUNCTION = "aws:lambda/function:Function"
 PERMISSION = "aws:lambda/permission:Permission"
 ECS_CLUSTER = "aws:ecs/cluster:Cluster"
+CODE_SIGNING_CONFIG = "aws:lambda/codeSigningConfig:CodeSigningConfig"
+SIGNING_JOB = "aws:signer/signingJob:SigningJob"
+SIGNING_PROFILE = "aws:signer/signingProfile:SigningProfile"
 ECS_SERVICE = "aws:ecs/service:Service"
 TASK_DEFINITION = "aws:ecs/taskDefinition:TaskDefinition"
 ROLE = "aws:iam/role:Role"

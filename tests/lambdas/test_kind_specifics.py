@@ -223,3 +223,30 @@ def test_master_secret_arn_tag_spells_bang_as_at_21():
     assert SecretMetadata({}).master_secret_arn() is None
     with pytest.raises(ValueError, match="'securestack:master-secret-arn' is missing"):
         SecretMetadata({}).master_secret_arn(required=True)
+
+
+def test_a_failed_redeployment_raises_the_audit_alarm(rotation, ecs_service, aws_calls, secret_values):
+    """Issue 11 item 8: UpdateService fails after AWSCURRENT moved; the rotation stands, and the rotator's log line
+    is exactly what the shipped stacks' metric filter on its log group counts (the filter's alarm notifies the
+    audit topic: tests/test_rotation_function.py)."""
+    from tests.support.stacks import shipped_recording
+    from tests.test_audit import compile_pattern
+
+    aws_calls.fail("ecs", "UpdateService", code="AccessDeniedException")
+    arn = WEBHOOK.create(rotation, tags={**WEBHOOK.tags, "securestack:ecs-service": "app/api"})
+    old = rotation.value(arn, "AWSCURRENT")
+    token = rotation.rotate(webhook_handler, arn)
+
+    assert rotation.stages(arn)[token] == ["AWSCURRENT"] and rotation.value(arn, "AWSPREVIOUS") == old
+    assert all("AWSPENDING" not in stages for stages in rotation.stages(arn).values())  # finishSecret completed
+    lines = [text.split(" ", 2)[2] for name, text in secret_values.lines if name == "securestack.rotation"]
+    assert all("\n" not in line for line in lines)  # one CloudWatch Logs event each, JSON as a whole
+    events = [json.loads(line) for line in lines]
+    [failure] = [event for event in events if event["level"] == "ERROR"]
+    assert (failure["outcome"], failure["error_code"], failure["ecs_service"]) == (
+        "redeploy-failed", "AccessDeniedException", "api")
+    filters = shipped_recording("dev").of_type("aws:cloudwatch/logMetricFilter:LogMetricFilter")
+    patterns = {f.inputs["pattern"] for f in filters if f.name.endswith("-redeploy-failures-filter")}
+    assert len(patterns) == 1
+    counts = compile_pattern(patterns.pop())
+    assert [event for event in events if counts(event)] == [failure]  # that line, and no other

@@ -501,3 +501,16 @@ def test_the_server_only_ever_receives_a_scram_verifier(app_db):
     value = current(app_db, arn)
     stored = app_db.superuser().run("SELECT rolpassword FROM pg_authid WHERE rolname = :n", n=value["username"])[0][0]
     assert database.VERIFIER_PATTERN.fullmatch(stored) and value["password"] not in stored
+
+
+def test_the_configuration_test_of_a_rotation_that_is_not_immediate_changes_nothing(app_db):
+    """Issue 11 item 10: Secrets Manager's testSecret-only run (RotateImmediately=false) on a copy of AWSCURRENT
+    passes without touching the database, and that copy is never promoted."""
+    arn = app_db.user_secret()
+    token = app_db.rotation.start(arn)
+    app_db.rotation.put_pending(arn, token, current(app_db, arn))
+    before, db_before = app_db.rotation.snapshot(arn), app_db.role_state()
+    app_db.rotation.step(pg_handler, arn, token, "testSecret")
+    with pytest.raises(ValueError, match="holds the AWSCURRENT value"):
+        app_db.rotation.step(pg_handler, arn, token, "finishSecret")
+    assert app_db.rotation.snapshot(arn) == before and app_db.role_state() == db_before

@@ -316,13 +316,31 @@ def test_pending_value_with_another_env_is_refused(kind, rotation):
     assert rotation.stages(arn)[token] == ["AWSPENDING"]
 
 
-def test_test_secret_refuses_a_pending_value_equal_to_current(kind, rotation):
+def test_a_pending_copy_of_current_is_never_promoted(kind, rotation):
     arn = kind.create(rotation)
     token = rotation.start(arn)
     same = rotation.value(arn, "AWSCURRENT")
     rotation.put_pending(arn, token, same)
-    with pytest.raises(ValueError, match=f"field '{kind.secret_field}' equals the AWSCURRENT one"):
-        rotation.step(kind.handler, arn, token, "testSecret")
+    before = rotation.snapshot(arn)
+    with pytest.raises(ValueError, match="holds the AWSCURRENT value: not a new value"):
+        rotation.step(kind.handler, arn, token, "finishSecret")
+    assert rotation.snapshot(arn) == before
+
+
+@pytest.mark.parametrize("pending", ["copy of current", "no value"])
+def test_the_configuration_test_of_a_rotation_that_is_not_immediate_passes(kind, rotation, pending,
+                                                                           rotation_log_lines):
+    """Issue 11 item 10: the SecretRotation no longer rotates at once, so Secrets Manager runs testSecret alone
+    on an AWSPENDING version it removes afterwards (RotateSecret API reference, RotateImmediately; moto copies
+    AWSCURRENT into it). It must pass, or every schedule change would fail; it changes nothing."""
+    arn = kind.create(rotation)
+    token = rotation.start(arn)
+    if pending == "copy of current":
+        rotation.put_pending(arn, token, rotation.value(arn, "AWSCURRENT"))
+    before = rotation.snapshot(arn)
+    rotation.step(kind.handler, arn, token, "testSecret")
+    assert rotation.snapshot(arn) == before
+    assert [line["outcome"] for line in rotation_log_lines()] == ["configuration-tested", "done"]
 
 
 def test_finish_refuses_a_version_without_value(kind, rotation):

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field, replace
 
 from infra.recording import Secret
 
-from tests.policy.builders import ACCOUNT, DELETE, Res, changed, policy_document
+from tests.policy.builders import ACCOUNT, DELETE, Res, arn_of, changed, policy_document
 
 KEY = f"arn:aws:kms:us-east-1:{ACCOUNT}:key/11111111-2222-3333-4444-555555555555"
 ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/securestack-dev-role"
@@ -164,6 +164,24 @@ case("waf-rate-based-rule", stack(ACL), *variants(ACL, {"rules": [BAD_INPUTS_RUL
 case("waf-rate-based-rule", stack(changed(ACL, rules=DELETE, ruleJson=json.dumps([
     {"Name": "rate", "Statement": {"RateBasedStatement": {"Limit": 100}}}]))))
 case("waf-known-bad-inputs", stack(ACL), *variants(ACL, {"rules": [RATE_RULE]}))
+ANONYMOUS_IP_RULE = {"name": "anonymous-ips", "priority": 2, "overrideAction": {"none": {}},
+                     "visibilityConfig": visibility(), "statement": {"managedRuleGroupStatement": {
+                         "name": "AWSManagedRulesAnonymousIpList", "vendorName": "AWS", "ruleActionOverrides": [
+                             {"name": "HostingProviderIPList", "actionToUse": {"count": {}}}]}}}
+case("waf-anonymous-ip-list", stack(changed(ACL, rules=[RATE_RULE, BAD_INPUTS_RULE, ANONYMOUS_IP_RULE])),
+     *variants(ACL, {"rules": [RATE_RULE, BAD_INPUTS_RULE]}))
+
+
+def protection(header: str, action: str = "SUBSTITUTION", field_type: str = "SINGLE_HEADER") -> dict:
+    return {"field": {"fieldType": field_type, "fieldKeys": [header]}, "action": action}
+
+
+PROTECTED_ACL = changed(ACL, dataProtectionConfig={"dataProtections": [protection("authorization"),
+                                                                       protection("Cookie", "HASH")]})
+case("waf-data-protection-credentials", stack(PROTECTED_ACL), stack(ACL),
+     *variants(PROTECTED_ACL, {"dataProtectionConfig": {"dataProtections": [protection("authorization")]}},
+               {"dataProtectionConfig": {"dataProtections": [protection("authorization"),
+                                                             protection("cookie", field_type="SINGLE_COOKIE")]}}))
 WAF_LOGGING = Res("aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration", "waf-logging",
                   {"resourceArn": "arn:aws:wafv2:acl", "logDestinationConfigs": ["arn:aws:logs:log-group"]},
                   deps={"resourceArn": ["waf"]})
@@ -184,6 +202,13 @@ ROTATION = Res(ROTATION_TYPE, "storefront-rotation", {
     "rotationRules": {"automaticallyAfterDays": 90}}, deps={"secretId": ["storefront"]})
 case("secret-rotation-configured", stack(SECRET, ROTATION), stack(SECRET),
      stack(SECRET, changed(ROTATION, rotationEnabled=False)))
+READINESS = Res("pulumi-python:dynamic/securestack:SecretReadiness", "storefront-ready", {
+    "secretArn": OWN_SECRET_ARN, "rotationLambdaArn": ROTATION.inputs["rotationLambdaArn"], "rotationDays": 90,
+    "timeoutSeconds": 600}, deps={"secretArn": ["storefront"]}, provider=False)
+NOT_IMMEDIATE = changed(ROTATION, rotateImmediately=False)
+case("secret-first-rotation-only-immediate", stack(SECRET, NOT_IMMEDIATE, READINESS),
+     stack(SECRET, ROTATION, READINESS), stack(SECRET, changed(ROTATION, rotateImmediately=True), READINESS),
+     stack(SECRET, NOT_IMMEDIATE))
 case("secret-rotation-within-90-days", stack(ROTATION, changed(ROTATION, rotationRules={
     "scheduleExpression": "rate(30 days)"})),
      *variants(ROTATION, {"rotationRules": {"automaticallyAfterDays": 120}},
@@ -228,7 +253,7 @@ ROTATOR = Res(FUNCTION, "rotator", {
     "environment": {"variables": {"SECRETS_MANAGER_ENDPOINT": "https://secretsmanager.us-east-1.amazonaws.com",
                                   "LOG_LEVEL": "INFO", "PG_CA_BUNDLE": "/var/task/rds-global-bundle.pem",
                                   "API_KEY_SECRET": "securestack/dev/api-keys/storefront"}},
-    "tracingConfig": {"mode": "Active"}, "reservedConcurrentExecutions": 5,
+    "tracingConfig": {"mode": "Active"}, "reservedConcurrentExecutions": 5, "kmsKeyArn": KEY,
     "loggingConfig": {"logFormat": "Text", "logGroup": "/aws/lambda/securestack-dev-rotator"}},
     deps={"vpcConfig": ["subnet-a", "subnet-b"], "loggingConfig": ["rotator-logs"]})
 PERMISSION = Res("aws:lambda/permission:Permission", "invoke", {
@@ -252,11 +277,42 @@ case("lambda-no-secrets-in-environment", stack(ROTATOR),
                {"environment": {"variables": {"API_TOKEN": Secret("Zx9sQ2pL0aVb7Yt4")}}}))
 case("lambda-tracing-active", stack(ROTATOR), *variants(ROTATOR, {"tracingConfig": {"mode": "PassThrough"}},
                                                          {"tracingConfig": DELETE}))
-case("lambda-reserved-concurrency", stack(ROTATOR), *variants(ROTATOR, {"reservedConcurrentExecutions": DELETE},
-                                                               {"reservedConcurrentExecutions": -1}))
+case("lambda-concurrency-not-zero", stack(changed(ROTATOR, reservedConcurrentExecutions=DELETE)),
+     *variants(ROTATOR, {"reservedConcurrentExecutions": 0}))
 case("lambda-log-group-managed", stack(ROTATOR, ROTATOR_LOGS),
      stack(replace(changed(ROTATOR, loggingConfig={"logGroup": "/elsewhere"}), deps={}), ROTATOR_LOGS),
      stack(ROTATOR))
+case("lambda-environment-encrypted-with-cmk", stack(ROTATOR, changed(ROTATOR, environment=DELETE, kmsKeyArn=DELETE)),
+     *variants(ROTATOR, {"kmsKeyArn": DELETE}, {"kmsKeyArn": "arn:aws:kms:us-east-1:111111111111:alias/aws/lambda"}))
+
+CODE_BUCKET = "securestack-dev-lambda-code-111111111111"
+SIGNING_PROFILE = Res("aws:signer/signingProfile:SigningProfile", "signing-profile", {
+    "platformId": "AWSLambda-SHA384-ECDSA", "namePrefix": "securestack_dev_rotators_"}, outputs={
+    "platformId": "AWSLambda-SHA384-ECDSA", "name": "securestack_dev_rotators_1", "id": "securestack_dev_rotators_1",
+    "versionArn": f"arn:aws:signer:us-east-1:{ACCOUNT}:/signing-profiles/securestack_dev_rotators_1/abc",
+    "arn": f"arn:aws:signer:us-east-1:{ACCOUNT}:/signing-profiles/securestack_dev_rotators_1"})
+CODE_SIGNING_CONFIG = Res("aws:lambda/codeSigningConfig:CodeSigningConfig", "code-signing", {
+    "allowedPublishers": {"signingProfileVersionArns": [SIGNING_PROFILE.outputs["versionArn"]]},
+    "policies": {"untrustedArtifactOnDeployment": "Enforce"}}, deps={"allowedPublishers": ["signing-profile"]})
+SIGNING_JOB = Res("aws:signer/signingJob:SigningJob", "signing-job", {
+    "profileName": "securestack_dev_rotators_1", "ignoreSigningJobFailure": False,
+    "source": {"s3": {"bucket": CODE_BUCKET, "key": "unsigned/rotator-0a1b.zip", "version": "v1"}},
+    "destination": {"s3": {"bucket": CODE_BUCKET, "prefix": "signed/rotator/"}}}, deps={
+    "profileName": ["signing-profile"]})
+SIGNED_ROTATOR = changed(replace(ROTATOR, deps={**ROTATOR.deps, "codeSigningConfigArn": ["code-signing"],
+                                                "s3Key": ["signing-job"], "s3Bucket": ["signing-job"]}),
+                         codeSigningConfigArn=f"arn:aws:lambda:us-east-1:{ACCOUNT}:code-signing-config:csc-1",
+                         s3Bucket=CODE_BUCKET, s3Key="signed/rotator/job-1.zip")
+SIGNING = (SIGNING_PROFILE, CODE_SIGNING_CONFIG, SIGNING_JOB)
+case("lambda-code-signing-enforced", stack(SIGNED_ROTATOR, *SIGNING),
+     stack(ROTATOR, *SIGNING),  # no code-signing configuration
+     stack(SIGNED_ROTATOR, SIGNING_PROFILE, SIGNING_JOB, changed(
+         CODE_SIGNING_CONFIG, policies={"untrustedArtifactOnDeployment": "Warn"})),
+     stack(SIGNED_ROTATOR, SIGNING_JOB, replace(CODE_SIGNING_CONFIG, deps={}, inputs={
+         **CODE_SIGNING_CONFIG.inputs, "allowedPublishers": {"signingProfileVersionArns": [
+             "arn:aws:signer:us-east-1:999999999999:/signing-profiles/elsewhere/abc"]}})),  # a foreign publisher
+     stack(replace(SIGNED_ROTATOR, deps={k: v for k, v in SIGNED_ROTATOR.deps.items() if k not in ("s3Key", "s3Bucket")},
+                   inputs={**SIGNED_ROTATOR.inputs, "s3Key": "unsigned/rotator-0a1b.zip"}), *SIGNING))  # unsigned code
 
 # -- log groups, S3, backup ------------------------------------------------------------------------------------
 
@@ -304,6 +360,29 @@ case("s3-default-encryption",
      stack(DATA_BUCKET, encryption("trail-bucket", "aws:kms")),
      stack(DATA_BUCKET),
      stack(ALB_LOGS, encryption("alb-logs", "aws:kms", KEY), LOGGING_LB))
+LOGGING_TYPE = "aws:s3/bucketLogging:BucketLogging"
+ACCESS_LOGS = bucket("access-logs")
+TRAIL_BUCKET_LOGGING = Res(LOGGING_TYPE, "trail-bucket-logging", {
+    "bucket": "trail-bucket", "targetBucket": "access-logs", "targetPrefix": "cloudtrail/"},
+    deps={"bucket": ["trail-bucket"], "targetBucket": ["access-logs"]})
+case("s3-default-encryption", stack(ACCESS_LOGS, encryption("access-logs", "AES256"), TRAIL_BUCKET_LOGGING),
+     stack(ACCESS_LOGS, encryption("access-logs", "aws:kms", KEY), TRAIL_BUCKET_LOGGING))
+case("s3-server-access-logging", stack(DATA_BUCKET, ACCESS_LOGS, TRAIL_BUCKET_LOGGING),
+     stack(DATA_BUCKET), stack(DATA_BUCKET, ACCESS_LOGS),
+     stack(DATA_BUCKET, replace(changed(TRAIL_BUCKET_LOGGING, targetBucket="trail-bucket"),
+                                deps={"bucket": ["trail-bucket"], "targetBucket": ["trail-bucket"]})))
+LOG_DELIVERY = {"Sid": "S3LogDelivery", "Effect": "Allow", "Principal": {"Service": "logging.s3.amazonaws.com"},
+                "Action": "s3:PutObject", "Resource": "arn:aws:s3:::access-logs/*",
+                "Condition": {"StringEquals": {"aws:SourceAccount": ACCOUNT}}}
+ACCESS_LOGS_POLICY = Res(BUCKET_POLICY, "access-logs-policy", {"bucket": "access-logs", "policy": policy_document(
+    LOG_DELIVERY)}, deps={"bucket": ["access-logs"]})
+case("s3-access-log-delivery-bounded", stack(DATA_BUCKET, ACCESS_LOGS, TRAIL_BUCKET_LOGGING, ACCESS_LOGS_POLICY),
+     stack(DATA_BUCKET, ACCESS_LOGS, TRAIL_BUCKET_LOGGING),
+     stack(DATA_BUCKET, ACCESS_LOGS, TRAIL_BUCKET_LOGGING, changed(ACCESS_LOGS_POLICY, policy=policy_document(
+         {**LOG_DELIVERY, "Condition": {}}))))
+case("s3-no-force-destroy-in-production", stack(DATA_BUCKET, changed(DATA_BUCKET, forceDestroy=False)),
+     stack(changed(DATA_BUCKET, forceDestroy=True)))
+case("s3-no-force-destroy-in-production", stack(changed(DATA_BUCKET, forceDestroy=True), tier="non-production"))
 VERSIONING = Res(VERSIONING_TYPE, "trail-bucket-versioning", {"bucket": "trail-bucket", "versioningConfiguration": {
     "status": "Enabled"}}, deps={"bucket": ["trail-bucket"]})
 case("s3-versioning", stack(DATA_BUCKET, VERSIONING), stack(DATA_BUCKET),
@@ -325,6 +404,47 @@ case("cloudtrail-encrypted-with-cmk", stack(TRAIL), *variants(TRAIL, {"kmsKeyId"
 case("cloudtrail-log-file-validation", stack(TRAIL), *variants(TRAIL, {"enableLogFileValidation": False}))
 case("cloudtrail-cloudwatch-logs", stack(TRAIL), *variants(TRAIL, {"cloudWatchLogsGroupArn": DELETE},
                                                             {"cloudWatchLogsRoleArn": DELETE}))
+case("cloudtrail-sns-notifications", stack(changed(TRAIL, snsTopicName="securestack-dev-cloudtrail-deliveries")),
+     stack(TRAIL))
+TRAIL_ARN = f"arn:aws:cloudtrail:us-east-1:{ACCOUNT}:trail/securestack-dev"
+TRAIL_WRITES = {"Sid": "CloudTrailWrites", "Effect": "Allow", "Principal": {"Service": "cloudtrail.amazonaws.com"},
+                "Action": "s3:PutObject", "Resource": f"arn:aws:s3:::trail-bucket/AWSLogs/{ACCOUNT}/*",
+                "Condition": {"StringEquals": {"aws:SourceArn": TRAIL_ARN}}}
+DENY_OTHER_WRITERS = {"Sid": "DenyOtherWriters", "Effect": "Deny", "Principal": "*", "Action": "s3:PutObject",
+                      "Resource": "arn:aws:s3:::trail-bucket/*",
+                      "Condition": {"StringNotEquals": {"aws:SourceArn": TRAIL_ARN}}}
+WRITING_TRAIL = replace(TRAIL, deps={"s3BucketName": ["trail-bucket"]})
+
+
+def trail_bucket_policy(*statements: dict) -> Res:
+    return changed(TLS_POLICY, policy=policy_document(DENY_HTTP, TRAIL_WRITES, *statements))
+
+
+case("cloudtrail-bucket-written-only-by-trail",
+     stack(WRITING_TRAIL, DATA_BUCKET, trail_bucket_policy(DENY_OTHER_WRITERS)),
+     stack(WRITING_TRAIL, DATA_BUCKET, trail_bucket_policy()),
+     # a deny narrowed to one IP range still lets every other caller of the account write
+     stack(WRITING_TRAIL, DATA_BUCKET, trail_bucket_policy({**DENY_OTHER_WRITERS, "Condition": {
+         "StringNotEquals": {"aws:SourceArn": TRAIL_ARN}, "IpAddress": {"aws:SourceIp": "10.0.0.0/8"}}})),
+     stack(WRITING_TRAIL, DATA_BUCKET, trail_bucket_policy({**DENY_OTHER_WRITERS, "Action": "s3:GetObject"})))
+case("cloudtrail-bucket-written-only-by-trail", stack(WRITING_TRAIL, DATA_BUCKET, trail_bucket_policy(
+    {**DENY_OTHER_WRITERS, "Condition": {"StringNotEquals": {"aws:PrincipalServiceName": "cloudtrail.amazonaws.com"}}})))
+TOPIC_ARN = f"arn:aws:sns:us-east-1:{ACCOUNT}:securestack-dev-alarms"
+ALARMS_PUBLISH = {"Sid": "AlarmsPublish", "Effect": "Allow", "Principal": {"Service": "cloudwatch.amazonaws.com"},
+                  "Action": "sns:Publish", "Resource": TOPIC_ARN,
+                  "Condition": {"StringEquals": {"aws:SourceAccount": ACCOUNT}}}
+DENY_OTHER_PUBLISHERS = {"Sid": "DenyOthers", "Effect": "Deny", "Principal": "*", "Action": "sns:Publish",
+                         "Resource": TOPIC_ARN, "Condition": {"StringNotEquals": {
+                             "aws:PrincipalServiceName": "cloudwatch.amazonaws.com"}}}
+TOPIC_POLICY = Res("aws:sns/topicPolicy:TopicPolicy", "alarms-policy", {
+    "arn": TOPIC_ARN, "policy": policy_document(ALARMS_PUBLISH, DENY_OTHER_PUBLISHERS)})
+case("sns-publish-only-by-granted-service", stack(TOPIC_POLICY, changed(TOPIC_POLICY, policy=policy_document(
+    {**DENY_OTHER_PUBLISHERS, "Sid": "OnlyDenies"}))),
+     *variants(TOPIC_POLICY, {"policy": policy_document(ALARMS_PUBLISH)},
+               {"policy": policy_document(ALARMS_PUBLISH, {**DENY_OTHER_PUBLISHERS, "Condition": {
+                   "Bool": {"aws:SecureTransport": "false"}}})},
+               {"policy": policy_document(ALARMS_PUBLISH, {**DENY_OTHER_PUBLISHERS, "Action": "sns:Subscribe"})}),
+     stack(Res("aws:sns/topic:Topic", "inline", {"name": "t", "policy": policy_document(ALARMS_PUBLISH)})))
 TOPIC = Res("aws:sns/topic:Topic", "alarms", {"name": "securestack-dev-alarms", "kmsMasterKeyId": KEY})
 case("sns-topic-encrypted-with-cmk", stack(TOPIC), *variants(TOPIC, {"kmsMasterKeyId": DELETE},
                                                              {"kmsMasterKeyId": "alias/aws/sns"}))
@@ -397,6 +517,50 @@ FLOW_LOG = Res("aws:ec2/flowLog:FlowLog", "flow-log", {"vpcId": "vpc-id", "traff
                                                        "logDestinationType": "cloud-watch-logs"},
                deps={"vpcId": ["vpc"]})
 case("vpc-flow-logs", stack(VPC, FLOW_LOG), stack(VPC), stack(VPC, changed(FLOW_LOG, trafficType="ACCEPT")))
+# An existing VPC (network.existingVpc): no Vpc resource, only resources that name its id.
+EXISTING_VPC_ID = "vpc-0a1b2c3d4e5f60718"
+SG_IN_EXISTING_VPC = changed(DB_SG, vpcId=EXISTING_VPC_ID)
+DEFAULT_SG_OF_EXISTING = Res(DEFAULT_SG.type, "default-sg", {"vpcId": EXISTING_VPC_ID, "ingress": [], "egress": []})
+FLOW_LOG_OF_EXISTING = Res(FLOW_LOG.type, "flow-log", {"vpcId": EXISTING_VPC_ID, "trafficType": "ALL",
+                                                       "logDestinationType": "cloud-watch-logs"})
+case("vpc-default-security-group-closed", stack(SG_IN_EXISTING_VPC, DEFAULT_SG_OF_EXISTING), stack(SG_IN_EXISTING_VPC),
+     stack(SG_IN_EXISTING_VPC, changed(DEFAULT_SG_OF_EXISTING, vpcId="vpc-0fffffffffffffff0")))
+case("vpc-flow-logs", stack(SG_IN_EXISTING_VPC, FLOW_LOG_OF_EXISTING), stack(SG_IN_EXISTING_VPC),
+     stack(SG_IN_EXISTING_VPC, changed(FLOW_LOG_OF_EXISTING, trafficType="ACCEPT")))
+
+VPC_ENDPOINT_TYPE = "aws:ec2/vpcEndpoint:VpcEndpoint"
+
+
+def interface_endpoint(service: str, **changes) -> Res:
+    return changed(Res(VPC_ENDPOINT_TYPE, f"{service}-endpoint", {
+        "vpcId": "vpc-id", "serviceName": f"com.amazonaws.us-east-1.{service}", "vpcEndpointType": "Interface",
+        "privateDnsEnabled": True, "subnetIds": ["subnet-a-id", "subnet-b-id"]}), **changes)
+
+
+S3_GATEWAY = Res(VPC_ENDPOINT_TYPE, "s3-endpoint", {"vpcId": "vpc-id", "serviceName": "com.amazonaws.us-east-1.s3",
+                                                    "vpcEndpointType": "Gateway", "routeTableIds": ["rtb-id"]})
+REDEPLOY_POLICY = Res("aws:iam/rolePolicy:RolePolicy", "rotator-secrets", {
+    "role": "securestack-dev-rotator-role", "policy": policy_document(
+        {"Effect": "Allow", "Action": "ecs:UpdateService",
+         "Resource": f"arn:aws:ecs:us-east-1:{ACCOUNT}:service/securestack-dev/securestack-dev-app"})})
+APP_ENDPOINTS = ("secretsmanager", "kms", "logs", "sts", "ecr.api", "ecr.dkr", "ecs", "xray")
+
+
+def private_code_stack(*, leave_out: str = "", extra: tuple = ()) -> Stack:
+    """A traced rotator that redeploys the app, the app, and the endpoints they call (but `leave_out`)."""
+    endpoints = [interface_endpoint(s) for s in APP_ENDPOINTS if s != leave_out]
+    endpoints += [S3_GATEWAY] if leave_out != "s3" else []
+    return stack(ROTATOR, SERVICE, REDEPLOY_POLICY, *endpoints, *extra)
+
+
+# a rotator that is not traced and redeploys nothing, no app: the baseline is enough
+case("vpc-endpoints-for-private-code", stack(changed(ROTATOR, tracingConfig={"mode": "PassThrough"}),
+                                             *[interface_endpoint(s) for s in ("secretsmanager", "kms", "logs", "sts")],
+                                             S3_GATEWAY))
+case("vpc-endpoints-for-private-code", private_code_stack(),
+     *[private_code_stack(leave_out=service) for service in ("ecs", "xray", "ecr.dkr", "secretsmanager", "s3")],
+     private_code_stack(leave_out="ecs", extra=(interface_endpoint("ecs", privateDnsEnabled=False),)),
+     private_code_stack(leave_out="s3", extra=(changed(S3_GATEWAY, routeTableIds=[]),)))
 case("subnet-no-public-ip-on-launch", stack(SUBNET_A), *variants(SUBNET_A, {"mapPublicIpOnLaunch": True}))
 
 # -- IAM and resource policies ---------------------------------------------------------------------------------
@@ -949,3 +1113,30 @@ case("secret-metadata-tags", stack(TAGGED_KEY, changed(SECRET, tags=WEBHOOK_TAGS
                {"tags": {"securestack:env": "dev"}}))
 case("secret-metadata-tags", stack(changed(SECRET, tags={**API_KEY_TAGS, "securestack:key-prefix": "sk_test_"}),
                                    tier="non-production"))
+
+# -- a rotator that redeploys the app: its failed redeploys are alarmed -----------------------------------------
+
+REDEPLOY_ROLE = Res("aws:iam/role:Role", "rotator-role", {"assumeRolePolicy": policy_document()})
+REDEPLOYER = replace(changed(ROTATOR, role=f"arn:aws:iam::{ACCOUNT}:role/rotator-role"),
+                     deps={**ROTATOR.deps, "role": ["rotator-role"]})
+REDEPLOY_GRANT = Res(ROLE_POLICY_TYPE, "rotator-secrets", {"role": "rotator-role-id", "policy": policy_document(
+    {"Effect": "Allow", "Action": "ecs:UpdateService",
+     "Resource": f"arn:aws:ecs:us-east-1:{ACCOUNT}:service/app/api"})}, deps={"role": ["rotator-role"]})
+REDEPLOY_METRIC = {"name": "RotatorRedeployFailures", "namespace": "securestack/dev/rotation", "value": "1"}
+REDEPLOY_FILTER = Res("aws:cloudwatch/logMetricFilter:LogMetricFilter", "rotator-redeploy-failures-filter", {
+    "name": "securestack-dev-rotator-redeploy-failures", "logGroupName": "/aws/lambda/securestack-dev-rotator",
+    "pattern": '{ $.outcome = "redeploy-failed" }', "metricTransformation": REDEPLOY_METRIC},
+    deps={"logGroupName": ["rotator-logs"]})
+REDEPLOY_ALARM = Res("aws:cloudwatch/metricAlarm:MetricAlarm", "rotator-redeploy-failures-alarm", {
+    "name": "securestack-dev-rotator-redeploy-failures", "metricName": "RotatorRedeployFailures",
+    "namespace": "securestack/dev/rotation", "statistic": "Sum", "period": 300, "evaluationPeriods": 1,
+    "threshold": 1, "comparisonOperator": "GreaterThanOrEqualToThreshold",
+    "alarmActions": [arn_of("aws:sns/topic:Topic", "alarms")]}, deps={"alarmActions": ["alarms"]})
+REDEPLOYING = (REDEPLOYER, ROTATOR_LOGS, REDEPLOY_ROLE, REDEPLOY_GRANT)
+case("lambda-redeploy-failures-alarmed", stack(*REDEPLOYING, REDEPLOY_FILTER, REDEPLOY_ALARM, TOPIC),
+     stack(*REDEPLOYING, REDEPLOY_FILTER, TOPIC),
+     stack(*REDEPLOYING, changed(REDEPLOY_FILTER, pattern='{ $.level = "ERROR" }'), REDEPLOY_ALARM, TOPIC),
+     stack(*REDEPLOYING, REDEPLOY_FILTER, replace(changed(REDEPLOY_ALARM, alarmActions=[]), deps={}), TOPIC),
+     stack(*REDEPLOYING, replace(REDEPLOY_FILTER, deps={}, inputs={**REDEPLOY_FILTER.inputs,
+                                                                   "logGroupName": "/elsewhere"}),
+           REDEPLOY_ALARM, TOPIC))

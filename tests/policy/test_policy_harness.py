@@ -16,10 +16,10 @@ from pulumi_policy import ResourceValidationPolicy, StackValidationPolicy
 from infra import preview
 from infra.recording import Secret, record
 from infra.stack_config import StackConfig, read_stack_config
-from policy.harness import CONFIG_ERROR_POLICY, evaluate, pack_version
+from policy.harness import CONFIG_ERROR_POLICY, PolicyPackError, evaluate, pack_version
 from policy.policies import POLICIES
 from tests.policy.builders import ACCOUNT, changed, recording_of, stack_config
-from tests.policy.cases import DB
+from tests.policy.cases import DB, ROLE_POLICY
 from tests.policy.edits import mutable_copy, put, res
 from tests.support.stacks import shipped_recording
 
@@ -62,6 +62,17 @@ def test_unknown_value_during_preview_is_reported_as_cannot_run_not_a_crash():
         "string value at .kmsKeyId can't be known during preview")
     # A policy that reads only known values still decides during the preview.
     assert found["log-group-retention"]["enforcementLevel"] == "mandatory"
+
+
+def test_a_value_left_unknown_in_up_mode_fails_the_policy_instead_of_passing():
+    """`pulumi up` knows every value: a "can't run" there would be a policy that never ran, so it is mandatory."""
+    config = stack_config("dev", "non-production")
+    recording = record(small_program, stack="dev", config=config.config, preview=True)
+    recording.preview = False  # the same unknown, now claimed to be a recording of `pulumi up`
+    found = by_policy(evaluate(recording, config, policies=named("log-group-encrypted")))
+    assert found["log-group-encrypted"]["enforcementLevel"] == "mandatory"
+    assert found["log-group-encrypted"]["message"].startswith("can't run policy 'log-group-encrypted'")
+    assert found["log-group-encrypted"]["message"].endswith("(in up mode every value is known: the policy must decide)")
 
 
 def test_the_same_program_on_update_is_checked_in_full():
@@ -197,6 +208,62 @@ def test_unreadable_policy_config_file_fails_the_gate(tmp_path):
     assert "policy-config.dev.json is not valid JSON" in violations[0]["message"]
 
 
+def unreadable_as_a_directory(path: Path) -> None:
+    path.mkdir()
+
+
+def unreadable_as_a_dangling_link(path: Path) -> None:
+    path.symlink_to(path.parent / "moved-away.json")
+
+
+def unreadable_as_latin1(path: Path) -> None:
+    path.write_bytes('{"rds-not-public": "advisory", "note": "r\xe9vis\xe9"}'.encode("latin-1"))
+
+
+@pytest.mark.parametrize("make_unreadable, problem", [
+    (unreadable_as_a_directory, "policy-config.dev.json cannot be read: Is a directory"),
+    (unreadable_as_a_dangling_link, "policy-config.dev.json cannot be read: No such file or directory"),
+    (unreadable_as_latin1, "policy-config.dev.json is not UTF-8 text"),
+])
+def test_a_policy_config_file_that_cannot_be_read_fails_the_gate_not_the_run(tmp_path, make_unreadable, problem):
+    """Never "no config" (that would be fine: everything mandatory) nor a traceback: a mandatory violation."""
+    config = project_copy(tmp_path, "dev")
+    (tmp_path / "policy").mkdir(exist_ok=True)
+    make_unreadable(tmp_path / "policy" / "policy-config.dev.json")
+    violations = evaluate(PUBLIC_DB, config, policies=named("rds-not-public"))
+    assert [(v["policyName"], v["enforcementLevel"], v["message"]) for v in violations] == [
+        (CONFIG_ERROR_POLICY, "mandatory", problem)]
+
+
+def raises_on_databases(args, report_violation):
+    if args.resource_type == "aws:rds/instance:Instance":
+        raise ValueError("cannot parse engine version")
+
+
+def test_a_policy_that_raises_stops_the_gate_naming_the_policy_and_the_resource():
+    raising = ResourceValidationPolicy(name="raises-on-databases", description="d", validate=raises_on_databases)
+    with pytest.raises(PolicyPackError) as raised:
+        evaluate(PUBLIC_DB, stack_config("dev", "non-production"), policies=[*named("rds-not-public"), raising])
+    database = next(r for r in PUBLIC_DB.resources if r.type == "aws:rds/instance:Instance")
+    assert str(raised.value) == (f"policy 'raises-on-databases' failed on {database.urn}: "
+                                 "ValueError: cannot parse engine version")
+
+
+def test_a_policy_document_that_is_not_json_stops_the_gate_instead_of_reading_as_empty():
+    """An unparseable document used to read as "no statements", so every document policy passed it."""
+    broken = recording_of([changed(ROLE_POLICY, policy='{"Version": "2012-10-17", "Statement": [{"Effect": "Allow",')])
+    with pytest.raises(PolicyPackError) as raised:
+        evaluate(broken, stack_config("dev", "non-production"), policies=named("iam-no-full-admin"))
+    assert str(raised.value).startswith("policy 'iam-no-full-admin' failed on urn:pulumi:dev::")
+    assert str(raised.value).endswith("InvalidJsonInput: a JSON input is not valid JSON (Expecting property name "
+                                      "enclosed in double quotes at line 1, column 60)")
+
+
+def test_an_empty_pack_is_no_verdict():
+    with pytest.raises(PolicyPackError, match="the policy pack has no policies"):
+        evaluate(PUBLIC_DB, stack_config("dev", "non-production"), policies=[])
+
+
 def public_database(recording):
     mutated = mutable_copy(recording)
     put(res(mutated, "database-instance"), "publiclyAccessible", True)
@@ -207,7 +274,8 @@ def public_database(recording):
 def test_preview_exits_non_zero_on_a_mandatory_violation_only(tmp_path, monkeypatch, capsys, lowered):
     config = project_copy(tmp_path, "dev", {"rds-not-public": "advisory"} if lowered else None)
     monkeypatch.setattr(preview, "read_stack_config", lambda stack: config)
-    monkeypatch.setattr(preview, "run_stack", lambda stack_config: public_database(shipped_recording("dev")))
+    monkeypatch.setattr(preview, "run_stack",
+                        lambda stack_config, preview=False: public_database(shipped_recording("dev")))
     exit_code = preview.main(["dev"])
     output = capsys.readouterr().out
     if lowered:

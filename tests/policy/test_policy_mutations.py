@@ -192,12 +192,38 @@ MUTATIONS = [
             applyServerSideEncryptionByDefault={"sseAlgorithm": "AES256"})))),
     Mutation("trail bucket versioned", "s3-versioning", setting("audit-bucket-versioning", "versioningConfiguration",
                                                                 {"status": "Suspended"})),
+    Mutation("trail bucket logs its requests (CloudTrail.7)", "s3-server-access-logging",
+             lambda rec: drop(rec, "audit-bucket-access-logging")),
+    Mutation("ALB log bucket logs its requests (S3.9)", "s3-server-access-logging",
+             lambda rec: drop(rec, "edge-access-logs-access-logging")),
+    Mutation("access-log bucket SSE-S3 (what S3 log delivery writes to)", "s3-default-encryption", on(
+        "access-logs-bucket-encryption", lambda r: edit(r, "rules", lambda rules: rules[0][
+            "applyServerSideEncryptionByDefault"].update(sseAlgorithm="aws:kms")))),
+    Mutation("S3 log delivery bounded to this account", "s3-access-log-delivery-bounded", on(
+        "access-logs-bucket-policy", lambda r: edit_json(r, "policy", each_statement(
+            lambda s: s.pop("Condition") if s["Effect"] == "Allow" else None)))),
+    Mutation("production buckets never force_destroy", "s3-no-force-destroy-in-production",
+             setting("audit-bucket", "forceDestroy", True), PROD),
     Mutation("backup vault under the CMK (prod)", "backup-vault-encrypted-with-cmk", removing("backup-vault",
                                                                                             "kmsKeyArn"), PROD),
     # network
     Mutation("default security group closed", "vpc-default-security-group-closed", setting(
         "network-default-sg-closed", "ingress", [{"protocol": "-1", "fromPort": 0, "toPort": 0, "self": True}])),
     Mutation("VPC flow logs of all traffic", "vpc-flow-logs", setting("network-flow-log", "trafficType", "ACCEPT")),
+    Mutation("VPC has a flow log", "vpc-flow-logs", lambda recording: drop(recording, "network-flow-log")),
+    Mutation("default security group managed", "vpc-default-security-group-closed",
+             lambda recording: drop(recording, "network-default-sg-closed")),
+    # the endpoints the stack's own code calls (issue 11 item 3)
+    Mutation("ECS endpoint for the rotators' redeploy", "vpc-endpoints-for-private-code",
+             lambda recording: drop(recording, "network-ecs-endpoint")),
+    Mutation("X-Ray endpoint for the traced rotators", "vpc-endpoints-for-private-code",
+             lambda recording: drop(recording, "network-xray-endpoint")),
+    Mutation("ECR registry endpoint for the app", "vpc-endpoints-for-private-code",
+             lambda recording: drop(recording, "network-ecr-dkr-endpoint")),
+    Mutation("S3 gateway for the app's image layers", "vpc-endpoints-for-private-code",
+             lambda recording: drop(recording, "network-s3-endpoint")),
+    Mutation("endpoints answer the SDKs' default host names", "vpc-endpoints-for-private-code",
+             setting("network-secretsmanager-endpoint", "privateDnsEnabled", False)),
     Mutation("public subnets assign no public IP", "subnet-no-public-ip-on-launch",
              setting("network-public-0", "mapPublicIpOnLaunch", True)),
     Mutation("database not reachable from the internet", "sg-internet-ingress-web-ports-only",
@@ -274,8 +300,16 @@ MUTATIONS = [
     Mutation("WAF known bad inputs", "waf-known-bad-inputs", on("edge-waf", lambda r: rewrite(r, "rules", keep_where(
         lambda rule: "KnownBadInputs" not in rule["name"])))),
     Mutation("WAF logging", "waf-logging", lambda rec: drop(rec, "edge-waf-logging")),
+    Mutation("WAF anonymous IP list", "waf-anonymous-ip-list", on("edge-waf", lambda r: rewrite(r, "rules", keep_where(
+        lambda rule: "AnonymousIp" not in rule["name"])))),
+    Mutation("WAF hides credentials in sampled requests", "waf-data-protection-credentials", on(
+        "edge-waf", lambda r: edit(r, "dataProtectionConfig", lambda c: c["dataProtections"].pop()))),
     # secrets
     Mutation("every secret rotated", "secret-rotation-configured", lambda rec: drop(rec, "api-keys-checkout-rotation")),
+    Mutation("a schedule change never rotates at once", "secret-first-rotation-only-immediate",
+             setting("api-keys-checkout-rotation", "rotateImmediately", True)),
+    Mutation("the first rotation is started and awaited", "secret-first-rotation-only-immediate",
+             lambda rec: drop(rec, "webhooks-order-events-ready")),
     Mutation("rotation at most every 90 days", "secret-rotation-within-90-days", on(
         "webhooks-order-events-rotation", lambda r: put(r, "rotationRules", {"automaticallyAfterDays": 365}))),
     Mutation("secrets under the secrets CMK", "secret-encrypted-with-cmk",
@@ -295,12 +329,24 @@ MUTATIONS = [
             ADMIN_API_KEY="sk_live_0123456789abcdef")))),
     Mutation("rotator traced", "lambda-tracing-active", setting("webhook-rotator-function", "tracingConfig",
                                                                 {"mode": "PassThrough"})),
-    Mutation("rotator concurrency reserved", "lambda-reserved-concurrency",
-             removing("webhook-rotator-function", "reservedConcurrentExecutions")),
+    Mutation("a failed redeploy raises an alarm", "lambda-redeploy-failures-alarmed",
+             lambda rec: drop(rec, "webhook-rotator-redeploy-failures-alarm")),
+    Mutation("rotator never throttled to zero", "lambda-concurrency-not-zero",
+             setting("webhook-rotator-function", "reservedConcurrentExecutions", 0)),
     Mutation("rotator logs to its encrypted group", "lambda-log-group-managed", on(
         "api-key-rotator-function", lambda r: (put(r, "loggingConfig", {"logFormat": "Text",
                                                                         "logGroup": "/aws/lambda/unmanaged"}),
                                                r.property_dependencies.pop("loggingConfig")))),
+    Mutation("rotator environment under a CMK", "lambda-environment-encrypted-with-cmk",
+             removing("postgres-user-rotator-function", "kmsKeyArn")),
+    Mutation("rotator runs only signed code", "lambda-code-signing-enforced",
+             removing("api-key-rotator-function", "codeSigningConfigArn")),
+    Mutation("code signing enforced, not warned", "lambda-code-signing-enforced", on(
+        "rotator-code-signing-config", lambda r: edit(r, "policies", lambda p: p.update(
+            untrustedArtifactOnDeployment="Warn")))),
+    Mutation("rotator deploys the signed archive", "lambda-code-signing-enforced", on(
+        "webhook-rotator-function", lambda r: (put(r, "s3Key", "unsigned/webhook_secret_rotation.zip"),
+                                               r.property_dependencies.pop("s3Key")))),
     # audit
     Mutation("trail in every region", "cloudtrail-multi-region", setting("audit-trail", "isMultiRegionTrail", False)),
     Mutation("trail under the logs CMK", "cloudtrail-encrypted-with-cmk", removing("audit-trail", "kmsKeyId")),
@@ -309,6 +355,17 @@ MUTATIONS = [
     Mutation("trail into CloudWatch Logs", "cloudtrail-cloudwatch-logs", removing("audit-trail",
                                                                                   "cloudWatchLogsGroupArn")),
     Mutation("alarm topic encrypted", "sns-topic-encrypted-with-cmk", removing("audit-alarms", "kmsMasterKeyId")),
+    Mutation("trail notifies its delivery topic", "cloudtrail-sns-notifications",
+             removing("audit-trail", "snsTopicName")),
+    Mutation("only CloudWatch alarms publish to the alarm topic", "sns-publish-only-by-granted-service", on(
+        "audit-alarms-policy", lambda r: edit_json(r, "policy", keep_statements(
+            lambda s: not s["Sid"].startswith("DenyPublish"))))),
+    Mutation("only the trail publishes to its delivery topic", "sns-publish-only-by-granted-service", on(
+        "audit-deliveries-policy", lambda r: edit_json(r, "policy", keep_statements(
+            lambda s: s["Sid"] != "DenyPublishNotFromThisTrail")))),
+    Mutation("only this trail writes its bucket", "cloudtrail-bucket-written-only-by-trail", on(
+        "audit-bucket-policy", lambda r: edit_json(r, "policy", keep_statements(
+            lambda s: not s["Sid"].startswith("DenyWrites"))))),
     # ECS
     Mutation("app tasks without public IP", "ecs-no-public-ip", on("app-service", lambda r: edit(
         r, "networkConfiguration", lambda n: n.update(assignPublicIp=True)))),

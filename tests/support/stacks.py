@@ -13,15 +13,18 @@ from typing import Any, Iterator, Mapping
 from infra.preview import run_stack
 from infra.program import build
 from infra.recording import RecordedResource, Recording, Secret, record
-from infra.stack_config import read_stack_config
+from infra.stack_config import available_stacks, read_stack_config
 
 SHIPPED_STACKS = ("dev", "prod")
+# Every stack file at the repo root (the shipped ones and any added, e.g. a restore stack), for checks that must
+# hold on each; recorded through the same cache as the shipped stacks, so no stack is recorded twice.
+STACK_FILES = tuple(available_stacks())
 DELETE = object()  # as a field value in `edited(...)`: remove that field
 
 
 @functools.lru_cache(maxsize=None)
 def shipped_recording(stack: str) -> Recording:
-    """The shipped stack exactly as `python -m infra.preview <stack>` runs it (cached per session)."""
+    """The stack (any in STACK_FILES) exactly as `python -m infra.preview <stack>` runs it (cached per session)."""
     return run_stack(read_stack_config(stack))
 
 

@@ -1,0 +1,138 @@
+"""RotatorCodeSigning: the rotators' code is signed by AWS Signer and Lambda refuses any other code.
+
+One per stack: a private, versioned, TLS-only bucket under the secrets key where each rotator's archive is
+uploaded (`unsigned/<kind>-<sha256>.zip`), an AWS Signer signing profile (platform `AWSLambda-SHA384-ECDSA`) and a
+Lambda code-signing configuration that allows only that profile's version and *enforces* (refuses unsigned or
+foreign code instead of warning). `signed_code()` uploads one archive and signs it with a signing job; the function
+deploys the job's signed object.
+
+Why this stays quiet when nothing changed and re-signs when something did (Terraform's aws_signer_signing_job,
+which pulumi-aws bridges, internal/service/signer/signing_job.go): every input of a signing job forces a new one
+and deleting one is a no-op. The uploaded object's key carries the archive's sha256, so the same source gives the
+same key, the same object version and no diff on the object, the job or the function; one changed byte gives a new
+key, a new object version, a new signing job (create-only: a new signature under a new key below `signed/`) and so
+an update of the function's code, which Lambda verifies against the code-signing configuration before it accepts
+it. A failed signature fails `pulumi up` (`ignore_signing_job_failure` stays false): nothing unsigned is deployed.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Optional
+
+import pulumi
+import pulumi_aws as aws
+
+from .common import aws_identity, policy_json, private_bucket
+
+# AWS Signer's platform for Lambda zip packages (ListSigningPlatforms; Lambda developer guide, "Code signing").
+LAMBDA_SIGNING_PLATFORM = "AWSLambda-SHA384-ECDSA"
+# Lambda's CodeSigningPolicy enum (botocore lambda model): Warn deploys untrusted code anyway, Enforce refuses it.
+ENFORCE = "Enforce"
+UNSIGNED_PREFIX = "unsigned/"
+SIGNED_PREFIX = "signed/"
+# The provider validates name_prefix against ^[0-9A-Za-z_]{0,38}$ and appends a unique suffix: a canceled profile's
+# name can never be used again, so a fixed name would make a destroyed stack impossible to create again.
+_PROFILE_PREFIX_MAX = 38
+# Objects replaced by a newer upload or signature only matter until the next deploy: kept a month, then expired.
+NONCURRENT_VERSION_DAYS = 30
+
+
+def profile_name_prefix(environment: str) -> str:
+    return re.sub(r"[^0-9A-Za-z_]", "_", f"securestack_{environment}_rotators_")[:_PROFILE_PREFIX_MAX]
+
+
+def unsigned_object_key(kind: str, sha256_hex: str) -> str:
+    """Keyed by content: the same archive is the same object (no new version, no new signature)."""
+    return f"{UNSIGNED_PREFIX}{kind}-{sha256_hex}.zip"
+
+
+@dataclass(frozen=True)
+class SignedCode:
+    """Where a signing job put the signed archive (what the function deploys) and the job itself."""
+
+    bucket: pulumi.Output[str]
+    key: pulumi.Output[str]
+    job: aws.signer.SigningJob
+
+
+@dataclass
+class RotatorCodeSigningArgs:
+    environment: str
+    production: bool
+    encryption_key_arn: pulumi.Input[str]  # a CMK of this environment (the secrets key)
+    tags: Mapping[str, str] = field(default_factory=dict)
+    # Where the bucket's S3 server access logs go (private_bucket's `access_logs`), once the stack has a
+    # destination for them; None: private_bucket's default.
+    server_access_logs: Optional[Any] = None
+
+
+class RotatorCodeSigning(pulumi.ComponentResource):
+    """A signing profile, an enforcing code-signing configuration and the bucket the code is signed in."""
+
+    def __init__(self, name: str, args: RotatorCodeSigningArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__("securestack:code_signing:RotatorCodeSigning", name, None, opts)
+        self._name, self._args, self._tags = name, args, dict(args.tags)
+        self.account_id, self.partition, self.region = aws_identity(self)
+        self.bucket, self._bucket_ready = self._bucket()
+        self.profile = aws.signer.SigningProfile(
+            f"{name}-profile", platform_id=LAMBDA_SIGNING_PLATFORM,
+            name_prefix=profile_name_prefix(args.environment), tags=self._tags,
+            opts=pulumi.ResourceOptions(parent=self))
+        self.config = aws.lambda_.CodeSigningConfig(
+            f"{name}-config", description=f"securestack {args.environment}: rotators run only code signed by "
+                                          "this stack's signing profile",
+            allowed_publishers={"signing_profile_version_arns": [self.profile.version_arn]},
+            policies={"untrusted_artifact_on_deployment": ENFORCE}, tags=self._tags,
+            opts=pulumi.ResourceOptions(parent=self))
+        self.config_arn = self.config.arn
+        self.register_outputs({"bucket": self.bucket.bucket, "profile_name": self.profile.name,
+                               "profile_version_arn": self.profile.version_arn, "config_arn": self.config_arn})
+
+    def _bucket(self) -> tuple[aws.s3.Bucket, pulumi.Resource]:
+        args = self._args
+        return private_bucket(
+            f"{self._name}-bucket",
+            bucket_name=pulumi.Output.format("securestack-{0}-lambda-code-{1}", args.environment, self.account_id),
+            encryption_rule={"apply_server_side_encryption_by_default": {
+                "sse_algorithm": "aws:kms", "kms_master_key_id": args.encryption_key_arn}, "bucket_key_enabled": True},
+            lifecycle_rules=[{
+                # The current archives stay (a replaced function is created from them); older ones expire.
+                "id": "expire-replaced-code", "status": "Enabled", "filter": {"prefix": ""},
+                "noncurrent_version_expiration": {"noncurrent_days": NONCURRENT_VERSION_DAYS},
+                "abort_incomplete_multipart_upload": {"days_after_initiation": 1}}],
+            policy=self._bucket_policy, tags=self._tags, parent=self, production=args.production,
+            **({"access_logs": args.server_access_logs} if args.server_access_logs is not None else {}))
+
+    @staticmethod
+    def _bucket_policy(bucket: aws.s3.Bucket) -> pulumi.Output[str]:
+        return policy_json([
+            {"Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
+             "Resource": [bucket.arn, pulumi.Output.concat(bucket.arn, "/*")],
+             "Condition": {"Bool": {"aws:SecureTransport": "false"}}}])
+
+    def signed_code(self, resource_name: str, *, kind: str, archive_path: str, sha256_hex: str,
+                    parent: pulumi.Resource, tags: Mapping[str, str]) -> SignedCode:
+        """Uploads one archive (after the bucket is versioned: Signer signs an object *version*) and signs it."""
+        upload = aws.s3.BucketObjectv2(
+            f"{resource_name}-unsigned", bucket=self.bucket.id, key=unsigned_object_key(kind, sha256_hex),
+            source=pulumi.FileAsset(archive_path), source_hash=sha256_hex, content_type="application/zip",
+            # The bucket's default already applies; named on the object too, so the provider detects drift.
+            server_side_encryption="aws:kms", kms_key_id=self._args.encryption_key_arn, bucket_key_enabled=True,
+            tags=dict(tags), opts=pulumi.ResourceOptions(parent=parent, depends_on=[self._bucket_ready]))
+        job = aws.signer.SigningJob(
+            f"{resource_name}-signing", profile_name=self.profile.name,
+            source={"s3": {"bucket": upload.bucket, "key": upload.key, "version": upload.version_id}},
+            destination={"s3": {"bucket": self.bucket.id, "prefix": f"{SIGNED_PREFIX}{kind}/"}},
+            ignore_signing_job_failure=False, opts=pulumi.ResourceOptions(parent=parent))
+        signed = job.signed_objects.apply(_only_s3_object)
+        return SignedCode(bucket=signed.apply(lambda s3: s3["bucket"]), key=signed.apply(lambda s3: s3["key"]),
+                          job=job)
+
+
+def _only_s3_object(signed_objects: Any) -> dict[str, Any]:
+    """The signing job's one signed S3 object ({bucket, key}), however the SDK hands it over."""
+    [signed] = signed_objects
+    s3s = signed["s3s"] if isinstance(signed, Mapping) else signed.s3s
+    [s3] = s3s
+    return dict(s3) if isinstance(s3, Mapping) else {"bucket": s3.bucket, "key": s3.key}

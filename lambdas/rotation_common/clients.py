@@ -1,0 +1,52 @@
+"""AWS clients of the rotation functions: short timeouts and bounded retries.
+
+The functions run in private subnets without a NAT: an AWS API is reachable only through its VPC endpoint.
+With botocore's defaults (60 s connect and read timeouts, retried) a missing endpoint turns one call into a
+wait longer than the function's own 60 s timeout, and the step dies with nothing in the log but "Task timed
+out". With these settings an unreachable API fails within seconds and `unreachable_endpoint` names it.
+"""
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ConnectionClosedError, ReadTimeoutError
+from botocore.exceptions import ConnectionError as BotoConnectionError
+
+# Secrets Manager and ECS answer in well under a second; a connection through a VPC endpoint is made in
+# milliseconds. Worst case per call: 3 attempts x (2 s + 5 s) plus standard-mode backoff, far below 60 s.
+CONNECT_TIMEOUT_SECONDS = 2
+READ_TIMEOUT_SECONDS = 5
+TOTAL_MAX_ATTEMPTS = 3  # the first call and two retries
+CLIENT_CONFIG = Config(
+    connect_timeout=CONNECT_TIMEOUT_SECONDS,
+    read_timeout=READ_TIMEOUT_SECONDS,
+    retries={"total_max_attempts": TOTAL_MAX_ATTEMPTS, "mode": "standard"},
+)
+
+# The log message of a step that failed because an API could not be reached (field `aws_endpoint` names it).
+UNREACHABLE_MESSAGE = "rotation step failed: AWS API unreachable (is its VPC interface endpoint missing?)"
+
+_cached = {}
+
+
+def aws_client(service, endpoint_url=None):
+    """A client of boto3's default session with CLIENT_CONFIG, one per session, service and endpoint URL.
+
+    Building a client costs tens of milliseconds, so a warm Lambda container reuses it; a new default
+    session (as each test makes) gets a new client.
+    """
+    if boto3.DEFAULT_SESSION is None:
+        boto3.setup_default_session()
+    session = boto3.DEFAULT_SESSION
+    key = (service, endpoint_url)
+    cached = _cached.get(key)
+    if cached is None or cached[0] is not session:
+        cached = (session, session.client(service, endpoint_url=endpoint_url, config=CLIENT_CONFIG))
+        _cached[key] = cached
+    return cached[1]
+
+
+def unreachable_endpoint(error):
+    """The endpoint URL an error could not reach (no VPC endpoint, or one that does not answer), else None."""
+    if isinstance(error, (BotoConnectionError, ReadTimeoutError, ConnectionClosedError)):
+        return getattr(error, "kwargs", {}).get("endpoint_url") or "unknown endpoint"
+    return None
