@@ -8,7 +8,7 @@ from .support import (Controls, StackGraph, actions_of, allows, get, is_true, it
                       resource_policy, resources_of, secret_looking, stack_policy, statements)
 from .network import inline_ingress, ingress_rules
 from .types import (ECS_CLUSTER, ECS_SERVICE, INGRESS_RULE, LOAD_BALANCERS, ROLE, ROLE_POLICY, ROLE_POLICY_ATTACHMENT,
-                    SECURITY_GROUP, SECURITY_GROUP_RULE, TASK_DEFINITION)
+                    SECRET, SECRET_READINESS, SECURITY_GROUP, SECURITY_GROUP_RULE, TASK_DEFINITION)
 
 CONTAINER_INSIGHTS = frozenset({"enabled", "enhanced"})
 ROOT_USERS = frozenset({"0", "root"})
@@ -173,6 +173,27 @@ def ecs_ingress_from_load_balancer(graph: StackGraph, report: ReportViolation) -
                                "load balancer's security group", resource.urn)
 
 
+def depends_on(resource, other) -> bool:
+    return any(dependency.urn == other.urn for dependency in resource.dependencies)
+
+
+@stack_policy("ecs-service-waits-for-its-secrets", "An ECS service is created only after a SecretReadiness check of "
+              "every stack secret its tasks inject (tasks cannot start on an empty secret), and waits for a steady "
+              "state (a failing task fails `pulumi up`)", Controls(sources=(
+                  "README: Architecture (app: created only once the secrets it injects have a value)",
+                  "issue 11 item 6")), [ECS_SERVICE, TASK_DEFINITION, SECRET, SECRET_READINESS], Severity.MEDIUM)
+def ecs_service_waits_for_secrets(graph: StackGraph, report: ReportViolation) -> None:
+    for service in graph.of_type(ECS_SERVICE):
+        if not is_true(peek(service.props, "waitForSteadyState")):
+            report(f"{label(service)} does not wait for a steady state (waitForSteadyState)", service.urn)
+        for task in graph.referenced(service, "taskDefinition", TASK_DEFINITION):
+            for secret in graph.referenced(task, "containerDefinitions", SECRET):
+                checks = graph.referrers(secret, "secretArn", SECRET_READINESS)
+                if not any(depends_on(service, check) for check in checks):
+                    report(f"{label(service)} injects {label(secret)} but does not wait for a SecretReadiness check "
+                           "of it (its tasks could start before the secret has a value)", service.urn)
+
+
 POLICIES = [ecs_no_public_ip, ecs_no_env_secrets, ecs_logging, ecs_not_privileged, ecs_read_only_root,
             ecs_distinct_roles, ecs_ingress_from_load_balancer, ecs_container_insights, ecs_non_root, ecs_execution_role_secrets,
-            ecs_task_role_empty]
+            ecs_task_role_empty, ecs_service_waits_for_secrets]

@@ -29,8 +29,10 @@ FULL_ADMIN_ACTIONS = frozenset({"*", "*:*"})
 SERVICE_WILDCARD = re.compile(r"^[\w-]+:\*$")
 SOURCE_KEYS = ("aws:SourceAccount", "aws:SourceArn", "aws:SourceOwner")
 # Service roles the components trust without a source binding: AWS Backup's (components/backup.py passes no
-# account). Every other service role names the account it acts for.
-UNBOUND_SERVICE_TRUSTS = frozenset({"backup.amazonaws.com"})
+# account) and CloudTrail's role for CloudWatch Logs (CloudTrail's documented trust for it has no condition, and
+# trails whose role trust carries aws:SourceAccount fail to deliver: README "Audit", components/audit.py). Every
+# other service role names the account it acts for.
+UNBOUND_SERVICE_TRUSTS = frozenset({"backup.amazonaws.com", "cloudtrail.amazonaws.com"})
 
 
 def identity_documents(resource_type: str, props) -> list:

@@ -5,18 +5,21 @@ from pulumi_policy import ReportViolation, ResourceValidationArgs, Severity
 
 from .support import (Controls, StackGraph, allows, describe_statement, get, is_public_principal, is_true, items,
                       label, number, peek, resource_policy, stack_policy, statements)
-from .types import (BACKUP_VAULT, ENCRYPTION_CONFIGS, KMS_KEY, KMS_KEY_POLICY, KMS_REPLICA_KEY, LOG_GROUP,
-                    RDS_INSTANCE, SECRET, TOPIC, TRAIL)
+from .types import (BACKUP_VAULT, BUCKETS, ENCRYPTION_CONFIGS, FUNCTION, KMS_KEY, KMS_KEY_POLICY, KMS_REPLICA_KEY,
+                    LOG_GROUP, RDS_INSTANCE, SECRET, TOPIC, TRAIL)
 
 SYMMETRIC = "SYMMETRIC_DEFAULT"
 MAX_ROTATION_PERIOD_DAYS = 365  # README: yearly rotation (KMS allows up to 2560)
 PURPOSE_TAG = "securestack:key-purpose"
 # Which key purpose may encrypt what (README "Architecture", keys: a CMK per purpose). Backup vaults take the data
-# key, or in the copy region that region's own backup-copy key.
+# key, or in the copy region that region's own backup-copy key. Lambda environments take the secrets key (README
+# "Architecture", rotation), and so does the bucket the functions' code comes from (the signed rotator archives:
+# README "Rotator code signing"); every other bucket holds logs.
+CODE_BUCKET_PURPOSES = {"secrets"}
 KEY_USES = (
     (RDS_INSTANCE, "kmsKeyId", {"data"}), (RDS_INSTANCE, "performanceInsightsKmsKeyId", {"data"}),
     (RDS_INSTANCE, "masterUserSecretKmsKeyId", {"data"}), (BACKUP_VAULT, "kmsKeyArn", {"data", "backup-copy"}),
-    (SECRET, "kmsKeyId", {"secrets"}),
+    (SECRET, "kmsKeyId", {"secrets"}), (FUNCTION, "kmsKeyArn", {"secrets"}),
     (LOG_GROUP, "kmsKeyId", {"logs"}), (TRAIL, "kmsKeyId", {"logs"}), (TOPIC, "kmsMasterKeyId", {"logs"}),
     *((config, "rules", {"logs"}) for config in ENCRYPTION_CONFIGS),
 )
@@ -94,8 +97,12 @@ def kms_keys_by_purpose(graph: StackGraph, report: ReportViolation) -> None:
                    f"{purpose!r}", key.urn)
         else:
             seen[(purpose, peek(key.props, "region"))] = key
-    for resource_type, prop, purposes in KEY_USES:
+    code_buckets = [b for f in graph.of_type(FUNCTION) for b in graph.referenced(f, "s3Bucket", *BUCKETS)]
+    for resource_type, prop, default_purposes in KEY_USES:
         for resource in graph.of_type(resource_type):
+            holds_code = resource_type in ENCRYPTION_CONFIGS and any(
+                graph.refers_to(resource, "bucket", bucket) for bucket in code_buckets)
+            purposes = CODE_BUCKET_PURPOSES if holds_code else default_purposes
             for key in graph.referenced(resource, prop, KMS_KEY, KMS_REPLICA_KEY):
                 if purpose_of(key) is not None and purpose_of(key) not in purposes:
                     report(f"{label(resource)}'s {prop} uses the {purpose_of(key)!r} key {label(key)}; it takes "

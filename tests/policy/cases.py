@@ -972,6 +972,24 @@ case("kms-keys-by-purpose", stack(*KEYS.values(), *KEYED),
      stack(*KEYS.values(), keyed(ROTATOR_LOGS, "kmsKeyId", "secrets")),
      stack(*KEYS.values(), replace(KEYS["logs"], name="second-logs-key")),
      stack(DATA_KEY))
+# The functions' code bucket (signed rotator archives) and their environments take the secrets key, not the logs key.
+CODE_BUCKET = bucket("lambda-code")
+CODE_FUNCTION = replace(changed(ROTATOR, s3Bucket="lambda-code", s3Key="signed/rotator.zip"),
+                        deps={**ROTATOR.deps, "s3Bucket": ["lambda-code"]})
+
+
+def code_bucket_sse(purpose: str) -> Res:
+    return Res(SSE_TYPE, "lambda-code-sse", {"bucket": "lambda-code", "rules": [{
+        "applyServerSideEncryptionByDefault": {"sseAlgorithm": "aws:kms",
+                                               "kmsMasterKeyId": KEYS[purpose].outputs["arn"]}}]},
+               deps={"bucket": ["lambda-code"], "rules": [KEYS[purpose].name]})
+
+
+case("kms-keys-by-purpose", stack(*KEYS.values(), CODE_BUCKET, CODE_FUNCTION, code_bucket_sse("secrets"),
+                                  keyed(ROTATOR, "kmsKeyArn", "secrets")),
+     stack(*KEYS.values(), CODE_BUCKET, CODE_FUNCTION, code_bucket_sse("logs")),
+     stack(*KEYS.values(), CODE_BUCKET, code_bucket_sse("secrets")),
+     stack(*KEYS.values(), keyed(ROTATOR, "kmsKeyArn", "logs")))
 
 # -- README's claims: secrets ----------------------------------------------------------------------------------
 
@@ -1070,6 +1088,14 @@ case("ecs-task-role-grants-nothing", stack(task(), TASK_ROLE),
      stack(task(), TASK_ROLE, Res("aws:iam/rolePolicyAttachment:RolePolicyAttachment", "task-admin", {
          "role": "securestack-dev-app-task", "policyArn": "arn:aws:iam::aws:policy/AdministratorAccess"},
          deps={"role": ["task-role"]})))
+
+WAITING_SERVICE = replace(changed(SERVICE, taskDefinition=f"arn:aws:ecs:us-east-1:{ACCOUNT}:task-definition/app:1",
+                                  waitForSteadyState=True),
+                          deps={"taskDefinition": ["task"], "dependsOn": ["storefront-ready"]})
+case("ecs-service-waits-for-its-secrets", stack(SECRET, READINESS, task(), WAITING_SERVICE),
+     stack(SECRET, READINESS, task(), changed(WAITING_SERVICE, waitForSteadyState=False)),
+     stack(SECRET, READINESS, task(), replace(WAITING_SERVICE, deps={"taskDefinition": ["task"]})),
+     stack(SECRET, task(), WAITING_SERVICE))
 
 # -- component docstrings' claims ------------------------------------------------------------------------------
 
