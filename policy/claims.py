@@ -70,15 +70,28 @@ CLAIMS: list[Claim] = [
            "VPC, public subnets (load balancer) and private subnets (everything else) in >= 2 AZs",
            "lb-multi-az", "lambda-in-vpc-multi-az", "private-subnets-no-default-route", "subnet-no-public-ip-on-launch",
            "sg-internet-ingress-only-to-load-balancers"),
-    readme(ARCHITECTURE + "network", "no NAT: interface endpoints for secretsmanager, kms, logs, sts (+ ECR, S3 gateway)",
+    readme(ARCHITECTURE + "network",
+           "no NAT: an interface endpoint (private DNS, in the private subnets) for every AWS API the stack's own code "
+           "calls, derived from what the stack runs (`infra/endpoints.py`): secretsmanager, kms, logs, sts always, "
+           "ecr.api + ecr.dkr with the app, ecs when rotators redeploy it, xray for the traced rotators",
            "private-subnets-no-default-route", "vpc-endpoints-for-private-code", "sg-no-internet-egress"),
+    readme(ARCHITECTURE + "network", "config adds, never removes", "vpc-endpoints-for-private-code"),
+    readme(ARCHITECTURE + "network", "the S3 gateway on the private route tables", "vpc-endpoints-for-private-code"),
     readme(ARCHITECTURE + "network", "flow logs to an encrypted log group", "vpc-flow-logs", "log-group-encrypted"),
-    readme(ARCHITECTURE + "network", "default security group without rules", "vpc-default-security-group-closed"),
-    readme(ARCHITECTURE + "database", "RDS PostgreSQL encrypted with the data key", "rds-storage-encrypted-with-cmk",
+    readme(ARCHITECTURE + "network",
+           "default security group without rules. An `existingVpc` gets the same: a flow log on it, its default "
+           "security group adopted and emptied, the endpoints in its private subnets, the S3 gateway on "
+           "`privateRouteTableIds`", "vpc-default-security-group-closed", "vpc-flow-logs",
+           "vpc-endpoints-for-private-code"),
+    readme(ARCHITECTURE + "database",
+           "RDS PostgreSQL encrypted with the data key (a point-in-time restored copy: its source's key, see below)",
+           "rds-storage-encrypted-with-cmk",
            "kms-keys-by-purpose"),
     readme(ARCHITECTURE + "database", "PITR backups (7..35 days, prod 35)", "rds-backup-retention",
            "rds-backup-retention-35-days-in-production"),
-    readme(ARCHITECTURE + "database", "final snapshot", "rds-final-snapshot-in-production"),
+    readme(ARCHITECTURE + "database",
+           "final snapshot named per instance (`<identifier>-final-<random>`: a second destroy never collides)",
+           "rds-final-snapshot-in-production"),
     readme(ARCHITECTURE + "database", "deletion protection + `protect` in prod", "rds-deletion-protection-in-production",
            "stateful-resources-protected-in-production"),
     readme(ARCHITECTURE + "database", "multi-AZ in prod", "rds-multi-az-in-production"),
@@ -94,7 +107,8 @@ CLAIMS: list[Claim] = [
     readme(ARCHITECTURE + "database", "master password managed by RDS in Secrets Manager under the CMK",
            "rds-master-password-managed"),
     readme(ARCHITECTURE + "database", "5432 only from named security groups", "rds-ingress-only-from-security-groups"),
-    readme(ARCHITECTURE + "backups", "prod: AWS Backup daily, copied to a second region under that region's own CMK",
+    readme(ARCHITECTURE + "backups", "prod: AWS Backup daily (07:00 UTC by default), copied to a second region under that "
+           "region's own CMK",
            "backup-cross-region-copy-in-production", "backup-vault-encrypted-with-cmk", "kms-key-rotation"),
     readme(ARCHITECTURE + "edge", "internet-facing ALB in the public subnets", "lb-multi-az",
            "sg-internet-ingress-only-to-load-balancers"),
@@ -102,17 +116,21 @@ CLAIMS: list[Claim] = [
            "HTTPS is the only listener that forwards (TLS policy from the Security Hub ELB.17 list, HSTS)",
            "lb-http-redirects-to-https", "lb-https-tls-policy", "lb-https-security-headers"),
     readme(ARCHITECTURE + "edge", "port 80 only answers 301 to HTTPS", "lb-http-redirects-to-https"),
-    readme(ARCHITECTURE + "edge", "WAFv2 with rate limit + AWS managed rules, logging with credentials redacted",
-           "lb-waf-associated", "waf-has-rules", "waf-rate-based-rule", "waf-managed-rule-groups", "waf-logging",
-           "waf-logging-redacts-credentials"),
+    readme(ARCHITECTURE + "edge", "WAFv2 with rate limit + AWS managed rules (anonymous IPs included), "
+           "`Authorization`/`Cookie` hidden in logs and sampled requests", "lb-waf-associated", "waf-has-rules",
+           "waf-rate-based-rule", "waf-managed-rule-groups", "waf-anonymous-ip-list", "waf-logging",
+           "waf-logging-redacts-credentials", "waf-data-protection-credentials"),
     readme(ARCHITECTURE + "edge", "access logs to a private, TLS-only bucket", "lb-access-logs",
            "s3-public-access-blocked", "s3-tls-only", "s3-alb-log-bucket-tls-1-2"),
     readme(ARCHITECTURE + "scoped keys, webhook secrets",
            "a secret per key / webhook / the app's database login, named "
            "`securestack/<env>/{api-keys,webhooks,database}/<name>`, under the secrets key, recovery window, rotated "
-           "immediately and then every <= 90 days",
+           "every <= 90 days, immediately only the first time (a `SecretReadiness` check starts that rotation and "
+           "makes `pulumi up` wait, bounded, until the secret has an `AWSCURRENT` and no stray `AWSPENDING`; changing "
+           "a schedule or rotator never rotates at once)",
            "secret-named-for-environment", "secret-encrypted-with-cmk", "kms-keys-by-purpose",
-           "secret-recovery-window", "secret-rotation-configured", "secret-rotation-within-90-days"),
+           "secret-recovery-window", "secret-rotation-configured", "secret-rotation-within-90-days",
+           "secret-first-rotation-only-immediate"),
     readme(ARCHITECTURE + "scoped keys, webhook secrets",
            "non-secret metadata (env, name, scopes, key prefix `sk_test_`/`sk_live_`, connection details) as tags",
            "secret-metadata-tags", "secrets-and-keys-tagged-with-environment"),
@@ -130,8 +148,13 @@ CLAIMS: list[Claim] = [
            "private subnets, egress to the endpoints (and 5432 to the database, which admits it)",
            "lambda-in-vpc-multi-az", "private-subnets-no-default-route", "sg-no-internet-egress",
            "rds-ingress-only-from-security-groups"),
-    readme(ARCHITECTURE + "rotation", "X-Ray, reserved concurrency, encrypted logs", "lambda-tracing-active",
-           "lambda-reserved-concurrency", "lambda-log-group-managed", "log-group-encrypted"),
+    readme(ARCHITECTURE + "rotation", "X-Ray, encrypted logs, reserved concurrency only when configured",
+           "lambda-tracing-active", "lambda-log-group-managed", "log-group-encrypted", "lambda-concurrency-not-zero"),
+    readme(ARCHITECTURE + "rotation", 'signed by AWS Signer and deployed only as signed code (see "Rotator code '
+           'signing")', "lambda-code-signing-enforced"),
+    readme(ARCHITECTURE + "rotation",
+           "environment variables (configuration only, never a secret) encrypted with the secrets key",
+           "lambda-environment-encrypted-with-cmk", "kms-keys-by-purpose", "lambda-no-secrets-in-environment"),
     readme(ARCHITECTURE + "rotation", "invoke permission bound to the account", "lambda-permission-bound-to-source",
            "arns-within-allowed-accounts"),
     readme(ARCHITECTURE + "app",
@@ -144,17 +167,30 @@ CLAIMS: list[Claim] = [
            "ecs-read-only-root-filesystem", "ecs-not-privileged", "ecs-non-root-no-capabilities"),
     readme(ARCHITECTURE + "app", "execution role reads exactly the consumed secrets",
            "ecs-execution-role-reads-only-injected-secrets"),
+    readme(ARCHITECTURE + "app",
+           "created only once the secrets it injects have a value, and `pulumi up` waits for a steady state",
+           "ecs-service-waits-for-its-secrets", "secret-first-rotation-only-immediate"),
     readme(ARCHITECTURE + "app", "separate empty task role", "ecs-distinct-execution-and-task-roles",
            "ecs-task-role-grants-nothing"),
     readme(ARCHITECTURE + "audit",
-           "multi-region CloudTrail (global events, log file validation, KMS logs key) into a private, versioned, "
-           "TLS-only bucket and an encrypted log group", "cloudtrail-multi-region", "cloudtrail-log-file-validation",
-           "cloudtrail-encrypted-with-cmk", "s3-public-access-blocked", "s3-versioning", "s3-tls-only",
-           "cloudtrail-cloudwatch-logs", "log-group-encrypted"),
+           "multi-region CloudTrail (global events, log file validation, KMS logs key, delivery notifications to its "
+           "own encrypted topic) into a private, versioned, TLS-only bucket only this trail can write and an "
+           "encrypted log group", "cloudtrail-multi-region", "cloudtrail-log-file-validation",
+           "cloudtrail-encrypted-with-cmk", "cloudtrail-sns-notifications", "sns-topic-encrypted-with-cmk",
+           "sns-publish-only-by-granted-service", "s3-public-access-blocked", "s3-versioning", "s3-tls-only",
+           "cloudtrail-bucket-written-only-by-trail", "cloudtrail-cloudwatch-logs", "log-group-encrypted"),
     readme(ARCHITECTURE + "audit", "the 14 CIS / Security Hub CloudWatch.1-14 metric filters and alarms plus the "
            "project's own", "audit-security-alarms"),
-    readme(ARCHITECTURE + "audit", "every alarm to one KMS-encrypted SNS topic", "audit-alarms-to-encrypted-topic",
-           "sns-topic-encrypted-with-cmk"),
+    readme(ARCHITECTURE + "audit",
+           "every alarm to one KMS-encrypted SNS topic only this account's CloudWatch alarms can publish to",
+           "audit-alarms-to-encrypted-topic", "sns-topic-encrypted-with-cmk", "sns-alarm-topic-publish-scoped",
+           "sns-publish-only-by-granted-service"),
+    readme(ARCHITECTURE + "access logs",
+           "one bucket per stack receiving the S3 server access logs of the trail and ALB log buckets (Security Hub "
+           "CloudTrail.7, S3.9): SSE-S3, private, versioned, expiring, writable only by S3 log delivery for this "
+           "environment's buckets and account", "s3-server-access-logging", "s3-default-encryption",
+           "s3-public-access-blocked", "s3-acls-disabled", "s3-versioning", "s3-log-buckets-expire",
+           "s3-access-log-delivery-bounded"),
 
     # -- README, "Edge" -----------------------------------------------------------------------------------------
     readme(EDGE, "Clients reach the API only through `TlsLoadBalancer`.", "sg-internet-ingress-only-to-load-balancers",
@@ -174,13 +210,16 @@ CLAIMS: list[Claim] = [
     readme(EDGE, "A regional WAFv2 web ACL is associated with the ALB", "lb-waf-associated"),
     readme(EDGE, "a per-IP rate limit (`rateLimit` requests per `rateLimitWindowSeconds`) blocks first",
            "waf-rate-based-rule", "waf-rate-limit-blocks-first"),
-    readme(EDGE, "then the AWS IP reputation, common and known-bad-inputs rule groups", "waf-known-bad-inputs",
-           "waf-managed-rule-groups"),
-    readme(EDGE, "every rule has CloudWatch metrics and sampled requests", "waf-metrics-enabled",
+    readme(EDGE, "then the AWS IP reputation, anonymous IP, common and known-bad-inputs rule groups",
+           "waf-known-bad-inputs", "waf-managed-rule-groups", "waf-anonymous-ip-list"),
+    readme(EDGE, "its VPN/Tor/proxy rule blocks", "waf-managed-rule-groups"),
+    readme(EDGE, "Every rule has CloudWatch metrics and sampled requests", "waf-metrics-enabled",
            "waf-sampled-requests"),
+    readme(EDGE, "The web ACL's data protection replaces the `Authorization` (API keys) and `Cookie` headers with "
+           "`REDACTED` in every output, sampled requests included", "waf-data-protection-credentials"),
     readme(EDGE, "WAF logs go to `aws-waf-logs-securestack-<env>`, encrypted with the logs key", "waf-logging",
            "log-group-encrypted", "kms-keys-by-purpose"),
-    readme(EDGE, "with the `Authorization` (API keys) and `Cookie` headers redacted", "waf-logging-redacts-credentials"),
+    readme(EDGE, "with both headers also redacted there", "waf-logging-redacts-credentials"),
     readme(EDGE, "Access logs go to `securestack-<env>-alb-logs-<random>`", "lb-access-logs"),
     readme(EDGE, "SSE-S3 (the only encryption ALB log delivery accepts)", "s3-default-encryption"),
     readme(EDGE, "public access blocked, ACLs disabled (bucket owner enforced), versioned",
@@ -189,6 +228,11 @@ CLAIMS: list[Claim] = [
     readme(EDGE, "a policy that lets only the region's ELB log delivery write under `AWSLogs/<account>/`",
            "s3-log-buckets-accept-only-their-delivery"),
     readme(EDGE, "denies any request without TLS 1.2+", "s3-tls-only", "s3-alb-log-bucket-tls-1-2"),
+    readme(EDGE, "its own requests are logged (S3 server access logging) to the stack's access-log bucket",
+           "s3-server-access-logging"),
+    readme(EDGE, "Outside production the bucket is `force_destroy` (a versioned bucket holding logs otherwise fails "
+           "`pulumi destroy`); in production never, and it is protected and retained.",
+           "s3-no-force-destroy-in-production", "stateful-resources-protected-in-production"),
 
     # -- README, "Audit: what is watched and what to do when an alarm fires" ------------------------------------
     readme(AUDIT, "multi-region, global service events, log file validation", "cloudtrail-multi-region",
@@ -199,16 +243,27 @@ CLAIMS: list[Claim] = [
            "s3-public-access-blocked", "s3-acls-disabled", "s3-versioning", "s3-default-encryption",
            "kms-keys-by-purpose"),
     readme(AUDIT, "lifecycle from `bucketLifecycle`", "s3-log-buckets-expire"),
-    readme(AUDIT, "a policy that denies any request without TLS and lets only this trail write under "
-           "`AWSLogs/<account>/`", "s3-tls-only", "s3-log-buckets-accept-only-their-delivery"),
+    readme(AUDIT, "its requests logged to the access-log bucket", "s3-server-access-logging"),
+    readme(AUDIT, "`force_destroy` outside production only", "s3-no-force-destroy-in-production"),
+    readme(AUDIT, "a policy that denies any request without TLS, lets this trail write under `AWSLogs/<account>/` "
+           "and denies `s3:PutObject` to every other caller", "s3-tls-only",
+           "s3-log-buckets-accept-only-their-delivery", "cloudtrail-bucket-written-only-by-trail"),
+    readme(AUDIT, "After each log file delivery the trail notifies `securestack-<env>-cloudtrail-deliveries` "
+           "(KMS-encrypted with the logs key; only this trail may publish, by `aws:SourceArn`",
+           "cloudtrail-sns-notifications", "sns-topic-encrypted-with-cmk", "kms-keys-by-purpose",
+           "sns-publish-only-by-granted-service"),
     readme(AUDIT, "to the log group `/securestack/<env>/cloudtrail` (logs key, `logs.retentionDays`)",
            "cloudtrail-cloudwatch-logs", "log-group-encrypted", "log-group-retention"),
     readme(AUDIT, "the trail records every secret read and write without data-event selectors",
            "cloudtrail-all-management-events"),
     readme(AUDIT, "notifies the topic `securestack-<env>-security-alarms` (KMS-encrypted",
            "audit-alarms-to-encrypted-topic", "sns-topic-encrypted-with-cmk"),
-    readme(AUDIT, "only this account's CloudWatch alarms may publish, only over TLS", "sns-alarm-topic-publish-scoped"),
+    readme(AUDIT, "only this account's CloudWatch alarms may publish, only over TLS", "sns-alarm-topic-publish-scoped",
+           "sns-publish-only-by-granted-service"),
     *(readme(ALARMS, f"`{alarm}`", *ALARM_POLICIES) for alarm in README_ALARMS),
+    readme(ALARMS, "`api-key-rotation-redeploy-failures`, `webhook-secret-rotation-redeploy-failures`, "
+           "`postgres-user-rotation-redeploy-failures` (only with the app)", "lambda-redeploy-failures-alarmed",
+           "audit-alarms-to-encrypted-topic"),
 
     # -- README, "Scoped API keys and webhook secrets" ----------------------------------------------------------
     readme(SECRETS, "whose value only its rotation function ever writes", "secret-resource-policy-deny-only",
@@ -220,6 +275,9 @@ CLAIMS: list[Claim] = [
     readme(SECRETS, "its first value comes from the rotator (nothing secret enters Pulumi state)",
            "secret-version-no-plaintext", "secret-rotation-configured"),
     readme(SECRETS, "A rotation that keeps failing raises the audit's rotation alarm", "audit-security-alarms"),
+    readme(SECRETS, "The deploy waits until the secret has that value", "secret-first-rotation-only-immediate",
+           "ecs-service-waits-for-its-secrets"),
+    readme(SECRETS, "Changing `rotationDays` later changes the schedule only", "secret-first-rotation-only-immediate"),
     readme(SECRETS, "Outside prod the secret is scheduled for deletion and stays recoverable for "
            "`securestack:secrets.recoveryWindowDays`", "secret-recovery-window"),
     # retain_on_delete is not among the resource options the engine hands a policy (AnalyzerResourceOptions):
@@ -296,8 +354,12 @@ CLAIMS: list[Claim] = [
               "stateful-resources-protected-in-production"),
     docstring("components/common.py", "private_bucket",
               "A log bucket nobody reads by accident: public access blocked, ACLs off, versioned, encrypted, "
-              "expiring.", "s3-public-access-blocked", "s3-acls-disabled", "s3-versioning", "s3-default-encryption",
-              "s3-log-buckets-expire"),
+              "expiring, its own requests logged to `access_logs` (S3 server access logging; only the access-log "
+              "bucket itself has none).", "s3-public-access-blocked", "s3-acls-disabled", "s3-versioning",
+              "s3-default-encryption", "s3-log-buckets-expire", "s3-server-access-logging"),
+    docstring("components/common.py", "private_bucket",
+              "Production buckets never are, and are protected and retained.", "s3-no-force-destroy-in-production",
+              "stateful-resources-protected-in-production"),
     docstring("components/common.py", "service_assume_role_policy",
               "Trust policy for an AWS service; bound to our account where the service supports it (confused "
               "deputy).", "iam-service-trust-bound-to-account"),
@@ -305,6 +367,19 @@ CLAIMS: list[Claim] = [
 
 # Statements in README's claim places that promise nothing about security, and why.
 NOT_SECURITY_CLAIMS: list[NotASecurityClaim] = [
+    NotASecurityClaim("settings refuse a daily schedule whose 60-minute start window meets the maintenance window or "
+                      "the hour before it (AWS Backup starts no RDS backup then)", ARCHITECTURE + "backups",
+                      "settings validation of the backup schedule (tests/test_settings.py)"),
+    NotASecurityClaim("What AWS's documentation settles about this setup (issue 11): the role CloudTrail assumes to "
+                      "write to CloudWatch Logs trusts `cloudtrail.amazonaws.com` without an `aws:SourceAccount` "
+                      "condition (CloudTrail's documented trust has none, its confused-deputy guidance covers "
+                      "resource policies, and trails whose role trust carries one fail to deliver); the trail bucket "
+                      "has no S3 Bucket Key (with one, AWS requires `kms:Decrypt` to create or update the trail and "
+                      "S3's KMS calls no longer carry the trail's encryption context that the logs key policy "
+                      "requires); CloudTrail may use the logs key for the encrypted notification topic "
+                      "(`kms:GenerateDataKey*`, `kms:Decrypt`, bound by `aws:SourceAccount`).", AUDIT,
+                      "documented AWS facts behind the design (issue 11 item 15); the key grant's bound is "
+                      "kms-key-policy-service-grants-bounded's, the unbound trust is exempt there by name"),
     NotASecurityClaim("a Lambda per kind from `lambdas/<kind>/`, packaged deterministically (same source, same "
                       "archive hash, no diff)", ARCHITECTURE + "rotation",
                       "build reproducibility (tests/lambdas/test_packaging.py holds it)"),

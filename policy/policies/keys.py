@@ -6,7 +6,7 @@ from pulumi_policy import ReportViolation, ResourceValidationArgs, Severity
 from .support import (Controls, StackGraph, allows, describe_statement, get, is_public_principal, is_true, items,
                       label, number, peek, resource_policy, stack_policy, statements)
 from .types import (BACKUP_VAULT, BUCKETS, ENCRYPTION_CONFIGS, FUNCTION, KMS_KEY, KMS_KEY_POLICY, KMS_REPLICA_KEY,
-                    LOG_GROUP, RDS_INSTANCE, SECRET, TOPIC, TRAIL)
+                    LOG_GROUP, RDS_INSTANCE, SECRET, SIGNING_JOB, TOPIC, TRAIL)
 
 SYMMETRIC = "SYMMETRIC_DEFAULT"
 MAX_ROTATION_PERIOD_DAYS = 365  # README: yearly rotation (KMS allows up to 2560)
@@ -84,7 +84,7 @@ def purpose_of(key) -> str | None:
               "each key encrypts only what its purpose covers (the database, the secrets, the logs)",
               Controls(sources=("README: Architecture (a CMK per purpose (data, secrets, logs))",
                                 "guides: separate keys per purpose and environment")),
-              [KMS_KEY, KMS_REPLICA_KEY, *(use[0] for use in KEY_USES)], Severity.HIGH)
+              [KMS_KEY, KMS_REPLICA_KEY, SIGNING_JOB, *BUCKETS, *(use[0] for use in KEY_USES)], Severity.HIGH)
 def kms_keys_by_purpose(graph: StackGraph, report: ReportViolation) -> None:
     keys = graph.of_type(KMS_KEY, KMS_REPLICA_KEY)
     seen: dict = {}
@@ -97,7 +97,11 @@ def kms_keys_by_purpose(graph: StackGraph, report: ReportViolation) -> None:
                    f"{purpose!r}", key.urn)
         else:
             seen[(purpose, peek(key.props, "region"))] = key
-    code_buckets = [b for f in graph.of_type(FUNCTION) for b in graph.referenced(f, "s3Bucket", *BUCKETS)]
+    # A signing job's buckets are the code bucket too: during a preview a function's s3Bucket (the signed object's)
+    # is unknown and depends on the job, not on the bucket.
+    code_buckets = [b for f in graph.of_type(FUNCTION) for b in graph.referenced(f, "s3Bucket", *BUCKETS)] + \
+        [b for job in graph.of_type(SIGNING_JOB) for prop in ("source", "destination")
+         for b in graph.referenced(job, prop, *BUCKETS)]
     for resource_type, prop, default_purposes in KEY_USES:
         for resource in graph.of_type(resource_type):
             holds_code = resource_type in ENCRYPTION_CONFIGS and any(

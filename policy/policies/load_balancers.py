@@ -24,7 +24,11 @@ DESYNC_MODES = frozenset({"defensive", "strictest"})  # ELB.12; "monitor" lets d
 MIN_AVAILABILITY_ZONES = 2
 KNOWN_BAD_INPUTS = "AWSManagedRulesKnownBadInputsRuleSet"  # Log4Shell and other exploit payloads
 # README "Edge": the IP reputation, common and known-bad-inputs groups, each with its own (blocking) actions.
-REQUIRED_MANAGED_GROUPS = ("AWSManagedRulesAmazonIpReputationList", "AWSManagedRulesCommonRuleSet", KNOWN_BAD_INPUTS)
+REQUIRED_MANAGED_GROUPS = ("AWSManagedRulesAmazonIpReputationList", "AWSManagedRulesCommonRuleSet", KNOWN_BAD_INPUTS,
+                           "AWSManagedRulesAnonymousIpList")
+# Rules of a required group that may only count (README "Edge": the API's callers run on servers in hosting and cloud
+# providers); every other rule of those groups keeps its blocking action.
+MAY_COUNT = {"AWSManagedRulesAnonymousIpList": frozenset({"HostingProviderIPList"})}
 HSTS_MIN_MAX_AGE_SECONDS = 31536000  # one year: what README promises and HSTS preload lists require
 HSTS_MAX_AGE = re.compile(r"max-age=(\d+)", re.IGNORECASE)
 HTTPS_PORT = "443"
@@ -272,8 +276,20 @@ def field_of(value, name: str):
     return value.get(name) if name in value else value.get(name[0].upper() + name[1:])
 
 
-@stack_policy("waf-managed-rule-groups", "WAF web ACLs use the AWS IP reputation, common and known-bad-inputs managed "
-              "rule groups with their own (blocking) actions, never overridden to count",
+def counted_rules(statement) -> dict:
+    """Managed group name -> the names of its rules overridden to count (ruleActionOverrides)."""
+    counted = {}
+    for key, value in nested_entries(statement):
+        if key in ("managedRuleGroupStatement", "ManagedRuleGroupStatement") and hasattr(value, "get"):
+            overrides = field_of(value, "ruleActionOverrides") or []
+            counted[field_of(value, "name")] = {field_of(o, "name") for o in items(overrides) if hasattr(o, "get")
+                                                and {"count", "Count"} & set(field_of(o, "actionToUse") or {})}
+    return counted
+
+
+@stack_policy("waf-managed-rule-groups", "WAF web ACLs use the AWS IP reputation, anonymous IP, common and "
+              "known-bad-inputs managed rule groups with their own (blocking) actions, never overridden to count "
+              "(only the anonymous IP group's HostingProviderIPList rule counts)",
               Controls(checkov=("CKV_AWS_192",), sources=("README: Edge (AWS managed rule groups)",)),
               [WEB_ACL, WEB_ACL_RULE_GROUP_ASSOCIATION], Severity.MEDIUM)
 def waf_managed_rule_groups(graph: StackGraph, report: ReportViolation) -> None:
@@ -283,6 +299,10 @@ def waf_managed_rule_groups(graph: StackGraph, report: ReportViolation) -> None:
             override = field_of(rule, "overrideAction") or {}
             if "count" not in override and "Count" not in override:
                 blocking |= managed_group_names(rule_statement(rule))
+            for group, counted in counted_rules(rule_statement(rule)).items():
+                extra = sorted(counted - MAY_COUNT.get(group, frozenset())) if group in REQUIRED_MANAGED_GROUPS else []
+                if extra:
+                    report(f"{label(acl)}: {group}'s rules {', '.join(extra)} only count", acl.urn)
         for attached in graph.referrers(acl, "webAclArn", WEB_ACL_RULE_GROUP_ASSOCIATION):
             if get(attached.props, "overrideAction") != "count":
                 blocking.add(get(attached.props, "managedRuleGroup", "name"))

@@ -159,12 +159,15 @@ def expiration_days(rule) -> float | None:
     return number(get(rule, "expiration", "days")) if get(rule, "status") == "Enabled" else None
 
 
-@stack_policy("s3-log-buckets-expire", f"ALB access-log and CloudTrail buckets expire their logs (after at least "
-              f"{PRODUCTION_MIN_LOG_DAYS} days in production)", Controls(
-                  checkov=("CKV2_AWS_61",), sources=("README: Edge, Audit (lifecycle, prod >= 365 days)",)),
-              [*BUCKETS, *LIFECYCLE_CONFIGS, *LOAD_BALANCERS, TRAIL], Severity.LOW)
+@stack_policy("s3-log-buckets-expire", f"ALB access-log, CloudTrail and S3 server access-log buckets expire their logs "
+              f"(after at least {PRODUCTION_MIN_LOG_DAYS} days in production)", Controls(
+                  checkov=("CKV2_AWS_61",), sources=("README: Edge, Audit, Architecture (lifecycle, prod >= 365 days; "
+                                                     "access logs expiring)",)),
+              [*BUCKETS, *LIFECYCLE_CONFIGS, *LOAD_BALANCERS, TRAIL, *BUCKET_LOGGING_CONFIGS], Severity.LOW)
 def s3_log_buckets_expire(graph: StackGraph, report: ReportViolation) -> None:
-    for bucket, delivery in log_buckets(graph):
+    access_log_destinations = [(b, "S3 server access logs") for b in graph.of_type(*BUCKETS)
+                               if receives_server_access_logs(graph, b)]
+    for bucket, delivery in log_buckets(graph) + access_log_destinations:
         days = [d for c in configs_of(graph, bucket, *LIFECYCLE_CONFIGS) for rule in items(get(c.props, "rules"))
                 if (d := expiration_days(rule)) is not None]
         if not days:

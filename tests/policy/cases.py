@@ -702,12 +702,25 @@ def managed_rule(group: str, priority: int, override: dict = None) -> dict:
 
 
 IP_REPUTATION, COMMON = "AWSManagedRulesAmazonIpReputationList", "AWSManagedRulesCommonRuleSet"
+ANONYMOUS = "AWSManagedRulesAnonymousIpList"
+
+
+def anonymous_rule(*counted: str) -> dict:
+    rule = managed_rule(ANONYMOUS, 4)
+    rule["statement"]["managedRuleGroupStatement"]["ruleActionOverrides"] = [
+        {"name": name, "actionToUse": {"count": {}}} for name in counted]
+    return rule
+
+
 FULL_ACL = changed(ACL, rules=[RATE_RULE, managed_rule(IP_REPUTATION, 1), managed_rule(COMMON, 2),
-                               {**BAD_INPUTS_RULE, "priority": 3}])
+                               {**BAD_INPUTS_RULE, "priority": 3}, anonymous_rule("HostingProviderIPList")])
 case("waf-managed-rule-groups", stack(FULL_ACL),
      *variants(FULL_ACL, {"rules": [RATE_RULE, managed_rule(IP_REPUTATION, 1), BAD_INPUTS_RULE]},
                {"rules": [RATE_RULE, managed_rule(IP_REPUTATION, 1), managed_rule(COMMON, 2, {"count": {}}),
-                          {**BAD_INPUTS_RULE, "priority": 3}]}))
+                          {**BAD_INPUTS_RULE, "priority": 3}, anonymous_rule()]},
+               {"rules": [RATE_RULE, managed_rule(IP_REPUTATION, 1), managed_rule(COMMON, 2),
+                          {**BAD_INPUTS_RULE, "priority": 3},
+                          anonymous_rule("HostingProviderIPList", "AnonymousIPList")]}))
 case("waf-rate-limit-blocks-first", stack(FULL_ACL),
      *variants(ACL, {"rules": [{**RATE_RULE, "priority": 5}, BAD_INPUTS_RULE]},
                {"rules": [{**RATE_RULE, "action": {"count": {}}}, BAD_INPUTS_RULE]}, {"rules": [BAD_INPUTS_RULE]}))
@@ -740,6 +753,8 @@ case("s3-log-buckets-expire",
      stack(DATA_BUCKET, TRAIL), stack(DATA_BUCKET, TRAIL, lifecycle("trail-bucket", 30)),
      stack(ALB_LOGS, LOGGING_LB, lifecycle("alb-logs", 365, status="Disabled")))
 case("s3-log-buckets-expire", stack(DATA_BUCKET, TRAIL, lifecycle("trail-bucket", 30), tier="non-production"))
+case("s3-log-buckets-expire", stack(ACCESS_LOGS, TRAIL_BUCKET_LOGGING, lifecycle("access-logs", 365)),
+     stack(ACCESS_LOGS, TRAIL_BUCKET_LOGGING), stack(ACCESS_LOGS, TRAIL_BUCKET_LOGGING, lifecycle("access-logs", 30)))
 TRAIL_ARN = f"arn:aws:cloudtrail:us-east-1:{ACCOUNT}:trail/securestack-dev"
 TRAIL_ACL_CHECK = {"Sid": "CloudTrailChecksBucketAcl", "Effect": "Allow", "Principal": {
     "Service": "cloudtrail.amazonaws.com"}, "Action": "s3:GetBucketAcl", "Resource": "arn:aws:s3:::trail-bucket",
@@ -903,10 +918,11 @@ def endpoint(service: str, endpoint_type: str = "Interface", **changes) -> Res:
         **({"privateDnsEnabled": True} if endpoint_type == "Interface" else {}), **changes})
 
 
-ENDPOINTS = [endpoint(s) for s in ("secretsmanager", "kms", "logs", "sts")] + [endpoint("s3", "Gateway")]
+ENDPOINTS = [endpoint(s) for s in ("secretsmanager", "kms", "logs", "sts")] + [
+    endpoint("s3", "Gateway", routeTableIds=["private-rt-id"])]
 case("vpc-endpoints-for-private-code", stack(VPC))  # no private code, nothing to reach
 case("vpc-endpoints-for-private-code", stack(SERVICE, VPC, *ENDPOINTS, endpoint("ecr.api"), endpoint("ecr.dkr")))
-case("vpc-endpoints-for-private-code", stack(ROTATOR, VPC, *ENDPOINTS),
+case("vpc-endpoints-for-private-code", stack(ROTATOR, VPC, *ENDPOINTS, endpoint("xray")),
      stack(ROTATOR, VPC, *[e for e in ENDPOINTS if e.name != "kms-endpoint"]),
      stack(ROTATOR, VPC, *[changed(e, privateDnsEnabled=False) if e.name == "sts-endpoint" else e
                            for e in ENDPOINTS]),

@@ -112,6 +112,23 @@ def rules_where(condition: Callable[[dict], bool], change: Callable[[dict], Any]
     return on("edge-waf", lambda r: edit(r, "rules", each_where(condition, change)))
 
 
+def without_readiness_dependencies(recording: Recording) -> None:
+    """The app service created without waiting for its secrets' SecretReadiness checks."""
+    service = res(recording, "app-service")
+    service.dependencies[:] = [u for u in service.dependencies if "SecretReadiness" not in u]
+    for prop, urns in service.property_dependencies.items():
+        urns[:] = [u for u in urns if "SecretReadiness" not in u]
+
+
+def anonymous_vpn_rule_counted(recording: Recording) -> None:
+    for rule in res(recording, "edge-waf").inputs["rules"]:
+        group = rule["statement"].get("managedRuleGroupStatement") or {}
+        if group.get("name") == "AWSManagedRulesAnonymousIpList":
+            group.setdefault("ruleActionOverrides", []).append({"name": "AnonymousIPList",
+                                                                "actionToUse": {"count": {}}})
+    res(recording, "edge-waf").outputs["rules"] = res(recording, "edge-waf").inputs["rules"]
+
+
 # -- the security properties -----------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -381,6 +398,15 @@ MUTATIONS = [
     Mutation("app task and execution roles differ", "ecs-distinct-execution-and-task-roles", on(
         "app-task", lambda r: put(r, "taskRoleArn", r.inputs["executionRoleArn"]))),
     # README's claims (policy/claims.py) the pack did not enforce before
+    Mutation("app starts only after its secrets are ready", "ecs-service-waits-for-its-secrets",
+             without_readiness_dependencies),
+    Mutation("app deploy waits for a steady state", "ecs-service-waits-for-its-secrets",
+             setting("app-service", "waitForSteadyState", False)),
+    Mutation("WAF anonymous IP group's VPN/Tor/proxy rule blocks", "waf-managed-rule-groups",
+             anonymous_vpn_rule_counted),
+    Mutation("S3 server access logs expire", "s3-log-buckets-expire", lambda rec: drop(rec, "access-logs-bucket-lifecycle")),
+    Mutation("Lambda environments under the secrets key", "kms-keys-by-purpose",
+             under_key_of("api-key-rotator-function", "kmsKeyArn", "keys-logs")),
     Mutation("HSTS for a year on every HTTPS response", "lb-https-security-headers",
              setting("edge-https", "routingHttpResponseStrictTransportSecurityHeaderValue", "max-age=300")),
     Mutation("no Server header", "lb-https-security-headers",
