@@ -6,7 +6,7 @@ from pulumi_policy import ReportViolation, ResourceValidationArgs, Severity
 
 from .network import availability_zones
 from .support import (Controls, StackGraph, actions_of, allows, get, items, label, number, peek, plain, present,
-                      resource_policy, resources_of, secret_looking, shown, stack_policy, statements)
+                      resource_policy, resources_of, secret_looking, stack_policy, statements)
 from .types import (CODE_SIGNING_CONFIG, FUNCTION, LOG_GROUP, LOG_METRIC_FILTER, METRIC_ALARM, PERMISSION, ROLE,
                     ROLE_POLICY, SIGNING_JOB, SIGNING_PROFILE, TASK_DEFINITION, TOPIC)
 

@@ -1126,7 +1126,10 @@ case("kms-key-policy-service-grants-bounded", stack(changed(DATA_KEY, policy=pol
                                            "Condition": {}})}))
 BACKUP_ROLE = Res("aws:iam/role:Role", "backup-role", {"assumeRolePolicy": policy_document(
     {"Effect": "Allow", "Principal": {"Service": "backup.amazonaws.com"}, "Action": "sts:AssumeRole"})})
-case("iam-service-trust-bound-to-account", stack(ROLE, BACKUP_ROLE),
+# CloudTrail's role for CloudWatch Logs: its documented trust has no condition (README "Audit").
+TRAIL_LOGS_ROLE = Res("aws:iam/role:Role", "trail-logs-role", {"assumeRolePolicy": policy_document(
+    {"Effect": "Allow", "Principal": {"Service": "cloudtrail.amazonaws.com"}, "Action": "sts:AssumeRole"})})
+case("iam-service-trust-bound-to-account", stack(ROLE, BACKUP_ROLE, TRAIL_LOGS_ROLE),
      *variants(ROLE, {"assumeRolePolicy": policy_document({"Effect": "Allow", "Principal": {
          "Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"})},
                {"assumeRolePolicy": policy_document({"Effect": "Allow", "Principal": {"Service": [
