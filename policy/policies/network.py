@@ -37,28 +37,36 @@ def availability_zones(graph: StackGraph, source: PolicyResource, prop: str, sub
 
 # -- ingress rules, whichever resource declares them --------------------------------------------------------------
 
-def inline_ingress(props) -> list[dict]:
+def _rule(rule_props, cidrs, protocol) -> dict:
+    return {"cidrs": list(cidrs), "protocol": str(protocol), "from": number(get(rule_props, "fromPort")),
+            "to": number(get(rule_props, "toPort")), "description": get(rule_props, "description")}
+
+
+def _inline_rules(props, direction: str) -> list[dict]:
     # Field by field: a rule's other fields (e.g. source security groups) may not be known during a preview.
-    return [{"cidrs": list(items(get(rule, "cidrBlocks"))) + list(items(get(rule, "ipv6CidrBlocks"))),
-             "protocol": str(get(rule, "protocol")), "from": number(get(rule, "fromPort")),
-             "to": number(get(rule, "toPort")), "description": get(rule, "description")}
-            for rule in items(get(props, "ingress"))]
+    return [_rule(rule, items(get(rule, "cidrBlocks")) + items(get(rule, "ipv6CidrBlocks")), get(rule, "protocol"))
+            for rule in items(get(props, direction))]
+
+
+def inline_ingress(props) -> list[dict]:
+    return _inline_rules(props, "ingress")
+
+
+def _rules(direction: str, resource_type: str, props) -> list[dict]:
+    """Rules of one direction of a security group, a SecurityGroupRule or a vpc.SecurityGroup{In,E}gressRule."""
+    if resource_type == SECURITY_GROUP:
+        return _inline_rules(props, direction)
+    if resource_type == SECURITY_GROUP_RULE:
+        if get(props, "type") != direction:
+            return []
+        return [_rule(props, items(get(props, "cidrBlocks")) + items(get(props, "ipv6CidrBlocks")),
+                      get(props, "protocol"))]
+    return [_rule(props, [c for c in (get(props, "cidrIpv4"), get(props, "cidrIpv6")) if c], get(props, "ipProtocol"))]
 
 
 def ingress_rules(resource_type: str, props) -> list[dict]:
     """Ingress of a security group, a SecurityGroupRule or a vpc.SecurityGroupIngressRule, in one shape."""
-    if resource_type == SECURITY_GROUP:
-        return inline_ingress(props)
-    if resource_type == SECURITY_GROUP_RULE:
-        if get(props, "type") != "ingress":
-            return []
-        cidrs = items(get(props, "cidrBlocks")) + items(get(props, "ipv6CidrBlocks"))
-        protocol = get(props, "protocol")
-    else:
-        cidrs = [c for c in (get(props, "cidrIpv4"), get(props, "cidrIpv6")) if c]
-        protocol = get(props, "ipProtocol")
-    return [{"cidrs": list(cidrs), "protocol": str(protocol), "from": number(get(props, "fromPort")),
-             "to": number(get(props, "toPort")), "description": get(props, "description")}]
+    return _rules("ingress", resource_type, props)
 
 
 def opens_to_internet(rule: dict) -> bool:
@@ -249,20 +257,7 @@ def subnet_no_public_ip(args: ResourceValidationArgs, report: ReportViolation) -
 
 def egress_rules(resource_type: str, props) -> list[dict]:
     """Egress of a security group, a SecurityGroupRule or a vpc.SecurityGroupEgressRule, in one shape."""
-    if resource_type == SECURITY_GROUP:
-        return [{"cidrs": list(items(get(rule, "cidrBlocks"))) + list(items(get(rule, "ipv6CidrBlocks"))),
-                 "protocol": str(get(rule, "protocol")), "from": number(get(rule, "fromPort")),
-                 "to": number(get(rule, "toPort"))} for rule in items(get(props, "egress"))]
-    if resource_type == SECURITY_GROUP_RULE:
-        if get(props, "type") != "egress":
-            return []
-        cidrs = items(get(props, "cidrBlocks")) + items(get(props, "ipv6CidrBlocks"))
-        protocol = get(props, "protocol")
-    else:
-        cidrs = [c for c in (get(props, "cidrIpv4"), get(props, "cidrIpv6")) if c]
-        protocol = get(props, "ipProtocol")
-    return [{"cidrs": list(cidrs), "protocol": str(protocol), "from": number(get(props, "fromPort")),
-             "to": number(get(props, "toPort"))}]
+    return _rules("egress", resource_type, props)
 
 
 @resource_policy("sg-no-internet-egress", "No security group lets traffic out to the internet (0.0.0.0/0, ::/0): "
