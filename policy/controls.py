@@ -1,8 +1,10 @@
-"""CONTROLS.md from POLICIES: one row per policy with the controls it implements and its enforcement, then the
-outside scanner's findings left on the shipped stacks with the reason each stays (policy/scanner_findings.py).
+"""CONTROLS.md from POLICIES, CLAIMS and the scanner findings: one row per policy with the controls it implements and
+its enforcement, then one row per security claim of README and the components with the policies that enforce it,
+then the outside scanner's findings left on the shipped stacks with the reason each stays
+(policy/scanner_findings.py).
 
     python -m policy.controls          # rewrites policy/CONTROLS.md
-    python -m policy.controls --check  # exits 1 if CONTROLS.md is not what POLICIES says (CI, tests)
+    python -m policy.controls --check  # exits 1 if CONTROLS.md is not what POLICIES and CLAIMS say (CI, tests)
 """
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from typing import Optional, Sequence
 
 from pulumi_policy import EnforcementLevel, StackValidationPolicy
 
+from policy.claims import CLAIMS, Claim
 from policy.policies import PACK_NAME, POLICIES
 from policy.scanner_findings import render_section
 
@@ -24,8 +27,8 @@ Every policy is **mandatory** unless a stack's `policy/policy-config.<stack>.jso
 README, "Policy pack"). Resource policies see each resource's inputs; stack policies see every resource's outputs
 with parents and dependencies.
 
-| policy | kind | applies to | Security Hub (FSBP) | Checkov | other sources | enforcement | severity | rule |
-|---|---|---|---|---|---|---|---|---|
+| policy | kind | applies to | Security Hub (FSBP) | Checkov | other sources | enforcement | severity | rule | claims |
+|---|---|---|---|---|---|---|---|---|---|
 """
 
 
@@ -42,24 +45,50 @@ def enforcement(policy) -> str:
     return level.value
 
 
+def claim_numbers(policy, claims=CLAIMS) -> str:
+    """The rows of the claims table (below) this policy enforces."""
+    return ", ".join(f"#{number}" for number, claim in enumerate(claims, start=1) if policy.name in claim.policies)
+
+
 def row(policy) -> str:
     controls = policy.controls
     kind = "stack" if isinstance(policy, StackValidationPolicy) else "resource"
     types = ", ".join(dict.fromkeys(short_type(t) for t in policy.resource_types)) if policy.resource_types else "-"
     cells = [f"`{policy.name}`", kind, types, ", ".join(controls.fsbp) or "-", ", ".join(controls.checkov) or "-",
              "; ".join(controls.sources) or "-", enforcement(policy), policy.severity.value if policy.severity else "-",
-             policy.summary]
+             policy.summary, claim_numbers(policy) or "-"]
     return "| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |"
 
 
-def render(policies=POLICIES) -> str:
-    """The policy table, then the outside scanner's findings left on the shipped stacks and why each stays."""
-    return HEADER + "\n".join(row(policy) for policy in policies) + "\n" + render_section()
+CLAIMS_HEADER = """
+## Security claims and the policies that enforce them
+
+Every promise README and the component docstrings make about security, as they state it (`policy/claims.py`; a
+test fails when README says something the table does not list). Each claim's policies are mandatory, and the
+mutation test flips each claim on the shipped stacks.
+
+| # | claim | stated in | enforced by |
+|---|---|---|---|
+"""
+
+
+def claim_row(number: int, claim: Claim) -> str:
+    cells = [str(number), claim.text, f"{claim.source} ({claim.place})",
+             ", ".join(f"`{name}`" for name in claim.policies)]
+    return "| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |"
+
+
+def render(policies=POLICIES, claims=CLAIMS) -> str:
+    """The policy table, the claims table, then the outside scanner's findings left on the shipped stacks and why
+    each stays."""
+    return (HEADER + "\n".join(row(policy) for policy in policies) + "\n" + CLAIMS_HEADER
+            + "\n".join(claim_row(number, claim) for number, claim in enumerate(claims, start=1)) + "\n"
+            + render_section())
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m policy.controls", description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="fail if CONTROLS.md differs from POLICIES")
+    parser.add_argument("--check", action="store_true", help="fail if CONTROLS.md differs from POLICIES and CLAIMS")
     args = parser.parse_args(argv)
     expected = render()
     if args.check:
@@ -69,7 +98,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             return 1
         return 0
     CONTROLS_FILE.write_text(expected)
-    print(f"wrote {CONTROLS_FILE} ({len(POLICIES)} policies)")
+    print(f"wrote {CONTROLS_FILE} ({len(POLICIES)} policies, {len(CLAIMS)} claims)")
     return 0
 
 

@@ -10,7 +10,7 @@ from typing import Iterator, Mapping, Optional
 import pulumi
 from pulumi_policy import PolicyProviderResource, PolicyResource, ReportViolation, ResourceValidationArgs, Severity
 
-from .support import (API_KEY_KIND, PROJECT, VALUE_READ_ACTIONS, Controls, StackGraph, get, grants_action,
+from .support import (API_KEY_KIND, PROJECT, injected_arns, VALUE_READ_ACTIONS, Controls, StackGraph, get, grants_action,
                       is_sequence, is_true, items, json_value, kind_of, known_strings, label, peek, raw,
                       resource_policy, role_policy_statements, stack_environment, stack_policy, statement_covers)
 from .types import (AWS_PROVIDER, BUCKET_POLICY, ECS_SERVICE, KMS_KEY, KMS_REPLICA_KEY, LISTENERS, LISTENER_RULES,
@@ -298,17 +298,6 @@ def internet_facing_lbs_behind(graph: StackGraph, service: PolicyResource) -> li
 def internet_facing(graph: StackGraph, service: PolicyResource) -> bool:
     return is_true(peek(service.props, "networkConfiguration", "assignPublicIp")) \
         or bool(internet_facing_lbs_behind(graph, service))
-
-
-def injected_arns(task_definition: PolicyResource) -> list[str]:
-    """The secret ARNs a task definition's containers get injected (`secrets[].valueFrom`, `<arn>[:<key>::]`)."""
-    found = []
-    for container in items(json_value(get(task_definition.props, "containerDefinitions"))):
-        for reference in items(container.get("secrets")) if hasattr(container, "get") else []:
-            value_from = reference.get("valueFrom") if hasattr(reference, "get") else None
-            if isinstance(value_from, str):
-                found.append(value_from)
-    return found
 
 
 def task_roles(graph: StackGraph, task_definition: PolicyResource) -> list[PolicyResource]:

@@ -6,9 +6,9 @@ from pulumi_policy import ReportViolation, ResourceValidationArgs, Severity
 
 from .network import availability_zones
 from .support import (Controls, StackGraph, actions_of, allows, get, items, label, number, peek, plain, present,
-                      resource_policy, secret_looking, shown, stack_policy, statements)
+                      resource_policy, resources_of, secret_looking, stack_policy, statements)
 from .types import (CODE_SIGNING_CONFIG, FUNCTION, LOG_GROUP, LOG_METRIC_FILTER, METRIC_ALARM, PERMISSION, ROLE,
-                    ROLE_POLICY, SIGNING_JOB, SIGNING_PROFILE, TOPIC)
+                    ROLE_POLICY, SIGNING_JOB, SIGNING_PROFILE, TASK_DEFINITION, TOPIC)
 
 # Lambda's runtimes not yet deprecated (AWS Lambda developer guide, "Runtime deprecation policy", 2026): what
 # Security Hub Lambda.2 accepts. A runtime leaving this list fails the pack until the function is upgraded.
@@ -19,6 +19,12 @@ SUPPORTED_RUNTIMES = frozenset({
     "dotnet8", "dotnet10", "ruby3.3", "ruby3.4", "provided.al2", "provided.al2023",
 })
 MIN_AVAILABILITY_ZONES = 2
+# AWS's template for rotation roles: value actions only on secrets whose rotation names this very function.
+SECRET_VALUE_ACTIONS = frozenset({"secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue",
+                                  "secretsmanager:UpdateSecretVersionStage", "secretsmanager:*"})
+ROTATION_LAMBDA_CONDITION = "secretsmanager:resource/AllowRotationLambdaArn"
+KEY_USE_ACTIONS = frozenset({"kms:Decrypt", "kms:GenerateDataKey", "kms:*"})
+VIA_SERVICE_CONDITION = "kms:ViaService"
 ENFORCE = "Enforce"  # Lambda's CodeSigningPolicy: Warn would deploy unsigned or foreign code anyway
 LAMBDA_SIGNING_PLATFORM = "AWSLambda-SHA384-ECDSA"
 # Lambda's own key for environment variables (what Lambda uses when kmsKeyArn is absent).
@@ -111,6 +117,54 @@ def lambda_log_group(graph: StackGraph, report: ReportViolation) -> None:
             report(f"{label(function)} writes to a log group the stack does not manage", function.urn)
 
 
+def condition_keys(statement) -> set:
+    condition = plain(statement.get("Condition") or {})
+    return {key for operator in condition.values() if hasattr(operator, "keys") for key in operator}
+
+
+VERIFIER_KIND_CONDITION = "secretsmanager:ResourceTag/securestack:kind"
+
+
+def verifier_records_only(statement) -> bool:
+    """Verifier records have no rotation to name the function (issue 12): their pattern is bounded by their path
+    and kind tag instead (which environment's: verifier-records-written-only-by-this-environments-key-rotators)."""
+    return all("/api-key-verifiers/" in r for r in resources_of(statement)) and \
+        VERIFIER_KIND_CONDITION in condition_keys(statement)
+
+
+def rotator_statement_problem(statement) -> str | None:
+    actions = set(actions_of(statement))
+    wildcard = any("*" in r for r in resources_of(statement))
+    if actions & SECRET_VALUE_ACTIONS and wildcard and ROTATION_LAMBDA_CONDITION not in condition_keys(statement) \
+            and not verifier_records_only(statement):
+        return f"reaches secret values on {resources_of(statement)} without {ROTATION_LAMBDA_CONDITION}"
+    if actions & KEY_USE_ACTIONS and VIA_SERVICE_CONDITION not in condition_keys(statement):
+        return f"uses KMS keys outside Secrets Manager (no {VIA_SERVICE_CONDITION} condition)"
+    return None
+
+
+@stack_policy("lambda-rotator-role-scoped", "Each rotation function has its own role, used by nothing else, whose "
+              "secret-value grants on a name pattern name that function (AllowRotationLambdaArn; verifier records, which "
+              "have no rotation: their kind tag) and whose key use goes through Secrets Manager (kms:ViaService)", Controls(
+                  sources=("README: Architecture (rotation: its own role)", "AWS rotation role template")),
+              [FUNCTION, ROLE, ROLE_POLICY, TASK_DEFINITION], Severity.HIGH)
+def lambda_rotator_role(graph: StackGraph, report: ReportViolation) -> None:
+    for function in graph.of_type(FUNCTION):
+        for role in graph.referenced(function, "role", ROLE):
+            sharing = [r for r in graph.referrers(role, "role", FUNCTION) if r is not function] + \
+                graph.referrers(role, "executionRoleArn", TASK_DEFINITION) + \
+                graph.referrers(role, "taskRoleArn", TASK_DEFINITION)
+            if sharing:
+                report(f"{label(function)} shares {label(role)} with {label(sharing[0])}", function.urn)
+            for policy in graph.referrers(role, "role", ROLE_POLICY):
+                for index, statement in enumerate(statements(get(policy.props, "policy"))):
+                    problem = rotator_statement_problem(statement) if allows(statement) else None
+                    if problem:
+                        report(f"{label(function)}: {label(policy)} statement {statement.get('Sid') or index} "
+                               f"{problem}", policy.urn)
+
+
+
 REDEPLOY_ACTION = "ecs:UpdateService"
 REDEPLOY_FAILED = '"redeploy-failed"'  # the outcome a rotator logs (lambdas/rotation_common/consumers.py)
 
@@ -194,4 +248,5 @@ def lambda_code_signing(graph: StackGraph, report: ReportViolation) -> None:
 
 
 POLICIES = [lambda_permission_bound, lambda_runtime, lambda_in_vpc, lambda_no_env_secrets, lambda_tracing,
-            lambda_concurrency, lambda_log_group, lambda_redeploy_alarmed, lambda_environment_cmk, lambda_code_signing]
+            lambda_concurrency, lambda_log_group, lambda_rotator_role, lambda_redeploy_alarmed, lambda_environment_cmk,
+            lambda_code_signing]

@@ -27,6 +27,12 @@ RESOURCE_POLICIES = {
 }
 FULL_ADMIN_ACTIONS = frozenset({"*", "*:*"})
 SERVICE_WILDCARD = re.compile(r"^[\w-]+:\*$")
+SOURCE_KEYS = ("aws:SourceAccount", "aws:SourceArn", "aws:SourceOwner")
+# Service roles the components trust without a source binding: AWS Backup's (components/backup.py passes no
+# account) and CloudTrail's role for CloudWatch Logs (CloudTrail's documented trust for it has no condition, and
+# trails whose role trust carries aws:SourceAccount fail to deliver: README "Audit", components/audit.py). Every
+# other service role names the account it acts for.
+UNBOUND_SERVICE_TRUSTS = frozenset({"backup.amazonaws.com", "cloudtrail.amazonaws.com"})
 
 
 def identity_documents(resource_type: str, props) -> list:
@@ -98,5 +104,28 @@ def resource_policy_public(args: ResourceValidationArgs, report: ReportViolation
         report(f"{statement} allows Principal '*' without a condition")
 
 
+def trusted_services(statement) -> list:
+    principal = statement.get("Principal")
+    service = principal.get("Service") if hasattr(principal, "get") else None
+    return [s for s in items(service) if isinstance(s, str)]
+
+
+def source_bound(statement) -> bool:
+    condition = statement.get("Condition") or {}
+    return any(key in (condition.get(operator) or {}) for operator in condition for key in SOURCE_KEYS)
+
+
+@resource_policy("iam-service-trust-bound-to-account", "Roles an AWS service assumes bind it to this account "
+                 "(aws:SourceAccount or aws:SourceArn in the trust policy: no confused deputy)", Controls(
+                     sources=("components/common.py: trust bound to our account (confused deputy)",)),
+                 [ROLE], Severity.MEDIUM)
+def iam_service_trust_bound(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    for index, statement in enumerate(statements(get(args.props, "assumeRolePolicy"))):
+        services = [s for s in trusted_services(statement) if s not in UNBOUND_SERVICE_TRUSTS]
+        if allows(statement) and services and not source_bound(statement):
+            report(f"trust policy {describe_statement(statement, index)} lets {services} assume the role for any "
+                   "account (no aws:SourceAccount / aws:SourceArn)")
+
+
 POLICIES = [iam_no_full_admin, iam_no_service_wildcards, iam_wildcard_resource, iam_trust_policy,
-            resource_policy_public]
+            iam_service_trust_bound, resource_policy_public]

@@ -1,15 +1,16 @@
 """Load balancers and WAF: TLS-only listeners, hardened ALBs, and a logging, rate-limiting web ACL in front."""
 from __future__ import annotations
 
+import re
 from typing import Any, Iterator
 
 from pulumi_policy import PolicyResource, ReportViolation, ResourceValidationArgs, Severity
 
 from .network import availability_zones
-from .support import (Controls, StackGraph, get, is_true, items, json_value, label, peek, plain, present,
+from .support import (Controls, StackGraph, get, is_false, is_true, items, json_value, label, peek, plain, present,
                       production_stack, resource_policy, shown, stack_policy)
-from .types import (LISTENERS, LOAD_BALANCERS, SUBNET, WEB_ACL, WEB_ACL_ASSOCIATION, WEB_ACL_LOGGING, WEB_ACL_RULE,
-                    WEB_ACL_RULE_GROUP_ASSOCIATION)
+from .types import (LISTENERS, LOAD_BALANCERS, SUBNET, TARGET_GROUPS, WEB_ACL, WEB_ACL_ASSOCIATION, WEB_ACL_LOGGING,
+                    WEB_ACL_RULE, WEB_ACL_RULE_GROUP_ASSOCIATION)
 
 # pulumi-aws registers every ELBv2 resource under both modules (aws.lb and its alias aws.alb).
 
@@ -22,8 +23,19 @@ ELB17_TLS_POLICIES = frozenset({
 DESYNC_MODES = frozenset({"defensive", "strictest"})  # ELB.12; "monitor" lets desync attacks through
 MIN_AVAILABILITY_ZONES = 2
 KNOWN_BAD_INPUTS = "AWSManagedRulesKnownBadInputsRuleSet"  # Log4Shell and other exploit payloads
+# README "Edge": the IP reputation, common and known-bad-inputs groups, each with its own (blocking) actions.
+REQUIRED_MANAGED_GROUPS = ("AWSManagedRulesAmazonIpReputationList", "AWSManagedRulesCommonRuleSet", KNOWN_BAD_INPUTS,
+                           "AWSManagedRulesAnonymousIpList")
+# Rules of a required group that may only count (README "Edge": the API's callers run on servers in hosting and cloud
+# providers); every other rule of those groups keeps its blocking action.
+MAY_COUNT = {"AWSManagedRulesAnonymousIpList": frozenset({"HostingProviderIPList"})}
+HSTS_MIN_MAX_AGE_SECONDS = 31536000  # one year: what README promises and HSTS preload lists require
+HSTS_MAX_AGE = re.compile(r"max-age=(\d+)", re.IGNORECASE)
+HTTPS_PORT = "443"
+PERMANENT_REDIRECT = "HTTP_301"
 ANONYMOUS_IP_LIST = "AWSManagedRulesAnonymousIpList"  # VPNs, Tor, proxies hiding the client
-CREDENTIAL_HEADERS = ("authorization", "cookie")  # API keys and sessions
+# API keys travel in Authorization, sessions in Cookie: neither WAF logs nor sampled requests may keep them.
+CREDENTIAL_HEADERS = ("authorization", "cookie")
 PROTECTING_ACTIONS = frozenset({"SUBSTITUTION", "HASH"})
 
 
@@ -38,11 +50,14 @@ def is_internet_facing(props) -> bool:
 # -- listeners -------------------------------------------------------------------------------------------------
 
 def redirects_to_https(action) -> bool:
-    return get(action, "type") == "redirect" and get(action, "redirect", "protocol") == "HTTPS"
+    """A permanent (301) redirect to HTTPS on 443 (an absent port would keep the client's port 80)."""
+    return get(action, "type") == "redirect" and get(action, "redirect", "protocol") == "HTTPS" \
+        and str(get(action, "redirect", "port")) == HTTPS_PORT \
+        and get(action, "redirect", "statusCode") == PERMANENT_REDIRECT
 
 
-@resource_policy("lb-http-redirects-to-https", "Plain-HTTP listeners only redirect to HTTPS; nothing is served "
-                 "without TLS", Controls(fsbp=("ELB.1",), checkov=("CKV_AWS_2", "CKV2_AWS_20"),
+@resource_policy("lb-http-redirects-to-https", "Plain-HTTP listeners only answer 301 redirects to HTTPS on 443; "
+                 "nothing is served without TLS", Controls(fsbp=("ELB.1",), checkov=("CKV_AWS_2", "CKV2_AWS_20"),
                                          sources=("guides: HTTPS only",)), LISTENERS, Severity.HIGH)
 def lb_http_redirects(args: ResourceValidationArgs, report: ReportViolation) -> None:
     if get(args.props, "protocol") != "HTTP":
@@ -51,7 +66,7 @@ def lb_http_redirects(args: ResourceValidationArgs, report: ReportViolation) -> 
     if not actions or not all(redirects_to_https(action) for action in actions):
         kinds = [get(action, "type") for action in actions]
         report(f"HTTP listener on port {shown(get(args.props, 'port'))} has default actions {kinds}; it may only "
-               "redirect to HTTPS")
+               "answer a 301 redirect to HTTPS on 443")
 
 
 @resource_policy("lb-https-tls-policy", "HTTPS listeners use a TLS 1.2+ policy from the Security Hub ELB.17 list "
@@ -66,6 +81,38 @@ def lb_https_tls_policy(args: ResourceValidationArgs, report: ReportViolation) -
                "TLS 1.0)")
     if not get(args.props, "certificateArn"):
         report("certificateArn is absent")
+
+
+@resource_policy("lb-https-security-headers", "HTTPS listeners add HSTS (max-age >= 1 year, includeSubDomains) and "
+                 "X-Content-Type-Options nosniff to every response and send no Server header",
+                 Controls(sources=("README: Edge (HSTS, nosniff, no Server header)", "guides: HTTPS only")),
+                 LISTENERS, Severity.HIGH)
+def lb_https_security_headers(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    if get(args.props, "protocol") != "HTTPS":
+        return
+    hsts = str(get(args.props, "routingHttpResponseStrictTransportSecurityHeaderValue") or "")
+    max_age = HSTS_MAX_AGE.search(hsts)
+    if not max_age or int(max_age.group(1)) < HSTS_MIN_MAX_AGE_SECONDS or "includesubdomains" not in hsts.lower():
+        report(f"Strict-Transport-Security is {hsts or 'absent'!r}; it must have max-age >= "
+               f"{HSTS_MIN_MAX_AGE_SECONDS} and includeSubDomains")
+    if get(args.props, "routingHttpResponseXContentTypeOptionsHeaderValue") != "nosniff":
+        report("X-Content-Type-Options is not nosniff")
+    if not is_false(get(args.props, "routingHttpResponseServerEnabled")):
+        report("routingHttpResponseServerEnabled is not false (responses name the server)")
+
+
+@resource_policy("lb-https-to-targets-in-production", "Production target groups receive HTTPS and health-check over "
+                 "HTTPS (TLS all the way to the app)", Controls(sources=("README: Edge (HTTPS to the targets, "
+                                                                          "required in production)",)),
+                 TARGET_GROUPS, Severity.HIGH)
+def lb_https_to_targets(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    if not production_stack() or get(args.props, "targetType") == "lambda":
+        return  # Lambda targets are invoked by the load balancer, not reached over the network
+    if get(args.props, "protocol") != "HTTPS":
+        report(f"protocol is {get(args.props, 'protocol')!r} in a production stack, not HTTPS")
+    health_protocol = get(args.props, "healthCheck", "protocol")
+    if health_protocol not in (None, "HTTPS"):
+        report(f"healthCheck.protocol is {health_protocol!r} in a production stack, not HTTPS")
 
 
 # -- load balancers --------------------------------------------------------------------------------------------
@@ -98,6 +145,25 @@ def lb_desync_mitigation(args: ResourceValidationArgs, report: ReportViolation) 
     mode = get(args.props, "desyncMitigationMode")
     if is_application(args.props) and mode is not None and mode not in DESYNC_MODES:
         report(f"desyncMitigationMode is {mode!r}")
+
+
+@resource_policy("lb-desync-mitigation-strictest", "Application load balancers use the strictest desync "
+                 "mitigation (only RFC 7230-compliant requests)", Controls(sources=("README: Edge (strictest desync "
+                                                                                   "mitigation)",)),
+                 LOAD_BALANCERS, Severity.MEDIUM)
+def lb_desync_strictest(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    mode = get(args.props, "desyncMitigationMode")
+    if is_application(args.props) and mode != "strictest":
+        report(f"desyncMitigationMode is {mode or 'absent (defensive)'!r}, not strictest")
+
+
+@resource_policy("lb-waf-fail-closed", "Application load balancers refuse requests when WAF cannot inspect them "
+                 "(waf.fail_open.enabled false)", Controls(sources=("README: Edge (refuses requests when WAF cannot "
+                                                                    "answer)", "ALB attribute waf.fail_open.enabled")),
+                 LOAD_BALANCERS, Severity.HIGH)
+def lb_waf_fail_closed(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    if is_application(args.props) and is_true(get(args.props, "enableWafFailOpen")):
+        report("enableWafFailOpen is true: requests would reach the app uninspected whenever WAF cannot answer")
 
 
 @stack_policy("lb-multi-az", f"Load balancers span at least {MIN_AVAILABILITY_ZONES} Availability Zones",
@@ -205,6 +271,92 @@ def waf_known_bad_inputs(graph: StackGraph, report: ReportViolation) -> None:
             report(f"{label(acl)}: no rule uses the {KNOWN_BAD_INPUTS} managed rule group", acl.urn)
 
 
+def field_of(value, name: str):
+    """A WAF field written in camelCase (inputs) or PascalCase (ruleJson)."""
+    return value.get(name) if name in value else value.get(name[0].upper() + name[1:])
+
+
+def counted_rules(statement) -> dict:
+    """Managed group name -> the names of its rules overridden to count (ruleActionOverrides)."""
+    counted = {}
+    for key, value in nested_entries(statement):
+        if key in ("managedRuleGroupStatement", "ManagedRuleGroupStatement") and hasattr(value, "get"):
+            overrides = field_of(value, "ruleActionOverrides") or []
+            counted[field_of(value, "name")] = {field_of(o, "name") for o in items(overrides) if hasattr(o, "get")
+                                                and {"count", "Count"} & set(field_of(o, "actionToUse") or {})}
+    return counted
+
+
+@stack_policy("waf-managed-rule-groups", "WAF web ACLs use the AWS IP reputation, anonymous IP, common and "
+              "known-bad-inputs managed rule groups with their own (blocking) actions, never overridden to count "
+              "(only the anonymous IP group's HostingProviderIPList rule counts)",
+              Controls(checkov=("CKV_AWS_192",), sources=("README: Edge (AWS managed rule groups)",)),
+              [WEB_ACL, WEB_ACL_RULE_GROUP_ASSOCIATION], Severity.MEDIUM)
+def waf_managed_rule_groups(graph: StackGraph, report: ReportViolation) -> None:
+    for acl in graph.of_type(WEB_ACL):
+        blocking = set()
+        for rule in acl_rules(acl.props):
+            override = field_of(rule, "overrideAction") or {}
+            if "count" not in override and "Count" not in override:
+                blocking |= managed_group_names(rule_statement(rule))
+            for group, counted in counted_rules(rule_statement(rule)).items():
+                extra = sorted(counted - MAY_COUNT.get(group, frozenset())) if group in REQUIRED_MANAGED_GROUPS else []
+                if extra:
+                    report(f"{label(acl)}: {group}'s rules {', '.join(extra)} only count", acl.urn)
+        for attached in graph.referrers(acl, "webAclArn", WEB_ACL_RULE_GROUP_ASSOCIATION):
+            if get(attached.props, "overrideAction") != "count":
+                blocking.add(get(attached.props, "managedRuleGroup", "name"))
+        missing = [group for group in REQUIRED_MANAGED_GROUPS if group not in blocking]
+        if missing:
+            report(f"{label(acl)}: no blocking rule uses {', '.join(missing)}", acl.urn)
+
+
+def priority_of(rule) -> float:
+    value = field_of(rule, "priority")
+    return float(value) if isinstance(value, (int, float)) else float("inf")
+
+
+@resource_policy("waf-rate-limit-blocks-first", "A WAF web ACL's first rule (lowest priority) is a per-IP rate "
+                 "limit that blocks", Controls(sources=("README: Edge (a per-IP rate limit blocks first)",)),
+                 [WEB_ACL], Severity.MEDIUM)
+def waf_rate_limit_first(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    rules = acl_rules(args.props)
+    if not rules:
+        return  # waf-has-rules reports an ACL without rules
+    first = min(rules, key=priority_of)
+    rate = field_of(rule_statement(first), "rateBasedStatement") or {}
+    action = field_of(first, "action") or {}
+    if not rate or (field_of(rate, "aggregateKeyType") or "IP") != "IP" or not ("block" in action or "Block" in action):
+        report(f"the first rule {field_of(first, 'name')!r} is not a per-IP rate-based rule that blocks")
+
+
+def sampled_on(config) -> bool:
+    return bool(config) and field_of(config, "sampledRequestsEnabled") is True
+
+
+@resource_policy("waf-sampled-requests", "WAF web ACLs and each of their rules keep sampled requests (what an "
+                 "incident responder looks at first)", Controls(sources=("README: Edge (every rule has CloudWatch "
+                                                                         "metrics and sampled requests)",)),
+                 [WEB_ACL, WEB_ACL_RULE, WEB_ACL_RULE_GROUP_ASSOCIATION], Severity.LOW)
+def waf_sampled_requests(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    if not sampled_on(plain(get(args.props, "visibilityConfig"))):
+        report("visibilityConfig.sampledRequestsEnabled is not true")
+    for rule in acl_rules(args.props) if args.resource_type == WEB_ACL else []:
+        if not sampled_on(field_of(rule, "visibilityConfig")):
+            report(f"rule {field_of(rule, 'name')!r} keeps no sampled requests")
+
+
+@resource_policy("waf-logging-redacts-credentials", "WAF logs redact the Authorization (API keys) and Cookie headers",
+                 Controls(sources=("README: Edge (Authorization and Cookie redacted)", "guides: never log keys")),
+                 [WEB_ACL_LOGGING], Severity.HIGH)
+def waf_logging_redacts(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    redacted = {str(get(field, "singleHeader", "name") or "").lower() for field in items(get(args.props,
+                                                                                               "redactedFields"))}
+    missing = [h for h in CREDENTIAL_HEADERS if h not in redacted]
+    if missing:
+        report(f"redactedFields does not redact the {', '.join(missing)} header(s)")
+
+
 def acl_group_names(graph: StackGraph, acl: PolicyResource) -> set:
     groups = set().union(*[managed_group_names(rule_statement(rule)) for rule in acl_rules(acl.props)])
     for attached in attached_rules(graph, acl):
@@ -252,6 +404,8 @@ def waf_logging(graph: StackGraph, report: ReportViolation) -> None:
             report(f"{label(acl)} has no aws.wafv2.WebAclLoggingConfiguration with a destination", acl.urn)
 
 
-POLICIES = [lb_http_redirects, lb_https_tls_policy, lb_drop_invalid_headers, lb_access_logs, lb_deletion_protection,
-            lb_desync_mitigation, lb_multi_az, lb_waf_associated, waf_has_rules, waf_metrics, waf_rate_rule,
-            waf_known_bad_inputs, waf_anonymous_ip_list, waf_data_protection, waf_logging]
+POLICIES = [lb_http_redirects, lb_https_tls_policy, lb_https_security_headers, lb_https_to_targets,
+            lb_drop_invalid_headers, lb_access_logs, lb_deletion_protection, lb_desync_mitigation, lb_desync_strictest,
+            lb_waf_fail_closed, lb_multi_az, lb_waf_associated, waf_has_rules, waf_metrics, waf_rate_rule,
+            waf_known_bad_inputs, waf_managed_rule_groups, waf_rate_limit_first, waf_sampled_requests,
+            waf_anonymous_ip_list, waf_data_protection, waf_logging, waf_logging_redacts]

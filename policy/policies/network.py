@@ -10,8 +10,9 @@ from infra.endpoints import PrivateCode
 
 from .support import (Controls, StackGraph, actions_of, allows, get, is_true, is_unknown, items, label, number, peek,
                       present, resource_policy, stack_policy, statements)
-from .types import (DEFAULT_SECURITY_GROUP, ECS_SERVICE, EGRESS_RULE, FLOW_LOG, FUNCTION, INGRESS_RULE,
-                    LOAD_BALANCERS, ROLE, ROLE_POLICY, SECURITY_GROUP, SECURITY_GROUP_RULE, SUBNET, VPC, VPC_ENDPOINT)
+from .types import (DEFAULT_SECURITY_GROUP, ECS_SERVICE, EGRESS_RULE, FLOW_LOG, FUNCTION, INGRESS_RULE, LOAD_BALANCERS,
+                    RDS_SUBNET_GROUP, ROLE, ROLE_POLICY, ROUTE, ROUTE_TABLE, ROUTE_TABLE_ASSOCIATION, SECURITY_GROUP,
+                    SECURITY_GROUP_RULE, SUBNET, VPC, VPC_ENDPOINT)
 
 INTERNET = frozenset({"0.0.0.0/0", "::/0"})
 WEB_PORTS = frozenset({80, 443})  # what an internet-facing load balancer listens on
@@ -36,28 +37,36 @@ def availability_zones(graph: StackGraph, source: PolicyResource, prop: str, sub
 
 # -- ingress rules, whichever resource declares them --------------------------------------------------------------
 
-def inline_ingress(props) -> list[dict]:
+def _rule(rule_props, cidrs, protocol) -> dict:
+    return {"cidrs": list(cidrs), "protocol": str(protocol), "from": number(get(rule_props, "fromPort")),
+            "to": number(get(rule_props, "toPort")), "description": get(rule_props, "description")}
+
+
+def _inline_rules(props, direction: str) -> list[dict]:
     # Field by field: a rule's other fields (e.g. source security groups) may not be known during a preview.
-    return [{"cidrs": list(items(get(rule, "cidrBlocks"))) + list(items(get(rule, "ipv6CidrBlocks"))),
-             "protocol": str(get(rule, "protocol")), "from": number(get(rule, "fromPort")),
-             "to": number(get(rule, "toPort")), "description": get(rule, "description")}
-            for rule in items(get(props, "ingress"))]
+    return [_rule(rule, items(get(rule, "cidrBlocks")) + items(get(rule, "ipv6CidrBlocks")), get(rule, "protocol"))
+            for rule in items(get(props, direction))]
+
+
+def inline_ingress(props) -> list[dict]:
+    return _inline_rules(props, "ingress")
+
+
+def _rules(direction: str, resource_type: str, props) -> list[dict]:
+    """Rules of one direction of a security group, a SecurityGroupRule or a vpc.SecurityGroup{In,E}gressRule."""
+    if resource_type == SECURITY_GROUP:
+        return _inline_rules(props, direction)
+    if resource_type == SECURITY_GROUP_RULE:
+        if get(props, "type") != direction:
+            return []
+        return [_rule(props, items(get(props, "cidrBlocks")) + items(get(props, "ipv6CidrBlocks")),
+                      get(props, "protocol"))]
+    return [_rule(props, [c for c in (get(props, "cidrIpv4"), get(props, "cidrIpv6")) if c], get(props, "ipProtocol"))]
 
 
 def ingress_rules(resource_type: str, props) -> list[dict]:
     """Ingress of a security group, a SecurityGroupRule or a vpc.SecurityGroupIngressRule, in one shape."""
-    if resource_type == SECURITY_GROUP:
-        return inline_ingress(props)
-    if resource_type == SECURITY_GROUP_RULE:
-        if get(props, "type") != "ingress":
-            return []
-        cidrs = items(get(props, "cidrBlocks")) + items(get(props, "ipv6CidrBlocks"))
-        protocol = get(props, "protocol")
-    else:
-        cidrs = [c for c in (get(props, "cidrIpv4"), get(props, "cidrIpv6")) if c]
-        protocol = get(props, "ipProtocol")
-    return [{"cidrs": list(cidrs), "protocol": str(protocol), "from": number(get(props, "fromPort")),
-             "to": number(get(props, "toPort")), "description": get(props, "description")}]
+    return _rules("ingress", resource_type, props)
 
 
 def opens_to_internet(rule: dict) -> bool:
@@ -246,5 +255,54 @@ def subnet_no_public_ip(args: ResourceValidationArgs, report: ReportViolation) -
         report("mapPublicIpOnLaunch is true")
 
 
-POLICIES = [sg_internet_ports, sg_internet_only_to_lbs, sg_descriptions, default_sg_closed, vpc_flow_logs,
-            subnet_no_public_ip, private_code_endpoints]
+def egress_rules(resource_type: str, props) -> list[dict]:
+    """Egress of a security group, a SecurityGroupRule or a vpc.SecurityGroupEgressRule, in one shape."""
+    return _rules("egress", resource_type, props)
+
+
+@resource_policy("sg-no-internet-egress", "No security group lets traffic out to the internet (0.0.0.0/0, ::/0): "
+                 "egress goes to the VPC's endpoints, the S3 prefix list or named security groups",
+                 Controls(sources=("README: Architecture (no NAT; egress to the endpoints)",
+                                   "README: Edge (no egress until allow_to_targets)")),
+                 [SECURITY_GROUP, SECURITY_GROUP_RULE, EGRESS_RULE], Severity.HIGH)
+def sg_no_internet_egress(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    for rule in egress_rules(args.resource_type, args.props):
+        if opens_to_internet(rule):
+            report(f"egress {describe_rule(rule).replace(' from ', ' to ')}")
+
+
+def private_subnets(graph: StackGraph) -> list[PolicyResource]:
+    """The stack's subnets its private code runs in: database subnet groups, functions, services."""
+    found = {}
+    placements = [(RDS_SUBNET_GROUP, "subnetIds"), (FUNCTION, "vpcConfig"), (ECS_SERVICE, "networkConfiguration")]
+    for resource_type, prop in placements:
+        for resource in graph.of_type(resource_type):
+            for subnet in graph.referenced(resource, prop, SUBNET):
+                found[subnet.urn] = subnet
+    return list(found.values())
+
+
+def default_routes(graph: StackGraph, table: PolicyResource) -> list:
+    routes = [peek(route, "cidrBlock") or peek(route, "ipv6CidrBlock") for route in items(peek(table.props, "routes"))]
+    routes += [peek(route.props, "destinationCidrBlock") or peek(route.props, "destinationIpv6CidrBlock")
+               for route in graph.referrers(table, "routeTableId", ROUTE)]
+    return [route for route in routes if route in INTERNET]
+
+
+@stack_policy("private-subnets-no-default-route", "Subnets of the database, functions and app have no default route "
+              "(no internet or NAT gateway): they reach AWS only through VPC endpoints",
+              Controls(sources=("README: Architecture (private subnets; no NAT: interface endpoints)",
+                                "design: private subnets for database, functions and app")),
+              [SUBNET, ROUTE_TABLE, ROUTE_TABLE_ASSOCIATION, ROUTE, RDS_SUBNET_GROUP, FUNCTION, ECS_SERVICE],
+              Severity.HIGH)
+def private_subnets_no_default_route(graph: StackGraph, report: ReportViolation) -> None:
+    for subnet in private_subnets(graph):
+        for association in graph.referrers(subnet, "subnetId", ROUTE_TABLE_ASSOCIATION):
+            for table in graph.referenced(association, "routeTableId", ROUTE_TABLE):
+                routes = default_routes(graph, table)
+                if routes:
+                    report(f"private {label(subnet)} routes {', '.join(routes)} through {label(table)}", subnet.urn)
+
+
+POLICIES = [sg_internet_ports, sg_internet_only_to_lbs, sg_descriptions, sg_no_internet_egress, default_sg_closed,
+            vpc_flow_logs, subnet_no_public_ip, private_subnets_no_default_route, private_code_endpoints]

@@ -5,9 +5,11 @@ from pulumi_policy import ReportViolation, ResourceValidationArgs, Severity
 
 from .support import (Controls, StackGraph, get, is_false, is_true, items, label, number, peek, plain,
                       production_stack, resource_policy, shown, stack_policy)
-from .types import PARAMETER_GROUP, RDS_INSTANCE
+from .network import inline_ingress, ingress_rules
+from .types import (INGRESS_RULE, LOG_GROUP, PARAMETER_GROUP, RDS_INSTANCE, SECURITY_GROUP, SECURITY_GROUP_RULE)
 
 MIN_BACKUP_RETENTION_DAYS = 7
+PRODUCTION_BACKUP_RETENTION_DAYS = 35  # the most RDS keeps: README "PITR backups (7..35 days, prod 35)"
 AWS_MANAGED_RDS_KEY = "alias/aws/rds"
 # Names RDS.25 and every scanner guess first.
 DEFAULT_ADMIN_NAMES = frozenset({"admin", "administrator", "postgres", "root", "master", "sa", "rdsadmin", "user"})
@@ -38,6 +40,16 @@ def rds_backup_retention(args: ResourceValidationArgs, report: ReportViolation) 
     days = number(get(args.props, "backupRetentionPeriod"))
     if days is None or days < MIN_BACKUP_RETENTION_DAYS:
         report(f"backupRetentionPeriod is {shown(days)}; it must be >= {MIN_BACKUP_RETENTION_DAYS}")
+
+
+@resource_policy("rds-backup-retention-35-days-in-production", f"Production RDS instances keep "
+                 f"{PRODUCTION_BACKUP_RETENTION_DAYS} days of point-in-time recovery (the maximum)",
+                 Controls(sources=("README: Architecture (PITR backups 7..35 days, prod 35)",)), [RDS_INSTANCE])
+def rds_production_retention(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    days = number(get(args.props, "backupRetentionPeriod"))
+    if production_stack() and (days is None or days < PRODUCTION_BACKUP_RETENTION_DAYS):
+        report(f"backupRetentionPeriod is {shown(days)} in a production stack; it must be "
+               f"{PRODUCTION_BACKUP_RETENTION_DAYS}")
 
 
 @resource_policy("rds-not-public", "RDS instances are not publicly accessible",
@@ -160,6 +172,59 @@ def rds_final_snapshot(args: ResourceValidationArgs, report: ReportViolation) ->
         report("finalSnapshotIdentifier is absent in a production stack")
 
 
+def ingress_sources(resource) -> list[dict]:
+    """Each ingress rule a group or rule resource declares, with whether it names a security group as its source."""
+    props = resource.props
+    if resource.resource_type == SECURITY_GROUP:
+        named = [bool(items(get(rule, "securityGroups"))) or is_true(get(rule, "self"))
+                 for rule in items(get(props, "ingress"))]
+        rules = inline_ingress(props)
+    else:
+        rules = ingress_rules(resource.resource_type, props)
+        named = [bool(get(props, "referencedSecurityGroupId") or get(props, "sourceSecurityGroupId")
+                      or is_true(get(props, "self")))] * len(rules)
+    prefix_lists = [bool(items(get(rule, "prefixListIds"))) for rule in items(get(props, "ingress"))] \
+        if resource.resource_type == SECURITY_GROUP else [bool(get(props, "prefixListId"))
+                                                         or bool(items(get(props, "prefixListIds")))] * len(rules)
+    return [{**rule, "named": n and not rule["cidrs"] and not p} for rule, n, p in zip(rules, named, prefix_lists)]
+
+
+@stack_policy("rds-ingress-only-from-security-groups", "RDS instances admit only their port, and only from named "
+              "security groups (no CIDR or prefix list, not even the VPC's)",
+              Controls(sources=("README: Architecture (5432 only from named security groups)",
+                                "design: least privilege")),
+              [RDS_INSTANCE, SECURITY_GROUP, SECURITY_GROUP_RULE, INGRESS_RULE], Severity.HIGH)
+def rds_ingress_from_groups(graph: StackGraph, report: ReportViolation) -> None:
+    for instance in graph.of_type(RDS_INSTANCE):
+        groups = graph.referenced(instance, "vpcSecurityGroupIds", SECURITY_GROUP)
+        if not groups:
+            report(f"{label(instance)} has no security group of the stack (the VPC's default group would admit)",
+                   instance.urn)
+        port = number(peek(instance.props, "port")) or 5432.0
+        for group in groups:
+            rules = [group] + graph.referrers(group, "securityGroupId", SECURITY_GROUP_RULE, INGRESS_RULE)
+            for resource in rules:
+                for rule in ingress_sources(resource):
+                    if not rule["named"] or rule["from"] != port or rule["to"] != port:
+                        report(f"{label(resource)} admits {rule['protocol']} {shown(rule['from'])}-"
+                               f"{shown(rule['to'])} from {rule['cidrs'] or 'a prefix list'} into {label(instance)}'s "
+                               f"group; only port {shown(port)} from named security groups", resource.urn)
+
+
+@stack_policy("rds-log-groups-managed", "Every exported RDS log goes to a log group of the stack (encrypted, with "
+              "retention), never one RDS creates unencrypted and keeps forever",
+              Controls(sources=("README: Architecture (encrypted log exports)",)), [RDS_INSTANCE, LOG_GROUP],
+              Severity.MEDIUM)
+def rds_log_groups(graph: StackGraph, report: ReportViolation) -> None:
+    names = {peek(group.props, "name") for group in graph.of_type(LOG_GROUP)}
+    for instance in graph.of_type(RDS_INSTANCE):
+        identifier = peek(instance.props, "identifier")
+        for export in items(peek(instance.props, "enabledCloudwatchLogsExports")):
+            if identifier and f"/aws/rds/instance/{identifier}/{export}" not in names:
+                report(f"{label(instance)} exports '{export}' to /aws/rds/instance/{identifier}/{export}, a log group "
+                       "the stack does not manage", instance.urn)
+
+
 def parameter_group_of(graph: StackGraph, instance) -> list:
     return graph.referenced(instance, "parameterGroupName", PARAMETER_GROUP)
 
@@ -200,7 +265,7 @@ def rds_minimum_tls(graph: StackGraph, report: ReportViolation) -> None:
                               else f"sets {MIN_TLS_PARAMETER}={parameters.get(MIN_TLS_PARAMETER)!r}, not TLSv1.2+")
 
 
-POLICIES = [rds_storage_encrypted, rds_backup_retention, rds_not_public, rds_deletion_protection, rds_multi_az,
+POLICIES = [rds_storage_encrypted, rds_backup_retention, rds_production_retention, rds_not_public, rds_deletion_protection, rds_multi_az,
             rds_iam_authentication, rds_log_exports, rds_enhanced_monitoring, rds_performance_insights,
             rds_minor_upgrades, rds_copy_tags, rds_subnet_group, rds_admin_name, rds_master_password,
-            rds_final_snapshot, rds_force_ssl, rds_minimum_tls]
+            rds_final_snapshot, rds_ingress_from_groups, rds_log_groups, rds_force_ssl, rds_minimum_tls]

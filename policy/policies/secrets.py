@@ -7,10 +7,11 @@ from typing import Optional
 
 from pulumi_policy import ReportViolation, ResourceValidationArgs, Severity
 
-from .support import (API_KEY_KIND, KEY_SECRET_TAG, VALUE_READ_ACTIONS, VALUE_WRITE_ACTIONS, VERIFIER_KIND,
-                      VERIFIER_SECRET_TAG, WEBHOOK_KIND, Controls, StackGraph, actions_of, allows, get, grants_action,
-                      is_false, items, kind_of, label, number, peek, present, resource_covers, resource_policy,
-                      resources_of, role_policy_statements, shown, stack_environment, stack_policy, statements)
+from .support import (KEY_SECRET_TAG, VALUE_READ_ACTIONS, VALUE_WRITE_ACTIONS, VERIFIER_KIND, VERIFIER_SECRET_TAG,
+                      WEBHOOK_KIND, Controls, StackGraph, actions_of, allows, get, grants_action, is_false,
+                      is_public_principal, is_true, items, kind_of, label, number, peek, plain, present,
+                      production_stack, resource_covers, resource_policy, resources_of, role_policy_statements, shown,
+                      stack_environment, stack_policy, statements, tags_of)
 from .types import (FUNCTION, ROLE, ROLE_POLICY, SECRET, SECRET_POLICY, SECRET_READINESS, SECRET_ROTATION,
                     SECRET_VERSION, TASK_DEFINITION)
 
@@ -19,6 +20,19 @@ MAX_ROTATION_DAYS = 90  # the guides: rotate every 90 days
 RATE = re.compile(r"^rate\((\d+) (day|days|hour|hours)\)$")
 CRON = re.compile(r"^cron\((.+)\)$")
 HOURS_PER_DAY = 24
+# README "Architecture", secrets: securestack/<env>/{api-keys,webhooks,database}/<name>, and each key's verifier
+# record securestack/<env>/api-key-verifiers/<name>.
+SECRET_PATHS = ("api-keys", "webhooks", "database", "api-key-verifiers")
+SECRET_NAME_PART = re.compile(r"^[A-Za-z0-9_+=.@-]+$")
+# Secrets Manager API reference, DeleteSecret: a recovery window of 7 to 30 days, 30 when not given; the provider's
+# recovery_window_in_days = 0 deletes without recovery (ForceDeleteWithoutRecovery).
+MIN_RECOVERY_WINDOW_DAYS, MAX_RECOVERY_WINDOW_DAYS = 7, 30
+# Non-secret metadata every secret carries as tags (a rotator bootstraps a secret from them), and what API keys add.
+METADATA_TAGS = ("securestack:env", "securestack:name", "securestack:kind")
+API_KEY_KIND, API_KEY_TAGS = "api-key", ("securestack:scopes", "securestack:key-prefix")
+KEY_PREFIXES = {True: "sk_live_", False: "sk_test_"}  # production: live keys; anything else: test keys
+READ_ACTIONS = ("secretsmanager:GetSecretValue",)
+WRITE_ACTIONS = ("secretsmanager:PutSecretValue", "secretsmanager:UpdateSecretVersionStage")
 
 
 def enabled_rotations(graph: StackGraph, secret) -> list:
@@ -36,8 +50,9 @@ def key_of_record(graph: StackGraph, record):
 
 
 @stack_policy("secret-rotation-configured", "Every Secrets Manager secret has automatic rotation by a rotation "
-              "function (an API key's verifier record is rotated with its key, by the key's rotator)", Controls(fsbp=("SecretsManager.1",), checkov=("CKV2_AWS_57",),
-                                   sources=("guides: regular rotation",)), [SECRET, SECRET_ROTATION], Severity.HIGH)
+              "function (an API key's verifier record is rotated with its key, by the key's rotator)",
+              Controls(fsbp=("SecretsManager.1",), checkov=("CKV2_AWS_57",), sources=("guides: regular rotation",)),
+              [SECRET, SECRET_ROTATION], Severity.HIGH)
 def secret_rotation_configured(graph: StackGraph, report: ReportViolation) -> None:
     for secret in graph.of_type(SECRET):
         if enabled_rotations(graph, secret):
@@ -124,9 +139,122 @@ def secret_version_plaintext(args: ResourceValidationArgs, report: ReportViolati
             report(f"SecretVersion sets {key}")
 
 
+@resource_policy("secret-named-for-environment", "Secrets are named securestack/<env>/<api-keys|webhooks|database>/"
+                 "<name> for this stack's environment (what rotator and consumer policies are scoped by)",
+                 Controls(sources=("README: Architecture (secret names)", "guides: separate keys per environment")),
+                 [SECRET], Severity.HIGH)
+def secret_named(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    name, environment = get(args.props, "name"), stack_environment()
+    parts = str(name or "").split("/")
+    if len(parts) != 4 or parts[:2] != ["securestack", environment] or parts[2] not in SECRET_PATHS \
+            or not SECRET_NAME_PART.match(parts[3]):
+        report(f"name {name!r} is not securestack/{environment}/<{'|'.join(SECRET_PATHS)}>/<name>")
+
+
+@resource_policy("secret-recovery-window", f"Deleted secrets stay recoverable ({MIN_RECOVERY_WINDOW_DAYS}.."
+                 f"{MAX_RECOVERY_WINDOW_DAYS} days, {MAX_RECOVERY_WINDOW_DAYS} in production); never deleted at once",
+                 Controls(sources=("README: Architecture (recovery window)", "README: Configuration (prod 30)")),
+                 [SECRET], Severity.MEDIUM)
+def secret_recovery_window(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    days = number(get(args.props, "recoveryWindowInDays"))
+    days = MAX_RECOVERY_WINDOW_DAYS if days is None else days  # Secrets Manager's default
+    if days < MIN_RECOVERY_WINDOW_DAYS:
+        report(f"recoveryWindowInDays is {shown(days)}: a deleted secret would be gone at once")
+    elif production_stack() and days < MAX_RECOVERY_WINDOW_DAYS:
+        report(f"recoveryWindowInDays is {shown(days)} in a production stack; it must be {MAX_RECOVERY_WINDOW_DAYS}")
+
+
+@resource_policy("secret-metadata-tags", "Secrets carry their non-secret metadata as tags (environment, name, kind; an "
+                 "API key its scopes and key prefix, sk_live_ only in production), never in the value",
+                 Controls(sources=("README: Architecture (non-secret metadata as tags)",
+                                   "design: metadata lives outside the value")), [SECRET], Severity.MEDIUM)
+def secret_metadata(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    tags = tags_of(args.props)
+    missing = [tag for tag in METADATA_TAGS if not tags.get(tag)]
+    if tags.get("securestack:kind") == API_KEY_KIND:
+        missing += [tag for tag in API_KEY_TAGS if not tags.get(tag)]
+        prefix, expected = tags.get("securestack:key-prefix"), KEY_PREFIXES[production_stack()]
+        if prefix and prefix != expected:
+            report(f"securestack:key-prefix is {prefix!r}; this stack's keys are {expected}")
+    if missing:
+        report(f"tags {', '.join(missing)} are missing")
+
+
+def covers(statement, action: str) -> bool:
+    return any(a == action or a == "secretsmanager:*" or a == "*" for a in items(statement.get("Action")))
+
+
+def exempt_principals(statement) -> set:
+    condition = plain(statement.get("Condition") or {})
+    return {str(arn) for arn in items((condition.get("StringNotEquals") or {}).get("aws:PrincipalArn"))} \
+        | {str(arn) for arn in items((condition.get("ArnNotEquals") or {}).get("aws:PrincipalArn"))}
+
+
+def denies_for_everyone_but(document, action: str) -> list[set]:
+    """For each Deny of `action` to everyone, the principals it exempts."""
+    return [exempt_principals(s) for s in statements(document) if s.get("Effect") == "Deny"
+            and is_public_principal(s.get("Principal")) and covers(s, action) and exempt_principals(s)]
+
+
+def denies_plain_transport(document) -> bool:
+    return any(s.get("Effect") == "Deny" and is_public_principal(s.get("Principal")) and covers(s, READ_ACTIONS[0])
+               and str(((s.get("Condition") or {}).get("Bool") or {}).get("aws:SecureTransport")).lower() == "false"
+               for s in statements(document))
+
+
+def rotator_roles(graph: StackGraph, secret) -> set:
+    """ARNs of the roles of the functions that rotate the secret (unknown ones left out)."""
+    functions = [f for rotation in graph.referrers(secret, "secretId", SECRET_ROTATION)
+                 for f in graph.referenced(rotation, "rotationLambdaArn", FUNCTION)]
+    roles = [r for f in functions for r in graph.referenced(f, "role", ROLE)]
+    return {arn for arn in (peek(r.props, "arn") for r in roles) if isinstance(arn, str)}
+
+
+def resource_policy_problems(document, rotators: set) -> list[str]:
+    problems = []
+    if any(allows(s) for s in statements(document)):
+        problems.append("has an Allow statement (grants come from the principals' own IAM policies)")
+    readers = denies_for_everyone_but(document, READ_ACTIONS[0])
+    if not readers:
+        problems.append("denies GetSecretValue to no one (every principal with IAM access reads)")
+    for action in WRITE_ACTIONS:
+        writers = denies_for_everyone_but(document, action)
+        if not writers:
+            problems.append(f"does not deny {action} to everyone but the rotator")
+        elif rotators and not any(exempt <= rotators for exempt in writers):
+            problems.append(f"lets {sorted(set().union(*writers) - rotators)} {action} besides the rotator")
+    if rotators and readers and not any(rotators <= exempt for exempt in readers):
+        problems.append("denies the rotator its reads")
+    if not denies_plain_transport(document):
+        problems.append("does not deny requests without TLS (aws:SecureTransport false)")
+    return problems
+
+
+@stack_policy("secret-resource-policy-deny-only", "Every secret has a deny-only resource policy (public policies "
+              "blocked): reads by its consumers and rotator only, writes by its rotator only, nothing without TLS",
+              Controls(sources=("README: Architecture (a deny-only resource policy)", "guides: least privilege")),
+              [SECRET, SECRET_POLICY, SECRET_ROTATION, FUNCTION, ROLE], Severity.CRITICAL)
+def secret_resource_policy(graph: StackGraph, report: ReportViolation) -> None:
+    for secret in graph.of_type(SECRET):
+        policies = graph.referrers(secret, "secretArn", SECRET_POLICY)
+        documents = [get(p.props, "policy") for p in policies] or ([get(secret.props, "policy")]
+                                                                     if get(secret.props, "policy") else [])
+        if not documents:
+            report(f"{label(secret)} has no resource policy", secret.urn)
+        if policies and not all(is_true(get(p.props, "blockPublicPolicy")) for p in policies):
+            report(f"{label(secret)}'s SecretPolicy does not set blockPublicPolicy", secret.urn)
+        rotators = rotator_roles(graph, secret)
+        key = key_of_record(graph, secret)
+        if not rotators and key is not None:
+            rotators = rotator_roles(graph, key)  # a verifier record: written by its key's rotator
+        for document in documents:
+            for problem in resource_policy_problems(document, rotators):
+                report(f"{label(secret)}'s resource policy {problem}", secret.urn)
+
+
 # -- issue 12: verifier records, and who reads and writes what ---------------------------------------------------
 
-def rotator_roles(graph: StackGraph, secret) -> list:
+def rotator_role_resources(graph: StackGraph, secret) -> list:
     """The roles of the functions that rotate `secret`."""
     functions = [f for r in enabled_rotations(graph, secret) for f in graph.referenced(r, "rotationLambdaArn", FUNCTION)]
     return [role for f in functions for role in graph.referenced(f, "role", ROLE)]
@@ -162,7 +290,7 @@ def verifier_record_problem(graph: StackGraph, key) -> Optional[str]:
         return f"names {label(record)}, which is not tagged as the verifier record of {key_name!r}"
     if get(record.props, "kmsKeyId") != get(key.props, "kmsKeyId"):
         return f"and its verifier record {label(record)} are not under the same KMS key"
-    rotators = {get(role.props, "arn") for role in rotator_roles(graph, key)}
+    rotators = {get(role.props, "arn") for role in rotator_role_resources(graph, key)}
     admitted = writers_admitted(graph, record)
     if not rotators or admitted is None or not admitted <= rotators:
         return f"has verifier record {label(record)} whose resource policy does not deny writes to all but the " \
@@ -230,7 +358,7 @@ def verifier_record_writers(graph: StackGraph, report: ReportViolation) -> None:
     probes = [f"{prefix}:secret:securestack/{environment}/api-key-verifiers/probe-AbCdEf",
               f"{prefix}:secret:securestack/another-environment/api-key-verifiers/probe-AbCdEf"]
     key_rotators = {role.urn for key in graph.of_type(SECRET) if kind_of(key) == API_KEY_KIND
-                    for role in rotator_roles(graph, key)}
+                    for role in rotator_role_resources(graph, key)}
     for role in graph.of_type(ROLE):
         for statement in role_policy_statements(graph, role, ROLE_POLICY):
             if not grants_action(statement, VALUE_WRITE_ACTIONS):
@@ -247,5 +375,5 @@ def verifier_record_writers(graph: StackGraph, report: ReportViolation) -> None:
 
 
 POLICIES = [secret_rotation_configured, secret_first_rotation, secret_rotation_interval, secret_cmk,
-            secret_description, secret_version_plaintext, api_key_has_verifier_record, task_role_reads,
-            verifier_record_writers]
+            secret_description, secret_version_plaintext, secret_named, secret_metadata, secret_recovery_window,
+            secret_resource_policy, api_key_has_verifier_record, task_role_reads, verifier_record_writers]

@@ -2,17 +2,34 @@
 an investigation needs them."""
 from __future__ import annotations
 
+import re
+
+import pulumi
 from pulumi_policy import PolicyResource, ReportViolation, ResourceValidationArgs, Severity
 
+from .boundaries import ELB_LOG_DELIVERY_ACCOUNTS, allowed_accounts
 from .support import (Controls, StackGraph, actions_of, allows, get, is_public_principal, is_true, items, label,
-                      number, present, production_stack, resource_policy, resources_of, stack_policy, statements)
-from .types import (BACKUP_VAULT, BUCKETS, BUCKET_LOGGING_CONFIGS, BUCKET_POLICY, ENCRYPTION_CONFIGS,
-                    LOAD_BALANCERS, LOG_GROUP, PUBLIC_ACCESS_BLOCK, VERSIONING_CONFIGS)
+                      number, peek, present, production_stack, resource_policy, resources_of, stack_policy,
+                      statements)
+from .types import (BACKUP_PLAN, BACKUP_SELECTION, BACKUP_VAULT, BUCKET_LOGGING_CONFIGS, BUCKET_POLICY, BUCKETS,
+                    ENCRYPTION_CONFIGS, KMS_KEY, KMS_REPLICA_KEY, LIFECYCLE_CONFIGS, LOAD_BALANCERS, LOG_GROUP,
+                    OWNERSHIP_CONTROLS, PUBLIC_ACCESS_BLOCK, RDS_INSTANCE, SECRET, TRAIL, VERSIONING_CONFIGS)
 
 PRODUCTION_MIN_LOG_DAYS = 365  # a year of history for incident response (CIS, PCI DSS 10.5.1)
 PUBLIC_ACCESS_FLAGS = ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
 KMS_ALGORITHMS = frozenset({"aws:kms", "aws:kms:dsse"})
 SSE_S3 = "AES256"  # the only encryption ALB access-log and S3 server access log delivery support
+# Who delivers into a log bucket: ALB access logs (the regional service principal, or the regional ELB account in
+# regions older than August 2022) and CloudTrail. Both write only under AWSLogs/<account>/.
+ELB_LOG_DELIVERY_SERVICE = "logdelivery.elasticloadbalancing.amazonaws.com"
+CLOUDTRAIL_SERVICE = "cloudtrail.amazonaws.com"
+LOG_DELIVERY_ACTIONS = frozenset({"s3:PutObject", "s3:GetBucketAcl"})
+SOURCE_ARN_CONDITIONS = ("StringEquals", "ArnEquals", "ArnLike", "StringLike")
+MIN_S3_TLS_VERSION = 1.2
+# Resources whose loss loses data or keys: protected (and retained) in production.
+STATEFUL_TYPES = (RDS_INSTANCE, KMS_KEY, KMS_REPLICA_KEY, SECRET, BACKUP_VAULT, *BUCKETS)
+# cron(minutes hours day-of-month month day-of-week [year]) that runs every day.
+DAILY_CRON = re.compile(r"^cron\(\S+ \S+ [*?] \* [*?]( \*)?\)$")
 S3_LOG_DELIVERY_SERVICE = "logging.s3.amazonaws.com"
 CONFUSED_DEPUTY_KEYS = ("aws:SourceAccount", "aws:SourceArn")
 
@@ -112,6 +129,183 @@ def s3_versioning(graph: StackGraph, report: ReportViolation) -> None:
             report(f"{label(bucket)} has no BucketVersioning with status Enabled", bucket.urn)
 
 
+@stack_policy("s3-acls-disabled", "Every S3 bucket disables ACLs (object ownership BucketOwnerEnforced): access is "
+              "decided by policies only", Controls(fsbp=("S3.12",), checkov=("CKV2_AWS_65",)),
+              [*BUCKETS, OWNERSHIP_CONTROLS], Severity.MEDIUM)
+def s3_acls_disabled(graph: StackGraph, report: ReportViolation) -> None:
+    for bucket in graph.of_type(*BUCKETS):
+        controls = configs_of(graph, bucket, OWNERSHIP_CONTROLS)
+        if not any(get(c.props, "rule", "objectOwnership") == "BucketOwnerEnforced" for c in controls):
+            report(f"{label(bucket)} has no BucketOwnershipControls with BucketOwnerEnforced (ACLs stay on)",
+                   bucket.urn)
+
+
+def receives_trail(graph: StackGraph, bucket: PolicyResource) -> bool:
+    return bool(graph.referrers(bucket, "s3BucketName", TRAIL))
+
+
+def log_buckets(graph: StackGraph) -> list[tuple[PolicyResource, str]]:
+    """(bucket, what delivers into it) for the stack's ALB access-log and CloudTrail buckets."""
+    found = []
+    for bucket in graph.of_type(*BUCKETS):
+        if receives_alb_logs(graph, bucket):
+            found.append((bucket, "ALB access logs"))
+        elif receives_trail(graph, bucket):
+            found.append((bucket, "CloudTrail"))
+    return found
+
+
+def expiration_days(rule) -> float | None:
+    return number(get(rule, "expiration", "days")) if get(rule, "status") == "Enabled" else None
+
+
+@stack_policy("s3-log-buckets-expire", f"ALB access-log, CloudTrail and S3 server access-log buckets expire their logs "
+              f"(after at least {PRODUCTION_MIN_LOG_DAYS} days in production)", Controls(
+                  checkov=("CKV2_AWS_61",), sources=("README: Edge, Audit, Architecture (lifecycle, prod >= 365 days; "
+                                                     "access logs expiring)",)),
+              [*BUCKETS, *LIFECYCLE_CONFIGS, *LOAD_BALANCERS, TRAIL, *BUCKET_LOGGING_CONFIGS], Severity.LOW)
+def s3_log_buckets_expire(graph: StackGraph, report: ReportViolation) -> None:
+    access_log_destinations = [(b, "S3 server access logs") for b in graph.of_type(*BUCKETS)
+                               if receives_server_access_logs(graph, b)]
+    for bucket, delivery in log_buckets(graph) + access_log_destinations:
+        days = [d for c in configs_of(graph, bucket, *LIFECYCLE_CONFIGS) for rule in items(get(c.props, "rules"))
+                if (d := expiration_days(rule)) is not None]
+        if not days:
+            report(f"{delivery} {label(bucket)} has no enabled lifecycle rule expiring its objects", bucket.urn)
+        elif production_stack() and min(days) < PRODUCTION_MIN_LOG_DAYS:
+            report(f"{delivery} {label(bucket)} expires logs after {min(days):.0f} days; a production stack keeps "
+                   f"them at least {PRODUCTION_MIN_LOG_DAYS}", bucket.urn)
+
+
+def service_principals(statement) -> list[str]:
+    principal = statement.get("Principal")
+    return [p for p in items(principal.get("Service"))] if hasattr(principal, "get") else []
+
+
+def aws_principals(statement) -> list[str]:
+    principal = statement.get("Principal")
+    return [p for p in items(principal.get("AWS"))] if hasattr(principal, "get") else []
+
+
+def elb_delivery_principal(statement) -> bool:
+    accounts = [arn.split(":")[4] for arn in aws_principals(statement) if arn.count(":") >= 5]
+    services = service_principals(statement)
+    return (services == [ELB_LOG_DELIVERY_SERVICE] and not aws_principals(statement)) or \
+        (bool(accounts) and not services and all(a in ELB_LOG_DELIVERY_ACCOUNTS for a in accounts))
+
+
+def source_arn_bound(statement) -> bool:
+    condition = statement.get("Condition") or {}
+    return any("aws:SourceArn" in (condition.get(operator) or {}) for operator in SOURCE_ARN_CONDITIONS)
+
+
+def delivery_problem(statement, delivery: str, accounts: set) -> str | None:
+    """Why an Allow statement of a log bucket's policy grants more than its log delivery needs (None if it does not)."""
+    actions = set(actions_of(statement))
+    if not actions or not actions <= LOG_DELIVERY_ACTIONS:
+        return f"allows {sorted(actions)} (log delivery needs only {sorted(LOG_DELIVERY_ACTIONS)})"
+    if delivery == "ALB access logs" and not elb_delivery_principal(statement):
+        return f"allows {statement.get('Principal')!r}, not the ELB log delivery"
+    if delivery == "CloudTrail" and (service_principals(statement) != [CLOUDTRAIL_SERVICE]
+                                     or aws_principals(statement) or not source_arn_bound(statement)):
+        return "is not limited to CloudTrail with an aws:SourceArn condition naming the trail"
+    if "s3:PutObject" in actions:
+        prefixes = {f"/AWSLogs/{account}/*" for account in accounts}
+        if not all(any(r.endswith(p) for p in prefixes) for r in resources_of(statement)):
+            return f"lets {resources_of(statement)} be written, not only AWSLogs/<account>/"
+    return None
+
+
+@stack_policy("s3-log-buckets-accept-only-their-delivery", "ALB access-log and CloudTrail buckets let only their log "
+              "delivery write (the ELB log delivery, or CloudTrail for this trail), and only under "
+              "AWSLogs/<account>/", Controls(sources=("README: Edge, Audit (only the log delivery writes)",)),
+              [*BUCKETS, BUCKET_POLICY, *LOAD_BALANCERS, TRAIL], Severity.HIGH)
+def s3_log_bucket_writers(graph: StackGraph, report: ReportViolation) -> None:
+    accounts = allowed_accounts(graph)
+    for bucket, delivery in log_buckets(graph):
+        for policy in configs_of(graph, bucket, BUCKET_POLICY):
+            for index, statement in enumerate(statements(get(policy.props, "policy"))):
+                problem = delivery_problem(statement, delivery, accounts) if allows(statement) else None
+                if problem:
+                    report(f"{delivery} {label(bucket)}: statement {statement.get('Sid') or index} {problem}",
+                           policy.urn)
+
+
+def denies_old_tls(statement) -> bool:
+    condition = (statement.get("Condition") or {}).get("NumericLessThan") or {}
+    version = number(condition.get("s3:TlsVersion"))
+    return statement.get("Effect") == "Deny" and is_public_principal(statement.get("Principal")) \
+        and version is not None and version >= MIN_S3_TLS_VERSION
+
+
+@stack_policy("s3-alb-log-bucket-tls-1-2", "The ALB access-log bucket denies requests over TLS older than 1.2 "
+              "(s3:TlsVersion)", Controls(sources=("README: Edge (denies any request without TLS 1.2+)",
+                                                   "guides: TLS 1.2+")),
+              [*BUCKETS, BUCKET_POLICY, *LOAD_BALANCERS], Severity.MEDIUM)
+def s3_alb_logs_tls_12(graph: StackGraph, report: ReportViolation) -> None:
+    for bucket in graph.of_type(*BUCKETS):
+        if receives_alb_logs(graph, bucket) and not any(
+                denies_old_tls(s) for p in configs_of(graph, bucket, BUCKET_POLICY)
+                for s in statements(get(p.props, "policy"))):
+            report(f"ALB log {label(bucket)} has no bucket policy denying s3:TlsVersion < {MIN_S3_TLS_VERSION}",
+                   bucket.urn)
+
+
+@resource_policy("stateful-resources-protected-in-production", "In production, databases, KMS keys, secrets, "
+                 "backup vaults and buckets are `protect`ed (Pulumi refuses to delete them)",
+                 Controls(sources=("README: Architecture (deletion protection + protect in prod; secrets protected "
+                                   "in prod)",)), STATEFUL_TYPES, Severity.HIGH)
+def stateful_protected(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    if production_stack() and not args.opts.protect:
+        report("the resource is not protected in a production stack (a `pulumi destroy` or a rename deletes it)")
+
+
+def stack_region() -> str | None:
+    return pulumi.Config("aws").get("region")
+
+
+def arn_region(arn) -> str | None:
+    return arn.split(":")[3] if isinstance(arn, str) and arn.count(":") >= 5 else None
+
+
+def copy_problems(graph: StackGraph, plan: PolicyResource) -> list[str]:
+    """What keeps a backup plan from being a daily backup copied to another region under that region's own key."""
+    rules = items(get(plan.props, "rules"))
+    if not any(DAILY_CRON.match(str(get(rule, "schedule") or "")) for rule in rules):
+        return ["has no daily schedule"]
+    vaults = graph.referenced(plan, "rules", BACKUP_VAULT)
+    targets = {get(rule, "targetVaultName") for rule in rules}
+    copies = [v for v in vaults if peek(v.props, "name") not in targets]
+    region = stack_region()
+    remote = [v for v in copies if (peek(v.props, "region") or region) != region]
+    if not remote:
+        return ["copies to no vault in another region"]
+    problems = []
+    for vault in remote:
+        keys = graph.referenced(vault, "kmsKeyArn", KMS_KEY, KMS_REPLICA_KEY)
+        key_regions = {peek(k.props, "region") or arn_region(peek(k.props, "arn")) for k in keys}
+        if not keys or key_regions != {peek(vault.props, "region")}:
+            problems.append(f"copies to {label(vault)}, which is not under a key of its own region")
+    return problems
+
+
+@stack_policy("backup-cross-region-copy-in-production", "In production, every RDS instance is in an AWS Backup plan "
+              "that runs daily and copies to a vault in a second region under that region's own CMK",
+              Controls(sources=("README: Architecture (backups)",)),
+              [RDS_INSTANCE, BACKUP_SELECTION, BACKUP_PLAN, BACKUP_VAULT, KMS_KEY], Severity.HIGH)
+def backup_cross_region(graph: StackGraph, report: ReportViolation) -> None:
+    if not production_stack():
+        return
+    for instance in graph.of_type(RDS_INSTANCE):
+        plans = [plan for selection in graph.referrers(instance, "resources", BACKUP_SELECTION)
+                 for plan in graph.referenced(selection, "planId", BACKUP_PLAN)]
+        if not plans:
+            report(f"{label(instance)} is in no AWS Backup plan", instance.urn)
+        elif all(copy_problems(graph, plan) for plan in plans):
+            for plan in plans:
+                report(f"{label(instance)}: backup {label(plan)} {'; '.join(copy_problems(graph, plan))}", plan.urn)
+
+
 @stack_policy("s3-server-access-logging", "Every S3 bucket logs its requests (S3 server access logging) to another "
               "bucket; only the access-log destination itself does not log",
               Controls(fsbp=("S3.9", "CloudTrail.7"), checkov=("CKV_AWS_18",), sources=("CIS AWS 3.6",)),
@@ -179,5 +373,6 @@ def backup_vault_cmk(args: ResourceValidationArgs, report: ReportViolation) -> N
 
 
 POLICIES = [log_group_encrypted, log_group_retention, s3_public_access, s3_tls_only, s3_default_encryption,
-            s3_versioning, s3_server_access_logging, s3_access_log_delivery_bounded, s3_no_force_destroy,
-            backup_vault_cmk]
+            s3_versioning, s3_acls_disabled, s3_log_buckets_expire, s3_log_bucket_writers, s3_alb_logs_tls_12,
+            s3_server_access_logging, s3_access_log_delivery_bounded, s3_no_force_destroy, stateful_protected,
+            backup_vault_cmk, backup_cross_region]

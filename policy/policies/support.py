@@ -399,3 +399,14 @@ def role_policy_statements(graph: "StackGraph", role: PolicyResource, role_polic
 
 def statement_covers(statement: Mapping[str, Any], arn: str) -> bool:
     return any(resource_covers(pattern, arn) for pattern in resources_of(statement))
+
+
+def injected_arns(task_definition: PolicyResource) -> list[str]:
+    """The secret ARNs a task definition's containers get injected (`secrets[].valueFrom`, `<arn>[:<key>::]`)."""
+    found = []
+    for container in items(json_value(get(task_definition.props, "containerDefinitions"))):
+        for reference in items(container.get("secrets")) if hasattr(container, "get") else []:
+            value_from = reference.get("valueFrom") if hasattr(reference, "get") else None
+            if isinstance(value_from, str):
+                found.append(value_from)
+    return found

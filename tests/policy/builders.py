@@ -29,6 +29,7 @@ class Res:
     outputs: Optional[dict] = None  # None: inputs + id + arn
     deps: dict = field(default_factory=dict)  # property -> names of the resources its value came from
     provider: bool = True  # created by the stack's explicit AWS provider (aws:* types only)
+    protect: bool = False  # the `protect` resource option
 
 
 def changed(resource: Res, **changes: Any) -> Res:
@@ -72,7 +73,8 @@ def recorded(resource: Res, stack: str, provider: RecordedResource, urns: dict) 
     uses_provider = resource.provider and resource.type.startswith("aws:")
     return RecordedResource(
         urn=urns[resource.name], type=resource.type, name=resource.name, parent=None, custom=True,
-        inputs=resource.inputs, options={"protect": False, "ignoreChanges": [], "additionalSecretOutputs": []},
+        inputs=resource.inputs,
+        options={"protect": resource.protect, "ignoreChanges": [], "additionalSecretOutputs": []},
         dependencies=sorted({u for us in property_dependencies.values() for u in us}),
         property_dependencies=property_dependencies, provider=f"{provider.urn}::{provider.id}" if uses_provider
         else None, id=outputs.get("id"), outputs=outputs)

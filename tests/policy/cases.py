@@ -670,6 +670,507 @@ case("no-wildcard-key-in-internet-facing-service", stack(SECRET, ADMIN_SECRET, t
                                                        "executionRoleArn": ["execution-role"]}),
            EXECUTION_ROLE, ADMIN_GRANT, *EDGE))
 
+# -- README's claims (policy/claims.py): edge ------------------------------------------------------------------
+
+HARDENED_HTTPS = changed(HTTPS_LISTENER, routingHttpResponseStrictTransportSecurityHeaderValue=(
+    "max-age=31536000; includeSubDomains"), routingHttpResponseXContentTypeOptionsHeaderValue="nosniff",
+    routingHttpResponseServerEnabled=False)
+HSTS = "routingHttpResponseStrictTransportSecurityHeaderValue"
+case("lb-https-security-headers", stack(HARDENED_HTTPS, HTTP_LISTENER),
+     *variants(HARDENED_HTTPS, {HSTS: "max-age=300; includeSubDomains"}, {HSTS: "max-age=31536000"}, {HSTS: DELETE},
+               {"routingHttpResponseXContentTypeOptionsHeaderValue": DELETE},
+               {"routingHttpResponseServerEnabled": True}, {"routingHttpResponseServerEnabled": DELETE}))
+case("lb-http-redirects-to-https", stack(HTTP_LISTENER),
+     *variants(HTTP_LISTENER, {"defaultActions": [{**REDIRECT, "redirect": {**REDIRECT["redirect"],
+                                                                            "statusCode": "HTTP_302"}}]},
+               {"defaultActions": [{**REDIRECT, "redirect": {"protocol": "HTTPS", "statusCode": "HTTP_301"}}]}))
+HTTPS_TARGETS = changed(TARGET_GROUP, targetType="ip", healthCheck={"protocol": "HTTPS", "path": "/health"})
+case("lb-https-to-targets-in-production", stack(HTTPS_TARGETS),
+     *variants(HTTPS_TARGETS, {"protocol": "HTTP"}, {"healthCheck": {"protocol": "HTTP", "path": "/health"}}))
+case("lb-https-to-targets-in-production", stack(changed(HTTPS_TARGETS, protocol="HTTP", healthCheck={
+    "protocol": "HTTP"}), tier="non-production"))
+case("lb-desync-mitigation-strictest", stack(LOAD_BALANCER),
+     *variants(LOAD_BALANCER, {"desyncMitigationMode": "defensive"}, {"desyncMitigationMode": DELETE}))
+case("lb-waf-fail-closed", stack(LOAD_BALANCER, changed(replace(LOAD_BALANCER, name="alb2"), enableWafFailOpen=False)),
+     *variants(LOAD_BALANCER, {"enableWafFailOpen": True}))
+
+
+def managed_rule(group: str, priority: int, override: dict = None) -> dict:
+    return {"name": group, "priority": priority, "overrideAction": override or {"none": {}},
+            "visibilityConfig": visibility(), "statement": {"managedRuleGroupStatement": {
+                "name": group, "vendorName": "AWS"}}}
+
+
+IP_REPUTATION, COMMON = "AWSManagedRulesAmazonIpReputationList", "AWSManagedRulesCommonRuleSet"
+ANONYMOUS = "AWSManagedRulesAnonymousIpList"
+
+
+def anonymous_rule(*counted: str) -> dict:
+    rule = managed_rule(ANONYMOUS, 4)
+    rule["statement"]["managedRuleGroupStatement"]["ruleActionOverrides"] = [
+        {"name": name, "actionToUse": {"count": {}}} for name in counted]
+    return rule
+
+
+FULL_ACL = changed(ACL, rules=[RATE_RULE, managed_rule(IP_REPUTATION, 1), managed_rule(COMMON, 2),
+                               {**BAD_INPUTS_RULE, "priority": 3}, anonymous_rule("HostingProviderIPList")])
+case("waf-managed-rule-groups", stack(FULL_ACL),
+     *variants(FULL_ACL, {"rules": [RATE_RULE, managed_rule(IP_REPUTATION, 1), BAD_INPUTS_RULE]},
+               {"rules": [RATE_RULE, managed_rule(IP_REPUTATION, 1), managed_rule(COMMON, 2, {"count": {}}),
+                          {**BAD_INPUTS_RULE, "priority": 3}, anonymous_rule()]},
+               {"rules": [RATE_RULE, managed_rule(IP_REPUTATION, 1), managed_rule(COMMON, 2),
+                          {**BAD_INPUTS_RULE, "priority": 3},
+                          anonymous_rule("HostingProviderIPList", "AnonymousIPList")]}))
+case("waf-rate-limit-blocks-first", stack(FULL_ACL),
+     *variants(ACL, {"rules": [{**RATE_RULE, "priority": 5}, BAD_INPUTS_RULE]},
+               {"rules": [{**RATE_RULE, "action": {"count": {}}}, BAD_INPUTS_RULE]}, {"rules": [BAD_INPUTS_RULE]}))
+UNSAMPLED = {**visibility(), "sampledRequestsEnabled": False}
+case("waf-sampled-requests", stack(ACL), *variants(ACL, {"visibilityConfig": UNSAMPLED},
+                                                    {"rules": [{**RATE_RULE, "visibilityConfig": UNSAMPLED}]}))
+REDACTING_LOGGING = changed(WAF_LOGGING, redactedFields=[{"singleHeader": {"name": "authorization"}},
+                                                         {"singleHeader": {"name": "Cookie"}}])
+case("waf-logging-redacts-credentials", stack(REDACTING_LOGGING),
+     *variants(REDACTING_LOGGING, {"redactedFields": [{"singleHeader": {"name": "authorization"}}]},
+               {"redactedFields": DELETE}))
+
+# -- README's claims: log buckets, protection, backups ---------------------------------------------------------
+
+OWNERSHIP = Res("aws:s3/bucketOwnershipControls:BucketOwnershipControls", "trail-bucket-ownership",
+                {"bucket": "trail-bucket", "rule": {"objectOwnership": "BucketOwnerEnforced"}},
+                deps={"bucket": ["trail-bucket"]})
+case("s3-acls-disabled", stack(DATA_BUCKET, OWNERSHIP), stack(DATA_BUCKET),
+     stack(DATA_BUCKET, changed(OWNERSHIP, rule={"objectOwnership": "ObjectWriter"})))
+
+
+def lifecycle(bucket_name: str, days: int, status: str = "Enabled") -> Res:
+    return Res("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration", f"{bucket_name}-lifecycle",
+               {"bucket": bucket_name, "rules": [{"id": "expire", "status": status, "filter": {"prefix": ""},
+                                                  "expiration": {"days": days}}]}, deps={"bucket": [bucket_name]})
+
+
+case("s3-log-buckets-expire",
+     stack(DATA_BUCKET, TRAIL, lifecycle("trail-bucket", 2557), ALB_LOGS, LOGGING_LB, lifecycle("alb-logs", 365)),
+     stack(DATA_BUCKET, TRAIL), stack(DATA_BUCKET, TRAIL, lifecycle("trail-bucket", 30)),
+     stack(ALB_LOGS, LOGGING_LB, lifecycle("alb-logs", 365, status="Disabled")))
+case("s3-log-buckets-expire", stack(DATA_BUCKET, TRAIL, lifecycle("trail-bucket", 30), tier="non-production"))
+case("s3-log-buckets-expire", stack(ACCESS_LOGS, TRAIL_BUCKET_LOGGING, lifecycle("access-logs", 365)),
+     stack(ACCESS_LOGS, TRAIL_BUCKET_LOGGING), stack(ACCESS_LOGS, TRAIL_BUCKET_LOGGING, lifecycle("access-logs", 30)))
+TRAIL_ARN = f"arn:aws:cloudtrail:us-east-1:{ACCOUNT}:trail/securestack-dev"
+TRAIL_ACL_CHECK = {"Sid": "CloudTrailChecksBucketAcl", "Effect": "Allow", "Principal": {
+    "Service": "cloudtrail.amazonaws.com"}, "Action": "s3:GetBucketAcl", "Resource": "arn:aws:s3:::trail-bucket",
+    "Condition": {"StringEquals": {"aws:SourceArn": TRAIL_ARN}}}
+TRAIL_WRITE = {**TRAIL_ACL_CHECK, "Sid": "CloudTrailWrites", "Action": "s3:PutObject",
+               "Resource": f"arn:aws:s3:::trail-bucket/AWSLogs/{ACCOUNT}/*"}
+ELB_SERVICE_WRITE = {"Sid": "ElbLogDeliveryService", "Effect": "Allow", "Principal": {
+    "Service": "logdelivery.elasticloadbalancing.amazonaws.com"}, "Action": "s3:PutObject",
+    "Resource": f"arn:aws:s3:::alb-logs/AWSLogs/{ACCOUNT}/*"}
+DENY_OLD_TLS = {"Sid": "DenyTlsOlderThan12", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
+                "Resource": ["arn:aws:s3:::alb-logs", "arn:aws:s3:::alb-logs/*"],
+                "Condition": {"NumericLessThan": {"s3:TlsVersion": "1.2"}}}
+
+
+def trail_bucket_policy(*statements: dict) -> Res:
+    return changed(TLS_POLICY, policy=policy_document(DENY_HTTP, *statements))
+
+
+def alb_bucket_policy(*statements: dict) -> Res:
+    return Res(BUCKET_POLICY, "alb-logs-policy", {"bucket": "alb-logs", "policy": policy_document(*statements)},
+               deps={"bucket": ["alb-logs"]})
+
+
+ALB_LOGS_POLICY = alb_bucket_policy(ELB_SERVICE_WRITE, {**ELB_LOG_WRITE, "Resource": ELB_SERVICE_WRITE["Resource"]},
+                                    DENY_OLD_TLS)
+LOG_BUCKETS = (DATA_BUCKET, TRAIL, ALB_LOGS, LOGGING_LB)
+case("s3-log-buckets-accept-only-their-delivery",
+     stack(*LOG_BUCKETS, trail_bucket_policy(TRAIL_ACL_CHECK, TRAIL_WRITE), ALB_LOGS_POLICY),
+     stack(*LOG_BUCKETS, trail_bucket_policy(TRAIL_ACL_CHECK, {**TRAIL_WRITE, "Condition": {}})),
+     stack(*LOG_BUCKETS, trail_bucket_policy({**TRAIL_WRITE, "Resource": "arn:aws:s3:::trail-bucket/*"})),
+     stack(*LOG_BUCKETS, alb_bucket_policy(ELB_SERVICE_WRITE, {
+         "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}, "Action": "s3:GetObject",
+         "Resource": "arn:aws:s3:::alb-logs/*"})),
+     stack(*LOG_BUCKETS, alb_bucket_policy({**ELB_SERVICE_WRITE, "Principal": {
+         "AWS": f"arn:aws:iam::{ACCOUNT}:root"}})))
+case("s3-alb-log-bucket-tls-1-2", stack(ALB_LOGS, LOGGING_LB, ALB_LOGS_POLICY),
+     stack(ALB_LOGS, LOGGING_LB, alb_bucket_policy(ELB_SERVICE_WRITE)),
+     stack(ALB_LOGS, LOGGING_LB, alb_bucket_policy(ELB_SERVICE_WRITE, {**DENY_OLD_TLS, "Effect": "Allow"})))
+case("stateful-resources-protected-in-production",
+     stack(*(replace(r, protect=True) for r in (DB, SECRET, DATA_KEY, VAULT, DATA_BUCKET))),
+     *(stack(r) for r in (DB, SECRET, DATA_KEY, VAULT, DATA_BUCKET)))
+case("stateful-resources-protected-in-production", stack(DB, SECRET, tier="non-production"))
+
+COPY_KEY_ARN = f"arn:aws:kms:us-west-2:{ACCOUNT}:key/99999999-2222-3333-4444-555555555555"
+COPY_KEY = Res(KMS_KEY, "copy-key", {**DATA_KEY.inputs, "region": "us-west-2"},
+               outputs={**DATA_KEY.inputs, "region": "us-west-2", "id": "copy-key-id", "arn": COPY_KEY_ARN})
+COPY_VAULT = Res("aws:backup/vault:Vault", "copy-vault", {"name": "securestack-dev-copy", "region": "us-west-2",
+                                                          "kmsKeyArn": COPY_KEY_ARN}, deps={"kmsKeyArn": ["copy-key"]})
+DAILY_RULE = {"ruleName": "daily", "targetVaultName": "securestack-dev", "schedule": "cron(0 5 ? * * *)",
+              "copyActions": [{"destinationVaultArn": f"arn:aws:backup:us-west-2:{ACCOUNT}:backup-vault:copy"}]}
+PLAN = Res("aws:backup/plan:Plan", "plan", {"name": "securestack-dev-database", "rules": [DAILY_RULE]},
+           deps={"rules": ["vault", "copy-vault"]})
+SELECTION = Res("aws:backup/selection:Selection", "selection", {
+    "name": "securestack-dev-database", "planId": "plan-id", "iamRoleArn": ROLE_ARN,
+    "resources": [f"arn:aws:rds:us-east-1:{ACCOUNT}:instance/db"]}, deps={"resources": ["db"], "planId": ["plan"]})
+BACKED_UP = (DB, SELECTION, PLAN, VAULT, COPY_VAULT, COPY_KEY)
+case("backup-cross-region-copy-in-production", stack(DB, tier="non-production"))
+case("backup-cross-region-copy-in-production", stack(*BACKED_UP),
+     stack(DB), stack(DB, SELECTION, changed(PLAN, rules=[{**DAILY_RULE, "schedule": "cron(0 5 ? * 1 *)"}]), VAULT,
+                      COPY_VAULT, COPY_KEY),
+     stack(DB, SELECTION, PLAN, VAULT, changed(COPY_VAULT, region="us-east-1"), COPY_KEY),
+     stack(DB, SELECTION, PLAN, VAULT, COPY_VAULT, changed(COPY_KEY, region="us-east-1")))
+
+# -- README's claims: audit ------------------------------------------------------------------------------------
+
+case("cloudtrail-all-management-events",
+     stack(TRAIL, changed(TRAIL, eventSelectors=[{"readWriteType": "All", "includeManagementEvents": True}])),
+     *variants(TRAIL, {"eventSelectors": [{"readWriteType": "WriteOnly", "includeManagementEvents": True}]},
+               {"eventSelectors": [{"readWriteType": "All", "includeManagementEvents": False}]},
+               {"eventSelectors": [{"readWriteType": "All", "excludeManagementEventSources": ["kms.amazonaws.com"]}]},
+               {"advancedEventSelectors": [{"fieldSelectors": [{"field": "eventCategory", "equals": ["Data"]}]}]}))
+
+ALARM_TYPE, FILTER_TYPE = "aws:cloudwatch/metricAlarm:MetricAlarm", "aws:cloudwatch/logMetricFilter:LogMetricFilter"
+ALARM_TOPIC_ARN = f"arn:aws:sns:us-east-1:{ACCOUNT}:securestack-dev-security-alarms"
+ALARM_TOPIC = replace(TOPIC, outputs={**TOPIC.inputs, "id": ALARM_TOPIC_ARN, "arn": ALARM_TOPIC_ARN})
+
+
+def watched_patterns() -> dict:
+    """The patterns the audit component really writes (CIS CloudWatch.1-14 and the project's own)."""
+    from components import audit
+    patterns = {alarm.slug: alarm.pattern for alarm in audit.CIS_ALARMS}
+    patterns.update({"secrets-access-denied": audit.secrets_denied_pattern(["securestack/dev/*"]),
+                     "secrets-unexpected-principal": audit.secrets_unexpected_principal_pattern(
+                         ["securestack/dev/*"], [ROLE_ARN]),
+                     "secret-rotation-failures": audit.ROTATION_FAILURE_PATTERN,
+                     "rds-deletion-protection-off": audit.RDS_DELETION_PROTECTION_OFF_PATTERN})
+    return patterns
+
+
+def alarm(slug: str, metric: str, namespace: str = "securestack/dev/audit", **changes) -> Res:
+    return Res(ALARM_TYPE, f"{slug}-alarm", {
+        "name": f"securestack-dev-{slug}", "metricName": metric, "namespace": namespace, "statistic": "Sum",
+        "period": 300, "evaluationPeriods": 1, "threshold": 1, "comparisonOperator": "GreaterThanOrEqualToThreshold",
+        "actionsEnabled": True, "alarmActions": [ALARM_TOPIC_ARN], **changes}, deps={"alarmActions": ["alarms"]})
+
+
+def watched(slug: str, pattern: str) -> tuple:
+    metric = "".join(part.title() for part in slug.split("-"))
+    return (Res(FILTER_TYPE, f"{slug}-filter", {"name": f"securestack-dev-{slug}", "pattern": pattern,
+                                                "logGroupName": "/securestack/dev/cloudtrail",
+                                                "metricTransformation": {"name": metric, "value": "1",
+                                                                         "namespace": "securestack/dev/audit"}}),
+            alarm(slug, metric))
+
+
+WATCHED = [r for slug, pattern in watched_patterns().items() for r in watched(slug, pattern)]
+WAF_ALARM = alarm("waf-blocked-requests-spike", "BlockedRequests", "AWS/WAFV2")
+case("audit-security-alarms", stack(*WATCHED, ALARM_TOPIC))  # no web ACL, no WAF alarm needed
+case("audit-security-alarms", stack(*WATCHED, ALARM_TOPIC, ACL, WAF_ALARM),
+     stack(*[r for r in WATCHED if r.name != "console-signin-without-mfa-alarm"], ALARM_TOPIC),
+     stack(*[changed(r, pattern='{ ($.eventName = "ConsoleLogin") }') if r.name.startswith("root-user") else r
+             for r in WATCHED], ALARM_TOPIC),
+     stack(*WATCHED, ALARM_TOPIC, ACL))
+ROOT_ALARM = WATCHED[1]
+OTHER_TOPIC = Res("aws:sns/topic:Topic", "other", {"name": "other", "kmsMasterKeyId": KEY})
+case("audit-alarms-to-encrypted-topic", stack(ROOT_ALARM, ALARM_TOPIC, WAF_ALARM),
+     stack(ROOT_ALARM, changed(ALARM_TOPIC, kmsMasterKeyId=DELETE)),
+     stack(changed(ROOT_ALARM, actionsEnabled=False), ALARM_TOPIC),
+     stack(replace(changed(ROOT_ALARM, alarmActions=[]), deps={}), ALARM_TOPIC),
+     stack(ROOT_ALARM, ALARM_TOPIC, replace(WAF_ALARM, deps={"alarmActions": ["other"]}), OTHER_TOPIC))
+CLOUDWATCH_PUBLISHES = {"Sid": "CloudWatchAlarmsOfThisAccountPublish", "Effect": "Allow",
+                        "Principal": {"Service": "cloudwatch.amazonaws.com"}, "Action": "sns:Publish",
+                        "Resource": ALARM_TOPIC_ARN, "Condition": {"StringEquals": {"aws:SourceAccount": ACCOUNT}}}
+DENY_PLAIN_PUBLISH = {"Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "sns:Publish",
+                      "Resource": ALARM_TOPIC_ARN, "Condition": {"Bool": {"aws:SecureTransport": "false"}}}
+
+
+def topic_policy(*statements: dict) -> Res:
+    return Res("aws:sns/topicPolicy:TopicPolicy", "alarms-policy", {
+        "arn": ALARM_TOPIC_ARN, "policy": policy_document(*statements)}, deps={"arn": ["alarms"]})
+
+
+case("sns-alarm-topic-publish-scoped", stack(ROOT_ALARM, ALARM_TOPIC, topic_policy(CLOUDWATCH_PUBLISHES,
+                                                                                    DENY_PLAIN_PUBLISH)),
+     stack(ROOT_ALARM, ALARM_TOPIC),
+     stack(ROOT_ALARM, ALARM_TOPIC, topic_policy({**CLOUDWATCH_PUBLISHES, "Condition": {}}, DENY_PLAIN_PUBLISH)),
+     stack(ROOT_ALARM, ALARM_TOPIC, topic_policy({**CLOUDWATCH_PUBLISHES, "Principal": {
+         "AWS": f"arn:aws:iam::{ACCOUNT}:root"}}, DENY_PLAIN_PUBLISH)),
+     stack(ROOT_ALARM, ALARM_TOPIC, topic_policy(CLOUDWATCH_PUBLISHES)),
+     stack(ROOT_ALARM, ALARM_TOPIC, topic_policy({**CLOUDWATCH_PUBLISHES, "Condition": {"StringEquals": {
+         "aws:SourceAccount": "999999999999"}}}, DENY_PLAIN_PUBLISH)))
+
+# -- README's claims: network ----------------------------------------------------------------------------------
+
+ROUTE_TABLE_TYPE = "aws:ec2/routeTable:RouteTable"
+PRIVATE_RT = Res(ROUTE_TABLE_TYPE, "private-rt", {"vpcId": "vpc-id"})
+PRIVATE_RTA = Res("aws:ec2/routeTableAssociation:RouteTableAssociation", "private-a-rta", {
+    "subnetId": "subnet-a-id", "routeTableId": "private-rt-id"}, deps={"subnetId": ["subnet-a"],
+                                                                        "routeTableId": ["private-rt"]})
+PLACED_ROTATOR = (ROTATOR, SUBNET_A, SUBNET_B, PRIVATE_RTA)
+case("private-subnets-no-default-route", stack(*PLACED_ROTATOR, PRIVATE_RT),
+     stack(*PLACED_ROTATOR, changed(PRIVATE_RT, routes=[{"cidrBlock": "0.0.0.0/0", "gatewayId": "igw-id"}])),
+     stack(*PLACED_ROTATOR, PRIVATE_RT, Res("aws:ec2/route:Route", "nat-route", {
+         "routeTableId": "private-rt-id", "destinationIpv6CidrBlock": "::/0", "natGatewayId": "nat-id"},
+         deps={"routeTableId": ["private-rt"]})))
+
+
+def endpoint(service: str, endpoint_type: str = "Interface", **changes) -> Res:
+    return Res("aws:ec2/vpcEndpoint:VpcEndpoint", f"{service}-endpoint", {
+        "vpcId": "vpc-id", "vpcEndpointType": endpoint_type, "serviceName": f"com.amazonaws.us-east-1.{service}",
+        **({"privateDnsEnabled": True} if endpoint_type == "Interface" else {}), **changes})
+
+
+ENDPOINTS = [endpoint(s) for s in ("secretsmanager", "kms", "logs", "sts")] + [
+    endpoint("s3", "Gateway", routeTableIds=["private-rt-id"])]
+case("vpc-endpoints-for-private-code", stack(VPC))  # no private code, nothing to reach
+case("vpc-endpoints-for-private-code", stack(SERVICE, VPC, *ENDPOINTS, endpoint("ecr.api"), endpoint("ecr.dkr")))
+case("vpc-endpoints-for-private-code", stack(ROTATOR, VPC, *ENDPOINTS, endpoint("xray")),
+     stack(ROTATOR, VPC, *[e for e in ENDPOINTS if e.name != "kms-endpoint"]),
+     stack(ROTATOR, VPC, *[changed(e, privateDnsEnabled=False) if e.name == "sts-endpoint" else e
+                           for e in ENDPOINTS]),
+     stack(ROTATOR, VPC, *ENDPOINTS[:-1]),
+     stack(SERVICE, VPC, *ENDPOINTS))
+EGRESS_TYPE = "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule"
+TO_APP = Res(EGRESS_TYPE, "alb-to-app", {"securityGroupId": "alb-sg-id", "ipProtocol": "tcp", "fromPort": 8443,
+                                         "toPort": 8443, "referencedSecurityGroupId": "app-sg-id",
+                                         "description": "to app"}, deps={"securityGroupId": ["alb-sg"]})
+ROTATOR_SG = Res(SG_TYPE, "rotator-sg", {"description": "rotator: egress only", "egress": [
+    {"protocol": "tcp", "fromPort": 443, "toPort": 443, "cidrBlocks": ["10.20.0.0/16"], "description": "APIs"}]})
+case("sg-no-internet-egress", stack(ALB_SG, TO_APP, ROTATOR_SG),
+     *variants(ROTATOR_SG, {"egress": [{"protocol": "-1", "fromPort": 0, "toPort": 0, "cidrBlocks": ["0.0.0.0/0"]}]}),
+     *variants(TO_APP, {"referencedSecurityGroupId": DELETE, "cidrIpv4": "0.0.0.0/0"}),
+     stack(Res(SG_RULE_TYPE, "out", {"type": "egress", "protocol": "tcp", "fromPort": 443, "toPort": 443,
+                                     "ipv6CidrBlocks": ["::/0"], "securityGroupId": "db-sg-id"})))
+
+# -- README's claims: database ---------------------------------------------------------------------------------
+
+GUARDED_DB = replace(changed(DB, vpcSecurityGroupIds=["db-sg-id"]), deps={**DB.deps, "vpcSecurityGroupIds": ["db-sg"]})
+DB_FROM_APP = Res(INGRESS_TYPE, "db-from-app", {
+    "securityGroupId": "db-sg-id", "ipProtocol": "tcp", "fromPort": 5432, "toPort": 5432,
+    "referencedSecurityGroupId": "app-sg-id", "description": "PostgreSQL from app"}, deps={"securityGroupId": ["db-sg"]})
+case("rds-ingress-only-from-security-groups", stack(GUARDED_DB, DB_SG, DB_FROM_APP),
+     stack(GUARDED_DB, DB_SG, changed(DB_FROM_APP, referencedSecurityGroupId=DELETE, cidrIpv4="10.20.0.0/16")),
+     stack(GUARDED_DB, DB_SG, changed(DB_FROM_APP, fromPort=22, toPort=22)),
+     stack(GUARDED_DB, changed(DB_SG, ingress=[{"protocol": "tcp", "fromPort": 5432, "toPort": 5432,
+                                                 "cidrBlocks": ["10.0.0.0/8"], "description": "VPC"}])),
+     stack(DB))
+NAMED_DB = changed(DB, identifier="securestack-dev-postgres")
+DB_LOG_GROUPS = [changed(replace(ROTATOR_LOGS, name=f"db-{export}-logs"),
+                         name=f"/aws/rds/instance/securestack-dev-postgres/{export}")
+                 for export in ("postgresql", "upgrade")]
+case("rds-log-groups-managed", stack(NAMED_DB, *DB_LOG_GROUPS), stack(NAMED_DB, DB_LOG_GROUPS[0]), stack(NAMED_DB))
+case("rds-backup-retention-35-days-in-production", stack(changed(DB, backupRetentionPeriod=35)),
+     *variants(DB, {"backupRetentionPeriod": 14}, {"backupRetentionPeriod": DELETE}))
+case("rds-backup-retention-35-days-in-production", stack(DB, tier="non-production"))
+
+# -- README's claims: keys -------------------------------------------------------------------------------------
+
+case("kms-key-rotation", stack(changed(DATA_KEY, rotationPeriodInDays=365)),
+     *variants(DATA_KEY, {"rotationPeriodInDays": 730}))
+
+
+def purpose_key(purpose: str) -> Res:
+    arn = f"arn:aws:kms:us-east-1:{ACCOUNT}:key/{purpose}-0000-0000"
+    tags = {"securestack:env": "dev", "securestack:key-purpose": purpose}
+    return Res(KMS_KEY, f"{purpose}-key", {**DATA_KEY.inputs, "tags": tags},
+               outputs={**DATA_KEY.inputs, "tags": tags, "id": f"{purpose}-key-id", "arn": arn})
+
+
+KEYS = {p: purpose_key(p) for p in ("data", "secrets", "logs")}
+
+
+def keyed(resource: Res, prop: str, purpose: str) -> Res:
+    return replace(changed(resource, **{prop: KEYS[purpose].outputs["arn"]}),
+                   deps={**resource.deps, prop: [KEYS[purpose].name]})
+
+
+KEYED = (keyed(DB, "kmsKeyId", "data"), keyed(SECRET, "kmsKeyId", "secrets"), keyed(ROTATOR_LOGS, "kmsKeyId", "logs"))
+case("kms-keys-by-purpose", stack(*KEYS.values(), *KEYED),
+     stack(*KEYS.values(), keyed(SECRET, "kmsKeyId", "data")),
+     stack(*KEYS.values(), keyed(ROTATOR_LOGS, "kmsKeyId", "secrets")),
+     stack(*KEYS.values(), replace(KEYS["logs"], name="second-logs-key")),
+     stack(DATA_KEY))
+# The functions' code bucket (signed rotator archives) and their environments take the secrets key, not the logs key.
+CODE_BUCKET = bucket("lambda-code")
+CODE_FUNCTION = replace(changed(ROTATOR, s3Bucket="lambda-code", s3Key="signed/rotator.zip"),
+                        deps={**ROTATOR.deps, "s3Bucket": ["lambda-code"]})
+
+
+def code_bucket_sse(purpose: str) -> Res:
+    return Res(SSE_TYPE, "lambda-code-sse", {"bucket": "lambda-code", "rules": [{
+        "applyServerSideEncryptionByDefault": {"sseAlgorithm": "aws:kms",
+                                               "kmsMasterKeyId": KEYS[purpose].outputs["arn"]}}]},
+               deps={"bucket": ["lambda-code"], "rules": [KEYS[purpose].name]})
+
+
+case("kms-keys-by-purpose", stack(*KEYS.values(), CODE_BUCKET, CODE_FUNCTION, code_bucket_sse("secrets"),
+                                  keyed(ROTATOR, "kmsKeyArn", "secrets")),
+     stack(*KEYS.values(), CODE_BUCKET, CODE_FUNCTION, code_bucket_sse("logs")),
+     stack(*KEYS.values(), CODE_BUCKET, code_bucket_sse("secrets")),
+     stack(*KEYS.values(), keyed(ROTATOR, "kmsKeyArn", "logs")))
+
+# -- README's claims: secrets ----------------------------------------------------------------------------------
+
+case("secret-named-for-environment", stack(SECRET),
+     *variants(SECRET, {"name": "securestack/prod/api-keys/storefront"}, {"name": "securestack/dev/misc/storefront"},
+               {"name": "storefront"}))
+case("secret-recovery-window", stack(SECRET, changed(SECRET, recoveryWindowInDays=30)),
+     *variants(SECRET, {"recoveryWindowInDays": 0}, {"recoveryWindowInDays": 7}))
+case("secret-recovery-window", stack(changed(SECRET, recoveryWindowInDays=7), tier="non-production"))
+
+ROTATOR_ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/securestack-dev-rotator-role"
+ROTATOR_ROLE = Res("aws:iam/role:Role", "rotator-role", {"name": "securestack-dev-rotator-role"}, outputs={
+    "name": "securestack-dev-rotator-role", "id": "securestack-dev-rotator-role", "arn": ROTATOR_ROLE_ARN})
+ROLED_ROTATOR = replace(changed(ROTATOR, role=ROTATOR_ROLE_ARN), deps={**ROTATOR.deps, "role": ["rotator-role"]})
+WIRED_ROTATION = replace(ROTATION, deps={"secretId": ["storefront"], "rotationLambdaArn": ["rotator"]})
+
+
+def deny_except(sid: str, actions, principals: list) -> dict:
+    return {"Sid": sid, "Effect": "Deny", "Principal": {"AWS": "*"}, "Action": actions, "Resource": OWN_SECRET_ARN,
+            "Condition": {"StringNotEquals": {"aws:PrincipalArn": principals}}}
+
+
+READS = deny_except("DenyReads", ["secretsmanager:GetSecretValue"], [EXECUTION_ROLE_ARN, ROTATOR_ROLE_ARN])
+WRITES = deny_except("DenyWrites", ["secretsmanager:PutSecretValue", "secretsmanager:UpdateSecretVersionStage"],
+                     [ROTATOR_ROLE_ARN])
+NO_PLAIN = {"Sid": "DenyWithoutTls", "Effect": "Deny", "Principal": {"AWS": "*"}, "Action": "secretsmanager:*",
+            "Resource": OWN_SECRET_ARN, "Condition": {"Bool": {"aws:SecureTransport": "false"}}}
+
+
+def secret_policy(*statements: dict, block: bool = True) -> Res:
+    return changed(SECRET_POLICY, policy=policy_document(*statements), blockPublicPolicy=block)
+
+
+ROTATED = (SECRET, WIRED_ROTATION, ROLED_ROTATOR, ROTATOR_ROLE)
+case("secret-resource-policy-deny-only", stack(*ROTATED, secret_policy(READS, WRITES, NO_PLAIN)),
+     stack(*ROTATED),
+     stack(*ROTATED, secret_policy(READS, WRITES, NO_PLAIN, {"Effect": "Allow", "Principal": {
+         "AWS": f"arn:aws:iam::{ACCOUNT}:root"}, "Action": "secretsmanager:GetSecretValue", "Resource": "*"})),
+     stack(*ROTATED, secret_policy(READS, {**WRITES, "Condition": {"StringNotEquals": {
+         "aws:PrincipalArn": [ROTATOR_ROLE_ARN, EXECUTION_ROLE_ARN]}}}, NO_PLAIN)),
+     stack(*ROTATED, secret_policy(READS, WRITES)),
+     stack(*ROTATED, secret_policy(WRITES, NO_PLAIN)),
+     stack(*ROTATED, secret_policy(READS, WRITES, NO_PLAIN, block=False)))
+
+# -- README's claims: rotation functions -----------------------------------------------------------------------
+
+ROTATE_OWN = {"Sid": "RotateOnlySecretsThatNameThisFunction", "Effect": "Allow",
+              "Action": ["secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue"],
+              "Resource": f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:securestack/dev/api-keys/*",
+              "Condition": {"StringEquals": {"secretsmanager:resource/AllowRotationLambdaArn": "arn:aws:lambda:x"}}}
+KEY_VIA_SECRETS_MANAGER = {"Sid": "SecretsKey", "Effect": "Allow", "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+                           "Resource": KEY, "Condition": {"StringEquals": {
+                               "kms:ViaService": "secretsmanager.us-east-1.amazonaws.com"}}}
+
+
+def rotator_policy(*statements: dict) -> Res:
+    return Res(ROLE_POLICY_TYPE, "rotator-secrets", {"role": "securestack-dev-rotator-role",
+                                                     "policy": policy_document(*statements)},
+               deps={"role": ["rotator-role"]})
+
+
+case("lambda-rotator-role-scoped",
+     stack(ROLED_ROTATOR, ROTATOR_ROLE, rotator_policy(ROTATE_OWN, KEY_VIA_SECRETS_MANAGER, LOG_WRITE)),
+     stack(ROLED_ROTATOR, ROTATOR_ROLE, rotator_policy({**ROTATE_OWN, "Condition": {}}, KEY_VIA_SECRETS_MANAGER)),
+     stack(ROLED_ROTATOR, ROTATOR_ROLE, rotator_policy(ROTATE_OWN, {**KEY_VIA_SECRETS_MANAGER, "Condition": {}})),
+     stack(ROLED_ROTATOR, ROTATOR_ROLE, replace(ROLED_ROTATOR, name="second-rotator")))
+
+# -- README's claims: app --------------------------------------------------------------------------------------
+
+CLUSTER = Res("aws:ecs/cluster:Cluster", "cluster", {"name": "securestack-dev", "settings": [
+    {"name": "containerInsights", "value": "enabled"}]})
+case("ecs-container-insights", stack(CLUSTER),
+     *variants(CLUSTER, {"settings": [{"name": "containerInsights", "value": "disabled"}]}, {"settings": DELETE}))
+HARDENED = {"user": "10001:10001", "linuxParameters": {"capabilities": {"drop": ["ALL"]}}}
+case("ecs-non-root-no-capabilities", stack(task(**HARDENED)),
+     stack(task(**{**HARDENED, "user": DELETE})), stack(task(**{**HARDENED, "user": "0"})),
+     stack(task(**{**HARDENED, "user": "root:root"})), stack(task(**{**HARDENED, "linuxParameters": {}})),
+     stack(task(**{**HARDENED, "linuxParameters": {"capabilities": {"drop": ["ALL"], "add": ["NET_ADMIN"]}}})))
+
+
+def execution_policy(*resources: str) -> Res:
+    return replace(changed(ROLE_POLICY, role="securestack-dev-app-execution", policy=policy_document(
+        {"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": list(resources)})),
+        deps={"role": ["execution-role"]})
+
+
+case("ecs-execution-role-reads-only-injected-secrets",
+     stack(task(), EXECUTION_ROLE, execution_policy(OWN_SECRET_ARN)),
+     stack(task(), EXECUTION_ROLE, execution_policy(OWN_SECRET_ARN, ADMIN_SECRET_ARN)),
+     stack(task(), EXECUTION_ROLE, execution_policy(
+         f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:securestack/dev/*")))
+TASK_ROLE = Res("aws:iam/role:Role", "task-role", {"name": "securestack-dev-app-task"}, outputs={
+    "name": "securestack-dev-app-task", "id": "securestack-dev-app-task", "arn": TASK_ROLE_ARN})
+TASK_DECRYPT = {"Effect": "Allow", "Action": "kms:Decrypt", "Resource": KEY, "Condition": {"StringEquals": {
+    "kms:ViaService": "secretsmanager.us-east-1.amazonaws.com"}}}
+TASK_READS = Res(ROLE_POLICY_TYPE, "task-role-secrets", {"role": "securestack-dev-app-task", "policy": policy_document(
+    {"Effect": "Allow", "Action": "secretsmanager:DescribeSecret", "Resource": [OWN_SECRET_ARN]},
+    {"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": [OWN_SECRET_ARN]}, TASK_DECRYPT)},
+    deps={"role": ["task-role"]})
+case("ecs-task-role-grants-only-runtime-secret-reads", stack(task(), TASK_ROLE, TASK_READS))
+case("ecs-task-role-grants-only-runtime-secret-reads", stack(task(), TASK_ROLE),
+     stack(task(), changed(TASK_ROLE, managedPolicyArns=["arn:aws:iam::aws:policy/ReadOnlyAccess"])),
+     stack(task(), TASK_ROLE, Res("aws:iam/rolePolicyAttachment:RolePolicyAttachment", "task-admin", {
+         "role": "securestack-dev-app-task", "policyArn": "arn:aws:iam::aws:policy/AdministratorAccess"},
+         deps={"role": ["task-role"]})),
+     stack(task(), TASK_ROLE, changed(TASK_READS, policy=policy_document(
+         {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::bucket/*"}))),
+     stack(task(), TASK_ROLE, changed(TASK_READS, policy=policy_document({**TASK_DECRYPT, "Condition": {}}))))
+
+WAITING_SERVICE = replace(changed(SERVICE, taskDefinition=f"arn:aws:ecs:us-east-1:{ACCOUNT}:task-definition/app:1",
+                                  waitForSteadyState=True),
+                          deps={"taskDefinition": ["task"], "dependsOn": ["storefront-ready"]})
+case("ecs-service-waits-for-its-secrets", stack(SECRET, READINESS, task(), WAITING_SERVICE),
+     stack(SECRET, READINESS, task(), changed(WAITING_SERVICE, waitForSteadyState=False)),
+     stack(SECRET, READINESS, task(), replace(WAITING_SERVICE, deps={"taskDefinition": ["task"]})),
+     stack(SECRET, task(), WAITING_SERVICE))
+# a secret whose ARN is only configuration (read at run time, reloaded) is not waited for
+case("ecs-service-waits-for-its-secrets", stack(SECRET, task(secrets=[], environment=[
+    {"name": "SECURESTACK_API_KEY_VERIFIERS", "value": json.dumps([OWN_SECRET_ARN])}]), WAITING_SERVICE))
+
+# -- component docstrings' claims ------------------------------------------------------------------------------
+
+LOGS_SERVICE = {"Sid": "CloudWatchLogs", "Effect": "Allow", "Principal": {"Service": "logs.us-east-1.amazonaws.com"},
+                "Action": ["kms:Encrypt*", "kms:Decrypt*", "kms:GenerateDataKey*"], "Resource": "*",
+                "Condition": {"ArnLike": {"kms:EncryptionContext:aws:logs:arn":
+                                          f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:*"}}}
+case("kms-key-policy-service-grants-bounded", stack(changed(DATA_KEY, policy=policy_document(ACCOUNT_ROOT,
+                                                                                             LOGS_SERVICE))),
+     *variants(DATA_KEY, {"policy": policy_document(ACCOUNT_ROOT, {**LOGS_SERVICE, "Condition": {}})},
+               {"policy": policy_document({**LOGS_SERVICE, "Principal": {"Service": ["cloudtrail.amazonaws.com"]},
+                                           "Condition": {}})}))
+BACKUP_ROLE = Res("aws:iam/role:Role", "backup-role", {"assumeRolePolicy": policy_document(
+    {"Effect": "Allow", "Principal": {"Service": "backup.amazonaws.com"}, "Action": "sts:AssumeRole"})})
+# CloudTrail's role for CloudWatch Logs: its documented trust has no condition (README "Audit").
+TRAIL_LOGS_ROLE = Res("aws:iam/role:Role", "trail-logs-role", {"assumeRolePolicy": policy_document(
+    {"Effect": "Allow", "Principal": {"Service": "cloudtrail.amazonaws.com"}, "Action": "sts:AssumeRole"})})
+case("iam-service-trust-bound-to-account", stack(ROLE, BACKUP_ROLE, TRAIL_LOGS_ROLE),
+     *variants(ROLE, {"assumeRolePolicy": policy_document({"Effect": "Allow", "Principal": {
+         "Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"})},
+               {"assumeRolePolicy": policy_document({"Effect": "Allow", "Principal": {"Service": [
+                   "lambda.amazonaws.com", "backup.amazonaws.com"]}, "Action": "sts:AssumeRole"})}))
+APP_SG = Res(SG_TYPE, "app-sg", {"description": "app: from the load balancer only", "vpcId": "vpc-id", "ingress": [
+    {"protocol": "tcp", "fromPort": 8443, "toPort": 8443, "securityGroups": ["alb-sg-id"], "description": "ALB"}]},
+    deps={"ingress": ["alb-sg"]})
+PLACED_SERVICE = replace(changed(SERVICE, networkConfiguration={"assignPublicIp": False, "subnets": ["subnet-a-id"],
+                                                                "securityGroups": ["app-sg-id"]}),
+                         deps={"networkConfiguration": ["app-sg"]})
+LB_FRONTED = (PLACED_SERVICE, ALB_SG, FRONTED_LB)
+case("ecs-ingress-only-from-load-balancer", stack(*LB_FRONTED, APP_SG),
+     stack(*LB_FRONTED, changed(APP_SG, ingress=[{"protocol": "tcp", "fromPort": 8443, "toPort": 8443,
+                                                  "cidrBlocks": ["10.20.0.0/16"], "description": "VPC"}])),
+     stack(*LB_FRONTED, APP_SG, Res(INGRESS_TYPE, "app-from-db", {
+         "securityGroupId": "app-sg-id", "ipProtocol": "tcp", "fromPort": 8443, "toPort": 8443,
+         "referencedSecurityGroupId": "db-sg-id", "description": "db"}, deps={
+             "securityGroupId": ["app-sg"], "referencedSecurityGroupId": ["db-sg"]}), DB_SG))
+API_KEY_TAGS = {"securestack:env": "dev", "securestack:name": "storefront", "securestack:kind": "api-key",
+                "securestack:scopes": "products:read", "securestack:key-prefix": "sk_live_"}
+TAGGED_KEY = changed(SECRET, tags=API_KEY_TAGS)
+WEBHOOK_TAGS = {"securestack:env": "dev", "securestack:name": "order-events", "securestack:kind": "webhook-secret"}
+case("secret-metadata-tags", stack(TAGGED_KEY, changed(SECRET, tags=WEBHOOK_TAGS)),
+     *variants(TAGGED_KEY, {"tags": {**API_KEY_TAGS, "securestack:key-prefix": "sk_test_"}},
+               {"tags": {k: v for k, v in API_KEY_TAGS.items() if k != "securestack:scopes"}},
+               {"tags": {"securestack:env": "dev"}}))
+case("secret-metadata-tags", stack(changed(SECRET, tags={**API_KEY_TAGS, "securestack:key-prefix": "sk_test_"}),
+                                   tier="non-production"))
 
 # -- a rotator that redeploys the app: its failed redeploys are alarmed -----------------------------------------
 

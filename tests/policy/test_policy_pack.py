@@ -17,7 +17,9 @@ from pulumi_policy import EnforcementLevel
 
 from infra.stack_config import read_stack_config
 from policy import controls
+from policy.claims import CLAIMS
 from policy.harness import evaluate, pack_version
+from policy.scanner_findings import render_section
 from policy.policies import PACK_NAME, POLICIES
 from policy.policies.support import ResourcePolicy
 from tests.support.stacks import shipped_recording
@@ -106,6 +108,27 @@ def test_controls_md_has_one_row_per_policy_with_its_ids_and_enforcement():
         assert all(control in row for control in policy.controls.fsbp + policy.controls.checkov)
         assert "| mandatory |" in row
     assert PACK_NAME in controls.render()
+
+
+def test_controls_md_lists_each_claim_next_to_its_policies():
+    rendered = controls.render()
+    claims_part = rendered.split(controls.CLAIMS_HEADER, 1)[1].split(render_section(), 1)[0]
+    rows = [line for line in claims_part.splitlines() if line.startswith("| ")]
+    assert len(rows) == len(CLAIMS)
+    for number, (claim, row) in enumerate(zip(CLAIMS, rows), start=1):
+        assert row.startswith(f"| {number} | {claim.text.replace('|', chr(92) + '|')} |")
+        assert all(f"`{name}`" in row for name in claim.policies)
+    policy_rows = {line.split(" | ")[0][3:-1]: line for line in rendered.split(controls.CLAIMS_HEADER)[0].splitlines()
+                   if line.startswith("| `")}
+    for number, claim in enumerate(CLAIMS, start=1):
+        assert all(f"#{number}" in policy_rows[name].rsplit(" | ", 1)[1] for name in claim.policies)
+
+
+def test_controls_check_fails_when_the_claims_table_is_stale(monkeypatch, tmp_path):
+    stale = tmp_path / "CONTROLS.md"
+    stale.write_text(controls.render(claims=CLAIMS[:-1]))  # written before the last claim was added
+    monkeypatch.setattr(controls, "CONTROLS_FILE", stale)
+    assert controls.main(["--check"]) == 1
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
