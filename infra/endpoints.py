@@ -9,7 +9,8 @@ policy pack imports it too.
 
 Who calls what (lambdas/, components/):
 - every rotator: Secrets Manager (DescribeSecret, GetSecretValue, PutSecretValue, UpdateSecretVersionStage);
-- a rotator of a secret the app consumes: ECS UpdateService (forced redeploy after a rotation);
+- the rotator of a secret ECS injects into the app (the database login): ECS UpdateService (forced redeploy
+  after a rotation; keys and webhook secrets are read at run time, never redeployed for);
 - a function with Active tracing: X-Ray (the trace segments leave through the function's network interface);
 - the app's Fargate tasks: ECR (ecr.api for the auth token and manifest, ecr.dkr for the registry), the image
   layers from S3 (a gateway endpoint), CloudWatch Logs (awslogs driver), Secrets Manager (secrets injected at
