@@ -163,7 +163,8 @@ class AppService(pulumi.ComponentResource):
             tags=self._tags, opts=self._child())
         statements = self._task_statements()
         if statements:
-            aws.iam.RolePolicy(f"{self._name}-task-role-secrets", role=role.id, policy=policy_json(statements), opts=self._child())
+            aws.iam.RolePolicy(f"{self._name}-task-role-secrets", role=role.id, policy=policy_json(statements),
+                               opts=self._child())
         return role
 
     def _task_statements(self) -> list[dict[str, Any]]:

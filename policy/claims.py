@@ -307,7 +307,8 @@ CLAIMS: list[Claim] = [
            "`securestack:secrets.recoveryWindowDays`", "secret-recovery-window"),
     # retain_on_delete is not among the resource options the engine hands a policy (AnalyzerResourceOptions):
     # `protect` is what the pack can hold.
-    readme(SECRETS, "In prod secrets (verifier records too) are `protect`ed", "stateful-resources-protected-in-production"),
+    readme(SECRETS, "In prod secrets (verifier records too) are `protect`ed",
+           "stateful-resources-protected-in-production"),
 
     # -- component docstrings -----------------------------------------------------------------------------------
     docstring("components/load_balancer.py", "module",

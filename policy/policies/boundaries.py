@@ -10,9 +10,10 @@ from typing import Iterator, Mapping, Optional
 import pulumi
 from pulumi_policy import PolicyProviderResource, PolicyResource, ReportViolation, ResourceValidationArgs, Severity
 
-from .support import (API_KEY_KIND, PROJECT, injected_arns, VALUE_READ_ACTIONS, Controls, StackGraph, get, grants_action,
-                      is_sequence, is_true, items, json_value, kind_of, known_strings, label, peek, raw,
-                      resource_policy, role_policy_statements, stack_environment, stack_policy, statement_covers)
+from .support import (API_KEY_KIND, PROJECT, VALUE_READ_ACTIONS, Controls, StackGraph, get, grants_action,
+                      injected_arns, is_sequence, is_true, items, json_value, kind_of, known_strings, label, peek,
+                      raw, resource_policy, role_policy_statements, stack_environment, stack_policy,
+                      statement_covers)
 from .types import (AWS_PROVIDER, BUCKET_POLICY, ECS_SERVICE, KMS_KEY, KMS_REPLICA_KEY, LISTENERS, LISTENER_RULES,
                     LOAD_BALANCERS, RDS_CLUSTER, RDS_INSTANCE, ROLE, ROLE_POLICY, SECRET, TARGET_GROUPS,
                     TASK_DEFINITION)

@@ -144,8 +144,9 @@ def rotator_statement_problem(statement) -> str | None:
 
 
 @stack_policy("lambda-rotator-role-scoped", "Each rotation function has its own role, used by nothing else, whose "
-              "secret-value grants on a name pattern name that function (AllowRotationLambdaArn; verifier records, which "
-              "have no rotation: their kind tag) and whose key use goes through Secrets Manager (kms:ViaService)", Controls(
+              "secret-value grants on a name pattern name that function (AllowRotationLambdaArn; verifier records, "
+              "which have no rotation: their kind tag) and whose key use goes through Secrets Manager "
+              "(kms:ViaService)", Controls(
                   sources=("README: Architecture (rotation: its own role)", "AWS rotation role template")),
               [FUNCTION, ROLE, ROLE_POLICY, TASK_DEFINITION], Severity.HIGH)
 def lambda_rotator_role(graph: StackGraph, report: ReportViolation) -> None:

@@ -256,7 +256,8 @@ def secret_resource_policy(graph: StackGraph, report: ReportViolation) -> None:
 
 def rotator_role_resources(graph: StackGraph, secret) -> list:
     """The roles of the functions that rotate `secret`."""
-    functions = [f for r in enabled_rotations(graph, secret) for f in graph.referenced(r, "rotationLambdaArn", FUNCTION)]
+    functions = [f for r in enabled_rotations(graph, secret)
+                 for f in graph.referenced(r, "rotationLambdaArn", FUNCTION)]
     return [role for f in functions for role in graph.referenced(f, "role", ROLE)]
 
 

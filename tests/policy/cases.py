@@ -1237,7 +1237,8 @@ KEY_ROTATOR = Res(FUNCTION, "key-rotator", {"name": "securestack-dev-api-key-rot
                            "id": "key-rotator", "arn": f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:key-rotator"},
                   deps={"role": [KEY_ROTATOR_ROLE.name]})
 KEY_ROTATION = Res(ROTATION_TYPE, "checkout-rotation", {
-    "secretId": KEY_ARN_, "rotationLambdaArn": KEY_ROTATOR.outputs["arn"], "rotationRules": {"automaticallyAfterDays": 90}},
+    "secretId": KEY_ARN_, "rotationLambdaArn": KEY_ROTATOR.outputs["arn"],
+    "rotationRules": {"automaticallyAfterDays": 90}},
     deps={"secretId": ["checkout"], "rotationLambdaArn": ["key-rotator"]})
 
 
@@ -1281,7 +1282,8 @@ case("app-task-role-reads-only-verifier-records-and-webhook-secrets",
          **READ_RECORDS, "Resource": f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:securestack/dev/*"})))
 case("verifier-records-written-only-by-this-environments-key-rotators",
      stack(*VERIFIER_WORLD, ROTATOR_GRANT, TASK_ROLE, grant("task-secrets", TASK_ROLE.name, READ_RECORDS)),
-     stack(*VERIFIER_WORLD, TASK_ROLE, grant("task-secrets", TASK_ROLE.name, {**WRITE_RECORDS, "Resource": RECORD_ARN})),
+     stack(*VERIFIER_WORLD, TASK_ROLE,
+           grant("task-secrets", TASK_ROLE.name, {**WRITE_RECORDS, "Resource": RECORD_ARN})),
      stack(*VERIFIER_WORLD, grant("key-rotator-secrets", KEY_ROTATOR_ROLE.name, {
          **WRITE_RECORDS, "Resource": WRITE_RECORDS["Resource"].replace("/dev/", "/*/")})),
      stack(*VERIFIER_WORLD, grant("key-rotator-secrets", KEY_ROTATOR_ROLE.name, {
