@@ -414,13 +414,7 @@ def test_rotator_bootstraps_the_first_value_from_the_stacks_tags(rotation_servic
                                                                  prefix):
     import importlib
 
-    recorded_secrets = secrets_by_name(shipped_recording("prod"))
-    recorded = recorded_secrets[f"securestack/prod/{secret_path}"]
-    if field == "key":
-        if "securestack:verifier-secret" not in recorded.inputs["tags"]:
-            pytest.xfail("the stack does not tag keys with their verifier record yet (issue 12 wiring part)")
-        record = recorded_secrets[recorded.inputs["tags"]["securestack:verifier-secret"]]
-        rotation_service.create_secret(record.inputs["name"], record.inputs["tags"], rotation=False)
+    recorded = secrets_by_name(shipped_recording("prod"))[f"securestack/prod/{secret_path}"]
     arn = rotation_service.create_secret(recorded.inputs["name"], recorded.inputs["tags"])  # no value, as deployed
     rotation_service.rotate(importlib.import_module(module), arn)
     value = rotation_service.value(arn, "AWSCURRENT")
@@ -428,12 +422,10 @@ def test_rotator_bootstraps_the_first_value_from_the_stacks_tags(rotation_servic
     assert (value["env"], value["name"]) == ("prod", secret_path.split("/")[1])
     if field == "key":
         assert value["scopes"] == settings_of("prod").api_keys.by_name("checkout").scopes
-    # Callers read AWSCURRENT when they need it: no redeployment (issue 12; only the database login has one).
-    assert rotation_service.calls.params("UpdateService") == []
-    if field == "key":  # the record the stack created now accepts the first key
-        record_value = json.loads(rotation_service.client.get_secret_value(
-            SecretId=record.inputs["name"], VersionStage="AWSCURRENT")["SecretString"])
-        assert [entry["stage"] for entry in record_value["digests"]] == ["current"]
+    # After finishSecret the rotator redeploys exactly the service the tag names (here: not found on moto).
+    cluster, service = recorded.inputs["tags"]["securestack:ecs-service"].split("/")
+    assert rotation_service.calls.params("UpdateService") == [
+        {"cluster": cluster, "service": service, "forceNewDeployment": True}]
 
 
 def test_postgres_rotator_reads_the_master_secret_arn_the_stack_tags(rotation_service):
