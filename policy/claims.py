@@ -458,12 +458,27 @@ NOT_SECURITY_CLAIMS: list[NotASecurityClaim] = [
                       "the rotators' and securestack_runtime's run-time behaviour (the zero-downtime test)"),
     NotASecurityClaim("**Add a key.** Append it to `securestack:apiKeys` in `Pulumi.<stack>.yaml` with the fewest "
                       "scopes that work, and name its callers:", SECRETS, "operator instruction"),
-    NotASecurityClaim("**Rotate on demand** (a key exposed, someone with access left, an incident):", SECRETS,
-                      "operator instruction"),
-    NotASecurityClaim("The rotator creates the new value, checks it, makes it `AWSCURRENT` and forces a new "
-                      "deployment of the app (`securestack:ecs-service` tag); the previous value stays `AWSPREVIOUS` "
-                      "until the next rotation, so webhook receivers accept both while tasks roll.", SECRETS,
-                      "the rotators' run-time behaviour (tests/lambdas hold it)"),
+    NotASecurityClaim("**Rotate on demand** (a key exposed, someone with access left, an incident), with your own AWS "
+                      "credentials (boto3's default chain; the region is the stack's `aws:region` unless `--region` "
+                      "says otherwise):", SECRETS, "operator instruction"),
+    NotASecurityClaim("It starts the rotation at once (`RotateSecret`) and prints the new version and when the previous "
+                      "value stops working; it never reads or prints a value.", SECRETS,
+                      "the operator CLI's run-time behaviour (tests/test_secrets_cli.py holds it)"),
+    NotASecurityClaim("The rotator creates the new value, adds its digest to the key's verifier record, checks it, "
+                      "makes it `AWSCURRENT`, and keeps the previous value valid for the key's `previousGraceDays` "
+                      "(tag `securestack:previous-grace-days`, default 7; 0: not at all).", SECRETS,
+                      "the rotators' run-time behaviour (tests/lambdas/test_verifier_record.py holds it)"),
+    NotASecurityClaim("`--revoke-previous` tags the secret `securestack:revoke-previous=true` first: the rotator then "
+                      "drops the previous value (from the verifier record; for a webhook, its `AWSPREVIOUS` label) as "
+                      "soon as the new one is current, and removes the tag.", SECRETS,
+                      "the CLI's and rotators' run-time behaviour (tests/lambdas/test_verifier_record.py, "
+                      "tests/test_secrets_cli.py)"),
+    NotASecurityClaim("Nothing is redeployed: callers read `AWSCURRENT` when they need it.", SECRETS,
+                      "operations (only the database login's rotator redeploys; lambda-redeploy-failures-alarmed "
+                      "covers that one)"),
+    NotASecurityClaim("Unknown stack or name, no credentials, a secret not deployed, a rotation already running "
+                      "(`AWSPENDING` on a version that is not `AWSCURRENT`): one line on stderr, exit 2, nothing "
+                      "changed.", SECRETS, "the operator CLI's error handling (tests/test_secrets_cli.py)"),
     NotASecurityClaim("**Retire a key.** Remove it from its callers' code (and from `securestack:app.verifiesApiKeys` "
                       "if listed) first and deploy; then remove it from `securestack:apiKeys` and `pulumi up`: the key "
                       "and its verifier record go together.", SECRETS, "operator instruction"),

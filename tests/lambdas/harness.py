@@ -47,6 +47,9 @@ class RotationService:
             self.set_rotation(arn, enabled=True)
         return arn
 
+    def secret_names(self):
+        return {secret["Name"] for secret in self.client.list_secrets()["SecretList"]}
+
     def set_rotation(self, secret_id, enabled):
         secret = moto_secret(secret_id)
         secret.rotation_requested = True  # moto shows RotationEnabled only after a RotateSecret
@@ -193,19 +196,27 @@ def patch_moto_first_value(monkeypatch, first_value_becomes_current):
     monkeypatch.setattr(SecretsManagerBackend, "update_secret_version_stage", update_secret_version_stage)
 
 
+def archive_sources(kind):
+    from components.rotation import archive_sources as packaged
+
+    return packaged(kind)
+
+
 def archive_tree(kind, root):
-    """A kind's Lambda archive laid out in `root`: its files at the root, rotation_common/ beside
-    them (the vendored distributions are left out: the venv provides them)."""
-    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
-    shutil.copytree(LAMBDAS_DIR / kind, root, ignore=ignore)
-    shutil.copytree(LAMBDAS_DIR / "rotation_common", root / "rotation_common", ignore=ignore)
+    """A kind's Lambda archive laid out in `root`, exactly the entries the stack packages
+    (components/rotation.py: its files at the root, the rotation_common modules it imports, its vendored
+    distributions)."""
+    for name, source in archive_sources(kind).items():
+        target = root / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, target)
     return root
 
 
 def code_size(kind):
-    """Bytes of Python code in a kind's archive (its files + rotation_common)."""
-    files = [*(LAMBDAS_DIR / kind).glob("*.py"), *(LAMBDAS_DIR / "rotation_common").glob("*.py")]
-    return sum(path.stat().st_size for path in files)
+    """Bytes of Python code the stack packages for a kind (its files + the rotation_common modules it imports)."""
+    return sum(path.stat().st_size for name, path in archive_sources(kind).items()
+               if name.endswith(".py") and ("/" not in name or name.startswith("rotation_common/")))
 
 
 def _quote_literal(text):
@@ -241,3 +252,19 @@ class AppCluster:
             connection.run(f"DROP ROLE IF EXISTS {self.master_user}")
         finally:
             connection.close()
+
+
+POSTGRES_TAGS = {"securestack:env": "dev", "securestack:name": "app", "securestack:kind": "postgres-user"}
+
+
+def postgres_secret_ready_to_finish(rotation, tags=None):
+    """A database-login secret whose rotation reached finishSecret (the only step that redeploys, and one that
+    never talks to the database): (arn, token). Set and test steps need a server: tests/lambdas/
+    test_postgres_rotation.py."""
+    value = {"engine": "postgres", "host": "db.internal", "port": 5432, "dbname": "app", "username": "app",
+             "password": secrets.token_urlsafe(32),
+             "masterarn": f"arn:aws:secretsmanager:{REGION}:{DEFAULT_ACCOUNT_ID}:secret:rds@21db-master"}
+    arn = rotation.create_secret("securestack/dev/database/app", {**POSTGRES_TAGS, **(tags or {})}, value)
+    token = rotation.start(arn)
+    rotation.put_pending(arn, token, {**value, "username": "app_clone", "password": secrets.token_urlsafe(32)})
+    return arn, token
