@@ -173,8 +173,8 @@ def test_steady_state_calls_one_api_per_refresh(rotation, webhook, app, clock):
     before = receiver_calls.count()
     clock.advance(60)
     assert verifier.verify(BODY, signer.sign(BODY))
-    # DescribeSecret, ListSecretVersionIds (new AWSCURRENT's date), GetSecretValue of the new version only
-    assert [op for op, _ in receiver_calls.calls[before:]] == ["DescribeSecret", "ListSecretVersionIds", "GetSecretValue"]
+    # the new version's value (the old one, now AWSPREVIOUS, is cached by VersionId) and its CreatedDate
+    assert [op for op, _ in receiver_calls.calls[before:]] == ["DescribeSecret", "GetSecretValue", "ListSecretVersionIds"]
     assert all("VersionStage" in params and "VersionId" in params for op, params in receiver_calls.calls if op == "GetSecretValue")
 
 
