@@ -3,6 +3,9 @@
 Value: {"key", "scopes", "env", "name", "created_at"}; the key is the environment's prefix
 (tag `securestack:key-prefix`, e.g. `sk_live_`) followed by 256 random bits from `secrets`.
 Scopes, env and name never change in a rotation; a new key with other scopes is a new secret.
+
+The verifier never reads this secret: each step keeps the key's verifier record (rotation_common/
+verifier_record.py) accepting every value a caller can hold, the new key before it becomes AWSCURRENT.
 """
 
 import re
@@ -11,6 +14,7 @@ import secrets
 from rotation_common import metadata as tags
 from rotation_common.protocol import PENDING, handle
 from rotation_common.standalone import StandaloneSecretRotator
+from rotation_common.verifier_record import FinishedRecord, before_promotion
 
 RANDOM_BYTES = 32  # 256 bits
 _PREFIX_PATTERN = re.compile(r"[A-Za-z0-9_]{1,32}")
@@ -42,9 +46,21 @@ class ApiKeyRotator(StandaloneSecretRotator):
         if not _URLSAFE_PATTERN.fullmatch(random_part) or len(random_part) * 6 < RANDOM_BYTES * 8:
             raise ValueError(f"{PENDING} value field 'key' carries fewer than {RANDOM_BYTES * 8} random bits")
 
+    def set_value(self, rotation, pending, current):
+        super().set_value(rotation, pending, current)
+        before_promotion(rotation, pending, current)
+
     def test_value(self, rotation, pending, current):
         check_scopes(pending.get("scopes"))
         super().test_value(rotation, pending, current)
+
+    def promote_and_retire(self, rotation, pending, promote, revoke):
+        # Computed first: an unusable tag stops the step before AWSCURRENT moves. Written after the move: until
+        # then the record from setSecret accepts both keys. The revoked key's AWSPREVIOUS label stays; the
+        # verifier reads only the record, which no longer holds its digest.
+        record = FinishedRecord(rotation, pending, rotation.current_value())
+        promote()
+        record.write()
 
 
 def key_prefix(metadata):

@@ -12,6 +12,7 @@ import secrets
 from dataclasses import dataclass
 
 from rotation_common import metadata as tags
+from rotation_common.consumers import redeploy_consumers
 from rotation_common.protocol import CURRENT, PENDING, Rotator, handle
 from rotation_common.values import parse_secret_json, require_fields, require_same
 
@@ -92,6 +93,14 @@ class PostgresUserRotator(Rotator):
                 database.probe_app_privileges(connection)
         except database.LoginRefused:
             raise ValueError(f"{PENDING} credentials cannot log in to the database") from None
+
+    def finish_value(self, rotation, pending, promote):
+        promote()
+        # The app's tasks get the database login injected when they start, so the consuming service (tag
+        # `securestack:ecs-service`) is redeployed; its running tasks keep the previous user, still valid.
+        # Before AWSPENDING goes: a retry after a crash here redeploys again (harmless), the other order could
+        # skip it for good.
+        redeploy_consumers(rotation.metadata, rotation.log)
 
 
 def expected_connection(metadata, current):

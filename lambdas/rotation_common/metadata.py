@@ -20,6 +20,14 @@ DB_USERNAME = "securestack:db-username"
 DB_OWNER_ROLE = "securestack:db-owner-role"
 MASTER_SECRET_ARN = "securestack:master-secret-arn"
 ECS_SERVICE = "securestack:ecs-service"
+VERIFIER_SECRET = "securestack:verifier-secret"
+PREVIOUS_GRACE_DAYS = "securestack:previous-grace-days"
+REVOKE_PREVIOUS = "securestack:revoke-previous"
+
+# How long the previous value keeps working after a rotation when the tag is absent (issue 12: default 7),
+# and the most a tag may ask for (settings cap production at 30; the rotator refuses more everywhere).
+DEFAULT_PREVIOUS_GRACE_DAYS = 7
+MAX_PREVIOUS_GRACE_DAYS = 30
 
 WILDCARD_SCOPE = "*"
 WILDCARD_SCOPE_TAG = "ALL_SCOPES"
@@ -73,6 +81,25 @@ class SecretMetadata:
         if not separator or not cluster or not service or "/" in service:
             raise ValueError(f"secret tag '{ECS_SERVICE}' must be '<cluster>/<service>'")
         return cluster, service
+
+    def previous_grace_days(self):
+        """Days the replaced value stays valid after the new one is current (0: not at all)."""
+        value = self.get(PREVIOUS_GRACE_DAYS)
+        if value is None:
+            return DEFAULT_PREVIOUS_GRACE_DAYS
+        if not (value.isascii() and value.isdigit()) or int(value) > MAX_PREVIOUS_GRACE_DAYS:
+            raise ValueError(f"secret tag '{PREVIOUS_GRACE_DAYS}' must be a whole number of days from 0 to "
+                             f"{MAX_PREVIOUS_GRACE_DAYS}")
+        return int(value)
+
+    def revoke_previous(self):
+        """True when the operator asked this rotation to end the replaced value at once (tag set to 'true')."""
+        value = self.get(REVOKE_PREVIOUS)
+        if value is None:
+            return False
+        if value != "true":
+            raise ValueError(f"secret tag '{REVOKE_PREVIOUS}' must be 'true' when present")
+        return True
 
 
 def decode_scopes(text, source):

@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from botocore.exceptions import ClientError
 
 from rotation_common.clients import UNREACHABLE_MESSAGE, aws_client, unreachable_endpoint
-from rotation_common.consumers import redeploy_consumers
 from rotation_common.logging_json import RotationLog, describe_error
 from rotation_common.metadata import KIND, SecretMetadata
 from rotation_common.values import parse_secret_json, require_fields
@@ -61,6 +60,12 @@ class Rotator:
     def test_value(self, rotation, pending, current):
         """Raise unless the pending value works."""
         raise NotImplementedError
+
+    def finish_value(self, rotation, pending, promote):
+        """finishSecret's part of the kind: `promote()` moves AWSCURRENT to the pending version (idempotent).
+
+        Default: promote only. A kind may check its tags before and update what verifies it after."""
+        promote()
 
 
 def parse_event(event):
@@ -124,10 +129,7 @@ class Rotation:
         stopped half-way, retried from the start) it is the AWSPREVIOUS value; with no previous
         version, the token is the secret's first value.
         """
-        version = self.current_version_id()
-        stage = CURRENT
-        if version == self.token:
-            version, stage = self._version_with(PREVIOUS), PREVIOUS
+        version, stage = self._replaced_version()
         if version is None:
             return None
         text = self._secret_string(version, stage)
@@ -135,6 +137,16 @@ class Rotation:
             # Never bootstrap over a version that exists: that would discard who it belongs to.
             raise ValueError(f"{stage} version {version} of the secret has no value")
         return self._checked(text, stage)
+
+    def replaced_version_id(self):
+        """The version whose value current_value() returns (None for a secret's first value)."""
+        return self._replaced_version()[0]
+
+    def _replaced_version(self):
+        version = self.current_version_id()
+        if version == self.token:
+            return self._version_with(PREVIOUS), PREVIOUS
+        return version, CURRENT
 
     def pending_value(self):
         text = self._secret_string(self.token, PENDING)
@@ -264,15 +276,17 @@ def finish_secret(rotation):
     # Never make an empty version current, whatever state a failed run left behind.
     pending = rotation.require_pending_value()
     previous = rotation.current_version_id()
-    if previous != rotation.token:
-        if pending == rotation.current_value():
-            raise ValueError(f"{PENDING} version {rotation.token} holds the {CURRENT} value: not a new value")
+    if previous != rotation.token and pending == rotation.current_value():
+        raise ValueError(f"{PENDING} version {rotation.token} holds the {CURRENT} value: not a new value")
+
+    def promote():
+        if previous == rotation.token:
+            return  # moved by an earlier run of this step (or the secret's first value)
         # Secrets Manager attaches AWSPREVIOUS to the version AWSCURRENT is removed from.
         rotation.move_stage(CURRENT, to_version=rotation.token, from_version=previous)
         rotation.log.info("moved AWSCURRENT to the new version", stage=CURRENT)
-    # Consumers restart before AWSPENDING goes: a retry after a crash here restarts them again
-    # (harmless), whereas the other order could skip it for good.
-    redeploy_consumers(rotation.metadata, rotation.log)
+
+    rotation.rotator.finish_value(rotation, pending, promote)
     # Ending with no AWSPENDING makes every late retry of any step a no-op (see _guard).
     rotation.move_stage(PENDING, from_version=rotation.token)
 

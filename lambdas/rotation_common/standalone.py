@@ -1,12 +1,18 @@
 """Rotation of secrets that live only in Secrets Manager (API keys, webhook signing secrets).
 
-Nothing outside Secrets Manager has to learn the new value: consumers read AWSCURRENT and
-verifiers accept AWSCURRENT and AWSPREVIOUS, so setSecret only re-checks the pending value and
-testSecret validates its format. Identity fields (env, name, scopes) are carried unchanged from
-the current value; only the first value of a secret takes them from its tags.
+No value is pushed anywhere: callers read AWSCURRENT when they need it (no redeployment), so setSecret
+re-checks the pending value (and a kind may update what verifies it) and testSecret validates its format.
+Identity fields (env, name, scopes) are carried unchanged from the current value; only the first value of a
+secret takes them from its tags.
+
+finishSecret honours the operator's `securestack:revoke-previous` tag (set by `python -m infra.secrets rotate
+--revoke-previous`): the kind ends the replaced value right after the move, then the tag is removed, last,
+so that a failure before then leaves it for the retry. Removing it before AWSPENDING goes matters: a finish
+that ended without AWSPENDING is never retried, and a tag left behind would revoke the next rotation too.
 """
 
-from rotation_common.protocol import CURRENT, PENDING, Rotator
+from rotation_common.protocol import CURRENT, PENDING, PREVIOUS, Rotator
+from rotation_common.metadata import REVOKE_PREVIOUS
 from rotation_common.values import check_timestamp, require_same, secrets_equal, utc_timestamp
 
 
@@ -41,6 +47,22 @@ class StandaloneSecretRotator(Rotator):
         check_timestamp(pending["created_at"], PENDING)
         if current is not None and secrets_equal(pending[self.secret_field], current[self.secret_field]):
             raise ValueError(f"{PENDING} value field '{self.secret_field}' equals the {CURRENT} one")
+
+    def finish_value(self, rotation, pending, promote):
+        revoke = rotation.metadata.revoke_previous()  # a malformed tag stops the step before anything moves
+        self.promote_and_retire(rotation, pending, promote, revoke)
+        if revoke:
+            rotation.client.untag_resource(SecretId=rotation.arn, TagKeys=[REVOKE_PREVIOUS])
+            rotation.log.info("previous value revoked; revoke tag removed", outcome="revoked")
+
+    def promote_and_retire(self, rotation, pending, promote, revoke):
+        """Move AWSCURRENT; on `revoke`, leave nothing that accepts the replaced value. Default: drop its
+        AWSPREVIOUS label, the one way a verifier reading the secret itself finds the replaced value."""
+        replaced = rotation.replaced_version_id()
+        promote()
+        # `replaced` holds AWSPREVIOUS now: the old AWSCURRENT just moved from, or (a retry) the labelled one.
+        if revoke and replaced is not None:
+            rotation.move_stage(PREVIOUS, from_version=replaced)
 
     def _expected_identity(self, metadata, current):
         if current is None:

@@ -47,6 +47,9 @@ class RotationService:
             self.set_rotation(arn, enabled=True)
         return arn
 
+    def secret_names(self):
+        return {secret["Name"] for secret in self.client.list_secrets()["SecretList"]}
+
     def set_rotation(self, secret_id, enabled):
         secret = moto_secret(secret_id)
         secret.rotation_requested = True  # moto shows RotationEnabled only after a RotateSecret
@@ -241,3 +244,19 @@ class AppCluster:
             connection.run(f"DROP ROLE IF EXISTS {self.master_user}")
         finally:
             connection.close()
+
+
+POSTGRES_TAGS = {"securestack:env": "dev", "securestack:name": "app", "securestack:kind": "postgres-user"}
+
+
+def postgres_secret_ready_to_finish(rotation, tags=None):
+    """A database-login secret whose rotation reached finishSecret (the only step that redeploys, and one that
+    never talks to the database): (arn, token). Set and test steps need a server: tests/lambdas/
+    test_postgres_rotation.py."""
+    value = {"engine": "postgres", "host": "db.internal", "port": 5432, "dbname": "app", "username": "app",
+             "password": secrets.token_urlsafe(32),
+             "masterarn": f"arn:aws:secretsmanager:{REGION}:{DEFAULT_ACCOUNT_ID}:secret:rds@21db-master"}
+    arn = rotation.create_secret("securestack/dev/database/app", {**POSTGRES_TAGS, **(tags or {})}, value)
+    token = rotation.start(arn)
+    rotation.put_pending(arn, token, {**value, "username": "app_clone", "password": secrets.token_urlsafe(32)})
+    return arn, token

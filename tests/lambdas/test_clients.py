@@ -12,11 +12,11 @@ import boto3
 import pytest
 
 import api_key_rotation.handler as api_key_handler
-import webhook_secret_rotation.handler as webhook_handler
+import postgres_user_rotation.handler as postgres_handler
 from rotation_common import clients, protocol
 from tests.lambdas.conftest import LAMBDAS_DIR
-from tests.lambdas.harness import REGION
-from tests.lambdas.test_standalone_rotation import API_KEY, WEBHOOK
+from tests.lambdas.harness import REGION, postgres_secret_ready_to_finish
+from tests.lambdas.test_standalone_rotation import API_KEY
 
 # What a missing endpoint costs at most per call: every attempt waits for connect + read, plus the standard
 # retry mode's backoff (at most 2**attempt seconds before attempt+1); well below the 60 s Lambda timeout.
@@ -40,8 +40,8 @@ def test_secrets_manager_client_has_short_timeouts_and_bounded_retries(rotation,
 
 def test_every_client_a_rotation_with_an_ecs_redeploy_builds_fails_fast(rotation, ecs_service):
     clients._cached.clear()
-    arn = WEBHOOK.create(rotation, tags={**WEBHOOK.tags, "securestack:ecs-service": "app/api"})
-    rotation.rotate(webhook_handler, arn)
+    arn, token = postgres_secret_ready_to_finish(rotation, {"securestack:ecs-service": "app/api"})
+    rotation.step(postgres_handler, arn, token, "finishSecret")
     built = {service: client for (service, _), (_, client) in clients._cached.items()}
     assert set(built) == {"secretsmanager", "ecs"}
     for client in built.values():
@@ -91,9 +91,9 @@ def test_unreachable_ecs_is_logged_with_its_endpoint_and_the_rotation_stands(rot
     url = closed_port_url()
     monkeypatch.setenv("AWS_ENDPOINT_URL_ECS", url)  # botocore's per-service endpoint: ECS alone is unreachable
     clients._cached.clear()
-    arn = WEBHOOK.create(rotation, tags={**WEBHOOK.tags, "securestack:ecs-service": "app/api"})
+    arn, token = postgres_secret_ready_to_finish(rotation, {"securestack:ecs-service": "app/api"})
     started = time.monotonic()
-    token = rotation.rotate(webhook_handler, arn)
+    rotation.step(postgres_handler, arn, token, "finishSecret")
     assert time.monotonic() - started < WORST_CASE_SECONDS
     assert rotation.stages(arn)[token] == ["AWSCURRENT"]
     failures = [line for line in rotation_log_lines() if line["level"] == "ERROR"]

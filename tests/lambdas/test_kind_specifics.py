@@ -1,5 +1,5 @@
 """What is particular to each standalone kind: key and secret formats, scopes, webhook receivers,
-and the redeployment of an ECS service that consumes a rotated secret."""
+and the redeployment of an ECS service that consumes a rotated secret (the database login only)."""
 
 import base64
 import hashlib
@@ -10,9 +10,10 @@ import boto3
 import pytest
 
 import api_key_rotation.handler as api_key_handler
+import postgres_user_rotation.handler as postgres_handler
 import webhook_secret_rotation.handler as webhook_handler
 from rotation_common.metadata import SecretMetadata, encode_scopes
-from tests.lambdas.harness import REGION, patch_moto_first_value
+from tests.lambdas.harness import REGION, patch_moto_first_value, postgres_secret_ready_to_finish
 from tests.lambdas.test_standalone_rotation import API_KEY, WEBHOOK
 
 
@@ -177,22 +178,34 @@ def ecs_service(rotation):
     return deployment_id
 
 
-def test_finish_forces_a_new_deployment_of_the_consuming_ecs_service(rotation, ecs_service, aws_calls):
-    arn = WEBHOOK.create(rotation, tags={**WEBHOOK.tags, "securestack:ecs-service": "app/api"})
+def test_finish_of_the_database_login_forces_a_new_deployment_of_the_consuming_ecs_service(rotation, ecs_service,
+                                                                                             aws_calls):
+    """The database login is injected at task start: its consuming service is redeployed once."""
+    arn, token = postgres_secret_ready_to_finish(rotation, {"securestack:ecs-service": "app/api"})
     before = ecs_service()
-    token = rotation.rotate(webhook_handler, arn)
+    rotation.step(postgres_handler, arn, token, "finishSecret")
     assert ecs_service() != before
     assert [p for p in aws_calls.params("UpdateService")] == [
         {"cluster": "app", "service": "api", "forceNewDeployment": True}
     ]
-    rotation.step(webhook_handler, arn, token, "finishSecret")  # a late retry redeploys nothing
+    rotation.step(postgres_handler, arn, token, "finishSecret")  # a late retry redeploys nothing
     assert aws_calls.count("UpdateService") == 1
 
 
+@pytest.mark.parametrize("kind", [API_KEY, WEBHOOK], ids=["api_key", "webhook"])
+def test_api_keys_and_webhook_secrets_never_redeploy_even_if_tagged(kind, rotation, ecs_service, aws_calls):
+    """Issue 12: callers and signers read AWSCURRENT when they need it; a redeploy would only restart the app."""
+    arn = kind.create(rotation, tags={**kind.tags, "securestack:ecs-service": "app/api"})
+    before = ecs_service()
+    rotation.rotate(kind.handler, arn)
+    assert aws_calls.count("UpdateService") == 0
+    assert ecs_service() == before
+
+
 def test_redeployment_failure_is_logged_and_the_rotation_stands(rotation, ecs_service, rotation_log_lines):
-    arn = API_KEY.create(rotation, tags={**API_KEY.tags, "securestack:ecs-service": "app/missing-service"})
+    arn, token = postgres_secret_ready_to_finish(rotation, {"securestack:ecs-service": "app/missing-service"})
     old = rotation.value(arn, "AWSCURRENT")
-    token = rotation.rotate(api_key_handler, arn)
+    rotation.step(postgres_handler, arn, token, "finishSecret")
     assert rotation.stages(arn)[token] == ["AWSCURRENT"]
     assert rotation.value(arn, "AWSPREVIOUS") == old
     failures = [line for line in rotation_log_lines() if line["level"] == "ERROR"]
@@ -202,8 +215,8 @@ def test_redeployment_failure_is_logged_and_the_rotation_stands(rotation, ecs_se
 
 
 def test_malformed_ecs_service_tag_is_logged_and_the_rotation_stands(rotation, rotation_log_lines):
-    arn = API_KEY.create(rotation, tags={**API_KEY.tags, "securestack:ecs-service": "no-slash"})
-    token = rotation.rotate(api_key_handler, arn)
+    arn, token = postgres_secret_ready_to_finish(rotation, {"securestack:ecs-service": "no-slash"})
+    rotation.step(postgres_handler, arn, token, "finishSecret")
     assert rotation.stages(arn)[token] == ["AWSCURRENT"]
     assert any(line["message"].startswith("consumer tag is malformed") for line in rotation_log_lines())
 
@@ -233,9 +246,9 @@ def test_a_failed_redeployment_raises_the_audit_alarm(rotation, ecs_service, aws
     from tests.test_audit import compile_pattern
 
     aws_calls.fail("ecs", "UpdateService", code="AccessDeniedException")
-    arn = WEBHOOK.create(rotation, tags={**WEBHOOK.tags, "securestack:ecs-service": "app/api"})
+    arn, token = postgres_secret_ready_to_finish(rotation, {"securestack:ecs-service": "app/api"})
     old = rotation.value(arn, "AWSCURRENT")
-    token = rotation.rotate(webhook_handler, arn)
+    rotation.step(postgres_handler, arn, token, "finishSecret")
 
     assert rotation.stages(arn)[token] == ["AWSCURRENT"] and rotation.value(arn, "AWSPREVIOUS") == old
     assert all("AWSPENDING" not in stages for stages in rotation.stages(arn).values())  # finishSecret completed

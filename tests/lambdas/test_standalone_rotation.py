@@ -15,6 +15,14 @@ from rotation_common.metadata import SecretMetadata
 from tests.lambdas.harness import STEPS, patch_moto_first_value
 
 WRITE_OPERATIONS = ("PutSecretValue", "UpdateSecretVersionStage")
+VERIFIER_TAG = "securestack:verifier-secret"
+
+
+def verifier_record_tags(record_name):
+    """The contract's tags of the verifier record `securestack/<env>/api-key-verifiers/<name>`."""
+    _, env, _, name = record_name.split("/")
+    return {"securestack:env": env, "securestack:name": name, "securestack:kind": "api-key-verifier",
+            "securestack:key-secret": f"securestack/{env}/api-keys/{name}"}
 
 
 @dataclass
@@ -34,7 +42,12 @@ class Kind:
 
     def create(self, rotation, name="entry", value="generate", tags=None):
         value = self.first_value() if value == "generate" else value
-        return rotation.create_secret(f"{name}-{self.secret_field}", tags or self.tags, value)
+        tags = tags or self.tags
+        record = tags.get(VERIFIER_TAG)
+        if record and record not in rotation.secret_names():
+            # As the stack makes it: no value, no rotation; the key's rotator writes every version.
+            rotation.create_secret(record, verifier_record_tags(record), rotation=False)
+        return rotation.create_secret(f"{name}-{self.secret_field}", tags, value)
 
     def assert_valid(self, value, identity_from):
         self.handler.ROTATOR.check_secret_format(value[self.secret_field], self.metadata)
@@ -49,6 +62,7 @@ API_KEY = Kind(
         "securestack:kind": "api-key",
         "securestack:scopes": "products:read categories:read",
         "securestack:key-prefix": "sk_test_",
+        VERIFIER_TAG: "securestack/dev/api-key-verifiers/storefront-read",
     },
     secret_field="key",
     identity_fields=("scopes", "env", "name"),
@@ -107,7 +121,8 @@ def test_every_step_called_twice_the_second_is_a_no_op(kind, rotation, aws_calls
         rotation.step(kind.handler, arn, token, step)
         assert rotation.snapshot(arn) == before, step
         assert writes(aws_calls) == writes_before, step
-    assert aws_calls.count("PutSecretValue") == 1  # the pending value was created exactly once
+    # The pending value was created exactly once (an API key's verifier record is written by set and finish).
+    assert [p["SecretId"] for p in aws_calls.params("PutSecretValue")].count(arn) == 1
 
 
 # 3. late retries
@@ -397,4 +412,6 @@ def test_rotation_token_is_passed_to_put_secret_value_and_never_logged(kind, rot
     secret_values.add(rotation_token)  # the autouse check fails the test if it shows up in logs
     for step in STEPS:
         rotation.step(kind.handler, arn, token, step, RotationToken=rotation_token)
-    assert [p.get("RotationToken") for p in aws_calls.params("PutSecretValue")] == [rotation_token]
+    # Only on the rotated secret: the token vouches for its rotation, not for the API key's verifier record.
+    assert [p.get("RotationToken") for p in aws_calls.params("PutSecretValue") if p["SecretId"] == arn] == [
+        rotation_token]

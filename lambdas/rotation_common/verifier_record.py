@@ -1,0 +1,162 @@
+"""The verifier record of an API key: SHA-256 digests of the key's values a verifier may accept, never a value.
+
+The verifier (the app) cannot read a key; it reads this record, a secret of its own named by the key secret's
+tag `securestack:verifier-secret` (`securestack/<env>/api-key-verifiers/<name>`). The key's rotator writes every
+version of it, always as AWSCURRENT:
+
+    {"format": 1, "name", "env", "scopes", "updatedAt",
+     "digests": [{"sha256", "stage": "current"|"pending"|"previous", "versionId", "validUntil": null|"...Z"}]}
+
+- setSecret, before any stage moves: current (the AWSCURRENT key), pending (the new key) and the previous entry
+  kept while still valid. A caller that reads the new AWSCURRENT afterwards is therefore already accepted.
+- finishSecret, after AWSCURRENT moved: current = the new key, previous = the replaced key valid until now + the
+  tag `securestack:previous-grace-days` (default 7); omitted for grace 0 or when the operator asked to revoke it
+  (tag `securestack:revoke-previous`). A retry keeps the previous entry its first run wrote, so validUntil does not
+  slide and a revocation already written is never undone by a retry that no longer sees the tag.
+A record that already says what a step would write is not written again: retries add no version.
+"""
+
+import datetime
+import hashlib
+import json
+import uuid
+
+from botocore.exceptions import ClientError
+
+from rotation_common.metadata import ENV, NAME, VERIFIER_SECRET
+from rotation_common.protocol import CURRENT
+
+RECORD_FORMAT = 1
+VERIFIER_PATH = "api-key-verifiers"
+STAGE_CURRENT, STAGE_PENDING, STAGE_PREVIOUS = "current", "pending", "previous"
+_TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+
+
+def digest(key):
+    """64 lowercase hex characters of SHA-256 over the key's UTF-8 bytes: what the verifier compares."""
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+def record_name(metadata):
+    """The record's name from the key secret's tag, which must be the one the stack derives for this key: a tag
+    naming another key's record would let this rotation overwrite what that key's verifier accepts."""
+    named = metadata.require(VERIFIER_SECRET)
+    expected = f"securestack/{metadata.require(ENV)}/{VERIFIER_PATH}/{metadata.require(NAME)}"
+    if named != expected:
+        raise ValueError(f"secret tag '{VERIFIER_SECRET}' must name this key's record '{expected}'")
+    return named
+
+
+def _timestamp(moment):
+    return moment.strftime(_TIME_FORMAT)
+
+
+def _now():
+    return datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+
+
+def _entry(value, stage, version_id, valid_until=None):
+    return {"sha256": digest(value["key"]), "stage": stage, "versionId": version_id, "validUntil": valid_until}
+
+
+def _still_valid(entry, now):
+    valid_until = entry.get("validUntil")
+    if valid_until is None:
+        return True
+    try:
+        moment = datetime.datetime.strptime(valid_until, _TIME_FORMAT).replace(tzinfo=datetime.timezone.utc)
+    except (TypeError, ValueError):
+        return False  # never keep accepting what cannot be bounded
+    return moment > now
+
+
+class VerifierRecord:
+    """Reads and writes one key's record through the rotation's Secrets Manager client."""
+
+    def __init__(self, rotation):
+        self.rotation = rotation
+        self.secret_id = record_name(rotation.metadata)
+
+    def read(self):
+        """The record's entries by stage ({} when it has no value yet or cannot be used, then it is replaced)."""
+        try:
+            response = self.rotation.client.get_secret_value(SecretId=self.secret_id, VersionStage=CURRENT)
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
+                return {}  # created by the stack without a value: this is its first version
+            raise
+        try:
+            record = json.loads(response.get("SecretString") or "")
+            entries = {entry["stage"]: entry for entry in record["digests"]}
+            unusable = record.get("format") != RECORD_FORMAT or not all(
+                isinstance(entry.get("sha256"), str) for entry in entries.values())
+        except (TypeError, ValueError, KeyError, AttributeError):
+            unusable = True
+        if unusable:
+            self.rotation.log.warning("verifier record unreadable: replaced", outcome="record-replaced")
+            return {}
+        return entries
+
+    def write_if_changed(self, identity, entries, existing):
+        """PutSecretValue as AWSCURRENT with a fresh token, unless the record already holds exactly `entries`.
+
+        A failure raises: the step fails and Secrets Manager retries it, so no stage moves past a record that
+        does not accept the new key."""
+        wanted = {entry["stage"]: entry for entry in entries}
+        if wanted == existing:
+            self.rotation.log.info("verifier record already up to date", outcome="record-kept")
+            return
+        record = {"format": RECORD_FORMAT, "name": identity["name"], "env": identity["env"],
+                  "scopes": identity["scopes"], "updatedAt": _timestamp(_now()), "digests": entries}
+        self.rotation.client.put_secret_value(SecretId=self.secret_id, ClientRequestToken=str(uuid.uuid4()),
+                                              SecretString=json.dumps(record), VersionStages=[CURRENT])
+        self.rotation.log.info("verifier record written", outcome="record-written")
+
+
+def before_promotion(rotation, pending, replaced):
+    """setSecret: make the record accept the pending key while it still accepts current and previous."""
+    rotation.metadata.previous_grace_days()  # a malformed tag stops the rotation here, before anything moves
+    record = VerifierRecord(rotation)
+    existing = record.read()
+    token = rotation.token
+    if existing.get(STAGE_CURRENT, {}).get("versionId") == token:
+        rotation.log.info("verifier record already has the new key as current", outcome="record-kept")
+        return
+    entries = []
+    if replaced is not None:
+        entries.append(_entry(replaced, STAGE_CURRENT, rotation.replaced_version_id()))
+    entries.append(_entry(pending, STAGE_PENDING, token))
+    kept = existing.get(STAGE_PREVIOUS)
+    taken = {entry["sha256"] for entry in entries}
+    if kept is not None and _still_valid(kept, _now()) and kept["sha256"] not in taken:
+        entries.append(kept)
+    record.write_if_changed(pending, entries, existing)
+
+
+class FinishedRecord:
+    """finishSecret's record, computed before AWSCURRENT moves (a bad tag then stops the step with nothing
+    moved) and written right after the move."""
+
+    def __init__(self, rotation, pending, replaced):
+        self.record = VerifierRecord(rotation)
+        self.pending = pending
+        metadata = rotation.metadata
+        grace_days = metadata.previous_grace_days()
+        self.revoked = metadata.revoke_previous()
+        self.existing = self.record.read()
+        self.entries = [_entry(pending, STAGE_CURRENT, rotation.token)]
+        previous = self._previous(rotation, replaced, grace_days)
+        if previous is not None:
+            self.entries.append(previous)
+
+    def _previous(self, rotation, replaced, grace_days):
+        if replaced is None or self.revoked or grace_days == 0:
+            return None
+        if self.existing.get(STAGE_CURRENT, {}).get("versionId") == rotation.token:
+            # A retry: keep what the first run decided (its validUntil, or no previous at all if it revoked).
+            return self.existing.get(STAGE_PREVIOUS)
+        valid_until = _timestamp(_now() + datetime.timedelta(days=grace_days))
+        return _entry(replaced, STAGE_PREVIOUS, rotation.replaced_version_id(), valid_until)
+
+    def write(self):
+        self.record.write_if_changed(self.pending, self.entries, self.existing)
