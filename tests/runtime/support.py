@@ -155,9 +155,16 @@ class ClientCalls:
                 raise ClientError({"Error": {"Code": fault["code"], "Message": "injected by the test"}}, model.name)
 
 
+_APP_SESSION = []
+
+
 def app_client():
-    """A client of its own session: the app's, separate from the rotator's default session and its hooks."""
-    return boto3.session.Session(region_name=REGION).client("secretsmanager")
+    """A new client of the apps' session, never the rotator's default one (whose hooks break or probe the
+    rotation functions' calls). Every client has its own event hooks (ClientCalls); one session is shared
+    only because building a session's service model costs more than all the calls of a test."""
+    if not _APP_SESSION:
+        _APP_SESSION.append(boto3.session.Session(region_name=REGION))
+    return _APP_SESSION[0].client("secretsmanager")
 
 
 def every_stored_secret():

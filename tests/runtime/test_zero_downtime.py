@@ -132,10 +132,12 @@ KEY_FAULTS = {
 def faulty_scenario(rotation, monkeypatch):
     patch_moto_first_value(monkeypatch, first_value_becomes_current=False)
     calls = AwsCalls(boto3.DEFAULT_SESSION)  # before the rotator's client exists: its calls can be broken
-    scenario = Scenario(rotation, refresh_seconds=(5,))
+    # 4 requests a second per caller between steps (and one after every rotator call, as in the main test).
+    scenario = Scenario(rotation, refresh_seconds=(5,), tick=0.25)
     scenario.start()
     scenario.rotate_key(gap=0.1)  # so that there is a previous key in grace
     scenario.rotate_webhook(gap=0.1)
+    scenario.run_for(6)  # rotations days apart in real life: every cache has seen the last one
     return scenario, calls
 
 

@@ -186,8 +186,9 @@ class Caller:
 class Scenario:
     """The app's verifiers, the callers, a webhook signer and receivers, all driven by one simulated clock."""
 
-    def __init__(self, rotation, clock=None, refresh_seconds=(5, 60)):
+    def __init__(self, rotation, clock=None, refresh_seconds=(5, 60), tick=TICK):
         self.clock = clock or FakeClock()
+        self.tick = tick
         self.world = World(rotation, self.clock)
         self.figures = Figures()
         self.refresh_seconds = refresh_seconds
@@ -305,7 +306,8 @@ class Scenario:
                 if not receiver.verify(body, signature):
                     self.figures.webhook_failures += 1
 
-    def run_for(self, seconds, tick=TICK):
+    def run_for(self, seconds, tick=None):
+        tick = tick or self.tick
         end = self.clock() + seconds
         while self.clock() < end:
             self.traffic()
