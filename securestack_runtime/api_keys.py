@@ -20,6 +20,7 @@ from securestack_runtime.errors import MalformedSecretError
 from securestack_runtime.records import parse_record
 
 VERIFIER_SECRET_TAG = "securestack:verifier-secret"
+RECORD_NAME = "securestack/{env}/api-key-verifiers/{name}"
 ENV_TAG, NAME_TAG = "securestack:env", "securestack:name"
 WILDCARD_SCOPE = "*"
 # Longer than any key the rotator makes (a prefix of <= 32 characters + 43); longer input is refused unhashed.
@@ -109,7 +110,11 @@ class ApiKeyVerifier:
         if source.record_id is None:
             tags = _aws.secret_tags(self._client.describe_secret(SecretId=source.key_secret_id))
             env, name = _aws.required_tag(tags, ENV_TAG), _aws.required_tag(tags, NAME_TAG)
-            source.record_id, source.env, source.name = _aws.required_tag(tags, VERIFIER_SECRET_TAG), env, name
+            record_id = _aws.required_tag(tags, VERIFIER_SECRET_TAG)
+            if record_id != RECORD_NAME.format(env=env, name=name):
+                # The stack names every record after its key; a tag naming another secret is not followed.
+                raise MalformedSecretError(f"tag '{VERIFIER_SECRET_TAG}' does not name this key's verifier record")
+            source.record_id, source.env, source.name = record_id, env, name
         text = _aws.secret_string(self._client, source.record_id, _aws.CURRENT)
         if text is None:
             raise MalformedSecretError("verifier record has no AWSCURRENT value yet")

@@ -319,6 +319,16 @@ def test_key_secret_without_verifier_tag_is_refused_and_logged(admin, app, clock
     assert "(malformed secret has no 'securestack:verifier-secret' tag)" in captured_logs.runtime_lines()[0]
 
 
+def test_verifier_tag_naming_another_secret_is_not_followed(admin, app, clock, captured_logs):
+    key = new_key()
+    create_key(admin, "admin-full", digests=[(key, "current", None)])
+    create_key(admin, "checkout", digests=None,
+               tags=key_tags("checkout", extra={"securestack:verifier-secret": record_name("admin-full")}))
+    assert verifier_for(app, clock, "checkout").verify(key) is None
+    assert app.count("GetSecretValue") == 0
+    assert "does not name this key's verifier record" in captured_logs.runtime_lines()[0]
+
+
 def test_record_without_a_value_yet_is_refused_and_logged(admin, app, clock, captured_logs):
     create_key(admin, "checkout", digests=None)
     assert verifier_for(app, clock, "checkout").verify(new_key()) is None
