@@ -62,6 +62,7 @@ STANDALONE_TAGS = {
         "securestack:kind": "api-key",
         "securestack:scopes": "products:read orders:write",
         "securestack:key-prefix": "sk_test_",
+        "securestack:verifier-secret": "securestack/bench/api-key-verifiers/bench-key",
     },
     "webhook_secret_rotation": {
         "securestack:env": "bench",
@@ -147,6 +148,9 @@ def bench_standalone(kind, repeat):
         boto3.setup_default_session(region_name=REGION)
         service = RotationService()
         value = handler.ROTATOR.new_value(SecretMetadata(STANDALONE_TAGS[kind]), None)
+        record = STANDALONE_TAGS[kind].get("securestack:verifier-secret")
+        if record:  # an API key's verifier record, as the stack creates it: no value, the rotator writes it
+            service.create_secret(record, {"securestack:kind": "api-key-verifier"}, rotation=False)
         arn = service.create_secret(f"bench-{kind}", STANDALONE_TAGS[kind], value)
         calls = AwsCalls(boto3.DEFAULT_SESSION)
         return measure_rotations(handler, arn, service, calls, repeat)

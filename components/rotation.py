@@ -1,7 +1,8 @@
 """RotationFunction: one Secrets Manager rotation Lambda per kind of secret, packaged deterministically.
 
-The archive of a kind is built in memory from `lambdas/<kind>/` (at the zip root), `lambdas/rotation_common/`
-(as a package) and the distributions named in `lambdas/<kind>/VENDOR` with their dependencies, copied from the
+The archive of a kind is built in memory from `lambdas/<kind>/` (at the zip root), the modules of
+`lambdas/rotation_common/` the kind imports (as a package; e.g. the webhook rotator carries neither the API key
+verifier record nor the ECS redeploy) and the distributions named in `lambdas/<kind>/VENDOR` with their dependencies, copied from the
 installed environment. Entries are sorted and carry fixed timestamps and permissions, so the same source gives
 the same bytes: the archive is written under a name keyed by its sha256 and `pulumi up` sees no change when
 nothing changed. The function deploys the copy AWS Signer signed (components/code_signing.py), never the local
@@ -9,6 +10,7 @@ archive, and its code-signing configuration refuses anything else.
 """
 from __future__ import annotations
 
+import ast
 import base64
 import hashlib
 import importlib.metadata
@@ -99,6 +101,35 @@ def _kind_files(kind_dir: Path) -> Iterator[tuple[str, Path]]:
             yield name, path
 
 
+def _common_imports(path: Path) -> set[str]:
+    """The rotation_common modules a source file imports (`from rotation_common import x`, `rotation_common.x`)."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names = [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
+        else:
+            continue
+        found.update(name.split(".")[1] for name in names
+                     if name.startswith(f"{COMMON_PACKAGE}.") and name.count(".") == 1)
+    return found
+
+
+def _common_files(kind_dir: Path, common_dir: Path) -> Iterator[tuple[str, Path]]:
+    """rotation_common's package marker and the modules the kind's code needs, transitively: the least code."""
+    needed, pending = set(), set().union(*(_common_imports(p) for p in sorted(kind_dir.glob("*.py"))))
+    while pending:
+        module = pending.pop()
+        path = common_dir / f"{module}.py"
+        if module in needed or not path.is_file():
+            continue  # `from rotation_common import metadata` names a module; other names are attributes
+        needed.add(module)
+        pending |= _common_imports(path)
+    for name in ["__init__", *sorted(needed)]:
+        yield f"{COMMON_PACKAGE}/{name}.py", common_dir / f"{name}.py"
+
+
 def vendored_names(kind_dir: Path) -> list[str]:
     manifest = kind_dir / VENDOR_MANIFEST
     if not manifest.exists():
@@ -152,7 +183,7 @@ def archive_sources(kind: str, lambdas_root: Path = LAMBDAS_ROOT) -> dict[str, P
     if not (kind_dir / "handler.py").is_file():
         raise FileNotFoundError(f"{kind_dir}/handler.py is missing: no rotation function to package")
     sources: dict[str, Path] = {}
-    parts = [_kind_files(kind_dir), _tree_files(lambdas_root / COMMON_PACKAGE, f"{COMMON_PACKAGE}/")]
+    parts = [_kind_files(kind_dir), _common_files(kind_dir, lambdas_root / COMMON_PACKAGE)]
     parts += [_distribution_files(d) for d in distribution_closure(vendored_names(kind_dir))]
     for part in parts:
         for name, path in part:

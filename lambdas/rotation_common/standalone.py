@@ -40,6 +40,7 @@ class StandaloneSecretRotator(Rotator):
 
     def set_value(self, rotation, pending, current):
         self._check_identity(rotation.metadata, pending, current)
+        rotation.metadata.revoke_previous()  # a malformed revoke tag stops the rotation before anything moves
 
     def test_value(self, rotation, pending, current):
         self._check_identity(rotation.metadata, pending, current)

@@ -102,6 +102,8 @@ class VerifierRecord:
 
         A failure raises: the step fails and Secrets Manager retries it, so no stage moves past a record that
         does not accept the new key."""
+        # Skipping an identical write keeps retries from adding versions: Secrets Manager removes unlabeled
+        # versions only beyond 100 and 24 h old (Secrets Manager User Guide, "AWS Secrets Manager quotas").
         wanted = {entry["stage"]: entry for entry in entries}
         if wanted == existing:
             self.rotation.log.info("verifier record already up to date", outcome="record-kept")

@@ -196,19 +196,27 @@ def patch_moto_first_value(monkeypatch, first_value_becomes_current):
     monkeypatch.setattr(SecretsManagerBackend, "update_secret_version_stage", update_secret_version_stage)
 
 
+def archive_sources(kind):
+    from components.rotation import archive_sources as packaged
+
+    return packaged(kind)
+
+
 def archive_tree(kind, root):
-    """A kind's Lambda archive laid out in `root`: its files at the root, rotation_common/ beside
-    them (the vendored distributions are left out: the venv provides them)."""
-    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
-    shutil.copytree(LAMBDAS_DIR / kind, root, ignore=ignore)
-    shutil.copytree(LAMBDAS_DIR / "rotation_common", root / "rotation_common", ignore=ignore)
+    """A kind's Lambda archive laid out in `root`, exactly the entries the stack packages
+    (components/rotation.py: its files at the root, the rotation_common modules it imports, its vendored
+    distributions)."""
+    for name, source in archive_sources(kind).items():
+        target = root / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, target)
     return root
 
 
 def code_size(kind):
-    """Bytes of Python code in a kind's archive (its files + rotation_common)."""
-    files = [*(LAMBDAS_DIR / kind).glob("*.py"), *(LAMBDAS_DIR / "rotation_common").glob("*.py")]
-    return sum(path.stat().st_size for path in files)
+    """Bytes of Python code the stack packages for a kind (its files + the rotation_common modules it imports)."""
+    return sum(path.stat().st_size for name, path in archive_sources(kind).items()
+               if name.endswith(".py") and ("/" not in name or name.startswith("rotation_common/")))
 
 
 def _quote_literal(text):

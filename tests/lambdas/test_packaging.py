@@ -55,6 +55,22 @@ def test_handler_imports_from_the_archive_layout_and_needs_only_what_it_carries(
     assert third_party <= allowed, sorted(third_party - allowed)
 
 
+@pytest.mark.parametrize(("kind", "carried", "left_out"), [
+    ("api_key_rotation", {"verifier_record", "standalone"}, {"consumers"}),
+    ("webhook_secret_rotation", {"standalone"}, {"verifier_record", "consumers"}),
+    ("postgres_user_rotation", {"consumers"}, {"verifier_record", "standalone"}),
+])
+def test_each_archive_carries_only_the_shared_modules_its_kind_imports(kind, carried, left_out):
+    """Issue 12: the verifier record code ships with the API key rotator only, the ECS redeploy with the database
+    login's only; the import probe above proves what is carried is enough."""
+    from tests.lambdas.harness import archive_sources
+
+    modules = {name[len("rotation_common/"):-len(".py")] for name in archive_sources(kind)
+               if name.startswith("rotation_common/")}
+    assert carried <= modules and not left_out & modules
+    assert {"__init__", "protocol", "metadata", "clients", "logging_json", "values"} <= modules
+
+
 def test_vendor_lists_name_installed_distributions_and_never_boto3():
     assert vendored("postgres_user_rotation") == ["pg8000"]
     assert vendored("api_key_rotation") == vendored("webhook_secret_rotation") == []

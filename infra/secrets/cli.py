@@ -1,0 +1,33 @@
+"""Operator commands on a deployed stack's secrets: `python -m infra.secrets <command>`.
+
+They run with the operator's own AWS credentials (boto3's default chain). Exit codes: 0 done, 2 refused or could not run (one line on stderr, nothing
+changed). No command ever prints a secret value.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Optional, Sequence
+
+from infra.secrets import rotate
+from infra.secrets.common import EXIT_UNUSABLE, Refused
+
+# Subcommands in help order; issue 15 adds its stage/promote/retire/status/revoke commands here.
+COMMANDS = (rotate,)
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="python -m infra.secrets", description=__doc__.splitlines()[0])
+    subparsers = top.add_subparsers(dest="command", required=True, metavar="<command>")
+    for command in COMMANDS:
+        command.add_parser(subparsers)
+    return top
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except Refused as refusal:
+        print(f"error: {refusal}", file=sys.stderr)
+        return EXIT_UNUSABLE

@@ -1,0 +1,138 @@
+"""`python -m infra.secrets rotate <stack> <name> [--revoke-previous]`: rotate an API key or webhook secret now.
+
+Calls RotateSecret, which runs the secret's rotation function at once (RotateImmediately is left at its default,
+true: this is the rotation itself, not the configuration test). The previous value keeps working for the secret's
+grace (tag `securestack:previous-grace-days`); `--revoke-previous` (the guides: rotate immediately when a key is
+exposed) sets the tag `securestack:revoke-previous` first, and the rotator's finishSecret then ends the previous
+value the moment the new one is current and removes the tag.
+
+Refused, with nothing changed (a tag this command set is removed again): an unknown stack or name, no credentials,
+a secret that is not deployed or has no rotation, a rotation already running (AWSPENDING on a version that is not
+AWSCURRENT: Secrets Manager would refuse "a previous rotation isn't complete"), a revoke tag left by an earlier
+request. It reads the secret's description only, never its value.
+"""
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from infra.secrets.common import (EXIT_OK, Refused, StackSecret, add_aws_options, find_secret, load_settings,
+                                  secretsmanager, tags_of)
+
+NAME = "rotate"
+REVOKE_PREVIOUS_TAG = "securestack:revoke-previous"
+GRACE_TAG = "securestack:previous-grace-days"
+KIND_TAG = "securestack:kind"
+DEFAULT_GRACE_DAYS = 7  # the rotator's default when the tag is absent (lambdas/rotation_common/metadata.py)
+CURRENT, PENDING = "AWSCURRENT", "AWSPENDING"
+
+
+def add_parser(subparsers: Any) -> None:
+    parser = subparsers.add_parser(NAME, help="rotate an API key or webhook secret now",
+                                   description=__doc__.splitlines()[0])
+    parser.add_argument("stack", help="stack name (Pulumi.<stack>.yaml)")
+    parser.add_argument("name", help="the API key or webhook name (securestack:apiKeys / securestack:webhooks)")
+    parser.add_argument("--revoke-previous", action="store_true",
+                        help="the previous value stops working as soon as the new one is current (an exposed key)")
+    add_aws_options(parser)
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    settings = load_settings(args.stack)
+    secret = find_secret(settings, args.name)
+    client = secretsmanager(settings, args.region, args.endpoint_url)
+    region = args.region or settings.region
+    try:
+        description = _checked_description(client, secret, region, args.revoke_previous)
+        version = _rotate(client, description, args.revoke_previous)
+    except (ClientError, BotoCoreError) as error:
+        if isinstance(error, ClientError) and _code(error) == "InvalidRequestException":
+            raise Refused(f"Secrets Manager refused to rotate {secret.secret_name} (a previous rotation isn't "
+                          f"complete, or rotation is not configured): {_message(error)}") from None
+        raise Refused(f"{secret.secret_name}: {_aws_problem(error)}") from None
+    print(f"rotation of {secret.secret_name} ({region}) started: new version {version}; "
+          f"{_previous_fate(description, args.revoke_previous)}")
+    return EXIT_OK
+
+
+def _checked_description(client: Any, secret: StackSecret, region: str, revoking: bool) -> dict:
+    try:
+        description = client.describe_secret(SecretId=secret.secret_name)
+    except ClientError as error:
+        if _code(error) == "ResourceNotFoundException":
+            raise Refused(f"secret {secret.secret_name} not found in {region}: is stack "
+                          f"'{secret.secret_name.split('/')[1]}' deployed there?") from None
+        raise
+    tags = tags_of(description)
+    if tags.get(KIND_TAG) != secret.kind:
+        raise Refused(f"secret {secret.secret_name} is tagged {KIND_TAG}={tags.get(KIND_TAG)!r}, not "
+                      f"'{secret.kind}': not the stack's {secret.entry}")
+    if description.get("RotationEnabled") is not True:
+        raise Refused(f"secret {secret.secret_name} has no rotation configured: deploy the stack first")
+    running = _pending_rotation(description)
+    if running is not None:
+        raise Refused(f"a rotation of {secret.secret_name} is already running (AWSPENDING on version {running}): "
+                      "let it finish, or fix its rotation function's errors (its log group) first")
+    if REVOKE_PREVIOUS_TAG in tags and not revoking:
+        raise Refused(f"secret {secret.secret_name} still carries {REVOKE_PREVIOUS_TAG} from an earlier request: "
+                      "rerun with --revoke-previous, or remove the tag")
+    return description
+
+
+def _pending_rotation(description: dict) -> str | None:
+    """The version a rotation in progress works on: AWSPENDING on a version that is not AWSCURRENT."""
+    for version, stages in (description.get("VersionIdsToStages") or {}).items():
+        if PENDING in stages and CURRENT not in stages:
+            return version
+    return None
+
+
+def _rotate(client: Any, description: dict, revoking: bool) -> str:
+    """RotateSecret, after setting the revoke tag when asked; a tag this call set is removed again if the rotation
+    does not start, so a refusal changes nothing."""
+    arn = description["ARN"]
+    tagged = revoking and REVOKE_PREVIOUS_TAG not in tags_of(description)
+    if tagged:
+        client.tag_resource(SecretId=arn, Tags=[{"Key": REVOKE_PREVIOUS_TAG, "Value": "true"}])
+    try:
+        # No RotateImmediately=False: that would only test the configuration (testSecret), not rotate.
+        return client.rotate_secret(SecretId=arn)["VersionId"]
+    except (ClientError, BotoCoreError):
+        if tagged:
+            _untag(client, arn)
+        raise
+
+
+def _untag(client: Any, arn: str) -> None:
+    try:
+        client.untag_resource(SecretId=arn, TagKeys=[REVOKE_PREVIOUS_TAG])
+    except (ClientError, BotoCoreError) as error:
+        raise Refused(f"the rotation did not start, and removing the {REVOKE_PREVIOUS_TAG} tag this command set "
+                      f"failed ({_aws_problem(error)}): remove it by hand before the next rotation") from None
+
+
+def _previous_fate(description: dict, revoking: bool) -> str:
+    if revoking:
+        return "the previous value stops working as soon as the new one is current"
+    grace = tags_of(description).get(GRACE_TAG, str(DEFAULT_GRACE_DAYS))
+    if grace == "0":
+        return "the previous value stops working as soon as the new one is current (grace 0 days)"
+    return f"the previous value keeps working for {grace} day(s) after the new one is current"
+
+
+def _code(error: ClientError) -> str:
+    return error.response.get("Error", {}).get("Code", "")
+
+
+def _message(error: ClientError) -> str:
+    # One line: AWS messages name the secret and the problem, never a value (this command reads none).
+    return " ".join(str(error.response.get("Error", {}).get("Message") or _code(error)).split())
+
+
+def _aws_problem(error: Exception) -> str:
+    if isinstance(error, ClientError):
+        return f"{_code(error)}: {_message(error)}"
+    return " ".join(str(error).split())  # NoCredentialsError, EndpointConnectionError, ...
