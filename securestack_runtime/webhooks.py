@@ -14,6 +14,8 @@ import os
 import re
 import time
 
+from botocore.exceptions import ClientError
+
 from securestack_runtime import _aws
 from securestack_runtime._failures import FailureLog
 from securestack_runtime._refresh import ReloadSchedule
@@ -26,6 +28,9 @@ MAX_GRACE_DAYS = 30
 DEFAULT_MISS_RELOAD_SECONDS = 2.0
 SECONDS_PER_DAY = 86400
 _GRACE_DAYS_TEXT = re.compile(r"[0-9]{1,2}")
+# What a VersionId/VersionStage pair that no longer matches can answer (AWS documents the rule, not the code;
+# moto answers InvalidRequestException).
+_STATE_MOVED_CODES = ("InvalidRequestException", "InvalidParameterException", "ResourceNotFoundException")
 
 
 class WebhookSigner:
@@ -108,7 +113,15 @@ class WebhookVerifier:
 
     def _load(self):
         try:
-            self._candidates = self._read_candidates()
+            try:
+                self._candidates = self._read_candidates()
+            except ClientError as error:
+                if error.response.get("Error", {}).get("Code") not in _STATE_MOVED_CODES:
+                    raise
+                # A stage named with its VersionId moved between DescribeSecret and GetSecretValue (a rotation
+                # step ran in between; "the two parameters must refer to the same secret version", GetSecretValue
+                # API reference): read the new state once more.
+                self._candidates = self._read_candidates()
         except Exception as error:  # keep the last good set
             self._failures.failed(self._secret_id, error)
             return False

@@ -201,6 +201,26 @@ def test_receiver_keeps_its_last_good_set_when_aws_fails_and_logs_once(rotation,
     assert verifier.verify(BODY, signature(new))
 
 
+def test_a_stage_that_moved_between_describe_and_read_is_read_again_without_a_failure(rotation, webhook, app, clock,
+                                                                                      captured_logs):
+    token = rotation.start(webhook)
+    rotation.step(webhook_handler, webhook, token, "createSecret")
+    real_describe = app.client.describe_secret
+
+    def describe_then_rotation_finishes(**request):
+        description = real_describe(**request)  # AWSPENDING still on the token...
+        for step in ("setSecret", "testSecret", "finishSecret"):  # ...which is AWSCURRENT by the time it is read
+            rotation.step(webhook_handler, webhook, token, step)
+        app.client.describe_secret = real_describe
+        return description
+
+    app.client.describe_secret = describe_then_rotation_finishes
+    verifier = receiver(app, clock, webhook)
+    assert verifier.refresh() is True
+    assert verifier.verify(BODY, signature(secret_of(rotation, webhook, "AWSCURRENT")))
+    assert captured_logs.runtime_lines() == []
+
+
 @pytest.mark.parametrize("grace", ["31", "-1", "seven", ""], ids=["too-long", "negative", "word", "empty"])
 def test_malformed_grace_tag_keeps_the_last_good_set(rotation, webhook, app, clock, admin, captured_logs, grace):
     old = secret_of(rotation, webhook, "AWSCURRENT")
