@@ -12,6 +12,7 @@ import json
 import os
 import time
 from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Mapping, Optional, Tuple
 
 from securestack_runtime import _aws
 from securestack_runtime._failures import FailureLog
@@ -34,7 +35,7 @@ class KeyIdentity:
 
     name: str
     env: str
-    scopes: tuple
+    scopes: Tuple[str, ...]
 
     def allows(self, scope: str) -> bool:
         """True if the key grants `scope`; a key with the scope '*' grants every scope."""
@@ -54,8 +55,9 @@ class _KeySource:
 class ApiKeyVerifier:
     """Accepts the keys its verifier records accept: current, pending, and previous until its validUntil."""
 
-    def __init__(self, key_secret_ids, client=None, refresh_seconds=60, *,
-                 miss_reload_seconds=DEFAULT_MISS_RELOAD_SECONDS, clock=None, sleep=None):
+    def __init__(self, key_secret_ids: Iterable[str], client: Any = None, refresh_seconds: float = 60, *,
+                 miss_reload_seconds: float = DEFAULT_MISS_RELOAD_SECONDS,
+                 clock: Optional[Callable[[], float]] = None, sleep: Optional[Callable[[float], None]] = None):
         """key_secret_ids: ARNs or names of the key secrets; client: a boto3 secretsmanager client (None: a
         default one). clock/sleep (tests): one clock for scheduling and validity, in epoch seconds."""
         self._sources = [_KeySource(key_id) for key_id in _secret_ids(key_secret_ids)]
@@ -66,19 +68,20 @@ class ApiKeyVerifier:
         self._schedule = ReloadSchedule(self._load, refresh_seconds, miss_reload_seconds, clock, sleep)
 
     @classmethod
-    def from_environment(cls, environ=None, variable="SECURESTACK_API_KEY_VERIFIERS", **options):
+    def from_environment(cls, environ: Optional[Mapping[str, str]] = None,
+                         variable: str = "SECURESTACK_API_KEY_VERIFIERS", **options: Any) -> "ApiKeyVerifier":
         """A verifier of the key secrets the stack gives the app: a JSON list of ARNs in `variable`."""
         return cls(_json_list(environ, variable), **options)
 
     @property
-    def refresh_seconds(self):
+    def refresh_seconds(self) -> float:
         return self._schedule.refresh_seconds
 
     def refresh(self) -> bool:
         """Reload every record now (e.g. at start-up); True if all loaded. Never needed for correctness."""
         return self._schedule.load_now()
 
-    def verify(self, presented_key) -> "KeyIdentity | None":
+    def verify(self, presented_key: str) -> Optional[KeyIdentity]:
         """The identity of the key, or None if no loaded record accepts it now."""
         digest = _digest(presented_key)
         if digest is None:

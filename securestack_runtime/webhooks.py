@@ -13,6 +13,7 @@ import json
 import os
 import re
 import time
+from typing import Any, Callable, Mapping, Optional
 
 from botocore.exceptions import ClientError
 
@@ -36,7 +37,8 @@ _STATE_MOVED_CODES = ("InvalidRequestException", "InvalidParameterException", "R
 class WebhookSigner:
     """Signs outgoing webhooks with the current signing secret (reloaded every refresh_seconds)."""
 
-    def __init__(self, secret_id, client=None, *, refresh_seconds=60, clock=None, sleep=None):
+    def __init__(self, secret_id: str, client: Any = None, *, refresh_seconds: float = 60,
+                 clock: Optional[Callable[[], float]] = None, sleep: Optional[Callable[[float], None]] = None):
         self._secret_id = _checked_secret_id(secret_id)
         self._client = client if client is not None else _aws.default_client()
         self._failures = FailureLog("WebhookSigner")
@@ -45,7 +47,8 @@ class WebhookSigner:
         self._schedule = ReloadSchedule(self._load, refresh_seconds, DEFAULT_MISS_RELOAD_SECONDS, clock, sleep)
 
     @classmethod
-    def from_environment(cls, name, environ=None, variable="SECURESTACK_WEBHOOK_SECRETS", **options):
+    def from_environment(cls, name: str, environ: Optional[Mapping[str, str]] = None,
+                         variable: str = "SECURESTACK_WEBHOOK_SECRETS", **options: Any) -> "WebhookSigner":
         """The signer of webhook `name` from the stack's JSON object name -> secret ARN in `variable`."""
         return cls(_webhook_secret_ids(environ, variable, name), **options)
 
@@ -80,8 +83,9 @@ class WebhookSigner:
 class WebhookVerifier:
     """Verifies incoming webhook signatures against every value a signer may be using."""
 
-    def __init__(self, secret_id, client=None, refresh_seconds=60, *,
-                 miss_reload_seconds=DEFAULT_MISS_RELOAD_SECONDS, clock=None, sleep=None):
+    def __init__(self, secret_id: str, client: Any = None, refresh_seconds: float = 60, *,
+                 miss_reload_seconds: float = DEFAULT_MISS_RELOAD_SECONDS,
+                 clock: Optional[Callable[[], float]] = None, sleep: Optional[Callable[[float], None]] = None):
         self._secret_id = _checked_secret_id(secret_id)
         self._client = client if client is not None else _aws.default_client()
         self._now = clock or time.time
@@ -92,7 +96,7 @@ class WebhookVerifier:
         self._schedule = ReloadSchedule(self._load, refresh_seconds, miss_reload_seconds, clock, sleep)
 
     @property
-    def refresh_seconds(self):
+    def refresh_seconds(self) -> float:
         return self._schedule.refresh_seconds
 
     def refresh(self) -> bool:
