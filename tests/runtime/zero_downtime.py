@@ -162,7 +162,9 @@ class Caller:
         if self.schedule == "switches-first":
             pending = [v for v, version in self.world.key_versions().items()
                        if "AWSPENDING" in version["version_stages"] and v in self.world.set_done]
-            if pending:  # reads the pending key as soon as the rotator published it: the earliest a caller can switch
+            # The earliest a caller can switch: to the pending key the moment setSecret has published it (the test
+            # knows when; a real caller would only ever switch later, on reading the new AWSCURRENT).
+            if pending:
                 self._read("AWSPENDING", pending[0])
                 return
         if (
@@ -192,7 +194,6 @@ class Scenario:
         self.world = World(rotation, self.clock)
         self.figures = Figures()
         self.refresh_seconds = refresh_seconds
-        self.app_calls = []
         self.verifiers = []
         self.callers = []
         self.probing = False
@@ -361,9 +362,6 @@ class Scenario:
             else:
                 self.rotate_webhook(gap)
             self.run_for(IDLE)
-
-    def calls_per_minute(self, label_index, seconds):
-        return self.verifiers[label_index][2].count * 60 / seconds
 
 
 class _CallCount:
