@@ -2,6 +2,7 @@
 
 import json
 import threading
+import time
 
 import pytest
 
@@ -166,6 +167,33 @@ def test_concurrent_misses_share_one_reload(admin, aws):
         thread.join()
     assert len(results) == 16 and all(result is not None for result in results)
     assert app.count("GetSecretValue") - loads <= 2  # one reload (at most one more, started by a late thread)
+
+
+def test_a_scheduled_reload_in_progress_never_blocks_other_requests(admin, aws):
+    key = new_key()
+    create_key(admin, "checkout", digests=[(key, "current", None)])
+    clock = FakeClock()
+    client = app_client()
+    verifier = ApiKeyVerifier([key_secret_name("checkout")], client=client, refresh_seconds=5, clock=clock)
+    assert verifier.verify(key) is not None
+    release, entered = threading.Event(), threading.Event()
+    real_get = client.get_secret_value
+
+    def slow_get(**request):
+        entered.set()
+        assert release.wait(10)
+        return real_get(**request)
+
+    client.get_secret_value = slow_get
+    clock.advance(6)
+    reloading = threading.Thread(target=verifier.verify, args=(key,))
+    reloading.start()
+    assert entered.wait(10)  # that request is reloading on its own thread...
+    started = time.perf_counter()
+    assert verifier.verify(key) is not None  # ...while this one is answered from the set in hand
+    assert time.perf_counter() - started < 0.5
+    release.set()
+    reloading.join(10)
 
 
 def test_refresh_loads_now_and_reports_success(admin, app, clock):
