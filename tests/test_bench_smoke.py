@@ -1,4 +1,5 @@
-"""bench/preview.py runs (size 1 only, one repeat): a smoke test, never a timing assertion."""
+"""bench/preview.py and bench/rotation.py's zero-downtime scenario run (tiny sizes): smoke tests, never a
+timing assertion."""
 import re
 import subprocess
 import sys
@@ -15,3 +16,21 @@ def test_bench_runs_for_one_copy():
     rows = ROW.findall(result.stdout)
     assert len(rows) == 2, result.stdout  # collector on, collector paused
     assert all(int(resources) > 1 for resources, _ in rows)
+
+
+SCENARIO_ROW = re.compile(r"^ +(\d+) +(\d+) +\d+ +(\d+) +(\d+) +(\d+) +(\d+) +[\d.]+ +[\d.]+  (met|MISSED)$", re.MULTILINE)
+CALLS_ROW = re.compile(r"^  (\w+) +[\d.]+ Secrets Manager calls/min .* per secret per minute \(target <= 1\)  (met|MISSED)$",
+                       re.MULTILINE)
+
+
+def test_rotation_bench_zero_downtime_scenario_runs_with_one_rotation():
+    result = subprocess.run([sys.executable, "bench/rotation.py", "--scenario-only", "--rotations", "1",
+                             "--steady-minutes", "2", "--repeat", "1", "--strict"], cwd=REPO,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    (requests, refusals, key_rotations, webhook_rotations, webhooks, failed, verdict), = SCENARIO_ROW.findall(
+        result.stdout)
+    assert int(requests) > 100 and int(webhooks) > 50
+    assert (refusals, key_rotations, webhook_rotations, failed, verdict) == ("0", "1", "1", "0", "met")
+    assert dict(CALLS_ROW.findall(result.stdout)) == {
+        "ApiKeyVerifier": "met", "WebhookSigner": "met", "WebhookVerifier": "met"}
