@@ -479,6 +479,9 @@ NOT_SECURITY_CLAIMS: list[NotASecurityClaim] = [
     NotASecurityClaim("Unknown stack or name, no credentials, a secret not deployed, a rotation already running "
                       "(`AWSPENDING` on a version that is not `AWSCURRENT`): one line on stderr, exit 2, nothing "
                       "changed.", SECRETS, "the operator CLI's error handling (tests/test_secrets_cli.py)"),
+    NotASecurityClaim("A stack deployed before verifier records existed gets empty records from its upgrading `up`: run "
+                      "`.venv/bin/python -m infra.secrets rotate <stack> <name>` once per key after it, so the app "
+                      "accepts the keys callers hold.", SECRETS, "upgrade instruction"),
     NotASecurityClaim("**Retire a key.** Remove it from its callers' code (and from `securestack:app.verifiesApiKeys` "
                       "if listed) first and deploy; then remove it from `securestack:apiKeys` and `pulumi up`: the key "
                       "and its verifier record go together.", SECRETS, "operator instruction"),
