@@ -453,6 +453,10 @@ NOT_SECURITY_CLAIMS: list[NotASecurityClaim] = [
     NotASecurityClaim("Its IAM policy needs `secretsmanager:GetSecretValue` on the key's ARN and `kms:Decrypt` on "
                       "`keys.secretsKeyArn` with `kms:ViaService` `secretsmanager.<region>.amazonaws.com`.", SECRETS,
                       "how a consumer outside the stack reads (its own account's IAM)"),
+    NotASecurityClaim("A webhook receiver (`WebhookVerifier`) also needs `secretsmanager:DescribeSecret` and "
+                      "`secretsmanager:ListSecretVersionIds` on the webhook secret (it reads the stages and when the "
+                      "current version was created; neither returns a value).", SECRETS,
+                      "how a receiver outside the stack reads (its own account's IAM)"),
     NotASecurityClaim("The previous value keeps working for `previousGraceDays`, so a caller that re-reads on its own "
                       "schedule (or only after a 401) is never refused for a rotation.", SECRETS,
                       "the rotators' and securestack_runtime's run-time behaviour (the zero-downtime test)"),
