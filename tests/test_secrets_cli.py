@@ -17,11 +17,10 @@ from pathlib import Path
 
 import boto3
 import pytest
-import requests
 
 from tests.support.stacks import settings_of
 
-moto_server = pytest.importorskip("moto.server", reason="moto[server] is not installed")
+from tests.support.moto_server import moto_url, reset_account  # noqa: F401 (moto_url: a fixture)
 
 ROOT = Path(__file__).resolve().parents[1]
 STACK = "dev"
@@ -31,20 +30,10 @@ WEBHOOK_NAME = "securestack/dev/webhooks/order-events"
 VALUE = "sk_test_" + "v" * 43  # what the secret holds: must never be printed
 
 
-@pytest.fixture(scope="module")
-def moto_url():
-    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
-
-
 @pytest.fixture
 def aws(moto_url, monkeypatch):
     """A fresh moto account, and a client on it in the stack's region."""
-    requests.post(f"{moto_url}/moto-api/reset", timeout=10).raise_for_status()
-    requests.post(f"{moto_url}/moto-api/config", json={"lambda": {"use_docker": False}}, timeout=10).raise_for_status()
+    reset_account(moto_url)
     for name, value in credentials_env().items():
         monkeypatch.setenv(name, value)
     return boto3.client("secretsmanager", region_name=settings_of(STACK).region, endpoint_url=moto_url)

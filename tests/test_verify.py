@@ -27,7 +27,6 @@ from typing import Any, Callable, Optional
 
 import boto3
 import pytest
-import requests
 
 from infra import verify
 from infra.recording import Recording, RecordedResource
@@ -35,7 +34,7 @@ from infra.settings import StackSettings
 from tests.support.stacks import settings_of
 from tests.support.stacks import shipped_recording as recording_of
 
-moto_server = pytest.importorskip("moto.server", reason="moto[server] is not installed")
+from tests.support.moto_server import moto_url, reset_account  # noqa: F401 (moto_url: a fixture)
 
 # boto3 clients are slow to build and hold no account state (moto reads MOTO_ACCOUNT_ID per request): shared.
 _CLIENTS: dict[tuple[str, str, str], Any] = {}
@@ -53,22 +52,10 @@ def shared_client(service: str, region: str, endpoint_url: str) -> Any:
 # The moto server and its account
 # ---------------------------------------------------------------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def moto_url():
-    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
-
-
 @pytest.fixture
 def account(moto_url, monkeypatch):
     """A fresh moto account per test; boto3's standard chain (environment variables) points at it."""
-    requests.post(f"{moto_url}/moto-api/reset", timeout=10).raise_for_status()
-    # No Docker here: moto's simple Lambda backend accepts functions and answers invokes without running code.
-    requests.post(f"{moto_url}/moto-api/config", json={"lambda": {"use_docker": False}},
-                  timeout=10).raise_for_status()
+    reset_account(moto_url)
     for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
                         "AWS_SESSION_TOKEN": "testing", "AWS_CONFIG_FILE": os.devnull,
                         "AWS_SHARED_CREDENTIALS_FILE": os.devnull}.items():
