@@ -140,7 +140,11 @@ def _match(candidates, digest, now):
 def _digest(presented_key):
     if not isinstance(presented_key, str) or not presented_key or len(presented_key) > MAX_KEY_LENGTH:
         return None
-    return hashlib.sha256(presented_key.encode("utf-8")).digest()
+    try:
+        encoded = presented_key.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate: no key; and the error would carry the presented text
+        return None
+    return hashlib.sha256(encoded).digest()
 
 
 def _secret_ids(ids):

@@ -215,3 +215,55 @@ def test_a_secret_of_another_kind_under_the_name_is_refused(aws, moto_url):
 def test_unreachable_endpoint_is_one_line(aws, moto_url):
     result = cli("http://127.0.0.1:9", "rotate", STACK, "checkout")
     assert_refused(result, KEY_NAME, "Could not connect")
+
+
+class _UnclearRotateSecret:
+    """A client whose RotateSecret times out after the revoke tag was set: the outcome on AWS is unknown."""
+
+    def __init__(self, error):
+        self.error, self.calls = error, []
+
+    def tag_resource(self, **request):
+        self.calls.append(("tag_resource", request))
+
+    def untag_resource(self, **request):
+        self.calls.append(("untag_resource", request))
+
+    def rotate_secret(self, **request):
+        self.calls.append(("rotate_secret", request))
+        raise self.error
+
+
+def test_an_unclear_rotate_secret_keeps_the_revoke_tag_and_says_so():
+    from botocore.exceptions import ReadTimeoutError
+
+    from infra.secrets.common import Refused
+    from infra.secrets.rotate import _rotate
+
+    client = _UnclearRotateSecret(ReadTimeoutError(endpoint_url="https://secretsmanager.us-east-1.amazonaws.com"))
+    with pytest.raises(Refused, match="may have started.*tag stays"):
+        _rotate(client, {"ARN": "arn:aws:secretsmanager:us-east-1:111111111111:secret:k-AbCdEf", "Tags": []}, True)
+    assert [name for name, _ in client.calls] == ["tag_resource", "rotate_secret"]  # never untagged
+
+
+def test_a_refused_rotate_secret_removes_the_revoke_tag_it_set():
+    from botocore.exceptions import ClientError
+
+    from infra.secrets.rotate import _rotate
+
+    refusal = ClientError({"Error": {"Code": "InvalidRequestException", "Message": "previous rotation isn't complete"},
+                           "ResponseMetadata": {"HTTPStatusCode": 400}}, "RotateSecret")
+    client = _UnclearRotateSecret(refusal)
+    with pytest.raises(ClientError):
+        _rotate(client, {"ARN": "arn:aws:secretsmanager:us-east-1:111111111111:secret:k-AbCdEf", "Tags": []}, True)
+    assert [name for name, _ in client.calls] == ["tag_resource", "rotate_secret", "untag_resource"]
+
+
+def test_a_missing_profile_is_one_line(aws, moto_url):
+    arn = deployed(aws, moto_url)
+    before = state(aws, arn)
+    env = {**no_aws_config(), "AWS_PROFILE": "no-such-profile"}
+    command = [sys.executable, "-m", "infra.secrets", "rotate", STACK, "checkout", "--endpoint-url", moto_url]
+    result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert_refused(result, "no-such-profile")
+    assert state(aws, arn) == before

@@ -7,6 +7,7 @@ from typing import Any, Optional
 
 import boto3
 from botocore.config import Config
+from botocore.exceptions import BotoCoreError
 
 from infra.settings import StackSettings
 from infra.verify import UnusableInput, load_expectations
@@ -58,11 +59,15 @@ def find_secret(settings: StackSettings, entry: str) -> StackSecret:
 
 def secretsmanager(settings: StackSettings, region: Optional[str], endpoint_url: Optional[str]) -> Any:
     """A Secrets Manager client on the operator's credentials (boto3's default chain), refused without any."""
-    session = boto3.Session(region_name=region or settings.region)
-    if session.get_credentials() is None:
-        raise Refused("no AWS credentials found (boto3's default chain: environment, profile, SSO, web identity, "
-                      "instance role)")
-    return session.client("secretsmanager", endpoint_url=endpoint_url, config=CLIENT_CONFIG)
+    try:
+        session = boto3.Session(region_name=region or settings.region)
+        credentials = session.get_credentials()
+        if credentials is not None:
+            return session.client("secretsmanager", endpoint_url=endpoint_url, config=CLIENT_CONFIG)
+    except (BotoCoreError, ValueError) as error:  # a missing profile, a bad endpoint URL, a credential provider
+        raise Refused(f"cannot set up AWS access: {' '.join(str(error).split())}") from None
+    raise Refused("no AWS credentials found (boto3's default chain: environment, profile, SSO, web identity, "
+                  "instance role)")
 
 
 def tags_of(description: dict) -> dict[str, str]:

@@ -100,10 +100,26 @@ def _rotate(client: Any, description: dict, revoking: bool) -> str:
     try:
         # No RotateImmediately=False: that would only test the configuration (testSecret), not rotate.
         return client.rotate_secret(SecretId=arn)["VersionId"]
-    except (ClientError, BotoCoreError):
-        if tagged:
+    except (ClientError, BotoCoreError) as error:
+        if tagged and _refused(error):
             _untag(client, arn)
+        elif tagged:
+            # A timeout or a server error does not say the rotation did not start (botocore retries with the same
+            # request token). Removing the tag could let a started rotation keep a leaked previous value for its
+            # whole grace, so the tag stays and the operator is told.
+            raise Refused(f"RotateSecret on {arn} gave no clear answer ({_aws_problem(error)}): a rotation may have "
+                          f"started, so the {REVOKE_PREVIOUS_TAG} tag stays (a started rotation revokes the previous "
+                          "value and removes it); check `aws secretsmanager describe-secret` before running this "
+                          "command again") from None
         raise
+
+
+def _refused(error: Exception) -> bool:
+    """Secrets Manager answered with a client error (4xx): the request was refused, no rotation started."""
+    if not isinstance(error, ClientError):
+        return False
+    status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    return isinstance(status, int) and 400 <= status < 500
 
 
 def _untag(client: Any, arn: str) -> None:

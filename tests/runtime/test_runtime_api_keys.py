@@ -80,7 +80,8 @@ def test_unknown_key_is_refused(admin, app, clock):
     assert verifier_for(app, clock, "checkout").verify(new_key()) is None
 
 
-@pytest.mark.parametrize("presented", [None, "", 42, b"bytes-key", "x" * 257], ids=["none", "empty", "int", "bytes", "long"])
+@pytest.mark.parametrize("presented", [None, "", 42, b"bytes-key", "x" * 257, "sk_\ud800"],
+                         ids=["none", "empty", "int", "bytes", "long", "lone-surrogate"])
 def test_what_is_not_a_key_is_refused_without_any_aws_call(admin, app, clock, presented):
     create_key(admin, "checkout", digests=[(new_key(), "current", None)])
     verifier = verifier_for(app, clock, "checkout")
