@@ -128,11 +128,26 @@ def before_promotion(rotation, pending, replaced):
     if replaced is not None:
         entries.append(_entry(replaced, STAGE_CURRENT, rotation.replaced_version_id()))
     entries.append(_entry(pending, STAGE_PENDING, token))
-    kept = existing.get(STAGE_PREVIOUS)
+    kept = _unfinished_current(rotation, existing) or existing.get(STAGE_PREVIOUS)
     taken = {entry["sha256"] for entry in entries}
     if kept is not None and _still_valid(kept, _now()) and kept["sha256"] not in taken:
         entries.append(kept)
     record.write_if_changed(pending, entries, existing)
+
+
+def _unfinished_current(rotation, existing):
+    """The record's current entry when it is no longer the key's AWSCURRENT: an earlier finishSecret moved the stage
+    but its record write never happened (no retry came). That key is the key's previous value, so it keeps the grace
+    finishSecret would have given it, counted from now (or none, with grace 0 or revoke-previous)."""
+    stale = existing.get(STAGE_CURRENT)
+    replaced_version = rotation.replaced_version_id()
+    if stale is None or replaced_version is None or stale.get("versionId") in (replaced_version, rotation.token):
+        return None
+    grace_days = rotation.metadata.previous_grace_days()
+    if grace_days == 0 or rotation.metadata.revoke_previous():
+        return None
+    return {**stale, "stage": STAGE_PREVIOUS,
+            "validUntil": _timestamp(_now() + datetime.timedelta(days=grace_days))}
 
 
 class FinishedRecord:

@@ -402,3 +402,26 @@ def test_webhook_revoke_retried_after_a_fault_ends_revoked_and_untagged(rotation
     rotation.step(webhook_handler, arn, token, "finishSecret")
     assert rotation.stages(arn) == {token: ["AWSCURRENT"], old_version: []}
     assert REVOKE_TAG not in {t["Key"] for t in rotation.client.describe_secret(SecretId=arn)["Tags"]}
+
+
+def test_a_key_promoted_by_a_finish_that_never_wrote_the_record_keeps_its_grace_in_the_next_rotation(rotation):
+    """A finishSecret moved AWSCURRENT, its record write failed, and no retry came before the next rotation: the
+    replaced key is the key's previous value and must stay accepted (with grace) while the next rotation runs."""
+    arn = create_key(rotation)
+    rotation.rotate(api_key_handler, arn)
+    replaced, replaced_version = key(rotation, arn, "AWSCURRENT"), version(rotation, arn, "AWSCURRENT")
+    token = rotation.start(arn)
+    rotation.rotate(api_key_handler, arn, token, steps=("createSecret", "setSecret", "testSecret"))
+    # finishSecret's stage moves without its record write
+    rotation.client.update_secret_version_stage(SecretId=arn, VersionStage="AWSCURRENT", MoveToVersionId=token,
+                                                RemoveFromVersionId=replaced_version)
+    rotation.client.update_secret_version_stage(SecretId=arn, VersionStage="AWSPENDING", RemoveFromVersionId=token)
+    assert by_stage(record(rotation))["current"]["versionId"] == replaced_version  # the stale record
+
+    next_token = rotation.start(arn)
+    rotation.rotate(api_key_handler, arn, next_token, steps=("createSecret", "setSecret"))
+    during = record(rotation)
+    assert_accepts(during, replaced, "the key the unfinished finish replaced")
+    previous = by_stage(during)["previous"]
+    assert previous["versionId"] == replaced_version
+    assert now() + 6 * DAY < parse_time(previous["validUntil"]) <= now() + 7 * DAY + datetime.timedelta(minutes=1)
