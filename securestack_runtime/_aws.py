@@ -1,5 +1,8 @@
 """The default Secrets Manager client and the calls every part of the library makes."""
 
+import json
+import os
+
 import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
@@ -50,3 +53,17 @@ def secret_string(client, secret_id, stage, version_id=None):
     if not isinstance(text, str):
         raise MalformedSecretError(f"{stage} version holds no SecretString")
     return text
+
+
+def json_environment(environ, variable, expected_type, what):
+    """The JSON value of an environment variable the stack sets for the app (ARNs only, never a value)."""
+    text = (os.environ if environ is None else environ).get(variable)
+    if not text:
+        raise ValueError(f"environment variable {variable} is not set")
+    try:
+        value = json.loads(text)
+    except ValueError:
+        raise ValueError(f"environment variable {variable} is not a JSON {what}") from None
+    if not isinstance(value, expected_type):
+        raise ValueError(f"environment variable {variable} is not a JSON {what}")
+    return value

@@ -8,8 +8,6 @@ previous values with their validity, maintained by the key's rotator.
 
 import hashlib
 import hmac
-import json
-import os
 import time
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping, Optional, Tuple
@@ -71,7 +69,7 @@ class ApiKeyVerifier:
     def from_environment(cls, environ: Optional[Mapping[str, str]] = None,
                          variable: str = "SECURESTACK_API_KEY_VERIFIERS", **options: Any) -> "ApiKeyVerifier":
         """A verifier of the key secrets the stack gives the app: a JSON list of ARNs in `variable`."""
-        return cls(_json_list(environ, variable), **options)
+        return cls(_aws.json_environment(environ, variable, list, "list"), **options)
 
     @property
     def refresh_seconds(self) -> float:
@@ -155,16 +153,4 @@ def _secret_ids(ids):
         raise ValueError("key_secret_ids must be a non-empty list of key secret ARNs or names")
     return list(dict.fromkeys(ids))
 
-
-def _json_list(environ, variable):
-    text = (os.environ if environ is None else environ).get(variable)
-    if not text:
-        raise ValueError(f"environment variable {variable} is not set")
-    try:
-        value = json.loads(text)
-    except ValueError:
-        raise ValueError(f"environment variable {variable} is not a JSON list") from None
-    if not isinstance(value, list):
-        raise ValueError(f"environment variable {variable} is not a JSON list")
-    return value
 

@@ -10,7 +10,6 @@ steady state a receiver makes one DescribeSecret per refresh and a signer one Ge
 import hashlib
 import hmac
 import json
-import os
 import re
 import time
 from typing import Any, Callable, Mapping, Optional
@@ -240,13 +239,7 @@ def _checked_secret_id(secret_id):
 
 
 def _webhook_secret_ids(environ, variable, name):
-    text = (os.environ if environ is None else environ).get(variable)
-    if not text:
-        raise ValueError(f"environment variable {variable} is not set")
-    try:
-        value = json.loads(text)
-    except ValueError:
-        raise ValueError(f"environment variable {variable} is not a JSON object") from None
-    if not isinstance(value, dict) or not isinstance(value.get(name), str):
+    value = _aws.json_environment(environ, variable, dict, "object")
+    if not isinstance(value.get(name), str):
         raise ValueError(f"environment variable {variable} has no webhook '{name}'")
     return value[name]

@@ -5,7 +5,7 @@ import re
 from enum import Enum
 from typing import Annotated
 
-from pydantic import AfterValidator, ConfigDict, Field, RootModel, field_validator
+from pydantic import AfterValidator, ConfigDict, Field, RootModel, ValidationInfo, field_validator
 
 from .base import AWS_TAG_KEY, AWS_TAG_VALUE, SettingsModel
 
@@ -27,6 +27,19 @@ def check_region(value: str) -> str:
     if not REGION.match(value):
         raise ValueError(f"'{value}' is not an AWS region name (e.g. us-east-1)")
     return value
+
+
+def check_stack_region_and_account(match: re.Match, info: ValidationInfo, noun: str, other_region: str,
+                                   other_account: str = "") -> None:
+    """An ARN (a match with `region` and `account` groups) of the stack's region and allowed accounts, which the
+    settings' validation context carries; otherwise a ValueError saying which, and why it matters."""
+    context = info.context or {}
+    region, accounts = context.get("region"), context.get("allowed_account_ids")
+    if region and match.group("region") != region:
+        raise ValueError(f"the {noun} is in {match.group('region')}; {other_region.format(region=region)}")
+    if accounts and match.group("account") not in accounts:
+        raise ValueError(f"the {noun} belongs to account {match.group('account')}, not to this stack's "
+                         f"aws:allowedAccountIds ({', '.join(accounts)}){other_account}")
 
 
 def check_log_retention(value: int) -> int:

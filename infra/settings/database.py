@@ -8,7 +8,7 @@ from typing import Literal, Optional
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from .base import CONFIG_NAMESPACE, SettingsModel
-from .common import Tier, check_region
+from .common import Tier, check_region, check_stack_region_and_account
 
 # Major versions RDS for PostgreSQL offers under standard support (engine "postgres").
 SUPPORTED_MAJOR_VERSIONS = (14, 15, 16, 17)
@@ -85,15 +85,9 @@ class RestoreSettings(SettingsModel):
         if not match:
             raise ValueError(f"'{value}' is not a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>, as "
                              "`aws rds describe-db-instances` reports the source's KmsKeyId)")
-        context = info.context or {}
-        region, accounts = context.get("region"), context.get("allowed_account_ids")
         # A point-in-time restore reads the source's automated backups in this account and region.
-        if region and match.group("region") != region:
-            raise ValueError(f"the key is in {match.group('region')}; a point-in-time restore in {region} keeps "
-                             "the source's key, which is in the source's region")
-        if accounts and match.group("account") not in accounts:
-            raise ValueError(f"the key belongs to account {match.group('account')}, not to this stack's "
-                             f"aws:allowedAccountIds ({', '.join(accounts)})")
+        check_stack_region_and_account(match, info, "key", "a point-in-time restore in {region} keeps the source's "
+                                       "key, which is in the source's region")
         return value
 
     @field_validator("restore_time")

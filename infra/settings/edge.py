@@ -7,7 +7,7 @@ from typing import Callable, Literal, Optional
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from .base import SettingsModel
-from .common import check_log_retention
+from .common import check_log_retention, check_stack_region_and_account
 
 # The policies Security Hub control ELB.17 accepts ("sslPolicies", not customizable), from the control's page in
 # the Security Hub user guide. Every one allows TLS 1.2+ only; anything else (the API default
@@ -90,15 +90,9 @@ class LoadBalancerSettings(SettingsModel):
         if not match:
             raise ValueError(f"'{value}' is not an ACM certificate ARN "
                              "(arn:aws:acm:<region>:<account>:certificate/<uuid>)")
-        context = info.context or {}
-        region, accounts = context.get("region"), context.get("allowed_account_ids")
-        if region and match.group("region") != region:
-            raise ValueError(f"the certificate is in {match.group('region')}; a load balancer in {region} "
-                             "can only use an ACM certificate of its own region")
-        if accounts and match.group("account") not in accounts:
-            raise ValueError(f"the certificate belongs to account {match.group('account')}, not to this stack's "
-                             f"aws:allowedAccountIds ({', '.join(accounts)}); a listener can only use its own "
-                             "account's certificates")
+        check_stack_region_and_account(match, info, "certificate", "a load balancer in {region} can only use an "
+                                       "ACM certificate of its own region", "; a listener can only use its own "
+                                       "account's certificates")
         return value
 
     @field_validator("domain_name")
