@@ -10,13 +10,14 @@ archive, and its code-signing configuration refuses anything else.
 """
 from __future__ import annotations
 
-import ast
 import base64
+import dis
 import hashlib
 import importlib.metadata
 import io
 import os
 import tempfile
+import types
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -106,18 +107,35 @@ def _kind_files(kind_dir: Path) -> Iterator[tuple[str, Path]]:
 
 
 def _common_imports(path: Path) -> set[str]:
-    """The rotation_common modules a source file imports (`from rotation_common import x`, `rotation_common.x`)."""
+    """The rotation_common modules a source file imports (`from rotation_common import x`, `rotation_common.x`).
+
+    Read from the compiled bytecode's import instructions, not with `ast.parse`: CPython 3.11 before 3.11.8 keeps
+    the AST converter's recursion counter per interpreter, so `ast.parse` on Pulumi's worker thread while pytest
+    rewrites a module on another fails at random ("AST constructor recursion depth mismatch", cpython#106905).
+    """
+    code = compile(path.read_text(encoding="utf-8"), str(path), "exec", dont_inherit=True)
     found = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
-        if isinstance(node, ast.Import):
-            names = [alias.name for alias in node.names]
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names = [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
-        else:
-            continue
-        found.update(name.split(".")[1] for name in names
-                     if name.startswith(f"{COMMON_PACKAGE}.") and name.count(".") == 1)
+    for code_object in _code_objects(code):
+        module = None
+        for instruction in dis.get_instructions(code_object):
+            if instruction.opname == "IMPORT_NAME":
+                module = instruction.argval
+                names = [module]
+            elif instruction.opname == "IMPORT_FROM" and module:
+                names = [f"{module}.{instruction.argval}"]
+            else:
+                continue
+            found.update(name.split(".")[1] for name in names
+                         if name.startswith(f"{COMMON_PACKAGE}.") and name.count(".") == 1)
     return found
+
+
+def _code_objects(code: types.CodeType) -> Iterator[types.CodeType]:
+    """A module's code and every function or class body nested in it (imports may sit inside functions)."""
+    yield code
+    for constant in code.co_consts:
+        if isinstance(constant, types.CodeType):
+            yield from _code_objects(constant)
 
 
 def _common_files(kind_dir: Path, common_dir: Path) -> Iterator[tuple[str, Path]]:
