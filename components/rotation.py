@@ -109,9 +109,10 @@ def _kind_files(kind_dir: Path) -> Iterator[tuple[str, Path]]:
 def _common_imports(path: Path) -> set[str]:
     """The rotation_common modules a source file imports (`from rotation_common import x`, `rotation_common.x`).
 
-    Read from the compiled bytecode's import instructions, not with `ast.parse`: CPython 3.11 before 3.11.8 keeps
-    the AST converter's recursion counter per interpreter, so `ast.parse` on Pulumi's worker thread while pytest
-    rewrites a module on another fails at random ("AST constructor recursion depth mismatch", cpython#106905).
+    Read from the compiled bytecode's import instructions, not with `ast.parse`: on CPython 3.11.7 (this
+    project's machines) `ast.parse` on Pulumi's worker thread while another thread converts an AST (pytest
+    rewriting a module) failed at random in CI with "AST constructor recursion depth mismatch" (the AST
+    converter's recursion counter is shared, the bug tracked as cpython#106905); compile() never builds AST objects.
     """
     code = compile(path.read_text(encoding="utf-8"), str(path), "exec", dont_inherit=True)
     found = set()
