@@ -27,20 +27,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Optional
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import pulumi  # noqa: E402
-import pulumi_aws as aws  # noqa: E402
-import pulumi_random  # noqa: E402
+import pulumi
+import pulumi_aws as aws
+import pulumi_random
 
-from components.database import EncryptedPostgres, EncryptedPostgresArgs  # noqa: E402
-from infra.recording import record  # noqa: E402
-from infra.settings.database import DatabaseSettings  # noqa: E402
+from securestack.components.database import EncryptedPostgres, EncryptedPostgresArgs
+from securestack.infra.recording import record
+from securestack.infra.settings.database import DatabaseSettings
 
 TARGET_RATIO = 1.3
 LINEAR_SPREAD = 1.5
 DEFAULT_SIZES = (1, 10, 100)
-COMPONENT_TYPE = "securestack:database:EncryptedPostgres"
+COMPONENT_TYPE = "securestack:index:EncryptedPostgres"
 NOT_RENAMED = {"tags"}  # user data: its keys stay as written
 CONFIG = {"aws:region": "us-east-1", "aws:allowedAccountIds": '["111111111111"]'}
 

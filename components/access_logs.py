@@ -17,7 +17,7 @@ from typing import Any, Mapping, Optional
 import pulumi
 import pulumi_aws as aws
 
-from .common import ServerAccessLogTarget, aws_identity, policy_json, private_bucket
+from .common import ServerAccessLogTarget, aws_identity, policy_json, private_bucket, renamed_from
 
 S3_LOG_DELIVERY_SERVICE = "logging.s3.amazonaws.com"
 NONCURRENT_LOG_VERSION_DAYS = 30
@@ -41,7 +41,8 @@ class AccessLogBucket(pulumi.ComponentResource):
     """`target(prefix)` gives a log bucket of this stack its place in the access-log bucket."""
 
     def __init__(self, name: str, args: AccessLogBucketArgs, opts: Optional[pulumi.ResourceOptions] = None):
-        super().__init__("securestack:storage:AccessLogBucket", name, None, opts)
+        super().__init__("securestack:index:AccessLogBucket", name, None,
+                         renamed_from("securestack:storage:AccessLogBucket", opts))
         self._args = args
         self.account_id, self.partition, self.region = aws_identity(self)
         bucket, self.ready = private_bucket(

@@ -19,9 +19,9 @@ from typing import Any, Mapping, Optional, Sequence
 import pulumi
 import pulumi_aws as aws
 
-from infra.settings.app import AppSettings
+from securestack.infra.settings.app import AppSettings
 
-from .common import aws_identity, encrypted_log_group, policy_json, service_assume_role_policy
+from .common import aws_identity, encrypted_log_group, policy_json, renamed_from, service_assume_role_policy
 
 HTTPS_PORT = 443
 POSTGRES_PORT = 5432
@@ -108,7 +108,7 @@ class AppService(pulumi.ComponentResource):
     """Fargate tasks in the private subnets, no public IP, reachable only from the load balancer."""
 
     def __init__(self, name: str, args: AppServiceArgs, opts: Optional[pulumi.ResourceOptions] = None):
-        super().__init__("securestack:app:AppService", name, None, opts)
+        super().__init__("securestack:index:AppService", name, None, renamed_from("securestack:app:AppService", opts))
         if args.settings.image is None:
             raise ValueError("AppService needs securestack:app.image")
         clashes = sorted({v.name for v in args.secret_variables} & set(args.environment_variables))

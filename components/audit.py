@@ -17,10 +17,10 @@ from typing import Any, Mapping, Optional, Sequence
 import pulumi
 import pulumi_aws as aws
 
-from infra.settings.audit import AuditSettings
+from securestack.infra.settings.audit import AuditSettings
 
 from .common import (ServerAccessLogTarget, aws_identity, encrypted_log_group, policy_json, private_bucket,
-                     service_assume_role_policy)
+                     renamed_from, service_assume_role_policy)
 
 ALARM_PERIOD_SECONDS = 300
 FILTER_PATTERN_MAX = 1024  # CloudWatch Logs refuses longer metric filter patterns
@@ -325,7 +325,7 @@ class AuditTrail(pulumi.ComponentResource):
     """A multi-region trail (or an existing organization trail's log group) watched by alarms on one topic."""
 
     def __init__(self, name: str, args: AuditTrailArgs, opts: Optional[pulumi.ResourceOptions] = None):
-        super().__init__("securestack:audit:AuditTrail", name, None, opts)
+        super().__init__("securestack:index:AuditTrail", name, None, renamed_from("securestack:audit:AuditTrail", opts))
         self._name, self._args, self._tags = name, args, dict(args.tags)
         self._prefix = f"securestack-{args.environment}"
         self.account_id, self.partition, self.region = aws_identity(self)

@@ -7,9 +7,9 @@ from typing import Mapping, Optional
 import pulumi
 import pulumi_aws as aws
 
-from infra.settings.database import BACKUP_START_WINDOW_MINUTES, AwsBackupSettings
+from securestack.infra.settings.database import BACKUP_START_WINDOW_MINUTES, AwsBackupSettings
 
-from .common import aws_identity, service_assume_role_policy, stateful_options
+from .common import aws_identity, renamed_from, service_assume_role_policy, stateful_options
 from .keys import account_root_statement, customer_managed_key
 
 BACKUP_SERVICE_POLICY = "arn:{partition}:iam::aws:policy/service-role/AWSBackupServiceRolePolicyForBackup"
@@ -28,7 +28,8 @@ class DatabaseBackupPlanArgs:
 
 class DatabaseBackupPlan(pulumi.ComponentResource):
     def __init__(self, name: str, args: DatabaseBackupPlanArgs, opts: Optional[pulumi.ResourceOptions] = None):
-        super().__init__("securestack:backup:DatabaseBackupPlan", name, None, opts)
+        super().__init__("securestack:index:DatabaseBackupPlan", name, None,
+                         renamed_from("securestack:backup:DatabaseBackupPlan", opts))
         self._name, self._args, self._tags = name, args, dict(args.tags)
         account, partition, _ = aws_identity(self)
         env, settings = args.environment, args.settings

@@ -23,7 +23,7 @@ from typing import Any, Mapping, Optional
 import pulumi
 import pulumi_aws as aws
 
-from .common import aws_identity, policy_json, private_bucket
+from .common import aws_identity, policy_json, private_bucket, renamed_from
 
 # AWS Signer's platform for Lambda zip packages (ListSigningPlatforms; Lambda developer guide, "Code signing").
 LAMBDA_SIGNING_PLATFORM = "AWSLambda-SHA384-ECDSA"
@@ -71,7 +71,8 @@ class RotatorCodeSigning(pulumi.ComponentResource):
     """A signing profile, an enforcing code-signing configuration and the bucket the code is signed in."""
 
     def __init__(self, name: str, args: RotatorCodeSigningArgs, opts: Optional[pulumi.ResourceOptions] = None):
-        super().__init__("securestack:code_signing:RotatorCodeSigning", name, None, opts)
+        super().__init__("securestack:index:RotatorCodeSigning", name, None,
+                         renamed_from("securestack:code_signing:RotatorCodeSigning", opts))
         self._name, self._args, self._tags = name, args, dict(args.tags)
         self.account_id, self.partition, self.region = aws_identity(self)
         self.bucket, self._bucket_ready = self._bucket()

@@ -31,6 +31,13 @@ def encrypted_log_group(resource_name: str, *, log_group_name: pulumi.Input[str]
         tags=dict(tags), opts=pulumi.ResourceOptions(parent=parent, protect=protect))
 
 
+def renamed_from(old_type: str, opts: Optional[pulumi.ResourceOptions]) -> pulumi.ResourceOptions:
+    """`opts` plus an alias to the component's type token before 0.13 (`securestack:<module>:<Class>`; now
+    `securestack:index:<Class>`, the component provider's convention), so a stack deployed before keeps its
+    resources: the engine matches the old URNs, and children's URNs follow their parent's alias."""
+    return pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(aliases=[pulumi.Alias(type_=old_type)]))
+
+
 def stateful_options(parent: pulumi.Resource, production: bool, **extra: Any) -> pulumi.ResourceOptions:
     """Stateful children (keys, database, secrets, vaults) protect themselves in production."""
     return pulumi.ResourceOptions(parent=parent, protect=production, retain_on_delete=production, **extra)

@@ -8,9 +8,9 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
-from infra.settings.database import DatabaseSettings
+from securestack.infra.settings.database import DatabaseSettings
 
-from .common import aws_identity, encrypted_log_group, service_assume_role_policy, stateful_options
+from .common import aws_identity, encrypted_log_group, renamed_from, service_assume_role_policy, stateful_options
 
 POSTGRES_PORT = 5432
 LOG_EXPORTS = ("postgresql", "upgrade")
@@ -61,7 +61,8 @@ class EncryptedPostgres(pulumi.ComponentResource):
     """Private, TLS-only PostgreSQL; admits port 5432 only from security groups named via `admit`."""
 
     def __init__(self, name: str, args: EncryptedPostgresArgs, opts: Optional[pulumi.ResourceOptions] = None):
-        super().__init__("securestack:database:EncryptedPostgres", name, None, opts)
+        super().__init__("securestack:index:EncryptedPostgres", name, None,
+                         renamed_from("securestack:database:EncryptedPostgres", opts))
         self._name, self._args, self._tags = name, args, dict(args.tags)
         self.identifier = f"securestack-{args.environment}-postgres"
         self.security_group = aws.ec2.SecurityGroup(

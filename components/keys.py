@@ -7,7 +7,7 @@ from typing import Any, Mapping, Optional, Sequence
 import pulumi
 import pulumi_aws as aws
 
-from .common import aws_identity, policy_json, stateful_options
+from .common import aws_identity, policy_json, renamed_from, stateful_options
 
 KEY_PURPOSES = ("data", "secrets", "logs")
 
@@ -58,7 +58,8 @@ class EnvironmentKeys(pulumi.ComponentResource):
     """One CMK per purpose, used by nothing outside this environment."""
 
     def __init__(self, name: str, args: EnvironmentKeysArgs, opts: Optional[pulumi.ResourceOptions] = None):
-        super().__init__("securestack:keys:EnvironmentKeys", name, None, opts)
+        super().__init__("securestack:index:EnvironmentKeys", name, None,
+                         renamed_from("securestack:keys:EnvironmentKeys", opts))
         self.account_id, self.partition, self.region = aws_identity(self)
         keys = {purpose: self._key(name, purpose, args) for purpose in KEY_PURPOSES}
         self.data_key_arn = keys["data"].arn

@@ -11,9 +11,9 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
-from infra.settings.edge import LoadBalancerSettings
+from securestack.infra.settings.edge import LoadBalancerSettings
 
-from .common import ServerAccessLogTarget, aws_identity, encrypted_log_group, policy_json, private_bucket
+from .common import ServerAccessLogTarget, aws_identity, encrypted_log_group, policy_json, private_bucket, renamed_from
 
 HTTPS_PORT, HTTP_PORT = 443, 80
 INTERNET_IPV4 = "0.0.0.0/0"
@@ -147,7 +147,8 @@ class TlsLoadBalancer(pulumi.ComponentResource):
     """Internet-facing ALB; the app attaches to `target_group_arn` and opens its port with `allow_to_targets`."""
 
     def __init__(self, name: str, args: TlsLoadBalancerArgs, opts: Optional[pulumi.ResourceOptions] = None):
-        super().__init__("securestack:edge:TlsLoadBalancer", name, None, opts)
+        super().__init__("securestack:index:TlsLoadBalancer", name, None,
+                         renamed_from("securestack:edge:TlsLoadBalancer", opts))
         for logical_name in (f"{name}-alb", f"{name}-tg"):
             if not autoname_fits(logical_name):
                 raise ValueError(f"component name '{name}' is too long: '{logical_name}' + 8 auto-name characters "

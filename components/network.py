@@ -13,10 +13,10 @@ from typing import Mapping, Optional
 import pulumi
 import pulumi_aws as aws
 
-from infra.endpoints import PrivateCode, with_extras
-from infra.settings.network import NetworkSettings
+from securestack.infra.endpoints import PrivateCode, with_extras
+from securestack.infra.settings.network import NetworkSettings
 
-from .common import aws_identity, encrypted_log_group, policy_json, service_assume_role_policy
+from .common import aws_identity, encrypted_log_group, policy_json, renamed_from, service_assume_role_policy
 
 HTTPS = 443
 
@@ -35,7 +35,7 @@ class Network(pulumi.ComponentResource):
     """New VPC (or an existing one), interface endpoints so private code never needs a NAT, flow logs."""
 
     def __init__(self, name: str, args: NetworkArgs, opts: Optional[pulumi.ResourceOptions] = None):
-        super().__init__("securestack:network:Network", name, None, opts)
+        super().__init__("securestack:index:Network", name, None, renamed_from("securestack:network:Network", opts))
         self._name, self._args, self._tags = name, args, dict(args.tags)
         self.account_id, self.partition, self.region = aws_identity(self)
         if args.settings.existing_vpc is not None:

@@ -28,7 +28,7 @@ import pulumi_aws as aws
 from packaging.requirements import Requirement
 
 from .code_signing import RotatorCodeSigning, SignedCode
-from .common import aws_identity, encrypted_log_group, policy_json, service_assume_role_policy
+from .common import aws_identity, encrypted_log_group, policy_json, renamed_from, service_assume_role_policy
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 LAMBDAS_ROOT = PROJECT_ROOT / "lambdas"
@@ -292,7 +292,8 @@ class RotationFunction(pulumi.ComponentResource):
     """A rotation Lambda in the private subnets with a least-privilege role and encrypted logs."""
 
     def __init__(self, name: str, args: RotationFunctionArgs, opts: Optional[pulumi.ResourceOptions] = None):
-        super().__init__("securestack:rotation:RotationFunction", name, None, opts)
+        super().__init__("securestack:index:RotationFunction", name, None,
+                         renamed_from("securestack:rotation:RotationFunction", opts))
         self._name, self._args, self._tags = name, args, {**args.tags, "securestack:rotator": args.kind}
         self.account_id, self.partition, self.region = aws_identity(self)
         self.function_name = function_name(args.environment, args.kind)

@@ -23,9 +23,9 @@ from typing import Mapping, Optional, Sequence
 import pulumi
 import pulumi_aws as aws
 
-from infra.settings.secrets import ApiKeySettings, WebhookSettings, scope_tag
+from securestack.infra.settings.secrets import ApiKeySettings, WebhookSettings, scope_tag
 
-from .common import policy_json, stateful_options
+from .common import policy_json, renamed_from, stateful_options
 from .rotation import RotationFunction
 from .secret_readiness import SecretReadiness, SecretReadinessArgs
 
@@ -110,7 +110,7 @@ class RotatedSecrets(pulumi.ComponentResource):
 
     def __init__(self, type_token: str, name: str, store: SecretStoreArgs, specs: Sequence[SecretSpec],
                  opts: Optional[pulumi.ResourceOptions]):
-        super().__init__(type_token, name, None, opts)
+        super().__init__(type_token, name, None, renamed_from(f"securestack:secrets:{type(self).__name__}", opts))
         self._name, self._store = name, store
         self.secrets: dict[str, aws.secretsmanager.Secret] = {}
         self.rotations: list[aws.secretsmanager.SecretRotation] = []
@@ -215,7 +215,7 @@ class ScopedApiKeys(RotatedSecrets):
                       PREVIOUS_GRACE_DAYS_TAG: str(key.previous_grace_days)},
             verifier_reader_arns=list(args.verifier_reader_arns.get(key.name, ())))
             for key in args.keys]
-        super().__init__("securestack:secrets:ScopedApiKeys", name, args.store, specs, opts)
+        super().__init__("securestack:index:ScopedApiKeys", name, args.store, specs, opts)
 
 
 @dataclass
@@ -238,7 +238,7 @@ class WebhookSecrets(RotatedSecrets):
             description=f"securestack {env} webhook signing secret '{hook.name}'"
                         f"{': ' + hook.description if hook.description else ''}; value set by its rotator only")
             for hook in args.webhooks]
-        super().__init__("securestack:secrets:WebhookSecrets", name, args.store, specs, opts)
+        super().__init__("securestack:index:WebhookSecrets", name, args.store, specs, opts)
 
 
 @dataclass
@@ -274,7 +274,7 @@ class DatabaseUserSecret(RotatedSecrets):
                       "securestack:db-owner-role": owner_role(args.username),
                       "securestack:master-secret-arn": pulumi.Output.from_input(args.master_secret_arn).apply(
                           tag_safe_arn)})
-        super().__init__("securestack:secrets:DatabaseUserSecret", name, args.store, [spec], opts)
+        super().__init__("securestack:index:DatabaseUserSecret", name, args.store, [spec], opts)
 
     @property
     def arn(self) -> pulumi.Output[str]:

@@ -1,10 +1,8 @@
-"""Entry point `pulumi up` runs (Pulumi.yaml: main: infra/)."""
-import pathlib
-import sys
+"""Entry point `pulumi up` runs (Pulumi.yaml: main: infra/).
 
-# The engine runs this file by path; the project root holds the `infra` and `components` packages.
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
-
-from infra.program import build  # noqa: E402
+The engine runs this file by path, so nothing relative to it is importable; the program comes from the installed
+`securestack` distribution (requirements.txt installs this checkout, editable, into the project's .venv).
+"""
+from securestack.infra.program import build
 
 build()

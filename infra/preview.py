@@ -19,9 +19,9 @@ from collections import Counter
 from types import ModuleType
 from typing import Optional, Sequence
 
-from infra.recording import Recording, record
-from infra.settings import SettingsError
-from infra.stack_config import StackConfig, StackConfigError, read_stack_config
+from securestack.infra.recording import Recording, record
+from securestack.infra.settings import SettingsError
+from securestack.infra.stack_config import StackConfig, StackConfigError, read_stack_config
 
 EXIT_OK, EXIT_FAILED, EXIT_UNREADABLE = 0, 1, 2
 CANNOT_RUN_PREFIX = "can't run policy "  # how pulumi_policy words a policy that read an unknown value
@@ -38,7 +38,7 @@ class PolicyGateError(Exception):
 
 
 def run_stack(stack_config: StackConfig, preview: bool = False) -> Recording:
-    from infra.program import build
+    from securestack.infra.program import build
 
     return record(build, stack=stack_config.stack, config=stack_config.config, project=stack_config.project,
                   secret_keys=stack_config.secret_keys, preview=preview)
@@ -47,7 +47,7 @@ def run_stack(stack_config: StackConfig, preview: bool = False) -> Recording:
 def load_policy_pack() -> ModuleType:
     """The pack's harness (`policy.harness`); loaded before the program runs so a broken pack fails fast."""
     try:
-        from policy import harness
+        from securestack.policy import harness
     except Exception as error:  # noqa: BLE001 - ImportError, or a policy module failing as it loads
         raise PolicyGateError(f"cannot load the policy pack: {one_line(error)}") from None
     return harness

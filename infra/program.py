@@ -4,16 +4,16 @@ from __future__ import annotations
 import pulumi
 import pulumi_aws as aws
 
-from components.access_logs import AccessLogBucket, AccessLogBucketArgs
-from components.audit import AuditTrail, AuditTrailArgs, logs_key_statements, secret_arn_pattern, secret_name_pattern
-from components.backup import DatabaseBackupPlan, DatabaseBackupPlanArgs
-from components.common import provider_identity
-from components.database import EncryptedPostgres, EncryptedPostgresArgs
-from components.keys import EnvironmentKeys, EnvironmentKeysArgs
-from components.load_balancer import TlsLoadBalancer, TlsLoadBalancerArgs
-from components.network import Network, NetworkArgs
-from infra.secrets_program import Platform, build_secrets_and_app, private_code
-from infra.settings import StackSettings, load_settings
+from securestack.components.access_logs import AccessLogBucket, AccessLogBucketArgs
+from securestack.components.audit import AuditTrail, AuditTrailArgs, logs_key_statements, secret_arn_pattern, secret_name_pattern
+from securestack.components.backup import DatabaseBackupPlan, DatabaseBackupPlanArgs
+from securestack.components.common import provider_identity
+from securestack.components.database import EncryptedPostgres, EncryptedPostgresArgs
+from securestack.components.keys import EnvironmentKeys, EnvironmentKeysArgs
+from securestack.components.load_balancer import TlsLoadBalancer, TlsLoadBalancerArgs
+from securestack.components.network import Network, NetworkArgs
+from securestack.infra.secrets_program import Platform, build_secrets_and_app, private_code
+from securestack.infra.settings import StackSettings, load_settings
 
 
 def aws_provider(settings: StackSettings) -> aws.Provider:

@@ -18,20 +18,20 @@ import pulumi
 
 import json
 
-from components.app import (AppService, AppServiceArgs, RuntimeSecretAccess, SecretVariable, execution_role_arn,
+from securestack.components.app import (AppService, AppServiceArgs, RuntimeSecretAccess, SecretVariable, execution_role_arn,
                             task_role_arn)
-from components.database import EncryptedPostgres
-from components.keys import EnvironmentKeys
-from components.network import Network
-from components.access_logs import AccessLogBucket
-from components.code_signing import RotatorCodeSigning, RotatorCodeSigningArgs
-from components.rotation import (TRACING_MODE, RotationFunction, RotationFunctionArgs, RotatorDatabaseAccess,
+from securestack.components.database import EncryptedPostgres
+from securestack.components.keys import EnvironmentKeys
+from securestack.components.network import Network
+from securestack.components.access_logs import AccessLogBucket
+from securestack.components.code_signing import RotatorCodeSigning, RotatorCodeSigningArgs
+from securestack.components.rotation import (TRACING_MODE, RotationFunction, RotationFunctionArgs, RotatorDatabaseAccess,
                                  function_name, role_name)
-from components.secrets import (DatabaseUserSecret, DatabaseUserSecretArgs, ScopedApiKeys, ScopedApiKeysArgs,
+from securestack.components.secrets import (DatabaseUserSecret, DatabaseUserSecretArgs, ScopedApiKeys, ScopedApiKeysArgs,
                                 SecretStoreArgs, WebhookSecrets, WebhookSecretsArgs, secret_name)
-from infra.endpoints import PrivateCode
-from infra.settings import StackSettings
-from infra.settings.secrets import APP_CONSUMER, key_prefix
+from securestack.infra.endpoints import PrivateCode
+from securestack.infra.settings import StackSettings
+from securestack.infra.settings.secrets import APP_CONSUMER, key_prefix
 
 # The app's configuration of what it verifies and signs with (ARNs only; securestack_runtime reads them).
 API_KEY_VERIFIERS_VARIABLE = "SECURESTACK_API_KEY_VERIFIERS"  # JSON list of the key secret ARNs it verifies

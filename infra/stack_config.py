@@ -9,7 +9,6 @@ from typing import Any, Optional
 
 import yaml
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SECRET_PLACEHOLDER = "[secret]"
 STACK_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
 
@@ -54,14 +53,27 @@ def _load_yaml(path: Path) -> Any:
         raise StackConfigError(f"{path.name} is not valid YAML{where}: {problem}") from None
 
 
-def project_name(root: Path = PROJECT_ROOT) -> str:
+def project_root(start: Optional[Path] = None) -> Path:
+    """The Pulumi project a command runs in: the nearest directory at or above `start` (default: the current
+    directory) holding Pulumi.yaml, as the Pulumi CLI finds it. Never the installed package's own location: an
+    installed securestack reads the stack files of the project it is run in."""
+    here = Path(start if start is not None else Path.cwd()).resolve()
+    for directory in (here, *here.parents):
+        if (directory / "Pulumi.yaml").is_file():
+            return directory
+    raise StackConfigError(f"Pulumi.yaml not found in {here} or any directory above it: run from a Pulumi project")
+
+
+def project_name(root: Optional[Path] = None) -> str:
+    root = project_root() if root is None else root
     document = _load_yaml(root / "Pulumi.yaml")
     if not isinstance(document, dict) or not isinstance(document.get("name"), str):
         raise StackConfigError("Pulumi.yaml has no project name")
     return document["name"]
 
 
-def available_stacks(root: Path = PROJECT_ROOT) -> list[str]:
+def available_stacks(root: Optional[Path] = None) -> list[str]:
+    root = project_root() if root is None else root
     return sorted(p.name[len("Pulumi."):-len(".yaml")] for p in root.glob("Pulumi.*.yaml"))
 
 
@@ -91,11 +103,12 @@ def _mask_nested(value: Any, key: str, secret_keys: list[str]) -> Any:
     return value
 
 
-def read_stack_config(stack: str, root: Path = PROJECT_ROOT, config_file: Optional[Path] = None) -> StackConfig:
+def read_stack_config(stack: str, root: Optional[Path] = None, config_file: Optional[Path] = None) -> StackConfig:
     """The stack's config from `root/Pulumi.<stack>.yaml`, or from `config_file` (as `pulumi --config-file`
     takes one: any path, e.g. a stack file outside the project); the project name always from root's Pulumi.yaml."""
     if not STACK_NAME.match(stack):
         raise StackConfigError(f"'{stack}' is not a stack name")
+    root = project_root() if root is None else root
     path = Path(config_file) if config_file is not None else root / f"Pulumi.{stack}.yaml"
     if not path.exists():
         if config_file is not None:

@@ -20,8 +20,8 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
 
-from infra.settings import SettingsError, StackSettings, build_settings
-from infra.stack_config import StackConfigError, read_stack_config
+from securestack.infra.settings import SettingsError, StackSettings, build_settings
+from securestack.infra.stack_config import StackConfigError, read_stack_config
 
 EXIT_OK, EXIT_FAILED, EXIT_UNUSABLE = 0, 1, 2
 PASS, FAIL, SKIP = "pass", "fail", "skip"

@@ -1,12 +1,10 @@
-"""`pulumi preview|up --policy-pack policy`: serves the securestack pack (PolicyPack blocks, serving gRPC)."""
-import sys
-from pathlib import Path
+"""`pulumi preview|up --policy-pack policy`: serves the securestack pack (PolicyPack blocks, serving gRPC).
 
+The CLI runs this file by path from policy/; the policies come from the installed `securestack` distribution
+(PulumiPolicy.yaml points at the project's .venv, where requirements.txt installs this checkout, editable).
+"""
 from pulumi_policy import EnforcementLevel, PolicyPack
 
-# The CLI runs this file from policy/; the policies are imported as the `policy` package of the project.
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from policy.policies import PACK_NAME, POLICIES  # noqa: E402
+from securestack.policy.policies import PACK_NAME, POLICIES
 
 PolicyPack(name=PACK_NAME, policies=POLICIES, enforcement_level=EnforcementLevel.MANDATORY)

@@ -15,9 +15,9 @@ from typing import Optional, Sequence
 
 from pulumi_policy import EnforcementLevel, StackValidationPolicy
 
-from policy.claims import CLAIMS, Claim
-from policy.policies import PACK_NAME, POLICIES
-from policy.scanner_findings import render_section
+from securestack.policy.claims import CLAIMS, Claim
+from securestack.policy.policies import PACK_NAME, POLICIES
+from securestack.policy.scanner_findings import render_section
 
 CONTROLS_FILE = Path(__file__).resolve().parent / "CONTROLS.md"
 HEADER = f"""# {PACK_NAME} policy pack: controls

@@ -40,9 +40,9 @@ from pulumi.runtime.config import set_all_config
 from pulumi_policy import EnforcementLevel
 from pulumi_policy.policy import _PolicyAnalyzerServicer
 
-from infra.recording import Recording, RecordedResource, Secret, Unknown
-from infra.stack_config import StackConfig
-from policy.policies import PACK_NAME, POLICIES
+from securestack.infra.recording import Recording, RecordedResource, Secret, Unknown
+from securestack.infra.stack_config import StackConfig
+from securestack.policy.policies import PACK_NAME, POLICIES
 
 PACK_DIR = Path(__file__).resolve().parent
 POLICY_CONFIG_FILE = "policy-config.{stack}.json"

@@ -6,13 +6,13 @@ import json
 
 import pytest
 
-from components.access_logs import S3_LOG_DELIVERY_SERVICE
-from infra.recording import Recording, RecordedResource
-from infra.settings import SettingsError, build_settings
+from securestack.components.access_logs import S3_LOG_DELIVERY_SERVICE
+from securestack.infra.recording import Recording, RecordedResource
+from securestack.infra.settings import SettingsError, build_settings
 from tests.support.stacks import SHIPPED_STACKS, edited, settings_of, shipped_config, shipped_recording
 
 ACCOUNTS = {"dev": "111111111111", "prod": "222222222222"}
-COMPONENT = "securestack:storage:AccessLogBucket"
+COMPONENT = "securestack:index:AccessLogBucket"
 BUCKET, LOGGING = "aws:s3/bucket:Bucket", "aws:s3/bucketLogging:BucketLogging"
 
 

@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from infra.settings import SettingsError, build_settings
+from securestack.infra.settings import SettingsError, build_settings
 from tests.support.shipped_fixtures import key_arn, recording, settings, stack  # noqa: F401 (fixtures)
 from tests.support.stacks import by_output_id, edited, policy_statements, shipped_config, walk
 
@@ -60,7 +60,7 @@ def test_cluster_and_service_names_come_from_settings(recording, settings):
 
 def test_service_runs_privately_behind_the_target_group(recording, settings):
     service = recording.one(SERVICE).inputs
-    network = recording.one("securestack:network:Network")
+    network = recording.one("securestack:index:Network")
     private = sorted(s.id for s in recording.of_type("aws:ec2/subnet:Subnet")
                      if s.parent == network.urn and "private" in s.name)
     assert service["launchType"] == "FARGATE" and service["desiredCount"] == settings.app.desired_count

@@ -15,10 +15,10 @@ from typing import Any, Callable
 
 import pytest
 
-from components.audit import AuditTrail, AuditTrailArgs
-from infra.recording import Recording, RecordedResource, Secret, record
-from infra.settings import SettingsError, build_settings
-from infra.settings.audit import AuditSettings
+from securestack.components.audit import AuditTrail, AuditTrailArgs
+from securestack.infra.recording import Recording, RecordedResource, Secret, record
+from securestack.infra.settings import SettingsError, build_settings
+from securestack.infra.settings.audit import AuditSettings
 from tests.support.stacks import (SHIPPED_STACKS, edited, policy_statements, record_config, settings_of,
                                   shipped_config, shipped_recording)
 
@@ -227,7 +227,7 @@ def modify_db(event_name: str, **request: Any) -> dict:
 # --- reading the recording ------------------------------------------------------------------------------------
 
 def audit_component(recording: Recording) -> RecordedResource:
-    return recording.one("securestack:audit:AuditTrail", "audit")
+    return recording.one("securestack:index:AuditTrail", "audit")
 
 
 def audit_children(recording: Recording, type_: str | None = None) -> list[RecordedResource]:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from infra.recording import RecordedResource
+from securestack.infra.recording import RecordedResource
 from tests.support.aws_checker import Api, CheckContext, NoApiRules, compiled_pattern, mapping_problems, \
     provider_default_tags, reachable_patterns, shape_of, unaccounted_inputs
 from tests.support.aws_rules import COMPONENT_PREFIX, DOC_RULES, MAX_TAG_KEY, MAX_TAG_VALUE, MAX_TAGS, \
@@ -72,7 +72,7 @@ def test_every_model_pattern_the_mappings_reach_compiles():
 
 
 def test_components_and_providers_are_handled_explicitly():
-    assert mapping_for("securestack:app:AppService") is None
+    assert mapping_for("securestack:index:AppService") is None
     assert mapping_for("pulumi:providers:aws") is None
     assert not any(t.startswith((COMPONENT_PREFIX, PROVIDER_PREFIX)) for t in TYPES)
     assert isinstance(mapping_for("pulumi-python:dynamic:Resource"), NoApiRules)
@@ -370,7 +370,7 @@ def _parallel_work_program():
 
 @pytest.fixture(scope="module")
 def parallel_work_recording():
-    from infra.recording import record
+    from securestack.infra.recording import record
 
     return record(_parallel_work_program, stack="dev", config={"aws:region": "us-east-1"})
 

@@ -14,10 +14,10 @@ import pulumi
 import pulumi_aws as aws
 import pytest
 
-from components.database import (ENHANCED_MONITORING_POLICY, EncryptedPostgres, EncryptedPostgresArgs,
+from securestack.components.database import (ENHANCED_MONITORING_POLICY, EncryptedPostgres, EncryptedPostgresArgs,
                                  postgres_parameters)
-from infra.recording import UNKNOWN, Secret, record
-from infra.settings.database import RESERVED_USERNAMES
+from securestack.infra.recording import UNKNOWN, Secret, record
+from securestack.infra.settings.database import RESERVED_USERNAMES
 from tests.support.aws_checker import provider_default_tags
 from tests.support.shipped_fixtures import recording, settings, stack  # noqa: F401 (fixtures: once per stack)
 from tests.support.stacks import (by_output, by_output_id, contains_secret, edited, policy_statements, record_config,
@@ -154,7 +154,7 @@ def test_default_security_group_is_closed(recording):
 # --------------------------------------------------------------------------------------------------------------
 
 def environment_keys(recording):
-    return children(recording, "securestack:keys:EnvironmentKeys", KMS_KEY)
+    return children(recording, "securestack:index:EnvironmentKeys", KMS_KEY)
 
 
 def test_one_key_per_purpose_with_rotation(recording, settings):
@@ -269,7 +269,7 @@ def test_admit_adds_one_5432_rule_per_named_group():
     rules = recording.of_type(INGRESS_RULE)
     assert sorted(r.name for r in rules) == ["database-from-app", "database-from-rotator"]
     assert sorted(r.inputs["referencedSecurityGroupId"] for r in rules) == ["sg-0aaaaaaaaaaaaaaaa", "sg-0bbbbbbbbbbbbbbbb"]
-    component = recording.one("securestack:database:EncryptedPostgres")
+    component = recording.one("securestack:index:EncryptedPostgres")
     for rule in rules:
         assert rule.inputs["securityGroupId"] == group.id and rule.parent == component.urn
         assert_named_postgres_rule(rule)
@@ -434,7 +434,7 @@ SOURCE = {"sourceEnvironment": "dev", "sourceDbInstanceIdentifier": "securestack
 RESTORE_STACK = "devrestore"
 
 
-def restored(**point) -> "infra.recording.Recording":
+def restored(**point) -> "securestack.infra.recording.Recording":
     return record_config(edited(shipped_config("dev"), "securestack:database", restore={**SOURCE, **point}),
                          RESTORE_STACK)
 
@@ -500,8 +500,8 @@ def test_fresh_database_has_no_restore(recording, settings):
 CREDENTIAL_KEY = re.compile(r"password|passwd|pwd|token|credential|privatekey|apikey|secretvalue|secretstring",
                             re.IGNORECASE)
 NAMES_A_RESOURCE = re.compile(r"(arn|arns|id|ids|name|identifier)$", re.IGNORECASE)
-ISSUE_2_COMPONENTS = ("securestack:network:Network", "securestack:keys:EnvironmentKeys",
-                      "securestack:database:EncryptedPostgres", "securestack:backup:DatabaseBackupPlan")
+ISSUE_2_COMPONENTS = ("securestack:index:Network", "securestack:index:EnvironmentKeys",
+                      "securestack:index:EncryptedPostgres", "securestack:index:DatabaseBackupPlan")
 
 
 def flattened(value, path=""):

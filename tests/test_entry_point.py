@@ -4,9 +4,9 @@ from pathlib import Path
 
 import yaml
 
-from infra.preview import run_stack
-from infra.recording import record
-from infra.stack_config import read_stack_config
+from securestack.infra.preview import run_stack
+from securestack.infra.recording import record
+from securestack.infra.stack_config import read_stack_config
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -3,9 +3,9 @@ from collections import Counter
 
 import pytest
 
-import infra.recording as recording
-from infra.preview import run_stack
-from infra.stack_config import read_stack_config
+import securestack.infra.recording as recording
+from securestack.infra.preview import run_stack
+from securestack.infra.stack_config import read_stack_config
 
 IDENTITY_INVOKES = ("aws:index/getCallerIdentity:getCallerIdentity", "aws:index/getPartition:getPartition",
                     "aws:index/getRegion:getRegion")

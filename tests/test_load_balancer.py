@@ -13,18 +13,18 @@ import botocore.session
 import pulumi
 import pytest
 
-from components.load_balancer import (COUNTED_RULES, ELB_LOG_DELIVERY_SERVICE, LEGACY_ELB_LOG_ACCOUNTS,
+from securestack.components.load_balancer import (COUNTED_RULES, ELB_LOG_DELIVERY_SERVICE, LEGACY_ELB_LOG_ACCOUNTS,
                                       MANAGED_RULE_GROUPS, REDACTED_HEADERS, TlsLoadBalancer, TlsLoadBalancerArgs,
                                       access_log_bucket_policy, autoname_fits)
-from infra.recording import Recording, RecordedResource, record
-from infra.settings import SettingsError, build_settings
-from infra.settings.edge import (DEFAULT_TLS_POLICY, ELB17_TLS_POLICIES, WAF_RATE_LIMIT_MAX, WAF_RATE_LIMIT_MIN,
+from securestack.infra.recording import Recording, RecordedResource, record
+from securestack.infra.settings import SettingsError, build_settings
+from securestack.infra.settings.edge import (DEFAULT_TLS_POLICY, ELB17_TLS_POLICIES, WAF_RATE_LIMIT_MAX, WAF_RATE_LIMIT_MIN,
                                  LoadBalancerSettings)
-from infra.stack_config import read_stack_config
+from securestack.infra.stack_config import read_stack_config
 from tests.support.stacks import settings_of, shipped_recording
 
 STACKS = ("dev", "prod")
-COMPONENT = "securestack:edge:TlsLoadBalancer"
+COMPONENT = "securestack:index:TlsLoadBalancer"
 ALB, LISTENER, LISTENER_RULE = "aws:lb/loadBalancer:LoadBalancer", "aws:lb/listener:Listener", \
     "aws:lb/listenerRule:ListenerRule"
 TARGET_GROUP, SECURITY_GROUP = "aws:lb/targetGroup:TargetGroup", "aws:ec2/securityGroup:SecurityGroup"

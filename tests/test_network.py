@@ -9,12 +9,12 @@ from dataclasses import replace
 
 import pytest
 
-from infra.endpoints import BASELINE_INTERFACE_ENDPOINTS, PrivateCode
-from infra.preview import run_stack
-from infra.secrets_program import private_code
-from infra.stack_config import read_stack_config
-from policy.harness import evaluate
-from policy.policies import POLICIES
+from securestack.infra.endpoints import BASELINE_INTERFACE_ENDPOINTS, PrivateCode
+from securestack.infra.preview import run_stack
+from securestack.infra.secrets_program import private_code
+from securestack.infra.stack_config import read_stack_config
+from securestack.policy.harness import evaluate
+from securestack.policy.policies import POLICIES
 from tests.policy.edits import drop, mutable_copy
 from tests.support.shipped_fixtures import recording, settings, stack  # noqa: F401 (fixtures: once per stack)
 from tests.support.stacks import DELETE, edited, record_config, settings_of, shipped_config

@@ -14,8 +14,8 @@ from typing import Mapping, Optional
 
 import pytest
 
-from components.database import postgres_parameters
-from infra.settings.database import DatabaseSettings
+from securestack.components.database import postgres_parameters
+from securestack.infra.settings.database import DatabaseSettings
 from tests.support.stacks import SHIPPED_STACKS, shipped_recording
 
 pytestmark = pytest.mark.postgres

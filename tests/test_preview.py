@@ -18,10 +18,10 @@ import pulumi
 import pulumi_aws as aws
 import pytest
 
-from infra.preview import run_stack
-from infra.recording import MASK, Secret, masked, record, secret_outputs
-from infra.settings import SettingsError
-from infra.stack_config import SECRET_PLACEHOLDER, read_stack_config
+from securestack.infra.preview import run_stack
+from securestack.infra.recording import MASK, Secret, masked, record, secret_outputs
+from securestack.infra.settings import SettingsError
+from securestack.infra.stack_config import SECRET_PLACEHOLDER, read_stack_config
 from tests.support.stacks import SHIPPED_STACKS
 
 REPO = Path(__file__).resolve().parents[1]
@@ -42,17 +42,33 @@ def preview_command(stack: str, *flags: str) -> list[str]:
     return [sys.executable, "-m", "infra.preview", stack, *flags]
 
 
-def clean_environment(python_path: str | None = None) -> dict[str, str]:
-    """No PYTHONPATH: the copy must import its own `infra`, not this checkout's (unless a test shadows a package)."""
+def clean_environment(*python_path: str) -> dict[str, str]:
+    """Only the given PYTHONPATH: a project copy must run its own code, not this checkout's (unless a test shadows a
+    package)."""
     environment = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     if python_path:
-        environment["PYTHONPATH"] = python_path
+        environment["PYTHONPATH"] = os.pathsep.join(python_path)
     return environment
 
 
 def start(cwd: Path, stack: str, *flags: str, python_path: str | None = None) -> subprocess.Popen:
-    return subprocess.Popen(preview_command(stack, *flags), cwd=cwd, env=clean_environment(python_path), text=True,
+    """`infra.preview` run in `cwd`; in a project copy, with the copy's folders as the `securestack` packages."""
+    paths = [python_path] if python_path else []
+    if cwd.resolve() != REPO.resolve():
+        paths.insert(0, str(importable_copy(cwd)))
+    return subprocess.Popen(preview_command(stack, *flags), cwd=cwd, env=clean_environment(*paths), text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def importable_copy(root: Path) -> Path:
+    """A directory that, first on PYTHONPATH, makes a project copy's folders the `securestack` packages: the venv's
+    editable install maps them to this checkout, and its finder comes after the path entries on sys.meta_path."""
+    shim = root / ".import"
+    if not shim.exists():
+        (shim / "securestack").mkdir(parents=True)
+        for package in ("components", "infra", "policy", "lambdas"):
+            (shim / "securestack" / package).symlink_to(root / package, target_is_directory=True)
+    return shim
 
 
 def finish(process: subprocess.Popen) -> subprocess.CompletedProcess:
@@ -160,11 +176,11 @@ def test_tree_counts_per_type(previews, stack):
 @pytest.mark.parametrize("stack", SHIPPED_STACKS)
 def test_tree_shows_the_database_slice(previews, stack):
     output = previews[(stack, "")].stdout
-    for line in ("+ securestack:database:EncryptedPostgres database", "+ aws:rds/instance:Instance database-instance",
-                 "+ aws:rds/parameterGroup:ParameterGroup database-params", "+ securestack:keys:EnvironmentKeys keys",
-                 "+ securestack:network:Network network"):
+    for line in ("+ securestack:index:EncryptedPostgres database", "+ aws:rds/instance:Instance database-instance",
+                 "+ aws:rds/parameterGroup:ParameterGroup database-params", "+ securestack:index:EnvironmentKeys keys",
+                 "+ securestack:index:Network network"):
         assert line in output
-    assert ("+ securestack:backup:DatabaseBackupPlan backup" in output) is (stack == "prod")
+    assert ("+ securestack:index:DatabaseBackupPlan backup" in output) is (stack == "prod")
 
 
 # --------------------------------------------------------------------------------------------------------------

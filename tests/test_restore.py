@@ -18,10 +18,12 @@ from typing import Any
 import pytest
 import yaml
 
-from infra import verify
-from infra.settings import build_settings
-from infra.stack_config import PROJECT_ROOT, read_stack_config
+from securestack.infra import verify
+from securestack.infra.settings import build_settings
+from securestack.infra.stack_config import read_stack_config
 from tests.support.stacks import settings_of, shipped_recording
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 README_SECTION = "## Restoring the database to a point in time"
 INSTANCE = "aws:rds/instance:Instance"

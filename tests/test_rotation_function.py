@@ -17,11 +17,11 @@ from pathlib import Path
 import botocore.session
 import pytest
 
-from components.code_signing import LAMBDA_SIGNING_PLATFORM, profile_name_prefix, unsigned_object_key
-from components.rotation import (ARCHITECTURE, BUILD_ROOT, LAMBDAS_ROOT, REDEPLOY_FAILURE_PATTERN, RUNTIME,
+from securestack.components.code_signing import LAMBDA_SIGNING_PLATFORM, profile_name_prefix, unsigned_object_key
+from securestack.components.rotation import (ARCHITECTURE, BUILD_ROOT, LAMBDAS_ROOT, REDEPLOY_FAILURE_PATTERN, RUNTIME,
                                  build_archive, distribution_closure, vendored_names)
-from infra.settings import SettingsError, build_settings
-from policy.policies.support import secret_looking
+from securestack.infra.settings import SettingsError, build_settings
+from securestack.policy.policies.support import secret_looking
 from tests.support.shipped_fixtures import key_arn, recording, settings, stack  # noqa: F401 (fixtures)
 from tests.support.stacks import by_output_id, edited, policy_statements, record_config, shipped_config
 
@@ -248,7 +248,7 @@ def test_logs_go_to_an_encrypted_log_group_created_first(recording, settings):
 
 
 def test_function_runs_in_private_subnets_with_egress_only_group(recording, settings):
-    network = recording.one("securestack:network:Network")
+    network = recording.one("securestack:index:Network")
     private = sorted(s.id for s in recording.of_type("aws:ec2/subnet:Subnet")
                      if s.parent == network.urn and "private" in s.name)
     database_group = recording.one(SECURITY_GROUP, "database-sg")

@@ -9,10 +9,10 @@ import re
 
 import pytest
 
-from infra.recording import Secret
-from infra.settings import SettingsError, build_settings
-from infra.settings.base import AWS_TAG_VALUE
-from infra.settings.secrets import DEFAULT_API_KEYS, MAX_ROTATION_DAYS
+from securestack.infra.recording import Secret
+from securestack.infra.settings import SettingsError, build_settings
+from securestack.infra.settings.base import AWS_TAG_VALUE
+from securestack.infra.settings.secrets import DEFAULT_API_KEYS, MAX_ROTATION_DAYS
 from tests.support.shipped_fixtures import key_arn, recording, settings, stack  # noqa: F401 (fixtures)
 from tests.support.stacks import (by_output, children_of, contains_secret, edited, policy_statements, record_config,
                                   replaced, section, settings_of, shipped_config, shipped_recording, walk)
@@ -506,9 +506,9 @@ def test_secrets_export_lists_every_secret_with_its_rotation(recording, settings
 
 
 def test_components_own_their_secrets(recording):
-    for token, kind in (("securestack:secrets:ScopedApiKeys", "api-key"),
-                        ("securestack:secrets:WebhookSecrets", "webhook-secret"),
-                        ("securestack:secrets:DatabaseUserSecret", "postgres-user")):
+    for token, kind in (("securestack:index:ScopedApiKeys", "api-key"),
+                        ("securestack:index:WebhookSecrets", "webhook-secret"),
+                        ("securestack:index:DatabaseUserSecret", "postgres-user")):
         component = recording.one(token)
         owned = [r for r in children_of(recording, component) if r.type == SECRET]
         kinds = {kind, "api-key-verifier"} if kind == "api-key" else {kind}
@@ -588,7 +588,7 @@ def test_readiness_check_is_recorded_with_its_code_only(recording):
     the same for every secret, with no credential, client or value in it."""
     from pulumi.dynamic.dynamic import serialize_provider
 
-    from components.secret_readiness import SecretReadinessProvider
+    from securestack.components.secret_readiness import SecretReadinessProvider
 
     serialized = {r.inputs["__provider"] for r in recording.of_type(READINESS)}
     assert serialized == {serialize_provider(SecretReadinessProvider())}

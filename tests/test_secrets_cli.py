@@ -237,8 +237,8 @@ class _UnclearRotateSecret:
 def test_an_unclear_rotate_secret_keeps_the_revoke_tag_and_says_so():
     from botocore.exceptions import ReadTimeoutError
 
-    from infra.secrets.common import Refused
-    from infra.secrets.rotate import _rotate
+    from securestack.infra.secrets.common import Refused
+    from securestack.infra.secrets.rotate import _rotate
 
     client = _UnclearRotateSecret(ReadTimeoutError(endpoint_url="https://secretsmanager.us-east-1.amazonaws.com"))
     with pytest.raises(Refused, match="may have started.*tag stays"):
@@ -249,7 +249,7 @@ def test_an_unclear_rotate_secret_keeps_the_revoke_tag_and_says_so():
 def test_a_refused_rotate_secret_removes_the_revoke_tag_it_set():
     from botocore.exceptions import ClientError
 
-    from infra.secrets.rotate import _rotate
+    from securestack.infra.secrets.rotate import _rotate
 
     refusal = ClientError({"Error": {"Code": "InvalidRequestException", "Message": "previous rotation isn't complete"},
                            "ResponseMetadata": {"HTTPStatusCode": 400}}, "RotateSecret")

@@ -7,10 +7,10 @@ from typing import Callable
 
 import pytest
 
-import infra.recording
-from infra.program import build
-from infra.recording import record
-from infra.settings import SettingsError, Tier, build_settings
+import securestack.infra.recording
+from securestack.infra.program import build
+from securestack.infra.recording import record
+from securestack.infra.settings import SettingsError, Tier, build_settings
 from tests.support.stacks import DELETE, SHIPPED_STACKS, edited, replaced, shipped_config
 
 DB, NETWORK, TAGS = "securestack:database", "securestack:network", "securestack:tags"
@@ -204,12 +204,12 @@ def registrations_of_failing_run(config: dict[str, str], stack: str, monkeypatch
     """Runs the real program on the recording engine; returns the error it raised and what it registered."""
     monitors = []
 
-    class WatchedMonitor(infra.recording.RecordingMonitor):
+    class WatchedMonitor(securestack.infra.recording.RecordingMonitor):
         def __init__(self, mocks):
             super().__init__(mocks)
             monitors.append(self)
 
-    monkeypatch.setattr(infra.recording, "RecordingMonitor", WatchedMonitor)
+    monkeypatch.setattr(securestack.infra.recording, "RecordingMonitor", WatchedMonitor)
     with pytest.raises(SettingsError) as raised:
         record(build, stack=stack, config=config)
     (monitor,) = monitors

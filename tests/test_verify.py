@@ -28,9 +28,9 @@ from typing import Any, Callable, Optional
 import boto3
 import pytest
 
-from infra import verify
-from infra.recording import Recording, RecordedResource
-from infra.settings import StackSettings
+from securestack.infra import verify
+from securestack.infra.recording import Recording, RecordedResource
+from securestack.infra.settings import StackSettings
 from tests.support.stacks import settings_of
 from tests.support.stacks import shipped_recording as recording_of
 

@@ -1,5 +1,5 @@
 import sys
 
-from infra.secrets.cli import main
+from securestack.infra.secrets.cli import main
 
 sys.exit(main())

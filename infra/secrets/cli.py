@@ -9,8 +9,8 @@ import argparse
 import sys
 from typing import Optional, Sequence
 
-from infra.secrets import rotate
-from infra.secrets.common import EXIT_UNUSABLE, Refused
+from securestack.infra.secrets import rotate
+from securestack.infra.secrets.common import EXIT_UNUSABLE, Refused
 
 # Subcommands in help order; issue 15 adds its stage/promote/retire/status/revoke commands here.
 COMMANDS = (rotate,)

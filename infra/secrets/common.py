@@ -9,8 +9,8 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError
 
-from infra.settings import StackSettings
-from infra.verify import UnusableInput, load_expectations
+from securestack.infra.settings import StackSettings
+from securestack.infra.verify import UnusableInput, load_expectations
 
 EXIT_OK, EXIT_UNUSABLE = 0, 2
 KIND_API_KEY, KIND_WEBHOOK = "api-key", "webhook-secret"

@@ -18,7 +18,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from infra.secrets.common import (EXIT_OK, Refused, StackSecret, add_aws_options, find_secret, load_settings,
+from securestack.infra.secrets.common import (EXIT_OK, Refused, StackSecret, add_aws_options, find_secret, load_settings,
                                   secretsmanager, tags_of)
 
 NAME = "rotate"

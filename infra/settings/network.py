@@ -7,7 +7,7 @@ from typing import Optional
 
 from pydantic import Field, field_validator, model_validator
 
-from infra.endpoints import KNOWN_INTERFACE_ENDPOINTS
+from securestack.infra.endpoints import KNOWN_INTERFACE_ENDPOINTS
 
 from .base import SettingsModel, unique
 from .common import check_log_retention

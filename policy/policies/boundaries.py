@@ -42,7 +42,6 @@ ELB_LOG_DELIVERY_ACCOUNTS = frozenset({
 ENVIRONMENT_PATH = re.compile(r"securestack/([a-z][a-z0-9-]*)/")
 ENVIRONMENT_NAME = re.compile(r"securestack-([a-z0-9][a-z0-9-]*)")
 # The project's environments: one Pulumi.<stack>.yaml each, beside the pack's directory.
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
 KEY_ARN = re.compile(r"arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[\w*-]+")
 SECRET_ARN = re.compile(r"arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[\w/+=.@!*-]+")
 METADATA = ("tags", "tagsAll")  # text about a resource, not a use of anything
@@ -182,7 +181,12 @@ def tagged_with_environment(args: ResourceValidationArgs, report: ReportViolatio
 
 
 def project_environments() -> set:
-    return {path.name[len("Pulumi."):-len(".yaml")] for path in PROJECT_ROOT.glob("Pulumi.*.yaml")}
+    """The environments of the project being gated: its Pulumi.<stack>.yaml files. The pack runs in the project
+    (the offline harness) or in its policy/ folder (the CLI starts the pack there), so the project is the nearest
+    directory at or above the current one holding Pulumi.yaml; none found, only the stack's own is known."""
+    here = Path.cwd().resolve()
+    root = next((d for d in (here, *here.parents) if (d / "Pulumi.yaml").is_file()), None)
+    return set() if root is None else {path.name[len("Pulumi."):-len(".yaml")] for path in root.glob("Pulumi.*.yaml")}
 
 
 def named_environment(token: str, environments: set) -> Optional[str]:

@@ -6,7 +6,7 @@ import fnmatch
 
 from pulumi_policy import PolicyResource, ReportViolation, ResourceValidationArgs, Severity
 
-from infra.endpoints import PrivateCode
+from securestack.infra.endpoints import PrivateCode
 
 from .support import (Controls, StackGraph, actions_of, allows, get, is_true, is_unknown, items, label, number, peek,
                       present, resource_policy, stack_policy, statements)

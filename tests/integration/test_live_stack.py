@@ -22,8 +22,9 @@ from typing import Any, Iterator
 import pytest
 import yaml
 
-from infra import verify
-from infra.stack_config import PROJECT_ROOT
+from securestack.infra import verify
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.integration
 

@@ -197,7 +197,7 @@ def patch_moto_first_value(monkeypatch, first_value_becomes_current):
 
 
 def archive_sources(kind):
-    from components.rotation import archive_sources as packaged
+    from securestack.components.rotation import archive_sources as packaged
 
     return packaged(kind)
 

@@ -17,7 +17,7 @@ import pytest
 from moto.secretsmanager.models import SecretsManagerBackend
 
 import webhook_secret_rotation.handler as webhook_handler
-from components.secret_readiness import SecretNotReady, SecretReadinessProvider
+from securestack.components.secret_readiness import SecretNotReady, SecretReadinessProvider
 from pulumi.dynamic.dynamic import serialize_provider
 from tests.lambdas.harness import ROTATION_LAMBDA_ARN, patch_moto_first_value
 

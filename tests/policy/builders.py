@@ -12,8 +12,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Optional
 
-from infra.recording import RecordedResource, Recording
-from infra.stack_config import StackConfig
+from securestack.infra.recording import RecordedResource, Recording
+from securestack.infra.stack_config import StackConfig
 
 ACCOUNT = "111111111111"
 REGION = "us-east-1"

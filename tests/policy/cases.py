@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field, replace
 
-from infra.recording import Secret
+from securestack.infra.recording import Secret
 
 from tests.policy.builders import ACCOUNT, DELETE, Res, arn_of, changed, policy_document
 
@@ -834,7 +834,7 @@ ALARM_TOPIC = replace(TOPIC, outputs={**TOPIC.inputs, "id": ALARM_TOPIC_ARN, "ar
 
 def watched_patterns() -> dict:
     """The patterns the audit component really writes (CIS CloudWatch.1-14 and the project's own)."""
-    from components import audit
+    from securestack.components import audit
     patterns = {alarm.slug: alarm.pattern for alarm in audit.CIS_ALARMS}
     patterns.update({"secrets-access-denied": audit.secrets_denied_pattern(["securestack/dev/*"]),
                      "secrets-unexpected-principal": audit.secrets_unexpected_principal_pattern(

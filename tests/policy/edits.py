@@ -6,7 +6,7 @@ import dataclasses
 import json
 from typing import Any, Callable
 
-from infra.recording import RecordedResource, Recording
+from securestack.infra.recording import RecordedResource, Recording
 
 
 def mutable_copy(recording: Recording) -> Recording:

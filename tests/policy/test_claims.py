@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from pulumi_policy import EnforcementLevel
 
-from policy.claims import ALARMS, ARCHITECTURE, CLAIMS, NOT_SECURITY_CLAIMS, README, Claim
-from policy.policies import POLICIES
+from securestack.policy.claims import ALARMS, ARCHITECTURE, CLAIMS, NOT_SECURITY_CLAIMS, README, Claim
+from securestack.policy.policies import POLICIES
 
 ROOT = Path(__file__).resolve().parents[2]
 POLICY_BY_NAME = {policy.name: policy for policy in POLICIES}

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from policy.harness import evaluate
-from policy.policies import POLICIES
+from securestack.policy.harness import evaluate
+from securestack.policy.policies import POLICIES
 from tests.policy.builders import recording_of, stack_config
 from tests.policy.cases import CASES, Case, Stack
 

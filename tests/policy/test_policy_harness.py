@@ -13,11 +13,11 @@ import pulumi_aws as aws
 import pytest
 from pulumi_policy import ResourceValidationPolicy, StackValidationPolicy
 
-from infra import preview
-from infra.recording import Secret, record
-from infra.stack_config import StackConfig, read_stack_config
-from policy.harness import CONFIG_ERROR_POLICY, PolicyPackError, evaluate, pack_version
-from policy.policies import POLICIES
+from securestack.infra import preview
+from securestack.infra.recording import Secret, record
+from securestack.infra.stack_config import StackConfig, read_stack_config
+from securestack.policy.harness import CONFIG_ERROR_POLICY, PolicyPackError, evaluate, pack_version
+from securestack.policy.policies import POLICIES
 from tests.policy.builders import ACCOUNT, changed, recording_of, stack_config
 from tests.policy.cases import DB, ROLE_POLICY
 from tests.policy.edits import mutable_copy, put, res

@@ -13,11 +13,11 @@ from typing import Any, Callable
 
 import pytest
 
-from infra.recording import RecordedResource, Recording, Secret
-from infra.stack_config import read_stack_config
-from policy.claims import CLAIMS
-from policy.harness import evaluate
-from policy.policies import POLICIES
+from securestack.infra.recording import RecordedResource, Recording, Secret
+from securestack.infra.stack_config import read_stack_config
+from securestack.policy.claims import CLAIMS
+from securestack.policy.harness import evaluate
+from securestack.policy.policies import POLICIES
 from tests.policy.edits import (add_statement, drop, each_statement, each_where, edit, edit_json, first_container,
                                 keep_statements, keep_where, mutable_copy, put, remove, res, rewrite)
 from tests.support.stacks import shipped_recording

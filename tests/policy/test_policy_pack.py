@@ -15,13 +15,13 @@ import pytest
 import yaml
 from pulumi_policy import EnforcementLevel
 
-from infra.stack_config import read_stack_config
-from policy import controls
-from policy.claims import CLAIMS
-from policy.harness import evaluate, pack_version
-from policy.scanner_findings import render_section
-from policy.policies import PACK_NAME, POLICIES
-from policy.policies.support import ResourcePolicy
+from securestack.infra.stack_config import read_stack_config
+from securestack.policy import controls
+from securestack.policy.claims import CLAIMS
+from securestack.policy.harness import evaluate, pack_version
+from securestack.policy.scanner_findings import render_section
+from securestack.policy.policies import PACK_NAME, POLICIES
+from securestack.policy.policies.support import ResourcePolicy
 from tests.support.stacks import shipped_recording
 
 POLICY_DIR = Path(__file__).resolve().parents[2] / "policy"

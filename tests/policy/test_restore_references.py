@@ -8,8 +8,8 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 
-from policy.harness import evaluate
-from policy.policies import POLICIES
+from securestack.policy.harness import evaluate
+from securestack.policy.policies import POLICIES
 from tests.policy.builders import ACCOUNT, DELETE, Res, changed, recording_of, stack_config
 from tests.policy.cases import DB, KEY
 

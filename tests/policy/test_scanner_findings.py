@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from policy import controls, scanner_findings
-from policy.policies import POLICIES
-from policy.scanner_findings import (CHECK_ID, RESOURCE_PATTERN, SCANNER_FINDINGS, failed_checks, justification,
+from securestack.policy import controls, scanner_findings
+from securestack.policy.policies import POLICIES
+from securestack.policy.scanner_findings import (CHECK_ID, RESOURCE_PATTERN, SCANNER_FINDINGS, failed_checks, justification,
                                      resource_name, unjustified)
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]

@@ -23,7 +23,7 @@ from typing import Any, Callable, Iterable, Mapping, Optional, Union
 import botocore.session
 from botocore.model import Shape
 
-from infra.recording import RecordedResource, Recording, Secret, Unknown, autoname
+from securestack.infra.recording import RecordedResource, Recording, Secret, Unknown, autoname
 
 NUMERIC = ("integer", "long", "float", "double")
 

@@ -15,7 +15,7 @@ import re
 import unicodedata
 from typing import Any, Iterable, Iterator, Optional
 
-from infra.recording import RecordedResource, Recording, Secret, Unknown
+from securestack.infra.recording import RecordedResource, Recording, Secret, Unknown
 from tests.support.aws_checker import Api, CheckContext, DocRule, Finding, NoApiRules, api, check_api, \
     physical_name, provider_default_tags, unchecked
 

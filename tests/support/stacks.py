@@ -10,10 +10,10 @@ import functools
 import json
 from typing import Any, Iterator, Mapping
 
-from infra.preview import run_stack
-from infra.program import build
-from infra.recording import RecordedResource, Recording, Secret, record
-from infra.stack_config import available_stacks, read_stack_config
+from securestack.infra.preview import run_stack
+from securestack.infra.program import build
+from securestack.infra.recording import RecordedResource, Recording, Secret, record
+from securestack.infra.stack_config import available_stacks, read_stack_config
 
 SHIPPED_STACKS = ("dev", "prod")
 # Every stack file at the repo root (the shipped ones and any added, e.g. a restore stack), for checks that must
@@ -62,7 +62,7 @@ def record_config(config: Mapping[str, str], stack: str) -> Recording:
 
 
 def settings_of(stack: str):
-    from infra.settings import build_settings
+    from securestack.infra.settings import build_settings
 
     return build_settings(shipped_config(stack), stack)
 

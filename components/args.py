@@ -1,0 +1,74 @@
+"""Component Args as Python callers and the component provider hand them over (a helper, not a component).
+
+A Python program passes a component its Args dataclass. The component provider (`pulumi package add`, from
+TypeScript, Go, C# or YAML) hands the same inputs as a dict keyed by the Python field names, nested types as dicts
+too and enums as their values (pulumi.provider.experimental.component.ComponentProvider.map_inputs). `as_args`
+turns either into the dataclass, so the component has one typed path and the dataclass's defaults and
+`__post_init__` checks apply to every caller.
+"""
+import dataclasses
+import enum
+import types
+import typing
+from collections.abc import Mapping, Sequence
+from typing import Any, TypeVar
+
+import pulumi
+
+ArgsT = TypeVar("ArgsT")
+
+
+class ArgsError(ValueError):
+    """An Args value the component refuses; its message is one line naming the field."""
+
+
+def as_args(cls: type[ArgsT], value: object) -> ArgsT:
+    """`value` as a `cls` (a dataclass): returned as is when it already is one, built from a mapping otherwise."""
+    if isinstance(value, cls):
+        return value
+    if not isinstance(value, Mapping):
+        raise ArgsError(f"{cls.__name__}: expected {cls.__name__} or a mapping of its fields, "
+                        f"got {type(value).__name__}")
+    return typing.cast(ArgsT, _dataclass_from_mapping(cls, value, cls.__name__))
+
+
+def _dataclass_from_mapping(cls: type, value: Mapping[str, Any], path: str) -> Any:
+    fields = {field.name for field in dataclasses.fields(cls)}
+    unknown = sorted(str(name) for name in value if name not in fields)
+    if unknown:
+        raise ArgsError(f"{path}: unknown field(s) {', '.join(unknown)} (known: {', '.join(sorted(fields))})")
+    # pulumi.Input's alternatives name 'Output' as a forward reference, resolved in the SDK's namespace.
+    hints = typing.get_type_hints(cls, localns=vars(pulumi.output))
+    return cls(**{name: _convert(hints[name], item, f"{path}.{name}") for name, item in value.items()})
+
+
+def _convert(hint: Any, value: Any, path: str) -> Any:
+    """`value` shaped by `hint`: nested dataclasses from mappings, enums from their values, in lists and maps too;
+    anything else (plain values, Outputs, resources) as given."""
+    for candidate in _alternatives(hint):
+        origin = typing.get_origin(candidate) or candidate
+        if dataclasses.is_dataclass(candidate) and isinstance(candidate, type) and isinstance(value, Mapping):
+            return _dataclass_from_mapping(candidate, value, path)
+        if isinstance(candidate, type) and issubclass(candidate, enum.Enum) and not isinstance(value, candidate):
+            try:
+                return candidate(value)
+            except ValueError:
+                allowed = ", ".join(repr(member.value) for member in candidate)
+                raise ArgsError(f"{path}: {value!r} is not one of {allowed}") from None
+        if origin in (list, Sequence) and isinstance(value, (list, tuple)):
+            (item_hint,) = typing.get_args(candidate) or (Any,)
+            return [_convert(item_hint, item, f"{path}[{index}]") for index, item in enumerate(value)]
+        if origin in (dict, Mapping) and isinstance(value, Mapping):
+            _, item_hint = typing.get_args(candidate) or (str, Any)
+            return {key: _convert(item_hint, item, f"{path}.{key}") for key, item in value.items()}
+    return value
+
+
+def _alternatives(hint: Any) -> list[Any]:
+    """The types a hint admits, unions (Optional, pulumi.Input) unfolded, the most specific first."""
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        found: list[Any] = []
+        for argument in typing.get_args(hint):
+            found.extend(_alternatives(argument))
+        return found
+    return [hint]
