@@ -10,10 +10,13 @@ verifier_record.py) accepting every value a caller can hold, the new key before 
 
 import re
 import secrets
+from collections.abc import Callable
 
 from rotation_common import metadata as tags
-from rotation_common.protocol import PENDING, handle
+from rotation_common.metadata import SecretMetadata
+from rotation_common.protocol import PENDING, Rotation, handle
 from rotation_common.standalone import StandaloneSecretRotator
+from rotation_common.values import SecretValue
 from rotation_common.verifier_record import FinishedRecord, before_promotion
 
 RANDOM_BYTES = 32  # 256 bits
@@ -27,17 +30,17 @@ class ApiKeyRotator(StandaloneSecretRotator):
     secret_field = "key"
     identity_fields = ("scopes", "env", "name")
 
-    def generate_secret(self, metadata):
+    def generate_secret(self, metadata: SecretMetadata) -> str:
         return key_prefix(metadata) + secrets.token_urlsafe(RANDOM_BYTES)
 
-    def identity_from_metadata(self, metadata):
+    def identity_from_metadata(self, metadata: SecretMetadata) -> SecretValue:
         return {
             "scopes": metadata.scopes(),
             "env": metadata.require(tags.ENV),
             "name": metadata.require(tags.NAME),
         }
 
-    def check_secret_format(self, key, metadata):
+    def check_secret_format(self, key: object, metadata: SecretMetadata) -> None:
         prefix = key_prefix(metadata)
         if not isinstance(key, str) or not key.startswith(prefix):
             raise ValueError(f"{PENDING} value field 'key' does not start with the environment's prefix")
@@ -46,15 +49,16 @@ class ApiKeyRotator(StandaloneSecretRotator):
         if not _URLSAFE_PATTERN.fullmatch(random_part) or len(random_part) * 6 < RANDOM_BYTES * 8:
             raise ValueError(f"{PENDING} value field 'key' carries fewer than {RANDOM_BYTES * 8} random bits")
 
-    def set_value(self, rotation, pending, current):
+    def set_value(self, rotation: Rotation, pending: SecretValue, current: SecretValue | None) -> None:
         super().set_value(rotation, pending, current)
         before_promotion(rotation, pending, current)
 
-    def test_value(self, rotation, pending, current):
+    def test_value(self, rotation: Rotation, pending: SecretValue, current: SecretValue | None) -> None:
         check_scopes(pending.get("scopes"))
         super().test_value(rotation, pending, current)
 
-    def promote_and_retire(self, rotation, pending, promote, revoke):
+    def promote_and_retire(self, rotation: Rotation, pending: SecretValue, promote: Callable[[], None],
+                           revoke: bool) -> None:
         # Computed first: an unusable tag stops the step before AWSCURRENT moves. Written after the move: until
         # then the record from setSecret accepts both keys. The revoked key's AWSPREVIOUS label stays; the
         # verifier reads only the record, which no longer holds its digest.
@@ -63,14 +67,14 @@ class ApiKeyRotator(StandaloneSecretRotator):
         record.write()
 
 
-def key_prefix(metadata):
+def key_prefix(metadata: SecretMetadata) -> str:
     prefix = metadata.require(tags.KEY_PREFIX)
     if not _PREFIX_PATTERN.fullmatch(prefix):
         raise ValueError(f"secret tag '{tags.KEY_PREFIX}' must be 1-32 letters, digits or '_'")
     return prefix
 
 
-def check_scopes(scopes):
+def check_scopes(scopes: object) -> None:
     if not isinstance(scopes, list) or not scopes:
         raise ValueError(f"{PENDING} value field 'scopes' must be a non-empty list")
     if not all(isinstance(scope, str) and _SCOPE_PATTERN.fullmatch(scope) for scope in scopes):
@@ -80,5 +84,5 @@ def check_scopes(scopes):
 ROTATOR = ApiKeyRotator()
 
 
-def lambda_handler(event, context):
+def lambda_handler(event: object, context: object) -> None:
     handle(event, ROTATOR)

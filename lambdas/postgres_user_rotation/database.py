@@ -18,11 +18,13 @@ import os
 import re
 import secrets
 import ssl
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pg8000.native
 from pg8000.exceptions import DatabaseError
+from pg8000.native import Connection  # pg8000 ships no types (pyproject.toml's mypy override): Any to mypy
 
 PACKAGED_CA_BUNDLE = Path(__file__).with_name("rds-global-bundle.pem")
 MAX_IDENTIFIER_BYTES = 63  # NAMEDATALEN - 1: PostgreSQL silently truncates longer names
@@ -40,7 +42,7 @@ _B64 = r"[A-Za-z0-9+/]+={0,2}"
 VERIFIER_PATTERN = re.compile(rf"SCRAM-SHA-256\$\d+:{_B64}\${_B64}:{_B64}")
 
 
-def scram_sha256_verifier(password, iterations=SCRAM_ITERATIONS):
+def scram_sha256_verifier(password: str, iterations: int = SCRAM_ITERATIONS) -> str:
     salt = secrets.token_bytes(SCRAM_SALT_BYTES)
     # Our passwords are ASCII, for which SASLprep (RFC 4013) changes nothing.
     salted = hashlib.pbkdf2_hmac("sha256", password.encode("utf-8"), salt, iterations)
@@ -50,7 +52,7 @@ def scram_sha256_verifier(password, iterations=SCRAM_ITERATIONS):
     return f"SCRAM-SHA-256${iterations}:{_b64(salt)}${_b64(stored_key)}:{_b64(server_key)}"
 
 
-def _b64(raw):
+def _b64(raw: bytes) -> str:
     return base64.b64encode(raw).decode("ascii")
 
 
@@ -67,7 +69,7 @@ class Credentials:
     password: str = field(repr=False)
 
 
-def tls_context():
+def tls_context() -> ssl.SSLContext:
     bundle = os.environ.get("PG_CA_BUNDLE") or str(PACKAGED_CA_BUNDLE)
     if not os.path.isfile(bundle):
         raise ValueError("environment variable 'PG_CA_BUNDLE' names no file (CA bundle for PostgreSQL TLS)")
@@ -77,7 +79,7 @@ def tls_context():
     return context
 
 
-def connect(credentials, context):
+def connect(credentials: Credentials, context: ssl.SSLContext) -> Connection:
     """A session over verified TLS; LoginRefused when the server rejects the credentials."""
     try:
         return pg8000.native.Connection(
@@ -97,7 +99,7 @@ def connect(credentials, context):
 
 
 @contextlib.contextmanager
-def session(credentials, context):
+def session(credentials: Credentials, context: ssl.SSLContext) -> Iterator[Connection]:
     connection = connect(credentials, context)
     try:
         yield connection
@@ -106,37 +108,42 @@ def session(credentials, context):
             connection.close()
 
 
-def session_role(credentials, context):
+def session_role(credentials: Credentials, context: ssl.SSLContext) -> str | None:
     """The role a fresh session of these credentials acts as, or None if login is refused."""
     try:
         with session(credentials, context) as connection:
-            return connection.run("SELECT current_user")[0][0]
+            role: str = connection.run("SELECT current_user")[0][0]
+            return role
     except LoginRefused:
         return None
 
 
-def sqlstate(error):
-    details = error.args[0] if error.args else None
-    return details.get("C") if isinstance(details, dict) else None
+def sqlstate(error: BaseException) -> str | None:
+    details: object = error.args[0] if error.args else None
+    if not isinstance(details, dict):
+        return None
+    code: str | None = details.get("C")  # pg8000 puts the server's error fields in a dict, SQLSTATE under "C"
+    return code
 
 
-def check_identifier(name, source):
+def check_identifier(name: object, source: str) -> None:
     if not isinstance(name, str) or not name or "\x00" in name:
         raise ValueError(f"{source} is not a valid PostgreSQL role name")
     if len(name.encode("utf-8")) > MAX_IDENTIFIER_BYTES:
         raise ValueError(f"{source} is longer than PostgreSQL's {MAX_IDENTIFIER_BYTES}-byte limit for names")
 
 
-def quote_identifier(name):
+def quote_identifier(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def quote_literal(text):
+def quote_literal(text: str) -> str:
     # standard_conforming_strings is on (the default since 9.1): only quotes need doubling.
     return "'" + text.replace("'", "''") + "'"
 
 
-def grant_login(connection, user, password, owner_role, dbname, peers=()):
+def grant_login(connection: Connection, user: str, password: str, owner_role: str, dbname: str,
+                peers: Iterable[str] = ()) -> None:
     """As the master: give `user` this password and make it and `peers` act as `owner_role`.
 
     One transaction, so a failure leaves the database as it was. Changes are made only where
@@ -159,7 +166,7 @@ def grant_login(connection, user, password, owner_role, dbname, peers=()):
         raise
 
 
-def probe_app_privileges(connection):
+def probe_app_privileges(connection: Connection) -> None:
     """Write and read a table, rolled back: fails unless the session may do the app's work."""
     connection.run("BEGIN")
     try:
@@ -170,11 +177,11 @@ def probe_app_privileges(connection):
         connection.run("ROLLBACK")
 
 
-def _role_exists(connection, name):
+def _role_exists(connection: Connection, name: str) -> bool:
     return bool(connection.run("SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = :name", name=name))
 
 
-def _ensure_owner_role(connection, owner_role, dbname):
+def _ensure_owner_role(connection: Connection, owner_role: str, dbname: str) -> None:
     if _role_exists(connection, owner_role):
         return  # an existing owner role keeps the privileges its administrators gave it
     owner = quote_identifier(owner_role)
@@ -184,7 +191,7 @@ def _ensure_owner_role(connection, owner_role, dbname):
     connection.run(f"GRANT USAGE, CREATE ON SCHEMA public TO {owner}")
 
 
-def _ensure_acts_as_owner(connection, user, owner_role):
+def _ensure_acts_as_owner(connection: Connection, user: str, owner_role: str) -> None:
     membership = connection.run(
         "SELECT 1 FROM pg_catalog.pg_auth_members m"
         " JOIN pg_catalog.pg_roles g ON g.oid = m.roleid"

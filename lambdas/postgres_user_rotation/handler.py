@@ -8,15 +8,24 @@ come from the secret at `masterarn`; an RDS-managed master secret holds only use
 password, so host, port and dbname always come from the user secret.
 """
 
+from __future__ import annotations
+
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from rotation_common import metadata as tags
 from rotation_common.consumers import redeploy_consumers
-from rotation_common.protocol import CURRENT, PENDING, Rotator, handle
-from rotation_common.values import parse_secret_json, require_fields, require_same
+from rotation_common.metadata import SecretMetadata
+from rotation_common.protocol import CURRENT, PENDING, Rotation, Rotator, handle
+from rotation_common.values import SecretValue, parse_secret_json, require_fields, require_same
 
-if __package__:  # imported as postgres_user_rotation.handler (tests, tools)
+if TYPE_CHECKING:  # boto3-stubs, a dev dependency: the Lambda runtime has boto3 only
+    from mypy_boto3_secretsmanager import SecretsManagerClient
+
+# The type checker reads this file as postgres_user_rotation.handler (TYPE_CHECKING is true for it only).
+if TYPE_CHECKING or __package__:  # imported as postgres_user_rotation.handler (tests, tools)
     from postgres_user_rotation import database
 else:  # in the Lambda archive this kind's files sit at the root
     import database
@@ -47,7 +56,7 @@ class PostgresUserRotator(Rotator):
     kind = "postgres-user"
     value_fields = ("engine", "host", "port", "dbname", "username", "password", "masterarn")
 
-    def new_value(self, metadata, current):
+    def new_value(self, metadata: SecretMetadata, current: SecretValue | None) -> SecretValue:
         connection = expected_connection(metadata, current)
         return {
             "engine": connection["engine"],
@@ -59,7 +68,7 @@ class PostgresUserRotator(Rotator):
             "masterarn": connection["masterarn"],
         }
 
-    def set_value(self, rotation, pending, current):
+    def set_value(self, rotation: Rotation, pending: SecretValue, current: SecretValue | None) -> None:
         plan = plan_rotation(rotation.metadata, pending, current)
         context = database.tls_context()
         log = rotation.log.bind(db_host=plan.pending.host, db_user=plan.pending.username)
@@ -83,7 +92,7 @@ class PostgresUserRotator(Rotator):
             connection.close()
         log.info("set the AWSPENDING password in the database", outcome="set")
 
-    def test_value(self, rotation, pending, current):
+    def test_value(self, rotation: Rotation, pending: SecretValue, current: SecretValue | None) -> None:
         plan = plan_rotation(rotation.metadata, pending, current)
         try:
             with database.session(plan.pending, database.tls_context()) as connection:
@@ -94,7 +103,7 @@ class PostgresUserRotator(Rotator):
         except database.LoginRefused:
             raise ValueError(f"{PENDING} credentials cannot log in to the database") from None
 
-    def finish_value(self, rotation, pending, promote):
+    def finish_value(self, rotation: Rotation, pending: SecretValue, promote: Callable[[], None]) -> None:
         promote()
         # The app's tasks get the database login injected when they start, so the consuming service (tag
         # `securestack:ecs-service`) is redeployed; its running tasks keep the previous user, still valid.
@@ -103,7 +112,7 @@ class PostgresUserRotator(Rotator):
         redeploy_consumers(rotation.metadata, rotation.log)
 
 
-def expected_connection(metadata, current):
+def expected_connection(metadata: SecretMetadata, current: SecretValue | None) -> dict[str, Any]:
     """Connection fields every version must share: the tags', checked against AWSCURRENT."""
     if current is None:
         return {
@@ -124,7 +133,7 @@ def expected_connection(metadata, current):
     return connection
 
 
-def next_username(metadata, current):
+def next_username(metadata: SecretMetadata, current: SecretValue | None) -> str:
     """The user the pending value is for: the base user first, then the other of the pair."""
     base = base_username(metadata, current)
     if current is None:
@@ -137,17 +146,18 @@ def next_username(metadata, current):
     raise ValueError(f"{CURRENT} value field 'username' is neither the base user nor its '{CLONE_SUFFIX}'")
 
 
-def base_username(metadata, current):
+def base_username(metadata: SecretMetadata, current: SecretValue | None) -> str:
     base = metadata.get(tags.DB_USERNAME)
     if base is None:
         if current is None:
-            metadata.require(tags.DB_USERNAME)
-        base = current["username"].removesuffix(CLONE_SUFFIX)
+            base = metadata.require(tags.DB_USERNAME)  # raises: the tag is missing and there is no current user
+        else:
+            base = str(current["username"]).removesuffix(CLONE_SUFFIX)
     database.check_identifier(base + CLONE_SUFFIX, f"secret tag '{tags.DB_USERNAME}' with '{CLONE_SUFFIX}'")
     return base
 
 
-def plan_rotation(metadata, pending, current):
+def plan_rotation(metadata: SecretMetadata, pending: SecretValue, current: SecretValue | None) -> UserRotationPlan:
     """Refuse a pending value for another database or a user that is not the alternate."""
     expected = expected_connection(metadata, current)
     source = "the secret's tags" if current is None else CURRENT
@@ -164,10 +174,10 @@ def plan_rotation(metadata, pending, current):
     )
 
 
-def master_credentials(client, plan):
+def master_credentials(client: SecretsManagerClient, plan: UserRotationPlan) -> database.Credentials:
     label = "master secret (masterarn)"
     response = client.get_secret_value(SecretId=plan.masterarn, VersionStage=CURRENT)
-    master = parse_secret_json(response.get("SecretString"), label)
+    master = parse_secret_json(response.get("SecretString", ""), label)
     require_fields(master, ("username", "password"), label)
     if master.get("host") and master["host"] != plan.pending.host:
         raise ValueError(f"{label} field 'host' names another host than the user secret")
@@ -180,7 +190,7 @@ def master_credentials(client, plan):
     )
 
 
-def _credentials(value):
+def _credentials(value: SecretValue) -> database.Credentials:
     return database.Credentials(
         host=value["host"],
         port=int(value["port"]),
@@ -190,14 +200,15 @@ def _credentials(value):
     )
 
 
-def _port(value, label):
-    if isinstance(value, bool) or not str(value).isdigit() or not 0 < int(value) < 65536:
+def _port(value: object, label: str) -> int:
+    text = str(value)  # a JSON number or a string of digits
+    if isinstance(value, bool) or not text.isdigit() or not 0 < int(text) < 65536:
         raise ValueError(f"{label} value field 'port' is not a TCP port")
-    return int(value)
+    return int(text)
 
 
 ROTATOR = PostgresUserRotator()
 
 
-def lambda_handler(event, context):
+def lambda_handler(event: object, context: object) -> None:
     handle(event, ROTATOR)

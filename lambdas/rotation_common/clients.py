@@ -6,10 +6,18 @@ wait longer than the function's own 60 s timeout, and the step dies with nothing
 out". With these settings an unreachable API fails within seconds and `unreachable_endpoint` names it.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Literal, overload
+
 import boto3
 from botocore.config import Config
 from botocore.exceptions import ConnectionClosedError, ReadTimeoutError
 from botocore.exceptions import ConnectionError as BotoConnectionError
+
+if TYPE_CHECKING:  # boto3-stubs, a dev dependency: the Lambda runtime has boto3 only
+    from mypy_boto3_ecs import ECSClient
+    from mypy_boto3_secretsmanager import SecretsManagerClient
 
 # Secrets Manager and ECS answer in well under a second; a connection through a VPC endpoint is made in
 # milliseconds. Worst case per call: 3 attempts x (2 s + 5 s) plus standard-mode backoff, far below 60 s.
@@ -25,10 +33,16 @@ CLIENT_CONFIG = Config(
 # The log message of a step that failed because an API could not be reached (field `aws_endpoint` names it).
 UNREACHABLE_MESSAGE = "rotation step failed: AWS API unreachable (is its VPC interface endpoint missing?)"
 
-_cached = {}
+_cached: dict[tuple[str, str | None], tuple[boto3.Session, SecretsManagerClient | ECSClient]] = {}
 
 
-def aws_client(service, endpoint_url=None):
+@overload
+def aws_client(service: Literal["secretsmanager"], endpoint_url: str | None = None) -> SecretsManagerClient: ...
+@overload
+def aws_client(service: Literal["ecs"], endpoint_url: str | None = None) -> ECSClient: ...
+def aws_client(
+    service: Literal["secretsmanager", "ecs"], endpoint_url: str | None = None
+) -> SecretsManagerClient | ECSClient:
     """A client of boto3's default session with CLIENT_CONFIG, one per session, service and endpoint URL.
 
     Building a client costs tens of milliseconds, so a warm Lambda container reuses it; a new default
@@ -37,6 +51,7 @@ def aws_client(service, endpoint_url=None):
     if boto3.DEFAULT_SESSION is None:
         boto3.setup_default_session()
     session = boto3.DEFAULT_SESSION
+    assert session is not None  # set just above (boto3 types it Optional)
     key = (service, endpoint_url)
     cached = _cached.get(key)
     if cached is None or cached[0] is not session:
@@ -45,8 +60,9 @@ def aws_client(service, endpoint_url=None):
     return cached[1]
 
 
-def unreachable_endpoint(error):
+def unreachable_endpoint(error: BaseException) -> str | None:
     """The endpoint URL an error could not reach (no VPC endpoint, or one that does not answer), else None."""
     if isinstance(error, (BotoConnectionError, ReadTimeoutError, ConnectionClosedError)):
-        return getattr(error, "kwargs", {}).get("endpoint_url") or "unknown endpoint"
+        endpoint: str | None = getattr(error, "kwargs", {}).get("endpoint_url")
+        return endpoint or "unknown endpoint"
     return None

@@ -12,13 +12,14 @@ which a metric filter on the function's log group counts and an alarm on the aud
 from botocore.exceptions import BotoCoreError, ClientError
 
 from rotation_common.clients import aws_client
-from rotation_common.logging_json import describe_error
+from rotation_common.logging_json import RotationLog, describe_error
+from rotation_common.metadata import SecretMetadata
 
 # The `outcome` the redeploy-failure alarm's metric filter matches (components/rotation.py).
 REDEPLOY_FAILED = "redeploy-failed"
 
 
-def redeploy_consumers(metadata, log):
+def redeploy_consumers(metadata: SecretMetadata, log: RotationLog) -> None:
     try:
         target = metadata.ecs_service()
     except ValueError as error:

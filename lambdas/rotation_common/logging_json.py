@@ -10,6 +10,7 @@ import json
 import logging
 import os
 import sys
+from typing import Any
 
 from rotation_common.clients import unreachable_endpoint
 
@@ -38,7 +39,7 @@ ALLOWED_FIELDS = frozenset(
 class _CurrentStdoutHandler(logging.Handler):
     """Writes to whatever sys.stdout is at emit time (the Lambda runtime or a test capture)."""
 
-    def emit(self, record):
+    def emit(self, record: logging.LogRecord) -> None:
         try:
             sys.stdout.write(record.getMessage() + "\n")
             sys.stdout.flush()
@@ -46,7 +47,7 @@ class _CurrentStdoutHandler(logging.Handler):
             self.handleError(record)
 
 
-def _build_logger():
+def _build_logger() -> logging.Logger:
     logger = logging.getLogger(LOGGER_NAME)
     if not logger.handlers:
         logger.addHandler(_CurrentStdoutHandler())
@@ -62,26 +63,27 @@ _LOGGER = _build_logger()
 class RotationLog:
     """A logger bound to the fields of one invocation (step, secret ARN, version id)."""
 
-    def __init__(self, **bound):
+    # Field values are identifiers, outcomes and codes (str, int, None), serialised with default=str.
+    def __init__(self, **bound: object) -> None:
         _check_fields(bound)
         self._bound = bound
 
-    def bind(self, **more):
+    def bind(self, **more: object) -> "RotationLog":
         return RotationLog(**{**self._bound, **more})
 
-    def debug(self, message, **fields):
+    def debug(self, message: str, **fields: object) -> None:
         self._log(logging.DEBUG, message, fields)
 
-    def info(self, message, **fields):
+    def info(self, message: str, **fields: object) -> None:
         self._log(logging.INFO, message, fields)
 
-    def warning(self, message, **fields):
+    def warning(self, message: str, **fields: object) -> None:
         self._log(logging.WARNING, message, fields)
 
-    def error(self, message, **fields):
+    def error(self, message: str, **fields: object) -> None:
         self._log(logging.ERROR, message, fields)
 
-    def _log(self, level, message, fields):
+    def _log(self, level: int, message: str, fields: dict[str, object]) -> None:
         if not _LOGGER.isEnabledFor(level):
             return
         _check_fields(fields)
@@ -89,14 +91,14 @@ class RotationLog:
         _LOGGER.log(level, json.dumps(line, sort_keys=True, default=str))
 
 
-def _check_fields(fields):
+def _check_fields(fields: dict[str, object]) -> None:
     unknown = set(fields) - ALLOWED_FIELDS
     if unknown:
         # A programming error caught by the tests, before any value could be logged.
         raise TypeError(f"log fields not allowed: {sorted(unknown)}")
 
 
-def describe_error(error):
+def describe_error(error: BaseException) -> dict[str, str]:
     """Loggable facts about an exception: its type and a machine code, never its message."""
     facts = {"error_type": type(error).__name__}
     code = _error_code(error)
@@ -108,11 +110,13 @@ def describe_error(error):
     return facts
 
 
-def _error_code(error):
+def _error_code(error: BaseException) -> str | None:
     response = getattr(error, "response", None)
     if isinstance(response, dict):  # botocore ClientError
-        return response.get("Error", {}).get("Code")
-    details = error.args[0] if error.args else None
+        code: str | None = response.get("Error", {}).get("Code")
+        return code
+    details: Any = error.args[0] if error.args else None
     if isinstance(details, dict):  # pg8000 DatabaseError: SQLSTATE
-        return details.get("C")
+        sqlstate: str | None = details.get("C")
+        return sqlstate
     return None

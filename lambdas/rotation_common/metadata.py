@@ -6,6 +6,9 @@ one from its rotator. AWS tag values allow only letters, digits, spaces and `_ .
 hence the `ALL_SCOPES` spelling of the wildcard scope `*`.
 """
 
+from collections.abc import Iterable, Mapping
+from typing import Any
+
 TAG_PREFIX = "securestack:"
 
 ENV = "securestack:env"
@@ -39,40 +42,40 @@ BANG_TAG = "@21"
 class SecretMetadata:
     """The `securestack:*` tags of one secret, with lookups that fail naming the tag."""
 
-    def __init__(self, tags):
+    def __init__(self, tags: Mapping[str, str]) -> None:
         self._tags = dict(tags)
 
     @classmethod
-    def from_description(cls, description):
+    def from_description(cls, description: Mapping[str, Any]) -> "SecretMetadata":
         tags = description.get("Tags") or []
         return cls({tag["Key"]: tag["Value"] for tag in tags if tag.get("Key", "").startswith(TAG_PREFIX)})
 
-    def get(self, key):
+    def get(self, key: str) -> str | None:
         value = self._tags.get(key)
         return value.strip() if isinstance(value, str) and value.strip() else None
 
-    def require(self, key):
+    def require(self, key: str) -> str:
         value = self.get(key)
         if value is None:
             raise ValueError(f"secret tag '{key}' is missing or empty")
         return value
 
-    def require_port(self, key=DB_PORT):
+    def require_port(self, key: str = DB_PORT) -> int:
         value = self.require(key)
         if not value.isdigit() or not 0 < int(value) < 65536:
             raise ValueError(f"secret tag '{key}' is not a TCP port")
         return int(value)
 
-    def scopes(self):
+    def scopes(self) -> list[str]:
         """Scopes in tag order; `ALL_SCOPES` decodes back to `*`."""
         return decode_scopes(self.require(SCOPES), SCOPES)
 
-    def master_secret_arn(self, required=False):
+    def master_secret_arn(self, required: bool = False) -> str | None:
         """The master secret's ARN (or None); `@21` in the tag stands for '!'."""
         value = self.require(MASTER_SECRET_ARN) if required else self.get(MASTER_SECRET_ARN)
         return None if value is None else value.replace(BANG_TAG, BANG)
 
-    def ecs_service(self):
+    def ecs_service(self) -> tuple[str, str] | None:
         """(cluster, service) of the ECS service consuming the secret, or None."""
         value = self.get(ECS_SERVICE)
         if value is None:
@@ -82,7 +85,7 @@ class SecretMetadata:
             raise ValueError(f"secret tag '{ECS_SERVICE}' must be '<cluster>/<service>'")
         return cluster, service
 
-    def previous_grace_days(self):
+    def previous_grace_days(self) -> int:
         """Days the replaced value stays valid after the new one is current (0: not at all)."""
         value = self.get(PREVIOUS_GRACE_DAYS)
         if value is None:
@@ -92,7 +95,7 @@ class SecretMetadata:
                              f"{MAX_PREVIOUS_GRACE_DAYS}")
         return int(value)
 
-    def revoke_previous(self):
+    def revoke_previous(self) -> bool:
         """True when the operator asked this rotation to end the replaced value at once (tag set to 'true')."""
         value = self.get(REVOKE_PREVIOUS)
         if value is None:
@@ -102,13 +105,13 @@ class SecretMetadata:
         return True
 
 
-def decode_scopes(text, source):
+def decode_scopes(text: str, source: str) -> list[str]:
     scopes = [WILDCARD_SCOPE if scope == WILDCARD_SCOPE_TAG else scope for scope in text.split(" ")]
     if any(not scope for scope in scopes):
         raise ValueError(f"'{source}' must hold scopes separated by single spaces")
     return scopes
 
 
-def encode_scopes(scopes):
+def encode_scopes(scopes: Iterable[str]) -> str:
     """The tag value for a list of scopes (used by the infrastructure and by tests)."""
     return " ".join(WILDCARD_SCOPE_TAG if scope == WILDCARD_SCOPE else scope for scope in scopes)

@@ -13,17 +13,29 @@ with the same token. Every step is therefore idempotent, and the same guards run
 A kind (`Rotator`) supplies only what differs: how to generate, set and test a value.
 """
 
+from __future__ import annotations
+
 import json
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
 from rotation_common.clients import UNREACHABLE_MESSAGE, aws_client, unreachable_endpoint
 from rotation_common.logging_json import RotationLog, describe_error
 from rotation_common.metadata import KIND, SecretMetadata
-from rotation_common.values import parse_secret_json, require_fields
+from rotation_common.values import SecretValue, parse_secret_json, require_fields
+
+if TYPE_CHECKING:  # boto3-stubs, a dev dependency: the Lambda runtime has boto3 only
+    from mypy_boto3_secretsmanager import SecretsManagerClient
+    from mypy_boto3_secretsmanager.type_defs import (
+        DescribeSecretResponseTypeDef,
+        PutSecretValueRequestTypeDef,
+        UpdateSecretVersionStageRequestTypeDef,
+    )
 
 STEPS = ("createSecret", "setSecret", "testSecret", "finishSecret")
 CURRENT = "AWSCURRENT"
@@ -48,27 +60,31 @@ class Rotator:
     """What one kind of secret supplies to the protocol. Subclasses override the hooks."""
 
     kind = ""  # value of the `securestack:kind` tag this rotator accepts
-    value_fields = ()  # fields every value of this kind has
 
-    def new_value(self, metadata, current):
+    @property
+    def value_fields(self) -> tuple[str, ...]:
+        """Fields every value of this kind has (a kind overrides it, with a class attribute or a property)."""
+        return ()
+
+    def new_value(self, metadata: SecretMetadata, current: SecretValue | None) -> SecretValue:
         """A fresh pending value; `current` is None when bootstrapping from metadata."""
         raise NotImplementedError
 
-    def set_value(self, rotation, pending, current):
+    def set_value(self, rotation: Rotation, pending: SecretValue, current: SecretValue | None) -> None:
         """Make the pending value usable where it is consumed (a database, ...)."""
 
-    def test_value(self, rotation, pending, current):
+    def test_value(self, rotation: Rotation, pending: SecretValue, current: SecretValue | None) -> None:
         """Raise unless the pending value works."""
         raise NotImplementedError
 
-    def finish_value(self, rotation, pending, promote):
+    def finish_value(self, rotation: Rotation, pending: SecretValue, promote: Callable[[], None]) -> None:
         """finishSecret's part of the kind: `promote()` moves AWSCURRENT to the pending version (idempotent).
 
         Default: promote only. A kind may check its tags before and update what verifies it after."""
         promote()
 
 
-def parse_event(event):
+def parse_event(event: object) -> RotationEvent:
     if not isinstance(event, dict):
         raise ValueError("event must be an object with 'Step', 'SecretId' and 'ClientRequestToken'")
     step = _required_string(event, "Step")
@@ -86,7 +102,7 @@ def parse_event(event):
     return RotationEvent(step, secret_id, token, rotation_token)
 
 
-def _required_string(event, name):
+def _required_string(event: dict[str, Any], name: str) -> str:
     if name not in event or event[name] is None:
         raise ValueError(f"event field '{name}' is missing")
     value = event[name]
@@ -95,7 +111,7 @@ def _required_string(event, name):
     return value
 
 
-def secretsmanager_client():
+def secretsmanager_client() -> SecretsManagerClient:
     """The Secrets Manager client (short timeouts, bounded retries: rotation_common.clients).
 
     The endpoint URL can name a VPC endpoint, as in AWS's reference rotation functions.
@@ -106,7 +122,8 @@ def secretsmanager_client():
 class Rotation:
     """One invocation's view of the secret: its versions, metadata and value accessors."""
 
-    def __init__(self, client, event, description, rotator, log):
+    def __init__(self, client: SecretsManagerClient, event: RotationEvent, description: DescribeSecretResponseTypeDef,
+                 rotator: Rotator, log: RotationLog) -> None:
         self.client = client
         self.event = event
         self.token = event.token
@@ -116,13 +133,13 @@ class Rotation:
         self.rotator = rotator
         self.log = log
 
-    def current_version_id(self):
+    def current_version_id(self) -> str | None:
         return self._version_with(CURRENT)
 
-    def _version_with(self, stage):
+    def _version_with(self, stage: str) -> str | None:
         return next((version for version, stages in self.stages.items() if stage in stages), None)
 
-    def current_value(self):
+    def current_value(self) -> SecretValue | None:
         """The value this rotation replaces, or None for a secret's first value (bootstrap).
 
         Normally AWSCURRENT. When the token itself is already AWSCURRENT (a finishSecret that
@@ -138,28 +155,28 @@ class Rotation:
             raise ValueError(f"{stage} version {version} of the secret has no value")
         return self._checked(text, stage)
 
-    def replaced_version_id(self):
+    def replaced_version_id(self) -> str | None:
         """The version whose value current_value() returns (None for a secret's first value)."""
         return self._replaced_version()[0]
 
-    def _replaced_version(self):
+    def _replaced_version(self) -> tuple[str | None, str]:
         version = self.current_version_id()
         if version == self.token:
             return self._version_with(PREVIOUS), PREVIOUS
         return version, CURRENT
 
-    def pending_value(self):
+    def pending_value(self) -> SecretValue | None:
         text = self._secret_string(self.token, PENDING)
         return None if text is None else self._checked(text, PENDING)
 
-    def require_pending_value(self):
+    def require_pending_value(self) -> SecretValue:
         value = self.pending_value()
         if value is None:
             raise ValueError(f"version {self.token} has no AWSPENDING value yet: createSecret must run first")
         return value
 
-    def put_pending_value(self, text):
-        request = {
+    def put_pending_value(self, text: str) -> None:
+        request: PutSecretValueRequestTypeDef = {
             "SecretId": self.arn,
             "ClientRequestToken": self.token,
             "SecretString": text,
@@ -169,15 +186,15 @@ class Rotation:
             request["RotationToken"] = self.event.rotation_token
         self.client.put_secret_value(**request)
 
-    def move_stage(self, stage, to_version=None, from_version=None):
-        request = {"SecretId": self.arn, "VersionStage": stage}
+    def move_stage(self, stage: str, to_version: str | None = None, from_version: str | None = None) -> None:
+        request: UpdateSecretVersionStageRequestTypeDef = {"SecretId": self.arn, "VersionStage": stage}
         if to_version:
             request["MoveToVersionId"] = to_version
         if from_version:
             request["RemoveFromVersionId"] = from_version
         self.client.update_secret_version_stage(**request)
 
-    def _secret_string(self, version, stage):
+    def _secret_string(self, version: str, stage: str) -> str | None:
         # Always name both version and stage: a bare call can return another (stale) version.
         try:
             response = self.client.get_secret_value(SecretId=self.arn, VersionId=version, VersionStage=stage)
@@ -190,13 +207,13 @@ class Rotation:
             raise ValueError(f"{stage} version of the secret holds no SecretString")
         return text
 
-    def _checked(self, text, label):
+    def _checked(self, text: str, label: str) -> SecretValue:
         value = parse_secret_json(text, label)
         require_fields(value, self.rotator.value_fields, label)
         return value
 
 
-def handle(event, rotator):
+def handle(event: object, rotator: Rotator) -> None:
     """Run one step of a rotation: the body of every kind's `lambda_handler`."""
     try:
         request = parse_event(event)
@@ -220,7 +237,7 @@ def handle(event, rotator):
     log.info("rotation step done", outcome="done")
 
 
-def _guard(description, rotation):
+def _guard(description: DescribeSecretResponseTypeDef, rotation: Rotation) -> bool:
     """Refuse what must not be rotated; False when the step has nothing left to do."""
     enabled = description.get("RotationEnabled")
     if enabled is not True:
@@ -241,7 +258,7 @@ def _guard(description, rotation):
     return True
 
 
-def create_secret(rotation):
+def create_secret(rotation: Rotation) -> None:
     if rotation.pending_value() is not None:
         rotation.log.info("AWSPENDING value already exists", outcome="kept")
         return
@@ -253,12 +270,12 @@ def create_secret(rotation):
     )
 
 
-def set_secret(rotation):
+def set_secret(rotation: Rotation) -> None:
     pending = rotation.require_pending_value()
     rotation.rotator.set_value(rotation, pending, rotation.current_value())
 
 
-def test_secret(rotation):
+def test_secret(rotation: Rotation) -> None:
     pending = rotation.pending_value()
     current = rotation.current_value()
     if pending is None or pending == current:
@@ -272,14 +289,14 @@ def test_secret(rotation):
     rotation.rotator.test_value(rotation, pending, current)
 
 
-def finish_secret(rotation):
+def finish_secret(rotation: Rotation) -> None:
     # Never make an empty version current, whatever state a failed run left behind.
     pending = rotation.require_pending_value()
     previous = rotation.current_version_id()
     if previous != rotation.token and pending == rotation.current_value():
         raise ValueError(f"{PENDING} version {rotation.token} holds the {CURRENT} value: not a new value")
 
-    def promote():
+    def promote() -> None:
         if previous == rotation.token:
             return  # moved by an earlier run of this step (or the secret's first value)
         # Secrets Manager attaches AWSPREVIOUS to the version AWSCURRENT is removed from.
@@ -291,7 +308,7 @@ def finish_secret(rotation):
     rotation.move_stage(PENDING, from_version=rotation.token)
 
 
-_STEP_FUNCTIONS = {
+_STEP_FUNCTIONS: dict[str, Callable[[Rotation], None]] = {
     "createSecret": create_secret,
     "setSecret": set_secret,
     "testSecret": test_secret,

@@ -11,52 +11,55 @@ so that a failure before then leaves it for the retry. Removing it before AWSPEN
 that ended without AWSPENDING is never retried, and a tag left behind would revoke the next rotation too.
 """
 
-from rotation_common.protocol import CURRENT, PENDING, PREVIOUS, Rotator
-from rotation_common.metadata import REVOKE_PREVIOUS
-from rotation_common.values import check_timestamp, require_same, secrets_equal, utc_timestamp
+from collections.abc import Callable
+
+from rotation_common.protocol import CURRENT, PENDING, PREVIOUS, Rotation, Rotator
+from rotation_common.metadata import REVOKE_PREVIOUS, SecretMetadata
+from rotation_common.values import SecretValue, check_timestamp, require_same, secrets_equal, utc_timestamp
 
 
 class StandaloneSecretRotator(Rotator):
     secret_field = ""  # the field holding the secret itself ("key", "secret")
-    identity_fields = ()  # fields a rotation must carry unchanged
+    identity_fields: tuple[str, ...] = ()  # fields a rotation must carry unchanged
 
-    def generate_secret(self, metadata):
+    def generate_secret(self, metadata: SecretMetadata) -> str:
         raise NotImplementedError
 
-    def check_secret_format(self, secret, metadata):
+    def check_secret_format(self, secret: object, metadata: SecretMetadata) -> None:
         """Raise a ValueError naming the field unless `secret` is well formed."""
         raise NotImplementedError
 
-    def identity_from_metadata(self, metadata):
+    def identity_from_metadata(self, metadata: SecretMetadata) -> SecretValue:
         raise NotImplementedError
 
     @property
-    def value_fields(self):
+    def value_fields(self) -> tuple[str, ...]:
         return (self.secret_field, *self.identity_fields, "created_at")
 
-    def new_value(self, metadata, current):
+    def new_value(self, metadata: SecretMetadata, current: SecretValue | None) -> SecretValue:
         identity, _ = self._expected_identity(metadata, current)
         return {self.secret_field: self.generate_secret(metadata), **identity, "created_at": utc_timestamp()}
 
-    def set_value(self, rotation, pending, current):
+    def set_value(self, rotation: Rotation, pending: SecretValue, current: SecretValue | None) -> None:
         self._check_identity(rotation.metadata, pending, current)
         rotation.metadata.revoke_previous()  # a malformed revoke tag stops the rotation before anything moves
 
-    def test_value(self, rotation, pending, current):
+    def test_value(self, rotation: Rotation, pending: SecretValue, current: SecretValue | None) -> None:
         self._check_identity(rotation.metadata, pending, current)
         self.check_secret_format(pending[self.secret_field], rotation.metadata)
         check_timestamp(pending["created_at"], PENDING)
         if current is not None and secrets_equal(pending[self.secret_field], current[self.secret_field]):
             raise ValueError(f"{PENDING} value field '{self.secret_field}' equals the {CURRENT} one")
 
-    def finish_value(self, rotation, pending, promote):
+    def finish_value(self, rotation: Rotation, pending: SecretValue, promote: Callable[[], None]) -> None:
         revoke = rotation.metadata.revoke_previous()  # a malformed tag stops the step before anything moves
         self.promote_and_retire(rotation, pending, promote, revoke)
         if revoke:
             rotation.client.untag_resource(SecretId=rotation.arn, TagKeys=[REVOKE_PREVIOUS])
             rotation.log.info("previous value revoked; revoke tag removed", outcome="revoked")
 
-    def promote_and_retire(self, rotation, pending, promote, revoke):
+    def promote_and_retire(self, rotation: Rotation, pending: SecretValue, promote: Callable[[], None],
+                           revoke: bool) -> None:
         """Move AWSCURRENT; on `revoke`, leave nothing that accepts the replaced value. Default: drop its
         AWSPREVIOUS label, the one way a verifier reading the secret itself finds the replaced value."""
         replaced = rotation.replaced_version_id()
@@ -65,11 +68,11 @@ class StandaloneSecretRotator(Rotator):
         if revoke and replaced is not None:
             rotation.move_stage(PREVIOUS, from_version=replaced)
 
-    def _expected_identity(self, metadata, current):
+    def _expected_identity(self, metadata: SecretMetadata, current: SecretValue | None) -> tuple[SecretValue, str]:
         if current is None:
             return self.identity_from_metadata(metadata), "the secret's tags"
         return {name: current[name] for name in self.identity_fields}, CURRENT
 
-    def _check_identity(self, metadata, pending, current):
+    def _check_identity(self, metadata: SecretMetadata, pending: SecretValue, current: SecretValue | None) -> None:
         expected, source = self._expected_identity(metadata, current)
         require_same(pending, expected, self.identity_fields, source)

@@ -20,11 +20,16 @@ import datetime
 import hashlib
 import json
 import uuid
+from typing import Any
 
 from botocore.exceptions import ClientError
 
-from rotation_common.metadata import ENV, NAME, VERIFIER_SECRET
-from rotation_common.protocol import CURRENT
+from rotation_common.metadata import ENV, NAME, VERIFIER_SECRET, SecretMetadata
+from rotation_common.protocol import CURRENT, Rotation
+from rotation_common.values import SecretValue
+
+# One digest entry of the record: {"sha256", "stage", "versionId", "validUntil"} (JSON, as read or to write).
+Entry = dict[str, Any]
 
 RECORD_FORMAT = 1
 VERIFIER_PATH = "api-key-verifiers"
@@ -32,12 +37,12 @@ STAGE_CURRENT, STAGE_PENDING, STAGE_PREVIOUS = "current", "pending", "previous"
 _TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
 
-def digest(key):
+def digest(key: str) -> str:
     """64 lowercase hex characters of SHA-256 over the key's UTF-8 bytes: what the verifier compares."""
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
-def record_name(metadata):
+def record_name(metadata: SecretMetadata) -> str:
     """The record's name from the key secret's tag, which must be the one the stack derives for this key: a tag
     naming another key's record would let this rotation overwrite what that key's verifier accepts."""
     named = metadata.require(VERIFIER_SECRET)
@@ -47,19 +52,19 @@ def record_name(metadata):
     return named
 
 
-def _timestamp(moment):
+def _timestamp(moment: datetime.datetime) -> str:
     return moment.strftime(_TIME_FORMAT)
 
 
-def _now():
+def _now() -> datetime.datetime:
     return datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
 
 
-def _entry(value, stage, version_id, valid_until=None):
+def _entry(value: SecretValue, stage: str, version_id: str | None, valid_until: str | None = None) -> Entry:
     return {"sha256": digest(value["key"]), "stage": stage, "versionId": version_id, "validUntil": valid_until}
 
 
-def _still_valid(entry, now):
+def _still_valid(entry: Entry, now: datetime.datetime) -> bool:
     valid_until = entry.get("validUntil")
     if valid_until is None:
         return True
@@ -73,11 +78,11 @@ def _still_valid(entry, now):
 class VerifierRecord:
     """Reads and writes one key's record through the rotation's Secrets Manager client."""
 
-    def __init__(self, rotation):
+    def __init__(self, rotation: Rotation) -> None:
         self.rotation = rotation
         self.secret_id = record_name(rotation.metadata)
 
-    def read(self):
+    def read(self) -> dict[str, Entry]:
         """The record's entries by stage ({} when it has no value yet or cannot be used, then it is replaced)."""
         try:
             response = self.rotation.client.get_secret_value(SecretId=self.secret_id, VersionStage=CURRENT)
@@ -97,7 +102,7 @@ class VerifierRecord:
             return {}
         return entries
 
-    def write_if_changed(self, identity, entries, existing):
+    def write_if_changed(self, identity: SecretValue, entries: list[Entry], existing: dict[str, Entry]) -> None:
         """PutSecretValue as AWSCURRENT with a fresh token, unless the record already holds exactly `entries`.
 
         A failure raises: the step fails and Secrets Manager retries it, so no stage moves past a record that
@@ -115,7 +120,7 @@ class VerifierRecord:
         self.rotation.log.info("verifier record written", outcome="record-written")
 
 
-def before_promotion(rotation, pending, replaced):
+def before_promotion(rotation: Rotation, pending: SecretValue, replaced: SecretValue | None) -> None:
     """setSecret: make the record accept the pending key while it still accepts current and previous."""
     rotation.metadata.previous_grace_days()  # a malformed tag stops the rotation here, before anything moves
     record = VerifierRecord(rotation)
@@ -135,7 +140,7 @@ def before_promotion(rotation, pending, replaced):
     record.write_if_changed(pending, entries, existing)
 
 
-def _unfinished_current(rotation, existing):
+def _unfinished_current(rotation: Rotation, existing: dict[str, Entry]) -> Entry | None:
     """The record's current entry when it is no longer the key's AWSCURRENT: an earlier finishSecret moved the stage
     but its record write never happened (no retry came). That key is the key's previous value, so it keeps the grace
     finishSecret would have given it, counted from now (or none, with grace 0 or revoke-previous)."""
@@ -154,7 +159,7 @@ class FinishedRecord:
     """finishSecret's record, computed before AWSCURRENT moves (a bad tag then stops the step with nothing
     moved) and written right after the move."""
 
-    def __init__(self, rotation, pending, replaced):
+    def __init__(self, rotation: Rotation, pending: SecretValue, replaced: SecretValue | None) -> None:
         self.record = VerifierRecord(rotation)
         self.pending = pending
         metadata = rotation.metadata
@@ -166,7 +171,7 @@ class FinishedRecord:
         if previous is not None:
             self.entries.append(previous)
 
-    def _previous(self, rotation, replaced, grace_days):
+    def _previous(self, rotation: Rotation, replaced: SecretValue | None, grace_days: int) -> Entry | None:
         if replaced is None or self.revoked or grace_days == 0:
             return None
         if self.existing.get(STAGE_CURRENT, {}).get("versionId") == rotation.token:
@@ -175,5 +180,5 @@ class FinishedRecord:
         valid_until = _timestamp(_now() + datetime.timedelta(days=grace_days))
         return _entry(replaced, STAGE_PREVIOUS, rotation.replaced_version_id(), valid_until)
 
-    def write(self):
+    def write(self) -> None:
         self.record.write_if_changed(self.pending, self.entries, self.existing)

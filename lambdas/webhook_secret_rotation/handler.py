@@ -10,8 +10,10 @@ import binascii
 import secrets
 
 from rotation_common import metadata as tags
+from rotation_common.metadata import SecretMetadata
 from rotation_common.protocol import PENDING, handle
 from rotation_common.standalone import StandaloneSecretRotator
+from rotation_common.values import SecretValue
 
 SECRET_PREFIX = "whsec_"
 RANDOM_BYTES = 32
@@ -22,13 +24,13 @@ class WebhookSecretRotator(StandaloneSecretRotator):
     secret_field = "secret"
     identity_fields = ("env", "name")
 
-    def generate_secret(self, metadata):
+    def generate_secret(self, metadata: SecretMetadata) -> str:
         return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(RANDOM_BYTES)).decode("ascii")
 
-    def identity_from_metadata(self, metadata):
+    def identity_from_metadata(self, metadata: SecretMetadata) -> SecretValue:
         return {"env": metadata.require(tags.ENV), "name": metadata.require(tags.NAME)}
 
-    def check_secret_format(self, secret, metadata):
+    def check_secret_format(self, secret: object, metadata: SecretMetadata) -> None:
         if not isinstance(secret, str) or not secret.startswith(SECRET_PREFIX):
             raise ValueError(f"{PENDING} value field 'secret' does not start with '{SECRET_PREFIX}'")
         try:
@@ -42,5 +44,5 @@ class WebhookSecretRotator(StandaloneSecretRotator):
 ROTATOR = WebhookSecretRotator()
 
 
-def lambda_handler(event, context):
+def lambda_handler(event: object, context: object) -> None:
     handle(event, ROTATOR)
