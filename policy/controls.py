@@ -40,17 +40,17 @@ def short_type(token: str) -> str:
     return f"{module}:{token.split(':')[-1]}"
 
 
-def enforcement(policy) -> str:
+def enforcement(policy: Any) -> str:
     level = policy.enforcement_level or EnforcementLevel.MANDATORY
     return level.value
 
 
-def claim_numbers(policy, claims=CLAIMS) -> str:
+def claim_numbers(policy: Any, claims=CLAIMS) -> str:
     """The rows of the claims table (below) this policy enforces."""
     return ", ".join(f"#{number}" for number, claim in enumerate(claims, start=1) if policy.name in claim.policies)
 
 
-def row(policy) -> str:
+def row(policy: Any) -> str:
     controls = policy.controls
     kind = "stack" if isinstance(policy, StackValidationPolicy) else "resource"
     types = ", ".join(dict.fromkeys(short_type(t) for t in policy.resource_types)) if policy.resource_types else "-"
@@ -78,7 +78,7 @@ def claim_row(number: int, claim: Claim) -> str:
     return "| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |"
 
 
-def render(policies=POLICIES, claims=CLAIMS) -> str:
+def render(policies: Any=POLICIES, claims: Any=CLAIMS) -> str:
     """The policy table, the claims table, then the outside scanner's findings left on the shipped stacks and why
     each stays."""
     return (HEADER + "\n".join(row(policy) for policy in policies) + "\n" + CLAIMS_HEADER

@@ -92,7 +92,7 @@ def read_policy_config(stack_config: StackConfig) -> dict[str, Any]:
     return document
 
 
-def enforcement_levels(config: Mapping[str, Any], policies=POLICIES) -> dict[str, EnforcementLevel]:
+def enforcement_levels(config: Mapping[str, Any], policies: Any=POLICIES) -> dict[str, EnforcementLevel]:
     """Policy name -> level, from `{"<policy>": "advisory"}` or `{"<policy>": {"enforcementLevel": ...}}`."""
     known = {policy.name for policy in policies}
     levels = {}
@@ -107,7 +107,7 @@ def enforcement_levels(config: Mapping[str, Any], policies=POLICIES) -> dict[str
     return levels
 
 
-def configure_request(levels: Mapping[str, EnforcementLevel], analyzer) -> proto.ConfigureAnalyzerRequest:
+def configure_request(levels: Mapping[str, EnforcementLevel], analyzer: Any) -> proto.ConfigureAnalyzerRequest:
     return proto.ConfigureAnalyzerRequest(policyConfig={
         name: proto.PolicyConfig(enforcementLevel=analyzer._map_enforcement_level(level))
         for name, level in levels.items()})
@@ -221,7 +221,7 @@ def stack_configure_request(stack_config: StackConfig, dry_run: bool) -> proto.A
 
 # -- running the analyzer --------------------------------------------------------------------------------------
 
-def new_analyzer(levels: Mapping[str, EnforcementLevel], policies=POLICIES) -> _PolicyAnalyzerServicer:
+def new_analyzer(levels: Mapping[str, EnforcementLevel], policies: Any=POLICIES) -> _PolicyAnalyzerServicer:
     """The servicer `PolicyPack(PACK_NAME, POLICIES, EnforcementLevel.MANDATORY)` serves, configured like the
     engine configures it."""
     analyzer = _PolicyAnalyzerServicer(PACK_NAME, pack_version(), list(policies), EnforcementLevel.MANDATORY)
@@ -248,7 +248,7 @@ def analyze(analyzer: _PolicyAnalyzerServicer, resources: list[EngineResource], 
     return found
 
 
-def guarded(call, request, subject: str):
+def guarded(call: Any, request, subject: str):
     """One analyzer call; a policy that raises fails the run (the engine fails the update on an analyzer error)
     with one line naming the policy, what it was checking and the error."""
     try:
@@ -274,14 +274,14 @@ def one_line(error: BaseException) -> str:
     return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
-def violation(diagnostic: proto.AnalyzeDiagnostic, urn: Optional[str]) -> dict:
+def violation(diagnostic: proto.AnalyzeDiagnostic, urn: Optional[str]) -> dict[str, Any]:
     prefix = diagnostic.description + "\n"
     message = diagnostic.message[len(prefix):] if diagnostic.message.startswith(prefix) else diagnostic.message
     return {"policyName": diagnostic.policyName, "enforcementLevel": REPORTED_LEVELS[diagnostic.enforcementLevel],
             "message": message or diagnostic.description, "urn": urn, "description": diagnostic.description}
 
 
-def enforced_after_deploy(found: dict) -> dict:
+def enforced_after_deploy(found: dict[str, Any]) -> dict[str, Any]:
     """`pulumi up` knows every value, so there a policy that cannot read one has no excuse: a preview-only
     "can't run" advisory becomes a mandatory violation (fail closed) instead of passing silently."""
     if found["enforcementLevel"] != "advisory" or not found["message"].startswith(CANNOT_RUN_PREFIX):
@@ -290,7 +290,7 @@ def enforced_after_deploy(found: dict) -> dict:
             "message": found["message"] + " (in up mode every value is known: the policy must decide)"}
 
 
-def config_violation(error: PolicyConfigError) -> dict:
+def config_violation(error: PolicyConfigError) -> dict[str, Any]:
     return {"policyName": CONFIG_ERROR_POLICY, "enforcementLevel": "mandatory", "message": str(error), "urn": None,
             "description": "the stack's policy config must be valid"}
 

@@ -16,7 +16,7 @@ LOGGER_NAME = "securestack.runtime"
 logger = logging.getLogger(LOGGER_NAME)
 
 
-def failure_kind(error):
+def failure_kind(error: BaseException) -> str:
     """A short, value-free description of why a load failed."""
     if isinstance(error, ClientError):
         # Only the code: an AWS error message can quote request parameters.
@@ -31,12 +31,12 @@ def failure_kind(error):
 class FailureLog:
     """Remembers which (secret, failure kind) pairs were already logged."""
 
-    def __init__(self, component):
+    def __init__(self, component: str) -> None:
         self._component = component
-        self._logged = {}
+        self._logged: dict[str, set[str]] = {}
         self._lock = threading.Lock()
 
-    def failed(self, secret_id, error):
+    def failed(self, secret_id: str, error: BaseException) -> None:
         kind = failure_kind(error)
         with self._lock:
             kinds = self._logged.setdefault(secret_id, set())
@@ -47,7 +47,7 @@ class FailureLog:
             "%s: cannot load %s (%s); keeping the last good set", self._component, secret_id, kind
         )
 
-    def loaded(self, secret_id):
+    def loaded(self, secret_id: str) -> None:
         with self._lock:
             had_failures = bool(self._logged.pop(secret_id, None))
         if had_failures:

@@ -16,9 +16,10 @@ A failed load keeps the last good set (see _failures); nothing that was not load
 import math
 import threading
 import time
+from typing import Callable, Optional
 
 
-def check_seconds(name, value, minimum):
+def check_seconds(name: str, value: object, minimum: float) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < minimum:
         raise ValueError(f"{name} must be a number >= {minimum}")
     return float(value)
@@ -27,7 +28,9 @@ def check_seconds(name, value, minimum):
 class ReloadSchedule:
     """When to call `load`, which swaps in a new set. Thread-safe; the set itself is the subclass's business."""
 
-    def __init__(self, load, refresh_seconds, miss_reload_seconds, clock=None, sleep=None):
+    def __init__(self, load: Callable[[], bool], refresh_seconds: float, miss_reload_seconds: float,
+                 clock: Optional[Callable[[], float]] = None, sleep: Optional[Callable[[float], None]] = None) -> None:
+        """`load` swaps in a new set and says whether all of it loaded."""
         self._load_fn = load
         self.refresh_seconds = check_seconds("refresh_seconds", refresh_seconds, 1)
         self.miss_reload_seconds = check_seconds("miss_reload_seconds", miss_reload_seconds, 0)
@@ -41,11 +44,11 @@ class ReloadSchedule:
         self._started = 0  # loads started so far
         self._completed = 0  # the number (1-based) of the last load that completed
 
-    def generation(self):
+    def generation(self) -> int:
         """Loads started so far: a miss seen now is settled by any load numbered above it."""
         return self._started
 
-    def due(self):
+    def due(self) -> None:
         """Called on every use: reloads if the set is older than refresh_seconds (never waits for another load)."""
         if self._monotonic() < self._next_refresh:
             return
@@ -56,7 +59,7 @@ class ReloadSchedule:
         finally:
             self._load_lock.release()
 
-    def after_miss(self, seen_generation):
+    def after_miss(self, seen_generation: int) -> None:
         """Returns once a load that started after `seen_generation` completed (rate-limited)."""
         with self._miss_lock:
             if self._completed > seen_generation:
@@ -70,11 +73,11 @@ class ReloadSchedule:
                 self._last_miss_reload = self._monotonic()
                 self._run_load()
 
-    def load_now(self):
+    def load_now(self) -> bool:
         with self._load_lock:
             return self._run_load()
 
-    def _run_load(self):
+    def _run_load(self) -> bool:
         self._started += 1
         number = self._started
         self._next_refresh = self._monotonic() + self.refresh_seconds

@@ -6,17 +6,22 @@ The app never holds a key: for each key secret it reads the verifier record name
 previous values with their validity, maintained by the key's rotator.
 """
 
+from __future__ import annotations
+
 import hashlib
 import hmac
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Mapping, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Optional, Tuple
 
 from securestack_runtime import _aws
 from securestack_runtime._failures import FailureLog
 from securestack_runtime._refresh import ReloadSchedule
 from securestack_runtime.errors import MalformedSecretError
-from securestack_runtime.records import parse_record
+from securestack_runtime.records import DigestEntry, parse_record
+
+if TYPE_CHECKING:  # boto3-stubs: a development dependency only (an app needs nothing but boto3)
+    from mypy_boto3_secretsmanager import SecretsManagerClient
 
 VERIFIER_SECRET_TAG = "securestack:verifier-secret"
 RECORD_NAME = "securestack/{env}/api-key-verifiers/{name}"
@@ -43,26 +48,32 @@ class KeyIdentity:
 class _KeySource:
     """One key secret and what was learned about it: its record's name, and the record's last good content."""
 
-    def __init__(self, key_secret_id):
+    def __init__(self, key_secret_id: str) -> None:
         self.key_secret_id = key_secret_id
-        self.record_id = None
-        self.env = self.name = None
-        self.candidates = ()  # ((KeyIdentity, DigestEntry), ...) from the last good record
+        self.record_id: Optional[str] = None
+        self.env: str = ""  # set with record_id, from the key secret's tags
+        self.name: str = ""
+        self.candidates: _Candidates = ()  # from the last good record
+
+
+# (who, which digest) pairs a presented key is compared with.
+_Candidates = Tuple[Tuple[KeyIdentity, DigestEntry], ...]
 
 
 class ApiKeyVerifier:
     """Accepts the keys its verifier records accept: current, pending, and previous until its validUntil."""
 
-    def __init__(self, key_secret_ids: Iterable[str], client: Any = None, refresh_seconds: float = 60, *,
+    def __init__(self, key_secret_ids: Iterable[str], client: Optional[SecretsManagerClient] = None,
+                 refresh_seconds: float = 60, *,
                  miss_reload_seconds: float = DEFAULT_MISS_RELOAD_SECONDS,
-                 clock: Optional[Callable[[], float]] = None, sleep: Optional[Callable[[float], None]] = None):
+                 clock: Optional[Callable[[], float]] = None, sleep: Optional[Callable[[float], None]] = None) -> None:
         """key_secret_ids: ARNs or names of the key secrets; client: a boto3 secretsmanager client (None: a
         default one). clock/sleep (tests): one clock for scheduling and validity, in epoch seconds."""
         self._sources = [_KeySource(key_id) for key_id in _secret_ids(key_secret_ids)]
         self._client = client if client is not None else _aws.default_client()
         self._now = clock or time.time
         self._failures = FailureLog("ApiKeyVerifier")
-        self._candidates = ()
+        self._candidates: _Candidates = ()
         self._schedule = ReloadSchedule(self._load, refresh_seconds, miss_reload_seconds, clock, sleep)
 
     @classmethod
@@ -94,7 +105,7 @@ class ApiKeyVerifier:
             identity = _match(self._candidates, digest, self._now())
         return identity
 
-    def _load(self):
+    def _load(self) -> bool:
         all_loaded = True
         for source in self._sources:
             try:
@@ -107,7 +118,7 @@ class ApiKeyVerifier:
         self._candidates = tuple(candidate for source in self._sources for candidate in source.candidates)
         return all_loaded
 
-    def _load_source(self, source):
+    def _load_source(self, source: _KeySource) -> None:
         if source.record_id is None:
             tags = _aws.secret_tags(self._client.describe_secret(SecretId=source.key_secret_id))
             env, name = _aws.required_tag(tags, ENV_TAG), _aws.required_tag(tags, NAME_TAG)
@@ -124,9 +135,9 @@ class ApiKeyVerifier:
         source.candidates = tuple((identity, entry) for entry in record.entries)
 
 
-def _match(candidates, digest, now):
+def _match(candidates: _Candidates, digest: bytes, now: float) -> Optional[KeyIdentity]:
     """Compares the digest with every candidate (no early exit), then returns the first valid match."""
-    found = None
+    found: Optional[KeyIdentity] = None
     for identity, entry in candidates:
         same = hmac.compare_digest(entry.digest, digest)
         valid = entry.valid_until is None or entry.valid_until > now
@@ -135,7 +146,7 @@ def _match(candidates, digest, now):
     return found
 
 
-def _digest(presented_key):
+def _digest(presented_key: object) -> Optional[bytes]:
     if not isinstance(presented_key, str) or not presented_key or len(presented_key) > MAX_KEY_LENGTH:
         return None
     try:
@@ -145,12 +156,13 @@ def _digest(presented_key):
     return hashlib.sha256(encoded).digest()
 
 
-def _secret_ids(ids):
-    if isinstance(ids, (str, bytes)) or not hasattr(ids, "__iter__"):
+def _secret_ids(ids: object) -> list[str]:
+    if isinstance(ids, (str, bytes)) or not isinstance(ids, Iterable):
         raise ValueError("key_secret_ids must be a list of key secret ARNs or names")
-    ids = list(ids)
-    if not ids or not all(isinstance(i, str) and i.strip() for i in ids):
+    listed = list(ids)
+    names = [i for i in listed if isinstance(i, str) and i.strip()]
+    if not listed or len(names) != len(listed):
         raise ValueError("key_secret_ids must be a non-empty list of key secret ARNs or names")
-    return list(dict.fromkeys(ids))
+    return list(dict.fromkeys(names))
 
 

@@ -30,11 +30,11 @@ class DigestEntry(NamedTuple):
 class VerifierRecord(NamedTuple):
     name: str
     env: str
-    scopes: tuple
-    entries: tuple
+    scopes: tuple[str, ...]
+    entries: tuple[DigestEntry, ...]
 
 
-def parse_record(text, expected_env, expected_name):
+def parse_record(text: str, expected_env: str, expected_name: str) -> VerifierRecord:
     """The record in `text`, which must be the record of key `expected_name` in `expected_env`."""
     try:
         record = json.loads(text)
@@ -48,26 +48,29 @@ def parse_record(text, expected_env, expected_name):
     if name != expected_name or env != expected_env:
         # The key secret's tags say whose record this must be: a record of another key would lend it its digests.
         raise MalformedSecretError("record names another key than the key secret's tags")
-    return VerifierRecord(name, env, _scopes(record.get("scopes")), _entries(record.get("digests")))
+    # Equal to the expected strings, checked just above.
+    return VerifierRecord(expected_name, expected_env, _scopes(record.get("scopes")), _entries(record.get("digests")))
 
 
-def _scopes(scopes):
+def _scopes(scopes: object) -> tuple[str, ...]:
     if not isinstance(scopes, list) or not scopes:
         raise MalformedSecretError("record field 'scopes' is not a non-empty list")
-    if not all(isinstance(scope, str) and scope and not any(c.isspace() for c in scope) for scope in scopes):
+    checked = tuple(scope for scope in scopes if isinstance(scope, str) and scope and not any(c.isspace() for c in scope))
+    if len(checked) != len(scopes):
         raise MalformedSecretError("record field 'scopes' holds an empty or blank scope")
-    return tuple(scopes)
+    return checked
 
 
-def _entries(digests):
+def _entries(digests: object) -> tuple[DigestEntry, ...]:
     if not isinstance(digests, list):
         raise MalformedSecretError("record field 'digests' is not a list")
-    entries, stages = [], set()
+    entries: list[DigestEntry] = []
+    stages: set[str] = set()
     for index, item in enumerate(digests):
         if not isinstance(item, dict):
             raise MalformedSecretError(f"record digests[{index}] is not an object")
         stage = item.get("stage")
-        if stage not in STAGES:
+        if not isinstance(stage, str) or stage not in STAGES:
             raise MalformedSecretError(f"record digests[{index}].stage is not one of {', '.join(STAGES)}")
         if stage in stages:
             raise MalformedSecretError(f"record has two '{stage}' digests")
@@ -79,7 +82,7 @@ def _entries(digests):
     return tuple(entries)
 
 
-def parse_valid_until(value, index=0):
+def parse_valid_until(value: object, index: int = 0) -> Optional[float]:
     if value is None:
         return None
     where = f"record digests[{index}].validUntil"

@@ -7,12 +7,14 @@ there is nothing left to accept. Values are cached by VersionId (a version's val
 steady state a receiver makes one DescribeSecret per refresh and a signer one GetSecretValue.
 """
 
+from __future__ import annotations
+
 import hashlib
 import hmac
 import json
 import re
 import time
-from typing import Any, Callable, Mapping, Optional
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional, Tuple
 
 from botocore.exceptions import ClientError
 
@@ -20,6 +22,13 @@ from securestack_runtime import _aws
 from securestack_runtime._failures import FailureLog
 from securestack_runtime._refresh import ReloadSchedule
 from securestack_runtime.errors import MalformedSecretError, SecretUnavailableError
+
+if TYPE_CHECKING:  # boto3-stubs: a development dependency only (an app needs nothing but boto3)
+    from mypy_boto3_secretsmanager import SecretsManagerClient
+    from mypy_boto3_secretsmanager.type_defs import ListSecretVersionIdsRequestTypeDef
+
+# (secret bytes, valid until in epoch seconds or None) pairs a signature is checked against.
+_Candidates = Tuple[Tuple[bytes, Optional[float]], ...]
 
 SIGNATURE_PREFIX = "sha256="
 GRACE_TAG = "securestack:previous-grace-days"
@@ -36,12 +45,12 @@ _STATE_MOVED_CODES = ("InvalidRequestException", "InvalidParameterException", "R
 class WebhookSigner:
     """Signs outgoing webhooks with the current signing secret (reloaded every refresh_seconds)."""
 
-    def __init__(self, secret_id: str, client: Any = None, *, refresh_seconds: float = 60,
-                 clock: Optional[Callable[[], float]] = None, sleep: Optional[Callable[[float], None]] = None):
+    def __init__(self, secret_id: str, client: Optional[SecretsManagerClient] = None, *, refresh_seconds: float = 60,
+                 clock: Optional[Callable[[], float]] = None, sleep: Optional[Callable[[float], None]] = None) -> None:
         self._secret_id = _checked_secret_id(secret_id)
         self._client = client if client is not None else _aws.default_client()
         self._failures = FailureLog("WebhookSigner")
-        self._secret = None
+        self._secret: Optional[bytes] = None
         # An unloaded secret is retried at most every few seconds, like a verifier's miss.
         self._schedule = ReloadSchedule(self._load, refresh_seconds, DEFAULT_MISS_RELOAD_SECONDS, clock, sleep)
 
@@ -66,7 +75,7 @@ class WebhookSigner:
             raise SecretUnavailableError(f"webhook signing secret {self._secret_id} could not be loaded")
         return SIGNATURE_PREFIX + hmac.new(secret, body, hashlib.sha256).hexdigest()
 
-    def _load(self):
+    def _load(self) -> bool:
         try:
             text = _aws.secret_string(self._client, self._secret_id, _aws.CURRENT)
             if text is None:
@@ -82,16 +91,16 @@ class WebhookSigner:
 class WebhookVerifier:
     """Verifies incoming webhook signatures against every value a signer may be using."""
 
-    def __init__(self, secret_id: str, client: Any = None, refresh_seconds: float = 60, *,
+    def __init__(self, secret_id: str, client: Optional[SecretsManagerClient] = None, refresh_seconds: float = 60, *,
                  miss_reload_seconds: float = DEFAULT_MISS_RELOAD_SECONDS,
-                 clock: Optional[Callable[[], float]] = None, sleep: Optional[Callable[[float], None]] = None):
+                 clock: Optional[Callable[[], float]] = None, sleep: Optional[Callable[[float], None]] = None) -> None:
         self._secret_id = _checked_secret_id(secret_id)
         self._client = client if client is not None else _aws.default_client()
         self._now = clock or time.time
         self._failures = FailureLog("WebhookVerifier")
-        self._values = {}  # VersionId -> secret bytes (immutable per version)
-        self._created = {}  # VersionId -> CreatedDate, epoch seconds
-        self._candidates = ()  # ((secret bytes, valid_until or None), ...)
+        self._values: dict[str, bytes] = {}  # VersionId -> secret bytes (immutable per version)
+        self._created: dict[str, float] = {}  # VersionId -> CreatedDate, epoch seconds
+        self._candidates: _Candidates = ()
         self._schedule = ReloadSchedule(self._load, refresh_seconds, miss_reload_seconds, clock, sleep)
 
     @property
@@ -114,7 +123,7 @@ class WebhookVerifier:
         self._schedule.after_miss(seen)
         return _signed_by_any(self._candidates, body, presented, self._now())
 
-    def _load(self):
+    def _load(self) -> bool:
         try:
             try:
                 self._candidates = self._read_candidates()
@@ -131,16 +140,16 @@ class WebhookVerifier:
         self._failures.loaded(self._secret_id)
         return True
 
-    def _read_candidates(self):
+    def _read_candidates(self) -> _Candidates:
         description = self._client.describe_secret(SecretId=self._secret_id)
         grace_days = _grace_days(_aws.secret_tags(description))
         stages = {version: set(labels) for version, labels in (description.get("VersionIdsToStages") or {}).items()}
         current, pending, previous = (_version_with(stages, s) for s in (_aws.CURRENT, _aws.PENDING, _aws.PREVIOUS))
         if current is None:
             raise MalformedSecretError("secret has no AWSCURRENT version")
-        candidates = [(self._value(current, _aws.CURRENT), None)]
+        candidates: list[tuple[bytes, Optional[float]]] = [(self._value(current, _aws.CURRENT), None)]
         if pending is not None and pending != current:
-            value = self._value(pending, _aws.PENDING, optional=True)  # no value before createSecret
+            value = self._optional_value(pending, _aws.PENDING)  # no value before createSecret
             if value is not None:
                 candidates.append((value, None))
         if previous is not None and grace_days > 0:
@@ -149,18 +158,22 @@ class WebhookVerifier:
         self._values = {version: value for version, value in self._values.items() if version in stages}
         return tuple(candidates)
 
-    def _value(self, version_id, stage, optional=False):
+    def _value(self, version_id: str, stage: str) -> bytes:
+        value = self._optional_value(version_id, stage)
+        if value is None:
+            raise MalformedSecretError(f"{stage} version has no value")
+        return value
+
+    def _optional_value(self, version_id: str, stage: str) -> Optional[bytes]:
         value = self._values.get(version_id)
         if value is None:
             text = _aws.secret_string(self._client, self._secret_id, stage, version_id)
             if text is None:
-                if optional:
-                    return None
-                raise MalformedSecretError(f"{stage} version has no value")
+                return None
             value = self._values[version_id] = _signing_secret(text, stage)
         return value
 
-    def _created_date(self, version_id):
+    def _created_date(self, version_id: str) -> float:
         if version_id not in self._created:
             self._created = self._list_created_dates()
         created = self._created.get(version_id)
@@ -168,20 +181,21 @@ class WebhookVerifier:
             raise MalformedSecretError("AWSCURRENT version has no CreatedDate")
         return created
 
-    def _list_created_dates(self):
-        dates, request = {}, {"SecretId": self._secret_id}
+    def _list_created_dates(self) -> dict[str, float]:
+        dates: dict[str, float] = {}
+        request: ListSecretVersionIdsRequestTypeDef = {"SecretId": self._secret_id}
         while True:
             page = self._client.list_secret_version_ids(**request)
             for version in page.get("Versions") or []:
-                created = version.get("CreatedDate")
-                if version.get("VersionId") and hasattr(created, "timestamp"):
-                    dates[version["VersionId"]] = created.timestamp()
+                version_id, created = version.get("VersionId"), version.get("CreatedDate")
+                if version_id and created is not None:  # botocore parses CreatedDate into a datetime
+                    dates[version_id] = created.timestamp()
             if not page.get("NextToken"):
                 return dates
             request["NextToken"] = page["NextToken"]
 
 
-def _signed_by_any(candidates, body, presented, now):
+def _signed_by_any(candidates: _Candidates, body: bytes, presented: bytes, now: float) -> bool:
     """HMACs the body with every candidate and compares each (no early exit)."""
     accepted = False
     for secret, valid_until in candidates:
@@ -190,7 +204,7 @@ def _signed_by_any(candidates, body, presented, now):
     return accepted
 
 
-def _parse_signature(signature):
+def _parse_signature(signature: object) -> Optional[bytes]:
     if not isinstance(signature, str) or not signature.startswith(SIGNATURE_PREFIX):
         return None
     hex_digest = signature[len(SIGNATURE_PREFIX):]
@@ -202,24 +216,24 @@ def _parse_signature(signature):
         return None
 
 
-def _raw_body(payload):
+def _raw_body(payload: object) -> bytes:
     if not isinstance(payload, (bytes, bytearray, memoryview)):
         raise TypeError("payload must be the raw request body as bytes")
     return bytes(payload)
 
 
-def _signing_secret(text, stage):
+def _signing_secret(text: str, stage: str) -> bytes:
     try:
         value = json.loads(text)
     except ValueError:
         raise MalformedSecretError(f"{stage} value is not JSON") from None
-    secret = value.get("secret") if isinstance(value, dict) else None
+    secret: object = value.get("secret") if isinstance(value, dict) else None
     if not isinstance(secret, str) or not secret:
         raise MalformedSecretError(f"{stage} value has no 'secret' field")
     return secret.encode("utf-8")
 
 
-def _grace_days(tags):
+def _grace_days(tags: Mapping[str, Optional[str]]) -> int:
     text = tags.get(GRACE_TAG)
     if text is None:
         return DEFAULT_GRACE_DAYS
@@ -228,18 +242,19 @@ def _grace_days(tags):
     return int(text)
 
 
-def _version_with(stages, stage):
+def _version_with(stages: dict[str, set[str]], stage: str) -> Optional[str]:
     return next((version for version, labels in stages.items() if stage in labels), None)
 
 
-def _checked_secret_id(secret_id):
+def _checked_secret_id(secret_id: object) -> str:
     if not isinstance(secret_id, str) or not secret_id.strip():
         raise ValueError("secret_id must be the webhook secret's ARN or name")
     return secret_id
 
 
-def _webhook_secret_ids(environ, variable, name):
+def _webhook_secret_ids(environ: Optional[Mapping[str, str]], variable: str, name: str) -> str:
     value = _aws.json_environment(environ, variable, dict, "object")
-    if not isinstance(value.get(name), str):
+    secret_id = value.get(name)
+    if not isinstance(secret_id, str):
         raise ValueError(f"environment variable {variable} has no webhook '{name}'")
-    return value[name]
+    return secret_id

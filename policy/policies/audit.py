@@ -1,9 +1,12 @@
 """Audit trail: CloudTrail in every region, encrypted, validated, into CloudWatch Logs; an encrypted alarm topic."""
 from __future__ import annotations
 
-from pulumi_policy import PolicyResource, ReportViolation, ResourceValidationArgs, Severity
+from typing import Any, Mapping
+
+from pulumi_policy import PolicyResource, ResourceValidationArgs, Severity
 
 from .boundaries import allowed_accounts
+from .support import Report
 from .support import (Controls, StackGraph, actions_of, allows, get, is_false, is_public_principal, is_true, items,
                       label, peek, plain, present, resource_policy, resources_of, stack_policy, statements)
 from .types import BUCKET_POLICY, BUCKETS, LOG_METRIC_FILTER, METRIC_ALARM, TOPIC, TOPIC_POLICY, TRAIL, WEB_ACL
@@ -42,7 +45,7 @@ NEGATED_OPERATORS = ("StringNotEquals", "StringNotLike", "ArnNotEquals", "ArnNot
 
 @resource_policy("cloudtrail-multi-region", "CloudTrail trails record every region and global service events",
                  Controls(fsbp=("CloudTrail.1",), checkov=("CKV_AWS_67",)), [TRAIL], Severity.HIGH)
-def trail_multi_region(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def trail_multi_region(args: ResourceValidationArgs, report: Report) -> None:
     if not is_true(get(args.props, "isMultiRegionTrail")):
         report("isMultiRegionTrail is not true")
     if is_false(get(args.props, "includeGlobalServiceEvents")):
@@ -53,14 +56,14 @@ def trail_multi_region(args: ResourceValidationArgs, report: ReportViolation) ->
 
 @resource_policy("cloudtrail-encrypted-with-cmk", "CloudTrail log files are encrypted with a customer-managed KMS key",
                  Controls(fsbp=("CloudTrail.2",), checkov=("CKV_AWS_35",)), [TRAIL], Severity.MEDIUM)
-def trail_cmk(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def trail_cmk(args: ResourceValidationArgs, report: Report) -> None:
     if not get(args.props, "kmsKeyId"):
         report("kmsKeyId is absent")
 
 
 @resource_policy("cloudtrail-log-file-validation", "CloudTrail log file integrity validation is on",
                  Controls(fsbp=("CloudTrail.4",), checkov=("CKV_AWS_36",)), [TRAIL], Severity.MEDIUM)
-def trail_validation(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def trail_validation(args: ResourceValidationArgs, report: Report) -> None:
     if not is_true(get(args.props, "enableLogFileValidation")):
         report("enableLogFileValidation is not true")
 
@@ -68,7 +71,7 @@ def trail_validation(args: ResourceValidationArgs, report: ReportViolation) -> N
 @resource_policy("cloudtrail-cloudwatch-logs", "CloudTrail delivers to CloudWatch Logs (where the alarms watch)",
                  Controls(fsbp=("CloudTrail.5",), checkov=("CKV2_AWS_10",),
                           sources=("guides: audit logs monitored",)), [TRAIL], Severity.MEDIUM)
-def trail_cloudwatch(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def trail_cloudwatch(args: ResourceValidationArgs, report: Report) -> None:
     if not get(args.props, "cloudWatchLogsGroupArn") or not get(args.props, "cloudWatchLogsRoleArn"):
         report("cloudWatchLogsGroupArn or cloudWatchLogsRoleArn is absent")
 
@@ -77,7 +80,7 @@ def trail_cloudwatch(args: ResourceValidationArgs, report: ReportViolation) -> N
                  "(secret reads are read management events)", Controls(
                      fsbp=("CloudTrail.1",), sources=("README: Audit (every management event, read and write)",)),
                  [TRAIL], Severity.HIGH)
-def trail_management_events(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def trail_management_events(args: ResourceValidationArgs, report: Report) -> None:
     selectors = items(get(args.props, "eventSelectors"))
     advanced = items(get(args.props, "advancedEventSelectors"))
     if advanced:
@@ -108,7 +111,7 @@ def watching_alarms(graph: StackGraph, metric_filter: PolicyResource) -> list[Po
                   fsbp=tuple(f"CloudWatch.{n}" for n in range(1, 15)),
                   sources=("README: Audit (what is watched)",)),
               [LOG_METRIC_FILTER, METRIC_ALARM, WEB_ACL], Severity.HIGH)
-def audit_security_alarms(graph: StackGraph, report: ReportViolation) -> None:
+def audit_security_alarms(graph: StackGraph, report: Report) -> None:
     # `get`: a pattern computed from ARNs is unknown during a preview, and the verdict waits for `pulumi up`.
     patterns = [str(get(f.props, "pattern") or "") for f in graph.of_type(LOG_METRIC_FILTER)
                 if watching_alarms(graph, f)]
@@ -130,7 +133,7 @@ def encrypted_topic(topic: PolicyResource) -> bool:
               "of the stack, encrypted with a customer-managed key", Controls(
                   sources=("README: Architecture (every alarm to one KMS-encrypted SNS topic)",)),
               [METRIC_ALARM, TOPIC], Severity.HIGH)
-def alarms_to_encrypted_topic(graph: StackGraph, report: ReportViolation) -> None:
+def alarms_to_encrypted_topic(graph: StackGraph, report: Report) -> None:
     topics = set()
     for alarm in graph.of_type(METRIC_ALARM):
         targets = graph.referenced(alarm, "alarmActions", TOPIC)
@@ -144,7 +147,7 @@ def alarms_to_encrypted_topic(graph: StackGraph, report: ReportViolation) -> Non
         report(f"alarms notify {len(topics)} different topics; every alarm goes to the one security-alarm topic")
 
 
-def publish_problems(document, accounts: set) -> list[str]:
+def publish_problems(document: Any, accounts: set[str]) -> list[str]:
     problems = []
     parsed = statements(document)
     for index, statement in enumerate(parsed):
@@ -171,7 +174,7 @@ def publish_problems(document, accounts: set) -> list[str]:
               "and only over TLS", Controls(sources=(
                   "README: Audit (only this account's CloudWatch alarms may publish, only over TLS)",)),
               [METRIC_ALARM, TOPIC, TOPIC_POLICY], Severity.HIGH)
-def alarm_topic_publish_scoped(graph: StackGraph, report: ReportViolation) -> None:
+def alarm_topic_publish_scoped(graph: StackGraph, report: Report) -> None:
     accounts = allowed_accounts(graph)
     topics = {t.urn: t for alarm in graph.of_type(METRIC_ALARM) for t in graph.referenced(alarm, "alarmActions",
                                                                                             TOPIC)}
@@ -189,7 +192,7 @@ def alarm_topic_publish_scoped(graph: StackGraph, report: ReportViolation) -> No
 
 @resource_policy("sns-topic-encrypted-with-cmk", "SNS topics are encrypted with a customer-managed KMS key",
                  Controls(fsbp=("SNS.1",), checkov=("CKV_AWS_26",)), [TOPIC], Severity.MEDIUM)
-def topic_encrypted(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def topic_encrypted(args: ResourceValidationArgs, report: Report) -> None:
     key = get(args.props, "kmsMasterKeyId")
     if not key or str(key).endswith(AWS_MANAGED_SNS_KEY):
         report("kmsMasterKeyId names no customer-managed key")
@@ -197,12 +200,12 @@ def topic_encrypted(args: ResourceValidationArgs, report: ReportViolation) -> No
 
 @resource_policy("cloudtrail-sns-notifications", "CloudTrail trails notify an SNS topic of each log file delivery",
                  Controls(checkov=("CKV_AWS_252",)), [TRAIL], Severity.LOW)
-def trail_sns(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def trail_sns(args: ResourceValidationArgs, report: Report) -> None:
     if not get(args.props, "snsTopicName"):
         report("snsTopicName is absent")
 
 
-def denies_all_but_service_callers(statement, action: str, service: str) -> bool:
+def denies_all_but_service_callers(statement: Mapping[str, Any], action: str, service: str) -> bool:
     """A Deny of `action` (or the service's `*`) to everyone unless the caller is a service principal (and, for
     aws:SourceArn, a given resource of it): IAM principals never carry those keys."""
     if statement.get("Effect") != "Deny" or not is_public_principal(statement.get("Principal")):
@@ -216,7 +219,7 @@ def denies_all_but_service_callers(statement, action: str, service: str) -> bool
                for key in SERVICE_CALLER_KEYS)
 
 
-def grants_service(statement, action: str) -> bool:
+def grants_service(statement: Mapping[str, Any], action: str) -> bool:
     principal = statement.get("Principal")
     return statement.get("Effect") == "Allow" and hasattr(principal, "get") and bool(principal.get("Service")) \
         and any(a.lower() == action.lower() for a in actions_of(statement))
@@ -226,7 +229,7 @@ def grants_service(statement, action: str) -> bool:
                  "sns:Publish to every other caller, same-account IAM principals included (aws:PrincipalServiceName"
                  " / aws:SourceArn)", Controls(sources=("design: only this account's alarms publish",)),
                  [TOPIC, TOPIC_POLICY], Severity.HIGH)
-def sns_publish_only_by_service(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def sns_publish_only_by_service(args: ResourceValidationArgs, report: Report) -> None:
     document = statements(get(args.props, "policy"))
     if any(grants_service(s, "sns:Publish") for s in document) and not any(
             denies_all_but_service_callers(s, "sns:Publish", "sns") for s in document):
@@ -237,7 +240,7 @@ def sns_publish_only_by_service(args: ResourceValidationArgs, report: ReportViol
 @stack_policy("cloudtrail-bucket-written-only-by-trail", "The trail's bucket denies s3:PutObject to everyone but "
               "CloudTrail acting for this trail (aws:SourceArn / aws:PrincipalServiceName)",
               Controls(sources=("design: only this trail writes",)), [TRAIL, *BUCKETS, BUCKET_POLICY], Severity.HIGH)
-def trail_bucket_written_only_by_trail(graph: StackGraph, report: ReportViolation) -> None:
+def trail_bucket_written_only_by_trail(graph: StackGraph, report: Report) -> None:
     for trail in graph.of_type(TRAIL):
         for bucket in graph.referenced(trail, "s3BucketName", *BUCKETS):
             documents = [statements(get(p.props, "policy")) for p in graph.referrers(bucket, "bucket", BUCKET_POLICY)]

@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Iterator, Mapping, Optional
+from typing import Any, Iterator, Mapping, Optional
 
 import pulumi
-from pulumi_policy import PolicyProviderResource, PolicyResource, ReportViolation, ResourceValidationArgs, Severity
+from pulumi_policy import PolicyProviderResource, PolicyResource, ResourceValidationArgs, Severity
 
+from .support import Report
 from .support import (API_KEY_KIND, PROJECT, VALUE_READ_ACTIONS, Controls, StackGraph, get, grants_action,
                       injected_arns, is_sequence, is_true, items, json_value, kind_of, known_strings, label, peek,
                       raw, resource_policy, role_policy_statements, stack_environment, stack_policy,
@@ -50,7 +51,7 @@ WILDCARD_SCOPE_TAG = "ALL_SCOPES"  # how the secrets component writes the `*` sc
 
 # -- accounts --------------------------------------------------------------------------------------------------
 
-def account_list(value) -> list:
+def account_list(value: Any) -> list:
     """allowedAccountIds as the engine hands provider configuration: JSON text, or a list."""
     parsed = json_value(value) if isinstance(value, str) else value
     return [str(a) for a in items(parsed)] if is_sequence(parsed) else []
@@ -66,7 +67,7 @@ def configured_accounts() -> Optional[list]:
                  "(allowedAccountIds set, and within aws:allowedAccountIds)", Controls(
                      sources=("guides: separate keys per environment", "settings: aws:allowedAccountIds required")),
                  [AWS_PROVIDER], Severity.CRITICAL)
-def provider_pins_accounts(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def provider_pins_accounts(args: ResourceValidationArgs, report: Report) -> None:
     accounts = account_list(get(args.props, "allowedAccountIds"))
     if not accounts:
         report("allowedAccountIds is empty: the provider would deploy to whatever account its credentials reach")
@@ -86,7 +87,7 @@ def provider_accounts(provider: Optional[PolicyProviderResource]) -> list:
 @resource_policy("aws-resources-use-pinned-provider", "Every AWS resource is created by an explicit AWS provider "
                  "that pins allowedAccountIds (never a default provider)", Controls(
                      sources=("guides: separate keys per environment",)), ["aws:*"], Severity.CRITICAL)
-def resources_use_pinned_provider(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def resources_use_pinned_provider(args: ResourceValidationArgs, report: Report) -> None:
     provider = args.provider
     if provider is None or provider.name.startswith("default"):
         report("the resource uses a default AWS provider, which pins no account")
@@ -94,12 +95,12 @@ def resources_use_pinned_provider(args: ResourceValidationArgs, report: ReportVi
         report(f"provider '{provider.name}' pins no account (allowedAccountIds empty)")
 
 
-def allowed_accounts(graph: StackGraph) -> set:
+def allowed_accounts(graph: StackGraph) -> set[str]:
     found = {a for p in graph.of_type(AWS_PROVIDER) for a in account_list(peek(p.props, "allowedAccountIds"))}
     return found or set(configured_accounts() or [])
 
 
-def document_accounts(document) -> Iterator[str]:
+def document_accounts(document: Any) -> Iterator[str]:
     """Account ids a policy document names outside ARNs: in account conditions and `AWS` principals."""
     if hasattr(document, "items"):
         for key, value in document.items():
@@ -139,7 +140,7 @@ def named_accounts(resource: PolicyResource) -> Iterator[tuple[str, str]]:
             yield value, f"{key} {value}"
 
 
-def outside(account: str, allowed: set, resource: PolicyResource) -> bool:
+def outside(account: str, allowed: set[str], resource: PolicyResource) -> bool:
     if account in allowed:
         return False
     return not (resource.resource_type == BUCKET_POLICY and account in ELB_LOG_DELIVERY_ACCOUNTS)
@@ -148,7 +149,7 @@ def outside(account: str, allowed: set, resource: PolicyResource) -> bool:
 @stack_policy("arns-within-allowed-accounts", "Every ARN and account id in the stack names one of its "
               "allowedAccountIds (or AWS itself): nothing reaches into another environment's account",
               Controls(sources=("guides: separate keys per environment",)), ["*"], Severity.CRITICAL)
-def arns_within_accounts(graph: StackGraph, report: ReportViolation) -> None:
+def arns_within_accounts(graph: StackGraph, report: Report) -> None:
     allowed = allowed_accounts(graph)
     if not allowed:
         report("no AWS provider names allowedAccountIds and the stack config has no aws:allowedAccountIds")
@@ -162,7 +163,7 @@ def arns_within_accounts(graph: StackGraph, report: ReportViolation) -> None:
 
 # -- environments ----------------------------------------------------------------------------------------------
 
-def environment_tag(props, provider: Optional[PolicyProviderResource]) -> Optional[str]:
+def environment_tag(props: Any, provider: Optional[PolicyProviderResource]) -> Optional[str]:
     """The resource's own securestack:env tag, else the one its provider stamps as a default tag."""
     own = get(props, "tags", ENV_TAG)  # only this tag: others may not be known during a preview
     if own is not None or provider is None:
@@ -174,13 +175,13 @@ def environment_tag(props, provider: Optional[PolicyProviderResource]) -> Option
 @resource_policy("secrets-and-keys-tagged-with-environment", f"Every secret and KMS key carries {ENV_TAG} = the "
                  "stack's environment (rotators and audits read it)",
                  Controls(sources=("guides: separate keys per environment",)), [SECRET, *KMS_KEYS], Severity.HIGH)
-def tagged_with_environment(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def tagged_with_environment(args: ResourceValidationArgs, report: Report) -> None:
     tag, environment = environment_tag(args.props, args.provider), stack_environment()
     if tag != environment:
         report(f"{ENV_TAG} is {tag!r}; this stack's environment is {environment!r}")
 
 
-def project_environments() -> set:
+def project_environments() -> set[str]:
     """The environments of the project being gated: its Pulumi.<stack>.yaml files. The pack runs in the project
     (the offline harness) or in its policy/ folder (the CLI starts the pack there), so the project is the nearest
     directory at or above the current one holding Pulumi.yaml; none found, only the stack's own is known."""
@@ -189,13 +190,13 @@ def project_environments() -> set:
     return set() if root is None else {path.name[len("Pulumi."):-len(".yaml")] for path in root.glob("Pulumi.*.yaml")}
 
 
-def named_environment(token: str, environments: set) -> Optional[str]:
+def named_environment(token: str, environments: set[str]) -> Optional[str]:
     """The environment a `securestack-<token>` name starts with: the longest one matching (dev-eu before dev)."""
     matching = [e for e in environments if token == e or token.startswith(f"{e}-")]
     return max(matching, key=len) if matching else None
 
 
-def foreign_environments(text: str, environment: str, environments: set) -> set:
+def foreign_environments(text: str, environment: str, environments: set[str]) -> set[str]:
     """Other environments a string names: any `securestack/<other>/` path (secret names, aliases, log groups are
     always securestack/<env>/...), and `securestack-<other>-` names of the project's other environments (other
     securestack-* names, e.g. a shared image repository, say nothing about an environment)."""
@@ -207,7 +208,7 @@ def foreign_environments(text: str, environment: str, environments: set) -> set:
     return found
 
 
-def own_keys_and_secrets(graph: StackGraph) -> set:
+def own_keys_and_secrets(graph: StackGraph) -> set[str]:
     """ARNs of the keys and secrets this stack creates (RDS-managed master secrets included)."""
     arns = {peek(r.props, "arn") for r in graph.of_type(*KMS_KEYS, SECRET)}
     for instance in graph.of_type(*RDS_INSTANCES):
@@ -215,7 +216,7 @@ def own_keys_and_secrets(graph: StackGraph) -> set:
     return {a for a in arns if isinstance(a, str)}
 
 
-def foreign_key_or_secret(text: str, own: set) -> list:
+def foreign_key_or_secret(text: str, own: set[str]) -> list:
     """Key and secret ARNs (not wildcard patterns) this stack did not create."""
     referenced = [m.group(0) for m in KEY_ARN.finditer(text)] + [m.group(0) for m in SECRET_ARN.finditer(text)]
     return [arn for arn in referenced if "*" not in arn and not any(arn.startswith(o) for o in own)]
@@ -228,7 +229,7 @@ def declared_restore() -> Optional[Mapping]:
     return restore if isinstance(restore, Mapping) else None
 
 
-def admitted_restore_references(resource: PolicyResource, restore: Optional[Mapping]) -> dict:
+def admitted_restore_references(resource: PolicyResource, restore: Optional[Mapping]) -> dict[str, Any]:
     """{property path: value} of the declared restore's references on an RDS instance: its restore input naming the
     declared source instance, and its storage key when it is the declared source key (a point-in-time restore
     keeps the source's key). Nothing else, on no other resource."""
@@ -244,9 +245,9 @@ def admitted_restore_references(resource: PolicyResource, restore: Optional[Mapp
     return admitted
 
 
-def without(props, paths) -> dict:
+def without(props: Any, paths) -> dict[str, Any]:
     """The known properties with the given (key, ...) paths removed."""
-    def strip(value, path_tails):
+    def strip(value: Any, path_tails):
         value = raw(value)
         if not isinstance(value, Mapping):
             return value
@@ -259,7 +260,7 @@ def without(props, paths) -> dict:
               "name, alias or an ARN this stack did not create); a restore stack's database alone names the source "
               "instance and key its `securestack:database.restore` declares", Controls(
                   sources=("guides: never share keys between environments",)), ["*"], Severity.CRITICAL)
-def no_cross_environment(graph: StackGraph, report: ReportViolation) -> None:
+def no_cross_environment(graph: StackGraph, report: Report) -> None:
     environment, environments, own = stack_environment(), project_environments(), own_keys_and_secrets(graph)
     restore = declared_restore()
     declared_source = restore.get("sourceEnvironment") if restore is not None else None
@@ -334,7 +335,7 @@ def internet_facing_tasks(graph: StackGraph) -> Iterator[tuple[PolicyResource, P
               "`*` (all scopes): those are for internal tools only", Controls(
                   sources=("guides: least privilege; admin keys for internal tools only",)),
               [SECRET, ECS_SERVICE, TASK_DEFINITION], Severity.CRITICAL)
-def no_wildcard_key_exposed(graph: StackGraph, report: ReportViolation) -> None:
+def no_wildcard_key_exposed(graph: StackGraph, report: Report) -> None:
     secrets = [s for s in graph.of_type(SECRET) if wildcard_scoped(s)]
     if not secrets:
         return
@@ -350,7 +351,7 @@ def no_wildcard_key_exposed(graph: StackGraph, report: ReportViolation) -> None:
               Controls(sources=("issue 12: the verifier never holds a key value",
                                 "guides: least privilege; keys held by their callers only")),
               [SECRET, ECS_SERVICE, TASK_DEFINITION, ROLE, ROLE_POLICY], Severity.CRITICAL)
-def no_key_value_exposed(graph: StackGraph, report: ReportViolation) -> None:
+def no_key_value_exposed(graph: StackGraph, report: Report) -> None:
     keys = [s for s in graph.of_type(SECRET) if kind_of(s) == API_KEY_KIND]
     if not keys:
         return

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 
-from pulumi_policy import ReportViolation, ResourceValidationArgs, Severity
+from typing import Any
 
+from pulumi_policy import PolicyResource, ResourceValidationArgs, Severity
+
+from .support import Report
 from .support import (Controls, StackGraph, actions_of, allows, get, injected_arns, is_true, items, json_value, label,
                       peek, plain, resource_policy, resources_of, secret_looking, stack_policy, statements)
 from .network import inline_ingress, ingress_rules
@@ -18,19 +21,19 @@ SECRET_ARN_PARTS = 7  # arn:aws:secretsmanager:<region>:<account>:secret:<name-s
 READ_SECRET = frozenset({"secretsmanager:GetSecretValue", "secretsmanager:*", "*"})
 
 
-def containers(props) -> list[dict]:
+def containers(props: Any) -> list[dict[str, Any]]:
     """The container definitions (a JSON document input)."""
     parsed = json_value(get(props, "containerDefinitions"))
     return [c for c in items(parsed) if isinstance(c, dict)]
 
 
-def container_name(container: dict) -> str:
+def container_name(container: dict[str, Any]) -> str:
     return repr(container.get("name"))
 
 
 @resource_policy("ecs-no-public-ip", "ECS services do not give their tasks public IP addresses",
                  Controls(fsbp=("ECS.2",), checkov=("CKV_AWS_333",)), [ECS_SERVICE], Severity.HIGH)
-def ecs_no_public_ip(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def ecs_no_public_ip(args: ResourceValidationArgs, report: Report) -> None:
     if is_true(get(args.props, "networkConfiguration", "assignPublicIp")):
         report("networkConfiguration.assignPublicIp is true")
 
@@ -39,7 +42,7 @@ def ecs_no_public_ip(args: ResourceValidationArgs, report: ReportViolation) -> N
                  "injected by reference (`secrets` valueFrom a Secrets Manager ARN)",
                  Controls(fsbp=("ECS.8",), sources=("guides: keys in environment variables, never in code",)),
                  [TASK_DEFINITION], Severity.CRITICAL)
-def ecs_no_env_secrets(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def ecs_no_env_secrets(args: ResourceValidationArgs, report: Report) -> None:
     for container in containers(args.props):
         for variable in items(container.get("environment")):
             problem = secret_looking(variable.get("name"), variable.get("value")) if isinstance(variable, dict) \
@@ -54,7 +57,7 @@ def ecs_no_env_secrets(args: ResourceValidationArgs, report: ReportViolation) ->
 
 @resource_policy("ecs-container-logging", "Every container sends its logs somewhere (logConfiguration)",
                  Controls(fsbp=("ECS.9",)), [TASK_DEFINITION], Severity.MEDIUM)
-def ecs_logging(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def ecs_logging(args: ResourceValidationArgs, report: Report) -> None:
     for container in containers(args.props):
         if not (container.get("logConfiguration") or {}).get("logDriver"):
             report(f"container {container_name(container)} has no logConfiguration.logDriver")
@@ -62,7 +65,7 @@ def ecs_logging(args: ResourceValidationArgs, report: ReportViolation) -> None:
 
 @resource_policy("ecs-not-privileged", "Containers do not run privileged", Controls(fsbp=("ECS.4",)),
                  [TASK_DEFINITION], Severity.HIGH)
-def ecs_not_privileged(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def ecs_not_privileged(args: ResourceValidationArgs, report: Report) -> None:
     for container in containers(args.props):
         if container.get("privileged") is True:
             report(f"container {container_name(container)} is privileged")
@@ -70,7 +73,7 @@ def ecs_not_privileged(args: ResourceValidationArgs, report: ReportViolation) ->
 
 @resource_policy("ecs-read-only-root-filesystem", "Containers have a read-only root filesystem",
                  Controls(fsbp=("ECS.5",), checkov=("CKV_AWS_336",)), [TASK_DEFINITION], Severity.MEDIUM)
-def ecs_read_only_root(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def ecs_read_only_root(args: ResourceValidationArgs, report: Report) -> None:
     for container in containers(args.props):
         if container.get("readonlyRootFilesystem") is not True:
             report(f"container {container_name(container)} has a writable root filesystem")
@@ -80,7 +83,7 @@ def ecs_read_only_root(args: ResourceValidationArgs, report: ReportViolation) ->
                  "its secrets (execution role) use different roles", Controls(
                      sources=("design: least privilege, secrets injected by reference",)),
                  [TASK_DEFINITION], Severity.HIGH)
-def ecs_distinct_roles(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def ecs_distinct_roles(args: ResourceValidationArgs, report: Report) -> None:
     execution, task = get(args.props, "executionRoleArn"), get(args.props, "taskRoleArn")
     if execution and task and execution == task:
         report("executionRoleArn and taskRoleArn are the same role: the code could read every injected secret")
@@ -88,7 +91,7 @@ def ecs_distinct_roles(args: ResourceValidationArgs, report: ReportViolation) ->
 
 @resource_policy("ecs-container-insights", "ECS clusters have Container Insights on",
                  Controls(fsbp=("ECS.12",), checkov=("CKV_AWS_65",)), [ECS_CLUSTER], Severity.LOW)
-def ecs_container_insights(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def ecs_container_insights(args: ResourceValidationArgs, report: Report) -> None:
     values = [get(s, "value") for s in items(get(args.props, "settings")) if get(s, "name") == "containerInsights"]
     if not any(value in CONTAINER_INSIGHTS for value in values):
         report("containerInsights is not enabled")
@@ -98,7 +101,7 @@ def ecs_container_insights(args: ResourceValidationArgs, report: ReportViolation
                  "capability dropped and none added", Controls(sources=("README: Architecture (non-root, all "
                                                                        "capabilities dropped)",)),
                  [TASK_DEFINITION], Severity.HIGH)
-def ecs_non_root(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def ecs_non_root(args: ResourceValidationArgs, report: Report) -> None:
     for container in containers(args.props):
         user = str(container.get("user") or "")
         if not user or user.split(":")[0] in ROOT_USERS:
@@ -108,7 +111,7 @@ def ecs_non_root(args: ResourceValidationArgs, report: ReportViolation) -> None:
             report(f"container {container_name(container)} does not drop ALL capabilities (or adds some back)")
 
 
-def injected_secret_arns(task) -> set:
+def injected_secret_arns(task: PolicyResource) -> set[str]:
     found = set()
     for container in containers(task.props):
         for reference in items(container.get("secrets")):
@@ -121,7 +124,7 @@ def injected_secret_arns(task) -> set:
               "its containers inject, by ARN (no wildcard, no others)", Controls(
                   sources=("README: Architecture (execution role reads exactly the consumed secrets)",
                            "guides: least privilege")), [TASK_DEFINITION, ROLE, ROLE_POLICY], Severity.HIGH)
-def ecs_execution_role_secrets(graph: StackGraph, report: ReportViolation) -> None:
+def ecs_execution_role_secrets(graph: StackGraph, report: Report) -> None:
     for task in graph.of_type(TASK_DEFINITION):
         injected = injected_secret_arns(task)
         for role in graph.referenced(task, "executionRoleArn", ROLE):
@@ -139,7 +142,7 @@ def ecs_execution_role_secrets(graph: StackGraph, report: ReportViolation) -> No
 TASK_ROLE_ACTIONS = frozenset({"secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue", "kms:Decrypt"})
 
 
-def task_role_problem(graph: StackGraph, role) -> str | None:
+def task_role_problem(graph: StackGraph, role: PolicyResource) -> str | None:
     if graph.referrers(role, "role", ROLE_POLICY_ATTACHMENT) or items(peek(role.props, "managedPolicyArns")):
         return "has managed policies attached"
     documents = [get(p.props, "policy") for p in graph.referrers(role, "role", ROLE_POLICY)]
@@ -159,7 +162,7 @@ def task_role_problem(graph: StackGraph, role) -> str | None:
               "verifier records and signing secrets), nothing attached", Controls(
                   sources=("README: Architecture (a separate task role reads exactly ...)", "guides: least privilege")),
               [TASK_DEFINITION, ROLE, ROLE_POLICY, ROLE_POLICY_ATTACHMENT], Severity.HIGH)
-def ecs_task_role_runtime_reads(graph: StackGraph, report: ReportViolation) -> None:
+def ecs_task_role_runtime_reads(graph: StackGraph, report: Report) -> None:
     for task in graph.of_type(TASK_DEFINITION):
         for role in graph.referenced(task, "taskRoleArn", ROLE):
             problem = task_role_problem(graph, role)
@@ -167,7 +170,7 @@ def ecs_task_role_runtime_reads(graph: StackGraph, report: ReportViolation) -> N
                 report(f"{label(task)}'s task role {label(role)} {problem}", role.urn)
 
 
-def ingress_sources(graph: StackGraph, resource) -> list:
+def ingress_sources(graph: StackGraph, resource: PolicyResource) -> list:
     """(rule, the security groups it admits) for each ingress rule a group or rule resource declares."""
     if resource.resource_type == SECURITY_GROUP:
         return [(rule, graph.referenced(resource, "ingress", SECURITY_GROUP) if items(get(raw_rule, "securityGroups"))
@@ -183,7 +186,7 @@ def ingress_sources(graph: StackGraph, resource) -> list:
                   sources=("README: Architecture (app behind the target group)",
                            "components/app.py: reachable only from the load balancer")),
               [ECS_SERVICE, SECURITY_GROUP, SECURITY_GROUP_RULE, INGRESS_RULE, *LOAD_BALANCERS], Severity.HIGH)
-def ecs_ingress_from_load_balancer(graph: StackGraph, report: ReportViolation) -> None:
+def ecs_ingress_from_load_balancer(graph: StackGraph, report: Report) -> None:
     lb_groups = {g.urn for lb in graph.of_type(*LOAD_BALANCERS)
                  for g in graph.referenced(lb, "securityGroups", SECURITY_GROUP)}
     for service in graph.of_type(ECS_SERVICE):
@@ -195,7 +198,7 @@ def ecs_ingress_from_load_balancer(graph: StackGraph, report: ReportViolation) -
                                "load balancer's security group", resource.urn)
 
 
-def depends_on(resource, other) -> bool:
+def depends_on(resource: PolicyResource, other) -> bool:
     return any(dependency.urn == other.urn for dependency in resource.dependencies)
 
 
@@ -204,7 +207,7 @@ def depends_on(resource, other) -> bool:
               "state (a failing task fails `pulumi up`)", Controls(sources=(
                   "README: Architecture (app: created only once the secrets it injects have a value)",
                   "issue 11 item 6")), [ECS_SERVICE, TASK_DEFINITION, SECRET, SECRET_READINESS], Severity.MEDIUM)
-def ecs_service_waits_for_secrets(graph: StackGraph, report: ReportViolation) -> None:
+def ecs_service_waits_for_secrets(graph: StackGraph, report: Report) -> None:
     for service in graph.of_type(ECS_SERVICE):
         if not is_true(peek(service.props, "waitForSteadyState")):
             report(f"{label(service)} does not wait for a steady state (waitForSteadyState)", service.urn)

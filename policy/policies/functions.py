@@ -2,9 +2,12 @@
 invocable only by the source they serve."""
 from __future__ import annotations
 
-from pulumi_policy import ReportViolation, ResourceValidationArgs, Severity
+from typing import Any, Mapping
+
+from pulumi_policy import PolicyResource, ResourceValidationArgs, Severity
 
 from .network import availability_zones
+from .support import Report
 from .support import (Controls, StackGraph, actions_of, allows, get, items, label, number, peek, plain, present,
                       resource_policy, resources_of, secret_looking, stack_policy, statements)
 from .types import (CODE_SIGNING_CONFIG, FUNCTION, LOG_GROUP, LOG_METRIC_FILTER, METRIC_ALARM, PERMISSION, ROLE,
@@ -34,7 +37,7 @@ AWS_MANAGED_LAMBDA_KEY = "alias/aws/lambda"
 @resource_policy("lambda-permission-bound-to-source", "Lambda invoke permissions name their caller: never `*`, and "
                  "an AWS service only with its source account or ARN (confused deputy)",
                  Controls(fsbp=("Lambda.1",), checkov=("CKV_AWS_364",)), [PERMISSION], Severity.CRITICAL)
-def lambda_permission_bound(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def lambda_permission_bound(args: ResourceValidationArgs, report: Report) -> None:
     principal = str(get(args.props, "principal") or "")
     if principal == "*":
         report("principal is '*': anyone may invoke the function")
@@ -45,7 +48,7 @@ def lambda_permission_bound(args: ResourceValidationArgs, report: ReportViolatio
 
 @resource_policy("lambda-supported-runtime", "Lambda functions use a runtime AWS still supports",
                  Controls(fsbp=("Lambda.2",), checkov=("CKV_AWS_363",)), [FUNCTION], Severity.MEDIUM)
-def lambda_runtime(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def lambda_runtime(args: ResourceValidationArgs, report: Report) -> None:
     if get(args.props, "packageType") == "Image":
         return  # a container image brings its own runtime
     runtime = get(args.props, "runtime")
@@ -57,7 +60,7 @@ def lambda_runtime(args: ResourceValidationArgs, report: ReportViolation) -> Non
               f"{MIN_AVAILABILITY_ZONES} Availability Zones", Controls(fsbp=("Lambda.3", "Lambda.5"),
                                                                        checkov=("CKV_AWS_117",)),
               [FUNCTION], Severity.MEDIUM)
-def lambda_in_vpc(graph: StackGraph, report: ReportViolation) -> None:
+def lambda_in_vpc(graph: StackGraph, report: Report) -> None:
     for function in graph.of_type(FUNCTION):
         config = get(function.props, "vpcConfig")
         subnet_ids = items(peek(config, "subnetIds")) if config is not None else []
@@ -75,7 +78,7 @@ def lambda_in_vpc(graph: StackGraph, report: ReportViolation) -> None:
                  "read from Secrets Manager at run time)", Controls(checkov=("CKV_AWS_45",),
                                                                     sources=("guides: never hardcode keys",)),
                  [FUNCTION], Severity.CRITICAL)
-def lambda_no_env_secrets(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def lambda_no_env_secrets(args: ResourceValidationArgs, report: Report) -> None:
     variables = plain(get(args.props, "environment", "variables") or {})
     for name, value in sorted(variables.items()):
         problem = secret_looking(name, value)
@@ -85,7 +88,7 @@ def lambda_no_env_secrets(args: ResourceValidationArgs, report: ReportViolation)
 
 @resource_policy("lambda-tracing-active", "Lambda functions trace with X-Ray (Active)",
                  Controls(checkov=("CKV_AWS_50",)), [FUNCTION], Severity.LOW)
-def lambda_tracing(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def lambda_tracing(args: ResourceValidationArgs, report: Report) -> None:
     if get(args.props, "tracingConfig", "mode") != "Active":
         report("tracingConfig.mode is not Active")
 
@@ -95,7 +98,7 @@ def lambda_tracing(args: ResourceValidationArgs, report: ReportViolation) -> Non
                  "reservation that leaves less than 100 unreserved, which a new account's low limit cannot spare "
                  "(Checkov CKV_AWS_115 is not enforced)",
                  Controls(sources=("design: rotators can always run (issue 11 item 9)",)), [FUNCTION], Severity.MEDIUM)
-def lambda_concurrency(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def lambda_concurrency(args: ResourceValidationArgs, report: Report) -> None:
     reserved = number(get(args.props, "reservedConcurrentExecutions"))
     if reserved is not None and reserved == 0:
         report("reservedConcurrentExecutions is 0: every invocation is throttled")
@@ -105,7 +108,7 @@ def lambda_concurrency(args: ResourceValidationArgs, report: ReportViolation) ->
               "creates an unencrypted one that keeps logs forever)", Controls(
                   checkov=("CKV_AWS_158", "CKV_AWS_66"), sources=("design: encrypted logs with retention",)),
               [FUNCTION, LOG_GROUP], Severity.MEDIUM)
-def lambda_log_group(graph: StackGraph, report: ReportViolation) -> None:
+def lambda_log_group(graph: StackGraph, report: Report) -> None:
     for function in graph.of_type(FUNCTION):
         if peek(function.props, "loggingConfig", "logGroup") or function.property_dependencies.get("loggingConfig"):
             managed = bool(graph.referenced(function, "loggingConfig", LOG_GROUP))
@@ -117,7 +120,7 @@ def lambda_log_group(graph: StackGraph, report: ReportViolation) -> None:
             report(f"{label(function)} writes to a log group the stack does not manage", function.urn)
 
 
-def condition_keys(statement) -> set:
+def condition_keys(statement: Mapping[str, Any]) -> set[str]:
     condition = plain(statement.get("Condition") or {})
     return {key for operator in condition.values() if hasattr(operator, "keys") for key in operator}
 
@@ -125,14 +128,14 @@ def condition_keys(statement) -> set:
 VERIFIER_KIND_CONDITION = "secretsmanager:ResourceTag/securestack:kind"
 
 
-def verifier_records_only(statement) -> bool:
+def verifier_records_only(statement: Mapping[str, Any]) -> bool:
     """Verifier records have no rotation to name the function (issue 12): their pattern is bounded by their path
     and kind tag instead (which environment's: verifier-records-written-only-by-this-environments-key-rotators)."""
     return all("/api-key-verifiers/" in r for r in resources_of(statement)) and \
         VERIFIER_KIND_CONDITION in condition_keys(statement)
 
 
-def rotator_statement_problem(statement) -> str | None:
+def rotator_statement_problem(statement: Mapping[str, Any]) -> str | None:
     actions = set(actions_of(statement))
     wildcard = any("*" in r for r in resources_of(statement))
     if actions & SECRET_VALUE_ACTIONS and wildcard and ROTATION_LAMBDA_CONDITION not in condition_keys(statement) \
@@ -149,7 +152,7 @@ def rotator_statement_problem(statement) -> str | None:
               "(kms:ViaService)", Controls(
                   sources=("README: Architecture (rotation: its own role)", "AWS rotation role template")),
               [FUNCTION, ROLE, ROLE_POLICY, TASK_DEFINITION], Severity.HIGH)
-def lambda_rotator_role(graph: StackGraph, report: ReportViolation) -> None:
+def lambda_rotator_role(graph: StackGraph, report: Report) -> None:
     for function in graph.of_type(FUNCTION):
         for role in graph.referenced(function, "role", ROLE):
             sharing = [r for r in graph.referrers(role, "role", FUNCTION) if r is not function] + \
@@ -170,14 +173,14 @@ REDEPLOY_ACTION = "ecs:UpdateService"
 REDEPLOY_FAILED = '"redeploy-failed"'  # the outcome a rotator logs (lambdas/rotation_common/consumers.py)
 
 
-def redeploys_a_service(graph: StackGraph, function) -> bool:
+def redeploys_a_service(graph: StackGraph, function: PolicyResource) -> bool:
     role_policies = [p for role in graph.referenced(function, "role", ROLE)
                      for p in graph.referrers(role, "role", ROLE_POLICY)]
     return any(allows(s) and REDEPLOY_ACTION in actions_of(s)
                for p in role_policies for s in statements(peek(p.props, "policy")))
 
 
-def alarmed_filters(graph: StackGraph, log_groups: list) -> list:
+def alarmed_filters(graph: StackGraph, log_groups: list[str]) -> list:
     """Filters on these log groups that count redeploy-failed lines and whose metric has an alarm to a topic."""
     found = []
     for metric_filter in graph.of_type(LOG_METRIC_FILTER):
@@ -197,7 +200,7 @@ def alarmed_filters(graph: StackGraph, log_groups: list) -> list:
               "alarm on that metric notifying an SNS topic: a failed redeploy leaves tasks on the previous value",
               Controls(sources=("design: a failed redeploy after a rotation raises an audit alarm",)),
               [FUNCTION, LOG_METRIC_FILTER, METRIC_ALARM], Severity.MEDIUM)
-def lambda_redeploy_alarmed(graph: StackGraph, report: ReportViolation) -> None:
+def lambda_redeploy_alarmed(graph: StackGraph, report: Report) -> None:
     for function in graph.of_type(FUNCTION):
         if not redeploys_a_service(graph, function):
             continue
@@ -211,7 +214,7 @@ def lambda_redeploy_alarmed(graph: StackGraph, report: ReportViolation) -> None:
                  "with a customer-managed KMS key (kmsKeyArn), not Lambda's AWS-managed key",
                  Controls(checkov=("CKV_AWS_173",), sources=("guides: AES-256 at rest",)), [FUNCTION],
                  Severity.MEDIUM)
-def lambda_environment_cmk(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def lambda_environment_cmk(args: ResourceValidationArgs, report: Report) -> None:
     if not present(get(args.props, "environment") or {}, "variables"):
         return  # nothing to encrypt
     if not present(args.props, "kmsKeyArn"):
@@ -220,7 +223,7 @@ def lambda_environment_cmk(args: ResourceValidationArgs, report: ReportViolation
         report(f"kmsKeyArn is {AWS_MANAGED_LAMBDA_KEY}, the AWS-managed key")
 
 
-def _code_signing_problem(graph: StackGraph, function) -> str:
+def _code_signing_problem(graph: StackGraph, function: PolicyResource) -> str:
     configs = graph.referenced(function, "codeSigningConfigArn", CODE_SIGNING_CONFIG)
     if not present(function.props, "codeSigningConfigArn") or not configs:
         return "has no code-signing configuration of the stack"
@@ -241,7 +244,7 @@ def _code_signing_problem(graph: StackGraph, function) -> str:
               "signing job of the stack signed", Controls(checkov=("CKV_AWS_272",), sources=(
                   "issue 11: rotator code is signed",)), [FUNCTION, CODE_SIGNING_CONFIG, SIGNING_JOB, SIGNING_PROFILE],
               Severity.HIGH)
-def lambda_code_signing(graph: StackGraph, report: ReportViolation) -> None:
+def lambda_code_signing(graph: StackGraph, report: Report) -> None:
     for function in graph.of_type(FUNCTION):
         problem = _code_signing_problem(graph, function)
         if problem:

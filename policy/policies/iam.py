@@ -3,8 +3,11 @@ from __future__ import annotations
 
 import re
 
-from pulumi_policy import ReportViolation, ResourceValidationArgs, Severity
+from typing import Any, Mapping
 
+from pulumi_policy import ResourceValidationArgs, Severity
+
+from .support import Report
 from .support import (Controls, actions_of, allows, describe_statement, get, is_public_principal, items,
                       resource_policy, resources_of, statements)
 from .types import ROLE
@@ -35,7 +38,7 @@ SOURCE_KEYS = ("aws:SourceAccount", "aws:SourceArn", "aws:SourceOwner")
 UNBOUND_SERVICE_TRUSTS = frozenset({"backup.amazonaws.com", "cloudtrail.amazonaws.com"})
 
 
-def identity_documents(resource_type: str, props) -> list:
+def identity_documents(resource_type: str, props: Any) -> list:
     if resource_type == ROLE:
         return [get(policy, "policy") for policy in items(get(props, "inlinePolicies"))]
     return [get(props, IDENTITY_POLICIES[resource_type])]
@@ -54,7 +57,7 @@ IDENTITY_TYPES = [*IDENTITY_POLICIES, ROLE]
 
 @resource_policy("iam-no-full-admin", "IAM policies never allow every action (`*` / `*:*`, or Allow with NotAction)",
                  Controls(fsbp=("IAM.1",), checkov=("CKV_AWS_1", "CKV_AWS_62")), IDENTITY_TYPES, Severity.CRITICAL)
-def iam_no_full_admin(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def iam_no_full_admin(args: ResourceValidationArgs, report: Report) -> None:
     for index, statement in identity_statements(args):
         if FULL_ADMIN_ACTIONS.intersection(actions_of(statement)):
             report(f"{describe_statement(statement, index)} allows every action")
@@ -64,7 +67,7 @@ def iam_no_full_admin(args: ResourceValidationArgs, report: ReportViolation) -> 
 
 @resource_policy("iam-no-service-wildcard-actions", "IAM policies name actions, never a whole service (`s3:*`)",
                  Controls(fsbp=("IAM.21",)), IDENTITY_TYPES, Severity.HIGH)
-def iam_no_service_wildcards(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def iam_no_service_wildcards(args: ResourceValidationArgs, report: Report) -> None:
     for index, statement in identity_statements(args):
         wildcards = [a for a in actions_of(statement) if SERVICE_WILDCARD.match(a)]
         if wildcards:
@@ -74,7 +77,7 @@ def iam_no_service_wildcards(args: ResourceValidationArgs, report: ReportViolati
 @resource_policy("iam-wildcard-resource-needs-condition", "IAM policies grant on `Resource: \"*\"` only with a "
                  "condition (even actions without resource-level permissions get bounded, e.g. by region)",
                  Controls(checkov=("CKV_AWS_355", "CKV_AWS_290")), IDENTITY_TYPES, Severity.HIGH)
-def iam_wildcard_resource(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def iam_wildcard_resource(args: ResourceValidationArgs, report: Report) -> None:
     for index, statement in identity_statements(args):
         unbounded = "*" in resources_of(statement) or statement.get("NotResource")
         if unbounded and not statement.get("Condition"):
@@ -82,7 +85,7 @@ def iam_wildcard_resource(args: ResourceValidationArgs, report: ReportViolation)
                    "without a condition")
 
 
-def public_grants(document) -> list[str]:
+def public_grants(document: Any) -> list[str]:
     return [describe_statement(s, i) for i, s in enumerate(statements(document))
             if allows(s) and is_public_principal(s.get("Principal")) and not s.get("Condition")]
 
@@ -90,7 +93,7 @@ def public_grants(document) -> list[str]:
 @resource_policy("iam-trust-policy-names-principal", "Role trust policies never let anyone (`*`) assume the role "
                  "without a condition", Controls(sources=("design: policies name principals",)), [ROLE],
                  Severity.CRITICAL)
-def iam_trust_policy(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def iam_trust_policy(args: ResourceValidationArgs, report: Report) -> None:
     for statement in public_grants(get(args.props, "assumeRolePolicy")):
         report(f"trust policy {statement} lets any principal assume the role")
 
@@ -99,18 +102,18 @@ def iam_trust_policy(args: ResourceValidationArgs, report: ReportViolation) -> N
                  "registry) grant nothing to `*` without a condition",
                  Controls(checkov=("CKV_AWS_70",), sources=("design: policies name principals",)),
                  list(RESOURCE_POLICIES), Severity.CRITICAL)
-def resource_policy_public(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def resource_policy_public(args: ResourceValidationArgs, report: Report) -> None:
     for statement in public_grants(get(args.props, RESOURCE_POLICIES[args.resource_type])):
         report(f"{statement} allows Principal '*' without a condition")
 
 
-def trusted_services(statement) -> list:
+def trusted_services(statement: Mapping[str, Any]) -> list:
     principal = statement.get("Principal")
     service = principal.get("Service") if hasattr(principal, "get") else None
     return [s for s in items(service) if isinstance(s, str)]
 
 
-def source_bound(statement) -> bool:
+def source_bound(statement: Mapping[str, Any]) -> bool:
     condition = statement.get("Condition") or {}
     return any(key in (condition.get(operator) or {}) for operator in condition for key in SOURCE_KEYS)
 
@@ -119,7 +122,7 @@ def source_bound(statement) -> bool:
                  "(aws:SourceAccount or aws:SourceArn in the trust policy: no confused deputy)", Controls(
                      sources=("components/common.py: trust bound to our account (confused deputy)",)),
                  [ROLE], Severity.MEDIUM)
-def iam_service_trust_bound(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def iam_service_trust_bound(args: ResourceValidationArgs, report: Report) -> None:
     for index, statement in enumerate(statements(get(args.props, "assumeRolePolicy"))):
         services = [s for s in trusted_services(statement) if s not in UNBOUND_SERVICE_TRUSTS]
         if allows(statement) and services and not source_bound(statement):

@@ -1,8 +1,11 @@
 """KMS keys: rotated, never public, never locked out of their own policy."""
 from __future__ import annotations
 
-from pulumi_policy import ReportViolation, ResourceValidationArgs, Severity
+from typing import Any, Mapping
 
+from pulumi_policy import PolicyResource, ResourceValidationArgs, Severity
+
+from .support import Report
 from .support import (Controls, StackGraph, allows, describe_statement, get, is_public_principal, is_true, items,
                       label, number, peek, resource_policy, stack_policy, statements)
 from .types import (BACKUP_VAULT, BUCKETS, ENCRYPTION_CONFIGS, FUNCTION, KMS_KEY, KMS_KEY_POLICY, KMS_REPLICA_KEY,
@@ -27,7 +30,7 @@ KEY_USES = (
 
 @resource_policy("kms-key-rotation", "Symmetric customer-managed KMS keys rotate their key material at least yearly",
                  Controls(fsbp=("KMS.4",), checkov=("CKV_AWS_7",)), [KMS_KEY], Severity.MEDIUM)
-def kms_rotation(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def kms_rotation(args: ResourceValidationArgs, report: Report) -> None:
     spec = get(args.props, "customerMasterKeySpec") or SYMMETRIC
     usage = get(args.props, "keyUsage") or "ENCRYPT_DECRYPT"
     if spec == SYMMETRIC and usage == "ENCRYPT_DECRYPT" and not is_true(get(args.props, "enableKeyRotation")):
@@ -40,7 +43,7 @@ def kms_rotation(args: ResourceValidationArgs, report: ReportViolation) -> None:
 @resource_policy("kms-key-policy-no-public-principal", "KMS key policies grant nothing to `*` without a condition "
                  "(and every key has an explicit policy)", Controls(fsbp=("KMS.5",), checkov=("CKV_AWS_33",)),
                  [KMS_KEY, KMS_REPLICA_KEY, KMS_KEY_POLICY], Severity.CRITICAL)
-def kms_no_public_principal(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def kms_no_public_principal(args: ResourceValidationArgs, report: Report) -> None:
     document = get(args.props, "policy")
     if not document and args.resource_type != KMS_KEY_POLICY:
         # The default key policy lets any IAM principal of the account with kms:* use the key.
@@ -51,7 +54,7 @@ def kms_no_public_principal(args: ResourceValidationArgs, report: ReportViolatio
             report(f"{describe_statement(statement, index)} allows Principal '*' without a condition")
 
 
-def service_principals(statement) -> list:
+def service_principals(statement: Mapping[str, Any]) -> list:
     principal = statement.get("Principal")
     return items(principal.get("Service")) if hasattr(principal, "get") else []
 
@@ -61,7 +64,7 @@ def service_principals(statement) -> list:
                  Controls(sources=("components/keys.py: CloudWatch Logs may use the key only for log groups of this "
                                    "account and region", "design: policies name principals")),
                  [KMS_KEY, KMS_REPLICA_KEY, KMS_KEY_POLICY], Severity.HIGH)
-def kms_service_grants_bounded(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def kms_service_grants_bounded(args: ResourceValidationArgs, report: Report) -> None:
     for index, statement in enumerate(statements(get(args.props, "policy"))):
         if allows(statement) and service_principals(statement) and not statement.get("Condition"):
             report(f"{describe_statement(statement, index)} lets {service_principals(statement)} use the key for "
@@ -71,12 +74,12 @@ def kms_service_grants_bounded(args: ResourceValidationArgs, report: ReportViola
 @resource_policy("kms-lockout-safety-check", "KMS key policy changes keep the lockout safety check",
                  Controls(sources=("design: lockout safety check on",)), [KMS_KEY, KMS_REPLICA_KEY, KMS_KEY_POLICY],
                  Severity.HIGH)
-def kms_lockout_check(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def kms_lockout_check(args: ResourceValidationArgs, report: Report) -> None:
     if is_true(get(args.props, "bypassPolicyLockoutSafetyCheck")):
         report("bypassPolicyLockoutSafetyCheck is true")
 
 
-def purpose_of(key) -> str | None:
+def purpose_of(key: PolicyResource) -> str | None:
     return peek(key.props, "tags", PURPOSE_TAG)
 
 
@@ -85,7 +88,7 @@ def purpose_of(key) -> str | None:
               Controls(sources=("README: Architecture (a CMK per purpose (data, secrets, logs))",
                                 "guides: separate keys per purpose and environment")),
               [KMS_KEY, KMS_REPLICA_KEY, SIGNING_JOB, *BUCKETS, *(use[0] for use in KEY_USES)], Severity.HIGH)
-def kms_keys_by_purpose(graph: StackGraph, report: ReportViolation) -> None:
+def kms_keys_by_purpose(graph: StackGraph, report: Report) -> None:
     keys = graph.of_type(KMS_KEY, KMS_REPLICA_KEY)
     seen: dict = {}
     for key in keys:

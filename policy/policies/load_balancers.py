@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Iterator
+from typing import Any, Iterator, Mapping
 
-from pulumi_policy import PolicyResource, ReportViolation, ResourceValidationArgs, Severity
+from pulumi_policy import PolicyResource, ResourceValidationArgs, Severity
 
 from .network import availability_zones
+from .support import Report
 from .support import (Controls, StackGraph, get, is_false, is_true, items, json_value, label, peek, plain, present,
                       production_stack, resource_policy, shown, stack_policy)
 from .types import (LISTENERS, LOAD_BALANCERS, SUBNET, TARGET_GROUPS, WEB_ACL, WEB_ACL_ASSOCIATION, WEB_ACL_LOGGING,
@@ -39,17 +40,17 @@ CREDENTIAL_HEADERS = ("authorization", "cookie")
 PROTECTING_ACTIONS = frozenset({"SUBSTITUTION", "HASH"})
 
 
-def is_application(props) -> bool:
+def is_application(props: Any) -> bool:
     return (get(props, "loadBalancerType") or "application") == "application"
 
 
-def is_internet_facing(props) -> bool:
+def is_internet_facing(props: Any) -> bool:
     return not is_true(get(props, "internal"))
 
 
 # -- listeners -------------------------------------------------------------------------------------------------
 
-def redirects_to_https(action) -> bool:
+def redirects_to_https(action: Any) -> bool:
     """A permanent (301) redirect to HTTPS on 443 (an absent port would keep the client's port 80)."""
     return get(action, "type") == "redirect" and get(action, "redirect", "protocol") == "HTTPS" \
         and str(get(action, "redirect", "port")) == HTTPS_PORT \
@@ -59,7 +60,7 @@ def redirects_to_https(action) -> bool:
 @resource_policy("lb-http-redirects-to-https", "Plain-HTTP listeners only answer 301 redirects to HTTPS on 443; "
                  "nothing is served without TLS", Controls(fsbp=("ELB.1",), checkov=("CKV_AWS_2", "CKV2_AWS_20"),
                                          sources=("guides: HTTPS only",)), LISTENERS, Severity.HIGH)
-def lb_http_redirects(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def lb_http_redirects(args: ResourceValidationArgs, report: Report) -> None:
     if get(args.props, "protocol") != "HTTP":
         return
     actions = items(get(args.props, "defaultActions"))
@@ -72,7 +73,7 @@ def lb_http_redirects(args: ResourceValidationArgs, report: ReportViolation) -> 
 @resource_policy("lb-https-tls-policy", "HTTPS listeners use a TLS 1.2+ policy from the Security Hub ELB.17 list "
                  "and a certificate", Controls(fsbp=("ELB.17",), checkov=("CKV_AWS_103",),
                                                sources=("guides: TLS 1.2+",)), LISTENERS, Severity.HIGH)
-def lb_https_tls_policy(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def lb_https_tls_policy(args: ResourceValidationArgs, report: Report) -> None:
     if get(args.props, "protocol") not in ("HTTPS", "TLS"):
         return
     policy = get(args.props, "sslPolicy")
@@ -87,7 +88,7 @@ def lb_https_tls_policy(args: ResourceValidationArgs, report: ReportViolation) -
                  "X-Content-Type-Options nosniff to every response and send no Server header",
                  Controls(sources=("README: Edge (HSTS, nosniff, no Server header)", "guides: HTTPS only")),
                  LISTENERS, Severity.HIGH)
-def lb_https_security_headers(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def lb_https_security_headers(args: ResourceValidationArgs, report: Report) -> None:
     if get(args.props, "protocol") != "HTTPS":
         return
     hsts = str(get(args.props, "routingHttpResponseStrictTransportSecurityHeaderValue") or "")
@@ -105,7 +106,7 @@ def lb_https_security_headers(args: ResourceValidationArgs, report: ReportViolat
                  "HTTPS (TLS all the way to the app)", Controls(sources=("README: Edge (HTTPS to the targets, "
                                                                           "required in production)",)),
                  TARGET_GROUPS, Severity.HIGH)
-def lb_https_to_targets(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def lb_https_to_targets(args: ResourceValidationArgs, report: Report) -> None:
     if not production_stack() or get(args.props, "targetType") == "lambda":
         return  # Lambda targets are invoked by the load balancer, not reached over the network
     if get(args.props, "protocol") != "HTTPS":
@@ -119,14 +120,14 @@ def lb_https_to_targets(args: ResourceValidationArgs, report: ReportViolation) -
 
 @resource_policy("lb-drop-invalid-headers", "Application load balancers drop invalid HTTP header fields",
                  Controls(fsbp=("ELB.4",), checkov=("CKV_AWS_131",)), LOAD_BALANCERS, Severity.MEDIUM)
-def lb_drop_invalid_headers(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def lb_drop_invalid_headers(args: ResourceValidationArgs, report: Report) -> None:
     if is_application(args.props) and not is_true(get(args.props, "dropInvalidHeaderFields")):
         report("dropInvalidHeaderFields is not true")
 
 
 @resource_policy("lb-access-logs", "Load balancers write access logs to S3",
                  Controls(fsbp=("ELB.5",), checkov=("CKV_AWS_91",)), LOAD_BALANCERS, Severity.MEDIUM)
-def lb_access_logs(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def lb_access_logs(args: ResourceValidationArgs, report: Report) -> None:
     logs = get(args.props, "accessLogs")
     if not is_true(get(logs, "enabled")) or not get(logs, "bucket"):
         report("accessLogs is not enabled with a bucket")
@@ -134,14 +135,14 @@ def lb_access_logs(args: ResourceValidationArgs, report: ReportViolation) -> Non
 
 @resource_policy("lb-deletion-protection-in-production", "Production load balancers have deletion protection",
                  Controls(fsbp=("ELB.6",), checkov=("CKV_AWS_150",)), LOAD_BALANCERS, Severity.MEDIUM)
-def lb_deletion_protection(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def lb_deletion_protection(args: ResourceValidationArgs, report: Report) -> None:
     if production_stack() and not is_true(get(args.props, "enableDeletionProtection")):
         report("enableDeletionProtection is not true in a production stack")
 
 
 @resource_policy("lb-desync-mitigation", "Application load balancers mitigate HTTP desync (defensive or strictest)",
                  Controls(fsbp=("ELB.12",), checkov=("CKV_AWS_328",)), LOAD_BALANCERS, Severity.MEDIUM)
-def lb_desync_mitigation(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def lb_desync_mitigation(args: ResourceValidationArgs, report: Report) -> None:
     mode = get(args.props, "desyncMitigationMode")
     if is_application(args.props) and mode is not None and mode not in DESYNC_MODES:
         report(f"desyncMitigationMode is {mode!r}")
@@ -151,7 +152,7 @@ def lb_desync_mitigation(args: ResourceValidationArgs, report: ReportViolation) 
                  "mitigation (only RFC 7230-compliant requests)", Controls(sources=("README: Edge (strictest desync "
                                                                                    "mitigation)",)),
                  LOAD_BALANCERS, Severity.MEDIUM)
-def lb_desync_strictest(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def lb_desync_strictest(args: ResourceValidationArgs, report: Report) -> None:
     mode = get(args.props, "desyncMitigationMode")
     if is_application(args.props) and mode != "strictest":
         report(f"desyncMitigationMode is {mode or 'absent (defensive)'!r}, not strictest")
@@ -161,14 +162,14 @@ def lb_desync_strictest(args: ResourceValidationArgs, report: ReportViolation) -
                  "(waf.fail_open.enabled false)", Controls(sources=("README: Edge (refuses requests when WAF cannot "
                                                                     "answer)", "ALB attribute waf.fail_open.enabled")),
                  LOAD_BALANCERS, Severity.HIGH)
-def lb_waf_fail_closed(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def lb_waf_fail_closed(args: ResourceValidationArgs, report: Report) -> None:
     if is_application(args.props) and is_true(get(args.props, "enableWafFailOpen")):
         report("enableWafFailOpen is true: requests would reach the app uninspected whenever WAF cannot answer")
 
 
 @stack_policy("lb-multi-az", f"Load balancers span at least {MIN_AVAILABILITY_ZONES} Availability Zones",
               Controls(fsbp=("ELB.13",)), [*LOAD_BALANCERS, SUBNET], Severity.MEDIUM)
-def lb_multi_az(graph: StackGraph, report: ReportViolation) -> None:
+def lb_multi_az(graph: StackGraph, report: Report) -> None:
     for lb in graph.of_type(*LOAD_BALANCERS):
         mapped = [peek(mapping, "subnetId") for mapping in items(peek(lb.props, "subnetMappings"))]
         prop = "subnetMappings" if mapped else "subnets"
@@ -180,7 +181,7 @@ def lb_multi_az(graph: StackGraph, report: ReportViolation) -> None:
 @stack_policy("lb-waf-associated", "Every internet-facing application load balancer has a WAF web ACL associated",
               Controls(checkov=("CKV2_AWS_28",), sources=("design: edge",)),
               [*LOAD_BALANCERS, WEB_ACL_ASSOCIATION], Severity.HIGH)
-def lb_waf_associated(graph: StackGraph, report: ReportViolation) -> None:
+def lb_waf_associated(graph: StackGraph, report: Report) -> None:
     for lb in graph.of_type(*LOAD_BALANCERS):
         if is_internet_facing(lb.props) and is_application(lb.props) \
                 and not graph.referrers(lb, "resourceArn", WEB_ACL_ASSOCIATION):
@@ -189,7 +190,7 @@ def lb_waf_associated(graph: StackGraph, report: ReportViolation) -> None:
 
 # -- WAF -------------------------------------------------------------------------------------------------------
 
-def acl_rules(props) -> list:
+def acl_rules(props: Any) -> list:
     """Inline rules, given as `rules` or as the `ruleJson` document."""
     inline = plain(get(props, "rules") or [])
     rule_json = get(props, "ruleJson")
@@ -201,7 +202,7 @@ def attached_rules(graph: StackGraph, acl: PolicyResource) -> list:
     return graph.referrers(acl, "webAclArn", WEB_ACL_RULE, WEB_ACL_RULE_GROUP_ASSOCIATION)
 
 
-def nested_entries(statement) -> Iterator[tuple[str, Any]]:
+def nested_entries(statement: Mapping[str, Any]) -> Iterator[tuple[str, Any]]:
     """(key, value) of every object in a rule statement, nested and/or/not statements included."""
     if hasattr(statement, "items"):
         for key, value in statement.items():
@@ -212,28 +213,28 @@ def nested_entries(statement) -> Iterator[tuple[str, Any]]:
             yield from nested_entries(item)
 
 
-def statement_kinds(statement) -> set:
+def statement_kinds(statement: Mapping[str, Any]) -> set[str]:
     """Statement types used anywhere in a rule statement, as camelCase (inputs) or JSON (ruleJson) names."""
     return {key[0].lower() + key[1:] for key, _ in nested_entries(statement)}
 
 
-def managed_group_names(statement) -> set:
+def managed_group_names(statement: Mapping[str, Any]) -> set[str]:
     return {value.get("name") or value.get("Name") for key, value in nested_entries(statement)
             if key in ("managedRuleGroupStatement", "ManagedRuleGroupStatement") and hasattr(value, "get")}
 
 
-def rule_statement(rule) -> dict:
+def rule_statement(rule: Any) -> dict[str, Any]:
     return rule.get("statement") or rule.get("Statement") or {}
 
 
-def metrics_on(config) -> bool:
+def metrics_on(config: Any) -> bool:
     return bool(config) and (config.get("cloudwatchMetricsEnabled") is True
                              or config.get("CloudWatchMetricsEnabled") is True)
 
 
 @stack_policy("waf-has-rules", "WAF web ACLs have at least one rule or rule group",
               Controls(fsbp=("WAF.10",)), [WEB_ACL, WEB_ACL_RULE, WEB_ACL_RULE_GROUP_ASSOCIATION], Severity.HIGH)
-def waf_has_rules(graph: StackGraph, report: ReportViolation) -> None:
+def waf_has_rules(graph: StackGraph, report: Report) -> None:
     for acl in graph.of_type(WEB_ACL):
         if not acl_rules(acl.props) and not attached_rules(graph, acl):
             report(f"{label(acl)} has no rules", acl.urn)
@@ -241,7 +242,7 @@ def waf_has_rules(graph: StackGraph, report: ReportViolation) -> None:
 
 @resource_policy("waf-metrics-enabled", "WAF web ACLs and each of their rules publish CloudWatch metrics",
                  Controls(fsbp=("WAF.12",)), [WEB_ACL, WEB_ACL_RULE, WEB_ACL_RULE_GROUP_ASSOCIATION], Severity.LOW)
-def waf_metrics(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def waf_metrics(args: ResourceValidationArgs, report: Report) -> None:
     if not metrics_on(plain(get(args.props, "visibilityConfig"))):
         report("visibilityConfig.cloudwatchMetricsEnabled is not true")
     for rule in acl_rules(args.props) if args.resource_type == WEB_ACL else []:
@@ -253,7 +254,7 @@ def waf_metrics(args: ResourceValidationArgs, report: ReportViolation) -> None:
 @stack_policy("waf-rate-based-rule", "WAF web ACLs include a rate-based rule (volumetric abuse, credential "
               "stuffing)", Controls(sources=("design: edge (rate limit)",)), [WEB_ACL, WEB_ACL_RULE],
               Severity.MEDIUM)
-def waf_rate_rule(graph: StackGraph, report: ReportViolation) -> None:
+def waf_rate_rule(graph: StackGraph, report: Report) -> None:
     for acl in graph.of_type(WEB_ACL):
         statements = [rule_statement(rule) for rule in acl_rules(acl.props)]
         statements += [plain(get(rule.props, "statement") or {}) for rule in graph.referrers(acl, "webAclArn",
@@ -265,18 +266,18 @@ def waf_rate_rule(graph: StackGraph, report: ReportViolation) -> None:
 @stack_policy("waf-known-bad-inputs", f"WAF web ACLs block known exploit payloads (the {KNOWN_BAD_INPUTS} "
               "managed group, Log4Shell included)", Controls(checkov=("CKV_AWS_192",)),
               [WEB_ACL, WEB_ACL_RULE, WEB_ACL_RULE_GROUP_ASSOCIATION], Severity.MEDIUM)
-def waf_known_bad_inputs(graph: StackGraph, report: ReportViolation) -> None:
+def waf_known_bad_inputs(graph: StackGraph, report: Report) -> None:
     for acl in graph.of_type(WEB_ACL):
         if KNOWN_BAD_INPUTS not in acl_group_names(graph, acl):
             report(f"{label(acl)}: no rule uses the {KNOWN_BAD_INPUTS} managed rule group", acl.urn)
 
 
-def field_of(value, name: str):
+def field_of(value: Any, name: str):
     """A WAF field written in camelCase (inputs) or PascalCase (ruleJson)."""
     return value.get(name) if name in value else value.get(name[0].upper() + name[1:])
 
 
-def counted_rules(statement) -> dict:
+def counted_rules(statement: Mapping[str, Any]) -> dict[str, Any]:
     """Managed group name -> the names of its rules overridden to count (ruleActionOverrides)."""
     counted = {}
     for key, value in nested_entries(statement):
@@ -292,7 +293,7 @@ def counted_rules(statement) -> dict:
               "(only the anonymous IP group's HostingProviderIPList rule counts)",
               Controls(checkov=("CKV_AWS_192",), sources=("README: Edge (AWS managed rule groups)",)),
               [WEB_ACL, WEB_ACL_RULE_GROUP_ASSOCIATION], Severity.MEDIUM)
-def waf_managed_rule_groups(graph: StackGraph, report: ReportViolation) -> None:
+def waf_managed_rule_groups(graph: StackGraph, report: Report) -> None:
     for acl in graph.of_type(WEB_ACL):
         blocking = set()
         for rule in acl_rules(acl.props):
@@ -311,7 +312,7 @@ def waf_managed_rule_groups(graph: StackGraph, report: ReportViolation) -> None:
             report(f"{label(acl)}: no blocking rule uses {', '.join(missing)}", acl.urn)
 
 
-def priority_of(rule) -> float:
+def priority_of(rule: Any) -> float:
     value = field_of(rule, "priority")
     return float(value) if isinstance(value, (int, float)) else float("inf")
 
@@ -319,7 +320,7 @@ def priority_of(rule) -> float:
 @resource_policy("waf-rate-limit-blocks-first", "A WAF web ACL's first rule (lowest priority) is a per-IP rate "
                  "limit that blocks", Controls(sources=("README: Edge (a per-IP rate limit blocks first)",)),
                  [WEB_ACL], Severity.MEDIUM)
-def waf_rate_limit_first(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def waf_rate_limit_first(args: ResourceValidationArgs, report: Report) -> None:
     rules = acl_rules(args.props)
     if not rules:
         return  # waf-has-rules reports an ACL without rules
@@ -330,7 +331,7 @@ def waf_rate_limit_first(args: ResourceValidationArgs, report: ReportViolation) 
         report(f"the first rule {field_of(first, 'name')!r} is not a per-IP rate-based rule that blocks")
 
 
-def sampled_on(config) -> bool:
+def sampled_on(config: Any) -> bool:
     return bool(config) and field_of(config, "sampledRequestsEnabled") is True
 
 
@@ -338,7 +339,7 @@ def sampled_on(config) -> bool:
                  "incident responder looks at first)", Controls(sources=("README: Edge (every rule has CloudWatch "
                                                                          "metrics and sampled requests)",)),
                  [WEB_ACL, WEB_ACL_RULE, WEB_ACL_RULE_GROUP_ASSOCIATION], Severity.LOW)
-def waf_sampled_requests(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def waf_sampled_requests(args: ResourceValidationArgs, report: Report) -> None:
     if not sampled_on(plain(get(args.props, "visibilityConfig"))):
         report("visibilityConfig.sampledRequestsEnabled is not true")
     for rule in acl_rules(args.props) if args.resource_type == WEB_ACL else []:
@@ -349,7 +350,7 @@ def waf_sampled_requests(args: ResourceValidationArgs, report: ReportViolation) 
 @resource_policy("waf-logging-redacts-credentials", "WAF logs redact the Authorization (API keys) and Cookie headers",
                  Controls(sources=("README: Edge (Authorization and Cookie redacted)", "guides: never log keys")),
                  [WEB_ACL_LOGGING], Severity.HIGH)
-def waf_logging_redacts(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def waf_logging_redacts(args: ResourceValidationArgs, report: Report) -> None:
     redacted = {str(get(field, "singleHeader", "name") or "").lower() for field in items(get(args.props,
                                                                                                "redactedFields"))}
     missing = [h for h in CREDENTIAL_HEADERS if h not in redacted]
@@ -357,7 +358,7 @@ def waf_logging_redacts(args: ResourceValidationArgs, report: ReportViolation) -
         report(f"redactedFields does not redact the {', '.join(missing)} header(s)")
 
 
-def acl_group_names(graph: StackGraph, acl: PolicyResource) -> set:
+def acl_group_names(graph: StackGraph, acl: PolicyResource) -> set[str]:
     groups = set().union(*[managed_group_names(rule_statement(rule)) for rule in acl_rules(acl.props)])
     for attached in attached_rules(graph, acl):
         groups |= managed_group_names(plain(get(attached.props, "statement") or {}))
@@ -368,13 +369,13 @@ def acl_group_names(graph: StackGraph, acl: PolicyResource) -> set:
 @stack_policy("waf-anonymous-ip-list", f"WAF web ACLs run the {ANONYMOUS_IP_LIST} "
               "managed group (requests hiding their origin)", Controls(checkov=("CKV2_AWS_76",)),
               [WEB_ACL, WEB_ACL_RULE, WEB_ACL_RULE_GROUP_ASSOCIATION], Severity.MEDIUM)
-def waf_anonymous_ip_list(graph: StackGraph, report: ReportViolation) -> None:
+def waf_anonymous_ip_list(graph: StackGraph, report: Report) -> None:
     for acl in graph.of_type(WEB_ACL):
         if ANONYMOUS_IP_LIST not in acl_group_names(graph, acl):
             report(f"{label(acl)}: no rule uses the {ANONYMOUS_IP_LIST} managed rule group", acl.urn)
 
 
-def protected_headers(props) -> set:
+def protected_headers(props: Any) -> set[str]:
     """Header names the web ACL's own data protection hides (every output: logs and sampled requests)."""
     protected = set()
     for protection in items(get(props, "dataProtectionConfig", "dataProtections")):
@@ -387,7 +388,7 @@ def protected_headers(props) -> set:
 @resource_policy("waf-data-protection-credentials", "WAF web ACLs hide the Authorization and Cookie headers in "
                  "every output (sampled requests included, not only logs)",
                  Controls(sources=("AWS WAF developer guide: data protection",)), [WEB_ACL], Severity.HIGH)
-def waf_data_protection(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def waf_data_protection(args: ResourceValidationArgs, report: Report) -> None:
     missing = [h for h in CREDENTIAL_HEADERS if h not in protected_headers(args.props)]
     if missing:
         report(f"dataProtectionConfig does not protect the {', '.join(missing)} header(s) (SINGLE_HEADER with "
@@ -397,7 +398,7 @@ def waf_data_protection(args: ResourceValidationArgs, report: ReportViolation) -
 @stack_policy("waf-logging", "Every WAF web ACL has a logging configuration",
               Controls(checkov=("CKV2_AWS_31",), sources=("Security Hub WAF.11",)), [WEB_ACL, WEB_ACL_LOGGING],
               Severity.MEDIUM)
-def waf_logging(graph: StackGraph, report: ReportViolation) -> None:
+def waf_logging(graph: StackGraph, report: Report) -> None:
     for acl in graph.of_type(WEB_ACL):
         configs = graph.referrers(acl, "resourceArn", WEB_ACL_LOGGING)
         if not any(present(c.props, "logDestinationConfigs") for c in configs):

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import fnmatch
 
-from pulumi_policy import PolicyResource, ReportViolation, ResourceValidationArgs, Severity
+from typing import Any
+
+from pulumi_policy import PolicyResource, ResourceValidationArgs, Severity
 
 from securestack.infra.endpoints import PrivateCode
 
+from .support import Report
 from .support import (Controls, StackGraph, actions_of, allows, get, is_true, is_unknown, items, label, number, peek,
                       present, resource_policy, stack_policy, statements)
 from .types import (DEFAULT_SECURITY_GROUP, ECS_SERVICE, EGRESS_RULE, FLOW_LOG, FUNCTION, INGRESS_RULE, LOAD_BALANCERS,
@@ -24,7 +27,7 @@ def zone_of(subnet: PolicyResource) -> str:
     return peek(subnet.props, "availabilityZone") or peek(subnet.props, "availabilityZoneId") or subnet.urn
 
 
-def availability_zones(graph: StackGraph, source: PolicyResource, prop: str, subnet_ids: list) -> set:
+def availability_zones(graph: StackGraph, source: PolicyResource, prop: str, subnet_ids: list[str]) -> set[str]:
     """Distinct AZs of the subnets a resource is placed in: the stack's own subnets by their AZ, subnets from
     outside the stack one zone per id (all that is known of them). During a preview the ids are not known
     yet; the subnets the value came from (property dependencies) answer instead."""
@@ -37,22 +40,22 @@ def availability_zones(graph: StackGraph, source: PolicyResource, prop: str, sub
 
 # -- ingress rules, whichever resource declares them --------------------------------------------------------------
 
-def _rule(rule_props, cidrs, protocol) -> dict:
+def _rule(rule_props: Any, cidrs, protocol: Any) -> dict[str, Any]:
     return {"cidrs": list(cidrs), "protocol": str(protocol), "from": number(get(rule_props, "fromPort")),
             "to": number(get(rule_props, "toPort")), "description": get(rule_props, "description")}
 
 
-def _inline_rules(props, direction: str) -> list[dict]:
+def _inline_rules(props: Any, direction: str) -> list[dict[str, Any]]:
     # Field by field: a rule's other fields (e.g. source security groups) may not be known during a preview.
     return [_rule(rule, items(get(rule, "cidrBlocks")) + items(get(rule, "ipv6CidrBlocks")), get(rule, "protocol"))
             for rule in items(get(props, direction))]
 
 
-def inline_ingress(props) -> list[dict]:
+def inline_ingress(props: Any) -> list[dict[str, Any]]:
     return _inline_rules(props, "ingress")
 
 
-def _rules(direction: str, resource_type: str, props) -> list[dict]:
+def _rules(direction: str, resource_type: str, props: Any) -> list[dict[str, Any]]:
     """Rules of one direction of a security group, a SecurityGroupRule or a vpc.SecurityGroup{In,E}gressRule."""
     if resource_type == SECURITY_GROUP:
         return _inline_rules(props, direction)
@@ -64,20 +67,20 @@ def _rules(direction: str, resource_type: str, props) -> list[dict]:
     return [_rule(props, [c for c in (get(props, "cidrIpv4"), get(props, "cidrIpv6")) if c], get(props, "ipProtocol"))]
 
 
-def ingress_rules(resource_type: str, props) -> list[dict]:
+def ingress_rules(resource_type: str, props: Any) -> list[dict[str, Any]]:
     """Ingress of a security group, a SecurityGroupRule or a vpc.SecurityGroupIngressRule, in one shape."""
     return _rules("ingress", resource_type, props)
 
 
-def opens_to_internet(rule: dict) -> bool:
+def opens_to_internet(rule: dict[str, Any]) -> bool:
     return any(cidr in INTERNET for cidr in rule["cidrs"])
 
 
-def is_web_port(rule: dict) -> bool:
+def is_web_port(rule: dict[str, Any]) -> bool:
     return rule["protocol"].lower() in ("tcp", "6") and rule["from"] == rule["to"] and rule["from"] in WEB_PORTS
 
 
-def describe_rule(rule: dict) -> str:
+def describe_rule(rule: dict[str, Any]) -> str:
     if rule["protocol"] in ALL_PROTOCOLS:
         ports = "all ports"
     else:
@@ -91,7 +94,7 @@ INGRESS_TYPES = [SECURITY_GROUP, SECURITY_GROUP_RULE, INGRESS_RULE]
 @resource_policy("sg-internet-ingress-web-ports-only", "Security groups admit 0.0.0.0/0 or ::/0 only on TCP 80 "
                  "and 443", Controls(fsbp=("EC2.18", "EC2.19"), checkov=("CKV_AWS_24", "CKV_AWS_25")),
                  INGRESS_TYPES, Severity.CRITICAL)
-def sg_internet_ports(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def sg_internet_ports(args: ResourceValidationArgs, report: Report) -> None:
     for rule in ingress_rules(args.resource_type, args.props):
         if opens_to_internet(rule) and not is_web_port(rule):
             report(f"ingress {describe_rule(rule)}")
@@ -112,7 +115,7 @@ def fronts_internet(graph: StackGraph, group: PolicyResource) -> bool:
               "internet-facing load balancers; everything else is private", Controls(
                   sources=("design: private subnets for database, functions and app",)),
               [*INGRESS_TYPES, *LOAD_BALANCERS], Severity.CRITICAL)
-def sg_internet_only_to_lbs(graph: StackGraph, report: ReportViolation) -> None:
+def sg_internet_only_to_lbs(graph: StackGraph, report: Report) -> None:
     for resource in graph.of_type(*INGRESS_TYPES):
         open_rules = [r for r in ingress_rules(resource.resource_type, resource.props) if opens_to_internet(r)]
         if open_rules and not any(fronts_internet(graph, g) for g in security_group_of(graph, resource)):
@@ -120,13 +123,13 @@ def sg_internet_only_to_lbs(graph: StackGraph, report: ReportViolation) -> None:
                    "internet-facing load balancer uses", resource.urn)
 
 
-def described(text) -> bool:
+def described(text: Any) -> bool:
     return isinstance(text, str) and bool(text.strip()) and text != PULUMI_DEFAULT_DESCRIPTION
 
 
 @resource_policy("sg-descriptions", "Security groups and every rule say what they admit (a description)",
                  Controls(checkov=("CKV_AWS_23",)), [*INGRESS_TYPES, EGRESS_RULE], Severity.LOW)
-def sg_descriptions(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def sg_descriptions(args: ResourceValidationArgs, report: Report) -> None:
     if args.resource_type == SECURITY_GROUP:
         if not described(get(args.props, "description")):
             report("the security group has no description of its own")
@@ -162,7 +165,7 @@ def naming_vpc(graph: StackGraph, vpc_id: str, *types: str) -> list[PolicyResour
 @stack_policy("vpc-default-security-group-closed", "Every VPC the stack uses (its own or an existing one) has its "
               "default security group managed, without rules", Controls(fsbp=("EC2.2",), checkov=("CKV2_AWS_12",)),
               [VPC, DEFAULT_SECURITY_GROUP, *PLACED_IN_A_VPC], Severity.HIGH)
-def default_sg_closed(graph: StackGraph, report: ReportViolation) -> None:
+def default_sg_closed(graph: StackGraph, report: Report) -> None:
     for group in graph.of_type(DEFAULT_SECURITY_GROUP):
         if items(get(group.props, "ingress")) or items(get(group.props, "egress")):
             report(f"{label(group)} has rules", group.urn)
@@ -182,7 +185,7 @@ def logs_all_or_rejected(flow_log: PolicyResource) -> bool:
 
 @stack_policy("vpc-flow-logs", "Every VPC the stack uses (its own or an existing one) has flow logs",
               Controls(fsbp=("EC2.6",), checkov=("CKV2_AWS_11",)), [VPC, FLOW_LOG, *PLACED_IN_A_VPC], Severity.MEDIUM)
-def vpc_flow_logs(graph: StackGraph, report: ReportViolation) -> None:
+def vpc_flow_logs(graph: StackGraph, report: Report) -> None:
     for vpc in graph.of_type(VPC):
         if not any(logs_all_or_rejected(f) for f in graph.referrers(vpc, "vpcId", FLOW_LOG)):
             report(f"{label(vpc)} has no flow log of ALL or REJECT traffic", vpc.urn)
@@ -229,7 +232,7 @@ def endpoint_service(endpoint: PolicyResource) -> str:
               "redeploy it; X-Ray when they are traced", Controls(sources=(
                   "design: interface endpoints so private code never needs a NAT", "issue 11 item 3")),
               [FUNCTION, ECS_SERVICE, ROLE_POLICY, VPC_ENDPOINT], Severity.HIGH)
-def private_code_endpoints(graph: StackGraph, report: ReportViolation) -> None:
+def private_code_endpoints(graph: StackGraph, report: Report) -> None:
     code = private_code_of(graph)
     if code is None:
         return
@@ -250,12 +253,12 @@ def private_code_endpoints(graph: StackGraph, report: ReportViolation) -> None:
 
 @resource_policy("subnet-no-public-ip-on-launch", "Subnets do not give instances public IPs by default",
                  Controls(fsbp=("EC2.15",), checkov=("CKV_AWS_130",)), [SUBNET], Severity.MEDIUM)
-def subnet_no_public_ip(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def subnet_no_public_ip(args: ResourceValidationArgs, report: Report) -> None:
     if is_true(get(args.props, "mapPublicIpOnLaunch")):
         report("mapPublicIpOnLaunch is true")
 
 
-def egress_rules(resource_type: str, props) -> list[dict]:
+def egress_rules(resource_type: str, props: Any) -> list[dict[str, Any]]:
     """Egress of a security group, a SecurityGroupRule or a vpc.SecurityGroupEgressRule, in one shape."""
     return _rules("egress", resource_type, props)
 
@@ -265,7 +268,7 @@ def egress_rules(resource_type: str, props) -> list[dict]:
                  Controls(sources=("README: Architecture (no NAT; egress to the endpoints)",
                                    "README: Edge (no egress until allow_to_targets)")),
                  [SECURITY_GROUP, SECURITY_GROUP_RULE, EGRESS_RULE], Severity.HIGH)
-def sg_no_internet_egress(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def sg_no_internet_egress(args: ResourceValidationArgs, report: Report) -> None:
     for rule in egress_rules(args.resource_type, args.props):
         if opens_to_internet(rule):
             report(f"egress {describe_rule(rule).replace(' from ', ' to ')}")
@@ -295,7 +298,7 @@ def default_routes(graph: StackGraph, table: PolicyResource) -> list:
                                 "design: private subnets for database, functions and app")),
               [SUBNET, ROUTE_TABLE, ROUTE_TABLE_ASSOCIATION, ROUTE, RDS_SUBNET_GROUP, FUNCTION, ECS_SERVICE],
               Severity.HIGH)
-def private_subnets_no_default_route(graph: StackGraph, report: ReportViolation) -> None:
+def private_subnets_no_default_route(graph: StackGraph, report: Report) -> None:
     for subnet in private_subnets(graph):
         for association in graph.referrers(subnet, "subnetId", ROUTE_TABLE_ASSOCIATION):
             for table in graph.referenced(association, "routeTableId", ROUTE_TABLE):

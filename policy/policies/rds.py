@@ -1,8 +1,11 @@
 """RDS: encrypted, private, backed up, audited, TLS-only PostgreSQL."""
 from __future__ import annotations
 
-from pulumi_policy import ReportViolation, ResourceValidationArgs, Severity
+from typing import Any
 
+from pulumi_policy import PolicyResource, ResourceValidationArgs, Severity
+
+from .support import Report
 from .support import (Controls, StackGraph, get, is_false, is_true, items, label, number, peek, plain,
                       production_stack, resource_policy, shown, stack_policy)
 from .network import inline_ingress, ingress_rules
@@ -26,7 +29,7 @@ def customer_managed_key(key: object) -> bool:
 @resource_policy("rds-storage-encrypted-with-cmk",
                  "RDS storage is encrypted with a customer-managed KMS key",
                  Controls(fsbp=("RDS.3",), checkov=("CKV_AWS_16",)), [RDS_INSTANCE], Severity.CRITICAL)
-def rds_storage_encrypted(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def rds_storage_encrypted(args: ResourceValidationArgs, report: Report) -> None:
     if not is_true(get(args.props, "storageEncrypted")):
         report("storageEncrypted is not true")
     elif not customer_managed_key(get(args.props, "kmsKeyId")):
@@ -36,7 +39,7 @@ def rds_storage_encrypted(args: ResourceValidationArgs, report: ReportViolation)
 @resource_policy("rds-backup-retention",
                  f"RDS automated backups (point-in-time recovery) are kept at least {MIN_BACKUP_RETENTION_DAYS} days",
                  Controls(fsbp=("RDS.11",), checkov=("CKV_AWS_133",)), [RDS_INSTANCE])
-def rds_backup_retention(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def rds_backup_retention(args: ResourceValidationArgs, report: Report) -> None:
     days = number(get(args.props, "backupRetentionPeriod"))
     if days is None or days < MIN_BACKUP_RETENTION_DAYS:
         report(f"backupRetentionPeriod is {shown(days)}; it must be >= {MIN_BACKUP_RETENTION_DAYS}")
@@ -45,7 +48,7 @@ def rds_backup_retention(args: ResourceValidationArgs, report: ReportViolation) 
 @resource_policy("rds-backup-retention-35-days-in-production", f"Production RDS instances keep "
                  f"{PRODUCTION_BACKUP_RETENTION_DAYS} days of point-in-time recovery (the maximum)",
                  Controls(sources=("README: Architecture (PITR backups 7..35 days, prod 35)",)), [RDS_INSTANCE])
-def rds_production_retention(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def rds_production_retention(args: ResourceValidationArgs, report: Report) -> None:
     days = number(get(args.props, "backupRetentionPeriod"))
     if production_stack() and (days is None or days < PRODUCTION_BACKUP_RETENTION_DAYS):
         report(f"backupRetentionPeriod is {shown(days)} in a production stack; it must be "
@@ -54,7 +57,7 @@ def rds_production_retention(args: ResourceValidationArgs, report: ReportViolati
 
 @resource_policy("rds-not-public", "RDS instances are not publicly accessible",
                  Controls(fsbp=("RDS.2",), checkov=("CKV_AWS_17",)), [RDS_INSTANCE], Severity.CRITICAL)
-def rds_not_public(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def rds_not_public(args: ResourceValidationArgs, report: Report) -> None:
     if is_true(get(args.props, "publiclyAccessible")):
         report("publiclyAccessible is true")
 
@@ -62,21 +65,21 @@ def rds_not_public(args: ResourceValidationArgs, report: ReportViolation) -> Non
 @resource_policy("rds-deletion-protection-in-production",
                  "Production RDS instances have deletion protection",
                  Controls(fsbp=("RDS.8",), checkov=("CKV_AWS_293",)), [RDS_INSTANCE])
-def rds_deletion_protection(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def rds_deletion_protection(args: ResourceValidationArgs, report: Report) -> None:
     if production_stack() and not is_true(get(args.props, "deletionProtection")):
         report("deletionProtection is not true in a production stack")
 
 
 @resource_policy("rds-multi-az-in-production", "Production RDS instances are Multi-AZ",
                  Controls(fsbp=("RDS.5",), checkov=("CKV_AWS_157",)), [RDS_INSTANCE])
-def rds_multi_az(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def rds_multi_az(args: ResourceValidationArgs, report: Report) -> None:
     if production_stack() and not is_true(get(args.props, "multiAz")):
         report("multiAz is not true in a production stack")
 
 
 @resource_policy("rds-iam-authentication", "RDS instances accept IAM database authentication",
                  Controls(fsbp=("RDS.10",), checkov=("CKV_AWS_161",)), [RDS_INSTANCE], Severity.MEDIUM)
-def rds_iam_authentication(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def rds_iam_authentication(args: ResourceValidationArgs, report: Report) -> None:
     if not is_true(get(args.props, "iamDatabaseAuthenticationEnabled")):
         report("iamDatabaseAuthenticationEnabled is not true")
 
@@ -84,7 +87,7 @@ def rds_iam_authentication(args: ResourceValidationArgs, report: ReportViolation
 @resource_policy("rds-log-exports",
                  "RDS instances export their engine log (postgresql for PostgreSQL) to CloudWatch Logs",
                  Controls(fsbp=("RDS.9",), checkov=("CKV_AWS_129",)), [RDS_INSTANCE], Severity.MEDIUM)
-def rds_log_exports(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def rds_log_exports(args: ResourceValidationArgs, report: Report) -> None:
     engine = str(get(args.props, "engine") or "")
     required = next((log for prefix, log in REQUIRED_LOG_EXPORTS.items() if engine.startswith(prefix)), None)
     exports = [str(e) for e in items(get(args.props, "enabledCloudwatchLogsExports"))]
@@ -96,7 +99,7 @@ def rds_log_exports(args: ResourceValidationArgs, report: ReportViolation) -> No
 
 @resource_policy("rds-enhanced-monitoring", "RDS instances have Enhanced Monitoring with a monitoring role",
                  Controls(fsbp=("RDS.6",), checkov=("CKV_AWS_118",)), [RDS_INSTANCE], Severity.LOW)
-def rds_enhanced_monitoring(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def rds_enhanced_monitoring(args: ResourceValidationArgs, report: Report) -> None:
     interval = number(get(args.props, "monitoringInterval"))
     if not interval:
         report("monitoringInterval is 0 or absent (Enhanced Monitoring off)")
@@ -107,7 +110,7 @@ def rds_enhanced_monitoring(args: ResourceValidationArgs, report: ReportViolatio
 @resource_policy("rds-performance-insights-encrypted",
                  "RDS Performance Insights is on and encrypted with a customer-managed KMS key",
                  Controls(checkov=("CKV_AWS_353", "CKV_AWS_354")), [RDS_INSTANCE], Severity.MEDIUM)
-def rds_performance_insights(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def rds_performance_insights(args: ResourceValidationArgs, report: Report) -> None:
     if not is_true(get(args.props, "performanceInsightsEnabled")):
         report("performanceInsightsEnabled is not true")
     elif not customer_managed_key(get(args.props, "performanceInsightsKmsKeyId")):
@@ -117,28 +120,28 @@ def rds_performance_insights(args: ResourceValidationArgs, report: ReportViolati
 
 @resource_policy("rds-auto-minor-version-upgrade", "RDS instances take minor engine upgrades automatically",
                  Controls(fsbp=("RDS.13",), checkov=("CKV_AWS_226",)), [RDS_INSTANCE], Severity.MEDIUM)
-def rds_minor_upgrades(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def rds_minor_upgrades(args: ResourceValidationArgs, report: Report) -> None:
     if is_false(get(args.props, "autoMinorVersionUpgrade")):
         report("autoMinorVersionUpgrade is false")
 
 
 @resource_policy("rds-copy-tags-to-snapshots", "RDS instances copy their tags to snapshots",
                  Controls(fsbp=("RDS.17",), checkov=("CKV2_AWS_60",)), [RDS_INSTANCE], Severity.LOW)
-def rds_copy_tags(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def rds_copy_tags(args: ResourceValidationArgs, report: Report) -> None:
     if not is_true(get(args.props, "copyTagsToSnapshot")):
         report("copyTagsToSnapshot is not true")
 
 
 @resource_policy("rds-in-subnet-group", "RDS instances run in a DB subnet group of the stack's VPC",
                  Controls(fsbp=("RDS.18",)), [RDS_INSTANCE])
-def rds_subnet_group(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def rds_subnet_group(args: ResourceValidationArgs, report: Report) -> None:
     if not get(args.props, "dbSubnetGroupName"):
         report("dbSubnetGroupName is absent (the instance would land in the default VPC)")
 
 
 @resource_policy("rds-non-default-admin-name", "RDS master user names are not a default or guessable name",
                  Controls(fsbp=("RDS.25",)), [RDS_INSTANCE], Severity.MEDIUM)
-def rds_admin_name(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def rds_admin_name(args: ResourceValidationArgs, report: Report) -> None:
     username = get(args.props, "username")
     if isinstance(username, str) and username.lower() in DEFAULT_ADMIN_NAMES:
         report(f"username '{username}' is a default administrator name")
@@ -149,7 +152,7 @@ def rds_admin_name(args: ResourceValidationArgs, report: ReportViolation) -> Non
                  "password passes through Pulumi",
                  Controls(sources=("design: no secret value passes through Pulumi",)), [RDS_INSTANCE],
                  Severity.CRITICAL)
-def rds_master_password(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def rds_master_password(args: ResourceValidationArgs, report: Report) -> None:
     if get(args.props, "password") or get(args.props, "passwordWo"):
         report("a master password is set in the program (it would sit in state)")
     elif get(args.props, "replicateSourceDb") or get(args.props, "snapshotIdentifier"):
@@ -163,7 +166,7 @@ def rds_master_password(args: ResourceValidationArgs, report: ReportViolation) -
 @resource_policy("rds-final-snapshot-in-production",
                  "Deleting a production RDS instance takes a final snapshot",
                  Controls(sources=("design: final snapshot",)), [RDS_INSTANCE])
-def rds_final_snapshot(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def rds_final_snapshot(args: ResourceValidationArgs, report: Report) -> None:
     if not production_stack():
         return
     if is_true(get(args.props, "skipFinalSnapshot")):
@@ -172,7 +175,7 @@ def rds_final_snapshot(args: ResourceValidationArgs, report: ReportViolation) ->
         report("finalSnapshotIdentifier is absent in a production stack")
 
 
-def ingress_sources(resource) -> list[dict]:
+def ingress_sources(resource: PolicyResource) -> list[dict[str, Any]]:
     """Each ingress rule a group or rule resource declares, with whether it names a security group as its source."""
     props = resource.props
     if resource.resource_type == SECURITY_GROUP:
@@ -194,7 +197,7 @@ def ingress_sources(resource) -> list[dict]:
               Controls(sources=("README: Architecture (5432 only from named security groups)",
                                 "design: least privilege")),
               [RDS_INSTANCE, SECURITY_GROUP, SECURITY_GROUP_RULE, INGRESS_RULE], Severity.HIGH)
-def rds_ingress_from_groups(graph: StackGraph, report: ReportViolation) -> None:
+def rds_ingress_from_groups(graph: StackGraph, report: Report) -> None:
     for instance in graph.of_type(RDS_INSTANCE):
         groups = graph.referenced(instance, "vpcSecurityGroupIds", SECURITY_GROUP)
         if not groups:
@@ -215,7 +218,7 @@ def rds_ingress_from_groups(graph: StackGraph, report: ReportViolation) -> None:
               "retention), never one RDS creates unencrypted and keeps forever",
               Controls(sources=("README: Architecture (encrypted log exports)",)), [RDS_INSTANCE, LOG_GROUP],
               Severity.MEDIUM)
-def rds_log_groups(graph: StackGraph, report: ReportViolation) -> None:
+def rds_log_groups(graph: StackGraph, report: Report) -> None:
     names = {peek(group.props, "name") for group in graph.of_type(LOG_GROUP)}
     for instance in graph.of_type(RDS_INSTANCE):
         identifier = peek(instance.props, "identifier")
@@ -225,16 +228,16 @@ def rds_log_groups(graph: StackGraph, report: ReportViolation) -> None:
                        "the stack does not manage", instance.urn)
 
 
-def parameter_group_of(graph: StackGraph, instance) -> list:
+def parameter_group_of(graph: StackGraph, instance: PolicyResource) -> list:
     return graph.referenced(instance, "parameterGroupName", PARAMETER_GROUP)
 
 
-def parameters_of(group) -> dict[str, str]:
+def parameters_of(group: PolicyResource) -> dict[str, str]:
     return {str(p.get("name")): str(p.get("value")) for p in plain(group.props.get("parameters") or [])
             if hasattr(p, "get")}
 
 
-def check_instance_parameters(graph: StackGraph, report: ReportViolation, check) -> None:
+def check_instance_parameters(graph: StackGraph, report: Report, check: Any) -> None:
     """Runs `check(parameters) -> problem or None` on the parameter group of every RDS instance."""
     for instance in graph.of_type(RDS_INSTANCE):
         if peek(instance.props, "replicateSourceDb"):
@@ -252,14 +255,14 @@ def check_instance_parameters(graph: StackGraph, report: ReportViolation, check)
 @stack_policy("rds-force-ssl", "Every RDS instance's parameter group forces TLS (rds.force_ssl=1)",
               Controls(checkov=("CKV2_AWS_69",), sources=("guides: HTTPS only, TLS 1.2+",)),
               [RDS_INSTANCE, PARAMETER_GROUP], Severity.CRITICAL)
-def rds_force_ssl(graph: StackGraph, report: ReportViolation) -> None:
+def rds_force_ssl(graph: StackGraph, report: Report) -> None:
     check_instance_parameters(graph, report, lambda parameters: None if parameters.get(TLS_PARAMETER) == "1"
                               else f"sets {TLS_PARAMETER}={parameters.get(TLS_PARAMETER)!r}, not '1'")
 
 
 @stack_policy("rds-minimum-tls-1-2", "Every RDS instance's parameter group refuses TLS older than 1.2",
               Controls(sources=("guides: HTTPS only, TLS 1.2+",)), [RDS_INSTANCE, PARAMETER_GROUP])
-def rds_minimum_tls(graph: StackGraph, report: ReportViolation) -> None:
+def rds_minimum_tls(graph: StackGraph, report: Report) -> None:
     check_instance_parameters(graph, report, lambda parameters: None
                               if parameters.get(MIN_TLS_PARAMETER) in ACCEPTED_MIN_TLS
                               else f"sets {MIN_TLS_PARAMETER}={parameters.get(MIN_TLS_PARAMETER)!r}, not TLSv1.2+")

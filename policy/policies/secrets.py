@@ -3,10 +3,11 @@ secret value ever passing through Pulumi."""
 from __future__ import annotations
 
 import re
-from typing import Optional
+from typing import Any, Mapping, Optional
 
-from pulumi_policy import ReportViolation, ResourceValidationArgs, Severity
+from pulumi_policy import PolicyResource, ResourceValidationArgs, Severity
 
+from .support import Report
 from .support import (KEY_SECRET_TAG, VALUE_READ_ACTIONS, VALUE_WRITE_ACTIONS, VERIFIER_KIND, VERIFIER_SECRET_TAG,
                       WEBHOOK_KIND, Controls, StackGraph, actions_of, allows, get, grants_action, is_false,
                       is_public_principal, is_true, items, kind_of, label, number, peek, plain, present,
@@ -35,12 +36,12 @@ READ_ACTIONS = ("secretsmanager:GetSecretValue",)
 WRITE_ACTIONS = ("secretsmanager:PutSecretValue", "secretsmanager:UpdateSecretVersionStage")
 
 
-def enabled_rotations(graph: StackGraph, secret) -> list:
+def enabled_rotations(graph: StackGraph, secret: PolicyResource) -> list:
     return [r for r in graph.referrers(secret, "secretId", SECRET_ROTATION)
             if not is_false(peek(r.props, "rotationEnabled")) and present(r.props, "rotationLambdaArn")]
 
 
-def key_of_record(graph: StackGraph, record):
+def key_of_record(graph: StackGraph, record: PolicyResource):
     """The API key whose `securestack:verifier-secret` tag names this verifier record (None: no key does)."""
     if kind_of(record) != VERIFIER_KIND:
         return None
@@ -53,7 +54,7 @@ def key_of_record(graph: StackGraph, record):
               "function (an API key's verifier record is rotated with its key, by the key's rotator)",
               Controls(fsbp=("SecretsManager.1",), checkov=("CKV2_AWS_57",), sources=("guides: regular rotation",)),
               [SECRET, SECRET_ROTATION], Severity.HIGH)
-def secret_rotation_configured(graph: StackGraph, report: ReportViolation) -> None:
+def secret_rotation_configured(graph: StackGraph, report: Report) -> None:
     for secret in graph.of_type(SECRET):
         if enabled_rotations(graph, secret):
             continue
@@ -70,7 +71,7 @@ def secret_rotation_configured(graph: StackGraph, report: ReportViolation) -> No
               "first rotation and holds the deploy until the secret has a value",
               Controls(sources=("design: the rotator gives every secret its first value before a task starts",)),
               [SECRET_ROTATION, SECRET_READINESS, SECRET], Severity.MEDIUM)
-def secret_first_rotation(graph: StackGraph, report: ReportViolation) -> None:
+def secret_first_rotation(graph: StackGraph, report: Report) -> None:
     checks = graph.of_type(SECRET_READINESS)
     for rotation in graph.of_type(SECRET_ROTATION):
         immediate = peek(rotation.props, "rotateImmediately")
@@ -83,7 +84,7 @@ def secret_first_rotation(graph: StackGraph, report: ReportViolation) -> None:
                    "the schedule and nothing would wait for it", rotation.urn)
 
 
-def rotation_interval_days(rules) -> float | None:
+def rotation_interval_days(rules: Any) -> float | None:
     """Days between rotations for `automaticallyAfterDays` or a rate()/cron() `scheduleExpression`."""
     days = number(get(rules, "automaticallyAfterDays"))
     if days:
@@ -104,7 +105,7 @@ def rotation_interval_days(rules) -> float | None:
 @resource_policy("secret-rotation-within-90-days", f"Secrets rotate at least every {MAX_ROTATION_DAYS} days",
                  Controls(fsbp=("SecretsManager.4",), checkov=("CKV_AWS_304",),
                           sources=("guides: rotate every 90 days",)), [SECRET_ROTATION], Severity.HIGH)
-def secret_rotation_interval(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def secret_rotation_interval(args: ResourceValidationArgs, report: Report) -> None:
     days = rotation_interval_days(get(args.props, "rotationRules"))
     if days is None:
         report("rotationRules set no interval the policy can bound (automaticallyAfterDays, rate(...) or a cron "
@@ -115,7 +116,7 @@ def secret_rotation_interval(args: ResourceValidationArgs, report: ReportViolati
 
 @resource_policy("secret-encrypted-with-cmk", "Secrets are encrypted with a customer-managed KMS key, not the "
                  "AWS-managed aws/secretsmanager key", Controls(checkov=("CKV_AWS_149",)), [SECRET], Severity.HIGH)
-def secret_cmk(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def secret_cmk(args: ResourceValidationArgs, report: Report) -> None:
     key = get(args.props, "kmsKeyId")
     if not key or str(key).endswith(AWS_MANAGED_SECRETS_KEY):
         report("kmsKeyId names no customer-managed key")
@@ -123,7 +124,7 @@ def secret_cmk(args: ResourceValidationArgs, report: ReportViolation) -> None:
 
 @resource_policy("secret-has-description", "Secrets say what they are (a description), never in their value",
                  Controls(sources=("design: metadata lives outside the value",)), [SECRET], Severity.LOW)
-def secret_description(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def secret_description(args: ResourceValidationArgs, report: Report) -> None:
     description = get(args.props, "description")
     if not isinstance(description, str) or not description.strip():
         report("description is empty")
@@ -133,7 +134,7 @@ def secret_description(args: ResourceValidationArgs, report: ReportViolation) ->
                  "from their rotator, so no secret sits in Pulumi state", Controls(
                      sources=("design: no secret value passes through Pulumi", "guides: never commit keys")),
                  [SECRET_VERSION], Severity.CRITICAL)
-def secret_version_plaintext(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def secret_version_plaintext(args: ResourceValidationArgs, report: Report) -> None:
     for key in ("secretString", "secretBinary", "secretStringWo"):
         if get(args.props, key):
             report(f"SecretVersion sets {key}")
@@ -143,7 +144,7 @@ def secret_version_plaintext(args: ResourceValidationArgs, report: ReportViolati
                  "<name> for this stack's environment (what rotator and consumer policies are scoped by)",
                  Controls(sources=("README: Architecture (secret names)", "guides: separate keys per environment")),
                  [SECRET], Severity.HIGH)
-def secret_named(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def secret_named(args: ResourceValidationArgs, report: Report) -> None:
     name, environment = get(args.props, "name"), stack_environment()
     parts = str(name or "").split("/")
     if len(parts) != 4 or parts[:2] != ["securestack", environment] or parts[2] not in SECRET_PATHS \
@@ -155,7 +156,7 @@ def secret_named(args: ResourceValidationArgs, report: ReportViolation) -> None:
                  f"{MAX_RECOVERY_WINDOW_DAYS} days, {MAX_RECOVERY_WINDOW_DAYS} in production); never deleted at once",
                  Controls(sources=("README: Architecture (recovery window)", "README: Configuration (prod 30)")),
                  [SECRET], Severity.MEDIUM)
-def secret_recovery_window(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def secret_recovery_window(args: ResourceValidationArgs, report: Report) -> None:
     days = number(get(args.props, "recoveryWindowInDays"))
     days = MAX_RECOVERY_WINDOW_DAYS if days is None else days  # Secrets Manager's default
     if days < MIN_RECOVERY_WINDOW_DAYS:
@@ -168,7 +169,7 @@ def secret_recovery_window(args: ResourceValidationArgs, report: ReportViolation
                  "API key its scopes and key prefix, sk_live_ only in production), never in the value",
                  Controls(sources=("README: Architecture (non-secret metadata as tags)",
                                    "design: metadata lives outside the value")), [SECRET], Severity.MEDIUM)
-def secret_metadata(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def secret_metadata(args: ResourceValidationArgs, report: Report) -> None:
     tags = tags_of(args.props)
     missing = [tag for tag in METADATA_TAGS if not tags.get(tag)]
     if tags.get("securestack:kind") == API_KEY_KIND:
@@ -180,29 +181,29 @@ def secret_metadata(args: ResourceValidationArgs, report: ReportViolation) -> No
         report(f"tags {', '.join(missing)} are missing")
 
 
-def covers(statement, action: str) -> bool:
+def covers(statement: Mapping[str, Any], action: str) -> bool:
     return any(a == action or a == "secretsmanager:*" or a == "*" for a in items(statement.get("Action")))
 
 
-def exempt_principals(statement) -> set:
+def exempt_principals(statement: Mapping[str, Any]) -> set[str]:
     condition = plain(statement.get("Condition") or {})
     return {str(arn) for arn in items((condition.get("StringNotEquals") or {}).get("aws:PrincipalArn"))} \
         | {str(arn) for arn in items((condition.get("ArnNotEquals") or {}).get("aws:PrincipalArn"))}
 
 
-def denies_for_everyone_but(document, action: str) -> list[set]:
+def denies_for_everyone_but(document: Any, action: str) -> list[set]:
     """For each Deny of `action` to everyone, the principals it exempts."""
     return [exempt_principals(s) for s in statements(document) if s.get("Effect") == "Deny"
             and is_public_principal(s.get("Principal")) and covers(s, action) and exempt_principals(s)]
 
 
-def denies_plain_transport(document) -> bool:
+def denies_plain_transport(document: Any) -> bool:
     return any(s.get("Effect") == "Deny" and is_public_principal(s.get("Principal")) and covers(s, READ_ACTIONS[0])
                and str(((s.get("Condition") or {}).get("Bool") or {}).get("aws:SecureTransport")).lower() == "false"
                for s in statements(document))
 
 
-def rotator_roles(graph: StackGraph, secret) -> set:
+def rotator_roles(graph: StackGraph, secret: PolicyResource) -> set[str]:
     """ARNs of the roles of the functions that rotate the secret (unknown ones left out)."""
     functions = [f for rotation in graph.referrers(secret, "secretId", SECRET_ROTATION)
                  for f in graph.referenced(rotation, "rotationLambdaArn", FUNCTION)]
@@ -210,7 +211,7 @@ def rotator_roles(graph: StackGraph, secret) -> set:
     return {arn for arn in (peek(r.props, "arn") for r in roles) if isinstance(arn, str)}
 
 
-def resource_policy_problems(document, rotators: set) -> list[str]:
+def resource_policy_problems(document: Any, rotators: set[str]) -> list[str]:
     problems = []
     if any(allows(s) for s in statements(document)):
         problems.append("has an Allow statement (grants come from the principals' own IAM policies)")
@@ -234,7 +235,7 @@ def resource_policy_problems(document, rotators: set) -> list[str]:
               "blocked): reads by its consumers and rotator only, writes by its rotator only, nothing without TLS",
               Controls(sources=("README: Architecture (a deny-only resource policy)", "guides: least privilege")),
               [SECRET, SECRET_POLICY, SECRET_ROTATION, FUNCTION, ROLE], Severity.CRITICAL)
-def secret_resource_policy(graph: StackGraph, report: ReportViolation) -> None:
+def secret_resource_policy(graph: StackGraph, report: Report) -> None:
     for secret in graph.of_type(SECRET):
         policies = graph.referrers(secret, "secretArn", SECRET_POLICY)
         documents = [get(p.props, "policy") for p in policies] or ([get(secret.props, "policy")]
@@ -254,14 +255,14 @@ def secret_resource_policy(graph: StackGraph, report: ReportViolation) -> None:
 
 # -- issue 12: verifier records, and who reads and writes what ---------------------------------------------------
 
-def rotator_role_resources(graph: StackGraph, secret) -> list:
+def rotator_role_resources(graph: StackGraph, secret: PolicyResource) -> list:
     """The roles of the functions that rotate `secret`."""
     functions = [f for r in enabled_rotations(graph, secret)
                  for f in graph.referenced(r, "rotationLambdaArn", FUNCTION)]
     return [role for f in functions for role in graph.referenced(f, "role", ROLE)]
 
 
-def writers_admitted(graph: StackGraph, record) -> Optional[set]:
+def writers_admitted(graph: StackGraph, record: PolicyResource) -> Optional[set]:
     """The principals the record's resource policy does not deny PutSecretValue (None: nothing denies it)."""
     for policy in graph.referrers(record, "secretArn", SECRET_POLICY):
         for statement in statements(get(policy.props, "policy")):
@@ -278,7 +279,7 @@ def writers_admitted(graph: StackGraph, record) -> Optional[set]:
     return None
 
 
-def verifier_record_problem(graph: StackGraph, key) -> Optional[str]:
+def verifier_record_problem(graph: StackGraph, key: PolicyResource) -> Optional[str]:
     name = peek(key.props, "tags", VERIFIER_SECRET_TAG)
     key_name = peek(key.props, "name")
     if not name:
@@ -304,7 +305,7 @@ def verifier_record_problem(graph: StackGraph, key) -> Optional[str]:
               "writable only by the key's rotator", Controls(sources=(
                   "issue 12: the API verifies every key it issued, across every rotation",)),
               [SECRET, SECRET_POLICY, SECRET_ROTATION, FUNCTION, ROLE], Severity.HIGH)
-def api_key_has_verifier_record(graph: StackGraph, report: ReportViolation) -> None:
+def api_key_has_verifier_record(graph: StackGraph, report: Report) -> None:
     for key in graph.of_type(SECRET):
         if kind_of(key) == API_KEY_KIND:
             problem = verifier_record_problem(graph, key)
@@ -312,7 +313,7 @@ def api_key_has_verifier_record(graph: StackGraph, report: ReportViolation) -> N
                 report(f"API key {label(key)} {problem}", key.urn)
 
 
-def secrets_by_arn(graph: StackGraph) -> dict:
+def secrets_by_arn(graph: StackGraph) -> dict[str, Any]:
     return {arn: secret for secret in graph.of_type(SECRET) if isinstance(arn := peek(secret.props, "arn"), str)}
 
 
@@ -321,7 +322,7 @@ def secrets_by_arn(graph: StackGraph) -> dict:
               "ARN: never an API key's value, nor secrets by pattern", Controls(sources=(
                   "issue 12: the verifier holds digests, never a key value",)),
               [TASK_DEFINITION, ROLE, ROLE_POLICY, SECRET], Severity.CRITICAL)
-def task_role_reads(graph: StackGraph, report: ReportViolation) -> None:
+def task_role_reads(graph: StackGraph, report: Report) -> None:
     secrets = secrets_by_arn(graph)
     for task in graph.of_type(TASK_DEFINITION):
         for role in graph.referenced(task, "taskRoleArn", ROLE):
@@ -341,7 +342,7 @@ def verifier_path(environment: str) -> re.Pattern:
                       rf"{re.escape(environment)}/api-key-verifiers/")
 
 
-def touches_verifier_records(pattern: str, record_arns: list, probes: list) -> bool:
+def touches_verifier_records(pattern: str, record_arns: list, probes: list[str]) -> bool:
     return "api-key-verifiers" in pattern or any(resource_covers(pattern, arn) for arn in record_arns + probes)
 
 
@@ -350,7 +351,7 @@ def touches_verifier_records(pattern: str, record_arns: list, probes: list) -> b
               "(securestack/<env>/api-key-verifiers/...)", Controls(sources=(
                   "issue 12: the rotator maintains the verifier record", "guides: separate keys per environment")),
               [ROLE, ROLE_POLICY, SECRET, SECRET_ROTATION, FUNCTION], Severity.CRITICAL)
-def verifier_record_writers(graph: StackGraph, report: ReportViolation) -> None:
+def verifier_record_writers(graph: StackGraph, report: Report) -> None:
     environment = stack_environment()
     own_path = verifier_path(environment)
     records = [arn for arn, secret in secrets_by_arn(graph).items() if kind_of(secret) == VERIFIER_KIND]

@@ -5,9 +5,12 @@ from __future__ import annotations
 import re
 
 import pulumi
-from pulumi_policy import PolicyResource, ReportViolation, ResourceValidationArgs, Severity
+from typing import Any, Mapping
+
+from pulumi_policy import PolicyResource, ResourceValidationArgs, Severity
 
 from .boundaries import ELB_LOG_DELIVERY_ACCOUNTS, allowed_accounts
+from .support import Report
 from .support import (Controls, StackGraph, actions_of, allows, get, is_public_principal, is_true, items, label,
                       number, peek, present, production_stack, resource_policy, resources_of, stack_policy,
                       statements)
@@ -38,14 +41,14 @@ CONFUSED_DEPUTY_KEYS = ("aws:SourceAccount", "aws:SourceArn")
 
 @resource_policy("log-group-encrypted", "CloudWatch log groups are encrypted with a customer-managed KMS key",
                  Controls(checkov=("CKV_AWS_158",)), [LOG_GROUP], Severity.MEDIUM)
-def log_group_encrypted(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def log_group_encrypted(args: ResourceValidationArgs, report: Report) -> None:
     if not get(args.props, "kmsKeyId"):
         report("kmsKeyId is absent")
 
 
 @resource_policy("log-group-retention", f"CloudWatch log groups have a retention (at least {PRODUCTION_MIN_LOG_DAYS} "
                  "days in production)", Controls(checkov=("CKV_AWS_66", "CKV_AWS_338")), [LOG_GROUP], Severity.LOW)
-def log_group_retention(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def log_group_retention(args: ResourceValidationArgs, report: Report) -> None:
     days = number(get(args.props, "retentionInDays"))
     if not days:
         report("retentionInDays is absent (logs kept forever)")
@@ -70,7 +73,7 @@ def receives_server_access_logs(graph: StackGraph, bucket: PolicyResource) -> bo
 
 @stack_policy("s3-public-access-blocked", "Every S3 bucket blocks public access (all four settings)",
               Controls(fsbp=("S3.8",), checkov=("CKV2_AWS_6",)), [*BUCKETS, PUBLIC_ACCESS_BLOCK], Severity.CRITICAL)
-def s3_public_access(graph: StackGraph, report: ReportViolation) -> None:
+def s3_public_access(graph: StackGraph, report: Report) -> None:
     for bucket in graph.of_type(*BUCKETS):
         blocks = configs_of(graph, bucket, PUBLIC_ACCESS_BLOCK)
         if not any(all(is_true(get(b.props, flag)) for flag in PUBLIC_ACCESS_FLAGS) for b in blocks):
@@ -78,7 +81,7 @@ def s3_public_access(graph: StackGraph, report: ReportViolation) -> None:
                    "true", bucket.urn)
 
 
-def denies_plain_http(statement) -> bool:
+def denies_plain_http(statement: Mapping[str, Any]) -> bool:
     condition = statement.get("Condition") or {}
     bool_condition = condition.get("Bool") or {}
     return (statement.get("Effect") == "Deny" and is_public_principal(statement.get("Principal"))
@@ -88,14 +91,14 @@ def denies_plain_http(statement) -> bool:
 
 @stack_policy("s3-tls-only", "Every S3 bucket policy denies requests without TLS (aws:SecureTransport false)",
               Controls(fsbp=("S3.5",), sources=("guides: HTTPS only",)), [*BUCKETS, BUCKET_POLICY], Severity.HIGH)
-def s3_tls_only(graph: StackGraph, report: ReportViolation) -> None:
+def s3_tls_only(graph: StackGraph, report: Report) -> None:
     for bucket in graph.of_type(*BUCKETS):
         policies = configs_of(graph, bucket, BUCKET_POLICY)
         if not any(denies_plain_http(s) for p in policies for s in statements(get(p.props, "policy"))):
             report(f"{label(bucket)} has no bucket policy denying aws:SecureTransport=false", bucket.urn)
 
 
-def default_encryption(config: PolicyResource) -> list[dict]:
+def default_encryption(config: PolicyResource) -> list[dict[str, Any]]:
     """(algorithm, whether a KMS key is named) of each rule; the key's ARN itself may be unknown in a preview."""
     return [{"sseAlgorithm": get(rule, "applyServerSideEncryptionByDefault", "sseAlgorithm"),
              "kmsMasterKeyId": present(get(rule, "applyServerSideEncryptionByDefault"), "kmsMasterKeyId")}
@@ -107,7 +110,7 @@ def default_encryption(config: PolicyResource) -> list[dict]:
               "delivery supports",
               Controls(fsbp=("S3.17",), checkov=("CKV_AWS_145",), sources=("guides: AES-256 at rest",)),
               [*BUCKETS, *ENCRYPTION_CONFIGS, *LOAD_BALANCERS, *BUCKET_LOGGING_CONFIGS], Severity.HIGH)
-def s3_default_encryption(graph: StackGraph, report: ReportViolation) -> None:
+def s3_default_encryption(graph: StackGraph, report: Report) -> None:
     for bucket in graph.of_type(*BUCKETS):
         defaults = [d for c in configs_of(graph, bucket, *ENCRYPTION_CONFIGS) for d in default_encryption(c)]
         algorithms = {d.get("sseAlgorithm") for d in defaults}
@@ -122,7 +125,7 @@ def s3_default_encryption(graph: StackGraph, report: ReportViolation) -> None:
 
 @stack_policy("s3-versioning", "Every S3 bucket keeps object versions (recoverable overwrites and deletes)",
               Controls(fsbp=("S3.14",), checkov=("CKV_AWS_21",)), [*BUCKETS, *VERSIONING_CONFIGS], Severity.MEDIUM)
-def s3_versioning(graph: StackGraph, report: ReportViolation) -> None:
+def s3_versioning(graph: StackGraph, report: Report) -> None:
     for bucket in graph.of_type(*BUCKETS):
         configs = configs_of(graph, bucket, *VERSIONING_CONFIGS)
         if not any(get(c.props, "versioningConfiguration", "status") == "Enabled" for c in configs):
@@ -132,7 +135,7 @@ def s3_versioning(graph: StackGraph, report: ReportViolation) -> None:
 @stack_policy("s3-acls-disabled", "Every S3 bucket disables ACLs (object ownership BucketOwnerEnforced): access is "
               "decided by policies only", Controls(fsbp=("S3.12",), checkov=("CKV2_AWS_65",)),
               [*BUCKETS, OWNERSHIP_CONTROLS], Severity.MEDIUM)
-def s3_acls_disabled(graph: StackGraph, report: ReportViolation) -> None:
+def s3_acls_disabled(graph: StackGraph, report: Report) -> None:
     for bucket in graph.of_type(*BUCKETS):
         controls = configs_of(graph, bucket, OWNERSHIP_CONTROLS)
         if not any(get(c.props, "rule", "objectOwnership") == "BucketOwnerEnforced" for c in controls):
@@ -155,7 +158,7 @@ def log_buckets(graph: StackGraph) -> list[tuple[PolicyResource, str]]:
     return found
 
 
-def expiration_days(rule) -> float | None:
+def expiration_days(rule: Any) -> float | None:
     return number(get(rule, "expiration", "days")) if get(rule, "status") == "Enabled" else None
 
 
@@ -164,7 +167,7 @@ def expiration_days(rule) -> float | None:
                   checkov=("CKV2_AWS_61",), sources=("README: Edge, Audit, Architecture (lifecycle, prod >= 365 days; "
                                                      "access logs expiring)",)),
               [*BUCKETS, *LIFECYCLE_CONFIGS, *LOAD_BALANCERS, TRAIL, *BUCKET_LOGGING_CONFIGS], Severity.LOW)
-def s3_log_buckets_expire(graph: StackGraph, report: ReportViolation) -> None:
+def s3_log_buckets_expire(graph: StackGraph, report: Report) -> None:
     access_log_destinations = [(b, "S3 server access logs") for b in graph.of_type(*BUCKETS)
                                if receives_server_access_logs(graph, b)]
     for bucket, delivery in log_buckets(graph) + access_log_destinations:
@@ -177,29 +180,29 @@ def s3_log_buckets_expire(graph: StackGraph, report: ReportViolation) -> None:
                    f"them at least {PRODUCTION_MIN_LOG_DAYS}", bucket.urn)
 
 
-def service_principals(statement) -> list[str]:
+def service_principals(statement: Mapping[str, Any]) -> list[str]:
     principal = statement.get("Principal")
     return [p for p in items(principal.get("Service"))] if hasattr(principal, "get") else []
 
 
-def aws_principals(statement) -> list[str]:
+def aws_principals(statement: Mapping[str, Any]) -> list[str]:
     principal = statement.get("Principal")
     return [p for p in items(principal.get("AWS"))] if hasattr(principal, "get") else []
 
 
-def elb_delivery_principal(statement) -> bool:
+def elb_delivery_principal(statement: Mapping[str, Any]) -> bool:
     accounts = [arn.split(":")[4] for arn in aws_principals(statement) if arn.count(":") >= 5]
     services = service_principals(statement)
     return (services == [ELB_LOG_DELIVERY_SERVICE] and not aws_principals(statement)) or \
         (bool(accounts) and not services and all(a in ELB_LOG_DELIVERY_ACCOUNTS for a in accounts))
 
 
-def source_arn_bound(statement) -> bool:
+def source_arn_bound(statement: Mapping[str, Any]) -> bool:
     condition = statement.get("Condition") or {}
     return any("aws:SourceArn" in (condition.get(operator) or {}) for operator in SOURCE_ARN_CONDITIONS)
 
 
-def delivery_problem(statement, delivery: str, accounts: set) -> str | None:
+def delivery_problem(statement: Mapping[str, Any], delivery: str, accounts: set[str]) -> str | None:
     """Why an Allow statement of a log bucket's policy grants more than its log delivery needs (None if it does not)."""
     actions = set(actions_of(statement))
     if not actions or not actions <= LOG_DELIVERY_ACTIONS:
@@ -220,7 +223,7 @@ def delivery_problem(statement, delivery: str, accounts: set) -> str | None:
               "delivery write (the ELB log delivery, or CloudTrail for this trail), and only under "
               "AWSLogs/<account>/", Controls(sources=("README: Edge, Audit (only the log delivery writes)",)),
               [*BUCKETS, BUCKET_POLICY, *LOAD_BALANCERS, TRAIL], Severity.HIGH)
-def s3_log_bucket_writers(graph: StackGraph, report: ReportViolation) -> None:
+def s3_log_bucket_writers(graph: StackGraph, report: Report) -> None:
     accounts = allowed_accounts(graph)
     for bucket, delivery in log_buckets(graph):
         for policy in configs_of(graph, bucket, BUCKET_POLICY):
@@ -231,7 +234,7 @@ def s3_log_bucket_writers(graph: StackGraph, report: ReportViolation) -> None:
                            policy.urn)
 
 
-def denies_old_tls(statement) -> bool:
+def denies_old_tls(statement: Mapping[str, Any]) -> bool:
     condition = (statement.get("Condition") or {}).get("NumericLessThan") or {}
     version = number(condition.get("s3:TlsVersion"))
     return statement.get("Effect") == "Deny" and is_public_principal(statement.get("Principal")) \
@@ -242,7 +245,7 @@ def denies_old_tls(statement) -> bool:
               "(s3:TlsVersion)", Controls(sources=("README: Edge (denies any request without TLS 1.2+)",
                                                    "guides: TLS 1.2+")),
               [*BUCKETS, BUCKET_POLICY, *LOAD_BALANCERS], Severity.MEDIUM)
-def s3_alb_logs_tls_12(graph: StackGraph, report: ReportViolation) -> None:
+def s3_alb_logs_tls_12(graph: StackGraph, report: Report) -> None:
     for bucket in graph.of_type(*BUCKETS):
         if receives_alb_logs(graph, bucket) and not any(
                 denies_old_tls(s) for p in configs_of(graph, bucket, BUCKET_POLICY)
@@ -255,7 +258,7 @@ def s3_alb_logs_tls_12(graph: StackGraph, report: ReportViolation) -> None:
                  "backup vaults and buckets are `protect`ed (Pulumi refuses to delete them)",
                  Controls(sources=("README: Architecture (deletion protection + protect in prod; secrets protected "
                                    "in prod)",)), STATEFUL_TYPES, Severity.HIGH)
-def stateful_protected(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def stateful_protected(args: ResourceValidationArgs, report: Report) -> None:
     if production_stack() and not args.opts.protect:
         report("the resource is not protected in a production stack (a `pulumi destroy` or a rename deletes it)")
 
@@ -264,7 +267,7 @@ def stack_region() -> str | None:
     return pulumi.Config("aws").get("region")
 
 
-def arn_region(arn) -> str | None:
+def arn_region(arn: Any) -> str | None:
     return arn.split(":")[3] if isinstance(arn, str) and arn.count(":") >= 5 else None
 
 
@@ -293,7 +296,7 @@ def copy_problems(graph: StackGraph, plan: PolicyResource) -> list[str]:
               "that runs daily and copies to a vault in a second region under that region's own CMK",
               Controls(sources=("README: Architecture (backups)",)),
               [RDS_INSTANCE, BACKUP_SELECTION, BACKUP_PLAN, BACKUP_VAULT, KMS_KEY], Severity.HIGH)
-def backup_cross_region(graph: StackGraph, report: ReportViolation) -> None:
+def backup_cross_region(graph: StackGraph, report: Report) -> None:
     if not production_stack():
         return
     for instance in graph.of_type(RDS_INSTANCE):
@@ -310,7 +313,7 @@ def backup_cross_region(graph: StackGraph, report: ReportViolation) -> None:
               "bucket; only the access-log destination itself does not log",
               Controls(fsbp=("S3.9", "CloudTrail.7"), checkov=("CKV_AWS_18",), sources=("CIS AWS 3.6",)),
               [*BUCKETS, *BUCKET_LOGGING_CONFIGS], Severity.MEDIUM)
-def s3_server_access_logging(graph: StackGraph, report: ReportViolation) -> None:
+def s3_server_access_logging(graph: StackGraph, report: Report) -> None:
     for bucket in graph.of_type(*BUCKETS):
         configs = configs_of(graph, bucket, *BUCKET_LOGGING_CONFIGS)
         if any(graph.refers_to(config, "targetBucket", bucket) for config in configs):
@@ -322,12 +325,12 @@ def s3_server_access_logging(graph: StackGraph, report: ReportViolation) -> None
                    bucket.urn)
 
 
-def names_log_delivery(statement) -> bool:
+def names_log_delivery(statement: Mapping[str, Any]) -> bool:
     principal = statement.get("Principal")
     return hasattr(principal, "get") and S3_LOG_DELIVERY_SERVICE in items(principal.get("Service"))
 
 
-def bounded_to_source(statement) -> bool:
+def bounded_to_source(statement: Mapping[str, Any]) -> bool:
     """A condition on aws:SourceAccount or aws:SourceArn (any operator): the confused-deputy bound AWS documents."""
     condition = statement.get("Condition") or {}
     return any(key in (values or {}) for values in condition.values() for key in CONFUSED_DEPUTY_KEYS)
@@ -337,7 +340,7 @@ def bounded_to_source(statement) -> bool:
               f"{S3_LOG_DELIVERY_SERVICE}, bounded to the source buckets' account (aws:SourceAccount / "
               "aws:SourceArn)", Controls(sources=("S3 user guide: permissions for log delivery",)),
               [*BUCKETS, *BUCKET_LOGGING_CONFIGS, BUCKET_POLICY], Severity.HIGH)
-def s3_access_log_delivery_bounded(graph: StackGraph, report: ReportViolation) -> None:
+def s3_access_log_delivery_bounded(graph: StackGraph, report: Report) -> None:
     for bucket in graph.of_type(*BUCKETS):
         if not receives_server_access_logs(graph, bucket):
             continue
@@ -357,7 +360,7 @@ def s3_access_log_delivery_bounded(graph: StackGraph, report: ReportViolation) -
                  "or replacement must not delete their objects)", Controls(sources=("design: production keeps "
                                                                                     "everything",)),
                  list(BUCKETS), Severity.HIGH)
-def s3_no_force_destroy(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def s3_no_force_destroy(args: ResourceValidationArgs, report: Report) -> None:
     if production_stack() and is_true(get(args.props, "forceDestroy")):
         report("forceDestroy is true in a production stack")
 
@@ -367,7 +370,7 @@ def s3_no_force_destroy(args: ResourceValidationArgs, report: ReportViolation) -
 @resource_policy("backup-vault-encrypted-with-cmk", "AWS Backup vaults encrypt recovery points with a "
                  "customer-managed KMS key", Controls(fsbp=("Backup.1",), checkov=("CKV_AWS_166",)), [BACKUP_VAULT],
                  Severity.HIGH)
-def backup_vault_cmk(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def backup_vault_cmk(args: ResourceValidationArgs, report: Report) -> None:
     if not get(args.props, "kmsKeyArn"):
         report("kmsKeyArn is absent (the AWS-managed backup key would be used)")
 

@@ -13,7 +13,7 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Iterator, Optional
+from typing import Any, Callable, Iterable, Iterator, Optional, Protocol
 
 import pulumi
 from pulumi_policy import (EnforcementLevel, PolicyResource, ReportViolation, ResourceValidationArgs,
@@ -54,8 +54,21 @@ def describe(summary: str, controls: Controls) -> str:
     return f"{summary} [{controls.citation()}]"
 
 
-ResourceCheck = Callable[[ResourceValidationArgs, ReportViolation], None]
-StackCheck = Callable[["StackGraph", ReportViolation], None]
+class Report(Protocol):
+    """The violation callback as pulumi_policy calls it: the resource's URN is optional (policy.py's
+    `report_violation(message, urn=None)`), though its `ReportViolation` alias types both arguments as required."""
+
+    def __call__(self, message: str, urn: Optional[str] = None) -> None: ...
+
+
+def _reporter(report: ReportViolation) -> Report:
+    def report_violation(message: str, urn: Optional[str] = None) -> None:
+        report(message, urn)
+    return report_violation
+
+
+ResourceCheck = Callable[[ResourceValidationArgs, Report], None]
+StackCheck = Callable[["StackGraph", Report], None]
 
 
 class ResourcePolicy(ResourceValidationPolicy):
@@ -70,7 +83,7 @@ class ResourcePolicy(ResourceValidationPolicy):
 
         def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
             if args.resource_type in types or args.resource_type.startswith(prefixes):
-                check(args, report)
+                check(args, _reporter(report))
 
         super().__init__(name=name, description=describe(summary, controls), validate=validate,
                          enforcement_level=EnforcementLevel.MANDATORY, severity=severity, tags=controls.tags())
@@ -84,7 +97,7 @@ class StackPolicy(StackValidationPolicy):
         self.summary, self.controls, self.resource_types = summary, controls, tuple(resource_types)
 
         def validate(args: StackValidationArgs, report: ReportViolation) -> None:
-            check(StackGraph(args.resources), report)
+            check(StackGraph(args.resources), _reporter(report))
 
         super().__init__(name=name, description=describe(summary, controls), validate=validate,
                          enforcement_level=EnforcementLevel.MANDATORY, severity=severity, tags=controls.tags())
@@ -389,7 +402,7 @@ def kind_of(secret: PolicyResource) -> Optional[str]:
     return peek(secret.props, "tags", KIND_TAG)
 
 
-def role_policy_statements(graph: "StackGraph", role: PolicyResource, role_policy_type: str) -> list[dict]:
+def role_policy_statements(graph: "StackGraph", role: PolicyResource, role_policy_type: str) -> list[dict[str, Any]]:
     """Allow statements of a role's inline policies (RolePolicy resources and the role's own inlinePolicies);
     reading a document not known yet raises (the policy cannot decide during a preview)."""
     documents = [get(p.props, "policy") for p in graph.referrers(role, "role", role_policy_type)]
