@@ -17,6 +17,7 @@ from pulumi_policy import EnforcementLevel, StackValidationPolicy
 
 from securestack.policy.claims import CLAIMS, Claim
 from securestack.policy.policies import PACK_NAME, POLICIES
+from securestack.policy.policies.support import SecurestackPolicy
 from securestack.policy.scanner_findings import render_section
 
 CONTROLS_FILE = Path(__file__).resolve().parent / "CONTROLS.md"
@@ -40,17 +41,17 @@ def short_type(token: str) -> str:
     return f"{module}:{token.split(':')[-1]}"
 
 
-def enforcement(policy: Any) -> str:
+def enforcement(policy: SecurestackPolicy) -> str:
     level = policy.enforcement_level or EnforcementLevel.MANDATORY
-    return level.value
+    return str(level.value)
 
 
-def claim_numbers(policy: Any, claims=CLAIMS) -> str:
+def claim_numbers(policy: SecurestackPolicy, claims: Sequence[Claim] = CLAIMS) -> str:
     """The rows of the claims table (below) this policy enforces."""
     return ", ".join(f"#{number}" for number, claim in enumerate(claims, start=1) if policy.name in claim.policies)
 
 
-def row(policy: Any) -> str:
+def row(policy: SecurestackPolicy) -> str:
     controls = policy.controls
     kind = "stack" if isinstance(policy, StackValidationPolicy) else "resource"
     types = ", ".join(dict.fromkeys(short_type(t) for t in policy.resource_types)) if policy.resource_types else "-"
@@ -78,7 +79,7 @@ def claim_row(number: int, claim: Claim) -> str:
     return "| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |"
 
 
-def render(policies: Any=POLICIES, claims: Any=CLAIMS) -> str:
+def render(policies: Sequence[SecurestackPolicy] = POLICIES, claims: Sequence[Claim] = CLAIMS) -> str:
     """The policy table, the claims table, then the outside scanner's findings left on the shipped stacks and why
     each stays."""
     return (HEADER + "\n".join(row(policy) for policy in policies) + "\n" + CLAIMS_HEADER

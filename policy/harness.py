@@ -30,7 +30,7 @@ import functools
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Optional
+from typing import Any, Callable, Mapping, Optional, Sequence, TypeVar
 
 import yaml
 from google.protobuf import struct_pb2
@@ -43,12 +43,18 @@ from pulumi_policy.policy import _PolicyAnalyzerServicer
 from securestack.infra.recording import Recording, RecordedResource, Secret, Unknown
 from securestack.infra.stack_config import StackConfig
 from securestack.policy.policies import PACK_NAME, POLICIES
+from securestack.policy.policies.support import SecurestackPolicy
 
 PACK_DIR = Path(__file__).resolve().parent
 POLICY_CONFIG_FILE = "policy-config.{stack}.json"
 CONFIG_ERROR_POLICY = "policy-config"  # the pseudo-policy an unreadable policy config is reported under
 CANNOT_RUN_PREFIX = "can't run policy "  # pulumi_policy's message for a policy that read an unknown value
 STACK_TYPE = "pulumi:pulumi:Stack"
+
+# One analyzer call's request and response (guarded passes them through).
+_Request = TypeVar("_Request")
+_Response = TypeVar("_Response")
+
 # A stack may lower a policy to advisory or keep it mandatory; never disable it.
 ALLOWED_LEVELS = {"advisory": EnforcementLevel.ADVISORY, "mandatory": EnforcementLevel.MANDATORY}
 REPORTED_LEVELS = {proto.ADVISORY: "advisory", proto.MANDATORY: "mandatory",
@@ -92,7 +98,7 @@ def read_policy_config(stack_config: StackConfig) -> dict[str, Any]:
     return document
 
 
-def enforcement_levels(config: Mapping[str, Any], policies: Any=POLICIES) -> dict[str, EnforcementLevel]:
+def enforcement_levels(config: Mapping[str, Any], policies: Sequence[SecurestackPolicy] = POLICIES) -> dict[str, EnforcementLevel]:
     """Policy name -> level, from `{"<policy>": "advisory"}` or `{"<policy>": {"enforcementLevel": ...}}`."""
     known = {policy.name for policy in policies}
     levels = {}
@@ -107,7 +113,7 @@ def enforcement_levels(config: Mapping[str, Any], policies: Any=POLICIES) -> dic
     return levels
 
 
-def configure_request(levels: Mapping[str, EnforcementLevel], analyzer: Any) -> proto.ConfigureAnalyzerRequest:
+def configure_request(levels: Mapping[str, EnforcementLevel], analyzer: _PolicyAnalyzerServicer) -> proto.ConfigureAnalyzerRequest:
     return proto.ConfigureAnalyzerRequest(policyConfig={
         name: proto.PolicyConfig(enforcementLevel=analyzer._map_enforcement_level(level))
         for name, level in levels.items()})
@@ -141,12 +147,12 @@ class EngineResource:
     urn: str
     type: str
     name: str
-    inputs: dict
-    outputs: dict
-    options: dict
+    inputs: dict[str, Any]
+    outputs: dict[str, Any]
+    options: dict[str, Any]
     parent: Optional[str]
-    dependencies: list
-    property_dependencies: dict
+    dependencies: list[str]
+    property_dependencies: dict[str, list[str]]
     provider_urn: Optional[str]
 
 
@@ -194,7 +200,7 @@ def analyze_request(resource: EngineResource, providers: Mapping[str, proto.Anal
                     ) -> proto.AnalyzeRequest:
     request = proto.AnalyzeRequest(type=resource.type, properties=struct(resource.inputs), urn=resource.urn,
                                    name=resource.name, options=resource_options(resource, with_parent=True))
-    if resource.provider_urn in providers:
+    if resource.provider_urn is not None and resource.provider_urn in providers:
         request.provider.CopyFrom(providers[resource.provider_urn])
     return request
 
@@ -207,7 +213,7 @@ def stack_resource(resource: EngineResource, providers: Mapping[str, proto.Analy
         dependencies=list(resource.dependencies),
         propertyDependencies={key: proto.AnalyzerPropertyDependencies(urns=urns)
                               for key, urns in resource.property_dependencies.items() if urns})
-    if resource.provider_urn in providers:
+    if resource.provider_urn is not None and resource.provider_urn in providers:
         message.provider.CopyFrom(providers[resource.provider_urn])
     return message
 
@@ -221,11 +227,11 @@ def stack_configure_request(stack_config: StackConfig, dry_run: bool) -> proto.A
 
 # -- running the analyzer --------------------------------------------------------------------------------------
 
-def new_analyzer(levels: Mapping[str, EnforcementLevel], policies: Any=POLICIES) -> _PolicyAnalyzerServicer:
+def new_analyzer(levels: Mapping[str, EnforcementLevel], policies: Sequence[SecurestackPolicy] = POLICIES) -> _PolicyAnalyzerServicer:
     """The servicer `PolicyPack(PACK_NAME, POLICIES, EnforcementLevel.MANDATORY)` serves, configured like the
     engine configures it."""
     analyzer = _PolicyAnalyzerServicer(PACK_NAME, pack_version(), list(policies), EnforcementLevel.MANDATORY)
-    analyzer.Configure(configure_request(levels, analyzer), None)
+    analyzer.Configure(configure_request(levels, analyzer), None)  # type: ignore[no-untyped-call]  # unannotated upstream
     return analyzer
 
 
@@ -238,7 +244,7 @@ def analyze(analyzer: _PolicyAnalyzerServicer, resources: list[EngineResource], 
         project=stack_config.project, stack=stack_config.stack, dry_run=dry_run, organization="organization"))
     analyzer.ConfigureStack(stack_configure_request(stack_config, dry_run), None)
     providers = provider_messages(resources)
-    found = []
+    found: list[tuple[proto.AnalyzeDiagnostic, Optional[str]]] = []
     for resource in resources:
         response = guarded(analyzer.Analyze, analyze_request(resource, providers), resource.urn)
         # The engine files a resource's diagnostics under that resource, whatever urn the policy named.
@@ -248,7 +254,7 @@ def analyze(analyzer: _PolicyAnalyzerServicer, resources: list[EngineResource], 
     return found
 
 
-def guarded(call: Any, request, subject: str):
+def guarded(call: Callable[[_Request, None], _Response], request: _Request, subject: str) -> _Response:
     """One analyzer call; a policy that raises fails the run (the engine fails the update on an analyzer error)
     with one line naming the policy, what it was checking and the error."""
     try:
@@ -262,9 +268,9 @@ def raising_policy(error: BaseException) -> str:
     traceback = error.__traceback__
     name = "?"
     while traceback is not None:
-        policy = traceback.tb_frame.f_locals.get("policy")
+        policy: Any = traceback.tb_frame.f_locals.get("policy")
         if traceback.tb_frame.f_code.co_name in ("Analyze", "AnalyzeStack") and hasattr(policy, "name"):
-            name = policy.name
+            name = str(policy.name)
         traceback = traceback.tb_next
     return name
 
@@ -296,7 +302,7 @@ def config_violation(error: PolicyConfigError) -> dict[str, Any]:
 
 
 def evaluate(recording: Recording, stack_config: StackConfig, *, policy_config: Optional[Mapping[str, Any]] = None,
-             policies=POLICIES) -> list[dict]:
+             policies: Sequence[SecurestackPolicy] = POLICIES) -> list[dict[str, Any]]:
     """Violations of the pack for this recording: {policyName, enforcementLevel, message, urn (None: the stack),
     description}. `policy_config` replaces the stack's policy-config file (tests)."""
     try:

@@ -6,10 +6,11 @@ advisory. Names are stable: they are how a stack's config, CONTROLS.md and the t
 from __future__ import annotations
 
 from . import audit, boundaries, containers, functions, iam, keys, load_balancers, network, rds, secrets, storage
+from .support import SecurestackPolicy
 
 PACK_NAME = "securestack"
 
-POLICIES = [
+POLICIES: list[SecurestackPolicy] = [
     *rds.POLICIES,
     *load_balancers.POLICIES,
     *secrets.POLICIES,

@@ -6,7 +6,7 @@ from typing import Any, Mapping
 from pulumi_policy import PolicyResource, ResourceValidationArgs, Severity
 
 from .boundaries import allowed_accounts
-from .support import Report
+from .support import Report, SecurestackPolicy
 from .support import (Controls, StackGraph, actions_of, allows, get, is_false, is_public_principal, is_true, items,
                       label, peek, plain, present, resource_policy, resources_of, stack_policy, statements)
 from .types import BUCKET_POLICY, BUCKETS, LOG_METRIC_FILTER, METRIC_ALARM, TOPIC, TOPIC_POLICY, TRAIL, WEB_ACL
@@ -153,7 +153,7 @@ def publish_problems(document: Any, accounts: set[str]) -> list[str]:
     for index, statement in enumerate(parsed):
         if not allows(statement):
             continue
-        principal = statement.get("Principal")
+        principal: Any = statement.get("Principal")
         services = items(principal.get("Service")) if hasattr(principal, "get") else []
         condition = plain(statement.get("Condition") or {})
         bound = {str(v) for operator in condition.values() if hasattr(operator, "get")
@@ -220,7 +220,7 @@ def denies_all_but_service_callers(statement: Mapping[str, Any], action: str, se
 
 
 def grants_service(statement: Mapping[str, Any], action: str) -> bool:
-    principal = statement.get("Principal")
+    principal: Any = statement.get("Principal")
     return statement.get("Effect") == "Allow" and hasattr(principal, "get") and bool(principal.get("Service")) \
         and any(a.lower() == action.lower() for a in actions_of(statement))
 
@@ -250,6 +250,6 @@ def trail_bucket_written_only_by_trail(graph: StackGraph, report: Report) -> Non
                        "principals other than CloudTrail for this trail", bucket.urn)
 
 
-POLICIES = [trail_multi_region, trail_cmk, trail_validation, trail_cloudwatch, trail_management_events, trail_sns,
+POLICIES: list[SecurestackPolicy] = [trail_multi_region, trail_cmk, trail_validation, trail_cloudwatch, trail_management_events, trail_sns,
             topic_encrypted, audit_security_alarms, alarms_to_encrypted_topic, alarm_topic_publish_scoped,
             sns_publish_only_by_service, trail_bucket_written_only_by_trail]

@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Any, Iterator, Mapping, Optional
+from typing import Any, Iterable, Iterator, Mapping, Optional
 
 import pulumi
 from pulumi_policy import PolicyProviderResource, PolicyResource, ResourceValidationArgs, Severity
 
-from .support import Report
+from .support import Report, SecurestackPolicy
 from .support import (API_KEY_KIND, PROJECT, VALUE_READ_ACTIONS, Controls, StackGraph, get, grants_action,
                       injected_arns, is_sequence, is_true, items, json_value, kind_of, known_strings, label, peek,
                       raw, resource_policy, role_policy_statements, stack_environment, stack_policy,
@@ -51,13 +51,13 @@ WILDCARD_SCOPE_TAG = "ALL_SCOPES"  # how the secrets component writes the `*` sc
 
 # -- accounts --------------------------------------------------------------------------------------------------
 
-def account_list(value: Any) -> list:
+def account_list(value: Any) -> list[str]:
     """allowedAccountIds as the engine hands provider configuration: JSON text, or a list."""
     parsed = json_value(value) if isinstance(value, str) else value
     return [str(a) for a in items(parsed)] if is_sequence(parsed) else []
 
 
-def configured_accounts() -> Optional[list]:
+def configured_accounts() -> Optional[list[str]]:
     """The stack's `aws:allowedAccountIds` (None when the stack config does not say)."""
     raw = pulumi.Config("aws").get("allowedAccountIds")
     return account_list(raw) if raw else None
@@ -80,7 +80,7 @@ def provider_pins_accounts(args: ResourceValidationArgs, report: Report) -> None
         report(f"allowedAccountIds {accounts} names accounts outside the stack's aws:allowedAccountIds {configured}")
 
 
-def provider_accounts(provider: Optional[PolicyProviderResource]) -> list:
+def provider_accounts(provider: Optional[PolicyProviderResource]) -> list[str]:
     return account_list(get(provider.props, "allowedAccountIds")) if provider is not None else []
 
 
@@ -112,7 +112,7 @@ def document_accounts(document: Any) -> Iterator[str]:
             yield from document_accounts(value)
 
 
-def arns_in(text: str) -> Iterator[re.Match]:
+def arns_in(text: str) -> Iterator[re.Match[str]]:
     """Every ARN in a text, ARNs nested in others included (API Gateway invoke ARNs quote a Lambda ARN)."""
     start = text.find("arn:")
     while start >= 0:
@@ -167,9 +167,10 @@ def environment_tag(props: Any, provider: Optional[PolicyProviderResource]) -> O
     """The resource's own securestack:env tag, else the one its provider stamps as a default tag."""
     own = get(props, "tags", ENV_TAG)  # only this tag: others may not be known during a preview
     if own is not None or provider is None:
-        return own
+        return str(own)
     defaults = json_value(get(provider.props, "defaultTags")) or {}
-    return (defaults.get("tags") or {}).get(ENV_TAG) if hasattr(defaults, "get") else None
+    stamped = (defaults.get("tags") or {}).get(ENV_TAG) if hasattr(defaults, "get") else None
+    return None if stamped is None else str(stamped)
 
 
 @resource_policy("secrets-and-keys-tagged-with-environment", f"Every secret and KMS key carries {ENV_TAG} = the "
@@ -216,26 +217,26 @@ def own_keys_and_secrets(graph: StackGraph) -> set[str]:
     return {a for a in arns if isinstance(a, str)}
 
 
-def foreign_key_or_secret(text: str, own: set[str]) -> list:
+def foreign_key_or_secret(text: str, own: set[str]) -> list[str]:
     """Key and secret ARNs (not wildcard patterns) this stack did not create."""
     referenced = [m.group(0) for m in KEY_ARN.finditer(text)] + [m.group(0) for m in SECRET_ARN.finditer(text)]
     return [arn for arn in referenced if "*" not in arn and not any(arn.startswith(o) for o in own)]
 
 
-def declared_restore() -> Optional[Mapping]:
+def declared_restore() -> Optional[Mapping[str, Any]]:
     """The stack's `securestack:database.restore` (the one cross-environment reference a stack may declare)."""
     database = pulumi.Config(PROJECT).get_object("database")
     restore = database.get("restore") if isinstance(database, Mapping) else None
     return restore if isinstance(restore, Mapping) else None
 
 
-def admitted_restore_references(resource: PolicyResource, restore: Optional[Mapping]) -> dict[str, Any]:
+def admitted_restore_references(resource: PolicyResource, restore: Optional[Mapping[str, Any]]) -> dict[tuple[str, ...], Any]:
     """{property path: value} of the declared restore's references on an RDS instance: its restore input naming the
     declared source instance, and its storage key when it is the declared source key (a point-in-time restore
     keeps the source's key). Nothing else, on no other resource."""
     if restore is None or resource.resource_type not in RDS_INSTANCES:
         return {}
-    admitted = {}
+    admitted: dict[tuple[str, ...], Any] = {}
     source = restore.get("sourceDbInstanceIdentifier")
     if source and peek(resource.props, "restoreToPointInTime", "sourceDbInstanceIdentifier") == source:
         admitted[("restoreToPointInTime", "sourceDbInstanceIdentifier")] = source
@@ -245,9 +246,9 @@ def admitted_restore_references(resource: PolicyResource, restore: Optional[Mapp
     return admitted
 
 
-def without(props: Any, paths) -> dict[str, Any]:
+def without(props: Any, paths: Iterable[tuple[str, ...]]) -> Any:
     """The known properties with the given (key, ...) paths removed."""
-    def strip(value: Any, path_tails):
+    def strip(value: Any, path_tails: list[tuple[str, ...]]) -> Any:
         value = raw(value)
         if not isinstance(value, Mapping):
             return value
@@ -291,7 +292,7 @@ def wildcard_scoped(secret: PolicyResource) -> bool:
     return WILDCARD_SCOPE_TAG in scopes or "*" in scopes
 
 
-def internet_facing_lbs_behind(graph: StackGraph, service: PolicyResource) -> list:
+def internet_facing_lbs_behind(graph: StackGraph, service: PolicyResource) -> list[PolicyResource]:
     listeners = []
     for group in graph.referenced(service, "loadBalancers", *TARGET_GROUPS):
         listeners += graph.referrers(group, "defaultActions", *LISTENERS)
@@ -362,5 +363,5 @@ def no_key_value_exposed(graph: StackGraph, report: Report) -> None:
                        "verifier record instead)", service.urn)
 
 
-POLICIES = [provider_pins_accounts, resources_use_pinned_provider, arns_within_accounts, tagged_with_environment,
+POLICIES: list[SecurestackPolicy] = [provider_pins_accounts, resources_use_pinned_provider, arns_within_accounts, tagged_with_environment,
             no_cross_environment, no_wildcard_key_exposed, no_key_value_exposed]

@@ -8,7 +8,7 @@ from typing import Any
 
 from pulumi_policy import PolicyResource, ResourceValidationArgs, Severity
 
-from .support import Report
+from .support import Report, SecurestackPolicy
 from .support import (Controls, StackGraph, actions_of, allows, get, injected_arns, is_true, items, json_value, label,
                       peek, plain, resource_policy, resources_of, secret_looking, stack_policy, statements)
 from .network import inline_ingress, ingress_rules
@@ -170,7 +170,7 @@ def ecs_task_role_runtime_reads(graph: StackGraph, report: Report) -> None:
                 report(f"{label(task)}'s task role {label(role)} {problem}", role.urn)
 
 
-def ingress_sources(graph: StackGraph, resource: PolicyResource) -> list:
+def ingress_sources(graph: StackGraph, resource: PolicyResource) -> list[tuple[dict[str, Any], list[PolicyResource]]]:
     """(rule, the security groups it admits) for each ingress rule a group or rule resource declares."""
     if resource.resource_type == SECURITY_GROUP:
         return [(rule, graph.referenced(resource, "ingress", SECURITY_GROUP) if items(get(raw_rule, "securityGroups"))
@@ -198,7 +198,7 @@ def ecs_ingress_from_load_balancer(graph: StackGraph, report: Report) -> None:
                                "load balancer's security group", resource.urn)
 
 
-def depends_on(resource: PolicyResource, other) -> bool:
+def depends_on(resource: PolicyResource, other: PolicyResource) -> bool:
     return any(dependency.urn == other.urn for dependency in resource.dependencies)
 
 
@@ -225,6 +225,6 @@ def ecs_service_waits_for_secrets(graph: StackGraph, report: Report) -> None:
                            "of it (its tasks could start before the secret has a value)", service.urn)
 
 
-POLICIES = [ecs_no_public_ip, ecs_no_env_secrets, ecs_logging, ecs_not_privileged, ecs_read_only_root,
+POLICIES: list[SecurestackPolicy] = [ecs_no_public_ip, ecs_no_env_secrets, ecs_logging, ecs_not_privileged, ecs_read_only_root,
             ecs_distinct_roles, ecs_ingress_from_load_balancer, ecs_container_insights, ecs_non_root, ecs_execution_role_secrets,
             ecs_task_role_runtime_reads, ecs_service_waits_for_secrets]

@@ -7,7 +7,7 @@ from typing import Any, Mapping
 from pulumi_policy import PolicyResource, ResourceValidationArgs, Severity
 
 from .network import availability_zones
-from .support import Report
+from .support import Report, SecurestackPolicy
 from .support import (Controls, StackGraph, actions_of, allows, get, items, label, number, peek, plain, present,
                       resource_policy, resources_of, secret_looking, stack_policy, statements)
 from .types import (CODE_SIGNING_CONFIG, FUNCTION, LOG_GROUP, LOG_METRIC_FILTER, METRIC_ALARM, PERMISSION, ROLE,
@@ -180,7 +180,7 @@ def redeploys_a_service(graph: StackGraph, function: PolicyResource) -> bool:
                for p in role_policies for s in statements(peek(p.props, "policy")))
 
 
-def alarmed_filters(graph: StackGraph, log_groups: list[str]) -> list:
+def alarmed_filters(graph: StackGraph, log_groups: list[PolicyResource]) -> list[PolicyResource]:
     """Filters on these log groups that count redeploy-failed lines and whose metric has an alarm to a topic."""
     found = []
     for metric_filter in graph.of_type(LOG_METRIC_FILTER):
@@ -251,6 +251,6 @@ def lambda_code_signing(graph: StackGraph, report: Report) -> None:
             report(f"{label(function)} {problem}", function.urn)
 
 
-POLICIES = [lambda_permission_bound, lambda_runtime, lambda_in_vpc, lambda_no_env_secrets, lambda_tracing,
+POLICIES: list[SecurestackPolicy] = [lambda_permission_bound, lambda_runtime, lambda_in_vpc, lambda_no_env_secrets, lambda_tracing,
             lambda_concurrency, lambda_log_group, lambda_rotator_role, lambda_redeploy_alarmed, lambda_environment_cmk,
             lambda_code_signing]

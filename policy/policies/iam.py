@@ -7,7 +7,7 @@ from typing import Any, Mapping
 
 from pulumi_policy import ResourceValidationArgs, Severity
 
-from .support import Report
+from .support import Report, SecurestackPolicy
 from .support import (Controls, actions_of, allows, describe_statement, get, is_public_principal, items,
                       resource_policy, resources_of, statements)
 from .types import ROLE
@@ -38,13 +38,13 @@ SOURCE_KEYS = ("aws:SourceAccount", "aws:SourceArn", "aws:SourceOwner")
 UNBOUND_SERVICE_TRUSTS = frozenset({"backup.amazonaws.com", "cloudtrail.amazonaws.com"})
 
 
-def identity_documents(resource_type: str, props: Any) -> list:
+def identity_documents(resource_type: str, props: Any) -> list[Any]:
     if resource_type == ROLE:
         return [get(policy, "policy") for policy in items(get(props, "inlinePolicies"))]
     return [get(props, IDENTITY_POLICIES[resource_type])]
 
 
-def identity_statements(args: ResourceValidationArgs) -> list[tuple[int, dict]]:
+def identity_statements(args: ResourceValidationArgs) -> list[tuple[int, Mapping[str, Any]]]:
     """(index, statement) of every Allow statement of the resource's identity policies."""
     found = []
     for document in identity_documents(args.resource_type, args.props):
@@ -107,8 +107,8 @@ def resource_policy_public(args: ResourceValidationArgs, report: Report) -> None
         report(f"{statement} allows Principal '*' without a condition")
 
 
-def trusted_services(statement: Mapping[str, Any]) -> list:
-    principal = statement.get("Principal")
+def trusted_services(statement: Mapping[str, Any]) -> list[Any]:
+    principal: Any = statement.get("Principal")
     service = principal.get("Service") if hasattr(principal, "get") else None
     return [s for s in items(service) if isinstance(s, str)]
 
@@ -130,5 +130,5 @@ def iam_service_trust_bound(args: ResourceValidationArgs, report: Report) -> Non
                    "account (no aws:SourceAccount / aws:SourceArn)")
 
 
-POLICIES = [iam_no_full_admin, iam_no_service_wildcards, iam_wildcard_resource, iam_trust_policy,
+POLICIES: list[SecurestackPolicy] = [iam_no_full_admin, iam_no_service_wildcards, iam_wildcard_resource, iam_trust_policy,
             iam_service_trust_bound, resource_policy_public]

@@ -5,7 +5,7 @@ from typing import Any, Mapping
 
 from pulumi_policy import PolicyResource, ResourceValidationArgs, Severity
 
-from .support import Report
+from .support import Report, SecurestackPolicy
 from .support import (Controls, StackGraph, allows, describe_statement, get, is_public_principal, is_true, items,
                       label, number, peek, resource_policy, stack_policy, statements)
 from .types import (BACKUP_VAULT, BUCKETS, ENCRYPTION_CONFIGS, FUNCTION, KMS_KEY, KMS_KEY_POLICY, KMS_REPLICA_KEY,
@@ -54,8 +54,8 @@ def kms_no_public_principal(args: ResourceValidationArgs, report: Report) -> Non
             report(f"{describe_statement(statement, index)} allows Principal '*' without a condition")
 
 
-def service_principals(statement: Mapping[str, Any]) -> list:
-    principal = statement.get("Principal")
+def service_principals(statement: Mapping[str, Any]) -> list[Any]:
+    principal: Any = statement.get("Principal")
     return items(principal.get("Service")) if hasattr(principal, "get") else []
 
 
@@ -80,7 +80,8 @@ def kms_lockout_check(args: ResourceValidationArgs, report: Report) -> None:
 
 
 def purpose_of(key: PolicyResource) -> str | None:
-    return peek(key.props, "tags", PURPOSE_TAG)
+    purpose = peek(key.props, "tags", PURPOSE_TAG)
+    return purpose if isinstance(purpose, str) else None
 
 
 @stack_policy("kms-keys-by-purpose", f"Each key purpose (data, secrets, logs) has its own CMK ({PURPOSE_TAG} tag) and "
@@ -90,7 +91,7 @@ def purpose_of(key: PolicyResource) -> str | None:
               [KMS_KEY, KMS_REPLICA_KEY, SIGNING_JOB, *BUCKETS, *(use[0] for use in KEY_USES)], Severity.HIGH)
 def kms_keys_by_purpose(graph: StackGraph, report: Report) -> None:
     keys = graph.of_type(KMS_KEY, KMS_REPLICA_KEY)
-    seen: dict = {}
+    seen: dict[tuple[str, Any], PolicyResource] = {}  # (purpose, region) -> the first key found
     for key in keys:
         purpose = purpose_of(key)
         if purpose is None:
@@ -116,5 +117,5 @@ def kms_keys_by_purpose(graph: StackGraph, report: Report) -> None:
                            f"the {' or '.join(sorted(purposes))} key", resource.urn)
 
 
-POLICIES = [kms_rotation, kms_no_public_principal, kms_service_grants_bounded, kms_lockout_check,
+POLICIES: list[SecurestackPolicy] = [kms_rotation, kms_no_public_principal, kms_service_grants_bounded, kms_lockout_check,
             kms_keys_by_purpose]

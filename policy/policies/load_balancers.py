@@ -7,7 +7,7 @@ from typing import Any, Iterator, Mapping
 from pulumi_policy import PolicyResource, ResourceValidationArgs, Severity
 
 from .network import availability_zones
-from .support import Report
+from .support import Report, SecurestackPolicy
 from .support import (Controls, StackGraph, get, is_false, is_true, items, json_value, label, peek, plain, present,
                       production_stack, resource_policy, shown, stack_policy)
 from .types import (LISTENERS, LOAD_BALANCERS, SUBNET, TARGET_GROUPS, WEB_ACL, WEB_ACL_ASSOCIATION, WEB_ACL_LOGGING,
@@ -190,14 +190,14 @@ def lb_waf_associated(graph: StackGraph, report: Report) -> None:
 
 # -- WAF -------------------------------------------------------------------------------------------------------
 
-def acl_rules(props: Any) -> list:
+def acl_rules(props: Any) -> list[Any]:
     """Inline rules, given as `rules` or as the `ruleJson` document."""
     inline = plain(get(props, "rules") or [])
     rule_json = get(props, "ruleJson")
     return list(inline) + (list(json_value(rule_json) or []) if rule_json else [])
 
 
-def attached_rules(graph: StackGraph, acl: PolicyResource) -> list:
+def attached_rules(graph: StackGraph, acl: PolicyResource) -> list[Any]:
     """Rules attached from outside the ACL (WebAclRule / WebAclRuleGroupAssociation resources)."""
     return graph.referrers(acl, "webAclArn", WEB_ACL_RULE, WEB_ACL_RULE_GROUP_ASSOCIATION)
 
@@ -272,7 +272,7 @@ def waf_known_bad_inputs(graph: StackGraph, report: Report) -> None:
             report(f"{label(acl)}: no rule uses the {KNOWN_BAD_INPUTS} managed rule group", acl.urn)
 
 
-def field_of(value: Any, name: str):
+def field_of(value: Any, name: str) -> Any:
     """A WAF field written in camelCase (inputs) or PascalCase (ruleJson)."""
     return value.get(name) if name in value else value.get(name[0].upper() + name[1:])
 
@@ -405,7 +405,7 @@ def waf_logging(graph: StackGraph, report: Report) -> None:
             report(f"{label(acl)} has no aws.wafv2.WebAclLoggingConfiguration with a destination", acl.urn)
 
 
-POLICIES = [lb_http_redirects, lb_https_tls_policy, lb_https_security_headers, lb_https_to_targets,
+POLICIES: list[SecurestackPolicy] = [lb_http_redirects, lb_https_tls_policy, lb_https_security_headers, lb_https_to_targets,
             lb_drop_invalid_headers, lb_access_logs, lb_deletion_protection, lb_desync_mitigation, lb_desync_strictest,
             lb_waf_fail_closed, lb_multi_az, lb_waf_associated, waf_has_rules, waf_metrics, waf_rate_rule,
             waf_known_bad_inputs, waf_managed_rule_groups, waf_rate_limit_first, waf_sampled_requests,

@@ -10,7 +10,7 @@ from pulumi_policy import PolicyResource, ResourceValidationArgs, Severity
 
 from securestack.infra.endpoints import PrivateCode
 
-from .support import Report
+from .support import Report, SecurestackPolicy
 from .support import (Controls, StackGraph, actions_of, allows, get, is_true, is_unknown, items, label, number, peek,
                       present, resource_policy, stack_policy, statements)
 from .types import (DEFAULT_SECURITY_GROUP, ECS_SERVICE, EGRESS_RULE, FLOW_LOG, FUNCTION, INGRESS_RULE, LOAD_BALANCERS,
@@ -40,7 +40,7 @@ def availability_zones(graph: StackGraph, source: PolicyResource, prop: str, sub
 
 # -- ingress rules, whichever resource declares them --------------------------------------------------------------
 
-def _rule(rule_props: Any, cidrs, protocol: Any) -> dict[str, Any]:
+def _rule(rule_props: Any, cidrs: list[Any], protocol: Any) -> dict[str, Any]:
     return {"cidrs": list(cidrs), "protocol": str(protocol), "from": number(get(rule_props, "fromPort")),
             "to": number(get(rule_props, "toPort")), "description": get(rule_props, "description")}
 
@@ -285,7 +285,8 @@ def private_subnets(graph: StackGraph) -> list[PolicyResource]:
     return list(found.values())
 
 
-def default_routes(graph: StackGraph, table: PolicyResource) -> list:
+def default_routes(graph: StackGraph, table: PolicyResource) -> list[str]:
+    """The internet destinations (0.0.0.0/0, ::/0) a route table routes."""
     routes = [peek(route, "cidrBlock") or peek(route, "ipv6CidrBlock") for route in items(peek(table.props, "routes"))]
     routes += [peek(route.props, "destinationCidrBlock") or peek(route.props, "destinationIpv6CidrBlock")
                for route in graph.referrers(table, "routeTableId", ROUTE)]
@@ -307,5 +308,5 @@ def private_subnets_no_default_route(graph: StackGraph, report: Report) -> None:
                     report(f"private {label(subnet)} routes {', '.join(routes)} through {label(table)}", subnet.urn)
 
 
-POLICIES = [sg_internet_ports, sg_internet_only_to_lbs, sg_descriptions, sg_no_internet_egress, default_sg_closed,
+POLICIES: list[SecurestackPolicy] = [sg_internet_ports, sg_internet_only_to_lbs, sg_descriptions, sg_no_internet_egress, default_sg_closed,
             vpc_flow_logs, subnet_no_public_ip, private_subnets_no_default_route, private_code_endpoints]

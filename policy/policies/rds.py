@@ -5,7 +5,7 @@ from typing import Any
 
 from pulumi_policy import PolicyResource, ResourceValidationArgs, Severity
 
-from .support import Report
+from .support import Report, SecurestackPolicy
 from .support import (Controls, StackGraph, get, is_false, is_true, items, label, number, peek, plain,
                       production_stack, resource_policy, shown, stack_policy)
 from .network import inline_ingress, ingress_rules
@@ -228,7 +228,7 @@ def rds_log_groups(graph: StackGraph, report: Report) -> None:
                        "the stack does not manage", instance.urn)
 
 
-def parameter_group_of(graph: StackGraph, instance: PolicyResource) -> list:
+def parameter_group_of(graph: StackGraph, instance: PolicyResource) -> list[PolicyResource]:
     return graph.referenced(instance, "parameterGroupName", PARAMETER_GROUP)
 
 
@@ -268,7 +268,7 @@ def rds_minimum_tls(graph: StackGraph, report: Report) -> None:
                               else f"sets {MIN_TLS_PARAMETER}={parameters.get(MIN_TLS_PARAMETER)!r}, not TLSv1.2+")
 
 
-POLICIES = [rds_storage_encrypted, rds_backup_retention, rds_production_retention, rds_not_public, rds_deletion_protection, rds_multi_az,
+POLICIES: list[SecurestackPolicy] = [rds_storage_encrypted, rds_backup_retention, rds_production_retention, rds_not_public, rds_deletion_protection, rds_multi_az,
             rds_iam_authentication, rds_log_exports, rds_enhanced_monitoring, rds_performance_insights,
             rds_minor_upgrades, rds_copy_tags, rds_subnet_group, rds_admin_name, rds_master_password,
             rds_final_snapshot, rds_ingress_from_groups, rds_log_groups, rds_force_ssl, rds_minimum_tls]

@@ -7,7 +7,7 @@ from typing import Any, Mapping, Optional
 
 from pulumi_policy import PolicyResource, ResourceValidationArgs, Severity
 
-from .support import Report
+from .support import Report, SecurestackPolicy
 from .support import (KEY_SECRET_TAG, VALUE_READ_ACTIONS, VALUE_WRITE_ACTIONS, VERIFIER_KIND, VERIFIER_SECRET_TAG,
                       WEBHOOK_KIND, Controls, StackGraph, actions_of, allows, get, grants_action, is_false,
                       is_public_principal, is_true, items, kind_of, label, number, peek, plain, present,
@@ -36,12 +36,12 @@ READ_ACTIONS = ("secretsmanager:GetSecretValue",)
 WRITE_ACTIONS = ("secretsmanager:PutSecretValue", "secretsmanager:UpdateSecretVersionStage")
 
 
-def enabled_rotations(graph: StackGraph, secret: PolicyResource) -> list:
+def enabled_rotations(graph: StackGraph, secret: PolicyResource) -> list[PolicyResource]:
     return [r for r in graph.referrers(secret, "secretId", SECRET_ROTATION)
             if not is_false(peek(r.props, "rotationEnabled")) and present(r.props, "rotationLambdaArn")]
 
 
-def key_of_record(graph: StackGraph, record: PolicyResource):
+def key_of_record(graph: StackGraph, record: PolicyResource) -> Optional[PolicyResource]:
     """The API key whose `securestack:verifier-secret` tag names this verifier record (None: no key does)."""
     if kind_of(record) != VERIFIER_KIND:
         return None
@@ -191,7 +191,7 @@ def exempt_principals(statement: Mapping[str, Any]) -> set[str]:
         | {str(arn) for arn in items((condition.get("ArnNotEquals") or {}).get("aws:PrincipalArn"))}
 
 
-def denies_for_everyone_but(document: Any, action: str) -> list[set]:
+def denies_for_everyone_but(document: Any, action: str) -> list[set[str]]:
     """For each Deny of `action` to everyone, the principals it exempts."""
     return [exempt_principals(s) for s in statements(document) if s.get("Effect") == "Deny"
             and is_public_principal(s.get("Principal")) and covers(s, action) and exempt_principals(s)]
@@ -255,14 +255,14 @@ def secret_resource_policy(graph: StackGraph, report: Report) -> None:
 
 # -- issue 12: verifier records, and who reads and writes what ---------------------------------------------------
 
-def rotator_role_resources(graph: StackGraph, secret: PolicyResource) -> list:
+def rotator_role_resources(graph: StackGraph, secret: PolicyResource) -> list[PolicyResource]:
     """The roles of the functions that rotate `secret`."""
     functions = [f for r in enabled_rotations(graph, secret)
                  for f in graph.referenced(r, "rotationLambdaArn", FUNCTION)]
     return [role for f in functions for role in graph.referenced(f, "role", ROLE)]
 
 
-def writers_admitted(graph: StackGraph, record: PolicyResource) -> Optional[set]:
+def writers_admitted(graph: StackGraph, record: PolicyResource) -> Optional[set[Any]]:
     """The principals the record's resource policy does not deny PutSecretValue (None: nothing denies it)."""
     for policy in graph.referrers(record, "secretArn", SECRET_POLICY):
         for statement in statements(get(policy.props, "policy")):
@@ -337,12 +337,12 @@ def task_role_reads(graph: StackGraph, report: Report) -> None:
                                "verifier records and webhook signing secrets, by ARN", role.urn)
 
 
-def verifier_path(environment: str) -> re.Pattern:
+def verifier_path(environment: str) -> re.Pattern[str]:
     return re.compile(rf"^arn:[\w-]+:secretsmanager:[a-z0-9-]+:\d{{12}}:secret:securestack/"
                       rf"{re.escape(environment)}/api-key-verifiers/")
 
 
-def touches_verifier_records(pattern: str, record_arns: list, probes: list[str]) -> bool:
+def touches_verifier_records(pattern: str, record_arns: list[str], probes: list[str]) -> bool:
     return "api-key-verifiers" in pattern or any(resource_covers(pattern, arn) for arn in record_arns + probes)
 
 
@@ -376,6 +376,6 @@ def verifier_record_writers(graph: StackGraph, report: Report) -> None:
                        f"api-key-verifiers/: {outside[:2]}", role.urn)
 
 
-POLICIES = [secret_rotation_configured, secret_first_rotation, secret_rotation_interval, secret_cmk,
+POLICIES: list[SecurestackPolicy] = [secret_rotation_configured, secret_first_rotation, secret_rotation_interval, secret_cmk,
             secret_description, secret_version_plaintext, secret_named, secret_metadata, secret_recovery_window,
             secret_resource_policy, api_key_has_verifier_record, task_role_reads, verifier_record_writers]

@@ -10,7 +10,7 @@ from typing import Any, Mapping
 from pulumi_policy import PolicyResource, ResourceValidationArgs, Severity
 
 from .boundaries import ELB_LOG_DELIVERY_ACCOUNTS, allowed_accounts
-from .support import Report
+from .support import Report, SecurestackPolicy
 from .support import (Controls, StackGraph, actions_of, allows, get, is_public_principal, is_true, items, label,
                       number, peek, present, production_stack, resource_policy, resources_of, stack_policy,
                       statements)
@@ -181,12 +181,12 @@ def s3_log_buckets_expire(graph: StackGraph, report: Report) -> None:
 
 
 def service_principals(statement: Mapping[str, Any]) -> list[str]:
-    principal = statement.get("Principal")
+    principal: Any = statement.get("Principal")
     return [p for p in items(principal.get("Service"))] if hasattr(principal, "get") else []
 
 
 def aws_principals(statement: Mapping[str, Any]) -> list[str]:
-    principal = statement.get("Principal")
+    principal: Any = statement.get("Principal")
     return [p for p in items(principal.get("AWS"))] if hasattr(principal, "get") else []
 
 
@@ -326,7 +326,7 @@ def s3_server_access_logging(graph: StackGraph, report: Report) -> None:
 
 
 def names_log_delivery(statement: Mapping[str, Any]) -> bool:
-    principal = statement.get("Principal")
+    principal: Any = statement.get("Principal")
     return hasattr(principal, "get") and S3_LOG_DELIVERY_SERVICE in items(principal.get("Service"))
 
 
@@ -375,7 +375,7 @@ def backup_vault_cmk(args: ResourceValidationArgs, report: Report) -> None:
         report("kmsKeyArn is absent (the AWS-managed backup key would be used)")
 
 
-POLICIES = [log_group_encrypted, log_group_retention, s3_public_access, s3_tls_only, s3_default_encryption,
+POLICIES: list[SecurestackPolicy] = [log_group_encrypted, log_group_retention, s3_public_access, s3_tls_only, s3_default_encryption,
             s3_versioning, s3_acls_disabled, s3_log_buckets_expire, s3_log_bucket_writers, s3_alb_logs_tls_12,
             s3_server_access_logging, s3_access_log_delivery_bounded, s3_no_force_destroy, stateful_protected,
             backup_vault_cmk, backup_cross_region]

@@ -103,6 +103,10 @@ class StackPolicy(StackValidationPolicy):
                          enforcement_level=EnforcementLevel.MANDATORY, severity=severity, tags=controls.tags())
 
 
+# What the pack serves: each policy carries its summary, controls and resource types (CONTROLS.md reads them).
+SecurestackPolicy = ResourcePolicy | StackPolicy
+
+
 def resource_policy(name: str, summary: str, controls: Controls, resource_types: Iterable[str],
                     severity: Severity = Severity.HIGH) -> Callable[[ResourceCheck], ResourcePolicy]:
     return lambda check: ResourcePolicy(name, summary, controls, resource_types, check, severity)
@@ -163,7 +167,7 @@ def items(value: Any) -> list[Any]:
     return list(value) if is_sequence(value) else [value]
 
 
-def descend(value: Any, path: tuple, unwrap: Callable[[Any], Any]) -> Any:
+def descend(value: Any, path: tuple[Any, ...], unwrap: Callable[[Any], Any]) -> Any:
     """value[path...] (keys and list indexes), each level unwrapped first; None where a level is absent."""
     for key in path:
         value = unwrap(value)
@@ -214,7 +218,7 @@ def tags_of(props: Any) -> dict[str, str]:
 
 # -- policy documents ------------------------------------------------------------------------------------------
 
-def statements(document: Any) -> list[dict[str, Any]]:
+def statements(document: Any) -> list[Mapping[str, Any]]:
     """The statements of an IAM/KMS/S3 policy document given as JSON text or an object."""
     parsed = json_value(document)
     if not isinstance(parsed, Mapping):
@@ -399,10 +403,11 @@ def resource_covers(pattern: str, arn: str) -> bool:
 
 
 def kind_of(secret: PolicyResource) -> Optional[str]:
-    return peek(secret.props, "tags", KIND_TAG)
+    kind = peek(secret.props, "tags", KIND_TAG)
+    return kind if isinstance(kind, str) else None
 
 
-def role_policy_statements(graph: "StackGraph", role: PolicyResource, role_policy_type: str) -> list[dict[str, Any]]:
+def role_policy_statements(graph: "StackGraph", role: PolicyResource, role_policy_type: str) -> list[Mapping[str, Any]]:
     """Allow statements of a role's inline policies (RolePolicy resources and the role's own inlinePolicies);
     reading a document not known yet raises (the policy cannot decide during a preview)."""
     documents = [get(p.props, "policy") for p in graph.referrers(role, "role", role_policy_type)]
