@@ -20,6 +20,7 @@ import pulumi
 from google.protobuf import json_format
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import rpc, settings as runtime_settings
+from pulumi.runtime.proto import resource_pb2
 from pulumi.runtime.config import set_all_config
 from pulumi.runtime.stack import run_in_stack
 from pulumi.runtime.sync_await import _sync_await
@@ -194,32 +195,32 @@ class MockEnvironment:
         return [f"{self.region}{suffix}" for suffix in "abcdef"]
 
 
-OutputShaper = Callable[[pulumi_mocks.MockResourceArgs, dict, MockEnvironment, str], dict]
+OutputShaper = Callable[[pulumi_mocks.MockResourceArgs, dict[str, Any], MockEnvironment, str], dict[str, Any]]
 
 
-def _region_of(inputs: dict, env: MockEnvironment) -> str:
+def _region_of(inputs: dict[str, Any], env: MockEnvironment) -> str:
     region = inputs.get("region")
     return region if isinstance(region, str) else env.region
 
 
-def _arn(env: MockEnvironment, inputs: dict, service: str, resource: str, global_: bool = False) -> str:
+def _arn(env: MockEnvironment, inputs: dict[str, Any], service: str, resource: str, global_: bool = False) -> str:
     region = "" if global_ else _region_of(inputs, env)
     account = "" if service == "s3" else env.account_id
     return f"arn:{env.partition}:{service}:{region}:{account}:{resource}"
 
 
-def _named(args, inputs: dict, key: str = "name") -> str:
+def _named(args: pulumi_mocks.MockResourceArgs, inputs: dict[str, Any], key: str = "name") -> str:
     value = inputs.get(key)
     return value if isinstance(value, str) else autoname(args.name, f"{args.typ}::{args.name}")
 
 
-def _kms_key(args, inputs, env, rid):
+def _kms_key(args: pulumi_mocks.MockResourceArgs, inputs: dict[str, Any], env: MockEnvironment, rid: str) -> dict[str, Any]:
     key_id = f"{_digest(rid, 8)}-{_digest(rid + '1', 4)}-{_digest(rid + '2', 4)}-{_digest(rid + '3', 4)}-" \
              f"{_digest(rid + '4', 12)}"
     return {"keyId": key_id, "arn": _arn(env, inputs, "kms", f"key/{key_id}"), "id": key_id}
 
 
-def _sns_subscription(args, inputs, env, rid):
+def _sns_subscription(args: pulumi_mocks.MockResourceArgs, inputs: dict[str, Any], env: MockEnvironment, rid: str) -> dict[str, Any]:
     """A subscription's ARN is its topic's plus a UUID."""
     topic = inputs.get("topic")
     topic_arn = topic if isinstance(topic, str) else _arn(env, inputs, "sns", "unknown-topic")
@@ -227,7 +228,7 @@ def _sns_subscription(args, inputs, env, rid):
             "ownerId": env.account_id, "confirmationWasAuthenticated": False, "pendingConfirmation": True}
 
 
-def _rds_instance(args, inputs, env, rid):
+def _rds_instance(args: pulumi_mocks.MockResourceArgs, inputs: dict[str, Any], env: MockEnvironment, rid: str) -> dict[str, Any]:
     identifier = _named(args, inputs, "identifier")
     address = f"{identifier}.c{_digest(rid, 11)}.{_region_of(inputs, env)}.rds.amazonaws.com"
     port = int(inputs.get("port") or 5432)  # mock inputs carry numbers as floats: no "...:5432.0" endpoints
@@ -241,7 +242,7 @@ def _rds_instance(args, inputs, env, rid):
     return outputs
 
 
-def _load_balancer(args, inputs, env, rid):
+def _load_balancer(args: pulumi_mocks.MockResourceArgs, inputs: dict[str, Any], env: MockEnvironment, rid: str) -> dict[str, Any]:
     name = _named(args, inputs)
     suffix = f"app/{name}/{_digest(rid, 16)}"
     return {"name": name, "arn": _arn(env, inputs, "elasticloadbalancing", f"loadbalancer/{suffix}"),
@@ -249,7 +250,7 @@ def _load_balancer(args, inputs, env, rid):
             "zoneId": "Z35SXDOTRQ7X7K"}
 
 
-def _s3_bucket(args, inputs, env, rid):
+def _s3_bucket(args: pulumi_mocks.MockResourceArgs, inputs: dict[str, Any], env: MockEnvironment, rid: str) -> dict[str, Any]:
     name = _named(args, inputs, "bucket")
     region = _region_of(inputs, env)
     return {"bucket": name, "id": name, "arn": f"arn:{env.partition}:s3:::{name}", "region": region,
@@ -257,7 +258,7 @@ def _s3_bucket(args, inputs, env, rid):
             "bucketRegionalDomainName": f"{name}.s3.{region}.amazonaws.com"}
 
 
-def _acm_certificate(args, inputs, env, rid):
+def _acm_certificate(args: pulumi_mocks.MockResourceArgs, inputs: dict[str, Any], env: MockEnvironment, rid: str) -> dict[str, Any]:
     """A DNS-validated certificate: one CNAME challenge per name, as ACM hands them out."""
     certificate_id = f"{rid[:8]}-{rid[8:12]}-{rid[12:16]}-{rid[16:20]}-{rid[20:32]}"
     names = [inputs.get("domainName"), *(inputs.get("subjectAlternativeNames") or [])]
@@ -270,13 +271,13 @@ def _acm_certificate(args, inputs, env, rid):
             "keyAlgorithm": inputs.get("keyAlgorithm") or "RSA_2048"}
 
 
-def _route53_record(args, inputs, env, rid):
+def _route53_record(args: pulumi_mocks.MockResourceArgs, inputs: dict[str, Any], env: MockEnvironment, rid: str) -> dict[str, Any]:
     name = inputs.get("name")
     fqdn = name.rstrip(".") if isinstance(name, str) else UNKNOWN_TEXT
     return {"fqdn": fqdn, "id": f"{inputs.get('zoneId')}_{fqdn}_{inputs.get('type')}"}
 
 
-def _random_id(args, inputs, env, rid):
+def _random_id(args: pulumi_mocks.MockResourceArgs, inputs: dict[str, Any], env: MockEnvironment, rid: str) -> dict[str, Any]:
     """pulumi_random's RandomId: `byteLength` random bytes (stable here) in its encodings; the id is b64Url."""
     raw = bytes.fromhex(_digest(rid, 2 * int(inputs.get("byteLength") or 8)))
     b64_url = base64.urlsafe_b64encode(raw).decode().rstrip("=")
@@ -284,7 +285,7 @@ def _random_id(args, inputs, env, rid):
             "b64Std": base64.b64encode(raw).decode()}
 
 
-def _lambda_function(args, inputs, env, rid):
+def _lambda_function(args: pulumi_mocks.MockResourceArgs, inputs: dict[str, Any], env: MockEnvironment, rid: str) -> dict[str, Any]:
     name = _named(args, inputs)
     arn = _arn(env, inputs, "lambda", f"function:{name}")
     invoke = f"arn:{env.partition}:apigateway:{_region_of(inputs, env)}:lambda:path/2015-03-31/functions/{arn}/invocations"
@@ -292,7 +293,7 @@ def _lambda_function(args, inputs, env, rid):
             "codeSha256": inputs.get("sourceCodeHash"), "lastModified": "2026-01-01T00:00:00.000+0000"}
 
 
-def _ecs_service(args, inputs, env, rid):
+def _ecs_service(args: pulumi_mocks.MockResourceArgs, inputs: dict[str, Any], env: MockEnvironment, rid: str) -> dict[str, Any]:
     """ECS service ARNs carry the cluster's name (the input is the cluster's ARN or name)."""
     name = _named(args, inputs)
     cluster = inputs.get("cluster")
@@ -301,21 +302,21 @@ def _ecs_service(args, inputs, env, rid):
     return {"name": name, "arn": arn, "id": arn}
 
 
-def _ecs_task_definition(args, inputs, env, rid):
+def _ecs_task_definition(args: pulumi_mocks.MockResourceArgs, inputs: dict[str, Any], env: MockEnvironment, rid: str) -> dict[str, Any]:
     family = _named(args, inputs, "family")
     without_revision = _arn(env, inputs, "ecs", f"task-definition/{family}")
     return {"family": family, "revision": 1, "arn": f"{without_revision}:1", "arnWithoutRevision": without_revision,
             "id": family}
 
 
-def _secret_readiness(args, inputs, env, rid):
+def _secret_readiness(args: pulumi_mocks.MockResourceArgs, inputs: dict[str, Any], env: MockEnvironment, rid: str) -> dict[str, Any]:
     """components/secret_readiness.py: its id is the secret's ARN; a new secret's first rotation was started."""
     arn = inputs.get("secretArn")
     return {"id": arn if isinstance(arn, str) else f"secret-readiness-{rid[:8]}", "firstRotationStarted": True}
 
 
 def _simple(service: str, resource_format: str, name_key: str = "name", global_: bool = False) -> OutputShaper:
-    def shape(args, inputs, env, rid):
+    def shape(args: pulumi_mocks.MockResourceArgs, inputs: dict[str, Any], env: MockEnvironment, rid: str) -> dict[str, Any]:
         name = _named(args, inputs, name_key)
         return {name_key: name, "arn": _arn(env, inputs, service, resource_format.format(name=name, rid=rid[:8]),
                                             global_)}
@@ -326,7 +327,7 @@ def _uuid(rid: str) -> str:
     return f"{rid[:8]}-{rid[8:12]}-{rid[12:16]}-{rid[16:20]}-{rid[20:32]}"
 
 
-def _signing_profile(args, inputs, env, rid):
+def _signing_profile(args: pulumi_mocks.MockResourceArgs, inputs: dict[str, Any], env: MockEnvironment, rid: str) -> dict[str, Any]:
     """Signer profiles: the provider appends a unique suffix to name_prefix; the version ARN adds the version."""
     prefix = inputs.get("namePrefix")
     name = inputs.get("name") if isinstance(inputs.get("name"), str) else \
@@ -337,7 +338,7 @@ def _signing_profile(args, inputs, env, rid):
             "status": "Active", "platformDisplayName": "AWS Lambda"}
 
 
-def _signing_job(args, inputs, env, rid):
+def _signing_job(args: pulumi_mocks.MockResourceArgs, inputs: dict[str, Any], env: MockEnvironment, rid: str) -> dict[str, Any]:
     """A finished job: Signer writes the signed copy as <destination prefix><job id>.zip."""
     job_id = _uuid(rid)
     destination = (inputs.get("destination") or {}).get("s3") or {}
@@ -347,14 +348,14 @@ def _signing_job(args, inputs, env, rid):
             "platformId": "AWSLambda-SHA384-ECDSA", "signedObjects": [{"s3s": [{"bucket": bucket, "key": signed_key}]}]}
 
 
-def _bucket_object(args, inputs, env, rid):
+def _bucket_object(args: pulumi_mocks.MockResourceArgs, inputs: dict[str, Any], env: MockEnvironment, rid: str) -> dict[str, Any]:
     """An object in a versioned bucket: S3 answers the PUT with the new version's id."""
     key, bucket = inputs.get("key"), inputs.get("bucket")
     return {"id": key, "versionId": f"v{_digest(rid + str(inputs.get('sourceHash')), 31)}",
             "arn": f"arn:{env.partition}:s3:::{bucket}/{key}", "etag": _digest(rid, 32)}
 
 
-def _code_signing_config(args, inputs, env, rid):
+def _code_signing_config(args: pulumi_mocks.MockResourceArgs, inputs: dict[str, Any], env: MockEnvironment, rid: str) -> dict[str, Any]:
     config_id = f"csc-{rid[:17]}"
     return {"id": _arn(env, inputs, "lambda", f"code-signing-config:{config_id}"), "configId": config_id,
             "arn": _arn(env, inputs, "lambda", f"code-signing-config:{config_id}")}
@@ -399,29 +400,29 @@ OUTPUT_SHAPERS: dict[str, OutputShaper] = {
 }
 
 
-def _invoke_caller_identity(args: dict, env: MockEnvironment) -> dict:
+def _invoke_caller_identity(args: dict[str, Any], env: MockEnvironment) -> dict[str, Any]:
     return {"accountId": env.account_id, "arn": f"arn:{env.partition}:iam::{env.account_id}:role/deployer",
             "userId": "AROAEXAMPLEDEPLOYER:ci", "id": env.account_id}
 
 
-def _invoke_region(args: dict, env: MockEnvironment) -> dict:
+def _invoke_region(args: dict[str, Any], env: MockEnvironment) -> dict[str, Any]:
     region = args.get("region") or env.region
     return {"region": region, "name": region, "id": region, "endpoint": f"ec2.{region}.amazonaws.com",
             "description": region}
 
 
-def _invoke_partition(args: dict, env: MockEnvironment) -> dict:
+def _invoke_partition(args: dict[str, Any], env: MockEnvironment) -> dict[str, Any]:
     return {"partition": env.partition, "id": env.partition, "dnsSuffix": "amazonaws.com",
             "reverseDnsPrefix": "com.amazonaws"}
 
 
-def _invoke_availability_zones(args: dict, env: MockEnvironment) -> dict:
+def _invoke_availability_zones(args: dict[str, Any], env: MockEnvironment) -> dict[str, Any]:
     names = env.availability_zones
     return {"names": names, "zoneIds": [f"use1-az{i + 1}" for i in range(len(names))], "id": env.region,
             "state": "available", "groupNames": [env.region]}
 
 
-def _invoke_prefix_list(args: dict, env: MockEnvironment) -> dict:
+def _invoke_prefix_list(args: dict[str, Any], env: MockEnvironment) -> dict[str, Any]:
     """AWS-managed prefix lists, e.g. com.amazonaws.<region>.s3 (what the S3 gateway endpoint routes)."""
     name = args.get("name") or f"com.amazonaws.{env.region}.s3"
     prefix_list_id = f"pl-{_digest(name, 8)}"
@@ -429,7 +430,7 @@ def _invoke_prefix_list(args: dict, env: MockEnvironment) -> dict:
             "cidrBlocks": ["52.216.0.0/15", "3.5.0.0/19"], "filters": []}
 
 
-def _invoke_policy_document(args: dict, env: MockEnvironment) -> dict:
+def _invoke_policy_document(args: dict[str, Any], env: MockEnvironment) -> dict[str, Any]:
     """Renders aws.iam.get_policy_document's statements as IAM JSON, as the provider does."""
     statements = []
     for item in args.get("statements") or []:
@@ -461,7 +462,7 @@ def _invoke_policy_document(args: dict, env: MockEnvironment) -> dict:
     return {"json": text, "minifiedJson": json.dumps(document, separators=(",", ":")), "id": _digest(text, 10)}
 
 
-INVOKES: dict[str, Callable[[dict, MockEnvironment], dict]] = {
+INVOKES: dict[str, Callable[[dict[str, Any], MockEnvironment], dict[str, Any]]] = {
     "aws:index/getCallerIdentity:getCallerIdentity": _invoke_caller_identity,
     "aws:index/getRegion:getRegion": _invoke_region,
     "aws:index/getPartition:getPartition": _invoke_partition,
@@ -476,7 +477,7 @@ INVOKES: dict[str, Callable[[dict, MockEnvironment], dict]] = {
 KNOWN_WHILE_PLANNING = frozenset({"name", "bucket", "identifier", "region"})
 
 
-def preview_outputs(inputs: dict, computed: dict) -> dict:
+def preview_outputs(inputs: dict[str, Any], computed: dict[str, Any]) -> dict[str, Any]:
     """What the engine answers a registration with during `pulumi preview` of a new stack: no id, the inputs as
     given, and every computed output (ids, ARNs, endpoints) as the unknown sentinel. The program sees them as
     unknown `Output`s and the recording (and the stack policies) as `UNKNOWN`, as in the real engine."""
@@ -489,9 +490,9 @@ class RecordingMocks(pulumi.runtime.Mocks):
     def __init__(self, environment: MockEnvironment, preview: bool = False):
         self.environment = environment
         self.preview = preview
-        self.invokes: list[tuple[str, dict]] = []
+        self.invokes: list[tuple[str, dict[str, Any]]] = []
 
-    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[Optional[str], dict]:
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[Optional[str], dict[str, Any]]:
         urn_hint = f"{args.typ}::{args.name}"
         inputs = dict(args.inputs)
         shaper = OUTPUT_SHAPERS.get(args.typ)
@@ -505,7 +506,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
             return None, preview_outputs(inputs, computed)
         return resource_id, {**inputs, **computed, "id": resource_id}
 
-    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict, Optional[list]]:
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], Optional[list[tuple[str, str]]]]:
         handler = INVOKES.get(args.token)
         if handler is None:
             raise NotImplementedError(f"the recording engine has no answer for invoke {args.token}")
@@ -513,7 +514,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
         return handler(dict(args.args), self.environment), []
 
 
-def _generic_arn(type_token: str, resource_id: str, inputs: dict, env: MockEnvironment) -> str:
+def _generic_arn(type_token: str, resource_id: str, inputs: dict[str, Any], env: MockEnvironment) -> str:
     module = type_token.split(":")[1].split("/")[0]
     kind = type_token.split(":")[-1].lower()
     return _arn(env, inputs, module, f"{kind}/{resource_id}")
@@ -528,20 +529,22 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         self.stack_urn: Optional[str] = None
         self.stack_outputs: dict[str, Any] = {}
 
-    def RegisterResource(self, request):
-        response = super().RegisterResource(request)
+    # MockMonitor's methods are unannotated upstream (pulumi/runtime/mocks.py): hence the narrow ignores.
+    def RegisterResource(self, request: resource_pb2.RegisterResourceRequest) -> resource_pb2.RegisterResourceResponse:
+        response: resource_pb2.RegisterResourceResponse = super().RegisterResource(request)  # type: ignore[no-untyped-call]
         if request.type == "pulumi:pulumi:Stack":
             self.stack_urn = response.urn
             return response
         self.recorded.append(self._record(request, response))
         return response
 
-    def RegisterResourceOutputs(self, request):
+    def RegisterResourceOutputs(self, request: resource_pb2.RegisterResourceOutputsRequest) -> Any:
         if request.urn == self.stack_urn:
             self.stack_outputs = decode_wire(json_format.MessageToDict(request.outputs))
-        return super().RegisterResourceOutputs(request)
+        return super().RegisterResourceOutputs(request)  # type: ignore[no-untyped-call]
 
-    def _record(self, request, response) -> RecordedResource:
+    def _record(self, request: resource_pb2.RegisterResourceRequest,
+                response: resource_pb2.RegisterResourceResponse) -> RecordedResource:
         inputs = decode_wire(json_format.MessageToDict(request.object))
         outputs = secret_outputs(decode_wire(json_format.MessageToDict(response.object)),
                                  request.additionalSecretOutputs)
@@ -572,7 +575,7 @@ def secret_outputs(outputs: dict[str, Any], additional: Any) -> dict[str, Any]:
             for key, value in outputs.items()}
 
 
-def _input_dependencies(request) -> set[str]:
+def _input_dependencies(request: resource_pb2.RegisterResourceRequest) -> set[str]:
     return {urn for deps in request.propertyDependencies.values() for urn in deps.urns}
 
 
@@ -601,8 +604,9 @@ def record(program: Callable[[], Any], *, stack: str, config: Mapping[str, str],
 
     def run() -> Recording:
         set_all_config(dict(config), list(secret_keys or []))
-        settings = pulumi_mocks.MockSettings(
-            monitor=monitor, monitor_features=set(monitor.GetDeploymentInfo(None).supportedFeatures),
+        deployment = monitor.GetDeploymentInfo(None)  # type: ignore[no-untyped-call]  # unannotated upstream
+        settings = pulumi_mocks.MockSettings(  # type: ignore[no-untyped-call]  # unannotated upstream
+            monitor=monitor, monitor_features=set(deployment.supportedFeatures),
             engine=pulumi_mocks.MockEngine(logging.getLogger("securestack.recording")),
             project=project, stack=stack, dry_run=preview, organization="organization", callbacks=None)
         runtime_settings.configure(settings)
