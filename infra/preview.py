@@ -17,9 +17,9 @@ import json
 import sys
 from collections import Counter
 from types import ModuleType
-from typing import Optional, Sequence
+from typing import Any, Optional, Sequence
 
-from securestack.infra.recording import Recording, record
+from securestack.infra.recording import RecordedResource, Recording, record
 from securestack.infra.settings import SettingsError
 from securestack.infra.stack_config import StackConfig, StackConfigError, read_stack_config
 
@@ -53,13 +53,14 @@ def load_policy_pack() -> ModuleType:
     return harness
 
 
-def policy_report(recording: Recording, stack_config: StackConfig, pack: Optional[ModuleType] = None) -> list[dict]:
+def policy_report(recording: Recording, stack_config: StackConfig, pack: Optional[ModuleType] = None) -> list[dict[str, Any]]:
     """Violations of the policy pack for this recording (each with policy name, enforcement, urn, message).
 
     Raises PolicyGateError when the pack cannot load or run: a gate without a verdict fails, it never passes."""
     pack = pack or load_policy_pack()
     try:
-        return pack.evaluate(recording, stack_config)
+        violations: list[dict[str, Any]] = pack.evaluate(recording, stack_config)
+        return violations
     except pack.PolicyPackError as error:  # already one line naming the policy
         raise PolicyGateError(f"the policy pack failed: {error}") from None
     except Exception as error:  # noqa: BLE001 - the analyzer itself failing: no verdict either
@@ -72,7 +73,7 @@ def one_line(error: BaseException) -> str:
 
 
 def render_tree(recording: Recording) -> str:
-    children: dict[Optional[str], list] = {}
+    children: dict[Optional[str], list[RecordedResource]] = {}
     for resource in recording.resources:
         children.setdefault(resource.parent, []).append(resource)
     lines = [f"+ pulumi:pulumi:Stack {recording.project}-{recording.stack}"]
@@ -95,7 +96,7 @@ def render_mode(mode: str) -> str:
     return f"Mode: {mode} ({MODES[mode]})"
 
 
-def render_violations(violations: list[dict]) -> str:
+def render_violations(violations: list[dict[str, Any]]) -> str:
     mandatory = [v for v in violations if v["enforcementLevel"] == "mandatory"]
     advisory = [v for v in violations if v["enforcementLevel"] == "advisory"]
     lines = [f"Policy pack: {len(mandatory)} mandatory, {len(advisory)} advisory violation(s)"]

@@ -67,9 +67,10 @@ def project_root(start: Optional[Path] = None) -> Path:
 def project_name(root: Optional[Path] = None) -> str:
     root = project_root() if root is None else root
     document = _load_yaml(root / "Pulumi.yaml")
-    if not isinstance(document, dict) or not isinstance(document.get("name"), str):
+    name = document.get("name") if isinstance(document, dict) else None
+    if not isinstance(name, str):
         raise StackConfigError("Pulumi.yaml has no project name")
-    return document["name"]
+    return name
 
 
 def available_stacks(root: Optional[Path] = None) -> list[str]:

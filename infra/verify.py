@@ -14,7 +14,7 @@ import json
 import sys
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any, Callable, Iterable, Mapping, Optional, Sequence
+from typing import Any, Callable, Iterable, Mapping, Optional, Sequence, TextIO
 
 import boto3
 from botocore.config import Config
@@ -75,7 +75,7 @@ def not_exported(check: str, resource: str, export: str) -> CheckResult:
 # Reading the stack outputs and the expectations
 # ---------------------------------------------------------------------------------------------------------------
 
-def read_outputs(source: str, stdin=None) -> dict[str, Any]:
+def read_outputs(source: str, stdin: Optional[TextIO] = None) -> dict[str, Any]:
     """Outputs as `pulumi stack output --json` prints them, from a file or `-` (stdin)."""
     stdin = stdin if stdin is not None else sys.stdin
     if source == "-":
@@ -142,7 +142,9 @@ class Aws:
 
     def client(self, service: str) -> Any:
         if service not in self._clients:
-            self._clients[service] = self._session.client(
+            # Any service by name: boto3-stubs types a client per literal service name, the checks read JSON.
+            make_client: Callable[..., Any] = self._session.client
+            self._clients[service] = make_client(
                 service, region_name=self.region, endpoint_url=self.endpoint_url,
                 config=Config(retries={"mode": "standard", "max_attempts": 5}))
         return self._clients[service]
@@ -312,7 +314,8 @@ def expected_tls_policy(settings: StackSettings, outputs: Mapping[str, Any]) -> 
     """The configured TLS policy: from the load balancer settings when the stack has them, else as exported."""
     section = getattr(settings, "load_balancer", None)
     configured = getattr(section, "tls_policy", None) if section is not None else None
-    return configured or output_at(outputs, "loadBalancer.tlsPolicy")
+    exported = output_at(outputs, "loadBalancer.tlsPolicy")
+    return configured or (exported if isinstance(exported, str) else None)
 
 
 def verify_load_balancer(aws: Aws, outputs: Mapping[str, Any], settings: StackSettings) -> list[CheckResult]:
@@ -343,7 +346,8 @@ def _guarded(check: str, resource: Optional[str], export: str,
 
 
 def _listener(elbv2: Any, arn: str) -> dict[str, Any]:
-    return elbv2.describe_listeners(ListenerArns=[arn])["Listeners"][0]
+    listener: dict[str, Any] = elbv2.describe_listeners(ListenerArns=[arn])["Listeners"][0]
+    return listener
 
 
 def _tls_policy_result(elbv2: Any, arn: str, expected: Optional[str]) -> CheckResult:
@@ -398,10 +402,11 @@ def configured_rotation_days(settings: StackSettings, tags: Sequence[Mapping[str
     tag = {t.get("Key"): t.get("Value") for t in tags or []}
     if tag.get("securestack:kind") == "postgres-user":
         return getattr(getattr(settings, "secrets", None), "database_user_rotation_days", None)
-    section = getattr(settings, KIND_SETTINGS.get(tag.get("securestack:kind", ""), ""), None)
+    section = getattr(settings, KIND_SETTINGS.get(tag.get("securestack:kind") or "", ""), None)
     for entry in getattr(section, "root", None) or []:
         if entry.name == tag.get("securestack:name"):
-            return entry.rotation_days
+            days: Optional[int] = entry.rotation_days
+            return days
     return None
 
 
@@ -469,7 +474,7 @@ def verify_secrets(aws: Aws, outputs: Mapping[str, Any], settings: StackSettings
     if not secrets:
         return [skipped(check, "secrets", "skipped: the stack exports no secrets") for check in SECRET_CHECKS]
     client = aws.client("secretsmanager")
-    results = []
+    results: list[CheckResult] = []
     for secret in secrets:
         resource = secret.arn or secret.name
         try:
@@ -612,7 +617,8 @@ def render_json(stack: str, results: Sequence[CheckResult]) -> str:
     return json.dumps({"stack": stack, **summary(results), "checks": [asdict(r) for r in results]}, indent=2)
 
 
-def run(stack: str, outputs_source: str, endpoint_url: Optional[str], stdin=None) -> list[CheckResult]:
+def run(stack: str, outputs_source: str, endpoint_url: Optional[str], stdin: Optional[TextIO] = None
+        ) -> list[CheckResult]:
     settings = load_expectations(stack)
     outputs = read_outputs(outputs_source, stdin)
     check_required_outputs(outputs, stack)

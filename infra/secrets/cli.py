@@ -27,7 +27,8 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parser().parse_args(argv)
     try:
-        return args.run(args)
+        status: int = args.run(args)  # the subcommand's exit status
+        return status
     except Refused as refusal:
         print(f"error: {refusal}", file=sys.stderr)
         return EXIT_UNUSABLE

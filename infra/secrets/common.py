@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any, Mapping, Optional
 
 import boto3
 from botocore.config import Config
@@ -70,5 +70,5 @@ def secretsmanager(settings: StackSettings, region: Optional[str], endpoint_url:
                   "instance role)")
 
 
-def tags_of(description: dict) -> dict[str, str]:
+def tags_of(description: Mapping[str, Any]) -> dict[str, str]:
     return {tag["Key"]: tag["Value"] for tag in description.get("Tags") or []}

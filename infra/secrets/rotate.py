@@ -58,9 +58,9 @@ def run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _checked_description(client: Any, secret: StackSecret, region: str, revoking: bool) -> dict:
+def _checked_description(client: Any, secret: StackSecret, region: str, revoking: bool) -> dict[str, Any]:
     try:
-        description = client.describe_secret(SecretId=secret.secret_name)
+        description: dict[str, Any] = client.describe_secret(SecretId=secret.secret_name)
     except ClientError as error:
         if _code(error) == "ResourceNotFoundException":
             raise Refused(f"secret {secret.secret_name} not found in {region}: is stack "
@@ -82,15 +82,15 @@ def _checked_description(client: Any, secret: StackSecret, region: str, revoking
     return description
 
 
-def _pending_rotation(description: dict) -> str | None:
+def _pending_rotation(description: dict[str, Any]) -> str | None:
     """The version a rotation in progress works on: AWSPENDING on a version that is not AWSCURRENT."""
     for version, stages in (description.get("VersionIdsToStages") or {}).items():
         if PENDING in stages and CURRENT not in stages:
-            return version
+            return str(version)
     return None
 
 
-def _rotate(client: Any, description: dict, revoking: bool) -> str:
+def _rotate(client: Any, description: dict[str, Any], revoking: bool) -> str:
     """RotateSecret, after setting the revoke tag when asked; a tag this call set is removed again if the rotation
     does not start, so a refusal changes nothing."""
     arn = description["ARN"]
@@ -99,7 +99,8 @@ def _rotate(client: Any, description: dict, revoking: bool) -> str:
         client.tag_resource(SecretId=arn, Tags=[{"Key": REVOKE_PREVIOUS_TAG, "Value": "true"}])
     try:
         # No RotateImmediately=False: that would only test the configuration (testSecret), not rotate.
-        return client.rotate_secret(SecretId=arn)["VersionId"]
+        version: str = client.rotate_secret(SecretId=arn)["VersionId"]
+        return version
     except (ClientError, BotoCoreError) as error:
         if tagged and _refused(error):
             _untag(client, arn)
@@ -130,7 +131,7 @@ def _untag(client: Any, arn: str) -> None:
                       f"failed ({_aws_problem(error)}): remove it by hand before the next rotation") from None
 
 
-def _previous_fate(description: dict, revoking: bool) -> str:
+def _previous_fate(description: dict[str, Any], revoking: bool) -> str:
     if revoking:
         return "the previous value stops working as soon as the new one is current"
     grace = tags_of(description).get(GRACE_TAG, str(DEFAULT_GRACE_DAYS))

@@ -2,13 +2,16 @@
 from __future__ import annotations
 
 import re
-from typing import Literal, Optional
+from typing import TYPE_CHECKING, Any, Literal, Optional, cast
 
 from pydantic import Field, field_validator, model_validator
 
 from .base import CONFIG_NAMESPACE, SettingsModel, unique
 from .edge import HEALTH_CHECK_PATH
-from .secrets import APP_CONSUMER, SECRET_NAME
+from .secrets import APP_CONSUMER, SECRET_NAME, ApiKeySettings, ApiKeysSettings, WebhookSettings, WebhooksSettings
+
+if TYPE_CHECKING:
+    from .edge import LoadBalancerSettings
 
 # Fargate's valid (cpu units -> memory MiB) combinations.
 FARGATE_MEMORY = {
@@ -138,11 +141,11 @@ class AppSettings(SettingsModel):
             problems.append(("desiredCount", "must be >= 2 in a production stack (one task per AZ survives)"))
         return problems
 
-    def verified_keys(self, api_keys) -> list[str]:
+    def verified_keys(self, api_keys: ApiKeysSettings) -> list[str]:
         """Names of the self-issued keys the app verifies: `verifiesApiKeys`, or every key of the stack."""
         return list(api_keys.names()) if self.verifies_api_keys is None else list(self.verifies_api_keys)
 
-    def cross_section_problems(self, sections: dict, context: dict) -> list[tuple[str, str]]:
+    def cross_section_problems(self, sections: dict[str, Any], context: dict[str, Any]) -> list[tuple[str, str]]:
         problems = []
         webhooks = sections.get("webhooks")
         if webhooks is not None:
@@ -158,7 +161,8 @@ class AppSettings(SettingsModel):
             problems += self._target_problems(load_balancer)
         return problems
 
-    def _consumption_problems(self, field: str, consumed: list[str], entries) -> list[tuple[str, str]]:
+    def _consumption_problems(self, field: str, consumed: list[str], entries: ApiKeysSettings | WebhooksSettings
+                              ) -> list[tuple[str, str]]:
         """The app reads exactly the secrets that name it as a consumer: no more (denied), no less (unused grant)."""
         problems = []
         names = entries.names()
@@ -169,14 +173,16 @@ class AppSettings(SettingsModel):
             elif APP_CONSUMER not in entries.by_name(name).consumers:
                 problems.append((f"{CONFIG_NAMESPACE}:app.{field}[{position}]",
                                  f"'{name}' does not list '{APP_CONSUMER}' among its consumers"))
-        for index, entry in enumerate(entries.root):
+        # Either section's entries (mypy would join the two lists' item types into their base model).
+        listed = cast("list[ApiKeySettings | WebhookSettings]", entries.root)
+        for index, entry in enumerate(listed):
             if APP_CONSUMER in entry.consumers and entry.name not in consumed:
                 problems.append((f"{CONFIG_NAMESPACE}:{field}[{index}].consumers",
                                  f"'{entry.name}' names '{APP_CONSUMER}' but {CONFIG_NAMESPACE}:app.{field} does not "
                                  "consume it: drop the grant or consume it"))
         return problems
 
-    def _target_problems(self, load_balancer) -> list[tuple[str, str]]:
+    def _target_problems(self, load_balancer: LoadBalancerSettings) -> list[tuple[str, str]]:
         problems = []
         target_port = getattr(load_balancer, "target_port", self.container_port)
         if target_port != self.container_port:

@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 from pydantic.alias_generators import to_camel
+from pydantic_core import ErrorDetails
 
 CONFIG_NAMESPACE = "securestack"
 
@@ -50,7 +51,7 @@ def _format_location(loc: tuple[Any, ...]) -> str:
     return path
 
 
-_MESSAGES = {
+_MESSAGES: dict[str, Callable[[ErrorDetails], str]] = {
     "missing": lambda e: "required key is missing",
     "extra_forbidden": lambda e: "unknown key (check the spelling; keys are camelCase)",
     "greater_than_equal": lambda e: f"must be >= {e['ctx']['ge']}",
@@ -60,7 +61,7 @@ _MESSAGES = {
 }
 
 
-def _message(error: dict[str, Any]) -> str:
+def _message(error: ErrorDetails) -> str:
     render = _MESSAGES.get(error["type"])
     if render is not None:
         return render(error)
@@ -81,8 +82,7 @@ def problems_from(error: ValidationError, config_key: str) -> list[str]:
 
 
 def unique(values: list[str], what: str) -> list[str]:
-    seen: set[str] = set()
-    duplicates = sorted({v for v in values if v in seen or seen.add(v)})
+    duplicates = sorted({v for v in values if values.count(v) > 1})
     if duplicates:
         raise ValueError(f"duplicate {what}: {', '.join(duplicates)}")
     return values

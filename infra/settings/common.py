@@ -29,7 +29,7 @@ def check_region(value: str) -> str:
     return value
 
 
-def check_stack_region_and_account(match: re.Match, info: ValidationInfo, noun: str, other_region: str,
+def check_stack_region_and_account(match: re.Match[str], info: ValidationInfo, noun: str, other_region: str,
                                    other_account: str = "") -> None:
     """An ARN (a match with `region` and `account` groups) of the stack's region and allowed accounts, which the
     settings' validation context carries; otherwise a ValueError saying which, and why it matters."""

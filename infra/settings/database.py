@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timezone
-from typing import Literal, Optional
+from typing import Any, Literal, Optional
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
@@ -267,7 +267,7 @@ class DatabaseSettings(SettingsModel):
             raise ValueError("is too long for its alternate '<name>_clone' (63 chars)")
         return value
 
-    def cross_section_problems(self, sections: dict, context: dict) -> list[tuple[str, str]]:
+    def cross_section_problems(self, sections: dict[str, Any], context: dict[str, Any]) -> list[tuple[str, str]]:
         """A restore stack, copied from its source's file, never touches the source's DNS names: with a domain of
         its own making (certificate + alias record in hostedZoneId) that domain must carry this environment."""
         load_balancer, environment = sections.get("load_balancer"), context.get("environment")
@@ -306,6 +306,8 @@ def names_environment(domain_name: str, environment: str) -> bool:
 def _weekly_bounds(maintenance: str) -> tuple[int, int]:
     """(start minute of the week, length in minutes) of a ddd:hh24:mi-ddd:hh24:mi window."""
     m = WEEKLY_WINDOW.match(maintenance)
+    if m is None:
+        raise ValueError(f"'{maintenance}' is not a ddd:hh24:mi-ddd:hh24:mi window")
     start = DAYS.index(m.group(1)) * 1440 + _minutes(m.group(2), m.group(3))
     end = DAYS.index(m.group(4)) * 1440 + _minutes(m.group(5), m.group(6))
     return start, (end - start) % (7 * 1440)

@@ -144,7 +144,7 @@ DEFAULT_WEBHOOKS: tuple[dict[str, Any], ...] = (
 )
 
 
-class _NamedEntries(RootModel):
+class _NamedEntries(RootModel[list[Any]]):  # each subclass declares its entries' model as `root`
     """A config section that is a list of named entries (`securestack:apiKeys: [...]`)."""
 
     model_config = ConfigDict(frozen=True)
@@ -154,10 +154,10 @@ class _NamedEntries(RootModel):
     def names(self) -> list[str]:
         return [entry.name for entry in self.root]
 
-    def by_name(self, name: str):
+    def by_name(self, name: str) -> Any:
         return next(entry for entry in self.root if entry.name == name)
 
-    def cross_section_problems(self, sections: dict, context: dict) -> list[tuple[str, str]]:
+    def cross_section_problems(self, sections: dict[str, Any], context: dict[str, Any]) -> list[tuple[str, str]]:
         problems = self._duplicate_problems()
         secrets_settings = sections.get("secrets")
         if secrets_settings is not None:
@@ -168,7 +168,8 @@ class _NamedEntries(RootModel):
         return f"{CONFIG_NAMESPACE}:{self.section_key}[{index}].{field}"
 
     def _duplicate_problems(self) -> list[tuple[str, str]]:
-        problems, first_index = [], {}
+        problems: list[tuple[str, str]] = []
+        first_index: dict[str, int] = {}
         for index, entry in enumerate(self.root):
             if entry.name in first_index:
                 problems.append((self._key(index, "name"), f"duplicate name '{entry.name}' (also "
@@ -200,7 +201,7 @@ class ApiKeysSettings(_NamedEntries):
     def absent_config() -> list[dict[str, Any]]:
         return [dict(key) for key in DEFAULT_API_KEYS]
 
-    def cross_section_problems(self, sections: dict, context: dict) -> list[tuple[str, str]]:
+    def cross_section_problems(self, sections: dict[str, Any], context: dict[str, Any]) -> list[tuple[str, str]]:
         problems = super().cross_section_problems(sections, context)
         for index, key in enumerate(self.root):
             if key.wildcard and not key.internal:

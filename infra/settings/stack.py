@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from typing import Any, Mapping, Optional
+from typing import Any, Mapping, Optional, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
@@ -84,6 +84,9 @@ def _decode(raw: Optional[str]) -> Any:
         return raw
 
 
+_Section = TypeVar("_Section", bound=BaseModel)  # the model a section validates into
+
+
 class _Collector:
     def __init__(self) -> None:
         self.problems: list[str] = []
@@ -91,7 +94,7 @@ class _Collector:
     def add(self, key: str, message: str) -> None:
         self.problems.append(f"{key}: {message}")
 
-    def validate(self, model: type[BaseModel], value: Any, key: str, context: dict) -> Optional[BaseModel]:
+    def validate(self, model: type[_Section], value: Any, key: str, context: dict[str, Any]) -> Optional[_Section]:
         # A section is a mapping of settings, or a list where its model says so (apiKeys: a list of keys).
         expected = getattr(model, "config_type", dict)
         if value is None:
@@ -174,7 +177,8 @@ def build_settings(config: Mapping[str, str], stack: str, project: str = CONFIG_
     valid_accounts = accounts if all(AWS_ACCOUNT_ID.match(a) for a in accounts) else ()
     context = {"environment": environment, "tier": tier, "region": region, "allowed_account_ids": valid_accounts}
     tags = collector.validate(ExtraTags, _decode(config.get(_namespaced("tags"))) or {}, _namespaced("tags"), context)
-    sections = {}
+    # StackSettings field -> its validated section (None where invalid, and then a problem was collected).
+    sections: dict[str, Any] = {}
     for section in SECTIONS:
         key = _namespaced(section.key)
         sections[section.field] = collector.validate(section.model, _decode(config.get(key)), key, context)
@@ -190,6 +194,8 @@ def build_settings(config: Mapping[str, str], stack: str, project: str = CONFIG_
                 collector.add(key, message)
     if collector.problems:
         raise SettingsError(collector.problems)
+    # Each of these is None only after a problem was collected (raised just above).
+    assert tier is not None and region is not None and tags is not None
     return StackSettings(project=project, environment=environment, tier=tier, region=region,
                          allowed_account_ids=accounts, tags=tags.root, **sections)
 
