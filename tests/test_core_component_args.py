@@ -64,8 +64,18 @@ def as_provider_dict(args: Any) -> Any:
 
 
 def engine_view(recording: Recording) -> list[dict]:
-    """The resources as the engine receives them, in a stable order (registration order is concurrent)."""
-    return sorted((resource.to_json() for resource in recording.resources), key=lambda r: r["urn"])
+    """The resources as the engine receives them, in a stable order: registration is concurrent, so neither the
+    resources nor the urns in a dependency list come in a fixed order (two runs of the same program differ)."""
+    return sorted((urns_sorted(resource.to_json()) for resource in recording.resources), key=lambda r: r["urn"])
+
+
+def urns_sorted(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: urns_sorted(item) for key, item in value.items()}
+    if isinstance(value, list):
+        items = [urns_sorted(item) for item in value]
+        return sorted(items) if all(isinstance(i, str) and i.startswith("urn:") for i in items) else items
+    return value
 
 
 # -- the five components from their own Args ------------------------------------------------------------------

@@ -11,8 +11,7 @@ from securestack.components.backup import BACKUP_START_WINDOW_MINUTES, DEFAULT_B
 from securestack.components.database import (DAILY_WINDOW, ENGINE_VERSION, INSTANCE_CLASS, KMS_KEY_ARN,
                                              MONITORING_INTERVALS_SECONDS, PERFORMANCE_INSIGHTS_RETENTION_DAYS,
                                              RESERVED_USERNAMES, SQL_NAME, SUPPORTED_MAJOR_VERSIONS, WEEKLY_WINDOW,
-                                             instance_identifier, windows_overlap)
-from securestack.components.database import weekly_bounds as _weekly_bounds
+                                             instance_identifier, weekly_bounds, windows_overlap)
 
 from .base import CONFIG_NAMESPACE, SettingsModel
 from .common import Tier, check_region, check_stack_region_and_account
@@ -21,8 +20,6 @@ from .common import Tier, check_region, check_stack_region_and_account
 # (with config key paths), then add what only the stack can judge (production, region, account, other sections).
 IDENTIFIER = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
 ENVIRONMENT = re.compile(r"^[a-z][a-z0-9-]{0,11}$")
-PERFORMANCE_INSIGHTS_RETENTION = PERFORMANCE_INSIGHTS_RETENTION_DAYS
-MONITORING_INTERVALS = MONITORING_INTERVALS_SECONDS
 
 
 def _minutes(hh: str, mm: str) -> int:
@@ -205,7 +202,7 @@ class DatabaseSettings(SettingsModel):
     def _weekly_window(cls, value: str, info: ValidationInfo) -> str:
         if not WEEKLY_WINDOW.match(value):
             raise ValueError("must be ddd:hh24:mi-ddd:hh24:mi in UTC, e.g. sun:04:30-sun:05:30")
-        if _weekly_bounds(value)[1] < 30:
+        if weekly_bounds(value)[1] < 30:
             raise ValueError("must last at least 30 minutes (RDS refuses shorter maintenance windows)")
         backup = info.data.get("backup_window")
         if backup is not None and windows_overlap(backup, value):
@@ -215,15 +212,15 @@ class DatabaseSettings(SettingsModel):
     @field_validator("performance_insights_retention_days")
     @classmethod
     def _pi_retention(cls, value: int) -> int:
-        if value not in PERFORMANCE_INSIGHTS_RETENTION:
+        if value not in PERFORMANCE_INSIGHTS_RETENTION_DAYS:
             raise ValueError("must be 7 or a multiple of 31 up to 731")
         return value
 
     @field_validator("monitoring_interval_seconds")
     @classmethod
     def _monitoring_interval(cls, value: int) -> int:
-        if value not in MONITORING_INTERVALS:
-            raise ValueError(f"must be one of {MONITORING_INTERVALS} (0 would turn enhanced monitoring off)")
+        if value not in MONITORING_INTERVALS_SECONDS:
+            raise ValueError(f"must be one of {MONITORING_INTERVALS_SECONDS} (0 would turn enhanced monitoring off)")
         return value
 
     @field_validator("aws_backup")
@@ -300,7 +297,7 @@ def _backup_start_blocked(schedule: str, maintenance: str) -> bool:
     if not daily or not WEEKLY_WINDOW.match(maintenance):
         return False
     week = 7 * 1440
-    m_start, m_len = _weekly_bounds(maintenance)
+    m_start, m_len = weekly_bounds(maintenance)
     blocked_start, blocked_len = m_start - BACKUP_BLOCKED_BEFORE_MAINTENANCE_MINUTES, \
         m_len + BACKUP_BLOCKED_BEFORE_MAINTENANCE_MINUTES
     start_of_day = int(daily.group(2)) * 60 + int(daily.group(1))
