@@ -10,7 +10,7 @@ from securestack.components.backup import DatabaseBackupPlan, DatabaseBackupPlan
 from securestack.components.common import provider_identity
 from securestack.components.database import EncryptedPostgres, EncryptedPostgresArgs
 from securestack.components.keys import EnvironmentKeys, EnvironmentKeysArgs
-from securestack.components.load_balancer import TlsLoadBalancer, TlsLoadBalancerArgs
+from securestack.components.load_balancer import TlsLoadBalancer, TlsLoadBalancerArgs, TlsLoadBalancerCertificate
 from securestack.components.network import Network, NetworkArgs
 from securestack.infra.secrets_program import Platform, build_secrets_and_app, private_code
 from securestack.infra.settings import StackSettings, load_settings
@@ -26,6 +26,26 @@ def deployment_account(provider: aws.Provider) -> tuple[pulumi.Output[str], pulu
     """(account id, partition) the provider deploys to; key policies need them before any resource exists."""
     account, partition, _ = provider_identity(provider)
     return account, partition
+
+
+def load_balancer_args(settings: StackSettings, network: Network, keys: EnvironmentKeys,
+                       access_logs: AccessLogBucket) -> TlsLoadBalancerArgs:
+    lb = settings.load_balancer
+    return TlsLoadBalancerArgs(
+        environment=settings.environment, production=settings.is_production, vpc_id=network.vpc_id,
+        public_subnet_ids=network.public_subnet_ids, logs_key_arn=keys.logs_key_arn,
+        certificate=TlsLoadBalancerCertificate(certificate_arn=lb.certificate_arn, domain_name=lb.domain_name,
+                                               hosted_zone_id=lb.hosted_zone_id),
+        tls_policy=lb.tls_policy, target_protocol=lb.target_protocol, target_port=lb.target_port,
+        health_check_path=lb.health_check_path, health_check_matcher=lb.health_check_matcher,
+        deregistration_delay_seconds=lb.deregistration_delay_seconds, idle_timeout_seconds=lb.idle_timeout_seconds,
+        hsts_max_age_seconds=lb.hsts_max_age_seconds, rate_limit=lb.rate_limit,
+        rate_limit_window_seconds=lb.rate_limit_window_seconds,
+        access_log_expiration_days=lb.access_log_expiration_days,
+        # Unset: the stack-wide log retention.
+        waf_log_retention_days=lb.waf_log_retention_days or settings.logs.retention_days,
+        deletion_protection=lb.deletion_protection, tags=settings.base_tags(),
+        server_access_logs=access_logs.target("alb-logs/"))
 
 
 def build() -> None:
@@ -55,11 +75,7 @@ def build() -> None:
     access_logs = AccessLogBucket("access-logs", AccessLogBucketArgs(
         environment=env, production=production, expiration_days=settings.audit.server_access_log_expiration_days,
         tags=tags), opts)
-    edge = TlsLoadBalancer("edge", TlsLoadBalancerArgs(
-        environment=env, production=production, settings=settings.load_balancer, vpc_id=network.vpc_id,
-        public_subnet_ids=network.public_subnet_ids, logs_key_arn=keys.logs_key_arn,
-        log_retention_days=settings.logs.retention_days, tags=tags,
-        server_access_logs=access_logs.target("alb-logs/")), opts)
+    edge = TlsLoadBalancer("edge", load_balancer_args(settings, network, keys, access_logs), opts)
 
     secrets_and_app = build_secrets_and_app(settings, Platform(
         keys=keys, network=network, database=database, account=account, partition=partition, edge=edge,
