@@ -5,7 +5,8 @@ import pulumi
 import pulumi_aws as aws
 
 from securestack.components.access_logs import AccessLogBucket, AccessLogBucketArgs
-from securestack.components.audit import AuditTrail, AuditTrailArgs, logs_key_statements, secret_arn_pattern, secret_name_pattern
+from securestack.components.audit import (AlarmSubscription, AuditTrail, AuditTrailArgs, TrailBucketLifecycle,
+                                          logs_key_statements, secret_arn_pattern, secret_name_pattern)
 from securestack.components.backup import DatabaseBackupPlan, DatabaseBackupPlanArgs
 from securestack.components.common import provider_identity
 from securestack.components.database import EncryptedPostgres, EncryptedPostgresArgs
@@ -48,6 +49,28 @@ def load_balancer_args(settings: StackSettings, network: Network, keys: Environm
         server_access_logs=access_logs.target("alb-logs/"))
 
 
+def audit_args(settings: StackSettings, keys: EnvironmentKeys, secret_id_patterns: list[pulumi.Input[str]],
+               program_principals: list[pulumi.Input[str]], edge: TlsLoadBalancer,
+               access_logs: AccessLogBucket) -> AuditTrailArgs:
+    audit = settings.audit
+    lifecycle = audit.bucket_lifecycle
+    return AuditTrailArgs(
+        environment=settings.environment, production=settings.is_production, logs_key_arn=keys.logs_key_arn,
+        log_retention_days=settings.logs.retention_days,
+        organization_trail_log_group_name=audit.organization_trail_log_group_name,
+        bucket_lifecycle=TrailBucketLifecycle(
+            transition_to_glacier_days=lifecycle.transition_to_glacier_days,
+            expiration_days=lifecycle.expiration_days,
+            noncurrent_version_expiration_days=lifecycle.noncurrent_version_expiration_days),
+        subscriptions=[AlarmSubscription(protocol=s.protocol, endpoint=s.endpoint) for s in audit.subscriptions],
+        waf_blocked_requests_threshold=audit.waf_blocked_requests_threshold,
+        secret_id_patterns=secret_id_patterns,
+        # The program's principals first, then the configured ones: the order of the metric filter pattern.
+        expected_secret_principals=[*program_principals, *audit.expected_secret_principals],
+        web_acl_metric_name=edge.web_acl_name, tags=settings.base_tags(),
+        server_access_logs=access_logs.target("cloudtrail/"))
+
+
 def build() -> None:
     settings = load_settings()  # raises SettingsError before any resource exists
     env, production, tags = settings.environment, settings.is_production, settings.base_tags()
@@ -57,8 +80,8 @@ def build() -> None:
 
     keys = EnvironmentKeys("keys", EnvironmentKeysArgs(
         environment=env, production=production, deletion_window_days=settings.keys.deletion_window_days,
-        tags=tags, extra_statements={"logs": logs_key_statements(env, settings.audit, account, partition,
-                                                                 settings.region)}), opts)
+        tags=tags, extra_statements={"logs": logs_key_statements(env, settings.audit.creates_trail, account,
+                                                                 partition, settings.region)}), opts)
     network = Network("network", NetworkArgs(environment=env, settings=settings.network,
                                              logs_key_arn=keys.logs_key_arn, private_code=private_code(settings),
                                              tags=tags), opts)
@@ -81,13 +104,9 @@ def build() -> None:
         keys=keys, network=network, database=database, account=account, partition=partition, edge=edge,
         access_logs=access_logs), opts)
 
-    audit = AuditTrail("audit", AuditTrailArgs(
-        environment=env, production=production, settings=settings.audit, logs_key_arn=keys.logs_key_arn,
-        log_retention_days=settings.logs.retention_days,
-        secret_id_patterns=[secret_name_pattern(f"securestack/{env}/"),
-                            database.master_secret_arn.apply(secret_arn_pattern)],
-        expected_secret_principals=secrets_and_app.principals, web_acl_metric_name=edge.web_acl_name, tags=tags,
-        server_access_logs=access_logs.target("cloudtrail/")), opts)
+    audit = AuditTrail("audit", audit_args(settings, keys, [
+        secret_name_pattern(f"securestack/{env}/"), database.master_secret_arn.apply(secret_arn_pattern)],
+        secrets_and_app.principals, edge, access_logs), opts)
 
     secrets_and_app.alarm_on_redeploy_failures(audit.alarm_topic_arn)
 
