@@ -200,8 +200,8 @@ class AppServiceArgs:
 
 
 class AppService(pulumi.ComponentResource):
-    """The app on ECS Fargate (Container Insights) in the private subnets, no public IP, reachable only from the
-    load balancer; secrets injected by reference, a separate task role for what its code reads."""
+    """Fargate tasks in the private subnets, no public IP, reachable only from the load balancer. Secrets are
+    injected by reference; a separate task role reads what the app's code needs at run time."""
 
     cluster_arn: pulumi.Output[str]
     """ARN of the ECS cluster."""

@@ -349,8 +349,8 @@ def role_name(function: str) -> str:
 
 
 class RotationFunction(pulumi.ComponentResource):
-    """A Secrets Manager rotation Lambda in the private subnets, deployed only as signed code, with a
-    least-privilege role, encrypted logs and an invoke permission bound to the account."""
+    """A rotation Lambda in the private subnets with a least-privilege role and encrypted logs. It deploys only
+    as code AWS Signer signed, and Secrets Manager may invoke it for this account only."""
 
     arn: pulumi.Output[str]
     """ARN of the function."""
