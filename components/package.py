@@ -13,6 +13,7 @@ its outputs, the docstrings their descriptions (pulumi.provider.experimental.ana
 """
 import dataclasses
 import importlib.metadata
+import inspect
 import json
 import re
 import sys
@@ -21,7 +22,7 @@ from typing import Any, Optional, Sequence
 import pulumi
 from pulumi.errors import InputPropertyError
 from pulumi.provider import main as serve_provider
-from pulumi.provider.experimental.analyzer import Analyzer, PropertyDefinition, PropertyType
+from pulumi.provider.experimental.analyzer import Analyzer, ComponentDefinition, PropertyDefinition, PropertyType
 from pulumi.provider.experimental.component import ComponentProvider
 from pulumi.provider.experimental.schema import generate_schema
 from pulumi.provider.experimental.util import camel_case
@@ -73,8 +74,15 @@ class DataclassAnalyzer(Analyzer):
     a default, whatever their annotation, and `init=False` fields (not constructor arguments) are not inputs.
     """
 
+    def analyze_component(self, component: type[pulumi.ComponentResource]) -> ComponentDefinition:
+        _refuse_string_annotations(f"{component.__name__}.__init__", component.__init__, only="args")
+        return super().analyze_component(component)
+
     def analyze_type(self, typ: type, *, is_component_output: bool
                      ) -> tuple[dict[str, PropertyDefinition], dict[str, str]]:
+        for cls in typ.__mro__:
+            if cls not in (object, pulumi.Resource, pulumi.ComponentResource):  # the SDK skips these too
+                _refuse_string_annotations(cls.__name__, cls)
         properties, mapping = super().analyze_type(typ, is_component_output=is_component_output)
         if not dataclasses.is_dataclass(typ):
             return properties, mapping
@@ -89,6 +97,15 @@ class DataclassAnalyzer(Analyzer):
             properties[schema_name].optional = (field.default is not dataclasses.MISSING
                                                 or field.default_factory is not dataclasses.MISSING)
         return properties, mapping
+
+
+def _refuse_string_annotations(owner: str, annotated: Any, only: Optional[str] = None) -> None:
+    """The SDK follows annotations as objects; a string one (`from __future__ import annotations`, a quoted
+    type) ends in an AttributeError deep in the analyzer. Say which, and why."""
+    for name, annotation in inspect.get_annotations(annotated).items():
+        if isinstance(annotation, str) and not name.startswith("_") and only in (None, name):
+            raise TypeError(f"{owner}.{name}: the annotation {annotation!r} is a string; the schema analyzer reads "
+                            "annotations as objects (no `from __future__ import annotations`, contract 13 item 2)")
 
 
 class SecurestackProvider(ComponentProvider):

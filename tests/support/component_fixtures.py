@@ -75,7 +75,8 @@ class FixtureBucket(pulumi.ComponentResource):
     def __init__(self, name: str, args: FixtureBucketArgs, opts: Optional[pulumi.ResourceOptions] = None):
         args = as_args(FixtureBucketArgs, args)
         super().__init__("securestack:index:FixtureBucket", name, None, opts)
-        self.bucket = aws.s3.Bucket(f"{name}-bucket", tags={**args.tags, "environment": args.environment, "vpc": args.vpc_id},
+        tags = {**args.tags, "environment": args.environment, "vpc": args.vpc_id}
+        self.bucket = aws.s3.Bucket(f"{name}-bucket", tags=tags,
                                     opts=pulumi.ResourceOptions(parent=self, protect=args.production))
         aws.s3.BucketLifecycleConfiguration(
             f"{name}-lifecycle", bucket=self.bucket.id,

@@ -1,0 +1,193 @@
+"""The component package (PulumiPlugin.yaml + components/package.py): its schema and Construct, without the CLI.
+
+The machinery runs on fixture components (tests/support/component_fixtures.py) and on the shipped ones: the schema the
+SDK's analyzer derives is checked against Pulumi's package metaschema and against the classes (inputs = Args fields,
+required = fields without a default, outputs = class-level annotations, a description everywhere), and Construct
+requests are served in-process by the SDK's servicer code on the recording engine (tests/support/component_package.py).
+"""
+import dataclasses
+import importlib
+import importlib.metadata
+import inspect
+import json
+import os
+import pkgutil
+import subprocess
+import sys
+from pathlib import Path
+
+import grpc
+import pulumi
+import pytest
+import yaml
+from pulumi.errors import InputPropertyError
+from pulumi.provider.experimental.util import camel_case
+from pulumi.runtime.proto import provider_pb2, provider_pb2_grpc
+
+import securestack.components
+from securestack.components import package
+from securestack.components.package import COMPONENTS, NOT_SERVED, SecurestackProvider, args_error_property
+from tests.support.component_fixtures import FIXTURE_COMPONENTS
+from tests.support.component_package import construct, metaschema_errors, provider_for
+
+ROOT = Path(__file__).resolve().parent.parent
+BUCKET = "securestack:index:FixtureBucket"
+VPC_URN = "urn:pulumi:dev::securestack::aws:ec2/vpc:Vpc::existing"
+BUCKET_INPUTS = {"environment": "dev", "vpcId": "vpc-0123", "subnetIds": ["subnet-a", "subnet-b"]}
+
+
+@pytest.fixture(scope="module")
+def fixture_provider() -> SecurestackProvider:
+    return provider_for(FIXTURE_COMPONENTS)
+
+
+def args_class(component: type) -> type:
+    return inspect.get_annotations(component.__init__)["args"]
+
+
+def descriptions(node, path=""):
+    """(path, description) of every schema node that describes something: resources, types, properties, items,
+    enum values."""
+    if isinstance(node, dict):
+        if "description" in node or any(key in node for key in ("type", "$ref", "isComponent")):
+            yield path, node.get("description")
+        for key, value in node.items():
+            if key not in ("language", "description"):
+                yield from descriptions(value, f"{path}/{key}")
+    elif isinstance(node, list):
+        for index, item in enumerate(node):
+            yield from descriptions(item, f"{path}[{index}]")
+
+
+def check_schema_follows_classes(schema: dict, components) -> None:
+    assert set(schema["resources"]) == {f"securestack:index:{c.__name__}" for c in components}
+    for component in components:
+        resource = schema["resources"][f"securestack:index:{component.__name__}"]
+        assert resource["isComponent"] is True
+        fields = [f for f in dataclasses.fields(args_class(component)) if f.init]
+        assert set(resource.get("inputProperties", {})) == {camel_case(f.name) for f in fields}, component
+        required = {camel_case(f.name) for f in fields
+                    if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING}
+        assert set(resource["requiredInputs"]) == required, component
+        outputs = {name for cls in component.__mro__ if cls not in (object, pulumi.Resource, pulumi.ComponentResource)
+                   for name in inspect.get_annotations(cls) if not name.startswith("_")}
+        assert set(resource["properties"]) == {camel_case(name) for name in outputs}, component
+    for path, description in descriptions({"resources": schema["resources"], "types": schema.get("types", {})}):
+        assert description and description.strip(), f"no description at {path}"
+        # A dataclass without a docstring gets its signature as __doc__: that is no description.
+        assert "(" not in description.split()[0], f"a generated signature, not a description, at {path}"
+
+
+def test_the_fixture_schema_follows_pulumi_s_package_metaschema(fixture_provider):
+    assert metaschema_errors(fixture_provider.schema_json) == []
+
+
+def test_the_metaschema_check_catches_a_broken_schema(fixture_provider):
+    broken = {**fixture_provider.schema_json, "version": "0.13"}
+    broken["resources"] = {**broken["resources"], "FixtureBucket": {}}
+    errors = metaschema_errors(broken)
+    assert any(error.startswith("version:") for error in errors)
+    assert any(error.startswith("resources:") for error in errors)
+
+
+def test_the_fixture_schema_follows_the_classes(fixture_provider):
+    check_schema_follows_classes(fixture_provider.schema_json, FIXTURE_COMPONENTS)
+
+
+def test_fields_with_a_default_are_optional_and_the_rest_required(fixture_provider):
+    bucket = fixture_provider.schema_json["resources"][BUCKET]
+    assert bucket["requiredInputs"] == ["environment", "subnetIds", "vpcId"]
+    # Optional[...] without a default would be optional to the SDK's analyzer; a default makes it optional here.
+    assert "retention" in bucket["inputProperties"] and "production" in bucket["inputProperties"]
+    retention = fixture_provider.schema_json["types"]["securestack:index:Retention"]
+    assert "required" not in retention  # every field has a default
+    assert fixture_provider.schema_json["types"]["securestack:index:StorageTier"]["enum"][0]["value"] == "standard"
+
+
+def test_the_schema_carries_the_distribution_s_name_version_and_license(fixture_provider):
+    schema = fixture_provider.schema_json
+    assert schema["name"] == "securestack"
+    assert schema["version"] == package.package_version() == importlib.metadata.version("securestack")
+    assert schema["license"] == "Apache-2.0"
+
+
+def test_a_construct_returns_the_outputs_and_registers_the_children(fixture_provider):
+    built = construct(fixture_provider, BUCKET, "data", {**BUCKET_INPUTS, "retention": {"days": 30}},
+                      dependencies={"vpcId": [VPC_URN]})
+    assert built.urn.endswith("securestack:index:FixtureBucket::data")
+    children = {r.type: r for r in built.children()}
+    bucket = children["aws:s3/bucket:Bucket"]
+    assert built.state == {"bucketName": bucket.outputs["bucket"], "retentionDays": 30, "tier": "standard"}
+    assert built.state_dependencies["bucketName"] == [bucket.urn]
+    # Inputs from another resource keep their dependency; defaults the caller left out apply (protect: production).
+    assert VPC_URN in bucket.dependencies and bucket.inputs["tags"]["vpc"] == "vpc-0123"
+    assert bucket.options["protect"] is True
+    lifecycle = children["aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration"]
+    assert lifecycle.inputs["rules"][0]["expiration"] == {"days": 30}
+    assert lifecycle.inputs["rules"][0]["noncurrentVersionExpiration"] == {"noncurrentDays": 90}
+
+
+def test_integers_reach_the_args_as_integers(fixture_provider):
+    # The wire carries 30 as 30.0; Retention.__post_init__ refuses anything but an int.
+    built = construct(fixture_provider, BUCKET, "data",
+                      {**BUCKET_INPUTS, "retention": {"days": 30, "noncurrentDays": [7, 14]}})
+    assert built.state["retentionDays"] == 30
+    with pytest.raises(InputPropertyError) as refused:
+        construct(fixture_provider, BUCKET, "data", {**BUCKET_INPUTS, "retention": {"days": 1.5}})
+    assert refused.value.property_path == "retention.days"
+
+
+def test_a_missing_required_input_is_one_line_naming_it(fixture_provider):
+    with pytest.raises(InputPropertyError) as refused:
+        construct(fixture_provider, BUCKET, "data", {"environment": "dev", "subnetIds": []})
+    assert refused.value.property_path == "vpcId"
+    assert refused.value.reason == "Missing required input 'vpcId' on 'FixtureBucket'"
+
+
+def test_a_value_the_args_refuse_is_one_line_naming_the_property(fixture_provider):
+    with pytest.raises(InputPropertyError) as refused:
+        construct(fixture_provider, BUCKET, "data", {**BUCKET_INPUTS, "environment": "Dev-1"})
+    assert refused.value.property_path == "environment"
+    assert refused.value.reason == "FixtureBucketArgs.environment: 'Dev-1' is not lowercase letters and digits"
+    assert "\n" not in refused.value.reason
+    with pytest.raises(InputPropertyError) as refused:
+        construct(fixture_provider, BUCKET, "data", {**BUCKET_INPUTS, "tier": "glacier"})
+    assert refused.value.property_path == "tier"
+
+
+def test_an_args_error_names_the_schema_property():
+    from securestack.components.args import ArgsError
+
+    assert args_error_property(ArgsError("EncryptedPostgresArgs.backup.retention_days: 0 < 1")) == \
+        "backup.retentionDays"
+    assert args_error_property(ArgsError("EncryptedPostgresArgs: unknown field(s) x (known: y)")) == ""
+
+
+def test_a_string_annotation_is_refused_with_the_field_named():
+    namespace: dict = {}
+    exec("from __future__ import annotations\n"  # noqa: S102 - a module written the way the analyzer cannot read
+         "import dataclasses, pulumi\n"
+         "@dataclasses.dataclass\nclass LateArgs:\n    size: int = 1\n"
+         "class Late(pulumi.ComponentResource):\n"
+         "    def __init__(self, name, args: LateArgs, opts=None): ...\n", namespace)
+    with pytest.raises(TypeError, match=r"^Late.__init__.args: the annotation 'LateArgs' is a string"):
+        SecurestackProvider([namespace["Late"]])
+
+
+def test_the_component_list_is_every_component_in_the_package():
+    found = set()
+    for module_info in pkgutil.iter_modules(securestack.components.__path__):
+        module = importlib.import_module(f"securestack.components.{module_info.name}")
+        found |= {value for value in vars(module).values()
+                  if inspect.isclass(value) and issubclass(value, pulumi.ComponentResource)
+                  and value.__module__ == module.__name__}
+    assert set(COMPONENTS) | set(NOT_SERVED) == found
+    assert not set(COMPONENTS) & set(NOT_SERVED)
+    assert len(set(COMPONENTS)) == len(COMPONENTS)
+
+
+def test_the_plugin_manifest_runs_the_root_entry_point_in_the_project_venv():
+    manifest = yaml.safe_load((ROOT / "PulumiPlugin.yaml").read_text())
+    assert manifest["runtime"] == {"name": "python", "options": {"toolchain": "pip", "virtualenv": ".venv"}}
+    # The language host runs `python <plugin dir>` when the directory has a __main__.py (RunPlugin).
+    assert "serve(sys.argv[1:])" in (ROOT / "__main__.py").read_text()
