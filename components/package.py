@@ -22,7 +22,8 @@ from typing import Any, Optional, Sequence
 import pulumi
 from pulumi.errors import InputPropertyError
 from pulumi.provider import main as serve_provider
-from pulumi.provider.experimental.analyzer import Analyzer, ComponentDefinition, PropertyDefinition, PropertyType
+from pulumi.provider.experimental.analyzer import (
+    Analyzer, AnalyzeResult, ComponentDefinition, PropertyDefinition, PropertyType)
 from pulumi.provider.experimental.component import ComponentProvider
 from pulumi.provider.experimental.schema import generate_schema
 from pulumi.provider.experimental.util import camel_case
@@ -76,7 +77,19 @@ class DataclassAnalyzer(Analyzer):
 
     def analyze_component(self, component: type[pulumi.ComponentResource]) -> ComponentDefinition:
         _refuse_string_annotations(f"{component.__name__}.__init__", component.__init__, only="args")
-        return super().analyze_component(component)
+        definition = super().analyze_component(component)
+        definition.description = _dedented(definition.description)
+        return definition
+
+    def analyze(self, components: list[type[pulumi.ComponentResource]]) -> AnalyzeResult:
+        result = super().analyze(components)
+        for type_definition in result["type_definitions"].values():
+            type_definition.description = _dedented(type_definition.description)
+        return result
+
+    def get_docstring(self, typ: type, name: str) -> Optional[str]:
+        # The SDK takes class and attribute docstrings raw: a wrapped one keeps its source indentation.
+        return _dedented(super().get_docstring(typ, name))
 
     def analyze_type(self, typ: type, *, is_component_output: bool
                      ) -> tuple[dict[str, PropertyDefinition], dict[str, str]]:
@@ -97,6 +110,10 @@ class DataclassAnalyzer(Analyzer):
             properties[schema_name].optional = (field.default is not dataclasses.MISSING
                                                 or field.default_factory is not dataclasses.MISSING)
         return properties, mapping
+
+
+def _dedented(docstring: Optional[str]) -> Optional[str]:
+    return inspect.cleandoc(docstring) if docstring else docstring
 
 
 def _refuse_string_annotations(owner: str, annotated: Any, only: Optional[str] = None) -> None:

@@ -76,6 +76,7 @@ def check_schema_follows_classes(schema: dict, components) -> None:
         assert description and description.strip(), f"no description at {path}"
         # A dataclass without a docstring gets its signature as __doc__: that is no description.
         assert "(" not in description.split()[0], f"a generated signature, not a description, at {path}"
+        assert "\n " not in description, f"source indentation in the description at {path}"
 
 
 def test_the_fixture_schema_follows_pulumi_s_package_metaschema(fixture_provider):

@@ -96,7 +96,8 @@ class FixtureQueueArgs:
     """Inputs of FixtureQueue."""
 
     retention_seconds: int = 1209600
-    """Seconds a message is kept (default 1209600, SQS's longest)."""
+    """Seconds a message is kept (default 1209600, SQS's longest): a docstring wrapped onto a second line,
+    as long ones are."""
 
 
 class FixtureQueue(pulumi.ComponentResource):
