@@ -20,6 +20,7 @@ import grpc
 import pulumi
 import pytest
 import yaml
+from google.protobuf import empty_pb2
 from pulumi.errors import InputPropertyError
 from pulumi.provider.experimental.util import camel_case
 from pulumi.runtime.proto import provider_pb2, provider_pb2_grpc
@@ -192,3 +193,46 @@ def test_the_plugin_manifest_runs_the_root_entry_point_in_the_project_venv():
     assert manifest["runtime"] == {"name": "python", "options": {"toolchain": "pip", "virtualenv": ".venv"}}
     # The language host runs `python <plugin dir>` when the directory has a __main__.py (RunPlugin).
     assert "serve(sys.argv[1:])" in (ROOT / "__main__.py").read_text()
+
+
+# --- The shipped components (contract 13) ---------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def shipped_provider() -> SecurestackProvider:
+    return provider_for(COMPONENTS)
+
+
+def test_the_package_schema_follows_pulumi_s_package_metaschema(shipped_provider):
+    assert metaschema_errors(shipped_provider.schema_json) == []
+
+
+def test_the_package_schema_follows_the_components(shipped_provider):
+    check_schema_follows_classes(shipped_provider.schema_json, COMPONENTS)
+
+
+def test_the_schema_command_prints_the_package_schema(shipped_provider):
+    printed = subprocess.run([sys.executable, "-m", "securestack.components.package", "schema"], cwd=ROOT,
+                             capture_output=True, text=True, timeout=120)
+    assert printed.returncode == 0, printed.stderr
+    assert json.loads(printed.stdout) == shipped_provider.schema_json
+    misused = subprocess.run([sys.executable, "-m", "securestack.components.package", "schemas"], cwd=ROOT,
+                             capture_output=True, text=True, timeout=120)
+    assert misused.returncode == 2 and misused.stderr.count("\n") == 1 and misused.stderr.startswith("usage:")
+
+
+def test_the_plugin_starts_as_the_language_host_runs_it_and_serves_the_schema(shipped_provider):
+    # `python <plugin dir> <engine address>` (pulumi-language-python RunPlugin); the provider prints its port.
+    plugin = subprocess.Popen([sys.executable, str(ROOT), "127.0.0.1:1"], cwd=ROOT, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, env={**os.environ, "PYTHONPATH": ""})
+    try:
+        port = int(plugin.stdout.readline().decode().strip() or 0)
+        assert port, plugin.stderr.read().decode() if plugin.poll() is not None else "no port printed"
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            stub = provider_pb2_grpc.ResourceProviderStub(channel)
+            answer = stub.GetSchema(provider_pb2.GetSchemaRequest(version=0), timeout=60)
+            info = stub.GetPluginInfo(empty_pb2.Empty(), timeout=60)
+        assert json.loads(answer.schema) == shipped_provider.schema_json
+        assert info.version == package.package_version()
+    finally:
+        plugin.terminate()
+        plugin.wait(timeout=30)
