@@ -236,3 +236,61 @@ def test_the_plugin_starts_as_the_language_host_runs_it_and_serves_the_schema(sh
     finally:
         plugin.terminate()
         plugin.wait(timeout=30)
+
+
+ACCOUNT = "111111111111"
+DATA_KEY = f"arn:aws:kms:us-east-1:{ACCOUNT}:key/0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0"
+LOGS_KEY = f"arn:aws:kms:us-east-1:{ACCOUNT}:key/1c2d3e4f-5061-7283-94a5-b6c7d8e9f0a1"
+CERTIFICATE = f"arn:aws:acm:us-east-1:{ACCOUNT}:certificate/2d3e4f50-6172-8394-a5b6-c7d8e9f0a1b2"
+POSTGRES_INPUTS = {"environment": "staging", "vpcId": "vpc-0a1b2c3d4e5f60718",
+                   "privateSubnetIds": ["subnet-0a1b2c3d4e5f60011", "subnet-0a1b2c3d4e5f60012"],
+                   "dataKeyArn": DATA_KEY, "logsKeyArn": LOGS_KEY}
+EDGE_INPUTS = {"environment": "staging", "vpcId": "vpc-0a1b2c3d4e5f60718",
+               "publicSubnetIds": ["subnet-0a1b2c3d4e5f60001", "subnet-0a1b2c3d4e5f60002"],
+               "logsKeyArn": LOGS_KEY, "certificate": {"certificateArn": CERTIFICATE}}
+
+
+def test_encrypted_postgres_constructs_with_its_outputs_and_children(shipped_provider):
+    built = construct(shipped_provider, "securestack:index:EncryptedPostgres", "db",
+                      {**POSTGRES_INPUTS, "backupRetentionDays": 14}, dependencies={"vpcId": [VPC_URN]})
+    children = built.children()
+    (instance,) = [r for r in children if r.type == "aws:rds/instance:Instance"]
+    (security_group,) = [r for r in children if r.type == "aws:ec2/securityGroup:SecurityGroup"]
+    resource = shipped_provider.schema_json["resources"]["securestack:index:EncryptedPostgres"]
+    assert set(built.state) <= set(resource["properties"]) and set(resource["required"]) - {"masterSecretArn"} <= \
+        set(built.state)
+    assert built.state["endpoint"] == instance.outputs["endpoint"]
+    assert built.state["securityGroupId"] == security_group.id
+    # The wire's 14.0 reached the Args as the integer they check; defaults filled the rest (production-grade).
+    assert instance.inputs["backupRetentionPeriod"] == 14
+    assert instance.inputs["storageEncrypted"] is True and instance.inputs["kmsKeyId"] == DATA_KEY
+    assert instance.inputs["deletionProtection"] is True and instance.options["protect"] is True
+    assert VPC_URN in security_group.dependencies
+
+
+def test_tls_load_balancer_constructs_with_its_outputs_and_children(shipped_provider):
+    built = construct(shipped_provider, "securestack:index:TlsLoadBalancer", "edge",
+                      {**EDGE_INPUTS, "targetPort": 8443})
+    children = built.children()
+    (balancer,) = [r for r in children if r.type == "aws:lb/loadBalancer:LoadBalancer"]
+    listeners = {r.inputs["port"]: r for r in children if r.type == "aws:lb/listener:Listener"}
+    resource = shipped_provider.schema_json["resources"]["securestack:index:TlsLoadBalancer"]
+    assert set(built.state) == set(resource["properties"])
+    assert built.state["dnsName"] == balancer.outputs["dnsName"]
+    assert built.state["certificateArn"] == CERTIFICATE == listeners[443].inputs["certificateArn"]
+    assert listeners[443].inputs["protocol"] == "HTTPS"
+    assert listeners[80].inputs["defaultActions"][0]["type"] == "redirect"
+    assert any(r.type == "aws:wafv2/webAclAssociation:WebAclAssociation" for r in children)
+
+
+def test_a_shipped_component_refuses_a_bad_input_in_one_line_naming_it(shipped_provider):
+    with pytest.raises(InputPropertyError) as refused:
+        construct(shipped_provider, "securestack:index:EncryptedPostgres", "db",
+                  {**POSTGRES_INPUTS, "backupRetentionDays": 40})
+    assert refused.value.property_path == "backupRetentionDays"
+    assert refused.value.reason.startswith("EncryptedPostgresArgs.backup_retention_days: ")
+    assert "\n" not in refused.value.reason
+    with pytest.raises(InputPropertyError) as refused:
+        construct(shipped_provider, "securestack:index:TlsLoadBalancer", "edge",
+                  {key: value for key, value in EDGE_INPUTS.items() if key != "certificate"})
+    assert refused.value.property_path == "certificate"
