@@ -12,6 +12,7 @@ import inspect
 import json
 import os
 import pkgutil
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -46,18 +47,27 @@ def args_class(component: type) -> type:
     return inspect.get_annotations(component.__init__)["args"]
 
 
-def descriptions(node, path=""):
-    """(path, description) of every schema node that describes something: resources, types, properties, items,
+def property_descriptions(prop: dict, path: str):
+    yield path, prop.get("description")
+    for key in ("items", "additionalProperties"):
+        if key in prop:
+            yield from property_descriptions(prop[key], f"{path}/{key}")
+
+
+def descriptions(schema: dict):
+    """(path, description) of everything the schema describes: resources, types, their properties (and items),
     enum values."""
-    if isinstance(node, dict):
-        if "description" in node or any(key in node for key in ("type", "$ref", "isComponent")):
-            yield path, node.get("description")
-        for key, value in node.items():
-            if key not in ("language", "description"):
-                yield from descriptions(value, f"{path}/{key}")
-    elif isinstance(node, list):
-        for index, item in enumerate(node):
-            yield from descriptions(item, f"{path}[{index}]")
+    for token, resource in schema["resources"].items():
+        yield f"resources/{token}", resource.get("description")
+        for section in ("inputProperties", "properties"):
+            for name, prop in resource.get(section, {}).items():
+                yield from property_descriptions(prop, f"resources/{token}/{section}/{name}")
+    for token, typ in schema.get("types", {}).items():
+        yield f"types/{token}", typ.get("description")
+        for name, prop in typ.get("properties", {}).items():
+            yield from property_descriptions(prop, f"types/{token}/properties/{name}")
+        for value in typ.get("enum", []):
+            yield f"types/{token}/enum/{value['name']}", value.get("description")
 
 
 def check_schema_follows_classes(schema: dict, components) -> None:
@@ -73,10 +83,11 @@ def check_schema_follows_classes(schema: dict, components) -> None:
         outputs = {name for cls in component.__mro__ if cls not in (object, pulumi.Resource, pulumi.ComponentResource)
                    for name in inspect.get_annotations(cls) if not name.startswith("_")}
         assert set(resource["properties"]) == {camel_case(name) for name in outputs}, component
-    for path, description in descriptions({"resources": schema["resources"], "types": schema.get("types", {})}):
+    for path, description in descriptions(schema):
         assert description and description.strip(), f"no description at {path}"
         # A dataclass without a docstring gets its signature as __doc__: that is no description.
-        assert "(" not in description.split()[0], f"a generated signature, not a description, at {path}"
+        assert not re.fullmatch(r"[A-Za-z_]\w*\(.*\)", description, re.S), \
+            f"a generated signature, not a description, at {path}"
         assert "\n " not in description, f"source indentation in the description at {path}"
 
 
