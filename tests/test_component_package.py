@@ -10,7 +10,6 @@ import importlib
 import importlib.metadata
 import inspect
 import json
-import os
 import pkgutil
 import re
 import subprocess
@@ -21,14 +20,16 @@ import grpc
 import pulumi
 import pytest
 import yaml
-from google.protobuf import empty_pb2
+from google.protobuf import empty_pb2, json_format, struct_pb2
 from pulumi.errors import InputPropertyError
 from pulumi.provider.experimental.util import camel_case
-from pulumi.runtime.proto import provider_pb2, provider_pb2_grpc
+from pulumi.runtime.proto import errors_pb2, provider_pb2, provider_pb2_grpc, status_pb2
 
 import securestack.components
 from securestack.components import package
 from securestack.components.package import COMPONENTS, NOT_SERVED, SecurestackProvider, args_error_property
+from securestack.infra.recording import decode_wire
+from tests.support import plugin_engine
 from tests.support.component_fixtures import FIXTURE_COMPONENTS
 from tests.support.component_package import construct, metaschema_errors, provider_for
 
@@ -233,20 +234,11 @@ def test_the_schema_command_prints_the_package_schema(shipped_provider):
 
 def test_the_plugin_starts_as_the_language_host_runs_it_and_serves_the_schema(shipped_provider):
     # `python <plugin dir> <engine address>` (pulumi-language-python RunPlugin); the provider prints its port.
-    plugin = subprocess.Popen([sys.executable, str(ROOT), "127.0.0.1:1"], cwd=ROOT, stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, env={**os.environ, "PYTHONPATH": ""})
-    try:
-        port = int(plugin.stdout.readline().decode().strip() or 0)
-        assert port, plugin.stderr.read().decode() if plugin.poll() is not None else "no port printed"
-        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
-            stub = provider_pb2_grpc.ResourceProviderStub(channel)
-            answer = stub.GetSchema(provider_pb2.GetSchemaRequest(version=0), timeout=60)
-            info = stub.GetPluginInfo(empty_pb2.Empty(), timeout=60)
-        assert json.loads(answer.schema) == shipped_provider.schema_json
-        assert info.version == package.package_version()
-    finally:
-        plugin.terminate()
-        plugin.wait(timeout=30)
+    with plugin_engine.engine() as (address, _, _), plugin_engine.plugin(address) as stub:
+        answer = stub.GetSchema(provider_pb2.GetSchemaRequest(version=0), timeout=60)
+        info = stub.GetPluginInfo(empty_pb2.Empty(), timeout=60)
+    assert json.loads(answer.schema) == shipped_provider.schema_json
+    assert info.version == package.package_version()
 
 
 ACCOUNT = "111111111111"
@@ -305,3 +297,39 @@ def test_a_shipped_component_refuses_a_bad_input_in_one_line_naming_it(shipped_p
         construct(shipped_provider, "securestack:index:TlsLoadBalancer", "edge",
                   {key: value for key, value in EDGE_INPUTS.items() if key != "certificate"})
     assert refused.value.property_path == "certificate"
+
+
+# --- Over the wire: the plugin process, driven as the engine drives it ------------------------------------------
+
+def wire_construct(stub, address: str, monitor, type_token: str, name: str, inputs: dict):
+    struct = struct_pb2.Struct()
+    struct.update(inputs)
+    return stub.Construct(provider_pb2.ConstructRequest(
+        project="securestack", stack="dev", type=type_token, name=name, inputs=struct, monitorEndpoint=address,
+        parent=monitor.root_urn(), config={"aws:region": "us-east-1"}), timeout=120)
+
+
+def test_the_plugin_process_serves_construct_to_the_engine_s_monitor():
+    with plugin_engine.engine() as (address, monitor, _), plugin_engine.plugin(address) as stub:
+        answer = wire_construct(stub, address, monitor, "securestack:index:TlsLoadBalancer", "edge",
+                                {**EDGE_INPUTS, "targetPort": 8443})
+        state = decode_wire(json_format.MessageToDict(answer.state))
+        children = [r for r in monitor.recorded if r.parent == answer.urn]
+        (balancer,) = [r for r in children if r.type == "aws:lb/loadBalancer:LoadBalancer"]
+        assert answer.urn == f"{monitor.root_urn().rsplit('::', 1)[0]}$securestack:index:TlsLoadBalancer::edge"
+        assert state["dnsName"] == balancer.outputs["dnsName"] and state["certificateArn"] == CERTIFICATE
+        (target_group,) = [r for r in children if r.type == "aws:lb/targetGroup:TargetGroup"]
+        assert target_group.inputs["port"] == 8443
+
+        # A value the Args refuse: INVALID_ARGUMENT with the property and one line (what the CLI prints).
+        with pytest.raises(grpc.RpcError) as refused:
+            wire_construct(stub, address, monitor, "securestack:index:TlsLoadBalancer", "edge2",
+                           {**EDGE_INPUTS, "targetPort": 70000})
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    details = dict(refused.value.trailing_metadata())["grpc-status-details-bin"]
+    status = status_pb2.Status.FromString(details)
+    errors = errors_pb2.InputPropertiesError()
+    status.details[0].Unpack(errors)
+    (error,) = errors.errors
+    assert error.property_path == "targetPort"
+    assert error.reason.startswith("TlsLoadBalancerArgs.target_port: ") and "\n" not in error.reason
