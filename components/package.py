@@ -164,7 +164,7 @@ class SecurestackProvider(ComponentProvider):
         integral = {name for name, prop in properties.items() if _holds_integers(prop)}
         untyped = {name: dataclasses.replace(prop, type=None) if prop.type == PropertyType.INTEGER else prop
                    for name, prop in properties.items()}
-        mapped = super().map_input_properties(inputs, untyped, mapping, component_name, property_path)
+        mapped = dict(super().map_input_properties(inputs, untyped, mapping, component_name, property_path))
         for schema_name in integral:
             python_name = mapping[schema_name]
             if python_name in mapped:
@@ -184,7 +184,8 @@ class SecurestackProvider(ComponentProvider):
     @property
     def schema_json(self) -> dict[str, Any]:
         """The package schema, as `GetSchema` answers it."""
-        return json.loads(self.schema or "{}")
+        schema: dict[str, Any] = json.loads(self.schema or "{}")
+        return schema
 
 
 def args_error_property(error: ArgsError) -> str:
@@ -222,7 +223,7 @@ def _package_metadata() -> dict[str, Any]:
     metadata = importlib.metadata.metadata(DISTRIBUTION)
     return {
         "description": metadata["Summary"],
-        "license": metadata.get("License-Expression") or metadata.get("License") or "Apache-2.0",
+        "license": (metadata.get_all("License-Expression") or metadata.get_all("License") or ["Apache-2.0"])[0],
         "keywords": ["pulumi", "aws", "category/infrastructure", "kind/component"],
     }
 
