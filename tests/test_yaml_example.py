@@ -103,22 +103,40 @@ def lookup(scope: dict[str, Any], name: str, prop: str | None) -> Any:
     return found if not prop else found[prop]
 
 
-def test_the_program_runs_on_the_package(program):
+def run_program(program: dict) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Each resource constructed in dependency order; returns (scope: config and each resource's state, resource
+    name -> what its Construct returned and registered)."""
     provider = provider_for(COMPONENTS)
-    config = config_values(program)
-    scope: dict[str, Any] = dict(config)
-    resources = program["resources"]
+    scope: dict[str, Any] = dict(config_values(program))
+    resources, built = program["resources"], {}
     order = TopologicalSorter({name: {ref for ref, _ in references(resource) if ref in resources}
                                for name, resource in resources.items()}).static_order()
     for name in order:
         resource = resources[name]
-        inputs = resolve(resource.get("properties", {}), scope)
         dependencies = {key: sorted(scope[ref]["urn"] for ref, _ in references(value) if ref in resources)
                         for key, value in resource.get("properties", {}).items()}
-        built = construct(provider, resource["type"], name, inputs,
-                          dependencies={key: urns for key, urns in dependencies.items() if urns},
-                          config={"aws:region": "us-east-1"})
-        assert built.children(), f"{name} registered no resources"
-        scope[name] = {**built.state, "urn": built.urn}
+        built[name] = construct(provider, resource["type"], name, resolve(resource.get("properties", {}), scope),
+                                dependencies={key: urns for key, urns in dependencies.items() if urns},
+                                config={"aws:region": "us-east-1"})
+        scope[name] = {**built[name].state, "urn": built[name].urn}
+    return scope, built
+
+
+@pytest.fixture(scope="module")
+def ran(program) -> tuple[dict[str, Any], dict[str, Any]]:
+    return run_program(program)
+
+
+def test_the_program_runs_on_the_package(program, ran):
+    scope, built = ran
+    for name, constructed in built.items():
+        assert constructed.children(), f"{name} registered no resources"
     outputs = resolve(program["outputs"], scope)
     assert all(isinstance(value, str) and value for value in outputs.values()), outputs
+
+
+def test_a_value_from_another_component_reaches_the_children_with_its_dependency(ran):
+    scope, built = ran
+    waf_logs = [r for r in built["edge"].children() if r.type == "aws:cloudwatch/logGroup:LogGroup"]
+    assert waf_logs and all(r.inputs["kmsKeyId"] == scope["keys"]["logsKeyArn"] for r in waf_logs)
+    assert all(scope["keys"]["urn"] in r.dependencies for r in waf_logs)
