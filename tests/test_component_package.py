@@ -23,7 +23,7 @@ import yaml
 from google.protobuf import empty_pb2, json_format, struct_pb2
 from pulumi.errors import InputPropertyError
 from pulumi.provider.experimental.util import camel_case
-from pulumi.runtime.proto import errors_pb2, provider_pb2, provider_pb2_grpc, status_pb2
+from pulumi.runtime.proto import errors_pb2, provider_pb2, status_pb2
 
 import securestack.components
 from securestack.components import package
