@@ -128,10 +128,10 @@ def test_a_rotation_that_never_finishes_fails_the_deploy_naming_the_secret(rotat
     service = rotating(monkeypatch, rotation, provider, after_polls=0)  # the rotator never runs
 
     with pytest.raises(SecretNotReady) as raised:
-        provider.create(props(arn, timeout=0.2))
+        provider.create(props(arn, timeout=1.0))
 
     message = str(raised.value)
-    assert message.startswith("secret order-events has no AWSCURRENT value after 0.2 s")
+    assert message.startswith("secret order-events has no AWSCURRENT value after 1.0 s")
     assert f"AWSPENDING is still on version {service.pending}" in message
     assert "/aws/lambda/securestack-rotator" in message  # where to look
     assert service.started == [arn]
