@@ -77,7 +77,7 @@ class AccessLogBucket(pulumi.ComponentResource):
     def target(self, prefix: str) -> ServerAccessLogTarget:
         return ServerAccessLogTarget(bucket=self.bucket_name, prefix=prefix, ready=self.ready.urn)
 
-    def _lifecycle_rules(self) -> list[dict[str, Any]]:
+    def _lifecycle_rules(self) -> list[aws.s3.BucketLifecycleConfigurationRuleArgsDict]:
         return [
             {"id": "expire-server-access-logs", "status": "Enabled", "filter": {"prefix": ""},
              "expiration": {"days": self._args.expiration_days},

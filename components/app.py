@@ -328,7 +328,8 @@ class AppService(pulumi.ComponentResource):
         args, port = self._args, self._args.container_port
         s3 = aws.ec2.get_prefix_list_output(name=pulumi.Output.format("com.amazonaws.{0}.s3", self.region),
                                             opts=pulumi.InvokeOutputOptions(parent=self))
-        egress = [{"protocol": "tcp", "from_port": HTTPS_PORT, "to_port": HTTPS_PORT, "cidr_blocks": [args.vpc_cidr],
+        egress: list[aws.ec2.SecurityGroupEgressArgsDict] = [
+            {"protocol": "tcp", "from_port": HTTPS_PORT, "to_port": HTTPS_PORT, "cidr_blocks": [args.vpc_cidr],
                    "description": "AWS APIs (secrets, logs, ECR) through the VPC interface endpoints"},
                   {"protocol": "tcp", "from_port": HTTPS_PORT, "to_port": HTTPS_PORT, "prefix_list_ids": [s3.id],
                    "description": "image layers from S3 through the gateway endpoint"}]

@@ -430,7 +430,9 @@ class AuditTrail(pulumi.ComponentResource):
             self.log_group_name = group.name
         else:
             self.trail_arn = pulumi.Output.from_input(None)
-            self.log_group_name = pulumi.Output.from_input(args.organization_trail_log_group_name)
+            organization_group = args.organization_trail_log_group_name
+            assert organization_group is not None  # creates_trail is False exactly when it is set
+            self.log_group_name = pulumi.Output.from_input(organization_group)
         topic = self._alarm_topic()
         self.alarm_topic_arn = topic.arn
         for alarm in (*CIS_ALARMS, *self._project_alarms()):
@@ -639,8 +641,8 @@ def _alarm_slug(alarm: LogAlarm) -> str:
     return alarm.slug
 
 
-def _lifecycle_rules(lifecycle: TrailBucketLifecycle) -> list[dict[str, Any]]:
-    retention: dict[str, Any] = {
+def _lifecycle_rules(lifecycle: TrailBucketLifecycle) -> list[aws.s3.BucketLifecycleConfigurationRuleArgsDict]:
+    retention: aws.s3.BucketLifecycleConfigurationRuleArgsDict = {
         "id": "cloudtrail-log-retention", "status": "Enabled", "filter": {"prefix": ""},
         "expiration": {"days": lifecycle.expiration_days},
         "noncurrent_version_expiration": {"noncurrent_days": lifecycle.noncurrent_version_expiration_days},
@@ -648,6 +650,6 @@ def _lifecycle_rules(lifecycle: TrailBucketLifecycle) -> list[dict[str, Any]]:
     if lifecycle.transition_to_glacier_days is not None:
         retention["transitions"] = [{"days": lifecycle.transition_to_glacier_days, "storage_class": "GLACIER"}]
     # Expiry in a versioned bucket leaves delete markers; drop them once no version is behind them.
-    delete_markers = {"id": "remove-expired-delete-markers", "status": "Enabled", "filter": {"prefix": ""},
+    delete_markers: aws.s3.BucketLifecycleConfigurationRuleArgsDict = {"id": "remove-expired-delete-markers", "status": "Enabled", "filter": {"prefix": ""},
                       "expiration": {"expired_object_delete_marker": True}}
     return [retention, delete_markers]

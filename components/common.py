@@ -1,13 +1,13 @@
 """Small helpers the components share (not components themselves)."""
 import weakref
 from dataclasses import dataclass
-from typing import Any, Mapping, Optional, Sequence
+from typing import Any, Callable, Mapping, Optional, Sequence, cast
 
 import pulumi
 import pulumi_aws as aws
 
 
-def policy_json(statements: Sequence[Mapping[str, Any]]) -> pulumi.Output[str]:
+def policy_json(statements: Sequence[pulumi.Input[Mapping[str, Any]]]) -> pulumi.Output[str]:
     """An IAM/KMS/bucket policy document as JSON text; statements may hold Outputs."""
     return pulumi.Output.json_dumps({"Version": "2012-10-17", "Statement": list(statements)})
 
@@ -88,11 +88,15 @@ def waiting_for(*markers: Optional[pulumi.Input[Any]]) -> list[pulumi.Input[pulu
     never the value itself. The SDK resolves an Output in `depends_on` to its resources and adds its value only
     when that is not None (pulumi/runtime/_depends_on.py `_resolve_depends_on`), so each marker resolves to None.
     A component resource behind a marker (e.g. its `urn`) stands for all its children, as in `depends_on`."""
-    return [pulumi.Output.from_input(marker).apply(lambda _: None) for marker in markers if marker is not None]
+    # Typed as resources because depends_on takes only those; at run time each resolves to None, as said above.
+    return [cast("pulumi.Output[pulumi.Resource]", pulumi.Output.from_input(marker).apply(lambda _: None))
+            for marker in markers if marker is not None]
 
 
-def private_bucket(resource_name: str, *, bucket_name: pulumi.Input[str], encryption_rule: Mapping[str, Any],
-                   lifecycle_rules: Sequence[Mapping[str, Any]], policy: Any, tags: Mapping[str, str],
+def private_bucket(resource_name: str, *, bucket_name: pulumi.Input[str],
+                   encryption_rule: aws.s3.BucketServerSideEncryptionConfigurationRuleArgsDict,
+                   lifecycle_rules: Sequence[aws.s3.BucketLifecycleConfigurationRuleArgsDict],
+                   policy: Callable[[aws.s3.Bucket], pulumi.Input[str]], tags: Mapping[str, str],
                    parent: pulumi.Resource, production: bool,
                    access_logs: Optional[ServerAccessLogTarget] = None) -> tuple[aws.s3.Bucket, pulumi.Resource]:
     """A log bucket nobody reads by accident: public access blocked, ACLs off, versioned, encrypted, expiring,
@@ -107,7 +111,7 @@ def private_bucket(resource_name: str, *, bucket_name: pulumi.Input[str], encryp
     """
     bucket = aws.s3.Bucket(resource_name, bucket=bucket_name, force_destroy=not production, tags=dict(tags),
                            opts=stateful_options(parent, production))
-    configurations = [
+    configurations: list[Callable[[pulumi.ResourceOptions], pulumi.Resource]] = [
         lambda after: aws.s3.BucketPublicAccessBlock(
             f"{resource_name}-public-access-block", bucket=bucket.id, block_public_acls=True,
             block_public_policy=True, ignore_public_acls=True, restrict_public_buckets=True, opts=after),
@@ -118,7 +122,7 @@ def private_bucket(resource_name: str, *, bucket_name: pulumi.Input[str], encryp
             f"{resource_name}-versioning", bucket=bucket.id, versioning_configuration={"status": "Enabled"},
             opts=after),
         lambda after: aws.s3.BucketServerSideEncryptionConfiguration(
-            f"{resource_name}-encryption", bucket=bucket.id, rules=[dict(encryption_rule)], opts=after),
+            f"{resource_name}-encryption", bucket=bucket.id, rules=[encryption_rule], opts=after),
         lambda after: aws.s3.BucketLifecycleConfiguration(
             f"{resource_name}-lifecycle", bucket=bucket.id, rules=list(lifecycle_rules), opts=after),
         lambda after: aws.s3.BucketPolicy(f"{resource_name}-policy", bucket=bucket.id, policy=policy(bucket),

@@ -3,7 +3,7 @@ import enum
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Optional
+from typing import Optional, cast
 
 import pulumi
 import pulumi_aws as aws
@@ -322,8 +322,9 @@ class EncryptedPostgres(pulumi.ComponentResource):
         self.port = self.instance.port
         self.arn = self.instance.arn
         self.security_group_id = self.security_group.id
-        self.master_secret_arn = self.instance.master_user_secrets.apply(
-            lambda secrets: secrets[0]["secret_arn"] if secrets else None)
+        # None only until RDS reports the secret it manages (manage_master_user_password is always on).
+        self.master_secret_arn = cast("pulumi.Output[str]", self.instance.master_user_secrets.apply(
+            lambda secrets: secrets[0]["secret_arn"] if secrets else None))
         self.register_outputs({"endpoint": self.endpoint, "address": self.address, "port": self.port,
                                "arn": self.arn, "security_group_id": self.security_group_id,
                                "master_secret_arn": self.master_secret_arn})
@@ -364,16 +365,16 @@ class EncryptedPostgres(pulumi.ComponentResource):
                                      opts=pulumi.ResourceOptions(parent=self))
         return role
 
-    def _restore_args(self) -> Optional[dict]:
+    def _restore_args(self) -> Optional[aws.rds.InstanceRestoreToPointInTimeArgsDict]:
         restore = self._args.restore
         if restore is None:
             return None
         # Exactly one point in time (PointInTimeRestore guarantees it); the other key is left out, not sent as null.
         if restore.restore_time is not None:
-            point = {"restore_time": restore.restore_time}
-        else:
-            point = {"use_latest_restorable_time": True}
-        return {"source_db_instance_identifier": restore.source_db_instance_identifier, **point}
+            return {"source_db_instance_identifier": restore.source_db_instance_identifier,
+                    "restore_time": restore.restore_time}
+        return {"source_db_instance_identifier": restore.source_db_instance_identifier,
+                "use_latest_restorable_time": True}
 
     def _storage_key_arn(self) -> pulumi.Input[str]:
         """The key the storage is encrypted with, as AWS will report it: a restored copy keeps its source's key
@@ -394,14 +395,15 @@ class EncryptedPostgres(pulumi.ComponentResource):
                                  opts=pulumi.ResourceOptions(parent=self))
         return suffix.hex.apply(lambda hex_: f"{self.identifier}-final-{hex_}")
 
-    def _instance_options(self, log_groups) -> pulumi.ResourceOptions:
+    def _instance_options(self, log_groups: list[aws.cloudwatch.LogGroup]) -> pulumi.ResourceOptions:
         options = stateful_options(self, self._args.production, depends_on=log_groups)
         if self._args.restore is not None:
             options = pulumi.ResourceOptions.merge(options, pulumi.ResourceOptions(
                 ignore_changes=list(RESTORE_ONLY_INPUTS)))
         return options
 
-    def _instance(self, subnet_group, parameter_group, monitoring_role, log_groups) -> aws.rds.Instance:
+    def _instance(self, subnet_group: aws.rds.SubnetGroup, parameter_group: aws.rds.ParameterGroup,
+                  monitoring_role: aws.iam.Role, log_groups: list[aws.cloudwatch.LogGroup]) -> aws.rds.Instance:
         args = self._args
         restore = self._restore_args()
         storage_key_arn = self._storage_key_arn()

@@ -111,11 +111,11 @@ def access_log_bucket_policy(bucket_arn: str, account: str, partition: str, regi
     return {"Version": "2012-10-17", "Statement": statements}
 
 
-def visibility(metric_name: str) -> dict[str, Any]:
+def visibility(metric_name: str) -> aws.wafv2.WebAclVisibilityConfigArgsDict:
     return {"cloudwatch_metrics_enabled": True, "sampled_requests_enabled": True, "metric_name": metric_name}
 
 
-def rate_limit_rule(priority: int, args: "TlsLoadBalancerArgs", metric_prefix: str) -> dict[str, Any]:
+def rate_limit_rule(priority: int, args: "TlsLoadBalancerArgs", metric_prefix: str) -> aws.wafv2.WebAclRuleArgsDict:
     """Blocks any client IP above the configured requests per evaluation window (volumetric abuse)."""
     return {"name": RATE_LIMIT_RULE, "priority": priority, "action": {"block": {}},
             "statement": {"rate_based_statement": {
@@ -124,10 +124,10 @@ def rate_limit_rule(priority: int, args: "TlsLoadBalancerArgs", metric_prefix: s
             "visibility_config": visibility(f"{metric_prefix}-{RATE_LIMIT_RULE}")}
 
 
-def managed_rule_group_rule(priority: int, group: str, metric_prefix: str) -> dict[str, Any]:
+def managed_rule_group_rule(priority: int, group: str, metric_prefix: str) -> aws.wafv2.WebAclRuleArgsDict:
     """An AWS managed rule group with its own actions (override none: its blocks block), except its rules in
     COUNTED_RULES, which only count."""
-    statement: dict[str, Any] = {"name": group, "vendor_name": "AWS"}
+    statement: aws.wafv2.WebAclRuleStatementManagedRuleGroupStatementArgsDict = {"name": group, "vendor_name": "AWS"}
     if group in COUNTED_RULES:
         statement["rule_action_overrides"] = [{"name": rule, "action_to_use": {"count": {}}}
                                               for rule in COUNTED_RULES[group]]
@@ -136,7 +136,7 @@ def managed_rule_group_rule(priority: int, group: str, metric_prefix: str) -> di
             "visibility_config": visibility(f"{metric_prefix}-{group}")}
 
 
-def credential_data_protection() -> dict[str, Any]:
+def credential_data_protection() -> aws.wafv2.WebAclDataProtectionConfigArgsDict:
     """Authorization and Cookie replaced by REDACTED wherever WAF shows a request, rule match details included."""
     return {"data_protections": [
         {"field": {"field_type": "SINGLE_HEADER", "field_keys": [header]}, "action": DATA_PROTECTION_ACTION,
@@ -144,7 +144,7 @@ def credential_data_protection() -> dict[str, Any]:
         for header in REDACTED_HEADERS]}
 
 
-def web_acl_rules(args: "TlsLoadBalancerArgs", metric_prefix: str) -> list[dict[str, Any]]:
+def web_acl_rules(args: "TlsLoadBalancerArgs", metric_prefix: str) -> list[aws.wafv2.WebAclRuleArgsDict]:
     rules = [rate_limit_rule(0, args, metric_prefix)]
     rules += [managed_rule_group_rule(index + 1, group, metric_prefix)
               for index, group in enumerate(MANAGED_RULE_GROUPS)]
@@ -418,10 +418,12 @@ class TlsLoadBalancer(pulumi.ComponentResource):
         source = self._args.certificate
         if source.certificate_arn is not None:
             return pulumi.Output.from_input(source.certificate_arn)
+        domain_name = source.domain_name
+        assert domain_name is not None  # __post_init__: without certificate_arn, domain_name is set
         certificate = aws.acm.Certificate(
-            f"{self._name}-certificate", domain_name=source.domain_name, validation_method="DNS",
+            f"{self._name}-certificate", domain_name=domain_name, validation_method="DNS",
             key_algorithm="RSA_2048", options={"certificate_transparency_logging_preference": "ENABLED"},
-            tags=self._tagged(source.domain_name), opts=self._child())
+            tags=self._tagged(domain_name), opts=self._child())
         challenge = certificate.domain_validation_options.apply(lambda options: options[0])
         record = aws.route53.Record(
             f"{self._name}-certificate-validation", zone_id=source.hosted_zone_id,

@@ -7,7 +7,7 @@ private subnets for every AWS API the stack's private code calls, and the S3 gat
 import ipaddress
 import re
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Any, Optional, cast
 
 import pulumi
 import pulumi_aws as aws
@@ -165,7 +165,7 @@ class Network(pulumi.ComponentResource):
             "private_subnet_ids": self.private_subnet_ids,
             "endpoint_security_group_id": self.endpoint_security_group_id})
 
-    def _child(self, **extra) -> pulumi.ResourceOptions:
+    def _child(self, **extra: Any) -> pulumi.ResourceOptions:
         return pulumi.ResourceOptions(parent=self, **extra)
 
     def _tagged(self, name: str) -> dict[str, str]:
@@ -175,8 +175,11 @@ class Network(pulumi.ComponentResource):
     def _use_existing(self, existing: ExistingVpc) -> None:
         self.vpc_id = pulumi.Output.from_input(existing.vpc_id)
         self.vpc_cidr = pulumi.Output.from_input(existing.cidr_block)
-        self.public_subnet_ids = pulumi.Output.from_input(list(existing.public_subnet_ids))
-        self.private_subnet_ids = pulumi.Output.from_input(list(existing.private_subnet_ids))
+        # from_input resolves the Outputs inside the list (pulumi/output.py); its signature cannot say so.
+        self.public_subnet_ids = cast("pulumi.Output[list[str]]",
+                                      pulumi.Output.from_input(list(existing.public_subnet_ids)))
+        self.private_subnet_ids = cast("pulumi.Output[list[str]]",
+                                       pulumi.Output.from_input(list(existing.private_subnet_ids)))
         self.private_route_table_ids = list(existing.private_route_table_ids)
 
     def _create_vpc(self, args: NetworkArgs) -> None:

@@ -19,7 +19,7 @@ import types
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Iterator, Mapping, Optional, Sequence
+from typing import Any, Iterator, Mapping, Optional, Sequence
 
 import pulumi
 import pulumi_aws as aws
@@ -114,7 +114,7 @@ def _common_imports(path: Path) -> set[str]:
     converter's recursion counter is shared, the bug tracked as cpython#106905); compile() never builds AST objects.
     """
     code = compile(path.read_text(encoding="utf-8"), str(path), "exec", dont_inherit=True)
-    found = set()
+    found: set[str] = set()
     for code_object in _code_objects(code):
         module = None
         for instruction in dis.get_instructions(code_object):
@@ -196,7 +196,7 @@ def _distribution_files(distribution: importlib.metadata.Distribution) -> Iterat
             continue  # scripts and data installed outside site-packages are not importable code
         if relative.parts[0].endswith(".dist-info") and relative.name in _SKIPPED_DIST_INFO:
             continue
-        yield str(relative), Path(distribution.locate_file(file))
+        yield str(relative), Path(str(distribution.locate_file(file)))
 
 
 def archive_sources(kind: str, lambdas_root: Path = LAMBDAS_ROOT) -> dict[str, Path]:
@@ -404,7 +404,7 @@ class RotationFunction(pulumi.ComponentResource):
                                "security_group_id": self.security_group_id,
                                "source_code_hash": self.source_code_hash, "ready_arn": self.ready_arn})
 
-    def _child(self, **extra) -> pulumi.ResourceOptions:
+    def _child(self, **extra: Any) -> pulumi.ResourceOptions:
         return pulumi.ResourceOptions(parent=self, **extra)
 
     @property
@@ -438,7 +438,8 @@ class RotationFunction(pulumi.ComponentResource):
 
     def _security_group(self) -> aws.ec2.SecurityGroup:
         args = self._args
-        egress = [{"protocol": "tcp", "from_port": HTTPS_PORT, "to_port": HTTPS_PORT, "cidr_blocks": [args.vpc_cidr],
+        egress: list[aws.ec2.SecurityGroupEgressArgsDict] = [
+            {"protocol": "tcp", "from_port": HTTPS_PORT, "to_port": HTTPS_PORT, "cidr_blocks": [args.vpc_cidr],
                    "description": "AWS APIs through the VPC interface endpoints"}]
         if args.database is not None:
             egress.append({"protocol": "tcp", "from_port": POSTGRES_PORT, "to_port": POSTGRES_PORT,
@@ -454,7 +455,7 @@ class RotationFunction(pulumi.ComponentResource):
 
     def _runtime_policy(self) -> aws.iam.RolePolicy:
         """What Lambda checks when it creates the function: network interfaces, tracing, its own logs."""
-        statements = [
+        statements: list[dict[str, Any]] = [
             {"Sid": "OwnLogGroup", "Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
              "Resource": pulumi.Output.concat(self.log_group.arn, ":*")},
             {"Sid": "NetworkInterfacesInThisAccount", "Effect": "Allow",
@@ -478,7 +479,7 @@ class RotationFunction(pulumi.ComponentResource):
             "secretsmanager.{0}.amazonaws.com", self.region)}}
         own_secrets = self._arn("secretsmanager", f"secret:securestack/{args.environment}/{args.secret_path}/*")
         rotates_this = {"secretsmanager:resource/AllowRotationLambdaArn": self.function.arn}
-        statements = [
+        statements: list[dict[str, Any]] = [
             # AWS's template for rotation roles: only secrets whose rotation names this very function.
             {"Sid": "RotateOnlySecretsThatNameThisFunction", "Effect": "Allow",
              "Action": ["secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue",

@@ -28,13 +28,17 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Mapping, Optional
 
 import boto3
 import botocore.config
 import pulumi
 from botocore.exceptions import ClientError
 from pulumi.dynamic import CreateResult, DiffResult, Resource, ResourceProvider, UpdateResult
+
+if TYPE_CHECKING:  # boto3-stubs, a development dependency only
+    from botocore.model import OperationModel
+    from mypy_boto3_secretsmanager import SecretsManagerClient
 
 # What a deploy waits for at most: the four steps of a first rotation, each a Lambda run of at most 60 s,
 # plus cold starts in the VPC.
@@ -95,7 +99,7 @@ class SecretReadinessProvider(ResourceProvider):
     def delete(self, _id: str, _props: dict[str, Any]) -> None:
         """Nothing to undo: the secret is its own resource."""
 
-    def client(self, region: str):
+    def client(self, region: str) -> SecretsManagerClient:
         """A Secrets Manager client of the deployer's credentials that can only describe and rotate."""
         client = boto3.session.Session().client(
             "secretsmanager", region_name=region,
@@ -103,7 +107,7 @@ class SecretReadinessProvider(ResourceProvider):
                                           retries={"max_attempts": 5, "mode": "standard"}))
         allowed = self.ALLOWED_OPERATIONS
 
-        def refuse_others(model, **_):
+        def refuse_others(model: OperationModel, **_: Any) -> None:
             if model.name not in allowed:
                 raise PermissionError(f"the secret readiness check never calls {model.name}")
 
@@ -129,7 +133,7 @@ class SecretReadinessProvider(ResourceProvider):
             time.sleep(self.poll_seconds)
 
     @staticmethod
-    def start_first_rotation(client, arn: str) -> bool:
+    def start_first_rotation(client: SecretsManagerClient, arn: str) -> bool:
         """RotateSecret once; False if Secrets Manager still runs another rotation (checked again next poll)."""
         try:
             client.rotate_secret(SecretId=arn)
@@ -141,7 +145,8 @@ class SecretReadinessProvider(ResourceProvider):
         return True
 
     @staticmethod
-    def not_ready_message(description: dict[str, Any], props: dict[str, Any], current: list, stray: list) -> str:
+    def not_ready_message(description: Mapping[str, Any], props: dict[str, Any], current: list[str],
+                          stray: list[str]) -> str:
         name = description.get("Name") or props["secretArn"]
         function = str(description.get("RotationLambdaARN") or props.get("rotationLambdaArn") or "").split(":")[-1]
         logs = f"/aws/lambda/{function}" if function else "its rotation function's log group"

@@ -17,7 +17,7 @@ value. The record has no rotation and no value from Pulumi; its key's first rota
 """
 import re
 from dataclasses import dataclass, field
-from typing import Mapping, Optional, Sequence
+from typing import Mapping, Optional, Sequence, cast
 
 import pulumi
 import pulumi_aws as aws
@@ -325,8 +325,10 @@ class ScopedApiKeys(RotatedSecrets):
             verifier_reader_arns=list(args.verifier_reader_arns.get(key.name, ())))
             for key in args.keys]
         super().__init__("securestack:index:ScopedApiKeys", name, args.store, specs, opts)
-        self.arns = pulumi.Output.from_input(self.arns_by_name)
-        self.verifier_arns = pulumi.Output.from_input(self.verifier_arns_by_name)
+        # from_input resolves the Outputs inside the dict (pulumi/output.py); its signature cannot say so.
+        self.arns = cast("pulumi.Output[dict[str, str]]", pulumi.Output.from_input(self.arns_by_name))
+        self.verifier_arns = cast("pulumi.Output[dict[str, str]]",
+                                  pulumi.Output.from_input(self.verifier_arns_by_name))
         self.register_outputs({"arns": self.arns, "verifier_arns": self.verifier_arns})
 
 
@@ -385,7 +387,7 @@ class WebhookSecrets(RotatedSecrets):
                         f"{': ' + hook.description if hook.description else ''}; value set by its rotator only")
             for hook in args.webhooks]
         super().__init__("securestack:index:WebhookSecrets", name, args.store, specs, opts)
-        self.arns = pulumi.Output.from_input(self.arns_by_name)
+        self.arns = cast("pulumi.Output[dict[str, str]]", pulumi.Output.from_input(self.arns_by_name))
         self.register_outputs({"arns": self.arns})
 
 
