@@ -1,6 +1,8 @@
 """The securestack stack program: one environment per stack, built from validated settings."""
 from __future__ import annotations
 
+from typing import cast
+
 import pulumi
 import pulumi_aws as aws
 
@@ -15,7 +17,7 @@ from securestack.components.keys import EnvironmentKeys, EnvironmentKeysArgs, Ke
 from securestack.components.load_balancer import TlsLoadBalancer, TlsLoadBalancerArgs, TlsLoadBalancerCertificate
 from securestack.components.network import ExistingVpc, Network, NetworkArgs
 from securestack.infra.endpoints import with_extras
-from securestack.infra.secrets_program import Platform, build_secrets_and_app, private_code
+from securestack.infra.secrets_program import Platform, build_secrets_and_app, id_list, private_code
 from securestack.infra.settings import StackSettings, load_settings
 from securestack.infra.settings.database import DatabaseSettings, RestoreSettings
 from securestack.infra.settings.network import NetworkSettings
@@ -82,7 +84,7 @@ def load_balancer_args(settings: StackSettings, network: Network, keys: Environm
     lb = settings.load_balancer
     return TlsLoadBalancerArgs(
         environment=settings.environment, production=settings.is_production, vpc_id=network.vpc_id,
-        public_subnet_ids=network.public_subnet_ids, logs_key_arn=keys.logs_key_arn,
+        public_subnet_ids=id_list(network.public_subnet_ids), logs_key_arn=keys.logs_key_arn,
         certificate=TlsLoadBalancerCertificate(certificate_arn=lb.certificate_arn, domain_name=lb.domain_name,
                                                hosted_zone_id=lb.hosted_zone_id),
         tls_policy=lb.tls_policy, target_protocol=lb.target_protocol, target_port=lb.target_port,
@@ -152,7 +154,9 @@ def build() -> None:
         access_logs=access_logs), opts)
 
     audit = AuditTrail("audit", audit_args(settings, keys, [
-        secret_name_pattern(f"securestack/{env}/"), database.master_secret_arn.apply(secret_arn_pattern)],
+        # None only while the ARN is unknown (a preview), as the audit's patterns allow.
+        secret_name_pattern(f"securestack/{env}/"),
+        cast("pulumi.Output[str]", database.master_secret_arn.apply(secret_arn_pattern))],
         secrets_and_app.principals, edge, access_logs), opts)
 
     secrets_and_app.alarm_on_redeploy_failures(audit.alarm_topic_arn)

@@ -195,6 +195,8 @@ class MockEnvironment:
         return [f"{self.region}{suffix}" for suffix in "abcdef"]
 
 
+MockArgs = pulumi_mocks.MockResourceArgs
+Props = dict[str, Any]  # a resource's inputs or outputs, engine (camelCase) names
 OutputShaper = Callable[[pulumi_mocks.MockResourceArgs, dict[str, Any], MockEnvironment, str], dict[str, Any]]
 
 
@@ -214,13 +216,13 @@ def _named(args: pulumi_mocks.MockResourceArgs, inputs: dict[str, Any], key: str
     return value if isinstance(value, str) else autoname(args.name, f"{args.typ}::{args.name}")
 
 
-def _kms_key(args: pulumi_mocks.MockResourceArgs, inputs: dict[str, Any], env: MockEnvironment, rid: str) -> dict[str, Any]:
+def _kms_key(args: MockArgs, inputs: Props, env: MockEnvironment, rid: str) -> Props:
     key_id = f"{_digest(rid, 8)}-{_digest(rid + '1', 4)}-{_digest(rid + '2', 4)}-{_digest(rid + '3', 4)}-" \
              f"{_digest(rid + '4', 12)}"
     return {"keyId": key_id, "arn": _arn(env, inputs, "kms", f"key/{key_id}"), "id": key_id}
 
 
-def _sns_subscription(args: pulumi_mocks.MockResourceArgs, inputs: dict[str, Any], env: MockEnvironment, rid: str) -> dict[str, Any]:
+def _sns_subscription(args: MockArgs, inputs: Props, env: MockEnvironment, rid: str) -> Props:
     """A subscription's ARN is its topic's plus a UUID."""
     topic = inputs.get("topic")
     topic_arn = topic if isinstance(topic, str) else _arn(env, inputs, "sns", "unknown-topic")
@@ -228,7 +230,7 @@ def _sns_subscription(args: pulumi_mocks.MockResourceArgs, inputs: dict[str, Any
             "ownerId": env.account_id, "confirmationWasAuthenticated": False, "pendingConfirmation": True}
 
 
-def _rds_instance(args: pulumi_mocks.MockResourceArgs, inputs: dict[str, Any], env: MockEnvironment, rid: str) -> dict[str, Any]:
+def _rds_instance(args: MockArgs, inputs: Props, env: MockEnvironment, rid: str) -> Props:
     identifier = _named(args, inputs, "identifier")
     address = f"{identifier}.c{_digest(rid, 11)}.{_region_of(inputs, env)}.rds.amazonaws.com"
     port = int(inputs.get("port") or 5432)  # mock inputs carry numbers as floats: no "...:5432.0" endpoints
@@ -242,7 +244,7 @@ def _rds_instance(args: pulumi_mocks.MockResourceArgs, inputs: dict[str, Any], e
     return outputs
 
 
-def _load_balancer(args: pulumi_mocks.MockResourceArgs, inputs: dict[str, Any], env: MockEnvironment, rid: str) -> dict[str, Any]:
+def _load_balancer(args: MockArgs, inputs: Props, env: MockEnvironment, rid: str) -> Props:
     name = _named(args, inputs)
     suffix = f"app/{name}/{_digest(rid, 16)}"
     return {"name": name, "arn": _arn(env, inputs, "elasticloadbalancing", f"loadbalancer/{suffix}"),
@@ -250,7 +252,7 @@ def _load_balancer(args: pulumi_mocks.MockResourceArgs, inputs: dict[str, Any], 
             "zoneId": "Z35SXDOTRQ7X7K"}
 
 
-def _s3_bucket(args: pulumi_mocks.MockResourceArgs, inputs: dict[str, Any], env: MockEnvironment, rid: str) -> dict[str, Any]:
+def _s3_bucket(args: MockArgs, inputs: Props, env: MockEnvironment, rid: str) -> Props:
     name = _named(args, inputs, "bucket")
     region = _region_of(inputs, env)
     return {"bucket": name, "id": name, "arn": f"arn:{env.partition}:s3:::{name}", "region": region,
@@ -258,7 +260,7 @@ def _s3_bucket(args: pulumi_mocks.MockResourceArgs, inputs: dict[str, Any], env:
             "bucketRegionalDomainName": f"{name}.s3.{region}.amazonaws.com"}
 
 
-def _acm_certificate(args: pulumi_mocks.MockResourceArgs, inputs: dict[str, Any], env: MockEnvironment, rid: str) -> dict[str, Any]:
+def _acm_certificate(args: MockArgs, inputs: Props, env: MockEnvironment, rid: str) -> Props:
     """A DNS-validated certificate: one CNAME challenge per name, as ACM hands them out."""
     certificate_id = f"{rid[:8]}-{rid[8:12]}-{rid[12:16]}-{rid[16:20]}-{rid[20:32]}"
     names = [inputs.get("domainName"), *(inputs.get("subjectAlternativeNames") or [])]
@@ -271,13 +273,13 @@ def _acm_certificate(args: pulumi_mocks.MockResourceArgs, inputs: dict[str, Any]
             "keyAlgorithm": inputs.get("keyAlgorithm") or "RSA_2048"}
 
 
-def _route53_record(args: pulumi_mocks.MockResourceArgs, inputs: dict[str, Any], env: MockEnvironment, rid: str) -> dict[str, Any]:
+def _route53_record(args: MockArgs, inputs: Props, env: MockEnvironment, rid: str) -> Props:
     name = inputs.get("name")
     fqdn = name.rstrip(".") if isinstance(name, str) else UNKNOWN_TEXT
     return {"fqdn": fqdn, "id": f"{inputs.get('zoneId')}_{fqdn}_{inputs.get('type')}"}
 
 
-def _random_id(args: pulumi_mocks.MockResourceArgs, inputs: dict[str, Any], env: MockEnvironment, rid: str) -> dict[str, Any]:
+def _random_id(args: MockArgs, inputs: Props, env: MockEnvironment, rid: str) -> Props:
     """pulumi_random's RandomId: `byteLength` random bytes (stable here) in its encodings; the id is b64Url."""
     raw = bytes.fromhex(_digest(rid, 2 * int(inputs.get("byteLength") or 8)))
     b64_url = base64.urlsafe_b64encode(raw).decode().rstrip("=")
@@ -285,7 +287,7 @@ def _random_id(args: pulumi_mocks.MockResourceArgs, inputs: dict[str, Any], env:
             "b64Std": base64.b64encode(raw).decode()}
 
 
-def _lambda_function(args: pulumi_mocks.MockResourceArgs, inputs: dict[str, Any], env: MockEnvironment, rid: str) -> dict[str, Any]:
+def _lambda_function(args: MockArgs, inputs: Props, env: MockEnvironment, rid: str) -> Props:
     name = _named(args, inputs)
     arn = _arn(env, inputs, "lambda", f"function:{name}")
     invoke = f"arn:{env.partition}:apigateway:{_region_of(inputs, env)}:lambda:path/2015-03-31/functions/{arn}/invocations"
@@ -293,7 +295,7 @@ def _lambda_function(args: pulumi_mocks.MockResourceArgs, inputs: dict[str, Any]
             "codeSha256": inputs.get("sourceCodeHash"), "lastModified": "2026-01-01T00:00:00.000+0000"}
 
 
-def _ecs_service(args: pulumi_mocks.MockResourceArgs, inputs: dict[str, Any], env: MockEnvironment, rid: str) -> dict[str, Any]:
+def _ecs_service(args: MockArgs, inputs: Props, env: MockEnvironment, rid: str) -> Props:
     """ECS service ARNs carry the cluster's name (the input is the cluster's ARN or name)."""
     name = _named(args, inputs)
     cluster = inputs.get("cluster")
@@ -302,21 +304,21 @@ def _ecs_service(args: pulumi_mocks.MockResourceArgs, inputs: dict[str, Any], en
     return {"name": name, "arn": arn, "id": arn}
 
 
-def _ecs_task_definition(args: pulumi_mocks.MockResourceArgs, inputs: dict[str, Any], env: MockEnvironment, rid: str) -> dict[str, Any]:
+def _ecs_task_definition(args: MockArgs, inputs: Props, env: MockEnvironment, rid: str) -> Props:
     family = _named(args, inputs, "family")
     without_revision = _arn(env, inputs, "ecs", f"task-definition/{family}")
     return {"family": family, "revision": 1, "arn": f"{without_revision}:1", "arnWithoutRevision": without_revision,
             "id": family}
 
 
-def _secret_readiness(args: pulumi_mocks.MockResourceArgs, inputs: dict[str, Any], env: MockEnvironment, rid: str) -> dict[str, Any]:
+def _secret_readiness(args: MockArgs, inputs: Props, env: MockEnvironment, rid: str) -> Props:
     """components/secret_readiness.py: its id is the secret's ARN; a new secret's first rotation was started."""
     arn = inputs.get("secretArn")
     return {"id": arn if isinstance(arn, str) else f"secret-readiness-{rid[:8]}", "firstRotationStarted": True}
 
 
 def _simple(service: str, resource_format: str, name_key: str = "name", global_: bool = False) -> OutputShaper:
-    def shape(args: pulumi_mocks.MockResourceArgs, inputs: dict[str, Any], env: MockEnvironment, rid: str) -> dict[str, Any]:
+    def shape(args: MockArgs, inputs: Props, env: MockEnvironment, rid: str) -> Props:
         name = _named(args, inputs, name_key)
         return {name_key: name, "arn": _arn(env, inputs, service, resource_format.format(name=name, rid=rid[:8]),
                                             global_)}
@@ -327,7 +329,7 @@ def _uuid(rid: str) -> str:
     return f"{rid[:8]}-{rid[8:12]}-{rid[12:16]}-{rid[16:20]}-{rid[20:32]}"
 
 
-def _signing_profile(args: pulumi_mocks.MockResourceArgs, inputs: dict[str, Any], env: MockEnvironment, rid: str) -> dict[str, Any]:
+def _signing_profile(args: MockArgs, inputs: Props, env: MockEnvironment, rid: str) -> Props:
     """Signer profiles: the provider appends a unique suffix to name_prefix; the version ARN adds the version."""
     prefix = inputs.get("namePrefix")
     name = inputs.get("name") if isinstance(inputs.get("name"), str) else \
@@ -338,7 +340,7 @@ def _signing_profile(args: pulumi_mocks.MockResourceArgs, inputs: dict[str, Any]
             "status": "Active", "platformDisplayName": "AWS Lambda"}
 
 
-def _signing_job(args: pulumi_mocks.MockResourceArgs, inputs: dict[str, Any], env: MockEnvironment, rid: str) -> dict[str, Any]:
+def _signing_job(args: MockArgs, inputs: Props, env: MockEnvironment, rid: str) -> Props:
     """A finished job: Signer writes the signed copy as <destination prefix><job id>.zip."""
     job_id = _uuid(rid)
     destination = (inputs.get("destination") or {}).get("s3") or {}
@@ -348,14 +350,14 @@ def _signing_job(args: pulumi_mocks.MockResourceArgs, inputs: dict[str, Any], en
             "platformId": "AWSLambda-SHA384-ECDSA", "signedObjects": [{"s3s": [{"bucket": bucket, "key": signed_key}]}]}
 
 
-def _bucket_object(args: pulumi_mocks.MockResourceArgs, inputs: dict[str, Any], env: MockEnvironment, rid: str) -> dict[str, Any]:
+def _bucket_object(args: MockArgs, inputs: Props, env: MockEnvironment, rid: str) -> Props:
     """An object in a versioned bucket: S3 answers the PUT with the new version's id."""
     key, bucket = inputs.get("key"), inputs.get("bucket")
     return {"id": key, "versionId": f"v{_digest(rid + str(inputs.get('sourceHash')), 31)}",
             "arn": f"arn:{env.partition}:s3:::{bucket}/{key}", "etag": _digest(rid, 32)}
 
 
-def _code_signing_config(args: pulumi_mocks.MockResourceArgs, inputs: dict[str, Any], env: MockEnvironment, rid: str) -> dict[str, Any]:
+def _code_signing_config(args: MockArgs, inputs: Props, env: MockEnvironment, rid: str) -> Props:
     config_id = f"csc-{rid[:17]}"
     return {"id": _arn(env, inputs, "lambda", f"code-signing-config:{config_id}"), "configId": config_id,
             "arn": _arn(env, inputs, "lambda", f"code-signing-config:{config_id}")}
@@ -531,7 +533,8 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
 
     # MockMonitor's methods are unannotated upstream (pulumi/runtime/mocks.py): hence the narrow ignores.
     def RegisterResource(self, request: resource_pb2.RegisterResourceRequest) -> resource_pb2.RegisterResourceResponse:
-        response: resource_pb2.RegisterResourceResponse = super().RegisterResource(request)  # type: ignore[no-untyped-call]
+        response: resource_pb2.RegisterResourceResponse = \
+            super().RegisterResource(request)  # type: ignore[no-untyped-call]
         if request.type == "pulumi:pulumi:Stack":
             self.stack_urn = response.urn
             return response

@@ -12,7 +12,7 @@ login (execution role), the one secret whose rotation forces a redeploy.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import Any, Optional, Union, cast
 
 import pulumi
 
@@ -22,6 +22,7 @@ from securestack.components.app import (AppService, AppServiceArgs, RuntimeSecre
                                         execution_role_arn, task_role_arn)
 from securestack.components.database import EncryptedPostgres
 from securestack.components.keys import EnvironmentKeys
+from securestack.components.load_balancer import TlsLoadBalancer
 from securestack.components.network import Network
 from securestack.components.access_logs import AccessLogBucket
 from securestack.components.code_signing import RotatorCodeSigning, RotatorCodeSigningArgs
@@ -45,6 +46,12 @@ def secrets_manager_endpoint(region: str) -> str:
     return f"https://secretsmanager.{region}.amazonaws.com"
 
 
+def id_list(ids: pulumi.Output[list[str]]) -> pulumi.Input[list[pulumi.Input[str]]]:
+    """Network's subnet IDs as the components' Args take them. The value is the same; only the type checker needs
+    telling, since `list` is invariant and Output[list[str]] is therefore no Output[list[Input[str]]]."""
+    return cast("pulumi.Input[list[pulumi.Input[str]]]", ids)
+
+
 @dataclass
 class Platform:
     """What the earlier parts of the stack provide."""
@@ -54,8 +61,8 @@ class Platform:
     database: EncryptedPostgres
     account: pulumi.Input[str]
     partition: pulumi.Input[str]
-    # The load balancer (TlsLoadBalancer): target_group_arn, security_group_id, dns_name, allow_to_targets().
-    edge: Optional[pulumi.ComponentResource] = None
+    # The load balancer: target_group_arn, security_group_id, dns_name, allow_to_targets().
+    edge: Optional[TlsLoadBalancer] = None
     # The stack's S3 server access-log destination (AccessLogBucket): the code bucket logs there too.
     access_logs: Optional[AccessLogBucket] = None
 
@@ -82,11 +89,11 @@ def _rotators(settings: StackSettings, platform: Platform,
         tags=settings.base_tags()), opts)
 
     def rotator(name: str, kind: str, secret_path: str, database: Optional[RotatorDatabaseAccess] = None,
-                redeploy: bool = False):
+                redeploy: bool = False) -> RotationFunction:
         return RotationFunction(name, RotationFunctionArgs(
             environment=env, kind=kind, secret_path=secret_path, secrets_key_arn=keys.secrets_key_arn,
             logs_key_arn=keys.logs_key_arn, log_retention_days=settings.logs.retention_days,
-            vpc_id=network.vpc_id, vpc_cidr=network.vpc_cidr, private_subnet_ids=network.private_subnet_ids,
+            vpc_id=network.vpc_id, vpc_cidr=network.vpc_cidr, private_subnet_ids=id_list(network.private_subnet_ids),
             code_signing=code_signing.target(), reserved_concurrency=settings.secrets.rotator_reserved_concurrency,
             log_level=settings.secrets.rotator_log_level, database=database,
             ecs_service=RedeployedService(app.cluster_name(env), app.service_name(env)) if redeploy else None,
@@ -109,7 +116,8 @@ def _store(settings: StackSettings, platform: Platform, rotator: RotationFunctio
            app_reader: Optional[pulumi.Input[str]] = None, redeploy_app: bool = False) -> SecretStoreArgs:
     """`app_reader`: the app role that reads these secrets' values (None: the app reads none of them)."""
     env, app = settings.environment, settings.app
-    readers = {name: consumer.role_arn for name, consumer in settings.secrets.consumers.items()}
+    readers: dict[str, pulumi.Input[str]] = {
+        name: consumer.role_arn for name, consumer in settings.secrets.consumers.items()}
     if app.enabled and app_reader is not None:
         readers[APP_CONSUMER] = app_reader
     return SecretStoreArgs(
@@ -132,7 +140,7 @@ class SecretEntries:
     webhooks: Optional[WebhookSecrets]
     database_user: DatabaseUserSecret
 
-    def components(self) -> list:
+    def components(self) -> list[Union[ScopedApiKeys, WebhookSecrets, DatabaseUserSecret]]:
         return [c for c in (self.api_keys, self.webhooks, self.database_user) if c is not None]
 
     def readiness_of(self, settings: StackSettings) -> list[pulumi.Output[str]]:
@@ -140,6 +148,15 @@ class SecretEntries:
         dependency): the database login only. What the app reads at run time (verifier records, signing secrets)
         it reloads, so its tasks need not wait."""
         return [ready.urn for ready in self.database_user.readiness.values()] if settings.app.database_user else []
+
+    def arns(self) -> tuple[dict[str, pulumi.Output[str]], dict[str, pulumi.Output[str]],
+                            dict[str, pulumi.Output[str]]]:
+        """(API key ARNs, verifier record ARNs, webhook secret ARNs) by name; empty for a kind the stack has none of."""
+        if self.api_keys is None:
+            keys, records = {}, {}
+        else:
+            keys, records = self.api_keys.arns_by_name, self.api_keys.verifier_arns_by_name
+        return keys, records, self.webhooks.arns_by_name if self.webhooks is not None else {}
 
     def verified_keys(self, settings: StackSettings) -> list[str]:
         return settings.app.verified_keys(settings.api_keys) if self.api_keys is not None else []
@@ -151,7 +168,8 @@ def _secrets(settings: StackSettings, platform: Platform, rotators: dict[str, Ro
     task_role = app_task_role(settings, platform)
     api_keys = webhooks = None
     if settings.api_keys.root:
-        verifiers = {name: [task_role] for name in app.verified_keys(settings.api_keys)} if task_role else {}
+        verifiers: dict[str, list[pulumi.Input[str]]] = \
+            {name: [task_role] for name in app.verified_keys(settings.api_keys)} if task_role else {}
         # No app reader: the app never reads a key's value, only its verifier record.
         api_keys = ScopedApiKeys("api-keys", ScopedApiKeysArgs(
             store=_store(settings, platform, rotators[API_KEY_ROTATION]), keys=[ApiKey(
@@ -198,16 +216,18 @@ def public_url(settings: StackSettings, platform: Platform) -> Optional[pulumi.I
 
 def _runtime_access(settings: StackSettings, entries: SecretEntries) -> RuntimeSecretAccess:
     verified = entries.verified_keys(settings)
+    keys, records, hooks = entries.arns()
     return RuntimeSecretAccess(
-        verified_key_arns=[entries.api_keys.arns_by_name[name] for name in verified],
-        verifier_record_arns=[entries.api_keys.verifier_arns_by_name[name] for name in verified],
-        signing_secret_arns=[entries.webhooks.arns_by_name[name] for name in settings.app.webhooks])
+        verified_key_arns=[keys[name] for name in verified],
+        verifier_record_arns=[records[name] for name in verified],
+        signing_secret_arns=[hooks[name] for name in settings.app.webhooks])
 
 
 def _runtime_configuration(settings: StackSettings, entries: SecretEntries) -> dict[str, pulumi.Input[str]]:
     """The contract with securestack_runtime: ARNs as JSON, never a value."""
-    verified = [entries.api_keys.arns_by_name[name] for name in entries.verified_keys(settings)]
-    signing = {name: entries.webhooks.arns_by_name[name] for name in settings.app.webhooks}
+    keys, _, hooks = entries.arns()
+    verified = [keys[name] for name in entries.verified_keys(settings)]
+    signing = {name: hooks[name] for name in settings.app.webhooks}
     return {API_KEY_VERIFIERS_VARIABLE: pulumi.Output.all(*verified).apply(json.dumps),
             WEBHOOK_SECRETS_VARIABLE: pulumi.Output.all(**signing).apply(lambda arns: json.dumps(arns, sort_keys=True))}
 
@@ -230,15 +250,16 @@ def _plain_environment(settings: StackSettings, platform: Platform,
     return variables
 
 
-def _app(settings: StackSettings, platform: Platform, entries: SecretEntries,
+def _app(settings: StackSettings, platform: Platform, edge: TlsLoadBalancer, entries: SecretEntries,
          opts: pulumi.ResourceOptions) -> AppService:
-    app, edge, network, keys = settings.app, platform.edge, platform.network, platform.keys
+    app, network, keys = settings.app, platform.network, platform.keys
+    assert app.image is not None  # the app is enabled: it has an image
     service = AppService("app", AppServiceArgs(
         environment=settings.environment, image=app.image, name=app.name, cpu=app.cpu, memory=app.memory,
         cpu_architecture=app.cpu_architecture, desired_count=app.desired_count, container_port=app.container_port,
         health_check_grace_seconds=app.health_check_grace_seconds, user=app.user,
         vpc_id=network.vpc_id, vpc_cidr=network.vpc_cidr,
-        private_subnet_ids=network.private_subnet_ids, target_group_arn=edge.target_group_arn,
+        private_subnet_ids=id_list(network.private_subnet_ids), target_group_arn=edge.target_group_arn,
         load_balancer_security_group_id=edge.security_group_id, secrets_key_arn=keys.secrets_key_arn,
         logs_key_arn=keys.logs_key_arn, log_retention_days=settings.logs.retention_days,
         secret_variables=_secret_variables(settings, entries), runtime_secrets=_runtime_access(settings, entries),
@@ -252,8 +273,9 @@ def _app(settings: StackSettings, platform: Platform, entries: SecretEntries,
     return service
 
 
-def _secret_exports(settings: StackSettings, entries: SecretEntries) -> dict:
-    env, exported = settings.environment, {}
+def _secret_exports(settings: StackSettings, entries: SecretEntries) -> dict[str, dict[str, Any]]:
+    env = settings.environment
+    exported: dict[str, dict[str, Any]] = {}
     for component in entries.components():
         for name, arn in component.arns_by_name.items():
             exported[secret_name(env, component.kind, name)] = {"arn": arn,
@@ -261,7 +283,7 @@ def _secret_exports(settings: StackSettings, entries: SecretEntries) -> dict:
     return exported
 
 
-def _app_config(settings: StackSettings, platform: Platform, entries: SecretEntries) -> dict:
+def _app_config(settings: StackSettings, platform: Platform, entries: SecretEntries) -> dict[str, Any]:
     """Everything an app running elsewhere needs to find its secrets; names and ARNs only, never a value."""
     env, app, database = settings.environment, settings.app, platform.database
     return {
@@ -323,7 +345,7 @@ def build_secrets_and_app(settings: StackSettings, platform: Platform,
     if settings.app.enabled:
         if platform.edge is None:
             raise ValueError("securestack:app.image is set but this stack has no load balancer to serve it")
-        _app(settings, platform, entries, opts)
+        _app(settings, platform, platform.edge, entries, opts)
     pulumi.export("secrets", _secret_exports(settings, entries))
     pulumi.export("rotationFunctions", {kind: {"arn": rotator.arn, "name": rotator.function_name}
                                         for kind, rotator in rotators.items()})

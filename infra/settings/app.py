@@ -8,10 +8,11 @@ from pydantic import Field, field_validator, model_validator
 
 # Sizes, image references, names and users are the app component's rules; the settings check them at their keys.
 from securestack.components.app import ENV_NAME, FARGATE_MEMORY, IMAGE, USER, cluster_name, service_name
+from securestack.components.load_balancer import HEALTH_CHECK_PATH
+from securestack.components.secrets import SECRET_NAME
 
 from .base import CONFIG_NAMESPACE, SettingsModel, unique
-from .edge import HEALTH_CHECK_PATH
-from .secrets import APP_CONSUMER, SECRET_NAME, ApiKeySettings, ApiKeysSettings, WebhookSettings, WebhooksSettings
+from .secrets import APP_CONSUMER, ApiKeySettings, ApiKeysSettings, WebhookSettings, WebhooksSettings
 
 if TYPE_CHECKING:
     from .edge import LoadBalancerSettings
