@@ -36,8 +36,8 @@ class Mocks(pulumi.runtime.Mocks):
 pulumi.runtime.set_mocks(Mocks(), project="platform", stack="test", preview=False)
 
 import securestack.components  # noqa: E402 (after the mocks, as Pulumi's testing guide does)
-from securestack.components.database import EncryptedPostgres, EncryptedPostgresArgs  # noqa: E402
-from securestack.components.load_balancer import TlsLoadBalancer, TlsLoadBalancerArgs  # noqa: E402
+from securestack.components import (EncryptedPostgres, EncryptedPostgresArgs, TlsLoadBalancer,  # noqa: E402
+                                    TlsLoadBalancerArgs)
 from securestack.infra.settings.database import DatabaseSettings  # noqa: E402
 from securestack.infra.settings.edge import LoadBalancerSettings  # noqa: E402
 
