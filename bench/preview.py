@@ -34,7 +34,6 @@ import pulumi_random
 
 from securestack.components.database import EncryptedPostgres, EncryptedPostgresArgs
 from securestack.infra.recording import record
-from securestack.infra.settings.database import DatabaseSettings
 
 TARGET_RATIO = 1.3
 LINEAR_SPREAD = 1.5
@@ -50,7 +49,7 @@ def provider() -> pulumi.ResourceOptions:
 
 def database_args() -> EncryptedPostgresArgs:
     return EncryptedPostgresArgs(
-        environment="bench", production=False, settings=DatabaseSettings(), vpc_id="vpc-0123456789abcdef0",
+        environment="bench", production=False, vpc_id="vpc-0123456789abcdef0",
         private_subnet_ids=["subnet-0123456789abcdef0", "subnet-0123456789abcdef1"],
         data_key_arn="arn:aws:kms:us-east-1:111111111111:key/00000000-0000-0000-0000-000000000001",
         logs_key_arn="arn:aws:kms:us-east-1:111111111111:key/00000000-0000-0000-0000-000000000002",

@@ -9,14 +9,13 @@ log delivery"):
 - default encryption SSE-S3 only: log delivery does not support SSE-KMS default encryption on the destination;
 - it must not log to itself (each delivery would log another request, without end), so it has no logging.
 """
-from __future__ import annotations
-
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Optional
+from typing import Any, Optional
 
 import pulumi
 import pulumi_aws as aws
 
+from .args import as_args, check_environment, check_range, check_tags
 from .common import ServerAccessLogTarget, aws_identity, policy_json, private_bucket, renamed_from
 
 S3_LOG_DELIVERY_SERVICE = "logging.s3.amazonaws.com"
@@ -29,18 +28,38 @@ def source_buckets_pattern(environment: str, partition: str) -> str:
     return f"arn:{partition}:s3:::securestack-{environment}-*"
 
 
+# S3 lifecycle expiration takes a positive number of days; ten years bounds a typo.
+MAX_EXPIRATION_DAYS = 3653
+
+
 @dataclass
 class AccessLogBucketArgs:
+    """Inputs of AccessLogBucket: whose access logs it holds and how long."""
+
     environment: str
-    production: bool
-    expiration_days: int
-    tags: Mapping[str, str] = field(default_factory=dict)
+    """Environment name (lowercase letters, digits and single hyphens, at most 12): the bucket is
+    `securestack-<env>-s3-access-logs-<account>` and accepts logs only from `securestack-<env>-*` buckets. Required."""
+    production: bool = True
+    """Whether the bucket protects itself (`protect`, retained on delete, never `force_destroy`). Default: true."""
+    expiration_days: int = 365
+    """Days a server access log is kept (1-3653). Default: 365, a year of S3 request history."""
+    tags: dict[str, str] = field(default_factory=dict)
+    """Tags on the bucket. Default: none."""
+
+    def __post_init__(self) -> None:
+        check_environment(self)
+        check_range(self, "expiration_days", 1, MAX_EXPIRATION_DAYS)
+        check_tags(self)
 
 
 class AccessLogBucket(pulumi.ComponentResource):
     """`target(prefix)` gives a log bucket of this stack its place in the access-log bucket."""
 
+    bucket_name: pulumi.Output[str]
+    """Name of the access-log bucket (the destination of the stack's log buckets' S3 server access logs)."""
+
     def __init__(self, name: str, args: AccessLogBucketArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        args = as_args(AccessLogBucketArgs, args)
         super().__init__("securestack:index:AccessLogBucket", name, None,
                          renamed_from("securestack:storage:AccessLogBucket", opts))
         self._args = args
@@ -52,7 +71,7 @@ class AccessLogBucket(pulumi.ComponentResource):
             lifecycle_rules=self._lifecycle_rules(), policy=self._policy_document,
             tags={**args.tags, "Name": f"securestack-{args.environment}-s3-access-logs"}, parent=self,
             production=args.production)
-        self.bucket_name: pulumi.Output[str] = bucket.bucket
+        self.bucket_name = bucket.bucket
         self.register_outputs({"bucket_name": self.bucket_name})
 
     def target(self, prefix: str) -> ServerAccessLogTarget:

@@ -7,6 +7,7 @@ turns either into the dataclass, so the component has one typed path and the dat
 `__post_init__` checks apply to every caller.
 """
 import dataclasses
+import re
 import enum
 import types
 import typing
@@ -72,3 +73,56 @@ def _alternatives(hint: Any) -> list[Any]:
             found.extend(_alternatives(argument))
         return found
     return [hint]
+
+
+# -- checks the Args of several components share (each raises one ArgsError line naming `<Args>.<field>`) -------
+
+# The values CloudWatch Logs accepts as a log group's retention (PutRetentionPolicy, retentionInDays).
+LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731,
+                      1096, 1827, 2192, 2557, 2922, 3288, 3653)
+# An environment name goes into resource names such as `securestack-<env>-postgres` (an RDS identifier: letters,
+# digits and hyphens, a letter first, no '--' and no trailing '-') and `securestack-<env>-s3-access-logs-<account>`
+# (an S3 bucket name: at most 63 characters), so it is lowercase letters, digits and single hyphens, at most 12.
+ENVIRONMENT_NAME = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
+ENVIRONMENT_MAX_LENGTH = 12
+
+
+def field_error(args: object, field_name: str, message: str) -> ArgsError:
+    """The one line a bad field gives: `<ArgsClass>.<field>: <message>`."""
+    return ArgsError(f"{type(args).__name__}.{field_name}: {message}")
+
+
+def check_environment(args: object, field_name: str = "environment") -> None:
+    value = getattr(args, field_name)
+    if not isinstance(value, str) or not ENVIRONMENT_NAME.match(value) or len(value) > ENVIRONMENT_MAX_LENGTH:
+        raise field_error(args, field_name, f"{value!r} is not an environment name (lowercase letters, digits and "
+                          f"single hyphens, a letter first, at most {ENVIRONMENT_MAX_LENGTH} characters, e.g. prod)")
+
+
+def check_range(args: object, field_name: str, low: int, high: int) -> None:
+    value = getattr(args, field_name)
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise field_error(args, field_name, f"{value!r} is not an integer from {low} to {high}")
+
+
+def check_one_of(args: object, field_name: str, allowed: tuple[Any, ...], what: str) -> None:
+    value = getattr(args, field_name)
+    if isinstance(value, bool) or value not in allowed:
+        raise field_error(args, field_name, f"{value!r} is not {what}; use one of "
+                          f"{', '.join(str(item) for item in allowed)}")
+
+
+def check_log_retention(args: object, field_name: str) -> None:
+    check_one_of(args, field_name, LOG_RETENTION_DAYS, "a CloudWatch Logs retention in days")
+
+
+def check_tags(args: object, field_name: str = "tags") -> None:
+    """AWS tag rules every service enforces: keys 1-128 characters, not `aws:` (reserved), values <= 256."""
+    tags = getattr(args, field_name)
+    if not isinstance(tags, Mapping):
+        raise field_error(args, field_name, f"expected a map of tag names to values, got {type(tags).__name__}")
+    for key, value in tags.items():
+        if not isinstance(key, str) or not 1 <= len(key) <= 128 or key.lower().startswith("aws:"):
+            raise field_error(args, field_name, f"{key!r} is not a tag key (1-128 characters, not starting with aws:)")
+        if not isinstance(value, str) or len(value) > 256:
+            raise field_error(args, f"{field_name}.{key}", "a tag value is a string of at most 256 characters")

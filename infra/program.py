@@ -8,12 +8,16 @@ from securestack.components.access_logs import AccessLogBucket, AccessLogBucketA
 from securestack.components.audit import AuditTrail, AuditTrailArgs, logs_key_statements, secret_arn_pattern, secret_name_pattern
 from securestack.components.backup import DatabaseBackupPlan, DatabaseBackupPlanArgs
 from securestack.components.common import provider_identity
-from securestack.components.database import EncryptedPostgres, EncryptedPostgresArgs
-from securestack.components.keys import EnvironmentKeys, EnvironmentKeysArgs
+from securestack.components.database import (EncryptedPostgres, EncryptedPostgresArgs, LogStatement,
+                                             PointInTimeRestore, RESTORE_TIME_FORMAT)
+from securestack.components.keys import EnvironmentKeys, EnvironmentKeysArgs, KeyPolicyStatements
 from securestack.components.load_balancer import TlsLoadBalancer, TlsLoadBalancerArgs
-from securestack.components.network import Network, NetworkArgs
+from securestack.components.network import ExistingVpc, Network, NetworkArgs
+from securestack.infra.endpoints import with_extras
 from securestack.infra.secrets_program import Platform, build_secrets_and_app, private_code
 from securestack.infra.settings import StackSettings, load_settings
+from securestack.infra.settings.database import DatabaseSettings, RestoreSettings
+from securestack.infra.settings.network import NetworkSettings
 
 
 def aws_provider(settings: StackSettings) -> aws.Provider:
@@ -28,6 +32,52 @@ def deployment_account(provider: aws.Provider) -> tuple[pulumi.Output[str], pulu
     return account, partition
 
 
+def network_args(settings: StackSettings, logs_key_arn: pulumi.Input[str]) -> NetworkArgs:
+    """The network settings as Network's Args; its endpoints are derived from what the stack runs (config adds
+    services, never removes them: infra/endpoints.py)."""
+    network: NetworkSettings = settings.network
+    existing = network.existing_vpc
+    return NetworkArgs(
+        environment=settings.environment, logs_key_arn=logs_key_arn, vpc_cidr=network.vpc_cidr,
+        availability_zone_count=network.availability_zone_count,
+        existing_vpc=None if existing is None else ExistingVpc(
+            vpc_id=existing.vpc_id, cidr_block=existing.cidr_block,
+            public_subnet_ids=list(existing.public_subnet_ids), private_subnet_ids=list(existing.private_subnet_ids),
+            private_route_table_ids=list(existing.private_route_table_ids)),
+        interface_endpoints=list(with_extras(private_code(settings).interface_endpoints(),
+                                             network.interface_endpoints)),
+        flow_log_retention_days=network.flow_log_retention_days, tags=settings.base_tags())
+
+
+def point_in_time_restore(restore: RestoreSettings | None) -> PointInTimeRestore | None:
+    if restore is None:
+        return None
+    return PointInTimeRestore(
+        source_db_instance_identifier=restore.source_db_instance_identifier,
+        source_kms_key_arn=restore.source_kms_key_arn,
+        restore_time=None if restore.restore_time is None else restore.restore_time.strftime(RESTORE_TIME_FORMAT),
+        use_latest_restorable_time=restore.use_latest_restorable_time)
+
+
+def database_args(settings: StackSettings, network: Network, keys: EnvironmentKeys) -> EncryptedPostgresArgs:
+    """The database settings as EncryptedPostgres's Args (the app user and AWS Backup are other components')."""
+    database: DatabaseSettings = settings.database
+    return EncryptedPostgresArgs(
+        environment=settings.environment, production=settings.is_production, vpc_id=network.vpc_id,
+        private_subnet_ids=network.private_subnet_ids, data_key_arn=keys.data_key_arn, logs_key_arn=keys.logs_key_arn,
+        engine_version=database.engine_version, instance_class=database.instance_class,
+        allocated_storage_gb=database.allocated_storage_gb, max_allocated_storage_gb=database.max_allocated_storage_gb,
+        database_name=database.database_name, master_username=database.master_username,
+        backup_retention_days=database.backup_retention_days, backup_window=database.backup_window,
+        maintenance_window=database.maintenance_window, multi_az=database.multi_az,
+        deletion_protection=database.deletion_protection, skip_final_snapshot=database.skip_final_snapshot,
+        performance_insights_retention_days=database.performance_insights_retention_days,
+        monitoring_interval_seconds=database.monitoring_interval_seconds,
+        log_min_duration_statement_ms=database.log_min_duration_statement_ms,
+        log_statement=LogStatement(database.log_statement), log_retention_days=settings.logs.retention_days,
+        restore=point_in_time_restore(database.restore), tags=settings.base_tags())
+
+
 def build() -> None:
     settings = load_settings()  # raises SettingsError before any resource exists
     env, production, tags = settings.environment, settings.is_production, settings.base_tags()
@@ -35,21 +85,20 @@ def build() -> None:
     opts = pulumi.ResourceOptions(providers=[provider])
     account, partition = deployment_account(provider)
 
+    # Key-policy statements are JSON text in the Args (any language can pass them).
+    logs_statements = logs_key_statements(env, settings.audit, account, partition, settings.region)
     keys = EnvironmentKeys("keys", EnvironmentKeysArgs(
         environment=env, production=production, deletion_window_days=settings.keys.deletion_window_days,
-        tags=tags, extra_statements={"logs": logs_key_statements(env, settings.audit, account, partition,
-                                                                 settings.region)}), opts)
-    network = Network("network", NetworkArgs(environment=env, settings=settings.network,
-                                             logs_key_arn=keys.logs_key_arn, private_code=private_code(settings),
-                                             tags=tags), opts)
-    database = EncryptedPostgres("database", EncryptedPostgresArgs(
-        environment=env, production=production, settings=settings.database, vpc_id=network.vpc_id,
-        private_subnet_ids=network.private_subnet_ids, data_key_arn=keys.data_key_arn,
-        logs_key_arn=keys.logs_key_arn, log_retention_days=settings.logs.retention_days, tags=tags), opts)
-    if settings.database.aws_backup is not None:
+        tags=tags, extra_statements=KeyPolicyStatements(
+            logs=[pulumi.Output.json_dumps(statement) for statement in logs_statements])), opts)
+    network = Network("network", network_args(settings, keys.logs_key_arn), opts)
+    database = EncryptedPostgres("database", database_args(settings, network, keys), opts)
+    backup = settings.database.aws_backup
+    if backup is not None:
         DatabaseBackupPlan("backup", DatabaseBackupPlanArgs(
-            environment=env, production=production, settings=settings.database.aws_backup,
-            database_arn=database.arn, data_key_arn=keys.data_key_arn,
+            environment=env, production=production, database_arn=database.arn, data_key_arn=keys.data_key_arn,
+            copy_region=backup.copy_region, schedule=backup.schedule, retention_days=backup.retention_days,
+            copy_retention_days=backup.copy_retention_days,
             key_deletion_window_days=settings.keys.deletion_window_days, tags=tags), opts)
     # One destination for the S3 server access logs of the stack's log buckets (Security Hub S3.9, CloudTrail.7).
     access_logs = AccessLogBucket("access-logs", AccessLogBucketArgs(

@@ -21,7 +21,7 @@ from securestack.infra.settings.database import RESERVED_USERNAMES
 from tests.support.aws_checker import provider_default_tags
 from tests.support.shipped_fixtures import recording, settings, stack  # noqa: F401 (fixtures: once per stack)
 from tests.support.stacks import (by_output, by_output_id, contains_secret, edited, policy_statements, record_config,
-                                  settings_of, shipped_config)
+                                  shipped_config)
 
 SUBNET, ROUTE_TABLE = "aws:ec2/subnet:Subnet", "aws:ec2/routeTable:RouteTable"
 ASSOCIATION, ROUTE = "aws:ec2/routeTableAssociation:RouteTableAssociation", "aws:ec2/route:Route"
@@ -252,10 +252,9 @@ def assert_named_postgres_rule(rule):
 
 def admitting_program():
     """EncryptedPostgres alone, with two sources admitted (what later components do)."""
-    settings = settings_of("dev")
     provider = aws.Provider("aws", region="us-east-1")
     database = EncryptedPostgres("database", EncryptedPostgresArgs(
-        environment="dev", production=False, settings=settings.database, vpc_id="vpc-0123456789abcdef0",
+        environment="dev", production=False, vpc_id="vpc-0123456789abcdef0",
         private_subnet_ids=["subnet-0123456789abcdef0", "subnet-0123456789abcdef1"],
         data_key_arn="arn:aws:kms:us-east-1:111111111111:key/data", logs_key_arn="arn:aws:kms:us-east-1:111111111111:key/logs",
         log_retention_days=30), pulumi.ResourceOptions(providers=[provider]))
@@ -278,7 +277,8 @@ def test_admit_adds_one_5432_rule_per_named_group():
 def test_parameter_group_enforces_tls_and_audits(recording, settings):
     group = recording.one(PARAMETER_GROUP)
     parameters = {p["name"]: p["value"] for p in group.inputs["parameters"]}
-    assert parameters == postgres_parameters(settings.database)
+    assert parameters == postgres_parameters(settings.database.log_statement,
+                                              settings.database.log_min_duration_statement_ms)
     assert parameters["rds.force_ssl"] == "1" and parameters["ssl_min_protocol_version"] == "TLSv1.2"
     assert parameters["log_connections"] == "1" and parameters["log_disconnections"] == "1"
     assert parameters["log_statement"] == settings.database.log_statement != "none"

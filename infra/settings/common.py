@@ -7,13 +7,12 @@ from typing import Annotated
 
 from pydantic import AfterValidator, ConfigDict, Field, RootModel, ValidationInfo, field_validator
 
+# The only values CloudWatch Logs accepts for retentionInDays (the components' Args check the same).
+from securestack.components.args import LOG_RETENTION_DAYS
+
 from .base import AWS_TAG_KEY, AWS_TAG_VALUE, SettingsModel
 
 REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$")
-
-# The only values CloudWatch Logs accepts for retentionInDays.
-LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731,
-                      1096, 1827, 2192, 2557, 2922, 3288, 3653)
 
 
 class Tier(str, Enum):

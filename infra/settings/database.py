@@ -7,39 +7,28 @@ from typing import Literal, Optional
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
+from securestack.components.backup import BACKUP_START_WINDOW_MINUTES, DEFAULT_BACKUP_SCHEDULE
+from securestack.components.database import (DAILY_WINDOW, ENGINE_VERSION, INSTANCE_CLASS, KMS_KEY_ARN,
+                                             MONITORING_INTERVALS_SECONDS, PERFORMANCE_INSIGHTS_RETENTION_DAYS,
+                                             RESERVED_USERNAMES, SQL_NAME, SUPPORTED_MAJOR_VERSIONS, WEEKLY_WINDOW,
+                                             instance_identifier, weekly_bounds, windows_overlap)
+
 from .base import CONFIG_NAMESPACE, SettingsModel
 from .common import Tier, check_region, check_stack_region_and_account
 
-# Major versions RDS for PostgreSQL offers under standard support (engine "postgres").
-SUPPORTED_MAJOR_VERSIONS = (14, 15, 16, 17)
-ENGINE_VERSION = re.compile(r"^(\d{2})(\.\d{1,2})?$")
-INSTANCE_CLASS = re.compile(r"^db\.[a-z0-9]+\.[a-z0-9]+$")
+# The formats and ranges EncryptedPostgres and DatabaseBackupPlan accept are theirs: the settings check the same
+# (with config key paths), then add what only the stack can judge (production, region, account, other sections).
 IDENTIFIER = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
 ENVIRONMENT = re.compile(r"^[a-z][a-z0-9-]{0,11}$")
-SQL_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
-DAILY_WINDOW = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]):([0-5]\d)$")
-WEEKLY_WINDOW = re.compile(r"^(mon|tue|wed|thu|fri|sat|sun):([01]\d|2[0-3]):([0-5]\d)-"
-                           r"(mon|tue|wed|thu|fri|sat|sun):([01]\d|2[0-3]):([0-5]\d)$")
-# RDS refuses these as master user names, and RDS.25 asks for a non-default one.
-RESERVED_USERNAMES = {"postgres", "admin", "administrator", "root", "rdsadmin", "master", "user", "rds_superuser"}
-PERFORMANCE_INSIGHTS_RETENTION = (7, *range(31, 732, 31))
-MONITORING_INTERVALS = (1, 5, 10, 15, 30, 60)
-DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
 def _minutes(hh: str, mm: str) -> int:
     return int(hh) * 60 + int(mm)
 
 
-# The key ARN `aws rds describe-db-instances` reports as KmsKeyId (a key id is a UUID, or mrk-<32 hex> for a
-# multi-Region key); an alias would not compare equal to what AWS records for the instance.
-KMS_KEY_ARN = re.compile(r"^arn:aws(-[a-z]+)*:kms:(?P<region>[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d):(?P<account>\d{12}):"
-                         r"key/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32})$")
-
-
 def source_instance_identifier(source_environment: str) -> str:
     """The identifier EncryptedPostgres gives an environment's instance (securestack-<env>-postgres)."""
-    return f"securestack-{source_environment}-postgres"
+    return instance_identifier(source_environment)
 
 
 class RestoreSettings(SettingsModel):
@@ -108,8 +97,6 @@ class RestoreSettings(SettingsModel):
         return self
 
 
-# AWS Backup starts a job within this many minutes of its scheduled time (the plan rule's start window).
-BACKUP_START_WINDOW_MINUTES = 60
 # AWS Backup does not start a backup of an RDS instance in the hour before or during its maintenance window (AWS
 # Backup developer guide, "Backup plan options and configuration"): a job scheduled there is held back.
 BACKUP_BLOCKED_BEFORE_MAINTENANCE_MINUTES = 60
@@ -121,7 +108,7 @@ class AwsBackupSettings(SettingsModel):
 
     # 07:00 UTC: clear of the default backupWindow (03:00-03:30) and, on Sundays, of the default maintenance
     # window (04:30-05:30) with the hour before it in which AWS Backup starts no RDS backup.
-    schedule: str = "cron(0 7 ? * * *)"
+    schedule: str = DEFAULT_BACKUP_SCHEDULE
     retention_days: int = Field(35, ge=7, le=3650)
     copy_region: str
     copy_retention_days: int = Field(35, ge=7, le=3650)
@@ -215,25 +202,25 @@ class DatabaseSettings(SettingsModel):
     def _weekly_window(cls, value: str, info: ValidationInfo) -> str:
         if not WEEKLY_WINDOW.match(value):
             raise ValueError("must be ddd:hh24:mi-ddd:hh24:mi in UTC, e.g. sun:04:30-sun:05:30")
-        if _weekly_bounds(value)[1] < 30:
+        if weekly_bounds(value)[1] < 30:
             raise ValueError("must last at least 30 minutes (RDS refuses shorter maintenance windows)")
         backup = info.data.get("backup_window")
-        if backup is not None and _windows_overlap(backup, value):
+        if backup is not None and windows_overlap(backup, value):
             raise ValueError(f"overlaps backupWindow {backup} (RDS refuses that)")
         return value
 
     @field_validator("performance_insights_retention_days")
     @classmethod
     def _pi_retention(cls, value: int) -> int:
-        if value not in PERFORMANCE_INSIGHTS_RETENTION:
+        if value not in PERFORMANCE_INSIGHTS_RETENTION_DAYS:
             raise ValueError("must be 7 or a multiple of 31 up to 731")
         return value
 
     @field_validator("monitoring_interval_seconds")
     @classmethod
     def _monitoring_interval(cls, value: int) -> int:
-        if value not in MONITORING_INTERVALS:
-            raise ValueError(f"must be one of {MONITORING_INTERVALS} (0 would turn enhanced monitoring off)")
+        if value not in MONITORING_INTERVALS_SECONDS:
+            raise ValueError(f"must be one of {MONITORING_INTERVALS_SECONDS} (0 would turn enhanced monitoring off)")
         return value
 
     @field_validator("aws_backup")
@@ -303,14 +290,6 @@ def names_environment(domain_name: str, environment: str) -> bool:
                for label in domain_name.split(".")[:-1])
 
 
-def _weekly_bounds(maintenance: str) -> tuple[int, int]:
-    """(start minute of the week, length in minutes) of a ddd:hh24:mi-ddd:hh24:mi window."""
-    m = WEEKLY_WINDOW.match(maintenance)
-    start = DAYS.index(m.group(1)) * 1440 + _minutes(m.group(2), m.group(3))
-    end = DAYS.index(m.group(4)) * 1440 + _minutes(m.group(5), m.group(6))
-    return start, (end - start) % (7 * 1440)
-
-
 def _backup_start_blocked(schedule: str, maintenance: str) -> bool:
     """Whether a daily cron(M H ? * * *) start window meets the maintenance window or the hour before it (other
     cron forms are not judged)."""
@@ -318,7 +297,7 @@ def _backup_start_blocked(schedule: str, maintenance: str) -> bool:
     if not daily or not WEEKLY_WINDOW.match(maintenance):
         return False
     week = 7 * 1440
-    m_start, m_len = _weekly_bounds(maintenance)
+    m_start, m_len = weekly_bounds(maintenance)
     blocked_start, blocked_len = m_start - BACKUP_BLOCKED_BEFORE_MAINTENANCE_MINUTES, \
         m_len + BACKUP_BLOCKED_BEFORE_MAINTENANCE_MINUTES
     start_of_day = int(daily.group(2)) * 60 + int(daily.group(1))
@@ -326,21 +305,5 @@ def _backup_start_blocked(schedule: str, maintenance: str) -> bool:
         start = day * 1440 + start_of_day
         if (start - blocked_start) % week < blocked_len or \
                 (blocked_start - start) % week < BACKUP_START_WINDOW_MINUTES:
-            return True
-    return False
-
-
-def _windows_overlap(backup: str, maintenance: str) -> bool:
-    b = DAILY_WINDOW.match(backup)
-    if not b or not WEEKLY_WINDOW.match(maintenance):
-        return False
-    week = 7 * 1440
-    b_start, b_end = _minutes(*b.group(1, 2)), _minutes(*b.group(3, 4))
-    b_len = (b_end - b_start) % 1440
-    m_start, m_len = _weekly_bounds(maintenance)
-    for day in range(7):
-        start = day * 1440 + b_start
-        # intervals on a circle of one week
-        if (start - m_start) % week < m_len or (m_start - start) % week < b_len:
             return True
     return False
