@@ -2,29 +2,59 @@
 
 Every component, its Args and the option types its Args name are importable from here
 (`from securestack.components import EncryptedPostgres, EncryptedPostgresArgs`); tests/test_library_exports.py
-keeps the list complete.
+keeps the list complete. Each is imported from its module when first asked for (PEP 562 module __getattr__),
+so importing one module of the package (e.g. `securestack.components.args` from the stack settings) does not
+import every component; type checkers read the imports below.
 """
-from .args import ArgsError
-from .access_logs import AccessLogBucket, AccessLogBucketArgs
-from .app import AppService, AppServiceArgs, RuntimeSecretAccess, SecretVariable
-from .audit import AuditTrail, AuditTrailArgs
-from .backup import DatabaseBackupPlan, DatabaseBackupPlanArgs
-from .code_signing import RotatorCodeSigning, RotatorCodeSigningArgs
-from .common import ServerAccessLogTarget
-from .database import EncryptedPostgres, EncryptedPostgresArgs
-from .keys import EnvironmentKeys, EnvironmentKeysArgs
-from .load_balancer import TlsLoadBalancer, TlsLoadBalancerArgs
-from .network import Network, NetworkArgs
-from .rotation import RotationFunction, RotationFunctionArgs, RotatorDatabaseAccess
-from .secrets import (DatabaseUserSecret, DatabaseUserSecretArgs, RotatedSecrets, ScopedApiKeys, ScopedApiKeysArgs,
-                      SecretStoreArgs, WebhookSecrets, WebhookSecretsArgs)
+import importlib
+from typing import TYPE_CHECKING, Any
 
-__all__ = [
-    "AccessLogBucket", "AccessLogBucketArgs", "AppService", "AppServiceArgs", "ArgsError", "AuditTrail",
-    "AuditTrailArgs", "DatabaseBackupPlan", "DatabaseBackupPlanArgs", "DatabaseUserSecret",
-    "DatabaseUserSecretArgs", "EncryptedPostgres", "EncryptedPostgresArgs", "EnvironmentKeys",
-    "EnvironmentKeysArgs", "Network", "NetworkArgs", "RotatedSecrets", "RotationFunction", "RotationFunctionArgs",
-    "RotatorCodeSigning", "RotatorCodeSigningArgs", "RotatorDatabaseAccess", "RuntimeSecretAccess", "ScopedApiKeys",
-    "ScopedApiKeysArgs", "SecretStoreArgs", "SecretVariable", "ServerAccessLogTarget", "TlsLoadBalancer",
-    "TlsLoadBalancerArgs", "WebhookSecrets", "WebhookSecretsArgs",
-]
+if TYPE_CHECKING:
+    from .access_logs import AccessLogBucket, AccessLogBucketArgs
+    from .app import AppService, AppServiceArgs, RuntimeSecretAccess, SecretVariable
+    from .args import ArgsError
+    from .audit import AuditTrail, AuditTrailArgs
+    from .backup import DatabaseBackupPlan, DatabaseBackupPlanArgs
+    from .code_signing import RotatorCodeSigning, RotatorCodeSigningArgs
+    from .common import ServerAccessLogTarget
+    from .database import EncryptedPostgres, EncryptedPostgresArgs, LogStatement, PointInTimeRestore
+    from .keys import EnvironmentKeys, EnvironmentKeysArgs, KeyPolicyStatements
+    from .load_balancer import TlsLoadBalancer, TlsLoadBalancerArgs
+    from .network import ExistingVpc, Network, NetworkArgs
+    from .rotation import RotationFunction, RotationFunctionArgs, RotatorDatabaseAccess
+    from .secrets import (DatabaseUserSecret, DatabaseUserSecretArgs, RotatedSecrets, ScopedApiKeys,
+                          ScopedApiKeysArgs, SecretStoreArgs, WebhookSecrets, WebhookSecretsArgs)
+
+# Exported name -> the module of this package that defines it.
+_EXPORTS = {
+    "AccessLogBucket": "access_logs", "AccessLogBucketArgs": "access_logs",
+    "AppService": "app", "AppServiceArgs": "app", "RuntimeSecretAccess": "app", "SecretVariable": "app",
+    "ArgsError": "args",
+    "AuditTrail": "audit", "AuditTrailArgs": "audit",
+    "DatabaseBackupPlan": "backup", "DatabaseBackupPlanArgs": "backup",
+    "RotatorCodeSigning": "code_signing", "RotatorCodeSigningArgs": "code_signing",
+    "ServerAccessLogTarget": "common",
+    "EncryptedPostgres": "database", "EncryptedPostgresArgs": "database", "LogStatement": "database",
+    "PointInTimeRestore": "database",
+    "EnvironmentKeys": "keys", "EnvironmentKeysArgs": "keys", "KeyPolicyStatements": "keys",
+    "TlsLoadBalancer": "load_balancer", "TlsLoadBalancerArgs": "load_balancer",
+    "ExistingVpc": "network", "Network": "network", "NetworkArgs": "network",
+    "RotationFunction": "rotation", "RotationFunctionArgs": "rotation", "RotatorDatabaseAccess": "rotation",
+    "DatabaseUserSecret": "secrets", "DatabaseUserSecretArgs": "secrets", "RotatedSecrets": "secrets",
+    "ScopedApiKeys": "secrets", "ScopedApiKeysArgs": "secrets", "SecretStoreArgs": "secrets",
+    "WebhookSecrets": "secrets", "WebhookSecretsArgs": "secrets",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value  # asked once: later lookups are plain attribute reads
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -1,12 +1,16 @@
 """`from securestack.components import EncryptedPostgres, EncryptedPostgresArgs, ...` (issue 13 item 1): the
 package exports every component, its Args and every option type (dataclass or enum) its Args name, so a program
 never imports a component's module to build its inputs."""
+import ast
 import dataclasses
 import enum
 import importlib
 import inspect
 import pkgutil
+import subprocess
+import sys
 import typing
+from pathlib import Path
 
 import pulumi
 
@@ -66,3 +70,20 @@ def test_the_exports_are_the_public_api_and_args_error():
     names = set(components.__all__)
     assert names == {cls.__name__ for cls in public_api()} | {"ArgsError"}
     assert len(components.__all__) == len(names)
+
+
+def test_type_checkers_see_the_same_exports_as_the_runtime():
+    """The TYPE_CHECKING imports (what mypy reads) name exactly the lazily exported names, from the same modules."""
+    tree = ast.parse(Path(components.__file__).read_text(encoding="utf-8"))
+    [guard] = [node for node in tree.body if isinstance(node, ast.If) and ast.unparse(node.test) == "TYPE_CHECKING"]
+    imported = {alias.name: node.module for node in guard.body if isinstance(node, ast.ImportFrom)
+                for alias in node.names}
+    assert imported == components._EXPORTS
+
+
+def test_importing_one_module_imports_no_component():
+    """The stack settings import securestack.components.args; that must not pull every component in."""
+    probe = ("import sys, securestack.components.args, securestack.components as c; "
+             "print(sorted(m for m in sys.modules if m.startswith('securestack.components.')))")
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=True)
+    assert result.stdout.strip() == "['securestack.components.args']"

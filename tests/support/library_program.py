@@ -38,7 +38,6 @@ pulumi.runtime.set_mocks(Mocks(), project="platform", stack="test", preview=Fals
 import securestack.components  # noqa: E402 (after the mocks, as Pulumi's testing guide does)
 from securestack.components import (EncryptedPostgres, EncryptedPostgresArgs, TlsLoadBalancer,  # noqa: E402
                                     TlsLoadBalancerArgs)
-from securestack.infra.settings.database import DatabaseSettings  # noqa: E402
 from securestack.infra.settings.edge import LoadBalancerSettings  # noqa: E402
 
 VPC, KEY = "vpc-0abc", "arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555"
@@ -46,9 +45,10 @@ VPC, KEY = "vpc-0abc", "arn:aws:kms:us-east-1:123456789012:key/11111111-2222-333
 
 @pulumi.runtime.test  # runs the body on the mock engine and waits for the Output it returns
 def register_and_print_outputs():
+    # Only what has no safe default; everything else is the production-grade default.
     database = EncryptedPostgres("orders-db", EncryptedPostgresArgs(
-        environment="orders", production=True, settings=DatabaseSettings(), vpc_id=VPC,
-        private_subnet_ids=["subnet-a", "subnet-b"], data_key_arn=KEY, logs_key_arn=KEY, log_retention_days=365))
+        environment="orders", vpc_id=VPC, private_subnet_ids=["subnet-a", "subnet-b"], data_key_arn=KEY,
+        logs_key_arn=KEY))
     edge = TlsLoadBalancer("orders-edge", TlsLoadBalancerArgs(
         environment="orders", production=True,
         settings=LoadBalancerSettings(certificate_arn="arn:aws:acm:us-east-1:123456789012:certificate/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"),
