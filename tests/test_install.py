@@ -26,6 +26,7 @@ from securestack.components.rotation import build_archive
 
 REPO = Path(__file__).resolve().parents[1]
 PROGRAM = Path(__file__).parent / "support" / "library_program.py"
+MOCKS = Path(__file__).parent / "support" / "library_mocks.py"
 ROOT_PROJECT = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
 RUNTIME_PROJECT = tomllib.loads((REPO / "securestack_runtime" / "pyproject.toml").read_text(encoding="utf-8"))
 KINDS = ("api_key_rotation", "webhook_secret_rotation", "postgres_user_rotation")
@@ -194,6 +195,7 @@ def test_a_program_outside_the_repo_registers_the_installed_components(fresh_ven
     program_dir = tmp_path / "platform-team"
     program_dir.mkdir()
     shutil.copy(PROGRAM, program_dir / "__main__.py")
+    shutil.copy(MOCKS, program_dir / "library_mocks.py")
     result = run([fresh_venv / "bin" / "python", "__main__.py"], cwd=program_dir,
                  env=clean_environment(tmp_path / "cache"))
     report = json.loads(result.stdout.strip().splitlines()[-1])
@@ -227,3 +229,23 @@ def test_the_installed_policy_pack_is_complete(fresh_venv):
     probe = "from securestack.policy.policies import POLICIES; print(len(POLICIES))"
     result = run([fresh_venv / "bin" / "python", "-c", probe], cwd="/", env=clean_environment(Path("/nonexistent")))
     assert int(result.stdout) > 0
+
+
+def readme_example() -> str:
+    """The Python example of README's "Use the components in your own program" section."""
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    section = text.split("## Use the components in your own program\n", 1)[1].split("\n## ", 1)[0]
+    return section.split("```python\n", 1)[1].split("```", 1)[0]
+
+
+def test_readmes_example_runs_from_the_install(fresh_venv, tmp_path):
+    """README's example as the body of a mock-engine run; its placeholder key ARNs made whole."""
+    key = "arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555"
+    example = readme_example().replace("arn:aws:kms:us-east-1:123456789012:key/...", key)
+    body = "\n".join("    " + line for line in example.splitlines())
+    program = (f"import library_mocks\nimport pulumi\n\n\n@pulumi.runtime.test\ndef example():\n{body}\n"
+               "    return database.endpoint.apply(lambda endpoint: print('endpoint', endpoint))\n\n\nexample()\n")
+    (tmp_path / "__main__.py").write_text(program)
+    shutil.copy(MOCKS, tmp_path / "library_mocks.py")
+    result = run([fresh_venv / "bin" / "python", "__main__.py"], cwd=tmp_path, env=clean_environment(tmp_path / "c"))
+    assert result.stdout.strip().splitlines()[-1].endswith(":5432")
