@@ -75,7 +75,7 @@ class AccessLogBucket(pulumi.ComponentResource):
         self.register_outputs({"bucket_name": self.bucket_name})
 
     def target(self, prefix: str) -> ServerAccessLogTarget:
-        return ServerAccessLogTarget(bucket=self.bucket_name, prefix=prefix, ready=self.ready)
+        return ServerAccessLogTarget(bucket=self.bucket_name, prefix=prefix, ready=self.ready.urn)
 
     def _lifecycle_rules(self) -> list[dict[str, Any]]:
         return [

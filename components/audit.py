@@ -9,16 +9,14 @@ Secrets Manager has no CloudTrail data events: GetSecretValue, PutSecretValue an
 management events (GetSecretValue a read-only one), which is also why they show in Event history.
 The trail therefore logs all management events, read and write, and excludes no event source.
 """
-from __future__ import annotations
-
+import re
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Optional, Sequence
+from typing import Any, Optional, Sequence
 
 import pulumi
 import pulumi_aws as aws
 
-from securestack.infra.settings.audit import AuditSettings
-
+from .args import ArgsError, as_args
 from .common import (ServerAccessLogTarget, aws_identity, encrypted_log_group, policy_json, private_bucket,
                      renamed_from, service_assume_role_policy)
 
@@ -33,6 +31,11 @@ SECRET_VALUE_OPERATIONS = ("GetSecretValue", "PutSecretValue", "UpdateSecret", "
 SECRET_VALUE_EVENT_PATTERNS = ("GetSecretValue", "PutSecretValue", "UpdateSecret*")
 CLOUDTRAIL_SERVICE, CLOUDWATCH_SERVICE = "cloudtrail.amazonaws.com", "cloudwatch.amazonaws.com"
 TRAIL_ACCESS_LOG_PREFIX = "cloudtrail/"  # where the trail bucket's own requests land in the access-log bucket
+LOG_GROUP_NAME = re.compile(r"^[.\-_/#A-Za-z0-9]{1,512}$")
+ALARM_PROTOCOLS = ("email", "https")
+# CloudWatch Logs' accepted retentions (PutRetentionPolicy).
+LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
+                      3288, 3653)
 
 
 @dataclass(frozen=True)
@@ -212,11 +215,12 @@ def alarm_topic_key_statement(account: pulumi.Input[str]) -> dict[str, Any]:
             "Condition": {"StringEquals": {"aws:SourceAccount": account}}}
 
 
-def logs_key_statements(environment: str, settings: AuditSettings, account: pulumi.Input[str],
+def logs_key_statements(environment: str, creates_trail: bool, account: pulumi.Input[str],
                         partition: pulumi.Input[str], region: pulumi.Input[str]) -> list[dict[str, Any]]:
-    """What EnvironmentKeys must add to the logs key's policy for AuditTrail (extra_statements["logs"])."""
+    """What EnvironmentKeys must add to the logs key's policy for AuditTrail (extra_statements["logs"]);
+    `creates_trail`: the AuditTrail has no `organization_trail_log_group_name`."""
     statements = [alarm_topic_key_statement(account)]
-    if settings.creates_trail:
+    if creates_trail:
         statements.extend(cloudtrail_key_statements(environment, account, partition, region))
         statements.append(notification_topic_key_statement(account))
     return statements
@@ -304,42 +308,129 @@ def _resolved(values: Sequence[pulumi.Input[Optional[str]]]) -> pulumi.Output[li
 # --- the component -------------------------------------------------------------------------------------------
 
 @dataclass
+class TrailBucketLifecycle:
+    """How long the trail's S3 copy of the logs is kept (the log group's copy follows `log_retention_days`)."""
+
+    transition_to_glacier_days: Optional[int] = 90
+    """Days after which log files move to S3 Glacier; none: never. Default 90."""
+    expiration_days: int = 2557
+    """Days after which log files are deleted, more than `transition_to_glacier_days`. Default 2557 (7 years)."""
+    noncurrent_version_expiration_days: int = 30
+    """Days a replaced or deleted log file version stays recoverable. Default 30."""
+
+    def __post_init__(self) -> None:
+        for name in ("transition_to_glacier_days", "expiration_days", "noncurrent_version_expiration_days"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise ArgsError(f"TrailBucketLifecycle.{name}: must be >= 1 (days)")
+        transition = self.transition_to_glacier_days
+        if transition is not None and transition >= self.expiration_days:
+            raise ArgsError(f"TrailBucketLifecycle.expiration_days: must be greater than transition_to_glacier_days "
+                            f"({transition})")
+
+
+@dataclass
+class AlarmSubscription:
+    """A recipient of the security alarms: an email address or an HTTPS endpoint (never plain HTTP)."""
+
+    protocol: str
+    """`email` or `https`. Required."""
+    endpoint: str
+    """The email address, or the https:// URL (kept secret in state: it may carry an integration key). Required."""
+
+    def __post_init__(self) -> None:
+        if self.protocol not in ALARM_PROTOCOLS:
+            raise ArgsError(f"AlarmSubscription.protocol: {self.protocol!r} is not one of email, https")
+        if self.protocol == "https" and not self.endpoint.startswith("https://"):
+            raise ArgsError("AlarmSubscription.endpoint: alarms may only be delivered to an https:// URL")
+        if self.protocol == "email" and "@" not in self.endpoint:
+            raise ArgsError(f"AlarmSubscription.endpoint: {self.endpoint!r} is not an email address")
+
+
+@dataclass
 class AuditTrailArgs:
+    """Inputs of AuditTrail. Every default is the production-grade one."""
+
     environment: str
-    production: bool
-    settings: AuditSettings
+    """Environment name; names the trail, topics, alarms and metrics (`securestack-<environment>...`). Required."""
     logs_key_arn: pulumi.Input[str]
-    log_retention_days: int
-    # CloudTrail `requestParameters.secretId` patterns (wildcards allowed) of this environment's secrets.
-    secret_id_patterns: Sequence[pulumi.Input[Optional[str]]] = ()
-    # IAM role/user ARNs (wildcards allowed) that read/write the secrets by design: app and rotator roles.
-    expected_secret_principals: Sequence[pulumi.Input[str]] = ()
-    # The web ACL's CloudWatch metric name (its VisibilityConfig.MetricName); no WAF alarm without one.
+    """KMS key ARN that encrypts the trail's logs, its bucket, log group and topics; its policy needs
+    `logs_key_statements(...)`. Required."""
+    production: bool = True
+    """Production: the trail, log group and bucket are protected and the bucket retained. Default true."""
+    log_retention_days: int = 365
+    """Retention of the trail's log group in days (a CloudWatch Logs retention value). Default 365."""
+    organization_trail_log_group_name: Optional[str] = None
+    """Log group of an existing organization trail to monitor instead of creating a trail (only the metric
+    filters, alarms and the alarm topic are made). Default: none, a new multi-region trail."""
+    bucket_lifecycle: TrailBucketLifecycle = field(default_factory=TrailBucketLifecycle)
+    """Retention of the trail bucket's log files. Default: Glacier after 90 days, deleted after 7 years."""
+    subscriptions: list[AlarmSubscription] = field(default_factory=list)
+    """Recipients of the security alarms. Default none (an alarm nobody receives is not monitoring: set one)."""
+    waf_blocked_requests_threshold: int = 500
+    """Requests blocked by the web ACL in 5 minutes above which the WAF alarm fires, >= 1. Default 500."""
+    secret_id_patterns: list[pulumi.Input[str]] = field(default_factory=list)
+    """CloudTrail `requestParameters.secretId` patterns (wildcards allowed) of the secrets the secret alarms watch;
+    an empty value is skipped. Default none (every secret)."""
+    expected_secret_principals: list[pulumi.Input[str]] = field(default_factory=list)
+    """IAM role/user ARNs (wildcards allowed) that read or write the secrets by design (app and rotator roles, a
+    break-glass role); anyone else raises the unexpected-principal alarm. Default none."""
     web_acl_metric_name: Optional[pulumi.Input[str]] = None
-    tags: Mapping[str, str] = field(default_factory=dict)
-    # The stack's S3 server access log destination: the trail bucket logs its requests there (CloudTrail.7).
+    """The web ACL's CloudWatch metric name (TlsLoadBalancer.web_acl_name); no WAF alarm without one. Default
+    none."""
+    tags: dict[str, str] = field(default_factory=dict)
+    """Tags on every resource. Default none."""
     server_access_logs: Optional[ServerAccessLogTarget] = None
+    """Where the trail bucket's S3 server access logs go (Security Hub CloudTrail.7), under `cloudtrail/`.
+    Default: not logged."""
+
+    def __post_init__(self) -> None:
+        if self.log_retention_days not in LOG_RETENTION_DAYS:
+            raise ArgsError(f"AuditTrailArgs.log_retention_days: must be a CloudWatch Logs retention: "
+                            f"{', '.join(map(str, LOG_RETENTION_DAYS))}")
+        name = self.organization_trail_log_group_name
+        if name is not None and not LOG_GROUP_NAME.match(name):
+            raise ArgsError(f"AuditTrailArgs.organization_trail_log_group_name: {name!r} is not a CloudWatch Logs "
+                            "log group name")
+        if self.waf_blocked_requests_threshold < 1:
+            raise ArgsError("AuditTrailArgs.waf_blocked_requests_threshold: must be >= 1")
+        seen = [(s.protocol, s.endpoint.lower()) for s in self.subscriptions]
+        if len(seen) != len(set(seen)):
+            raise ArgsError("AuditTrailArgs.subscriptions: the same endpoint is subscribed twice")
+
+    @property
+    def creates_trail(self) -> bool:
+        return self.organization_trail_log_group_name is None
 
 
 class AuditTrail(pulumi.ComponentResource):
-    """A multi-region trail (or an existing organization trail's log group) watched by alarms on one topic."""
+    """A multi-region CloudTrail trail (or an existing organization trail's log group) watched by the CIS /
+    Security Hub CloudWatch.1-14 alarms and the project's own, every alarm to one KMS-encrypted topic."""
+
+    trail_arn: pulumi.Output[Optional[str]]
+    """ARN of the trail; none when an organization trail is monitored."""
+    alarm_topic_arn: pulumi.Output[str]
+    """ARN of the SNS topic every alarm notifies."""
+    log_group_name: pulumi.Output[str]
+    """Name of the log group the metric filters watch."""
 
     def __init__(self, name: str, args: AuditTrailArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        args = as_args(AuditTrailArgs, args)
         super().__init__("securestack:index:AuditTrail", name, None, renamed_from("securestack:audit:AuditTrail", opts))
         self._name, self._args, self._tags = name, args, dict(args.tags)
         self._prefix = f"securestack-{args.environment}"
         self.account_id, self.partition, self.region = aws_identity(self)
-        if args.settings.creates_trail:
+        if args.creates_trail:
             group = encrypted_log_group(
                 f"{name}-log-group", log_group_name=f"/securestack/{args.environment}/cloudtrail",
                 kms_key_arn=args.logs_key_arn, retention_days=args.log_retention_days, tags=self._tags,
                 parent=self, protect=args.production)
             trail = self._trail(group, self._bucket(), self._notification_topic())
-            self.trail_arn: pulumi.Output[Optional[str]] = trail.arn
-            self.log_group_name: pulumi.Output[str] = group.name
+            self.trail_arn = trail.arn
+            self.log_group_name = group.name
         else:
             self.trail_arn = pulumi.Output.from_input(None)
-            self.log_group_name = pulumi.Output.from_input(args.settings.organization_trail_log_group_name)
+            self.log_group_name = pulumi.Output.from_input(args.organization_trail_log_group_name)
         topic = self._alarm_topic()
         self.alarm_topic_arn = topic.arn
         for alarm in (*CIS_ALARMS, *self._project_alarms()):
@@ -366,7 +457,7 @@ class AuditTrail(pulumi.ComponentResource):
             encryption_rule={"apply_server_side_encryption_by_default": {"sse_algorithm": "aws:kms",
                                                                          "kms_master_key_id": args.logs_key_arn},
                              "bucket_key_enabled": False},
-            lifecycle_rules=_lifecycle_rules(args.settings), policy=self._bucket_policy_document, tags=self._tags,
+            lifecycle_rules=_lifecycle_rules(args.bucket_lifecycle), policy=self._bucket_policy_document, tags=self._tags,
             parent=self, production=args.production,
             access_logs=None if args.server_access_logs is None else ServerAccessLogTarget(
                 args.server_access_logs.bucket, TRAIL_ACCESS_LOG_PREFIX, args.server_access_logs.ready))
@@ -466,7 +557,7 @@ class AuditTrail(pulumi.ComponentResource):
             {"Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "sns:Publish",
              "Resource": topic.arn, "Condition": {"Bool": {"aws:SecureTransport": "false"}}},
         ]), opts=self._child())
-        for index, subscription in enumerate(self._args.settings.subscriptions):
+        for index, subscription in enumerate(self._args.subscriptions):
             # An HTTPS endpoint may carry an integration key in its path: keep it out of plain-text state.
             endpoint = subscription.endpoint if subscription.protocol == "email" else \
                 pulumi.Output.secret(subscription.endpoint)
@@ -479,7 +570,7 @@ class AuditTrail(pulumi.ComponentResource):
     def _project_alarms(self) -> list[LogAlarm]:
         args = self._args
         secrets = _resolved(list(args.secret_id_patterns))
-        principals = _resolved([*args.expected_secret_principals, *args.settings.expected_secret_principals])
+        principals = _resolved(list(args.expected_secret_principals))
         return [
             LogAlarm("secrets-access-denied", "secrets-access-denied", "SecretsAccessDenied",
                      secrets.apply(secrets_denied_pattern),
@@ -517,7 +608,7 @@ class AuditTrail(pulumi.ComponentResource):
                                   comparison_operator="GreaterThanOrEqualToThreshold")
 
     def _waf_blocked_requests_alarm(self, web_acl_metric_name: pulumi.Input[str]) -> aws.cloudwatch.MetricAlarm:
-        threshold = self._args.settings.waf_blocked_requests_threshold
+        threshold = self._args.waf_blocked_requests_threshold
         return self._metric_alarm(
             "waf-blocked-requests-spike", "waf-blocked-requests-spike",
             f"The web ACL blocked more than {threshold} requests in 5 minutes.",
@@ -548,8 +639,7 @@ def _alarm_slug(alarm: LogAlarm) -> str:
     return alarm.slug
 
 
-def _lifecycle_rules(settings: AuditSettings) -> list[dict[str, Any]]:
-    lifecycle = settings.bucket_lifecycle
+def _lifecycle_rules(lifecycle: TrailBucketLifecycle) -> list[dict[str, Any]]:
     retention: dict[str, Any] = {
         "id": "cloudtrail-log-retention", "status": "Enabled", "filter": {"prefix": ""},
         "expiration": {"days": lifecycle.expiration_days},

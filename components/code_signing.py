@@ -3,7 +3,8 @@
 One per stack: a private, versioned, TLS-only bucket under the secrets key where each rotator's archive is
 uploaded (`unsigned/<kind>-<sha256>.zip`), an AWS Signer signing profile (platform `AWSLambda-SHA384-ECDSA`) and a
 Lambda code-signing configuration that allows only that profile's version and *enforces* (refuses unsigned or
-foreign code instead of warning). `signed_code()` uploads one archive and signs it with a signing job; the function
+foreign code instead of warning). `signed_code(name, code_signing.target(), ...)` uploads one archive and signs it
+with a signing job; the function
 deploys the job's signed object.
 
 Why this stays quiet when nothing changed and re-signs when something did (Terraform's aws_signer_signing_job,
@@ -14,8 +15,6 @@ key, a new object version, a new signing job (create-only: a new signature under
 an update of the function's code, which Lambda verifies against the code-signing configuration before it accepts
 it. A failed signature fails `pulumi up` (`ignore_signing_job_failure` stays false): nothing unsigned is deployed.
 """
-from __future__ import annotations
-
 import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional
@@ -23,7 +22,8 @@ from typing import Any, Mapping, Optional
 import pulumi
 import pulumi_aws as aws
 
-from .common import aws_identity, policy_json, private_bucket, renamed_from
+from .args import ArgsError, as_args
+from .common import ServerAccessLogTarget, aws_identity, policy_json, private_bucket, renamed_from, waiting_for
 
 # AWS Signer's platform for Lambda zip packages (ListSigningPlatforms; Lambda developer guide, "Code signing").
 LAMBDA_SIGNING_PLATFORM = "AWSLambda-SHA384-ECDSA"
@@ -57,20 +57,60 @@ class SignedCode:
 
 
 @dataclass
+class CodeSigningTarget:
+    """Where a rotator's code is uploaded and signed, and what its function must enforce
+    (RotatorCodeSigning.target)."""
+
+    bucket: pulumi.Input[str]
+    """Name of the versioned code bucket the archive is uploaded to and signed in. Required."""
+    profile_name: pulumi.Input[str]
+    """Name of the AWS Signer signing profile that signs the archive. Required."""
+    config_arn: pulumi.Input[str]
+    """ARN of the enforcing Lambda code-signing configuration the function uses. Required."""
+    encryption_key_arn: pulumi.Input[str]
+    """KMS key ARN the uploaded archive is encrypted with (the bucket's default key). Required."""
+    bucket_ready: Optional[pulumi.Input[str]] = None
+    """A value known once the bucket is fully configured (versioned: Signer signs an object version); uploads wait
+    for the resources behind it. Default: nothing to wait for."""
+
+
+@dataclass
 class RotatorCodeSigningArgs:
+    """Inputs of RotatorCodeSigning."""
+
     environment: str
-    production: bool
-    encryption_key_arn: pulumi.Input[str]  # a CMK of this environment (the secrets key)
-    tags: Mapping[str, str] = field(default_factory=dict)
-    # Where the bucket's S3 server access logs go (private_bucket's `access_logs`), once the stack has a
-    # destination for them; None: private_bucket's default.
-    server_access_logs: Optional[Any] = None
+    """Environment name; names the bucket (`securestack-<environment>-lambda-code-<account>`) and the signing
+    profile. Required."""
+    encryption_key_arn: pulumi.Input[str]
+    """KMS key ARN (a key of this environment: the secrets key) that encrypts the code bucket. Required."""
+    production: bool = True
+    """Production: the code bucket is protected and retained, never force-destroyed. Default true."""
+    tags: dict[str, str] = field(default_factory=dict)
+    """Tags on every resource. Default none."""
+    server_access_logs: Optional[ServerAccessLogTarget] = None
+    """Where the code bucket's S3 server access logs go. Default: not logged."""
+
+    def __post_init__(self) -> None:
+        # securestack-<environment>-lambda-code-<12-digit account> must fit S3's 63 characters.
+        if not re.match(r"^[a-z0-9][a-z0-9-]{0,25}$", self.environment):
+            raise ArgsError(f"RotatorCodeSigningArgs.environment: {self.environment!r} must be 1-26 lowercase "
+                            "letters, digits or '-' (it is part of an S3 bucket name)")
 
 
 class RotatorCodeSigning(pulumi.ComponentResource):
     """A signing profile, an enforcing code-signing configuration and the bucket the code is signed in."""
 
+    bucket_name: pulumi.Output[str]
+    """Name of the code bucket."""
+    profile_name: pulumi.Output[str]
+    """Name of the AWS Signer signing profile."""
+    profile_version_arn: pulumi.Output[str]
+    """Versioned ARN of the signing profile, the only publisher the configuration allows."""
+    config_arn: pulumi.Output[str]
+    """ARN of the enforcing Lambda code-signing configuration."""
+
     def __init__(self, name: str, args: RotatorCodeSigningArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        args = as_args(RotatorCodeSigningArgs, args)
         super().__init__("securestack:index:RotatorCodeSigning", name, None,
                          renamed_from("securestack:code_signing:RotatorCodeSigning", opts))
         self._name, self._args, self._tags = name, args, dict(args.tags)
@@ -86,9 +126,18 @@ class RotatorCodeSigning(pulumi.ComponentResource):
             allowed_publishers={"signing_profile_version_arns": [self.profile.version_arn]},
             policies={"untrusted_artifact_on_deployment": ENFORCE}, tags=self._tags,
             opts=pulumi.ResourceOptions(parent=self))
+        self.bucket_name = self.bucket.bucket
+        self.profile_name = self.profile.name
+        self.profile_version_arn = self.profile.version_arn
         self.config_arn = self.config.arn
-        self.register_outputs({"bucket": self.bucket.bucket, "profile_name": self.profile.name,
-                               "profile_version_arn": self.profile.version_arn, "config_arn": self.config_arn})
+        self.register_outputs({"bucket_name": self.bucket_name, "profile_name": self.profile_name,
+                               "profile_version_arn": self.profile_version_arn, "config_arn": self.config_arn})
+
+    def target(self) -> CodeSigningTarget:
+        """What a RotationFunction needs to upload, sign and enforce its code."""
+        return CodeSigningTarget(bucket=self.bucket.id, profile_name=self.profile.name, config_arn=self.config_arn,
+                                 encryption_key_arn=self._args.encryption_key_arn,
+                                 bucket_ready=self._bucket_ready.urn)
 
     def _bucket(self) -> tuple[aws.s3.Bucket, pulumi.Resource]:
         args = self._args
@@ -112,23 +161,23 @@ class RotatorCodeSigning(pulumi.ComponentResource):
              "Resource": [bucket.arn, pulumi.Output.concat(bucket.arn, "/*")],
              "Condition": {"Bool": {"aws:SecureTransport": "false"}}}])
 
-    def signed_code(self, resource_name: str, *, kind: str, archive_path: str, sha256_hex: str,
-                    parent: pulumi.Resource, tags: Mapping[str, str]) -> SignedCode:
-        """Uploads one archive (after the bucket is versioned: Signer signs an object *version*) and signs it."""
-        upload = aws.s3.BucketObjectv2(
-            f"{resource_name}-unsigned", bucket=self.bucket.id, key=unsigned_object_key(kind, sha256_hex),
-            source=pulumi.FileAsset(archive_path), source_hash=sha256_hex, content_type="application/zip",
-            # The bucket's default already applies; named on the object too, so the provider detects drift.
-            server_side_encryption="aws:kms", kms_key_id=self._args.encryption_key_arn, bucket_key_enabled=True,
-            tags=dict(tags), opts=pulumi.ResourceOptions(parent=parent, depends_on=[self._bucket_ready]))
-        job = aws.signer.SigningJob(
-            f"{resource_name}-signing", profile_name=self.profile.name,
-            source={"s3": {"bucket": upload.bucket, "key": upload.key, "version": upload.version_id}},
-            destination={"s3": {"bucket": self.bucket.id, "prefix": f"{SIGNED_PREFIX}{kind}/"}},
-            ignore_signing_job_failure=False, opts=pulumi.ResourceOptions(parent=parent))
-        signed = job.signed_objects.apply(_only_s3_object)
-        return SignedCode(bucket=signed.apply(lambda s3: s3["bucket"]), key=signed.apply(lambda s3: s3["key"]),
-                          job=job)
+
+def signed_code(resource_name: str, target: CodeSigningTarget, *, kind: str, archive_path: str, sha256_hex: str,
+                parent: pulumi.Resource, tags: Mapping[str, str]) -> SignedCode:
+    """Uploads one archive (after the bucket is versioned: Signer signs an object *version*) and signs it."""
+    upload = aws.s3.BucketObjectv2(
+        f"{resource_name}-unsigned", bucket=target.bucket, key=unsigned_object_key(kind, sha256_hex),
+        source=pulumi.FileAsset(archive_path), source_hash=sha256_hex, content_type="application/zip",
+        # The bucket's default already applies; named on the object too, so the provider detects drift.
+        server_side_encryption="aws:kms", kms_key_id=target.encryption_key_arn, bucket_key_enabled=True,
+        tags=dict(tags), opts=pulumi.ResourceOptions(parent=parent, depends_on=waiting_for(target.bucket_ready)))
+    job = aws.signer.SigningJob(
+        f"{resource_name}-signing", profile_name=target.profile_name,
+        source={"s3": {"bucket": upload.bucket, "key": upload.key, "version": upload.version_id}},
+        destination={"s3": {"bucket": target.bucket, "prefix": f"{SIGNED_PREFIX}{kind}/"}},
+        ignore_signing_job_failure=False, opts=pulumi.ResourceOptions(parent=parent))
+    signed = job.signed_objects.apply(_only_s3_object)
+    return SignedCode(bucket=signed.apply(lambda s3: s3["bucket"]), key=signed.apply(lambda s3: s3["key"]), job=job)
 
 
 def _only_s3_object(signed_objects: Any) -> dict[str, Any]:

@@ -1,6 +1,4 @@
 """Small helpers the components share (not components themselves)."""
-from __future__ import annotations
-
 import weakref
 from dataclasses import dataclass
 from typing import Any, Mapping, Optional, Sequence
@@ -76,8 +74,21 @@ class ServerAccessLogTarget:
     """Where a bucket's S3 server access logs go: the stack's access-log bucket, under the source's own prefix."""
 
     bucket: pulumi.Input[str]
-    prefix: str  # e.g. "cloudtrail/"; S3 appends nothing, so it ends with '/'
-    ready: Optional[pulumi.Resource] = None  # the destination's policy: delivery works once it exists
+    """Name of the destination bucket (e.g. AccessLogBucket.bucket_name). Required."""
+    prefix: str
+    """Key prefix of this source's logs in the destination, e.g. `cloudtrail/`; S3 appends nothing, so it ends
+    with '/'. Required."""
+    ready: Optional[pulumi.Input[str]] = None
+    """Any output of the destination's bucket policy (e.g. its URN): logging is configured only once the resources
+    behind this value exist, since delivery works only after the policy does. Default: none to wait for."""
+
+
+def waiting_for(*markers: Optional[pulumi.Input[Any]]) -> list[pulumi.Input[pulumi.Resource]]:
+    """`depends_on` entries for values given as Outputs (an ARN, an id, a URN): the resources behind each value,
+    never the value itself. The SDK resolves an Output in `depends_on` to its resources and adds its value only
+    when that is not None (pulumi/runtime/_depends_on.py `_resolve_depends_on`), so each marker resolves to None.
+    A component resource behind a marker (e.g. its `urn`) stands for all its children, as in `depends_on`."""
+    return [pulumi.Output.from_input(marker).apply(lambda _: None) for marker in markers if marker is not None]
 
 
 def private_bucket(resource_name: str, *, bucket_name: pulumi.Input[str], encryption_rule: Mapping[str, Any],
@@ -117,7 +128,7 @@ def private_bucket(resource_name: str, *, bucket_name: pulumi.Input[str], encryp
         configurations.insert(-1, lambda after: aws.s3.BucketLogging(
             f"{resource_name}-access-logging", bucket=bucket.id, target_bucket=access_logs.bucket,
             target_prefix=access_logs.prefix, opts=pulumi.ResourceOptions.merge(after, pulumi.ResourceOptions(
-                depends_on=[access_logs.ready] if access_logs.ready is not None else []))))
+                depends_on=waiting_for(access_logs.ready)))))
     previous: list[pulumi.Resource] = []
     for configure in configurations:
         previous = [configure(pulumi.ResourceOptions(parent=parent, depends_on=previous))]

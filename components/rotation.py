@@ -14,8 +14,6 @@ translateToFile: `$TMPDIR/pulumi-asset-<hash>`), so `pulumi up` sees no change w
 machine or cache built the archive. The function deploys the copy AWS Signer signed (components/code_signing.py),
 never the local archive, and its code-signing configuration refuses anything else.
 """
-from __future__ import annotations
-
 import base64
 import dis
 import hashlib
@@ -34,7 +32,8 @@ import pulumi
 import pulumi_aws as aws
 from packaging.requirements import Requirement
 
-from .code_signing import RotatorCodeSigning, SignedCode
+from .args import ArgsError, as_args
+from .code_signing import CodeSigningTarget, SignedCode, signed_code
 from .common import aws_identity, encrypted_log_group, policy_json, renamed_from, service_assume_role_policy
 
 COMMON_PACKAGE = "rotation_common"
@@ -307,36 +306,97 @@ def build_archive(kind: str, lambdas_root: Path = LAMBDAS_ROOT, cache_dir: Optio
 # The function
 # ---------------------------------------------------------------------------------------------------------------
 
+ROTATOR_KINDS = ("api_key_rotation", "webhook_secret_rotation", "postgres_user_rotation")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+SECRET_PATH_CHARACTERS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-")
+# CloudWatch Logs' accepted retentions (PutRetentionPolicy).
+LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
+                      3288, 3653)
+
+
 @dataclass
 class RotatorDatabaseAccess:
     """What the Postgres rotator reaches: the database (5432) and the RDS-managed master secret."""
 
     security_group_id: pulumi.Input[str]
+    """Security group of the database; the rotator gets egress to it on 5432 (the database must admit the
+    rotator's group). Required."""
     master_secret_arn: pulumi.Input[str]
-    master_secret_key_arn: pulumi.Input[str]  # the master secret is encrypted with this key (the data key)
+    """ARN of the RDS-managed master secret the rotator reads. Required."""
+    master_secret_key_arn: pulumi.Input[str]
+    """KMS key ARN the master secret is encrypted with (the data key). Required."""
+
+
+@dataclass
+class RedeployedService:
+    """The ECS service a rotator redeploys after a rotation (names, not outputs: no cycle with the service)."""
+
+    cluster: str
+    """ECS cluster name. Required."""
+    service: str
+    """ECS service name. Required."""
 
 
 @dataclass
 class RotationFunctionArgs:
+    """Inputs of RotationFunction."""
+
     environment: str
-    kind: str  # a directory of lambdas/, e.g. api_key_rotation
-    secret_path: str  # the function may rotate only secrets named securestack/<env>/<secret_path>/...
+    """Environment name; names the function `securestack-<environment>-<kind>`. Required."""
+    kind: str
+    """Rotator kind, a directory of lambdas/: api_key_rotation, webhook_secret_rotation or postgres_user_rotation.
+    Required."""
+    secret_path: str
+    """The function may rotate only secrets named `securestack/<environment>/<secret_path>/...`. Required."""
     secrets_key_arn: pulumi.Input[str]
+    """KMS key ARN of the secrets it rotates (also encrypts its environment variables). Required."""
     logs_key_arn: pulumi.Input[str]
-    log_retention_days: int
+    """KMS key ARN of its log group. Required."""
     vpc_id: pulumi.Input[str]
+    """VPC the function runs in. Required."""
     vpc_cidr: pulumi.Input[str]
-    private_subnet_ids: pulumi.Input[Sequence[pulumi.Input[str]]]
-    # Signs the archive; the function runs only code its code-signing configuration accepts.
-    code_signing: RotatorCodeSigning
-    reserved_concurrency: Optional[int] = None  # None: unreserved (the account's pool; see infra/settings/secrets.py)
+    """CIDR of that VPC: the function's only egress is 443 to it (the interface endpoints). Required."""
+    private_subnet_ids: pulumi.Input[list[pulumi.Input[str]]]
+    """Private subnets of the function's network interfaces. Required."""
+    code_signing: CodeSigningTarget
+    """Where the archive is signed; the function runs only code its code-signing configuration accepts
+    (RotatorCodeSigning.target()). Required."""
+    log_retention_days: int = 365
+    """Retention of its log group in days (a CloudWatch Logs retention value). Default 365."""
+    reserved_concurrency: Optional[int] = None
+    """Reserved concurrent executions, >= 1. Default none: the account's unreserved pool (Lambda refuses a
+    reservation that leaves less than 100 unreserved)."""
     log_level: str = "INFO"
+    """Log level of the function: DEBUG, INFO, WARNING or ERROR. Default INFO."""
     database: Optional[RotatorDatabaseAccess] = None
-    # (cluster, service) the rotator redeploys after a rotation; names, not outputs, to avoid a cycle.
-    ecs_service: Optional[tuple[str, str]] = None
-    # The api-key rotator keeps each key's verifier record (securestack/<env>/api-key-verifiers/*) in step.
+    """The database and master secret the Postgres rotator reaches. Default none."""
+    ecs_service: Optional[RedeployedService] = None
+    """The service the rotator redeploys after a rotation (the app injecting the rotated secret). Default none."""
     writes_verifier_records: bool = False
-    tags: Mapping[str, str] = field(default_factory=dict)
+    """The api-key rotator keeps each key's verifier record (securestack/<env>/api-key-verifiers/*) in step.
+    Default false."""
+    tags: dict[str, str] = field(default_factory=dict)
+    """Tags on every resource. Default none."""
+
+    def __post_init__(self) -> None:
+        checks = [
+            ("kind", self.kind in ROTATOR_KINDS, f"{self.kind!r} is not one of {', '.join(ROTATOR_KINDS)}"),
+            ("secret_path", _is_secret_path(self.secret_path),
+             f"{self.secret_path!r} must be lowercase path segments (e.g. api-keys)"),
+            ("log_retention_days", self.log_retention_days in LOG_RETENTION_DAYS,
+             "must be a CloudWatch Logs retention value"),
+            ("reserved_concurrency", self.reserved_concurrency is None or self.reserved_concurrency >= 1,
+             "must be >= 1 (or unset: unreserved)"),
+            ("log_level", self.log_level in LOG_LEVELS, f"must be one of {', '.join(LOG_LEVELS)}"),
+        ]
+        for name, valid, problem in checks:
+            if not valid:
+                raise ArgsError(f"RotationFunctionArgs.{name}: {problem}")
+
+
+def _is_secret_path(path: str) -> bool:
+    """Lowercase segments starting with a letter (`api-keys`, `database`): part of an IAM resource ARN pattern."""
+    return all(segment[:1].isalpha() and set(segment) <= SECRET_PATH_CHARACTERS for segment in path.split("/"))
 
 
 def function_name(environment: str, kind: str) -> str:
@@ -348,18 +408,34 @@ def role_name(function: str) -> str:
 
 
 class RotationFunction(pulumi.ComponentResource):
-    """A rotation Lambda in the private subnets with a least-privilege role and encrypted logs."""
+    """A rotation Lambda in the private subnets with a least-privilege role and encrypted logs. It deploys only
+    as code AWS Signer signed, and Secrets Manager may invoke it for this account only."""
+
+    arn: pulumi.Output[str]
+    """ARN of the function."""
+    name: pulumi.Output[str]
+    """Name of the function."""
+    role_arn: pulumi.Output[str]
+    """ARN of the function's role (what the rotated secrets' policies name as their only writer)."""
+    security_group_id: pulumi.Output[str]
+    """Security group of the function (a database admits it)."""
+    source_code_hash: pulumi.Output[str]
+    """Base64 SHA-256 of the deployed archive."""
+    ready_arn: pulumi.Output[str]
+    """The function's ARN, known once it can rotate: its invoke permission and secrets policy exist (what a
+    secret's rotation waits for: SecretStoreArgs.rotator_ready)."""
 
     def __init__(self, name: str, args: RotationFunctionArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        args = as_args(RotationFunctionArgs, args)
         super().__init__("securestack:index:RotationFunction", name, None,
                          renamed_from("securestack:rotation:RotationFunction", opts))
         self._name, self._args, self._tags = name, args, {**args.tags, "securestack:rotator": args.kind}
         self.account_id, self.partition, self.region = aws_identity(self)
         self.function_name = function_name(args.environment, args.kind)
         self.archive = build_archive(args.kind)
-        self.signed_code: SignedCode = args.code_signing.signed_code(
-            f"{name}-code", kind=args.kind, archive_path=str(self.archive.path), sha256_hex=self.archive.sha256,
-            parent=self, tags=self._tags)
+        self.signed_code: SignedCode = signed_code(
+            f"{name}-code", args.code_signing, kind=args.kind, archive_path=str(self.archive.path),
+            sha256_hex=self.archive.sha256, parent=self, tags=self._tags)
         self.log_group = encrypted_log_group(
             f"{name}-logs", log_group_name=f"/aws/lambda/{self.function_name}", kms_key_arn=args.logs_key_arn,
             retention_days=args.log_retention_days, tags=self._tags, parent=self)
@@ -375,17 +451,17 @@ class RotationFunction(pulumi.ComponentResource):
             f"{name}-invoke", function=self.function.name, action="lambda:InvokeFunction",
             principal="secretsmanager.amazonaws.com", source_account=self.account_id, opts=self._child())
         self.arn = self.function.arn
+        self.name = self.function.name
         self.role_arn = self.role.arn
         self.security_group_id = self.security_group.id
-        self.register_outputs({"arn": self.arn, "name": self.function.name, "role_arn": self.role_arn,
+        self.source_code_hash = pulumi.Output.from_input(self.archive.source_code_hash)
+        # AWS refuses a rotation until the invoke permission exists, and the immediate first rotation fails
+        # without the role's secrets permissions: the ARN carries both as dependencies.
+        self.ready_arn = pulumi.Output.all(self.function.arn, self.permission.id, self.secrets_policy.id).apply(
+            lambda values: values[0])
+        self.register_outputs({"arn": self.arn, "name": self.name, "role_arn": self.role_arn,
                                "security_group_id": self.security_group_id,
-                               "source_code_hash": self.archive.source_code_hash})
-
-    @property
-    def rotation_dependencies(self) -> list[pulumi.Resource]:
-        """What a SecretRotation must wait for: AWS refuses the rotation until the invoke permission exists, and
-        the immediate first rotation fails without the role's secrets permissions."""
-        return [self.permission, self.secrets_policy]
+                               "source_code_hash": self.source_code_hash, "ready_arn": self.ready_arn})
 
     def _child(self, **extra) -> pulumi.ResourceOptions:
         return pulumi.ResourceOptions(parent=self, **extra)
@@ -400,7 +476,7 @@ class RotationFunction(pulumi.ComponentResource):
         rotation only). None when the function redeploys nothing."""
         if self._args.ecs_service is None:
             return None
-        cluster, service = self._args.ecs_service
+        cluster, service = self._args.ecs_service.cluster, self._args.ecs_service.service
         metric = "".join(part.capitalize() for part in self._args.kind.split("_")) + "RedeployFailures"
         namespace = f"securestack/{self._args.environment}/rotation"
         metric_filter = aws.cloudwatch.LogMetricFilter(
@@ -498,7 +574,7 @@ class RotationFunction(pulumi.ComponentResource):
                  "Resource": args.database.master_secret_key_arn, "Condition": via_secrets_manager},
             ]
         if args.ecs_service is not None:
-            cluster, service = args.ecs_service
+            cluster, service = args.ecs_service.cluster, args.ecs_service.service
             statements.append({"Sid": "RedeployTheConsumingService", "Effect": "Allow", "Action": "ecs:UpdateService",
                                "Resource": self._arn("ecs", f"service/{cluster}/{service}")})
         return aws.iam.RolePolicy(f"{self._name}-secrets", role=self.role.id, policy=policy_json(statements),

@@ -5,13 +5,14 @@ import pulumi
 import pulumi_aws as aws
 
 from securestack.components.access_logs import AccessLogBucket, AccessLogBucketArgs
-from securestack.components.audit import AuditTrail, AuditTrailArgs, logs_key_statements, secret_arn_pattern, secret_name_pattern
+from securestack.components.audit import (AlarmSubscription, AuditTrail, AuditTrailArgs, TrailBucketLifecycle,
+                                          logs_key_statements, secret_arn_pattern, secret_name_pattern)
 from securestack.components.backup import DatabaseBackupPlan, DatabaseBackupPlanArgs
 from securestack.components.common import provider_identity
 from securestack.components.database import (EncryptedPostgres, EncryptedPostgresArgs, LogStatement,
                                              PointInTimeRestore, RESTORE_TIME_FORMAT)
 from securestack.components.keys import EnvironmentKeys, EnvironmentKeysArgs, KeyPolicyStatements
-from securestack.components.load_balancer import TlsLoadBalancer, TlsLoadBalancerArgs
+from securestack.components.load_balancer import TlsLoadBalancer, TlsLoadBalancerArgs, TlsLoadBalancerCertificate
 from securestack.components.network import ExistingVpc, Network, NetworkArgs
 from securestack.infra.endpoints import with_extras
 from securestack.infra.secrets_program import Platform, build_secrets_and_app, private_code
@@ -76,6 +77,46 @@ def database_args(settings: StackSettings, network: Network, keys: EnvironmentKe
         log_min_duration_statement_ms=database.log_min_duration_statement_ms,
         log_statement=LogStatement(database.log_statement), log_retention_days=settings.logs.retention_days,
         restore=point_in_time_restore(database.restore), tags=settings.base_tags())
+def load_balancer_args(settings: StackSettings, network: Network, keys: EnvironmentKeys,
+                       access_logs: AccessLogBucket) -> TlsLoadBalancerArgs:
+    lb = settings.load_balancer
+    return TlsLoadBalancerArgs(
+        environment=settings.environment, production=settings.is_production, vpc_id=network.vpc_id,
+        public_subnet_ids=network.public_subnet_ids, logs_key_arn=keys.logs_key_arn,
+        certificate=TlsLoadBalancerCertificate(certificate_arn=lb.certificate_arn, domain_name=lb.domain_name,
+                                               hosted_zone_id=lb.hosted_zone_id),
+        tls_policy=lb.tls_policy, target_protocol=lb.target_protocol, target_port=lb.target_port,
+        health_check_path=lb.health_check_path, health_check_matcher=lb.health_check_matcher,
+        deregistration_delay_seconds=lb.deregistration_delay_seconds, idle_timeout_seconds=lb.idle_timeout_seconds,
+        hsts_max_age_seconds=lb.hsts_max_age_seconds, rate_limit=lb.rate_limit,
+        rate_limit_window_seconds=lb.rate_limit_window_seconds,
+        access_log_expiration_days=lb.access_log_expiration_days,
+        # Unset: the stack-wide log retention.
+        waf_log_retention_days=lb.waf_log_retention_days or settings.logs.retention_days,
+        deletion_protection=lb.deletion_protection, tags=settings.base_tags(),
+        server_access_logs=access_logs.target("alb-logs/"))
+
+
+def audit_args(settings: StackSettings, keys: EnvironmentKeys, secret_id_patterns: list[pulumi.Input[str]],
+               program_principals: list[pulumi.Input[str]], edge: TlsLoadBalancer,
+               access_logs: AccessLogBucket) -> AuditTrailArgs:
+    audit = settings.audit
+    lifecycle = audit.bucket_lifecycle
+    return AuditTrailArgs(
+        environment=settings.environment, production=settings.is_production, logs_key_arn=keys.logs_key_arn,
+        log_retention_days=settings.logs.retention_days,
+        organization_trail_log_group_name=audit.organization_trail_log_group_name,
+        bucket_lifecycle=TrailBucketLifecycle(
+            transition_to_glacier_days=lifecycle.transition_to_glacier_days,
+            expiration_days=lifecycle.expiration_days,
+            noncurrent_version_expiration_days=lifecycle.noncurrent_version_expiration_days),
+        subscriptions=[AlarmSubscription(protocol=s.protocol, endpoint=s.endpoint) for s in audit.subscriptions],
+        waf_blocked_requests_threshold=audit.waf_blocked_requests_threshold,
+        secret_id_patterns=secret_id_patterns,
+        # The program's principals first, then the configured ones: the order of the metric filter pattern.
+        expected_secret_principals=[*program_principals, *audit.expected_secret_principals],
+        web_acl_metric_name=edge.web_acl_name, tags=settings.base_tags(),
+        server_access_logs=access_logs.target("cloudtrail/"))
 
 
 def build() -> None:
@@ -86,7 +127,7 @@ def build() -> None:
     account, partition = deployment_account(provider)
 
     # Key-policy statements are JSON text in the Args (any language can pass them).
-    logs_statements = logs_key_statements(env, settings.audit, account, partition, settings.region)
+    logs_statements = logs_key_statements(env, settings.audit.creates_trail, account, partition, settings.region)
     keys = EnvironmentKeys("keys", EnvironmentKeysArgs(
         environment=env, production=production, deletion_window_days=settings.keys.deletion_window_days,
         tags=tags, extra_statements=KeyPolicyStatements(
@@ -104,23 +145,15 @@ def build() -> None:
     access_logs = AccessLogBucket("access-logs", AccessLogBucketArgs(
         environment=env, production=production, expiration_days=settings.audit.server_access_log_expiration_days,
         tags=tags), opts)
-    edge = TlsLoadBalancer("edge", TlsLoadBalancerArgs(
-        environment=env, production=production, settings=settings.load_balancer, vpc_id=network.vpc_id,
-        public_subnet_ids=network.public_subnet_ids, logs_key_arn=keys.logs_key_arn,
-        log_retention_days=settings.logs.retention_days, tags=tags,
-        server_access_logs=access_logs.target("alb-logs/")), opts)
+    edge = TlsLoadBalancer("edge", load_balancer_args(settings, network, keys, access_logs), opts)
 
     secrets_and_app = build_secrets_and_app(settings, Platform(
         keys=keys, network=network, database=database, account=account, partition=partition, edge=edge,
         access_logs=access_logs), opts)
 
-    audit = AuditTrail("audit", AuditTrailArgs(
-        environment=env, production=production, settings=settings.audit, logs_key_arn=keys.logs_key_arn,
-        log_retention_days=settings.logs.retention_days,
-        secret_id_patterns=[secret_name_pattern(f"securestack/{env}/"),
-                            database.master_secret_arn.apply(secret_arn_pattern)],
-        expected_secret_principals=secrets_and_app.principals, web_acl_metric_name=edge.web_acl_name, tags=tags,
-        server_access_logs=access_logs.target("cloudtrail/")), opts)
+    audit = AuditTrail("audit", audit_args(settings, keys, [
+        secret_name_pattern(f"securestack/{env}/"), database.master_secret_arn.apply(secret_arn_pattern)],
+        secrets_and_app.principals, edge, access_logs), opts)
 
     secrets_and_app.alarm_on_redeploy_failures(audit.alarm_topic_arn)
 

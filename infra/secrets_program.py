@@ -18,17 +18,18 @@ import pulumi
 
 import json
 
-from securestack.components.app import (AppService, AppServiceArgs, RuntimeSecretAccess, SecretVariable, execution_role_arn,
-                            task_role_arn)
+from securestack.components.app import (AppService, AppServiceArgs, RuntimeSecretAccess, SecretVariable,
+                                        execution_role_arn, task_role_arn)
 from securestack.components.database import EncryptedPostgres
 from securestack.components.keys import EnvironmentKeys
 from securestack.components.network import Network
 from securestack.components.access_logs import AccessLogBucket
 from securestack.components.code_signing import RotatorCodeSigning, RotatorCodeSigningArgs
-from securestack.components.rotation import (TRACING_MODE, RotationFunction, RotationFunctionArgs, RotatorDatabaseAccess,
-                                 function_name, role_name)
-from securestack.components.secrets import (DatabaseUserSecret, DatabaseUserSecretArgs, ScopedApiKeys, ScopedApiKeysArgs,
-                                SecretStoreArgs, WebhookSecrets, WebhookSecretsArgs, secret_name)
+from securestack.components.rotation import (TRACING_MODE, RedeployedService, RotationFunction, RotationFunctionArgs,
+                                             RotatorDatabaseAccess, function_name, role_name)
+from securestack.components.secrets import (ApiKey, DatabaseUserSecret, DatabaseUserSecretArgs, ScopedApiKeys,
+                                            ScopedApiKeysArgs, SecretStoreArgs, Webhook, WebhookSecrets,
+                                            WebhookSecretsArgs, secret_name)
 from securestack.infra.endpoints import PrivateCode
 from securestack.infra.settings import StackSettings
 from securestack.infra.settings.secrets import APP_CONSUMER, key_prefix
@@ -86,9 +87,9 @@ def _rotators(settings: StackSettings, platform: Platform,
             environment=env, kind=kind, secret_path=secret_path, secrets_key_arn=keys.secrets_key_arn,
             logs_key_arn=keys.logs_key_arn, log_retention_days=settings.logs.retention_days,
             vpc_id=network.vpc_id, vpc_cidr=network.vpc_cidr, private_subnet_ids=network.private_subnet_ids,
-            code_signing=code_signing, reserved_concurrency=settings.secrets.rotator_reserved_concurrency,
+            code_signing=code_signing.target(), reserved_concurrency=settings.secrets.rotator_reserved_concurrency,
             log_level=settings.secrets.rotator_log_level, database=database,
-            ecs_service=(app.cluster_name(env), app.service_name(env)) if redeploy else None,
+            ecs_service=RedeployedService(app.cluster_name(env), app.service_name(env)) if redeploy else None,
             writes_verifier_records=kind == API_KEY_ROTATION, tags=settings.base_tags()), opts)
 
     rotators = {}
@@ -113,14 +114,16 @@ def _store(settings: StackSettings, platform: Platform, rotator: RotationFunctio
         readers[APP_CONSUMER] = app_reader
     return SecretStoreArgs(
         environment=env, production=settings.is_production, secrets_key_arn=platform.keys.secrets_key_arn,
-        recovery_window_days=settings.secrets.recovery_window_days, rotator=rotator, consumer_role_arns=readers,
+        rotator_arn=rotator.arn, rotator_role_arn=rotator.role_arn, rotator_ready=rotator.ready_arn,
+        recovery_window_days=settings.secrets.recovery_window_days, consumer_role_arns=readers,
         app_ecs_service=f"{app.cluster_name(env)}/{app.service_name(env)}" if redeploy_app else None,
         tags=settings.base_tags())
 
 
 def app_task_role(settings: StackSettings, platform: Platform) -> Optional[pulumi.Output[str]]:
     app = settings.app
-    return task_role_arn(settings.environment, app, platform.account, platform.partition) if app.enabled else None
+    return task_role_arn(settings.environment, app.name, platform.account, platform.partition) \
+        if app.enabled else None
 
 
 @dataclass
@@ -132,10 +135,11 @@ class SecretEntries:
     def components(self) -> list:
         return [c for c in (self.api_keys, self.webhooks, self.database_user) if c is not None]
 
-    def readiness_of(self, settings: StackSettings) -> list[pulumi.Resource]:
-        """What exists once every secret the app's tasks inject has a value: the database login only. What the
-        app reads at run time (verifier records, signing secrets) it reloads, so its tasks need not wait."""
-        return list(self.database_user.readiness.values()) if settings.app.database_user else []
+    def readiness_of(self, settings: StackSettings) -> list[pulumi.Output[str]]:
+        """What exists once every secret the app's tasks inject has a value (as URNs, which carry the
+        dependency): the database login only. What the app reads at run time (verifier records, signing secrets)
+        it reloads, so its tasks need not wait."""
+        return [ready.urn for ready in self.database_user.readiness.values()] if settings.app.database_user else []
 
     def verified_keys(self, settings: StackSettings) -> list[str]:
         return settings.app.verified_keys(settings.api_keys) if self.api_keys is not None else []
@@ -150,14 +154,19 @@ def _secrets(settings: StackSettings, platform: Platform, rotators: dict[str, Ro
         verifiers = {name: [task_role] for name in app.verified_keys(settings.api_keys)} if task_role else {}
         # No app reader: the app never reads a key's value, only its verifier record.
         api_keys = ScopedApiKeys("api-keys", ScopedApiKeysArgs(
-            store=_store(settings, platform, rotators[API_KEY_ROTATION]), keys=settings.api_keys.root,
+            store=_store(settings, platform, rotators[API_KEY_ROTATION]), keys=[ApiKey(
+                name=key.name, scopes=list(key.scopes), consumers=list(key.consumers), internal=key.internal,
+                rotation_days=key.rotation_days, previous_grace_days=key.previous_grace_days,
+                description=key.description) for key in settings.api_keys.root],
             key_prefix=key_prefix(settings.tier), verifier_reader_arns=verifiers), opts)
     if settings.webhooks.root:
         # The app signs at run time with its task role: nothing injected, so no redeploy after a rotation.
         webhooks = WebhookSecrets("webhooks", WebhookSecretsArgs(
             store=_store(settings, platform, rotators[WEBHOOK_ROTATION], app_reader=task_role),
-            webhooks=settings.webhooks.root), opts)
-    execution_role = execution_role_arn(settings.environment, app, platform.account, platform.partition) \
+            webhooks=[Webhook(name=hook.name, consumers=list(hook.consumers), rotation_days=hook.rotation_days,
+                              previous_grace_days=hook.previous_grace_days, description=hook.description)
+                      for hook in settings.webhooks.root]), opts)
+    execution_role = execution_role_arn(settings.environment, app.name, platform.account, platform.partition) \
         if app.enabled else None
     database_user = DatabaseUserSecret("database-user", DatabaseUserSecretArgs(
         store=_store(settings, platform, rotators[POSTGRES_ROTATION], app_reader=execution_role,
@@ -190,15 +199,15 @@ def public_url(settings: StackSettings, platform: Platform) -> Optional[pulumi.I
 def _runtime_access(settings: StackSettings, entries: SecretEntries) -> RuntimeSecretAccess:
     verified = entries.verified_keys(settings)
     return RuntimeSecretAccess(
-        verified_key_arns=[entries.api_keys.arns[name] for name in verified],
-        verifier_record_arns=[entries.api_keys.verifier_arns[name] for name in verified],
-        signing_secret_arns=[entries.webhooks.arns[name] for name in settings.app.webhooks])
+        verified_key_arns=[entries.api_keys.arns_by_name[name] for name in verified],
+        verifier_record_arns=[entries.api_keys.verifier_arns_by_name[name] for name in verified],
+        signing_secret_arns=[entries.webhooks.arns_by_name[name] for name in settings.app.webhooks])
 
 
 def _runtime_configuration(settings: StackSettings, entries: SecretEntries) -> dict[str, pulumi.Input[str]]:
     """The contract with securestack_runtime: ARNs as JSON, never a value."""
-    verified = [entries.api_keys.arns[name] for name in entries.verified_keys(settings)]
-    signing = {name: entries.webhooks.arns[name] for name in settings.app.webhooks}
+    verified = [entries.api_keys.arns_by_name[name] for name in entries.verified_keys(settings)]
+    signing = {name: entries.webhooks.arns_by_name[name] for name in settings.app.webhooks}
     return {API_KEY_VERIFIERS_VARIABLE: pulumi.Output.all(*verified).apply(json.dumps),
             WEBHOOK_SECRETS_VARIABLE: pulumi.Output.all(**signing).apply(lambda arns: json.dumps(arns, sort_keys=True))}
 
@@ -225,14 +234,18 @@ def _app(settings: StackSettings, platform: Platform, entries: SecretEntries,
          opts: pulumi.ResourceOptions) -> AppService:
     app, edge, network, keys = settings.app, platform.edge, platform.network, platform.keys
     service = AppService("app", AppServiceArgs(
-        environment=settings.environment, settings=app, vpc_id=network.vpc_id, vpc_cidr=network.vpc_cidr,
+        environment=settings.environment, image=app.image, name=app.name, cpu=app.cpu, memory=app.memory,
+        cpu_architecture=app.cpu_architecture, desired_count=app.desired_count, container_port=app.container_port,
+        health_check_grace_seconds=app.health_check_grace_seconds, user=app.user,
+        vpc_id=network.vpc_id, vpc_cidr=network.vpc_cidr,
         private_subnet_ids=network.private_subnet_ids, target_group_arn=edge.target_group_arn,
         load_balancer_security_group_id=edge.security_group_id, secrets_key_arn=keys.secrets_key_arn,
         logs_key_arn=keys.logs_key_arn, log_retention_days=settings.logs.retention_days,
         secret_variables=_secret_variables(settings, entries), runtime_secrets=_runtime_access(settings, entries),
         environment_variables=_plain_environment(settings, platform, entries),
         database_security_group_id=platform.database.security_group_id if app.database_user else None,
-        start_after=[edge, *entries.readiness_of(settings)], tags=settings.base_tags()), opts)
+        # The whole load balancer (its URN stands for all its children) and the injected secrets' readiness.
+        start_after=[edge.urn, *entries.readiness_of(settings)], tags=settings.base_tags()), opts)
     edge.allow_to_targets(app.name, service.security_group_id, app.container_port)
     if app.database_user:
         platform.database.admit(app.name, service.security_group_id)
@@ -242,7 +255,7 @@ def _app(settings: StackSettings, platform: Platform, entries: SecretEntries,
 def _secret_exports(settings: StackSettings, entries: SecretEntries) -> dict:
     env, exported = settings.environment, {}
     for component in entries.components():
-        for name, arn in component.arns.items():
+        for name, arn in component.arns_by_name.items():
             exported[secret_name(env, component.kind, name)] = {"arn": arn,
                                                                 "rotationDays": component.rotation_days[name]}
     return exported
@@ -253,9 +266,9 @@ def _app_config(settings: StackSettings, platform: Platform, entries: SecretEntr
     env, app, database = settings.environment, settings.app, platform.database
     return {
         "environment": env, "region": settings.region,
-        "secrets": {"apiKeys": dict(entries.api_keys.arns) if entries.api_keys else {},
-                    "apiKeyVerifiers": dict(entries.api_keys.verifier_arns) if entries.api_keys else {},
-                    "webhooks": dict(entries.webhooks.arns) if entries.webhooks else {},
+        "secrets": {"apiKeys": dict(entries.api_keys.arns_by_name) if entries.api_keys else {},
+                    "apiKeyVerifiers": dict(entries.api_keys.verifier_arns_by_name) if entries.api_keys else {},
+                    "webhooks": dict(entries.webhooks.arns_by_name) if entries.webhooks else {},
                     "databaseUser": entries.database_user.arn},
         "endpoints": {"secretsManager": secrets_manager_endpoint(settings.region),
                       "database": {"host": database.address, "port": database.port,

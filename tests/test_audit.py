@@ -718,10 +718,10 @@ def test_existing_organization_trail_gets_only_filters_alarms_and_topic(organiza
 
 # --- the component with what the program passes in ----------------------------------------------------------------
 
-def audit_alone(settings: AuditSettings, **args: Any) -> Recording:
+def audit_alone(**args: Any) -> Recording:
     def program() -> None:
         AuditTrail("audit", AuditTrailArgs(
-            environment="unit", production=False, settings=settings, log_retention_days=365,
+            environment="unit", production=False, log_retention_days=365,
             logs_key_arn="arn:aws:kms:us-east-1:111111111111:key/0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0", **args))
     return record(program, stack="unit", config={"aws:region": "us-east-1"})
 
@@ -729,7 +729,7 @@ def audit_alone(settings: AuditSettings, **args: Any) -> Recording:
 def test_program_named_principals_are_expected_and_web_acl_is_watched():
     rotator = "arn:aws:iam::111111111111:role/service/unit-api-key-rotation-role"
     recording = audit_alone(
-        AuditSettings(waf_blocked_requests_threshold=250),
+        waf_blocked_requests_threshold=250,
         secret_id_patterns=["*securestack/unit/*"], expected_secret_principals=[rotator],
         web_acl_metric_name="securestack-unit-edge")
     unexpected = project_pattern(recording, "unit", "secrets-unexpected-principal")
@@ -747,10 +747,10 @@ def test_program_named_principals_are_expected_and_web_acl_is_watched():
 def test_a_pattern_aws_would_refuse_fails_the_program():
     quote_in_principal = 'arn:aws:iam::111111111111:role/bad"role'
     with pytest.raises(Exception, match="metric filter pattern"):
-        audit_alone(AuditSettings(), expected_secret_principals=[quote_in_principal])
+        audit_alone(expected_secret_principals=[quote_in_principal])
     too_many = [f"arn:aws:iam::111111111111:role/consumer-role-number-{i:03d}" for i in range(20)]
     with pytest.raises(Exception, match="max 1024"):
-        audit_alone(AuditSettings(), secret_id_patterns=["*securestack/unit/*"], expected_secret_principals=too_many)
+        audit_alone(secret_id_patterns=["*securestack/unit/*"], expected_secret_principals=too_many)
 
 
 # --- settings ---------------------------------------------------------------------------------------------------

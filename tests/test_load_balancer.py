@@ -14,8 +14,9 @@ import pulumi
 import pytest
 
 from securestack.components.load_balancer import (COUNTED_RULES, ELB_LOG_DELIVERY_SERVICE, LEGACY_ELB_LOG_ACCOUNTS,
-                                      MANAGED_RULE_GROUPS, REDACTED_HEADERS, TlsLoadBalancer, TlsLoadBalancerArgs,
-                                      access_log_bucket_policy, autoname_fits)
+                                                  MANAGED_RULE_GROUPS, REDACTED_HEADERS, TlsLoadBalancer,
+                                                  TlsLoadBalancerArgs, TlsLoadBalancerCertificate,
+                                                  access_log_bucket_policy, autoname_fits)
 from securestack.infra.recording import Recording, RecordedResource, record
 from securestack.infra.settings import SettingsError, build_settings
 from securestack.infra.settings.edge import (DEFAULT_TLS_POLICY, ELB17_TLS_POLICIES, WAF_RATE_LIMIT_MAX, WAF_RATE_LIMIT_MIN,
@@ -251,12 +252,12 @@ def test_security_group_egress_goes_only_to_the_targets_security_group_and_port(
 def _standalone_edge(name: str = "edge", with_app: bool = False):
     """A program with just the component (an existing VPC), optionally opening egress to an app."""
     def program():
-        settings = LoadBalancerSettings(certificate_arn="arn:aws:acm:us-east-1:111111111111:certificate/"
-                                                        "6f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b")
+        certificate = TlsLoadBalancerCertificate(certificate_arn="arn:aws:acm:us-east-1:111111111111:certificate/"
+                                                                 "6f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b")
         lb = TlsLoadBalancer(name, TlsLoadBalancerArgs(
-            environment="unit", production=False, settings=settings, vpc_id="vpc-0123456789abcdef0",
+            environment="unit", production=False, certificate=certificate, vpc_id="vpc-0123456789abcdef0",
             public_subnet_ids=["subnet-0123456789abcdef0", "subnet-0123456789abcdef1"],
-            logs_key_arn="arn:aws:kms:us-east-1:111111111111:key/abc", log_retention_days=30))
+            logs_key_arn="arn:aws:kms:us-east-1:111111111111:key/abc", waf_log_retention_days=30))
         if with_app:
             lb.allow_to_targets("app", "sg-0aaaaaaaaaaaaaaaa", 8443)
         pulumi.export("securityGroupId", lb.security_group_id)

@@ -6,28 +6,16 @@ from typing import Literal, Optional
 
 from pydantic import Field, field_validator, model_validator
 
+# Sizes, image references, names and users are the app component's rules; the settings check them at their keys.
+from securestack.components.app import ENV_NAME, FARGATE_MEMORY, IMAGE, USER, cluster_name, service_name
+
 from .base import CONFIG_NAMESPACE, SettingsModel, unique
 from .edge import HEALTH_CHECK_PATH
 from .secrets import APP_CONSUMER, SECRET_NAME
 
-# Fargate's valid (cpu units -> memory MiB) combinations.
-FARGATE_MEMORY = {
-    256: (512, 1024, 2048),
-    512: tuple(range(1024, 4097, 1024)),
-    1024: tuple(range(2048, 8193, 1024)),
-    2048: tuple(range(4096, 16385, 1024)),
-    4096: tuple(range(8192, 30721, 1024)),
-    8192: tuple(range(16384, 61441, 4096)),
-    16384: tuple(range(32768, 122881, 8192)),
-}
-# registry/repository[:tag][@sha256:digest]; a digest pins exactly what runs.
-IMAGE = re.compile(r"^(?P<repository>[a-z0-9]+([._/-][a-z0-9]+)*(:\d+)?(/[a-z0-9]+([._-][a-z0-9]+)*)+)"
-                   r"(:(?P<tag>[\w][\w.-]{0,127}))?(@(?P<digest>sha256:[0-9a-f]{64}))?$")
-ENV_NAME = re.compile(r"^[A-Z][A-Z0-9_]{0,63}$")
 # Names that would make a plain environment variable carry a secret; secrets are injected by reference.
 SECRET_LOOKING_NAME = re.compile(r"(SECRET|PASSWORD|PASSWD|TOKEN|API_?KEY|PRIVATE|CREDENTIAL)")
 SECRET_LOOKING_VALUE = re.compile(r"(sk_(live|test)_|whsec_|-----BEGIN)")
-USER = re.compile(r"^(\d{1,10})(:\d{1,10})?$")
 SESSION_TTL_MAX = 7 * 24 * 3600  # the guide: sessions expire after 7 days
 MAGIC_LINK_TTL_MAX = 15 * 60  # the guide: login links expire after 15 minutes
 
@@ -121,10 +109,10 @@ class AppSettings(SettingsModel):
         return self.image is not None
 
     def cluster_name(self, environment: str) -> str:
-        return f"securestack-{environment}"
+        return cluster_name(environment)
 
     def service_name(self, environment: str) -> str:
-        return f"securestack-{environment}-{self.name}"
+        return service_name(environment, self.name)
 
     def image_digest_pinned(self) -> bool:
         match = IMAGE.match(self.image or "")

@@ -6,25 +6,16 @@ from typing import Callable, Literal, Optional
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
+# The component owns what AWS and Security Hub accept for its fields; the settings check the same rules at their
+# config keys (infra imports from components, never the other way).
+from securestack.components.load_balancer import (DEFAULT_TLS_POLICY, ELB17_TLS_POLICIES,  # noqa: F401
+                                                  HEALTH_CHECK_MATCHER, HEALTH_CHECK_PATH, HSTS_MIN_MAX_AGE_SECONDS,
+                                                  WAF_RATE_LIMIT_MAX, WAF_RATE_LIMIT_MIN)
+
 from .base import SettingsModel
 from .common import check_log_retention, check_stack_region_and_account
 
-# The policies Security Hub control ELB.17 accepts ("sslPolicies", not customizable), from the control's page in
-# the Security Hub user guide. Every one allows TLS 1.2+ only; anything else (the API default
-# ELBSecurityPolicy-2016-08 allows TLS 1.0) fails the control.
-ELB17_TLS_POLICIES = (
-    "ELBSecurityPolicy-TLS13-1-2-2021-06",
-    "ELBSecurityPolicy-TLS13-1-2-FIPS-2023-04",
-    "ELBSecurityPolicy-TLS13-1-3-2021-06",
-    "ELBSecurityPolicy-TLS13-1-3-FIPS-2023-04",
-    "ELBSecurityPolicy-TLS13-1-2-Res-2021-06",
-    "ELBSecurityPolicy-TLS13-1-2-Res-FIPS-2023-04",
-)
-DEFAULT_TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-Res-2021-06"
 
-# botocore's wafv2 model: RateLimit min 10, max 2,000,000,000; EvaluationWindowSec 60/120/300/600.
-WAF_RATE_LIMIT_MIN, WAF_RATE_LIMIT_MAX = 10, 2_000_000_000
-HSTS_MIN_MAX_AGE_SECONDS = 31_536_000  # one year, the minimum browsers' HSTS preload lists accept
 PRODUCTION_MIN_ACCESS_LOG_DAYS = 365  # a year of request history for incident response (PCI DSS 10.5.1)
 
 CERTIFICATE_ARN = re.compile(
@@ -32,10 +23,6 @@ CERTIFICATE_ARN = re.compile(
     r"certificate/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 DNS_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 HOSTED_ZONE_ID = re.compile(r"^Z[A-Z0-9]{1,31}$")
-HEALTH_CHECK_PATH = re.compile(r"^/[\x21-\x7e]{0,1023}$")
-# ALB matcher: codes 200-499 as a value, a comma list or a range.
-HEALTH_CHECK_MATCHER = re.compile(r"^[2-4]\d\d(-[2-4]\d\d)?(,[2-4]\d\d(-[2-4]\d\d)?)*$")
-
 NO_CERTIFICATE = ("no certificate source: set certificateArn (an existing ACM certificate) or domainName + "
                   "hostedZoneId (a DNS-validated certificate is created)")
 BOTH_CERTIFICATES = "set either certificateArn or domainName + hostedZoneId, not both"

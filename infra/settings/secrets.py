@@ -17,24 +17,18 @@ from typing import Any, ClassVar, Optional
 
 from pydantic import ConfigDict, Field, RootModel, ValidationInfo, field_validator
 
+# The naming and tagging rules are the secrets component's; the settings check them at their config keys.
+from securestack.components.secrets import (DEFAULT_PREVIOUS_GRACE_DAYS, MAX_PREVIOUS_GRACE_DAYS,  # noqa: F401
+                                            MAX_ROTATION_DAYS, SCOPE, SECRET_NAME, SECRET_NAME_MAX, TAG_VALUE_MAX,
+                                            WILDCARD_SCOPE, WILDCARD_SCOPE_TAG, scope_tag)
+
 from .base import CONFIG_NAMESPACE, SettingsModel, unique
 from .common import Tier
 
 APP_CONSUMER = "app"  # the app service of this stack: internet-facing (behind the load balancer)
-MAX_ROTATION_DAYS = 90  # the guides: every key rotated at least every 90 days
 PRODUCTION_RECOVERY_WINDOW_DAYS = 30
-WILDCARD_SCOPE = "*"
-WILDCARD_SCOPE_TAG = "ALL_SCOPES"  # tag spelling of `*` (AWS tag values refuse '*')
-SECRET_NAME = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
-SECRET_NAME_MAX = 40  # keeps env var names, Pulumi names and secret paths short
-SCOPE = re.compile(r"^[a-z][a-z0-9_-]*:[a-z][a-z0-9_-]*$")
 CONSUMER_NAME = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
 ROLE_ARN = re.compile(r"^arn:aws(-[a-z]+)*:iam::(?P<account>\d{12}):role/[\w+=,.@/-]{1,512}$")
-TAG_VALUE_MAX = 256
-# Days the previous value keeps working after a rotation (tag `securestack:previous-grace-days`, 0..30, the
-# rotators' contract); 0: it stops the moment the new one is current.
-DEFAULT_PREVIOUS_GRACE_DAYS = 7
-MAX_PREVIOUS_GRACE_DAYS = 30
 APP_NEVER_HOLDS_A_KEY = (f"'{APP_CONSUMER}' cannot be a consumer of a self-issued API key: the app verifies keys from "
                          "their digests (verifier records) and never holds a key value; list the key under "
                          f"{CONFIG_NAMESPACE}:app.verifiesApiKeys (default: every key) and name its callers "
@@ -119,11 +113,6 @@ def _checked_description(value: Optional[str]) -> Optional[str]:
     if value is not None and len(value) > 200:
         raise ValueError("must be at most 200 characters")
     return value
-
-
-def scope_tag(scopes: list[str]) -> str:
-    """The `securestack:scopes` tag value the rotators decode (space-separated, `*` as ALL_SCOPES)."""
-    return " ".join(WILDCARD_SCOPE_TAG if scope == WILDCARD_SCOPE else scope for scope in scopes)
 
 
 # BareCommerce's key table: separate keys per purpose with the fewest scopes, admin keys for internal tools only.
