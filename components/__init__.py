@@ -13,36 +13,39 @@ if TYPE_CHECKING:
     from .access_logs import AccessLogBucket, AccessLogBucketArgs
     from .app import AppService, AppServiceArgs, RuntimeSecretAccess, SecretVariable
     from .args import ArgsError
-    from .audit import AuditTrail, AuditTrailArgs
+    from .audit import AlarmSubscription, AuditTrail, AuditTrailArgs, TrailBucketLifecycle
     from .backup import DatabaseBackupPlan, DatabaseBackupPlanArgs
-    from .code_signing import RotatorCodeSigning, RotatorCodeSigningArgs
+    from .code_signing import CodeSigningTarget, RotatorCodeSigning, RotatorCodeSigningArgs
     from .common import ServerAccessLogTarget
     from .database import EncryptedPostgres, EncryptedPostgresArgs, LogStatement, PointInTimeRestore
     from .keys import EnvironmentKeys, EnvironmentKeysArgs, KeyPolicyStatements
-    from .load_balancer import TlsLoadBalancer, TlsLoadBalancerArgs
+    from .load_balancer import TlsLoadBalancer, TlsLoadBalancerArgs, TlsLoadBalancerCertificate
     from .network import ExistingVpc, Network, NetworkArgs
-    from .rotation import RotationFunction, RotationFunctionArgs, RotatorDatabaseAccess
-    from .secrets import (DatabaseUserSecret, DatabaseUserSecretArgs, RotatedSecrets, ScopedApiKeys,
-                          ScopedApiKeysArgs, SecretStoreArgs, WebhookSecrets, WebhookSecretsArgs)
+    from .rotation import RedeployedService, RotationFunction, RotationFunctionArgs, RotatorDatabaseAccess
+    from .secrets import (ApiKey, DatabaseUserSecret, DatabaseUserSecretArgs, RotatedSecrets, ScopedApiKeys,
+                          ScopedApiKeysArgs, SecretStoreArgs, Webhook, WebhookSecrets, WebhookSecretsArgs)
 
 # Exported name -> the module of this package that defines it.
 _EXPORTS = {
     "AccessLogBucket": "access_logs", "AccessLogBucketArgs": "access_logs",
     "AppService": "app", "AppServiceArgs": "app", "RuntimeSecretAccess": "app", "SecretVariable": "app",
     "ArgsError": "args",
-    "AuditTrail": "audit", "AuditTrailArgs": "audit",
+    "AlarmSubscription": "audit", "AuditTrail": "audit", "AuditTrailArgs": "audit", "TrailBucketLifecycle": "audit",
     "DatabaseBackupPlan": "backup", "DatabaseBackupPlanArgs": "backup",
-    "RotatorCodeSigning": "code_signing", "RotatorCodeSigningArgs": "code_signing",
+    "CodeSigningTarget": "code_signing", "RotatorCodeSigning": "code_signing",
+    "RotatorCodeSigningArgs": "code_signing",
     "ServerAccessLogTarget": "common",
     "EncryptedPostgres": "database", "EncryptedPostgresArgs": "database", "LogStatement": "database",
     "PointInTimeRestore": "database",
     "EnvironmentKeys": "keys", "EnvironmentKeysArgs": "keys", "KeyPolicyStatements": "keys",
     "TlsLoadBalancer": "load_balancer", "TlsLoadBalancerArgs": "load_balancer",
+    "TlsLoadBalancerCertificate": "load_balancer",
     "ExistingVpc": "network", "Network": "network", "NetworkArgs": "network",
-    "RotationFunction": "rotation", "RotationFunctionArgs": "rotation", "RotatorDatabaseAccess": "rotation",
-    "DatabaseUserSecret": "secrets", "DatabaseUserSecretArgs": "secrets", "RotatedSecrets": "secrets",
-    "ScopedApiKeys": "secrets", "ScopedApiKeysArgs": "secrets", "SecretStoreArgs": "secrets",
-    "WebhookSecrets": "secrets", "WebhookSecretsArgs": "secrets",
+    "RedeployedService": "rotation", "RotationFunction": "rotation", "RotationFunctionArgs": "rotation",
+    "RotatorDatabaseAccess": "rotation",
+    "ApiKey": "secrets", "DatabaseUserSecret": "secrets", "DatabaseUserSecretArgs": "secrets",
+    "RotatedSecrets": "secrets", "ScopedApiKeys": "secrets", "ScopedApiKeysArgs": "secrets",
+    "SecretStoreArgs": "secrets", "Webhook": "secrets", "WebhookSecrets": "secrets", "WebhookSecretsArgs": "secrets",
 }
 __all__ = sorted(_EXPORTS)
 

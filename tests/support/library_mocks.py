@@ -3,6 +3,7 @@ gets an id and an ARN; the account, region and partition lookups answer one test
 mocks (Pulumi's unit-testing guide: mocks first, then the program's imports)."""
 import pulumi
 
+MASTER_SECRET = "arn:aws:secretsmanager:us-east-1:123456789012:secret:rds!db-1"
 
 class Mocks(pulumi.runtime.Mocks):
     """Every resource gets an id and an ARN; the account/region/partition lookups answer one test account."""
@@ -12,7 +13,7 @@ class Mocks(pulumi.runtime.Mocks):
         if args.typ == "aws:rds/instance:Instance":
             state.update(address=f"{args.name}.abc.us-east-1.rds.amazonaws.com", port=5432,
                          endpoint=f"{args.name}.abc.us-east-1.rds.amazonaws.com:5432",
-                         master_user_secrets=[{"secret_arn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:rds!db-1"}])
+                         master_user_secrets=[{"secret_arn": MASTER_SECRET}])
         if args.typ == "aws:lb/loadBalancer:LoadBalancer":
             state.update(dns_name=f"{args.name}.us-east-1.elb.amazonaws.com", zone_id="Z35SXDOTRQ7X7K",
                          arn_suffix=f"app/{args.name}/1")

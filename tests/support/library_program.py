@@ -12,10 +12,10 @@ import pulumi
 
 import securestack.components  # noqa: E402
 from securestack.components import (EncryptedPostgres, EncryptedPostgresArgs, TlsLoadBalancer,  # noqa: E402
-                                    TlsLoadBalancerArgs)
-from securestack.infra.settings.edge import LoadBalancerSettings  # noqa: E402
+                                    TlsLoadBalancerArgs, TlsLoadBalancerCertificate)
 
 VPC, KEY = "vpc-0abc", "arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555"
+CERTIFICATE = "arn:aws:acm:us-east-1:123456789012:certificate/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
 
 
 @pulumi.runtime.test  # runs the body on the mock engine and waits for the Output it returns
@@ -25,9 +25,8 @@ def register_and_print_outputs():
         environment="orders", vpc_id=VPC, private_subnet_ids=["subnet-a", "subnet-b"], data_key_arn=KEY,
         logs_key_arn=KEY))
     edge = TlsLoadBalancer("orders-edge", TlsLoadBalancerArgs(
-        environment="orders", production=True,
-        settings=LoadBalancerSettings(certificate_arn="arn:aws:acm:us-east-1:123456789012:certificate/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"),
-        vpc_id=VPC, public_subnet_ids=["subnet-c", "subnet-d"], logs_key_arn=KEY, log_retention_days=365))
+        environment="orders", vpc_id=VPC, public_subnet_ids=["subnet-c", "subnet-d"], logs_key_arn=KEY,
+        certificate=TlsLoadBalancerCertificate(certificate_arn=CERTIFICATE)))
     return pulumi.Output.all(
         database_endpoint=database.endpoint, database_port=database.port, database_arn=database.arn,
         edge_dns_name=edge.dns_name, edge_https_listener_arn=edge.https_listener_arn,
