@@ -92,3 +92,10 @@ def test_the_full_environment_in_another_project_passes_the_policy_pack(monkeypa
             "securestack:index:ScopedApiKeys", "securestack:index:AuditTrail"} <= types
     violations = evaluate(recording, read_stack_config("staging"))
     assert [v for v in violations if v["enforcementLevel"] == "mandatory"] == [], json.dumps(violations, indent=1)
+
+
+def test_the_full_environment_gates_with_the_installed_policy_pack():
+    """The example's `policy/` serves securestack's pack from the installed package (`pulumi up --policy-pack
+    policy` there works as here): the same manifest, version included, and the same entry point."""
+    for name in ("PulumiPolicy.yaml", "__main__.py"):
+        assert (EXAMPLES / "full-environment" / "policy" / name).read_text() == (REPO / "policy" / name).read_text()
