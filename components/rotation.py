@@ -1,17 +1,24 @@
 """RotationFunction: one Secrets Manager rotation Lambda per kind of secret, packaged deterministically.
 
-The archive of a kind is built in memory from `lambdas/<kind>/` (at the zip root), the modules of
-`lambdas/rotation_common/` the kind imports (as a package; e.g. the webhook rotator carries neither the API key
-verifier record nor the ECS redeploy) and the distributions named in `lambdas/<kind>/VENDOR` with their dependencies, copied from the
-installed environment. Entries are sorted and carry fixed timestamps and permissions, so the same source gives
-the same bytes: the archive is written under a name keyed by its sha256 and `pulumi up` sees no change when
-nothing changed. The function deploys the copy AWS Signer signed (components/code_signing.py), never the local
-archive, and its code-signing configuration refuses anything else.
+The archive of a kind is built in memory from the installed package data `securestack.lambdas.<kind>` (at the zip
+root; from the checkout or from a site-packages alike), the modules of `securestack.lambdas.rotation_common` the
+kind imports (as the `rotation_common` package; e.g. the webhook rotator carries neither the API key verifier
+record nor the ECS redeploy) and the distributions named in the kind's `VENDOR` with their dependencies, copied
+from the installed environment. Entries are sorted and carry fixed timestamps and permissions, so the same source
+gives the same bytes wherever the package is installed. The bytes are written to a per-user cache outside the
+package (`archive_cache_dir()`), under a name keyed by their sha256, because Pulumi's Python SDK hands the engine
+an asset only as a file path, a text string or a URI (pulumi/asset.py: FileAsset, StringAsset, RemoteAsset; no
+bytes asset) and a zip is not text. The cache's location never reaches the provider: the Terraform bridge gives the
+AWS provider a copy named by the asset's content hash (pulumi-terraform-bridge pkg/tfbridge/info/assets.go,
+translateToFile: `$TMPDIR/pulumi-asset-<hash>`), so `pulumi up` sees no change when nothing changed, whichever
+machine or cache built the archive. The function deploys the copy AWS Signer signed (components/code_signing.py),
+never the local archive, and its code-signing configuration refuses anything else.
 """
 import base64
 import dis
 import hashlib
 import importlib.metadata
+import importlib.util
 import io
 import os
 import tempfile
@@ -29,10 +36,27 @@ from .args import ArgsError, as_args
 from .code_signing import CodeSigningTarget, SignedCode, signed_code
 from .common import aws_identity, encrypted_log_group, policy_json, renamed_from, service_assume_role_policy
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-LAMBDAS_ROOT = PROJECT_ROOT / "lambdas"
-BUILD_ROOT = PROJECT_ROOT / "build" / "lambda"
 COMMON_PACKAGE = "rotation_common"
+LAMBDAS_PACKAGE = "securestack.lambdas"
+
+
+def _lambdas_root() -> Path:
+    """Where `securestack.lambdas` is installed (the checkout's lambdas/ in an editable install).
+
+    Found from a regular subpackage's spec: `securestack.lambdas` itself is a namespace package, whose editable
+    mapping lists no directory. find_spec imports the parents only (namespaces), never the Lambda code.
+    """
+    spec = importlib.util.find_spec(f"{LAMBDAS_PACKAGE}.{COMMON_PACKAGE}")
+    if spec is None or spec.origin is None:
+        raise RuntimeError(f"{LAMBDAS_PACKAGE}.{COMMON_PACKAGE} is not installed: reinstall securestack")
+    return Path(spec.origin).resolve().parent.parent
+
+
+LAMBDAS_ROOT = _lambdas_root()
+# The archive cache: this variable, else $XDG_CACHE_HOME/securestack, else ~/.cache/securestack (XDG Base
+# Directory Specification: a relative XDG_CACHE_HOME is ignored). Never inside the installed package.
+CACHE_DIR_VARIABLE = "SECURESTACK_CACHE_DIR"
+ARCHIVE_CACHE_SUBDIR = "lambda"
 VENDOR_MANIFEST = "VENDOR"
 HANDLER = "handler.lambda_handler"
 # In botocore's lambda Runtime enum and supported by AWS until 2029 (python3.12: 2028).
@@ -75,9 +99,29 @@ _MARKER_ENVIRONMENT = {"python_version": RUNTIME_PYTHON_VERSION, "python_full_ve
 # Packaging
 # ---------------------------------------------------------------------------------------------------------------
 
+class ArchiveCacheError(RuntimeError):
+    """The archive cache cannot be used; the message is one line naming the directory and how to choose another."""
+
+
+def archive_cache_dir() -> Path:
+    """The directory archives are written to, read from the environment when called (absolute)."""
+    override = os.environ.get(CACHE_DIR_VARIABLE, "").strip()
+    if override:
+        base = Path(override).expanduser()
+    else:
+        xdg = os.environ.get("XDG_CACHE_HOME", "")
+        base = (Path(xdg) if os.path.isabs(xdg) else Path.home() / ".cache") / "securestack"
+    directory = base.resolve() / ARCHIVE_CACHE_SUBDIR
+    package = LAMBDAS_ROOT.parent
+    if directory == package or package in directory.parents:
+        raise ArchiveCacheError(f"{CACHE_DIR_VARIABLE}: {directory} is inside the installed package {package}; "
+                                "choose a directory outside it")
+    return directory
+
+
 @dataclass(frozen=True)
 class LambdaArchive:
-    """A built archive: its file, its sha256 (hex, and base64 as Lambda's `source_code_hash` wants it)."""
+    """A built archive: its cached file, its sha256 (hex, and base64 as Lambda's `source_code_hash` wants it)."""
 
     kind: str
     path: Path
@@ -228,17 +272,32 @@ def zip_bytes(sources: Mapping[str, Path]) -> bytes:
     return buffer.getvalue()
 
 
-def build_archive(kind: str, lambdas_root: Path = LAMBDAS_ROOT, build_root: Path = BUILD_ROOT) -> LambdaArchive:
+def _cached(directory: Path, name: str, data: bytes) -> Path:
+    """`data` as `directory/name`: reused when the file already holds exactly these bytes, else (re)written."""
+    path = directory / name
+    try:
+        if path.is_file() and path.read_bytes() == data:
+            return path
+        # Private to the user: the provider uploads what this file holds at `pulumi up`, and Signer signs it.
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        # Written aside then renamed: a concurrent build never sees half a file under the final name.
+        with tempfile.NamedTemporaryFile(dir=directory, delete=False, suffix=".partial") as partial:
+            partial.write(data)
+        os.replace(partial.name, path)
+    except OSError as error:
+        raise ArchiveCacheError(f"cannot write the Lambda archive cache {directory} ({error.strerror or error}); "
+                                f"set {CACHE_DIR_VARIABLE} to a writable directory") from None
+    return path
+
+
+def build_archive(kind: str, lambdas_root: Path = LAMBDAS_ROOT, cache_dir: Optional[Path] = None) -> LambdaArchive:
+    """The kind's archive, built in memory and cached as `<cache_dir>/<kind>-<sha256>.zip` (default:
+    archive_cache_dir())."""
     sources = archive_sources(kind, lambdas_root)
     data = zip_bytes(sources)
     digest = hashlib.sha256(data)
-    path = build_root / f"{kind}-{digest.hexdigest()}.zip"
-    if not path.exists():
-        build_root.mkdir(parents=True, exist_ok=True)
-        # Written aside then renamed: a concurrent build never sees half a file under the final name.
-        with tempfile.NamedTemporaryFile(dir=build_root, delete=False, suffix=".partial") as partial:
-            partial.write(data)
-        os.replace(partial.name, path)
+    path = _cached(cache_dir if cache_dir is not None else archive_cache_dir(), f"{kind}-{digest.hexdigest()}.zip",
+                   data)
     return LambdaArchive(kind=kind, path=path, sha256=digest.hexdigest(),
                          source_code_hash=base64.b64encode(digest.digest()).decode(), entries=tuple(sources))
 

@@ -47,6 +47,17 @@ class Unknown:
 UNKNOWN = Unknown()
 
 
+class AssetValue(dict):
+    """An asset or archive as the engine sent it ({"path"}, {"text"}, {"uri"} or {"assets"}), its signature kept
+    apart: printed as the plain object, marshalled back with the signature for the policy analyzer, which hands
+    policies a pulumi.FileAsset/StringAsset/... as the real engine does (pulumi_policy/deserialize.py), never a
+    mapping of strings."""
+
+    def __init__(self, signature: str, fields: dict):
+        super().__init__(fields)
+        self.signature = signature
+
+
 class Secret:
     """A secret input. Holds the value only in memory (the policy analyzer sees it too); never prints it."""
 
@@ -153,7 +164,7 @@ def decode_wire(value: Any) -> Any:
             inner = decode_wire(value["value"]) if "value" in value else UNKNOWN
             return Secret(inner) if value.get("secret") else inner
         if signature in (rpc._special_asset_sig, rpc._special_archive_sig):
-            return {k: decode_wire(v) for k, v in value.items() if k != rpc._special_sig_key}
+            return AssetValue(signature, {k: decode_wire(v) for k, v in value.items() if k != rpc._special_sig_key})
         return {k: decode_wire(v) for k, v in value.items()}
     if isinstance(value, float) and value.is_integer():
         return int(value)

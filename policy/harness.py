@@ -10,7 +10,7 @@ gRPC), fed the requests the Pulumi engine sends it:
 - one `AnalyzeStack` with every resource's final outputs, parent, dependencies and non-empty property
   dependencies.
 
-Properties travel as the engine marshals them (secrets with the secret signature, unknowns as the unknown
+Properties travel as the engine marshals them (secrets and assets with their signatures, unknowns as the unknown
 sentinel, internal `__` keys dropped), so pulumi_policy itself deserializes them, wraps them in its
 `unknown_checking_proxy`, resolves enforcement levels and reports "can't run policy ... during preview" for a
 policy that reads an unknown value. As in the analyzer process, the stack's config and name are set in the
@@ -21,7 +21,7 @@ violations" (`PolicyPackError`, or a mandatory `policy-config` violation), and o
 (every value known) a "can't run ... during preview" notice is a mandatory violation.
 
 Known gaps to the real engine: provider `Check` defaults are not applied to inputs; resource references arrive as
-URNs (the recording keeps no ids for them); assets/archives arrive as plain objects; component outputs are empty.
+URNs (the recording keeps no ids for them); component outputs are empty.
 """
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ from pulumi.runtime.config import set_all_config
 from pulumi_policy import EnforcementLevel
 from pulumi_policy.policy import _PolicyAnalyzerServicer
 
-from securestack.infra.recording import Recording, RecordedResource, Secret, Unknown
+from securestack.infra.recording import AssetValue, Recording, RecordedResource, Secret, Unknown
 from securestack.infra.stack_config import StackConfig
 from securestack.policy.policies import PACK_NAME, POLICIES
 from securestack.policy.policies.support import SecurestackPolicy
@@ -127,6 +127,8 @@ def engine_value(value: Any) -> Any:
         return {rpc._special_sig_key: rpc._special_secret_sig, "value": engine_value(value.reveal())}
     if isinstance(value, Unknown):
         return rpc.UNKNOWN
+    if isinstance(value, AssetValue):
+        return {rpc._special_sig_key: value.signature, **{k: engine_value(v) for k, v in value.items()}}
     if isinstance(value, dict):
         return {k: engine_value(v) for k, v in value.items() if not k.startswith("__")}
     if isinstance(value, (list, tuple)):

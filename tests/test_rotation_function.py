@@ -18,8 +18,9 @@ import botocore.session
 import pytest
 
 from securestack.components.code_signing import LAMBDA_SIGNING_PLATFORM, profile_name_prefix, unsigned_object_key
-from securestack.components.rotation import (ARCHITECTURE, BUILD_ROOT, LAMBDAS_ROOT, REDEPLOY_FAILURE_PATTERN, RUNTIME,
-                                 build_archive, distribution_closure, vendored_names)
+from securestack.components.rotation import (ARCHITECTURE, CACHE_DIR_VARIABLE, LAMBDAS_ROOT, REDEPLOY_FAILURE_PATTERN,
+                                             RUNTIME, ArchiveCacheError, archive_cache_dir, build_archive,
+                                             distribution_closure, vendored_names)
 from securestack.infra.settings import SettingsError, build_settings
 from securestack.policy.policies.support import secret_looking
 from tests.support.shipped_fixtures import key_arn, recording, settings, stack  # noqa: F401 (fixtures)
@@ -51,7 +52,7 @@ VENDORED_TOP_LEVEL = {"pg8000", "scramp", "asn1crypto", "dateutil", "six.py"}
 @pytest.fixture(scope="module")
 def archives(tmp_path_factory) -> dict:
     build = tmp_path_factory.mktemp("build")
-    return {kind: build_archive(kind, build_root=build) for kind in KINDS}
+    return {kind: build_archive(kind, cache_dir=build) for kind in KINDS}
 
 
 @pytest.fixture
@@ -63,7 +64,7 @@ def lambdas_copy(tmp_path) -> Path:
 
 def test_archive_hash_is_stable_across_builds(tmp_path, archives):
     for kind in KINDS:
-        again = build_archive(kind, build_root=tmp_path / "again")
+        again = build_archive(kind, cache_dir=tmp_path / "again")
         assert again.sha256 == archives[kind].sha256
         assert again.path.read_bytes() == archives[kind].path.read_bytes()
         assert again.path.name == f"{kind}-{again.sha256}.zip"  # keyed by content: same source, same file
@@ -75,7 +76,7 @@ def test_archive_ignores_timestamps_permissions_and_bytecode(tmp_path, lambdas_c
     handler.chmod(0o755)
     (lambdas_copy / "rotation_common" / "__pycache__").mkdir()
     (lambdas_copy / "rotation_common" / "__pycache__" / "protocol.cpython-313.pyc").write_bytes(b"\0")
-    rebuilt = build_archive("api_key_rotation", lambdas_root=lambdas_copy, build_root=tmp_path / "b")
+    rebuilt = build_archive("api_key_rotation", lambdas_root=lambdas_copy, cache_dir=tmp_path / "b")
     assert rebuilt.sha256 == archives["api_key_rotation"].sha256
 
 
@@ -83,7 +84,7 @@ def test_archive_hash_changes_with_one_source_byte(tmp_path, lambdas_copy, archi
     common = lambdas_copy / "rotation_common" / "values.py"
     common.write_bytes(common.read_bytes() + b"\n")
     for kind in KINDS:  # the shared package is in every kind's archive
-        changed = build_archive(kind, lambdas_root=lambdas_copy, build_root=tmp_path / "changed")
+        changed = build_archive(kind, lambdas_root=lambdas_copy, cache_dir=tmp_path / "changed")
         assert changed.sha256 != archives[kind].sha256, kind
 
 
@@ -148,10 +149,48 @@ def test_runtime_is_current_and_known_to_the_lambda_api():
     assert ARCHITECTURE in botocore.session.get_session().get_service_model("lambda").shape_for("Architecture").enum
 
 
-def test_default_build_dir_is_ignored_by_git():
-    ignored = subprocess.run(["git", "check-ignore", "-q", str(BUILD_ROOT / "x.zip")],
-                             cwd=LAMBDAS_ROOT.parent, capture_output=True)
-    assert ignored.returncode == 0, "build output must never be committed"
+def test_default_cache_is_the_users_cache_outside_the_package(monkeypatch, tmp_path):
+    monkeypatch.delenv(CACHE_DIR_VARIABLE, raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert archive_cache_dir() == tmp_path / "xdg" / "securestack" / "lambda"
+    monkeypatch.setenv("XDG_CACHE_HOME", "relative/cache")  # the XDG spec: a relative path is ignored
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert archive_cache_dir() == tmp_path / "home" / ".cache" / "securestack" / "lambda"
+    monkeypatch.setenv(CACHE_DIR_VARIABLE, str(tmp_path / "chosen"))
+    archive = build_archive("webhook_secret_rotation")
+    assert archive.path.parent == tmp_path / "chosen" / "lambda" and archive.path.is_file()
+    package = LAMBDAS_ROOT.parent
+    assert package not in archive.path.parents
+
+
+def test_the_stack_uploads_archives_from_the_cache_never_from_the_package(recording):
+    for upload in recording.of_type(BUCKET_OBJECT):
+        path = Path(upload.inputs["source"]["path"])
+        assert path.parent == archive_cache_dir() and LAMBDAS_ROOT.parent not in path.parents, path
+
+
+def test_a_cache_inside_the_package_is_refused_in_one_line(monkeypatch):
+    monkeypatch.setenv(CACHE_DIR_VARIABLE, str(LAMBDAS_ROOT))
+    with pytest.raises(ArchiveCacheError) as refused:
+        build_archive("api_key_rotation")
+    assert str(refused.value).startswith(f"{CACHE_DIR_VARIABLE}: ") and "\n" not in str(refused.value)
+
+
+def test_an_unwritable_cache_is_one_line_naming_the_variable(monkeypatch, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    monkeypatch.setenv(CACHE_DIR_VARIABLE, str(blocker))
+    with pytest.raises(ArchiveCacheError) as refused:
+        build_archive("api_key_rotation")
+    message = str(refused.value)
+    assert CACHE_DIR_VARIABLE in message and str(blocker) in message and "\n" not in message
+
+
+def test_a_tampered_cached_archive_is_rewritten(tmp_path, archives):
+    first = build_archive("api_key_rotation", cache_dir=tmp_path)
+    first.path.write_bytes(b"not the archive")
+    again = build_archive("api_key_rotation", cache_dir=tmp_path)
+    assert again.path == first.path and again.path.read_bytes() == archives["api_key_rotation"].path.read_bytes()
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -452,13 +491,13 @@ def test_unchanged_source_is_the_same_object_and_a_changed_byte_a_new_one(record
     a new key, so a new object version, a new (create-only) signing job and a new signed key for the function."""
     for kind in KINDS:
         upload = uploaded_object(recording, function_of(recording, kind))
-        rebuilt = build_archive(kind, build_root=tmp_path / "again")
+        rebuilt = build_archive(kind, cache_dir=tmp_path / "again")
         assert upload.inputs["key"] == unsigned_object_key(kind, rebuilt.sha256) == f"unsigned/{kind}-{rebuilt.sha256}.zip"
         assert upload.inputs["sourceHash"] == rebuilt.sha256
         assert Path(upload.inputs["source"]["path"]).read_bytes() == rebuilt.path.read_bytes()
     handler = lambdas_copy / "api_key_rotation" / "handler.py"
     handler.write_bytes(handler.read_bytes() + b"\n")
-    changed = build_archive("api_key_rotation", lambdas_root=lambdas_copy, build_root=tmp_path / "changed")
+    changed = build_archive("api_key_rotation", lambdas_root=lambdas_copy, cache_dir=tmp_path / "changed")
     assert unsigned_object_key("api_key_rotation", changed.sha256) != uploaded_object(
         recording, function_of(recording, "api_key_rotation")).inputs["key"]
 

@@ -118,6 +118,24 @@ def test_secret_inputs_reach_policies_unwrapped_and_never_leak_into_messages():
     assert not any(LIVE_KEY in v["message"] or "whsec_" in v["message"] for v in found.values())
 
 
+def test_assets_reach_policies_as_assets_as_the_engine_sends_them():
+    """The engine marshals an asset with its signature and pulumi_policy hands a policy a pulumi.FileAsset
+    (pulumi_policy/deserialize.py), so a local path (the archive cache, e.g. ~/.cache/securestack/lambda/...) is
+    never read as a name of this or another environment."""
+    seen: dict = {}
+
+    def on_resource(args, report):
+        if args.resource_type == "aws:s3/bucketObjectv2:BucketObjectv2":
+            seen[args.name] = args.props["source"]
+
+    recording = shipped_recording("dev")
+    probe = ResourceValidationPolicy("probe-asset", "sees an asset", validate=on_resource)
+    assert evaluate(recording, read_stack_config("dev"), policies=[probe]) == []
+    assert seen and all(isinstance(source, pulumi.FileAsset) for source in seen.values())
+    uploads = {r.name: r.inputs["source"]["path"] for r in recording.of_type("aws:s3/bucketObjectv2:BucketObjectv2")}
+    assert {name: source.path for name, source in seen.items()} == uploads
+
+
 # -- what a policy sees ----------------------------------------------------------------------------------------
 
 def test_policies_see_what_the_engine_sends():
