@@ -47,13 +47,13 @@ class Unknown:
 UNKNOWN = Unknown()
 
 
-class AssetValue(dict):
+class AssetValue(dict[str, Any]):
     """An asset or archive as the engine sent it ({"path"}, {"text"}, {"uri"} or {"assets"}), its signature kept
     apart: printed as the plain object, marshalled back with the signature for the policy analyzer, which hands
     policies a pulumi.FileAsset/StringAsset/... as the real engine does (pulumi_policy/deserialize.py), never a
     mapping of strings."""
 
-    def __init__(self, signature: str, fields: dict):
+    def __init__(self, signature: str, fields: dict[str, Any]):
         super().__init__(fields)
         self.signature = signature
 
