@@ -7,4 +7,5 @@ from pulumi_policy import EnforcementLevel, PolicyPack
 
 from securestack.policy.policies import PACK_NAME, POLICIES
 
-PolicyPack(name=PACK_NAME, policies=POLICIES, enforcement_level=EnforcementLevel.MANDATORY)
+# PolicyPack's parameter is list[Policy]: lists are invariant, so mypy refuses our list of two Policy subclasses.
+PolicyPack(name=PACK_NAME, policies=POLICIES, enforcement_level=EnforcementLevel.MANDATORY)  # type: ignore[arg-type]
