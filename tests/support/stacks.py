@@ -77,6 +77,11 @@ def settings_of(stack: str):
     return build_settings(shipped_config(stack), stack)
 
 
+def account_of(stack: str) -> str:
+    """The account a stack deploys to (the first of its aws:allowedAccountIds): what its ARNs and policies name."""
+    return settings_of(stack).allowed_account_ids[0]
+
+
 def walk(value: Any) -> Iterator[Any]:
     """Every nested value (dict values, list items) including `value` itself."""
     yield value
