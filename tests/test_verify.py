@@ -31,7 +31,7 @@ import pytest
 from securestack.infra import verify
 from securestack.infra.recording import Recording, RecordedResource
 from securestack.infra.settings import StackSettings
-from tests.support.stacks import absent_stack, settings_of
+from tests.support.stacks import STACK_FILES, absent_stack, settings_of
 from tests.support.stacks import shipped_recording as recording_of
 
 from tests.support.moto_server import moto_url, reset_account  # noqa: F401 (moto_url: a fixture)
@@ -381,7 +381,7 @@ def failures(results: list[verify.CheckResult]) -> list[tuple[str, str]]:
 # Compliant environments
 # ---------------------------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("stack", ["dev", "prod"])
+@pytest.mark.parametrize("stack", STACK_FILES)
 def test_compliant_environment_passes_every_check(stack, account, moto_url):
     account(stack)
     seeded = seed(stack, moto_url)
