@@ -1,5 +1,5 @@
 """The stack's S3 server access log bucket (issue 11, item 12): CloudTrail's and the ALB's log buckets log their
-requests to it (Security Hub CloudTrail.7 / CIS 3.6, S3.9), on the shipped dev and prod stacks; its settings."""
+requests to it (Security Hub CloudTrail.7 / CIS 3.6, S3.9), on every stack file; its settings."""
 from __future__ import annotations
 
 import json
@@ -9,14 +9,13 @@ import pytest
 from securestack.components.access_logs import S3_LOG_DELIVERY_SERVICE
 from securestack.infra.recording import Recording, RecordedResource
 from securestack.infra.settings import SettingsError, build_settings
-from tests.support.stacks import SHIPPED_STACKS, edited, settings_of, shipped_config, shipped_recording
+from tests.support.stacks import STACK_FILES, account_of, edited, settings_of, shipped_config, shipped_recording
 
-ACCOUNTS = {"dev": "111111111111", "prod": "222222222222"}
 COMPONENT = "securestack:index:AccessLogBucket"
 BUCKET, LOGGING = "aws:s3/bucket:Bucket", "aws:s3/bucketLogging:BucketLogging"
 
 
-@pytest.fixture(scope="module", params=SHIPPED_STACKS)
+@pytest.fixture(scope="module", params=STACK_FILES)
 def shipped(request) -> tuple[str, Recording]:
     return request.param, shipped_recording(request.param)
 
@@ -31,7 +30,7 @@ def child(recording: Recording, type_: str) -> RecordedResource:
 def test_every_other_bucket_and_only_they_deliver_to_the_one_access_log_bucket(shipped):
     stack, recording = shipped
     destination = child(recording, BUCKET)
-    assert destination.inputs["bucket"] == f"securestack-{stack}-s3-access-logs-{ACCOUNTS[stack]}"
+    assert destination.inputs["bucket"] == f"securestack-{stack}-s3-access-logs-{account_of(stack)}"
     by_name = {b.outputs["bucket"]: b for b in recording.of_type(BUCKET)}
     sources = {by_name[c.inputs["bucket"]].name: (c.inputs["targetBucket"], c.inputs["targetPrefix"])
                for c in recording.of_type(LOGGING)}
@@ -73,7 +72,7 @@ def test_only_s3_log_delivery_for_this_environment_and_account_may_write(shipped
     assert (delivery["Effect"], delivery["Principal"], delivery["Action"], delivery["Resource"]) == (
         "Allow", {"Service": S3_LOG_DELIVERY_SERVICE}, "s3:PutObject", f"{arn}/*")
     assert delivery["Condition"] == {"ArnLike": {"aws:SourceArn": f"arn:aws:s3:::securestack-{stack}-*"},
-                                     "StringEquals": {"aws:SourceAccount": ACCOUNTS[stack]}}
+                                     "StringEquals": {"aws:SourceAccount": account_of(stack)}}
     tls = statements["DenyInsecureTransport"]
     assert (tls["Effect"], tls["Principal"], tls["Condition"]) == ("Deny", "*", {"Bool": {
         "aws:SecureTransport": "false"}})
@@ -84,8 +83,9 @@ def test_every_log_bucket_is_force_destroy_outside_production_only(shipped):
     # issue 11, item 5: `pulumi destroy` of dev empties the versioned log buckets; prod keeps everything
     stack, recording = shipped
     for bucket in recording.of_type(BUCKET):
-        assert bucket.inputs["forceDestroy"] is (stack != "prod"), bucket.name
-        assert (bucket.options["protect"], bucket.options["retainOnDelete"]) == ((stack == "prod",) * 2)
+        assert bucket.inputs["forceDestroy"] is (not settings_of(stack).is_production), bucket.name
+        production = settings_of(stack).is_production
+        assert (bucket.options["protect"], bucket.options["retainOnDelete"]) == (production, production)
 
 
 def test_production_keeps_server_access_logs_a_year():

@@ -19,7 +19,7 @@ from typing import Any, Iterator
 
 import pytest
 
-from tests.support.stacks import SHIPPED_STACKS, shipped_recording, walk
+from tests.support.stacks import STACK_FILES, shipped_recording, walk
 
 KEY_POLICY_TYPES = {"aws:kms/key:Key", "aws:kms/replicaKey:ReplicaKey", "aws:kms/keyPolicy:KeyPolicy"}
 
@@ -75,7 +75,7 @@ def problems(document: Document) -> Iterator[str]:
             yield f"{where}: any principal without a condition"
 
 
-@pytest.fixture(params=SHIPPED_STACKS)
+@pytest.fixture(params=STACK_FILES)
 def recording(request):
     return shipped_recording(request.param)
 

@@ -6,12 +6,13 @@ import pytest
 import securestack.infra.recording as recording
 from securestack.infra.preview import run_stack
 from securestack.infra.stack_config import read_stack_config
+from tests.support.stacks import STACK_FILES
 
 IDENTITY_INVOKES = ("aws:index/getCallerIdentity:getCallerIdentity", "aws:index/getPartition:getPartition",
                     "aws:index/getRegion:getRegion")
 
 
-@pytest.mark.parametrize("stack", ["dev", "prod"])
+@pytest.mark.parametrize("stack", STACK_FILES)
 def test_identity_is_looked_up_once_per_provider(stack, monkeypatch):
     tokens: Counter[str] = Counter()
     answer = recording.RecordingMocks.call

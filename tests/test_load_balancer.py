@@ -22,9 +22,9 @@ from securestack.infra.settings import SettingsError, build_settings
 from securestack.infra.settings.edge import (DEFAULT_TLS_POLICY, ELB17_TLS_POLICIES, WAF_RATE_LIMIT_MAX, WAF_RATE_LIMIT_MIN,
                                  LoadBalancerSettings)
 from securestack.infra.stack_config import read_stack_config
-from tests.support.stacks import settings_of, shipped_recording
+from tests.support.stacks import STACK_FILES, settings_of, shipped_recording
 
-STACKS = ("dev", "prod")
+STACKS = STACK_FILES  # every stack file; tests of what dev or prod configures name that stack
 COMPONENT = "securestack:index:TlsLoadBalancer"
 ALB, LISTENER, LISTENER_RULE = "aws:lb/loadBalancer:LoadBalancer", "aws:lb/listener:Listener", \
     "aws:lb/listenerRule:ListenerRule"
@@ -306,7 +306,7 @@ def test_access_log_bucket_name_is_unique_and_valid(rec, stack):
     assert name == f"securestack-{stack}-alb-logs-{suffix}"
     assert S3_BUCKET_NAME.match(name) and ".." not in name
     # a versioned bucket with logs in it fails `pulumi destroy` unless emptied first: only outside production
-    assert bucket.inputs["forceDestroy"] is (stack != "prod")
+    assert bucket.inputs["forceDestroy"] is (not settings_of(stack).is_production)
 
 
 def test_access_log_bucket_logs_its_requests_to_the_stacks_access_log_bucket(rec):

@@ -1,6 +1,6 @@
 """The parameter group's PostgreSQL parameters against a real server, so a typo fails here, not in `pulumi up`.
 
-Every parameter the shipped stacks send (all but RDS's own `rds.*`) must exist in the server's `pg_settings`,
+Every parameter each stack file's stack sends (all but RDS's own `rds.*`) must exist in the server's `pg_settings`,
 carry a value valid for its type (bool spelling, integer/real within min_val..max_val, one of the enum values),
 and be applied `immediate` only when the server can change it without a restart (context not `postmaster`).
 The server itself then judges each value (ALTER SYSTEM parses it exactly as postgresql.conf would).
@@ -16,7 +16,7 @@ import pytest
 
 from securestack.components.database import postgres_parameters
 from securestack.infra.settings.database import DatabaseSettings
-from tests.support.stacks import SHIPPED_STACKS, shipped_recording
+from tests.support.stacks import STACK_FILES, shipped_recording
 
 pytestmark = pytest.mark.postgres
 
@@ -96,7 +96,7 @@ def server_version(postgres_server) -> str:
 
 
 def sent_parameters(stack: str) -> list[dict]:
-    """The parameters exactly as the shipped stack sends them to the engine."""
+    """The parameters exactly as the stack sends them to the engine."""
     return shipped_recording(stack).one("aws:rds/parameterGroup:ParameterGroup").inputs["parameters"]
 
 
@@ -115,7 +115,7 @@ def settings_variants() -> list[DatabaseSettings]:
             for statement in statements for duration in (low, high)]
 
 
-@pytest.mark.parametrize("stack", SHIPPED_STACKS)
+@pytest.mark.parametrize("stack", STACK_FILES)
 def test_shipped_parameters_are_valid_on_a_real_server(server_settings, server_version, stack):
     parameters = sent_parameters(stack)
     assert [p for p in parameters if not p["name"].startswith(RDS_ONLY)], "nothing to check"
@@ -130,7 +130,7 @@ def test_every_value_the_settings_allow_is_valid(server_settings, server_version
         assert problems == [], f"PostgreSQL {server_version}, {settings.log_statement=}"
 
 
-@pytest.mark.parametrize("stack", SHIPPED_STACKS)
+@pytest.mark.parametrize("stack", STACK_FILES)
 def test_the_server_accepts_every_value(postgres_server, stack):
     """ALTER SYSTEM parses the value as postgresql.conf would (then RESET: nothing is reloaded)."""
     connection = postgres_server.connect_superuser()

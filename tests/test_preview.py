@@ -22,7 +22,7 @@ from securestack.infra.preview import run_stack
 from securestack.infra.recording import MASK, Secret, masked, record, secret_outputs
 from securestack.infra.settings import SettingsError
 from securestack.infra.stack_config import SECRET_PLACEHOLDER, read_stack_config
-from tests.support.stacks import SHIPPED_STACKS
+from tests.support.stacks import STACK_FILES, absent_stack, settings_of
 
 REPO = Path(__file__).resolve().parents[1]
 NOT_COPIED = {".git", ".venv", "tests", "bench", "build", "__pycache__", ".pytest_cache"}
@@ -109,7 +109,7 @@ def project_copy(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def previews(project_copy) -> dict[tuple, subprocess.CompletedProcess]:
     """The slow runs (each imports pulumi_aws), started together so they share the machine's cores."""
-    runs = {(stack, flag): (REPO, (stack, *flag.split())) for stack in SHIPPED_STACKS
+    runs = {(stack, flag): (REPO, (stack, *flag.split())) for stack in STACK_FILES
             for flag in ("", "--json", PREVIEW_MODE, f"{PREVIEW_MODE} --json")}
     runs[("copy-retention", "")] = (project_copy, ("retention",))
     started = {key: start(cwd, *args) for key, (cwd, args) in runs.items()}
@@ -150,7 +150,7 @@ def parents_from_tree(lines: list[tuple[int, str, str]]) -> dict[tuple[str, str]
     return parents
 
 
-@pytest.mark.parametrize("stack", SHIPPED_STACKS)
+@pytest.mark.parametrize("stack", STACK_FILES)
 def test_tree_shows_every_resource_under_its_parent(previews, stack):
     result = previews[(stack, "")]
     assert result.returncode == 0, result.stderr
@@ -163,7 +163,7 @@ def test_tree_shows_every_resource_under_its_parent(previews, stack):
     assert {k: v for k, v in parents_from_tree(lines).items() if v is not None} == expected
 
 
-@pytest.mark.parametrize("stack", SHIPPED_STACKS)
+@pytest.mark.parametrize("stack", STACK_FILES)
 def test_tree_counts_per_type(previews, stack):
     output = previews[(stack, "")].stdout
     counts = Counter(r["type"] for r in preview_json(previews, stack)["resources"])
@@ -173,14 +173,15 @@ def test_tree_counts_per_type(previews, stack):
     assert re.search(r"^Policy pack: \d+ mandatory, \d+ advisory violation\(s\)$", output, re.MULTILINE)
 
 
-@pytest.mark.parametrize("stack", SHIPPED_STACKS)
+@pytest.mark.parametrize("stack", STACK_FILES)
 def test_tree_shows_the_database_slice(previews, stack):
     output = previews[(stack, "")].stdout
     for line in ("+ securestack:index:EncryptedPostgres database", "+ aws:rds/instance:Instance database-instance",
                  "+ aws:rds/parameterGroup:ParameterGroup database-params", "+ securestack:index:EnvironmentKeys keys",
                  "+ securestack:index:Network network"):
         assert line in output
-    assert ("+ securestack:index:DatabaseBackupPlan backup" in output) is (stack == "prod")
+    backup_configured = settings_of(stack).database.aws_backup is not None
+    assert ("+ securestack:index:DatabaseBackupPlan backup" in output) is backup_configured
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -199,7 +200,7 @@ def input_keys(value, inside_user_map: bool = False):
             yield from input_keys(item)
 
 
-@pytest.mark.parametrize("stack", SHIPPED_STACKS)
+@pytest.mark.parametrize("stack", STACK_FILES)
 def test_json_has_the_documented_shape(previews, stack):
     document = preview_json(previews, stack)
     assert {"resources", "violations"} <= set(document)
@@ -218,7 +219,7 @@ def test_json_has_the_documented_shape(previews, stack):
         assert violation["enforcementLevel"] in ("mandatory", "advisory")
 
 
-@pytest.mark.parametrize("stack", SHIPPED_STACKS)
+@pytest.mark.parametrize("stack", STACK_FILES)
 def test_json_lets_outside_tools_rebuild_the_graph(previews, stack):
     document = preview_json(previews, stack)
     resources = {r["urn"]: r for r in document["resources"]}
@@ -262,7 +263,7 @@ MODE_RUNS = {"up": ("", "--json"), "preview": (PREVIEW_MODE, f"{PREVIEW_MODE} --
 
 
 @pytest.mark.parametrize("mode", MODE_RUNS)
-@pytest.mark.parametrize("stack", SHIPPED_STACKS)
+@pytest.mark.parametrize("stack", STACK_FILES)
 def test_output_says_which_mode_ran_and_both_modes_pass_clean(previews, stack, mode):
     text_flags, json_flags = MODE_RUNS[mode]
     text = previews[(stack, text_flags)]
@@ -274,7 +275,7 @@ def test_output_says_which_mode_ran_and_both_modes_pass_clean(previews, stack, m
     assert re.search(r"^Policy pack: 0 mandatory, \d+ advisory violation\(s\)$", text.stdout, re.MULTILINE)
 
 
-@pytest.mark.parametrize("stack", SHIPPED_STACKS)
+@pytest.mark.parametrize("stack", STACK_FILES)
 def test_preview_mode_reports_policies_that_read_unknowns_as_the_engine_does(previews, stack):
     up, preview = preview_json(previews, stack), preview_json(previews, stack, f"{PREVIEW_MODE} --json")
     assert up["violations"] == []  # after a deploy every policy decides
@@ -292,7 +293,7 @@ def database_instance(document: dict) -> dict:
     return next(r for r in document["resources"] if r["type"] == "aws:rds/instance:Instance")
 
 
-@pytest.mark.parametrize("stack", SHIPPED_STACKS)
+@pytest.mark.parametrize("stack", STACK_FILES)
 def test_json_carries_each_resources_outputs_known_after_up_unknown_in_preview(previews, stack):
     up = database_instance(preview_json(previews, stack))["outputs"]
     identifier = up["identifier"]
@@ -375,7 +376,8 @@ def run_quick(cwd: Path, stack: str) -> subprocess.CompletedProcess:
 
 
 def test_unknown_stack():
-    assert_one_line_error(run_quick(REPO, "staging"), 2, "unknown stack 'staging'", "dev", "prod")
+    stack = absent_stack()
+    assert_one_line_error(run_quick(REPO, stack), 2, f"unknown stack '{stack}'", *STACK_FILES)
 
 
 def test_stack_name_that_is_no_file_name():

@@ -21,13 +21,13 @@ import yaml
 from securestack.infra import verify
 from securestack.infra.settings import build_settings
 from securestack.infra.stack_config import read_stack_config
+from tests.support.readme import fenced_blocks, merged, readme_section
 from tests.support.stacks import settings_of, shipped_recording
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 README_SECTION = "## Restoring the database to a point in time"
 INSTANCE = "aws:rds/instance:Instance"
-FENCE = re.compile(r"^ *```(\w+)\n(.*?)^ *```", re.DOTALL | re.MULTILINE)
 # Inputs that are AWS names a stack gives its resources (unique per account and region, or what people read).
 PHYSICAL_NAME_INPUTS = ("name", "identifier", "bucket", "namePrefix", "functionName", "finalSnapshotIdentifier",
                         "logGroupName", "domainName", "roleName", "alias")
@@ -36,21 +36,11 @@ TASK_DEFINITION = "aws:ecs/taskDefinition:TaskDefinition"  # its family is a nam
 
 def readme_procedure() -> tuple[str, dict[str, Any], str]:
     """(the shell command that makes the stack file, the YAML to add to it, the stack name), from README."""
-    text = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
-    section = text[text.index(README_SECTION):]
-    section = section[:section.index("\n## ", len(README_SECTION))]
-    blocks = [(language, re.sub(r"^ {3}", "", body, flags=re.MULTILINE)) for language, body in FENCE.findall(section)]
+    blocks = fenced_blocks(readme_section(README_SECTION))
     (command,) = [body for language, body in blocks if language == "bash" and "> Pulumi." in body]
     (addition,) = [yaml.safe_load(body) for language, body in blocks if language == "yaml"]
     stack = re.search(r"> Pulumi\.([a-z0-9-]+)\.yaml", command).group(1)
     return command, addition, stack
-
-
-def merged(base: Any, addition: Any) -> Any:
-    """`addition` written into `base` the way README says: mappings key by key, everything else replaced."""
-    if isinstance(base, dict) and isinstance(addition, dict):
-        return {**base, **{key: merged(base.get(key), value) for key, value in addition.items()}}
-    return addition
 
 
 @pytest.fixture(scope="module")

@@ -14,8 +14,9 @@ from securestack.infra.settings import SettingsError, build_settings
 from securestack.infra.settings.base import AWS_TAG_VALUE
 from securestack.infra.settings.secrets import DEFAULT_API_KEYS, MAX_ROTATION_DAYS
 from tests.support.shipped_fixtures import key_arn, recording, settings, stack  # noqa: F401 (fixtures)
-from tests.support.stacks import (by_output, children_of, contains_secret, edited, policy_statements, record_config,
-                                  replaced, section, settings_of, shipped_config, shipped_recording, walk)
+from tests.support.stacks import (SHIPPED_STACKS, account_of, by_output, children_of, contains_secret, edited,
+                                  policy_statements, record_config, replaced, section, settings_of, shipped_config,
+                                  shipped_recording, walk)
 
 SECRET, SECRET_POLICY = "aws:secretsmanager/secret:Secret", "aws:secretsmanager/secretPolicy:SecretPolicy"
 ROTATION, FUNCTION = "aws:secretsmanager/secretRotation:SecretRotation", "aws:lambda/function:Function"
@@ -158,8 +159,8 @@ def test_previous_grace_defaults_to_seven_days():
 
 def test_shipped_catalog_names_each_keys_callers():
     """Issue 12 item 2: the guides' table, each key read by its callers (roles of the stack's account) only."""
-    for stack, account in (("dev", "111111111111"), ("prod", "222222222222")):
-        settings = settings_of(stack)
+    for stack in SHIPPED_STACKS:
+        settings, account = settings_of(stack), account_of(stack)
         assert {k.name: k.consumers for k in settings.api_keys.root} == {
             "storefront-read": ["storefront"], "checkout": ["checkout-service"],
             "inventory-sync": ["warehouse-sync"], "admin-full": ["internal-tools"]}

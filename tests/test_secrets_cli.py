@@ -18,7 +18,7 @@ from pathlib import Path
 import boto3
 import pytest
 
-from tests.support.stacks import settings_of
+from tests.support.stacks import STACK_FILES, absent_stack, settings_of
 
 from tests.support.moto_server import moto_url, reset_account  # noqa: F401 (moto_url: a fixture)
 
@@ -144,7 +144,9 @@ def test_region_option_overrides_the_stacks_region(aws, moto_url):
 
 
 def test_unknown_stack_is_refused(aws, moto_url):
-    assert_refused(cli(moto_url, "rotate", "staging", "checkout"), "unknown stack 'staging'", "known stacks: dev, prod")
+    stack = absent_stack()
+    assert_refused(cli(moto_url, "rotate", stack, "checkout"), f"unknown stack '{stack}'",
+                   f"known stacks: {', '.join(STACK_FILES)}")
 
 
 def test_unknown_name_is_refused_listing_the_stacks_names(aws, moto_url):

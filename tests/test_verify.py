@@ -31,7 +31,7 @@ import pytest
 from securestack.infra import verify
 from securestack.infra.recording import Recording, RecordedResource
 from securestack.infra.settings import StackSettings
-from tests.support.stacks import settings_of
+from tests.support.stacks import STACK_FILES, absent_stack, settings_of
 from tests.support.stacks import shipped_recording as recording_of
 
 from tests.support.moto_server import moto_url, reset_account  # noqa: F401 (moto_url: a fixture)
@@ -381,7 +381,7 @@ def failures(results: list[verify.CheckResult]) -> list[tuple[str, str]]:
 # Compliant environments
 # ---------------------------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("stack", ["dev", "prod"])
+@pytest.mark.parametrize("stack", STACK_FILES)
 def test_compliant_environment_passes_every_check(stack, account, moto_url):
     account(stack)
     seeded = seed(stack, moto_url)
@@ -589,6 +589,9 @@ DEV_OUTPUTS = {"environment": "dev", "region": "us-east-1",
                "database": {"identifier": "securestack-dev-postgres"}}
 
 
+ABSENT_STACK = absent_stack()
+
+
 @pytest.mark.parametrize("argv, stdin, message", [
     (["dev", "--outputs", "/nonexistent/outputs.json"], None, "cannot read outputs file /nonexistent/outputs.json"),
     (["dev"], "{not json", "outputs in standard input are not valid JSON (line 1, column 2)"),
@@ -596,7 +599,7 @@ DEV_OUTPUTS = {"environment": "dev", "region": "us-east-1",
     (["dev"], json.dumps({"environment": "dev", "region": "us-east-1"}),
      "stack outputs lack required keys.dataKeyArn, database.identifier"),
     (["dev"], json.dumps({**DEV_OUTPUTS, "environment": "prod"}), "outputs are those of stack 'prod', not 'dev'"),
-    (["staging"], json.dumps(DEV_OUTPUTS), "unknown stack 'staging': no Pulumi.staging.yaml"),
+    ([ABSENT_STACK], json.dumps(DEV_OUTPUTS), f"unknown stack '{ABSENT_STACK}': no Pulumi.{ABSENT_STACK}.yaml"),
 ])
 def test_unusable_input_is_a_one_line_error_and_exit_two(argv, stdin, message, monkeypatch, capsys):
     monkeypatch.setattr("sys.stdin", io.StringIO(stdin or ""))

@@ -22,7 +22,7 @@ from securestack.policy.harness import evaluate, pack_version
 from securestack.policy.scanner_findings import render_section
 from securestack.policy.policies import PACK_NAME, POLICIES
 from securestack.policy.policies.support import ResourcePolicy
-from tests.support.stacks import shipped_recording
+from tests.support.stacks import STACK_FILES, shipped_recording
 
 POLICY_DIR = Path(__file__).resolve().parents[2] / "policy"
 NAME = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
@@ -131,8 +131,8 @@ def test_controls_check_fails_when_the_claims_table_is_stale(monkeypatch, tmp_pa
     assert controls.main(["--check"]) == 1
 
 
-@pytest.mark.parametrize("stack", ["dev", "prod"])
-def test_shipped_stack_passes_the_whole_pack(stack):
+@pytest.mark.parametrize("stack", STACK_FILES)
+def test_every_stack_passes_the_whole_pack(stack):
     violations = evaluate(shipped_recording(stack), read_stack_config(stack))
     assert violations == [], "\n".join(f"{v['enforcementLevel']} {v['policyName']}: {v['message']} ({v['urn']})"
                                        for v in violations)

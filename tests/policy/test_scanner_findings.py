@@ -13,9 +13,8 @@ from securestack.policy import controls, scanner_findings
 from securestack.policy.policies import POLICIES
 from securestack.policy.scanner_findings import (CHECK_ID, RESOURCE_PATTERN, SCANNER_FINDINGS, failed_checks, justification,
                                      resource_name, unjustified)
+from tests.support.stacks import STACK_FILES
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-SHIPPED_STACKS = {path.name.split(".")[1] for path in PROJECT_ROOT.glob("Pulumi.*.yaml")}
 POLICY_NAMES = {policy.name for policy in POLICIES}
 CITED_POLICIES = re.compile(r"polic(?:y|ies) ((?:`[a-z0-9-]+`(?:, | and )?)+)")
 
@@ -50,7 +49,7 @@ def test_each_justification_names_a_check_id_resources_stacks_and_a_reason(check
     assert CHECK_ID.fullmatch(check_id), f"{check_id} is not a Checkov AWS check id (CKV_AWS_<n> / CKV2_AWS_<n>)"
     assert check.title.startswith("Ensure"), "Checkov's own check title"
     assert justified.resources and all(RESOURCE_PATTERN.fullmatch(p) for p in justified.resources)
-    assert justified.stacks and set(justified.stacks) <= SHIPPED_STACKS
+    assert justified.stacks and set(justified.stacks) <= set(STACK_FILES)
     assert len(justified.reason) > 40
     cited = {name for group in CITED_POLICIES.findall(justified.reason) for name in re.findall(r"`([^`]+)`", group)}
     assert cited <= POLICY_NAMES, f"{check_id} cites policies the pack does not have: {sorted(cited - POLICY_NAMES)}"

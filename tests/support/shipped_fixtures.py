@@ -1,16 +1,17 @@
-"""Fixtures over both shipped stacks for the mock-engine tests of secrets, rotation and app.
+"""Fixtures over every stack file (tests/support/stacks.STACK_FILES) for the mock-engine tests of secrets, rotation
+and app.
 
 Import them into a test module (`from tests.support.shipped_fixtures import recording, settings, stack`):
-each test then runs once per shipped stack on the session-cached recording.
+each test then runs once per stack file on the session-cached recording, so a new environment gets the same checks.
 """
 from __future__ import annotations
 
 import pytest
 
-from tests.support.stacks import SHIPPED_STACKS, settings_of, shipped_recording
+from tests.support.stacks import STACK_FILES, settings_of, shipped_recording
 
 
-@pytest.fixture(params=SHIPPED_STACKS)
+@pytest.fixture(params=STACK_FILES)
 def stack(request) -> str:
     return request.param
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import functools
 import json
+import secrets
+from pathlib import Path
 from typing import Any, Iterator, Mapping
 
 from securestack.infra.preview import run_stack
@@ -15,11 +17,19 @@ from securestack.infra.program import build
 from securestack.infra.recording import RecordedResource, Recording, Secret, record
 from securestack.infra.stack_config import available_stacks, read_stack_config
 
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+# The two stacks this repository ships, for tests of what their files say (dev's account, prod's domain, ...).
 SHIPPED_STACKS = ("dev", "prod")
-# Every stack file at the repo root (the shipped ones and any added, e.g. a restore stack), for checks that must
-# hold on each; recorded through the same cache as the shipped stacks, so no stack is recorded twice.
-STACK_FILES = tuple(available_stacks())
+# Every stack file at the repo root (the shipped ones and any a user adds, e.g. staging or a restore stack): every
+# stack-level test is parametrized over these, so a new environment gets the same checks. Recorded through the
+# same cache as the shipped stacks, so no stack is recorded twice.
+STACK_FILES = tuple(available_stacks(PROJECT_ROOT))
 DELETE = object()  # as a field value in `edited(...)`: remove that field
+
+
+def absent_stack() -> str:
+    """A stack name no project has: tests of an unknown stack never depend on a name (`staging`) being unused."""
+    return f"no-such-stack-{secrets.token_hex(4)}"
 
 
 @functools.lru_cache(maxsize=None)
@@ -65,6 +75,11 @@ def settings_of(stack: str):
     from securestack.infra.settings import build_settings
 
     return build_settings(shipped_config(stack), stack)
+
+
+def account_of(stack: str) -> str:
+    """The account a stack deploys to (the first of its aws:allowedAccountIds): what its ARNs and policies name."""
+    return settings_of(stack).allowed_account_ids[0]
 
 
 def walk(value: Any) -> Iterator[Any]:
