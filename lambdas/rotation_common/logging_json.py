@@ -13,6 +13,7 @@ import sys
 from typing import Any
 
 from rotation_common.clients import unreachable_endpoint
+from rotation_common.values import ValueFault
 
 LOGGER_NAME = "securestack.rotation"
 
@@ -32,8 +33,29 @@ ALLOWED_FIELDS = frozenset(
         "ecs_cluster",
         "ecs_service",
         "aws_endpoint",
+        "event_field",  # the malformed field of a refused event
+        "fault_stage",  # where a ValueFault is: stage, version id and field of the value to repair
+        "fault_version_id",
+        "fault_field",
     }
 )
+
+# LOG_LEVEL's values: the same four the stack's RotationFunctionArgs.log_level allows (components/rotation.py).
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+DEFAULT_LOG_LEVEL = "INFO"
+
+
+def log_level_from(setting: str | None) -> tuple[str, bool]:
+    """The level LOG_LEVEL asks for (any case; unset or blank: INFO), and whether the setting was unusable.
+
+    An unusable one falls back to INFO, with a warning, instead of failing the import: a failed import fails
+    every invocation (Runtime.ImportModuleError), and a typo in a logging knob must not stop credentials from
+    being rotated. The stack refuses any other value at preview; only a hand edit of the function gets here."""
+    if setting is None or not setting.strip():
+        return DEFAULT_LOG_LEVEL, False
+    level = setting.strip().upper()
+    return (level, False) if level in LOG_LEVELS else (DEFAULT_LOG_LEVEL, True)
+
 
 
 class _CurrentStdoutHandler(logging.Handler):
@@ -47,17 +69,18 @@ class _CurrentStdoutHandler(logging.Handler):
             self.handleError(record)
 
 
-def _build_logger() -> logging.Logger:
+def _build_logger(level: str) -> logging.Logger:
     logger = logging.getLogger(LOGGER_NAME)
     if not logger.handlers:
         logger.addHandler(_CurrentStdoutHandler())
     # The runtime's root handler would prefix our JSON with text; ours prints it bare.
     logger.propagate = False
-    logger.setLevel(os.environ.get("LOG_LEVEL", "INFO").upper())
+    logger.setLevel(level)
     return logger
 
 
-_LOGGER = _build_logger()
+_LEVEL, _LEVEL_UNUSABLE = log_level_from(os.environ.get("LOG_LEVEL"))
+_LOGGER = _build_logger(_LEVEL)
 
 
 class RotationLog:
@@ -107,6 +130,9 @@ def describe_error(error: BaseException) -> dict[str, str]:
     endpoint = unreachable_endpoint(error)
     if endpoint:
         facts["aws_endpoint"] = endpoint  # a public AWS URL: what the function could not reach
+    if isinstance(error, ValueFault):  # stage and field names are code constants; a version id is a token
+        facts.update({"fault_stage": error.label, "fault_version_id": error.version_id or "unknown",
+                      "fault_field": error.field or "(the whole value)"})
     return facts
 
 
@@ -120,3 +146,8 @@ def _error_code(error: BaseException) -> str | None:
         sqlstate: str | None = details.get("C")
         return sqlstate
     return None
+
+
+if _LEVEL_UNUSABLE:  # once per cold start; the value itself is not repeated (only a constant message is logged)
+    RotationLog().warning(f"environment variable LOG_LEVEL is not one of {', '.join(LOG_LEVELS)} (any case): "
+                          f"logging at {DEFAULT_LOG_LEVEL}", outcome="log-level-defaulted")

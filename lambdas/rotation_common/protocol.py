@@ -4,13 +4,15 @@ Secrets Manager starts a rotation by attaching AWSPENDING to a new, still empty 
 event's ClientRequestToken) and then invokes the function once per step, retrying a failed step
 with the same token. Every step is therefore idempotent, and the same guards run before each:
 
-- the event is well formed (a `ValueError` names the field);
+- the event is well formed (an `EventError` names the field, logged as one line before any AWS call);
 - the secret has rotation enabled (an absent flag counts as disabled);
 - the secret is of the kind this function rotates (tag `securestack:kind`);
 - the token is a version of the secret; already AWSCURRENT (and no longer AWSPENDING) means the
   rotation finished, so the step returns at once; not AWSPENDING means it is refused.
 
-A kind (`Rotator`) supplies only what differs: how to generate, set and test a value.
+A kind (`Rotator`) supplies only what differs: how to check, generate, set and test a value. Every value read
+is checked (`Rotator.check_value`: field types, identity fields against the tags) before anything uses it, and
+AWSCURRENT before AWSPENDING, so a fault is blamed on the version that holds it (`ValueFault`).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from botocore.exceptions import ClientError
 from rotation_common.clients import UNREACHABLE_MESSAGE, aws_client, unreachable_endpoint
 from rotation_common.logging_json import RotationLog, describe_error
 from rotation_common.metadata import KIND, SecretMetadata
-from rotation_common.values import SecretValue, parse_secret_json, require_fields
+from rotation_common.values import SecretValue, ValueFault, parse_secret_json, require_fields
 
 if TYPE_CHECKING:  # boto3-stubs, a dev dependency: the Lambda runtime has boto3 only
     from mypy_boto3_secretsmanager import SecretsManagerClient
@@ -42,9 +44,29 @@ CURRENT = "AWSCURRENT"
 PENDING = "AWSPENDING"
 PREVIOUS = "AWSPREVIOUS"
 
-# Secrets Manager tokens are 32-64 printable characters (UUIDs when it makes them itself).
+# The limits of botocore's secretsmanager model (service-2.json; tests/lambdas/test_event_refusals.py reads them
+# from the installed botocore): checked here, so a malformed event fails with one line naming the field before any
+# AWS call, not inside botocore's parameter validation (which checks only minimum lengths) or at the service.
+# ClientRequestTokenType: 32-64 characters (Secrets Manager makes UUIDs); printable, as every token it makes is.
 _TOKEN_PATTERN = re.compile(r"[\x21-\x7e]{32,64}")
+# RotationTokenType: 36-256 characters matching ^[a-zA-Z0-9\-]+$.
+_ROTATION_TOKEN_PATTERN = re.compile(r"[a-zA-Z0-9-]{36,256}")
+# SecretIdType: 1-2048 characters.
 _MAX_SECRET_ID_LENGTH = 2048
+
+
+class EventError(ValueError):
+    """A malformed invocation event. `field` and `problem` (code text, never the field's value) make its log line;
+    `detail` may add what was received to the exception (only for fields that are not secret, as 'Step')."""
+
+    def __init__(self, field: str | None, problem: str, detail: str | None = None) -> None:
+        self.field, self.problem = field, problem
+        subject = "event" if field is None else f"event field '{field}'"
+        super().__init__(f"{subject} {detail or problem}")
+
+    def log_message(self) -> str:
+        subject = "event" if self.field is None else f"field '{self.field}'"
+        return f"event refused: {subject} {self.problem}"
 
 
 @dataclass(frozen=True)
@@ -66,6 +88,11 @@ class Rotator:
         """Fields every value of this kind has (a kind overrides it, with a class attribute or a property)."""
         return ()
 
+    def check_value(self, value: SecretValue, metadata: SecretMetadata, label: str) -> None:
+        """Raise a ValueFault naming the field unless `value` (of the version labelled `label`) is well formed and
+        says what the tags say. Runs on every value read, before any use. Default: the fields are present."""
+        require_fields(value, self.value_fields, label)
+
     def new_value(self, metadata: SecretMetadata, current: SecretValue | None) -> SecretValue:
         """A fresh pending value; `current` is None when bootstrapping from metadata."""
         raise NotImplementedError
@@ -86,28 +113,30 @@ class Rotator:
 
 def parse_event(event: object) -> RotationEvent:
     if not isinstance(event, dict):
-        raise ValueError("event must be an object with 'Step', 'SecretId' and 'ClientRequestToken'")
+        raise EventError(None, "must be an object with 'Step', 'SecretId' and 'ClientRequestToken'")
     step = _required_string(event, "Step")
     if step not in STEPS:
-        raise ValueError(f"event field 'Step' has unknown value {step[:40]!r}; expected one of {', '.join(STEPS)}")
+        expected = f"expected one of {', '.join(STEPS)}"
+        raise EventError("Step", f"has an unknown value; {expected}", f"has unknown value {step[:40]!r}; {expected}")
     secret_id = _required_string(event, "SecretId")
     if len(secret_id) > _MAX_SECRET_ID_LENGTH:
-        raise ValueError("event field 'SecretId' is invalid: longer than 2048 characters")
+        raise EventError("SecretId", f"is invalid: longer than {_MAX_SECRET_ID_LENGTH} characters")
     token = _required_string(event, "ClientRequestToken")
     if not _TOKEN_PATTERN.fullmatch(token):
-        raise ValueError("event field 'ClientRequestToken' is invalid: must be 32-64 printable characters")
+        raise EventError("ClientRequestToken", "is invalid: must be 32-64 printable characters without spaces")
     rotation_token = event.get("RotationToken")
-    if rotation_token is not None and (not isinstance(rotation_token, str) or not rotation_token):
-        raise ValueError("event field 'RotationToken' is invalid: must be a non-empty string")
+    if rotation_token is not None:
+        if not isinstance(rotation_token, str) or not _ROTATION_TOKEN_PATTERN.fullmatch(rotation_token):
+            raise EventError("RotationToken", "is invalid: must be a string of 36-256 letters, digits or '-'")
     return RotationEvent(step, secret_id, token, rotation_token)
 
 
 def _required_string(event: dict[str, Any], name: str) -> str:
     if name not in event or event[name] is None:
-        raise ValueError(f"event field '{name}' is missing")
+        raise EventError(name, "is missing")
     value = event[name]
     if not isinstance(value, str) or not value.strip():
-        raise ValueError(f"event field '{name}' is invalid: must be a non-empty string")
+        raise EventError(name, "is invalid: must be a non-empty string")
     return value
 
 
@@ -152,8 +181,8 @@ class Rotation:
         text = self._secret_string(version, stage)
         if text is None:
             # Never bootstrap over a version that exists: that would discard who it belongs to.
-            raise ValueError(f"{stage} version {version} of the secret has no value")
-        return self._checked(text, stage)
+            raise ValueFault(stage, None, "is missing: the version exists but has no value", self.arn, version)
+        return self._checked(text, stage, version)
 
     def replaced_version_id(self) -> str | None:
         """The version whose value current_value() returns (None for a secret's first value)."""
@@ -167,7 +196,7 @@ class Rotation:
 
     def pending_value(self) -> SecretValue | None:
         text = self._secret_string(self.token, PENDING)
-        return None if text is None else self._checked(text, PENDING)
+        return None if text is None else self._checked(text, PENDING, self.token)
 
     def require_pending_value(self) -> SecretValue:
         value = self.pending_value()
@@ -204,21 +233,30 @@ class Rotation:
             raise
         text = response.get("SecretString")
         if text is None:
-            raise ValueError(f"{stage} version of the secret holds no SecretString")
+            raise ValueFault(stage, None, "is binary: it holds no SecretString", self.arn, version)
         return text
 
-    def _checked(self, text: str, label: str) -> SecretValue:
-        value = parse_secret_json(text, label)
-        require_fields(value, self.rotator.value_fields, label)
+    def _checked(self, text: str, label: str, version: str) -> SecretValue:
+        try:
+            value = parse_secret_json(text, label)
+            self.rotator.check_value(value, self.metadata, label)
+        except ValueFault as fault:
+            raise fault.located(self.arn, version) from None
         return value
+
+    def located(self, fault: ValueFault) -> ValueFault:
+        """The fault with this secret's ARN and the id of the version its stage names (checks made after reading,
+        as a kind's testSecret format checks, know the stage only)."""
+        return fault.located(self.arn, self.token if fault.label == PENDING else self._version_with(fault.label))
 
 
 def handle(event: object, rotator: Rotator) -> None:
     """Run one step of a rotation: the body of every kind's `lambda_handler`."""
     try:
         request = parse_event(event)
-    except ValueError as error:
-        RotationLog(kind=rotator.kind).error("event refused", outcome="refused", **describe_error(error))
+    except EventError as error:
+        RotationLog(kind=rotator.kind).error(error.log_message(), outcome="refused", event_field=error.field,
+                                             **describe_error(error))
         raise
     log = RotationLog(step=request.step, secret_arn=request.secret_id, version_id=request.token, kind=rotator.kind)
     try:
@@ -229,7 +267,10 @@ def handle(event: object, rotator: Rotator) -> None:
         if not _guard(description, rotation):
             log.info("version is already AWSCURRENT: nothing to do", outcome="skipped")
             return
-        _STEP_FUNCTIONS[request.step](rotation)
+        try:
+            _STEP_FUNCTIONS[request.step](rotation)
+        except ValueFault as fault:
+            raise rotation.located(fault) from None
     except Exception as error:
         message = "rotation step failed" if unreachable_endpoint(error) is None else UNREACHABLE_MESSAGE
         log.error(message, outcome="failed", **describe_error(error))
@@ -262,22 +303,28 @@ def create_secret(rotation: Rotation) -> None:
     if rotation.pending_value() is not None:
         rotation.log.info("AWSPENDING value already exists", outcome="kept")
         return
-    current = rotation.current_value()
+    current = rotation.current_value()  # checked, tags included: a bad AWSCURRENT is never copied
     value = rotation.rotator.new_value(rotation.metadata, current)
+    rotation.rotator.check_value(value, rotation.metadata, PENDING)  # what is written obeys what is read
     rotation.put_pending_value(json.dumps(value))
     rotation.log.info(
         "stored new AWSPENDING value", stage=PENDING, outcome="bootstrapped" if current is None else "created"
     )
 
 
+# Every step reads AWSCURRENT before AWSPENDING: a pending value is made from the current one, so a fault in both
+# is reported where it started.
+
+
 def set_secret(rotation: Rotation) -> None:
+    current = rotation.current_value()
     pending = rotation.require_pending_value()
-    rotation.rotator.set_value(rotation, pending, rotation.current_value())
+    rotation.rotator.set_value(rotation, pending, current)
 
 
 def test_secret(rotation: Rotation) -> None:
-    pending = rotation.pending_value()
     current = rotation.current_value()
+    pending = rotation.pending_value()
     if pending is None or pending == current:
         # RotateSecret with RotateImmediately=false (how the stack configures rotation) runs this step alone "to
         # test the rotation configuration", on an AWSPENDING version it removes afterwards and that this function
@@ -291,9 +338,10 @@ def test_secret(rotation: Rotation) -> None:
 
 def finish_secret(rotation: Rotation) -> None:
     # Never make an empty version current, whatever state a failed run left behind.
+    current = rotation.current_value()
     pending = rotation.require_pending_value()
     previous = rotation.current_version_id()
-    if previous != rotation.token and pending == rotation.current_value():
+    if previous != rotation.token and pending == current:
         raise ValueError(f"{PENDING} version {rotation.token} holds the {CURRENT} value: not a new value")
 
     def promote() -> None:

@@ -2,8 +2,10 @@
 
 No value is pushed anywhere: callers read AWSCURRENT when they need it (no redeployment), so setSecret
 re-checks the pending value (and a kind may update what verifies it) and testSecret validates its format.
-Identity fields (env, name, scopes) are carried unchanged from the current value; only the first value of a
-secret takes them from its tags.
+Identity fields (env, name, scopes) must say what the secret's tags say, in every version read, and are carried
+unchanged from the current value (the first value of a secret takes them from its tags). The tags are written by
+the stack; a value can be edited by anyone allowed PutSecretValue, and a rotation would copy a forged identity
+into every later version.
 
 finishSecret honours the operator's `securestack:revoke-previous` tag (set by `python -m infra.secrets rotate
 --revoke-previous`): the kind ends the replaced value right after the move, then the tag is removed, last,
@@ -14,8 +16,21 @@ that ended without AWSPENDING is never retried, and a tag left behind would revo
 from collections.abc import Callable
 
 from rotation_common.protocol import CURRENT, PENDING, PREVIOUS, Rotation, Rotator
-from rotation_common.metadata import REVOKE_PREVIOUS, SecretMetadata
-from rotation_common.values import SecretValue, check_timestamp, require_same, secrets_equal, utc_timestamp
+from rotation_common.metadata import ENV, NAME, REVOKE_PREVIOUS, SecretMetadata
+from rotation_common.values import (
+    SecretValue,
+    ValueFault,
+    check_timestamp,
+    json_type,
+    require_fields,
+    require_same,
+    require_tagged,
+    require_text,
+    secrets_equal,
+    utc_timestamp,
+)
+
+_TAG_OF_IDENTITY_FIELD = {"env": ENV, "name": NAME}
 
 
 class StandaloneSecretRotator(Rotator):
@@ -26,11 +41,25 @@ class StandaloneSecretRotator(Rotator):
         raise NotImplementedError
 
     def check_secret_format(self, secret: object, metadata: SecretMetadata) -> None:
-        """Raise a ValueError naming the field unless `secret` is well formed."""
+        """Raise a ValueFault naming the field unless `secret` (of the AWSPENDING value) is well formed."""
         raise NotImplementedError
 
     def identity_from_metadata(self, metadata: SecretMetadata) -> SecretValue:
+        """The identity fields as the tags give them (a missing tag fails naming it)."""
         raise NotImplementedError
+
+    def check_identity_field(self, value: SecretValue, name: str, label: str, metadata: SecretMetadata) -> None:
+        """Type, then agreement with the tag, of one identity field. Default (env, name): a string equal to its tag."""
+        require_text(value, name, label)
+        require_tagged(value, name, label, _TAG_OF_IDENTITY_FIELD[name], self.identity_from_metadata(metadata)[name])
+
+    def check_value(self, value: SecretValue, metadata: SecretMetadata, label: str) -> None:
+        require_fields(value, self.value_fields, label)
+        if not isinstance(value[self.secret_field], str):
+            raise ValueFault(label, self.secret_field, f"must be a string, not {json_type(value[self.secret_field])}")
+        require_text(value, "created_at", label)
+        for name in self.identity_fields:
+            self.check_identity_field(value, name, label, metadata)
 
     @property
     def value_fields(self) -> tuple[str, ...]:
@@ -49,7 +78,7 @@ class StandaloneSecretRotator(Rotator):
         self.check_secret_format(pending[self.secret_field], rotation.metadata)
         check_timestamp(pending["created_at"], PENDING)
         if current is not None and secrets_equal(pending[self.secret_field], current[self.secret_field]):
-            raise ValueError(f"{PENDING} value field '{self.secret_field}' equals the {CURRENT} one")
+            raise ValueFault(PENDING, self.secret_field, f"equals the {CURRENT} one")
 
     def finish_value(self, rotation: Rotation, pending: SecretValue, promote: Callable[[], None]) -> None:
         revoke = rotation.metadata.revoke_previous()  # a malformed tag stops the step before anything moves

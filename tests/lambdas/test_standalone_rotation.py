@@ -326,7 +326,7 @@ def test_pending_value_with_another_env_is_refused(kind, rotation):
     forged = {**kind.first_value(), "env": "prod" if kind.tags["securestack:env"] != "prod" else "dev"}
     rotation.put_pending(arn, token, forged)
     for step in ("setSecret", "testSecret"):
-        with pytest.raises(ValueError, match="AWSPENDING value field 'env' differs from AWSCURRENT"):
+        with pytest.raises(ValueError, match="AWSPENDING value field 'env' differs from secret tag 'securestack:env'"):
             rotation.step(kind.handler, arn, token, step)
     assert rotation.stages(arn)[token] == ["AWSPENDING"]
 
