@@ -247,6 +247,8 @@ class Rotation:
     def located(self, fault: ValueFault) -> ValueFault:
         """The fault with this secret's ARN and the id of the version its stage names (checks made after reading,
         as a kind's testSecret format checks, know the stage only)."""
+        if fault.label not in (CURRENT, PENDING, PREVIOUS):
+            return fault
         return fault.located(self.arn, self.token if fault.label == PENDING else self._version_with(fault.label))
 
 

@@ -26,7 +26,10 @@ class ValueFault(ValueError):
         super().__init__(f"{what} {problem}{where}")
 
     def located(self, secret_arn: str, version_id: str | None) -> ValueFault:
-        return ValueFault(self.label, self.field, self.problem, secret_arn, self.version_id or version_id)
+        """This fault in that secret's version; one already located (e.g. in another secret) stays as it is."""
+        if self.secret_arn is not None:
+            return self
+        return ValueFault(self.label, self.field, self.problem, secret_arn, version_id)
 
 
 def parse_secret_json(text: str, label: str) -> SecretValue:

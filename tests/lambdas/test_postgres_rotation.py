@@ -439,9 +439,10 @@ def test_names_longer_than_63_bytes_with_the_suffix_are_refused(app_db):
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        ({"username": "someone_else"}, "field 'username' is not the alternate"),
-        ({"host": "db.elsewhere.example"}, "field 'host' differs from AWSCURRENT"),
-        ({"dbname": "postgres"}, "field 'dbname' differs from AWSCURRENT"),
+        ({"username": "someone_else"}, "AWSPENDING value field 'username' is neither the base user"),
+        ("the current user", "AWSPENDING value field 'username' is not the alternate"),
+        ({"host": "db.elsewhere.example"}, "field 'host' differs from secret tag 'securestack:db-host'"),
+        ({"dbname": "postgres"}, "field 'dbname' differs from secret tag 'securestack:db-name'"),
         ({"masterarn": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:other"}, "field 'masterarn' differs"),
     ],
 )
@@ -449,6 +450,8 @@ def test_pending_value_for_another_user_or_database_is_refused(app_db, change, m
     arn = app_db.user_secret()
     old = current(app_db, arn)
     token = app_db.rotation.start(arn)
+    if change == "the current user":
+        change = {"username": old["username"]}
     pending = {**old, "username": old["username"] + "_clone", "password": secrets.token_urlsafe(24), **change}
     app_db.rotation.put_pending(arn, token, pending)
     db_before = app_db.role_state()
