@@ -48,11 +48,13 @@ PREVIOUS = "AWSPREVIOUS"
 # from the installed botocore): checked here, so a malformed event fails with one line naming the field before any
 # AWS call, not inside botocore's parameter validation (which checks only minimum lengths) or at the service.
 # ClientRequestTokenType: 32-64 characters (Secrets Manager makes UUIDs); printable, as every token it makes is.
-_TOKEN_PATTERN = re.compile(r"[\x21-\x7e]{32,64}")
+CLIENT_REQUEST_TOKEN_LENGTHS = (32, 64)
+_TOKEN_PATTERN = re.compile(r"[\x21-\x7e]{%d,%d}" % CLIENT_REQUEST_TOKEN_LENGTHS)
 # RotationTokenType: 36-256 characters matching ^[a-zA-Z0-9\-]+$.
-_ROTATION_TOKEN_PATTERN = re.compile(r"[a-zA-Z0-9-]{36,256}")
+ROTATION_TOKEN_LENGTHS = (36, 256)
+_ROTATION_TOKEN_PATTERN = re.compile(r"[a-zA-Z0-9-]{%d,%d}" % ROTATION_TOKEN_LENGTHS)
 # SecretIdType: 1-2048 characters.
-_MAX_SECRET_ID_LENGTH = 2048
+MAX_SECRET_ID_LENGTH = 2048
 
 
 class EventError(ValueError):
@@ -119,15 +121,17 @@ def parse_event(event: object) -> RotationEvent:
         expected = f"expected one of {', '.join(STEPS)}"
         raise EventError("Step", f"has an unknown value; {expected}", f"has unknown value {step[:40]!r}; {expected}")
     secret_id = _required_string(event, "SecretId")
-    if len(secret_id) > _MAX_SECRET_ID_LENGTH:
-        raise EventError("SecretId", f"is invalid: longer than {_MAX_SECRET_ID_LENGTH} characters")
+    if len(secret_id) > MAX_SECRET_ID_LENGTH:
+        raise EventError("SecretId", f"is invalid: longer than {MAX_SECRET_ID_LENGTH} characters")
     token = _required_string(event, "ClientRequestToken")
     if not _TOKEN_PATTERN.fullmatch(token):
-        raise EventError("ClientRequestToken", "is invalid: must be 32-64 printable characters without spaces")
+        raise EventError("ClientRequestToken", "is invalid: must be %d-%d printable characters without spaces"
+                         % CLIENT_REQUEST_TOKEN_LENGTHS)
     rotation_token = event.get("RotationToken")
     if rotation_token is not None:
         if not isinstance(rotation_token, str) or not _ROTATION_TOKEN_PATTERN.fullmatch(rotation_token):
-            raise EventError("RotationToken", "is invalid: must be a string of 36-256 letters, digits or '-'")
+            raise EventError("RotationToken", "is invalid: must be a string of %d-%d letters, digits or '-'"
+                             % ROTATION_TOKEN_LENGTHS)
     return RotationEvent(step, secret_id, token, rotation_token)
 
 
