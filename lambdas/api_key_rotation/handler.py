@@ -16,7 +16,7 @@ from rotation_common import metadata as tags
 from rotation_common.metadata import SecretMetadata
 from rotation_common.protocol import PENDING, Rotation, handle
 from rotation_common.standalone import StandaloneSecretRotator
-from rotation_common.values import SecretValue, ValueFault, require_scope_list
+from rotation_common.values import SecretValue, ValueFault
 from rotation_common.verifier_record import FinishedRecord, before_promotion
 
 RANDOM_BYTES = 32  # 256 bits
@@ -38,15 +38,6 @@ class ApiKeyRotator(StandaloneSecretRotator):
             "env": metadata.require(tags.ENV),
             "name": metadata.require(tags.NAME),
         }
-
-    def check_identity_field(self, value: SecretValue, name: str, label: str, metadata: SecretMetadata) -> None:
-        if name != "scopes":
-            super().check_identity_field(value, name, label, metadata)
-            return
-        scopes = require_scope_list(value, name, label)
-        # As a set: the order of the scopes grants nothing (the value keeps its own order, byte for byte).
-        if sorted(scopes) != sorted(metadata.scopes()):
-            raise ValueFault(label, name, f"differs from secret tag '{tags.SCOPES}'")
 
     def check_secret_format(self, key: object, metadata: SecretMetadata) -> None:
         prefix = key_prefix(metadata)

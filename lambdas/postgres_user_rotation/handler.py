@@ -11,7 +11,7 @@ password, so host, port and dbname always come from the user secret.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -24,7 +24,6 @@ from rotation_common.values import (
     ValueFault,
     parse_secret_json,
     require_fields,
-    require_same,
     require_text,
 )
 
@@ -212,6 +211,13 @@ def master_credentials(client: SecretsManagerClient, plan: UserRotationPlan) -> 
         username=master["username"],
         password=master["password"],
     )
+
+
+def require_same(pending: SecretValue, expected: SecretValue, names: Iterable[str], expected_label: str) -> None:
+    """Fields that must not change across a rotation (host, port, ...)."""
+    for name in names:
+        if pending.get(name) != expected.get(name):
+            raise ValueFault(PENDING, name, f"differs from {expected_label}")
 
 
 def _credentials(value: SecretValue) -> database.Credentials:

@@ -33,24 +33,20 @@ ALLOWED_FIELDS = frozenset(
         "ecs_cluster",
         "ecs_service",
         "aws_endpoint",
-        "event_field",  # the malformed field of a refused event
-        "fault_stage",  # where a ValueFault is: stage, version id and field of the value to repair
+        "event_field",
+        "fault_stage",
         "fault_version_id",
         "fault_field",
     }
 )
 
-# LOG_LEVEL's values: the same four the stack's RotationFunctionArgs.log_level allows (components/rotation.py).
+# As components/rotation.py allows. Another value: INFO and a warning, as failing the import would stop rotations.
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 DEFAULT_LOG_LEVEL = "INFO"
 
 
 def log_level_from(setting: str | None) -> tuple[str, bool]:
-    """The level LOG_LEVEL asks for (any case; unset or blank: INFO), and whether the setting was unusable.
-
-    An unusable one falls back to INFO, with a warning, instead of failing the import: a failed import fails
-    every invocation (Runtime.ImportModuleError), and a typo in a logging knob must not stop credentials from
-    being rotated. The stack refuses any other value at preview; only a hand edit of the function gets here."""
+    """(level, unusable): LOG_LEVEL's level in any case, INFO when unset or unusable."""
     if setting is None or not setting.strip():
         return DEFAULT_LOG_LEVEL, False
     level = setting.strip().upper()
@@ -130,9 +126,9 @@ def describe_error(error: BaseException) -> dict[str, str]:
     endpoint = unreachable_endpoint(error)
     if endpoint:
         facts["aws_endpoint"] = endpoint  # a public AWS URL: what the function could not reach
-    if isinstance(error, ValueFault):  # stage and field names are code constants; a version id is a token
-        facts.update({"fault_stage": error.label, "fault_version_id": error.version_id or "unknown",
-                      "fault_field": error.field or "(the whole value)"})
+    if isinstance(error, ValueFault):
+        facts.update(fault_stage=error.label, fault_version_id=error.version_id or "-",
+                     fault_field=error.field or "-")
     return facts
 
 
@@ -148,6 +144,6 @@ def _error_code(error: BaseException) -> str | None:
     return None
 
 
-if _LEVEL_UNUSABLE:  # once per cold start; the value itself is not repeated (only a constant message is logged)
+if _LEVEL_UNUSABLE:  # once per cold start, without the value
     RotationLog().warning(f"environment variable LOG_LEVEL is not one of {', '.join(LOG_LEVELS)} (any case): "
                           f"logging at {DEFAULT_LOG_LEVEL}", outcome="log-level-defaulted")

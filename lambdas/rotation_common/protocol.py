@@ -4,15 +4,14 @@ Secrets Manager starts a rotation by attaching AWSPENDING to a new, still empty 
 event's ClientRequestToken) and then invokes the function once per step, retrying a failed step
 with the same token. Every step is therefore idempotent, and the same guards run before each:
 
-- the event is well formed (an `EventError` names the field, logged as one line before any AWS call);
+- the event is well formed (an `EventError` names the field, before any AWS call);
 - the secret has rotation enabled (an absent flag counts as disabled);
 - the secret is of the kind this function rotates (tag `securestack:kind`);
 - the token is a version of the secret; already AWSCURRENT (and no longer AWSPENDING) means the
   rotation finished, so the step returns at once; not AWSPENDING means it is refused.
 
-A kind (`Rotator`) supplies only what differs: how to check, generate, set and test a value. Every value read
-is checked (`Rotator.check_value`: field types, identity fields against the tags) before anything uses it, and
-AWSCURRENT before AWSPENDING, so a fault is blamed on the version that holds it (`ValueFault`).
+A kind (`Rotator`) supplies only what differs: how to check (each value read, AWSCURRENT first; a
+`ValueFault` names the version), generate, set and test a value.
 """
 
 from __future__ import annotations
@@ -44,31 +43,20 @@ CURRENT = "AWSCURRENT"
 PENDING = "AWSPENDING"
 PREVIOUS = "AWSPREVIOUS"
 
-# The limits of botocore's secretsmanager model (service-2.json; tests/lambdas/test_event_refusals.py reads them
-# from the installed botocore): checked here, so a malformed event fails with one line naming the field before any
-# AWS call, not inside botocore's parameter validation (which checks only minimum lengths) or at the service.
-# ClientRequestTokenType: 32-64 characters (Secrets Manager makes UUIDs); printable, as every token it makes is.
-CLIENT_REQUEST_TOKEN_LENGTHS = (32, 64)
+# botocore's secretsmanager model (tests/lambdas/test_bad_inputs.py compares): botocore checks only minimums.
+CLIENT_REQUEST_TOKEN_LENGTHS = (32, 64)  # printable, as the UUIDs Secrets Manager makes
 _TOKEN_PATTERN = re.compile(r"[\x21-\x7e]{%d,%d}" % CLIENT_REQUEST_TOKEN_LENGTHS)
-# RotationTokenType: 36-256 characters matching ^[a-zA-Z0-9\-]+$.
-ROTATION_TOKEN_LENGTHS = (36, 256)
+ROTATION_TOKEN_LENGTHS = (36, 256)  # pattern ^[a-zA-Z0-9\-]+$
 _ROTATION_TOKEN_PATTERN = re.compile(r"[a-zA-Z0-9-]{%d,%d}" % ROTATION_TOKEN_LENGTHS)
-# SecretIdType: 1-2048 characters.
 MAX_SECRET_ID_LENGTH = 2048
 
 
 class EventError(ValueError):
-    """A malformed invocation event. `field` and `problem` (code text, never the field's value) make its log line;
-    `detail` may add what was received to the exception (only for fields that are not secret, as 'Step')."""
+    """A malformed event; the message names the field, never its value (it is logged)."""
 
-    def __init__(self, field: str | None, problem: str, detail: str | None = None) -> None:
-        self.field, self.problem = field, problem
-        subject = "event" if field is None else f"event field '{field}'"
-        super().__init__(f"{subject} {detail or problem}")
-
-    def log_message(self) -> str:
-        subject = "event" if self.field is None else f"field '{self.field}'"
-        return f"event refused: {subject} {self.problem}"
+    def __init__(self, field: str | None, problem: str) -> None:
+        self.field = field
+        super().__init__(("event " if field is None else f"event field '{field}' ") + problem)
 
 
 @dataclass(frozen=True)
@@ -91,8 +79,7 @@ class Rotator:
         return ()
 
     def check_value(self, value: SecretValue, metadata: SecretMetadata, label: str) -> None:
-        """Raise a ValueFault naming the field unless `value` (of the version labelled `label`) is well formed and
-        says what the tags say. Runs on every value read, before any use. Default: the fields are present."""
+        """Raise a ValueFault unless `value` (stage `label`) is well formed and agrees with the tags."""
         require_fields(value, self.value_fields, label)
 
     def new_value(self, metadata: SecretMetadata, current: SecretValue | None) -> SecretValue:
@@ -118,8 +105,7 @@ def parse_event(event: object) -> RotationEvent:
         raise EventError(None, "must be an object with 'Step', 'SecretId' and 'ClientRequestToken'")
     step = _required_string(event, "Step")
     if step not in STEPS:
-        expected = f"expected one of {', '.join(STEPS)}"
-        raise EventError("Step", f"has an unknown value; {expected}", f"has unknown value {step[:40]!r}; {expected}")
+        raise EventError("Step", f"has an unknown value; expected one of {', '.join(STEPS)}")
     secret_id = _required_string(event, "SecretId")
     if len(secret_id) > MAX_SECRET_ID_LENGTH:
         raise EventError("SecretId", f"is invalid: longer than {MAX_SECRET_ID_LENGTH} characters")
@@ -128,10 +114,10 @@ def parse_event(event: object) -> RotationEvent:
         raise EventError("ClientRequestToken", "is invalid: must be %d-%d printable characters without spaces"
                          % CLIENT_REQUEST_TOKEN_LENGTHS)
     rotation_token = event.get("RotationToken")
-    if rotation_token is not None:
-        if not isinstance(rotation_token, str) or not _ROTATION_TOKEN_PATTERN.fullmatch(rotation_token):
-            raise EventError("RotationToken", "is invalid: must be a string of %d-%d letters, digits or '-'"
-                             % ROTATION_TOKEN_LENGTHS)
+    if rotation_token is not None and not (isinstance(rotation_token, str)
+                                           and _ROTATION_TOKEN_PATTERN.fullmatch(rotation_token)):
+        raise EventError("RotationToken", "is invalid: must be a string of %d-%d letters, digits or '-'"
+                         % ROTATION_TOKEN_LENGTHS)
     return RotationEvent(step, secret_id, token, rotation_token)
 
 
@@ -185,8 +171,8 @@ class Rotation:
         text = self._secret_string(version, stage)
         if text is None:
             # Never bootstrap over a version that exists: that would discard who it belongs to.
-            raise ValueFault(stage, None, "is missing: the version exists but has no value", self.arn, version)
-        return self._checked(text, stage, version)
+            raise ValueFault(stage, None, "is missing: the version exists but has no value")
+        return self._checked(text, stage)
 
     def replaced_version_id(self) -> str | None:
         """The version whose value current_value() returns (None for a secret's first value)."""
@@ -200,7 +186,7 @@ class Rotation:
 
     def pending_value(self) -> SecretValue | None:
         text = self._secret_string(self.token, PENDING)
-        return None if text is None else self._checked(text, PENDING, self.token)
+        return None if text is None else self._checked(text, PENDING)
 
     def require_pending_value(self) -> SecretValue:
         value = self.pending_value()
@@ -237,23 +223,13 @@ class Rotation:
             raise
         text = response.get("SecretString")
         if text is None:
-            raise ValueFault(stage, None, "is binary: it holds no SecretString", self.arn, version)
+            raise ValueFault(stage, None, "is binary: it holds no SecretString")
         return text
 
-    def _checked(self, text: str, label: str, version: str) -> SecretValue:
-        try:
-            value = parse_secret_json(text, label)
-            self.rotator.check_value(value, self.metadata, label)
-        except ValueFault as fault:
-            raise fault.located(self.arn, version) from None
+    def _checked(self, text: str, label: str) -> SecretValue:
+        value = parse_secret_json(text, label)
+        self.rotator.check_value(value, self.metadata, label)
         return value
-
-    def located(self, fault: ValueFault) -> ValueFault:
-        """The fault with this secret's ARN and the id of the version its stage names (checks made after reading,
-        as a kind's testSecret format checks, know the stage only)."""
-        if fault.label not in (CURRENT, PENDING, PREVIOUS):
-            return fault
-        return fault.located(self.arn, self.token if fault.label == PENDING else self._version_with(fault.label))
 
 
 def handle(event: object, rotator: Rotator) -> None:
@@ -261,7 +237,7 @@ def handle(event: object, rotator: Rotator) -> None:
     try:
         request = parse_event(event)
     except EventError as error:
-        RotationLog(kind=rotator.kind).error(error.log_message(), outcome="refused", event_field=error.field,
+        RotationLog(kind=rotator.kind).error(f"event refused: {error}", outcome="refused", event_field=error.field,
                                              **describe_error(error))
         raise
     log = RotationLog(step=request.step, secret_arn=request.secret_id, version_id=request.token, kind=rotator.kind)
@@ -276,7 +252,7 @@ def handle(event: object, rotator: Rotator) -> None:
         try:
             _STEP_FUNCTIONS[request.step](rotation)
         except ValueFault as fault:
-            raise rotation.located(fault) from None
+            raise fault.located(rotation.arn, rotation._version_with(fault.label)) from None
     except Exception as error:
         message = "rotation step failed" if unreachable_endpoint(error) is None else UNREACHABLE_MESSAGE
         log.error(message, outcome="failed", **describe_error(error))
@@ -309,17 +285,16 @@ def create_secret(rotation: Rotation) -> None:
     if rotation.pending_value() is not None:
         rotation.log.info("AWSPENDING value already exists", outcome="kept")
         return
-    current = rotation.current_value()  # checked, tags included: a bad AWSCURRENT is never copied
+    current = rotation.current_value()
     value = rotation.rotator.new_value(rotation.metadata, current)
-    rotation.rotator.check_value(value, rotation.metadata, PENDING)  # what is written obeys what is read
+    rotation.rotator.check_value(value, rotation.metadata, PENDING)
     rotation.put_pending_value(json.dumps(value))
     rotation.log.info(
         "stored new AWSPENDING value", stage=PENDING, outcome="bootstrapped" if current is None else "created"
     )
 
 
-# Every step reads AWSCURRENT before AWSPENDING: a pending value is made from the current one, so a fault in both
-# is reported where it started.
+# Each step reads AWSCURRENT first: a pending value is made from it, so a fault is named where it started.
 
 
 def set_secret(rotation: Rotation) -> None:

@@ -172,7 +172,7 @@ def test_unknown_step_is_refused_naming_the_step_field(kind, rotation):
     arn = kind.create(rotation)
     token = rotation.start(arn)
     before = rotation.snapshot(arn)
-    with pytest.raises(ValueError, match="event field 'Step' has unknown value 'deleteSecret'"):
+    with pytest.raises(ValueError, match="event field 'Step' has an unknown value; expected one of createSecret"):
         rotation.step(kind.handler, arn, token, "deleteSecret")
     assert rotation.snapshot(arn) == before
 
