@@ -153,9 +153,9 @@ class Rotation:
         self.log = log
 
     def current_version_id(self) -> str | None:
-        return self._version_with(CURRENT)
+        return self.version_with(CURRENT)
 
-    def _version_with(self, stage: str) -> str | None:
+    def version_with(self, stage: str) -> str | None:
         return next((version for version, stages in self.stages.items() if stage in stages), None)
 
     def current_value(self) -> SecretValue | None:
@@ -181,7 +181,7 @@ class Rotation:
     def _replaced_version(self) -> tuple[str | None, str]:
         version = self.current_version_id()
         if version == self.token:
-            return self._version_with(PREVIOUS), PREVIOUS
+            return self.version_with(PREVIOUS), PREVIOUS
         return version, CURRENT
 
     def pending_value(self) -> SecretValue | None:
@@ -252,7 +252,7 @@ def handle(event: object, rotator: Rotator) -> None:
         try:
             _STEP_FUNCTIONS[request.step](rotation)
         except ValueFault as fault:
-            raise fault.located(rotation.arn, rotation._version_with(fault.label)) from None
+            raise fault.located(rotation.arn, rotation.version_with(fault.label)) from None
     except Exception as error:
         message = "rotation step failed" if unreachable_endpoint(error) is None else UNREACHABLE_MESSAGE
         log.error(message, outcome="failed", **describe_error(error))
