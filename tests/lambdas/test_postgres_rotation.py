@@ -417,6 +417,22 @@ def test_wrong_master_credentials_are_refused_and_current_still_logs_in(app_db, 
     assert not app.logs_in(rotation.value(arn, "AWSPENDING"))
 
 
+
+def test_a_malformed_master_secret_is_named_with_its_version_not_the_user_secret(app_db, rotation, rotation_log_lines):
+    """Issue 14: an int username in the master secret fails naming the master secret and its AWSCURRENT version
+    (not the user secret being rotated), before any connection as the master."""
+    rotation.client.put_secret_value(SecretId=app_db.master_arn, SecretString=json.dumps(
+        {"username": 7, "password": app_db.cluster.master_password}), VersionStages=["AWSCURRENT"])
+    master_version = next(v for v, stages in rotation.stages(app_db.master_arn).items() if "AWSCURRENT" in stages)
+    arn = app_db.user_secret()
+    token = rotation.start(arn)
+    rotation.step(pg_handler, arn, token, "createSecret")
+    with pytest.raises(ValueError, match="AWSCURRENT value field 'username' must be a string, not a number") as raised:
+        rotation.step(pg_handler, arn, token, "setSecret")
+    assert f"(secret {app_db.master_arn}, version {master_version})" in str(raised.value)
+    failed = [line for line in rotation_log_lines() if line.get("outcome") == "failed"]
+    assert [(line["secret_arn"], line["fault_version_id"]) for line in failed] == [(arn, master_version)]
+
 def test_mixed_case_names_and_names_of_exactly_63_bytes_rotate(app_db):
     base = "Mixed.Case-" + "x" * (63 - len("_clone") - len("Mixed.Case-") - len("_12345678"))
     arn = app_db.user_secret(base=base, owner="App Owner")
