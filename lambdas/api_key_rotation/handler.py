@@ -16,13 +16,12 @@ from rotation_common import metadata as tags
 from rotation_common.metadata import SecretMetadata
 from rotation_common.protocol import PENDING, Rotation, handle
 from rotation_common.standalone import StandaloneSecretRotator
-from rotation_common.values import SecretValue
+from rotation_common.values import SecretValue, ValueFault
 from rotation_common.verifier_record import FinishedRecord, before_promotion
 
 RANDOM_BYTES = 32  # 256 bits
 _PREFIX_PATTERN = re.compile(r"[A-Za-z0-9_]{1,32}")
 _URLSAFE_PATTERN = re.compile(r"[A-Za-z0-9_-]+")
-_SCOPE_PATTERN = re.compile(r"\S+")
 
 
 class ApiKeyRotator(StandaloneSecretRotator):
@@ -43,19 +42,15 @@ class ApiKeyRotator(StandaloneSecretRotator):
     def check_secret_format(self, key: object, metadata: SecretMetadata) -> None:
         prefix = key_prefix(metadata)
         if not isinstance(key, str) or not key.startswith(prefix):
-            raise ValueError(f"{PENDING} value field 'key' does not start with the environment's prefix")
+            raise ValueFault(PENDING, "key", "does not start with the environment's prefix")
         random_part = key[len(prefix) :]
         # Each URL-safe base64 character carries 6 bits.
         if not _URLSAFE_PATTERN.fullmatch(random_part) or len(random_part) * 6 < RANDOM_BYTES * 8:
-            raise ValueError(f"{PENDING} value field 'key' carries fewer than {RANDOM_BYTES * 8} random bits")
+            raise ValueFault(PENDING, "key", f"carries fewer than {RANDOM_BYTES * 8} random bits")
 
     def set_value(self, rotation: Rotation, pending: SecretValue, current: SecretValue | None) -> None:
         super().set_value(rotation, pending, current)
         before_promotion(rotation, pending, current)
-
-    def test_value(self, rotation: Rotation, pending: SecretValue, current: SecretValue | None) -> None:
-        check_scopes(pending.get("scopes"))
-        super().test_value(rotation, pending, current)
 
     def promote_and_retire(self, rotation: Rotation, pending: SecretValue, promote: Callable[[], None],
                            revoke: bool) -> None:
@@ -72,13 +67,6 @@ def key_prefix(metadata: SecretMetadata) -> str:
     if not _PREFIX_PATTERN.fullmatch(prefix):
         raise ValueError(f"secret tag '{tags.KEY_PREFIX}' must be 1-32 letters, digits or '_'")
     return prefix
-
-
-def check_scopes(scopes: object) -> None:
-    if not isinstance(scopes, list) or not scopes:
-        raise ValueError(f"{PENDING} value field 'scopes' must be a non-empty list")
-    if not all(isinstance(scope, str) and _SCOPE_PATTERN.fullmatch(scope) for scope in scopes):
-        raise ValueError(f"{PENDING} value field 'scopes' must hold non-empty scope names without spaces")
 
 
 ROTATOR = ApiKeyRotator()

@@ -11,7 +11,7 @@ password, so host, port and dbname always come from the user secret.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -19,7 +19,13 @@ from rotation_common import metadata as tags
 from rotation_common.consumers import redeploy_consumers
 from rotation_common.metadata import SecretMetadata
 from rotation_common.protocol import CURRENT, PENDING, Rotation, Rotator, handle
-from rotation_common.values import SecretValue, parse_secret_json, require_fields, require_same
+from rotation_common.values import (
+    SecretValue,
+    ValueFault,
+    parse_secret_json,
+    require_fields,
+    require_text,
+)
 
 if TYPE_CHECKING:  # boto3-stubs, a dev dependency: the Lambda runtime has boto3 only
     from mypy_boto3_secretsmanager import SecretsManagerClient
@@ -34,6 +40,7 @@ ENGINE = "postgres"
 CLONE_SUFFIX = "_clone"
 PASSWORD_BYTES = 32
 CONNECTION_FIELDS = ("engine", "host", "port", "dbname", "masterarn")
+TEXT_FIELDS = ("host", "dbname", "username", "password", "masterarn")
 _TAG_OF_FIELD = {
     "host": tags.DB_HOST,
     "port": tags.DB_PORT,
@@ -55,6 +62,24 @@ class UserRotationPlan:
 class PostgresUserRotator(Rotator):
     kind = "postgres-user"
     value_fields = ("engine", "host", "port", "dbname", "username", "password", "masterarn")
+
+    def check_value(self, value: SecretValue, metadata: SecretMetadata, label: str) -> None:
+        """Types first (an int 'username' is named, never an AttributeError in the driver), then every tag present:
+        the connection tags and the base user. Runs on every version read, before anything is written."""
+        require_fields(value, self.value_fields, label)
+        if value["engine"] != ENGINE:
+            raise ValueFault(label, "engine", f"is not '{ENGINE}'")
+        for name in TEXT_FIELDS:
+            require_text(value, name, label)
+        _port(value["port"], label)
+        for name, tag in _TAG_OF_FIELD.items():
+            tagged = metadata.master_secret_arn() if tag == tags.MASTER_SECRET_ARN else metadata.get(tag)
+            if tagged is not None and str(value[name]) != tagged:
+                raise ValueFault(label, name, f"differs from secret tag '{tag}'")
+        base = metadata.get(tags.DB_USERNAME)
+        if base is not None and value["username"] not in (base, base + CLONE_SUFFIX):
+            raise ValueFault(label, "username", f"is neither the base user (secret tag '{tags.DB_USERNAME}') nor "
+                                                f"its '{CLONE_SUFFIX}'")
 
     def new_value(self, metadata: SecretMetadata, current: SecretValue | None) -> SecretValue:
         connection = expected_connection(metadata, current)
@@ -113,7 +138,7 @@ class PostgresUserRotator(Rotator):
 
 
 def expected_connection(metadata: SecretMetadata, current: SecretValue | None) -> dict[str, Any]:
-    """Connection fields every version must share: the tags', checked against AWSCURRENT."""
+    """Connection fields every version must share: the tags', or AWSCURRENT's (checked against them on reading)."""
     if current is None:
         return {
             "engine": ENGINE,
@@ -122,14 +147,8 @@ def expected_connection(metadata: SecretMetadata, current: SecretValue | None) -
             "dbname": metadata.require(tags.DB_NAME),
             "masterarn": metadata.master_secret_arn(required=True),
         }
-    if current.get("engine") != ENGINE:
-        raise ValueError(f"{CURRENT} value field 'engine' is not '{ENGINE}'")
     connection = {name: current[name] for name in CONNECTION_FIELDS}
     connection["port"] = _port(current["port"], CURRENT)
-    for name, tag in _TAG_OF_FIELD.items():
-        tagged = metadata.master_secret_arn() if tag == tags.MASTER_SECRET_ARN else metadata.get(tag)
-        if tagged is not None and str(connection[name]) != tagged:
-            raise ValueError(f"{CURRENT} value field '{name}' differs from secret tag '{tag}'")
     return connection
 
 
@@ -143,7 +162,7 @@ def next_username(metadata: SecretMetadata, current: SecretValue | None) -> str:
         return clone
     if current["username"] == clone:
         return base
-    raise ValueError(f"{CURRENT} value field 'username' is neither the base user nor its '{CLONE_SUFFIX}'")
+    raise ValueFault(CURRENT, "username", f"is neither the base user nor its '{CLONE_SUFFIX}'")
 
 
 def base_username(metadata: SecretMetadata, current: SecretValue | None) -> str:
@@ -152,7 +171,7 @@ def base_username(metadata: SecretMetadata, current: SecretValue | None) -> str:
         if current is None:
             base = metadata.require(tags.DB_USERNAME)  # raises: the tag is missing and there is no current user
         else:
-            base = str(current["username"]).removesuffix(CLONE_SUFFIX)
+            base = current["username"].removesuffix(CLONE_SUFFIX)
     database.check_identifier(base + CLONE_SUFFIX, f"secret tag '{tags.DB_USERNAME}' with '{CLONE_SUFFIX}'")
     return base
 
@@ -163,7 +182,7 @@ def plan_rotation(metadata: SecretMetadata, pending: SecretValue, current: Secre
     source = "the secret's tags" if current is None else CURRENT
     require_same({**pending, "port": _port(pending["port"], PENDING)}, expected, CONNECTION_FIELDS, source)
     if pending["username"] != next_username(metadata, current):
-        raise ValueError(f"{PENDING} value field 'username' is not the alternate of the {CURRENT} user")
+        raise ValueFault(PENDING, "username", f"is not the alternate of the {CURRENT} user")
     owner_role = metadata.require(tags.DB_OWNER_ROLE)
     database.check_identifier(owner_role, f"secret tag '{tags.DB_OWNER_ROLE}'")
     return UserRotationPlan(
@@ -175,12 +194,16 @@ def plan_rotation(metadata: SecretMetadata, pending: SecretValue, current: Secre
 
 
 def master_credentials(client: SecretsManagerClient, plan: UserRotationPlan) -> database.Credentials:
-    label = "master secret (masterarn)"
     response = client.get_secret_value(SecretId=plan.masterarn, VersionStage=CURRENT)
-    master = parse_secret_json(response.get("SecretString", ""), label)
-    require_fields(master, ("username", "password"), label)
-    if master.get("host") and master["host"] != plan.pending.host:
-        raise ValueError(f"{label} field 'host' names another host than the user secret")
+    try:
+        master = parse_secret_json(response.get("SecretString", ""), CURRENT)
+        require_fields(master, ("username", "password"), CURRENT)
+        require_text(master, "username", CURRENT)
+        require_text(master, "password", CURRENT)
+        if master.get("host") and master["host"] != plan.pending.host:
+            raise ValueFault(CURRENT, "host", "names another host than the user secret")
+    except ValueFault as fault:  # in the master secret (masterarn), not in the secret being rotated
+        raise fault.located(plan.masterarn, response.get("VersionId")) from None
     return database.Credentials(
         host=plan.pending.host,
         port=plan.pending.port,
@@ -188,6 +211,13 @@ def master_credentials(client: SecretsManagerClient, plan: UserRotationPlan) -> 
         username=master["username"],
         password=master["password"],
     )
+
+
+def require_same(pending: SecretValue, expected: SecretValue, names: Iterable[str], expected_label: str) -> None:
+    """Fields that must not change across a rotation (host, port, ...)."""
+    for name in names:
+        if pending.get(name) != expected.get(name):
+            raise ValueFault(PENDING, name, f"differs from {expected_label}")
 
 
 def _credentials(value: SecretValue) -> database.Credentials:
@@ -203,7 +233,7 @@ def _credentials(value: SecretValue) -> database.Credentials:
 def _port(value: object, label: str) -> int:
     text = str(value)  # a JSON number or a string of digits
     if isinstance(value, bool) or not text.isdigit() or not 0 < int(text) < 65536:
-        raise ValueError(f"{label} value field 'port' is not a TCP port")
+        raise ValueFault(label, "port", "is not a TCP port")
     return int(text)
 
 

@@ -13,6 +13,7 @@ import sys
 from typing import Any
 
 from rotation_common.clients import unreachable_endpoint
+from rotation_common.values import ValueFault
 
 LOGGER_NAME = "securestack.rotation"
 
@@ -32,8 +33,25 @@ ALLOWED_FIELDS = frozenset(
         "ecs_cluster",
         "ecs_service",
         "aws_endpoint",
+        "event_field",
+        "fault_stage",
+        "fault_version_id",
+        "fault_field",
     }
 )
+
+# As components/rotation.py allows. Another value: INFO and a warning, as failing the import would stop rotations.
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+DEFAULT_LOG_LEVEL = "INFO"
+
+
+def log_level_from(setting: str | None) -> tuple[str, bool]:
+    """(level, unusable): LOG_LEVEL's level in any case, INFO when unset or unusable."""
+    if setting is None or not setting.strip():
+        return DEFAULT_LOG_LEVEL, False
+    level = setting.strip().upper()
+    return (level, False) if level in LOG_LEVELS else (DEFAULT_LOG_LEVEL, True)
+
 
 
 class _CurrentStdoutHandler(logging.Handler):
@@ -47,17 +65,18 @@ class _CurrentStdoutHandler(logging.Handler):
             self.handleError(record)
 
 
-def _build_logger() -> logging.Logger:
+def _build_logger(level: str) -> logging.Logger:
     logger = logging.getLogger(LOGGER_NAME)
     if not logger.handlers:
         logger.addHandler(_CurrentStdoutHandler())
     # The runtime's root handler would prefix our JSON with text; ours prints it bare.
     logger.propagate = False
-    logger.setLevel(os.environ.get("LOG_LEVEL", "INFO").upper())
+    logger.setLevel(level)
     return logger
 
 
-_LOGGER = _build_logger()
+_LEVEL, _LEVEL_UNUSABLE = log_level_from(os.environ.get("LOG_LEVEL"))
+_LOGGER = _build_logger(_LEVEL)
 
 
 class RotationLog:
@@ -107,6 +126,9 @@ def describe_error(error: BaseException) -> dict[str, str]:
     endpoint = unreachable_endpoint(error)
     if endpoint:
         facts["aws_endpoint"] = endpoint  # a public AWS URL: what the function could not reach
+    if isinstance(error, ValueFault):
+        facts.update(fault_stage=error.label, fault_version_id=error.version_id or "-",
+                     fault_field=error.field or "-")
     return facts
 
 
@@ -120,3 +142,8 @@ def _error_code(error: BaseException) -> str | None:
         sqlstate: str | None = details.get("C")
         return sqlstate
     return None
+
+
+if _LEVEL_UNUSABLE:  # once per cold start, without the value
+    RotationLog().warning(f"environment variable LOG_LEVEL is not one of {', '.join(LOG_LEVELS)} (any case): "
+                          f"logging at {DEFAULT_LOG_LEVEL}", outcome="log-level-defaulted")

@@ -4,13 +4,14 @@ Secrets Manager starts a rotation by attaching AWSPENDING to a new, still empty 
 event's ClientRequestToken) and then invokes the function once per step, retrying a failed step
 with the same token. Every step is therefore idempotent, and the same guards run before each:
 
-- the event is well formed (a `ValueError` names the field);
+- the event is well formed (an `EventError` names the field, before any AWS call);
 - the secret has rotation enabled (an absent flag counts as disabled);
 - the secret is of the kind this function rotates (tag `securestack:kind`);
 - the token is a version of the secret; already AWSCURRENT (and no longer AWSPENDING) means the
   rotation finished, so the step returns at once; not AWSPENDING means it is refused.
 
-A kind (`Rotator`) supplies only what differs: how to generate, set and test a value.
+A kind (`Rotator`) supplies only what differs: how to check (each value read, AWSCURRENT first; a
+`ValueFault` names the version), generate, set and test a value.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from botocore.exceptions import ClientError
 from rotation_common.clients import UNREACHABLE_MESSAGE, aws_client, unreachable_endpoint
 from rotation_common.logging_json import RotationLog, describe_error
 from rotation_common.metadata import KIND, SecretMetadata
-from rotation_common.values import SecretValue, parse_secret_json, require_fields
+from rotation_common.values import SecretValue, ValueFault, parse_secret_json, require_fields
 
 if TYPE_CHECKING:  # boto3-stubs, a dev dependency: the Lambda runtime has boto3 only
     from mypy_boto3_secretsmanager import SecretsManagerClient
@@ -42,9 +43,20 @@ CURRENT = "AWSCURRENT"
 PENDING = "AWSPENDING"
 PREVIOUS = "AWSPREVIOUS"
 
-# Secrets Manager tokens are 32-64 printable characters (UUIDs when it makes them itself).
-_TOKEN_PATTERN = re.compile(r"[\x21-\x7e]{32,64}")
-_MAX_SECRET_ID_LENGTH = 2048
+# botocore's secretsmanager model (tests/lambdas/test_bad_inputs.py compares): botocore checks only minimums.
+CLIENT_REQUEST_TOKEN_LENGTHS = (32, 64)  # printable, as the UUIDs Secrets Manager makes
+_TOKEN_PATTERN = re.compile(r"[\x21-\x7e]{%d,%d}" % CLIENT_REQUEST_TOKEN_LENGTHS)
+ROTATION_TOKEN_LENGTHS = (36, 256)  # pattern ^[a-zA-Z0-9\-]+$
+_ROTATION_TOKEN_PATTERN = re.compile(r"[a-zA-Z0-9-]{%d,%d}" % ROTATION_TOKEN_LENGTHS)
+MAX_SECRET_ID_LENGTH = 2048
+
+
+class EventError(ValueError):
+    """A malformed event; the message names the field, never its value (it is logged)."""
+
+    def __init__(self, field: str | None, problem: str) -> None:
+        self.field = field
+        super().__init__(("event " if field is None else f"event field '{field}' ") + problem)
 
 
 @dataclass(frozen=True)
@@ -66,6 +78,10 @@ class Rotator:
         """Fields every value of this kind has (a kind overrides it, with a class attribute or a property)."""
         return ()
 
+    def check_value(self, value: SecretValue, metadata: SecretMetadata, label: str) -> None:
+        """Raise a ValueFault unless `value` (stage `label`) is well formed and agrees with the tags."""
+        require_fields(value, self.value_fields, label)
+
     def new_value(self, metadata: SecretMetadata, current: SecretValue | None) -> SecretValue:
         """A fresh pending value; `current` is None when bootstrapping from metadata."""
         raise NotImplementedError
@@ -86,28 +102,31 @@ class Rotator:
 
 def parse_event(event: object) -> RotationEvent:
     if not isinstance(event, dict):
-        raise ValueError("event must be an object with 'Step', 'SecretId' and 'ClientRequestToken'")
+        raise EventError(None, "must be an object with 'Step', 'SecretId' and 'ClientRequestToken'")
     step = _required_string(event, "Step")
     if step not in STEPS:
-        raise ValueError(f"event field 'Step' has unknown value {step[:40]!r}; expected one of {', '.join(STEPS)}")
+        raise EventError("Step", f"has an unknown value; expected one of {', '.join(STEPS)}")
     secret_id = _required_string(event, "SecretId")
-    if len(secret_id) > _MAX_SECRET_ID_LENGTH:
-        raise ValueError("event field 'SecretId' is invalid: longer than 2048 characters")
+    if len(secret_id) > MAX_SECRET_ID_LENGTH:
+        raise EventError("SecretId", f"is invalid: longer than {MAX_SECRET_ID_LENGTH} characters")
     token = _required_string(event, "ClientRequestToken")
     if not _TOKEN_PATTERN.fullmatch(token):
-        raise ValueError("event field 'ClientRequestToken' is invalid: must be 32-64 printable characters")
+        raise EventError("ClientRequestToken", "is invalid: must be %d-%d printable characters without spaces"
+                         % CLIENT_REQUEST_TOKEN_LENGTHS)
     rotation_token = event.get("RotationToken")
-    if rotation_token is not None and (not isinstance(rotation_token, str) or not rotation_token):
-        raise ValueError("event field 'RotationToken' is invalid: must be a non-empty string")
+    if rotation_token is not None and not (isinstance(rotation_token, str)
+                                           and _ROTATION_TOKEN_PATTERN.fullmatch(rotation_token)):
+        raise EventError("RotationToken", "is invalid: must be a string of %d-%d letters, digits or '-'"
+                         % ROTATION_TOKEN_LENGTHS)
     return RotationEvent(step, secret_id, token, rotation_token)
 
 
 def _required_string(event: dict[str, Any], name: str) -> str:
     if name not in event or event[name] is None:
-        raise ValueError(f"event field '{name}' is missing")
+        raise EventError(name, "is missing")
     value = event[name]
     if not isinstance(value, str) or not value.strip():
-        raise ValueError(f"event field '{name}' is invalid: must be a non-empty string")
+        raise EventError(name, "is invalid: must be a non-empty string")
     return value
 
 
@@ -134,9 +153,9 @@ class Rotation:
         self.log = log
 
     def current_version_id(self) -> str | None:
-        return self._version_with(CURRENT)
+        return self.version_with(CURRENT)
 
-    def _version_with(self, stage: str) -> str | None:
+    def version_with(self, stage: str) -> str | None:
         return next((version for version, stages in self.stages.items() if stage in stages), None)
 
     def current_value(self) -> SecretValue | None:
@@ -152,7 +171,7 @@ class Rotation:
         text = self._secret_string(version, stage)
         if text is None:
             # Never bootstrap over a version that exists: that would discard who it belongs to.
-            raise ValueError(f"{stage} version {version} of the secret has no value")
+            raise ValueFault(stage, None, "is missing: the version exists but has no value")
         return self._checked(text, stage)
 
     def replaced_version_id(self) -> str | None:
@@ -162,7 +181,7 @@ class Rotation:
     def _replaced_version(self) -> tuple[str | None, str]:
         version = self.current_version_id()
         if version == self.token:
-            return self._version_with(PREVIOUS), PREVIOUS
+            return self.version_with(PREVIOUS), PREVIOUS
         return version, CURRENT
 
     def pending_value(self) -> SecretValue | None:
@@ -204,12 +223,12 @@ class Rotation:
             raise
         text = response.get("SecretString")
         if text is None:
-            raise ValueError(f"{stage} version of the secret holds no SecretString")
+            raise ValueFault(stage, None, "is binary: it holds no SecretString")
         return text
 
     def _checked(self, text: str, label: str) -> SecretValue:
         value = parse_secret_json(text, label)
-        require_fields(value, self.rotator.value_fields, label)
+        self.rotator.check_value(value, self.metadata, label)
         return value
 
 
@@ -217,8 +236,9 @@ def handle(event: object, rotator: Rotator) -> None:
     """Run one step of a rotation: the body of every kind's `lambda_handler`."""
     try:
         request = parse_event(event)
-    except ValueError as error:
-        RotationLog(kind=rotator.kind).error("event refused", outcome="refused", **describe_error(error))
+    except EventError as error:
+        RotationLog(kind=rotator.kind).error(f"event refused: {error}", outcome="refused", event_field=error.field,
+                                             **describe_error(error))
         raise
     log = RotationLog(step=request.step, secret_arn=request.secret_id, version_id=request.token, kind=rotator.kind)
     try:
@@ -229,7 +249,10 @@ def handle(event: object, rotator: Rotator) -> None:
         if not _guard(description, rotation):
             log.info("version is already AWSCURRENT: nothing to do", outcome="skipped")
             return
-        _STEP_FUNCTIONS[request.step](rotation)
+        try:
+            _STEP_FUNCTIONS[request.step](rotation)
+        except ValueFault as fault:
+            raise fault.located(rotation.arn, rotation.version_with(fault.label)) from None
     except Exception as error:
         message = "rotation step failed" if unreachable_endpoint(error) is None else UNREACHABLE_MESSAGE
         log.error(message, outcome="failed", **describe_error(error))
@@ -264,20 +287,25 @@ def create_secret(rotation: Rotation) -> None:
         return
     current = rotation.current_value()
     value = rotation.rotator.new_value(rotation.metadata, current)
+    rotation.rotator.check_value(value, rotation.metadata, PENDING)
     rotation.put_pending_value(json.dumps(value))
     rotation.log.info(
         "stored new AWSPENDING value", stage=PENDING, outcome="bootstrapped" if current is None else "created"
     )
 
 
+# Each step reads AWSCURRENT first: a pending value is made from it, so a fault is named where it started.
+
+
 def set_secret(rotation: Rotation) -> None:
+    current = rotation.current_value()
     pending = rotation.require_pending_value()
-    rotation.rotator.set_value(rotation, pending, rotation.current_value())
+    rotation.rotator.set_value(rotation, pending, current)
 
 
 def test_secret(rotation: Rotation) -> None:
-    pending = rotation.pending_value()
     current = rotation.current_value()
+    pending = rotation.pending_value()
     if pending is None or pending == current:
         # RotateSecret with RotateImmediately=false (how the stack configures rotation) runs this step alone "to
         # test the rotation configuration", on an AWSPENDING version it removes afterwards and that this function
@@ -291,9 +319,10 @@ def test_secret(rotation: Rotation) -> None:
 
 def finish_secret(rotation: Rotation) -> None:
     # Never make an empty version current, whatever state a failed run left behind.
+    current = rotation.current_value()
     pending = rotation.require_pending_value()
     previous = rotation.current_version_id()
-    if previous != rotation.token and pending == rotation.current_value():
+    if previous != rotation.token and pending == current:
         raise ValueError(f"{PENDING} version {rotation.token} holds the {CURRENT} value: not a new value")
 
     def promote() -> None:

@@ -2,8 +2,7 @@
 
 No value is pushed anywhere: callers read AWSCURRENT when they need it (no redeployment), so setSecret
 re-checks the pending value (and a kind may update what verifies it) and testSecret validates its format.
-Identity fields (env, name, scopes) are carried unchanged from the current value; only the first value of a
-secret takes them from its tags.
+Identity fields (env, name, scopes) must agree with the tags in every version read, and are carried over.
 
 finishSecret honours the operator's `securestack:revoke-previous` tag (set by `python -m infra.secrets rotate
 --revoke-previous`): the kind ends the replaced value right after the move, then the tag is removed, last,
@@ -14,8 +13,17 @@ that ended without AWSPENDING is never retried, and a tag left behind would revo
 from collections.abc import Callable
 
 from rotation_common.protocol import CURRENT, PENDING, PREVIOUS, Rotation, Rotator
-from rotation_common.metadata import REVOKE_PREVIOUS, SecretMetadata
-from rotation_common.values import SecretValue, check_timestamp, require_same, secrets_equal, utc_timestamp
+from rotation_common.metadata import REVOKE_PREVIOUS, TAG_PREFIX, SecretMetadata
+from rotation_common.values import (
+    SecretValue,
+    ValueFault,
+    check_timestamp,
+    require_fields,
+    require_scope_list,
+    require_text,
+    secrets_equal,
+    utc_timestamp,
+)
 
 
 class StandaloneSecretRotator(Rotator):
@@ -26,30 +34,43 @@ class StandaloneSecretRotator(Rotator):
         raise NotImplementedError
 
     def check_secret_format(self, secret: object, metadata: SecretMetadata) -> None:
-        """Raise a ValueError naming the field unless `secret` is well formed."""
+        """Raise a ValueFault naming the field unless `secret` (of the AWSPENDING value) is well formed."""
         raise NotImplementedError
 
     def identity_from_metadata(self, metadata: SecretMetadata) -> SecretValue:
         raise NotImplementedError
+
+    def check_value(self, value: SecretValue, metadata: SecretMetadata, label: str) -> None:
+        """Types, then identity fields against their tags (scopes as a set: their order grants nothing)."""
+        require_fields(value, self.value_fields, label)
+        for name in self.value_fields:
+            if name == "scopes":
+                require_scope_list(value, name, label)
+            else:
+                require_text(value, name, label)
+        tagged = self.identity_from_metadata(metadata)
+        for name in self.identity_fields:
+            same = sorted(value[name]) == sorted(tagged[name]) if name == "scopes" else value[name] == tagged[name]
+            if not same:
+                raise ValueFault(label, name, f"differs from secret tag '{TAG_PREFIX}{name}'")
 
     @property
     def value_fields(self) -> tuple[str, ...]:
         return (self.secret_field, *self.identity_fields, "created_at")
 
     def new_value(self, metadata: SecretMetadata, current: SecretValue | None) -> SecretValue:
-        identity, _ = self._expected_identity(metadata, current)
+        source = self.identity_from_metadata(metadata) if current is None else current
+        identity = {name: source[name] for name in self.identity_fields}
         return {self.secret_field: self.generate_secret(metadata), **identity, "created_at": utc_timestamp()}
 
     def set_value(self, rotation: Rotation, pending: SecretValue, current: SecretValue | None) -> None:
-        self._check_identity(rotation.metadata, pending, current)
         rotation.metadata.revoke_previous()  # a malformed revoke tag stops the rotation before anything moves
 
     def test_value(self, rotation: Rotation, pending: SecretValue, current: SecretValue | None) -> None:
-        self._check_identity(rotation.metadata, pending, current)
         self.check_secret_format(pending[self.secret_field], rotation.metadata)
         check_timestamp(pending["created_at"], PENDING)
         if current is not None and secrets_equal(pending[self.secret_field], current[self.secret_field]):
-            raise ValueError(f"{PENDING} value field '{self.secret_field}' equals the {CURRENT} one")
+            raise ValueFault(PENDING, self.secret_field, f"equals the {CURRENT} one")
 
     def finish_value(self, rotation: Rotation, pending: SecretValue, promote: Callable[[], None]) -> None:
         revoke = rotation.metadata.revoke_previous()  # a malformed tag stops the step before anything moves
@@ -67,12 +88,3 @@ class StandaloneSecretRotator(Rotator):
         # `replaced` holds AWSPREVIOUS now: the old AWSCURRENT just moved from, or (a retry) the labelled one.
         if revoke and replaced is not None:
             rotation.move_stage(PREVIOUS, from_version=replaced)
-
-    def _expected_identity(self, metadata: SecretMetadata, current: SecretValue | None) -> tuple[SecretValue, str]:
-        if current is None:
-            return self.identity_from_metadata(metadata), "the secret's tags"
-        return {name: current[name] for name in self.identity_fields}, CURRENT
-
-    def _check_identity(self, metadata: SecretMetadata, pending: SecretValue, current: SecretValue | None) -> None:
-        expected, source = self._expected_identity(metadata, current)
-        require_same(pending, expected, self.identity_fields, source)

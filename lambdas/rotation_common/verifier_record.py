@@ -1,19 +1,9 @@
 """The verifier record of an API key: SHA-256 digests of the key's values a verifier may accept, never a value.
 
-The verifier (the app) cannot read a key; it reads this record, a secret of its own named by the key secret's
-tag `securestack:verifier-secret` (`securestack/<env>/api-key-verifiers/<name>`). The key's rotator writes every
-version of it, always as AWSCURRENT:
-
-    {"format": 1, "name", "env", "scopes", "updatedAt",
-     "digests": [{"sha256", "stage": "current"|"pending"|"previous", "versionId", "validUntil": null|"...Z"}]}
-
-- setSecret, before any stage moves: current (the AWSCURRENT key), pending (the new key) and the previous entry
-  kept while still valid. A caller that reads the new AWSCURRENT afterwards is therefore already accepted.
-- finishSecret, after AWSCURRENT moved: current = the new key, previous = the replaced key valid until now + the
-  tag `securestack:previous-grace-days` (default 7); omitted for grace 0 or when the operator asked to revoke it
-  (tag `securestack:revoke-previous`). A retry keeps the previous entry its first run wrote, so validUntil does not
-  slide and a revocation already written is never undone by a retry that no longer sees the tag.
-A record that already says what a step would write is not written again: retries add no version.
+A secret of its own, named by the key's tag `securestack:verifier-secret`, written by the key's rotator only,
+always as AWSCURRENT: setSecret adds the pending key before any stage moves; finishSecret, after the move, writes
+current and the previous key in grace (a retry keeps what its first run wrote). Format and rules: lambdas/README.md,
+"API key verifier records". A record that already says what a step would write is not written again.
 """
 
 import datetime

@@ -13,7 +13,7 @@ from rotation_common import metadata as tags
 from rotation_common.metadata import SecretMetadata
 from rotation_common.protocol import PENDING, handle
 from rotation_common.standalone import StandaloneSecretRotator
-from rotation_common.values import SecretValue
+from rotation_common.values import SecretValue, ValueFault
 
 SECRET_PREFIX = "whsec_"
 RANDOM_BYTES = 32
@@ -32,13 +32,13 @@ class WebhookSecretRotator(StandaloneSecretRotator):
 
     def check_secret_format(self, secret: object, metadata: SecretMetadata) -> None:
         if not isinstance(secret, str) or not secret.startswith(SECRET_PREFIX):
-            raise ValueError(f"{PENDING} value field 'secret' does not start with '{SECRET_PREFIX}'")
+            raise ValueFault(PENDING, "secret", f"does not start with '{SECRET_PREFIX}'")
         try:
             raw = base64.b64decode(secret[len(SECRET_PREFIX) :], validate=True)
         except (binascii.Error, ValueError):
-            raise ValueError(f"{PENDING} value field 'secret' is not base64 after its prefix") from None
+            raise ValueFault(PENDING, "secret", "is not base64 after its prefix") from None
         if len(raw) != RANDOM_BYTES:
-            raise ValueError(f"{PENDING} value field 'secret' must carry {RANDOM_BYTES} random bytes")
+            raise ValueFault(PENDING, "secret", f"must carry {RANDOM_BYTES} random bytes")
 
 
 ROTATOR = WebhookSecretRotator()

@@ -34,7 +34,11 @@ def test_api_key_scopes_env_and_name_are_carried_byte_for_byte(rotation):
         "scopes": ["orders:write", "*", "customers:write", "é:read"],  # order and spelling kept
         "env": "Dev-1",
     }
-    arn = API_KEY.create(rotation, value=current)
+    # The tags agree with the value (checked on every read); the scopes tag lists them in another order.
+    tags = {**API_KEY.tags, "securestack:env": "Dev-1",
+            "securestack:scopes": encode_scopes(sorted(current["scopes"])),
+            "securestack:verifier-secret": "securestack/Dev-1/api-key-verifiers/storefront-read"}
+    arn = API_KEY.create(rotation, value=current, tags=tags)
     rotation.rotate(api_key_handler, arn)
     new = rotation.value(arn, "AWSCURRENT")
     assert json.dumps([new["scopes"], new["env"], new["name"]]) == json.dumps(
@@ -58,7 +62,7 @@ def test_pending_api_key_with_other_scopes_is_refused(rotation, step):
     arn = API_KEY.create(rotation)
     token = rotation.start(arn)
     rotation.put_pending(arn, token, {**API_KEY.first_value(), "scopes": ["*"]})
-    with pytest.raises(ValueError, match="AWSPENDING value field 'scopes' differs from AWSCURRENT"):
+    with pytest.raises(ValueError, match="AWSPENDING value field 'scopes' differs from secret tag 'securestack:scopes'"):
         rotation.step(api_key_handler, arn, token, step)
 
 
@@ -81,10 +85,9 @@ def test_test_secret_validates_the_api_key_format(rotation, secret_values, chang
 
 @pytest.mark.parametrize("scopes", [[], ["products:read", "has space"], ["ok", ""], "products:read"])
 def test_test_secret_validates_scopes(rotation, scopes):
-    current = {**API_KEY.first_value(), "scopes": scopes}
-    arn = API_KEY.create(rotation, value={**current, "scopes": ["placeholder"]})
+    arn = API_KEY.create(rotation)
     token = rotation.start(arn)
-    rotation.put_pending(arn, token, current)
+    rotation.put_pending(arn, token, {**API_KEY.first_value(), "scopes": scopes})
     with pytest.raises(ValueError, match="AWSPENDING value field 'scopes'"):
         rotation.step(api_key_handler, arn, token, "testSecret")
 

@@ -417,6 +417,22 @@ def test_wrong_master_credentials_are_refused_and_current_still_logs_in(app_db, 
     assert not app.logs_in(rotation.value(arn, "AWSPENDING"))
 
 
+
+def test_a_malformed_master_secret_is_named_with_its_version_not_the_user_secret(app_db, rotation, rotation_log_lines):
+    """Issue 14: an int username in the master secret fails naming the master secret and its AWSCURRENT version
+    (not the user secret being rotated), before any connection as the master."""
+    rotation.client.put_secret_value(SecretId=app_db.master_arn, SecretString=json.dumps(
+        {"username": 7, "password": app_db.cluster.master_password}), VersionStages=["AWSCURRENT"])
+    master_version = next(v for v, stages in rotation.stages(app_db.master_arn).items() if "AWSCURRENT" in stages)
+    arn = app_db.user_secret()
+    token = rotation.start(arn)
+    rotation.step(pg_handler, arn, token, "createSecret")
+    with pytest.raises(ValueError, match="AWSCURRENT value field 'username' must be a string, not a number") as raised:
+        rotation.step(pg_handler, arn, token, "setSecret")
+    assert f"(secret {app_db.master_arn}, version {master_version})" in str(raised.value)
+    failed = [line for line in rotation_log_lines() if line.get("outcome") == "failed"]
+    assert [(line["secret_arn"], line["fault_version_id"]) for line in failed] == [(arn, master_version)]
+
 def test_mixed_case_names_and_names_of_exactly_63_bytes_rotate(app_db):
     base = "Mixed.Case-" + "x" * (63 - len("_clone") - len("Mixed.Case-") - len("_12345678"))
     arn = app_db.user_secret(base=base, owner="App Owner")
@@ -439,9 +455,10 @@ def test_names_longer_than_63_bytes_with_the_suffix_are_refused(app_db):
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        ({"username": "someone_else"}, "field 'username' is not the alternate"),
-        ({"host": "db.elsewhere.example"}, "field 'host' differs from AWSCURRENT"),
-        ({"dbname": "postgres"}, "field 'dbname' differs from AWSCURRENT"),
+        ({"username": "someone_else"}, "AWSPENDING value field 'username' is neither the base user"),
+        ("the current user", "AWSPENDING value field 'username' is not the alternate"),
+        ({"host": "db.elsewhere.example"}, "field 'host' differs from secret tag 'securestack:db-host'"),
+        ({"dbname": "postgres"}, "field 'dbname' differs from secret tag 'securestack:db-name'"),
         ({"masterarn": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:other"}, "field 'masterarn' differs"),
     ],
 )
@@ -449,6 +466,8 @@ def test_pending_value_for_another_user_or_database_is_refused(app_db, change, m
     arn = app_db.user_secret()
     old = current(app_db, arn)
     token = app_db.rotation.start(arn)
+    if change == "the current user":
+        change = {"username": old["username"]}
     pending = {**old, "username": old["username"] + "_clone", "password": secrets.token_urlsafe(24), **change}
     app_db.rotation.put_pending(arn, token, pending)
     db_before = app_db.role_state()

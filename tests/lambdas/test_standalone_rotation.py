@@ -172,7 +172,7 @@ def test_unknown_step_is_refused_naming_the_step_field(kind, rotation):
     arn = kind.create(rotation)
     token = rotation.start(arn)
     before = rotation.snapshot(arn)
-    with pytest.raises(ValueError, match="event field 'Step' has unknown value 'deleteSecret'"):
+    with pytest.raises(ValueError, match="event field 'Step' has an unknown value; expected one of createSecret"):
         rotation.step(kind.handler, arn, token, "deleteSecret")
     assert rotation.snapshot(arn) == before
 
@@ -326,7 +326,7 @@ def test_pending_value_with_another_env_is_refused(kind, rotation):
     forged = {**kind.first_value(), "env": "prod" if kind.tags["securestack:env"] != "prod" else "dev"}
     rotation.put_pending(arn, token, forged)
     for step in ("setSecret", "testSecret"):
-        with pytest.raises(ValueError, match="AWSPENDING value field 'env' differs from AWSCURRENT"):
+        with pytest.raises(ValueError, match="AWSPENDING value field 'env' differs from secret tag 'securestack:env'"):
             rotation.step(kind.handler, arn, token, step)
     assert rotation.stages(arn)[token] == ["AWSPENDING"]
 
