@@ -11,7 +11,7 @@ policy failed "so as not to confuse"):
   CLI marks its step (pkg/backend/display/object_diff.go, printStepHeader);
 - `Policies:` with `<pack>@v<version>` and each violation over a few lines (diff.go,
   renderDiffPolicyViolationEvent: `- [enforcement]  policy  (short type: name)` then the message);
-- `Outputs:` (the stack outputs, secrets `[secret]`, values not known yet `[unknown]`);
+- `Outputs:` (the stack outputs, sorted; secrets `[secret]`, values not known yet `[unknown]`);
 - `Resources:` with `+ N to create`, the Stack counted (diff.go, renderSummaryEvent).
 
 The status line (`status_line`) is what `pulumi preview` shows while it works; here it goes to stderr and only
@@ -25,7 +25,7 @@ import sys
 import textwrap
 from typing import IO, Any, Iterator, Optional, Sequence
 
-from securestack.infra.recording import RecordedResource, Recording, masked
+from securestack.infra.recording import MASK, UNKNOWN_TEXT, RecordedResource, Recording, Secret, Unknown
 
 STACK_TYPE = "pulumi:pulumi:Stack"
 CANNOT_RUN_PREFIX = "can't run policy "  # how pulumi_policy words a policy that read an unknown value
@@ -162,7 +162,7 @@ def render_policies(violations: Sequence[dict[str, Any]], pack_name: str, pack_v
 # ------------------------------------------------------------------------------------------------------------
 
 def render_value(value: Any, indentation: str) -> list[str]:
-    """A masked output value as the CLI prints properties: scalars as JSON, objects and lists one entry a line,
+    """An output value as the CLI prints properties: scalars as JSON, objects and lists one entry a line,
     keys sorted (the CLI walks `PropertyMap.StableKeys()`)."""
     if isinstance(value, dict) and value:
         width = max(len(str(key)) for key in value)
@@ -181,11 +181,15 @@ def render_value(value: Any, indentation: str) -> list[str]:
             lines.append(f"{inner}[{index}]: {first}")
             lines.extend(rest)
         return [*lines, indentation + "]"]
-    return [json.dumps(value, ensure_ascii=False)]
+    if isinstance(value, Secret):
+        return [MASK]  # bare, as the CLI prints a secret: never the value, and not mistaken for a string
+    if isinstance(value, Unknown):
+        return [UNKNOWN_TEXT]
+    return [json.dumps(value, ensure_ascii=False, default=str)]
 
 
 def render_outputs(recording: Recording) -> str:
-    outputs = masked(recording.stack_outputs)
+    outputs = recording.stack_outputs
     if not outputs:
         return ""
     width = max(len(key) for key in outputs)
