@@ -267,7 +267,7 @@ def output_section(text: str) -> list[str]:
 def test_outputs_section_lists_the_stack_outputs(previews, stack):
     lines = output_section(previews[(stack, "")].stdout)
     outputs = preview_json(previews, stack)["outputs"]
-    top_level = [line.split(":", 1)[0].strip() for line in lines if re.match(r"^    \S", line)]
+    top_level = [line.split(":", 1)[0].strip() for line in lines if re.match(r"^    [^\s}\]]", line)]
     assert top_level == sorted(outputs)
     assert f'    environment: ' in "\n".join(lines) and f'"{outputs["environment"]}"' in "\n".join(lines)
     database = outputs["database"]
@@ -309,12 +309,17 @@ def test_a_violation_is_shown_over_a_few_lines_with_the_resource_short_type_and_
 
 
 def test_json_output_is_the_documented_document_byte_for_byte(previews):
-    """`--json` is the contract outside tools rely on: exactly json.dumps(indent=2) of mode, resources, outputs,
-    violations, in that order, and nothing else on stdout."""
-    stack_config = read_stack_config("dev")
+    """`--json` is the contract outside tools rely on: json.dumps(indent=2) of mode, resources, outputs and
+    violations, in that order, nothing else on stdout, the same document the recording gives in-process
+    (resources compared by urn: registrations arrive in whatever order the program's outputs resolve)."""
+    stdout = previews[("dev", "--json")].stdout
+    printed = json.loads(stdout)
+    assert stdout == json.dumps(printed, indent=2, sort_keys=False) + "\n"
+    assert list(printed) == ["mode", "resources", "outputs", "violations"]
     recording = shipped_recording("dev")
-    document = {"mode": "up", **recording.to_json(), "violations": policy_report(recording, stack_config)}
-    assert previews[("dev", "--json")].stdout == json.dumps(document, indent=2, sort_keys=False) + "\n"
+    expected = {"mode": "up", **recording.to_json(), "violations": policy_report(recording, read_stack_config("dev"))}
+    by_urn = lambda document: {**document, "resources": sorted(document["resources"], key=lambda r: r["urn"])}  # noqa: E731
+    assert by_urn(printed) == by_urn(json.loads(json.dumps(expected)))
 
 
 @pytest.mark.parametrize("flags", ("", "--json", PREVIEW_MODE, f"{PREVIEW_MODE} --json"))
