@@ -9,6 +9,7 @@ import io
 import json
 import os
 import pty
+import select
 import re
 import shutil
 import subprocess
@@ -259,8 +260,8 @@ def test_resources_summary_counts_the_stack_as_the_cli_does(previews, stack, fla
 
 
 def output_section(text: str) -> list[str]:
-    lines = text.split("\n\nOutputs:\n", 1)[1].split("\n\n", 1)[0].splitlines()
-    return lines
+    """The lines under `Outputs:`, up to the next blank line."""
+    return text.split("\n\nOutputs:\n", 1)[1].split("\n\n", 1)[0].splitlines()
 
 
 @pytest.mark.parametrize("stack", SHIPPED_STACKS)
@@ -269,7 +270,7 @@ def test_outputs_section_lists_the_stack_outputs(previews, stack):
     outputs = preview_json(previews, stack)["outputs"]
     top_level = [line.split(":", 1)[0].strip() for line in lines if re.match(r"^    [^\s}\]]", line)]
     assert top_level == sorted(outputs)
-    assert f'    environment: ' in "\n".join(lines) and f'"{outputs["environment"]}"' in "\n".join(lines)
+    assert re.search(rf'^    environment: +"{re.escape(outputs["environment"])}"$', "\n".join(lines), re.MULTILINE)
     database = outputs["database"]
     assert any(re.fullmatch(rf' +identifier: +"{re.escape(database["identifier"])}"', line) for line in lines)
 
@@ -353,9 +354,11 @@ def test_status_line_on_stderr_when_it_is_a_terminal(previews):
 
 
 def read_terminal(controller: int) -> str:
-    """Everything written to the pty until the child closes it (Linux reports EIO then)."""
+    """Everything written to the pty until the child closes it (Linux reports EIO then); fails on a silent hang."""
     chunks = []
     while True:
+        ready, _, _ = select.select([controller], [], [], PREVIEW_TIMEOUT_SECONDS)
+        assert ready, "the preview wrote nothing to its terminal and did not exit"
         try:
             chunk = os.read(controller, 4096)
         except OSError:
