@@ -1,8 +1,9 @@
 """Offline preview: `python -m infra.preview <stack> [--mode up|preview] [--json]` runs the real program on the
 recording engine.
 
-No Pulumi CLI and no AWS credentials are needed. Prints which mode ran, the resource tree as `pulumi preview`
-would, counts per type and the policy report; exits 1 on a settings error, a mandatory policy violation or a
+No Pulumi CLI and no AWS credentials are needed. Prints what `pulumi preview` would (infra/preview_display.py):
+a header with the stack and the mode that ran, the Type / Name / Plan tree, the policy report, the stack's
+outputs and `Resources: + N to create`; exits 1 on a settings error, a mandatory policy violation or a
 policy pack that cannot run (fails closed: never "0 mandatory" without a verdict), 2 when the stack cannot be
 read.
 
@@ -15,16 +16,16 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections import Counter
+from pathlib import Path
 from types import ModuleType
 from typing import Any, Optional, Sequence
 
-from securestack.infra.recording import RecordedResource, Recording, record
+from securestack.infra.preview_display import render_preview, status_line
+from securestack.infra.recording import Recording, record
 from securestack.infra.settings import SettingsError
 from securestack.infra.stack_config import StackConfig, StackConfigError, read_stack_config
 
 EXIT_OK, EXIT_FAILED, EXIT_UNREADABLE = 0, 1, 2
-CANNOT_RUN_PREFIX = "can't run policy "  # how pulumi_policy words a policy that read an unknown value
 UP, PREVIEW = "up", "preview"
 MODES = {
     UP: "as after `pulumi up`: every output known, every policy decides",
@@ -72,42 +73,15 @@ def one_line(error: BaseException) -> str:
     return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
-def render_tree(recording: Recording) -> str:
-    children: dict[Optional[str], list[RecordedResource]] = {}
-    for resource in recording.resources:
-        children.setdefault(resource.parent, []).append(resource)
-    lines = [f"+ pulumi:pulumi:Stack {recording.project}-{recording.stack}"]
-
-    def walk(parent: Optional[str], depth: int) -> None:
-        for resource in sorted(children.get(parent, []), key=lambda r: (r.type, r.name)):
-            lines.append(f"{'    ' * depth}+ {resource.type} {resource.name}")
-            walk(resource.urn, depth + 1)
-
-    walk(recording.stack_urn, 1)
-    counts = Counter(r.type for r in recording.resources)
-    lines.append("")
-    lines.append(f"Resources: {len(recording.resources)} to create")
-    for type_, count in sorted(counts.items()):
-        lines.append(f"    {count:4d} {type_}")
-    return "\n".join(lines)
+def pack_location(pack: ModuleType) -> str:
+    """The pack's folder as `pulumi preview --policy-pack <path>` would name it: relative when under the cwd."""
+    pack_dir, here = Path(pack.PACK_DIR).resolve(), Path.cwd().resolve()
+    return str(pack_dir.relative_to(here)) if pack_dir.is_relative_to(here) else str(pack_dir)
 
 
-def render_mode(mode: str) -> str:
-    return f"Mode: {mode} ({MODES[mode]})"
-
-
-def render_violations(violations: list[dict[str, Any]]) -> str:
-    mandatory = [v for v in violations if v["enforcementLevel"] == "mandatory"]
-    advisory = [v for v in violations if v["enforcementLevel"] == "advisory"]
-    lines = [f"Policy pack: {len(mandatory)} mandatory, {len(advisory)} advisory violation(s)"]
-    cannot_run = sum(1 for v in advisory if v["message"].startswith(CANNOT_RUN_PREFIX))
-    if cannot_run:
-        lines.append(f"  {cannot_run} of the advisories: policies that can't run during a preview (they read values "
-                     "known only once created; --mode up and `pulumi up` enforce them)")
-    for title, group in (("mandatory", mandatory), ("advisory", advisory)):
-        for violation in group:
-            lines.append(f"  [{title}] {violation['policyName']}: {violation['message']} ({violation.get('urn') or 'stack'})")
-    return "\n".join(lines)
+def render_text(recording: Recording, violations: list[dict[str, Any]], mode: str, pack: ModuleType) -> str:
+    return render_preview(recording, violations, mode=mode, mode_description=MODES[mode], pack_name=pack.PACK_NAME,
+                          pack_version=pack.pack_version(), pack_path=pack_location(pack))
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -127,8 +101,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return EXIT_UNREADABLE
     try:
         pack = load_policy_pack()
-        recording = run_stack(stack_config, preview=args.mode == PREVIEW)
-        violations = policy_report(recording, stack_config, pack)
+        with status_line(f"running the program of stack '{args.stack}' ({args.mode} mode)"):
+            recording = run_stack(stack_config, preview=args.mode == PREVIEW)
+        with status_line(f"running the policy pack on {len(recording.resources)} resources"):
+            violations = policy_report(recording, stack_config, pack)
     except SettingsError as error:
         print(f"error: stack '{args.stack}': {error}", file=sys.stderr)
         return EXIT_FAILED
@@ -139,10 +115,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(json.dumps({"mode": args.mode, **recording.to_json(), "violations": violations}, indent=2,
                          sort_keys=False))
     else:
-        print(render_mode(args.mode))
-        print(render_tree(recording))
-        print()
-        print(render_violations(violations))
+        print(render_text(recording, violations, args.mode, pack))
     return EXIT_FAILED if any(v["enforcementLevel"] == "mandatory" for v in violations) else EXIT_OK
 
 

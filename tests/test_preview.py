@@ -5,8 +5,11 @@ of the project (the preview reads the Pulumi.*.yaml next to its own `infra` pack
 """
 from __future__ import annotations
 
+import io
 import json
 import os
+import pty
+import select
 import re
 import shutil
 import subprocess
@@ -18,11 +21,13 @@ import pulumi
 import pulumi_aws as aws
 import pytest
 
-from securestack.infra.preview import run_stack
+from securestack.infra.preview import policy_report, run_stack
+from securestack.infra.preview_display import CLEAR_LINE, render_outputs, short_type, status_line
 from securestack.infra.recording import MASK, Secret, masked, record, secret_outputs
 from securestack.infra.settings import SettingsError
 from securestack.infra.stack_config import SECRET_PLACEHOLDER, read_stack_config
-from tests.support.stacks import STACK_FILES, absent_stack, settings_of
+from securestack.policy.harness import pack_version
+from tests.support.stacks import STACK_FILES, absent_stack, settings_of, shipped_recording
 
 REPO = Path(__file__).resolve().parents[1]
 NOT_COPIED = {".git", ".venv", "tests", "bench", "build", "__pycache__", ".pytest_cache"}
@@ -107,11 +112,21 @@ def project_copy(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def previews(project_copy) -> dict[tuple, subprocess.CompletedProcess]:
+def violating_copy(tmp_path_factory) -> Path:
+    """A copy of the project whose pack has one more policy, flagging the database (mandatory)."""
+    root = copy_project(tmp_path_factory.mktemp("violation") / "securestack")
+    init = root / "policy" / "policies" / "__init__.py"
+    init.write_text(init.read_text() + VIOLATING_POLICY)
+    return root
+
+
+@pytest.fixture(scope="module")
+def previews(project_copy, violating_copy) -> dict[tuple, subprocess.CompletedProcess]:
     """The slow runs (each imports pulumi_aws), started together so they share the machine's cores."""
     runs = {(stack, flag): (REPO, (stack, *flag.split())) for stack in STACK_FILES
             for flag in ("", "--json", PREVIEW_MODE, f"{PREVIEW_MODE} --json")}
     runs[("copy-retention", "")] = (project_copy, ("retention",))
+    runs[("copy-violation", "")] = (violating_copy, ("dev",))
     started = {key: start(cwd, *args) for key, (cwd, args) in runs.items()}
     return {key: finish(process) for key, process in started.items()}
 
@@ -123,65 +138,249 @@ def preview_json(previews, stack: str, flags: str = "--json") -> dict:
 
 
 # --------------------------------------------------------------------------------------------------------------
-# The tree
+# The text output, modeled on `pulumi preview` (infra/preview_display.py)
 # --------------------------------------------------------------------------------------------------------------
 
-TREE_LINE = re.compile(r"^(?P<indent>(    )*)\+ (?P<type>\S+) (?P<name>\S+)$")
+TABLE_ROW = re.compile(r"^ \+   (?P<tree>(?:│  |   )*(?:├─ |└─ )?)(?P<type>\S+)  +(?P<name>\S+)  +(?P<plan>create(?: 🔒)?)$")
+STACK_TYPE = "pulumi:pulumi:Stack"
+VIOLATION_POLICY = "always-flags-the-database"
+VIOLATION_MESSAGE = ("The database instance is flagged by a policy added for this test only, with a message long "
+                     "enough that one line of it would run far past the width of a terminal, as messages do.")
+VIOLATING_POLICY = f'''
+from pulumi_policy import EnforcementLevel, ResourceValidationPolicy
 
 
-def parse_tree(text: str) -> list[tuple[int, str, str]]:
-    """(depth, type, name) of every `+ type name` line, depth = indentation / 4."""
-    lines = []
-    for line in text.splitlines():
-        match = TREE_LINE.match(line)
-        if match:
-            lines.append((len(match["indent"]) // 4, match["type"], match["name"]))
-    return lines
+def _flags_the_database(args, report_violation):
+    if args.resource_type == "aws:rds/instance:Instance":
+        report_violation({VIOLATION_MESSAGE!r})
 
 
-def parents_from_tree(lines: list[tuple[int, str, str]]) -> dict[tuple[str, str], tuple[str, str] | None]:
-    """Each line's parent is the nearest line above it one level up."""
+POLICIES.append(ResourceValidationPolicy(name={VIOLATION_POLICY!r}, description="flags the database (a test)",
+                                         enforcement_level=EnforcementLevel.MANDATORY, validate=_flags_the_database))
+'''
+
+
+def table_rows(text: str) -> list[dict[str, str]]:
+    return [match.groupdict() for match in map(TABLE_ROW.match, text.splitlines()) if match]
+
+
+def parents_from_table(rows: list[dict[str, str]]) -> dict[tuple[str, str], tuple[str, str] | None]:
+    """Each row's parent is the nearest row above it one level up (a level is 3 columns of tree glyphs)."""
     open_levels: list[tuple[str, str]] = []
     parents = {}
-    for depth, type_, name in lines:
+    for row in rows:
+        depth, key = len(row["tree"]) // 3, (row["type"], row["name"])
         del open_levels[depth:]
-        parents[(type_, name)] = open_levels[depth - 1] if depth else None
-        open_levels.append((type_, name))
+        parents[key] = open_levels[depth - 1] if depth else None
+        open_levels.append(key)
     return parents
 
 
+def assert_glyphs_follow_the_tree(rows: list[dict[str, str]]) -> None:
+    """`└─` on a parent's last child, `├─` on the others, `│` below a row only while its later siblings follow."""
+    depths = [len(row["tree"]) // 3 for row in rows]
+    for index, row in enumerate(rows):
+        depth = depths[index]
+        if not depth:
+            continue
+        following = depths[index + 1:]
+        ends_its_group = next((d for d in following if d <= depth), 0) < depth
+        assert row["tree"].endswith("└─ " if ends_its_group else "├─ "), row
+        for level in range(1, depth):
+            ancestor_continues = next((d for d in following if d <= level), 0) == level
+            assert row["tree"][3 * (level - 1)] == ("│" if ancestor_continues else " "), row
+
+
+def test_short_type_is_the_clis_display_name():
+    """tokens.Type.DisplayName (pulumi/pulumi sdk/go/common/tokens/tokens.go): the module's last segment goes only
+    when it is the type name in camelCase."""
+    assert short_type("aws:cloudwatch/logGroup:LogGroup") == "aws:cloudwatch:LogGroup"
+    assert short_type("aws:ec2/vpcEndpoint:VpcEndpoint") == "aws:ec2:VpcEndpoint"
+    assert short_type("aws:s3/bucketV2:Bucket") == "aws:s3/bucketV2:Bucket"  # file is not the name: kept
+    for kept in ("pulumi:pulumi:Stack", "pulumi:providers:aws", "securestack:index:Network",
+                 "pulumi-python:dynamic:Resource", "random:index/randomId:", "not-a-token"):
+        assert short_type(kept) == kept
+
+
+@pytest.mark.parametrize("mode", ("up", "preview"))
 @pytest.mark.parametrize("stack", STACK_FILES)
-def test_tree_shows_every_resource_under_its_parent(previews, stack):
-    result = previews[(stack, "")]
-    assert result.returncode == 0, result.stderr
-    lines = parse_tree(result.stdout)
-    assert lines[0] == (0, "pulumi:pulumi:Stack", f"securestack-{stack}")
+def test_header_names_project_stack_and_mode(previews, stack, mode):
+    text = previews[(stack, MODE_RUNS[mode][0])]
+    assert text.returncode == 0, text.stderr
+    first, second = text.stdout.splitlines()[:2]
+    assert first == f"Previewing update (securestack/{stack}) offline, on the recording engine:"
+    assert second.startswith(f"Mode: {mode} (")
+
+
+@pytest.mark.parametrize("stack", STACK_FILES)
+def test_table_shows_every_resource_under_its_parent_with_tree_glyphs(previews, stack):
+    output = previews[(stack, "")].stdout
+    assert re.search(r"^     Type +Name +Plan$", output, re.MULTILINE)
+    rows = table_rows(output)
+    assert (rows[0]["tree"], rows[0]["type"], rows[0]["name"]) == ("", STACK_TYPE, f"securestack-{stack}")
     resources = preview_json(previews, stack)["resources"]
-    by_urn = {r["urn"]: (r["type"], r["name"]) for r in resources}
-    expected = {(r["type"], r["name"]): by_urn.get(r["parent"], ("pulumi:pulumi:Stack", f"securestack-{stack}"))
+    assert len(rows) == len(resources) + 1
+    by_urn = {r["urn"]: (short_type(r["type"]), r["name"]) for r in resources}
+    expected = {(short_type(r["type"]), r["name"]): by_urn.get(r["parent"], (STACK_TYPE, f"securestack-{stack}"))
                 for r in resources}
-    assert {k: v for k, v in parents_from_tree(lines).items() if v is not None} == expected
+    assert {k: v for k, v in parents_from_table(rows).items() if v is not None} == expected
+    assert_glyphs_follow_the_tree(rows)
 
 
 @pytest.mark.parametrize("stack", STACK_FILES)
-def test_tree_counts_per_type(previews, stack):
+def test_table_shows_short_type_names(previews, stack):
     output = previews[(stack, "")].stdout
-    counts = Counter(r["type"] for r in preview_json(previews, stack)["resources"])
-    assert f"Resources: {sum(counts.values())} to create" in output
-    listed = dict((type_, int(count)) for count, type_ in re.findall(r"^ +(\d+) (\S+)$", output, re.MULTILINE))
-    assert listed == dict(counts)
-    assert re.search(r"^Policy pack: \d+ mandatory, \d+ advisory violation\(s\)$", output, re.MULTILINE)
-
-
-@pytest.mark.parametrize("stack", STACK_FILES)
-def test_tree_shows_the_database_slice(previews, stack):
-    output = previews[(stack, "")].stdout
-    for line in ("+ securestack:index:EncryptedPostgres database", "+ aws:rds/instance:Instance database-instance",
-                 "+ aws:rds/parameterGroup:ParameterGroup database-params", "+ securestack:index:EnvironmentKeys keys",
-                 "+ securestack:index:Network network"):
-        assert line in output
+    listed = Counter(row["type"] for row in table_rows(output)[1:])
+    assert listed == Counter(short_type(r["type"]) for r in preview_json(previews, stack)["resources"])
+    assert listed["aws:cloudwatch:LogGroup"] and "aws:cloudwatch/logGroup:LogGroup" not in output
+    for row in ("securestack:index:EncryptedPostgres  +database ", "aws:rds:Instance  +database-instance ",
+                "aws:rds:ParameterGroup  +database-params ", "securestack:index:EnvironmentKeys  +keys ",
+                "securestack:index:Network  +network "):
+        assert re.search(row, output)
     backup_configured = settings_of(stack).database.aws_backup is not None
-    assert ("+ securestack:index:DatabaseBackupPlan backup" in output) is backup_configured
+    assert bool(re.search("securestack:index:DatabaseBackupPlan  +backup ", output)) is backup_configured
+
+
+@pytest.mark.parametrize("stack", STACK_FILES)
+def test_lock_marks_exactly_the_protected_resources(previews, stack):
+    rows = table_rows(previews[(stack, "")].stdout)
+    locked = Counter((row["type"], row["name"]) for row in rows if row["plan"].endswith("🔒"))
+    protected = Counter((short_type(r["type"]), r["name"]) for r in preview_json(previews, stack)["resources"]
+                        if r["options"]["protect"])
+    assert locked == protected
+    # a production stack protects its data stores; a non-production one protects nothing
+    assert (len(protected) > 0) is settings_of(stack).is_production
+
+
+@pytest.mark.parametrize("flags", ("", PREVIEW_MODE))
+@pytest.mark.parametrize("stack", STACK_FILES)
+def test_resources_summary_counts_the_stack_as_the_cli_does(previews, stack, flags):
+    output = previews[(stack, flags)].stdout
+    resources = preview_json(previews, stack, f"{flags} --json".strip())["resources"]
+    assert output.endswith(f"\nResources:\n    + {len(resources) + 1} to create\n")
+    assert not re.search(r"^ +\d+ aws:", output, re.MULTILINE)  # no per-type counts any more
+
+
+def output_section(text: str) -> list[str]:
+    """The lines under `Outputs:`, up to the next blank line."""
+    return text.split("\n\nOutputs:\n", 1)[1].split("\n\n", 1)[0].splitlines()
+
+
+@pytest.mark.parametrize("stack", STACK_FILES)
+def test_outputs_section_lists_the_stack_outputs(previews, stack):
+    lines = output_section(previews[(stack, "")].stdout)
+    outputs = preview_json(previews, stack)["outputs"]
+    top_level = [line.split(":", 1)[0].strip() for line in lines if re.match(r"^    [^\s}\]]", line)]
+    assert top_level == sorted(outputs)
+    assert re.search(rf'^    environment: +"{re.escape(outputs["environment"])}"$', "\n".join(lines), re.MULTILINE)
+    database = outputs["database"]
+    assert any(re.fullmatch(rf' +identifier: +"{re.escape(database["identifier"])}"', line) for line in lines)
+
+
+def program_exporting_a_secret():
+    pulumi.export("token", pulumi.Output.secret("hunter2-value"))
+    pulumi.export("settings", {"region": "us-east-1", "password": pulumi.Output.secret("hunter3-value")})
+
+
+def test_outputs_section_masks_secrets():
+    text = render_outputs(record(program_exporting_a_secret, stack="dev", config={}))
+    assert "hunter2" not in text and "hunter3" not in text
+    assert text.splitlines() == ["Outputs:", "    settings: {", "        password: [secret]",
+                                 '        region:   "us-east-1"', "    }", "    token:    [secret]"]
+
+
+@pytest.mark.parametrize("stack", STACK_FILES)
+def test_policies_section_names_the_pack_and_its_version(previews, stack):
+    marks = {"": "✅", PREVIEW_MODE: "⚠️"}  # after up nothing is flagged; a preview has advisories
+    for flags, mark in marks.items():
+        output = previews[(stack, flags)].stdout
+        assert f"\n\nPolicies:\n    {mark} securestack@v{pack_version()} (local: policy)\n" in output
+
+
+def test_a_violation_is_shown_over_a_few_lines_with_the_resource_short_type_and_name(previews):
+    result = previews[("copy-violation", "")]
+    assert result.returncode == 1, result.stderr
+    policies = result.stdout.split("\n\nPolicies:\n", 1)[1].split("\n\n", 1)[0].splitlines()
+    assert policies[0] == f"    ❌ securestack@v{pack_version()} (local: policy)"
+    assert policies[1] == "        1 mandatory, 0 advisory violation(s)"
+    heading = policies.index(f"        - [mandatory]  {VIOLATION_POLICY}  (aws:rds:Instance: database-instance)")
+    message = policies[heading + 1:]
+    assert len(message) >= 2 and all(line.startswith("          ") and len(line) <= 100 for line in message)
+    assert " ".join(line.strip() for line in message) == VIOLATION_MESSAGE
+    assert "urn:pulumi:" not in result.stdout
+    assert "\nResources:\n" not in result.stdout  # as the CLI: no summary after a mandatory violation
+
+
+def comparable(document: dict) -> dict:
+    """A --json document without what varies between runs of the same stack: the order registrations arrive in
+    (outputs resolve concurrently) and the pickled dynamic provider (dill serializes its code's file path)."""
+    def resource(r: dict) -> dict:
+        return {**r, "inputs": {k: v for k, v in r["inputs"].items() if k != DYNAMIC_PROVIDER_INPUT},
+                "outputs": {k: v for k, v in r["outputs"].items() if k != DYNAMIC_PROVIDER_INPUT},
+                "propertyDependencies": {k: sorted(v) for k, v in r["propertyDependencies"].items()}}
+    return {**document, "resources": sorted((resource(r) for r in document["resources"]), key=lambda r: r["urn"])}
+
+
+def test_json_output_is_the_documented_document_byte_for_byte(previews):
+    """`--json` is the contract outside tools rely on: json.dumps(indent=2) of mode, resources, outputs and
+    violations, in that order, nothing else on stdout (no status line, no table): the recording's document."""
+    stdout = previews[("dev", "--json")].stdout
+    printed = json.loads(stdout)
+    assert stdout == json.dumps(printed, indent=2, sort_keys=False) + "\n"
+    assert list(printed) == ["mode", "resources", "outputs", "violations"]
+    recording = shipped_recording("dev")
+    expected = {"mode": "up", **recording.to_json(), "violations": policy_report(recording, read_stack_config("dev"))}
+    assert comparable(printed) == comparable(json.loads(json.dumps(expected)))
+
+
+@pytest.mark.parametrize("flags", ("", "--json", PREVIEW_MODE, f"{PREVIEW_MODE} --json"))
+@pytest.mark.parametrize("stack", STACK_FILES)
+def test_no_status_line_when_stderr_is_a_pipe(previews, stack, flags):
+    assert previews[(stack, flags)].returncode == 0 and previews[(stack, flags)].stderr == ""
+
+
+def test_status_line_on_stderr_when_it_is_a_terminal(previews):
+    """stderr a pty (as in a terminal), stdout a pipe: the status line shows on the pty, erased after each slow
+    step, and stdout is exactly what a pipe gets."""
+    controller, terminal = pty.openpty()
+    process = subprocess.Popen(preview_command("dev"), cwd=REPO, env=clean_environment(), text=True,
+                               stdout=subprocess.PIPE, stderr=terminal)
+    os.close(terminal)
+    shown = read_terminal(controller)
+    stdout, _ = process.communicate(timeout=PREVIEW_TIMEOUT_SECONDS)
+    assert process.returncode == 0
+    assert stdout == previews[("dev", "")].stdout
+    assert f"{CLEAR_LINE}running the program of stack 'dev' (up mode)...{CLEAR_LINE}" in shown
+    assert re.search(rf"{re.escape(CLEAR_LINE)}running the policy pack on \d+ resources\.\.\.{re.escape(CLEAR_LINE)}$",
+                     shown)
+
+
+def read_terminal(controller: int) -> str:
+    """Everything written to the pty until the child closes it (Linux reports EIO then); fails on a silent hang."""
+    chunks = []
+    while True:
+        ready, _, _ = select.select([controller], [], [], PREVIEW_TIMEOUT_SECONDS)
+        assert ready, "the preview wrote nothing to its terminal and did not exit"
+        try:
+            chunk = os.read(controller, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(controller)
+    return b"".join(chunks).decode()
+
+
+def test_status_line_is_erased_and_nothing_shown_off_a_terminal():
+    shown, piped = io.StringIO(), io.StringIO()
+    shown.isatty = lambda: True  # type: ignore[method-assign]
+    with status_line("working", shown), status_line("working", piped):
+        assert shown.getvalue() == f"{CLEAR_LINE}working..."
+    assert shown.getvalue() == f"{CLEAR_LINE}working...{CLEAR_LINE}" and piped.getvalue() == ""
+    with pytest.raises(KeyError), status_line("failing", shown):
+        raise KeyError("x")
+    assert shown.getvalue().endswith(f"{CLEAR_LINE}failing...{CLEAR_LINE}")  # an error line after it starts clean
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -268,11 +467,11 @@ def test_output_says_which_mode_ran_and_both_modes_pass_clean(previews, stack, m
     text_flags, json_flags = MODE_RUNS[mode]
     text = previews[(stack, text_flags)]
     assert text.returncode == 0, text.stderr
-    assert text.stdout.splitlines()[0].startswith(f"Mode: {mode} (")
+    assert text.stdout.splitlines()[1].startswith(f"Mode: {mode} (")
     document = preview_json(previews, stack, json_flags)
     assert document["mode"] == mode
     assert not [v for v in document["violations"] if v["enforcementLevel"] == "mandatory"]
-    assert re.search(r"^Policy pack: 0 mandatory, \d+ advisory violation\(s\)$", text.stdout, re.MULTILINE)
+    assert re.search(r"^        0 mandatory, \d+ advisory violation\(s\)$", text.stdout, re.MULTILINE)
 
 
 @pytest.mark.parametrize("stack", STACK_FILES)
