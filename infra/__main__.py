@@ -2,7 +2,22 @@
 
 The engine runs this file by path, so nothing relative to it is importable; the program comes from the installed
 `securestack` distribution (requirements.txt installs this checkout, editable, into the project's .venv).
+
+The Pulumi CLI's Python language host runs it with a resource monitor to register with (pulumi-language-python-exec
+passes `--monitor` to pulumi.runtime.configure); Pulumi's mock engine (set_mocks) sets one too. Run directly
+(`python -m infra`, `python -m securestack.infra`) there is none, and the program cannot run: one line and exit 2.
 """
-from securestack.infra.program import build
+import sys
+
+from pulumi.runtime.settings import get_monitor
+
+from securestack.components import cli
+
+if get_monitor() is None:
+    cli.print_error("the stack program runs under the Pulumi engine: `pulumi preview --stack <stack>` / `pulumi up "
+                    "--stack <stack>`, or offline `.venv/bin/python -m infra.preview <stack>`")
+    sys.exit(cli.EXIT_UNUSABLE)
+
+from securestack.infra.program import build  # noqa: E402 - only with an engine to register with
 
 build()

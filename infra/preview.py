@@ -12,13 +12,13 @@ policy that reads one is reported as the engine reports it, an advisory "can't r
 """
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from collections import Counter
 from types import ModuleType
 from typing import Any, Optional, Sequence
 
+from securestack.components import cli
 from securestack.infra.recording import RecordedResource, Recording, record
 from securestack.infra.settings import SettingsError
 from securestack.infra.stack_config import StackConfig, StackConfigError, read_stack_config
@@ -111,7 +111,7 @@ def render_violations(violations: list[dict[str, Any]]) -> str:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m infra.preview", description=__doc__.splitlines()[0])
+    parser = cli.ArgumentParser(prog="python -m infra.preview", description=__doc__.splitlines()[0])
     parser.add_argument("stack", nargs="?", default="dev", help="stack name (Pulumi.<stack>.yaml); default: dev")
     parser.add_argument("--mode", choices=tuple(MODES), default=UP,
                         help=f"{UP} (default): {MODES[UP]}; {PREVIEW}: {MODES[PREVIEW]}")
@@ -147,4 +147,4 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    cli.run(main)
