@@ -3,8 +3,8 @@ recording engine.
 
 No Pulumi CLI and no AWS credentials are needed. Prints which mode ran, the resource tree as `pulumi preview`
 would, counts per type and the policy report; exits 1 on a settings error, a mandatory policy violation or a
-policy pack that cannot run (fails closed: never "0 mandatory" without a verdict), 2 when the stack cannot be
-read.
+policy pack that cannot run (fails closed: never "0 mandatory" without a verdict), 2 when the stack file or its
+policy config cannot be read or is malformed, or the arguments are wrong; 130 when interrupted.
 
 Modes: `up` (default) records the stack as after `pulumi up`, every output known, so every policy decides;
 `preview` records it as `pulumi preview` of a new stack: computed outputs (ids, ARNs, endpoints) unknown, and a
@@ -51,6 +51,19 @@ def load_policy_pack() -> ModuleType:
     except Exception as error:  # noqa: BLE001 - ImportError, or a policy module failing as it loads
         raise PolicyGateError(f"cannot load the policy pack: {one_line(error)}") from None
     return harness
+
+
+class PolicyConfigUnusable(Exception):
+    """The stack's policy config (policy/policy-config.<stack>.json) cannot be read or is malformed (one line)."""
+
+
+def check_policy_config(pack: ModuleType, stack_config: StackConfig) -> None:
+    """Before the program runs (seconds of it): a policy config that is a directory, not UTF-8, not JSON or names
+    an unknown policy is a file the command cannot use, exit 2, rather than a verdict found after the run."""
+    try:
+        pack.enforcement_levels(pack.read_policy_config(stack_config))
+    except pack.PolicyConfigError as error:
+        raise PolicyConfigUnusable(str(error)) from None
 
 
 def policy_report(recording: Recording, stack_config: StackConfig, pack: Optional[ModuleType] = None) -> list[dict[str, Any]]:
@@ -127,6 +140,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return EXIT_UNREADABLE
     try:
         pack = load_policy_pack()
+        check_policy_config(pack, stack_config)
         recording = run_stack(stack_config, preview=args.mode == PREVIEW)
         violations = policy_report(recording, stack_config, pack)
     except SettingsError as error:
@@ -135,6 +149,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except PolicyGateError as error:
         print(f"error: stack '{args.stack}': {error}", file=sys.stderr)
         return EXIT_FAILED
+    except PolicyConfigUnusable as error:
+        print(f"error: stack '{args.stack}': {error}", file=sys.stderr)
+        return EXIT_UNREADABLE
     if args.json:
         print(json.dumps({"mode": args.mode, **recording.to_json(), "violations": violations}, indent=2,
                          sort_keys=False))
