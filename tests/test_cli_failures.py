@@ -10,6 +10,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import runpy
 import secrets
 import signal
 import subprocess
@@ -19,9 +20,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
+import pulumi
 import pytest
 
-from tests.test_preview import clean_environment, copy_project, importable_copy
+from securestack.infra.recording import record
+from securestack.infra.stack_config import read_stack_config
+from tests.test_preview import REPO, clean_environment, copy_project, importable_copy
 
 TIMEOUT_SECONDS = 120
 ABSENT_STACK = f"no-such-stack-{secrets.token_hex(4)}"
@@ -276,3 +280,12 @@ def test_every_cli_readme_documents_has_a_failure_case():
                     "policy.scanner_findings"}
     assert sum(1 for case in CASES if case.code == 130) >= 4  # interrupted: every CLI that waits on input
 
+
+
+def test_the_stack_program_ends_on_settings_problems_with_a_run_error_not_a_traceback():
+    """Under the engine a `pulumi.RunError` is logged as its message alone (pulumi-language-python-exec)."""
+    stack_config = read_stack_config("dev")
+    config = {k: v for k, v in stack_config.config.items() if k != "securestack:tier"}
+    with pytest.raises(pulumi.RunError, match=r"(?s)^stack 'dev': .*securestack:tier: required"):
+        record(lambda: runpy.run_path(str(REPO / "infra" / "__main__.py"), run_name="__main__"), stack="dev",
+               config=config, project=stack_config.project)
