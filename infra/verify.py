@@ -5,7 +5,8 @@ After `pulumi up`, proves the deployed environment is what the stack says: reads
 settings (`Pulumi.<stack>.yaml`), and checks the live account with boto3 (credentials and region from the
 standard boto3 chain). Prints one line per check; exits 0 when nothing failed, 1 on any failed check, 2 when
 it cannot run (unknown stack, unreadable, incomplete or malformed outputs, outputs or an AWS environment of another
-region than the stack's, no credentials, unreachable endpoint). It fails closed: a check that cannot run because an export it reads is missing fails, it is never skipped.
+region than the stack's, no credentials, unreachable endpoint), 130 when interrupted. It fails closed: a check that
+cannot run because an export it reads is missing fails, it is never skipped.
 """
 from __future__ import annotations
 
@@ -157,14 +158,13 @@ def check_output_shapes(outputs: Mapping[str, Any]) -> None:
         if not isinstance(exported, Mapping):
             raise malformed(export, "an object of name -> entry", exported)
         for name, entry in exported.items():
+            if not isinstance(entry, (Mapping, str)):
+                raise malformed(f"{export}.{name}", "an ARN or an object", entry)
             if isinstance(entry, Mapping):
                 _check_strings(entry, f"{export}.{name}", fields)
-            elif not isinstance(entry, str):
-                raise malformed(f"{export}.{name}", "an ARN or an object", entry)
-        for name, entry in exported.items():
-            days = entry.get("rotationDays") if export == "secrets" and isinstance(entry, Mapping) else None
-            if days is not None and (isinstance(days, bool) or not isinstance(days, int) or days < 1):
-                raise malformed(f"secrets.{name}.rotationDays", "a whole number of days >= 1", days)
+                days = entry.get("rotationDays") if export == "secrets" else None
+                if days is not None and (isinstance(days, bool) or not isinstance(days, int) or days < 1):
+                    raise malformed(f"secrets.{name}.rotationDays", "a whole number of days >= 1", days)
 
 
 def check_region(outputs: Mapping[str, Any], settings: StackSettings, stack: str) -> None:
