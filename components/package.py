@@ -30,6 +30,7 @@ from pulumi.provider.experimental.util import camel_case
 from pulumi.provider.provider import ConstructResult, Provider
 from pulumi.provider.server import ComponentInitError
 
+from . import cli
 from .access_logs import AccessLogBucket
 from .app import AppService
 from .args import ArgsError
@@ -234,19 +235,23 @@ def serve(args: Sequence[str]) -> None:
     serve_provider(SecurestackProvider(), list(args))
 
 
-def main(argv: Sequence[str]) -> int:
-    if list(argv) != ["schema"]:
-        print("usage: python -m securestack.components.package schema  (prints the package schema as JSON)",
-              file=sys.stderr)
-        return 2
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """`python -m securestack.components.package schema`: 0 printed, 1 a component the schema cannot describe,
+    2 any other arguments (the engine serves the package through PulumiPlugin.yaml, never through this)."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv != ["schema"]:
+        given = f"got {' '.join(argv)!r}" if argv else "no command given"
+        cli.print_error(f"{given}: usage: python -m securestack.components.package schema (prints the package "
+                        "schema as JSON; the Pulumi engine serves the package through PulumiPlugin.yaml)")
+        return cli.EXIT_UNUSABLE
     try:
         provider = SecurestackProvider()
-    except Exception as error:  # the SDK's analyzer errors are one line naming the class and field
-        print(f"securestack schema: {error}", file=sys.stderr)
-        return 1
+    except Exception as error:  # noqa: BLE001 - the SDK's analyzer errors are one line naming the class and field
+        cli.print_error(f"securestack schema: {error}")
+        return cli.EXIT_FAILED
     print(json.dumps(provider.schema_json, indent=2, sort_keys=True))
-    return 0
+    return cli.EXIT_OK
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    cli.run(main)

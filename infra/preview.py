@@ -4,8 +4,8 @@ recording engine.
 No Pulumi CLI and no AWS credentials are needed. Prints what `pulumi preview` would (infra/preview_display.py):
 a header with the stack and the mode that ran, the Type / Name / Plan tree, the policy report, the stack's
 outputs and `Resources: + N to create`; exits 1 on a settings error, a mandatory policy violation or a
-policy pack that cannot run (fails closed: never "0 mandatory" without a verdict), 2 when the stack cannot be
-read.
+policy pack that cannot run (fails closed: never "0 mandatory" without a verdict), 2 when the stack file or its
+policy config cannot be read or is malformed, or the arguments are wrong; 130 when interrupted.
 
 Modes: `up` (default) records the stack as after `pulumi up`, every output known, so every policy decides;
 `preview` records it as `pulumi preview` of a new stack: computed outputs (ids, ARNs, endpoints) unknown, and a
@@ -13,13 +13,13 @@ policy that reads one is reported as the engine reports it, an advisory "can't r
 """
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
 from types import ModuleType
 from typing import Any, Optional, Sequence
 
+from securestack.components import cli
 from securestack.infra.preview_display import render_preview, status_line
 from securestack.infra.recording import Recording, record
 from securestack.infra.settings import SettingsError
@@ -54,6 +54,19 @@ def load_policy_pack() -> ModuleType:
     return harness
 
 
+class PolicyConfigUnusable(Exception):
+    """The stack's policy config (policy/policy-config.<stack>.json) cannot be read or is malformed (one line)."""
+
+
+def check_policy_config(pack: ModuleType, stack_config: StackConfig) -> None:
+    """Before the program runs (seconds of it): a policy config that is a directory, not UTF-8, not JSON or names
+    an unknown policy is a file the command cannot use, exit 2, rather than a verdict found after the run."""
+    try:
+        pack.enforcement_levels(pack.read_policy_config(stack_config))
+    except pack.PolicyConfigError as error:
+        raise PolicyConfigUnusable(str(error)) from None
+
+
 def policy_report(recording: Recording, stack_config: StackConfig, pack: Optional[ModuleType] = None) -> list[dict[str, Any]]:
     """Violations of the policy pack for this recording (each with policy name, enforcement, urn, message).
 
@@ -85,7 +98,7 @@ def render_text(recording: Recording, violations: list[dict[str, Any]], mode: st
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m infra.preview", description=__doc__.splitlines()[0])
+    parser = cli.ArgumentParser(prog="python -m infra.preview", description=__doc__.splitlines()[0])
     parser.add_argument("stack", nargs="?", default="dev", help="stack name (Pulumi.<stack>.yaml); default: dev")
     parser.add_argument("--mode", choices=tuple(MODES), default=UP,
                         help=f"{UP} (default): {MODES[UP]}; {PREVIEW}: {MODES[PREVIEW]}")
@@ -101,6 +114,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return EXIT_UNREADABLE
     try:
         pack = load_policy_pack()
+        check_policy_config(pack, stack_config)
         with status_line(f"running the program of stack '{args.stack}' ({args.mode} mode)"):
             recording = run_stack(stack_config, preview=args.mode == PREVIEW)
         with status_line(f"running the policy pack on {len(recording.resources)} resources"):
@@ -111,6 +125,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except PolicyGateError as error:
         print(f"error: stack '{args.stack}': {error}", file=sys.stderr)
         return EXIT_FAILED
+    except PolicyConfigUnusable as error:
+        print(f"error: stack '{args.stack}': {error}", file=sys.stderr)
+        return EXIT_UNREADABLE
     if args.json:
         print(json.dumps({"mode": args.mode, **recording.to_json(), "violations": violations}, indent=2,
                          sort_keys=False))
@@ -120,4 +137,4 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    cli.run(main)

@@ -44,6 +44,10 @@ def _load_yaml(path: Path) -> Any:
         return yaml.load(path.read_text(encoding="utf-8"), Loader=_ConfigLoader)  # noqa: S506 (a SafeLoader)
     except FileNotFoundError:
         raise StackConfigError(f"{path.name} not found in {path.parent}") from None
+    except IsADirectoryError:
+        raise StackConfigError(f"{path.name} is a directory, not a stack file") from None
+    except OSError as error:  # no permission, a FIFO or device that fails: one line, never a traceback
+        raise StackConfigError(f"{path.name} cannot be read: {error.strerror or error}") from None
     except UnicodeDecodeError as error:
         raise StackConfigError(f"{path.name} is not UTF-8 text (byte {error.start})") from None
     except yaml.YAMLError as error:

@@ -4,13 +4,14 @@ After `pulumi up`, proves the deployed environment is what the stack says: reads
 (`pulumi stack output --json`, piped in or from a file), derives what to expect from the stack's validated
 settings (`Pulumi.<stack>.yaml`), and checks the live account with boto3 (credentials and region from the
 standard boto3 chain). Prints one line per check; exits 0 when nothing failed, 1 on any failed check, 2 when
-it cannot run (unknown stack, unreadable or incomplete outputs, no credentials, unreachable endpoint). It fails
-closed: a check that cannot run because an export it reads is missing fails, it is never skipped.
+it cannot run (unknown stack, unreadable, incomplete or malformed outputs, outputs or an AWS environment of another
+region than the stack's, no credentials, unreachable endpoint), 130 when interrupted. It fails closed: a check that
+cannot run because an export it reads is missing fails, it is never skipped.
 """
 from __future__ import annotations
 
-import argparse
 import json
+import os
 import sys
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta, timezone
@@ -18,8 +19,9 @@ from typing import Any, Callable, Iterable, Mapping, Optional, Sequence, TextIO
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError, ParamValidationError
 
+from securestack.components import cli
 from securestack.infra.settings import SettingsError, StackSettings, build_settings
 from securestack.infra.stack_config import StackConfigError, read_stack_config
 
@@ -81,13 +83,20 @@ def read_outputs(source: str, stdin: Optional[TextIO] = None) -> dict[str, Any]:
     if source == "-":
         if stdin.isatty():
             raise UnusableInput("no stack outputs: pipe `pulumi stack output --json` in, or pass --outputs FILE")
-        text, where = stdin.read(), "standard input"
+        where = "standard input"
+        try:
+            text = stdin.read()
+        except UnicodeDecodeError:
+            raise UnusableInput(f"outputs in {where} are not UTF-8 text") from None
     else:
+        where = source
         try:
             with open(source, encoding="utf-8") as handle:
-                text, where = handle.read(), source
+                text = handle.read()
         except OSError as error:
             raise UnusableInput(f"cannot read outputs file {source}: {error.strerror or error}") from None
+        except UnicodeDecodeError:
+            raise UnusableInput(f"outputs in {where} are not UTF-8 text") from None
     try:
         outputs = json.loads(text)
     except json.JSONDecodeError as error:
@@ -115,6 +124,54 @@ def check_required_outputs(outputs: Mapping[str, Any], stack: str) -> None:
                             f"(are these the outputs of `pulumi stack output --json --stack {stack}`?)")
     if outputs["environment"] != stack:
         raise UnusableInput(f"outputs are those of stack '{outputs['environment']}', not '{stack}'")
+
+
+def malformed(key: str, expected: str, value: Any) -> UnusableInput:
+    shown = json.dumps(value) if isinstance(value, (int, float, bool, str)) or value is None else type(value).__name__
+    return UnusableInput(f"malformed stack outputs: {key} must be {expected}, got {shown[:80]}")
+
+
+def _check_strings(entry: Mapping[str, Any], key: str, fields: Sequence[str]) -> None:
+    for field in fields:
+        value = entry.get(field)
+        if value is not None and not isinstance(value, str):
+            raise malformed(f"{key}.{field}", "a string", value)
+
+
+def check_output_shapes(outputs: Mapping[str, Any]) -> None:
+    """Every export a check reads has the shape the stack program exports, before any AWS call: a malformed export
+    is the outputs' fault, named by its key, not an AWS error (or a traceback) further on."""
+    for name in REQUIRED_OUTPUTS:
+        value = output_at(outputs, name)
+        if not isinstance(value, str):
+            raise malformed(name, "a string", value)
+    load_balancer = outputs.get("loadBalancer")
+    if load_balancer is not None:
+        if not isinstance(load_balancer, Mapping):
+            raise malformed("loadBalancer", "an object", load_balancer)
+        _check_strings(load_balancer, "loadBalancer", ("arn", "httpListenerArn", "httpsListenerArn", "webAclArn",
+                                                       "tlsPolicy"))
+    for export, fields in (("secrets", ("arn",)), ("rotationFunctions", ("arn", "name"))):
+        exported = outputs.get(export)
+        if exported is None:
+            continue
+        if not isinstance(exported, Mapping):
+            raise malformed(export, "an object of name -> entry", exported)
+        for name, entry in exported.items():
+            if not isinstance(entry, (Mapping, str)):
+                raise malformed(f"{export}.{name}", "an ARN or an object", entry)
+            if isinstance(entry, Mapping):
+                _check_strings(entry, f"{export}.{name}", fields)
+                days = entry.get("rotationDays") if export == "secrets" else None
+                if days is not None and (isinstance(days, bool) or not isinstance(days, int) or days < 1):
+                    raise malformed(f"secrets.{name}.rotationDays", "a whole number of days >= 1", days)
+
+
+def check_region(outputs: Mapping[str, Any], settings: StackSettings, stack: str) -> None:
+    """Outputs of a deployment in another region than the stack file's say nothing about this stack: refused."""
+    if outputs["region"] != settings.region:
+        raise UnusableInput(f"the outputs are of a deployment in {outputs['region']} but Pulumi.{stack}.yaml deploys "
+                            f"to {settings.region} (aws:region): pass the outputs of this stack's deployment")
 
 
 def load_expectations(stack: str) -> StackSettings:
@@ -151,12 +208,16 @@ class Aws:
 
 
 def resolve_region(stack_region: str, session: Optional[boto3.Session] = None) -> str:
-    """The boto3 chain's region; the stack's own when the chain has none. A different one is a mistake."""
+    """The stack's region. A different one in the environment is a mistake, refused rather than overridden: the
+    boto3 chain's (AWS_DEFAULT_REGION or the profile's), or AWS_REGION, which the AWS CLI v2 and other SDKs read
+    and this botocore does not, so an operator who set only it would otherwise believe another region is checked."""
     chain_region = (session or boto3.Session()).region_name
-    if chain_region and chain_region != stack_region:
-        raise UnusableInput(f"the AWS region in the environment is {chain_region} but the stack deploys to "
-                            f"{stack_region}: set AWS_REGION={stack_region}")
-    return chain_region or stack_region
+    for where, region in (("the AWS region in the environment", chain_region),
+                          ("AWS_REGION", os.environ.get("AWS_REGION"))):
+        if region and region != stack_region:
+            raise UnusableInput(f"{where} is {region} but the stack deploys to {stack_region}: set "
+                                f"AWS_REGION={stack_region} and AWS_DEFAULT_REGION={stack_region}, or unset them")
+    return stack_region
 
 
 def describe_failure(error: ClientError) -> str:
@@ -622,22 +683,26 @@ def run(stack: str, outputs_source: str, endpoint_url: Optional[str], stdin: Opt
     settings = load_expectations(stack)
     outputs = read_outputs(outputs_source, stdin)
     check_required_outputs(outputs, stack)
+    check_output_shapes(outputs)
+    check_region(outputs, settings, stack)
     try:
-        return verify(outputs, settings, Aws(resolve_region(str(outputs["region"])), endpoint_url))
+        return verify(outputs, settings, Aws(resolve_region(settings.region), endpoint_url))
     except NoCredentialsError:
         raise UnusableInput("no AWS credentials found (the standard boto3 chain: environment, profile, "
                             "web identity, instance role)") from None
+    except ParamValidationError as error:  # a value of the outputs AWS's API cannot take
+        raise UnusableInput(f"malformed stack outputs: {cli.one_line(error)}") from None
     except (NoRegionError, BotoCoreError) as error:
-        raise UnusableInput(f"cannot reach AWS: {error}") from None
+        raise UnusableInput(f"cannot reach AWS: {cli.one_line(error)}") from None
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m infra.verify", description=__doc__.splitlines()[0])
+    parser = cli.ArgumentParser(prog="python -m infra.verify", description=__doc__.splitlines()[0])
     parser.add_argument("stack", help="stack name (Pulumi.<stack>.yaml)")
     parser.add_argument("--outputs", default="-", metavar="FILE|-",
                         help="`pulumi stack output --json` of the stack: a file, or - for standard input (default)")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
-    parser.add_argument("--endpoint-url", help="send every AWS call to this endpoint (tests)")
+    parser.add_argument("--endpoint-url", type=cli.http_url, help="send every AWS call to this endpoint (tests)")
     args = parser.parse_args(argv)
     try:
         results = run(args.stack, args.outputs, args.endpoint_url)
@@ -649,4 +714,4 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    cli.run(main)

@@ -481,8 +481,9 @@ NOT_SECURITY_CLAIMS: list[NotASecurityClaim] = [
                       "operations (only the database login's rotator redeploys; lambda-redeploy-failures-alarmed "
                       "covers that one)"),
     NotASecurityClaim("Unknown stack or name, no credentials, a secret not deployed, a rotation already running "
-                      "(`AWSPENDING` on a version that is not `AWSCURRENT`): one line on stderr, exit 2, nothing "
-                      "changed.", SECRETS, "the operator CLI's error handling (tests/test_secrets_cli.py)"),
+                      "(`AWSPENDING` on a version that is not `AWSCURRENT`), bad arguments: one line on stderr, exit "
+                      "2, nothing changed; AWS refusing the call (Secrets Manager's own refusal to rotate, access "
+                      "denied): one line, exit 1; Ctrl-C: exit 130.", SECRETS, "the operator CLI's error handling (tests/test_secrets_cli.py)"),
     NotASecurityClaim("A stack deployed before verifier records existed gets empty records from its upgrading `up`: run "
                       "`.venv/bin/python -m infra.secrets rotate <stack> <name>` once per key after it, so the app "
                       "accepts the keys callers hold.", SECRETS, "upgrade instruction"),

@@ -8,13 +8,12 @@ then the outside scanner's findings left on the shipped stacks with the reason e
 """
 from __future__ import annotations
 
-import argparse
-import sys
 from pathlib import Path
 from typing import Optional, Sequence
 
 from pulumi_policy import EnforcementLevel, StackValidationPolicy
 
+from securestack.components import cli
 from securestack.policy.claims import CLAIMS, Claim
 from securestack.policy.policies import PACK_NAME, POLICIES
 from securestack.policy.policies.support import SecurestackPolicy
@@ -88,20 +87,26 @@ def render(policies: Sequence[SecurestackPolicy] = POLICIES, claims: Sequence[Cl
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m policy.controls", description=__doc__.splitlines()[0])
+    """0 written or current; 1 (--check) CONTROLS.md is stale; 2 bad arguments or CONTROLS.md cannot be read or
+    written."""
+    parser = cli.ArgumentParser(prog="python -m policy.controls", description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="fail if CONTROLS.md differs from POLICIES and CLAIMS")
     args = parser.parse_args(argv)
     expected = render()
-    if args.check:
-        current = CONTROLS_FILE.read_text() if CONTROLS_FILE.exists() else ""
-        if current != expected:
-            print(f"{CONTROLS_FILE.name} is stale: run python -m policy.controls", file=sys.stderr)
-            return 1
-        return 0
-    CONTROLS_FILE.write_text(expected)
+    try:
+        if args.check:
+            current = CONTROLS_FILE.read_text(encoding="utf-8") if CONTROLS_FILE.exists() else ""
+            if current != expected:
+                cli.print_error(f"{CONTROLS_FILE.name} is stale: run .venv/bin/python -m policy.controls")
+                return cli.EXIT_FAILED
+            return cli.EXIT_OK
+        CONTROLS_FILE.write_text(expected, encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:  # a directory, no permission, not UTF-8
+        cli.print_error(f"{CONTROLS_FILE}: {getattr(error, 'strerror', None) or error}")
+        return cli.EXIT_UNUSABLE
     print(f"wrote {CONTROLS_FILE} ({len(POLICIES)} policies, {len(CLAIMS)} claims)")
-    return 0
+    return cli.EXIT_OK
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    cli.run(main)

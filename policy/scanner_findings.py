@@ -10,14 +10,14 @@ prints the unjustified findings of Checkov's JSON reports and exits 1 when there
 """
 from __future__ import annotations
 
-import argparse
 import fnmatch
 import json
 import re
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Optional, Sequence
+
+from securestack.components import cli
 
 # Checkov's AWS check ids: CKV_AWS_<n> (resource checks) and CKV2_AWS_<n> (graph checks).
 CHECK_ID = re.compile(r"^CKV2?_AWS_[1-9][0-9]*$")
@@ -126,11 +126,26 @@ def unjustified(findings: Iterable[tuple[str, str]], stack: str) -> list[tuple[s
     return [(check, address) for check, address in findings if justification(check, address, stack) is None]
 
 
+class ReportError(Exception):
+    """A Checkov report that cannot be read or is not one; the message is one line naming the file."""
+
+
 def failed_checks(report_path: Path) -> list[tuple[str, str]]:
     """(check id, resource address) of each failed check in a Checkov JSON report (`-o json`)."""
-    document = json.loads(report_path.read_text())
-    document = document[0] if isinstance(document, list) else document
-    return [(c["check_id"], c["resource"]) for c in document.get("results", {}).get("failed_checks", [])]
+    try:
+        document = json.loads(report_path.read_text(encoding="utf-8"))
+    except OSError as error:  # missing, a directory, no permission
+        raise ReportError(f"{report_path}: cannot be read: {error.strerror or error}") from None
+    except UnicodeDecodeError:
+        raise ReportError(f"{report_path}: not UTF-8 text") from None
+    except json.JSONDecodeError as error:
+        raise ReportError(f"{report_path}: not JSON (line {error.lineno}, column {error.colno}): {error.msg}") from None
+    document = document[0] if isinstance(document, list) and document else document
+    try:
+        return [(str(c["check_id"]), str(c["resource"])) for c in document.get("results", {}).get("failed_checks", [])]
+    except (AttributeError, KeyError, TypeError):
+        raise ReportError(f"{report_path}: not a Checkov JSON report (`checkov -o json`): no "
+                          "results.failed_checks[].check_id/resource") from None
 
 
 def stack_of(report_path: Path) -> str:
@@ -154,16 +169,22 @@ def render_section() -> str:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m policy.scanner_findings", description=__doc__.splitlines()[0])
+    """0 every finding justified; 1 one is not; 2 bad arguments or a report that cannot be read or is not one."""
+    parser = cli.ArgumentParser(prog="python -m policy.scanner_findings", description=__doc__.splitlines()[0])
     parser.add_argument("reports", nargs="+", type=Path, help="Checkov JSON reports named <stack>.checkov.json")
     args = parser.parse_args(argv)
+    try:
+        findings = [(report, failed_checks(report)) for report in args.reports]
+    except ReportError as error:
+        cli.print_error(error)
+        return cli.EXIT_UNUSABLE
     missing = 0
-    for report in args.reports:
-        for check, address in unjustified(failed_checks(report), stack_of(report)):
+    for report, failed in findings:
+        for check, address in unjustified(failed, stack_of(report)):
             print(f"{stack_of(report)}: {check} {address}: not justified in policy/scanner_findings.py")
             missing += 1
-    return 1 if missing else 0
+    return cli.EXIT_FAILED if missing else cli.EXIT_OK
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    cli.run(main)

@@ -229,7 +229,7 @@ def test_the_schema_command_prints_the_package_schema(shipped_provider):
     assert json.loads(printed.stdout) == shipped_provider.schema_json
     misused = subprocess.run([sys.executable, "-m", "securestack.components.package", "schemas"], cwd=ROOT,
                              capture_output=True, text=True, timeout=120)
-    assert misused.returncode == 2 and misused.stderr.count("\n") == 1 and misused.stderr.startswith("usage:")
+    assert misused.returncode == 2 and misused.stderr.count("\n") == 1 and misused.stderr.startswith("error: ")
 
 
 def test_the_plugin_starts_as_the_language_host_runs_it_and_serves_the_schema(shipped_provider):

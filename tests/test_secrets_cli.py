@@ -95,8 +95,9 @@ def state(aws, arn):
     return stages_of(aws, arn), sorted((t["Key"], t["Value"]) for t in description.get("Tags", []))
 
 
-def assert_refused(result, *fragments):
-    assert result.returncode == 2, result.stderr
+def assert_refused(result, *fragments, code=2):
+    """Refused: 2 before asking AWS (nothing to do, cannot run), 1 when AWS itself refused (README exit codes)."""
+    assert result.returncode == code, result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
     for fragment in fragments:
@@ -196,7 +197,7 @@ def test_rotate_secrets_refusal_removes_the_revoke_tag_it_set(aws, moto_url):
     aws.update_secret_version_stage(SecretId=arn, VersionStage="AWSPENDING", MoveToVersionId=current)
     before = state(aws, arn)
     assert_refused(cli(moto_url, "rotate", STACK, "checkout", "--revoke-previous"),
-                   "Secrets Manager refused to rotate", "in progress")
+                   "Secrets Manager refused to rotate", "in progress", code=1)
     assert state(aws, arn) == before  # the tag it set is gone again
 
 

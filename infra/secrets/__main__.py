@@ -1,5 +1,4 @@
-import sys
-
+from securestack.components import cli
 from securestack.infra.secrets.cli import main
 
-sys.exit(main())
+cli.run(main)

@@ -1,23 +1,24 @@
 """Operator commands on a deployed stack's secrets: `python -m infra.secrets <command>`.
 
-They run with the operator's own AWS credentials (boto3's default chain). Exit codes: 0 done, 2 refused or could not run (one line on stderr, nothing
-changed). No command ever prints a secret value.
+They run with the operator's own AWS credentials (boto3's default chain). Exit codes: 0 done, 1 AWS refused the
+operation, 2 refused before asking AWS or could not run (bad arguments, unknown stack or name, no credentials, AWS
+unreachable), 130 interrupted; each failure is one line on stderr and changes nothing. No command ever prints a
+secret value.
 """
 from __future__ import annotations
 
-import argparse
-import sys
 from typing import Optional, Sequence
 
+from securestack.components import cli
 from securestack.infra.secrets import rotate
-from securestack.infra.secrets.common import EXIT_UNUSABLE, Refused
+from securestack.infra.secrets.common import Refused
 
 # Subcommands in help order; issue 15 adds its stage/promote/retire/status/revoke commands here.
 COMMANDS = (rotate,)
 
 
-def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(prog="python -m infra.secrets", description=__doc__.splitlines()[0])
+def parser() -> cli.ArgumentParser:
+    top = cli.ArgumentParser(prog="python -m infra.secrets", description=__doc__.splitlines()[0])
     subparsers = top.add_subparsers(dest="command", required=True, metavar="<command>")
     for command in COMMANDS:
         command.add_parser(subparsers)
@@ -30,5 +31,5 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         status: int = args.run(args)  # the subcommand's exit status
         return status
     except Refused as refusal:
-        print(f"error: {refusal}", file=sys.stderr)
-        return EXIT_UNUSABLE
+        cli.print_error(refusal)
+        return refusal.exit_code

@@ -9,10 +9,11 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError
 
+from securestack.components import cli
 from securestack.infra.settings import StackSettings
 from securestack.infra.verify import UnusableInput, load_expectations
 
-EXIT_OK, EXIT_UNUSABLE = 0, 2
+EXIT_OK, EXIT_REFUSED_BY_AWS, EXIT_UNUSABLE = cli.EXIT_OK, cli.EXIT_FAILED, cli.EXIT_UNUSABLE
 KIND_API_KEY, KIND_WEBHOOK = "api-key", "webhook-secret"
 # Secret paths as the stack names them (components/secrets.py: secret_name).
 SECRET_PATHS = {KIND_API_KEY: "api-keys", KIND_WEBHOOK: "webhooks"}
@@ -21,7 +22,12 @@ CLIENT_CONFIG = Config(connect_timeout=5, read_timeout=20, retries={"total_max_a
 
 
 class Refused(Exception):
-    """The command cannot or must not run; its message is one line saying why (and what to do)."""
+    """The command cannot or must not run; its message is one line saying why (and what to do). Exit 2, or 1 when
+    AWS itself refused the operation (contract: 1 is "the thing asked for is refused", 2 "cannot run as asked")."""
+
+    def __init__(self, message: str, exit_code: int = EXIT_UNUSABLE):
+        super().__init__(message)
+        self.exit_code = exit_code
 
 
 @dataclass(frozen=True)
@@ -33,7 +39,7 @@ class StackSecret:
 
 def add_aws_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--region", help="AWS region (default: the stack's aws:region)")
-    parser.add_argument("--endpoint-url", help="send every AWS call to this endpoint (tests)")
+    parser.add_argument("--endpoint-url", type=cli.http_url, help="send every AWS call to this endpoint (tests)")
 
 
 def load_settings(stack: str) -> StackSettings:

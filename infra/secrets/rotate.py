@@ -18,8 +18,8 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from securestack.infra.secrets.common import (EXIT_OK, Refused, StackSecret, add_aws_options, find_secret, load_settings,
-                                  secretsmanager, tags_of)
+from securestack.infra.secrets.common import (EXIT_OK, EXIT_REFUSED_BY_AWS, EXIT_UNUSABLE, Refused, StackSecret,
+                                             add_aws_options, find_secret, load_settings, secretsmanager, tags_of)
 
 NAME = "rotate"
 REVOKE_PREVIOUS_TAG = "securestack:revoke-previous"
@@ -51,8 +51,12 @@ def run(args: argparse.Namespace) -> int:
     except (ClientError, BotoCoreError) as error:
         if isinstance(error, ClientError) and _code(error) == "InvalidRequestException":
             raise Refused(f"Secrets Manager refused to rotate {secret.secret_name} (a previous rotation isn't "
-                          f"complete, or rotation is not configured): {_message(error)}") from None
-        raise Refused(f"{secret.secret_name}: {_aws_problem(error)}") from None
+                          f"complete, or rotation is not configured): {_message(error)}",
+                          exit_code=EXIT_REFUSED_BY_AWS) from None
+        # An answer from AWS (access denied, throttled, ...) is AWS refusing; no answer at all is a command that
+        # cannot run (unreachable endpoint, no credentials).
+        raise Refused(f"{secret.secret_name}: {_aws_problem(error)}",
+                      exit_code=EXIT_REFUSED_BY_AWS if isinstance(error, ClientError) else EXIT_UNUSABLE) from None
     print(f"rotation of {secret.secret_name} ({region}) started: new version {version}; "
           f"{_previous_fate(description, args.revoke_previous)}")
     return EXIT_OK
