@@ -47,11 +47,21 @@ def http_url(value: str) -> str:
     return value
 
 
+# 128 + SIGPIPE: what a shell reports for a command whose reader closed the pipe.
+EXIT_BROKEN_PIPE = 141
+
+
 def run(main: Callable[[Optional[Sequence[str]]], int], argv: Optional[Sequence[str]] = None) -> NoReturn:
     """Exits with `main`'s status; Ctrl-C is one line and 130, and an error `main` did not expect (a bug) is one
     line naming it and 2 rather than a traceback."""
     try:
         status = main(argv)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader went away (`... | head`): nothing is wrong with the command, so no message; exit as a process
+        # killed by SIGPIPE would, with stdout pointed at /dev/null so the interpreter's own flush stays quiet.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(EXIT_BROKEN_PIPE)
     except KeyboardInterrupt:
         print_error("interrupted")
         status = EXIT_INTERRUPTED
