@@ -400,8 +400,8 @@ def test_missing_project_file(tmp_path):
 def test_settings_error_lists_the_key_path(previews):
     result = previews[("copy-retention", "")]
     assert result.returncode == 1
-    assert result.stderr.startswith("error: stack 'retention': invalid stack configuration (1 problem(s)):")
-    assert "  - securestack:database.backupRetentionDays: must be >= 7" in result.stderr
+    assert result.stderr.startswith("error: stack 'retention': 1 settings problem(s):")
+    assert "\n  securestack:database.backupRetentionDays: must be >= 7" in result.stderr
     assert "Traceback" not in result.stderr and result.stdout == ""
 
 
