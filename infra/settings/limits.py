@@ -54,13 +54,13 @@ def principal_pattern_problems(sections: dict[str, Any], environment: str, regio
         return []
     consumers = [consumer.role_arn for consumer in secrets.consumers.values()]
     expected = list(audit.expected_secret_principals)
-    # The provider deploys to one of the allowed accounts: the longest pattern any of them gives.
-    length = max(len(unexpected_principal_pattern(environment, partition, region, account,
-                                                  app.name if app.enabled else None, consumers, expected))
-                 for account in accounts)
-    if length <= FILTER_PATTERN_MAX:
-        return []
     key = "audit.expectedSecretPrincipals" if expected else "secrets.consumers"
-    return [(f"{CONFIG_NAMESPACE}:{key}", f"the audit's unexpected-principal metric filter would be {length} "
-                                          f"characters; CloudWatch Logs allows {FILTER_PATTERN_MAX}: name fewer "
-                                          "principals (roles of this account cost least, e.g. one path wildcard)")]
+    # The provider deploys to one of the allowed accounts: each must give a pattern AuditTrail can build.
+    for account in accounts:
+        try:
+            unexpected_principal_pattern(environment, partition, region, account, app.name if app.enabled else None,
+                                         consumers, expected)
+        except ValueError as error:  # the component's own refusal (its pattern over FILTER_PATTERN_MAX)
+            return [(f"{CONFIG_NAMESPACE}:{key}", f"the audit's unexpected-principal {error} (CloudWatch Logs' "
+                                                  "limit; roles of this account cost least)")]
+    return []

@@ -254,14 +254,17 @@ def _file_positions(decoded: Mapping[str, Any]) -> dict[str, tuple[int, int]]:
 
 
 def _in_file_order(problems: list[str], positions: dict[str, tuple[int, int]]) -> list[str]:
-    """Problems sorted by where their key is in the file; a key the file lacks (a missing required one) right
-    after what its nearest written parent holds; the stack name first, keys without a written parent last."""
+    """Problems sorted by where their key is in the file; a problem of a whole mapping, and a key the file lacks
+    (a missing required one), right after what the mapping (its nearest written parent) holds; the stack name
+    first, keys without a written parent last."""
     def place(problem: str) -> tuple[float, ...]:
         path = problem.split(": ", 1)[0]
         if path == "stack name":
             return (-1.0,)
         if path in positions:
-            return (float(positions[path][0]),)
+            first, last = positions[path]
+            # a problem of a mapping or list as a whole (a model rule) reads after what it holds
+            return (float(first),) if first == last else (last + 0.5,)
         parent = path
         while True:
             cut = max(parent.rfind("."), parent.rfind("["))
@@ -366,8 +369,11 @@ def load_settings() -> StackSettings:
     import pulumi
     from pulumi.runtime import config as runtime_config
 
-    return build_settings(current_config(), pulumi.get_stack(), pulumi.get_project(),
-                          secret_keys=runtime_config.get_config_secret_keys_env(),
+    config = current_config()
+    # The engine decrypts `secure:` values and names their keys (set_all_config, or PULUMI_CONFIG_SECRET_KEYS).
+    secret_keys = {key for key in config if runtime_config.is_config_secret(key)}
+    secret_keys |= set(runtime_config.get_config_secret_keys_env())
+    return build_settings(config, pulumi.get_stack(), pulumi.get_project(), secret_keys=secret_keys,
                           environments=project_environments())
 
 
