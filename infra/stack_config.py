@@ -48,7 +48,7 @@ class DuplicateKeyError(yaml.YAMLError):
 def _construct_unique_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode, deep: bool = False) -> Any:
     first_lines: dict[Any, int] = {}
     for key_node, _ in node.value:
-        key = loader.construct_object(key_node, deep=True)  # type: ignore[no-untyped-call]
+        key = loader.construct_object(key_node, deep=True)
         if isinstance(key, (str, int, float, bool)) or key is None:
             if key in first_lines:
                 raise DuplicateKeyError(key, first_lines[key], key_node.start_mark)
@@ -74,9 +74,9 @@ def _load_yaml_with_lines(path: Path) -> tuple[Any, dict[Any, int]]:
     try:
         loader = _ConfigLoader(path.read_text(encoding="utf-8"))
         try:
-            return loader.get_single_data(), getattr(loader, "key_lines", {})  # type: ignore[no-untyped-call]
+            return loader.get_single_data(), getattr(loader, "key_lines", {})
         finally:
-            loader.dispose()  # type: ignore[no-untyped-call]
+            loader.dispose()
     except FileNotFoundError:
         raise StackConfigError(f"{path.name} not found in {path.parent}") from None
     except UnicodeDecodeError as error:

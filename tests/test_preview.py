@@ -96,11 +96,14 @@ def project_copy(tmp_path_factory) -> Path:
     (root / "Pulumi.broken.yaml").write_text("config:\n\taws:region: us-east-1\n")
     (root / "Pulumi.listing.yaml").write_text("- aws:region\n- us-east-1\n")
     (root / "Pulumi.binary.yaml").write_bytes(b"config:\n  aws:region: \xff\xfe\n")
+    # Copies of dev name their own roles (settings refuse another environment's names: issue 14).
     short_retention = (REPO / "Pulumi.dev.yaml").read_text().replace("backupRetentionDays: 7", "backupRetentionDays: 3")
+    short_retention = short_retention.replace("securestack-dev-", "securestack-retention-")
     assert "backupRetentionDays: 3" in short_retention
     (root / "Pulumi.retention.yaml").write_text(short_retention)
     secret_tier = (REPO / "Pulumi.dev.yaml").read_text().replace(
-        "securestack:tier: non-production", f"securestack:tier:\n    secure: {CIPHERTEXT}")
+        "securestack:tier: non-production", f"securestack:tier:\n    secure: {CIPHERTEXT}").replace(
+        "securestack-dev-", "securestack-secrettier-")
     assert CIPHERTEXT in secret_tier
     (root / "Pulumi.secrettier.yaml").write_text(secret_tier)
     return root

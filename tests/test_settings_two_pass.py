@@ -327,3 +327,12 @@ def test_a_copy_of_dev_with_its_names_fixed_previews_clean(staging_project: Path
     stack_config = read_stack_config("staging", root=staging_project)
     violations = policy_report(run_stack(stack_config), stack_config)
     assert [v for v in violations if v["enforcementLevel"] == "mandatory"] == []
+
+
+def test_lifecycle_days_of_1e11_in_a_stack_file_are_refused(tmp_path: Path):
+    """Written as YAML has it: go-yaml (the Pulumi CLI) reads `1e11` as a number, PyYAML as text; neither is
+    accepted as days."""
+    text = (REPO / "Pulumi.dev.yaml").read_text(encoding="utf-8").replace("expirationDays: 365",
+                                                                          "expirationDays: 1e11")
+    stack_config = read_stack_config("big", root=project_with(tmp_path, "big", text))
+    assert keys(problems(stack_config.config, "dev")) == [f"{AUDIT}.bucketLifecycle.expirationDays"]

@@ -11,7 +11,6 @@ from pydantic import AfterValidator, ConfigDict, Field, RootModel, ValidationInf
 from securestack.components.args import LOG_RETENTION_DAYS
 
 from .base import AWS_TAG_KEY, AWS_TAG_VALUE, SettingsModel
-from .regions import check_region  # noqa: F401  (re-exported: the sections' region checks import it from here)
 
 
 

@@ -16,7 +16,8 @@ from securestack.components.database import (DAILY_WINDOW, ENGINE_VERSION, INSTA
 
 from . import rds_catalog
 from .base import CONFIG_NAMESPACE, SettingsModel, earlier, fields_unparsed
-from .common import Tier, check_region, check_stack_region_and_account
+from .common import Tier, check_stack_region_and_account
+from .regions import check_region
 
 # The formats and ranges EncryptedPostgres and DatabaseBackupPlan accept are theirs: the settings check the same
 # (with config key paths), then add what only the stack can judge (production, region, account, other sections).

@@ -6,14 +6,13 @@ import difflib
 import functools
 import json
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import botocore
 
 
-def _botocore_data(name: str) -> dict[str, object]:
-    data: dict[str, object] = json.loads((Path(botocore.__file__).parent / "data" / name).read_text(encoding="utf-8"))
-    return data
+def _botocore_data(name: str) -> Any:
+    return json.loads((Path(botocore.__file__).parent / "data" / name).read_text(encoding="utf-8"))
 
 
 @functools.lru_cache(maxsize=1)
@@ -22,7 +21,7 @@ def region_partitions() -> dict[str, str]:
     region lists: the union, so a region only the newer file knows still counts)."""
     regions: dict[str, str] = {}
     for file, partition_key in (("endpoints.json", "partition"), ("partitions.json", "id")):
-        for partition in _botocore_data(file).get("partitions", []):  # type: ignore[union-attr]
+        for partition in _botocore_data(file).get("partitions", []):
             for region in partition.get("regions", {}):
                 regions.setdefault(region, partition[partition_key])
     return regions
