@@ -336,3 +336,15 @@ def test_lifecycle_days_of_1e11_in_a_stack_file_are_refused(tmp_path: Path):
                                                                           "expirationDays: 1e11")
     stack_config = read_stack_config("big", root=project_with(tmp_path, "big", text))
     assert keys(problems(stack_config.config, "dev")) == [f"{AUDIT}.bucketLifecycle.expirationDays"]
+
+
+@pytest.mark.parametrize("case", REFUSED, ids=lambda case: case.id)
+def test_the_program_stops_at_settings_before_any_component_sees_the_value(case: Refused, monkeypatch):
+    """Each refused value used to reach a component (ArgsError/ValueError after 113-164 registrations) or AWS:
+    the program now raises SettingsError before anything is registered."""
+    from tests.test_settings import registrations_of_failing_run
+
+    error, registered = registrations_of_failing_run(case.change(shipped_config(case.stack)), case.stack,
+                                                     monkeypatch)
+    assert case.key in keys(error.problems)
+    assert registered == []
