@@ -33,6 +33,7 @@ from securestack.components.secrets import (ApiKey, DatabaseUserSecret, Database
                                             WebhookSecretsArgs, secret_name)
 from securestack.infra.endpoints import PrivateCode
 from securestack.infra.settings import StackSettings
+from securestack.infra.settings.app import DATABASE_LOGIN_VARIABLES
 from securestack.infra.settings.secrets import APP_CONSUMER, key_prefix
 
 # The app's configuration of what it verifies and signs with (ARNs only; securestack_runtime reads them).
@@ -201,8 +202,9 @@ def _secret_variables(settings: StackSettings, entries: SecretEntries) -> list[S
     variables: list[SecretVariable] = []
     if settings.app.database_user:
         # Alternating users: the user name changes with the rotation, so it comes from the secret too.
-        variables += [SecretVariable("DB_USERNAME", entries.database_user.arn, "username"),
-                      SecretVariable("DB_PASSWORD", entries.database_user.arn, "password")]
+        username, password = DATABASE_LOGIN_VARIABLES
+        variables += [SecretVariable(username, entries.database_user.arn, "username"),
+                      SecretVariable(password, entries.database_user.arn, "password")]
     return variables
 
 

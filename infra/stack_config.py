@@ -1,6 +1,7 @@
 """Reads Pulumi.yaml / Pulumi.<stack>.yaml as the CLI would hand them to the program, without the CLI."""
 from __future__ import annotations
 
+import difflib
 import json
 import re
 from dataclasses import dataclass
@@ -34,14 +35,48 @@ class _ConfigLoader(yaml.SafeLoader):
     """
 
 
+class DuplicateKeyError(yaml.YAMLError):
+    """A mapping names a key twice. YAML says keys are unique; PyYAML (and go-yaml before v3) kept the last value
+    silently, so a second `securestack:database:` replaced the whole first section."""
+
+    def __init__(self, key: Any, first_line: int, mark: yaml.Mark):
+        self.problem = f"duplicate key '{key}' (first at line {first_line})"
+        self.problem_mark = mark
+        super().__init__(self.problem)
+
+
+def _construct_unique_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode, deep: bool = False) -> Any:
+    first_lines: dict[Any, int] = {}
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        if isinstance(key, (str, int, float, bool)) or key is None:
+            if key in first_lines:
+                raise DuplicateKeyError(key, first_lines[key], key_node.start_mark)
+            first_lines[key] = key_node.start_mark.line + 1
+    if not hasattr(loader, "key_lines"):  # the document's root mapping: where each top-level key is
+        loader.key_lines = dict(first_lines)  # type: ignore[attr-defined]
+    return yaml.SafeLoader.construct_mapping(loader, node, deep=deep)
+
+
+_ConfigLoader.construct_mapping = _construct_unique_mapping  # type: ignore[assignment,method-assign]
+
 _ConfigLoader.yaml_implicit_resolvers = {
     first: [(tag, pattern) for tag, pattern in resolvers if tag != "tag:yaml.org,2002:timestamp"]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()}
 
 
 def _load_yaml(path: Path) -> Any:
+    return _load_yaml_with_lines(path)[0]
+
+
+def _load_yaml_with_lines(path: Path) -> tuple[Any, dict[Any, int]]:
+    """The document and the line of each of its top-level keys."""
     try:
-        return yaml.load(path.read_text(encoding="utf-8"), Loader=_ConfigLoader)  # noqa: S506 (a SafeLoader)
+        loader = _ConfigLoader(path.read_text(encoding="utf-8"))
+        try:
+            return loader.get_single_data(), getattr(loader, "key_lines", {})
+        finally:
+            loader.dispose()
     except FileNotFoundError:
         raise StackConfigError(f"{path.name} not found in {path.parent}") from None
     except IsADirectoryError:
@@ -108,6 +143,20 @@ def _mask_nested(value: Any, key: str, secret_keys: list[str]) -> Any:
     return value
 
 
+# What a stack file holds at its top level (Pulumi's workspace.ProjectStack: sdk/go/common/workspace/project.go).
+STACK_FILE_KEYS = ("secretsprovider", "encryptedkey", "encryptionsalt", "config", "environment")
+
+
+def _refuse_unknown_top_level_keys(path: Path, document: dict[Any, Any], key_lines: dict[Any, int]) -> None:
+    """`confg:` for `config:` would otherwise read as a stack without config (every required key "missing")."""
+    for key in document:
+        if key not in STACK_FILE_KEYS:
+            close = difflib.get_close_matches(str(key), STACK_FILE_KEYS, n=1)
+            hint = f"; did you mean '{close[0]}'?" if close else ""
+            raise StackConfigError(f"{path.name} line {key_lines.get(key, '?')}: unknown top-level key '{key}'{hint} "
+                                   f"(a stack file holds {', '.join(STACK_FILE_KEYS)})")
+
+
 def read_stack_config(stack: str, root: Optional[Path] = None, config_file: Optional[Path] = None) -> StackConfig:
     """The stack's config from `root/Pulumi.<stack>.yaml`, or from `config_file` (as `pulumi --config-file`
     takes one: any path, e.g. a stack file outside the project); the project name always from root's Pulumi.yaml."""
@@ -121,9 +170,11 @@ def read_stack_config(stack: str, root: Optional[Path] = None, config_file: Opti
         known = ", ".join(available_stacks(root)) or "none"
         raise StackConfigError(f"unknown stack '{stack}': no Pulumi.{stack}.yaml (known stacks: {known})")
     project = project_name(root)
-    document = _load_yaml(path) or {}
+    document, key_lines = _load_yaml_with_lines(path)
+    document = document or {}
     if not isinstance(document, dict):
         raise StackConfigError(f"{path.name} must be a mapping with a 'config:' section")
+    _refuse_unknown_top_level_keys(path, document, key_lines)
     raw = document.get("config") or {}
     if not isinstance(raw, dict):
         raise StackConfigError(f"{path.name}: 'config:' must be a mapping of keys to values")

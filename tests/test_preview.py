@@ -101,11 +101,14 @@ def project_copy(tmp_path_factory) -> Path:
     (root / "Pulumi.broken.yaml").write_text("config:\n\taws:region: us-east-1\n")
     (root / "Pulumi.listing.yaml").write_text("- aws:region\n- us-east-1\n")
     (root / "Pulumi.binary.yaml").write_bytes(b"config:\n  aws:region: \xff\xfe\n")
+    # Copies of dev name their own roles (settings refuse another environment's names: issue 14).
     short_retention = (REPO / "Pulumi.dev.yaml").read_text().replace("backupRetentionDays: 7", "backupRetentionDays: 3")
+    short_retention = short_retention.replace("securestack-dev-", "securestack-retention-")
     assert "backupRetentionDays: 3" in short_retention
     (root / "Pulumi.retention.yaml").write_text(short_retention)
     secret_tier = (REPO / "Pulumi.dev.yaml").read_text().replace(
-        "securestack:tier: non-production", f"securestack:tier:\n    secure: {CIPHERTEXT}")
+        "securestack:tier: non-production", f"securestack:tier:\n    secure: {CIPHERTEXT}").replace(
+        "securestack-dev-", "securestack-secrettier-")
     assert CIPHERTEXT in secret_tier
     (root / "Pulumi.secrettier.yaml").write_text(secret_tier)
     return root
@@ -601,8 +604,8 @@ def test_missing_project_file(tmp_path):
 def test_settings_error_lists_the_key_path(previews):
     result = previews[("copy-retention", "")]
     assert result.returncode == 1
-    assert result.stderr.startswith("error: stack 'retention': invalid stack configuration (1 problem(s)):")
-    assert "  - securestack:database.backupRetentionDays: must be >= 7" in result.stderr
+    assert result.stderr.startswith("error: stack 'retention': 1 settings problem(s):")
+    assert "\n  securestack:database.backupRetentionDays: must be >= 7" in result.stderr
     assert "Traceback" not in result.stderr and result.stdout == ""
 
 

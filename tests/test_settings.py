@@ -226,7 +226,7 @@ def test_malformed_config_names_the_key(case: Malformed):
         build_settings(case.config(), case.stack)
     assert problem_keys(raised.value) == {case.key}, raised.value.problems
     assert case.says in raised.value.problems[0], raised.value.problems
-    assert f"  - {case.key}: " in str(raised.value)
+    assert f"\n  {case.key}: " in str(raised.value)
 
 
 @pytest.mark.parametrize("case", MALFORMED, ids=lambda case: case.id)
@@ -248,8 +248,8 @@ def test_every_problem_is_listed_at_once(monkeypatch):
                       "securestack:tier")
     error, registered = registrations_of_failing_run(config, "dev", monkeypatch)
     assert problem_keys(error) == {f"{DB}.backupRetentionDays", f"{NETWORK}.vpcCidr", "securestack:tier"}
-    listed = [line for line in str(error).splitlines() if line.startswith("  - ")]
-    assert len(listed) == 3 and str(error).startswith("invalid stack configuration (3 problem(s))")
+    listed = [line for line in str(error).splitlines() if line.startswith("  securestack:")]
+    assert len(listed) == 3 and str(error).startswith("3 settings problem(s):")
     assert registered == []
 
 

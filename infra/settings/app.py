@@ -4,14 +4,14 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any, Literal, Optional, cast
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 # Sizes, image references, names and users are the app component's rules; the settings check them at their keys.
 from securestack.components.app import ENV_NAME, FARGATE_MEMORY, IMAGE, USER, cluster_name, service_name
 from securestack.components.load_balancer import HEALTH_CHECK_PATH
 from securestack.components.secrets import SECRET_NAME
 
-from .base import CONFIG_NAMESPACE, SettingsModel, unique
+from .base import CONFIG_NAMESPACE, SettingsModel, earlier, fields_unparsed, unique, unparsed
 from .secrets import APP_CONSUMER, ApiKeySettings, ApiKeysSettings, WebhookSettings, WebhooksSettings
 
 if TYPE_CHECKING:
@@ -20,6 +20,9 @@ if TYPE_CHECKING:
 # Names that would make a plain environment variable carry a secret; secrets are injected by reference.
 SECRET_LOOKING_NAME = re.compile(r"(SECRET|PASSWORD|PASSWD|TOKEN|API_?KEY|PRIVATE|CREDENTIAL)")
 SECRET_LOOKING_VALUE = re.compile(r"(sk_(live|test)_|whsec_|-----BEGIN)")
+# What ECS injects from the database login's secret when `databaseUser` is true (infra/secrets_program.py names
+# them from here): a plain variable of the same name is refused by AppServiceArgs (it would shadow the secret).
+DATABASE_LOGIN_VARIABLES = ("DB_USERNAME", "DB_PASSWORD")
 SESSION_TTL_MAX = 7 * 24 * 3600  # the guide: sessions expire after 7 days
 MAGIC_LINK_TTL_MAX = 15 * 60  # the guide: login links expire after 15 minutes
 
@@ -93,8 +96,12 @@ class AppSettings(SettingsModel):
 
     @field_validator("environment")
     @classmethod
-    def _plain_settings(cls, variables: dict[str, str]) -> dict[str, str]:
+    def _plain_settings(cls, variables: dict[str, str], info: ValidationInfo) -> dict[str, str]:
+        injected = DATABASE_LOGIN_VARIABLES if earlier(info, "database_user", False) else ()
         for name, value in variables.items():
+            if name in injected:
+                raise ValueError(f"'{name}' is a secret variable ECS injects from the database login "
+                                 f"(databaseUser: true): a plain value of the same name is refused")
             if not ENV_NAME.match(name):
                 raise ValueError(f"'{name}' is not an environment variable name (A-Z, 0-9, _)")
             if SECRET_LOOKING_NAME.search(name) or SECRET_LOOKING_VALUE.search(value):
@@ -103,7 +110,9 @@ class AppSettings(SettingsModel):
         return variables
 
     @model_validator(mode="after")
-    def _fargate_size(self) -> "AppSettings":
+    def _fargate_size(self, info: ValidationInfo) -> "AppSettings":
+        if fields_unparsed(info, "cpu", "memory"):
+            return self
         if self.memory not in FARGATE_MEMORY.get(self.cpu, ()):
             raise ValueError(f"cpu {self.cpu} with memory {self.memory} is not a Fargate task size")
         return self
@@ -137,25 +146,29 @@ class AppSettings(SettingsModel):
     def cross_section_problems(self, sections: dict[str, Any], context: dict[str, Any]) -> list[tuple[str, str]]:
         problems = []
         webhooks = sections.get("webhooks")
-        if webhooks is not None:
-            problems += self._consumption_problems("webhooks", self.webhooks, webhooks)
+        if webhooks is not None and not unparsed(context, f"{CONFIG_NAMESPACE}:app.webhooks"):
+            problems += self._consumption_problems("webhooks", self.webhooks, webhooks, context)
         api_keys = sections.get("api_keys")
-        if api_keys is not None and self.verifies_api_keys is not None:
+        if api_keys is not None and self.verifies_api_keys is not None and api_keys.entries_complete():
             names = api_keys.names()
             problems += [(f"{CONFIG_NAMESPACE}:app.verifiesApiKeys[{position}]",
                           f"unknown apiKeys entry '{name}'; configured: {', '.join(names) or 'none'}")
                          for position, name in enumerate(self.verifies_api_keys) if name not in names]
         load_balancer = sections.get("load_balancer")
         if self.enabled and load_balancer is not None:
-            problems += self._target_problems(load_balancer)
+            problems += self._target_problems(load_balancer, context)
         return problems
 
-    def _consumption_problems(self, field: str, consumed: list[str], entries: ApiKeysSettings | WebhooksSettings
-                              ) -> list[tuple[str, str]]:
+    def _consumption_problems(self, field: str, consumed: list[str], entries: ApiKeysSettings | WebhooksSettings,
+                              context: dict[str, Any]) -> list[tuple[str, str]]:
         """The app reads exactly the secrets that name it as a consumer: no more (denied), no less (unused grant)."""
         problems = []
         names = entries.names()
         for position, name in enumerate(consumed):
+            if name not in names and not entries.entries_complete():
+                continue  # perhaps the entry that did not parse
+            if name in names and unparsed(context, entries._key(names.index(name), "consumers")):
+                continue
             if name not in names:
                 problems.append((f"{CONFIG_NAMESPACE}:app.{field}[{position}]",
                                  f"unknown {field} entry '{name}'; configured: {', '.join(names) or 'none'}"))
@@ -171,15 +184,21 @@ class AppSettings(SettingsModel):
                                  "consume it: drop the grant or consume it"))
         return problems
 
-    def _target_problems(self, load_balancer: LoadBalancerSettings) -> list[tuple[str, str]]:
+    def _target_problems(self, load_balancer: LoadBalancerSettings, context: dict[str, Any]
+                         ) -> list[tuple[str, str]]:
         problems = []
+
+        def both_parsed(app_field: str, load_balancer_field: str) -> bool:
+            return not (unparsed(context, f"{CONFIG_NAMESPACE}:app.{app_field}")
+                        or unparsed(context, f"{CONFIG_NAMESPACE}:loadBalancer.{load_balancer_field}"))
+
         target_port = getattr(load_balancer, "target_port", self.container_port)
-        if target_port != self.container_port:
+        if target_port != self.container_port and both_parsed("containerPort", "targetPort"):
             problems.append((f"{CONFIG_NAMESPACE}:app.containerPort",
                              f"{self.container_port} differs from {CONFIG_NAMESPACE}:loadBalancer.targetPort "
                              f"{target_port}: the load balancer would never reach the app"))
         health_path = getattr(load_balancer, "health_check_path", self.health_check_path)
-        if health_path != self.health_check_path:
+        if health_path != self.health_check_path and both_parsed("healthCheckPath", "healthCheckPath"):
             problems.append((f"{CONFIG_NAMESPACE}:app.healthCheckPath",
                              f"{self.health_check_path} differs from {CONFIG_NAMESPACE}:loadBalancer.healthCheckPath "
                              f"{health_path}"))

@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, Field, ValidationInfo, field_validator
 
-from .base import SettingsModel
+from .base import SettingsModel, earlier
 
 LOG_GROUP_NAME = re.compile(r"^[.\-_/#A-Za-z0-9]{1,512}$")
 EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@"
@@ -17,6 +17,10 @@ HOST_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
 # An IAM role or user ARN (wildcards allowed in the name); it ends up inside a metric filter pattern,
 # so quotes, backslashes and spaces, which would break out of the pattern's string, are refused.
 PRINCIPAL_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:(role|user)/[\w+=,.@*/-]{1,512}$")
+# S3's lifecycle `Days` and `NoncurrentDays` are the API's `Days` shape, an `integer` (botocore's
+# data/s3/2006-03-01/service-2.json; AWS models' integers are 32-bit signed), "a non-zero positive integer" (S3 API
+# reference, LifecycleExpiration): S3 refuses more than 2^31 - 1 days.
+S3_LIFECYCLE_DAYS_MAX = 2**31 - 1
 # CloudTrail logs must outlive an investigation: production keeps them at least a year (CIS, PCI DSS 10.7).
 PRODUCTION_MIN_LOG_DAYS = 365
 
@@ -30,7 +34,7 @@ class AlarmSubscription(SettingsModel):
     @field_validator("endpoint")
     @classmethod
     def _endpoint_fits_protocol(cls, value: str, info: ValidationInfo) -> str:
-        protocol = info.data.get("protocol")
+        protocol = earlier(info, "protocol")
         if protocol == "email":
             return _check_email(value)
         if protocol == "https":
@@ -81,14 +85,14 @@ def check_principal_arn(value: str) -> str:
 class TrailBucketLifecycle(SettingsModel):
     """How long the trail's S3 copy of the logs is kept (the CloudWatch copy follows `logs.retentionDays`)."""
 
-    transition_to_glacier_days: Optional[int] = Field(90, ge=1)
-    expiration_days: int = Field(2557, ge=1)
-    noncurrent_version_expiration_days: int = Field(30, ge=1)
+    transition_to_glacier_days: Optional[int] = Field(90, ge=1, le=S3_LIFECYCLE_DAYS_MAX)
+    expiration_days: int = Field(2557, ge=1, le=S3_LIFECYCLE_DAYS_MAX)
+    noncurrent_version_expiration_days: int = Field(30, ge=1, le=S3_LIFECYCLE_DAYS_MAX)
 
     @field_validator("expiration_days")
     @classmethod
     def _after_transition(cls, value: int, info: ValidationInfo) -> int:
-        transition = info.data.get("transition_to_glacier_days")
+        transition = earlier(info, "transition_to_glacier_days")
         if transition is not None and transition >= value:
             raise ValueError(f"must be greater than transitionToGlacierDays ({transition})")
         return value

@@ -12,7 +12,6 @@ from securestack.components.args import LOG_RETENTION_DAYS
 
 from .base import AWS_TAG_KEY, AWS_TAG_VALUE, SettingsModel
 
-REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$")
 
 
 class Tier(str, Enum):
@@ -20,12 +19,6 @@ class Tier(str, Enum):
 
     PRODUCTION = "production"
     NON_PRODUCTION = "non-production"
-
-
-def check_region(value: str) -> str:
-    if not REGION.match(value):
-        raise ValueError(f"'{value}' is not an AWS region name (e.g. us-east-1)")
-    return value
 
 
 def check_stack_region_and_account(match: re.Match[str], info: ValidationInfo, noun: str, other_region: str,

@@ -1,6 +1,7 @@
 """Database settings: RDS PostgreSQL sizing, backups (PITR), protection, restore path."""
 from __future__ import annotations
 
+import difflib
 import re
 from datetime import datetime, timezone
 from typing import Any, Literal, Optional
@@ -13,8 +14,10 @@ from securestack.components.database import (DAILY_WINDOW, ENGINE_VERSION, INSTA
                                              RESERVED_USERNAMES, SQL_NAME, SUPPORTED_MAJOR_VERSIONS, WEEKLY_WINDOW,
                                              instance_identifier, weekly_bounds, windows_overlap)
 
-from .base import CONFIG_NAMESPACE, SettingsModel
-from .common import Tier, check_region, check_stack_region_and_account
+from . import rds_catalog
+from .base import CONFIG_NAMESPACE, SettingsModel, earlier, fields_unparsed
+from .common import Tier, check_stack_region_and_account
+from .regions import check_region
 
 # The formats and ranges EncryptedPostgres and DatabaseBackupPlan accept are theirs: the settings check the same
 # (with config key paths), then add what only the stack can judge (production, region, account, other sections).
@@ -61,7 +64,7 @@ class RestoreSettings(SettingsModel):
     def _identifier(cls, value: str, info: ValidationInfo) -> str:
         if not IDENTIFIER.match(value) or value.endswith("-") or "--" in value:
             raise ValueError(f"'{value}' is not an RDS instance identifier")
-        source = info.data.get("source_environment")
+        source = earlier(info, "source_environment")
         if source is not None and value != source_instance_identifier(source):
             raise ValueError(f"'{value}' is not the instance of sourceEnvironment '{source}' "
                              f"({source_instance_identifier(source)})")
@@ -91,7 +94,9 @@ class RestoreSettings(SettingsModel):
         return value.astimezone(timezone.utc)
 
     @model_validator(mode="after")
-    def _one_point_in_time(self) -> "RestoreSettings":
+    def _one_point_in_time(self, info: ValidationInfo) -> "RestoreSettings":
+        if fields_unparsed(info, "restore_time", "use_latest_restorable_time"):
+            return self
         if (self.restore_time is None) == (not self.use_latest_restorable_time):
             raise ValueError("give exactly one of restoreTime or useLatestRestorableTime: true")
         return self
@@ -158,7 +163,13 @@ class DatabaseSettings(SettingsModel):
         match = ENGINE_VERSION.match(value)
         if not match or int(match.group(1)) not in SUPPORTED_MAJOR_VERSIONS:
             majors = ", ".join(str(v) for v in SUPPORTED_MAJOR_VERSIONS)
-            raise ValueError(f"'{value}' is not a supported RDS PostgreSQL version (major {majors}, e.g. '16' or '16.4')")
+            raise ValueError(f"'{value}' is not a supported RDS PostgreSQL version (major {majors}, e.g. '16' or "
+                             f"'16.11')")
+        if value not in rds_catalog.engine_versions():
+            major = int(match.group(1))
+            minors = ", ".join(f"{major}.{minor}" for minor in rds_catalog.ENGINE_MINOR_VERSIONS.get(major, ()))
+            raise ValueError(f"'{value}' is not a version RDS creates PostgreSQL {major} instances on (as of "
+                             f"{rds_catalog.AS_OF}: '{major}' or {minors}; infra/settings/rds_catalog.py)")
         return value
 
     @field_validator("instance_class")
@@ -168,6 +179,11 @@ class DatabaseSettings(SettingsModel):
             raise ValueError(f"'{value}' is not an RDS instance class (e.g. db.t4g.medium)")
         if value.startswith(("db.t2.", "db.m1.", "db.m2.")):
             raise ValueError(f"'{value}' cannot encrypt Performance Insights/storage on current engines")
+        if value not in rds_catalog.INSTANCE_CLASSES:
+            close = difflib.get_close_matches(value, sorted(rds_catalog.INSTANCE_CLASSES), n=1)
+            hint = f"; did you mean {close[0]}?" if close else ""
+            raise ValueError(f"'{value}' is not an instance class RDS offers for PostgreSQL (as of "
+                             f"{rds_catalog.AS_OF}, infra/settings/rds_catalog.py){hint}")
         return value
 
     @field_validator("database_name", "app_username")
@@ -204,7 +220,7 @@ class DatabaseSettings(SettingsModel):
             raise ValueError("must be ddd:hh24:mi-ddd:hh24:mi in UTC, e.g. sun:04:30-sun:05:30")
         if weekly_bounds(value)[1] < 30:
             raise ValueError("must last at least 30 minutes (RDS refuses shorter maintenance windows)")
-        backup = info.data.get("backup_window")
+        backup = earlier(info, "backup_window")
         if backup is not None and windows_overlap(backup, value):
             raise ValueError(f"overlaps backupWindow {backup} (RDS refuses that)")
         return value
@@ -227,7 +243,7 @@ class DatabaseSettings(SettingsModel):
     @classmethod
     def _backup_clear_of_maintenance(cls, value: Optional[AwsBackupSettings],
                                      info: ValidationInfo) -> Optional[AwsBackupSettings]:
-        maintenance = info.data.get("maintenance_window")
+        maintenance = earlier(info, "maintenance_window")
         if value is not None and maintenance is not None and _backup_start_blocked(value.schedule, maintenance):
             raise ValueError(
                 f"schedule {value.schedule} (plus its {BACKUP_START_WINDOW_MINUTES}-minute start window) falls in "
@@ -240,7 +256,7 @@ class DatabaseSettings(SettingsModel):
     @field_validator("max_allocated_storage_gb")
     @classmethod
     def _autoscaling_ceiling(cls, value: int, info: ValidationInfo) -> int:
-        allocated = info.data.get("allocated_storage_gb")
+        allocated = earlier(info, "allocated_storage_gb")
         if allocated is not None and value < allocated:
             raise ValueError(f"must be >= allocatedStorageGb ({allocated})")
         return value
@@ -248,7 +264,7 @@ class DatabaseSettings(SettingsModel):
     @field_validator("app_username")
     @classmethod
     def _app_username(cls, value: str, info: ValidationInfo) -> str:
-        if value == info.data.get("master_username"):
+        if value == earlier(info, "master_username"):
             raise ValueError("must differ from masterUsername")
         if len(value) + len("_clone") > 63:
             raise ValueError("is too long for its alternate '<name>_clone' (63 chars)")

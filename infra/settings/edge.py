@@ -12,7 +12,7 @@ from securestack.components.load_balancer import (DEFAULT_TLS_POLICY, ELB17_TLS_
                                                   HEALTH_CHECK_MATCHER, HEALTH_CHECK_PATH, HSTS_MIN_MAX_AGE_SECONDS,
                                                   WAF_RATE_LIMIT_MAX, WAF_RATE_LIMIT_MIN)
 
-from .base import SettingsModel
+from .base import SettingsModel, earlier, fields_unparsed
 from .common import check_log_retention, check_stack_region_and_account
 
 
@@ -87,7 +87,7 @@ class LoadBalancerSettings(SettingsModel):
     def _domain_name(cls, value: Optional[str], info: ValidationInfo) -> Optional[str]:
         if value is None:
             return value
-        if info.data.get("certificate_arn") is not None:
+        if earlier(info, "certificate_arn") is not None:
             raise ValueError(BOTH_CERTIFICATES)
         labels = value.split(".")
         if len(value) > 253 or len(labels) < 2 or not all(DNS_LABEL.match(label) for label in labels) \
@@ -104,8 +104,8 @@ class LoadBalancerSettings(SettingsModel):
         if not HOSTED_ZONE_ID.match(value):
             raise ValueError(f"'{value}' is not a Route 53 hosted zone id (e.g. Z0123456789ABCDEFGHIJ)")
         # domain_name is absent from info.data when it failed its own check (already reported)
-        if info.data.get("domain_name", _INVALID) is None:
-            raise ValueError(BOTH_CERTIFICATES if info.data.get("certificate_arn") is not None else
+        if earlier(info, "domain_name", _INVALID) is None:
+            raise ValueError(BOTH_CERTIFICATES if earlier(info, "certificate_arn") is not None else
                              "needs domainName, the name of the certificate to create")
         return value
 
@@ -120,9 +120,11 @@ class LoadBalancerSettings(SettingsModel):
         return value if value is None else check_log_retention(value)
 
     @model_validator(mode="after")
-    def _certificate_source_complete(self) -> "LoadBalancerSettings":
+    def _certificate_source_complete(self, info: ValidationInfo) -> "LoadBalancerSettings":
         # Double sources and a zone without a domain are reported at their keys above. An absent key has no
         # place of its own in the error, so these two name the keys to add in the message.
+        if fields_unparsed(info, "certificate_arn", "domain_name", "hosted_zone_id"):
+            return self
         if self.certificate_arn is None and self.domain_name is None and self.hosted_zone_id is None:
             raise ValueError(NO_CERTIFICATE)
         if self.domain_name is not None and self.hosted_zone_id is None:

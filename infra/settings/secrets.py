@@ -15,14 +15,14 @@ from __future__ import annotations
 import re
 from typing import Any, ClassVar, Optional
 
-from pydantic import ConfigDict, Field, RootModel, ValidationInfo, field_validator
+from pydantic import ConfigDict, Field, PrivateAttr, RootModel, ValidationInfo, field_validator
 
 # The naming and tagging rules are the secrets component's; the settings check them at their config keys.
 from securestack.components.secrets import (DEFAULT_PREVIOUS_GRACE_DAYS, MAX_PREVIOUS_GRACE_DAYS,  # noqa: F401
                                             MAX_ROTATION_DAYS, SCOPE, SECRET_NAME, SECRET_NAME_MAX, TAG_VALUE_MAX,
                                             WILDCARD_SCOPE, WILDCARD_SCOPE_TAG, scope_tag)
 
-from .base import CONFIG_NAMESPACE, SettingsModel, unique
+from .base import CONFIG_NAMESPACE, SettingsModel, unique, unparsed
 from .common import Tier
 
 APP_CONSUMER = "app"  # the app service of this stack: internet-facing (behind the load balancer)
@@ -139,6 +139,16 @@ class _NamedEntries(RootModel[list[Any]]):  # each subclass declares its entries
     model_config = ConfigDict(frozen=True)
     config_type: ClassVar[type] = list  # read by the settings collector: this section is a list, not a mapping
     section_key: ClassVar[str] = ""
+    # The file index of each entry when some did not parse (settings/parsing.py leaves them out): problems name
+    # the entry as written (`apiKeys[3]`), not its place among those left.
+    _source_indices: tuple[int, ...] = PrivateAttr(default=())
+
+    def file_index(self, index: int) -> int:
+        return self._source_indices[index] if self._source_indices else index
+
+    def entries_complete(self) -> bool:
+        """Whether every entry of the file parsed (a name missing from the list may be one that did not)."""
+        return not self._source_indices
 
     def names(self) -> list[str]:
         return [entry.name for entry in self.root]
@@ -150,11 +160,12 @@ class _NamedEntries(RootModel[list[Any]]):  # each subclass declares its entries
         problems = self._duplicate_problems()
         secrets_settings = sections.get("secrets")
         if secrets_settings is not None:
-            problems += self._consumer_problems(secrets_settings)
+            problems += self._consumer_problems(secrets_settings, context)
         return problems
 
     def _key(self, index: int, field: str) -> str:
-        return f"{CONFIG_NAMESPACE}:{self.section_key}[{index}].{field}"
+        """The key path of entry `index` (its place in `root`) as the file has it."""
+        return f"{CONFIG_NAMESPACE}:{self.section_key}[{self.file_index(index)}].{field}"
 
     def _duplicate_problems(self) -> list[tuple[str, str]]:
         problems: list[tuple[str, str]] = []
@@ -162,16 +173,20 @@ class _NamedEntries(RootModel[list[Any]]):  # each subclass declares its entries
         for index, entry in enumerate(self.root):
             if entry.name in first_index:
                 problems.append((self._key(index, "name"), f"duplicate name '{entry.name}' (also "
-                                 f"{self.section_key}[{first_index[entry.name]}])"))
+                                 f"{self.section_key}[{self.file_index(first_index[entry.name])}])"))
             first_index.setdefault(entry.name, index)
         return problems
 
-    def _consumer_problems(self, secrets_settings: "SecretsSettings") -> list[tuple[str, str]]:
+    def _consumer_problems(self, secrets_settings: "SecretsSettings", context: dict[str, Any]
+                           ) -> list[tuple[str, str]]:
         problems = []
         known = secrets_settings.consumer_names()
+        consumers_key = f"{CONFIG_NAMESPACE}:secrets.consumers"
         for index, entry in enumerate(self.root):
             for position, consumer in enumerate(entry.consumers):
                 where = self._key(index, f"consumers[{position}]")
+                if unparsed(context, f"{consumers_key}.{consumer}"):
+                    continue  # its declaration (or the whole consumers map) did not parse: reported there
                 if consumer not in known:
                     problems.append((where, f"'{entry.name}': unknown consumer '{consumer}'; known: "
                                             f"{', '.join(known)} (declare roles under "
@@ -193,7 +208,7 @@ class ApiKeysSettings(_NamedEntries):
     def cross_section_problems(self, sections: dict[str, Any], context: dict[str, Any]) -> list[tuple[str, str]]:
         problems = super().cross_section_problems(sections, context)
         for index, key in enumerate(self.root):
-            if key.wildcard and not key.internal:
+            if key.wildcard and not key.internal and not unparsed(context, self._key(index, "internal")):
                 problems.append((self._key(index, "scopes"), f"'{key.name}': '*' is allowed only on a key marked "
                                                              "internal: true (internal tools only)"))
         return problems

@@ -1,16 +1,21 @@
 """The whole stack configuration, read from Pulumi config into one validated object."""
 from __future__ import annotations
 
+import difflib
 import json
 import re
 from dataclasses import dataclass
-from typing import Any, Mapping, Optional, TypeVar
+from typing import Any, Iterable, Mapping, Optional, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from .audit import AuditSettings
-from .base import AWS_ACCOUNT_ID, CONFIG_NAMESPACE, SettingsError, SettingsModel, problems_from
-from .common import ExtraTags, KeySettings, LogSettings, Tier, check_region
+from .base import AWS_ACCOUNT_ID, CONFIG_NAMESPACE, SettingsError, SettingsModel, unparsed
+from .common import ExtraTags, KeySettings, LogSettings, Tier
+from .limits import principal_pattern_problems, tag_count_problems
+from .parsing import parse_section
+from .references import reference_problems
+from .regions import check_region, partition_of
 from .database import DatabaseSettings
 from .edge import LoadBalancerSettings
 from .network import NetworkSettings
@@ -44,6 +49,9 @@ SECTIONS: tuple[Section, ...] = (
     Section("app", "app", AppSettings),
 )
 SCALAR_KEYS = ("tier", "tags")
+AWS_KEYS = ("aws:region", "aws:allowedAccountIds")
+# How infra.stack_config hands a `secure:` value to the program offline (the engine decrypts it instead).
+SECRET_PLACEHOLDER = "[secret]"
 
 
 class StackSettings(SettingsModel):
@@ -90,6 +98,7 @@ _Section = TypeVar("_Section", bound=BaseModel)  # the model a section validates
 class _Collector:
     def __init__(self) -> None:
         self.problems: list[str] = []
+        self.unparsed: set[str] = set()  # key paths of values pass 1 could not parse (pass 2 skips rules on them)
 
     def add(self, key: str, message: str) -> None:
         self.problems.append(f"{key}: {message}")
@@ -102,14 +111,14 @@ class _Collector:
         if not isinstance(value, expected):
             shape = "a list of entries" if expected is list else "a mapping of settings"
             self.add(key, f"must be {shape}, got {type(value).__name__}")
+            self.unparsed.add(key)
             return None
-        try:
-            # Strict, from the JSON the engine hands over: `true` is no retention and "yes" no boolean
-            # (lax parsing turned `backupRetentionDays: true` into 1 and `multiAz: "no"` into False).
-            return model.model_validate_json(json.dumps(value), strict=True, context=context)
-        except ValidationError as error:
-            self.problems.extend(problems_from(error, key))
-            return None
+        parsed = parse_section(model, value, key, context)
+        self.problems += parsed.problems
+        self.unparsed |= parsed.unparsed
+        if parsed.value is None:
+            self.unparsed.add(key)
+        return parsed.value
 
 
 def _namespaced(key: str) -> str:
@@ -127,7 +136,8 @@ def _read_environment(stack: str, collector: _Collector) -> str:
 def _read_tier(config: Mapping[str, str], collector: _Collector) -> Optional[Tier]:
     raw = config.get(_namespaced("tier"))
     if raw is None:
-        collector.add(_namespaced("tier"), "required key is missing (production or non-production)")
+        if _namespaced("tier") not in collector.unparsed:
+            collector.add(_namespaced("tier"), "required key is missing (production or non-production)")
         return None
     try:
         return Tier(raw)
@@ -136,19 +146,24 @@ def _read_tier(config: Mapping[str, str], collector: _Collector) -> Optional[Tie
         return None
 
 
-def _read_aws(config: Mapping[str, str], collector: _Collector) -> tuple[Optional[str], tuple[str, ...]]:
+def _read_aws(config: Mapping[str, Any], collector: _Collector) -> tuple[Optional[str], tuple[str, ...]]:
     region = config.get("aws:region")
     if region is None:
-        collector.add("aws:region", "required key is missing")
+        if "aws:region" not in collector.unparsed:
+            collector.add("aws:region", "required key is missing")
+    elif not isinstance(region, str):
+        collector.add("aws:region", f"must be a region name, got {type(region).__name__}")
+        region = None
     else:
         try:
             check_region(region)
         except ValueError as error:
             collector.add("aws:region", str(error))
             region = None  # checks that compare with the region (certificate, copy region) would only echo this
-    accounts = _decode(config.get("aws:allowedAccountIds"))
+    accounts = config.get("aws:allowedAccountIds")
     if accounts is None:
-        collector.add("aws:allowedAccountIds", "required key is missing: name the account(s) this stack may touch")
+        if "aws:allowedAccountIds" not in collector.unparsed:
+            collector.add("aws:allowedAccountIds", "required key is missing: name the account(s) this stack may touch")
         return region, ()
     if not isinstance(accounts, list) or not accounts:
         collector.add("aws:allowedAccountIds", "must be a non-empty list of 12-digit account ids")
@@ -159,52 +174,218 @@ def _read_aws(config: Mapping[str, str], collector: _Collector) -> tuple[Optiona
     return region, tuple(str(a) for a in accounts)
 
 
-def _unknown_keys(config: Mapping[str, str], collector: _Collector) -> None:
+def _unknown_keys(config: Mapping[str, Any], collector: _Collector) -> None:
     known = {_namespaced(s.key) for s in SECTIONS} | {_namespaced(k) for k in SCALAR_KEYS}
     for key in config:
         if key.startswith(f"{CONFIG_NAMESPACE}:") and key not in known:
-            collector.add(key, f"unknown key; known keys: {', '.join(sorted(known))}")
+            close = difflib.get_close_matches(key, sorted(known), n=1)
+            hint = f"did you mean {close[0]}? " if close else ""
+            collector.add(key, f"unknown key; {hint}known keys: {', '.join(sorted(known))}")
 
 
-def build_settings(config: Mapping[str, str], stack: str, project: str = CONFIG_NAMESPACE) -> StackSettings:
-    """Validates a flat Pulumi config map (`namespace:key` -> text) into StackSettings or raises SettingsError."""
+def _read_keys(key: str) -> bool:
+    """Whether settings read this config key (and so need its value in plain text)."""
+    return key.startswith(f"{CONFIG_NAMESPACE}:") or key in AWS_KEYS
+
+
+def _secret_paths(value: Any, path: str) -> list[str]:
+    """Paths of the `secure:` values (masked as SECRET_PLACEHOLDER by infra.stack_config) inside a value."""
+    if value == SECRET_PLACEHOLDER:
+        return [path]
+    if isinstance(value, dict):
+        return [p for k, v in value.items() for p in _secret_paths(v, f"{path}.{k}")]
+    if isinstance(value, list):
+        # one secret item makes the list unreadable as a whole: report the item, prune the list
+        return [path] if any(_secret_paths(v, "") for v in value) else []
+    return []
+
+
+def _without_secrets(decoded: dict[str, Any], secret_keys: Iterable[str], collector: _Collector) -> dict[str, Any]:
+    """The config without the `secure:` values settings would have to read: each reported (a secret cannot be
+    checked, and names and sizes end up in plain resource properties) and left out, so that rules reading it are
+    skipped rather than fed '[secret]'."""
+    secret = set(secret_keys)
+    cleaned = dict(decoded)
+    for key, value in decoded.items():
+        if not _read_keys(key):
+            continue
+        paths = [key] if key in secret else _secret_paths(value, key)
+        for path in paths:
+            collector.add(path, "must not be a secret (secure:): settings read this value to check it and to name "
+                                "and size resources; write it in plain text")
+            collector.unparsed.add(path)
+            cleaned[key] = _removed(cleaned[key], path[len(key):]) if path != key else None
+        if cleaned.get(key, value) is None:
+            cleaned.pop(key, None)
+    return cleaned
+
+
+def _removed(value: Any, tail: str) -> Any:
+    """A copy of `value` without the nested value at `tail` (`.a.b`, the keys of the mappings down to it)."""
+    parts = tail.lstrip(".").split(".")
+    copied = json.loads(json.dumps(value))
+    container = copied
+    for part in parts[:-1]:
+        container = container[part]
+    container.pop(parts[-1], None)
+    return copied
+
+
+def _file_positions(decoded: Mapping[str, Any]) -> dict[str, tuple[int, int]]:
+    """{key path: (first, last) position} of every value in file order (the config map keeps the file's order, the
+    JSON of a structured value its own), for listing problems as the file reads."""
+    positions: dict[str, tuple[int, int]] = {}
+    counter = iter(range(1 << 30))
+
+    def visit(value: Any, path: str) -> int:
+        first = last = next(counter)
+        if isinstance(value, dict):
+            for k, item in value.items():
+                last = visit(item, f"{path}.{k}")
+        elif isinstance(value, list):
+            for index, item in enumerate(value):
+                last = visit(item, f"{path}[{index}]")
+        positions[path] = (first, last)
+        return last
+
+    for key, value in decoded.items():
+        visit(value, key)
+    return positions
+
+
+def _in_file_order(problems: list[str], positions: dict[str, tuple[int, int]]) -> list[str]:
+    """Problems sorted by where their key is in the file; a problem of a whole mapping, and a key the file lacks
+    (a missing required one), right after what the mapping (its nearest written parent) holds; the stack name
+    first, keys without a written parent last."""
+    def place(problem: str) -> tuple[float, ...]:
+        path = problem.split(": ", 1)[0]
+        if path == "stack name":
+            return (-1.0,)
+        if path in positions:
+            first, last = positions[path]
+            # a problem of a mapping or list as a whole (a model rule) reads after what it holds
+            return (float(first),) if first == last else (last + 0.5,)
+        parent = path
+        while True:
+            cut = max(parent.rfind("."), parent.rfind("["))
+            if cut <= parent.find(":"):
+                return (float("inf"),)
+            parent = parent[:cut]
+            if parent in positions:
+                return (positions[parent][1] + 0.5,)
+    return sorted(problems, key=place)
+
+
+def _decoded_config(config: Mapping[str, str]) -> dict[str, Any]:
+    # aws:region and securestack:tier are text; structured values are JSON text (Pulumi hands them so).
+    return {key: raw if key in ("aws:region", _namespaced("tier")) else _decode(raw) for key, raw in config.items()}
+
+
+def build_settings(config: Mapping[str, str], stack: str, project: str = CONFIG_NAMESPACE,
+                   secret_keys: Iterable[str] = (), environments: Iterable[str] = ()) -> StackSettings:
+    """Validates a flat Pulumi config map (`namespace:key` -> text) into StackSettings or raises SettingsError.
+
+    Pass 1 validates every field of every section and collects every problem; pass 2 runs every rule that spans
+    fields, sections and the tier on whatever parsed (a rule whose inputs did not parse is skipped, not the rest).
+    `secret_keys`: the config keys given `secure:` (the engine decrypts them; infra.stack_config masks them);
+    `environments`: the project's other stacks (its Pulumi.<stack>.yaml files), whose names this one may not use.
+    Problems are listed in the file's order.
+    """
     collector = _Collector()
-    _unknown_keys(config, collector)
+    decoded = _without_secrets(_decoded_config(config), secret_keys, collector)
+    _unknown_keys(decoded, collector)
     environment = _read_environment(stack, collector)
-    tier = _read_tier(config, collector)
-    region, accounts = _read_aws(config, collector)
+    tier = _read_tier(decoded, collector)
+    region, accounts = _read_aws(decoded, collector)
     # Sections see the account list only when it is valid: a bad one is reported under aws:allowedAccountIds alone.
     valid_accounts = accounts if all(AWS_ACCOUNT_ID.match(a) for a in accounts) else ()
-    context = {"environment": environment, "tier": tier, "region": region, "allowed_account_ids": valid_accounts}
-    tags = collector.validate(ExtraTags, _decode(config.get(_namespaced("tags"))) or {}, _namespaced("tags"), context)
-    # StackSettings field -> its validated section (None where invalid, and then a problem was collected).
+    context: dict[str, Any] = {"environment": environment, "tier": tier, "region": region,
+                               "allowed_account_ids": valid_accounts}
+    tags = collector.validate(ExtraTags, decoded.get(_namespaced("tags")) or {}, _namespaced("tags"), context)
+    # StackSettings field -> its validated section (None where nothing of it parsed; then a problem was collected).
     sections: dict[str, Any] = {}
     for section in SECTIONS:
         key = _namespaced(section.key)
-        sections[section.field] = collector.validate(section.model, _decode(config.get(key)), key, context)
-    if tier is Tier.PRODUCTION:
-        for section in SECTIONS:
-            value = sections[section.field]
-            for field, message in getattr(value, "production_problems", lambda: [])():
-                collector.add(f"{_namespaced(section.key)}.{field}", message)
-    for section in SECTIONS:
-        cross_check = getattr(sections[section.field], "cross_section_problems", None)
-        if cross_check is not None:
-            for key, message in cross_check(sections, context):
-                collector.add(key, message)
+        sections[section.field] = collector.validate(section.model, decoded.get(key), key, context)
+    # -- pass 2: on whatever parsed ------------------------------------------------------------------------------
+    context["unparsed"] = frozenset(collector.unparsed)
+    for key, message in _second_pass(sections, tags, decoded, context, tier, environments):
+        if not unparsed(context, key):  # a rule about a value that did not parse would judge its default
+            collector.add(key, message)
     if collector.problems:
-        raise SettingsError(collector.problems)
+        raise SettingsError(_in_file_order(collector.problems, _file_positions(decoded)))
     # Each of these is None only after a problem was collected (raised just above).
     assert tier is not None and region is not None and tags is not None
     return StackSettings(project=project, environment=environment, tier=tier, region=region,
                          allowed_account_ids=accounts, tags=tags.root, **sections)
 
 
+def _second_pass(sections: dict[str, Any], tags: Optional[ExtraTags], decoded: Mapping[str, Any],
+                 context: dict[str, Any], tier: Optional[Tier], environments: Iterable[str]
+                 ) -> list[tuple[str, str]]:
+    problems: list[tuple[str, str]] = []
+    if tier is Tier.PRODUCTION:
+        for section in SECTIONS:
+            value = sections[section.field]
+            for field, message in getattr(value, "production_problems", lambda: [])():
+                problems.append((f"{_namespaced(section.key)}.{field}", message))
+    for section in SECTIONS:
+        cross_check = getattr(sections[section.field], "cross_section_problems", None)
+        if cross_check is not None:
+            problems += cross_check(sections, context)
+    if tags is not None:
+        problems += tag_count_problems(tags.root)
+    environment, region, accounts = context["environment"], context["region"], context["allowed_account_ids"]
+    partition = partition_of(region) if region else None
+    problems += principal_pattern_problems(sections, environment, region, partition, accounts)
+    problems += reference_problems(
+        ((key, value) for key, value in decoded.items() if key.startswith(f"{CONFIG_NAMESPACE}:")), environment,
+        {*environments, *_declared_source(decoded)} - {environment}, accounts, region, partition)
+    return _first_per_key(problems)
+
+
+def _declared_source(decoded: Mapping[str, Any]) -> list[str]:
+    """A restore stack's source environment: its names are another environment's even without its stack file."""
+    database = decoded.get(_namespaced("database"))
+    restore = database.get("restore") if isinstance(database, dict) else None
+    source = restore.get("sourceEnvironment") if isinstance(restore, dict) else None
+    return [source] if isinstance(source, str) else []
+
+
+def _first_per_key(problems: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """One problem per key from pass 2: a section's own check and the generic reference checks may both see a
+    role of another account; the section's (first) says it in its own terms."""
+    seen: set[str] = set()
+    kept = []
+    for key, message in problems:
+        if key not in seen:
+            seen.add(key)
+            kept.append((key, message))
+    return kept
+
+
 def load_settings() -> StackSettings:
     """Reads the running program's config (real engine or the recording engine) before any resource exists."""
     import pulumi
+    from pulumi.runtime import config as runtime_config
 
-    return build_settings(current_config(), pulumi.get_stack(), pulumi.get_project())
+    config = current_config()
+    # The engine decrypts `secure:` values and names their keys (set_all_config, or PULUMI_CONFIG_SECRET_KEYS).
+    secret_keys = {key for key in config if runtime_config.is_config_secret(key)}
+    secret_keys |= set(runtime_config.get_config_secret_keys_env())
+    return build_settings(config, pulumi.get_stack(), pulumi.get_project(), secret_keys=secret_keys,
+                          environments=project_environments())
+
+
+def project_environments() -> list[str]:
+    """The project's stacks (its Pulumi.<stack>.yaml files), found from the current directory as the Pulumi CLI
+    and the policy pack find them; none outside a project."""
+    from securestack.infra.stack_config import StackConfigError, available_stacks
+
+    try:
+        return available_stacks()
+    except (StackConfigError, OSError):
+        return []
 
 
 def current_config() -> dict[str, str]:
