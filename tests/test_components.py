@@ -434,8 +434,16 @@ SOURCE = {"sourceEnvironment": "dev", "sourceDbInstanceIdentifier": "securestack
 RESTORE_STACK = "devrestore"
 
 
+def restore_stack_config() -> dict[str, str]:
+    """dev's config as the restore stack's own: its roles and names carry its environment, as settings require
+    (another environment's names are refused, the declared restore source excepted)."""
+    return {key: value.replace("securestack-dev-", f"securestack-{RESTORE_STACK}-")
+            .replace("securestack/dev/", f"securestack/{RESTORE_STACK}/")
+            for key, value in shipped_config("dev").items()}
+
+
 def restored(**point) -> "securestack.infra.recording.Recording":
-    return record_config(edited(shipped_config("dev"), "securestack:database", restore={**SOURCE, **point}),
+    return record_config(edited(restore_stack_config(), "securestack:database", restore={**SOURCE, **point}),
                          RESTORE_STACK)
 
 
