@@ -298,9 +298,11 @@ def test_preview_exits_non_zero_on_a_mandatory_violation_only(tmp_path, monkeypa
     output = capsys.readouterr().out
     if lowered:
         assert exit_code == preview.EXIT_OK
-        assert "Policy pack: 0 mandatory, 1 advisory violation(s)" in output
-        assert "[advisory] rds-not-public: publiclyAccessible is true" in output
+        assert "0 mandatory, 1 advisory violation(s)" in output
+        assert "- [advisory]  rds-not-public  (aws:rds:Instance: database-instance)" in output
+        assert "publiclyAccessible is true" in output
     else:
         assert exit_code == preview.EXIT_FAILED
-        assert "Policy pack: 1 mandatory, 0 advisory violation(s)" in output
-        assert "[mandatory] rds-not-public: publiclyAccessible is true" in output
+        assert "1 mandatory, 0 advisory violation(s)" in output
+        assert "- [mandatory]  rds-not-public  (aws:rds:Instance: database-instance)" in output
+        assert "publiclyAccessible is true" in output
