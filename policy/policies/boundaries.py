@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping, Optional
 
 import pulumi
 from pulumi_policy import PolicyProviderResource, PolicyResource, ResourceValidationArgs, Severity
+
+from securestack.infra.stack_config import StackConfigError, available_stacks
 
 from .support import Report, SecurestackPolicy
 from .support import (API_KEY_KIND, PROJECT, VALUE_READ_ACTIONS, Controls, StackGraph, get, grants_action,
@@ -186,9 +187,10 @@ def project_environments() -> set[str]:
     """The environments of the project being gated: its Pulumi.<stack>.yaml files. The pack runs in the project
     (the offline harness) or in its policy/ folder (the CLI starts the pack there), so the project is the nearest
     directory at or above the current one holding Pulumi.yaml; none found, only the stack's own is known."""
-    here = Path.cwd().resolve()
-    root = next((d for d in (here, *here.parents) if (d / "Pulumi.yaml").is_file()), None)
-    return set() if root is None else {path.name[len("Pulumi."):-len(".yaml")] for path in root.glob("Pulumi.*.yaml")}
+    try:
+        return set(available_stacks())  # the project found as infra/stack_config.project_root finds it
+    except StackConfigError:
+        return set()
 
 
 def named_environment(token: str, environments: set[str]) -> Optional[str]:
