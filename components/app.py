@@ -17,7 +17,7 @@ from typing import Any, Optional
 import pulumi
 import pulumi_aws as aws
 
-from .args import ArgsError, as_args
+from .args import ArgsError, as_args, check_all
 from .common import (aws_identity, encrypted_log_group, policy_json, renamed_from, service_assume_role_policy,
                      waiting_for)
 
@@ -191,9 +191,7 @@ class AppServiceArgs:
             ("log_retention_days", self.log_retention_days in LOG_RETENTION_DAYS,
              "must be a CloudWatch Logs retention value"),
         ]
-        for name, valid, problem in checks:
-            if not valid:
-                raise ArgsError(f"AppServiceArgs.{name}: {problem}")
+        check_all(self, checks)
         clashes = sorted({v.name for v in self.secret_variables} & set(self.environment_variables))
         if clashes:
             raise ArgsError(f"AppServiceArgs.environment_variables: {', '.join(clashes)} also secret variables")

@@ -92,6 +92,13 @@ def field_error(args: object, field_name: str, message: str) -> ArgsError:
     return ArgsError(f"{type(args).__name__}.{field_name}: {message}")
 
 
+def check_all(args: object, checks: "list[tuple[str, bool, str]]") -> None:
+    """Raises the first failed (field, valid, message) check as that field's one line (`field_error`)."""
+    for field_name, valid, message in checks:
+        if not valid:
+            raise field_error(args, field_name, message)
+
+
 def check_environment(args: object, field_name: str = "environment") -> None:
     value = getattr(args, field_name)
     if not isinstance(value, str) or not ENVIRONMENT_NAME.match(value) or len(value) > ENVIRONMENT_MAX_LENGTH:

@@ -9,7 +9,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
-from .args import ArgsError, as_args
+from .args import ArgsError, as_args, check_all
 from .common import ServerAccessLogTarget, aws_identity, encrypted_log_group, policy_json, private_bucket, renamed_from
 
 HTTPS_PORT, HTTP_PORT = 443, 80
@@ -251,9 +251,7 @@ class TlsLoadBalancerArgs:
             ("waf_log_retention_days", self.waf_log_retention_days in LOG_RETENTION_DAYS,
              f"must be a CloudWatch Logs retention: {', '.join(map(str, LOG_RETENTION_DAYS))}"),
         ]
-        for name, valid, problem in checks:
-            if not valid:
-                raise ArgsError(f"TlsLoadBalancerArgs.{name}: {problem}")
+        check_all(self, checks)
 
     def hsts_header(self) -> str:
         return f"max-age={self.hsts_max_age_seconds}; includeSubDomains"

@@ -32,7 +32,7 @@ import pulumi
 import pulumi_aws as aws
 from packaging.requirements import Requirement
 
-from .args import ArgsError, as_args
+from .args import as_args, check_all
 from .code_signing import CodeSigningTarget, SignedCode, signed_code
 from .common import aws_identity, encrypted_log_group, policy_json, renamed_from, service_assume_role_policy
 
@@ -389,9 +389,7 @@ class RotationFunctionArgs:
              "must be >= 1 (or unset: unreserved)"),
             ("log_level", self.log_level in LOG_LEVELS, f"must be one of {', '.join(LOG_LEVELS)}"),
         ]
-        for name, valid, problem in checks:
-            if not valid:
-                raise ArgsError(f"RotationFunctionArgs.{name}: {problem}")
+        check_all(self, checks)
 
 
 def _is_secret_path(path: str) -> bool:
