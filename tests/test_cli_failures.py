@@ -26,7 +26,7 @@ import pytest
 
 from securestack.infra.recording import record
 from securestack.infra.stack_config import read_stack_config
-from tests.test_preview import REPO, clean_environment, copy_project, importable_copy
+from tests.support.project_copy import REPO, clean_environment, copy_project, importable_copy
 
 TIMEOUT_SECONDS = 120
 ABSENT_STACK = f"no-such-stack-{secrets.token_hex(4)}"

@@ -11,7 +11,6 @@ import os
 import pty
 import select
 import re
-import shutil
 import subprocess
 import sys
 from collections import Counter
@@ -27,10 +26,9 @@ from securestack.infra.recording import MASK, Secret, masked, record, secret_out
 from securestack.infra.settings import SettingsError
 from securestack.infra.stack_config import SECRET_PLACEHOLDER, read_stack_config
 from securestack.policy.harness import pack_version
+from tests.support.project_copy import REPO, clean_environment, copy_project, importable_copy
 from tests.support.stacks import STACK_FILES, absent_stack, settings_of, shipped_recording
 
-REPO = Path(__file__).resolve().parents[1]
-NOT_COPIED = {".git", ".venv", "tests", "bench", "build", "__pycache__", ".pytest_cache"}
 RESOURCE_KEYS = {"urn", "type", "name", "parent", "inputs", "options", "dependencies", "propertyDependencies",
                  "outputs"}
 PREVIEW_MODE = "--mode=preview"
@@ -47,15 +45,6 @@ def preview_command(stack: str, *flags: str) -> list[str]:
     return [sys.executable, "-m", "infra.preview", stack, *flags]
 
 
-def clean_environment(*python_path: str) -> dict[str, str]:
-    """Only the given PYTHONPATH: a project copy must run its own code, not this checkout's (unless a test shadows a
-    package)."""
-    environment = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    if python_path:
-        environment["PYTHONPATH"] = os.pathsep.join(python_path)
-    return environment
-
-
 def start(cwd: Path, stack: str, *flags: str, python_path: str | None = None) -> subprocess.Popen:
     """`infra.preview` run in `cwd`; in a project copy, with the copy's folders as the `securestack` packages."""
     paths = [python_path] if python_path else []
@@ -65,25 +54,9 @@ def start(cwd: Path, stack: str, *flags: str, python_path: str | None = None) ->
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
-def importable_copy(root: Path) -> Path:
-    """A directory that, first on PYTHONPATH, makes a project copy's folders the `securestack` packages: the venv's
-    editable install maps them to this checkout, and its finder comes after the path entries on sys.meta_path."""
-    shim = root / ".import"
-    if not shim.exists():
-        (shim / "securestack").mkdir(parents=True)
-        for package in ("components", "infra", "policy", "lambdas"):
-            (shim / "securestack" / package).symlink_to(root / package, target_is_directory=True)
-    return shim
-
-
 def finish(process: subprocess.Popen) -> subprocess.CompletedProcess:
     stdout, stderr = process.communicate(timeout=PREVIEW_TIMEOUT_SECONDS)
     return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
-
-
-def copy_project(destination: Path) -> Path:
-    shutil.copytree(REPO, destination, ignore=lambda _, names: [n for n in names if n in NOT_COPIED])
-    return destination
 
 
 def with_extra_config(stack_file: Path, extra: str) -> None:
