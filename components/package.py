@@ -11,6 +11,7 @@ its outputs, the docstrings their descriptions (pulumi.provider.experimental.ana
 
 `python -m securestack.components.package schema` prints the schema the engine would get.
 """
+import ast
 import dataclasses
 import importlib.metadata
 import inspect
@@ -67,6 +68,38 @@ def package_version() -> str:
     return importlib.metadata.version(DISTRIBUTION)
 
 
+AST_PARSE_ATTEMPTS = 5
+
+
+def _attribute_docstrings(typ: type) -> dict[str, str]:
+    """{attribute: the string literal right after it} in the class's source, as the SDK's get_docstring reads them.
+
+    The SDK parses with `ast` and swallows every exception; CPython 3.11's AST constructor races across threads
+    (python/cpython#106905: `SystemError: AST constructor recursion depth mismatch`), which silently dropped a
+    class's descriptions once in a loaded full test run. A racing parse is retried; a class without source has none.
+    """
+    try:
+        source = inspect.getsource(typ)
+    except (OSError, TypeError):
+        return {}
+    for attempt in range(AST_PARSE_ATTEMPTS):
+        try:
+            module = ast.parse(source)
+            break
+        except SystemError:
+            if attempt == AST_PARSE_ATTEMPTS - 1:
+                raise
+    body = next(node for node in module.body if isinstance(node, ast.ClassDef)).body
+    found: dict[str, str] = {}
+    for node, following in zip(body, body[1:]):
+        target = (node.target if isinstance(node, ast.AnnAssign)
+                  else node.targets[0] if isinstance(node, ast.Assign) and len(node.targets) == 1 else None)
+        if (isinstance(target, ast.Name) and isinstance(following, ast.Expr)
+                and isinstance(following.value, ast.Constant) and isinstance(following.value.value, str)):
+            found[target.id] = following.value.value
+    return found
+
+
 class DataclassAnalyzer(Analyzer):
     """The SDK's schema analyzer, reading Args dataclasses as Python does.
 
@@ -89,6 +122,9 @@ class DataclassAnalyzer(Analyzer):
         return result
 
     def get_docstring(self, typ: type, name: str) -> Optional[str]:
+        # Filled here, so the SDK's lookup reads this cache and never parses: see _attribute_docstrings.
+        if typ.__name__ not in self.docstrings:
+            self.docstrings[typ.__name__] = _attribute_docstrings(typ)
         # The SDK takes class and attribute docstrings raw: a wrapped one keeps its source indentation.
         return _dedented(super().get_docstring(typ, name))
 
