@@ -41,9 +41,9 @@ SECRET_PATHS = {KIND_API_KEY: "api-keys", KIND_WEBHOOK: "webhooks", KIND_POSTGRE
 # The contract with the rotators and securestack_runtime (tag values: letters, digits, spaces, _ . : / = + - @).
 VERIFIER_SECRET_TAG = "securestack:verifier-secret"  # on a key: its verifier record's name (a name: no cycle)
 PREVIOUS_GRACE_DAYS_TAG = "securestack:previous-grace-days"  # on a key or webhook: 0..30
-# Contract 15: who issues a key or webhook's value (`self`: its rotator; `vendor`: an outside vendor, staged by an
-# operator) and how old its value may get (what the age alarms compare with; a rotated secret's schedule).
-ISSUER_TAG, ISSUER_SELF, ISSUER_VENDOR = "securestack:issuer", "self", "vendor"
+# Contract 15: who issues a key's or webhook's values (ISSUERS above) and how old its value may get (what the age
+# alarms compare with; a rotated secret's schedule).
+ISSUER_TAG = "securestack:issuer"
 ROTATION_DAYS_TAG = "securestack:rotation-days"
 KEY_SECRET_TAG = "securestack:key-secret"  # on a verifier record: its key's name
 # Tag values allow only letters, digits, spaces and _ . : / = + - @, but every RDS-managed secret is named
