@@ -296,16 +296,21 @@ def _runtime_configuration(settings: StackSettings, entries: SecretEntries) -> d
     keys, _, hooks = entries.arns()
     verified = [keys[name] for name in entries.verified_keys(settings)]
     signing_names, verifying_names = _app_webhooks(settings)
-    signing = {name: hooks[name] for name in signing_names}
-    configuration = {
-        API_KEY_VERIFIERS_VARIABLE: pulumi.Output.all(*verified).apply(json.dumps),
-        WEBHOOK_SECRETS_VARIABLE: pulumi.Output.all(**signing).apply(lambda arns: json.dumps(arns, sort_keys=True))}
+    configuration = {API_KEY_VERIFIERS_VARIABLE: pulumi.Output.all(*verified).apply(json.dumps),
+                     WEBHOOK_SECRETS_VARIABLE: _json_object({name: hooks[name] for name in signing_names})}
     if verifying_names:  # only when the app verifies a vendor's webhooks
         vendor_hooks = entries.vendor_webhook_arns()
-        configuration[VENDOR_WEBHOOK_SECRETS_VARIABLE] = pulumi.Output.all(
-            **{name: vendor_hooks[name] for name in verifying_names}).apply(lambda arns: json.dumps(arns,
-                                                                                                 sort_keys=True))
+        configuration[VENDOR_WEBHOOK_SECRETS_VARIABLE] = _json_object(
+            {name: vendor_hooks[name] for name in verifying_names})
     return configuration
+
+
+def _json_object(arns: dict[str, pulumi.Output[str]]) -> pulumi.Input[str]:
+    """name -> ARN as a JSON object; `{}` when empty (Output.all() of nothing resolves to a list, `[]`, which
+    securestack_runtime refuses: it expects an object)."""
+    if not arns:
+        return "{}"
+    return pulumi.Output.all(**arns).apply(lambda resolved: json.dumps(resolved, sort_keys=True))
 
 
 def _plain_environment(settings: StackSettings, platform: Platform,
