@@ -355,8 +355,13 @@ CLAIMS: list[Claim] = [
               "No value ever passes through Pulumi: a secret is created empty and gets its first value from its "
               "rotator", "secret-version-no-plaintext", "secret-rotation-configured"),
     docstring("components/secrets.py", "secret_resource_policy",
-              "Deny-only: nobody but the consumers and the rotator reads, nobody but the rotator writes, nothing "
-              "without TLS.", "secret-resource-policy-deny-only"),
+              "Deny-only: nobody but the readers (and, with `writers_read`, the writers) reads, nobody but the "
+              "writers writes, nothing without TLS.", "secret-resource-policy-deny-only"),
+    docstring("components/vendor_secrets.py", "VendorSecrets",
+              "never rotated, written only by the operators, read only by its consumers",
+              "vendor-secret-staged-by-operators-only", "secret-resource-policy-deny-only"),
+    docstring("components/vendor_secrets.py", "VendorSecrets", "a readiness check for every key the app injects",
+              "ecs-service-waits-for-its-secrets"),
     docstring("components/rotation.py", "RotationFunction",
               "A rotation Lambda in the private subnets with a least-privilege role and encrypted logs.",
               "lambda-in-vpc-multi-az", "private-subnets-no-default-route", "lambda-rotator-role-scoped",
