@@ -238,7 +238,9 @@ def test_settings_compute_the_metric_filter_pattern_the_program_builds(stack: st
     computed = unexpected_principal_pattern(
         settings.environment, "aws", settings.region, settings.allowed_account_ids[0],
         settings.app.name if settings.app.enabled else None,
-        [c.role_arn for c in settings.secrets.consumers.values()], list(settings.audit.expected_secret_principals),
+        # the operators of vendor-issued values come after the consumers, as the program lists them
+        [c.role_arn for c in settings.secrets.consumers.values()] + list(settings.secrets.operators),
+        list(settings.audit.expected_secret_principals),
         master_secret_arn=master_secret)
     assert computed == recorded
 

@@ -14,9 +14,10 @@ from .base import CONFIG_NAMESPACE
 # default tags included (they are sent as the resource's tags). Besides securestack:tags, the stack's own tags on
 # its most tagged resource, the database login's secret: securestack:env, managed-by, securestack:project (every
 # resource), securestack:name, :kind, :ecs-service, :db-host, :db-name, :db-owner-role, :db-port, :db-username,
-# :master-secret-arn. tests/test_settings_two_pass.py counts them on the recorded stacks.
+# :master-secret-arn, :rotation-days (contract 15: the age alarm's bound on every rotated secret).
+# tests/test_settings_two_pass.py counts them on the recorded stacks.
 AWS_TAGS_MAX = 50
-SECRET_OWN_TAGS_MAX = 12
+SECRET_OWN_TAGS_MAX = 13
 # An RDS-managed master secret is named rds!db-<uuid> (RDS User Guide, "Password management with Secrets
 # Manager"); its ARN ends in Secrets Manager's 6-character suffix. The longest name it can have, for the pattern.
 MASTER_SECRET_ARN = ("arn:{partition}:secretsmanager:{region}:{account}:secret:"
