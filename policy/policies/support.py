@@ -414,7 +414,7 @@ ROTATION_DAYS_TAG = "securestack:rotation-days"
 
 
 def vendor_issued(secret: PolicyResource) -> bool:
-    return peek(secret.props, "tags", ISSUER_TAG) == VENDOR_ISSUER
+    return bool(peek(secret.props, "tags", ISSUER_TAG) == VENDOR_ISSUER)
 
 
 def role_policy_statements(graph: "StackGraph", role: PolicyResource, role_policy_type: str) -> list[Mapping[str, Any]]:
