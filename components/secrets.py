@@ -17,7 +17,7 @@ value. The record has no rotation and no value from Pulumi; its key's first rota
 """
 import re
 from dataclasses import dataclass, field
-from typing import Mapping, Optional, Sequence, cast
+from typing import Final, Mapping, Optional, Sequence, cast
 
 import pulumi
 import pulumi_aws as aws
@@ -32,7 +32,8 @@ KIND_POSTGRES_USER = "postgres-user"
 KIND_API_KEY_VERIFIER = "api-key-verifier"
 # Who makes a key's or webhook secret's values: its rotator (`self`, the stack is the API business issuing them) or
 # an outside vendor (`vendor`: StackBE, BareCommerce), whose values an operator stages (infra/secrets).
-ISSUER_SELF, ISSUER_VENDOR = "self", "vendor"
+ISSUER_SELF: Final = "self"  # Final: mypy reads it as the literal, which settings' Literal field accepts
+ISSUER_VENDOR: Final = "vendor"
 ISSUERS = (ISSUER_SELF, ISSUER_VENDOR)
 # Secret names are securestack/<env>/<path>/<name>; each rotator may touch only its own path (the api-key rotator
 # also writes the verifier records).
