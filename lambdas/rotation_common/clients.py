@@ -8,7 +8,7 @@ out". With these settings an unreachable API fails within seconds and `unreachab
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Literal, overload
+from typing import TYPE_CHECKING, Literal, overload
 
 import boto3
 from botocore.config import Config
@@ -33,19 +33,16 @@ CLIENT_CONFIG = Config(
 # The log message of a step that failed because an API could not be reached (field `aws_endpoint` names it).
 UNREACHABLE_MESSAGE = "rotation step failed: AWS API unreachable (is its VPC interface endpoint missing?)"
 
-# The secret age function's CloudWatch client is typed Any: boto3-stubs' cloudwatch extra is not a dev dependency.
-_cached: dict[tuple[str, str | None], tuple[boto3.Session, Any]] = {}
+_cached: dict[tuple[str, str | None], tuple[boto3.Session, SecretsManagerClient | ECSClient]] = {}
 
 
 @overload
 def aws_client(service: Literal["secretsmanager"], endpoint_url: str | None = None) -> SecretsManagerClient: ...
 @overload
 def aws_client(service: Literal["ecs"], endpoint_url: str | None = None) -> ECSClient: ...
-@overload
-def aws_client(service: Literal["cloudwatch"], endpoint_url: str | None = None) -> Any: ...
 def aws_client(
-    service: Literal["secretsmanager", "ecs", "cloudwatch"], endpoint_url: str | None = None
-) -> Any:
+    service: Literal["secretsmanager", "ecs"], endpoint_url: str | None = None
+) -> SecretsManagerClient | ECSClient:
     """A client of boto3's default session with CLIENT_CONFIG, one per session, service and endpoint URL.
 
     Building a client costs tens of milliseconds, so a warm Lambda container reuses it; a new default

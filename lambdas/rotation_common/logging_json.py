@@ -38,8 +38,6 @@ ALLOWED_FIELDS = frozenset(
         "fault_version_id",
         "fault_field",
     }
-    # The secret age function (lambdas/secret_age): names, counts and days, never a value.
-    | {"secret_name", "issuer", "problems", "age_days", "rotation_days", "secrets", "metrics"}
 )
 
 # As components/rotation.py allows. Another value: INFO and a warning, as failing the import would stop rotations.

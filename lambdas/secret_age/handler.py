@@ -19,14 +19,19 @@ calls GetSecretValue: names, tags, dates and stages only, so no value can reach 
 from __future__ import annotations
 
 import datetime
+import json
+import logging
 import os
 import re
+import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from rotation_common.clients import aws_client
-from rotation_common.logging_json import RotationLog, describe_error
+import boto3
+
+from rotation_common.clients import CLIENT_CONFIG, aws_client
+from rotation_common.logging_json import describe_error
 
 ENVIRONMENT_VARIABLE = "SECURESTACK_ENVIRONMENT"
 ENVIRONMENT_NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")
@@ -58,7 +63,54 @@ RATE_IN_DAYS = re.compile(r"^rate\((\d+) days?\)$")
 OVERDUE, NO_SCHEDULE, NO_CURRENT, COMPROMISED, UNREADABLE = \
     "overdue", "no-rotation-schedule", "no-current-value", "compromised", "unreadable"
 
-LOG = RotationLog(kind="secret-age")
+LOGGER_NAME = "securestack.secret_age"
+# Names, counts, days and error codes only: the function never holds a value, and a field outside this list is a
+# programming error the tests catch. (Its own list, not rotation_common.logging_json's: that module is packaged
+# with every rotator, and the API key rotator's code is at its 50 KB budget, tests/lambdas/test_packaging.py.)
+ALLOWED_FIELDS = frozenset({"secret_name", "issuer", "problems", "age_days", "rotation_days", "secrets", "metrics",
+                            "outcome", "event_field", "error_type", "error_code", "aws_endpoint", "fault_stage",
+                            "fault_version_id", "fault_field"})
+
+
+class _StdoutHandler(logging.Handler):
+    """The JSON line alone on stdout (CloudWatch gets it as is), wherever sys.stdout points at emit time."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            sys.stdout.write(record.getMessage() + "\n")
+            sys.stdout.flush()
+        except Exception:  # a log line must never stop the check
+            self.handleError(record)
+
+
+class AgeLog:
+    """One JSON object per line: a constant message and allowed fields."""
+
+    def __init__(self) -> None:
+        self._logger = logging.getLogger(LOGGER_NAME)
+        if not self._logger.handlers:
+            self._logger.addHandler(_StdoutHandler())
+        self._logger.propagate = False  # the runtime's root handler would prefix the JSON with text
+        self._logger.setLevel(logging.INFO)
+
+    def info(self, message: str, **fields: object) -> None:
+        self._log(logging.INFO, message, fields)
+
+    def warning(self, message: str, **fields: object) -> None:
+        self._log(logging.WARNING, message, fields)
+
+    def error(self, message: str, **fields: object) -> None:
+        self._log(logging.ERROR, message, fields)
+
+    def _log(self, level: int, message: str, fields: dict[str, object]) -> None:
+        unknown = set(fields) - ALLOWED_FIELDS
+        if unknown:
+            raise TypeError(f"log fields not allowed: {sorted(unknown)}")
+        line = {"level": logging.getLevelName(level), "message": message, "kind": "secret-age", **fields}
+        self._logger.log(level, json.dumps(line, sort_keys=True, default=str))
+
+
+LOG = AgeLog()
 
 
 class ConfigurationError(ValueError):
@@ -260,7 +312,9 @@ def lambda_handler(event: object, context: object) -> dict[str, Any]:
     states = [secret_state(secrets_client, entry, now) for entry in environment_secrets(secrets_client, environment)]
     log_problems(states)
     data = metric_data(environment, states, now)
-    publish(aws_client("cloudwatch"), data)
+    # rotation_common's client settings (short timeouts, bounded retries: an endpoint that does not answer fails
+    # within seconds); aws_client itself knows only the rotators' services.
+    publish(boto3.client("cloudwatch", config=CLIENT_CONFIG), data)
     LOG.info("secret ages published", secrets=len(states), metrics=len(data), outcome="published")
     return {
         "environment": environment, "secrets": len(states), "metrics": len(data), "unexpectedEvent": problem,

@@ -4,6 +4,7 @@ never a value (it never calls GetSecretValue; the autouse fixture checks no valu
 
 import datetime
 import json
+import logging
 import secrets
 import time
 
@@ -48,6 +49,15 @@ def moto_aws(rotation, monkeypatch):
 
     monkeypatch.setattr(SecretsManagerBackend, "list_secret_version_ids", list_secret_version_ids)
     return rotation
+
+
+@pytest.fixture
+def age_log_lines(secret_values):
+    """The function's JSON lines of the test so far, parsed; the autouse fixture also checks them for values."""
+    logger = logging.getLogger(age.LOGGER_NAME)
+    logger.addHandler(secret_values)
+    yield lambda: [json.loads(text.split(" ", 2)[2]) for name, text in secret_values.lines if name == age.LOGGER_NAME]
+    logger.removeHandler(secret_values)
 
 
 class Clock:
@@ -109,15 +119,15 @@ def stage_and_promote(client, secret_id, text):
     return new
 
 
-def attention_lines(rotation_log_lines):
-    return [line for line in rotation_log_lines() if line.get("outcome") == "attention"]
+def attention_lines(age_log_lines):
+    return [line for line in age_log_lines() if line.get("outcome") == "attention"]
 
 
 # -- each alarm condition, raised and cleared ------------------------------------------------------------------
 
 def test_vendor_key_older_than_its_rotation_days_is_overdue_until_a_new_value_is_promoted(moto_aws, clock,
                                                                                             secret_values,
-                                                                                            rotation_log_lines):
+                                                                                            age_log_lines):
     name = "securestack/dev/api-keys/stackbe"
     arn = moto_aws.create_secret(name, vendor_key_tags(), value(secret_values), rotation=False)
     created_days_ago(arn, 91)
@@ -125,7 +135,7 @@ def test_vendor_key_older_than_its_rotation_days_is_overdue_until_a_new_value_is
     assert summary["overdue"] == [name]
     assert published(clock, age.OVERDUE_METRIC) == 1
     assert 90.9 < published(clock, age.AGE_METRIC, name) < 91.1
-    (line,) = attention_lines(rotation_log_lines)
+    (line,) = attention_lines(age_log_lines)
     assert line["secret_name"] == name and line["problems"] == ["overdue"] and line["issuer"] == "vendor"
     assert line["rotation_days"] == 90
 
@@ -148,13 +158,13 @@ def test_a_vendor_key_gets_no_rotation_window_a_self_issued_one_gets_a_day(moto_
 
 
 def test_self_issued_secret_whose_rotation_stopped_is_overdue_until_it_rotates_again(moto_aws, clock, secret_values,
-                                                                                    rotation_log_lines):
+                                                                                    age_log_lines):
     name = "securestack/dev/webhooks/order-events"
     arn = moto_aws.create_secret(name, tags("order-events", "webhook-secret"), value(secret_values, "secret"))
     created_days_ago(arn, 92)  # rotation every 90 days, last one 92 days ago: it stopped working
     assert run(clock)["overdue"] == [name]
     assert published(clock, age.OVERDUE_METRIC) == 1
-    (line,) = attention_lines(rotation_log_lines)
+    (line,) = attention_lines(age_log_lines)
     assert line["issuer"] == "self" and line["rotation_days"] == 90 and line["age_days"] == 92.0
 
     stage_and_promote(moto_aws.client, arn, value(secret_values, "secret"))  # the next rotation's finishSecret
@@ -171,7 +181,7 @@ def test_rotation_turned_off_falls_back_to_the_rotation_days_tag(moto_aws, clock
 
 
 def test_secret_without_current_value_is_counted_until_it_gets_one(moto_aws, clock, secret_values,
-                                                                   rotation_log_lines):
+                                                                   age_log_lines):
     name = "securestack/dev/webhooks/barecommerce"
     arn = moto_aws.create_secret(name, tags("barecommerce", "webhook-secret", "vendor",
                                             **{"securestack:rotation-days": "90"}), rotation=False)
@@ -180,7 +190,7 @@ def test_secret_without_current_value_is_counted_until_it_gets_one(moto_aws, clo
     assert published(clock, age.WITHOUT_CURRENT_METRIC) == 1
     assert published(clock, age.HAS_CURRENT_METRIC, name) == 0
     assert published(clock, age.AGE_METRIC, name) is None  # no age without a current version
-    (line,) = attention_lines(rotation_log_lines)
+    (line,) = attention_lines(age_log_lines)
     assert line["problems"] == ["no-current-value"]
 
     moto_aws.client.put_secret_value(SecretId=arn, SecretString=value(secret_values, "secret"))
@@ -202,22 +212,22 @@ def test_compromised_tag_raises_until_removed(moto_aws, clock, secret_values):
     assert published(clock, age.COMPROMISED_METRIC) == 0
 
 
-def test_vendor_secret_without_rotation_days_counts_as_overdue(moto_aws, clock, secret_values, rotation_log_lines):
+def test_vendor_secret_without_rotation_days_counts_as_overdue(moto_aws, clock, secret_values, age_log_lines):
     name = "securestack/dev/api-keys/stackbe"
     untagged = {k: v for k, v in vendor_key_tags().items() if k != "securestack:rotation-days"}
     moto_aws.create_secret(name, untagged, value(secret_values), rotation=False)
     assert run(clock)["overdue"] == [name]
-    (line,) = attention_lines(rotation_log_lines)
+    (line,) = attention_lines(age_log_lines)
     assert line["problems"] == ["no-rotation-schedule"]
 
 
-def test_a_healthy_environment_publishes_zeros_every_day(moto_aws, clock, secret_values, rotation_log_lines):
+def test_a_healthy_environment_publishes_zeros_every_day(moto_aws, clock, secret_values, age_log_lines):
     """Zeros, not silence: the alarms treat missing data as breaching, so only a function that runs keeps them OK."""
     moto_aws.create_secret("securestack/dev/api-keys/stackbe", vendor_key_tags(), value(secret_values), rotation=False)
     run(clock)
     for metric in (age.OVERDUE_METRIC, age.WITHOUT_CURRENT_METRIC, age.COMPROMISED_METRIC):
         assert published(clock, metric) == 0
-    assert attention_lines(rotation_log_lines) == []
+    assert attention_lines(age_log_lines) == []
 
 
 # -- what it checks, and what it never does ----------------------------------------------------------------------
@@ -238,7 +248,7 @@ def test_only_the_environments_keys_webhooks_and_database_login_are_checked(moto
     assert published(clock, age.WITHOUT_CURRENT_METRIC) == 3
 
 
-def test_it_never_reads_a_value_and_logs_only_names(moto_aws, clock, secret_values, aws_calls, rotation_log_lines):
+def test_it_never_reads_a_value_and_logs_only_names(moto_aws, clock, secret_values, aws_calls, age_log_lines):
     arn = moto_aws.create_secret("securestack/dev/api-keys/stackbe", vendor_key_tags(), value(secret_values),
                                  rotation=False)
     created_days_ago(arn, 100)
@@ -247,11 +257,11 @@ def test_it_never_reads_a_value_and_logs_only_names(moto_aws, clock, secret_valu
     assert {name for name, _ in aws_calls.calls} == {"ListSecrets", "DescribeSecret", "ListSecretVersionIds",
                                                      "PutMetricData"}
     assert aws_calls.params("ListSecretVersionIds")[0]["IncludeDeprecated"] is False
-    assert attention_lines(rotation_log_lines)  # the autouse fixture then checks no value is in any line
+    assert attention_lines(age_log_lines)  # the autouse fixture then checks no value is in any line
 
 
 def test_a_secret_it_cannot_describe_is_counted_without_current_value_and_the_others_still_published(
-        moto_aws, clock, secret_values, aws_calls, rotation_log_lines):
+        moto_aws, clock, secret_values, aws_calls, age_log_lines):
     broken, fine = "securestack/dev/api-keys/broken", "securestack/dev/api-keys/stackbe"
     broken_arn = moto_aws.create_secret(broken, vendor_key_tags("broken"), value(secret_values), rotation=False)
     moto_aws.create_secret(fine, vendor_key_tags(), value(secret_values), rotation=False)
@@ -260,7 +270,7 @@ def test_a_secret_it_cannot_describe_is_counted_without_current_value_and_the_ot
     assert summary["withoutCurrentValue"] == [broken] and summary["secrets"] == 2
     assert published(clock, age.HAS_CURRENT_METRIC, broken) == 0
     assert published(clock, age.HAS_CURRENT_METRIC, fine) == 1
-    (line,) = [line for line in rotation_log_lines() if line.get("outcome") == "unreadable"]
+    (line,) = [line for line in age_log_lines() if line.get("outcome") == "unreadable"]
     assert line["secret_name"] == broken and line["error_code"] == "AccessDeniedException"
 
 
@@ -278,7 +288,7 @@ def test_metrics_go_out_in_requests_within_the_api_limit(moto_aws, clock, secret
 
 
 def test_a_refused_publish_fails_the_invocation_after_every_batch_was_tried(moto_aws, clock, secret_values,
-                                                                           aws_calls, rotation_log_lines):
+                                                                           aws_calls, age_log_lines):
     for index in range(12):
         moto_aws.create_secret(f"securestack/dev/api-keys/key-{index}", vendor_key_tags(f"key-{index}"),
                                value(secret_values), rotation=False)
@@ -286,7 +296,7 @@ def test_a_refused_publish_fails_the_invocation_after_every_batch_was_tried(moto
     with pytest.raises(RuntimeError, match="1 of 2 PutMetricData requests failed"):
         run(clock)
     assert aws_calls.count("PutMetricData") == 2
-    assert [line["error_code"] for line in rotation_log_lines() if line.get("outcome") == "publish-failed"] == \
+    assert [line["error_code"] for line in age_log_lines() if line.get("outcome") == "publish-failed"] == \
         ["AccessDenied"]
 
 
@@ -294,22 +304,27 @@ def test_a_refused_publish_fails_the_invocation_after_every_batch_was_tried(moto
     (None, "event"), ("rate(1 day)", "event"), ({**SCHEDULED_EVENT, "source": "aws.s3"}, "source"),
     ({k: v for k, v in SCHEDULED_EVENT.items() if k != "detail-type"}, "detail-type"),
 ])
-def test_an_unexpected_event_is_logged_and_the_check_still_runs(moto_aws, clock, secret_values, rotation_log_lines,
+def test_an_unexpected_event_is_logged_and_the_check_still_runs(moto_aws, clock, secret_values, age_log_lines,
                                                                 event, field):
     moto_aws.create_secret("securestack/dev/api-keys/stackbe", vendor_key_tags(), rotation=False)
     summary = run(clock, event)
     assert summary["unexpectedEvent"] == field and summary["withoutCurrentValue"] == ["securestack/dev/api-keys/stackbe"]
     assert published(clock, age.WITHOUT_CURRENT_METRIC) == 1
-    (line,) = [line for line in rotation_log_lines() if line.get("outcome") == "unexpected-event"]
+    (line,) = [line for line in age_log_lines() if line.get("outcome") == "unexpected-event"]
     assert line["event_field"] == field
 
 
 @pytest.mark.parametrize("setting", [None, "", "  ", "Dev", "dev/prod"])
-def test_no_usable_environment_fails_naming_the_variable(moto_aws, clock, monkeypatch, rotation_log_lines, setting):
+def test_no_usable_environment_fails_naming_the_variable(moto_aws, clock, monkeypatch, age_log_lines, setting):
     if setting is None:
         monkeypatch.delenv(age.ENVIRONMENT_VARIABLE)
     else:
         monkeypatch.setenv(age.ENVIRONMENT_VARIABLE, setting)
     with pytest.raises(age.ConfigurationError, match="SECURESTACK_ENVIRONMENT"):
         run(clock)
-    assert [line["outcome"] for line in rotation_log_lines()] == ["refused"]
+    assert [line["outcome"] for line in age_log_lines()] == ["refused"]
+
+
+def test_its_log_refuses_any_field_but_names_counts_days_and_codes():
+    with pytest.raises(TypeError, match="log fields not allowed: \\['value'\\]"):
+        age.LOG.warning("secret needs attention", value="anything")
