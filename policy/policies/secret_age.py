@@ -75,6 +75,18 @@ def role_grants(graph: StackGraph, function: PolicyResource) -> list[Mapping[str
                                                                                                    ROLE_POLICY)]
 
 
+def notifies_both_ways(graph: StackGraph, alarm: PolicyResource) -> bool:
+    """A topic hears when the alarm fires and when it clears (the vendor key promoted, the mark removed)."""
+    return bool(graph.referenced(alarm, "alarmActions", TOPIC) and graph.referenced(alarm, "okActions", TOPIC))
+
+
+def errors_alarmed(graph: StackGraph, function: PolicyResource) -> bool:
+    """An alarm to a topic on the function's own AWS/Lambda Errors (it could not list or publish)."""
+    return any(peek(a.props, "namespace") == "AWS/Lambda" and peek(a.props, "metricName") == "Errors"
+               and graph.refers_to(a, "dimensions", function) and graph.referenced(a, "alarmActions", TOPIC)
+               for a in graph.of_type(METRIC_ALARM))
+
+
 def counts_alarmed(graph: StackGraph, environment: str) -> set[str]:
     """The counts an alarm of the stack watches as the age alarms must: this environment, above 0, missing data
     breaching, notifying a topic."""
@@ -87,15 +99,15 @@ def counts_alarmed(graph: StackGraph, environment: str) -> set[str]:
         if peek(props, "namespace") == NAMESPACE and above_zero \
                 and peek(props, "treatMissingData") == "breaching" \
                 and (peek(props, "dimensions") or {}).get("Environment") == environment \
-                and graph.referenced(alarm, "alarmActions", TOPIC):
+                and notifies_both_ways(graph, alarm):
             found.add(str(peek(props, "metricName")))
     return found
 
 
 @stack_policy("secret-age-alarmed", "A stack with API key or webhook secrets runs the secret age function on a "
-              "daily schedule (it may publish the Securestack/Secrets metrics and read no value) and alarms on "
-              "its overdue, without-current-value and compromised counts for the environment (above 0, missing "
-              "data breaching) to an SNS topic", Controls(sources=(
+              "daily schedule (it may publish the Securestack/Secrets metrics and read no value, and its errors "
+              "raise an alarm) and alarms on its overdue, without-current-value and compromised counts for the "
+              "environment (above 0, missing data breaching) to an SNS topic, when they fire and when they clear", Controls(sources=(
                   "issue 15 item 3: age alarms for every secret of the environment",
                   "guides: rotate every 90 days, and at once after an exposure")),
               [SECRET, FUNCTION, PERMISSION, ROLE, ROLE_POLICY, EVENT_RULE, EVENT_TARGET, METRIC_ALARM, TOPIC],
@@ -112,10 +124,13 @@ def secret_age_alarmed(graph: StackGraph, report: Report) -> None:
         if any(reads_values(s) for s in role_grants(graph, function)):
             report(f"{label(function)} publishes the secret ages but its role may read secret values (it needs "
                    "names, tags and dates only)", function.urn)
+        if not errors_alarmed(graph, function):
+            report(f"{label(function)} has no alarm to an SNS topic on its AWS/Lambda Errors: a run that failed "
+                   "would go unnoticed until the count alarms run out of data", function.urn)
     missing = [count for count in COUNTS if count not in counts_alarmed(graph, stack_environment())]
     if missing:
-        report(f"no alarm to an SNS topic watches {NAMESPACE} {', '.join(missing)} for environment "
-               f"{stack_environment()} (above 0, missing data breaching)")
+        report(f"no alarm watches {NAMESPACE} {', '.join(missing)} for environment {stack_environment()} (above "
+               "0, missing data breaching, notifying an SNS topic when it fires and when it clears)")
 
 
 POLICIES: list[SecurestackPolicy] = [secret_age_alarmed]

@@ -1234,14 +1234,19 @@ def age_alarm(metric: str, **changes) -> Res:
         "name": f"securestack-dev-{metric}", "namespace": AGE_NAMESPACE, "metricName": metric,
         "dimensions": {"Environment": "dev"}, "statistic": "Maximum", "period": 86400, "evaluationPeriods": 1,
         "threshold": 0, "comparisonOperator": "GreaterThanThreshold", "treatMissingData": "breaching",
-        "actionsEnabled": True, "alarmActions": [arn_of("aws:sns/topic:Topic", "alarms")]},
-        deps={"alarmActions": ["alarms"]})
+        "actionsEnabled": True, "alarmActions": [arn_of("aws:sns/topic:Topic", "alarms")],
+        "okActions": [arn_of("aws:sns/topic:Topic", "alarms")]}, deps={"alarmActions": ["alarms"], "okActions": ["alarms"]})
     return changed(alarm, **changes)
 
 
 AGE_COUNTS = ("OverdueSecrets", "SecretsWithoutCurrentValue", "CompromisedSecrets")
 AGE_ALARMS = tuple(age_alarm(metric) for metric in AGE_COUNTS)
-AGE_FUNCTION_PARTS = (AGE_ROLE, AGE_GRANT, AGE_FUNCTION, AGE_RULE, AGE_TARGET, AGE_INVOKE)
+AGE_ERRORS_ALARM = Res(ALARM_TYPE, "secret-age-errors-alarm", {
+    "namespace": "AWS/Lambda", "metricName": "Errors", "dimensions": {"FunctionName": "securestack-dev-secret-age"},
+    "statistic": "Sum", "period": 86400, "evaluationPeriods": 1, "threshold": 0,
+    "comparisonOperator": "GreaterThanThreshold", "alarmActions": [arn_of("aws:sns/topic:Topic", "alarms")]},
+    deps={"alarmActions": ["alarms"], "dimensions": ["secret-age-function"]})
+AGE_FUNCTION_PARTS = (AGE_ROLE, AGE_GRANT, AGE_FUNCTION, AGE_RULE, AGE_TARGET, AGE_INVOKE, AGE_ERRORS_ALARM)
 
 
 def age_stack(*parts: Res, alarms: tuple = AGE_ALARMS) -> Stack:
@@ -1271,7 +1276,10 @@ case("secret-age-alarmed", age_stack(*AGE_FUNCTION_PARTS),
                                                                        dimensions={"Environment": "prod"}))),
      age_stack(*AGE_FUNCTION_PARTS, alarms=(*AGE_ALARMS[1:], age_alarm("OverdueSecrets", threshold=5))),
      age_stack(*AGE_FUNCTION_PARTS, alarms=(*AGE_ALARMS[1:], replace(age_alarm("OverdueSecrets", alarmActions=[]),
-                                                                     deps={}))))
+                                                                     deps={"okActions": ["alarms"]}))),
+     age_stack(*AGE_FUNCTION_PARTS, alarms=(*AGE_ALARMS[1:], replace(age_alarm("OverdueSecrets", okActions=[]),
+                                                                     deps={"alarmActions": ["alarms"]}))),
+     age_stack(*without(AGE_FUNCTION_PARTS, "secret-age-errors-alarm")))
 # Only keys and webhook secrets call for it (the database login has its rotator and the audit's rotation alarm).
 case("secret-age-alarmed", stack(changed(MEASURED_KEY, tags={"securestack:env": "dev",
                                                              "securestack:kind": "database-user"})))

@@ -408,6 +408,8 @@ MUTATIONS = [
                                                                          "scheduleExpression", "rate(7 days)")),
     Mutation("a compromised secret raises an alarm", "secret-age-alarmed",
              lambda rec: drop(rec, "secret-age-secrets-compromised-alarm")),
+    Mutation("a failed secret age run raises an alarm", "secret-age-alarmed",
+             lambda rec: drop(rec, "secret-age-secret-age-errors-alarm")),
     Mutation("a secret age function that stopped raises the alarms", "secret-age-alarmed",
              setting("secret-age-secrets-overdue-alarm", "treatMissingData", "notBreaching")),
     Mutation("the secret age function reads no value", "secret-age-alarmed", on(
