@@ -108,6 +108,7 @@ def counts_alarmed(graph: StackGraph, environment: str) -> set[str]:
               "daily schedule (it may publish the Securestack/Secrets metrics and read no value, and its errors "
               "raise an alarm) and alarms on its overdue, without-current-value and compromised counts for the "
               "environment (above 0, missing data breaching) to an SNS topic, when they fire and when they clear", Controls(sources=(
+                  "README: Architecture (secret ages), Audit (the secret age alarms)",
                   "issue 15 item 3: age alarms for every secret of the environment",
                   "guides: rotate every 90 days, and at once after an exposure")),
               [SECRET, FUNCTION, PERMISSION, ROLE, ROLE_POLICY, EVENT_RULE, EVENT_TARGET, METRIC_ALARM, TOPIC],
