@@ -26,12 +26,16 @@ import re
 import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import boto3
-
-from rotation_common.clients import CLIENT_CONFIG, aws_client
+from rotation_common.clients import aws_client
 from rotation_common.logging_json import describe_error
+
+# The type checker reads this file as secret_age.handler (TYPE_CHECKING is true for it only), as the tests import it.
+if TYPE_CHECKING or __package__:
+    from secret_age.clients import cloudwatch_client
+else:  # in the Lambda archive this function's files sit at the root
+    from clients import cloudwatch_client
 
 ENVIRONMENT_VARIABLE = "SECURESTACK_ENVIRONMENT"
 ENVIRONMENT_NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")
@@ -312,9 +316,7 @@ def lambda_handler(event: object, context: object) -> dict[str, Any]:
     states = [secret_state(secrets_client, entry, now) for entry in environment_secrets(secrets_client, environment)]
     log_problems(states)
     data = metric_data(environment, states, now)
-    # rotation_common's client settings (short timeouts, bounded retries: an endpoint that does not answer fails
-    # within seconds); aws_client itself knows only the rotators' services.
-    publish(boto3.client("cloudwatch", config=CLIENT_CONFIG), data)
+    publish(cloudwatch_client(), data)
     LOG.info("secret ages published", secrets=len(states), metrics=len(data), outcome="published")
     return {
         "environment": environment, "secrets": len(states), "metrics": len(data), "unexpectedEvent": problem,

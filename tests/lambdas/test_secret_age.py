@@ -328,3 +328,13 @@ def test_no_usable_environment_fails_naming_the_variable(moto_aws, clock, monkey
 def test_its_log_refuses_any_field_but_names_counts_days_and_codes():
     with pytest.raises(TypeError, match="log fields not allowed: \\['value'\\]"):
         age.LOG.warning("secret needs attention", value="anything")
+
+
+def test_its_cloudwatch_client_fails_fast_like_the_rotators_clients(moto_aws):
+    from rotation_common import clients
+    from secret_age.clients import cloudwatch_client
+
+    config = cloudwatch_client().meta.config
+    assert (config.connect_timeout, config.read_timeout) == (clients.CONNECT_TIMEOUT_SECONDS,
+                                                             clients.READ_TIMEOUT_SECONDS)
+    assert config.retries == {"total_max_attempts": clients.TOTAL_MAX_ATTEMPTS, "mode": "standard"}
