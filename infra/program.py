@@ -171,7 +171,7 @@ def build() -> None:
     platform = Platform(keys=keys, network=network, database=database, account=account, partition=partition,
                         edge=edge, access_logs=access_logs)
     # One code-signing setup for the stack's Lambda code: the rotators' and the secret age function's.
-    platform.code_signing = rotator_code_signing(settings, platform, opts)
+    code_signing = platform.code_signing = rotator_code_signing(settings, platform, opts)
     secrets_and_app = build_secrets_and_app(settings, platform, opts)
 
     audit = AuditTrail("audit", audit_args(settings, keys, [
@@ -181,7 +181,7 @@ def build() -> None:
         secrets_and_app.principals, edge, access_logs), opts)
 
     secrets_and_app.alarm_on_redeploy_failures(audit.alarm_topic_arn)
-    SecretAgeAlarms("secret-age", secret_age_args(settings, network, keys, platform.code_signing.target(),
+    SecretAgeAlarms("secret-age", secret_age_args(settings, network, keys, code_signing.target(),
                                                    audit.alarm_topic_arn), opts)
 
     pulumi.export("environment", env)
