@@ -313,7 +313,12 @@ def lambda_handler(event: object, context: object) -> dict[str, Any]:
                     outcome="unexpected-event")
     now = utc_now()
     secrets_client = aws_client("secretsmanager")
-    states = [secret_state(secrets_client, entry, now) for entry in environment_secrets(secrets_client, environment)]
+    try:
+        entries = list(environment_secrets(secrets_client, environment))
+    except Exception as error:  # nothing to measure: the run fails (the Errors alarm), the counts go missing
+        LOG.error("secrets could not be listed", outcome="list-failed", **describe_error(error))
+        raise
+    states = [secret_state(secrets_client, entry, now) for entry in entries]
     log_problems(states)
     data = metric_data(environment, states, now)
     publish(cloudwatch_client(), data)

@@ -10,6 +10,7 @@ import time
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from moto.secretsmanager.models import SecretsManagerBackend
 
 import secret_age.handler as age
@@ -338,3 +339,34 @@ def test_its_cloudwatch_client_fails_fast_like_the_rotators_clients(moto_aws):
     assert (config.connect_timeout, config.read_timeout) == (clients.CONNECT_TIMEOUT_SECONDS,
                                                              clients.READ_TIMEOUT_SECONDS)
     assert config.retries == {"total_max_attempts": clients.TOTAL_MAX_ATTEMPTS, "mode": "standard"}
+
+
+def test_secrets_it_cannot_list_fail_the_run_with_one_log_line_and_publish_nothing(moto_aws, clock, aws_calls,
+                                                                                  age_log_lines):
+    aws_calls.fail("secrets-manager", "ListSecrets", code="AccessDeniedException")
+    with pytest.raises(ClientError):
+        run(clock)
+    assert aws_calls.count("PutMetricData") == 0  # missing data: the count alarms treat it as breaching
+    assert [(line["outcome"], line["error_code"]) for line in age_log_lines()] == [
+        ("list-failed", "AccessDeniedException")]
+
+
+@pytest.mark.parametrize(("description", "tags", "days"), [
+    ({"RotationEnabled": True, "RotationRules": {"AutomaticallyAfterDays": 30}}, {}, 30),
+    ({"RotationEnabled": True, "RotationRules": {"ScheduleExpression": "rate(45 days)"}}, {}, 45),
+    # A cron schedule says no interval: the tag the stack writes does.
+    ({"RotationEnabled": True, "RotationRules": {"ScheduleExpression": "cron(0 4 1 * ? *)"}},
+     {"securestack:rotation-days": "31"}, 31),
+    # Rotation turned off (a vendor secret, or a self-issued one someone stopped): the tag.
+    ({"RotationEnabled": False, "RotationRules": {"AutomaticallyAfterDays": 30}}, {"securestack:rotation-days": "90"},
+     90),
+    ({}, {"securestack:rotation-days": "0"}, None), ({}, {"securestack:rotation-days": "ninety"}, None), ({}, {}, None),
+])
+def test_rotation_days_come_from_the_schedule_else_the_tag(description, tags, days):
+    assert age.rotation_days_of(description, tags) == days
+
+
+@pytest.mark.parametrize(("tag", "issuer"), [(None, "self"), ("self", "self"), ("vendor", "vendor"),
+                                             ("stackbe", "vendor")])
+def test_an_unknown_issuer_gets_the_stricter_vendor_rule(tag, issuer):
+    assert age.issuer_of({} if tag is None else {"securestack:issuer": tag}) == issuer
