@@ -174,9 +174,13 @@ def configured_environment() -> str:
 
 
 def scheduled_event_problem(event: object) -> str | None:
-    """The field that makes `event` something else than an EventBridge scheduled event, else None."""
+    """The field that makes `event` something else than an EventBridge scheduled event or an operator's on-demand
+    run (`{}`: the operator CLI's `revoke` and `promote` start the function so the compromised alarm moves at once),
+    else None."""
     if not isinstance(event, Mapping):
         return "event"
+    if not event:
+        return None
     if event.get("source") != "aws.events":
         return "source"
     if event.get("detail-type") != "Scheduled Event":

@@ -370,3 +370,11 @@ def test_rotation_days_come_from_the_schedule_else_the_tag(description, tags, da
                                              ("stackbe", "vendor")])
 def test_an_unknown_issuer_gets_the_stricter_vendor_rule(tag, issuer):
     assert age.issuer_of({} if tag is None else {"securestack:issuer": tag}) == issuer
+
+
+def test_an_operators_on_demand_run_is_expected(moto_aws, clock, age_log_lines):
+    """`revoke` and `promote` invoke the function with `{}` (InvocationType Event) so the compromised alarm moves now."""
+    summary = run(clock, {})
+    assert summary["unexpectedEvent"] is None
+    assert [line["outcome"] for line in age_log_lines()] == ["published"]
+    assert published(clock, age.COMPROMISED_METRIC) == 0
