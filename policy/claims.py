@@ -168,7 +168,8 @@ CLAIMS: list[Claim] = [
     readme(ARCHITECTURE + "rotation", "invoke permission bound to the account", "lambda-permission-bound-to-source",
            "arns-within-allowed-accounts"),
     readme(ARCHITECTURE + "secret ages",
-           "a function (`lambdas/secret_age/`) that EventBridge alone invokes once a day (`rate(1 day)`) publishes "
+           "a function (`lambdas/secret_age/`) that EventBridge invokes once a day (`rate(1 day)`, its only invoke "
+           "permission; the operator CLI's `revoke` and `promote` also start it) publishes "
            "every key's, webhook secret's and database login's age and whether it has a current value "
            "(`Securestack/Secrets`)", "secret-age-alarmed", "lambda-permission-bound-to-source"),
     readme(ARCHITECTURE + "secret ages",

@@ -1,8 +1,8 @@
 """Daily age check of one environment's secrets, published as the CloudWatch metrics the age alarms watch.
 
-An EventBridge schedule (`rate(1 day)`) invokes it; its only configuration is `SECURESTACK_ENVIRONMENT`. It lists
-the environment's secrets (`securestack/<env>/{api-keys,webhooks,database}/...`; verifier records are not
-secrets anyone rotates), reads each one's rotation schedule and tags with DescribeSecret (ListSecrets "might not
+An EventBridge schedule (`rate(1 day)`) invokes it, and the operator CLI's `revoke` and `promote` on demand
+(`{}`); its only configuration is `SECURESTACK_ENVIRONMENT`. It lists the environment's secrets
+(`securestack/<env>/{api-keys,webhooks,database}/...`; verifier records are not secrets anyone rotates), reads each one's rotation schedule and tags with DescribeSecret (ListSecrets "might not
 reflect changes from the last five minutes", its API reference says, and `revoke` tags a secret just before an
 operator looks at the alarm) and the creation date of its AWSCURRENT version with ListSecretVersionIds, and
 publishes in the namespace `Securestack/Secrets`:
