@@ -45,6 +45,7 @@ from .network import Network
 from .rotation import RotationFunction
 from .secret_age_alarms import SecretAgeAlarms
 from .secrets import DatabaseUserSecret, RotatedSecrets, ScopedApiKeys, WebhookSecrets
+from .vendor_secrets import VendorSecrets
 
 PACKAGE_NAME = "securestack"  # the schema's name: type tokens are securestack:index:<Class> (contract 13 item 7)
 DISTRIBUTION = "securestack"  # the Python distribution whose version the package carries (pyproject.toml)
@@ -54,7 +55,7 @@ DISTRIBUTION = "securestack"  # the Python distribution whose version the packag
 COMPONENTS: tuple[type[pulumi.ComponentResource], ...] = (
     AccessLogBucket, AppService, AuditTrail, DatabaseBackupPlan, DatabaseUserSecret, EncryptedPostgres,
     EnvironmentKeys, Network, RotationFunction, RotatorCodeSigning, ScopedApiKeys, SecretAgeAlarms, TlsLoadBalancer,
-    WebhookSecrets,
+    VendorSecrets, WebhookSecrets,
 )
 # ComponentResources that are not components of their own: a shared base, constructed only through its subclasses.
 NOT_SERVED: dict[type[pulumi.ComponentResource], str] = {
