@@ -81,14 +81,13 @@ def _attribute_docstrings(typ: type) -> dict[str, str]:
     (python/cpython#106905: `SystemError: AST constructor recursion depth mismatch`), which silently dropped a
     class's descriptions once in a loaded full test run. A racing parse is retried; a class without source has none.
     """
-    try:
-        source = inspect.getsource(typ)
-    except (OSError, TypeError):
-        return {}
     for attempt in range(AST_PARSE_ATTEMPTS):
         try:
-            module = ast.parse(source)
+            # inspect.getsource parses too (3.11's findsource finds a class with `ast`): both race.
+            module = ast.parse(inspect.getsource(typ))
             break
+        except (OSError, TypeError):
+            return {}
         except SystemError:
             if attempt == AST_PARSE_ATTEMPTS - 1:
                 raise
