@@ -30,6 +30,10 @@ KIND_API_KEY = "api-key"
 KIND_WEBHOOK = "webhook-secret"
 KIND_POSTGRES_USER = "postgres-user"
 KIND_API_KEY_VERIFIER = "api-key-verifier"
+# Who makes a key's or webhook secret's values: its rotator (`self`, the stack is the API business issuing them) or
+# an outside vendor (`vendor`: StackBE, BareCommerce), whose values an operator stages (infra/secrets).
+ISSUER_SELF, ISSUER_VENDOR = "self", "vendor"
+ISSUERS = (ISSUER_SELF, ISSUER_VENDOR)
 # Secret names are securestack/<env>/<path>/<name>; each rotator may touch only its own path (the api-key rotator
 # also writes the verifier records).
 SECRET_PATHS = {KIND_API_KEY: "api-keys", KIND_WEBHOOK: "webhooks", KIND_POSTGRES_USER: "database",

@@ -100,10 +100,11 @@ def _rotators(settings: StackSettings, platform: Platform,
             ecs_service=RedeployedService(app.cluster_name(env), app.service_name(env)) if redeploy else None,
             writes_verifier_records=kind == API_KEY_ROTATION, tags=settings.base_tags()), opts)
 
+    # Vendor-issued entries have no rotator: an operator stages their values (components/vendor_secrets.py).
     rotators = {}
-    if settings.api_keys.root:
+    if settings.api_keys.self_issued():
         rotators[API_KEY_ROTATION] = rotator("api-key-rotator", API_KEY_ROTATION, "api-keys")
-    if settings.webhooks.root:
+    if settings.webhooks.self_issued():
         rotators[WEBHOOK_ROTATION] = rotator("webhook-rotator", WEBHOOK_ROTATION, "webhooks")
     database = platform.database
     rotators[POSTGRES_ROTATION] = rotator("postgres-user-rotator", POSTGRES_ROTATION, "database", RotatorDatabaseAccess(
@@ -168,7 +169,7 @@ def _secrets(settings: StackSettings, platform: Platform, rotators: dict[str, Ro
     app, database = settings.app, platform.database
     task_role = app_task_role(settings, platform)
     api_keys = webhooks = None
-    if settings.api_keys.root:
+    if settings.api_keys.self_issued():
         verifiers: dict[str, list[pulumi.Input[str]]] = \
             {name: [task_role] for name in app.verified_keys(settings.api_keys)} if task_role else {}
         # No app reader: the app never reads a key's value, only its verifier record.
@@ -176,15 +177,15 @@ def _secrets(settings: StackSettings, platform: Platform, rotators: dict[str, Ro
             store=_store(settings, platform, rotators[API_KEY_ROTATION]), keys=[ApiKey(
                 name=key.name, scopes=list(key.scopes), consumers=list(key.consumers), internal=key.internal,
                 rotation_days=key.rotation_days, previous_grace_days=key.previous_grace_days,
-                description=key.description) for key in settings.api_keys.root],
+                description=key.description) for key in settings.api_keys.self_issued()],
             key_prefix=key_prefix(settings.tier), verifier_reader_arns=verifiers), opts)
-    if settings.webhooks.root:
+    if settings.webhooks.self_issued():
         # The app signs at run time with its task role: nothing injected, so no redeploy after a rotation.
         webhooks = WebhookSecrets("webhooks", WebhookSecretsArgs(
             store=_store(settings, platform, rotators[WEBHOOK_ROTATION], app_reader=task_role),
             webhooks=[Webhook(name=hook.name, consumers=list(hook.consumers), rotation_days=hook.rotation_days,
                               previous_grace_days=hook.previous_grace_days, description=hook.description)
-                      for hook in settings.webhooks.root]), opts)
+                      for hook in settings.webhooks.self_issued()]), opts)
     execution_role = execution_role_arn(settings.environment, app.name, platform.account, platform.partition) \
         if app.enabled else None
     database_user = DatabaseUserSecret("database-user", DatabaseUserSecretArgs(

@@ -518,9 +518,83 @@ def judge_current_version(secret: Mapping[str, Any], arn: str) -> CheckResult:
     check = "secret.current-version"
     stages = secret.get("VersionIdsToStages") or {}
     current = [version for version, labels in stages.items() if "AWSCURRENT" in labels]
+    if not current and is_vendor_issued(secret):
+        return failed(check, arn, "no AWSCURRENT version: stage and promote the vendor's value "
+                                  f"(python -m infra.secrets stage / promote; {VENDOR_RUNBOOK})")
     if not current:
         return failed(check, arn, "no AWSCURRENT version: the secret has no usable value")
     return passed(check, arn, f"AWSCURRENT is version {current[0]}")
+
+
+ISSUER_TAG, COMPROMISED_TAG, ROTATION_DAYS_TAG = "securestack:issuer", "securestack:compromised", \
+    "securestack:rotation-days"
+VENDOR_RUNBOOK = "README, \"Vendor-issued keys and webhook secrets: runbooks\""
+
+
+def is_vendor_issued(secret: Mapping[str, Any]) -> bool:
+    return any(t.get("Key") == ISSUER_TAG and t.get("Value") == "vendor" for t in secret.get("Tags") or [])
+
+
+def _tag(secret: Mapping[str, Any], key: str) -> Optional[str]:
+    return next((t.get("Value") for t in secret.get("Tags") or [] if t.get("Key") == key), None)
+
+
+def judge_vendor_schedule(secret: Mapping[str, Any], arn: str, expected_days: Optional[int]) -> CheckResult:
+    """A vendor-issued value has no rotation function (no rotator can make it): its schedule is the age limit
+    tagged on it, which the age alarm and `secret.last-rotation` hold it to."""
+    check = "secret.rotation-schedule"
+    if secret.get("RotationEnabled"):
+        return failed(check, arn, "vendor-issued, yet rotation is enabled: a rotation function cannot make a "
+                                  "vendor's value (cancel it: aws secretsmanager cancel-rotate-secret)")
+    tagged = _tag(secret, ROTATION_DAYS_TAG)
+    if expected_days is None or tagged != str(expected_days):
+        return failed(check, arn, f"vendor-issued; tag {ROTATION_DAYS_TAG} is {tagged!r}, configured "
+                                  f"{expected_days!r} days")
+    return passed(check, arn, f"vendor-issued: staged by an operator at least every {expected_days} days")
+
+
+def judge_vendor_value(secret: Mapping[str, Any], arn: str, expected_days: Optional[int], current_created: Optional[
+        datetime], now: datetime) -> CheckResult:
+    """The current value is younger than its rotation days and not marked compromised. A staged value
+    (AWSPENDING on another version) is the runbook's normal state between `stage` and `promote`."""
+    check = "secret.last-rotation"
+    if _tag(secret, COMPROMISED_TAG):
+        return failed(check, arn, f"the current value is marked compromised ({COMPROMISED_TAG}): stage and promote "
+                                  f"the vendor's replacement ({VENDOR_RUNBOOK})")
+    if current_created is None:
+        return passed(check, arn, "no current value yet: nothing to age (secret.current-version judges it)")
+    age = now - current_created
+    if expected_days and age > timedelta(days=expected_days):
+        return failed(check, arn, f"the current value was staged {current_created.isoformat()}, {age.days} days "
+                                  f"ago, over its {expected_days}: rotate it at the vendor ({VENDOR_RUNBOOK})")
+    return passed(check, arn, f"current value staged {current_created.isoformat()}, {age.days} day(s) ago")
+
+
+def current_version_created(client: Any, arn: str) -> Optional[datetime]:
+    """CreatedDate of the AWSCURRENT version (DescribeSecret has the stages, not the versions' dates)."""
+    token: Optional[str] = None
+    while True:
+        page = client.list_secret_version_ids(SecretId=arn, **({"NextToken": token} if token else {}))
+        for version in page.get("Versions") or []:
+            if "AWSCURRENT" in (version.get("VersionStages") or []):
+                created: Optional[datetime] = version.get("CreatedDate")
+                return created
+        token = page.get("NextToken")
+        if not token:
+            return None
+
+
+def _vendor_results(client: Any, described: Mapping[str, Any], resource: str, days: Optional[int],
+                    now: datetime) -> list[CheckResult]:
+    try:
+        created = current_version_created(client, resource)
+    except ClientError as error:
+        return [judge_vendor_schedule(described, resource, days),
+                failed("secret.last-rotation", resource, f"cannot list its versions: {describe_failure(error)}"),
+                judge_current_version(described, resource)]
+    return [judge_vendor_schedule(described, resource, days),
+            judge_vendor_value(described, resource, days, created, now),
+            judge_current_version(described, resource)]
 
 
 def verify_secrets(aws: Aws, outputs: Mapping[str, Any], settings: StackSettings,
@@ -545,6 +619,9 @@ def verify_secrets(aws: Aws, outputs: Mapping[str, Any], settings: StackSettings
                            for check in SECRET_CHECKS)
             continue
         days = configured_rotation_days(settings, described.get("Tags", [])) or secret.exported_rotation_days
+        if is_vendor_issued(described):
+            results.extend(_vendor_results(client, described, resource, days, now))
+            continue
         results.extend([
             judge_rotation_schedule(described, resource, days),
             judge_last_rotation(described, resource, days, now),

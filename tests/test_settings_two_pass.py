@@ -317,7 +317,7 @@ def test_a_copy_of_dev_in_another_account_names_every_key_of_the_old_account(sta
     consumers = section(shipped_config("dev"), SECRETS)["consumers"]
     assert keys(raised.value.problems) == [f"{LB}.certificateArn",
                                            *(f"{SECRETS}.consumers.{name}.roleArn" for name in consumers),
-                                           f"{APP}.image"]
+                                           f"{SECRETS}.operators", f"{APP}.image"]
 
 
 def test_a_copy_of_dev_with_its_names_fixed_previews_clean(staging_project: Path):

@@ -670,3 +670,44 @@ def test_only_the_last_invocation_counts():
     assert verify.judge_last_invocation("f", [last_ok, old_error][::-1][:1], timedelta(days=31)).status == verify.FAIL
     never = verify.judge_last_invocation("f", [], timedelta(days=31))
     assert never.status == verify.SKIP and "no invocation recorded in the last 31 days" in never.detail
+
+
+VENDOR_TAGS = [{"Key": "securestack:issuer", "Value": "vendor"}, {"Key": "securestack:rotation-days", "Value": "90"}]
+
+
+def test_a_vendor_secret_needs_no_rotation_but_its_tagged_age_limit():
+    vendor = {"Tags": VENDOR_TAGS, "RotationEnabled": False}
+    assert verify.judge_vendor_schedule(vendor, "s", 90).status == verify.PASS
+    assert verify.judge_vendor_schedule(vendor, "s", 30).status == verify.FAIL  # the tag and the settings disagree
+    rotated = verify.judge_vendor_schedule({**vendor, "RotationEnabled": True}, "s", 90)
+    assert rotated.status == verify.FAIL and "cannot make a vendor's value" in rotated.detail
+
+
+def test_a_vendor_value_older_than_its_days_or_compromised_fails():
+    vendor = {"Tags": VENDOR_TAGS}
+    young = verify.judge_vendor_value(vendor, "s", 90, NOW - timedelta(days=89), NOW)
+    old = verify.judge_vendor_value(vendor, "s", 90, NOW - timedelta(days=91), NOW)
+    compromised = verify.judge_vendor_value({"Tags": [*VENDOR_TAGS, {"Key": "securestack:compromised",
+                                                                     "Value": "v1"}]}, "s", 90, NOW, NOW)
+    assert [young.status, old.status, compromised.status] == [verify.PASS, verify.FAIL, verify.FAIL]
+    assert "rotate it at the vendor" in old.detail and "marked compromised" in compromised.detail
+
+
+def test_a_vendor_secret_without_a_value_names_the_commands():
+    result = verify.judge_current_version({"Tags": VENDOR_TAGS, "VersionIdsToStages": {"v1": ["AWSPENDING"]}}, "s")
+    assert result.status == verify.FAIL and "infra.secrets stage / promote" in result.detail
+
+
+def test_vendor_checks_on_moto_read_the_current_versions_date(account, moto_url):
+    client = boto3.client("secretsmanager", region_name="us-east-1", endpoint_url=moto_url)
+    arn = client.create_secret(Name="securestack/dev/api-keys/stackbe", Tags=VENDOR_TAGS)["ARN"]
+    described = client.describe_secret(SecretId=arn)
+    later = datetime.now(timezone.utc) + timedelta(days=91)
+    assert [r.status for r in verify._vendor_results(client, described, arn, 90, later)] == \
+        [verify.PASS, verify.PASS, verify.FAIL]  # no value yet: only current-version fails
+    client.put_secret_value(SecretId=arn, SecretString='{"key": "sk_test_x"}', VersionStages=["AWSCURRENT"])
+    described = client.describe_secret(SecretId=arn)
+    assert [r.status for r in verify._vendor_results(client, described, arn, 90, later)] == \
+        [verify.PASS, verify.FAIL, verify.PASS]  # 91 days later the value is overdue
+    assert [r.status for r in verify._vendor_results(client, described, arn, 90, datetime.now(timezone.utc))] == \
+        [verify.PASS, verify.PASS, verify.PASS]

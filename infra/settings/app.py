@@ -44,7 +44,8 @@ class AppSettings(SettingsModel):
     api_keys: Optional[list[str]] = None
     # Names of the self-issued keys the app verifies (reads their verifier records); None: every key of the stack.
     verifies_api_keys: Optional[list[str]] = None
-    # Webhook secrets the app signs with (it reads their value at run time: HMAC needs it).
+    # Webhook secrets the app uses (it reads their value at run time: HMAC needs it): it signs with the self-issued
+    # ones and verifies the vendor's webhooks with the vendor-issued ones.
     webhooks: list[str] = ["order-events"]
     database_user: bool = True
     session_ttl_seconds: int = Field(SESSION_TTL_MAX, ge=300, le=SESSION_TTL_MAX)
@@ -140,8 +141,11 @@ class AppSettings(SettingsModel):
         return problems
 
     def verified_keys(self, api_keys: ApiKeysSettings) -> list[str]:
-        """Names of the self-issued keys the app verifies: `verifiesApiKeys`, or every key of the stack."""
-        return list(api_keys.names()) if self.verifies_api_keys is None else list(self.verifies_api_keys)
+        """Names of the self-issued keys the app verifies: `verifiesApiKeys`, or every self-issued key of the stack
+        (a vendor's key is the vendor's to verify)."""
+        if self.verifies_api_keys is None:
+            return [key.name for key in api_keys.self_issued()]
+        return list(self.verifies_api_keys)
 
     def cross_section_problems(self, sections: dict[str, Any], context: dict[str, Any]) -> list[tuple[str, str]]:
         problems = []
@@ -154,6 +158,11 @@ class AppSettings(SettingsModel):
             problems += [(f"{CONFIG_NAMESPACE}:app.verifiesApiKeys[{position}]",
                           f"unknown apiKeys entry '{name}'; configured: {', '.join(names) or 'none'}")
                          for position, name in enumerate(self.verifies_api_keys) if name not in names]
+            problems += [(f"{CONFIG_NAMESPACE}:app.verifiesApiKeys[{position}]",
+                          f"'{name}' is vendor-issued: the vendor verifies its keys; the app verifies only the keys "
+                          "this stack issues")
+                         for position, name in enumerate(self.verifies_api_keys)
+                         if name in names and api_keys.by_name(name).is_vendor]
         load_balancer = sections.get("load_balancer")
         if self.enabled and load_balancer is not None:
             problems += self._target_problems(load_balancer, context)

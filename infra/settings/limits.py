@@ -52,7 +52,8 @@ def principal_pattern_problems(sections: dict[str, Any], environment: str, regio
     audit, secrets, app = sections.get("audit"), sections.get("secrets"), sections.get("app")
     if audit is None or secrets is None or app is None or not region or not partition or not accounts:
         return []
-    consumers = [consumer.role_arn for consumer in secrets.consumers.values()]
+    # The operators write vendor-issued values: the program expects them too (infra/secrets_program.py).
+    consumers = [consumer.role_arn for consumer in secrets.consumers.values()] + list(secrets.operators)
     expected = list(audit.expected_secret_principals)
     key = "audit.expectedSecretPrincipals" if expected else "secrets.consumers"
     # The provider deploys to one of the allowed accounts: each must give a pattern AuditTrail can build.

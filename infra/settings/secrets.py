@@ -9,20 +9,28 @@ secret's resource policy denies reads to everyone else.
 The app is never a consumer of a self-issued API key: it verifies keys from the SHA-256 digests in their verifier
 records (`securestack/<env>/api-key-verifiers/<name>`) and never holds a key value (`app.verifiesApiKeys` says
 which keys it verifies).
+
+An entry with `issuer: vendor` holds a value an outside vendor issued (StackBE, BareCommerce: `sk_live_...` from
+its dashboard): no rotator can make one, so an operator stages it (`python -m infra.secrets stage`), and
+`rotationDays` is how old it may get before the age alarm. The app may consume a vendor key (ECS injects it into
+`appVariable`, default `<VENDOR>_API_KEY`): it calls the vendor with it. `secrets.operators` are the roles that
+write vendor values, and the only ones.
 """
 from __future__ import annotations
 
 import re
-from typing import Any, ClassVar, Optional
+from typing import Any, ClassVar, Literal, Optional
+from urllib.parse import urlsplit
 
 from pydantic import ConfigDict, Field, PrivateAttr, RootModel, ValidationInfo, field_validator
 
 # The naming and tagging rules are the secrets component's; the settings check them at their config keys.
-from securestack.components.secrets import (DEFAULT_PREVIOUS_GRACE_DAYS, MAX_PREVIOUS_GRACE_DAYS,  # noqa: F401
-                                            MAX_ROTATION_DAYS, SCOPE, SECRET_NAME, SECRET_NAME_MAX, TAG_VALUE_MAX,
-                                            WILDCARD_SCOPE, WILDCARD_SCOPE_TAG, scope_tag)
+from securestack.components.secrets import (DEFAULT_PREVIOUS_GRACE_DAYS, ISSUER_SELF, ISSUER_VENDOR,  # noqa: F401
+                                            MAX_PREVIOUS_GRACE_DAYS, MAX_ROTATION_DAYS, SCOPE, SECRET_NAME,
+                                            SECRET_NAME_MAX, TAG_VALUE_MAX, WILDCARD_SCOPE, WILDCARD_SCOPE_TAG,
+                                            scope_tag)
 
-from .base import CONFIG_NAMESPACE, SettingsModel, unique, unparsed
+from .base import CONFIG_NAMESPACE, SettingsModel, earlier, unique, unparsed
 from .common import Tier
 
 APP_CONSUMER = "app"  # the app service of this stack: internet-facing (behind the load balancer)
@@ -33,6 +41,41 @@ APP_NEVER_HOLDS_A_KEY = (f"'{APP_CONSUMER}' cannot be a consumer of a self-issue
                          "their digests (verifier records) and never holds a key value; list the key under "
                          f"{CONFIG_NAMESPACE}:app.verifiesApiKeys (default: every key) and name its callers "
                          f"(roles under {CONFIG_NAMESPACE}:secrets.consumers) as consumers")
+
+
+# Vendors known to mark their keys' environment in a prefix (the guides: `sk_live_...`, `sk_test_...`).
+VENDORS_WITH_KEY_PREFIXES = ("barecommerce", "stackbe")
+VENDOR_NAME = SECRET_NAME  # a slug: it becomes a tag value and, upper-cased, an environment variable name
+ENVIRONMENT_VARIABLE = re.compile(r"^[A-Z][A-Z0-9_]*$")
+ENVIRONMENT_VARIABLE_MAX = 64
+# What `stage` sends a candidate value to (the guides: every vendor call over HTTPS).
+TEST_URL_MAX = 2048
+Issuer = Literal["self", "vendor"]
+
+
+def vendor_key_prefix(vendor: str, tier: Tier) -> Optional[str]:
+    """The prefix a vendor's keys carry in this tier, for vendors that mark it; None: no prefix to check."""
+    return key_prefix(tier) if vendor in VENDORS_WITH_KEY_PREFIXES else None
+
+
+def default_app_variable(vendor: str) -> str:
+    """The variable the guides keep a vendor's key in: `BARECOMMERCE_API_KEY`, `STACKBE_API_KEY`."""
+    return f"{vendor.upper().replace('-', '_')}_API_KEY"
+
+
+def _checked_test_url(value: str) -> str:
+    problem = "must be an https:// URL with a host (no user, no fragment, no spaces)"
+    if len(value) > TEST_URL_MAX or any(character.isspace() or not character.isprintable() for character in value):
+        raise ValueError(f"{problem}, at most {TEST_URL_MAX} characters")
+    try:
+        parts = urlsplit(value)
+        port = parts.port  # refuses a port that is no number or out of range
+    except ValueError:
+        raise ValueError(problem) from None
+    if parts.scheme != "https" or not parts.hostname or parts.username or parts.password or parts.fragment \
+            or "@" in parts.netloc or port == 0:
+        raise ValueError(problem)
+    return value
 
 
 def _secret_name(value: str) -> str:
@@ -46,27 +89,79 @@ def _consumer_names(values: list[str]) -> list[str]:
     return unique(values, "consumers")
 
 
-class ApiKeySettings(SettingsModel):
-    """One scoped API key: its own secret, rotated by the api-key rotator."""
+def _vendor(value: Optional[str], info: ValidationInfo) -> Optional[str]:
+    """Refused on a self-issued entry (an issuer that did not parse: no rule); required on a vendor-issued one
+    (checked by the section, which knows whether the entry's own value did not parse)."""
+    issuer = earlier(info, "issuer")
+    if issuer == ISSUER_SELF and value is not None:
+        raise ValueError("only with issuer: vendor (a self-issued value comes from its rotator)")
+    if value is not None and (len(value) > SECRET_NAME_MAX or not VENDOR_NAME.match(value)):
+        raise ValueError(f"'{value}' must be 1-{SECRET_NAME_MAX} lowercase letters, digits or single '-'")
+    return value
+
+
+class _IssuedEntry(SettingsModel):
+    """What a key and a webhook secret share: who issues the value."""
+
+    @property
+    def is_vendor(self) -> bool:
+        return getattr(self, "issuer") == ISSUER_VENDOR
+
+
+class ApiKeySettings(_IssuedEntry):
+    """One scoped API key: its own secret, rotated by the api-key rotator (`issuer: self`), or a vendor's key that an
+    operator stages (`issuer: vendor`). Field order matters: the later fields' rules read the earlier ones."""
 
     name: str
+    issuer: Issuer = ISSUER_SELF
+    vendor: Optional[str] = None
     scopes: list[str] = Field(min_length=1)
     consumers: list[str] = []
     # Marks a key for internal tools only: the one kind that may carry the wildcard scope.
     internal: bool = False
+    # Self-issued: days between rotations; vendor-issued: how old the value may get before the age alarm.
     rotation_days: int = Field(MAX_ROTATION_DAYS, ge=1, le=MAX_ROTATION_DAYS)
     previous_grace_days: int = Field(DEFAULT_PREVIOUS_GRACE_DAYS, ge=0, le=MAX_PREVIOUS_GRACE_DAYS)
+    test_url: Optional[str] = None
+    # The variable ECS injects a vendor key the app consumes into (resolved: the default when unset).
+    app_variable: Optional[str] = Field(None, validate_default=True)
     description: Optional[str] = None
 
     _name = field_validator("name")(_secret_name)
     _consumers = field_validator("consumers")(_consumer_names)
+    _vendor = field_validator("vendor")(_vendor)
 
     @field_validator("consumers")
     @classmethod
-    def _not_the_app(cls, consumers: list[str]) -> list[str]:
-        if APP_CONSUMER in consumers:
+    def _not_the_app(cls, consumers: list[str], info: ValidationInfo) -> list[str]:
+        # The app calls a vendor with the vendor's key; it never holds a key it issues and verifies.
+        if APP_CONSUMER in consumers and earlier(info, "issuer") == ISSUER_SELF:
             raise ValueError(APP_NEVER_HOLDS_A_KEY)
         return consumers
+
+    @field_validator("test_url")
+    @classmethod
+    def _test_url(cls, value: Optional[str], info: ValidationInfo) -> Optional[str]:
+        if value is None:
+            return value
+        if earlier(info, "issuer") == ISSUER_SELF:
+            raise ValueError("only with issuer: vendor (a URL of the vendor's that a valid key can GET)")
+        return _checked_test_url(value)
+
+    @field_validator("app_variable")
+    @classmethod
+    def _app_variable(cls, value: Optional[str], info: ValidationInfo) -> Optional[str]:
+        issuer, vendor, consumers = earlier(info, "issuer"), earlier(info, "vendor"), earlier(info, "consumers")
+        injected = issuer == ISSUER_VENDOR and consumers is not None and APP_CONSUMER in consumers
+        if value is None:
+            return default_app_variable(vendor) if injected and vendor is not None else None
+        if issuer is not None and consumers is not None and not injected:
+            raise ValueError(f"only on a vendor-issued key that lists '{APP_CONSUMER}' among its consumers (the "
+                             "variable ECS injects it into)")
+        if len(value) > ENVIRONMENT_VARIABLE_MAX or not ENVIRONMENT_VARIABLE.match(value):
+            raise ValueError(f"'{value}' must be 1-{ENVIRONMENT_VARIABLE_MAX} upper-case letters, digits or '_', "
+                             "starting with a letter")
+        return value
 
     @field_validator("scopes")
     @classmethod
@@ -91,10 +186,14 @@ class ApiKeySettings(SettingsModel):
         return WILDCARD_SCOPE in self.scopes
 
 
-class WebhookSettings(SettingsModel):
-    """One webhook signing secret: its own secret, rotated by the webhook rotator."""
+class WebhookSettings(_IssuedEntry):
+    """One webhook signing secret: its own secret, rotated by the webhook rotator (`issuer: self`: the app signs
+    with it), or a vendor's signing secret an operator stages (`issuer: vendor`: the app verifies the vendor's
+    webhooks with it, accepting the previous value for `previousGraceDays` after a promotion)."""
 
     name: str
+    issuer: Issuer = ISSUER_SELF
+    vendor: Optional[str] = None
     consumers: list[str] = []
     rotation_days: int = Field(MAX_ROTATION_DAYS, ge=1, le=MAX_ROTATION_DAYS)
     previous_grace_days: int = Field(DEFAULT_PREVIOUS_GRACE_DAYS, ge=0, le=MAX_PREVIOUS_GRACE_DAYS)
@@ -102,6 +201,7 @@ class WebhookSettings(SettingsModel):
 
     _name = field_validator("name")(_secret_name)
     _consumers = field_validator("consumers")(_consumer_names)
+    _vendor = field_validator("vendor")(_vendor)
 
     @field_validator("description")
     @classmethod
@@ -153,15 +253,39 @@ class _NamedEntries(RootModel[list[Any]]):  # each subclass declares its entries
     def names(self) -> list[str]:
         return [entry.name for entry in self.root]
 
+    def self_issued(self) -> list[Any]:
+        """The entries whose values their rotator makes."""
+        return [entry for entry in self.root if not entry.is_vendor]
+
+    def vendor_issued(self) -> list[Any]:
+        """The entries whose values an outside vendor issues and an operator stages."""
+        return [entry for entry in self.root if entry.is_vendor]
+
     def by_name(self, name: str) -> Any:
         return next(entry for entry in self.root if entry.name == name)
 
     def cross_section_problems(self, sections: dict[str, Any], context: dict[str, Any]) -> list[tuple[str, str]]:
-        problems = self._duplicate_problems()
+        problems = self._duplicate_problems() + self._vendor_problems(context)
         secrets_settings = sections.get("secrets")
         if secrets_settings is not None:
             problems += self._consumer_problems(secrets_settings, context)
+            problems += self._operator_problems(secrets_settings, context)
         return problems
+
+    def _vendor_problems(self, context: dict[str, Any]) -> list[tuple[str, str]]:
+        return [(self._key(index, "vendor"), "required with issuer: vendor (the vendor that issues the value, e.g. "
+                                             "barecommerce)")
+                for index, entry in enumerate(self.root)
+                if entry.is_vendor and entry.vendor is None and not unparsed(context, self._key(index, "vendor"))]
+
+    def _operator_problems(self, secrets_settings: "SecretsSettings", context: dict[str, Any]
+                           ) -> list[tuple[str, str]]:
+        """A vendor value has no rotator to write it: somebody must be allowed to stage it."""
+        if secrets_settings.operators or unparsed(context, f"{CONFIG_NAMESPACE}:secrets.operators"):
+            return []
+        return [(self._key(index, "issuer"), f"'{entry.name}' is vendor-issued: declare the roles that stage its "
+                                             f"values under {CONFIG_NAMESPACE}:secrets.operators")
+                for index, entry in enumerate(self.root) if entry.is_vendor][:1]
 
     def _key(self, index: int, field: str) -> str:
         """The key path of entry `index` (its place in `root`) as the file has it."""
@@ -211,6 +335,32 @@ class ApiKeysSettings(_NamedEntries):
             if key.wildcard and not key.internal and not unparsed(context, self._key(index, "internal")):
                 problems.append((self._key(index, "scopes"), f"'{key.name}': '*' is allowed only on a key marked "
                                                              "internal: true (internal tools only)"))
+            if key.is_vendor and "previous_grace_days" in key.model_fields_set:
+                problems.append((self._key(index, "previousGraceDays"),
+                                 f"'{key.name}' is vendor-issued: its previous key works until you delete it at the "
+                                 "vendor and retire it (python -m infra.secrets retire), so there is no grace to set"))
+        return problems + self._app_variable_problems(sections.get("app"))
+
+    def injected_variables(self) -> dict[str, str]:
+        """Variable -> key name, for the vendor keys ECS injects into the app."""
+        return {key.app_variable: key.name for key in self.root if key.app_variable is not None}
+
+    def _app_variable_problems(self, app: Any) -> list[tuple[str, str]]:
+        problems = []
+        reserved = {"DB_USERNAME", "DB_PASSWORD"}  # the database login's (settings/app.py DATABASE_LOGIN_VARIABLES)
+        plain = set(getattr(app, "environment", {}) or {})
+        first: dict[str, str] = {}
+        for index, key in enumerate(self.root):
+            variable = key.app_variable
+            if variable is None:
+                continue
+            if variable in first:
+                problems.append((self._key(index, "appVariable"), f"'{variable}' is also the variable of "
+                                                                  f"'{first[variable]}': set appVariable on one"))
+            elif variable in reserved or variable in plain:
+                problems.append((self._key(index, "appVariable"), f"'{variable}' is already one of the app's "
+                                 "variables (the database login or securestack:app.environment)"))
+            first.setdefault(variable, key.name)
         return problems
 
 
@@ -233,14 +383,18 @@ class ConsumerSettings(SettingsModel):
     @field_validator("role_arn")
     @classmethod
     def _role_arn(cls, value: str, info: ValidationInfo) -> str:
-        match = ROLE_ARN.match(value)
-        if not match:
-            raise ValueError(f"'{value}' is not an IAM role ARN (arn:aws:iam::<account>:role/<name>)")
-        accounts = (info.context or {}).get("allowed_account_ids")
-        if accounts and match.group("account") not in accounts:
-            # The secrets key delegates to this account's IAM only: a role elsewhere could never decrypt.
-            raise ValueError(f"role of account {match.group('account')} is outside aws:allowedAccountIds")
-        return value
+        return _checked_role_arn(value, info)
+
+
+def _checked_role_arn(value: str, info: ValidationInfo) -> str:
+    match = ROLE_ARN.match(value)
+    if not match:
+        raise ValueError(f"'{value}' is not an IAM role ARN (arn:aws:iam::<account>:role/<name>)")
+    accounts = (info.context or {}).get("allowed_account_ids")
+    if accounts and match.group("account") not in accounts:
+        # The secrets key delegates to this account's IAM only: a role elsewhere could never decrypt.
+        raise ValueError(f"role of account {match.group('account')} is outside aws:allowedAccountIds")
+    return value
 
 
 class SecretsSettings(SettingsModel):
@@ -257,6 +411,15 @@ class SecretsSettings(SettingsModel):
     # functions cannot starve the rotators.
     rotator_reserved_concurrency: Optional[int] = Field(None, ge=1, le=100)
     rotator_log_level: str = "INFO"
+    # The roles that stage, promote, retire and revoke vendor-issued values: their secrets' only writers.
+    operators: list[str] = []
+
+    @field_validator("operators")
+    @classmethod
+    def _operators(cls, values: list[str], info: ValidationInfo) -> list[str]:
+        for value in values:
+            _checked_role_arn(value, info)
+        return unique(values, "operators")
 
     @field_validator("consumers")
     @classmethod
