@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Optional, Sequence
+from typing import Any, Callable, Mapping, Optional, Sequence, Union
 
 import boto3
 from botocore.config import Config
@@ -185,7 +185,10 @@ class Step:
     does: str
     do: Callable[[], None]
     undo: Optional[Callable[[], None]] = None
-    fix: str = ""
+    fix: Union[str, Callable[[], str]] = ""  # a callable: an undo of several calls says what is left of it
+
+    def fix_command(self) -> str:
+        return self.fix() if callable(self.fix) else self.fix
 
 
 class StepFailed(Exception):
@@ -222,7 +225,7 @@ def _undo(done: list[Step], failure: str) -> None:
             step.undo()
         except AWS_ERRORS as error:
             in_effect = [s for s in reversed(done[:position + 1]) if s.undo is not None]
-            fixes = "; then ".join(s.fix for s in in_effect)
+            fixes = "; then ".join(s.fix_command() for s in in_effect)
             raise Refused(f"{failure}; undoing '{step.does}' failed too ({_problem(error)}): still in effect: "
                           f"{', '.join(repr(s.does) for s in in_effect)}; to put it back run: {fixes}",
                           EXIT_REFUSED_BY_AWS) from None

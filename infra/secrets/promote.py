@@ -88,13 +88,14 @@ class _Promotion:
         self.arn = description["ARN"]
         self.previous = version_with(description, PREVIOUS)
         self.compromised = tags_of(description).get(COMPROMISED_TAG)
+        self.current_restored = False  # the first of the two calls undoing step 1 is done
 
     def stage_steps(self, pending: str, current: Optional[str]) -> list[Step]:
         steps = []
         if current is not None and current != pending:
             steps.append(Step(f"move {CURRENT} to version {pending}", lambda: self._move(CURRENT, pending, current),
-                              lambda: self._restore_current(pending, current), self._restore_current_fix(pending,
-                                                                                                        current)))
+                              lambda: self._restore_current(pending, current),
+                              lambda: self._restore_current_fix(pending, current)))
         steps.append(Step(f"remove {PENDING} from version {pending}", lambda: self._move(PENDING, None, pending),
                           lambda: self._move(PENDING, pending, None), self._fix(PENDING, pending, None)))
         if current is not None and current != pending and self.compromised == current:
@@ -114,10 +115,12 @@ class _Promotion:
     def _restore_current(self, pending: str, current: str) -> None:
         # Moving AWSCURRENT back makes Secrets Manager put AWSPREVIOUS on `pending`: put it back where it was.
         self._move(CURRENT, current, pending)
+        self.current_restored = True
         self._move(PREVIOUS, self.previous, pending)
 
     def _restore_current_fix(self, pending: str, current: str) -> str:
-        return f"{self._fix(CURRENT, current, pending)} && {self._fix(PREVIOUS, self.previous, pending)}"
+        previous_back = self._fix(PREVIOUS, self.previous, pending)
+        return previous_back if self.current_restored else f"{self._fix(CURRENT, current, pending)} && {previous_back}"
 
     def _fix(self, stage: str, to: Optional[str], away_from: Optional[str]) -> str:
         command = (f"aws secretsmanager update-secret-version-stage --region {self.region} --secret-id "

@@ -74,6 +74,7 @@ def _print_vendor_steps(secret: StackSecret, stack: str) -> None:
 def _raise_alarm_now(lambda_client: Any, environment: str) -> None:
     function = f"securestack-{environment}-secret-age"
     try:
+        lambda_client.get_function(FunctionName=function)  # exists? (a stack deployed before the age function)
         lambda_client.invoke(FunctionName=function, InvocationType="Event", Payload=json.dumps({}).encode())
     except AWS_ERRORS as error:
         if error_code(error) == "ResourceNotFoundException":

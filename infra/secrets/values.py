@@ -36,9 +36,12 @@ def shape_problem(value: str, noun: str, prefix: Optional[str], production: bool
     """Why `value` cannot be a vendor-issued `noun`, or None; never includes the value or any part of it."""
     if not value:
         return f"no {noun} given (pipe it on standard input, or type it at the prompt)"
-    if len(value) < MIN_LENGTH or len(value) > MAX_LENGTH:
+    if len(value) > MAX_LENGTH:
+        return (f"the {noun} is longer than {MAX_LENGTH} characters: a vendor-issued value is {MIN_LENGTH} to "
+                f"{MAX_LENGTH} (a file instead of the value?)")
+    if len(value) < MIN_LENGTH:
         return (f"the {noun} is {len(value)} characters long: a vendor-issued value is {MIN_LENGTH} to {MAX_LENGTH} "
-                "(a truncated paste, or a file instead of the value?)")
+                "(a truncated paste, or the key's name instead of the key?)")
     if any(ord(character) not in PRINTABLE for character in value):
         return (f"the {noun} contains whitespace, control or non-ASCII characters: a vendor-issued value is printable "
                 "ASCII only (a stray space or line break in the paste?)")

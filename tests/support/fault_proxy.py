@@ -61,7 +61,9 @@ class FaultProxy:
 
     def _fault_for(self, name: str) -> Optional[Fault]:
         with self._lock:
-            return next((fault for fault in self.faults if fault.target == name and fault.hits()), None)
+            # Every matching fault counts the request (each its own nth), the first that hits answers it.
+            hits = [fault for fault in self.faults if fault.target == name and fault.hits()]
+            return hits[0] if hits else None
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         proxy = self
