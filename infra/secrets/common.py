@@ -107,7 +107,9 @@ def aws_client(settings: StackSettings, service: str, region: Optional[str], end
         session = boto3.Session(region_name=region or settings.region)
         credentials = session.get_credentials()
         if credentials is not None:
-            return session.client(service, endpoint_url=endpoint_url, config=CLIENT_CONFIG)
+            # Any service by name: boto3-stubs types a client per literal service name (infra/verify.py does so too).
+            make_client: Callable[..., Any] = session.client
+            return make_client(service, endpoint_url=endpoint_url, config=CLIENT_CONFIG)
     except (BotoCoreError, ValueError) as error:  # a missing profile, a bad endpoint URL, a credential provider
         raise Refused(f"cannot set up AWS access: {' '.join(str(error).split())}") from None
     raise Refused("no AWS credentials found (boto3's default chain: environment, profile, SSO, web identity, "

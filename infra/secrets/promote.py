@@ -179,7 +179,7 @@ class _Deployment:
     def _redeploy(self) -> None:
         service = self.ecs.update_service(cluster=self.cluster, service=self.service,
                                           forceNewDeployment=True)["service"]
-        primary = [d for d in service.get("deployments", []) if d.get("status") == "PRIMARY"]
+        primary: list[dict[str, Any]] = [d for d in service.get("deployments", []) if d.get("status") == "PRIMARY"]
         self.deployment_id = primary[0].get("id") if primary else None
 
     def _redeploy_again(self) -> None:
@@ -196,7 +196,7 @@ class _Deployment:
                 raise StepFailed(f"the service is no longer active ({reasons or 'not ACTIVE'})")
             state = services[0]
             deployments = state.get("deployments", [])
-            primary = next((d for d in deployments if d.get("status") == "PRIMARY"), {})
+            primary: dict[str, Any] = next((d for d in deployments if d.get("status") == "PRIMARY"), {})
             if primary.get("rolloutState") == "FAILED":
                 raise StepFailed(f"the new deployment failed: {cli.one_line(primary.get('rolloutStateReason', ''))}")
             running, desired = state.get("runningCount"), state.get("desiredCount")
