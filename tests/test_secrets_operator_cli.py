@@ -245,7 +245,7 @@ def test_an_exposure_revoke_then_replace_clears_the_mark(aws, secrets_cli, vendo
     assert dict(state(aws, arn)[1])["securestack:compromised"] == current
     assert "create a new API key with the same scopes (orders:read) in barecommerce's dashboard" in result.stdout
     assert "CompromisedSecrets alarm stays raised until a new value is promoted" in result.stdout
-    assert f"started {AGE_FUNCTION}" in result.stdout
+    assert f"started {AGE_FUNCTION}, so the CompromisedSecrets alarm raises within minutes" in result.stdout
 
     replacement = leak_guard.register(vendor_server.issue())
     assert secrets_cli("stage", "dev", "barecommerce", stdin=replacement).returncode == 0  # allowed while marked
@@ -254,6 +254,7 @@ def test_an_exposure_revoke_then_replace_clears_the_mark(aws, secrets_cli, vendo
     assert result.returncode == 0, result.stderr
     assert "securestack:compromised" not in dict(state(aws, arn)[1])
     assert current_value(aws, arn) == replacement
+    assert f"started {AGE_FUNCTION}, so the CompromisedSecrets alarm clears within minutes" in result.stdout
 
 
 def test_revoke_invokes_the_age_function_asynchronously(aws, secrets_cli, fault_proxy, vendor_server, leak_guard):

@@ -3,6 +3,7 @@ step/undo runner for the commands that change several things in turn."""
 from __future__ import annotations
 
 import argparse
+import sys
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Optional, Sequence, Union
 
@@ -165,6 +166,25 @@ def describe(client: Any, secret: StackSecret, region: str) -> dict[str, Any]:
         raise Refused(f"secret {secret.secret_name} is tagged {ISSUER_TAG}={tags.get(ISSUER_TAG)!r} but the stack "
                       f"says '{secret.entry}' is vendor-issued: run `pulumi up` first")
     return description
+
+
+def start_age_function(lambda_client: Any, environment: str, alarm_change: str) -> None:
+    """Invokes the stack's age function (`securestack-<env>-secret-age`) asynchronously (InvocationType=Event), so
+    the CompromisedSecrets alarm `alarm_change`s ("raises", "clears") now rather than at its next daily run. Its
+    absence is a note, its failure a warning on stderr: the mark itself is what matters, and it is set."""
+    function = f"securestack-{environment}-secret-age"
+    try:
+        lambda_client.get_function(FunctionName=function)  # exists? (a stack deployed before the age function)
+        lambda_client.invoke(FunctionName=function, InvocationType="Event", Payload=b"{}")
+    except AWS_ERRORS as error:
+        if error_code(error) == "ResourceNotFoundException":
+            print(f"note: no age function {function} here: the alarm {alarm_change} once the stack's age function "
+                  "runs")
+        else:
+            print(f"warning: could not start {function} now ({aws_problem(error)}): the alarm {alarm_change} at its "
+                  "next daily run", file=sys.stderr)
+        return
+    print(f"started {function}, so the CompromisedSecrets alarm {alarm_change} within minutes")
 
 
 def version_with(description: Mapping[str, Any], stage: str) -> Optional[str]:

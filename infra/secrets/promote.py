@@ -13,7 +13,8 @@ Steps, each undone (newest first) when a later one fails, so the stages are as t
    `services_stable` waiter (one deployment, runningCount == desiredCount), on the deployment step 4 started, and a
    deployment whose rolloutState is FAILED (the ECS circuit breaker) fails at once.
 
-Then it prints the checklist: verify the app with the new value, delete the old one in the vendor's dashboard,
+Then it prints the checklist (and, when it removed the compromised mark, starts the age function so the
+CompromisedSecrets alarm clears now): verify the app with the new value, delete the old one in the vendor's dashboard,
 `retire`. The first value staged is already AWSCURRENT (Secrets Manager makes a first version current), so for it
 only steps 2 to 5 run, and a service that does not exist yet (the stack creates the app once its keys have a value)
 is a reminder to run `pulumi up` again. It never reads a value.
@@ -29,7 +30,7 @@ from securestack.infra.secrets.common import (AWS_ERRORS, COMPROMISED_TAG, CURRE
                                               PENDING, PREVIOUS, Refused, StackSecret, Step, StepFailed,
                                               add_aws_options, add_stack_arguments, aws_client, aws_exit_code,
                                               aws_problem, describe, find_vendor_secret, load_settings, run_steps,
-                                              tags_of, version_with)
+                                              start_age_function, tags_of, version_with)
 
 NAME = "promote"
 DEFAULT_WAIT_SECONDS = 900
@@ -77,6 +78,9 @@ def run(args: argparse.Namespace) -> int:
                           f"{region}: deploy it first; nothing changed")
     run_steps(f"promote of {secret.secret_name}", steps)
     _report(secret, args, region, pending, current, service, redeployed)
+    if promotion.unmarks(pending, current):
+        start_age_function(aws_client(settings, "lambda", args.region, args.endpoint_url), settings.environment,
+                           "clears")
     return EXIT_OK
 
 
@@ -90,6 +94,10 @@ class _Promotion:
         self.compromised = tags_of(description).get(COMPROMISED_TAG)
         self.current_restored = False  # the first of the two calls undoing step 1 is done
 
+    def unmarks(self, pending: str, current: Optional[str]) -> bool:
+        """Whether promoting removes the compromised mark (step 3): it names the value being replaced."""
+        return current is not None and current != pending and self.compromised == current
+
     def stage_steps(self, pending: str, current: Optional[str]) -> list[Step]:
         steps = []
         if current is not None and current != pending:
@@ -98,7 +106,7 @@ class _Promotion:
                               lambda: self._restore_current_fix(pending, current)))
         steps.append(Step(f"remove {PENDING} from version {pending}", lambda: self._move(PENDING, None, pending),
                           lambda: self._move(PENDING, pending, None), self._fix(PENDING, pending, None)))
-        if current is not None and current != pending and self.compromised == current:
+        if self.unmarks(pending, current):
             steps.append(Step(f"remove tag {COMPROMISED_TAG}", self._untag, self._tag,
                               f"aws secretsmanager tag-resource --region {self.region} --secret-id "
                               f"{self.secret.secret_name} --tags Key={COMPROMISED_TAG},Value={current}"))

@@ -11,15 +11,13 @@ It never reads a value.
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 from typing import Any
 
 from securestack.infra.secrets import rotate
 from securestack.infra.secrets.common import (AWS_ERRORS, COMPROMISED_TAG, CURRENT, EXIT_OK, KIND_API_KEY, Refused,
                                               StackSecret, add_aws_options, add_stack_arguments, aws_client,
-                                              aws_exit_code, aws_problem, describe, error_code, find_secret,
-                                              load_settings, tags_of, version_with)
+                                              aws_exit_code, aws_problem, describe, find_secret, load_settings,
+                                              start_age_function, tags_of, version_with)
 
 NAME = "revoke"
 
@@ -54,7 +52,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"{secret.secret_name} ({region}): version {current} {'was already' if marked else 'is now'} marked "
           f"compromised (tag {COMPROMISED_TAG})")
     _print_vendor_steps(secret, args.stack)
-    _raise_alarm_now(aws_client(settings, "lambda", args.region, args.endpoint_url), settings.environment)
+    start_age_function(aws_client(settings, "lambda", args.region, args.endpoint_url), settings.environment,
+                       "raises")
     return EXIT_OK
 
 
@@ -69,18 +68,3 @@ def _print_vendor_steps(secret: StackSecret, stack: str) -> None:
     print(f"  4. delete the exposed {secret.noun} in {entry.vendor}'s dashboard")
     print(f"  5. python -m infra.secrets retire {stack} {secret.entry}")
     print("the CompromisedSecrets alarm stays raised until a new value is promoted (step 3)")
-
-
-def _raise_alarm_now(lambda_client: Any, environment: str) -> None:
-    function = f"securestack-{environment}-secret-age"
-    try:
-        lambda_client.get_function(FunctionName=function)  # exists? (a stack deployed before the age function)
-        lambda_client.invoke(FunctionName=function, InvocationType="Event", Payload=json.dumps({}).encode())
-    except AWS_ERRORS as error:
-        if error_code(error) == "ResourceNotFoundException":
-            print(f"note: no age function {function} here: the alarm raises once the stack's age function runs")
-        else:
-            print(f"warning: could not start {function} now ({aws_problem(error)}): the alarm raises at its next "
-                  "daily run", file=sys.stderr)
-        return
-    print(f"started {function}, so the CompromisedSecrets alarm raises within minutes")
