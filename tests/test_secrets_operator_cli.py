@@ -26,7 +26,7 @@ import yaml
 
 from tests.support.fault_proxy import RETRIED_ATTEMPTS, fault_proxy  # noqa: F401 (fixture)
 from tests.support.moto_server import moto_url, reset_account  # noqa: F401 (fixture)
-from tests.support.operator_cli import credentials_env, run_secrets_cli
+from tests.support.operator_cli import credentials_env, run_at_terminal, run_secrets_cli
 from tests.support.project_copy import copy_project, importable_copy
 from tests.support.vendor_server import VendorServer, vendor_server  # noqa: F401 (fixture)
 
@@ -635,6 +635,50 @@ def test_the_value_is_never_taken_from_argv(aws, secrets_cli):
 
 
 # ---------------------------------------------------------------------------------------------------------------
+# At a terminal: the no-echo prompt, the confirmation
+# ---------------------------------------------------------------------------------------------------------------
+
+@pytest.fixture
+def at_terminal(project, fault_proxy, leak_guard):
+    def run(*args, answers):
+        env = {"PYTHONPATH": project.python_path, "SSL_CERT_FILE": project.ca_file}
+        code, shown = run_at_terminal(project.root, args, fault_proxy.url, answers, extra_env=env)
+        leak_guard.observe(f"the terminal of {' '.join(args)}", shown)
+        return code, shown
+    return run
+
+
+def test_stage_at_a_terminal_asks_twice_without_echo(aws, at_terminal, vendor_server, leak_guard):
+    arn = deployed(aws)
+    key = leak_guard.register(vendor_server.issue())  # the guard fails the test if the terminal ever showed it
+    code, shown = at_terminal("stage", "dev", "barecommerce",
+                              answers=[("new API key (not shown): ", key), ("the same API key again: ", key)])
+    assert code == 0, shown
+    assert "staged a new value of securestack/dev/api-keys/barecommerce" in shown
+    assert current_value(aws, arn) == key
+
+
+def test_stage_at_a_terminal_refuses_two_different_entries(aws, at_terminal, vendor_server, leak_guard):
+    arn = deployed(aws)
+    before = state(aws, arn)
+    first, second = leak_guard.register(vendor_server.issue()), leak_guard.register(vendor_server.issue())
+    code, shown = at_terminal("stage", "dev", "barecommerce",
+                              answers=[("new API key (not shown): ", first), ("the same API key again: ", second)])
+    assert code == 2 and "error: the two entries of the API key differ: nothing staged" in shown, shown
+    assert state(aws, arn) == before
+
+
+@pytest.mark.parametrize("answer,code", [("y", 0), ("n", 2)])
+def test_retire_at_a_terminal_asks_for_confirmation(aws, at_terminal, vendor_server, leak_guard, answer, code):
+    keys = promoted(aws, vendor_server, leak_guard)
+    exit_code, shown = at_terminal("retire", "dev", "barecommerce",
+                                   answers=[(f"is the old API key (version {keys.old}) deleted in barecommerce's "
+                                             "dashboard? [y/N] ", answer)])
+    assert exit_code == code, shown
+    assert (version_of(aws, keys.arn, "AWSPREVIOUS") is None) == (answer == "y")
+
+
+# ---------------------------------------------------------------------------------------------------------------
 # The parts on their own: the prompt, the step runner
 # ---------------------------------------------------------------------------------------------------------------
 
@@ -679,3 +723,31 @@ def test_the_step_runner_undoes_newest_first_and_names_the_failed_step():
     with pytest.raises(Refused, match="failed at 'four' .AccessDeniedException: no.; the steps before it were undone"):
         run_steps("test", steps)
     assert log == ["do one", "do two", "do three", "undo three", "undo one"]
+
+
+def test_ctrl_c_at_a_step_undoes_the_steps_before_it():
+    from securestack.components.cli import EXIT_INTERRUPTED
+    from securestack.infra.secrets.common import Refused, Step, run_steps
+
+    log: list[str] = []
+
+    def interrupted() -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(Refused, match="interrupted at 'wait'; the steps before it were undone") as refusal:
+        run_steps("test", [Step("move", lambda: log.append("do"), lambda: log.append("undo"), "fix"),
+                           Step("wait", interrupted)])
+    assert refusal.value.exit_code == EXIT_INTERRUPTED and log == ["do", "undo"]
+
+
+def test_the_leak_guard_finds_a_value_or_a_piece_of_it_and_never_quotes_it():
+    from tests.support.leaks import LeakGuard
+
+    guard = LeakGuard()
+    value = guard.register("sk_test_" + "q1w2e3r4t5y6u7i8o9p0" * 2)
+    guard.observe("stderr of stage", f"error: the key {value[20:32]}... is wrong")
+    guard.observe("stdout of status", "nothing to see")
+    found = guard.leaks([("the test's logs", "the whole " + value)])
+    assert found == ["registered value #1 in stderr of stage", "registered value #1 in the test's logs"]
+    assert not any(value[8:20] in line for line in found)
+    assert LeakGuard(values=[value]).leaks([("stdout", "sk_test_ is the prefix, 44 characters")]) == []

@@ -229,10 +229,14 @@ def run_steps(what: str, steps: Sequence[Step]) -> None:
     for step in steps:
         try:
             step.do()
-        except (*AWS_ERRORS, StepFailed) as error:
-            failure = f"{what} failed at '{step.does}' ({_problem(error)})"
+        except (*AWS_ERRORS, StepFailed, KeyboardInterrupt) as error:
+            # Ctrl-C too: an operator who gives up (say, on a long wait) gets the stages back as they were.
+            interrupted = isinstance(error, KeyboardInterrupt)
+            failure = f"{what} {'interrupted' if interrupted else 'failed'} at '{step.does}'" + (
+                "" if interrupted else f" ({_problem(error)})")
             _undo(done, failure)
-            code = error.exit_code if isinstance(error, StepFailed) else aws_exit_code(error)
+            code = (cli.EXIT_INTERRUPTED if interrupted else error.exit_code if isinstance(error, StepFailed)
+                    else aws_exit_code(error))
             undone = "; the steps before it were undone, so nothing changed" if done else "; nothing changed"
             raise Refused(failure + undone, code) from None
         done.append(step)

@@ -63,6 +63,10 @@ def run(args: argparse.Namespace) -> int:
     if pending is None:
         raise Refused(f"{secret.secret_name} has no staged value ({PENDING}): run `python -m infra.secrets stage "
                       f"{args.stack} {args.name}` first")
+    if current is None:
+        # Secrets Manager makes a first version AWSCURRENT and never lets AWSCURRENT be removed, only moved.
+        raise Refused(f"{secret.secret_name} has a staged value but no {CURRENT} version, a state Secrets Manager "
+                      "does not leave: inspect it with `aws secretsmanager describe-secret`; nothing changed")
     promotion = _Promotion(client, secret, description, region)
     steps = promotion.stage_steps(pending, current)
     service = _service_of(description, secret)
