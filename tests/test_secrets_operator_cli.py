@@ -17,7 +17,6 @@ from __future__ import annotations
 import io
 import json
 import zipfile
-from pathlib import Path
 from types import SimpleNamespace
 
 import boto3

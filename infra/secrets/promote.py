@@ -31,6 +31,7 @@ from securestack.infra.secrets.common import (AWS_ERRORS, COMPROMISED_TAG, CURRE
                                               add_aws_options, add_stack_arguments, aws_client, aws_exit_code,
                                               aws_problem, describe, find_vendor_secret, load_settings, run_steps,
                                               start_age_function, tags_of, version_with)
+from securestack.infra.settings import StackSettings
 
 NAME = "promote"
 DEFAULT_WAIT_SECONDS = 900
@@ -68,18 +69,9 @@ def run(args: argparse.Namespace) -> int:
         raise Refused(f"{secret.secret_name} has a staged value but no {CURRENT} version, a state Secrets Manager "
                       "does not leave: inspect it with `aws secretsmanager describe-secret`; nothing changed")
     promotion = _Promotion(client, secret, description, region)
-    steps = promotion.stage_steps(pending, current)
     service = _service_of(description, secret)
-    redeployed = None
-    if service is not None:
-        ecs = aws_client(settings, "ecs", args.region, args.endpoint_url)
-        deployment = _Deployment(ecs, *service, args.wait_seconds)
-        if deployment.exists():
-            steps += deployment.steps()
-            redeployed = deployment
-        elif pending != current:
-            raise Refused(f"the app's service {service[0]}/{service[1]} (tag {ECS_SERVICE_TAG}) is not running in "
-                          f"{region}: deploy it first; nothing changed")
+    redeployed = _deployment(settings, args, service, region, first_value=pending == current)
+    steps = promotion.stage_steps(pending, current) + (redeployed.steps() if redeployed else [])
     run_steps(f"promote of {secret.secret_name}", steps)
     _report(secret, args, region, pending, current, service, redeployed)
     if promotion.unmarks(pending, current):
@@ -98,13 +90,13 @@ class _Promotion:
         self.compromised = tags_of(description).get(COMPROMISED_TAG)
         self.current_restored = False  # the first of the two calls undoing step 1 is done
 
-    def unmarks(self, pending: str, current: Optional[str]) -> bool:
+    def unmarks(self, pending: str, current: str) -> bool:
         """Whether promoting removes the compromised mark (step 3): it names the value being replaced."""
-        return current is not None and current != pending and self.compromised == current
+        return current != pending and self.compromised == current
 
-    def stage_steps(self, pending: str, current: Optional[str]) -> list[Step]:
+    def stage_steps(self, pending: str, current: str) -> list[Step]:
         steps = []
-        if current is not None and current != pending:
+        if current != pending:
             steps.append(Step(f"move {CURRENT} to version {pending}", lambda: self._move(CURRENT, pending, current),
                               lambda: self._restore_current(pending, current),
                               lambda: self._restore_current_fix(pending, current)))
@@ -148,6 +140,21 @@ class _Promotion:
 
     def _tag(self) -> None:
         self.client.tag_resource(SecretId=self.arn, Tags=[{"Key": COMPROMISED_TAG, "Value": self.compromised}])
+
+
+def _deployment(settings: StackSettings, args: argparse.Namespace, service: Optional[tuple[str, str]], region: str,
+                first_value: bool) -> Optional["_Deployment"]:
+    """The redeploy of the app's service, when the secret names one that runs. For a first value the app may not
+    exist yet (the stack creates it once its keys have a value); for any later one it must."""
+    if service is None:
+        return None
+    deployment = _Deployment(aws_client(settings, "ecs", args.region, args.endpoint_url), *service, args.wait_seconds)
+    if deployment.exists():
+        return deployment
+    if first_value:
+        return None
+    raise Refused(f"the app's service {service[0]}/{service[1]} (tag {ECS_SERVICE_TAG}) is not running in {region}: "
+                  "deploy it first; nothing changed")
 
 
 def _service_of(description: dict[str, Any], secret: StackSecret) -> Optional[tuple[str, str]]:
@@ -223,9 +230,9 @@ class _Deployment:
             time.sleep(min(POLL_SECONDS, remaining))
 
 
-def _report(secret: StackSecret, args: argparse.Namespace, region: str, pending: str, current: Optional[str],
+def _report(secret: StackSecret, args: argparse.Namespace, region: str, pending: str, current: str,
             service: Optional[tuple[str, str]], redeployed: Optional[_Deployment]) -> None:
-    if current is None or current == pending:
+    if current == pending:
         print(f"{secret.secret_name} ({region}): version {pending}, its first value, is {CURRENT}")
     else:
         print(f"promoted {secret.secret_name} ({region}): version {pending} is {CURRENT}; the old value (version "
@@ -238,6 +245,6 @@ def _report(secret: StackSecret, args: argparse.Namespace, region: str, pending:
     vendor = secret.settings.vendor
     print("checklist:")
     print(f"  1. verify the app works with the new {secret.noun} (a request that calls {vendor}, its logs)")
-    if current is not None and current != pending:
+    if current != pending:
         print(f"  2. delete (or expire) the old {secret.noun} in {vendor}'s dashboard")
         print(f"  3. python -m infra.secrets retire {args.stack} {args.name}")
