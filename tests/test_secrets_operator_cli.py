@@ -285,6 +285,16 @@ def test_revoke_when_the_age_function_fails_is_a_warning(aws, secrets_cli, fault
     assert dict(state(aws, arn)[1])["securestack:compromised"] == current
 
 
+def test_a_refused_revoke_marks_nothing_and_starts_nothing(aws, secrets_cli, fault_proxy, vendor_server, leak_guard):
+    arn = deployed(aws)
+    with_value(aws, arn, leak_guard.register(vendor_server.issue()))
+    lambda_function(aws, AGE_FUNCTION)
+    before = state(aws, arn)
+    fault_proxy.fail(TAG)
+    assert_refused(secrets_cli("revoke", "dev", "barecommerce"), "AccessDeniedException", "not marked", code=1)
+    assert state(aws, arn) == before and INVOKE_AGE not in fault_proxy.names()
+
+
 def test_revoke_of_a_self_issued_key_rotates_it_revoking_the_previous_value(aws, secrets_cli, leak_guard):
     name = "securestack/dev/api-keys/checkout"
     arn = aws.sm.create_secret(Name=name, SecretString=json.dumps({"key": leak_guard.register("sk_test_" + "s" * 43)}),

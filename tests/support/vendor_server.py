@@ -19,6 +19,7 @@ from typing import Iterator
 
 import pytest
 
+# cryptography is a dependency of moto, which every test using this server needs anyway (so no openssl fallback).
 x509 = pytest.importorskip("cryptography.x509", reason="cryptography is not installed")
 from cryptography.hazmat.primitives import hashes, serialization  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric import ec  # noqa: E402
