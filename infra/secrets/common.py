@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Optional, Sequence, Union
+from typing import Any, Callable, Mapping, NoReturn, Optional, Sequence, Union
 
 import boto3
 from botocore.config import Config
@@ -229,17 +229,20 @@ def run_steps(what: str, steps: Sequence[Step]) -> None:
     for step in steps:
         try:
             step.do()
-        except (*AWS_ERRORS, StepFailed, KeyboardInterrupt) as error:
+        except KeyboardInterrupt:
             # Ctrl-C too: an operator who gives up (say, on a long wait) gets the stages back as they were.
-            interrupted = isinstance(error, KeyboardInterrupt)
-            failure = f"{what} {'interrupted' if interrupted else 'failed'} at '{step.does}'" + (
-                "" if interrupted else f" ({_problem(error)})")
-            _undo(done, failure)
-            code = (cli.EXIT_INTERRUPTED if interrupted else error.exit_code if isinstance(error, StepFailed)
-                    else aws_exit_code(error))
-            undone = "; the steps before it were undone, so nothing changed" if done else "; nothing changed"
-            raise Refused(failure + undone, code) from None
+            _give_back(done, f"{what} interrupted at '{step.does}'", cli.EXIT_INTERRUPTED)
+        except (*AWS_ERRORS, StepFailed) as error:
+            code = error.exit_code if isinstance(error, StepFailed) else aws_exit_code(error)
+            _give_back(done, f"{what} failed at '{step.does}' ({_problem(error)})", code)
         done.append(step)
+
+
+def _give_back(done: list[Step], failure: str, code: int) -> NoReturn:
+    """Undoes `done` (newest first) and raises the one line saying so."""
+    _undo(done, failure)
+    undone = "; the steps before it were undone, so nothing changed" if done else "; nothing changed"
+    raise Refused(failure + undone, code) from None
 
 
 def _undo(done: list[Step], failure: str) -> None:
