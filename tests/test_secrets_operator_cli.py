@@ -715,6 +715,15 @@ def test_standard_input_loses_only_its_final_line_break():
     assert read_value("API key", io.StringIO("abc\n\n")) == "abc\n"  # then refused: a line break is whitespace
 
 
+def test_bytes_that_are_not_utf8_are_refused_as_non_ascii_without_an_error_quoting_them():
+    from securestack.infra.secrets.values import read_value, shape_problem
+
+    value = read_value("API key", io.TextIOWrapper(io.BytesIO(b"sk_test_" + b"r" * 20 + b"\xe9" + b"s" * 20)))
+    assert shape_problem(value, "API key", "sk_test_", False) == (
+        "the API key contains whitespace, control or non-ASCII characters: a vendor-issued value is printable ASCII "
+        "only (a stray space or line break in the paste?)")
+
+
 def test_the_step_runner_undoes_newest_first_and_names_the_failed_step():
     from botocore.exceptions import ClientError
 

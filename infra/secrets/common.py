@@ -12,6 +12,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from securestack.components import cli
+from securestack.components.secrets import ISSUER_VENDOR
 from securestack.infra.settings import StackSettings
 from securestack.infra.verify import UnusableInput, load_expectations
 
@@ -24,7 +25,6 @@ CLIENT_CONFIG = Config(connect_timeout=5, read_timeout=20, retries={"total_max_a
 CURRENT, PENDING, PREVIOUS = "AWSCURRENT", "AWSPENDING", "AWSPREVIOUS"
 KIND_TAG, ISSUER_TAG, COMPROMISED_TAG = "securestack:kind", "securestack:issuer", "securestack:compromised"
 ECS_SERVICE_TAG = "securestack:ecs-service"
-ISSUER_SELF, ISSUER_VENDOR = "self", "vendor"
 AWS_ERRORS = (ClientError, BotoCoreError)
 
 
@@ -46,7 +46,7 @@ class StackSecret:
 
     @property
     def is_vendor(self) -> bool:
-        return getattr(self.settings, "issuer", ISSUER_SELF) == ISSUER_VENDOR
+        return bool(self.settings is not None and self.settings.is_vendor)
 
     @property
     def noun(self) -> str:

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from typing import Any, Optional
 
-from securestack.infra.secrets.common import (AWS_ERRORS, COMPROMISED_TAG, CURRENT, EXIT_OK, ISSUER_SELF, PENDING,
+from securestack.infra.secrets.common import (AWS_ERRORS, COMPROMISED_TAG, CURRENT, EXIT_OK, PENDING,
                                               PREVIOUS, Refused, StackSecret, add_aws_options, aws_exit_code,
                                               aws_problem, error_code, load_settings, secretsmanager, stack_secrets,
                                               tags_of, version_with)
@@ -62,9 +62,8 @@ def run(args: argparse.Namespace) -> int:
 
 def _status(client: Any, secret: StackSecret, now: datetime) -> SecretStatus:
     entry = secret.settings
-    base = dict(name=secret.entry, kind=secret.kind, issuer=getattr(entry, "issuer", ISSUER_SELF),
-                vendor=getattr(entry, "vendor", None), secret_name=secret.secret_name,
-                rotation_days=entry.rotation_days)
+    base = dict(name=secret.entry, kind=secret.kind, issuer=entry.issuer, vendor=entry.vendor,
+                secret_name=secret.secret_name, rotation_days=entry.rotation_days)
     try:
         description = client.describe_secret(SecretId=secret.secret_name)
         created = _current_created(client, description["ARN"])

@@ -24,12 +24,22 @@ def read_value(noun: str, stdin: TextIO = sys.stdin, prompt: Callable[[str], str
     """The value from stdin when it is not a terminal (one line; its trailing newline dropped), else from a
     no-echo prompt asked twice (a typo in a hidden entry cannot be seen)."""
     if not stdin.isatty():
-        text = stdin.read(MAX_LENGTH + 3)  # enough to tell "too long" without reading a whole file
+        text = _read_text(stdin, MAX_LENGTH + 3)  # enough to tell "too long" without reading a whole file
         return text[:-2] if text.endswith("\r\n") else text[:-1] if text.endswith("\n") else text
     first = prompt(f"new {noun} (not shown): ")
     if prompt(f"the same {noun} again: ") != first:
         raise Refused(f"the two entries of the {noun} differ: nothing staged, run the command again")
     return first
+
+
+def _read_text(stdin: TextIO, limit: int) -> str:
+    """Bytes that are not UTF-8 become U+FFFD, which the shape check refuses as non-ASCII: decoding them strictly
+    would fail with an error quoting the offending byte of the value."""
+    binary = getattr(stdin, "buffer", None)
+    if binary is None:
+        return stdin.read(limit)
+    data: bytes = binary.read(limit)
+    return data.decode("utf-8", errors="replace")
 
 
 def shape_problem(value: str, noun: str, prefix: Optional[str], production: bool) -> Optional[str]:
