@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from .rotation import RedeployedService, RotationFunction, RotationFunctionArgs, RotatorDatabaseAccess
     from .secrets import (ApiKey, DatabaseUserSecret, DatabaseUserSecretArgs, RotatedSecrets, ScopedApiKeys,
                           ScopedApiKeysArgs, SecretStoreArgs, Webhook, WebhookSecrets, WebhookSecretsArgs)
+    from .vendor_secrets import VendorApiKey, VendorSecrets, VendorSecretsArgs, VendorWebhook
 
 # Exported name -> the module of this package that defines it.
 _EXPORTS = {
@@ -46,6 +47,8 @@ _EXPORTS = {
     "ApiKey": "secrets", "DatabaseUserSecret": "secrets", "DatabaseUserSecretArgs": "secrets",
     "RotatedSecrets": "secrets", "ScopedApiKeys": "secrets", "ScopedApiKeysArgs": "secrets",
     "SecretStoreArgs": "secrets", "Webhook": "secrets", "WebhookSecrets": "secrets", "WebhookSecretsArgs": "secrets",
+    "VendorApiKey": "vendor_secrets", "VendorSecrets": "vendor_secrets", "VendorSecretsArgs": "vendor_secrets",
+    "VendorWebhook": "vendor_secrets",
 }
 __all__ = sorted(_EXPORTS)
 

@@ -1,12 +1,14 @@
 """AppService: the app on ECS Fargate behind the load balancer; what it injects by reference, what it reads itself.
 
 Two roles, two kinds of secret access:
-- the execution role (the ECS agent) injects the database login by `<secret ARN>:<json key>::` when a task starts,
-  so no value appears in code, config, state or outputs. After that secret's rotation its rotator forces a new
+- the execution role (the ECS agent) injects the database login, and the vendor-issued API keys the app calls its
+  vendors with, by `<secret ARN>:<json key>::` when a task starts, so no value appears in code, config, state or
+  outputs. After that secret's rotation its rotator forces a new
   deployment (tag `securestack:ecs-service`); the circuit breaker rolls back one that does not become healthy.
 - the task role (the app's code, through `securestack_runtime`) reads at run time exactly the verifier records of
   the API keys it verifies (digests, never a key value), finds them from DescribeSecret on those keys (never
-  GetSecretValue), and reads the webhook secrets it signs with. It gets their ARNs as configuration
+  GetSecretValue), reads the webhook secrets it signs with, and the vendor-issued webhook secrets it verifies a
+  vendor's webhooks with (SECURESTACK_VENDOR_WEBHOOK_SECRETS). It gets their ARNs as configuration
   (SECURESTACK_API_KEY_VERIFIERS, SECURESTACK_WEBHOOK_SECRETS), so a rotation needs no redeploy: the library
   reloads on a timer and once on a miss.
 """
@@ -111,10 +113,14 @@ class RuntimeSecretAccess:
     """Their verifier records: GetSecretValue (digests only). Default none."""
     signing_secret_arns: list[pulumi.Input[str]] = field(default_factory=list)
     """Webhook secrets it signs with: GetSecretValue (HMAC needs the value). Default none."""
+    verified_webhook_arns: list[pulumi.Input[str]] = field(default_factory=list)
+    """Vendor-issued webhook secrets it verifies the vendor's webhooks with: GetSecretValue (current, pending and
+    previous), DescribeSecret (their stages and grace tag) and ListSecretVersionIds (when current was created, which
+    starts the previous value's grace), what securestack_runtime's WebhookVerifier calls. Default none."""
 
     @property
     def reads(self) -> list[pulumi.Input[str]]:
-        return [*self.verifier_record_arns, *self.signing_secret_arns]
+        return [*self.verifier_record_arns, *self.signing_secret_arns, *self.verified_webhook_arns]
 
 
 @dataclass
@@ -285,6 +291,11 @@ class AppService(pulumi.ComponentResource):
             statements.append({"Sid": "ReadWebhookSigningSecrets", "Effect": "Allow",
                                "Action": "secretsmanager:GetSecretValue",
                                "Resource": list(access.signing_secret_arns)})
+        if access.verified_webhook_arns:
+            statements.append({"Sid": "VerifyVendorWebhooks", "Effect": "Allow",
+                               "Action": ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret",
+                                          "secretsmanager:ListSecretVersionIds"],
+                               "Resource": list(access.verified_webhook_arns)})
         if access.reads:
             statements.append(self._secrets_key_statement())
         return statements

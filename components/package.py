@@ -44,6 +44,7 @@ from .load_balancer import TlsLoadBalancer
 from .network import Network
 from .rotation import RotationFunction
 from .secrets import DatabaseUserSecret, RotatedSecrets, ScopedApiKeys, WebhookSecrets
+from .vendor_secrets import VendorSecrets
 
 PACKAGE_NAME = "securestack"  # the schema's name: type tokens are securestack:index:<Class> (contract 13 item 7)
 DISTRIBUTION = "securestack"  # the Python distribution whose version the package carries (pyproject.toml)
@@ -52,7 +53,8 @@ DISTRIBUTION = "securestack"  # the Python distribution whose version the packag
 # this list against the classes it finds, so a new component cannot be left out unnoticed).
 COMPONENTS: tuple[type[pulumi.ComponentResource], ...] = (
     AccessLogBucket, AppService, AuditTrail, DatabaseBackupPlan, DatabaseUserSecret, EncryptedPostgres,
-    EnvironmentKeys, Network, RotationFunction, RotatorCodeSigning, ScopedApiKeys, TlsLoadBalancer, WebhookSecrets,
+    EnvironmentKeys, Network, RotationFunction, RotatorCodeSigning, ScopedApiKeys, TlsLoadBalancer, VendorSecrets,
+    WebhookSecrets,
 )
 # ComponentResources that are not components of their own: a shared base, constructed only through its subclasses.
 NOT_SERVED: dict[type[pulumi.ComponentResource], str] = {

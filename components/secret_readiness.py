@@ -14,6 +14,11 @@ rotator changed. A secret with no AWSCURRENT and no rotation in progress gets on
 (no configuration parameters: the schedule and function already stored on the secret, RotateImmediately's
 default `true`); a secret that has a value is never rotated by Pulumi again.
 
+A vendor-issued secret (`rotation_lambda_arn=None`: an operator stages its value, nothing rotates it) is
+checked once and never rotated: one DescribeSecret, and without an AWSCURRENT the deploy fails at once (waiting
+would not help, only an operator can give it a value) with one line naming the secret and the operator commands
+that give it one (`infra.secrets stage`, then `promote`, then `pulumi up` again).
+
 Nothing here reads a value: DescribeSecret lists version ids and their stages only, and the client the provider
 builds refuses any other operation than DescribeSecret and RotateSecret before a request is signed.
 
@@ -117,6 +122,8 @@ class SecretReadinessProvider(ResourceProvider):
     def wait_until_ready(self, props: dict[str, Any]) -> dict[str, Any]:
         arn = props["secretArn"]
         client = self.client(arn.split(":")[3])
+        if not props.get("rotationLambdaArn"):
+            return self.check_operator_staged(client, props)
         deadline = time.monotonic() + float(props.get("timeoutSeconds") or DEFAULT_TIMEOUT_SECONDS)
         started = False
         while True:
@@ -131,6 +138,27 @@ class SecretReadinessProvider(ResourceProvider):
             if time.monotonic() >= deadline:
                 raise SecretNotReady(self.not_ready_message(description, props, current, stray))
             time.sleep(self.poll_seconds)
+
+    def check_operator_staged(self, client: SecretsManagerClient, props: dict[str, Any]) -> dict[str, Any]:
+        """A vendor-issued secret: ready once an operator promoted a value; never rotated, never waited for."""
+        description = client.describe_secret(SecretId=props["secretArn"])
+        stages = description.get("VersionIdsToStages") or {}
+        if any(self.CURRENT in labels for labels in stages.values()):
+            return {**props, "firstRotationStarted": False}
+        raise SecretNotReady(self.not_staged_message(description, props))
+
+    @staticmethod
+    def not_staged_message(description: Mapping[str, Any], props: dict[str, Any]) -> str:
+        name = str(description.get("Name") or props["secretArn"])
+        tags = {tag.get("Key"): tag.get("Value") for tag in description.get("Tags") or []}
+        parts = name.split("/")  # securestack/<env>/<kind path>/<name>, the stack's naming
+        environment = tags.get("securestack:env") or (parts[1] if len(parts) == 4 else "<stack>")
+        entry = tags.get("securestack:name") or parts[-1]
+        vendor = tags.get("securestack:vendor") or "its vendor"
+        command = ".venv/bin/python -m infra.secrets"
+        return (f"secret {name} has no AWSCURRENT value (issued by {vendor}, never rotated): stage the value "
+                f"{vendor} issued with `{command} stage {environment} {entry}`, then `{command} promote "
+                f"{environment} {entry}`, then `pulumi up` again")
 
     @staticmethod
     def start_first_rotation(client: SecretsManagerClient, arn: str) -> bool:
@@ -164,7 +192,8 @@ class SecretReadinessProvider(ResourceProvider):
 @dataclass(frozen=True)
 class SecretReadinessArgs:
     secret_arn: pulumi.Input[str]
-    rotation_lambda_arn: pulumi.Input[str]
+    # None: a vendor-issued secret (an operator stages and promotes its value): checked once, never rotated.
+    rotation_lambda_arn: Optional[pulumi.Input[str]]
     rotation_days: int
     timeout_seconds: int = DEFAULT_TIMEOUT_SECONDS
 

@@ -17,7 +17,7 @@ value. The record has no rotation and no value from Pulumi; its key's first rota
 """
 import re
 from dataclasses import dataclass, field
-from typing import Mapping, Optional, Sequence, cast
+from typing import Final, Mapping, Optional, Sequence, cast
 
 import pulumi
 import pulumi_aws as aws
@@ -32,7 +32,8 @@ KIND_POSTGRES_USER = "postgres-user"
 KIND_API_KEY_VERIFIER = "api-key-verifier"
 # Who makes a key's or webhook secret's values: its rotator (`self`, the stack is the API business issuing them) or
 # an outside vendor (`vendor`: StackBE, BareCommerce), whose values an operator stages (infra/secrets).
-ISSUER_SELF, ISSUER_VENDOR = "self", "vendor"
+ISSUER_SELF: Final = "self"  # Final: mypy reads it as the literal, which settings' Literal field accepts
+ISSUER_VENDOR: Final = "vendor"
 ISSUERS = (ISSUER_SELF, ISSUER_VENDOR)
 # Secret names are securestack/<env>/<path>/<name>; each rotator may touch only its own path (the api-key rotator
 # also writes the verifier records).
@@ -41,6 +42,10 @@ SECRET_PATHS = {KIND_API_KEY: "api-keys", KIND_WEBHOOK: "webhooks", KIND_POSTGRE
 # The contract with the rotators and securestack_runtime (tag values: letters, digits, spaces, _ . : / = + - @).
 VERIFIER_SECRET_TAG = "securestack:verifier-secret"  # on a key: its verifier record's name (a name: no cycle)
 PREVIOUS_GRACE_DAYS_TAG = "securestack:previous-grace-days"  # on a key or webhook: 0..30
+# Contract 15: who issues a key's or webhook's values (ISSUERS above) and how old its value may get (what the age
+# alarms compare with; a rotated secret's schedule).
+ISSUER_TAG = "securestack:issuer"
+ROTATION_DAYS_TAG = "securestack:rotation-days"
 KEY_SECRET_TAG = "securestack:key-secret"  # on a verifier record: its key's name
 # Tag values allow only letters, digits, spaces and _ . : / = + - @, but every RDS-managed secret is named
 # `rds!...`: the master-secret-arn tag spells '!' as `@21` (as the wildcard scope is spelled ALL_SCOPES), and the
@@ -94,17 +99,24 @@ def secret_name(environment: str, kind: str, name: str) -> str:
 
 
 def secret_resource_policy(secret_arn: pulumi.Input[str], reader_arns: Sequence[pulumi.Input[str]],
-                           rotator_role_arn: pulumi.Input[str]) -> pulumi.Output[str]:
-    """Deny-only: nobody but the consumers and the rotator reads, nobody but the rotator writes, nothing
-    without TLS. Allows come from the principals' own IAM policies (same account)."""
+                           writer_arns: Sequence[pulumi.Input[str]], writers: str = "Rotator",
+                           writers_read: bool = True) -> pulumi.Output[str]:
+    """Deny-only: nobody but the readers (and, with `writers_read`, the writers) reads, nobody but the writers
+    writes, nothing without TLS. Allows come from the principals' own IAM policies (same account).
+
+    `writers` names them in the statement ids: a rotated secret's one writer is its rotator, which also reads
+    (`DenyReadsExceptConsumersAndRotator`); a vendor-issued secret's writers are the operators, who never read."""
     everyone = {"AWS": "*"}
+    readers = [*reader_arns, *writer_arns] if writers_read else list(reader_arns)
+    read_sid = f"DenyReadsExceptConsumersAnd{writers}" if writers_read else "DenyReadsExceptConsumers"
+    # Nobody to exempt: every read is denied (IAM has no empty condition list to exempt no one with).
+    read_condition = {"Condition": {"StringNotEquals": {"aws:PrincipalArn": readers}}} if readers else {}
     return policy_json([
-        {"Sid": "DenyReadsExceptConsumersAndRotator", "Effect": "Deny", "Principal": everyone,
-         "Action": READ_ACTIONS, "Resource": secret_arn,
-         "Condition": {"StringNotEquals": {"aws:PrincipalArn": [*reader_arns, rotator_role_arn]}}},
-        {"Sid": "DenyValueChangesExceptRotator", "Effect": "Deny", "Principal": everyone,
+        {"Sid": read_sid, "Effect": "Deny", "Principal": everyone, "Action": READ_ACTIONS, "Resource": secret_arn,
+         **read_condition},
+        {"Sid": f"DenyValueChangesExcept{writers}", "Effect": "Deny", "Principal": everyone,
          "Action": WRITE_ACTIONS, "Resource": secret_arn,
-         "Condition": {"StringNotEquals": {"aws:PrincipalArn": [rotator_role_arn]}}},
+         "Condition": {"StringNotEquals": {"aws:PrincipalArn": list(writer_arns)}}},
         # A Deny: the wider the action set, the stricter.
         {"Sid": "DenyWithoutTls", "Effect": "Deny", "Principal": everyone, "Action": "secretsmanager:*",
          "Resource": secret_arn, "Condition": {"Bool": {"aws:SecureTransport": "false"}}},
@@ -183,7 +195,9 @@ class RotatedSecrets(pulumi.ComponentResource):
         store = self._store
         tags: dict[str, pulumi.Input[str]] = {**store.tags, "securestack:env": store.environment,
                                               "securestack:name": spec.name, "securestack:kind": self.kind,
-                                              **spec.metadata}
+                                              ROTATION_DAYS_TAG: str(spec.rotation_days), **spec.metadata}
+        if self.kind in (KIND_API_KEY, KIND_WEBHOOK):
+            tags[ISSUER_TAG] = ISSUER_SELF  # its rotator makes every value
         if store.app_ecs_service is not None and "app" in spec.consumers:
             tags["securestack:ecs-service"] = store.app_ecs_service
         if spec.verifier_reader_arns is not None:
@@ -211,7 +225,8 @@ class RotatedSecrets(pulumi.ComponentResource):
         self.verifier_records[spec.name] = record
         return aws.secretsmanager.SecretPolicy(
             f"{resource}-verifier-policy", secret_arn=record.arn, block_public_policy=True,
-            policy=secret_resource_policy(record.arn, list(spec.verifier_reader_arns or []), store.rotator_role_arn),
+            policy=secret_resource_policy(record.arn, list(spec.verifier_reader_arns or []),
+                                          [store.rotator_role_arn]),
             opts=pulumi.ResourceOptions(parent=self))
 
     def _rotated_secret(self, spec: SecretSpec) -> aws.secretsmanager.Secret:
@@ -222,7 +237,7 @@ class RotatedSecrets(pulumi.ComponentResource):
             tags=self._tags(spec), opts=stateful_options(self, store.production))
         policy = aws.secretsmanager.SecretPolicy(
             f"{resource}-policy", secret_arn=secret.arn, block_public_policy=True,
-            policy=secret_resource_policy(secret.arn, self._reader_arns(spec), store.rotator_role_arn),
+            policy=secret_resource_policy(secret.arn, self._reader_arns(spec), [store.rotator_role_arn]),
             opts=pulumi.ResourceOptions(parent=self))
         # The first rotation's setSecret writes the verifier record: it must exist, locked down, before.
         locked_down = [policy] if spec.verifier_reader_arns is None else [policy, self._verifier_record(spec, resource)]

@@ -8,6 +8,11 @@ for the same reason.
 Who holds what: a key's callers (`secrets.consumers`) read its value; the app reads only the keys' verifier records
 (digests) and the webhook secrets it signs with, at run time with its task role; ECS injects only the database
 login (execution role), the one secret whose rotation forces a redeploy.
+
+Vendor-issued entries (issue 15: `issuer: vendor`) get no rotator: VendorSecrets holds them, written only by
+`secrets.operators`. ECS injects the vendor keys the app calls its vendors with (execution role, `<arn>:key::` into
+their `appVariable`), and the service waits for each to have a value; the app's code reads the vendor webhook
+secrets it verifies with its task role (`SECURESTACK_VENDOR_WEBHOOK_SECRETS`).
 """
 from __future__ import annotations
 
@@ -28,17 +33,22 @@ from securestack.components.access_logs import AccessLogBucket
 from securestack.components.code_signing import RotatorCodeSigning, RotatorCodeSigningArgs
 from securestack.components.rotation import (TRACING_MODE, RedeployedService, RotationFunction, RotationFunctionArgs,
                                              RotatorDatabaseAccess, function_name, role_name)
-from securestack.components.secrets import (ApiKey, DatabaseUserSecret, DatabaseUserSecretArgs, ScopedApiKeys,
+from securestack.components.secrets import (ISSUER_SELF, ISSUER_VENDOR, KIND_API_KEY, KIND_WEBHOOK, ApiKey,
+                                            DatabaseUserSecret, DatabaseUserSecretArgs, ScopedApiKeys,
                                             ScopedApiKeysArgs, SecretStoreArgs, Webhook, WebhookSecrets,
                                             WebhookSecretsArgs, secret_name)
+from securestack.components.vendor_secrets import VendorApiKey, VendorSecrets, VendorSecretsArgs, VendorWebhook
 from securestack.infra.endpoints import PrivateCode
 from securestack.infra.settings import StackSettings
 from securestack.infra.settings.app import DATABASE_LOGIN_VARIABLES
-from securestack.infra.settings.secrets import APP_CONSUMER, key_prefix
+from securestack.infra.settings.secrets import APP_CONSUMER, key_prefix, vendor_key_prefix
 
 # The app's configuration of what it verifies and signs with (ARNs only; securestack_runtime reads them).
 API_KEY_VERIFIERS_VARIABLE = "SECURESTACK_API_KEY_VERIFIERS"  # JSON list of the key secret ARNs it verifies
 WEBHOOK_SECRETS_VARIABLE = "SECURESTACK_WEBHOOK_SECRETS"  # JSON object webhook name -> secret ARN it signs with
+# JSON object webhook name -> ARN of the vendor-issued secret it verifies that vendor's webhooks with
+VENDOR_WEBHOOK_SECRETS_VARIABLE = "SECURESTACK_VENDOR_WEBHOOK_SECRETS"
+VENDOR_KEY_JSON_KEY = "key"  # contract 15: a vendor key's value is {"key": ..., "env", "name", "vendor"}
 API_KEY_ROTATION, WEBHOOK_ROTATION, POSTGRES_ROTATION = "api_key_rotation", "webhook_secret_rotation", \
     "postgres_user_rotation"
 
@@ -141,15 +151,25 @@ class SecretEntries:
     api_keys: Optional[ScopedApiKeys]
     webhooks: Optional[WebhookSecrets]
     database_user: DatabaseUserSecret
+    vendor: Optional[VendorSecrets] = None  # the vendor-issued keys and webhooks (None: the stack has none)
 
     def components(self) -> list[Union[ScopedApiKeys, WebhookSecrets, DatabaseUserSecret]]:
         return [c for c in (self.api_keys, self.webhooks, self.database_user) if c is not None]
 
     def readiness_of(self, settings: StackSettings) -> list[pulumi.Output[str]]:
         """What exists once every secret the app's tasks inject has a value (as URNs, which carry the
-        dependency): the database login only. What the app reads at run time (verifier records, signing secrets)
-        it reloads, so its tasks need not wait."""
-        return [ready.urn for ready in self.database_user.readiness.values()] if settings.app.database_user else []
+        dependency): the database login and the vendor keys ECS injects. What the app reads at run time (verifier
+        records, signing secrets, vendor webhook secrets) it reloads, so its tasks need not wait."""
+        ready = [check.urn for check in self.database_user.readiness.values()] if settings.app.database_user else []
+        if self.vendor is not None:
+            ready += [check.urn for check in self.vendor.readiness.values()]
+        return ready
+
+    def vendor_key_arns(self) -> dict[str, pulumi.Output[str]]:
+        return dict(self.vendor.arns_by_name) if self.vendor is not None else {}
+
+    def vendor_webhook_arns(self) -> dict[str, pulumi.Output[str]]:
+        return dict(self.vendor.webhook_arns_by_name) if self.vendor is not None else {}
 
     def arns(self) -> tuple[dict[str, pulumi.Output[str]], dict[str, pulumi.Output[str]],
                             dict[str, pulumi.Output[str]]]:
@@ -195,18 +215,60 @@ def _secrets(settings: StackSettings, platform: Platform, rotators: dict[str, Ro
         master_secret_arn=database.master_secret_arn,
         consumers=[APP_CONSUMER] if app.enabled and app.database_user else [],
         rotation_days=settings.secrets.database_user_rotation_days), opts)
-    return SecretEntries(api_keys, webhooks, database_user)
+    return SecretEntries(api_keys, webhooks, database_user, _vendor_secrets(settings, platform, opts))
+
+
+def app_consumes(settings: StackSettings, entry: Any) -> bool:
+    """Whether the stack's app reads this vendor entry (ECS injects a key; its code verifies with a webhook)."""
+    return settings.app.enabled and APP_CONSUMER in entry.consumers
+
+
+def _vendor_secrets(settings: StackSettings, platform: Platform,
+                    opts: pulumi.ResourceOptions) -> Optional[VendorSecrets]:
+    keys, hooks = settings.api_keys.vendor_issued(), settings.webhooks.vendor_issued()
+    if not keys and not hooks:
+        return None
+    env, app = settings.environment, settings.app
+    roles = (execution_role_arn(env, app.name, platform.account, platform.partition),
+             task_role_arn(env, app.name, platform.account, platform.partition)) if app.enabled else (None, None)
+    return VendorSecrets("vendor-secrets", VendorSecretsArgs(
+        environment=env, secrets_key_arn=platform.keys.secrets_key_arn,
+        operator_role_arns=list(settings.secrets.operators), production=settings.is_production,
+        recovery_window_days=settings.secrets.recovery_window_days,
+        consumer_role_arns={name: consumer.role_arn for name, consumer in settings.secrets.consumers.items()},
+        app_execution_role_arn=roles[0], app_task_role_arn=roles[1],
+        app_ecs_service=f"{app.cluster_name(env)}/{app.service_name(env)}" if app.enabled else None,
+        keys=[VendorApiKey(name=key.name, vendor=key.vendor, scopes=list(key.scopes), consumers=list(key.consumers),
+                           internal=key.internal, rotation_days=key.rotation_days,
+                           key_prefix=vendor_key_prefix(key.vendor, settings.tier), description=key.description)
+              for key in keys],
+        webhooks=[VendorWebhook(name=hook.name, vendor=hook.vendor, consumers=list(hook.consumers),
+                                rotation_days=hook.rotation_days, previous_grace_days=hook.previous_grace_days,
+                                description=hook.description) for hook in hooks],
+        tags=settings.base_tags()), opts)
 
 
 def _secret_variables(settings: StackSettings, entries: SecretEntries) -> list[SecretVariable]:
-    """What ECS injects when a task starts: the database login only (never a key or signing secret)."""
+    """What ECS injects when a task starts: the database login and the vendor keys the app calls its vendors with
+    (never a key this stack issues, a verifier record or a signing secret)."""
     variables: list[SecretVariable] = []
     if settings.app.database_user:
         # Alternating users: the user name changes with the rotation, so it comes from the secret too.
         username, password = DATABASE_LOGIN_VARIABLES
         variables += [SecretVariable(username, entries.database_user.arn, "username"),
                       SecretVariable(password, entries.database_user.arn, "password")]
+    vendor_keys = entries.vendor_key_arns()
+    for key in settings.api_keys.vendor_issued():
+        if app_consumes(settings, key) and key.app_variable is not None:
+            variables.append(SecretVariable(key.app_variable, vendor_keys[key.name], VENDOR_KEY_JSON_KEY))
     return variables
+
+
+def _app_webhooks(settings: StackSettings) -> tuple[list[str], list[str]]:
+    """(the self-issued webhooks the app signs with, the vendor-issued ones it verifies) among `app.webhooks`."""
+    vendor = {hook.name for hook in settings.webhooks.vendor_issued()}
+    used = settings.app.webhooks
+    return [name for name in used if name not in vendor], [name for name in used if name in vendor]
 
 
 def public_url(settings: StackSettings, platform: Platform) -> Optional[pulumi.Input[str]]:
@@ -220,19 +282,35 @@ def public_url(settings: StackSettings, platform: Platform) -> Optional[pulumi.I
 def _runtime_access(settings: StackSettings, entries: SecretEntries) -> RuntimeSecretAccess:
     verified = entries.verified_keys(settings)
     keys, records, hooks = entries.arns()
+    signing, verifying = _app_webhooks(settings)
+    vendor_hooks = entries.vendor_webhook_arns()
     return RuntimeSecretAccess(
         verified_key_arns=[keys[name] for name in verified],
         verifier_record_arns=[records[name] for name in verified],
-        signing_secret_arns=[hooks[name] for name in settings.app.webhooks])
+        signing_secret_arns=[hooks[name] for name in signing],
+        verified_webhook_arns=[vendor_hooks[name] for name in verifying])
 
 
 def _runtime_configuration(settings: StackSettings, entries: SecretEntries) -> dict[str, pulumi.Input[str]]:
     """The contract with securestack_runtime: ARNs as JSON, never a value."""
     keys, _, hooks = entries.arns()
     verified = [keys[name] for name in entries.verified_keys(settings)]
-    signing = {name: hooks[name] for name in settings.app.webhooks}
-    return {API_KEY_VERIFIERS_VARIABLE: pulumi.Output.all(*verified).apply(json.dumps),
-            WEBHOOK_SECRETS_VARIABLE: pulumi.Output.all(**signing).apply(lambda arns: json.dumps(arns, sort_keys=True))}
+    signing_names, verifying_names = _app_webhooks(settings)
+    configuration = {API_KEY_VERIFIERS_VARIABLE: pulumi.Output.all(*verified).apply(json.dumps),
+                     WEBHOOK_SECRETS_VARIABLE: _json_object({name: hooks[name] for name in signing_names})}
+    if verifying_names:  # only when the app verifies a vendor's webhooks
+        vendor_hooks = entries.vendor_webhook_arns()
+        configuration[VENDOR_WEBHOOK_SECRETS_VARIABLE] = _json_object(
+            {name: vendor_hooks[name] for name in verifying_names})
+    return configuration
+
+
+def _json_object(arns: dict[str, pulumi.Output[str]]) -> pulumi.Input[str]:
+    """name -> ARN as a JSON object; `{}` when empty (Output.all() of nothing resolves to a list, `[]`, which
+    securestack_runtime refuses: it expects an object)."""
+    if not arns:
+        return "{}"
+    return pulumi.Output.all(**arns).apply(lambda resolved: json.dumps(resolved, sort_keys=True))
 
 
 def _plain_environment(settings: StackSettings, platform: Platform,
@@ -281,8 +359,15 @@ def _secret_exports(settings: StackSettings, entries: SecretEntries) -> dict[str
     exported: dict[str, dict[str, Any]] = {}
     for component in entries.components():
         for name, arn in component.arns_by_name.items():
-            exported[secret_name(env, component.kind, name)] = {"arn": arn,
+            exported[secret_name(env, component.kind, name)] = {"arn": arn, "issuer": ISSUER_SELF,
                                                                 "rotationDays": component.rotation_days[name]}
+    vendor = entries.vendor
+    if vendor is not None:  # no rotation: rotationDays is how old the value may get (the age alarm's bound)
+        for kind, arns, days in ((KIND_API_KEY, vendor.arns_by_name, vendor.rotation_days),
+                                 (KIND_WEBHOOK, vendor.webhook_arns_by_name, vendor.webhook_rotation_days)):
+            for name, arn in arns.items():
+                exported[secret_name(env, kind, name)] = {"arn": arn, "issuer": ISSUER_VENDOR,
+                                                          "rotationDays": days[name]}
     return exported
 
 
@@ -294,6 +379,7 @@ def _app_config(settings: StackSettings, platform: Platform, entries: SecretEntr
         "secrets": {"apiKeys": dict(entries.api_keys.arns_by_name) if entries.api_keys else {},
                     "apiKeyVerifiers": dict(entries.api_keys.verifier_arns_by_name) if entries.api_keys else {},
                     "webhooks": dict(entries.webhooks.arns_by_name) if entries.webhooks else {},
+                    "vendorApiKeys": entries.vendor_key_arns(), "vendorWebhooks": entries.vendor_webhook_arns(),
                     "databaseUser": entries.database_user.arn},
         "endpoints": {"secretsManager": secrets_manager_endpoint(settings.region),
                       "database": {"host": database.address, "port": database.port,
@@ -311,7 +397,8 @@ def app_role_pattern(settings: StackSettings) -> str:
 
 def secret_principals(settings: StackSettings, platform: Platform,
                       rotators: dict[str, RotationFunction]) -> list[pulumi.Input[str]]:
-    """Every principal that reads or writes these secrets by design: rotators, the app, declared consumers.
+    """Every principal that reads or writes these secrets by design: rotators, the app, declared consumers, the
+    operators of vendor-issued values.
 
     The rotators' roles as one wildcard (`securestack-<env>-*-rotation-role`): the audit's metric filter pattern
     has room for few names."""
@@ -324,6 +411,8 @@ def secret_principals(settings: StackSettings, platform: Platform,
         principals.append(pulumi.Output.format("arn:{0}:iam::{1}:role/{2}", platform.partition, platform.account,
                                                app_role_pattern(settings)))
     principals += [consumer.role_arn for consumer in settings.secrets.consumers.values()]
+    # They stage, promote, retire and revoke the vendor-issued values: the only writers of those secrets.
+    principals += list(settings.secrets.operators)
     return principals
 
 

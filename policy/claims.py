@@ -143,6 +143,12 @@ CLAIMS: list[Claim] = [
            "rotator only, written by that rotator only", "api-key-has-verifier-record", "secret-named-for-environment",
            "secret-resource-policy-deny-only", "verifier-records-written-only-by-this-environments-key-rotators",
            "app-task-role-reads-only-verifier-records-and-webhook-secrets"),
+    readme(ARCHITECTURE + "scoped keys, webhook secrets",
+           "a vendor-issued key or webhook (`issuer: vendor`) gets the same name, key, recovery window and deny-only "
+           "policy but no rotation: only `secrets.operators` write it (never the app or a rotator), only its "
+           "consumers read it, and its `securestack:rotation-days` tag (<= 90) bounds its value's age",
+           "vendor-secret-staged-by-operators-only", "secret-named-for-environment", "secret-encrypted-with-cmk",
+           "secret-recovery-window", "secret-resource-policy-deny-only", "secret-rotation-configured"),
     readme(ARCHITECTURE + "scoped keys, webhook secrets", "Pulumi never holds a value", "secret-version-no-plaintext",
            "rds-master-password-managed"),
     readme(ARCHITECTURE + "rotation", "python3.13", "lambda-supported-runtime"),
@@ -170,11 +176,14 @@ CLAIMS: list[Claim] = [
            "ECS Fargate (Container Insights) in the private subnets, no public IP, behind the target group",
            "ecs-container-insights", "private-subnets-no-default-route", "ecs-no-public-ip",
            "ecs-ingress-only-from-load-balancer"),
-    readme(ARCHITECTURE + "app", "only the database login injected, by `<secret ARN>:<json key>::`, never a value",
-           "ecs-no-secrets-in-environment", "no-key-value-in-internet-facing-service"),
+    readme(ARCHITECTURE + "app",
+           "only the database login and the vendor keys it calls its vendors with (into their `appVariable`) "
+           "injected, by `<secret ARN>:<json key>::`, never a value, never a key it issues or a `*`-scoped key",
+           "ecs-no-secrets-in-environment", "no-key-value-in-internet-facing-service",
+           "ecs-injects-only-database-login-and-vendor-keys", "no-wildcard-key-in-internet-facing-service"),
     readme(ARCHITECTURE + "app", "read-only root filesystem, non-root, all capabilities dropped",
            "ecs-read-only-root-filesystem", "ecs-not-privileged", "ecs-non-root-no-capabilities"),
-    readme(ARCHITECTURE + "app", "execution role reads exactly that login",
+    readme(ARCHITECTURE + "app", "execution role reads exactly those secrets",
            "ecs-execution-role-reads-only-injected-secrets"),
     readme(ARCHITECTURE + "app",
            "created only once the secrets it injects have a value, and `pulumi up` waits for a steady state",
@@ -186,6 +195,11 @@ CLAIMS: list[Claim] = [
            "ecs-task-role-grants-only-runtime-secret-reads",
            "app-task-role-reads-only-verifier-records-and-webhook-secrets", "no-key-value-in-internet-facing-service",
            "ecs-no-secrets-in-environment"),
+    readme(ARCHITECTURE + "app",
+           "the vendor webhook secrets it verifies a vendor's webhooks with are read the same way (also "
+           "`ListSecretVersionIds`), their ARNs in `SECURESTACK_VENDOR_WEBHOOK_SECRETS`",
+           "ecs-task-role-grants-only-runtime-secret-reads",
+           "app-task-role-reads-only-verifier-records-and-webhook-secrets"),
     readme(ARCHITECTURE + "audit",
            "multi-region CloudTrail (global events, log file validation, KMS logs key, delivery notifications to its "
            "own encrypted topic) into a private, versioned, TLS-only bucket only this trail can write and an "
@@ -280,17 +294,30 @@ CLAIMS: list[Claim] = [
            "audit-alarms-to-encrypted-topic"),
 
     # -- README, "Scoped API keys and webhook secrets" ----------------------------------------------------------
-    readme(SECRETS, "Every value is written by a rotation function only (Pulumi never holds one), and each secret's "
-           "deny-only resource policy lets exactly these principals read it", "secret-resource-policy-deny-only",
+    readme(SECRETS, "Every self-issued value is written by a rotation function only (Pulumi never holds one), and each "
+           "secret's deny-only resource policy lets exactly these principals read it", "secret-resource-policy-deny-only",
            "lambda-rotator-role-scoped", "secret-version-no-plaintext",
            "verifier-records-written-only-by-this-environments-key-rotators"),
-    readme(SECRETS, "The app never holds a key value: nothing but the database login (`DB_USERNAME`, `DB_PASSWORD`) "
-           "is injected, and its task role may `DescribeSecret` the keys it verifies (to read the tag naming each "
-           "record) but never `GetSecretValue` them.", "no-key-value-in-internet-facing-service",
+    readme(SECRETS, "The app never holds the value of a key this stack issues: nothing but the database login "
+           "(`DB_USERNAME`, `DB_PASSWORD`) and the vendor keys it calls its vendors with (`STACKBE_API_KEY` in the "
+           "shipped stacks) is injected, and its task role may `DescribeSecret` the keys it verifies (to read the tag "
+           "naming each record) but never `GetSecretValue` them.", "no-key-value-in-internet-facing-service",
            "app-task-role-reads-only-verifier-records-and-webhook-secrets",
-           "ecs-execution-role-reads-only-injected-secrets", "ecs-task-role-grants-only-runtime-secret-reads"),
+           "ecs-execution-role-reads-only-injected-secrets", "ecs-task-role-grants-only-runtime-secret-reads",
+           "ecs-injects-only-database-login-and-vendor-keys"),
     readme(SECRETS, "It gets ARNs, never values, as plain configuration", "ecs-no-secrets-in-environment"),
-    readme(SECRETS, "Settings refuse `app` as a consumer of a key", "no-key-value-in-internet-facing-service"),
+    readme(SECRETS, "Settings refuse `app` as a consumer of a self-issued key", "no-key-value-in-internet-facing-service"),
+    readme(SECRETS, "No rotator can make such a value, so the secret has no rotation function and Pulumi never holds "
+           "its value", "vendor-secret-staged-by-operators-only", "secret-version-no-plaintext"),
+    readme(SECRETS, "Only `secrets.operators` may write it, never the app or a rotator, and its "
+           "`securestack:rotation-days` tag (`rotationDays`, at most 90) is how old its value may get before the age "
+           "alarm.", "vendor-secret-staged-by-operators-only"),
+    readme(SECRETS, "ECS injects it into its `appVariable` by reference, and the app's service is created only once "
+           "that key has an `AWSCURRENT`", "ecs-injects-only-database-login-and-vendor-keys",
+           "ecs-execution-role-reads-only-injected-secrets", "ecs-service-waits-for-its-secrets"),
+    readme(SECRETS, "A vendor's webhooks the app verifies are read at run time by its task role",
+           "app-task-role-reads-only-verifier-records-and-webhook-secrets",
+           "ecs-task-role-grants-only-runtime-secret-reads"),
     readme(SECRETS, "only the database login's rotation still forces a redeploy of the app",
            "lambda-redeploy-failures-alarmed", "ecs-service-waits-for-its-secrets"),
     readme(SECRETS, "A verifier record's first version is written by its key's first rotation",
@@ -355,8 +382,13 @@ CLAIMS: list[Claim] = [
               "No value ever passes through Pulumi: a secret is created empty and gets its first value from its "
               "rotator", "secret-version-no-plaintext", "secret-rotation-configured"),
     docstring("components/secrets.py", "secret_resource_policy",
-              "Deny-only: nobody but the consumers and the rotator reads, nobody but the rotator writes, nothing "
-              "without TLS.", "secret-resource-policy-deny-only"),
+              "Deny-only: nobody but the readers (and, with `writers_read`, the writers) reads, nobody but the "
+              "writers writes, nothing without TLS.", "secret-resource-policy-deny-only"),
+    docstring("components/vendor_secrets.py", "VendorSecrets",
+              "never rotated, written only by the operators, read only by its consumers",
+              "vendor-secret-staged-by-operators-only", "secret-resource-policy-deny-only"),
+    docstring("components/vendor_secrets.py", "VendorSecrets", "a readiness check for every key the app injects",
+              "ecs-service-waits-for-its-secrets"),
     docstring("components/rotation.py", "RotationFunction",
               "A rotation Lambda in the private subnets with a least-privilege role and encrypted logs.",
               "lambda-in-vpc-multi-az", "private-subnets-no-default-route", "lambda-rotator-role-scoped",
@@ -430,7 +462,10 @@ NOT_SECURITY_CLAIMS: list[NotASecurityClaim] = [
     NotASecurityClaim("This stack is the API: it issues scoped keys to its callers and verifies them, and it signs the "
                       "webhooks it sends.", SECRETS, "overview"),
     NotASecurityClaim("`pulumi stack output appConfig` lists the same ARNs (`secrets.apiKeys`, `secrets.apiKeyVerifiers`, "
-                      "`secrets.webhooks`) for apps that run elsewhere.", SECRETS, "where to find the ARNs"),
+                      "`secrets.webhooks`, `secrets.vendorApiKeys`, `secrets.vendorWebhooks`) for apps that run "
+                      "elsewhere.", SECRETS, "where to find the ARNs"),
+    NotASecurityClaim("**Vendor-issued keys and webhooks** (`issuer: vendor`: StackBE's and BareCommerce's keys from "
+                      "their dashboards, `sk_live_…` / `sk_test_…`).", SECRETS, "introduces the vendor paragraph"),
     NotASecurityClaim("**A key's lifecycle.** A rotation (every `rotationDays`, or on demand below) runs the rotator's "
                       "four steps; `G` is the key's `previousGraceDays` (default 7, 0..30) and `refresh` the app's "
                       "`refresh_seconds` (default 60):", SECRETS, "introduces the timeline"),

@@ -103,6 +103,13 @@ class WebhookVerifier:
         self._candidates: _Candidates = ()
         self._schedule = ReloadSchedule(self._load, refresh_seconds, miss_reload_seconds, clock, sleep)
 
+    @classmethod
+    def from_environment(cls, name: str, environ: Optional[Mapping[str, str]] = None,
+                         variable: str = "SECURESTACK_WEBHOOK_SECRETS", **options: Any) -> "WebhookVerifier":
+        """The verifier of webhook `name` from the stack's JSON object name -> secret ARN in `variable`: the app
+        verifies a vendor's webhooks from `SECURESTACK_VENDOR_WEBHOOK_SECRETS`."""
+        return cls(_webhook_secret_ids(environ, variable, name), **options)
+
     @property
     def refresh_seconds(self) -> float:
         return self._schedule.refresh_seconds

@@ -1,6 +1,7 @@
 """AppService and the app config output on both shipped stacks: Fargate behind the load balancer, only the database
-login injected (by reference), an execution role that reads exactly it, and a task role that reads exactly the
-verifier records of the keys the app verifies and the webhook secrets it signs with (never a key value)."""
+login and the vendor keys the app calls its vendors with injected (by reference), an execution role that reads
+exactly those, and a task role that reads exactly the verifier records of the keys the app verifies and the webhook
+secrets it signs with (never the value of a key this stack issues)."""
 from __future__ import annotations
 
 import json
@@ -32,9 +33,16 @@ def secret_arns(recording, *names) -> set[str]:
     return {s.outputs["arn"] for s in recording.of_type(SECRET) if s.inputs["name"] in names}
 
 
+def vendor_keys_of_app(settings) -> list:
+    """Issue 15: the vendor-issued keys the app calls its vendors with (ECS injects them into appVariable)."""
+    return [key for key in settings.api_keys.vendor_issued() if "app" in key.consumers]
+
+
 def consumed_secret_arns(recording, settings) -> set[str]:
-    """What ECS injects: the database login only."""
-    return secret_arns(recording, f"securestack/{settings.environment}/database/{settings.database.app_username}")
+    """What ECS injects: the database login and the vendor keys the app consumes."""
+    env = settings.environment
+    return secret_arns(recording, f"securestack/{env}/database/{settings.database.app_username}",
+                       *(f"securestack/{env}/api-keys/{key.name}" for key in vendor_keys_of_app(settings)))
 
 
 def verified(settings) -> list[str]:
@@ -46,7 +54,10 @@ def key_arns(recording, settings, path="api-keys") -> set[str]:
 
 
 def signing_arns(recording, settings) -> set[str]:
-    return secret_arns(recording, *(f"securestack/{settings.environment}/webhooks/{n}" for n in settings.app.webhooks))
+    """The self-issued webhook secrets the app signs with (a vendor's ones it verifies with: tests/test_vendor_stack)."""
+    vendor = {hook.name for hook in settings.webhooks.vendor_issued()}
+    return secret_arns(recording, *(f"securestack/{settings.environment}/webhooks/{n}" for n in settings.app.webhooks
+                                    if n not in vendor))
 
 
 def test_cluster_and_service_names_come_from_settings(recording, settings):
@@ -85,7 +96,8 @@ def test_service_starts_after_the_listener_and_its_secrets_have_values(recording
     readiness = {r.inputs["secretArn"]: r.urn for r in recording.of_type(READINESS)}
     assert injected and injected <= set(readiness)
     assert {readiness[name] for name in injected} <= set(service.options["dependsOn"])
-    # Issue 12: keys and webhooks are read at run time (and reloaded), so tasks wait for the database login only.
+    # Issue 12: keys and webhooks are read at run time (and reloaded), so tasks wait for what ECS injects only: the
+    # database login and (issue 15) the vendor keys.
     waited = {arn for arn, urn in readiness.items() if urn in service.options["dependsOn"]}
     assert waited == injected
     assert service.inputs["waitForSteadyState"] is True
@@ -111,7 +123,9 @@ def test_secrets_are_injected_by_reference_only(recording, settings):
         assert match["arn"] in arns and match["key"] in JSON_KEYS
     assert {VALUE_FROM.match(r["valueFrom"])["arn"] for r in references} == consumed_secret_arns(recording, settings)
     names = {r["name"] for r in references}
-    assert names == {"DB_USERNAME", "DB_PASSWORD"}  # issue 12: no key or signing secret injected
+    # Issue 12: no key this stack issues or signing secret injected; issue 15: the vendor keys the app calls with.
+    assert names == {"DB_USERNAME", "DB_PASSWORD", *(key.app_variable for key in vendor_keys_of_app(settings))}
+    assert [r for r in references if r["name"] == "STACKBE_API_KEY"][0]["valueFrom"].endswith(":key::")
     # Nothing the rotators generate travels as a plain variable.
     plain = {e["name"]: e["value"] for e in definition["environment"]}
     assert not names & set(plain)
@@ -198,8 +212,9 @@ def reads_admitted(recording) -> dict[str, set]:
     """secret ARN -> the principals its resource policy lets read the value."""
     admitted = {}
     for policy in recording.of_type("aws:secretsmanager/secretPolicy:SecretPolicy"):
+        # A vendor-issued secret's writers (the operators) do not read: its Sid says consumers only.
         reads = next(s for s in policy_statements(policy.inputs["policy"])
-                     if s["Sid"] == "DenyReadsExceptConsumersAndRotator")
+                     if s["Sid"] in ("DenyReadsExceptConsumersAndRotator", "DenyReadsExceptConsumers"))
         assert reads["Action"] == ["secretsmanager:GetSecretValue"]
         admitted[policy.inputs["secretArn"]] = set(reads["Condition"]["StringNotEquals"]["aws:PrincipalArn"])
     return admitted
@@ -224,7 +239,7 @@ def test_resource_policies_admit_the_app_roles_to_exactly_their_secrets(recordin
 def test_no_key_value_reaches_the_app(recording, settings):
     """Issue 12: not injected, not readable by either app role, not in the environment."""
     keys = key_arns(recording, settings) | secret_arns(recording, *(
-        f"securestack/{settings.environment}/api-keys/{k.name}" for k in settings.api_keys.root))
+        f"securestack/{settings.environment}/api-keys/{k.name}" for k in settings.api_keys.self_issued()))
     task = recording.one(TASK).inputs
     admitted = reads_admitted(recording)
     assert not any(task[role] in admitted[arn] for arn in keys for role in ("executionRoleArn", "taskRoleArn"))
@@ -265,7 +280,9 @@ def test_app_config_export_is_non_secret_and_points_at_real_resources(recording,
     arns = {s.outputs["arn"] for s in recording.of_type(SECRET)}
     referenced = [v for v in walk(config["secrets"]) if isinstance(v, str)]
     assert referenced and set(referenced) <= arns
-    assert set(config["secrets"]["apiKeys"]) == {k.name for k in settings.api_keys.root}
+    assert set(config["secrets"]["apiKeys"]) == {k.name for k in settings.api_keys.self_issued()}
+    assert set(config["secrets"]["vendorApiKeys"]) == {k.name for k in settings.api_keys.vendor_issued()} == {"stackbe"}
+    assert set(config["secrets"]["vendorWebhooks"]) == {w.name for w in settings.webhooks.vendor_issued()}
     assert config["endpoints"]["secretsManager"] == f"https://secretsmanager.{settings.region}.amazonaws.com"
     assert config["urls"]["public"].startswith("https://")
     assert config["session"] == {"ttlSeconds": 604800, "magicLinkTtlSeconds": 900}

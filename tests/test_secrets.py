@@ -161,13 +161,16 @@ def test_shipped_catalog_names_each_keys_callers():
     """Issue 12 item 2: the guides' table, each key read by its callers (roles of the stack's account) only."""
     for stack in SHIPPED_STACKS:
         settings, account = settings_of(stack), account_of(stack)
-        assert {k.name: k.consumers for k in settings.api_keys.root} == {
+        assert {k.name: k.consumers for k in settings.api_keys.self_issued()} == {
             "storefront-read": ["storefront"], "checkout": ["checkout-service"],
             "inventory-sync": ["warehouse-sync"], "admin-full": ["internal-tools"]}
+        # Issue 15: StackBE's key, which the app calls StackBE with (ECS injects it as STACKBE_API_KEY).
+        assert [(k.name, k.vendor, k.consumers, k.app_variable) for k in settings.api_keys.vendor_issued()] == [
+            ("stackbe", "stackbe", ["app"], "STACKBE_API_KEY")]
         for name, consumer in settings.secrets.consumers.items():
             assert consumer.role_arn == f"arn:aws:iam::{account}:role/securestack-{stack}-{name}"
         assert settings.secrets.consumers["internal-tools"].internet_facing is False
-        assert settings.app.verified_keys(settings.api_keys) == [k.name for k in settings.api_keys.root]
+        assert settings.app.verified_keys(settings.api_keys) == [k.name for k in settings.api_keys.self_issued()]
 
 
 def test_consumer_counts_as_internet_facing_unless_declared_otherwise():
@@ -219,16 +222,30 @@ def test_default_catalog_validates_without_any_config():
 # ---------------------------------------------------------------------------------------------------------------
 
 def expected_secret_names(settings) -> set[str]:
+    """The rotated secrets: self-issued keys and webhooks and the database login (vendor-issued ones:
+    tests/test_vendor_stack.py)."""
     env = settings.environment
-    return ({f"securestack/{env}/api-keys/{k.name}" for k in settings.api_keys.root}
-            | {f"securestack/{env}/webhooks/{w.name}" for w in settings.webhooks.root}
+    return ({f"securestack/{env}/api-keys/{k.name}" for k in settings.api_keys.self_issued()}
+            | {f"securestack/{env}/webhooks/{w.name}" for w in settings.webhooks.self_issued()}
             | {f"securestack/{env}/database/{settings.database.app_username}"})
 
 
 def secrets_by_name(recording) -> dict:
-    """The rotated secrets (keys, webhooks, database login), verifier records left out."""
+    """The rotated secrets (self-issued keys, webhooks, database login), verifier records and vendor-issued secrets
+    left out."""
     return {r.inputs["name"]: r for r in recording.of_type(SECRET) if r.inputs["name"].startswith("securestack/")
-            and "/api-key-verifiers/" not in r.inputs["name"]}
+            and "/api-key-verifiers/" not in r.inputs["name"]
+            and r.inputs["tags"].get("securestack:issuer") != "vendor"}
+
+
+def test_vendor_issued_entries_are_not_among_the_rotated_secrets(recording, settings):
+    """What secrets_by_name leaves out is exactly the vendor-issued entries (the shipped stacks have StackBE's key)."""
+    env = settings.environment
+    vendor = {r.inputs["name"] for r in recording.of_type(SECRET)
+              if r.inputs["tags"].get("securestack:issuer") == "vendor"}
+    assert vendor == {f"securestack/{env}/api-keys/{k.name}" for k in settings.api_keys.vendor_issued()} | \
+        {f"securestack/{env}/webhooks/{w.name}" for w in settings.webhooks.vendor_issued()}
+    assert vendor and not vendor & set(secrets_by_name(recording))
 
 
 def verifier_records(recording) -> dict:
@@ -251,16 +268,20 @@ def test_secrets_use_the_secrets_key_recovery_window_and_protection(recording, s
 def test_api_key_tags_carry_the_rotators_metadata(recording, settings):
     prefix = "sk_live_" if settings.is_production else "sk_test_"
     secrets = secrets_by_name(recording)
-    for key in settings.api_keys.root:
+    for key in settings.api_keys.self_issued():
         tags = secrets[f"securestack/{settings.environment}/api-keys/{key.name}"].inputs["tags"]
+        assert tags["securestack:issuer"] == "self" and tags["securestack:rotation-days"] == str(key.rotation_days)
         assert tags["securestack:env"] == settings.environment
         assert tags["securestack:name"] == key.name
         assert tags["securestack:kind"] == "api-key"
         assert tags["securestack:key-prefix"] == prefix
         assert tags["securestack:scopes"].split(" ") == ["ALL_SCOPES" if s == "*" else s for s in key.scopes]
-    for hook in settings.webhooks.root:
+    for hook in settings.webhooks.self_issued():
         tags = secrets[f"securestack/{settings.environment}/webhooks/{hook.name}"].inputs["tags"]
         assert (tags["securestack:kind"], tags["securestack:name"]) == ("webhook-secret", hook.name)
+        assert tags["securestack:issuer"] == "self" and tags["securestack:rotation-days"] == str(hook.rotation_days)
+    login = secrets[f"securestack/{settings.environment}/database/{settings.database.app_username}"].inputs["tags"]
+    assert login["securestack:rotation-days"] == str(settings.secrets.database_user_rotation_days)
 
 
 def test_every_secret_tag_is_valid_aws_tag_text(recording):
@@ -288,10 +309,10 @@ def test_ecs_service_tag_only_on_the_injected_database_login(recording, settings
 
 def test_keys_and_webhooks_carry_their_grace(recording, settings):
     secrets, env = secrets_by_name(recording), settings.environment
-    for key in settings.api_keys.root:
+    for key in settings.api_keys.self_issued():
         tags = secrets[f"securestack/{env}/api-keys/{key.name}"].inputs["tags"]
         assert tags["securestack:previous-grace-days"] == str(key.previous_grace_days)
-    for hook in settings.webhooks.root:
+    for hook in settings.webhooks.self_issued():
         tags = secrets[f"securestack/{env}/webhooks/{hook.name}"].inputs["tags"]
         assert tags["securestack:previous-grace-days"] == str(hook.previous_grace_days)
     database = secrets[f"securestack/{env}/database/{settings.database.app_username}"].inputs["tags"]
@@ -302,9 +323,9 @@ def test_every_api_key_has_its_verifier_record(recording, settings):
     """Issue 12: a record per self-issued key, named by the key's tag, with the key's CMK, recovery window and
     protection, tagged for the rotator and the runtime library, with no rotation and no value of its own."""
     env, keys, records = settings.environment, secrets_by_name(recording), verifier_records(recording)
-    assert set(records) == {f"securestack/{env}/api-key-verifiers/{k.name}" for k in settings.api_keys.root}
+    assert set(records) == {f"securestack/{env}/api-key-verifiers/{k.name}" for k in settings.api_keys.self_issued()}
     rotated = {r.inputs["secretId"] for r in recording.of_type(ROTATION)}
-    for key in settings.api_keys.root:
+    for key in settings.api_keys.self_issued():
         secret = keys[f"securestack/{env}/api-keys/{key.name}"]
         record = records[secret.inputs["tags"]["securestack:verifier-secret"]]
         assert record.inputs["kmsKeyId"] == secret.inputs["kmsKeyId"] == key_arn(recording, "secrets")
@@ -348,8 +369,10 @@ def test_app_verifies_only_the_keys_it_is_configured_to():
     task_role = role_arn(recording, "securestack-dev-app-task")
     readers = {}
     for policy in recording.of_type(SECRET_POLICY):
-        reads = next(s for s in policy_statements(policy.inputs["policy"])
-                     if s["Sid"] == "DenyReadsExceptConsumersAndRotator")
+        reads = next((s for s in policy_statements(policy.inputs["policy"])
+                      if s["Sid"] == "DenyReadsExceptConsumersAndRotator"), None)
+        if reads is None:
+            continue  # a vendor-issued secret (no rotator): tests/test_vendor_stack.py
         readers[policy.inputs["secretArn"]] = task_role in reads["Condition"]["StringNotEquals"]["aws:PrincipalArn"]
     records = verifier_records(recording)
     assert {name for name, record in records.items() if readers[record.outputs["arn"]]} == {
@@ -391,8 +414,8 @@ def readers_of(settings, secret_consumers, recording, kind="") -> set[str]:
 
 def consumers_by_secret(settings) -> dict[str, list[str]]:
     env = settings.environment
-    consumers = {f"securestack/{env}/api-keys/{k.name}": k.consumers for k in settings.api_keys.root}
-    consumers.update({f"securestack/{env}/webhooks/{w.name}": w.consumers for w in settings.webhooks.root})
+    consumers = {f"securestack/{env}/api-keys/{k.name}": k.consumers for k in settings.api_keys.self_issued()}
+    consumers.update({f"securestack/{env}/webhooks/{w.name}": w.consumers for w in settings.webhooks.self_issued()})
     consumers[f"securestack/{env}/database/{settings.database.app_username}"] = \
         ["app"] if settings.app.database_user else []
     return consumers
@@ -448,9 +471,11 @@ def test_a_rotation_settings_change_never_rotates_at_once(recording):
 def test_each_secret_has_a_readiness_check_after_its_rotation(recording):
     """Issue 11 item 6: `pulumi up` waits, per secret, until it has a value (and starts its first rotation)."""
     rotations = {r.inputs["secretId"]: r for r in recording.of_type(ROTATION)}
-    readiness = {r.inputs["secretArn"]: r for r in recording.of_type(READINESS)}
+    # Those of vendor-issued keys have no rotation function (vendor mode): tests/test_vendor_stack.py.
+    rotated_checks = [r for r in recording.of_type(READINESS) if "rotationLambdaArn" in r.inputs]
+    readiness = {r.inputs["secretArn"]: r for r in rotated_checks}
     secrets = secrets_by_name(recording)
-    assert len(readiness) == len(secrets) == len(recording.of_type(READINESS))
+    assert len(readiness) == len(secrets) == len(rotated_checks)
     for name, secret in secrets.items():
         ready, rotation = readiness[secret.outputs["arn"]], rotations[secret.id]
         assert ready.parent == secret.parent and rotation.urn in ready.options["dependsOn"], name
@@ -458,7 +483,8 @@ def test_each_secret_has_a_readiness_check_after_its_rotation(recording):
         assert ready.inputs["rotationDays"] == rotation.inputs["rotationRules"]["automaticallyAfterDays"]
         assert 60 <= ready.inputs["timeoutSeconds"] <= 3600
     # `pulumi up` ends only after each of them: `infra.verify` right after reads every exported secret ready.
-    assert {entry["arn"] for entry in recording.stack_outputs["secrets"].values()} == set(readiness)
+    assert {entry["arn"] for entry in recording.stack_outputs["secrets"].values()
+            if entry["issuer"] == "self"} == set(readiness)
 
 
 def test_every_rotation_depends_explicitly_on_its_functions_permission(recording):
@@ -499,7 +525,7 @@ def test_value_scan_recognises_generated_values():
 
 
 def test_secrets_export_lists_every_secret_with_its_rotation(recording, settings):
-    exported = recording.stack_outputs["secrets"]
+    exported = {name: entry for name, entry in recording.stack_outputs["secrets"].items() if entry["issuer"] == "self"}
     secrets = secrets_by_name(recording)
     assert set(exported) == set(secrets)
     for name, entry in exported.items():
@@ -596,5 +622,7 @@ def test_readiness_check_is_recorded_with_its_code_only(recording):
     raw = base64.b64decode(serialized.pop())
     assert b"botocore.client" not in raw and b"AKIA" not in raw and not VALUE_SHAPES.search(raw.decode("latin-1"))
     for ready in recording.of_type(READINESS):
-        assert set(ready.inputs) == {"__provider", "secretArn", "rotationLambdaArn", "rotationDays", "timeoutSeconds"}
+        # A vendor-issued key's check has no rotation function (None is not sent): it never rotates.
+        assert set(ready.inputs) - {"rotationLambdaArn"} == {"__provider", "secretArn", "rotationDays",
+                                                              "timeoutSeconds"}
         assert ready.id == ready.inputs["secretArn"]

@@ -128,10 +128,10 @@ class Refused:
     says: str
 
 
-def principals(count: int) -> list[str]:
-    # Users of the stack's account: not folded into the account-wide role clause, each costs its full ARN.
-    return [f"arn:aws:iam::{DEV_ACCOUNT}:user/break-glass/{'operator-with-a-long-name-' * 3}{n}"
-            for n in range(count)]
+def principals(count: int, name: str = "operator-" * 2) -> list[str]:
+    # Users of the stack's account: not folded into the account-wide role clause, each costs its full ARN. The
+    # default name is about the longest one user the shipped dev file (4 consumers and an operator) has room for.
+    return [f"arn:aws:iam::{DEV_ACCOUNT}:user/break-glass/{name}{n}" for n in range(count)]
 
 
 REFUSED = [
@@ -238,7 +238,9 @@ def test_settings_compute_the_metric_filter_pattern_the_program_builds(stack: st
     computed = unexpected_principal_pattern(
         settings.environment, "aws", settings.region, settings.allowed_account_ids[0],
         settings.app.name if settings.app.enabled else None,
-        [c.role_arn for c in settings.secrets.consumers.values()], list(settings.audit.expected_secret_principals),
+        # the operators of vendor-issued values come after the consumers, as the program lists them
+        [c.role_arn for c in settings.secrets.consumers.values()] + list(settings.secrets.operators),
+        list(settings.audit.expected_secret_principals),
         master_secret_arn=master_secret)
     assert computed == recorded
 
@@ -304,7 +306,8 @@ def test_a_copy_of_dev_names_the_keys_that_still_name_dev(staging_project: Path)
     with pytest.raises(SettingsError) as raised:
         run_stack(stack_config)
     consumers = section(shipped_config("dev"), SECRETS)["consumers"]
-    assert keys(raised.value.problems) == [f"{SECRETS}.consumers.{name}.roleArn" for name in consumers]
+    assert keys(raised.value.problems) == [*(f"{SECRETS}.consumers.{name}.roleArn" for name in consumers),
+                                           f"{SECRETS}.operators[0]"]
     assert all("names environment dev in the 'staging' stack" in p for p in raised.value.problems)
 
 

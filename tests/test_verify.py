@@ -290,6 +290,21 @@ class Seeder:
                                   RotationRules=rules, RotateImmediately=True)
             if self.variant.finish_rotations or index > 0:
                 _finish_rotation(secrets, arn)
+        self._vendor_secrets(secrets, seeded)
+
+    def _vendor_secrets(self, secrets: Any, seeded: Seeded) -> None:
+        """Issue 15: a vendor-issued secret (no rotation) as an operator left it: its value staged and promoted."""
+        for secret in self.recording.of_type("aws:secretsmanager/secret:Secret"):
+            tags = secret.inputs.get("tags") or {}
+            if tags.get("securestack:issuer") != "vendor":
+                continue
+            arn = secrets.create_secret(Name=secret.inputs["name"], KmsKeyId=self._stack_key("secrets"),
+                                        Description=secret.inputs.get("description", ""),
+                                        Tags=[{"Key": k, "Value": v} for k, v in tags.items()])["ARN"]
+            self.moto_ids[secret.outputs["arn"]] = arn
+            seeded.secret_arns.append(arn)
+            # The first version of a secret gets AWSCURRENT (PutSecretValue), as an operator's first stage does.
+            secrets.put_secret_value(SecretId=arn, SecretString=json.dumps({"key": "sk_test_" + os.urandom(8).hex()}))
 
     # -- the outputs ----------------------------------------------------------------------------------------------
 

@@ -14,9 +14,10 @@ from .base import CONFIG_NAMESPACE
 # default tags included (they are sent as the resource's tags). Besides securestack:tags, the stack's own tags on
 # its most tagged resource, the database login's secret: securestack:env, managed-by, securestack:project (every
 # resource), securestack:name, :kind, :ecs-service, :db-host, :db-name, :db-owner-role, :db-port, :db-username,
-# :master-secret-arn. tests/test_settings_two_pass.py counts them on the recorded stacks.
+# :master-secret-arn, :rotation-days (contract 15: the age alarm's bound on every rotated secret).
+# tests/test_settings_two_pass.py counts them on the recorded stacks.
 AWS_TAGS_MAX = 50
-SECRET_OWN_TAGS_MAX = 12
+SECRET_OWN_TAGS_MAX = 13
 # An RDS-managed master secret is named rds!db-<uuid> (RDS User Guide, "Password management with Secrets
 # Manager"); its ARN ends in Secrets Manager's 6-character suffix. The longest name it can have, for the pattern.
 MASTER_SECRET_ARN = ("arn:{partition}:secretsmanager:{region}:{account}:secret:"
@@ -47,14 +48,21 @@ def unexpected_principal_pattern(environment: str, partition: str, region: str, 
                                                                   *expected_principals])
 
 
+def own_account_arns(arns: list[str], accounts: tuple[str, ...]) -> list[str]:
+    return [arn for arn in arns if len(arn.split(":")) < 5 or arn.split(":")[4] in accounts]
+
+
 def principal_pattern_problems(sections: dict[str, Any], environment: str, region: Optional[str],
                                partition: Optional[str], accounts: tuple[str, ...]) -> list[tuple[str, str]]:
     audit, secrets, app = sections.get("audit"), sections.get("secrets"), sections.get("app")
     if audit is None or secrets is None or app is None or not region or not partition or not accounts:
         return []
-    # The operators write vendor-issued values: the program expects them too (infra/secrets_program.py).
-    consumers = [consumer.role_arn for consumer in secrets.consumers.values()] + list(secrets.operators)
-    expected = list(audit.expected_secret_principals)
+    # The operators write vendor-issued values: the program expects them too (infra/secrets_program.py). An ARN of
+    # another account is refused at its own key (settings/references.py): judging the pattern with it would report
+    # a second problem that goes away with the first.
+    consumers = own_account_arns([consumer.role_arn for consumer in secrets.consumers.values()]
+                                 + list(secrets.operators), accounts)
+    expected = own_account_arns(list(audit.expected_secret_principals), accounts)
     key = "audit.expectedSecretPrincipals" if expected else "secrets.consumers"
     # The provider deploys to one of the allowed accounts: each must give a pattern AuditTrail can build.
     for account in accounts:

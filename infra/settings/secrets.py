@@ -105,7 +105,7 @@ class _IssuedEntry(SettingsModel):
 
     @property
     def is_vendor(self) -> bool:
-        return getattr(self, "issuer") == ISSUER_VENDOR
+        return bool(getattr(self, "issuer") == ISSUER_VENDOR)
 
 
 class ApiKeySettings(_IssuedEntry):

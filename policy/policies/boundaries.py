@@ -15,7 +15,7 @@ from .support import Report, SecurestackPolicy
 from .support import (API_KEY_KIND, PROJECT, VALUE_READ_ACTIONS, Controls, StackGraph, get, grants_action,
                       injected_arns, is_sequence, is_true, items, json_value, kind_of, known_strings, label, peek,
                       raw, resource_policy, role_policy_statements, stack_environment, stack_policy,
-                      statement_covers)
+                      statement_covers, vendor_issued)
 from .types import (AWS_PROVIDER, BUCKET_POLICY, ECS_SERVICE, KMS_KEY, KMS_REPLICA_KEY, LISTENERS, LISTENER_RULES,
                     LOAD_BALANCERS, RDS_CLUSTER, RDS_INSTANCE, ROLE, ROLE_POLICY, SECRET, TARGET_GROUPS,
                     TASK_DEFINITION)
@@ -355,7 +355,8 @@ def no_wildcard_key_exposed(graph: StackGraph, report: Report) -> None:
                                 "guides: least privilege; keys held by their callers only")),
               [SECRET, ECS_SERVICE, TASK_DEFINITION, ROLE, ROLE_POLICY], Severity.CRITICAL)
 def no_key_value_exposed(graph: StackGraph, report: Report) -> None:
-    keys = [s for s in graph.of_type(SECRET) if kind_of(s) == API_KEY_KIND]
+    # A vendor's key is what the app calls that vendor with (ECS injects it): not a key this API verifies.
+    keys = [s for s in graph.of_type(SECRET) if kind_of(s) == API_KEY_KIND and not vendor_issued(s)]
     if not keys:
         return
     for service, task in internet_facing_tasks(graph):

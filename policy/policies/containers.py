@@ -9,8 +9,9 @@ from typing import Any
 from pulumi_policy import PolicyResource, ResourceValidationArgs, Severity
 
 from .support import Report, SecurestackPolicy
-from .support import (Controls, StackGraph, actions_of, allows, get, injected_arns, is_true, items, json_value, label,
-                      peek, plain, resource_policy, resources_of, secret_looking, stack_policy, statements)
+from .support import (API_KEY_KIND, Controls, StackGraph, actions_of, allows, get, injected_arns, is_true, items,
+                      json_value, kind_of, label, peek, plain, resource_policy, resources_of, secret_looking,
+                      stack_policy, statements, vendor_issued)
 from .network import inline_ingress, ingress_rules
 from .types import (ECS_CLUSTER, ECS_SERVICE, INGRESS_RULE, LOAD_BALANCERS, ROLE, ROLE_POLICY, ROLE_POLICY_ATTACHMENT,
                     SECRET, SECRET_READINESS, SECURITY_GROUP, SECURITY_GROUP_RULE, TASK_DEFINITION)
@@ -139,7 +140,10 @@ def ecs_execution_role_secrets(graph: StackGraph, report: Report) -> None:
 
 # What the app's own code may do (issue 12): find its verifier records, read them and its signing secrets, decrypt
 # them through Secrets Manager; which secrets exactly is app-task-role-reads-only-verifier-records-and-webhook-secrets.
-TASK_ROLE_ACTIONS = frozenset({"secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue", "kms:Decrypt"})
+# Issue 15: verifying a vendor's webhooks also lists the secret's versions (when current was created starts the
+# previous value's grace: securestack_runtime's WebhookVerifier); a listing carries no value.
+TASK_ROLE_ACTIONS = frozenset({"secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue",
+                               "secretsmanager:ListSecretVersionIds", "kms:Decrypt"})
 
 
 def task_role_problem(graph: StackGraph, role: PolicyResource) -> str | None:
@@ -158,8 +162,9 @@ def task_role_problem(graph: StackGraph, role: PolicyResource) -> str | None:
 
 
 @stack_policy("ecs-task-role-grants-only-runtime-secret-reads", "A task's own role (what its code may do) grants "
-              "only DescribeSecret, GetSecretValue and kms:Decrypt through Secrets Manager (the app reads its "
-              "verifier records and signing secrets), nothing attached", Controls(
+              "only DescribeSecret, GetSecretValue, ListSecretVersionIds and kms:Decrypt through Secrets Manager (the "
+              "app reads its verifier records, signing secrets and the vendor webhook secrets it verifies with), "
+              "nothing attached", Controls(
                   sources=("README: Architecture (a separate task role reads exactly ...)", "guides: least privilege")),
               [TASK_DEFINITION, ROLE, ROLE_POLICY, ROLE_POLICY_ATTACHMENT], Severity.HIGH)
 def ecs_task_role_runtime_reads(graph: StackGraph, report: Report) -> None:
@@ -225,6 +230,41 @@ def ecs_service_waits_for_secrets(graph: StackGraph, report: Report) -> None:
                            "of it (its tasks could start before the secret has a value)", service.urn)
 
 
+# Issue 15: ECS injects the app's database login and the vendor keys it calls its vendors with; never a key this
+# stack issues (the app verifies those from digests), a verifier record or a webhook signing secret (read at run time).
+DATABASE_LOGIN_KIND = "postgres-user"
+WILDCARD_SCOPES = frozenset({"*", "ALL_SCOPES"})  # how the secrets components write `*` in securestack:scopes
+
+
+def injection_problem(secret: PolicyResource) -> str | None:
+    kind = kind_of(secret)
+    if kind == DATABASE_LOGIN_KIND:
+        return None
+    if kind != API_KEY_KIND or not vendor_issued(secret):
+        return "only the database login and vendor-issued API keys are injected"
+    if WILDCARD_SCOPES & set(str(peek(secret.props, "tags", "securestack:scopes") or "").split()):
+        return "it is scoped `*` (all scopes): those are for internal tools only"
+    return None
+
+
+@stack_policy("ecs-injects-only-database-login-and-vendor-keys", "A task definition injects (`secrets` valueFrom) "
+              "only the stack's database login and vendor-issued API keys: never a key this stack issues, a verifier "
+              "record, a webhook signing secret, a `*`-scoped key or a secret the stack does not create", Controls(
+                  sources=("issue 15: vendor keys by reference (ECS valueFrom)",
+                           "issue 12: the app never holds a key it verifies", "guides: least privilege")),
+              [TASK_DEFINITION, SECRET], Severity.CRITICAL)
+def ecs_injects_only_allowed_secrets(graph: StackGraph, report: Report) -> None:
+    secrets = {arn: secret for secret in graph.of_type(SECRET) if isinstance(arn := get(secret.props, "arn"), str)}
+    for task in graph.of_type(TASK_DEFINITION):
+        for value_from in injected_arns(task):
+            arn = ":".join(value_from.split(":")[:SECRET_ARN_PARTS])
+            secret = secrets.get(arn)
+            problem = "the stack creates no such secret" if secret is None else injection_problem(secret)
+            if problem:
+                what = label(secret) if secret is not None else repr(arn)
+                report(f"{label(task)} injects {what}: {problem}", task.urn)
+
+
 POLICIES: list[SecurestackPolicy] = [ecs_no_public_ip, ecs_no_env_secrets, ecs_logging, ecs_not_privileged, ecs_read_only_root,
             ecs_distinct_roles, ecs_ingress_from_load_balancer, ecs_container_insights, ecs_non_root, ecs_execution_role_secrets,
-            ecs_task_role_runtime_reads, ecs_service_waits_for_secrets]
+            ecs_task_role_runtime_reads, ecs_service_waits_for_secrets, ecs_injects_only_allowed_secrets]

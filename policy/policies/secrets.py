@@ -8,11 +8,11 @@ from typing import Any, Mapping, Optional
 from pulumi_policy import PolicyResource, ResourceValidationArgs, Severity
 
 from .support import Report, SecurestackPolicy
-from .support import (KEY_SECRET_TAG, VALUE_READ_ACTIONS, VALUE_WRITE_ACTIONS, VERIFIER_KIND, VERIFIER_SECRET_TAG,
-                      WEBHOOK_KIND, Controls, StackGraph, actions_of, allows, get, grants_action, is_false,
-                      is_public_principal, is_true, items, kind_of, label, number, peek, plain, present,
+from .support import (KEY_SECRET_TAG, ROTATION_DAYS_TAG, VALUE_READ_ACTIONS, VALUE_WRITE_ACTIONS, VERIFIER_KIND,
+                      VERIFIER_SECRET_TAG, WEBHOOK_KIND, Controls, StackGraph, actions_of, allows, get, grants_action,
+                      is_false, is_public_principal, is_true, items, kind_of, label, number, peek, plain, present,
                       production_stack, resource_covers, resource_policy, resources_of, role_policy_statements, shown,
-                      stack_environment, stack_policy, statements, tags_of)
+                      stack_environment, stack_policy, statements, tags_of, vendor_issued)
 from .types import (FUNCTION, ROLE, ROLE_POLICY, SECRET, SECRET_POLICY, SECRET_READINESS, SECRET_ROTATION,
                     SECRET_VERSION, TASK_DEFINITION)
 
@@ -31,6 +31,10 @@ MIN_RECOVERY_WINDOW_DAYS, MAX_RECOVERY_WINDOW_DAYS = 7, 30
 # Non-secret metadata every secret carries as tags (a rotator bootstraps a secret from them), and what API keys add.
 METADATA_TAGS = ("securestack:env", "securestack:name", "securestack:kind")
 API_KEY_KIND, API_KEY_TAGS = "api-key", ("securestack:scopes", "securestack:key-prefix")
+VENDOR_KEY_TAGS = ("securestack:scopes",)
+ISSUER_TAG, VENDOR_ISSUER = "securestack:issuer", "vendor"
+# Contract 15: what a vendor-issued secret carries besides METADATA_TAGS (its value's age bound, who issues it).
+VENDOR_TAGS = (ROTATION_DAYS_TAG, "securestack:vendor")
 KEY_PREFIXES = {True: "sk_live_", False: "sk_test_"}  # production: live keys; anything else: test keys
 READ_ACTIONS = ("secretsmanager:GetSecretValue",)
 WRITE_ACTIONS = ("secretsmanager:PutSecretValue", "secretsmanager:UpdateSecretVersionStage")
@@ -51,13 +55,15 @@ def key_of_record(graph: StackGraph, record: PolicyResource) -> Optional[PolicyR
 
 
 @stack_policy("secret-rotation-configured", "Every Secrets Manager secret has automatic rotation by a rotation "
-              "function (an API key's verifier record is rotated with its key, by the key's rotator)",
+              "function (an API key's verifier record is rotated with its key, by the key's rotator; a vendor-issued "
+              "secret, tagged securestack:issuer=vendor, is bounded by its age instead: "
+              "vendor-secret-staged-by-operators-only)",
               Controls(fsbp=("SecretsManager.1",), checkov=("CKV2_AWS_57",), sources=("guides: regular rotation",)),
               [SECRET, SECRET_ROTATION], Severity.HIGH)
 def secret_rotation_configured(graph: StackGraph, report: Report) -> None:
     for secret in graph.of_type(SECRET):
-        if enabled_rotations(graph, secret):
-            continue
+        if enabled_rotations(graph, secret) or vendor_issued(secret):
+            continue  # a vendor's value: no function can make one (an operator stages it)
         key = key_of_record(graph, secret)
         if key is not None and enabled_rotations(graph, key):
             continue  # a verifier record: its key's rotator writes it at every rotation of the key
@@ -173,7 +179,9 @@ def secret_metadata(args: ResourceValidationArgs, report: Report) -> None:
     tags = tags_of(args.props)
     missing = [tag for tag in METADATA_TAGS if not tags.get(tag)]
     if tags.get("securestack:kind") == API_KEY_KIND:
-        missing += [tag for tag in API_KEY_TAGS if not tags.get(tag)]
+        # A vendor's key carries a prefix only when that vendor marks its keys' tier (contract 15).
+        required = VENDOR_KEY_TAGS if tags.get(ISSUER_TAG) == VENDOR_ISSUER else API_KEY_TAGS
+        missing += [tag for tag in required if not tags.get(tag)]
         prefix, expected = tags.get("securestack:key-prefix"), KEY_PREFIXES[production_stack()]
         if prefix and prefix != expected:
             report(f"securestack:key-prefix is {prefix!r}; this stack's keys are {expected}")
@@ -192,9 +200,11 @@ def exempt_principals(statement: Mapping[str, Any]) -> set[str]:
 
 
 def denies_for_everyone_but(document: Any, action: str) -> list[set[str]]:
-    """For each Deny of `action` to everyone, the principals it exempts."""
+    """For each Deny of `action` to everyone, the principals it exempts (none: an unconditional Deny, e.g. the reads
+    of a vendor secret nobody consumes)."""
     return [exempt_principals(s) for s in statements(document) if s.get("Effect") == "Deny"
-            and is_public_principal(s.get("Principal")) and covers(s, action) and exempt_principals(s)]
+            and is_public_principal(s.get("Principal")) and covers(s, action)
+            and (exempt_principals(s) or not s.get("Condition"))]
 
 
 def denies_plain_transport(document: Any) -> bool:
@@ -307,7 +317,7 @@ def verifier_record_problem(graph: StackGraph, key: PolicyResource) -> Optional[
               [SECRET, SECRET_POLICY, SECRET_ROTATION, FUNCTION, ROLE], Severity.HIGH)
 def api_key_has_verifier_record(graph: StackGraph, report: Report) -> None:
     for key in graph.of_type(SECRET):
-        if kind_of(key) == API_KEY_KIND:
+        if kind_of(key) == API_KEY_KIND and not vendor_issued(key):  # a vendor verifies the keys it issues
             problem = verifier_record_problem(graph, key)
             if problem:
                 report(f"API key {label(key)} {problem}", key.urn)
@@ -376,6 +386,61 @@ def verifier_record_writers(graph: StackGraph, report: Report) -> None:
                        f"api-key-verifiers/: {outside[:2]}", role.urn)
 
 
+# -- issue 15: vendor-issued secrets ------------------------------------------------------------------------------
+
+def app_role_arns(graph: StackGraph) -> set[str]:
+    """ARNs of every ECS task's execution and task roles (the app's)."""
+    roles = [role for task in graph.of_type(TASK_DEFINITION) for prop in ("executionRoleArn", "taskRoleArn")
+             for role in graph.referenced(task, prop, ROLE)]
+    return {arn for arn in (peek(role.props, "arn") for role in roles) if isinstance(arn, str)}
+
+
+def function_role_arns(graph: StackGraph) -> set[str]:
+    """ARNs of the roles of every Lambda function of the stack (the rotators among them)."""
+    roles = [role for function in graph.of_type(FUNCTION) for role in graph.referenced(function, "role", ROLE)]
+    return {arn for arn in (peek(role.props, "arn") for role in roles) if isinstance(arn, str)}
+
+
+def vendor_secret_problems(graph: StackGraph, secret: PolicyResource, not_operators: set[str]) -> list[str]:
+    problems = []
+    days = str(peek(secret.props, "tags", ROTATION_DAYS_TAG) or "")
+    if not days.isdigit() or not 1 <= int(days) <= MAX_ROTATION_DAYS:
+        problems.append(f"has tag {ROTATION_DAYS_TAG} {days or 'missing'!r}: the age its value may reach, "
+                        f"1..{MAX_ROTATION_DAYS} days")
+    if not peek(secret.props, "tags", "securestack:vendor"):
+        problems.append("has no securestack:vendor tag (who issues its value)")
+    if graph.referrers(secret, "secretId", SECRET_ROTATION):
+        problems.append("has a SecretRotation: no rotation function can make a vendor's value")
+    documents = [get(p.props, "policy") for p in graph.referrers(secret, "secretArn", SECRET_POLICY)]
+    if not documents:
+        problems.append("has no resource policy naming its writers")
+    for document in documents:
+        for action in WRITE_ACTIONS:
+            writers = denies_for_everyone_but(document, action)
+            if not writers or not any(exempt and not exempt & not_operators for exempt in writers):
+                problems.append(f"has a resource policy that does not deny {action} to all but operator roles "
+                                "(neither the app's roles nor a rotator's)")
+    return problems
+
+
+@stack_policy("vendor-secret-staged-by-operators-only", "A vendor-issued secret (tagged securestack:issuer=vendor) "
+              "has no rotation, a securestack:rotation-days tag of 1..90 (how old its value may get before the age "
+              "alarm) and its vendor's name, and its resource policy denies every write but the operators' "
+              "(neither the app's roles nor a rotator's)", Controls(sources=(
+                  "issue 15: a vendor's key is staged by an operator, never generated, never rotated by a function",
+                  "guides: rotate every 90 days")),
+              [SECRET, SECRET_POLICY, SECRET_ROTATION, TASK_DEFINITION, FUNCTION, ROLE], Severity.HIGH)
+def vendor_secret_staged_by_operators(graph: StackGraph, report: Report) -> None:
+    vendor_secrets = [secret for secret in graph.of_type(SECRET) if vendor_issued(secret)]
+    if not vendor_secrets:
+        return
+    not_operators = app_role_arns(graph) | function_role_arns(graph)
+    for secret in vendor_secrets:
+        for problem in vendor_secret_problems(graph, secret, not_operators):
+            report(f"vendor-issued {label(secret)} {problem}", secret.urn)
+
+
 POLICIES: list[SecurestackPolicy] = [secret_rotation_configured, secret_first_rotation, secret_rotation_interval, secret_cmk,
             secret_description, secret_version_plaintext, secret_named, secret_metadata, secret_recovery_window,
-            secret_resource_policy, api_key_has_verifier_record, task_role_reads, verifier_record_writers]
+            secret_resource_policy, api_key_has_verifier_record, task_role_reads, verifier_record_writers,
+            vendor_secret_staged_by_operators]

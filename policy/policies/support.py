@@ -407,6 +407,16 @@ def kind_of(secret: PolicyResource) -> Optional[str]:
     return kind if isinstance(kind, str) else None
 
 
+# Contract 15: a key's or webhook's issuer. A vendor issues the value (an operator stages it, nothing rotates it);
+# anything else (`self`, or no tag: what every secret was before) is made by its rotator.
+ISSUER_TAG, VENDOR_ISSUER = "securestack:issuer", "vendor"
+ROTATION_DAYS_TAG = "securestack:rotation-days"
+
+
+def vendor_issued(secret: PolicyResource) -> bool:
+    return bool(peek(secret.props, "tags", ISSUER_TAG) == VENDOR_ISSUER)
+
+
 def role_policy_statements(graph: "StackGraph", role: PolicyResource, role_policy_type: str) -> list[Mapping[str, Any]]:
     """Allow statements of a role's inline policies (RolePolicy resources and the role's own inlinePolicies);
     reading a document not known yet raises (the policy cannot decide during a preview)."""

@@ -182,6 +182,57 @@ def test_serialized_provider_is_code_only_and_loads_without_this_repository(tmp_
     assert loaded.stdout.startswith("SecretReadinessProvider")
 
 
+VENDOR_TAGS = {"securestack:env": "dev", "securestack:name": "stackbe", "securestack:kind": "api-key",
+               "securestack:issuer": "vendor", "securestack:vendor": "stackbe"}
+STAGE, PROMOTE = ".venv/bin/python -m infra.secrets stage dev stackbe", ".venv/bin/python -m infra.secrets promote dev stackbe"
+
+
+def vendor_props(arn):
+    """A vendor-issued secret's check: no rotation function (components/vendor_secrets.py)."""
+    return {"secretArn": arn, "rotationLambdaArn": None, "rotationDays": 90, "timeoutSeconds": 600}
+
+
+def test_a_vendor_secret_without_a_value_fails_at_once_naming_the_operator_commands(rotation, provider, monkeypatch):
+    arn = rotation.create_secret("securestack/dev/api-keys/stackbe", VENDOR_TAGS, rotation=False)
+    service = rotating(monkeypatch, rotation, provider, after_polls=1)
+
+    with pytest.raises(SecretNotReady) as raised:
+        provider.create(vendor_props(arn))
+
+    message = str(raised.value)
+    assert provider.calls == ["DescribeSecret"]  # checked once: only an operator can give it a value
+    assert service.started == [] and rotation.stages(arn) == {}  # never rotated, nothing changed
+    assert message.startswith("secret securestack/dev/api-keys/stackbe has no AWSCURRENT value (issued by stackbe")
+    assert f"`{STAGE}`" in message and f"`{PROMOTE}`" in message and message.endswith("`pulumi up` again")
+    assert "\n" not in message
+
+
+def test_a_first_staged_vendor_value_is_already_current(rotation, provider, monkeypatch):
+    """AWS (PutSecretValue): "If this operation creates the first version for the secret, then Secrets Manager
+    automatically attaches the staging label AWSCURRENT to it", whatever VersionStages says; moto does the same."""
+    arn = rotation.create_secret("securestack/dev/api-keys/stackbe", VENDOR_TAGS, rotation=False)
+    rotation.put_pending(arn, str(uuid.uuid4()), {"key": "sk_test_staged"})
+    rotating(monkeypatch, rotation, provider, after_polls=1)
+
+    assert provider.create(vendor_props(arn)).outs["firstRotationStarted"] is False
+    assert provider.calls == ["DescribeSecret"]
+
+
+def test_a_promoted_vendor_secret_is_ready_and_never_rotated(rotation, provider, monkeypatch):
+    arn = rotation.create_secret("securestack/dev/api-keys/stackbe", VENDOR_TAGS, rotation=False,
+                                 value={"key": "sk_test_promoted", "env": "dev", "name": "stackbe",
+                                        "vendor": "stackbe"})
+    token = str(uuid.uuid4())
+    rotation.put_pending(arn, token, {"key": "sk_test_next"})  # the next value staged: still ready
+    service = rotating(monkeypatch, rotation, provider, after_polls=1)
+    before = rotation.snapshot(arn)
+
+    result = provider.create(vendor_props(arn))
+
+    assert result.id == arn and result.outs["firstRotationStarted"] is False
+    assert provider.calls == ["DescribeSecret"] and service.started == [] and rotation.snapshot(arn) == before
+
+
 def _metadata():
     from rotation_common.metadata import SecretMetadata
 

@@ -1305,3 +1305,120 @@ case("ecs-no-secrets-in-environment", stack(task(environment=[
     {"name": "SECURESTACK_WEBHOOK_SECRETS", "value": json.dumps({"order-events": HOOK_ARN})},
     {"name": "SECURESTACK_API_KEY_VERIFIERS", "value": json.dumps([KEY_ARN_])}])),
      stack(task(environment=[{"name": "SECURESTACK_WEBHOOK_SECRETS", "value": json.dumps({"x": "Zx9sQ2pL0aVb7Yt4"})}])))
+
+# -- issue 15: vendor-issued secrets -----------------------------------------------------------------------------
+
+OPERATOR_ROLE = role_res("securestack-dev-secrets-operator")
+OPERATOR_ARN = OPERATOR_ROLE.outputs["arn"]
+VENDOR_KEY_NAME = "securestack/dev/api-keys/stackbe"
+VENDOR_KEY_ARN = secret_arn(VENDOR_KEY_NAME)
+VENDOR_TAGS = {"securestack:name": "stackbe", "securestack:issuer": "vendor", "securestack:vendor": "stackbe",
+               "securestack:rotation-days": "90", "securestack:scopes": "app:read"}
+VENDOR_KEY = secret_res("stackbe", VENDOR_KEY_NAME, "api-key", **VENDOR_TAGS)
+EXECUTION_ROLE_RES = role_res("securestack-dev-app-execution")
+
+
+def vendor_policy(readers: list, writers: list, secret: str = VENDOR_KEY_ARN, resource: str = "stackbe",
+                  tls: bool = True) -> Res:
+    reads = {"Sid": "DenyReadsExceptConsumers", "Effect": "Deny", "Principal": {"AWS": "*"},
+             "Action": ["secretsmanager:GetSecretValue"], "Resource": secret}
+    if readers:
+        reads["Condition"] = {"StringNotEquals": {"aws:PrincipalArn": readers}}
+    return Res("aws:secretsmanager/secretPolicy:SecretPolicy", f"{resource}-policy", {
+        "secretArn": secret, "blockPublicPolicy": True, "policy": policy_document(
+            reads,
+            {"Sid": "DenyValueChangesExceptOperators", "Effect": "Deny", "Principal": {"AWS": "*"},
+             "Action": ["secretsmanager:PutSecretValue", "secretsmanager:UpdateSecretVersionStage"],
+             "Resource": secret, "Condition": {"StringNotEquals": {"aws:PrincipalArn": writers}}},
+            *([{"Sid": "DenyWithoutTls", "Effect": "Deny", "Principal": {"AWS": "*"}, "Action": "secretsmanager:*",
+                "Resource": secret, "Condition": {"Bool": {"aws:SecureTransport": "false"}}}] if tls else []))},
+        deps={"secretArn": [resource]})
+
+
+VENDOR_POLICY = vendor_policy([EXECUTION_ROLE_ARN], [OPERATOR_ARN])
+VENDOR_APP_TASK = Res(TASK_TYPE, "task", {
+    "family": "securestack-dev-app", "executionRoleArn": EXECUTION_ROLE_ARN, "taskRoleArn": TASK_ROLE.outputs["arn"],
+    "containerDefinitions": json.dumps([{**CONTAINER, "secrets": [
+        {"name": "STACKBE_API_KEY", "valueFrom": f"{VENDOR_KEY_ARN}:key::"}]}])},
+    deps={"executionRoleArn": ["securestack-dev-app-execution"], "taskRoleArn": [TASK_ROLE.name],
+          "containerDefinitions": ["stackbe"]})
+VENDOR_WORLD = (VENDOR_KEY, VENDOR_POLICY, OPERATOR_ROLE, EXECUTION_ROLE_RES, TASK_ROLE, VENDOR_APP_TASK,
+                KEY_ROTATOR_ROLE, KEY_ROTATOR)
+VENDOR_ROTATION = Res(ROTATION_TYPE, "stackbe-rotation", {
+    "secretId": VENDOR_KEY_ARN, "rotationLambdaArn": KEY_ROTATOR.outputs["arn"],
+    "rotationRules": {"automaticallyAfterDays": 90}}, deps={"secretId": ["stackbe"], "rotationLambdaArn": ["key-rotator"]})
+
+
+def vendor_key_tagged(**tags) -> Res:
+    return changed(VENDOR_KEY, tags={k: v for k, v in {**VENDOR_KEY.inputs["tags"], **tags}.items() if v is not DELETE})
+
+
+case("vendor-secret-staged-by-operators-only", stack(*VENDOR_WORLD),
+     stack(vendor_key_tagged(**{"securestack:rotation-days": DELETE}), *VENDOR_WORLD[1:]),
+     stack(vendor_key_tagged(**{"securestack:rotation-days": "120"}), *VENDOR_WORLD[1:]),
+     stack(vendor_key_tagged(**{"securestack:rotation-days": "0"}), *VENDOR_WORLD[1:]),
+     stack(vendor_key_tagged(**{"securestack:vendor": DELETE}), *VENDOR_WORLD[1:]),
+     stack(*VENDOR_WORLD, VENDOR_ROTATION),
+     stack(VENDOR_KEY, *VENDOR_WORLD[2:]),  # no resource policy
+     stack(VENDOR_KEY, vendor_policy([EXECUTION_ROLE_ARN], [OPERATOR_ARN, EXECUTION_ROLE_ARN]), *VENDOR_WORLD[2:]),
+     stack(VENDOR_KEY, vendor_policy([EXECUTION_ROLE_ARN], [KEY_ROTATOR_ROLE.outputs["arn"]]), *VENDOR_WORLD[2:]),
+     stack(VENDOR_KEY, vendor_policy([EXECUTION_ROLE_ARN], [OPERATOR_ARN, TASK_ROLE.outputs["arn"]]),
+           *VENDOR_WORLD[2:]))
+# a vendor's value has no rotation function; a secret that is not tagged vendor-issued still needs one
+case("secret-rotation-configured", stack(*VENDOR_WORLD),
+     stack(vendor_key_tagged(**{"securestack:issuer": "self"}), *VENDOR_WORLD[1:]),
+     stack(vendor_key_tagged(**{"securestack:issuer": DELETE}), *VENDOR_WORLD[1:]))
+# the vendor verifies the keys it issues: no verifier record; a self-issued key still needs one
+case("api-key-has-verifier-record", stack(*VENDOR_WORLD),
+     stack(vendor_key_tagged(**{"securestack:issuer": "self"}), *VENDOR_WORLD[1:]))
+# the operators write, nobody else; a vendor secret nobody consumes denies every read
+case("secret-resource-policy-deny-only", stack(*VENDOR_WORLD),
+     stack(VENDOR_KEY, vendor_policy([EXECUTION_ROLE_ARN], [OPERATOR_ARN], tls=False), *VENDOR_WORLD[2:]))
+case("secret-resource-policy-deny-only", stack(VENDOR_KEY, vendor_policy([], [OPERATOR_ARN]), *VENDOR_WORLD[2:]))
+# a vendor that marks no tier in its keys: no key prefix (a self-issued key still needs one)
+case("secret-metadata-tags", stack(VENDOR_KEY),
+     stack(vendor_key_tagged(**{"securestack:issuer": "self"})))
+# the app calls its vendor with the vendor's key: not a value of a key this API verifies
+case("no-key-value-in-internet-facing-service",
+     stack(VENDOR_KEY, replace(VENDOR_APP_TASK, name="task"), *EXPOSED_SERVICE),
+     stack(vendor_key_tagged(**{"securestack:issuer": "self"}), replace(VENDOR_APP_TASK, name="task"),
+           *EXPOSED_SERVICE))
+# a vendor-issued key with '*' is still never given to an internet-facing service
+case("no-wildcard-key-in-internet-facing-service", stack(VENDOR_KEY, VENDOR_APP_TASK, *EXPOSED_SERVICE),
+     stack(vendor_key_tagged(**{"securestack:scopes": "ALL_SCOPES"}), VENDOR_APP_TASK, *EXPOSED_SERVICE))
+# verifying a vendor's webhooks lists the secret's versions (when current was created starts the grace)
+VENDOR_HOOK_ARN = secret_arn("securestack/dev/webhooks/barecommerce-orders")
+case("ecs-task-role-grants-only-runtime-secret-reads", stack(task(), TASK_ROLE, grant(
+    "task-role-secrets", TASK_ROLE.name, {"Effect": "Allow", "Action": [
+        "secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret", "secretsmanager:ListSecretVersionIds"],
+        "Resource": [VENDOR_HOOK_ARN]}, TASK_DECRYPT)),
+     stack(task(), TASK_ROLE, grant("task-role-secrets", TASK_ROLE.name, {"Effect": "Allow", "Action": [
+         "secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue"], "Resource": [VENDOR_HOOK_ARN]})))
+# the app's tasks wait for a vendor key's readiness check (vendor mode: no rotation function)
+VENDOR_READINESS = Res("pulumi-python:dynamic/securestack:SecretReadiness", "stackbe-ready", {
+    "secretArn": VENDOR_KEY_ARN, "rotationDays": 90, "timeoutSeconds": 600}, deps={"secretArn": ["stackbe"]},
+    provider=False)
+VENDOR_WAITING_SERVICE = replace(WAITING_SERVICE, deps={"taskDefinition": ["task"], "dependsOn": ["stackbe-ready"]})
+case("ecs-service-waits-for-its-secrets", stack(VENDOR_KEY, VENDOR_READINESS, VENDOR_APP_TASK, VENDOR_WAITING_SERVICE),
+     stack(VENDOR_KEY, VENDOR_READINESS, VENDOR_APP_TASK, replace(WAITING_SERVICE, deps={"taskDefinition": ["task"]})))
+
+DATABASE_LOGIN_NAME = "securestack/dev/database/app"
+DATABASE_LOGIN = secret_res("database-login", DATABASE_LOGIN_NAME, "postgres-user")
+
+
+def injecting(*references: tuple[str, str]) -> Res:
+    return changed(VENDOR_APP_TASK, containerDefinitions=json.dumps([{**CONTAINER, "secrets": [
+        {"name": name, "valueFrom": value_from} for name, value_from in references]}]))
+
+
+DB_LOGIN_ARN = secret_arn(DATABASE_LOGIN_NAME)
+case("ecs-injects-only-database-login-and-vendor-keys",
+     stack(VENDOR_KEY, DATABASE_LOGIN, HOOK, VERIFIED_KEY, VERIFIER_RECORD, injecting(
+         ("DB_USERNAME", f"{DB_LOGIN_ARN}:username::"), ("DB_PASSWORD", f"{DB_LOGIN_ARN}:password::"),
+         ("STACKBE_API_KEY", f"{VENDOR_KEY_ARN}:key::"))),
+     stack(VENDOR_KEY, VERIFIED_KEY, injecting(("CHECKOUT_KEY", f"{KEY_ARN_}:key::"))),
+     stack(VERIFIER_RECORD, injecting(("RECORD", f"{RECORD_ARN}:current::"))),
+     stack(HOOK, injecting(("ORDER_EVENTS_SECRET", f"{HOOK_ARN}:secret::"))),
+     stack(vendor_key_tagged(**{"securestack:scopes": "ALL_SCOPES"}),
+           injecting(("STACKBE_API_KEY", f"{VENDOR_KEY_ARN}:key::"))),
+     stack(VENDOR_KEY, injecting(("ELSEWHERE", f"{secret_arn('securestack/dev/api-keys/unknown')}:key::"))))

@@ -136,6 +136,21 @@ def app_role_writes_secret(recording: Recording) -> None:
         if s.get("Sid") == "DenyValueChangesExceptRotator" else None))
 
 
+def app_role_writes_vendor_key(recording: Recording) -> None:
+    app_role = res(recording, "app-execution-role").outputs["arn"]
+    edit_json(res(recording, "vendor-secrets-stackbe-policy"), "policy", each_statement(
+        lambda s: s["Condition"]["StringNotEquals"]["aws:PrincipalArn"].append(app_role)
+        if s.get("Sid") == "DenyValueChangesExceptOperators" else None))
+
+
+def signing_secret_injected(recording: Recording) -> None:
+    hook = res(recording, "webhooks-order-events")
+    task = res(recording, "app-task")
+    edit_json(task, "containerDefinitions", first_container(lambda c: c["secrets"].append(
+        {"name": "ORDER_EVENTS_SECRET", "valueFrom": f"{hook.outputs['arn']}:secret::"})))
+    task.property_dependencies.setdefault("containerDefinitions", []).append(hook.urn)
+
+
 def without_sid(sid: str) -> Callable[[dict], None]:
     return keep_statements(lambda s: s.get("Sid") != sid)
 
@@ -544,6 +559,23 @@ MUTATIONS = [
             "dev": "sk_live_", "prod": "sk_test_"}[rec.stack]}))),
     Mutation("API keys tagged with their scopes", "secret-metadata-tags", on("api-keys-storefront-read", lambda r: edit(
         r, "tags", lambda tags: tags.pop("securestack:scopes")))),
+    # issue 15: StackBE's key, issued by the vendor and staged by an operator
+    Mutation("a vendor key's value has an age bound", "vendor-secret-staged-by-operators-only", on(
+        "vendor-secrets-stackbe", lambda r: edit(r, "tags", lambda tags: tags.pop("securestack:rotation-days")))),
+    Mutation("a vendor key's age bound is at most 90 days", "vendor-secret-staged-by-operators-only", on(
+        "vendor-secrets-stackbe", lambda r: edit(r, "tags", lambda tags: tags.update(
+            {"securestack:rotation-days": "365"})))),
+    Mutation("only the operators write a vendor key", "vendor-secret-staged-by-operators-only",
+             app_role_writes_vendor_key),
+    Mutation("a vendor key's writes are denied to all but its writers", "vendor-secret-staged-by-operators-only",
+             on("vendor-secrets-stackbe-policy", lambda r: edit_json(r, "policy", without_sid(
+                 "DenyValueChangesExceptOperators")))),
+    Mutation("ECS never injects a key this stack issues", "ecs-injects-only-database-login-and-vendor-keys",
+             key_value_in_app),
+    Mutation("ECS never injects a webhook signing secret", "ecs-injects-only-database-login-and-vendor-keys",
+             signing_secret_injected),
+    Mutation("the app starts only once the vendor key has a value", "ecs-service-waits-for-its-secrets",
+             lambda rec: drop(rec, "vendor-secrets-stackbe-ready")),
     Mutation("secrets recoverable after deletion", "secret-recovery-window",
              setting("webhooks-order-events", "recoveryWindowInDays", 0)),
     Mutation("prod secrets recoverable 30 days", "secret-recovery-window",

@@ -287,6 +287,41 @@ def test_signer_from_environment_reads_the_stacks_json_object(webhook, app):
         WebhookSigner.from_environment("refunds", environ, client=app.client)
 
 
+def test_verifier_of_a_vendor_webhook_from_environment_across_the_operators_rollover(rotation, app, clock, admin):
+    """Issue 15: the app verifies a vendor's webhooks (SECURESTACK_VENDOR_WEBHOOK_SECRETS) with the value an operator
+    staged and promoted (contract 15's value JSON), accepting the previous one for its grace after a promote."""
+    tags = {**webhook_tags("2"), "securestack:name": "barecommerce-orders", "securestack:issuer": "vendor",
+            "securestack:vendor": "barecommerce"}
+
+    def value(secret):
+        return json.dumps({"secret": secret, "env": "dev", "name": "barecommerce-orders", "vendor": "barecommerce"})
+    arn = rotation.create_secret("securestack/dev/webhooks/barecommerce-orders", tags, value("whsec_first"),
+                                 rotation=False)
+    environ = {"SECURESTACK_VENDOR_WEBHOOK_SECRETS": json.dumps({"barecommerce-orders": arn})}
+    verifier = WebhookVerifier.from_environment("barecommerce-orders", environ,
+                                                variable="SECURESTACK_VENDOR_WEBHOOK_SECRETS", client=app.client,
+                                                refresh_seconds=60, clock=clock, sleep=clock.sleep)
+    assert verifier.verify(BODY, signature(b"whsec_first"))
+    # stage: the vendor's new secret as AWSPENDING only (the vendor may already sign with it)
+    token = "11111111-2222-3333-4444-555555555555"
+    admin.put_secret_value(SecretId=arn, ClientRequestToken=token, SecretString=value("whsec_second"),
+                           VersionStages=["AWSPENDING"])
+    clock.advance(61)
+    assert verifier.verify(BODY, signature(b"whsec_second")) and verifier.verify(BODY, signature(b"whsec_first"))
+    # promote: AWSCURRENT moves to it (AWSPREVIOUS to the first), AWSPENDING leaves it
+    current = next(v for v, stages in admin.describe_secret(SecretId=arn)["VersionIdsToStages"].items()
+                   if "AWSCURRENT" in stages)
+    admin.update_secret_version_stage(SecretId=arn, VersionStage="AWSCURRENT", MoveToVersionId=token,
+                                      RemoveFromVersionId=current)
+    admin.update_secret_version_stage(SecretId=arn, VersionStage="AWSPENDING", RemoveFromVersionId=token)
+    clock.advance(61)
+    assert verifier.verify(BODY, signature(b"whsec_second")) and verifier.verify(BODY, signature(b"whsec_first"))
+    assert not verifier.verify(BODY, signature(b"whsec_never_issued"))
+    with pytest.raises(ValueError, match="SECURESTACK_VENDOR_WEBHOOK_SECRETS has no webhook 'refunds'"):
+        WebhookVerifier.from_environment("refunds", environ, variable="SECURESTACK_VENDOR_WEBHOOK_SECRETS",
+                                         client=app.client)
+
+
 @pytest.mark.parametrize("secret_id", ["", None, 3], ids=["empty", "none", "int"])
 def test_secret_id_must_be_given(aws, secret_id):
     with pytest.raises(ValueError, match="secret_id must be"):
