@@ -232,6 +232,29 @@ def test_the_dashboard_flow_first_value_then_a_rotation(aws, secrets_cli, vendor
     assert entry["stages"] == {"current": new} and entry["ageDays"] == 0 and entry["daysLeft"] == 90
 
 
+def test_the_commands_work_on_the_secret_and_service_the_stack_program_creates(aws, secrets_cli, leak_guard):
+    """The contract between the stack and the CLI, from the real program (the recording engine): the shipped StackBE
+    key's name and tags, and the app's cluster and service names, exactly as `pulumi up` would create them."""
+    from tests.support.stacks import shipped_recording
+
+    recording = shipped_recording("dev")
+    [secret] = [r for r in recording.of_type("aws:secretsmanager/secret:Secret")
+                if r.inputs.get("name") == "securestack/dev/api-keys/stackbe"]
+    tags = secret.inputs["tags"]
+    assert tags["securestack:key-prefix"] == "sk_test_"  # what stage checks, from settings, for this tier
+    arn = aws.sm.create_secret(Name=secret.inputs["name"], Tags=[{"Key": k, "Value": v} for k, v in tags.items()])["ARN"]
+    [cluster] = [r.inputs["name"] for r in recording.of_type("aws:ecs/cluster:Cluster")]
+    [service] = [r.inputs["name"] for r in recording.of_type("aws:ecs/service:Service")]
+    assert tags["securestack:ecs-service"] == f"{cluster}/{service}" == f"{CLUSTER}/{SERVICE}"
+    key = leak_guard.register("sk_test_" + "t" * 40)
+    assert secrets_cli("stage", "dev", "stackbe", stdin=key).returncode == 0
+    app_service(aws)
+    result = secrets_cli("promote", "dev", "stackbe", "--wait-seconds", "30")
+    assert result.returncode == 0, result.stderr
+    assert f"redeployed ECS service {CLUSTER}/{SERVICE}: steady" in result.stdout
+    assert current_value(aws, arn) == key and list(stages(aws, arn).values()) == [["AWSCURRENT"]]
+
+
 def test_an_exposure_revoke_then_replace_clears_the_mark(aws, secrets_cli, vendor_server, leak_guard):
     arn = deployed(aws)
     exposed = leak_guard.register(vendor_server.issue())
