@@ -242,7 +242,8 @@ def test_the_commands_work_on_the_secret_and_service_the_stack_program_creates(a
                 if r.inputs.get("name") == "securestack/dev/api-keys/stackbe"]
     tags = secret.inputs["tags"]
     assert tags["securestack:key-prefix"] == "sk_test_"  # what stage checks, from settings, for this tier
-    arn = aws.sm.create_secret(Name=secret.inputs["name"], Tags=[{"Key": k, "Value": v} for k, v in tags.items()])["ARN"]
+    arn = aws.sm.create_secret(Name=secret.inputs["name"],
+                               Tags=[{"Key": k, "Value": v} for k, v in tags.items()])["ARN"]
     [cluster] = [r.inputs["name"] for r in recording.of_type("aws:ecs/cluster:Cluster")]
     [service] = [r.inputs["name"] for r in recording.of_type("aws:ecs/service:Service")]
     assert tags["securestack:ecs-service"] == f"{cluster}/{service}" == f"{CLUSTER}/{SERVICE}"
