@@ -793,3 +793,44 @@ def test_the_leak_guard_finds_a_value_or_a_piece_of_it_and_never_quotes_it():
     assert found == ["registered value #1 in stderr of stage", "registered value #1 in the test's logs"]
     assert not any(value[8:20] in line for line in found)
     assert LeakGuard(values=[value]).leaks([("stdout", "sk_test_ is the prefix, 44 characters")]) == []
+
+
+class _Ecs:
+    """DescribeServices answers in turn, as ECS gives them while a deployment rolls out."""
+
+    def __init__(self, *answers):
+        self.answers = list(answers)
+
+    def describe_services(self, **_):
+        deployments, running, desired = self.answers.pop(0)
+        return {"services": [{"status": "ACTIVE", "deployments": deployments, "runningCount": running,
+                              "desiredCount": desired}]}
+
+
+@pytest.mark.parametrize("answers,message", [
+    ([([{"id": "new", "status": "PRIMARY", "rolloutState": "FAILED", "rolloutStateReason": "tasks failed to start"},
+        {"id": "old", "status": "ACTIVE"}], 1, 2)], "the new deployment failed: tasks failed to start"),
+    ([([{"id": "rollback", "status": "PRIMARY", "rolloutState": "IN_PROGRESS"}], 1, 2)],
+     "the new deployment new was replaced by another one"),
+])
+def test_a_deployment_the_circuit_breaker_stops_fails_the_wait_at_once(answers, message):
+    from securestack.infra.secrets.common import StepFailed
+    from securestack.infra.secrets.promote import _Deployment
+
+    deployment = _Deployment(_Ecs(*answers), CLUSTER, SERVICE, wait_seconds=3600)
+    deployment.deployment_id = "new"
+    with pytest.raises(StepFailed, match=message):
+        deployment._wait_steady()
+
+
+def test_the_wait_ends_once_only_the_new_deployment_runs_every_task(monkeypatch):
+    from securestack.infra.secrets import promote
+
+    monkeypatch.setattr(promote.time, "sleep", lambda _: None)
+    both = [{"id": "new", "status": "PRIMARY", "rolloutState": "IN_PROGRESS"}, {"id": "old", "status": "ACTIVE"}]
+    ecs = _Ecs((both, 2, 2), ([{"id": "new", "status": "PRIMARY", "rolloutState": "IN_PROGRESS"}], 1, 2),
+               ([{"id": "new", "status": "PRIMARY", "rolloutState": "COMPLETED"}], 2, 2))
+    deployment = promote._Deployment(ecs, CLUSTER, SERVICE, wait_seconds=3600)
+    deployment.deployment_id = "new"
+    deployment._wait_steady()
+    assert ecs.answers == [] and deployment.running == "2 of 2 task(s) running"

@@ -10,8 +10,9 @@ Steps, each undone (newest first) when a later one fails, so the stages are as t
    start): ECS UpdateService forceNewDeployment, so new tasks read the new AWSCURRENT. Undo: a new deployment again,
    so tasks read the restored value.
 5. Wait (bounded by --wait-seconds, default 900) until the service is steady: the condition of botocore's ECS
-   `services_stable` waiter (one deployment, runningCount == desiredCount), on the deployment step 4 started, and a
-   deployment whose rolloutState is FAILED (the ECS circuit breaker) fails at once.
+   `services_stable` waiter (botocore/data/ecs/2014-11-13/waiters-2.json: one deployment, runningCount ==
+   desiredCount), on the deployment step 4 started; that deployment FAILED or replaced (the ECS circuit breaker and
+   its rollback) fails at once.
 
 Then it prints the checklist (and, when it removed the compromised mark, starts the age function so the
 CompromisedSecrets alarm clears now): verify the app with the new value, delete the old one in the vendor's dashboard,
@@ -205,6 +206,18 @@ class _Deployment:
         # The tasks the first deployment started read the value just taken back: start them again on the old one.
         self.ecs.update_service(cluster=self.cluster, service=self.service, forceNewDeployment=True)
 
+    def _check_not_failed(self, deployments: list[dict[str, Any]]) -> None:
+        """The deployment this promote started failed (rolloutState FAILED: the ECS deployment circuit breaker), or
+        was replaced (the circuit breaker's rollback is a new PRIMARY deployment): waiting longer cannot help."""
+        if self.deployment_id is None:
+            return
+        ours = next((d for d in deployments if d.get("id") == self.deployment_id), None)
+        if ours is None:
+            raise StepFailed(f"the new deployment {self.deployment_id} was replaced by another one (a rollback by "
+                             "the ECS circuit breaker?)")
+        if ours.get("rolloutState") == "FAILED":
+            raise StepFailed(f"the new deployment failed: {cli.one_line(ours.get('rolloutStateReason') or 'FAILED')}")
+
     def _wait_steady(self) -> None:
         deadline = time.monotonic() + self.wait_seconds
         while True:
@@ -215,9 +228,8 @@ class _Deployment:
                 raise StepFailed(f"the service is no longer active ({reasons or 'not ACTIVE'})")
             state = services[0]
             deployments = state.get("deployments", [])
+            self._check_not_failed(deployments)
             primary: dict[str, Any] = next((d for d in deployments if d.get("status") == "PRIMARY"), {})
-            if primary.get("rolloutState") == "FAILED":
-                raise StepFailed(f"the new deployment failed: {cli.one_line(primary.get('rolloutStateReason', ''))}")
             running, desired = state.get("runningCount"), state.get("desiredCount")
             self.running = f"{running} of {desired} task(s) running"
             ours = self.deployment_id is None or primary.get("id") == self.deployment_id
