@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from .load_balancer import TlsLoadBalancer, TlsLoadBalancerArgs, TlsLoadBalancerCertificate
     from .network import ExistingVpc, Network, NetworkArgs
     from .rotation import RedeployedService, RotationFunction, RotationFunctionArgs, RotatorDatabaseAccess
+    from .secret_age_alarms import SecretAgeAlarms, SecretAgeAlarmsArgs
     from .secrets import (ApiKey, DatabaseUserSecret, DatabaseUserSecretArgs, RotatedSecrets, ScopedApiKeys,
                           ScopedApiKeysArgs, SecretStoreArgs, Webhook, WebhookSecrets, WebhookSecretsArgs)
     from .vendor_secrets import VendorApiKey, VendorSecrets, VendorSecretsArgs, VendorWebhook
@@ -44,6 +45,7 @@ _EXPORTS = {
     "ExistingVpc": "network", "Network": "network", "NetworkArgs": "network",
     "RedeployedService": "rotation", "RotationFunction": "rotation", "RotationFunctionArgs": "rotation",
     "RotatorDatabaseAccess": "rotation",
+    "SecretAgeAlarms": "secret_age_alarms", "SecretAgeAlarmsArgs": "secret_age_alarms",
     "ApiKey": "secrets", "DatabaseUserSecret": "secrets", "DatabaseUserSecretArgs": "secrets",
     "RotatedSecrets": "secrets", "ScopedApiKeys": "secrets", "ScopedApiKeysArgs": "secrets",
     "SecretStoreArgs": "secrets", "Webhook": "secrets", "WebhookSecrets": "secrets", "WebhookSecretsArgs": "secrets",

@@ -28,7 +28,9 @@ SECRET_VALUE_OPERATIONS = ("GetSecretValue", "PutSecretValue", "UpdateSecret", "
 # The same events as filter values: `UpdateSecret*` covers both UpdateSecret events (a trailing wildcard, as the
 # CloudWatch Logs filter pattern syntax documents for JSON string values), leaving room in the pattern's 1024
 # characters for the stack's expected principals.
-SECRET_VALUE_EVENT_PATTERNS = ("GetSecretValue", "PutSecretValue", "UpdateSecret*")
+# `*SecretValue`: GetSecretValue, PutSecretValue (and BatchGetSecretValue) in one clause; the pattern's 1024
+# characters are scarce (a leading wildcard is documented: "Using wildcards", filter and pattern syntax).
+SECRET_VALUE_EVENT_PATTERNS = ("*SecretValue", "UpdateSecret*")
 CLOUDTRAIL_SERVICE, CLOUDWATCH_SERVICE = "cloudtrail.amazonaws.com", "cloudwatch.amazonaws.com"
 TRAIL_ACCESS_LOG_PREFIX = "cloudtrail/"  # where the trail bucket's own requests land in the access-log bucket
 LOG_GROUP_NAME = re.compile(r"^[.\-_/#A-Za-z0-9]{1,512}$")
@@ -287,8 +289,8 @@ def secrets_unexpected_principal_pattern(secret_id_patterns: Sequence[str],
 
 
 def _unexpected_callers(expected_principals: Sequence[str]) -> str:
-    """The caller is none of the expected principals. Roles of one account are matched as `<that account> and
-    *:assumed-role/<name>/*`, the account written once: a full session ARN per role leaves the 1024 characters
+    """The caller is none of the expected principals. Roles of one account are matched as `<that account>, an
+    AssumedRole and */<name>/*`, the account written once: a full session ARN per role leaves the 1024 characters
     room for few roles (issue 12 added the keys' callers and the app's task role)."""
     roles = [arn for arn in expected_principals if ":role/" in arn]
     accounts = {arn.split(":")[4] for arn in roles}
@@ -296,8 +298,11 @@ def _unexpected_callers(expected_principals: Sequence[str]) -> str:
         callers = [assumed_role_pattern(arn) for arn in expected_principals]
         return " && ".join(f"($.userIdentity.arn != {_quoted(caller)})" for caller in callers)
     others = [f"($.userIdentity.arn != {_quoted(arn)})" for arn in expected_principals if arn not in roles]
-    names = [f"($.userIdentity.arn != {_quoted('*:assumed-role/' + arn.rsplit('/', 1)[1] + '/*')})" for arn in roles]
-    in_account = f"(($.userIdentity.accountId != {_quoted(accounts.pop())}) || ({' && '.join(names)}))"
+    # A role session's ARN is `arn:<p>:sts::<account>:assumed-role/<name>/<session>` (no '/' in a session name):
+    # once the type says AssumedRole, `*/<name>/*` matches that role's sessions and no other's, in fewer characters.
+    names = [f"($.userIdentity.arn != {_quoted('*/' + arn.rsplit('/', 1)[1] + '/*')})" for arn in roles]
+    in_account = (f"(($.userIdentity.accountId != {_quoted(accounts.pop())}) || "
+                  f"($.userIdentity.type != \"AssumedRole\") || ({' && '.join(names)}))")
     return " && ".join([*others, in_account])
 
 

@@ -43,6 +43,7 @@ from .keys import EnvironmentKeys
 from .load_balancer import TlsLoadBalancer
 from .network import Network
 from .rotation import RotationFunction
+from .secret_age_alarms import SecretAgeAlarms
 from .secrets import DatabaseUserSecret, RotatedSecrets, ScopedApiKeys, WebhookSecrets
 from .vendor_secrets import VendorSecrets
 
@@ -53,8 +54,8 @@ DISTRIBUTION = "securestack"  # the Python distribution whose version the packag
 # this list against the classes it finds, so a new component cannot be left out unnoticed).
 COMPONENTS: tuple[type[pulumi.ComponentResource], ...] = (
     AccessLogBucket, AppService, AuditTrail, DatabaseBackupPlan, DatabaseUserSecret, EncryptedPostgres,
-    EnvironmentKeys, Network, RotationFunction, RotatorCodeSigning, ScopedApiKeys, TlsLoadBalancer, VendorSecrets,
-    WebhookSecrets,
+    EnvironmentKeys, Network, RotationFunction, RotatorCodeSigning, ScopedApiKeys, SecretAgeAlarms, TlsLoadBalancer,
+    VendorSecrets, WebhookSecrets,
 )
 # ComponentResources that are not components of their own: a shared base, constructed only through its subclasses.
 NOT_SERVED: dict[type[pulumi.ComponentResource], str] = {

@@ -26,7 +26,7 @@ import types
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any, Iterator, Mapping, Optional, Sequence
+from typing import Any, Callable, Iterator, Mapping, Optional, Sequence
 
 import pulumi
 import pulumi_aws as aws
@@ -397,6 +397,28 @@ def _is_secret_path(path: str) -> bool:
     return all(segment[:1].isalpha() and set(segment) <= SECRET_PATH_CHARACTERS for segment in path.split("/"))
 
 
+def vpc_function_runtime_statements(log_group_arn: pulumi.Input[str],
+                                    arn: Callable[[str, str], pulumi.Output[str]],
+                                    region: pulumi.Input[str]) -> list[dict[str, Any]]:
+    """What Lambda checks when it creates a traced function in a VPC: network interfaces, tracing, its own logs
+    (`arn(service, resource)` builds an ARN in the function's partition, region and account)."""
+    return [
+        {"Sid": "OwnLogGroup", "Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+         "Resource": pulumi.Output.concat(log_group_arn, ":*")},
+        {"Sid": "NetworkInterfacesInThisAccount", "Effect": "Allow",
+         "Action": ["ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface", "ec2:AssignPrivateIpAddresses",
+                    "ec2:UnassignPrivateIpAddresses"],
+         "Resource": [arn("ec2", kind) for kind in ("network-interface/*", "subnet/*", "security-group/*")]},
+        # EC2 Describe* and X-Ray's Put* have no resource-level permissions: '*' bounded to this region. Lambda's
+        # create-time VPC check calls EC2 with this role's session in the function's region (aws:RequestedRegion
+        # is in every request context); the Lambda guide only asks Resource '*' for DescribeNetworkInterfaces.
+        {"Sid": "DescribeNetworkAndTrace", "Effect": "Allow",
+         "Action": ["ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets", "xray:PutTraceSegments",
+                    "xray:PutTelemetryRecords"],
+         "Resource": "*", "Condition": {"StringEquals": {"aws:RequestedRegion": region}}},
+    ]
+
+
 def function_name(environment: str, kind: str) -> str:
     return f"securestack-{environment}-{kind.replace('_', '-')}"
 
@@ -512,21 +534,7 @@ class RotationFunction(pulumi.ComponentResource):
 
     def _runtime_policy(self) -> aws.iam.RolePolicy:
         """What Lambda checks when it creates the function: network interfaces, tracing, its own logs."""
-        statements: list[dict[str, Any]] = [
-            {"Sid": "OwnLogGroup", "Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-             "Resource": pulumi.Output.concat(self.log_group.arn, ":*")},
-            {"Sid": "NetworkInterfacesInThisAccount", "Effect": "Allow",
-             "Action": ["ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface", "ec2:AssignPrivateIpAddresses",
-                        "ec2:UnassignPrivateIpAddresses"],
-             "Resource": [self._arn("ec2", kind) for kind in ("network-interface/*", "subnet/*", "security-group/*")]},
-            # EC2 Describe* and X-Ray's Put* have no resource-level permissions: '*' bounded to this region. Lambda's
-            # create-time VPC check calls EC2 with this role's session in the function's region (aws:RequestedRegion
-            # is in every request context); the Lambda guide only asks Resource '*' for DescribeNetworkInterfaces.
-            {"Sid": "DescribeNetworkAndTrace", "Effect": "Allow",
-             "Action": ["ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets", "xray:PutTraceSegments",
-                        "xray:PutTelemetryRecords"],
-             "Resource": "*", "Condition": {"StringEquals": {"aws:RequestedRegion": self.region}}},
-        ]
+        statements = vpc_function_runtime_statements(self.log_group.arn, self._arn, self.region)
         return aws.iam.RolePolicy(f"{self._name}-runtime", role=self.role.id, policy=policy_json(statements),
                                   opts=self._child())
 

@@ -12,6 +12,8 @@ Who calls what (lambdas/, components/):
 - the rotator of a secret ECS injects into the app (the database login): ECS UpdateService (forced redeploy
   after a rotation; keys and webhook secrets are read at run time, never redeployed for);
 - a function with Active tracing: X-Ray (the trace segments leave through the function's network interface);
+- the secret age function (components/secret_age_alarms.py): CloudWatch PutMetricData (`monitoring`), beside
+  Secrets Manager's ListSecrets, DescribeSecret and ListSecretVersionIds;
 - the app's Fargate tasks: ECR (ecr.api for the auth token and manifest, ecr.dkr for the registry), the image
   layers from S3 (a gateway endpoint), CloudWatch Logs (awslogs driver), Secrets Manager (secrets injected at
   start, and `securestack_runtime` at run time);
@@ -28,11 +30,12 @@ BASELINE_INTERFACE_ENDPOINTS = ("secretsmanager", "kms", "logs", "sts")
 APP_INTERFACE_ENDPOINTS = ("ecr.api", "ecr.dkr")
 REDEPLOY_INTERFACE_ENDPOINTS = ("ecs",)
 TRACING_INTERFACE_ENDPOINTS = ("xray",)
+METRICS_INTERFACE_ENDPOINTS = ("monitoring",)
 S3_GATEWAY = "s3"
 
 # Interface endpoint services a config may add on top (what the stack's own code never needs by itself).
 KNOWN_INTERFACE_ENDPOINTS = BASELINE_INTERFACE_ENDPOINTS + APP_INTERFACE_ENDPOINTS + REDEPLOY_INTERFACE_ENDPOINTS \
-    + TRACING_INTERFACE_ENDPOINTS + ("ecs-agent", "ecs-telemetry", "monitoring", "lambda", "rds")
+    + TRACING_INTERFACE_ENDPOINTS + METRICS_INTERFACE_ENDPOINTS + ("ecs-agent", "ecs-telemetry", "lambda", "rds")
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,7 @@ class PrivateCode:
     app: bool  # an ECS Fargate service pulling a private ECR image
     functions_redeploy_app: bool  # a function forces new deployments of the app (ecs:UpdateService)
     traced_functions: bool  # a function in the VPC with Active X-Ray tracing
+    functions_publish_metrics: bool = False  # a function in the VPC calls cloudwatch:PutMetricData (secret ages)
 
     def interface_endpoints(self) -> tuple[str, ...]:
         """The interface endpoint services this code calls, in a stable order."""
@@ -52,6 +56,8 @@ class PrivateCode:
             required += REDEPLOY_INTERFACE_ENDPOINTS
         if self.traced_functions:
             required += TRACING_INTERFACE_ENDPOINTS
+        if self.functions_publish_metrics:
+            required += METRICS_INTERFACE_ENDPOINTS
         return tuple(required)
 
     def gateway_endpoints(self) -> tuple[str, ...]:

@@ -1,6 +1,7 @@
 """The securestack stack program: one environment per stack, built from validated settings."""
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import cast
 
 import pulumi
@@ -10,14 +11,17 @@ from securestack.components.access_logs import AccessLogBucket, AccessLogBucketA
 from securestack.components.audit import (AlarmSubscription, AuditTrail, AuditTrailArgs, TrailBucketLifecycle,
                                           logs_key_statements, secret_arn_pattern, secret_name_pattern)
 from securestack.components.backup import DatabaseBackupPlan, DatabaseBackupPlanArgs
+from securestack.components.code_signing import CodeSigningTarget
 from securestack.components.common import provider_identity
 from securestack.components.database import (EncryptedPostgres, EncryptedPostgresArgs, LogStatement,
                                              PointInTimeRestore, RESTORE_TIME_FORMAT)
 from securestack.components.keys import EnvironmentKeys, EnvironmentKeysArgs, KeyPolicyStatements
 from securestack.components.load_balancer import TlsLoadBalancer, TlsLoadBalancerArgs, TlsLoadBalancerCertificate
 from securestack.components.network import ExistingVpc, Network, NetworkArgs
-from securestack.infra.endpoints import with_extras
-from securestack.infra.secrets_program import Platform, build_secrets_and_app, id_list, private_code
+from securestack.components.secret_age_alarms import SecretAgeAlarms, SecretAgeAlarmsArgs
+from securestack.infra.endpoints import PrivateCode, with_extras
+from securestack.infra.secrets_program import (Platform, build_secrets_and_app, id_list, private_code,
+                                               rotator_code_signing)
 from securestack.infra.settings import StackSettings, load_settings
 from securestack.infra.settings.database import DatabaseSettings, RestoreSettings
 from securestack.infra.settings.network import NetworkSettings
@@ -35,6 +39,12 @@ def deployment_account(provider: aws.Provider) -> tuple[pulumi.Output[str], pulu
     return account, partition
 
 
+def stack_private_code(settings: StackSettings) -> PrivateCode:
+    """What the stack runs in its private subnets: the secrets part's code, and the secret age function, which
+    every stack has (the database login is always a secret) and which publishes CloudWatch metrics."""
+    return replace(private_code(settings), functions_publish_metrics=True)
+
+
 def network_args(settings: StackSettings, logs_key_arn: pulumi.Input[str]) -> NetworkArgs:
     """The network settings as Network's Args; its endpoints are derived from what the stack runs (config adds
     services, never removes them: infra/endpoints.py)."""
@@ -47,7 +57,7 @@ def network_args(settings: StackSettings, logs_key_arn: pulumi.Input[str]) -> Ne
             vpc_id=existing.vpc_id, cidr_block=existing.cidr_block,
             public_subnet_ids=list(existing.public_subnet_ids), private_subnet_ids=list(existing.private_subnet_ids),
             private_route_table_ids=list(existing.private_route_table_ids)),
-        interface_endpoints=list(with_extras(private_code(settings).interface_endpoints(),
+        interface_endpoints=list(with_extras(stack_private_code(settings).interface_endpoints(),
                                              network.interface_endpoints)),
         flow_log_retention_days=network.flow_log_retention_days, tags=settings.base_tags())
 
@@ -121,6 +131,15 @@ def audit_args(settings: StackSettings, keys: EnvironmentKeys, secret_id_pattern
         server_access_logs=access_logs.target("cloudtrail/"))
 
 
+def secret_age_args(settings: StackSettings, network: Network, keys: EnvironmentKeys,
+                    code_signing: CodeSigningTarget, alarm_topic_arn: pulumi.Input[str]) -> SecretAgeAlarmsArgs:
+    return SecretAgeAlarmsArgs(
+        environment=settings.environment, secrets_key_arn=keys.secrets_key_arn, logs_key_arn=keys.logs_key_arn,
+        vpc_id=network.vpc_id, vpc_cidr=network.vpc_cidr, private_subnet_ids=id_list(network.private_subnet_ids),
+        code_signing=code_signing, alarm_topic_arn=alarm_topic_arn, log_retention_days=settings.logs.retention_days,
+        tags=settings.base_tags())
+
+
 def build() -> None:
     settings = load_settings()  # raises SettingsError before any resource exists
     env, production, tags = settings.environment, settings.is_production, settings.base_tags()
@@ -149,9 +168,11 @@ def build() -> None:
         tags=tags), opts)
     edge = TlsLoadBalancer("edge", load_balancer_args(settings, network, keys, access_logs), opts)
 
-    secrets_and_app = build_secrets_and_app(settings, Platform(
-        keys=keys, network=network, database=database, account=account, partition=partition, edge=edge,
-        access_logs=access_logs), opts)
+    platform = Platform(keys=keys, network=network, database=database, account=account, partition=partition,
+                        edge=edge, access_logs=access_logs)
+    # One code-signing setup for the stack's Lambda code: the rotators' and the secret age function's.
+    code_signing = platform.code_signing = rotator_code_signing(settings, platform, opts)
+    secrets_and_app = build_secrets_and_app(settings, platform, opts)
 
     audit = AuditTrail("audit", audit_args(settings, keys, [
         # None only while the ARN is unknown (a preview), as the audit's patterns allow.
@@ -160,6 +181,8 @@ def build() -> None:
         secrets_and_app.principals, edge, access_logs), opts)
 
     secrets_and_app.alarm_on_redeploy_failures(audit.alarm_topic_arn)
+    SecretAgeAlarms("secret-age", secret_age_args(settings, network, keys, code_signing.target(),
+                                                   audit.alarm_topic_arn), opts)
 
     pulumi.export("environment", env)
     pulumi.export("region", settings.region)

@@ -76,6 +76,9 @@ class Platform:
     edge: Optional[TlsLoadBalancer] = None
     # The stack's S3 server access-log destination (AccessLogBucket): the code bucket logs there too.
     access_logs: Optional[AccessLogBucket] = None
+    # Where the rotators' code is signed: made by infra/program.py, which signs the secret age function's code
+    # there too (one per stack). None: this part makes its own.
+    code_signing: Optional[RotatorCodeSigning] = None
 
 
 def private_code(settings: StackSettings) -> PrivateCode:
@@ -91,13 +94,20 @@ def redeploys_app(settings: StackSettings) -> bool:
     return settings.app.enabled and settings.app.database_user
 
 
+def rotator_code_signing(settings: StackSettings, platform: Platform,
+                         opts: pulumi.ResourceOptions) -> RotatorCodeSigning:
+    """The stack's one code-signing setup (bucket, profile, enforcing configuration) for its Lambda code."""
+    return RotatorCodeSigning("rotator-code-signing", RotatorCodeSigningArgs(
+        environment=settings.environment, production=settings.is_production,
+        encryption_key_arn=platform.keys.secrets_key_arn,
+        server_access_logs=platform.access_logs.target("lambda-code/") if platform.access_logs else None,
+        tags=settings.base_tags()), opts)
+
+
 def _rotators(settings: StackSettings, platform: Platform,
               opts: pulumi.ResourceOptions) -> dict[str, RotationFunction]:
     env, app, network, keys = settings.environment, settings.app, platform.network, platform.keys
-    code_signing = RotatorCodeSigning("rotator-code-signing", RotatorCodeSigningArgs(
-        environment=env, production=settings.is_production, encryption_key_arn=keys.secrets_key_arn,
-        server_access_logs=platform.access_logs.target("lambda-code/") if platform.access_logs else None,
-        tags=settings.base_tags()), opts)
+    code_signing = platform.code_signing or rotator_code_signing(settings, platform, opts)
 
     def rotator(name: str, kind: str, secret_path: str, database: Optional[RotatorDatabaseAccess] = None,
                 redeploy: bool = False) -> RotationFunction:

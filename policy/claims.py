@@ -73,7 +73,8 @@ CLAIMS: list[Claim] = [
     readme(ARCHITECTURE + "network",
            "no NAT: an interface endpoint (private DNS, in the private subnets) for every AWS API the stack's own code "
            "calls, derived from what the stack runs (`infra/endpoints.py`): secretsmanager, kms, logs, sts always, "
-           "ecr.api + ecr.dkr with the app, ecs when rotators redeploy it, xray for the traced rotators",
+           "ecr.api + ecr.dkr with the app, ecs when rotators redeploy it, xray for the traced rotators, monitoring "
+           "for the secret age function",
            "private-subnets-no-default-route", "vpc-endpoints-for-private-code", "sg-no-internet-egress"),
     readme(ARCHITECTURE + "network", "config adds, never removes", "vpc-endpoints-for-private-code"),
     readme(ARCHITECTURE + "network", "the S3 gateway on the private route tables", "vpc-endpoints-for-private-code"),
@@ -172,6 +173,25 @@ CLAIMS: list[Claim] = [
            "lambda-environment-encrypted-with-cmk", "kms-keys-by-purpose", "lambda-no-secrets-in-environment"),
     readme(ARCHITECTURE + "rotation", "invoke permission bound to the account", "lambda-permission-bound-to-source",
            "arns-within-allowed-accounts"),
+    readme(ARCHITECTURE + "secret ages",
+           "a function (`lambdas/secret_age/`) that EventBridge invokes once a day (`rate(1 day)`, its only invoke "
+           "permission; the operator CLI's `revoke` and `promote` also start it) publishes "
+           "every key's, webhook secret's and database login's age and whether it has a current value "
+           "(`Securestack/Secrets`)", "secret-age-alarmed", "lambda-permission-bound-to-source"),
+    readme(ARCHITECTURE + "secret ages",
+           "alarms on the audit topic (when they fire and when they clear) while a secret is older than its rotation "
+           "days, has no current value or is marked compromised, a missing datapoint counting as breaching, and "
+           "when a run fails", "secret-age-alarmed", "audit-alarms-to-encrypted-topic"),
+    readme(ARCHITECTURE + "secret ages",
+           "its role lists and describes this environment's secrets and publishes that namespace only, never "
+           "`GetSecretValue`", "secret-age-alarmed", "iam-wildcard-resource-needs-condition",
+           "iam-no-service-wildcard-actions"),
+    readme(ARCHITECTURE + "secret ages",
+           "signed and deployed like the rotators (python3.13, private subnets with egress to the endpoints, "
+           "`monitoring` among them, X-Ray, encrypted logs, environment variables under the secrets key)",
+           "lambda-code-signing-enforced", "lambda-supported-runtime", "lambda-in-vpc-multi-az",
+           "sg-no-internet-egress", "vpc-endpoints-for-private-code", "lambda-tracing-active",
+           "lambda-log-group-managed", "log-group-encrypted", "lambda-environment-encrypted-with-cmk"),
     readme(ARCHITECTURE + "app",
            "ECS Fargate (Container Insights) in the private subnets, no public IP, behind the target group",
            "ecs-container-insights", "private-subnets-no-default-route", "ecs-no-public-ip",
@@ -292,6 +312,11 @@ CLAIMS: list[Claim] = [
     readme(ALARMS, "`postgres-user-rotation-redeploy-failures` (only with the app; keys and webhooks are read at run "
            "time, never redeployed for)", "lambda-redeploy-failures-alarmed",
            "audit-alarms-to-encrypted-topic"),
+    *(readme(ALARMS, f"`{alarm}`", "secret-age-alarmed", "audit-alarms-to-encrypted-topic")
+      for alarm in ("secrets-overdue", "secrets-without-current-value", "secrets-compromised", "secret-age-errors")),
+    readme(AUDIT, "fire while a count is above 0, treat a missing datapoint as breaching and notify the same topic "
+           "when they fire and when they clear", "secret-age-alarmed", "audit-alarms-to-encrypted-topic"),
+    readme(AUDIT, "the alarms rise after a few days without a datapoint", "secret-age-alarmed"),
 
     # -- README, "Scoped API keys and webhook secrets" ----------------------------------------------------------
     readme(SECRETS, "Every self-issued value is written by a rotation function only (Pulumi never holds one), and each "
@@ -425,6 +450,15 @@ CLAIMS: list[Claim] = [
 
 # Statements in README's claim places that promise nothing about security, and why.
 NOT_SECURITY_CLAIMS: list[NotASecurityClaim] = [
+    NotASecurityClaim("Overdue means a vendor secret older than its `rotationDays` (or without any), or a "
+                      "self-issued one older than its rotation days + 1 (Secrets Manager rotates within a window on "
+                      "day N), which is how a rotation that stopped working shows.", AUDIT,
+                      "what the age function counts, tested on moto (tests/lambdas/test_secret_age.py)"),
+    NotASecurityClaim("Cost: two custom metrics per secret and three per environment (CloudWatch bills each custom "
+                      "metric per month, $0.30 for each of the first 10,000 in us-east-1 at the time of writing: an "
+                      "environment with 10 secrets adds 23, about $7 a month), four alarms, one short Lambda run a "
+                      "day, and the `monitoring` interface endpoint, billed per AZ-hour like the stack's other "
+                      "endpoints.", AUDIT, "cost"),
     NotASecurityClaim("settings refuse a daily schedule whose 60-minute start window meets the maintenance window or "
                       "the hour before it (AWS Backup starts no RDS backup then)", ARCHITECTURE + "backups",
                       "settings validation of the backup schedule (tests/test_settings.py)"),

@@ -823,3 +823,22 @@ def test_shipped_configs_keep_the_safe_audit_defaults():
         audit = settings_of(stack).audit
         assert audit.creates_trail
         assert json.loads(shipped_config(stack)[AUDIT])["subscriptions"]
+
+
+def test_a_user_whose_path_spells_an_expected_role_still_alarms(shipped):
+    """Expected roles are matched as `*/<name>/*` once the caller is an AssumedRole (fewer characters than the
+    session ARN): an IAM user whose path spells the role's name is no role session and stays unexpected; the
+    operators' writes and the new batch read are covered."""
+    stack, recording = shipped
+    account = account_of(stack)
+    unexpected = project_pattern(recording, stack, "secrets-unexpected-principal")
+    ours = secret_arn(account, f"securestack/{stack}/api-keys/stackbe")
+    role = f"securestack-{stack}-storefront"
+    impostor = {"type": "IAMUser", "arn": f"arn:aws:iam::{account}:user/{role}/mallory", "userName": "mallory",
+                "accountId": account}
+    assert not unexpected(secrets_call("GetSecretValue", ours, role_session(account, role)))
+    assert unexpected(secrets_call("GetSecretValue", ours, impostor))
+    operator = settings_of(stack).secrets.operators[0].rsplit("/", 1)[1]
+    for event in ("PutSecretValue", "UpdateSecretVersionStage"):
+        assert not unexpected(secrets_call(event, ours, role_session(account, operator)))
+    assert unexpected(secrets_call("BatchGetSecretValue", ours, iam_user(account)))

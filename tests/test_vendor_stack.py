@@ -139,7 +139,8 @@ def test_a_stack_with_only_vendor_entries_passes_the_policy_pack(vendor_only_sta
 
 def test_a_stack_with_only_vendor_entries_has_no_key_or_webhook_rotator(vendor_only):
     functions = {f.inputs["name"] for f in vendor_only.of_type(FUNCTION)}
-    assert functions == {"securestack-dev-postgres-user-rotation"}
+    # Besides the database login's rotator, only the daily age check, which vendor keys need most (nothing rotates them).
+    assert functions == {"securestack-dev-postgres-user-rotation", "securestack-dev-secret-age"}
     assert set(vendor_only.stack_outputs["rotationFunctions"]) == {"postgres_user_rotation"}
     assert [r.inputs["secretId"] for r in vendor_only.of_type(ROTATION)] == [
         secret_named(vendor_only, "securestack/dev/database/app").id]

@@ -5,7 +5,8 @@ advisory. Names are stable: they are how a stack's config, CONTROLS.md and the t
 """
 from __future__ import annotations
 
-from . import audit, boundaries, containers, functions, iam, keys, load_balancers, network, rds, secrets, storage
+from . import (audit, boundaries, containers, functions, iam, keys, load_balancers, network, rds, secret_age, secrets,
+               storage)
 from .support import SecurestackPolicy
 
 PACK_NAME = "securestack"
@@ -14,6 +15,7 @@ POLICIES: list[SecurestackPolicy] = [
     *rds.POLICIES,
     *load_balancers.POLICIES,
     *secrets.POLICIES,
+    *secret_age.POLICIES,
     *keys.POLICIES,
     *functions.POLICIES,
     *storage.POLICIES,

@@ -32,7 +32,7 @@ WATCHED_EVENTS = {
     "CloudWatch.13 (route table changes)": ("CreateRoute", "ReplaceRouteTableAssociation"),
     "CloudWatch.14 (VPC changes)": ("ModifyVpcAttribute", "CreateVpcPeeringConnection"),
     "secrets-access-denied": ("secretsmanager.amazonaws.com", "AccessDenied"),
-    "secrets-unexpected-principal": ("secretsmanager.amazonaws.com", "GetSecretValue", "$.userIdentity.arn !="),
+    "secrets-unexpected-principal": ("secretsmanager.amazonaws.com", "SecretValue", "$.userIdentity.arn !="),
     "secret-rotation-failures": ("RotationFailed", "RotationAbandoned"),
     "rds-deletion-protection-off": ("rds.amazonaws.com", "deletionProtection IS FALSE"),
 }

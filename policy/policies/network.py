@@ -217,7 +217,8 @@ def private_code_of(graph: StackGraph) -> PrivateCode | None:
     if not functions and not app:
         return None
     return PrivateCode(app=app, functions_redeploy_app=app and bool(functions) and grants(graph, "ecs:UpdateService"),
-                       traced_functions=any(get(f.props, "tracingConfig", "mode") == "Active" for f in functions))
+                       traced_functions=any(get(f.props, "tracingConfig", "mode") == "Active" for f in functions),
+                       functions_publish_metrics=bool(functions) and grants(graph, "cloudwatch:PutMetricData"))
 
 
 def endpoint_service(endpoint: PolicyResource) -> str:
@@ -229,8 +230,9 @@ def endpoint_service(endpoint: PolicyResource) -> str:
 
 @stack_policy("vpc-endpoints-for-private-code", "Private code reaches every AWS API it calls through a VPC endpoint "
               "(no NAT): Secrets Manager, KMS, Logs, STS; ECR and the S3 gateway for the app; ECS when functions "
-              "redeploy it; X-Ray when they are traced", Controls(sources=(
-                  "design: interface endpoints so private code never needs a NAT", "issue 11 item 3")),
+              "redeploy it; X-Ray when they are traced; CloudWatch (monitoring) when they publish metrics", Controls(sources=(
+                  "design: interface endpoints so private code never needs a NAT", "issue 11 item 3",
+                  "issue 15 item 3")),
               [FUNCTION, ECS_SERVICE, ROLE_POLICY, VPC_ENDPOINT], Severity.HIGH)
 def private_code_endpoints(graph: StackGraph, report: Report) -> None:
     code = private_code_of(graph)

@@ -17,6 +17,8 @@ import pytest
 from tests.lambdas.harness import LAMBDAS_DIR, archive_tree, code_size
 
 KINDS = ("api_key_rotation", "webhook_secret_rotation", "postgres_user_rotation")
+# Every Lambda the stack packages: the rotators and the daily secret age function (issue 15).
+FUNCTIONS = (*KINDS, "secret_age")
 # boto3 and what it pulls in (certifi: used by botocore when installed), from the Lambda runtime.
 RUNTIME_PROVIDED = {"boto3", "botocore", "jmespath", "s3transfer", "dateutil", "urllib3", "six", "certifi"}
 # Top-level modules of the vendored distributions (pg8000 and its dependencies).
@@ -39,7 +41,7 @@ print(json.dumps(sorted({name.split(".")[0] for name in sys.modules})))
 """
 
 
-@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("kind", FUNCTIONS)
 def test_handler_imports_from_the_archive_layout_and_needs_only_what_it_carries(kind, tmp_path):
     root = archive_tree(kind, tmp_path / "archive")
     result = subprocess.run(
@@ -47,7 +49,7 @@ def test_handler_imports_from_the_archive_layout_and_needs_only_what_it_carries(
     )
     assert result.returncode == 0, result.stderr[-2000:]
     modules = set(json.loads(result.stdout))
-    own = {"handler", "rotation_common", "database"}
+    own = {"handler", "rotation_common", "database", "clients"}  # clients: the secret age function's CloudWatch
     third_party = {m for m in modules - own - set(sys.stdlib_module_names) if not m.startswith("_")}
     allowed = set(RUNTIME_PROVIDED)
     for distribution in vendored(kind):
@@ -69,6 +71,17 @@ def test_each_archive_carries_only_the_shared_modules_its_kind_imports(kind, car
                if name.startswith("rotation_common/")}
     assert carried <= modules and not left_out & modules
     assert {"__init__", "protocol", "metadata", "clients", "logging_json", "values"} <= modules
+
+
+def test_the_secret_age_archive_carries_its_handler_and_only_the_logging_it_imports():
+    """It never rotates: none of the rotation protocol, tag metadata or value handling rides along (values.py only
+    for the log's error description)."""
+    from tests.lambdas.harness import archive_sources
+
+    assert set(archive_sources("secret_age")) == {
+        "handler.py", "clients.py", "rotation_common/__init__.py", "rotation_common/clients.py",
+        "rotation_common/logging_json.py", "rotation_common/values.py"}
+    assert vendored("secret_age") == []
 
 
 def test_vendor_lists_name_installed_distributions_and_never_boto3():

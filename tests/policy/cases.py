@@ -1200,6 +1200,91 @@ case("lambda-redeploy-failures-alarmed", stack(*REDEPLOYING, REDEPLOY_FILTER, RE
            REDEPLOY_ALARM, TOPIC))
 
 
+# -- issue 15: the secret age function and its alarms ---------------------------------------------------------
+
+EVENT_RULE_TYPE, EVENT_TARGET_TYPE = "aws:cloudwatch/eventRule:EventRule", "aws:cloudwatch/eventTarget:EventTarget"
+AGE_NAMESPACE = "Securestack/Secrets"
+MEASURED_KEY = Res(SECRET_TYPE, "stackbe", {"name": "securestack/dev/api-keys/stackbe", "kmsKeyId": KEY, "tags": {
+    "securestack:env": "dev", "securestack:kind": "api-key", "securestack:issuer": "vendor"}})
+AGE_ROLE = Res("aws:iam/role:Role", "secret-age-role", {"name": "securestack-dev-secret-age-role",
+                                                        "assumeRolePolicy": policy_document()})
+PUBLISH_AGES = {"Sid": "PublishSecretMetricsOnly", "Effect": "Allow", "Action": "cloudwatch:PutMetricData",
+                "Resource": "*", "Condition": {"StringEquals": {"cloudwatch:namespace": AGE_NAMESPACE}}}
+DESCRIBE_SECRETS = {"Effect": "Allow", "Action": ["secretsmanager:DescribeSecret",
+                                                  "secretsmanager:ListSecretVersionIds"],
+                    "Resource": f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:securestack/dev/*"}
+AGE_GRANT = Res(ROLE_POLICY_TYPE, "secret-age-check", {"role": "secret-age-role-id", "policy": policy_document(
+    PUBLISH_AGES, DESCRIBE_SECRETS)}, deps={"role": ["secret-age-role"]})
+AGE_FUNCTION = Res(FUNCTION, "secret-age-function", {
+    "name": "securestack-dev-secret-age", "role": arn_of("aws:iam/role:Role", "secret-age-role")},
+    deps={"role": ["secret-age-role"]})
+AGE_RULE = Res(EVENT_RULE_TYPE, "secret-age-schedule", {"name": "securestack-dev-secret-age",
+                                                        "scheduleExpression": "rate(1 day)"})
+AGE_TARGET = Res(EVENT_TARGET_TYPE, "secret-age-target", {
+    "rule": "securestack-dev-secret-age", "arn": arn_of(FUNCTION, "secret-age-function")},
+    deps={"rule": ["secret-age-schedule"], "arn": ["secret-age-function"]})
+AGE_INVOKE = Res("aws:lambda/permission:Permission", "secret-age-invoke", {
+    "function": "securestack-dev-secret-age", "action": "lambda:InvokeFunction", "principal": "events.amazonaws.com",
+    "sourceArn": arn_of(EVENT_RULE_TYPE, "secret-age-schedule")},
+    deps={"function": ["secret-age-function"], "sourceArn": ["secret-age-schedule"]})
+
+
+def age_alarm(metric: str, **changes) -> Res:
+    alarm = Res(ALARM_TYPE, f"{metric}-alarm", {
+        "name": f"securestack-dev-{metric}", "namespace": AGE_NAMESPACE, "metricName": metric,
+        "dimensions": {"Environment": "dev"}, "statistic": "Maximum", "period": 86400, "evaluationPeriods": 1,
+        "threshold": 0, "comparisonOperator": "GreaterThanThreshold", "treatMissingData": "breaching",
+        "actionsEnabled": True, "alarmActions": [arn_of("aws:sns/topic:Topic", "alarms")],
+        "okActions": [arn_of("aws:sns/topic:Topic", "alarms")]}, deps={"alarmActions": ["alarms"], "okActions": ["alarms"]})
+    return changed(alarm, **changes)
+
+
+AGE_COUNTS = ("OverdueSecrets", "SecretsWithoutCurrentValue", "CompromisedSecrets")
+AGE_ALARMS = tuple(age_alarm(metric) for metric in AGE_COUNTS)
+AGE_ERRORS_ALARM = Res(ALARM_TYPE, "secret-age-errors-alarm", {
+    "namespace": "AWS/Lambda", "metricName": "Errors", "dimensions": {"FunctionName": "securestack-dev-secret-age"},
+    "statistic": "Sum", "period": 86400, "evaluationPeriods": 1, "threshold": 0,
+    "comparisonOperator": "GreaterThanThreshold", "alarmActions": [arn_of("aws:sns/topic:Topic", "alarms")]},
+    deps={"alarmActions": ["alarms"], "dimensions": ["secret-age-function"]})
+AGE_FUNCTION_PARTS = (AGE_ROLE, AGE_GRANT, AGE_FUNCTION, AGE_RULE, AGE_TARGET, AGE_INVOKE, AGE_ERRORS_ALARM)
+
+
+def age_stack(*parts: Res, alarms: tuple = AGE_ALARMS) -> Stack:
+    return stack(MEASURED_KEY, TOPIC, *parts, *alarms)
+
+
+def without(parts: tuple, name: str, *replacements: Res) -> tuple:
+    return tuple(part for part in parts if part.name != name) + replacements
+
+
+case("secret-age-alarmed", age_stack(*AGE_FUNCTION_PARTS),
+     age_stack(),  # no age function at all
+     age_stack(*without(AGE_FUNCTION_PARTS, "secret-age-schedule",
+                        changed(AGE_RULE, scheduleExpression="rate(7 days)"))),
+     age_stack(*without(AGE_FUNCTION_PARTS, "secret-age-schedule",
+                        changed(AGE_RULE, scheduleExpression="cron(0 6 ? * MON *)"))),
+     age_stack(*without(AGE_FUNCTION_PARTS, "secret-age-invoke")),  # EventBridge may not invoke it
+     age_stack(*without(AGE_FUNCTION_PARTS, "secret-age-check", changed(AGE_GRANT, policy=policy_document(
+         {**PUBLISH_AGES, "Condition": {"StringEquals": {"cloudwatch:namespace": "Elsewhere"}}}, DESCRIBE_SECRETS)))),
+     age_stack(*without(AGE_FUNCTION_PARTS, "secret-age-check", changed(AGE_GRANT, policy=policy_document(
+         PUBLISH_AGES, {**DESCRIBE_SECRETS, "Action": ["secretsmanager:DescribeSecret",
+                                                       "secretsmanager:GetSecretValue"]})))),
+     age_stack(*AGE_FUNCTION_PARTS, alarms=AGE_ALARMS[:2]),  # nothing watches CompromisedSecrets
+     age_stack(*AGE_FUNCTION_PARTS, alarms=(*AGE_ALARMS[1:], age_alarm("OverdueSecrets",
+                                                                       treatMissingData="notBreaching"))),
+     age_stack(*AGE_FUNCTION_PARTS, alarms=(*AGE_ALARMS[1:], age_alarm("OverdueSecrets",
+                                                                       dimensions={"Environment": "prod"}))),
+     age_stack(*AGE_FUNCTION_PARTS, alarms=(*AGE_ALARMS[1:], age_alarm("OverdueSecrets", threshold=5))),
+     age_stack(*AGE_FUNCTION_PARTS, alarms=(*AGE_ALARMS[1:], replace(age_alarm("OverdueSecrets", alarmActions=[]),
+                                                                     deps={"okActions": ["alarms"]}))),
+     age_stack(*AGE_FUNCTION_PARTS, alarms=(*AGE_ALARMS[1:], replace(age_alarm("OverdueSecrets", okActions=[]),
+                                                                     deps={"alarmActions": ["alarms"]}))),
+     age_stack(*without(AGE_FUNCTION_PARTS, "secret-age-errors-alarm")))
+# Only keys and webhook secrets call for it (the database login has its rotator and the audit's rotation alarm).
+case("secret-age-alarmed", stack(changed(MEASURED_KEY, tags={"securestack:env": "dev",
+                                                             "securestack:kind": "database-user"})))
+
+
 # -- issue 12: verifier records, and who reads and writes what -------------------------------------------------
 
 def secret_arn(name: str) -> str:

@@ -292,6 +292,8 @@ MUTATIONS = [
              lambda recording: drop(recording, "network-s3-endpoint")),
     Mutation("endpoints answer the SDKs' default host names", "vpc-endpoints-for-private-code",
              setting("network-secretsmanager-endpoint", "privateDnsEnabled", False)),
+    Mutation("CloudWatch endpoint for the secret age function", "vpc-endpoints-for-private-code",
+             lambda recording: drop(recording, "network-monitoring-endpoint")),
     Mutation("public subnets assign no public IP", "subnet-no-public-ip-on-launch",
              setting("network-public-0", "mapPublicIpOnLaunch", True)),
     Mutation("database not reachable from the internet", "sg-internet-ingress-web-ports-only",
@@ -416,6 +418,19 @@ MUTATIONS = [
                                                                 {"mode": "PassThrough"})),
     Mutation("a failed redeploy raises an alarm", "lambda-redeploy-failures-alarmed",
              lambda rec: drop(rec, "postgres-user-rotator-redeploy-failures-alarm")),
+    # the secret age function and its alarms (issue 15 item 3)
+    Mutation("secret ages measured daily", "secret-age-alarmed", setting("secret-age-schedule",
+                                                                         "scheduleExpression", "rate(7 days)")),
+    Mutation("a compromised secret raises an alarm", "secret-age-alarmed",
+             lambda rec: drop(rec, "secret-age-secrets-compromised-alarm")),
+    Mutation("a failed secret age run raises an alarm", "secret-age-alarmed",
+             lambda rec: drop(rec, "secret-age-secret-age-errors-alarm")),
+    Mutation("a secret age function that stopped raises the alarms", "secret-age-alarmed",
+             setting("secret-age-secrets-overdue-alarm", "treatMissingData", "notBreaching")),
+    Mutation("the secret age function reads no value", "secret-age-alarmed", on(
+        "secret-age-check", lambda r: edit_json(r, "policy", add_statement(
+            {"Effect": "Allow", "Action": "secretsmanager:GetSecretValue",
+             "Resource": "arn:aws:secretsmanager:*:*:secret:securestack/*"})))),
     Mutation("rotator never throttled to zero", "lambda-concurrency-not-zero",
              setting("webhook-rotator-function", "reservedConcurrentExecutions", 0)),
     Mutation("rotator logs to its encrypted group", "lambda-log-group-managed", on(
