@@ -29,3 +29,7 @@ def postgres_server():
         if os.environ.get("SECURESTACK_REQUIRE_POSTGRES") == "1":
             pytest.fail(f"PostgreSQL is required here (SECURESTACK_REQUIRE_POSTGRES=1): {missing}")
         pytest.skip(str(missing))
+
+
+# Fails a test when a secret value it registered appears in its output, logs or its subprocesses' (tests/support).
+from tests.support.leaks import leak_guard  # noqa: E402,F401

@@ -126,6 +126,14 @@ CASES = [
          "interrupted", fifo="outputs/waits.json"),
 
     *stack_file_cases("infra.secrets", ("rotate",), ("checkout",)),
+    # The vendor commands read the stack file the same way (common.load_settings): one command with a name, and
+    # status without one.
+    *stack_file_cases("infra.secrets", ("stage",), ("stackbe",)),
+    *stack_file_cases("infra.secrets", ("status",)),
+    Case("infra.secrets", "missing credentials (promote)",
+         ("promote", "dev", "stackbe", "--endpoint-url", UNREACHABLE_ENDPOINT), 2, "no AWS credentials found"),
+    Case("infra.secrets", "wait not a number", ("promote", "dev", "stackbe", "--wait-seconds", "soon"), 2,
+         "argument --wait-seconds: 'soon' is not a number of seconds from 1 to 3600"),
     Case("infra.secrets", "endpoint not a URL", ("rotate", "dev", "checkout", "--endpoint-url", "not-a-url"), 2,
          "argument --endpoint-url: 'not-a-url' is not an http:// or https:// URL"),
     Case("infra.secrets", "missing credentials", ("rotate", "dev", "checkout", "--endpoint-url", UNREACHABLE_ENDPOINT),

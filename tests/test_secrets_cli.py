@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import subprocess
 import sys
 import zipfile
@@ -21,6 +20,7 @@ import pytest
 from tests.support.stacks import STACK_FILES, absent_stack, settings_of
 
 from tests.support.moto_server import moto_url, reset_account  # noqa: F401 (moto_url: a fixture)
+from tests.support.operator_cli import credentials_env, no_aws_config
 
 ROOT = Path(__file__).resolve().parents[1]
 STACK = "dev"
@@ -37,16 +37,6 @@ def aws(moto_url, monkeypatch):
     for name, value in credentials_env().items():
         monkeypatch.setenv(name, value)
     return boto3.client("secretsmanager", region_name=settings_of(STACK).region, endpoint_url=moto_url)
-
-
-def credentials_env():
-    return {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing"}
-
-
-def no_aws_config():
-    # Nothing from the machine running the tests: no profile, no files, no instance metadata.
-    return {"AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-            "AWS_EC2_METADATA_DISABLED": "true", "PATH": os.environ.get("PATH", "/usr/bin:/bin")}
 
 
 def cli(moto_url, *args, credentials=True, endpoint=True):
