@@ -189,7 +189,8 @@ class ApiKeySettings(_IssuedEntry):
 class WebhookSettings(_IssuedEntry):
     """One webhook signing secret: its own secret, rotated by the webhook rotator (`issuer: self`: the app signs
     with it), or a vendor's signing secret an operator stages (`issuer: vendor`: the app verifies the vendor's
-    webhooks with it, accepting the previous value for `previousGraceDays` after a promotion)."""
+    webhooks with it, accepting the previous value for `previousGraceDays` after the current one was staged:
+    receivers count from the AWSCURRENT version's creation)."""
 
     name: str
     issuer: Issuer = ISSUER_SELF
