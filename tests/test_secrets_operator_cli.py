@@ -1,5 +1,6 @@
 """Issue 15 item 2: the operator commands for vendor-issued values (`stage`, `promote`, `retire`, `status`,
-`revoke`), run as an operator runs them: subprocesses of `python -m infra.secrets` on a copy of the project whose
+`revoke`), run as an operator runs them (the runbook walks as subprocesses of `python -m infra.secrets`, the
+other tests through its entry point in-process, with the same environment, directory and streams) on a copy of the project whose
 dev stack has vendor entries, against a moto server on 127.0.0.1 reached through a proxy that fails chosen calls
 (tests/support/fault_proxy.py), with a local HTTPS server playing the vendor behind `testUrl`
 (tests/support/vendor_server.py, on a CA the test makes and trusts through SSL_CERT_FILE).
@@ -85,12 +86,16 @@ def aws(moto_url, fault_proxy, monkeypatch):
 
 
 @pytest.fixture
-def secrets_cli(project, fault_proxy, leak_guard):
-    """`python -m infra.secrets ...` in the project copy, through the proxy; its output checked for leaks."""
+def secrets_cli(project, fault_proxy, leak_guard, request):
+    """`python -m infra.secrets ...` in the project copy, through the proxy; its output checked for leaks. In-process
+    (tests/support/operator_cli.py says why), except in the runbook walks marked `operator_subprocess`, which run it
+    exactly as an operator does."""
+    in_process = request.node.get_closest_marker("operator_subprocess") is None
+
     def run(*args, stdin=None, trust_vendor=True, endpoint=None, **kwargs):
         env = {"PYTHONPATH": project.python_path, **({"SSL_CERT_FILE": project.ca_file} if trust_vendor else {})}
         result = run_secrets_cli(project.root, args, endpoint or fault_proxy.url, stdin=stdin, extra_env=env,
-                                 **kwargs)
+                                 in_process=in_process, **kwargs)
         leak_guard.observe(f"stdout of {' '.join(args)}", result.stdout)
         leak_guard.observe(f"stderr of {' '.join(args)}", result.stderr)
         return result
@@ -185,6 +190,7 @@ def rotated(aws, vendor, leak_guard, service=True):
 # The guides' dashboard flow, end to end
 # ---------------------------------------------------------------------------------------------------------------
 
+@pytest.mark.operator_subprocess
 def test_the_dashboard_flow_first_value_then_a_rotation(aws, secrets_cli, vendor_server, leak_guard):
     arn = deployed(aws)
     first = leak_guard.register(vendor_server.issue())
@@ -232,6 +238,7 @@ def test_the_dashboard_flow_first_value_then_a_rotation(aws, secrets_cli, vendor
     assert entry["stages"] == {"current": new} and entry["ageDays"] == 0 and entry["daysLeft"] == 90
 
 
+@pytest.mark.operator_subprocess
 def test_the_commands_work_on_the_secret_and_service_the_stack_program_creates(aws, secrets_cli, leak_guard):
     """The contract between the stack and the CLI, from the real program (the recording engine): the shipped StackBE
     key's name and tags, and the app's cluster and service names, exactly as `pulumi up` would create them."""
@@ -256,6 +263,7 @@ def test_the_commands_work_on_the_secret_and_service_the_stack_program_creates(a
     assert current_value(aws, arn) == key and list(stages(aws, arn).values()) == [["AWSCURRENT"]]
 
 
+@pytest.mark.operator_subprocess
 def test_an_exposure_revoke_then_replace_clears_the_mark(aws, secrets_cli, vendor_server, leak_guard):
     arn = deployed(aws)
     exposed = leak_guard.register(vendor_server.issue())

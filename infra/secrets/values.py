@@ -20,9 +20,11 @@ MIN_LENGTH, MAX_LENGTH = 16, 4096
 PRINTABLE = range(0x21, 0x7F)  # printable ASCII without space: a key is a token, whitespace is a paste error
 
 
-def read_value(noun: str, stdin: TextIO = sys.stdin, prompt: Callable[[str], str] = getpass.getpass) -> str:
+def read_value(noun: str, stdin: Optional[TextIO] = None, prompt: Callable[[str], str] = getpass.getpass) -> str:
     """The value from stdin when it is not a terminal (one line; its trailing newline dropped), else from a
-    no-echo prompt asked twice (a typo in a hidden entry cannot be seen)."""
+    no-echo prompt asked twice (a typo in a hidden entry cannot be seen). `stdin`: sys.stdin as it is at the call
+    (not at import: a caller that redirects it, as the tests running the command in-process do, is read)."""
+    stdin = stdin if stdin is not None else sys.stdin
     if not stdin.isatty():
         text = _read_text(stdin, MAX_LENGTH + 3)  # enough to tell "too long" without reading a whole file
         return text[:-2] if text.endswith("\r\n") else text[:-1] if text.endswith("\n") else text
