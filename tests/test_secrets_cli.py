@@ -1,5 +1,6 @@
 """Issue 12 item 3: `python -m infra.secrets rotate <stack> <name> [--revoke-previous]`, run as the operator runs it
-(a subprocess, the boto3 default chain) against a moto server on 127.0.0.1.
+(its entry point in-process with exactly the operator's environment, one case as a real subprocess; the boto3 default
+chain) against a moto server on 127.0.0.1.
 
 moto: RotateSecret without a function ARN (as the command calls it, relying on the configured one) forgets the
 configured function and makes the new, empty version AWSCURRENT at once; the tests therefore only look at what
@@ -20,7 +21,7 @@ import pytest
 from tests.support.stacks import STACK_FILES, absent_stack, settings_of
 
 from tests.support.moto_server import moto_url, reset_account  # noqa: F401 (moto_url: a fixture)
-from tests.support.operator_cli import credentials_env, no_aws_config
+from tests.support.operator_cli import credentials_env, no_aws_config, run_secrets_cli
 
 ROOT = Path(__file__).resolve().parents[1]
 STACK = "dev"
@@ -40,9 +41,9 @@ def aws(moto_url, monkeypatch):
 
 
 def cli(moto_url, *args, credentials=True, endpoint=True):
-    env = {**no_aws_config(), **(credentials_env() if credentials else {})}
-    command = [sys.executable, "-m", "infra.secrets", *args, *(["--endpoint-url", moto_url] if endpoint else [])]
-    return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    """The command's entry point in-process, with exactly the operator's environment (tests/support/operator_cli.py:
+    a fresh interpreter costs about 3 s of imports); the missing-profile test below runs a real subprocess."""
+    return run_secrets_cli(ROOT, args, moto_url if endpoint else None, credentials=credentials)
 
 
 def rotation_function(moto_url):
