@@ -80,14 +80,32 @@ SCANNER_FINDINGS: dict[str, ScannerCheck] = {
                   "the rotators are invoked synchronously by Secrets Manager, one step at a time; a dead-letter "
                   "queue only receives failed *asynchronous* invocations, so it would never fill. A failed step "
                   "returns to Secrets Manager, which retries the rotation, and the audit's alarm "
-                  "`secret-rotation-failures` notifies the alarm topic"),)),
+                  "`secret-rotation-failures` notifies the alarm topic"),
+        Justified(("aws_lambda_function.secret_age_function",),
+                  "the daily age check's event carries nothing to replay: every run recomputes every secret's age "
+                  "from Secrets Manager. A failed run raises the function's Errors alarm on the audit topic, and the "
+                  "three count alarms treat missing data as breaching (policy `secret-age-alarmed`), so a dead-letter "
+                  "queue would add a copy of an empty event, not a signal"),)),
     "CKV_AWS_115": ScannerCheck("Ensure that AWS Lambda function is configured for function-level concurrent "
                                 "execution limit", (
         Justified(("aws_lambda_function.*_rotator_function",),
                   "reserved concurrency is unset by default (`securestack:secrets.rotatorReservedConcurrency`): "
                   "reserving it fails on new accounts, where Lambda keeps 100 unreserved executions of a low "
                   "concurrency limit (issue 11, item 9); Secrets Manager invokes a rotator one step at a time per "
-                  "secret, so its concurrency is bounded by the number of secrets rotating"),)),
+                  "secret, so its concurrency is bounded by the number of secrets rotating"),
+        Justified(("aws_lambda_function.secret_age_function",),
+                  "one scheduled invocation a day (policy `secret-age-alarmed` checks the schedule): its "
+                  "concurrency is one, and a reservation would fail on new accounts for the reason above"),)),
+    "CKV2_AWS_57": ScannerCheck("Ensure Secrets Manager secrets should have automatic rotation enabled", (
+        Justified(("aws_secretsmanager_secret.api_keys_*_verifier",),
+                  "a verifier record holds SHA-256 digests of its key's values, never a credential, and has no value "
+                  "of its own to rotate: its key's rotator rewrites it at every step of each rotation of that key "
+                  "(policies `api-key-has-verifier-record` and `secret-rotation-configured` on the key)"),
+        Justified(("aws_secretsmanager_secret.vendor_secrets_*",),
+                  "a vendor-issued value (StackBE's, BareCommerce's key) comes from the vendor's dashboard: no "
+                  "rotation function can make one. Operators stage and promote it (README runbooks), policy "
+                  "`vendor-secret-staged-by-operators-only` keeps its rotationDays at most 90, and policy "
+                  "`secret-age-alarmed` raises the audit alarm when the value is older"),)),
     "CKV2_AWS_62": ScannerCheck("Ensure S3 buckets should have event notifications enabled", (
         Justified(("aws_s3_bucket.audit_bucket", "aws_s3_bucket.edge_access_logs",
                    "aws_s3_bucket.rotator_code_signing_bucket", "aws_s3_bucket.access_logs_bucket"),

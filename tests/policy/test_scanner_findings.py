@@ -30,6 +30,11 @@ DEV_FINDINGS = [
     ("CKV2_AWS_62", "aws_s3_bucket.rotator_code_signing_bucket_21"),
     ("CKV_AWS_144", "aws_s3_bucket.audit_bucket_20"),
     ("CKV_AWS_145", "aws_s3_bucket.edge_access_logs_38"),
+    # Issue 15: the daily age function, the verifier records and a vendor-issued secret.
+    ("CKV_AWS_116", "aws_lambda_function.secret_age_function_219"),
+    ("CKV_AWS_115", "aws_lambda_function.secret_age_function_219"),
+    ("CKV2_AWS_57", "aws_secretsmanager_secret.api_keys_checkout_verifier_86"),
+    ("CKV2_AWS_57", "aws_secretsmanager_secret.vendor_secrets_stackbe_92"),
 ]
 FIXED_ELSEWHERE = [
     ("CKV_AWS_252", "aws_cloudtrail.audit_trail_163"),
