@@ -2,12 +2,19 @@
 exit code (README "Exit codes": 1 the thing checked is wrong, 2 the command cannot run as asked, 130 interrupted),
 never a traceback.
 
-Each case runs the command as README writes it (`python -m ...`) in a subprocess, in a throwaway copy of the project
-holding the bad inputs, whose own folders are the `securestack` packages (tests/test_preview.py importable_copy).
+Each case runs in a throwaway copy of the project holding the bad inputs. The cases that depend on being a process
+run the command as README writes it (`python -m ...`) in a subprocess whose own folders are the copy's (`securestack`
+packages, tests/support/project_copy.importable_copy): every Ctrl-C case (a real SIGINT while the command blocks
+reading a FIFO from its directory, one or more per CLI that waits on input), the `__main__` modules that refuse
+unless the Pulumi CLI or engine started the process, a stale CONTROLS.md (found next to the code, so the copy's), and
+at least one case per CLI. The rest run the module's entry point in-process (tests/support/operator_cli.
+run_entry_point: `cli.run(main)`, with environment, directory, argv and streams swapped), since a fresh interpreter
+spends about 3 s importing settings, components and pulumi_aws: the same one line and exit code, a second each.
 """
 from __future__ import annotations
 
 import errno
+import importlib
 import json
 import os
 import runpy
@@ -26,13 +33,16 @@ import pytest
 
 from securestack.infra.recording import record
 from securestack.infra.stack_config import read_stack_config
+from tests.support.operator_cli import run_entry_point
 from tests.support.project_copy import REPO, clean_environment, copy_project, importable_copy
 
 TIMEOUT_SECONDS = 120
 ABSENT_STACK = f"no-such-stack-{secrets.token_hex(4)}"
 NOT_UTF8 = b"config:\n  aws:region: us-east-1\xff\n"
 NOT_YAML = "config: [\n"
-FIFO_STACK = "waits"  # Pulumi.waits.yaml is a FIFO: the command blocks reading it until interrupted
+# Pulumi.waits-<command>.yaml is a FIFO: the command blocks reading it until interrupted (one FIFO per case, so the
+# Ctrl-C cases run concurrently).
+FIFO_STACK = "waits"
 UNREACHABLE_ENDPOINT = "http://127.0.0.1:9"  # discard port: nothing answers (never reached: these fail first)
 # Outputs of the dev stack as `pulumi stack output --json` prints them (enough for every check before AWS).
 DEV_OUTPUTS = {"environment": "dev", "region": "us-east-1",
@@ -58,6 +68,11 @@ class Case:
     fragment: str
     env: dict[str, str] = field(default_factory=dict)
     fifo: Optional[str] = None  # interrupted (Ctrl-C) while it reads this FIFO, relative to the project copy
+    process: bool = False  # run as a real `python -m` subprocess (always, with a FIFO)
+
+    @property
+    def in_subprocess(self) -> bool:
+        return self.process or self.fifo is not None
 
     @property
     def id(self) -> str:
@@ -65,7 +80,9 @@ class Case:
 
 
 def stack_file_cases(cli: str, command: tuple[str, ...], tail: tuple[str, ...] = ()) -> list[Case]:
-    """The stack-file failure classes, for a CLI that reads `Pulumi.<stack>.yaml` as `command <stack> tail`."""
+    """The stack-file failure classes, for a CLI that reads `Pulumi.<stack>.yaml` as `command <stack> tail`; an
+    absent stack runs as a process too (the stack file is looked up from the process's directory)."""
+    fifo_stack = "-".join((FIFO_STACK, cli.rsplit(".", 1)[-1], *command))
     def case(failure: str, stack: str, fragment: str, code: int = 2) -> Case:
         return Case(cli, failure, (*command, stack, *tail), code, fragment)
     return [
@@ -73,9 +90,10 @@ def stack_file_cases(cli: str, command: tuple[str, ...], tail: tuple[str, ...] =
         case("stack file unreadable (read fails: EIO)", "broken", "Pulumi.broken.yaml cannot be read: Input/output error"),
         case("stack file not UTF-8", "latin1", "Pulumi.latin1.yaml is not UTF-8 text"),
         case("stack file not YAML", "notyaml", "Pulumi.notyaml.yaml is not valid YAML at line 2"),
-        case("stack absent", ABSENT_STACK, f"unknown stack '{ABSENT_STACK}'"),
-        Case(cli, "interrupted (Ctrl-C)", (*command, FIFO_STACK, *tail), 130, "interrupted",
-             fifo=f"Pulumi.{FIFO_STACK}.yaml"),
+        Case(cli, "stack absent", (*command, ABSENT_STACK, *tail), 2, f"unknown stack '{ABSENT_STACK}'",
+             process=True),
+        Case(cli, "interrupted (Ctrl-C)", (*command, fifo_stack, *tail), 130, "interrupted",
+             fifo=f"Pulumi.{fifo_stack}.yaml"),
     ]
 
 
@@ -143,16 +161,16 @@ CASES = [
     Case("infra.secrets", "unknown argument", ("rotate", "dev", "checkout", "--bogus"), 2,
          "unrecognized arguments: --bogus"),
 
-    Case("policy", "not started by the Pulumi CLI", (), 2, "the policy pack is served to the Pulumi CLI"),
-    Case("securestack.policy", "not started by the Pulumi CLI", (), 2, "the policy pack is served to the Pulumi CLI"),
-    Case("infra", "not run by the Pulumi engine", (), 2, "the stack program runs under the Pulumi engine"),
-    Case("securestack.infra", "not run by the Pulumi engine", (), 2, "the stack program runs under the Pulumi engine"),
+    Case("policy", "not started by the Pulumi CLI", (), 2, "the policy pack is served to the Pulumi CLI", process=True),
+    Case("securestack.policy", "not started by the Pulumi CLI", (), 2, "the policy pack is served to the Pulumi CLI", process=True),
+    Case("infra", "not run by the Pulumi engine", (), 2, "the stack program runs under the Pulumi engine", process=True),
+    Case("securestack.infra", "not run by the Pulumi engine", (), 2, "the stack program runs under the Pulumi engine", process=True),
 
     Case("securestack.components.package", "no command", (), 2, "no command given: usage: python -m "
-         "securestack.components.package schema"),
+         "securestack.components.package schema", process=True),
     Case("securestack.components.package", "unknown command", ("schemas",), 2, "got 'schemas': usage:"),
 
-    Case("policy.controls", "CONTROLS.md stale", ("--check",), 1, "CONTROLS.md is stale"),
+    Case("policy.controls", "CONTROLS.md stale", ("--check",), 1, "CONTROLS.md is stale", process=True),
     Case("policy.controls", "unknown argument", ("--bogus",), 2, "unrecognized arguments: --bogus"),
 
     Case("policy.scanner_findings", "report missing", ("reports/absent.checkov.json",), 2,
@@ -209,6 +227,9 @@ def environment(root: Path, extra: dict[str, str]) -> dict[str, str]:
 
 
 def run(case: Case, root: Path) -> subprocess.CompletedProcess[str]:
+    """The case as a subprocess if it needs one, else its module's entry point in-process (see the docstring)."""
+    if not case.in_subprocess:
+        return run_in_process(case, root)
     command = [sys.executable, "-m", case.cli, *case.args]
     process = subprocess.Popen(command, cwd=root, env=environment(root, case.env), text=True,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -216,6 +237,16 @@ def run(case: Case, root: Path) -> subprocess.CompletedProcess[str]:
         interrupt_while_reading(process, root / case.fifo)
     stdout, stderr = process.communicate(timeout=TIMEOUT_SECONDS)
     return subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
+
+
+# The module holding `main` where `python -m <cli>` runs a package's __main__.py.
+ENTRY_POINTS = {"infra.secrets": "securestack.infra.secrets.cli"}
+
+
+def run_in_process(case: Case, root: Path) -> subprocess.CompletedProcess[str]:
+    module = ENTRY_POINTS.get(case.cli, case.cli if case.cli.startswith("securestack.") else f"securestack.{case.cli}")
+    main = importlib.import_module(module).main
+    return run_entry_point(main, case.cli, case.args, root, environment(root, case.env))
 
 
 def interrupt_while_reading(process: subprocess.Popen[str], fifo: Path) -> None:
@@ -242,12 +273,13 @@ def wait_for_reader(process: subprocess.Popen[str], fifo: Path) -> int:
 
 @pytest.fixture(scope="module")
 def outcomes(project: Path) -> dict[str, subprocess.CompletedProcess[str]]:
-    """Every case's run, the independent ones concurrently (each command spends seconds importing Pulumi, and
-    run one after another the table took minutes); the Ctrl-C cases share FIFOs, so they run one at a time."""
-    concurrent = [case for case in CASES if not case.fifo]
+    """Every case's run: the subprocesses concurrently (each spends seconds importing Pulumi; every Ctrl-C case has
+    its own FIFO), then the in-process ones one at a time (they swap the process's environment, directory and
+    streams)."""
+    processes = [case for case in CASES if case.in_subprocess]
     with ThreadPoolExecutor(max_workers=2 * (os.cpu_count() or 2)) as pool:
-        results = dict(zip((case.id for case in concurrent), pool.map(lambda case: run(case, project), concurrent)))
-    results.update((case.id, run(case, project)) for case in CASES if case.fifo)
+        results = dict(zip((case.id for case in processes), pool.map(lambda case: run(case, project), processes)))
+    results.update((case.id, run(case, project)) for case in CASES if not case.in_subprocess)
     return results
 
 
