@@ -2,12 +2,20 @@
 exit code (README "Exit codes": 1 the thing checked is wrong, 2 the command cannot run as asked, 130 interrupted),
 never a traceback.
 
-Each case runs the command as README writes it (`python -m ...`) in a subprocess, in a throwaway copy of the project
-holding the bad inputs, whose own folders are the `securestack` packages (tests/test_preview.py importable_copy).
+Each case runs in a throwaway copy of the project holding the bad inputs. A case that depends on being a process runs
+the command as README writes it (`python -m ...`) in a subprocess whose `securestack` packages are the copy's own
+folders (tests/support/project_copy.importable_copy): one Ctrl-C case per CLI that waits on input (a real SIGINT while
+it blocks reading a FIFO in its directory, so also the stack file found from the current directory), the `__main__`
+modules that refuse unless the Pulumi CLI or engine started the process, a stale CONTROLS.md (found next to the code,
+so the copy's), so every CLI at least once. The rest run the module's entry point in-process
+(tests/support/operator_cli.run_entry_point: `cli.run(main)` with environment, directory, argv and streams swapped;
+the other Ctrl-C cases with a real SIGINT to this process), since a fresh interpreter spends about 3 s importing
+settings, components and pulumi_aws: the same line and exit code, checked the same way.
 """
 from __future__ import annotations
 
 import errno
+import importlib
 import json
 import os
 import runpy
@@ -15,6 +23,7 @@ import secrets
 import signal
 import subprocess
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -26,13 +35,16 @@ import pytest
 
 from securestack.infra.recording import record
 from securestack.infra.stack_config import read_stack_config
+from tests.support.operator_cli import run_entry_point
 from tests.support.project_copy import REPO, clean_environment, copy_project, importable_copy
 
 TIMEOUT_SECONDS = 120
 ABSENT_STACK = f"no-such-stack-{secrets.token_hex(4)}"
 NOT_UTF8 = b"config:\n  aws:region: us-east-1\xff\n"
 NOT_YAML = "config: [\n"
-FIFO_STACK = "waits"  # Pulumi.waits.yaml is a FIFO: the command blocks reading it until interrupted
+# Pulumi.waits-<command>.yaml is a FIFO: the command blocks reading it until interrupted (one FIFO per case, so the
+# Ctrl-C cases run concurrently).
+FIFO_STACK = "waits"
 UNREACHABLE_ENDPOINT = "http://127.0.0.1:9"  # discard port: nothing answers (never reached: these fail first)
 # Outputs of the dev stack as `pulumi stack output --json` prints them (enough for every check before AWS).
 DEV_OUTPUTS = {"environment": "dev", "region": "us-east-1",
@@ -58,14 +70,18 @@ class Case:
     fragment: str
     env: dict[str, str] = field(default_factory=dict)
     fifo: Optional[str] = None  # interrupted (Ctrl-C) while it reads this FIFO, relative to the project copy
+    process: bool = False  # run as a real `python -m` subprocess (else the entry point in-process)
 
     @property
     def id(self) -> str:
         return f"{self.cli}: {self.failure}"
 
 
-def stack_file_cases(cli: str, command: tuple[str, ...], tail: tuple[str, ...] = ()) -> list[Case]:
-    """The stack-file failure classes, for a CLI that reads `Pulumi.<stack>.yaml` as `command <stack> tail`."""
+def stack_file_cases(cli: str, command: tuple[str, ...], tail: tuple[str, ...] = (),
+                     interrupt_process: bool = True) -> list[Case]:
+    """The stack-file failure classes, for a CLI that reads `Pulumi.<stack>.yaml` as `command <stack> tail`; its
+    Ctrl-C case is a real process unless another command of the same CLI already is (`interrupt_process`)."""
+    fifo_stack = "-".join((FIFO_STACK, cli.rsplit(".", 1)[-1], *command))
     def case(failure: str, stack: str, fragment: str, code: int = 2) -> Case:
         return Case(cli, failure, (*command, stack, *tail), code, fragment)
     return [
@@ -74,8 +90,8 @@ def stack_file_cases(cli: str, command: tuple[str, ...], tail: tuple[str, ...] =
         case("stack file not UTF-8", "latin1", "Pulumi.latin1.yaml is not UTF-8 text"),
         case("stack file not YAML", "notyaml", "Pulumi.notyaml.yaml is not valid YAML at line 2"),
         case("stack absent", ABSENT_STACK, f"unknown stack '{ABSENT_STACK}'"),
-        Case(cli, "interrupted (Ctrl-C)", (*command, FIFO_STACK, *tail), 130, "interrupted",
-             fifo=f"Pulumi.{FIFO_STACK}.yaml"),
+        Case(cli, "interrupted (Ctrl-C)", (*command, fifo_stack, *tail), 130, "interrupted",
+             fifo=f"Pulumi.{fifo_stack}.yaml", process=interrupt_process),
     ]
 
 
@@ -128,8 +144,8 @@ CASES = [
     *stack_file_cases("infra.secrets", ("rotate",), ("checkout",)),
     # The vendor commands read the stack file the same way (common.load_settings): one command with a name, and
     # status without one.
-    *stack_file_cases("infra.secrets", ("stage",), ("stackbe",)),
-    *stack_file_cases("infra.secrets", ("status",)),
+    *stack_file_cases("infra.secrets", ("stage",), ("stackbe",), interrupt_process=False),
+    *stack_file_cases("infra.secrets", ("status",), interrupt_process=False),
     Case("infra.secrets", "missing credentials (promote)",
          ("promote", "dev", "stackbe", "--endpoint-url", UNREACHABLE_ENDPOINT), 2, "no AWS credentials found"),
     Case("infra.secrets", "wait not a number", ("promote", "dev", "stackbe", "--wait-seconds", "soon"), 2,
@@ -143,16 +159,17 @@ CASES = [
     Case("infra.secrets", "unknown argument", ("rotate", "dev", "checkout", "--bogus"), 2,
          "unrecognized arguments: --bogus"),
 
-    Case("policy", "not started by the Pulumi CLI", (), 2, "the policy pack is served to the Pulumi CLI"),
-    Case("securestack.policy", "not started by the Pulumi CLI", (), 2, "the policy pack is served to the Pulumi CLI"),
-    Case("infra", "not run by the Pulumi engine", (), 2, "the stack program runs under the Pulumi engine"),
-    Case("securestack.infra", "not run by the Pulumi engine", (), 2, "the stack program runs under the Pulumi engine"),
+    # Each refuses unless the Pulumi CLI or engine started the process: only a process shows that.
+    *(Case(cli, "not started by the Pulumi CLI", (), 2, "the policy pack is served to the Pulumi CLI", process=True)
+      for cli in ("policy", "securestack.policy")),
+    *(Case(cli, "not run by the Pulumi engine", (), 2, "the stack program runs under the Pulumi engine", process=True)
+      for cli in ("infra", "securestack.infra")),
 
     Case("securestack.components.package", "no command", (), 2, "no command given: usage: python -m "
-         "securestack.components.package schema"),
+         "securestack.components.package schema", process=True),
     Case("securestack.components.package", "unknown command", ("schemas",), 2, "got 'schemas': usage:"),
 
-    Case("policy.controls", "CONTROLS.md stale", ("--check",), 1, "CONTROLS.md is stale"),
+    Case("policy.controls", "CONTROLS.md stale", ("--check",), 1, "CONTROLS.md is stale", process=True),
     Case("policy.controls", "unknown argument", ("--bogus",), 2, "unrecognized arguments: --bogus"),
 
     Case("policy.scanner_findings", "report missing", ("reports/absent.checkov.json",), 2,
@@ -164,7 +181,7 @@ CASES = [
          "not a Checkov JSON report"),
     Case("policy.scanner_findings", "no report", (), 2, "the following arguments are required: reports"),
     Case("policy.scanner_findings", "interrupted reading a report", ("reports/waits.checkov.json",), 130,
-         "interrupted", fifo="reports/waits.checkov.json"),
+         "interrupted", fifo="reports/waits.checkov.json", process=True),
 ]
 
 
@@ -209,6 +226,9 @@ def environment(root: Path, extra: dict[str, str]) -> dict[str, str]:
 
 
 def run(case: Case, root: Path) -> subprocess.CompletedProcess[str]:
+    """The case as a subprocess if it needs one, else its module's entry point in-process (see the docstring)."""
+    if not case.process:
+        return run_in_process(case, root)
     command = [sys.executable, "-m", case.cli, *case.args]
     process = subprocess.Popen(command, cwd=root, env=environment(root, case.env), text=True,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -218,9 +238,43 @@ def run(case: Case, root: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
 
 
+# The module holding `main` where `python -m <cli>` runs a package's __main__.py.
+ENTRY_POINTS = {"infra.secrets": "securestack.infra.secrets.cli"}
+
+
+def run_in_process(case: Case, root: Path) -> subprocess.CompletedProcess[str]:
+    module = ENTRY_POINTS.get(case.cli, case.cli if case.cli.startswith("securestack.") else f"securestack.{case.cli}")
+    main = importlib.import_module(module).main
+    if not case.fifo:
+        return run_entry_point(main, case.cli, case.args, root, environment(root, case.env))
+    # Ctrl-C in-process: a real SIGINT to this process once the command (on the main thread, where Python delivers
+    # signals) has the FIFO open; Python's default handler raises KeyboardInterrupt there, inside `main`.
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler, "SIGINT must raise KeyboardInterrupt"
+    finished = threading.Event()
+    interrupter = threading.Thread(target=interrupt_self_while_reading, args=(root / case.fifo, finished))
+    interrupter.start()
+    try:
+        return run_entry_point(main, case.cli, case.args, root, environment(root, case.env))
+    finally:
+        finished.set()
+        interrupter.join(TIMEOUT_SECONDS)
+
+
+def interrupt_self_while_reading(fifo: Path, finished: threading.Event) -> None:
+    try:
+        writer = wait_for_reader(lambda: not finished.is_set(), fifo)
+    except AssertionError:
+        return  # the command ended without reading the FIFO: its result shows what it did instead
+    try:
+        os.kill(os.getpid(), signal.SIGINT)
+        finished.wait(TIMEOUT_SECONDS)
+    finally:
+        os.close(writer)  # kept open until then: closing it would end the read with EOF instead
+
+
 def interrupt_while_reading(process: subprocess.Popen[str], fifo: Path) -> None:
     """Ctrl-C (SIGINT) once the command has opened the FIFO: it then waits in read(), inside its main."""
-    writer = wait_for_reader(process, fifo)
+    writer = wait_for_reader(lambda: process.poll() is None, fifo)
     try:
         process.send_signal(signal.SIGINT)
         process.wait(timeout=TIMEOUT_SECONDS)
@@ -228,26 +282,28 @@ def interrupt_while_reading(process: subprocess.Popen[str], fifo: Path) -> None:
         os.close(writer)  # kept open until then: closing it would end the read with EOF instead
 
 
-def wait_for_reader(process: subprocess.Popen[str], fifo: Path) -> int:
+def wait_for_reader(running, fifo: Path) -> int:
+    """The FIFO's write end, opened once the command (while `running()`) has opened it for reading."""
     deadline = time.monotonic() + TIMEOUT_SECONDS
-    while time.monotonic() < deadline and process.poll() is None:
+    while time.monotonic() < deadline and running():
         try:
             return os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)  # succeeds once a reader has it open
         except OSError as error:
             if error.errno != errno.ENXIO:
                 raise
             time.sleep(0.05)
-    raise AssertionError(f"{fifo.name} was never opened for reading (exit {process.poll()})")
+    raise AssertionError(f"{fifo.name} was never opened for reading (the command ended first)")
 
 
 @pytest.fixture(scope="module")
 def outcomes(project: Path) -> dict[str, subprocess.CompletedProcess[str]]:
-    """Every case's run, the independent ones concurrently (each command spends seconds importing Pulumi, and
-    run one after another the table took minutes); the Ctrl-C cases share FIFOs, so they run one at a time."""
-    concurrent = [case for case in CASES if not case.fifo]
+    """Every case's run: the subprocesses concurrently (each spends seconds importing Pulumi; every Ctrl-C case has
+    its own FIFO), then the in-process ones one at a time (they swap the process's environment, directory and
+    streams)."""
+    processes = [case for case in CASES if case.process]
     with ThreadPoolExecutor(max_workers=2 * (os.cpu_count() or 2)) as pool:
-        results = dict(zip((case.id for case in concurrent), pool.map(lambda case: run(case, project), concurrent)))
-    results.update((case.id, run(case, project)) for case in CASES if case.fifo)
+        results = dict(zip((case.id for case in processes), pool.map(lambda case: run(case, project), processes)))
+    results.update((case.id, run(case, project)) for case in CASES if not case.process)
     return results
 
 
@@ -295,6 +351,7 @@ def test_the_policy_pack_serves_when_the_pulumi_cli_starts_it(project: Path):
 
 def test_every_cli_readme_documents_has_a_failure_case():
     clis = {case.cli for case in CASES}
+    assert {case.cli for case in CASES if case.process} == clis  # each CLI proven as a real process at least once
     assert clis >= {"infra.preview", "infra.verify", "infra.secrets", "policy", "securestack.policy", "infra",
                     "securestack.infra", "securestack.components.package", "policy.controls",
                     "policy.scanner_findings"}

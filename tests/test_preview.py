@@ -1,7 +1,8 @@
 """`python -m infra.preview <stack> [--json]` end to end, in a subprocess, as README tells people to run it.
 
 The shipped stacks run from the repository; the error paths and secret masking run from a throwaway copy
-of the project (the preview reads the Pulumi.*.yaml next to its own `infra` package).
+of the project (the preview reads the Pulumi.*.yaml of the directory it runs in). The error paths that fail before
+recording run the entry point in-process (`run_quick`), with the same one line and exit code checked.
 """
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ from securestack.infra.recording import MASK, Secret, masked, record, secret_out
 from securestack.infra.settings import SettingsError
 from securestack.infra.stack_config import SECRET_PLACEHOLDER, read_stack_config
 from securestack.policy.harness import pack_version
+from tests.support.operator_cli import run_entry_point
 from tests.support.project_copy import REPO, clean_environment, copy_project, importable_copy
 from tests.support.stacks import STACK_FILES, absent_stack, settings_of, shipped_recording
 
@@ -547,7 +549,12 @@ def assert_one_line_error(result: subprocess.CompletedProcess, code: int, *fragm
 
 
 def run_quick(cwd: Path, stack: str) -> subprocess.CompletedProcess:
-    return finish(start(cwd, stack))
+    """A preview that fails before recording, through its entry point in-process (environment, directory and
+    streams swapped: tests/support/operator_cli.run_entry_point): the previews above already prove the command as a
+    process reading its stack file from its directory, and a fresh interpreter costs about 3 s of imports."""
+    from securestack.infra.preview import main
+
+    return run_entry_point(main, "infra.preview", [stack], cwd, clean_environment())
 
 
 def test_unknown_stack():

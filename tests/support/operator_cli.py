@@ -41,19 +41,37 @@ def run_secrets_cli(cwd: Path, args: Sequence[str], endpoint: Optional[str], std
 
 def _in_process(cwd: Path, options: list[str], env: Mapping[str, str], stdin: str
                 ) -> subprocess.CompletedProcess[str]:
-    from securestack.components import cli
     from securestack.infra.secrets.cli import main
+
+    return run_entry_point(main, "infra.secrets", options, cwd, env, stdin)
+
+
+def run_entry_point(main, module: str, options: Sequence[str], cwd: Path, env: Mapping[str, str], stdin: str = ""
+                    ) -> subprocess.CompletedProcess[str]:
+    """`python -m <module> <options>` without the fresh interpreter: the module's `main` through its entry point
+    (`cli.run`, exit code, Ctrl-C and last-resort handling), with os.environ, the directory, sys.argv and the
+    standard streams swapped for the call as a subprocess would have them."""
+    from securestack.components import cli
 
     out, err = io.StringIO(), io.StringIO()
     piped = io.TextIOWrapper(io.BytesIO(stdin.encode()), encoding="utf-8")
     with _environment(env), contextlib.chdir(cwd), contextlib.redirect_stdout(out), \
-            contextlib.redirect_stderr(err), _stdin(piped):
+            contextlib.redirect_stderr(err), _stdin(piped), _argv([module, *options]):
         try:
-            cli.run(main, options)
+            cli.run(main, list(options))
             code = 0
         except SystemExit as exited:
             code = exited.code if isinstance(exited.code, int) else 1
-    return subprocess.CompletedProcess(["infra.secrets", *options], code, out.getvalue(), err.getvalue())
+    return subprocess.CompletedProcess([module, *options], code, out.getvalue(), err.getvalue())
+
+
+@contextlib.contextmanager
+def _argv(argv: list[str]) -> Iterator[None]:
+    saved, sys.argv = sys.argv, argv
+    try:
+        yield
+    finally:
+        sys.argv = saved
 
 
 @contextlib.contextmanager
