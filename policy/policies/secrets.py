@@ -50,8 +50,10 @@ def key_of_record(graph: StackGraph, record: PolicyResource) -> Optional[PolicyR
     if kind_of(record) != VERIFIER_KIND:
         return None
     name = peek(record.props, "name")
-    return next((key for key in graph.of_type(SECRET) if kind_of(key) == API_KEY_KIND and name
-                 and peek(key.props, "tags", VERIFIER_SECRET_TAG) == name), None)
+    if not name:
+        return None
+    return next((key for key in graph.with_value(name, (SECRET,), "tags", VERIFIER_SECRET_TAG)
+                 if kind_of(key) == API_KEY_KIND), None)
 
 
 @stack_policy("secret-rotation-configured", "Every Secrets Manager secret has automatic rotation by a rotation "
@@ -294,7 +296,7 @@ def verifier_record_problem(graph: StackGraph, key: PolicyResource) -> Optional[
     key_name = peek(key.props, "name")
     if not name:
         return f"has no {VERIFIER_SECRET_TAG} tag: the API cannot find its verifier record"
-    records = [r for r in graph.of_type(SECRET) if peek(r.props, "name") == name]
+    records = graph.with_value(name, (SECRET,), "name")
     if not records:
         return f"names verifier record {name!r}, which the stack does not create"
     record = records[0]
