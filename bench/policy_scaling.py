@@ -85,6 +85,13 @@ def program(stack_config: StackConfig) -> Recording:
                   secret_keys=stack_config.secret_keys, preview=True)
 
 
+def warm_up(stack_config: StackConfig, repeats: int) -> None:
+    """The first program run imports the pulumi_aws submodules it uses (seconds): with fewer than 3 repeats a median
+    would charge that to the smallest size, so one untimed run comes first."""
+    if repeats < 3:
+        harness.evaluate(program(stack_config), stack_config)
+
+
 def measure(stack_config: StackConfig, repeats: int) -> dict[str, Any]:
     program_s, recording = cpu_median(lambda: program(stack_config), repeats)
     policy_s, violations = cpu_median(lambda: harness.evaluate(recording, stack_config), repeats)
@@ -106,6 +113,7 @@ def main(argv: list[str]) -> int:
         parser.error("--repeats must be >= 1 and --sizes >= 0")
     keep_pickler_unwrapped()
     base = read_stack_config(STACK)
+    warm_up(base, args.repeats)
     print(f"{'keys':>6} {'resources':>9} {'program s':>9} {'policy s':>9} {'program ms/r':>12} "
           f"{'policy ms/r':>11}  policy<program")
     rows = []
@@ -116,9 +124,11 @@ def main(argv: list[str]) -> int:
         print(f"{size:>6} {row['resources']:>9} {row['program_s']:>9.2f} {row['policy_s']:>9.2f} "
               f"{row['program_ms']:>12.2f} {row['policy_ms']:>11.2f}  {'yes' if cheaper else 'NO'}", flush=True)
     ratio = rows[-1]["policy_ms"] / rows[0]["policy_ms"]
-    met = ratio <= TARGET_RATIO and all(row["policy_s"] < row["program_s"] for row in rows)
-    print(f"target 2: {ratio:.2f} ({max(args.sizes)}/{min(args.sizes)} keys, per-resource policy ms; policy phase "
-          f"{'below' if met else 'not always below'} program phase) {'ok' if met else 'MISSED'}")
+    cheaper = all(row["policy_s"] < row["program_s"] for row in rows)
+    met = ratio <= TARGET_RATIO and cheaper
+    print(f"target 2: {ratio:.2f} (per-resource policy time at {max(args.sizes)} / {min(args.sizes)} keys, target "
+          f"<= {TARGET_RATIO}; policy phase {'below' if cheaper else 'NOT below'} program phase at every size) "
+          f"{'ok' if met else 'MISSED'}")
     return 0 if met else 1
 
 

@@ -80,14 +80,13 @@ def secret_rotation_configured(graph: StackGraph, report: Report) -> None:
               Controls(sources=("design: the rotator gives every secret its first value before a task starts",)),
               [SECRET_ROTATION, SECRET_READINESS, SECRET], Severity.MEDIUM)
 def secret_first_rotation(graph: StackGraph, report: Report) -> None:
-    checks = graph.of_type(SECRET_READINESS)
     for rotation in graph.of_type(SECRET_ROTATION):
         immediate = peek(rotation.props, "rotateImmediately")
         if not is_false(immediate):
             report(f"{label(rotation)} has rotateImmediately {shown(immediate)} (absent means true): every update "
                    "of it rotates the secret at once", rotation.urn)
         secrets = graph.referenced(rotation, "secretId", SECRET)
-        if not any(graph.refers_to(check, "secretArn", secret) for check in checks for secret in secrets):
+        if not any(graph.referrers(secret, "secretArn", SECRET_READINESS) for secret in secrets):
             report(f"{label(rotation)}: its secret has no SecretReadiness check, so its first value would wait for "
                    "the schedule and nothing would wait for it", rotation.urn)
 
