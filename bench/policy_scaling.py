@@ -108,12 +108,15 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=list(DEFAULT_SIZES), help="extra API keys per run")
     parser.add_argument("--repeats", type=int, default=3, help="runs per phase and size (median)")
+    parser.add_argument("--warm-up", action=argparse.BooleanOptionalAction, default=True,
+                        help="one untimed run first when --repeats < 3 (default: on)")
     args = parser.parse_args(argv)
     if args.repeats < 1 or any(size < 0 for size in args.sizes):
         parser.error("--repeats must be >= 1 and --sizes >= 0")
     keep_pickler_unwrapped()
     base = read_stack_config(STACK)
-    warm_up(base, args.repeats)
+    if args.warm_up:
+        warm_up(base, args.repeats)
     print(f"{'keys':>6} {'resources':>9} {'program s':>9} {'policy s':>9} {'program ms/r':>12} "
           f"{'policy ms/r':>11}  policy<program")
     rows = []

@@ -41,7 +41,8 @@ POLICY_TARGET = re.compile(r"^target 2: ([\d.]+) .* (ok|MISSED)$", re.MULTILINE)
 
 
 def test_policy_scaling_bench_runs_for_two_tiny_sizes():
-    result = subprocess.run([sys.executable, "bench/policy_scaling.py", "--sizes", "0", "2", "--repeats", "1"],
+    result = subprocess.run([sys.executable, "bench/policy_scaling.py", "--sizes", "0", "2", "--repeats", "1",
+                             "--no-warm-up"],
                             cwd=REPO, capture_output=True, text=True, timeout=300)
     rows = POLICY_ROW.findall(result.stdout)
     assert [int(keys) for keys, _, _ in rows] == [0, 2], result.stdout + result.stderr
