@@ -34,3 +34,18 @@ def test_rotation_bench_zero_downtime_scenario_runs_with_one_rotation():
     assert (refusals, key_rotations, webhook_rotations, failed, verdict) == ("0", "1", "1", "0", "met")
     assert dict(CALLS_ROW.findall(result.stdout)) == {
         "ApiKeyVerifier": "met", "WebhookSigner": "met", "WebhookVerifier": "met"}
+
+
+POLICY_ROW = re.compile(r"^ +(\d+) +(\d+) +[\d.]+ +[\d.]+ +[\d.]+ +[\d.]+  (yes|NO)$", re.MULTILINE)
+POLICY_TARGET = re.compile(r"^target 2: ([\d.]+) .* (ok|MISSED)$", re.MULTILINE)
+
+
+def test_policy_scaling_bench_runs_for_two_tiny_sizes():
+    result = subprocess.run([sys.executable, "bench/policy_scaling.py", "--sizes", "0", "2", "--repeats", "1",
+                             "--no-warm-up"],
+                            cwd=REPO, capture_output=True, text=True, timeout=300)
+    rows = POLICY_ROW.findall(result.stdout)
+    assert [int(keys) for keys, _, _ in rows] == [0, 2], result.stdout + result.stderr
+    assert int(rows[1][1]) > int(rows[0][1])  # the extra keys are in the stack the pack analyzed
+    (_, verdict), = POLICY_TARGET.findall(result.stdout)
+    assert result.returncode == (0 if verdict == "ok" else 1), result.stderr

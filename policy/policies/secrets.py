@@ -50,8 +50,10 @@ def key_of_record(graph: StackGraph, record: PolicyResource) -> Optional[PolicyR
     if kind_of(record) != VERIFIER_KIND:
         return None
     name = peek(record.props, "name")
-    return next((key for key in graph.of_type(SECRET) if kind_of(key) == API_KEY_KIND and name
-                 and peek(key.props, "tags", VERIFIER_SECRET_TAG) == name), None)
+    if not name:
+        return None
+    return next((key for key in graph.with_value(name, (SECRET,), "tags", VERIFIER_SECRET_TAG)
+                 if kind_of(key) == API_KEY_KIND), None)
 
 
 @stack_policy("secret-rotation-configured", "Every Secrets Manager secret has automatic rotation by a rotation "
@@ -78,14 +80,13 @@ def secret_rotation_configured(graph: StackGraph, report: Report) -> None:
               Controls(sources=("design: the rotator gives every secret its first value before a task starts",)),
               [SECRET_ROTATION, SECRET_READINESS, SECRET], Severity.MEDIUM)
 def secret_first_rotation(graph: StackGraph, report: Report) -> None:
-    checks = graph.of_type(SECRET_READINESS)
     for rotation in graph.of_type(SECRET_ROTATION):
         immediate = peek(rotation.props, "rotateImmediately")
         if not is_false(immediate):
             report(f"{label(rotation)} has rotateImmediately {shown(immediate)} (absent means true): every update "
                    "of it rotates the secret at once", rotation.urn)
         secrets = graph.referenced(rotation, "secretId", SECRET)
-        if not any(graph.refers_to(check, "secretArn", secret) for check in checks for secret in secrets):
+        if not any(graph.referrers(secret, "secretArn", SECRET_READINESS) for secret in secrets):
             report(f"{label(rotation)}: its secret has no SecretReadiness check, so its first value would wait for "
                    "the schedule and nothing would wait for it", rotation.urn)
 
@@ -294,7 +295,7 @@ def verifier_record_problem(graph: StackGraph, key: PolicyResource) -> Optional[
     key_name = peek(key.props, "name")
     if not name:
         return f"has no {VERIFIER_SECRET_TAG} tag: the API cannot find its verifier record"
-    records = [r for r in graph.of_type(SECRET) if peek(r.props, "name") == name]
+    records = graph.with_value(name, (SECRET,), "name")
     if not records:
         return f"names verifier record {name!r}, which the stack does not create"
     record = records[0]

@@ -8,6 +8,7 @@ test `isinstance(x, dict)`: the proxies are Mappings and Sequences, not dicts an
 """
 from __future__ import annotations
 
+import bisect
 import fnmatch
 import json
 import re
@@ -96,6 +97,11 @@ class StackPolicy(StackValidationPolicy):
                  check: StackCheck, severity: Severity):
         self.summary, self.controls, self.resource_types = summary, controls, tuple(resource_types)
 
+        # One graph per policy call: pulumi_policy's AnalyzeStack converts request.resources into new PolicyResource
+        # objects and a new list inside its loop over the policies (pulumi_policy/policy.py, AnalyzeStack), so no
+        # two stack policies ever see the same objects and a graph cached by their identity would never be reused;
+        # one cached by content (URNs) would hand a later stack validation the objects of an earlier one. The graph
+        # indexes lazily, so each policy pays only for the lookups it makes, O(resources) each.
         def validate(args: StackValidationArgs, report: ReportViolation) -> None:
             check(StackGraph(args.resources), _reporter(report))
 
@@ -314,29 +320,165 @@ def mentions(text: str, names: set[str]) -> bool:
     return text in names or any(name.startswith("arn:") and name in text for name in names)
 
 
+ARN_KEY_LENGTH = 256  # how much of the text after each "arn:" the referrer index keys on (longer names: checked)
+
+
+def arn_starts(text: str) -> Iterator[int]:
+    """Where an ARN may start inside a text: only there can an ARN name occur in it (`mentions`)."""
+    start = text.find("arn:")
+    while start >= 0:
+        yield start
+        start = text.find("arn:", start + 1)
+
+
+def _in_order(found: dict[int, PolicyResource], position: Mapping[int, int]) -> list[PolicyResource]:
+    return [found[key] for key in sorted(found, key=position.__getitem__)]
+
+
+class _Referrers:
+    """Sources of some types indexed by what their `prop` refers with: dependency URNs, whole known strings, and
+    the text after each "arn:" (a target's ARN quoted inside a document), so `referrers` looks up, never scans."""
+
+    def __init__(self, graph: "StackGraph", prop: str, sources: list[PolicyResource]):
+        self.by_urn: dict[str, list[PolicyResource]] = {}
+        self.by_text: dict[str, list[PolicyResource]] = {}
+        arn_texts: list[tuple[str, int, str, int]] = []  # (key, source position, text, where the ARN starts)
+        for source in sources:
+            for dependency in source.property_dependencies.get(prop, []):
+                self.by_urn.setdefault(dependency.urn, []).append(source)
+            for text in graph.strings(source, prop):
+                self.by_text.setdefault(text, []).append(source)
+                arn_texts += [(text[at:at + ARN_KEY_LENGTH], graph.position[id(source)], text, at)
+                              for at in arn_starts(text)]
+        arn_texts.sort(key=lambda entry: entry[0])
+        self.arn_keys = [entry[0] for entry in arn_texts]
+        self.arn_texts = arn_texts
+        self.by_position = {graph.position[id(s)]: s for s in sources}
+
+    def find(self, target: PolicyResource, names: set[str]) -> dict[int, PolicyResource]:
+        found = {id(s): s for s in self.by_urn.get(target.urn, [])}
+        for name in names:
+            found.update((id(s), s) for s in self.by_text.get(name, []))
+            if name.startswith("arn:"):
+                found.update(self._quoting(name))
+        return found
+
+    def _quoting(self, name: str) -> Iterator[tuple[int, PolicyResource]]:
+        prefix = name[:ARN_KEY_LENGTH]
+        index = bisect.bisect_left(self.arn_keys, prefix)
+        while index < len(self.arn_keys) and self.arn_keys[index].startswith(prefix):
+            _, position, text, at = self.arn_texts[index]
+            if text.startswith(name, at):
+                source = self.by_position[position]
+                yield id(source), source
+            index += 1
+
+
+class _Targets:
+    """Targets of some types indexed by URN and by their identifiers, ARNs also by length (to find them quoted at
+    each "arn:" of a text), so `referenced` looks up, never scans."""
+
+    def __init__(self, graph: "StackGraph", targets: list[PolicyResource]):
+        self.by_urn: dict[str, list[PolicyResource]] = {}
+        self.by_name: dict[str, list[PolicyResource]] = {}
+        self.arns_by_length: dict[int, set[str]] = {}
+        for target in targets:
+            self.by_urn.setdefault(target.urn, []).append(target)
+            for name in graph.identifiers_of(target):
+                self.by_name.setdefault(name, []).append(target)
+                if name.startswith("arn:"):
+                    self.arns_by_length.setdefault(len(name), set()).add(name)
+
+    def find(self, graph: "StackGraph", source: PolicyResource, prop: str) -> dict[int, PolicyResource]:
+        urns = {dependency.urn for dependency in source.property_dependencies.get(prop, [])}
+        found = {id(t): t for urn in urns for t in self.by_urn.get(urn, [])}
+        for text in graph.strings(source, prop):
+            named = {text} | {text[at:at + length] for at in arn_starts(text)
+                              for length, arns in self.arns_by_length.items() if text[at:at + length] in arns}
+            found.update((id(t), t) for name in named for t in self.by_name.get(name, []))
+        return found
+
+
 class StackGraph:
     """The resources of a stack policy, with lookups along property dependencies (what the engine recorded) and,
-    where a value came from outside the program, along equal known values."""
+    where a value came from outside the program, along equal known values.
+
+    Every lookup goes through an index built once, on first use (by type, by referring property, by value), so a
+    stack policy costs O(resources), not O(resources x resources): at 3,000 API keys a scan per secret of every
+    rotation took minutes (issue 16)."""
 
     def __init__(self, resources: Sequence[PolicyResource]):
         self.resources = list(resources)
+        self.position = {id(r): i for i, r in enumerate(self.resources)}
+        self._by_type: Optional[dict[str, list[PolicyResource]]] = None
+        self._identifiers: dict[int, set[str]] = {}
+        self._strings: dict[tuple[int, str], tuple[str, ...]] = {}
+        self._referrers: dict[tuple[str, tuple[str, ...]], _Referrers] = {}
+        self._targets: dict[tuple[str, ...], _Targets] = {}
+        self._by_value: dict[tuple[tuple[str, ...], tuple[Any, ...]], dict[Any, list[PolicyResource]]] = {}
 
     def of_type(self, *types: str) -> list[PolicyResource]:
-        return [r for r in self.resources if r.resource_type in types]
+        if self._by_type is None:
+            self._by_type = {}
+            for resource in self.resources:
+                self._by_type.setdefault(resource.resource_type, []).append(resource)
+        if len(types) == 1:
+            return list(self._by_type.get(types[0], []))
+        found = {id(r): r for t in dict.fromkeys(types) for r in self._by_type.get(t, [])}
+        return _in_order(found, self.position)
+
+    def identifiers_of(self, resource: PolicyResource) -> set[str]:
+        key = id(resource)
+        if key not in self._identifiers:
+            self._identifiers[key] = identifiers(resource)
+        return self._identifiers[key]
+
+    def strings(self, resource: PolicyResource, prop: str) -> tuple[str, ...]:
+        """The known strings of a resource's property (read once per stack)."""
+        key = (id(resource), prop)
+        if key not in self._strings:
+            self._strings[key] = tuple(known_strings(peek(resource.props, prop)))
+        return self._strings[key]
+
+    def with_value(self, value: Any, types: tuple[str, ...], *path: Any) -> list[PolicyResource]:
+        """Resources of `types` whose known value at `path` equals `value` (an index per types and path)."""
+        key = (types, path)
+        if key not in self._by_value:
+            index: dict[Any, list[PolicyResource]] = {}
+            for resource in self.of_type(*types):
+                found = peek(resource.props, *path)
+                try:
+                    index.setdefault(found, []).append(resource)
+                except TypeError:  # an unhashable value (a list or map) equals no text we look up
+                    continue
+            self._by_value[key] = index
+        try:
+            return list(self._by_value[key].get(value, []))
+        except TypeError:
+            return [r for r in self.of_type(*types) if peek(r.props, *path) == value]
 
     def refers_to(self, source: PolicyResource, prop: str, target: PolicyResource) -> bool:
         if any(dep.urn == target.urn for dep in source.property_dependencies.get(prop, [])):
             return True
-        names = identifiers(target)
-        return bool(names) and any(mentions(text, names) for text in known_strings(peek(source.props, prop)))
+        names = self.identifiers_of(target)
+        return bool(names) and any(mentions(text, names) for text in self.strings(source, prop))
 
     def referrers(self, target: PolicyResource, prop: str, *types: str) -> list[PolicyResource]:
         """Resources of `types` whose `prop` refers to `target`."""
-        return [r for r in self.of_type(*types) if r is not target and self.refers_to(r, prop, target)]
+        key = (prop, types)
+        if key not in self._referrers:
+            self._referrers[key] = _Referrers(self, prop, self.of_type(*types))
+        found = self._referrers[key].find(target, self.identifiers_of(target))
+        found.pop(id(target), None)
+        return _in_order(found, self.position)
 
     def referenced(self, source: PolicyResource, prop: str, *types: str) -> list[PolicyResource]:
         """Resources of `types` that `source`'s `prop` refers to."""
-        return [r for r in self.of_type(*types) if r is not source and self.refers_to(source, prop, r)]
+        if types not in self._targets:
+            self._targets[types] = _Targets(self, self.of_type(*types))
+        found = self._targets[types].find(self, source, prop)
+        found.pop(id(source), None)
+        return _in_order(found, self.position)
 
 
 def label(resource: PolicyResource) -> str:
