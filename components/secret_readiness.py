@@ -31,9 +31,11 @@ provider is.
 """
 from __future__ import annotations
 
+import contextlib
+import pickle
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Mapping, Optional
+from typing import TYPE_CHECKING, Any, Iterator, Mapping, Optional
 
 import boto3
 import botocore.config
@@ -210,4 +212,19 @@ class SecretReadiness(Resource, module="securestack", name="SecretReadiness"):
                  provider: Optional[SecretReadinessProvider] = None):
         props = {"secretArn": args.secret_arn, "rotationLambdaArn": args.rotation_lambda_arn,
                  "rotationDays": args.rotation_days, "timeoutSeconds": args.timeout_seconds}
-        super().__init__(provider or _PROVIDER, name, props, opts)
+        with _pickler_restored():
+            super().__init__(provider or _PROVIDER, name, props, opts)
+
+
+@contextlib.contextmanager
+def _pickler_restored() -> Iterator[None]:
+    """pulumi's `serialize_provider` (pulumi/dynamic/dynamic.py, 3.272) wraps `pickle._Pickler._batch_setitems` in a
+    sorting wrapper on every call and restores only `pickle.Pickler`, so each dynamic resource adds a frame to every
+    dict pickled later: a stack with a few hundred keys (one SecretReadiness each) died with RecursionError. The
+    methods are put back after each construction (the serialization is synchronous, in it); one sorting wrapper
+    gives the same bytes as many, so no provider input changes."""
+    batch_setitems, save_dict = pickle._Pickler._batch_setitems, pickle._Pickler.save_dict  # type: ignore[attr-defined]
+    try:
+        yield
+    finally:
+        pickle._Pickler._batch_setitems, pickle._Pickler.save_dict = batch_setitems, save_dict  # type: ignore[attr-defined]
