@@ -21,13 +21,11 @@ import argparse
 import dataclasses
 import gc
 import json
-import pickle
 import statistics
 import sys
 import time
 from typing import Any, Callable
 
-from pulumi.dynamic import dynamic as pulumi_dynamic
 
 from securestack.infra.program import build
 from securestack.infra.recording import Recording, record
@@ -58,26 +56,6 @@ def cpu_median(run: Callable[[], Any], repeats: int) -> tuple[float, Any]:
         result = run()
         times.append(time.process_time() - started)
     return statistics.median(times), result
-
-
-def keep_pickler_unwrapped() -> None:
-    """pulumi 3.272's `serialize_provider` (pulumi/dynamic/dynamic.py) wraps `pickle._Pickler._batch_setitems` in a
-    sorting wrapper for every dynamic resource and never restores it, so each SecretReadiness adds a frame to every
-    later dict pickled: near 300 extra keys the program dies with RecursionError. Until the program avoids that,
-    the bench restores the pickler after each call (the first wrapper sorts, so the serialized bytes are the same)."""
-    original_batch, original_save_dict = pickle._Pickler._batch_setitems, pickle._Pickler.save_dict
-    serialize = pulumi_dynamic.serialize_provider
-    if getattr(serialize, "keeps_pickler_unwrapped", False):
-        return
-
-    def serialize_provider(provider: Any) -> str:
-        try:
-            return serialize(provider)
-        finally:
-            pickle._Pickler._batch_setitems, pickle._Pickler.save_dict = original_batch, original_save_dict
-
-    serialize_provider.keeps_pickler_unwrapped = True  # type: ignore[attr-defined]
-    pulumi_dynamic.serialize_provider = serialize_provider
 
 
 def program(stack_config: StackConfig) -> Recording:
@@ -113,7 +91,6 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     if args.repeats < 1 or any(size < 0 for size in args.sizes):
         parser.error("--repeats must be >= 1 and --sizes >= 0")
-    keep_pickler_unwrapped()
     base = read_stack_config(STACK)
     if args.warm_up:
         warm_up(base, args.repeats)

@@ -18,15 +18,14 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from securestack.infra.secrets.common import (EXIT_OK, EXIT_REFUSED_BY_AWS, EXIT_UNUSABLE, Refused, StackSecret,
-                                             add_aws_options, find_secret, load_settings, secretsmanager, tags_of)
+from securestack.infra.secrets.common import (CURRENT, EXIT_OK, EXIT_REFUSED_BY_AWS, PENDING, Refused, StackSecret,
+                                             add_aws_options, aws_exit_code, aws_message, aws_problem, describe,
+                                             error_code, find_secret, load_settings, secretsmanager, tags_of)
 
 NAME = "rotate"
 REVOKE_PREVIOUS_TAG = "securestack:revoke-previous"
 GRACE_TAG = "securestack:previous-grace-days"
-KIND_TAG = "securestack:kind"
 DEFAULT_GRACE_DAYS = 7  # the rotator's default when the tag is absent (lambdas/rotation_common/metadata.py)
-CURRENT, PENDING = "AWSCURRENT", "AWSPENDING"
 
 
 def add_parser(subparsers: Any) -> None:
@@ -49,31 +48,19 @@ def run(args: argparse.Namespace) -> int:
         description = _checked_description(client, secret, region, args.revoke_previous)
         version = _rotate(client, description, args.revoke_previous)
     except (ClientError, BotoCoreError) as error:
-        if isinstance(error, ClientError) and _code(error) == "InvalidRequestException":
+        if isinstance(error, ClientError) and error_code(error) == "InvalidRequestException":
             raise Refused(f"Secrets Manager refused to rotate {secret.secret_name} (a previous rotation isn't "
-                          f"complete, or rotation is not configured): {_message(error)}",
+                          f"complete, or rotation is not configured): {aws_message(error)}",
                           exit_code=EXIT_REFUSED_BY_AWS) from None
-        # An answer from AWS (access denied, throttled, ...) is AWS refusing; no answer at all is a command that
-        # cannot run (unreachable endpoint, no credentials).
-        raise Refused(f"{secret.secret_name}: {_aws_problem(error)}",
-                      exit_code=EXIT_REFUSED_BY_AWS if isinstance(error, ClientError) else EXIT_UNUSABLE) from None
+        raise Refused(f"{secret.secret_name}: {aws_problem(error)}", exit_code=aws_exit_code(error)) from None
     print(f"rotation of {secret.secret_name} ({region}) started: new version {version}; "
           f"{_previous_fate(description, args.revoke_previous)}")
     return EXIT_OK
 
 
 def _checked_description(client: Any, secret: StackSecret, region: str, revoking: bool) -> dict[str, Any]:
-    try:
-        description: dict[str, Any] = client.describe_secret(SecretId=secret.secret_name)
-    except ClientError as error:
-        if _code(error) == "ResourceNotFoundException":
-            raise Refused(f"secret {secret.secret_name} not found in {region}: is stack "
-                          f"'{secret.secret_name.split('/')[1]}' deployed there?") from None
-        raise
+    description = describe(client, secret, region)  # deployed, and of the kind the settings say
     tags = tags_of(description)
-    if tags.get(KIND_TAG) != secret.kind:
-        raise Refused(f"secret {secret.secret_name} is tagged {KIND_TAG}={tags.get(KIND_TAG)!r}, not "
-                      f"'{secret.kind}': not the stack's {secret.entry}")
     if description.get("RotationEnabled") is not True:
         raise Refused(f"secret {secret.secret_name} has no rotation configured: deploy the stack first")
     running = _pending_rotation(description)
@@ -112,7 +99,7 @@ def _rotate(client: Any, description: dict[str, Any], revoking: bool) -> str:
             # A timeout or a server error does not say the rotation did not start (botocore retries with the same
             # request token). Removing the tag could let a started rotation keep a leaked previous value for its
             # whole grace, so the tag stays and the operator is told.
-            raise Refused(f"RotateSecret on {arn} gave no clear answer ({_aws_problem(error)}): a rotation may have "
+            raise Refused(f"RotateSecret on {arn} gave no clear answer ({aws_problem(error)}): a rotation may have "
                           f"started, so the {REVOKE_PREVIOUS_TAG} tag stays (a started rotation revokes the previous "
                           "value and removes it); check `aws secretsmanager describe-secret` before running this "
                           "command again") from None
@@ -132,7 +119,7 @@ def _untag(client: Any, arn: str) -> None:
         client.untag_resource(SecretId=arn, TagKeys=[REVOKE_PREVIOUS_TAG])
     except (ClientError, BotoCoreError) as error:
         raise Refused(f"the rotation did not start, and removing the {REVOKE_PREVIOUS_TAG} tag this command set "
-                      f"failed ({_aws_problem(error)}): remove it by hand before the next rotation") from None
+                      f"failed ({aws_problem(error)}): remove it by hand before the next rotation") from None
 
 
 def _previous_fate(description: dict[str, Any], revoking: bool) -> str:
@@ -143,17 +130,3 @@ def _previous_fate(description: dict[str, Any], revoking: bool) -> str:
         return "the previous value stops working as soon as the new one is current (grace 0 days)"
     return f"the previous value keeps working for {grace} day(s) after the new one is current"
 
-
-def _code(error: ClientError) -> str:
-    return error.response.get("Error", {}).get("Code", "")
-
-
-def _message(error: ClientError) -> str:
-    # One line: AWS messages name the secret and the problem, never a value (this command reads none).
-    return " ".join(str(error.response.get("Error", {}).get("Message") or _code(error)).split())
-
-
-def _aws_problem(error: Exception) -> str:
-    if isinstance(error, ClientError):
-        return f"{_code(error)}: {_message(error)}"
-    return " ".join(str(error).split())  # NoCredentialsError, EndpointConnectionError, ...
