@@ -89,6 +89,14 @@ _SKIPPED_DIRECTORIES = {"__pycache__", "tests", "test"}
 _SKIPPED_SUFFIXES = (".pyc", ".pyo")
 # Install-time records: they differ between installers and machines and nothing reads them at run time.
 _SKIPPED_DIST_INFO = {"INSTALLER", "REQUESTED", "RECORD", "direct_url.json"}
+# What the Lambda Python runtime already carries: "The Lambda Python runtimes include the AWS SDK for Python (Boto3)
+# and its dependencies" (AWS Lambda Developer Guide, "Building Lambda functions with Python", Runtime-included SDK
+# versions), i.e. boto3's install closure: botocore, jmespath, s3transfer, urllib3, python-dateutil and six. The same
+# page warns that packaging an SDK dependency misaligns it with the runtime's SDK, so a vendored distribution that
+# needs one (pg8000 needs python-dateutil) takes the runtime's copy; tests/test_rotation_function.py imports each
+# handler from its unzipped archive with only these beside it.
+LAMBDA_RUNTIME_DISTRIBUTIONS = frozenset({"boto3", "botocore", "jmespath", "s3transfer", "urllib3", "python-dateutil",
+                                          "six"})
 _MARKER_ENVIRONMENT = {"python_version": RUNTIME_PYTHON_VERSION, "python_full_version": f"{RUNTIME_PYTHON_VERSION}.0",
                        "sys_platform": "linux", "platform_system": "Linux", "os_name": "posix",
                        "platform_machine": "aarch64", "implementation_name": "cpython",
@@ -214,14 +222,19 @@ def _runtime_requirements(distribution: importlib.metadata.Distribution) -> list
     return names
 
 
+def _distribution_key(name: str) -> str:
+    return name.lower().replace("_", "-")
+
+
 def distribution_closure(names: Sequence[str]) -> list[importlib.metadata.Distribution]:
-    """The named distributions and everything they depend on, each once, as installed in this environment."""
+    """The named distributions and everything they depend on, each once, as installed in this environment, less
+    what the Lambda runtime provides (LAMBDA_RUNTIME_DISTRIBUTIONS: never packaged, nor followed)."""
     found: dict[str, importlib.metadata.Distribution] = {}
     pending = list(names)
     while pending:
         name = pending.pop()
-        key = name.lower().replace("_", "-")
-        if key in found:
+        key = _distribution_key(name)
+        if key in found or key in LAMBDA_RUNTIME_DISTRIBUTIONS:
             continue
         try:
             distribution = importlib.metadata.distribution(name)

@@ -18,8 +18,8 @@ import botocore.session
 import pytest
 
 from securestack.components.code_signing import LAMBDA_SIGNING_PLATFORM, profile_name_prefix, unsigned_object_key
-from securestack.components.rotation import (ARCHITECTURE, CACHE_DIR_VARIABLE, LAMBDAS_ROOT, REDEPLOY_FAILURE_PATTERN,
-                                             RUNTIME, ArchiveCacheError, archive_cache_dir, build_archive,
+from securestack.components.rotation import (ARCHITECTURE, CACHE_DIR_VARIABLE, LAMBDA_RUNTIME_DISTRIBUTIONS,
+                                             LAMBDAS_ROOT, REDEPLOY_FAILURE_PATTERN, RUNTIME, ArchiveCacheError, archive_cache_dir, build_archive,
                                              distribution_closure, vendored_names)
 from securestack.infra.settings import SettingsError, build_settings
 from securestack.policy.policies.support import secret_looking
@@ -42,7 +42,8 @@ KMS_KEY, BUCKET_OBJECT = "aws:kms/key:Key", "aws:s3/bucketObjectv2:BucketObjectv
 SIGNING_PROFILE, SIGNING_JOB = "aws:signer/signingProfile:SigningProfile", "aws:signer/signingJob:SigningJob"
 CODE_SIGNING_CONFIG = "aws:lambda/codeSigningConfig:CodeSigningConfig"
 ENCRYPTION = "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
-VENDORED_TOP_LEVEL = {"pg8000", "scramp", "asn1crypto", "dateutil", "six.py"}
+# pg8000 and what it needs that the Lambda runtime lacks (python-dateutil and six come with the runtime's boto3).
+VENDORED_TOP_LEVEL = {"pg8000", "scramp", "asn1crypto"}
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -109,8 +110,7 @@ def test_archive_holds_only_what_its_kind_imports(archives):
     distributions = {entry for entry in postgres if entry.endswith(".dist-info")}
     assert postgres - distributions == {"handler.py", "database.py", "rds-global-bundle.pem", "rotation_common",
                                         *VENDORED_TOP_LEVEL}
-    assert {d.split("-")[0].lower() for d in distributions} == {"pg8000", "scramp", "asn1crypto",
-                                                                "python_dateutil", "six"}
+    assert {d.split("-")[0].lower() for d in distributions} == {"pg8000", "scramp", "asn1crypto"}
     for archive in archives.values():
         for entry in archive.entries:
             parts = entry.split("/")
@@ -123,23 +123,42 @@ def test_archive_holds_only_what_its_kind_imports(archives):
 def test_vendored_closure_follows_installed_dependencies():
     names = {d.metadata["Name"].lower() for d in distribution_closure(vendored_names(LAMBDAS_ROOT /
                                                                                      "postgres_user_rotation"))}
-    assert names == {"pg8000", "scramp", "asn1crypto", "python-dateutil", "six"}
+    assert names == {"pg8000", "scramp", "asn1crypto"}  # pg8000's python-dateutil (and its six): the runtime's
+
+
+def test_runtime_provided_distributions_are_boto3_and_its_install_closure():
+    """The runtime carries "the AWS SDK for Python (Boto3) and its dependencies" (AWS Lambda Developer Guide): the
+    list the archive leaves out is exactly boto3's closure as installed, so a new boto3 dependency is noticed."""
+    import importlib.metadata
+
+    from packaging.requirements import Requirement
+
+    closure, pending = set(), ["boto3"]
+    while pending:
+        name = pending.pop().lower().replace("_", "-")
+        if name not in closure:
+            closure.add(name)
+            pending += [Requirement(text).name for text in importlib.metadata.distribution(name).requires or []
+                        if "extra ==" not in text]
+    assert closure == LAMBDA_RUNTIME_DISTRIBUTIONS
 
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_handler_imports_from_the_archive_alone(kind, archives, tmp_path):
     """Unpacked as Lambda does: the handler and everything but boto3 (the runtime's) comes from the archive."""
+    from tests.lambdas.harness import isolated_python, lambda_runtime_tree
+
+    archive_root, runtime_root = tmp_path / "task", lambda_runtime_tree(tmp_path / "runtime")
     with zipfile.ZipFile(archives[kind].path) as package:
-        package.extractall(tmp_path)
-    probe = ("import sys; sys.path.insert(0, sys.argv[1]); import handler, rotation_common; "
-             "mods = [handler, rotation_common] + ([__import__('pg8000'), __import__('scramp'), "
-             "__import__('asn1crypto'), __import__('dateutil')] if sys.argv[2] == 'postgres_user_rotation' else []); "
-             "bad = [m.__name__ for m in mods if not m.__file__.startswith(sys.argv[1])]; "
-             "assert callable(handler.lambda_handler); print(bad)")
-    result = subprocess.run([sys.executable, "-c", probe, str(tmp_path), kind], capture_output=True, text=True,
-                            cwd="/", env={"PATH": os.environ.get("PATH", "")}, timeout=60)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "[]", f"imported from outside the archive: {result.stdout}"
+        package.extractall(archive_root)
+    # No site-packages: what is neither in the archive nor among the runtime's packages fails to import.
+    probe = (f"import sys, handler; assert callable(handler.lambda_handler); "
+             f"roots = ({str(archive_root)!r}, {str(runtime_root)!r}, sys.base_prefix); "
+             f"print(sorted(n for n, m in sys.modules.items() "
+             f"if getattr(m, '__file__', None) and not m.__file__.startswith(roots)))")
+    result = isolated_python(archive_root, runtime_root, probe)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip() == "[]", f"imported from outside the archive and the runtime: {result.stdout}"
 
 
 def test_runtime_is_current_and_known_to_the_lambda_api():

@@ -213,6 +213,40 @@ def archive_tree(kind, root):
     return root
 
 
+def lambda_runtime_tree(root):
+    """What the Lambda Python runtime puts beside an archive, laid out in `root`: boto3 and its dependencies
+    (components/rotation.py LAMBDA_RUNTIME_DISTRIBUTIONS) as installed here, linked, and nothing else of this venv.
+    With `python -S` (no site-packages) and PYTHONPATH=<archive>:<root>, a handler finds only its archive and these."""
+    import importlib.metadata
+    from pathlib import PurePosixPath
+
+    from securestack.components.rotation import LAMBDA_RUNTIME_DISTRIBUTIONS
+
+    root.mkdir(parents=True, exist_ok=True)
+    for name in sorted(LAMBDA_RUNTIME_DISTRIBUTIONS):
+        distribution = importlib.metadata.distribution(name)
+        tops = {PurePosixPath(file.as_posix()).parts[0] for file in distribution.files or []}
+        for top in sorted(t for t in tops if t != ".." and t != "__pycache__"):
+            source = Path(str(distribution.locate_file(top)))
+            if source.exists() and not (root / top).exists():
+                (root / top).symlink_to(source)
+    return root
+
+
+def isolated_python(archive_root, runtime_root, code, timeout=60):
+    """`code` in a fresh interpreter as Lambda runs a handler: the unzipped archive first, then the runtime's
+    packages, no site-packages (-S), no bytecode written or read for the archive (-B, PYTHONDONTWRITEBYTECODE)."""
+    import os
+    import subprocess
+    import sys
+
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONPATH": f"{archive_root}{os.pathsep}{runtime_root}",
+           "PYTHONDONTWRITEBYTECODE": "1", "AWS_DEFAULT_REGION": REGION, "AWS_ACCESS_KEY_ID": "isolated",
+           "AWS_SECRET_ACCESS_KEY": "isolated"}
+    return subprocess.run([sys.executable, "-S", "-B", "-c", code], cwd=archive_root, env=env, capture_output=True,
+                          text=True, timeout=timeout)
+
+
 def code_size(kind):
     """Bytes of Python code the stack packages for a kind (its files + the rotation_common modules it imports)."""
     return sum(path.stat().st_size for name, path in archive_sources(kind).items()
