@@ -18,27 +18,10 @@ from rotation_common.values import ValueFault
 LOGGER_NAME = "securestack.rotation"
 
 # Identifiers and outcomes only; never a value, a password, a key or a RotationToken.
-ALLOWED_FIELDS = frozenset(
-    {
-        "step",
-        "secret_arn",
-        "version_id",
-        "kind",
-        "stage",
-        "outcome",
-        "error_type",
-        "error_code",
-        "db_host",
-        "db_user",
-        "ecs_cluster",
-        "ecs_service",
-        "aws_endpoint",
-        "event_field",
-        "fault_stage",
-        "fault_version_id",
-        "fault_field",
-    }
-)
+ALLOWED_FIELDS = frozenset({
+    "step", "secret_arn", "version_id", "kind", "stage", "outcome", "error_type", "error_code", "db_host", "db_user",
+    "ecs_cluster", "ecs_service", "aws_endpoint", "event_field", "fault_stage", "fault_version_id", "fault_field",
+})
 
 # As components/rotation.py allows. Another value: INFO and a warning, as failing the import would stop rotations.
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
@@ -51,7 +34,6 @@ def log_level_from(setting: str | None) -> tuple[str, bool]:
         return DEFAULT_LOG_LEVEL, False
     level = setting.strip().upper()
     return (level, False) if level in LOG_LEVELS else (DEFAULT_LOG_LEVEL, True)
-
 
 
 class _CurrentStdoutHandler(logging.Handler):

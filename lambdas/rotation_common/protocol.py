@@ -1,17 +1,14 @@
 """The Secrets Manager four-step rotation protocol, written once for every kind of secret.
 
-Secrets Manager starts a rotation by attaching AWSPENDING to a new, still empty version (the
-event's ClientRequestToken) and then invokes the function once per step, retrying a failed step
-with the same token. Every step is therefore idempotent, and the same guards run before each:
+Secrets Manager attaches AWSPENDING to a new, empty version (the event's ClientRequestToken), then
+invokes the function once per step, retrying a failed step with the same token. So every step is
+idempotent, and the same guards run first: the event is well formed (an
+`EventError` names the field, before any AWS call); rotation is enabled (absent counts as disabled);
+the tag `securestack:kind` is this function's; the token is a version of the secret: AWSCURRENT
+without AWSPENDING means done (the step returns at once), not AWSPENDING means refused.
 
-- the event is well formed (an `EventError` names the field, before any AWS call);
-- the secret has rotation enabled (an absent flag counts as disabled);
-- the secret is of the kind this function rotates (tag `securestack:kind`);
-- the token is a version of the secret; already AWSCURRENT (and no longer AWSPENDING) means the
-  rotation finished, so the step returns at once; not AWSPENDING means it is refused.
-
-A kind (`Rotator`) supplies only what differs: how to check (each value read, AWSCURRENT first; a
-`ValueFault` names the version), generate, set and test a value.
+A kind (`Rotator`) supplies what differs: how to check (each value read, AWSCURRENT first; a
+`ValueFault` names the version), generate, set and test a value. One DescribeSecret per step.
 """
 
 from __future__ import annotations
@@ -72,6 +69,7 @@ class Rotator:
     """What one kind of secret supplies to the protocol. Subclasses override the hooks."""
 
     kind = ""  # value of the `securestack:kind` tag this rotator accepts
+    set_reads_current = True  # False: set_value ignores `current`; setSecret spares its read
 
     @property
     def value_fields(self) -> tuple[str, ...]:
@@ -151,6 +149,7 @@ class Rotation:
         self.metadata = SecretMetadata.from_description(description)
         self.rotator = rotator
         self.log = log
+        self._texts: dict[tuple[str, str], str] = {}
 
     def current_version_id(self) -> str | None:
         return self.version_with(CURRENT)
@@ -214,7 +213,9 @@ class Rotation:
         self.client.update_secret_version_stage(**request)
 
     def _secret_string(self, version: str, stage: str) -> str | None:
-        # Always name both version and stage: a bare call can return another (stale) version.
+        # Name version and stage: a bare call can return another (stale) version. Values never change: read once.
+        if (version, stage) in self._texts:
+            return self._texts[version, stage]
         try:
             response = self.client.get_secret_value(SecretId=self.arn, VersionId=version, VersionStage=stage)
         except ClientError as error:
@@ -224,6 +225,7 @@ class Rotation:
         text = response.get("SecretString")
         if text is None:
             raise ValueFault(stage, None, "is binary: it holds no SecretString")
+        self._texts[version, stage] = text
         return text
 
     def _checked(self, text: str, label: str) -> SecretValue:
@@ -298,7 +300,7 @@ def create_secret(rotation: Rotation) -> None:
 
 
 def set_secret(rotation: Rotation) -> None:
-    current = rotation.current_value()
+    current = rotation.current_value() if rotation.rotator.set_reads_current else None
     pending = rotation.require_pending_value()
     rotation.rotator.set_value(rotation, pending, current)
 
@@ -307,10 +309,9 @@ def test_secret(rotation: Rotation) -> None:
     current = rotation.current_value()
     pending = rotation.pending_value()
     if pending is None or pending == current:
-        # RotateSecret with RotateImmediately=false (how the stack configures rotation) runs this step alone "to
-        # test the rotation configuration", on an AWSPENDING version it removes afterwards and that this function
-        # never filled: nothing new to test, and failing would fail every schedule change. Having read the
-        # secret (and AWSCURRENT's value, checked) is the configuration test; finishSecret still refuses to
+        # RotateSecret with RotateImmediately=false (the stack's) runs this step alone "to test the rotation
+        # configuration" on an AWSPENDING version this function never filled: failing would fail every schedule
+        # change. Reading the secret and a checked AWSCURRENT is that test; finishSecret still refuses to
         # promote an empty version or a copy of AWSCURRENT.
         rotation.log.info("configuration test: no new value pending", stage=PENDING, outcome="configuration-tested")
         return

@@ -1,13 +1,13 @@
 """Rotation of secrets that live only in Secrets Manager (API keys, webhook signing secrets).
 
-No value is pushed anywhere: callers read AWSCURRENT when they need it (no redeployment), so setSecret
-re-checks the pending value (and a kind may update what verifies it) and testSecret validates its format.
-Identity fields (env, name, scopes) must agree with the tags in every version read, and are carried over.
+No value is pushed anywhere (callers read AWSCURRENT when they need it): setSecret re-checks the pending
+value (a kind may update what verifies it), testSecret validates its format. Identity fields (env, name,
+scopes) must agree with the tags in every version read, and are carried over.
 
 finishSecret honours the operator's `securestack:revoke-previous` tag (set by `python -m infra.secrets rotate
 --revoke-previous`): the kind ends the replaced value right after the move, then the tag is removed, last,
-so that a failure before then leaves it for the retry. Removing it before AWSPENDING goes matters: a finish
-that ended without AWSPENDING is never retried, and a tag left behind would revoke the next rotation too.
+so that a failure before then leaves it for the retry; before AWSPENDING goes, because a finish without
+AWSPENDING is never retried and a tag left behind would revoke the next rotation too.
 """
 
 from collections.abc import Callable
@@ -15,20 +15,14 @@ from collections.abc import Callable
 from rotation_common.protocol import CURRENT, PENDING, PREVIOUS, Rotation, Rotator
 from rotation_common.metadata import REVOKE_PREVIOUS, TAG_PREFIX, SecretMetadata
 from rotation_common.values import (
-    SecretValue,
-    ValueFault,
-    check_timestamp,
-    require_fields,
-    require_scope_list,
-    require_text,
-    secrets_equal,
-    utc_timestamp,
-)
+    SecretValue, ValueFault, check_timestamp, require_fields, require_scope_list, require_text, secrets_equal,
+    utc_timestamp)
 
 
 class StandaloneSecretRotator(Rotator):
     secret_field = ""  # the field holding the secret itself ("key", "secret")
     identity_fields: tuple[str, ...] = ()  # fields a rotation must carry unchanged
+    set_reads_current = False
 
     def generate_secret(self, metadata: SecretMetadata) -> str:
         raise NotImplementedError
