@@ -163,6 +163,20 @@ class AwsCalls:
                 raise ClientError(error, operation)
 
 
+def operations_per_step(service, handler, secret_id, calls, tolerated=()):
+    """One full rotation: {step: [the API operations it called, in order]}. A step raising one of `tolerated` (the
+    reference template's TODO steps, run unmodified by bench/rotation.py) is counted and the rotation goes on."""
+    token, by_step = service.start(secret_id), {}
+    for step in STEPS:
+        before = len(calls.calls)
+        try:
+            service.step(handler, secret_id, token, step)
+        except tolerated:
+            pass
+        by_step[step] = [name for name, _ in calls.calls[before:]]
+    return by_step
+
+
 def patch_moto_first_value(monkeypatch, first_value_becomes_current):
     """How a secret created without a value gets its first one. PutSecretValue's documentation
     says the first version of a secret becomes AWSCURRENT; whether that holds for the version

@@ -255,6 +255,24 @@ def test_every_step_twice_the_second_changes_nothing(app_db, aws_calls):
     assert app_db.logs_in(current(app_db, arn))
 
 
+def test_each_step_makes_only_the_calls_it_needs(app_db, aws_calls):
+    """Issue 16 target 4, by count (bench/rotation.py sets it beside AWS's template): one DescribeSecret per step,
+    each version read once; setSecret reads the master secret only to change a password (the first rotation creates
+    the clone, the second changes the base user's password); no ECS call without the `securestack:ecs-service` tag."""
+    from tests.lambdas.harness import operations_per_step
+
+    describe, read, write, move = "DescribeSecret", "GetSecretValue", "PutSecretValue", "UpdateSecretVersionStage"
+    expected = {
+        "createSecret": [describe, read, read, write],  # AWSPENDING (absent), AWSCURRENT, the new value
+        "setSecret": [describe, read, read, read],  # AWSCURRENT (must log in), AWSPENDING, the master secret
+        "testSecret": [describe, read, read],  # AWSCURRENT (the alternate user), AWSPENDING (logs in as the owner)
+        "finishSecret": [describe, read, read, move, move],  # never an empty version or a copy; AWSPENDING removed
+    }
+    arn = app_db.user_secret()
+    assert operations_per_step(app_db.rotation, pg_handler, arn, aws_calls) == expected
+    assert operations_per_step(app_db.rotation, pg_handler, arn, aws_calls) == expected
+
+
 @pytest.mark.parametrize("step", STEPS)
 def test_late_retry_after_finish_changes_nothing(app_db, step):
     arn = app_db.user_secret()
