@@ -60,8 +60,8 @@ TEMPLATE_LEAVES_OUT = ("its setSecret and testSecret are empty TODOs (raise NotI
 OUR_STEPS = {
     "createSecret": "DescribeSecret; AWSPENDING read (a retry keeps it); AWSCURRENT read (checked against the "
                     "tags); PutSecretValue (random from `secrets`, no GetRandomPassword)",
-    "setSecret": "AWSPENDING re-checked; API key: AWSCURRENT, verifier record read + write (accepts the new key "
-                 "first); Postgres: AWSCURRENT (must log in), master secret",
+    "setSecret": "AWSCURRENT and AWSPENDING re-checked (each step checks AWSCURRENT first); API key: verifier "
+                 "record read + write (accepts the new key first); Postgres: master secret (AWSCURRENT must log in)",
     "testSecret": "AWSCURRENT and AWSPENDING (format, differs, Postgres: logs in and acts as the owner)",
     "finishSecret": "AWSCURRENT and AWSPENDING (never promote an empty version or a copy); move AWSCURRENT; API key: "
                     "record read + write; remove AWSPENDING (late retries: one DescribeSecret)",

@@ -28,7 +28,6 @@ class ApiKeyRotator(StandaloneSecretRotator):
     kind = "api-key"
     secret_field = "key"
     identity_fields = ("scopes", "env", "name")
-    set_reads_current = True  # its verifier record keeps the current key
 
     def generate_secret(self, metadata: SecretMetadata) -> str:
         return key_prefix(metadata) + secrets.token_urlsafe(RANDOM_BYTES)

@@ -69,7 +69,6 @@ class Rotator:
     """What one kind of secret supplies to the protocol. Subclasses override the hooks."""
 
     kind = ""  # value of the `securestack:kind` tag this rotator accepts
-    set_reads_current = True  # False: set_value ignores `current`; setSecret spares its read
 
     @property
     def value_fields(self) -> tuple[str, ...]:
@@ -300,7 +299,7 @@ def create_secret(rotation: Rotation) -> None:
 
 
 def set_secret(rotation: Rotation) -> None:
-    current = rotation.current_value() if rotation.rotator.set_reads_current else None
+    current = rotation.current_value()
     pending = rotation.require_pending_value()
     rotation.rotator.set_value(rotation, pending, current)
 

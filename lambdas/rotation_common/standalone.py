@@ -22,7 +22,6 @@ from rotation_common.values import (
 class StandaloneSecretRotator(Rotator):
     secret_field = ""  # the field holding the secret itself ("key", "secret")
     identity_fields: tuple[str, ...] = ()  # fields a rotation must carry unchanged
-    set_reads_current = False
 
     def generate_secret(self, metadata: SecretMetadata) -> str:
         raise NotImplementedError
