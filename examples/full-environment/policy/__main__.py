@@ -23,8 +23,10 @@ if not STARTED_BY_PULUMI:
                     "policy` (or offline: `.venv/bin/python -m infra.preview <stack>`)")
     sys.exit(cli.EXIT_UNUSABLE)
 
-from pulumi_policy import EnforcementLevel, PolicyPack  # noqa: E402 - only once an engine will connect
+from pulumi_policy import EnforcementLevel  # noqa: E402 - only once an engine will connect
 
+# pulumi_policy's PolicyPack serving its analyzer subclass that converts each request once for all policies.
+from securestack.policy.analyzer import PolicyPack  # noqa: E402
 from securestack.policy.policies import PACK_NAME, POLICIES  # noqa: E402
 
 # PolicyPack's parameter is list[Policy]: lists are invariant, so mypy refuses our list of two Policy subclasses.
