@@ -29,5 +29,4 @@ from pulumi_policy import EnforcementLevel  # noqa: E402 - only once an engine w
 from securestack.policy.analyzer import PolicyPack  # noqa: E402
 from securestack.policy.policies import PACK_NAME, POLICIES  # noqa: E402
 
-# PolicyPack's parameter is list[Policy]: lists are invariant, so mypy refuses our list of two Policy subclasses.
-PolicyPack(name=PACK_NAME, policies=POLICIES, enforcement_level=EnforcementLevel.MANDATORY)  # type: ignore[arg-type]
+PolicyPack(name=PACK_NAME, policies=POLICIES, enforcement_level=EnforcementLevel.MANDATORY)

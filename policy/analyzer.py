@@ -24,7 +24,7 @@ import functools
 import hashlib
 import inspect
 from asyncio import Task, new_event_loop
-from typing import Any, Iterable, Mapping, NoReturn, Optional
+from typing import Any, Coroutine, Iterable, Mapping, NoReturn, Optional, Self, cast
 
 from google.protobuf import json_format
 from pulumi.runtime import proto
@@ -97,15 +97,15 @@ def _refuse(*_args: Any, **_kwargs: Any) -> NoReturn:
 class FrozenList(list):  # type: ignore[type-arg]
     """A list (equal to, and as unhashable as, the one upstream builds) that refuses every change."""
 
-    __setitem__ = __delitem__ = __iadd__ = __imul__ = _refuse  # type: ignore[assignment]
-    append = extend = insert = pop = remove = clear = sort = reverse = _refuse  # type: ignore[assignment]
+    __setitem__ = __delitem__ = __iadd__ = __imul__ = _refuse
+    append = extend = insert = pop = remove = clear = sort = reverse = _refuse
 
 
 class FrozenDict(dict):  # type: ignore[type-arg]
     """A dict that refuses every change."""
 
-    __setitem__ = __delitem__ = __ior__ = _refuse  # type: ignore[assignment]
-    clear = pop = popitem = setdefault = update = _refuse  # type: ignore[assignment]
+    __setitem__ = __delitem__ = __ior__ = _refuse
+    clear = pop = popitem = setdefault = update = _refuse
 
 
 class ReadOnlyDictProxy(upstream_proxy._DictProxy):
@@ -136,7 +136,7 @@ class _Sealed:
 
     _sealed = False
 
-    def seal(self) -> Any:
+    def seal(self) -> Self:
         object.__setattr__(self, "_sealed", True)
         return self
 
@@ -182,7 +182,7 @@ class SharedConversionAnalyzer(upstream._PolicyAnalyzerServicer):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         verify_upstream()
-        super().__init__(*args, **kwargs)  # type: ignore[no-untyped-call]  # unannotated upstream
+        super().__init__(*args, **kwargs)
         self._providers: dict[bytes, SharedProvider] = {}
 
     # Upstream keeps these private (name-mangled); the pinned digests vouch for their names and meaning.
@@ -223,7 +223,7 @@ class SharedConversionAnalyzer(upstream._PolicyAnalyzerServicer):
             result = policy.validate(args, report_violation)
             if inspect.isawaitable(result):
                 loop = new_event_loop()
-                task = Task(result, loop=loop)
+                task: Task[Any] = Task(cast(Coroutine[Any, Any, Any], result), loop=loop)
                 loop.run_until_complete(task)
                 loop.close()
         except upstream_proxy.UnknownValueError as e:
