@@ -199,13 +199,16 @@ class SharedConversionAnalyzer(upstream._PolicyAnalyzerServicer):
         if not request.HasField("provider"):
             return None
         provider = request.provider
-        key = provider.SerializeToString(deterministic=True)
-        if key not in self._providers:
+        key = provider.SerializeToString(deterministic=True)  # equal bytes: an equal message, the same result
+        # PolicyPack's gRPC server runs calls on 4 threads: read the cache once, never after another thread's clear.
+        shared = self._providers.get(key)
+        if shared is None:
+            shared = SharedProvider(provider.type, read_only_properties(provider.properties), provider.urn,
+                                    provider.name).seal()
             if len(self._providers) >= PROVIDER_CACHE_SIZE:
                 self._providers.clear()
-            self._providers[key] = SharedProvider(provider.type, read_only_properties(provider.properties),
-                                                  provider.urn, provider.name).seal()
-        return self._providers[key]
+            self._providers[key] = shared
+        return shared
 
     def _level(self, policy: Any, kind: type) -> Optional[EnforcementLevel]:
         """The level a policy of `kind` runs at (remediate reported as mandatory, as upstream); None: skip it."""

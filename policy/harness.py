@@ -12,9 +12,9 @@ sends it:
   dependencies.
 
 Properties travel as the engine marshals them (secrets and assets with their signatures, unknowns as the unknown
-sentinel, internal `__` keys dropped), so pulumi_policy itself deserializes them, wraps them in its
-`unknown_checking_proxy`, resolves enforcement levels and reports "can't run policy ... during preview" for a
-policy that reads an unknown value. As in the analyzer process, the stack's config and name are set in the
+sentinel, internal `__` keys dropped), so pulumi_policy itself deserializes them, the analyzer wraps them in
+pulumi_policy's unknown-checking proxy (its read-only form), and they resolve enforcement levels and report "can't
+run policy ... during preview" for a policy that reads an unknown value. As in the analyzer process, the stack's config and name are set in the
 Pulumi runtime (policies read `securestack:tier` and the environment from them), here in a context of their own.
 
 It fails closed: a policy that raises, an empty pack or an unreadable policy config never reads as "no
