@@ -78,9 +78,9 @@ def source_digest(dotted: str) -> str:
 def _verified(pinned: tuple[tuple[str, str], ...]) -> None:
     changed = [name for name, digest in pinned if source_digest(name) != digest]
     if changed:
-        raise UpstreamChanged(f"pulumi_policy {getattr(upstream, 'VERSION', '?')} is not the 1.21.0 the pack's "
-                              f"analyzer copies ({', '.join(changed)} changed): the pack refuses to run; re-read "
-                              f"upstream and update policy/analyzer.py")
+        raise UpstreamChanged(f"pulumi_policy {getattr(upstream, 'VERSION', '?')}: {', '.join(changed)} differ from "
+                              f"the 1.21.0 source the pack's analyzer copies, so the pack refuses to run (re-read "
+                              f"upstream and update policy/analyzer.py)")
 
 
 def verify_upstream() -> None:

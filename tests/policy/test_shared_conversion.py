@@ -7,6 +7,8 @@ import ast
 import contextvars
 import dataclasses
 import functools
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -218,8 +220,25 @@ def test_an_upstream_analyzer_that_changed_refuses_to_run_instead_of_misjudging(
     monkeypatch.setattr(upstream._PolicyAnalyzerServicer, "AnalyzeStack", changed_analyze_stack)
     with pytest.raises(PolicyPackError) as raised:
         evaluate(shipped_recording("dev"), read_stack_config("dev"))
-    assert "policy._PolicyAnalyzerServicer.AnalyzeStack changed" in str(raised.value)
+    assert str(raised.value).startswith("pulumi_policy 1.21.0: policy._PolicyAnalyzerServicer.AnalyzeStack differ ")
     assert "the pack refuses to run" in str(raised.value) and "\n" not in str(raised.value)
+
+
+SERVE_ON_A_CHANGED_UPSTREAM = """
+import runpy, sys
+from securestack.policy import analyzer
+analyzer.UPSTREAM_DIGESTS["proxy._ListProxy"] = "not what was read"
+sys.argv = ["python", "127.0.0.1:0", sys.argv[1]]  # as pulumi.policy: <engine address> <pack directory>
+runpy.run_path(sys.argv[-1], run_name="__main__")  # which sets argv[0] to the directory
+"""
+
+
+def test_the_pack_started_by_pulumi_on_a_changed_upstream_exits_with_one_line():
+    result = subprocess.run([sys.executable, "-c", SERVE_ON_A_CHANGED_UPSTREAM, str(REPO_ROOT / "policy")],
+                            cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.startswith("error: pulumi_policy 1.21.0: proxy._ListProxy differ ")
+    assert result.stderr.count("\n") == 1 and "the pack refuses to run" in result.stderr
 
 
 class Served(Exception):

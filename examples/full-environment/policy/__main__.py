@@ -26,7 +26,11 @@ if not STARTED_BY_PULUMI:
 from pulumi_policy import EnforcementLevel  # noqa: E402 - only once an engine will connect
 
 # pulumi_policy's PolicyPack serving its analyzer subclass that converts each request once for all policies.
-from securestack.policy.analyzer import PolicyPack  # noqa: E402
+from securestack.policy.analyzer import PolicyPack, UpstreamChanged  # noqa: E402
 from securestack.policy.policies import PACK_NAME, POLICIES  # noqa: E402
 
-PolicyPack(name=PACK_NAME, policies=POLICIES, enforcement_level=EnforcementLevel.MANDATORY)
+try:
+    PolicyPack(name=PACK_NAME, policies=POLICIES, enforcement_level=EnforcementLevel.MANDATORY)
+except UpstreamChanged as error:  # an installed pulumi_policy the analyzer was not written against: no verdict
+    cli.print_error(str(error))
+    sys.exit(cli.EXIT_UNUSABLE)
