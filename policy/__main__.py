@@ -23,9 +23,14 @@ if not STARTED_BY_PULUMI:
                     "policy` (or offline: `.venv/bin/python -m infra.preview <stack>`)")
     sys.exit(cli.EXIT_UNUSABLE)
 
-from pulumi_policy import EnforcementLevel, PolicyPack  # noqa: E402 - only once an engine will connect
+from pulumi_policy import EnforcementLevel  # noqa: E402 - only once an engine will connect
 
+# pulumi_policy's PolicyPack serving its analyzer subclass that converts each request once for all policies.
+from securestack.policy.analyzer import PolicyPack, UpstreamChanged  # noqa: E402
 from securestack.policy.policies import PACK_NAME, POLICIES  # noqa: E402
 
-# PolicyPack's parameter is list[Policy]: lists are invariant, so mypy refuses our list of two Policy subclasses.
-PolicyPack(name=PACK_NAME, policies=POLICIES, enforcement_level=EnforcementLevel.MANDATORY)  # type: ignore[arg-type]
+try:
+    PolicyPack(name=PACK_NAME, policies=POLICIES, enforcement_level=EnforcementLevel.MANDATORY)
+except UpstreamChanged as error:  # an installed pulumi_policy the analyzer was not written against: no verdict
+    cli.print_error(str(error))
+    sys.exit(cli.EXIT_UNUSABLE)

@@ -1,7 +1,8 @@
 """Offline policy analysis: runs the pack on a recording the way `pulumi preview --policy-pack policy` does.
 
-The pack runs inside pulumi_policy's own analyzer (`_PolicyAnalyzerServicer`, the object `PolicyPack` serves over
-gRPC), fed the requests the Pulumi engine sends it:
+The pack runs inside the analyzer it serves over gRPC (policy/analyzer.py `SharedConversionAnalyzer`: pulumi_policy's
+own `_PolicyAnalyzerServicer`, converting each request once for all policies), fed the requests the Pulumi engine
+sends it:
 
 - `Configure`: the stack's policy config (enforcement levels), from `policy/policy-config.<stack>.json`, the file
   `pulumi preview --policy-pack policy --policy-pack-config <file>` takes;
@@ -11,9 +12,9 @@ gRPC), fed the requests the Pulumi engine sends it:
   dependencies.
 
 Properties travel as the engine marshals them (secrets and assets with their signatures, unknowns as the unknown
-sentinel, internal `__` keys dropped), so pulumi_policy itself deserializes them, wraps them in its
-`unknown_checking_proxy`, resolves enforcement levels and reports "can't run policy ... during preview" for a
-policy that reads an unknown value. As in the analyzer process, the stack's config and name are set in the
+sentinel, internal `__` keys dropped), so pulumi_policy itself deserializes them, the analyzer wraps them in
+pulumi_policy's unknown-checking proxy (its read-only form), and they resolve enforcement levels and report "can't
+run policy ... during preview" for a policy that reads an unknown value. As in the analyzer process, the stack's config and name are set in the
 Pulumi runtime (policies read `securestack:tier` and the environment from them), here in a context of their own.
 
 It fails closed: a policy that raises, an empty pack or an unreadable policy config never reads as "no
@@ -38,10 +39,10 @@ from pulumi.runtime import proto, rpc
 from pulumi.runtime import settings as runtime_settings
 from pulumi.runtime.config import set_all_config
 from pulumi_policy import EnforcementLevel
-from pulumi_policy.policy import _PolicyAnalyzerServicer
 
 from securestack.infra.recording import AssetValue, Recording, RecordedResource, Secret, Unknown
 from securestack.infra.stack_config import StackConfig
+from securestack.policy.analyzer import SharedConversionAnalyzer, UpstreamChanged
 from securestack.policy.policies import PACK_NAME, POLICIES
 from securestack.policy.policies.support import SecurestackPolicy
 
@@ -113,7 +114,7 @@ def enforcement_levels(config: Mapping[str, Any], policies: Sequence[Securestack
     return levels
 
 
-def configure_request(levels: Mapping[str, EnforcementLevel], analyzer: _PolicyAnalyzerServicer) -> proto.ConfigureAnalyzerRequest:
+def configure_request(levels: Mapping[str, EnforcementLevel], analyzer: SharedConversionAnalyzer) -> proto.ConfigureAnalyzerRequest:
     return proto.ConfigureAnalyzerRequest(policyConfig={
         name: proto.PolicyConfig(enforcementLevel=analyzer._map_enforcement_level(level))
         for name, level in levels.items()})
@@ -229,15 +230,18 @@ def stack_configure_request(stack_config: StackConfig, dry_run: bool) -> proto.A
 
 # -- running the analyzer --------------------------------------------------------------------------------------
 
-def new_analyzer(levels: Mapping[str, EnforcementLevel], policies: Sequence[SecurestackPolicy] = POLICIES) -> _PolicyAnalyzerServicer:
-    """The servicer `PolicyPack(PACK_NAME, POLICIES, EnforcementLevel.MANDATORY)` serves, configured like the
-    engine configures it."""
-    analyzer = _PolicyAnalyzerServicer(PACK_NAME, pack_version(), list(policies), EnforcementLevel.MANDATORY)
+def new_analyzer(levels: Mapping[str, EnforcementLevel], policies: Sequence[SecurestackPolicy] = POLICIES) -> SharedConversionAnalyzer:
+    """The servicer policy/__main__.py's `PolicyPack(PACK_NAME, POLICIES, EnforcementLevel.MANDATORY)` serves,
+    configured like the engine configures it. An installed pulumi_policy it was not written against: no verdict."""
+    try:
+        analyzer = SharedConversionAnalyzer(PACK_NAME, pack_version(), list(policies), EnforcementLevel.MANDATORY)
+    except UpstreamChanged as error:
+        raise PolicyPackError(str(error)) from None
     analyzer.Configure(configure_request(levels, analyzer), None)  # type: ignore[no-untyped-call]  # unannotated upstream
     return analyzer
 
 
-def analyze(analyzer: _PolicyAnalyzerServicer, resources: list[EngineResource], stack_config: StackConfig,
+def analyze(analyzer: SharedConversionAnalyzer, resources: list[EngineResource], stack_config: StackConfig,
             dry_run: bool) -> list[tuple[proto.AnalyzeDiagnostic, Optional[str]]]:
     """(diagnostic, urn the engine files it under) for every Analyze and the AnalyzeStack call."""
     # As the analyzer process: the stack's config (PULUMI_CONFIG) and name (PULUMI_STACK) in the runtime.

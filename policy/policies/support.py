@@ -97,11 +97,11 @@ class StackPolicy(StackValidationPolicy):
                  check: StackCheck, severity: Severity):
         self.summary, self.controls, self.resource_types = summary, controls, tuple(resource_types)
 
-        # One graph per policy call: pulumi_policy's AnalyzeStack converts request.resources into new PolicyResource
-        # objects and a new list inside its loop over the policies (pulumi_policy/policy.py, AnalyzeStack), so no
-        # two stack policies ever see the same objects and a graph cached by their identity would never be reused;
-        # one cached by content (URNs) would hand a later stack validation the objects of an earlier one. The graph
-        # indexes lazily, so each policy pays only for the lookups it makes, O(resources) each.
+        # One graph per policy call. Upstream pulumi_policy's AnalyzeStack builds new PolicyResource objects for each
+        # stack policy (pulumi_policy/policy.py); the analyzer the pack serves (policy/analyzer.py) hands every
+        # policy the same read-only ones, but a graph is cheap next to the conversion it saved and a policy never
+        # depends on which analyzer runs it. The graph indexes lazily, so each policy pays only for the lookups it
+        # makes, O(resources) each.
         def validate(args: StackValidationArgs, report: ReportViolation) -> None:
             check(StackGraph(args.resources), _reporter(report))
 
