@@ -169,7 +169,7 @@ class SessionLedger:
         if found:
             reporter = session.config.pluginmanager.get_plugin("terminalreporter")
             if reporter is not None:
-                reporter.ensure_newline()
+                reporter.write_sep("=", "session ledger: made twice in this session", red=True)
                 for message in found:
                     reporter.write_line(f"session ledger: {message}", red=True)
             if session.exitstatus == pytest.ExitCode.OK:
