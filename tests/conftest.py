@@ -1,4 +1,4 @@
-"""Suite-wide fixtures. Kept minimal: only the shared throwaway PostgreSQL server lives here."""
+"""Suite-wide fixtures and hooks. Kept minimal: the shared throwaway PostgreSQL server and the session ledger."""
 
 import os
 import sys
@@ -11,7 +11,17 @@ _REPO_ROOT = str(Path(__file__).resolve().parents[1])
 if _REPO_ROOT not in sys.path:
     sys.path.insert(0, _REPO_ROOT)
 
+# First, before any test module imports the recording engine: count recordings and preview subprocesses.
+from tests.support import session_ledger  # noqa: E402
+
+session_ledger.install()
+
 from tests.support.postgres import PostgresUnavailable, running_postgres  # noqa: E402
+
+
+def pytest_configure(config):
+    """The session ledger: no stack recorded twice, no preview subprocess run twice (tests/support/session_ledger)."""
+    config.pluginmanager.register(session_ledger.SessionLedger(config), "securestack-session-ledger")
 
 
 @pytest.fixture(scope="session")

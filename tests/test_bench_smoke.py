@@ -49,3 +49,20 @@ def test_policy_scaling_bench_runs_for_two_tiny_sizes():
     assert int(rows[1][1]) > int(rows[0][1])  # the extra keys are in the stack the pack analyzed
     (_, verdict), = POLICY_TARGET.findall(result.stdout)
     assert result.returncode == (0 if verdict == "ok" else 1), result.stderr
+
+
+SUITE_TARGET = re.compile(r"^target 5: ([\d.]+) min wall \(target <= 4(.*)\) (ok|MISSED)$", re.MULTILINE)
+
+
+def test_suite_bench_reports_the_target_line_for_a_given_pytest_argv():
+    """bench/suite.py on one small test file (not the suite: the suite runs it), then on a file that does not exist:
+    a failing suite is MISSED whatever its time, exit 1."""
+    passing = subprocess.run([sys.executable, "bench/suite.py", "--", "-q", "-p", "no:cacheprovider",
+                              "tests/test_readme_commands.py"], cwd=REPO, capture_output=True, text=True, timeout=300)
+    (minutes, reason, verdict), = SUITE_TARGET.findall(passing.stdout)
+    assert (passing.returncode, reason, verdict) == (0, "", "ok"), passing.stdout + passing.stderr
+    assert float(minutes) > 0 and "load average" in passing.stdout
+    failing = subprocess.run([sys.executable, "bench/suite.py", "--", "-q", "tests/no_such_test_file.py"], cwd=REPO,
+                             capture_output=True, text=True, timeout=300)
+    (_, reason, verdict), = SUITE_TARGET.findall(failing.stdout)
+    assert (failing.returncode, verdict) == (1, "MISSED") and "suite failed (exit 4)" in reason, failing.stdout

@@ -32,6 +32,8 @@ from securestack.infra.recording import decode_wire
 from tests.support import plugin_engine
 from tests.support.component_fixtures import FIXTURE_COMPONENTS
 from tests.support.component_package import construct, metaschema_errors, provider_for
+from tests.support.operator_cli import run_entry_point
+from tests.support.project_copy import clean_environment
 
 ROOT = Path(__file__).resolve().parent.parent
 BUCKET = "securestack:index:FixtureBucket"
@@ -223,12 +225,15 @@ def test_the_package_schema_follows_the_components(shipped_provider):
 
 
 def test_the_schema_command_prints_the_package_schema(shipped_provider):
-    printed = subprocess.run([sys.executable, "-m", "securestack.components.package", "schema"], cwd=ROOT,
-                             capture_output=True, text=True, timeout=120)
+    """Through the command's entry point in-process (exit code and streams as a process has them); the command as a
+    real process is tests/test_cli_failures.py's (its "no command" case), so no second interpreter here."""
+    def command(*args: str) -> subprocess.CompletedProcess:
+        return run_entry_point(package.main, "securestack.components.package", args, ROOT, clean_environment())
+
+    printed = command("schema")
     assert printed.returncode == 0, printed.stderr
     assert json.loads(printed.stdout) == shipped_provider.schema_json
-    misused = subprocess.run([sys.executable, "-m", "securestack.components.package", "schemas"], cwd=ROOT,
-                             capture_output=True, text=True, timeout=120)
+    misused = command("schemas")
     assert misused.returncode == 2 and misused.stderr.count("\n") == 1 and misused.stderr.startswith("error: ")
 
 

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import pickle
 
+import pytest
+
 from tests.support.stacks import record_config, shipped_config
 
 READINESS = "pulumi-python:dynamic/securestack:SecretReadiness"
 
 
+@pytest.mark.records_fresh  # what one recording does to the pickler: the session's cached one would show nothing
 def test_recording_a_stack_leaves_the_pickler_as_it_found_it():
     before = (pickle._Pickler._batch_setitems, pickle._Pickler.save_dict)
     recording = record_config(shipped_config("dev"), "dev")

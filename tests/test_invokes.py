@@ -12,6 +12,7 @@ IDENTITY_INVOKES = ("aws:index/getCallerIdentity:getCallerIdentity", "aws:index/
                     "aws:index/getRegion:getRegion")
 
 
+@pytest.mark.records_fresh  # counts the invokes one recording makes
 @pytest.mark.parametrize("stack", STACK_FILES)
 def test_identity_is_looked_up_once_per_provider(stack, monkeypatch):
     tokens: Counter[str] = Counter()

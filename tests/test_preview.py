@@ -98,15 +98,35 @@ def violating_copy(tmp_path_factory) -> Path:
     return root
 
 
+def in_process_preview(stack: str, flags: str) -> subprocess.CompletedProcess:
+    """`python -m infra.preview <stack> <flags>` from the repository through its entry point in this process, the
+    program's recording taken from the session's (tests/support/stacks.py) when it is the shipped stack's: the
+    command's own argument parsing, policy pack, rendering, exit code and streams, without a fresh interpreter or a
+    second recording of the stack."""
+    from securestack.infra import preview
+
+    def session_recording(stack_config, preview=False):
+        if stack_config == read_stack_config(stack_config.stack, REPO):
+            return shipped_recording(stack_config.stack, preview)
+        return run_stack(stack_config, preview=preview)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(preview, "run_stack", session_recording)
+        return run_entry_point(preview.main, "infra.preview", [stack, *flags.split()], REPO, clean_environment())
+
+
 @pytest.fixture(scope="module")
 def previews(project_copy, violating_copy) -> dict[tuple, subprocess.CompletedProcess]:
-    """The slow runs (each imports pulumi_aws), started together so they share the machine's cores."""
-    runs = {(stack, flag): (REPO, (stack, *flag.split())) for stack in STACK_FILES
-            for flag in ("", "--json", PREVIEW_MODE, f"{PREVIEW_MODE} --json")}
+    """One real subprocess per stack and mode (the text output, each imports pulumi_aws), started together so they
+    share the machine's cores; the same runs with `--json` go through the entry point in-process on the session's
+    recordings (the process-level behaviour, exit code and empty stderr, is the text runs')."""
+    runs = {(stack, flag): (REPO, (stack, *flag.split())) for stack in STACK_FILES for flag in ("", PREVIEW_MODE)}
     runs[("copy-retention", "")] = (project_copy, ("retention",))
     runs[("copy-violation", "")] = (violating_copy, ("dev",))
     started = {key: start(cwd, *args) for key, (cwd, args) in runs.items()}
-    return {key: finish(process) for key, process in started.items()}
+    documents = {(stack, f"{flag} --json".strip()): in_process_preview(stack, f"{flag} --json".strip())
+                 for stack in STACK_FILES for flag in ("", PREVIEW_MODE)}
+    return {**{key: finish(process) for key, process in started.items()}, **documents}
 
 
 def preview_json(previews, stack: str, flags: str = "--json") -> dict:

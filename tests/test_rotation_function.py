@@ -526,6 +526,7 @@ def test_unchanged_source_is_the_same_object_and_a_changed_byte_a_new_one(record
         recording, function_of(recording, "api_key_rotation")).inputs["key"]
 
 
+@pytest.mark.records_fresh  # compares two recordings of the same stack
 def test_a_second_recording_plans_no_change_to_code_objects_jobs_or_functions(stack, recording):
     again = record_config(shipped_config(stack), stack)
     for type_ in (BUCKET_OBJECT, SIGNING_JOB, FUNCTION, SIGNING_PROFILE, CODE_SIGNING_CONFIG):

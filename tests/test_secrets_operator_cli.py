@@ -88,7 +88,7 @@ def aws(moto_url, fault_proxy, monkeypatch):
 @pytest.fixture
 def secrets_cli(project, fault_proxy, leak_guard, request):
     """`python -m infra.secrets ...` in the project copy, through the proxy; its output checked for leaks. In-process
-    (tests/support/operator_cli.py says why), except in the runbook walks marked `operator_subprocess`, which run it
+    (tests/support/operator_cli.py says why), except in the runbook walk marked `operator_subprocess`, which runs it
     exactly as an operator does."""
     in_process = request.node.get_closest_marker("operator_subprocess") is None
 
@@ -238,7 +238,8 @@ def test_the_dashboard_flow_first_value_then_a_rotation(aws, secrets_cli, vendor
     assert entry["stages"] == {"current": new} and entry["ageDays"] == 0 and entry["daysLeft"] == 90
 
 
-@pytest.mark.operator_subprocess
+# In-process: the contract is between the recorded stack and the commands; the dashboard flow above runs them as
+# real processes (one walk per CLI as an operator runs it; a fresh interpreter costs about 3 s per command).
 def test_the_commands_work_on_the_secret_and_service_the_stack_program_creates(aws, secrets_cli, leak_guard):
     """The contract between the stack and the CLI, from the real program (the recording engine): the shipped StackBE
     key's name and tags, and the app's cluster and service names, exactly as `pulumi up` would create them."""
@@ -263,7 +264,7 @@ def test_the_commands_work_on_the_secret_and_service_the_stack_program_creates(a
     assert current_value(aws, arn) == key and list(stages(aws, arn).values()) == [["AWSCURRENT"]]
 
 
-@pytest.mark.operator_subprocess
+# In-process, as the contract test above (the dashboard flow is the real-process walk).
 def test_an_exposure_revoke_then_replace_clears_the_mark(aws, secrets_cli, vendor_server, leak_guard):
     arn = deployed(aws)
     exposed = leak_guard.register(vendor_server.issue())

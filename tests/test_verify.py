@@ -617,7 +617,8 @@ ABSENT_STACK = absent_stack()
      "stack outputs lack required keys.dataKeyArn, database.identifier"),
     (["dev"], json.dumps({**DEV_OUTPUTS, "environment": "prod"}), "outputs are those of stack 'prod', not 'dev'"),
     ([ABSENT_STACK], json.dumps(DEV_OUTPUTS), f"unknown stack '{ABSENT_STACK}': no Pulumi.{ABSENT_STACK}.yaml"),
-])
+# Fixed ids: the absent stack's name is random, and pytest-xdist's workers must collect the same test ids.
+], ids=["outputs-file-unreadable", "not-json", "not-an-object", "lacks-keys", "another-stacks-outputs", "absent-stack"])
 def test_unusable_input_is_a_one_line_error_and_exit_two(argv, stdin, message, monkeypatch, capsys):
     monkeypatch.setattr("sys.stdin", io.StringIO(stdin or ""))
     assert verify.main(argv) == verify.EXIT_UNUSABLE

@@ -1,21 +1,26 @@
 """The shipped stacks and variants of their config on the recording engine, for the mock-engine tests.
 
-Recordings of the shipped stacks are cached for the whole test session (one program run per stack);
-variants are recorded per test. Config edits work on the flat `namespace:key -> text` map the engine
+Recordings of the shipped stacks are cached for the whole test session (one program run per stack, shared by
+pytest-xdist's workers); variants are recorded per test. Config edits work on the flat `namespace:key -> text` map the engine
 hands to the program (structured sections are JSON text, as the Pulumi CLI passes them).
 """
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
+import pickle
 import secrets
 from pathlib import Path
 from typing import Any, Iterator, Mapping
+
+from filelock import FileLock
 
 from securestack.infra.preview import run_stack
 from securestack.infra.program import build
 from securestack.infra.recording import RecordedResource, Recording, Secret, record
 from securestack.infra.stack_config import available_stacks, read_stack_config
+from tests.support.session_ledger import config_digest, shared_directory
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 # The two stacks this repository ships, for tests of what their files say (dev's account, prod's domain, ...).
@@ -32,10 +37,44 @@ def absent_stack() -> str:
     return f"no-such-stack-{secrets.token_hex(4)}"
 
 
+# What a recording of the stack program is made of besides its config: a cached recording is reused only while
+# these sources are the ones it was recorded from.
+PROGRAM_SOURCES = ("components", "infra", "lambdas", "policy", "securestack_runtime")
+
+
 @functools.lru_cache(maxsize=None)
-def shipped_recording(stack: str) -> Recording:
-    """The stack (any in STACK_FILES) exactly as `python -m infra.preview <stack>` runs it (cached per session)."""
-    return run_stack(read_stack_config(stack))
+def code_digest() -> str:
+    digest = hashlib.sha256()
+    for folder in PROGRAM_SOURCES:
+        for path in sorted((PROJECT_ROOT / folder).rglob("*")):
+            if path.is_file() and "__pycache__" not in path.parts:
+                digest.update(str(path.relative_to(PROJECT_ROOT)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+@functools.lru_cache(maxsize=None)
+def shipped_recording(stack: str, preview: bool = False) -> Recording:
+    """The stack (any in STACK_FILES) exactly as `python -m infra.preview <stack>` runs it (`preview`: as
+    `--mode=preview` runs it), recorded once per session.
+
+    One recording for all of pytest-xdist's workers: the first to ask records it into the session's shared
+    directory under a lock (the FileLock pattern of pytest-xdist's docs, "Making session-scoped fixtures execute
+    only once"); the others wait for it and read the file. Every caller shares the returned value: copy before
+    editing it (tests/policy/test_policy_mutations.py's `mutable_copy`)."""
+    stack_config = read_stack_config(stack)
+    key = config_digest(stack_config.stack, stack_config.project, stack_config.config, stack_config.secret_keys,
+                        preview)
+    cached = shared_directory() / "recordings" / f"{stack}-{key[:16]}-{code_digest()[:16]}.pickle"
+    cached.parent.mkdir(exist_ok=True)
+    with FileLock(str(cached) + ".lock"):
+        if cached.exists():
+            # Written by this session's own processes a moment ago (never read from outside the session).
+            return pickle.loads(cached.read_bytes())
+        recording = run_stack(stack_config, preview=preview)
+        partial = cached.with_suffix(".partial")
+        partial.write_bytes(pickle.dumps(recording, protocol=pickle.HIGHEST_PROTOCOL))
+        partial.replace(cached)
+        return recording
 
 
 def shipped_config(stack: str) -> dict[str, str]:
