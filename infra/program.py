@@ -20,6 +20,7 @@ from securestack.components.load_balancer import TlsLoadBalancer, TlsLoadBalance
 from securestack.components.network import ExistingVpc, Network, NetworkArgs
 from securestack.components.secret_age_alarms import SecretAgeAlarms, SecretAgeAlarmsArgs
 from securestack.infra.endpoints import PrivateCode, with_extras
+from securestack.infra.settle import settle_after_program
 from securestack.infra.secrets_program import (Platform, build_secrets_and_app, id_list, private_code,
                                                rotator_code_signing)
 from securestack.infra.settings import StackSettings, load_settings
@@ -204,3 +205,6 @@ def build() -> None:
         "targetGroupArn": edge.target_group_arn, "securityGroupId": edge.security_group_id,
         "webAclArn": edge.web_acl_arn, "webAclName": edge.web_acl_name, "tlsPolicy": edge.tls_policy,
         "certificateArn": edge.certificate_arn, "accessLogBucket": edge.access_log_bucket})
+    # Every resource is declared: let the Outputs resolve in linear time before the SDK's quadratic shutdown wait
+    # (infra/settle.py).
+    settle_after_program()
