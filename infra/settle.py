@@ -16,14 +16,27 @@ entry point (`pulumi.run`, pulumi >= 3.254), which the SDK awaits after the prog
 It reads two SDK internals, the set of tracked Output tasks (`SETTINGS.outputs`, what `wait_for_rpcs` itself waits
 for) and its lock; with an SDK that lacks either or `pulumi.run`, nothing is registered and the SDK's own wait does
 all the work (slower, same result). Nothing of pulumi is replaced.
+
+`program_collector` sets the cyclic garbage collector's thresholds for the program's run and `settle_outputs`
+puts the previous ones back once everything resolved. A stack program builds one large graph that lives until it
+exits (every resource keeps its Outputs) and makes little cyclic garbage; with CPython's defaults (700, 10, 10) the
+collector rescanned that growing graph in a full collection whenever it grew by a quarter: 20 s of the 37 s of dev
++ 1,000 keys, 16 full collections of 1.25 s each. The collector stays on (docs.python.org/3/library/gc.html
+`set_threshold`): young objects are collected as before, only less often, and a full collection waits for 100
+middle ones, so cyclic garbage is still freed, later.
 """
 from __future__ import annotations
 
 import asyncio
+import gc
 from typing import Any, Callable, Optional
 
 import pulumi
 from pulumi.runtime import settings as runtime_settings
+
+
+# gen0 allocations, gen0 collections per gen1, gen1 collections per full collection (defaults 700, 10, 10).
+PROGRAM_COLLECTOR_THRESHOLDS = (10_000, 20, 100)
 
 
 def _tracked_outputs() -> Optional[set[Any]]:
@@ -46,17 +59,34 @@ def pending_outputs() -> list[asyncio.Future[Any]]:
         return [task for task in tracked if not task.done()]
 
 
-async def settle_outputs() -> None:
-    """Wait until no tracked Output task is pending; never raises a task's error (`wait_for_rpcs` does)."""
-    while pending := pending_outputs():
-        await asyncio.wait(pending, return_when=asyncio.ALL_COMPLETED)
+async def settle_outputs(restore_thresholds: Optional[tuple[int, ...]] = None) -> None:
+    """Wait until no tracked Output task is pending, then put the collector's `restore_thresholds` back (if given);
+    never raises a task's error (`wait_for_rpcs` does)."""
+    try:
+        while pending := pending_outputs():
+            await asyncio.wait(pending, return_when=asyncio.ALL_COMPLETED)
+    finally:
+        if restore_thresholds is not None:
+            gc.set_threshold(*restore_thresholds)
 
 
-def settle_after_program(register: Optional[Callable[[Callable[[], Any]], None]] = None) -> bool:
+def program_collector() -> Optional[tuple[int, ...]]:
+    """Set the program's collector thresholds if `settle_after_program` can put them back; the previous ones."""
+    if not supported():
+        return None
+    previous = gc.get_threshold()
+    gc.set_threshold(*PROGRAM_COLLECTOR_THRESHOLDS)
+    return previous
+
+
+def settle_after_program(restore_thresholds: Optional[tuple[int, ...]] = None,
+                         register: Optional[Callable[[Callable[[], Any]], None]] = None) -> bool:
     """Register `settle_outputs` as the program's asynchronous entry point; False (nothing done) if the SDK cannot.
 
-    Call it once, at the end of the program's synchronous part."""
+    Call it once, at the end of the program's synchronous part, with what `program_collector` returned."""
     if not supported():
+        if restore_thresholds is not None:
+            gc.set_threshold(*restore_thresholds)
         return False
-    (register or pulumi.run)(settle_outputs)
+    (register or pulumi.run)(lambda: settle_outputs(restore_thresholds))
     return True
