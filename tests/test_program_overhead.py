@@ -124,3 +124,23 @@ def test_readiness_registers_what_the_dynamic_resource_would(provider_class, mon
     for index in range(3):
         assert readiness[f"ready-{index}"].inputs == readiness["plain"].inputs
     assert isinstance(readiness["plain"].inputs["__provider"], Secret) == provider_class.serialize_as_secret_always
+
+
+def test_raw_bytecode_scan_finds_the_imports_dis_finds():
+    """components/rotation.py reads a Lambda file's imports from its raw bytecode: the same as dis, for every file
+    the archives are built from."""
+    import dis
+    from pathlib import Path
+
+    from securestack.components import rotation
+
+    files = sorted(Path(rotation.LAMBDAS_ROOT).rglob("*.py"))
+    assert files
+    found = 0
+    for path in files:
+        for code in rotation._code_objects(compile(path.read_text(encoding="utf-8"), str(path), "exec")):
+            expected = [(i.opcode, i.argval) for i in dis.get_instructions(code)
+                        if i.opname in ("IMPORT_NAME", "IMPORT_FROM")]
+            assert list(rotation._import_instructions(code)) == expected, path
+            found += len(expected)
+    assert found > 50
