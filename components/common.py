@@ -1,4 +1,5 @@
 """Small helpers the components share (not components themselves)."""
+import json
 import weakref
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Optional, Sequence, cast
@@ -8,8 +9,47 @@ import pulumi_aws as aws
 
 
 def policy_json(statements: Sequence[pulumi.Input[Mapping[str, Any]]]) -> pulumi.Output[str]:
-    """An IAM/KMS/bucket policy document as JSON text; statements may hold Outputs."""
-    return pulumi.Output.json_dumps({"Version": "2012-10-17", "Statement": list(statements)})
+    """An IAM/KMS/bucket policy document as JSON text; statements may hold Outputs.
+
+    The same text, dependencies, secretness and unknownness as `pulumi.Output.json_dumps(document)`, with one
+    `Output.all` over the Outputs in it instead of json_dumps' `Output.from_input`, which lifts every nested dict
+    and list into an Output of its own (pulumi/output.py): a secret's resource policy was ~25 Outputs and tasks,
+    for each of a stack's thousands of secrets (issue 16)."""
+    leaves: list[pulumi.Output[Any]] = []
+    template = _with_placeholders({"Version": "2012-10-17", "Statement": list(statements)}, leaves)
+    if not leaves:
+        return pulumi.Output.from_input(json.dumps(template))
+    return pulumi.Output.all(*leaves).apply(lambda values: json.dumps(_filled(template, values)))
+
+
+class _Placeholder:
+    """Where the n-th Output of a document goes once its value is known."""
+
+    __slots__ = ("index",)
+
+    def __init__(self, index: int):
+        self.index = index
+
+
+def _with_placeholders(value: Any, leaves: list[pulumi.Output[Any]]) -> Any:
+    if isinstance(value, pulumi.Output):
+        leaves.append(value)
+        return _Placeholder(len(leaves) - 1)
+    if isinstance(value, Mapping):
+        return {key: _with_placeholders(item, leaves) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_with_placeholders(item, leaves) for item in value]
+    return value
+
+
+def _filled(value: Any, values: Sequence[Any]) -> Any:
+    if isinstance(value, _Placeholder):
+        return values[value.index]
+    if isinstance(value, dict):
+        return {key: _filled(item, values) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_filled(item, values) for item in value]
+    return value
 
 
 def service_assume_role_policy(service: str, source_account: Optional[pulumi.Input[str]] = None) -> pulumi.Output[str]:

@@ -34,6 +34,7 @@ from __future__ import annotations
 import contextlib
 import pickle
 import time
+import weakref
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Iterator, Mapping, Optional
 
@@ -41,7 +42,10 @@ import boto3
 import botocore.config
 import pulumi
 from botocore.exceptions import ClientError
+from pulumi import CustomResource
 from pulumi.dynamic import CreateResult, DiffResult, Resource, ResourceProvider, UpdateResult
+from pulumi.dynamic.dynamic import PROVIDER_KEY, serialize_provider
+from pulumi.runtime._serialization import _serialize
 
 if TYPE_CHECKING:  # boto3-stubs, a development dependency only
     from botocore.model import OperationModel
@@ -204,25 +208,47 @@ _PROVIDER = SecretReadinessProvider()
 
 
 class SecretReadiness(Resource, module="securestack", name="SecretReadiness"):
-    """Type `pulumi-python:dynamic/securestack:SecretReadiness`: the secret has a value once this exists."""
+    """Type `pulumi-python:dynamic/securestack:SecretReadiness`: the secret has a value once this exists.
+
+    Registered as `pulumi.dynamic.Resource.__init__` registers it (pulumi/dynamic/dynamic.py, 3.272): the same
+    type token, the props plus `__provider`, the serialized provider, secret when the provider says so or captured
+    a secret. Only the serialization is done once per provider object instead of once per resource: dill took
+    19 ms per resource for the same text every time (issue 16), and a stack has one of these per secret."""
 
     secret_arn: pulumi.Output[str]
 
     def __init__(self, name: str, args: SecretReadinessArgs, opts: Optional[pulumi.ResourceOptions] = None,
                  provider: Optional[SecretReadinessProvider] = None):
         props = {"secretArn": args.secret_arn, "rotationLambdaArn": args.rotation_lambda_arn,
-                 "rotationDays": args.rotation_days, "timeoutSeconds": args.timeout_seconds}
+                 "rotationDays": args.rotation_days, "timeoutSeconds": args.timeout_seconds,
+                 PROVIDER_KEY: serialized_provider(provider or _PROVIDER)}
+        # Resource.__init__ would serialize the provider again: its base registers what it would have.
+        CustomResource.__init__(self, f"pulumi-python:{self._resource_type_name}", name, props, opts)
+
+
+# Provider object -> its `__provider` input. Providers hold no state that changes after construction (the
+# serialized text is the same every time: tests/lambdas/test_secret_readiness.py), so one serialization per object
+# is the same as one per resource. Weak keys: a provider a caller drops takes its text with it.
+_SERIALIZED: "weakref.WeakKeyDictionary[SecretReadinessProvider, pulumi.Input[str]]" = weakref.WeakKeyDictionary()
+
+
+def serialized_provider(provider: SecretReadinessProvider) -> pulumi.Input[str]:
+    """The `__provider` input pulumi.dynamic.Resource would send for `provider`, serialized once per object."""
+    if provider not in _SERIALIZED:
         with _pickler_restored():
-            super().__init__(provider or _PROVIDER, name, props, opts)
+            text, contains_secrets = _serialize(True, serialize_provider, provider)
+        always_secret = getattr(provider, "serialize_as_secret_always", True)
+        _SERIALIZED[provider] = pulumi.Output.secret(text) if always_secret or contains_secrets else text
+    return _SERIALIZED[provider]
 
 
 @contextlib.contextmanager
 def _pickler_restored() -> Iterator[None]:
     """pulumi's `serialize_provider` (pulumi/dynamic/dynamic.py, 3.272) wraps `pickle._Pickler._batch_setitems` in a
-    sorting wrapper on every call and restores only `pickle.Pickler`, so each dynamic resource adds a frame to every
-    dict pickled later: a stack with a few hundred keys (one SecretReadiness each) died with RecursionError. The
-    methods are put back after each construction (the serialization is synchronous, in it); one sorting wrapper
-    gives the same bytes as many, so no provider input changes."""
+    sorting wrapper on every call and restores only `pickle.Pickler`, so each serialization adds a frame to every
+    dict pickled later: a stack with a few hundred keys (one serialization each, before the cache above) died with
+    RecursionError. The methods are put back after each serialization (it is synchronous, in it); one sorting
+    wrapper gives the same bytes as many, so no provider input changes."""
     batch_setitems, save_dict = pickle._Pickler._batch_setitems, pickle._Pickler.save_dict  # type: ignore[attr-defined]
     try:
         yield

@@ -1,6 +1,7 @@
 """The securestack stack program: one environment per stack, built from validated settings."""
 from __future__ import annotations
 
+import gc
 from dataclasses import replace
 from typing import cast
 
@@ -20,6 +21,7 @@ from securestack.components.load_balancer import TlsLoadBalancer, TlsLoadBalance
 from securestack.components.network import ExistingVpc, Network, NetworkArgs
 from securestack.components.secret_age_alarms import SecretAgeAlarms, SecretAgeAlarmsArgs
 from securestack.infra.endpoints import PrivateCode, with_extras
+from securestack.infra.settle import program_collector, settle_after_program
 from securestack.infra.secrets_program import (Platform, build_secrets_and_app, id_list, private_code,
                                                rotator_code_signing)
 from securestack.infra.settings import StackSettings, load_settings
@@ -142,6 +144,19 @@ def secret_age_args(settings: StackSettings, network: Network, keys: Environment
 
 def build() -> None:
     settings = load_settings()  # raises SettingsError before any resource exists
+    previous_thresholds = program_collector()  # put back once the Outputs settled (infra/settle.py)
+    try:
+        declare_stack(settings)
+    except BaseException:
+        if previous_thresholds is not None:
+            gc.set_threshold(*previous_thresholds)
+        raise
+    # Every resource is declared: let the Outputs resolve in linear time before the SDK's quadratic shutdown wait
+    # (infra/settle.py).
+    settle_after_program(previous_thresholds)
+
+
+def declare_stack(settings: StackSettings) -> None:
     env, production, tags = settings.environment, settings.is_production, settings.base_tags()
     provider = aws_provider(settings)
     opts = pulumi.ResourceOptions(providers=[provider])

@@ -617,6 +617,9 @@ def record(program: Callable[[], Any], *, stack: str, config: Mapping[str, str],
     monitor = RecordingMonitor(mocks)
 
     def run() -> Recording:
+        # The SDK tracks Output tasks in a process-wide set that only set_mocks clears (pulumi/runtime/mocks.py):
+        # a failed Output of an earlier run would otherwise fail this one.
+        runtime_settings.SETTINGS.outputs.clear()
         set_all_config(dict(config), list(secret_keys or []))
         deployment = monitor.GetDeploymentInfo(None)  # type: ignore[no-untyped-call]  # unannotated upstream
         settings = pulumi_mocks.MockSettings(  # type: ignore[no-untyped-call]  # unannotated upstream

@@ -1,21 +1,25 @@
-"""bench/preview.py and bench/rotation.py's zero-downtime scenario run (tiny sizes): smoke tests, never a
-timing assertion."""
+"""bench/preview.py, bench/policy_scaling.py, bench/scale.py and bench/rotation.py's zero-downtime scenario run
+(tiny sizes): smoke tests, never a timing assertion."""
 import re
 import subprocess
 import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-ROW = re.compile(r"^ +1 +(\d+) +[\d.]+ +[\d.]+ +[\d.]+ +[\d.]+ +[\d.]+  (yes|NO)$", re.MULTILINE)
+PREVIEW_ROW = re.compile(r"^ +0 +(\d+) +[\d.]+ +[\d.]+ +[\d.]+ +[\d.]+ +[\d.]+$", re.MULTILINE)
+PREVIEW_TARGET = re.compile(r"^target 1: ([\d.]+) .* (ok|MISSED)$", re.MULTILINE)
 
 
-def test_bench_runs_for_one_copy():
-    result = subprocess.run([sys.executable, "bench/preview.py", "--sizes", "1", "--repeats", "1"], cwd=REPO,
+def test_preview_bench_replays_the_dev_stack_once():
+    result = subprocess.run([sys.executable, "bench/preview.py", "--repeats", "1"], cwd=REPO,
                             capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, result.stderr
-    rows = ROW.findall(result.stdout)
-    assert len(rows) == 2, result.stdout  # collector on, collector paused
-    assert all(int(resources) > 1 for resources, _ in rows)
+    resources = PREVIEW_ROW.findall(result.stdout)
+    # The whole dev stack, not one component.
+    assert len(resources) == 1 and int(resources[0]) > 200, result.stdout + result.stderr
+    # The replay registered what the program did, with the same inputs (else the bench names the first).
+    assert "differ" not in result.stdout
+    (_, verdict), = PREVIEW_TARGET.findall(result.stdout)
+    assert result.returncode == (0 if verdict == "ok" else 1), result.stderr
 
 
 SCENARIO_ROW = re.compile(r"^ +(\d+) +(\d+) +\d+ +(\d+) +(\d+) +(\d+) +(\d+) +[\d.]+ +[\d.]+  (met|MISSED)$", re.MULTILINE)
@@ -66,3 +70,18 @@ def test_suite_bench_reports_the_target_line_for_a_given_pytest_argv():
                              capture_output=True, text=True, timeout=300)
     (_, reason, verdict), = SUITE_TARGET.findall(failing.stdout)
     assert (failing.returncode, verdict) == (1, "MISSED") and "suite failed (exit 4)" in reason, failing.stdout
+
+
+SCALE_ROW = re.compile(r"^ +(\d+) +(\d+) +[\d.]+ +[\d.]+ +([\d.]+) +(\d+)$", re.MULTILINE)
+SCALE_TARGET = re.compile(r"^target 3: ([\d.]+) s, (\d+) MB .* (ok|MISSED)$", re.MULTILINE)
+
+
+def test_scale_bench_runs_each_size_in_its_own_process():
+    result = subprocess.run([sys.executable, "bench/scale.py", "--sizes", "0", "2"], cwd=REPO,
+                            capture_output=True, text=True, timeout=300)
+    rows = SCALE_ROW.findall(result.stdout)
+    assert [int(keys) for keys, *_ in rows] == [0, 2], result.stdout + result.stderr
+    assert int(rows[1][1]) == int(rows[0][1]) + 2 * 6  # six resources per self-issued key
+    (cpu, megabytes, verdict), = SCALE_TARGET.findall(result.stdout)
+    assert (float(cpu), int(megabytes)) == (float(rows[1][2]), int(rows[1][3]))  # the largest size's figures
+    assert result.returncode == (0 if verdict == "ok" else 1), result.stderr

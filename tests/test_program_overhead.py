@@ -1,0 +1,146 @@
+"""Issue 16, the program's own overhead: Outputs settled before pulumi's shutdown wait (infra/settle.py), the
+collector's thresholds for the run and back, and SecretReadiness registering what pulumi.dynamic.Resource would
+with one serialization per provider. Behaviour only; the costs are measured in bench/, never here."""
+from __future__ import annotations
+
+import gc
+
+import pulumi
+import pulumi.runtime.stack as pulumi_stack
+import pytest
+from pulumi.dynamic import Resource
+
+from securestack.components import secret_readiness
+from securestack.components.secret_readiness import (SecretReadiness, SecretReadinessArgs,
+                                                     SecretReadinessProvider)
+from securestack.infra import settle
+from securestack.infra.recording import Secret, record
+
+CONFIG = {"aws:region": "us-east-1"}
+READINESS = "pulumi-python:dynamic/securestack:SecretReadiness"
+
+
+def chained_outputs(count: int) -> None:
+    """`count` Outputs that resolve only once the event loop runs, and an export of their sum."""
+    values = [pulumi.Output.from_input(index).apply(lambda v: v + 1) for index in range(count)]
+    pulumi.export("last", pulumi.Output.all(*values).apply(sum))
+
+
+@pytest.fixture
+def pending_at_shutdown_wait(monkeypatch):
+    """How many tracked Output tasks are still pending when the SDK's `wait_for_rpcs` starts."""
+    seen: list[int] = []
+    original = pulumi_stack.wait_for_rpcs
+
+    async def observed(*args, **kwargs):
+        seen.append(len(settle.pending_outputs()))
+        return await original(*args, **kwargs)
+
+    monkeypatch.setattr(pulumi_stack, "wait_for_rpcs", observed)
+    return seen
+
+
+def test_this_sdk_supports_settling_outputs():
+    assert settle.supported()  # pulumi >= 3.254 (pulumi.run) with SETTINGS.outputs: the path the stack takes
+
+
+def test_settled_program_leaves_nothing_pending_for_the_sdks_wait(pending_at_shutdown_wait):
+    def unsettled() -> None:
+        chained_outputs(50)
+
+    def settled() -> None:
+        chained_outputs(50)
+        assert settle.settle_after_program()
+
+    record(unsettled, stack="dev", config=CONFIG)
+    record(settled, stack="dev", config=CONFIG)
+    unsettled_pending, settled_pending = pending_at_shutdown_wait
+    # Settled: only the stack's own outputs, which the SDK gathers after the program's asynchronous part.
+    assert unsettled_pending >= 50 and settled_pending <= 1
+    assert record(settled, stack="dev", config=CONFIG).stack_outputs == {"last": sum(range(1, 51))}
+
+
+def test_collector_thresholds_hold_for_the_run_and_come_back():
+    before = gc.get_threshold()
+    during: list[tuple[int, ...]] = []
+
+    def program() -> None:
+        previous = settle.program_collector()
+        pulumi.Output.from_input(1).apply(lambda _: during.append(gc.get_threshold()))
+        settle.settle_after_program(previous)
+
+    record(program, stack="dev", config=CONFIG)
+    assert during == [settle.PROGRAM_COLLECTOR_THRESHOLDS] and gc.get_threshold() == before
+
+
+def test_an_output_that_fails_still_fails_the_program():
+    def program() -> None:
+        pulumi.export("broken", pulumi.Output.from_input(1).apply(lambda _: 1 / 0))
+        settle.settle_after_program(settle.program_collector())
+
+    before = gc.get_threshold()
+    with pytest.raises(ZeroDivisionError):
+        record(program, stack="dev", config=CONFIG)
+    assert gc.get_threshold() == before
+
+
+def test_without_an_async_entry_point_nothing_is_registered(monkeypatch):
+    monkeypatch.delattr(pulumi, "run")
+    before = gc.get_threshold()
+    assert settle.program_collector() is None and not settle.settle_after_program((1000, 10, 10))
+    assert gc.get_threshold() == (1000, 10, 10)
+    gc.set_threshold(*before)
+
+
+class PlainReadiness(Resource, module="securestack", name="SecretReadiness"):
+    """What SecretReadiness was: pulumi.dynamic.Resource's own registration, serializing at every construction."""
+
+
+class AlwaysSecretProvider(SecretReadinessProvider):
+    serialize_as_secret_always = True
+
+
+@pytest.mark.parametrize("provider_class", [SecretReadinessProvider, AlwaysSecretProvider])
+def test_readiness_registers_what_the_dynamic_resource_would(provider_class, monkeypatch):
+    provider = provider_class()
+    serializations: list[object] = []
+    real = secret_readiness.serialize_provider
+    monkeypatch.setattr(secret_readiness, "serialize_provider",
+                        lambda p: serializations.append(p) or real(p))
+    args = SecretReadinessArgs(secret_arn="arn:aws:secretsmanager:us-east-1:111111111111:secret:a-AbCdEf",
+                               rotation_lambda_arn="arn:aws:lambda:us-east-1:111111111111:function:r",
+                               rotation_days=30)
+
+    def program() -> None:
+        for index in range(3):
+            SecretReadiness(f"ready-{index}", args, provider=provider)
+        PlainReadiness(provider, "plain", {"secretArn": args.secret_arn, "rotationLambdaArn": args.rotation_lambda_arn,
+                                           "rotationDays": 30, "timeoutSeconds": args.timeout_seconds})
+
+    recording = record(program, stack="dev", config=CONFIG)
+    assert serializations == [provider]  # once for three resources (the plain one serializes itself)
+    readiness = {r.name: r for r in recording.of_type(READINESS)}
+    assert len(readiness) == 4
+    for index in range(3):
+        assert readiness[f"ready-{index}"].inputs == readiness["plain"].inputs
+    assert isinstance(readiness["plain"].inputs["__provider"], Secret) == provider_class.serialize_as_secret_always
+
+
+def test_raw_bytecode_scan_finds_the_imports_dis_finds():
+    """components/rotation.py reads a Lambda file's imports from its raw bytecode: the same as dis, for every file
+    the archives are built from."""
+    import dis
+    from pathlib import Path
+
+    from securestack.components import rotation
+
+    files = sorted(Path(rotation.LAMBDAS_ROOT).rglob("*.py"))
+    assert files
+    found = 0
+    for path in files:
+        for code in rotation._code_objects(compile(path.read_text(encoding="utf-8"), str(path), "exec")):
+            expected = [(i.opcode, i.argval) for i in dis.get_instructions(code)
+                        if i.opname in ("IMPORT_NAME", "IMPORT_FROM")]
+            assert list(rotation._import_instructions(code)) == expected, path
+            found += len(expected)
+    assert found > 50
