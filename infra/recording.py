@@ -92,6 +92,9 @@ class RecordedResource:
     provider: Optional[str] = None
     id: Optional[str] = None
     outputs: dict[str, Any] = field(default_factory=dict)
+    # The aliases the engine got, as their wire form ({"spec": {...}} or {"urn": ...}); not part of `to_json`
+    # (the stack's resources and options as shown), only what a replay of the registration needs (bench/preview.py).
+    aliases: list[dict[str, Any]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -579,7 +582,8 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             urn=response.urn, type=request.type, name=request.name, parent=request.parent or None,
             custom=request.custom, inputs=inputs, options=options, dependencies=dependencies,
             property_dependencies=property_dependencies, provider=request.provider or None,
-            id=response.id or None, outputs=outputs)
+            id=response.id or None, outputs=outputs,
+            aliases=[json_format.MessageToDict(alias) for alias in request.aliases])
 
 
 def secret_outputs(outputs: dict[str, Any], additional: Any) -> dict[str, Any]:
