@@ -210,3 +210,32 @@ def test_replay_registers_the_programs_aliases():
     assert aliased, "the dev stack's components alias their old type tokens"
     options = bench_preview.options(aliased[0], {}, {})
     assert [a.type_ for a in options.aliases] == [a["spec"]["type"] for a in aliased[0].aliases]
+
+
+def test_provider_identity_looked_up_once_and_freed_with_its_run():
+    """One identity lookup per provider and run, cached on the provider, which is freed with its run. (The
+    earlier WeakKeyDictionary kept each run of the full dev program alive, 243 resources' graph per run; this
+    small program does not reproduce that chain, so this checks the lifetime, not the old leak.)"""
+    import weakref
+
+    import pulumi_aws as aws
+
+    from securestack.components.common import provider_identity
+
+    seen: dict[str, object] = {}
+
+    def program() -> None:
+        provider = aws.Provider("aws", region="us-east-1")
+        first, again = provider_identity(provider), provider_identity(provider)
+        # A resource using the identity, as the components do (the provider's run graph hangs off it).
+        aws.s3.Bucket("logs", bucket=first[0].apply(lambda account: f"logs-{account}"),
+                      opts=pulumi.ResourceOptions(provider=provider))
+        seen["same"] = first is again
+        seen["provider"] = weakref.ref(provider)
+
+    recording = record(program, stack="dev", config=CONFIG, preview=True)
+    assert seen["same"] is True
+    assert recording.resources  # the provider was registered
+    del recording
+    gc.collect()
+    assert seen["provider"]() is None, "the finished run's provider is still referenced"
