@@ -1,12 +1,12 @@
 """Program overhead: the real stack program against a replay of what it registered (issue 16, target 1).
 
-    .venv/bin/python bench/preview.py [--keys 0] [--repeats 5]
+    .venv/bin/python bench/preview.py [--keys 0] [--repeats 9]
 
 Run from the repository root (stack files are found from the current directory). The dev stack (with `--keys` more
 self-issued API keys, bench/policy_scaling.py `with_extra_keys`) is recorded once with the real program
 (infra.program.build on the recording engine, infra/recording.py, as a preview). The replay then registers every
-recorded resource again on the same engine with its recorded type, name, parent, provider, explicit dependencies
-and inputs, and nothing else:
+recorded resource again on the same engine with its recorded type, name, parent, provider, explicit dependencies,
+aliases and inputs, and nothing else:
 
 - pulumi_aws / pulumi_random resources through their bare classes (aws.secretsmanager.Secret, ...), the recorded
   engine inputs passed as the classes' keyword arguments, computed values as the literals the program sent;
@@ -31,7 +31,7 @@ import statistics
 import sys
 import time
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Union
 
 import pulumi
 import pulumi_aws as aws
@@ -47,7 +47,10 @@ from securestack.infra.settle import program_collector, settle_after_program  # 
 from securestack.infra.stack_config import StackConfig, read_stack_config  # noqa: E402
 
 TARGET_RATIO = 1.3
-DEFAULT_REPEATS = 5
+# Runs per side (the issue asks for >= 5). On the shared 2-core machine the replay's median of 5 ranged 0.40-0.63 s
+# between bench runs minutes apart; a median of 9 is moved less by a few runs caught in another job's burst. Both
+# sides get the same number of alternating runs, so this narrows the spread without favouring either side.
+DEFAULT_REPEATS = 9
 # Inputs whose value is a map of the user's keys (tag names, environment variables): their keys stay as recorded.
 MAPS = {"tags", "tagsAll", "variables", "context", "parameters", "keepers", "dimensions"}
 DYNAMIC_PREFIX = "pulumi-python:dynamic"
@@ -113,7 +116,28 @@ def options(resource: RecordedResource, by_urn: dict[str, pulumi.Resource],
     return pulumi.ResourceOptions(
         parent=by_urn.get(resource.parent or ""), provider=providers.get(resource.provider or ""),
         depends_on=[by_urn[urn] for urn in recorded["dependsOn"] if urn in by_urn] or None,
-        protect=recorded["protect"] or None, retain_on_delete=recorded["retainOnDelete"] or None)
+        protect=recorded["protect"] or None, retain_on_delete=recorded["retainOnDelete"] or None,
+        aliases=[alias(recorded_alias) for recorded_alias in resource.aliases] or None
+        if not bare_class(resource) else None)
+
+
+def bare_class(resource: RecordedResource) -> bool:
+    """Registered through its pulumi_aws / pulumi_random class, which adds its schema's own aliases (e.g.
+    aws.s3.Bucket's to aws:s3/bucketV2:BucketV2) as it did for the program."""
+    return resource.custom and not resource.type.startswith((PROVIDER_PREFIX, DYNAMIC_PREFIX))
+
+
+def alias(recorded: dict[str, Any]) -> Union[str, pulumi.Alias]:
+    """A recorded alias (wire form, pulumi/runtime/resource.py create_alias_spec) as the option that sends it:
+    the program's components alias their pre-0.13 type token (components/common.py renamed_from), which the SDK
+    resolves into Outputs for every such component; the replay registers the same alias, so that cost is not
+    counted as the program's surplus."""
+    if "urn" in recorded:
+        return str(recorded["urn"])
+    spec = recorded.get("spec", {})
+    parent: Any = None if spec.get("noParent") else spec.get("parentUrn", ...)
+    return pulumi.Alias(name=spec.get("name", ...), type_=spec.get("type", ...), stack=spec.get("stack", ...),
+                        project=spec.get("project", ...), parent=parent)
 
 
 def register(resource: RecordedResource, opts: pulumi.ResourceOptions) -> pulumi.Resource:
@@ -134,9 +158,10 @@ def shape(recording: Recording) -> list[tuple[str, str, Optional[str]]]:
 
 
 def differing_inputs(original: Recording, replayed: Recording) -> list[str]:
-    """Resources whose replayed inputs differ from what the program sent (by type and name)."""
-    sent = {(r.type, r.name): r.inputs for r in original.resources}
-    return sorted(f"{r.type}::{r.name}" for r in replayed.resources if sent.get((r.type, r.name)) != r.inputs)
+    """Resources whose replayed inputs or aliases differ from what the program sent (by type and name)."""
+    sent = {(r.type, r.name): (r.inputs, r.aliases) for r in original.resources}
+    return sorted(f"{r.type}::{r.name}" for r in replayed.resources
+                  if sent.get((r.type, r.name)) != (r.inputs, r.aliases))
 
 
 def cpu_seconds(run: Callable[[], Recording]) -> tuple[float, Recording]:
@@ -184,7 +209,7 @@ def main(argv: Optional[list[str]] = None) -> int:
           f"{1000 * row['program_s'] / row['resources']:>12.2f} {1000 * row['replay_s'] / row['resources']:>11.2f} "
           f"{ratio:>6.2f}")
     if row["differing"]:
-        print(f"replayed inputs differ from the program's for {len(row['differing'])} resources, e.g. "
+        print(f"replayed inputs or aliases differ from the program's for {len(row['differing'])} resources, e.g. "
               f"{row['differing'][0]}")
     met = ratio <= TARGET_RATIO
     print(f"target 1: {ratio:.2f} (program / replay of its {row['resources']} resources, median of {args.repeats} "

@@ -1,6 +1,5 @@
 """Small helpers the components share (not components themselves)."""
 import json
-import weakref
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Optional, Sequence, cast
 
@@ -82,8 +81,11 @@ def stateful_options(parent: pulumi.Resource, production: bool, **extra: Any) ->
 
 
 # One lookup per provider and program run: every component deploys with the same provider, and each
-# lookup is a round trip to the provider plugin.
-_IDENTITY_BY_PROVIDER: "weakref.WeakKeyDictionary[pulumi.ProviderResource, AwsIdentity]" = weakref.WeakKeyDictionary()
+# lookup is a round trip to the provider plugin. Kept on the provider object itself, so it lives exactly as long as
+# the provider: a WeakKeyDictionary keyed by the provider never let go (its values, Outputs of invokes through the
+# provider, reference the provider, and through its parent the whole stack), so each in-process run (a test
+# session's recordings, bench/preview.py's repeats) kept every earlier run's resource graph alive (issue 16).
+_IDENTITY_ATTRIBUTE = "_securestack_aws_identity"
 AwsIdentity = tuple[pulumi.Output[str], pulumi.Output[str], pulumi.Output[str]]
 
 
@@ -96,9 +98,11 @@ def _look_up_identity(opts: pulumi.InvokeOutputOptions) -> AwsIdentity:
 
 def provider_identity(provider: pulumi.ProviderResource) -> AwsIdentity:
     """(account id, partition, region) the provider deploys to."""
-    if provider not in _IDENTITY_BY_PROVIDER:
-        _IDENTITY_BY_PROVIDER[provider] = _look_up_identity(pulumi.InvokeOutputOptions(provider=provider))
-    return _IDENTITY_BY_PROVIDER[provider]
+    identity: Optional[AwsIdentity] = vars(provider).get(_IDENTITY_ATTRIBUTE)
+    if identity is None:
+        identity = _look_up_identity(pulumi.InvokeOutputOptions(provider=provider))
+        setattr(provider, _IDENTITY_ATTRIBUTE, identity)
+    return identity
 
 
 def aws_identity(parent: pulumi.Resource) -> AwsIdentity:

@@ -15,6 +15,7 @@ machine or cache built the archive. The function deploys the copy AWS Signer sig
 never the local archive, and its code-signing configuration refuses anything else.
 """
 import base64
+import contextvars
 import dis
 import hashlib
 import importlib.metadata
@@ -84,6 +85,11 @@ PACKAGE_ROOT_AT_RUNTIME = "/var/task"
 CA_BUNDLE_FILE = "rds-global-bundle.pem"
 
 _FIXED_TIMESTAMP = (1980, 1, 1, 0, 0, 0)  # the earliest date a zip entry can carry
+# zlib's default level. Level 9 made the Postgres archive (pg8000 and its dependencies vendored) 0.7 % smaller for
+# twice the compression CPU, the largest fixed cost of a dev preview's program (issue 16, target 1). The bytes depend
+# only on the level and the sources, so they stay reproducible; changing the level changes them once (one Lambda
+# code update and one signing job per rotator at the next `pulumi up`).
+_COMPRESS_LEVEL = 6
 _FILE_MODE = 0o100644 << 16  # regular file, rw-r--r--, whatever the checkout's umask
 _SKIPPED_DIRECTORIES = {"__pycache__", "tests", "test"}
 _SKIPPED_SUFFIXES = (".pyc", ".pyo")
@@ -165,7 +171,27 @@ def _common_imports(path: Path) -> set[str]:
     rewriting a module) failed at random in CI with "AST constructor recursion depth mismatch" (the AST
     converter's recursion counter is shared, the bug tracked as cpython#106905); compile() never builds AST objects.
     """
-    code = compile(path.read_text(encoding="utf-8"), str(path), "exec", dont_inherit=True)
+    text = path.read_text(encoding="utf-8")
+    scanned = _SCANNED_IMPORTS.get(None)
+    if scanned is None:
+        _SCANNED_IMPORTS.set(scanned := {})
+    key = (str(path), text)
+    if key not in scanned:
+        scanned[key] = frozenset(_scan_common_imports(text, path))
+    return set(scanned[key])
+
+
+# What `_common_imports` found per (file, exact source text) during one program run: the rotators and the secret age
+# function share rotation_common's modules, and compiling them once per kind was half of building the four archives
+# (issue 16). Scoped to the context the program runs in (pulumi runs a program once per process; infra/recording.py
+# runs each in a fresh contextvars.Context), so every run pays for its own scan, as a real `pulumi preview` does,
+# and a file changed between runs is scanned again (its text is part of the key).
+_SCANNED_IMPORTS: contextvars.ContextVar[dict[tuple[str, str], frozenset[str]]] = \
+    contextvars.ContextVar("securestack_scanned_common_imports")
+
+
+def _scan_common_imports(text: str, path: Path) -> set[str]:
+    code = compile(text, str(path), "exec", dont_inherit=True)
     found: set[str] = set()
     for code_object in _code_objects(code):
         module = None
@@ -297,7 +323,7 @@ def zip_bytes(sources: Mapping[str, Path]) -> bytes:
             info.external_attr = _FILE_MODE
             info.create_system = 3  # unix, so the mode above is read the same everywhere
             info.compress_type = zipfile.ZIP_DEFLATED
-            archive.writestr(info, sources[name].read_bytes(), compresslevel=9)
+            archive.writestr(info, sources[name].read_bytes(), compresslevel=_COMPRESS_LEVEL)
     return buffer.getvalue()
 
 

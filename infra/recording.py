@@ -92,6 +92,9 @@ class RecordedResource:
     provider: Optional[str] = None
     id: Optional[str] = None
     outputs: dict[str, Any] = field(default_factory=dict)
+    # The aliases the engine got, as their wire form ({"spec": {...}} or {"urn": ...}); not part of `to_json`
+    # (the stack's resources and options as shown), only what a replay of the registration needs (bench/preview.py).
+    aliases: list[dict[str, Any]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -148,24 +151,51 @@ def masked(value: Any) -> Any:
     return value
 
 
-def decode_wire(value: Any) -> Any:
-    """Wire form (protobuf Struct as JSON) -> Python with `Secret`/`UNKNOWN` markers; resource refs -> urn."""
+# Strings at least this long are kept once per recording (TextPool): the serialized provider every dynamic
+# SecretReadiness sends (`__provider`, ~16 KB, the same text for each of a stack's thousands of API keys) was
+# otherwise held in each one's recorded inputs and outputs and in the mock engine's state: three copies per key,
+# ~140 MB at 3,000 keys (issue 16, target 3). Shorter strings are not worth a lookup.
+SHARED_TEXT_MIN_LENGTH = 1024
+
+
+class TextPool:
+    """One object per distinct long string: equal values, so nothing a reader sees changes (str is immutable)."""
+
+    __slots__ = ("_texts",)
+
+    def __init__(self) -> None:
+        self._texts: dict[str, str] = {}
+
+    def share(self, text: str) -> str:
+        return self._texts.setdefault(text, text) if len(text) >= SHARED_TEXT_MIN_LENGTH else text
+
+    def share_values(self, props: dict[str, Any]) -> dict[str, Any]:
+        """`props` with its top-level long strings shared (where the serialized provider sits)."""
+        return {key: self.share(value) if isinstance(value, str) else value for key, value in props.items()}
+
+
+def decode_wire(value: Any, texts: Optional[TextPool] = None) -> Any:
+    """Wire form (protobuf Struct as JSON) -> Python with `Secret`/`UNKNOWN` markers; resource refs -> urn.
+    Long strings go through `texts`, when given, so equal ones are held once."""
     if isinstance(value, str):
-        return UNKNOWN if value == rpc.UNKNOWN else value
+        if value == rpc.UNKNOWN:
+            return UNKNOWN
+        return texts.share(value) if texts is not None else value
     if isinstance(value, list):
-        return [decode_wire(v) for v in value]
+        return [decode_wire(v, texts) for v in value]
     if isinstance(value, dict):
         signature = value.get(rpc._special_sig_key)
         if signature == rpc._special_secret_sig:
-            return Secret(decode_wire(value.get("value")))
+            return Secret(decode_wire(value.get("value"), texts))
         if signature == rpc._special_resource_sig:
             return value.get("urn")
         if signature == rpc._special_output_value_sig:
-            inner = decode_wire(value["value"]) if "value" in value else UNKNOWN
+            inner = decode_wire(value["value"], texts) if "value" in value else UNKNOWN
             return Secret(inner) if value.get("secret") else inner
         if signature in (rpc._special_asset_sig, rpc._special_archive_sig):
-            return AssetValue(signature, {k: decode_wire(v) for k, v in value.items() if k != rpc._special_sig_key})
-        return {k: decode_wire(v) for k, v in value.items()}
+            return AssetValue(signature, {k: decode_wire(v, texts) for k, v in value.items()
+                                          if k != rpc._special_sig_key})
+        return {k: decode_wire(v, texts) for k, v in value.items()}
     if isinstance(value, float) and value.is_integer():
         return int(value)
     return value
@@ -500,14 +530,16 @@ def preview_outputs(inputs: dict[str, Any], computed: dict[str, Any]) -> dict[st
 
 
 class RecordingMocks(pulumi.runtime.Mocks):
-    def __init__(self, environment: MockEnvironment, preview: bool = False):
+    def __init__(self, environment: MockEnvironment, preview: bool = False, texts: Optional[TextPool] = None):
         self.environment = environment
         self.preview = preview
         self.invokes: list[tuple[str, dict[str, Any]]] = []
+        # MockMonitor keeps every answer as the resource's state (pulumi/runtime/mocks.py `self.resources`).
+        self.texts = texts or TextPool()
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[Optional[str], dict[str, Any]]:
         urn_hint = f"{args.typ}::{args.name}"
-        inputs = dict(args.inputs)
+        inputs = self.texts.share_values(dict(args.inputs))
         shaper = OUTPUT_SHAPERS.get(args.typ)
         computed = shaper(args, inputs, self.environment, _digest(urn_hint, 32)) if shaper else {}
         resource_id = args.resource_id or computed.pop("id", None) or \
@@ -538,6 +570,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
 
     def __init__(self, mocks: RecordingMocks):
         super().__init__(mocks)
+        self.texts = mocks.texts
         self.recorded: list[RecordedResource] = []
         self.stack_urn: Optional[str] = None
         self.stack_outputs: dict[str, Any] = {}
@@ -559,8 +592,8 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
 
     def _record(self, request: resource_pb2.RegisterResourceRequest,
                 response: resource_pb2.RegisterResourceResponse) -> RecordedResource:
-        inputs = decode_wire(json_format.MessageToDict(request.object))
-        outputs = secret_outputs(decode_wire(json_format.MessageToDict(response.object)),
+        inputs = decode_wire(json_format.MessageToDict(request.object), self.texts)
+        outputs = secret_outputs(decode_wire(json_format.MessageToDict(response.object), self.texts),
                                  request.additionalSecretOutputs)
         options = {
             "protect": request.protect if request.HasField("protect") else False,
@@ -579,7 +612,8 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             urn=response.urn, type=request.type, name=request.name, parent=request.parent or None,
             custom=request.custom, inputs=inputs, options=options, dependencies=dependencies,
             property_dependencies=property_dependencies, provider=request.provider or None,
-            id=response.id or None, outputs=outputs)
+            id=response.id or None, outputs=outputs,
+            aliases=[json_format.MessageToDict(alias) for alias in request.aliases])
 
 
 def secret_outputs(outputs: dict[str, Any], additional: Any) -> dict[str, Any]:

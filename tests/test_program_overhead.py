@@ -144,3 +144,98 @@ def test_raw_bytecode_scan_finds_the_imports_dis_finds():
             assert list(rotation._import_instructions(code)) == expected, path
             found += len(expected)
     assert found > 50
+
+
+# --- issue 16, second pass: memory of the recording engine, the archives' per-run scan, the replay's aliases ---
+
+def test_recording_holds_each_long_string_once():
+    """Every SecretReadiness sends the same ~16 KB serialized provider: the recording keeps one object for all
+    of them, inputs and outputs alike, with the value unchanged."""
+    from tests.support.stacks import shipped_recording
+
+    readiness = shipped_recording("dev", preview=True).of_type(READINESS)
+    assert len(readiness) > 1
+    texts = [r.inputs["__provider"] for r in readiness] + [r.outputs["__provider"] for r in readiness]
+    assert len(texts[0]) >= 1024
+    assert all(text is texts[0] for text in texts)
+
+
+def test_text_pool_shares_only_long_strings():
+    from securestack.infra.recording import SHARED_TEXT_MIN_LENGTH, TextPool, decode_wire
+
+    pool = TextPool()
+    long_a, long_b = "x" * SHARED_TEXT_MIN_LENGTH, "".join(["x"] * SHARED_TEXT_MIN_LENGTH)
+    assert long_a == long_b and long_a is not long_b
+    decoded = decode_wire({"a": long_a, "b": [long_b], "short": "abc"}, pool)
+    assert decoded["a"] is decoded["b"][0] and decoded == {"a": long_a, "b": [long_a], "short": "abc"}
+    short = "".join(["ab", "c"])
+    assert pool.share(short) is short
+
+
+def test_common_imports_scanned_once_per_run_and_again_in_the_next(monkeypatch, tmp_path):
+    """The rotation_common scan is shared by the archives of one program run (one context), never across runs:
+    each run, like each `pulumi preview` process, pays for its own."""
+    import contextvars
+
+    from securestack.components import rotation
+
+    compiled: list[str] = []
+    original = rotation._scan_common_imports
+    monkeypatch.setattr(rotation, "_scan_common_imports",
+                        lambda text, path: compiled.append(str(path)) or original(text, path))
+
+    def one_run() -> list[str]:
+        compiled.clear()
+        for kind in ("api_key_rotation", "webhook_secret_rotation"):
+            rotation.build_archive(kind, cache_dir=tmp_path)
+        return list(compiled)
+
+    first, second = contextvars.Context().run(one_run), contextvars.Context().run(one_run)
+    assert first and len(first) == len(set(first))  # a file shared by both kinds compiled once
+    assert sorted(second) == sorted(first)  # the next run scans again
+
+
+def test_replay_registers_the_programs_aliases():
+    """bench/preview.py replays the component aliases the program sends (components/common.py renamed_from)."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+    import preview as bench_preview  # noqa: E402 - bench/ is not a package
+
+    from tests.support.stacks import shipped_recording
+
+    recording = shipped_recording("dev", preview=True)
+    aliased = [r for r in recording.resources if r.aliases and not bench_preview.bare_class(r)]
+    assert aliased, "the dev stack's components alias their old type tokens"
+    options = bench_preview.options(aliased[0], {}, {})
+    assert [a.type_ for a in options.aliases] == [a["spec"]["type"] for a in aliased[0].aliases]
+
+
+def test_provider_identity_looked_up_once_and_freed_with_its_run():
+    """One identity lookup per provider and run, cached on the provider, which is freed with its run. (The
+    earlier WeakKeyDictionary kept each run of the full dev program alive, 243 resources' graph per run; this
+    small program does not reproduce that chain, so this checks the lifetime, not the old leak.)"""
+    import weakref
+
+    import pulumi_aws as aws
+
+    from securestack.components.common import provider_identity
+
+    seen: dict[str, object] = {}
+
+    def program() -> None:
+        provider = aws.Provider("aws", region="us-east-1")
+        first, again = provider_identity(provider), provider_identity(provider)
+        # A resource using the identity, as the components do (the provider's run graph hangs off it).
+        aws.s3.Bucket("logs", bucket=first[0].apply(lambda account: f"logs-{account}"),
+                      opts=pulumi.ResourceOptions(provider=provider))
+        seen["same"] = first is again
+        seen["provider"] = weakref.ref(provider)
+
+    recording = record(program, stack="dev", config=CONFIG, preview=True)
+    assert seen["same"] is True
+    assert recording.resources  # the provider was registered
+    del recording
+    gc.collect()
+    assert seen["provider"]() is None, "the finished run's provider is still referenced"
