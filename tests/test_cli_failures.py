@@ -266,6 +266,8 @@ def interrupt_self_while_reading(fifo: Path, finished: threading.Event) -> None:
     except AssertionError:
         return  # the command ended without reading the FIFO: its result shows what it did instead
     try:
+        wait_until_blocked_reading(Path(f"/proc/self/task/{threading.main_thread().native_id}/wchan"),
+                                   lambda: not finished.is_set())
         os.kill(os.getpid(), signal.SIGINT)
         finished.wait(TIMEOUT_SECONDS)
     finally:
@@ -276,10 +278,32 @@ def interrupt_while_reading(process: subprocess.Popen[str], fifo: Path) -> None:
     """Ctrl-C (SIGINT) once the command has opened the FIFO: it then waits in read(), inside its main."""
     writer = wait_for_reader(lambda: process.poll() is None, fifo)
     try:
+        wait_until_blocked_reading(Path(f"/proc/{process.pid}/wchan"), lambda: process.poll() is None)
         process.send_signal(signal.SIGINT)
         process.wait(timeout=TIMEOUT_SECONDS)
     finally:
         os.close(writer)  # kept open until then: closing it would end the read with EOF instead
+
+
+# Where Linux shows a thread asleep in read() on a pipe or FIFO (/proc/<tid>/wchan: `pipe_read`, `anon_pipe_read`).
+BLOCKED_READING = "pipe_read"
+BLOCKED_READING_WAIT_SECONDS = 10
+
+
+def wait_until_blocked_reading(wchan: Path, running) -> None:
+    """Until the reading thread sleeps in read(): a SIGINT that lands after open() returns but before the read()
+    syscall starts sets Python's flag where no bytecode checks it, and read() then blocks for good (seen on a loaded
+    machine: the case timed out). Once asleep in read(), the signal ends it with EINTR and Python raises
+    KeyboardInterrupt. Where wchan cannot be read (not Linux) it sends after a short wait, as before."""
+    deadline = time.monotonic() + BLOCKED_READING_WAIT_SECONDS
+    while time.monotonic() < deadline and running():
+        try:
+            if BLOCKED_READING in wchan.read_text():
+                return
+        except OSError:
+            time.sleep(0.2)
+            return
+        time.sleep(0.01)
 
 
 def wait_for_reader(running, fifo: Path) -> int:
