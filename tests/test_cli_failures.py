@@ -232,7 +232,8 @@ def run(case: Case, root: Path) -> subprocess.CompletedProcess[str]:
         return run_in_process(case, root)
     command = [sys.executable, "-m", case.cli, *case.args]
     process = subprocess.Popen(command, cwd=root, env=environment(root, case.env), text=True,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               preexec_fn=as_a_shell_starts_it if case.fifo else None)
     if case.fifo:
         interrupt_while_reading(process, root / case.fifo)
     stdout, stderr = process.communicate(timeout=TIMEOUT_SECONDS)
@@ -304,6 +305,15 @@ def wait_until_blocked_reading(wchan: Path, running) -> None:
             time.sleep(0.2)
             return
         time.sleep(0.01)
+
+
+def as_a_shell_starts_it() -> None:
+    """In the child before exec: SIGINT unblocked and at its default, as an interactive shell starts a command. A
+    child inherits its parent thread's signal mask and ignored signals across exec (signal(7)); in full-suite runs
+    the pytest-xdist worker's preview Ctrl-C case never exited however many SIGINTs it got, as if something earlier
+    in that worker had blocked or ignored SIGINT, so the case no longer depends on the worker's state."""
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 # A command that took the SIGINT exits in milliseconds; one still running this long after never saw it.
