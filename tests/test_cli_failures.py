@@ -251,7 +251,9 @@ def run_in_process(case: Case, root: Path) -> subprocess.CompletedProcess[str]:
         return run_entry_point(main, case.cli, case.args, root, environment(root, case.env))
     # Ctrl-C in-process: a real SIGINT to this process once the command (on the main thread, where Python delivers
     # signals) has the FIFO open; Python's default handler raises KeyboardInterrupt there, inside `main`.
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler, "SIGINT must raise KeyboardInterrupt"
+    # As a shell gives a command SIGINT at its default (Python's raises KeyboardInterrupt): in full-suite runs this
+    # pytest-xdist worker had it ignored (SIG_IGN) by the time this module ran; restored after the call.
+    saved = signal.signal(signal.SIGINT, signal.default_int_handler)
     finished = threading.Event()
     interrupter = threading.Thread(target=interrupt_self_while_reading, args=(root / case.fifo, finished))
     interrupter.start()
@@ -260,6 +262,7 @@ def run_in_process(case: Case, root: Path) -> subprocess.CompletedProcess[str]:
     finally:
         finished.set()
         interrupter.join(TIMEOUT_SECONDS)
+        signal.signal(signal.SIGINT, saved)
 
 
 def interrupt_self_while_reading(fifo: Path, finished: threading.Event) -> None:
