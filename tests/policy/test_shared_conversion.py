@@ -19,8 +19,7 @@ from packaging.requirements import Requirement
 from pulumi_policy import EnforcementLevel, ResourceValidationPolicy, StackValidationPolicy
 from pulumi_policy import policy as upstream
 
-from securestack.infra.program import build
-from securestack.infra.recording import Recording, record
+from securestack.infra.recording import Recording
 from securestack.infra.stack_config import read_stack_config
 from securestack.policy import analyzer, harness
 from securestack.policy.analyzer import READ_ONLY, SharedConversionAnalyzer, UPSTREAM_DIGESTS
@@ -41,10 +40,10 @@ def configured(analyzer_class: type, policies: list) -> upstream._PolicyAnalyzer
 
 @functools.lru_cache(maxsize=None)
 def previewed(stack: str) -> Recording:
-    """The stack's program in preview mode (unknown outputs: the policies that read one cannot run)."""
-    config = read_stack_config(stack)
-    return record(build, stack=stack, config=config.config, project=config.project, secret_keys=config.secret_keys,
-                  preview=True)
+    """The stack's program in preview mode (unknown outputs: the policies that read one cannot run): the session's
+    recording (tests/support/stacks.py), which test_preview's `--mode=preview` run also reads (the ledger found dev
+    recorded twice)."""
+    return shipped_recording(stack, preview=True)
 
 
 def diagnostics(analyzer_class: type, recording: Recording, stack: str, policies: list = POLICIES) -> list:
