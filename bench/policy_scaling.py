@@ -47,14 +47,21 @@ def with_extra_keys(stack_config: StackConfig, count: int) -> StackConfig:
     return dataclasses.replace(stack_config, config={**stack_config.config, API_KEYS: json.dumps(keys + extra)})
 
 
+def cpu_seconds(run: Callable[[], Any]) -> tuple[float, Any]:
+    """CPU seconds of this process for one run (collector on, collected first, so one run's garbage is not charged
+    to the next) and its result."""
+    gc.collect()
+    started = time.process_time()
+    result = run()
+    return time.process_time() - started, result
+
+
 def cpu_median(run: Callable[[], Any], repeats: int) -> tuple[float, Any]:
-    """Median CPU seconds of `repeats` runs (collector on, collected before each) and the last run's result."""
+    """Median CPU seconds of `repeats` runs (each as `cpu_seconds`) and the last run's result."""
     times, result = [], None
     for _ in range(repeats):
-        gc.collect()
-        started = time.process_time()
-        result = run()
-        times.append(time.process_time() - started)
+        seconds, result = cpu_seconds(run)
+        times.append(seconds)
     return statistics.median(times), result
 
 

@@ -25,11 +25,9 @@ the replay does not register what the program did. A benchmark, never a test.
 from __future__ import annotations
 
 import argparse
-import gc
 import re
 import statistics
 import sys
-import time
 from pathlib import Path
 from typing import Any, Callable, Optional, Union
 
@@ -39,7 +37,7 @@ import pulumi_random
 from pulumi.runtime import rpc
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from policy_scaling import STACK, program as record_program, with_extra_keys  # noqa: E402 - bench/ sibling
+from policy_scaling import STACK, cpu_seconds, program as record_program, with_extra_keys  # noqa: E402 - bench/ sibling
 
 from securestack.infra.recording import (AssetValue, RecordedResource, Recording, Secret, Unknown,  # noqa: E402
                                          record)
@@ -162,13 +160,6 @@ def differing_inputs(original: Recording, replayed: Recording) -> list[str]:
     sent = {(r.type, r.name): (r.inputs, r.aliases) for r in original.resources}
     return sorted(f"{r.type}::{r.name}" for r in replayed.resources
                   if sent.get((r.type, r.name)) != (r.inputs, r.aliases))
-
-
-def cpu_seconds(run: Callable[[], Recording]) -> tuple[float, Recording]:
-    gc.collect()
-    started = time.process_time()
-    result = run()
-    return time.process_time() - started, result
 
 
 def measure(stack_config: StackConfig, repeats: int) -> dict[str, Any]:

@@ -7,7 +7,6 @@ hands to the program (structured sections are JSON text, as the Pulumi CLI passe
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
 import pickle
 import secrets
@@ -37,21 +36,6 @@ def absent_stack() -> str:
     return f"no-such-stack-{secrets.token_hex(4)}"
 
 
-# What a recording of the stack program is made of besides its config: a cached recording is reused only while
-# these sources are the ones it was recorded from.
-PROGRAM_SOURCES = ("components", "infra", "lambdas", "policy", "securestack_runtime")
-
-
-@functools.lru_cache(maxsize=None)
-def code_digest() -> str:
-    digest = hashlib.sha256()
-    for folder in PROGRAM_SOURCES:
-        for path in sorted((PROJECT_ROOT / folder).rglob("*")):
-            if path.is_file() and "__pycache__" not in path.parts:
-                digest.update(str(path.relative_to(PROJECT_ROOT)).encode() + b"\0" + path.read_bytes())
-    return digest.hexdigest()
-
-
 @functools.lru_cache(maxsize=None)
 def shipped_recording(stack: str, preview: bool = False) -> Recording:
     """The stack (any in STACK_FILES) exactly as `python -m infra.preview <stack>` runs it (`preview`: as
@@ -64,7 +48,7 @@ def shipped_recording(stack: str, preview: bool = False) -> Recording:
     stack_config = read_stack_config(stack)
     key = config_digest(stack_config.stack, stack_config.project, stack_config.config, stack_config.secret_keys,
                         preview)
-    cached = shared_directory() / "recordings" / f"{stack}-{key[:16]}-{code_digest()[:16]}.pickle"
+    cached = shared_directory() / "recordings" / f"{stack}-{key[:16]}.pickle"
     cached.parent.mkdir(exist_ok=True)
     with FileLock(str(cached) + ".lock"):
         if cached.exists():
