@@ -239,3 +239,34 @@ def test_provider_identity_looked_up_once_and_freed_with_its_run():
     del recording
     gc.collect()
     assert seen["provider"]() is None, "the finished run's provider is still referenced"
+
+
+@pytest.mark.records_fresh  # records the shipped dev program on purpose: the leak needed the whole stack
+def test_runs_of_the_dev_program_do_not_accumulate(monkeypatch):
+    """The regression the test above cannot show: with the identity cache in a WeakKeyDictionary, each run of the
+    full dev program kept its provider (and through it the run's whole graph) alive, so runs accumulated. One
+    earlier graph may stay referenced from process-wide state (the SDK's settings, first-use caches); three runs
+    must not leave more than that one."""
+    import weakref
+
+    from securestack.components import common
+    from securestack.infra.program import build
+    from securestack.infra.stack_config import read_stack_config
+
+    providers: dict[int, weakref.ref] = {}
+    looked_up = common.provider_identity
+
+    def noted(provider):
+        providers.setdefault(id(provider), weakref.ref(provider))
+        return looked_up(provider)
+
+    monkeypatch.setattr(common, "provider_identity", noted)
+    stack_config = read_stack_config("dev")
+    for _ in range(3):
+        recording = record(build, stack=stack_config.stack, config=stack_config.config,
+                           project=stack_config.project, secret_keys=stack_config.secret_keys, preview=True)
+        assert recording.resources
+        del recording
+    gc.collect()
+    assert len(providers) == 3  # one provider per run, each seen
+    assert sum(ref() is not None for ref in providers.values()) <= 1, "earlier runs' providers are still referenced"
