@@ -75,7 +75,7 @@ async def _settle() -> None:
 
 
 async def settle_outputs(restore_thresholds: Optional[tuple[int, ...]] = None,
-                         declarations: Optional[DeclarationQueue] = None, batch: int = DECLARATION_BATCH) -> None:
+                         declarations: Optional[DeclarationQueue] = None, batch: Optional[int] = None) -> None:
     """Wait until no tracked Output task is pending; then, with an armed `declarations` queue, make its
     declarations `batch` at a time, each batch settled before the next, and close it. Puts the collector's
     `restore_thresholds` back (if given) at the end. Never raises a task's error (`wait_for_rpcs` does); a
@@ -83,7 +83,7 @@ async def settle_outputs(restore_thresholds: Optional[tuple[int, ...]] = None,
     try:
         await _settle()
         if declarations is not None:
-            while declarations.declare_next(batch):
+            while declarations.declare_next(batch or DECLARATION_BATCH):
                 await _settle()
             declarations.close()
     except BaseException:
