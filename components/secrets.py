@@ -176,8 +176,9 @@ class RotatedSecrets(pulumi.ComponentResource):
     verifier record) at once, since callers use `secrets`, `arns_by_name` and `verifier_arns_by_name` right away,
     and hands the rest of each entry (policies, rotation, readiness) and then its `register_outputs` to the
     program's declaration queue (components/declaration_queue.py): unarmed, that declares them at once too.
-    Armed, `rotations` and `readiness` are complete only once the program drained the queue; nothing the program
-    declares synchronously uses them (the app waits for the database login's readiness, which is never queued)."""
+    Armed, `rotations` and `readiness` are complete only once the program drained the queue, and a `depends_on` on
+    the component taken before then would not cover the queued children: nothing the program declares synchronously
+    uses either (the app waits for the database login's readiness, which is never queued)."""
 
     kind = ""
     queues_declarations = False
