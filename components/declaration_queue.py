@@ -1,15 +1,18 @@
 """Declarations a component may hand to the stack program to make later, in batches (issue 16, target 3).
 
-The Python SDK starts the tasks of every Output of a resource when the resource is declared, and none of them runs
-before the program's synchronous part returns: a stack that declares everything at once holds every resource's
+The Python SDK starts a task for every Output of a resource when the resource is declared (pulumi/output.py
+`Output.__init__`, `asyncio.ensure_future(compute_data())`, pulumi 3.272), and none of them runs before the
+program's synchronous part returns: a stack that declares everything at once holds every resource's
 pending tasks, coroutines and serialized inputs together (dev + 3,000 API keys: 18,000 resources, ~13 tasks
 each, a 1.37 GB peak, of which ~70 % is freed once the Outputs resolve, but never given back to the system). A
 program that *arms* the queue (infra/program.py) lets a component queue the declarations nothing declared
 synchronously waits for; the program's asynchronous entry point (infra/settle.py) then declares them batch after
-batch, letting each batch's Outputs resolve before the next, so the peak is bounded by a batch, not by the stack.
+batch, letting each batch's Outputs resolve before the next: what is pending at once is what was declared
+synchronously plus one batch, not the whole stack.
 
 The rule a component follows: a queued declaration may use anything declared before it, but nothing declared
-synchronously may wait for a queued one (settle waits for every pending Output before declaring the next batch).
+synchronously may wait for a queued one (settle waits for every pending Output before declaring the next batch:
+that wait would never end).
 Names, parents, inputs and dependencies are the same whenever a declaration runs: only the order changes.
 
 Nothing is ever silently left undeclared. Unarmed (another program using the component, an SDK without
