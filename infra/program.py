@@ -150,15 +150,15 @@ def build() -> None:
     declarations = arm_declarations()
     try:
         declare_stack(settings)
+        # Every resource is declared or queued: let the Outputs resolve in linear time before the SDK's quadratic
+        # shutdown wait, then make the queued declarations batch by batch (infra/settle.py).
+        settle_after_program(previous_thresholds, declarations=declarations)
     except BaseException:
         if declarations is not None:
             declarations.discard()  # the program failed: what it queued goes with it
         if previous_thresholds is not None:
             gc.set_threshold(*previous_thresholds)
         raise
-    # Every resource is declared or queued: let the Outputs resolve in linear time before the SDK's quadratic
-    # shutdown wait, then make the queued declarations batch by batch (infra/settle.py).
-    settle_after_program(previous_thresholds, declarations=declarations)
 
 
 def declare_stack(settings: StackSettings) -> None:

@@ -154,3 +154,20 @@ def test_without_an_async_entry_point_the_queue_is_made_before_the_program_retur
     assert settle.arm_declarations(DeclarationQueue()) is None  # nothing armed where nothing drains
     assert not settle.settle_after_program(declarations=queue)
     assert declared == ["one"] and not queue.armed
+
+
+@pytest.mark.records_fresh  # a run that fails on purpose after declaring the whole stack
+def test_a_stack_program_that_fails_after_queuing_leaves_no_queue_behind(monkeypatch):
+    declare_stack = program.declare_stack
+    queued: list[int] = []
+
+    def fails_after_declaring(settings) -> None:
+        declare_stack(settings)
+        queued.append(len(DECLARATIONS))
+        raise ValueError("failed after declaring on purpose")
+
+    monkeypatch.setattr(program, "declare_stack", fails_after_declaring)
+    with pytest.raises(ValueError, match="on purpose"):
+        record(program.build, stack="dev", config=shipped_config("dev"), preview=True)
+    assert queued[0] > 0  # the keys' policies, rotations and readiness were queued, then dropped with the run
+    assert len(DECLARATIONS) == 0 and not DECLARATIONS.armed
