@@ -9,7 +9,8 @@ pulumi_policy's analyzer (policy/harness.py `evaluate`). Its own process, so its
 that size's alone; its total CPU is the whole process's (user + system: interpreter start, imports, program,
 pack), not only the two phases. The garbage collector is on throughout.
 
-Prints resources, program s, policy s, total CPU s and peak RSS MB per size. The last line is
+Prints resources, program s, policy s, total CPU s, the peak RSS once the program ended (`program MB`: what the
+program phase reached) and the process's peak RSS MB per size. The last line is
 `target 3: <cpu s>, <MB> ok|MISSED` for the largest size (target: < 120 s CPU and < 1,200 MB); exit 1 when
 missed. A benchmark, never a test: 3,000 keys take minutes.
 """
@@ -45,12 +46,14 @@ def one_size(keys: int) -> dict[str, Any]:
     started = time.process_time()
     recording = program(stack_config)
     program_s = time.process_time() - started
+    program_peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     started = time.process_time()
     violations = harness.evaluate(recording, stack_config)
     policy_s = time.process_time() - started
     passes_pack(violations)
     return {"keys": keys, "resources": len(recording.resources) + 1, "program_s": program_s, "policy_s": policy_s,
-            "cpu_s": process_cpu_s(), "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+            "cpu_s": process_cpu_s(), "program_rss_mb": program_peak_mb,
+            "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
 def in_subprocess(keys: int) -> dict[str, Any]:
@@ -70,12 +73,13 @@ def main(argv: list[str]) -> int:
         return 0
     if any(size < 0 for size in args.sizes):
         parser.error("--sizes must be >= 0")
-    print(f"{'keys':>6} {'resources':>9} {'program s':>9} {'policy s':>9} {'total CPU s':>11} {'peak RSS MB':>11}")
+    print(f"{'keys':>6} {'resources':>9} {'program s':>9} {'policy s':>9} {'total CPU s':>11} {'program MB':>10} "
+          f"{'peak RSS MB':>11}")
     row: dict[str, Any] = {}
     for size in sorted(args.sizes):
         row = in_subprocess(size)
         print(f"{size:>6} {row['resources']:>9} {row['program_s']:>9.2f} {row['policy_s']:>9.2f} "
-              f"{row['cpu_s']:>11.2f} {row['rss_mb']:>11.0f}", flush=True)
+              f"{row['cpu_s']:>11.2f} {row['program_rss_mb']:>10.0f} {row['rss_mb']:>11.0f}", flush=True)
     met = row["cpu_s"] < TARGET_CPU_S and row["rss_mb"] < TARGET_RSS_MB
     print(f"target 3: {row['cpu_s']:.2f} s, {row['rss_mb']:.0f} MB ({row['keys']} keys, {row['resources']} resources; "
           f"target < {TARGET_CPU_S:.0f} s CPU and < {TARGET_RSS_MB:.0f} MB peak RSS) {'ok' if met else 'MISSED'}")

@@ -17,13 +17,14 @@ value. The record has no rotation and no value from Pulumi; its key's first rota
 """
 import re
 from dataclasses import dataclass, field
-from typing import Final, Mapping, Optional, Sequence, cast
+from typing import Any, Callable, Final, Mapping, Optional, Sequence, cast
 
 import pulumi
 import pulumi_aws as aws
 
 from .args import ArgsError, as_args
 from .common import policy_json, renamed_from, stateful_options, waiting_for
+from .declaration_queue import DECLARATIONS
 from .secret_readiness import SecretReadiness, SecretReadinessArgs
 
 KIND_API_KEY = "api-key"
@@ -169,9 +170,18 @@ class SecretSpec:
 
 
 class RotatedSecrets(pulumi.ComponentResource):
-    """Base of the components below: one secret + resource policy + rotation per spec."""
+    """Base of the components below: one secret + resource policy + rotation per spec.
+
+    A component whose count grows with config (`queues_declarations`: API keys, webhooks) declares each secret (and
+    verifier record) at once, since callers use `secrets`, `arns_by_name` and `verifier_arns_by_name` right away,
+    and hands the rest of each entry (policies, rotation, readiness) and then its `register_outputs` to the
+    program's declaration queue (components/declaration_queue.py): unarmed, that declares them at once too.
+    Armed, `rotations` and `readiness` are complete only once the program drained the queue, and a `depends_on` on
+    the component taken before then would not cover the queued children: nothing the program declares synchronously
+    uses either (the app waits for the database login's readiness, which is never queued)."""
 
     kind = ""
+    queues_declarations = False
 
     def __init__(self, type_token: str, name: str, store: SecretStoreArgs, specs: Sequence[SecretSpec],
                  opts: Optional[pulumi.ResourceOptions]):
@@ -208,9 +218,18 @@ class RotatedSecrets(pulumi.ComponentResource):
         # A consumer without a role here (the app when this stack runs none) simply reads nothing.
         return [self._store.consumer_role_arns[c] for c in spec.consumers if c in self._store.consumer_role_arns]
 
-    def _verifier_record(self, spec: SecretSpec, resource: str) -> aws.secretsmanager.SecretPolicy:
-        """The key's verifier record, locked down like the key: read by its verifiers and the key's rotator,
-        written by that rotator only. Returns its policy: the key's rotation (which writes it) waits for it."""
+    def _later(self, what: str, declare: Callable[[], Any]) -> None:
+        if self.queues_declarations:
+            DECLARATIONS.defer(what, declare)
+        else:
+            declare()
+
+    def _finish(self, outputs: dict[str, Any]) -> None:
+        """`register_outputs` once every child is declared: queued after the children when they are."""
+        self._later(f"{self._name} outputs", lambda: self.register_outputs(outputs))
+
+    def _verifier_record(self, spec: SecretSpec, resource: str) -> aws.secretsmanager.Secret:
+        """The key's verifier record: no rotation and no value from Pulumi; its key's first rotation writes it."""
         store = self._store
         key_secret = secret_name(store.environment, self.kind, spec.name)
         record = aws.secretsmanager.Secret(
@@ -223,24 +242,38 @@ class RotatedSecrets(pulumi.ComponentResource):
                   "securestack:kind": KIND_API_KEY_VERIFIER, KEY_SECRET_TAG: key_secret},
             opts=stateful_options(self, store.production))
         self.verifier_records[spec.name] = record
+        return record
+
+    def _verifier_policy(self, spec: SecretSpec, resource: str,
+                         record: aws.secretsmanager.Secret) -> aws.secretsmanager.SecretPolicy:
+        """The verifier record locked down like the key: read by its verifiers and the key's rotator, written by
+        that rotator only. The key's rotation (which writes the record) waits for it."""
         return aws.secretsmanager.SecretPolicy(
             f"{resource}-verifier-policy", secret_arn=record.arn, block_public_policy=True,
             policy=secret_resource_policy(record.arn, list(spec.verifier_reader_arns or []),
-                                          [store.rotator_role_arn]),
+                                          [self._store.rotator_role_arn]),
             opts=pulumi.ResourceOptions(parent=self))
 
     def _rotated_secret(self, spec: SecretSpec) -> aws.secretsmanager.Secret:
+        """The secret (and its verifier record) now; its policies, rotation and readiness now or queued."""
         store, resource = self._store, f"{self._name}-{spec.name}"
         secret = aws.secretsmanager.Secret(
             resource, name=secret_name(store.environment, self.kind, spec.name), description=spec.description,
             kms_key_id=store.secrets_key_arn, recovery_window_in_days=store.recovery_window_days,
             tags=self._tags(spec), opts=stateful_options(self, store.production))
+        record = None if spec.verifier_reader_arns is None else self._verifier_record(spec, resource)
+        self._later(f"{resource}-policy", lambda: self._lock_down_and_rotate(spec, resource, secret, record))
+        return secret
+
+    def _lock_down_and_rotate(self, spec: SecretSpec, resource: str, secret: aws.secretsmanager.Secret,
+                              record: Optional[aws.secretsmanager.Secret]) -> None:
+        store = self._store
         policy = aws.secretsmanager.SecretPolicy(
             f"{resource}-policy", secret_arn=secret.arn, block_public_policy=True,
             policy=secret_resource_policy(secret.arn, self._reader_arns(spec), [store.rotator_role_arn]),
             opts=pulumi.ResourceOptions(parent=self))
         # The first rotation's setSecret writes the verifier record: it must exist, locked down, before.
-        locked_down = [policy] if spec.verifier_reader_arns is None else [policy, self._verifier_record(spec, resource)]
+        locked_down = [policy] if record is None else [policy, self._verifier_policy(spec, resource, record)]
         # Explicit: AWS refuses the rotation until the invoke permission exists, and the first value must land in
         # a secret that is already locked down.
         # rotate_immediately=False: the provider sends it again on every update of the rotation (a schedule or
@@ -254,7 +287,6 @@ class RotatedSecrets(pulumi.ComponentResource):
             f"{resource}-ready", SecretReadinessArgs(secret_arn=secret.arn, rotation_lambda_arn=store.rotator_arn,
                                                      rotation_days=spec.rotation_days),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[rotation]))
-        return secret
 
 
 @dataclass
@@ -330,6 +362,7 @@ class ScopedApiKeys(RotatedSecrets):
     """Key name -> ARN of its verifier record."""
 
     kind = KIND_API_KEY
+    queues_declarations = True  # thousands of keys in one stack (issue 16)
 
     def __init__(self, name: str, args: ScopedApiKeysArgs, opts: Optional[pulumi.ResourceOptions] = None):
         args = as_args(ScopedApiKeysArgs, args)
@@ -348,7 +381,7 @@ class ScopedApiKeys(RotatedSecrets):
         self.arns = cast("pulumi.Output[dict[str, str]]", pulumi.Output.from_input(self.arns_by_name))
         self.verifier_arns = cast("pulumi.Output[dict[str, str]]",
                                   pulumi.Output.from_input(self.verifier_arns_by_name))
-        self.register_outputs({"arns": self.arns, "verifier_arns": self.verifier_arns})
+        self._finish({"arns": self.arns, "verifier_arns": self.verifier_arns})
 
 
 @dataclass
@@ -395,6 +428,7 @@ class WebhookSecrets(RotatedSecrets):
     """Webhook name -> ARN of its signing secret."""
 
     kind = KIND_WEBHOOK
+    queues_declarations = True
 
     def __init__(self, name: str, args: WebhookSecretsArgs, opts: Optional[pulumi.ResourceOptions] = None):
         args = as_args(WebhookSecretsArgs, args)
@@ -407,7 +441,7 @@ class WebhookSecrets(RotatedSecrets):
             for hook in args.webhooks]
         super().__init__("securestack:index:WebhookSecrets", name, args.store, specs, opts)
         self.arns = cast("pulumi.Output[dict[str, str]]", pulumi.Output.from_input(self.arns_by_name))
-        self.register_outputs({"arns": self.arns})
+        self._finish({"arns": self.arns})
 
 
 @dataclass

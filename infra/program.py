@@ -21,7 +21,7 @@ from securestack.components.load_balancer import TlsLoadBalancer, TlsLoadBalance
 from securestack.components.network import ExistingVpc, Network, NetworkArgs
 from securestack.components.secret_age_alarms import SecretAgeAlarms, SecretAgeAlarmsArgs
 from securestack.infra.endpoints import PrivateCode, with_extras
-from securestack.infra.settle import program_collector, settle_after_program
+from securestack.infra.settle import arm_declarations, program_collector, settle_after_program
 from securestack.infra.secrets_program import (Platform, build_secrets_and_app, id_list, private_code,
                                                rotator_code_signing)
 from securestack.infra.settings import StackSettings, load_settings
@@ -145,15 +145,20 @@ def secret_age_args(settings: StackSettings, network: Network, keys: Environment
 def build() -> None:
     settings = load_settings()  # raises SettingsError before any resource exists
     previous_thresholds = program_collector()  # put back once the Outputs settled (infra/settle.py)
+    # The API keys' and webhooks' policies, rotations and readiness are declared in batches once the rest settled,
+    # so not every resource's Outputs are pending at once (peak memory, issue 16).
+    declarations = arm_declarations()
     try:
         declare_stack(settings)
+        # Every resource is declared or queued: let the Outputs resolve in linear time before the SDK's quadratic
+        # shutdown wait, then make the queued declarations batch by batch (infra/settle.py).
+        settle_after_program(previous_thresholds, declarations=declarations)
     except BaseException:
+        if declarations is not None:
+            declarations.discard()  # the program failed: what it queued goes with it
         if previous_thresholds is not None:
             gc.set_threshold(*previous_thresholds)
         raise
-    # Every resource is declared: let the Outputs resolve in linear time before the SDK's quadratic shutdown wait
-    # (infra/settle.py).
-    settle_after_program(previous_thresholds)
 
 
 def declare_stack(settings: StackSettings) -> None:

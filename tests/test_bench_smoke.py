@@ -72,7 +72,7 @@ def test_suite_bench_reports_the_target_line_for_a_given_pytest_argv():
     assert (failing.returncode, verdict) == (1, "MISSED") and "suite failed (exit 4)" in reason, failing.stdout
 
 
-SCALE_ROW = re.compile(r"^ +(\d+) +(\d+) +[\d.]+ +[\d.]+ +([\d.]+) +(\d+)$", re.MULTILINE)
+SCALE_ROW = re.compile(r"^ +(\d+) +(\d+) +[\d.]+ +[\d.]+ +([\d.]+) +(\d+) +(\d+)$", re.MULTILINE)
 SCALE_TARGET = re.compile(r"^target 3: ([\d.]+) s, (\d+) MB .* (ok|MISSED)$", re.MULTILINE)
 
 
@@ -83,5 +83,6 @@ def test_scale_bench_runs_each_size_in_its_own_process():
     assert [int(keys) for keys, *_ in rows] == [0, 2], result.stdout + result.stderr
     assert int(rows[1][1]) == int(rows[0][1]) + 2 * 6  # six resources per self-issued key
     (cpu, megabytes, verdict), = SCALE_TARGET.findall(result.stdout)
-    assert (float(cpu), int(megabytes)) == (float(rows[1][2]), int(rows[1][3]))  # the largest size's figures
+    assert (float(cpu), int(megabytes)) == (float(rows[1][2]), int(rows[1][4]))  # the largest size's figures
+    assert all(int(program_mb) <= int(peak_mb) for *_, program_mb, peak_mb in rows)  # the program phase's peak first
     assert result.returncode == (0 if verdict == "ok" else 1), result.stderr
