@@ -145,8 +145,8 @@ def secret_age_args(settings: StackSettings, network: Network, keys: Environment
 def build() -> None:
     settings = load_settings()  # raises SettingsError before any resource exists
     previous_thresholds = program_collector()  # put back once the Outputs settled (infra/settle.py)
-    # The API keys' and webhooks' policies, rotations and readiness are declared in batches once the rest settled,
-    # so not every resource's Outputs are pending at once (peak memory, issue 16).
+    # In a preview, the API keys' and webhooks' policies, rotations and readiness are declared in batches once the
+    # rest settled, so not every resource's Outputs are pending at once (peak memory, issue 16); never in an update.
     declarations = arm_declarations()
     try:
         declare_stack(settings)

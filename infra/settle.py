@@ -22,10 +22,11 @@ It also drains the program's declaration queue (components/declaration_queue.py)
 settles their Outputs, and so on, so at most one batch of them is pending at a time: the peak RSS of a preview of
 dev + 3,000 keys with the pack went from 1,368 MB to ~925 MB, at 1,000 keys from 589 to 450 (bench/scale.py). The
 Outputs of the whole stack pending at once were most of the peak, and what they free stays in the process. The
-cost: in `pulumi up` a batch's Outputs resolve once the engine created its resources (a readiness once its
-secret's first rotation ended), so a first deployment of thousands of keys creates them in waves of
-DECLARATION_BATCH keys instead of all at once (pulumi's `--parallel` is unbounded by default); a preview, or an
-update without changes to them, waits for no cloud operation.
+cost in an update would be real: a batch's Outputs resolve once the engine created its resources (a readiness once
+its secret's first rotation ended), so a first deployment of thousands of keys would create them in waves of
+DECLARATION_BATCH keys instead of all at once (pulumi's `--parallel` is unbounded by default), after the whole
+synchronous part (the database among it). So only previews (`pulumi preview`, the preview phase of `pulumi up`, the
+offline preview, the drift check) queue; an update declares everything at once, as before, with the old peak.
 
 `program_collector` sets the cyclic garbage collector's thresholds for the program's run and `settle_outputs`
 puts the previous ones back once everything resolved. A stack program builds one large graph that lives until it
@@ -108,10 +109,15 @@ def program_collector() -> Optional[tuple[int, ...]]:
     return previous
 
 
-def arm_declarations(declarations: DeclarationQueue = DECLARATIONS) -> Optional[DeclarationQueue]:
-    """Arm the declaration queue if `settle_after_program` can drain it; the armed queue, or None (components
-    then declare everything at once)."""
-    if not supported():
+def arm_declarations(declarations: DeclarationQueue = DECLARATIONS,
+                     preview: Optional[bool] = None) -> Optional[DeclarationQueue]:
+    """Arm the declaration queue for a preview (`preview`, default: the engine's dry-run flag) if
+    `settle_after_program` can drain it; the armed queue, or None (components then declare everything at once).
+
+    Never in an update: there a batch's Outputs resolve only once the engine created its resources (a readiness
+    once its secret's first rotation ended), so batches would make a first deployment of thousands of keys wait
+    for each wave, and the first batch for the whole synchronous part (the database among it)."""
+    if not supported() or not (pulumi.runtime.is_dry_run() if preview is None else preview):
         return None
     declarations.arm()
     return declarations

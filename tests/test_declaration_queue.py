@@ -140,10 +140,21 @@ def test_a_failing_declaration_fails_the_program_and_the_next_program_runs():
         settle.settle_after_program(declarations=declarations)
 
     with pytest.raises(Exception, match="broken on purpose"):
-        record(failing, stack="dev", config={"aws:region": "us-east-1"})
+        record(failing, stack="dev", config={"aws:region": "us-east-1"}, preview=True)
     assert len(DECLARATIONS) == 0 and not DECLARATIONS.armed  # the rest went with the failed program
-    settle.arm_declarations()
+    assert settle.arm_declarations(preview=True) is DECLARATIONS
     DECLARATIONS.close()
+
+
+def test_only_a_preview_queues_an_update_declares_everything_at_once(monkeypatch):
+    # An update's Outputs wait for cloud operations: batches would deploy thousands of keys in waves.
+    assert settle.arm_declarations(DeclarationQueue(), preview=False) is None
+    monkeypatch.setattr(settle.pulumi.runtime, "is_dry_run", lambda: False)
+    assert settle.arm_declarations(DeclarationQueue()) is None
+    monkeypatch.setattr(settle.pulumi.runtime, "is_dry_run", lambda: True)
+    queue = DeclarationQueue()
+    assert settle.arm_declarations(queue) is queue and queue.armed
+    queue.close()
 
 
 def test_without_an_async_entry_point_the_queue_is_made_before_the_program_returns(monkeypatch):
