@@ -4,8 +4,8 @@ Value: {"key", "scopes", "env", "name", "created_at"}; the key is the environmen
 (tag `securestack:key-prefix`, e.g. `sk_live_`) followed by 256 random bits from `secrets`.
 Scopes, env and name never change in a rotation; a new key with other scopes is a new secret.
 
-The verifier never reads this secret: each step keeps the key's verifier record (rotation_common/
-verifier_record.py) accepting every value a caller can hold, the new key before it becomes AWSCURRENT.
+The verifier never reads this secret: createSecret and finishSecret keep the key's verifier record
+(rotation_common/verifier_record.py) accepting every value a caller can hold, the new key before AWSCURRENT moves.
 """
 
 import re
@@ -17,11 +17,13 @@ from rotation_common.metadata import SecretMetadata
 from rotation_common.protocol import PENDING, Rotation, handle
 from rotation_common.standalone import StandaloneSecretRotator
 from rotation_common.values import SecretValue, ValueFault
-from rotation_common.verifier_record import FinishedRecord, before_promotion
+from rotation_common.verifier_record import (STAGE_CURRENT, STAGE_PENDING, FinishedRecord, VerifierRecord,
+                                             before_promotion)
 
 RANDOM_BYTES = 32  # 256 bits
 _PREFIX_PATTERN = re.compile(r"[A-Za-z0-9_]{1,32}")
 _URLSAFE_PATTERN = re.compile(r"[A-Za-z0-9_-]+")
+_RANDOM_CHARACTERS = len(secrets.token_urlsafe(RANDOM_BYTES))
 
 
 class ApiKeyRotator(StandaloneSecretRotator):
@@ -39,27 +41,46 @@ class ApiKeyRotator(StandaloneSecretRotator):
             "name": metadata.require(tags.NAME),
         }
 
-    def check_secret_format(self, key: object, metadata: SecretMetadata) -> None:
-        prefix = key_prefix(metadata)
-        if not isinstance(key, str) or not key.startswith(prefix):
+    def check_secret_format(self, key: object, metadata: SecretMetadata | None) -> None:
+        # Without the tags (testSecret) the prefix is what precedes the random part; createSecret checked the tag's.
+        if not isinstance(key, str):
+            raise ValueFault(PENDING, "key", "does not start with the environment's prefix")
+        prefix = key[:-_RANDOM_CHARACTERS] if metadata is None else key_prefix(metadata)
+        if not key.startswith(prefix) or not _PREFIX_PATTERN.fullmatch(prefix):
             raise ValueFault(PENDING, "key", "does not start with the environment's prefix")
         random_part = key[len(prefix) :]
         # Each URL-safe base64 character carries 6 bits.
         if not _URLSAFE_PATTERN.fullmatch(random_part) or len(random_part) * 6 < RANDOM_BYTES * 8:
             raise ValueFault(PENDING, "key", f"carries fewer than {RANDOM_BYTES * 8} random bits")
 
-    def set_value(self, rotation: Rotation, pending: SecretValue, current: SecretValue | None) -> None:
-        super().set_value(rotation, pending, current)
-        before_promotion(rotation, pending, current)
+    def created(self, rotation: Rotation) -> bool:
+        super().created(rotation)
+        rotation.metadata.previous_grace_days()  # a malformed tag stops the rotation here, before anything moves
+        # The record's entry for the token is written only after its value is stored: then nothing is left to do.
+        rotation.record = record = VerifierRecord(rotation).read()
+        return any(record.get(stage, {}).get("versionId") == rotation.token
+                   for stage in (STAGE_CURRENT, STAGE_PENDING))
 
-    def promote_and_retire(self, rotation: Rotation, pending: SecretValue, promote: Callable[[], None],
-                           revoke: bool) -> None:
-        # Computed first: an unusable tag stops the step before AWSCURRENT moves. Written after the move: until
-        # then the record from setSecret accepts both keys. The revoked key's AWSPREVIOUS label stays; the
-        # verifier reads only the record, which no longer holds its digest.
-        record = FinishedRecord(rotation, pending, rotation.current_value())
+    def after_create(self, rotation: Rotation, pending: SecretValue) -> None:
+        # The verifier accepts the new key from here on, before AWSCURRENT moves: setSecret has nothing left to do.
+        before_promotion(rotation, pending, rotation.record)
+
+    def set_value(self, rotation: Rotation) -> None:
+        super().set_value(rotation)
+        rotation.metadata.previous_grace_days()
+
+    def promote_and_retire(self, rotation: Rotation, promote: Callable[[], None], revoke: bool) -> None:
+        # Computed first: a refused version or an unusable tag stops the step before AWSCURRENT moves. Written after
+        # the move: until then the record from createSecret accepts both keys. The revoked key's AWSPREVIOUS label
+        # stays; the verifier reads only the record, which no longer holds its digest.
+        record = FinishedRecord(rotation, lambda: self._checked_pending(rotation))
         promote()
         record.write()
+
+    def _checked_pending(self, rotation: Rotation) -> SecretValue:
+        pending = rotation.require_pending_value()
+        self.check_stored(rotation, pending)
+        return pending
 
 
 def key_prefix(metadata: SecretMetadata) -> str:

@@ -62,16 +62,12 @@ class UserRotationPlan:
 class PostgresUserRotator(Rotator):
     kind = "postgres-user"
     value_fields = ("engine", "host", "port", "dbname", "username", "password", "masterarn")
+    reads_current_to_create = True  # the pending value is for the user AWSCURRENT does not hold
 
     def check_value(self, value: SecretValue, metadata: SecretMetadata, label: str) -> None:
         """Types first (an int 'username' is named, never an AttributeError in the driver), then every tag present:
-        the connection tags and the base user. Runs on every version read, before anything is written."""
-        require_fields(value, self.value_fields, label)
-        if value["engine"] != ENGINE:
-            raise ValueFault(label, "engine", f"is not '{ENGINE}'")
-        for name in TEXT_FIELDS:
-            require_text(value, name, label)
-        _port(value["port"], label)
+        the connection tags and the base user. Runs on every version read with the tags at hand."""
+        self.check_types(value, label)
         for name, tag in _TAG_OF_FIELD.items():
             tagged = metadata.master_secret_arn() if tag == tags.MASTER_SECRET_ARN else metadata.get(tag)
             if tagged is not None and str(value[name]) != tagged:
@@ -80,6 +76,19 @@ class PostgresUserRotator(Rotator):
         if base is not None and value["username"] not in (base, base + CLONE_SUFFIX):
             raise ValueFault(label, "username", f"is neither the base user (secret tag '{tags.DB_USERNAME}') nor "
                                                 f"its '{CLONE_SUFFIX}'")
+
+    def check_types(self, value: SecretValue, label: str) -> None:
+        require_fields(value, self.value_fields, label)
+        if value["engine"] != ENGINE:
+            raise ValueFault(label, "engine", f"is not '{ENGINE}'")
+        for name in TEXT_FIELDS:
+            require_text(value, name, label)
+        _port(value["port"], label)
+
+    def check_stored(self, rotation: Rotation, pending: SecretValue) -> None:
+        # A value stored before this run (an earlier run, or someone else): the user AWSCURRENT does not hold, for
+        # the same database. Never a copy: a copy names AWSCURRENT's user.
+        plan_rotation(rotation.metadata, pending, rotation.current_value())
 
     def new_value(self, metadata: SecretMetadata, current: SecretValue | None) -> SecretValue:
         connection = expected_connection(metadata, current)
@@ -93,7 +102,9 @@ class PostgresUserRotator(Rotator):
             "masterarn": connection["masterarn"],
         }
 
-    def set_value(self, rotation: Rotation, pending: SecretValue, current: SecretValue | None) -> None:
+    def set_value(self, rotation: Rotation) -> None:
+        current = rotation.current_value()
+        pending = rotation.require_pending_value()
         plan = plan_rotation(rotation.metadata, pending, current)
         context = database.tls_context()
         log = rotation.log.bind(db_host=plan.pending.host, db_user=plan.pending.username)
@@ -117,23 +128,29 @@ class PostgresUserRotator(Rotator):
             connection.close()
         log.info("set the AWSPENDING password in the database", outcome="set")
 
-    def test_value(self, rotation: Rotation, pending: SecretValue, current: SecretValue | None) -> None:
-        plan = plan_rotation(rotation.metadata, pending, current)
+    def test_value(self, rotation: Rotation, pending: SecretValue) -> None:
+        credentials = _credentials(pending)
         try:
-            with database.session(plan.pending, database.tls_context()) as connection:
+            with database.session(credentials, database.tls_context()) as connection:
+                # No tags here (testSecret's one call is the read of AWSPENDING): setSecret made the user act as the
+                # tag's owner role, checked there; acting as a role other than itself proves that setting holds.
                 acting_role = connection.run("SELECT current_user")[0][0]
-                if acting_role != plan.owner_role:
+                if acting_role == credentials.username:
                     raise ValueError(f"{PENDING} user does not act as the owner role on login")
                 database.probe_app_privileges(connection)
         except database.LoginRefused:
             raise ValueError(f"{PENDING} credentials cannot log in to the database") from None
 
-    def finish_value(self, rotation: Rotation, pending: SecretValue, promote: Callable[[], None]) -> None:
+    def finish_value(self, rotation: Rotation, promote: Callable[[], None]) -> None:
+        # Never an empty version: AWSPENDING's value is read (by version id and stage) and checked against the tags.
+        # Never a copy of AWSCURRENT, without reading it: createSecret made the value for the other user, or refused
+        # one stored before it that is not (check_stored); setSecret refused any other; and a version's value never
+        # changes (PutSecretValue refuses a second value under a ClientRequestToken: Rotation.put_pending_value).
+        rotation.require_pending_value()
         promote()
         # The app's tasks get the database login injected when they start, so the consuming service (tag
-        # `securestack:ecs-service`) is redeployed; its running tasks keep the previous user, still valid.
-        # Before AWSPENDING goes: a retry after a crash here redeploys again (harmless), the other order could
-        # skip it for good.
+        # `securestack:ecs-service`) is redeployed; its running tasks keep the previous user, still valid. A retry
+        # after a crash here redeploys again (harmless).
         redeploy_consumers(rotation.metadata, rotation.log)
 
 

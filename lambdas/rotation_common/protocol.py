@@ -2,13 +2,14 @@
 
 Secrets Manager attaches AWSPENDING to a new, empty version (the event's ClientRequestToken), then
 invokes the function once per step, retrying a failed step with the same token. So every step is
-idempotent, and the same guards run first: the event is well formed (an
-`EventError` names the field, before any AWS call); rotation is enabled (absent counts as disabled);
-the tag `securestack:kind` is this function's; the token is a version of the secret: AWSCURRENT
-without AWSPENDING means done (the step returns at once), not AWSPENDING means refused.
+idempotent, and the same guards run first: the event is well formed (an `EventError` names the field, before
+any AWS call); then DescribeSecret (testSecret: the stage-qualified read of the token, see test_secret):
+rotation is enabled (absent counts as disabled), the tag `securestack:kind` is this function's, the token
+is a version of the secret: AWSCURRENT without AWSPENDING means done (the step returns at once), not
+AWSPENDING means refused. Calls per step: lambdas/README.md.
 
-A kind (`Rotator`) supplies what differs: how to check (each value read, AWSCURRENT first; a
-`ValueFault` names the version), generate, set and test a value. One DescribeSecret per step.
+A kind (`Rotator`) supplies what differs: how to check (each value read; a `ValueFault` names the version),
+generate, set and test a value.
 """
 
 from __future__ import annotations
@@ -69,6 +70,7 @@ class Rotator:
     """What one kind of secret supplies to the protocol. Subclasses override the hooks."""
 
     kind = ""  # value of the `securestack:kind` tag this rotator accepts
+    reads_current_to_create = False  # new_value needs AWSCURRENT's value (else the tags suffice)
 
     @property
     def value_fields(self) -> tuple[str, ...]:
@@ -77,24 +79,38 @@ class Rotator:
 
     def check_value(self, value: SecretValue, metadata: SecretMetadata, label: str) -> None:
         """Raise a ValueFault unless `value` (stage `label`) is well formed and agrees with the tags."""
+        self.check_types(value, label)
+
+    def check_types(self, value: SecretValue, label: str) -> None:
+        """The checks that need no tags (testSecret reads none)."""
         require_fields(value, self.value_fields, label)
 
     def new_value(self, metadata: SecretMetadata, current: SecretValue | None) -> SecretValue:
-        """A fresh pending value; `current` is None when bootstrapping from metadata."""
+        """A fresh pending value; `current` is None when bootstrapping or when the kind does not read it."""
         raise NotImplementedError
 
-    def set_value(self, rotation: Rotation, pending: SecretValue, current: SecretValue | None) -> None:
+    def created(self, rotation: Rotation) -> bool:
+        """createSecret, before anything is written: True when an earlier run of it completed."""
+        return False
+
+    def check_stored(self, rotation: Rotation, pending: SecretValue) -> None:
+        """createSecret found a value already stored under the token (an earlier run, or someone else): raise
+        unless it may become AWSCURRENT (never a copy of the value it replaces)."""
+
+    def after_create(self, rotation: Rotation, pending: SecretValue) -> None:
+        """createSecret, once the pending value is stored (also on a retry)."""
+
+    def set_value(self, rotation: Rotation) -> None:
         """Make the pending value usable where it is consumed (a database, ...)."""
 
-    def test_value(self, rotation: Rotation, pending: SecretValue, current: SecretValue | None) -> None:
-        """Raise unless the pending value works."""
+    def test_value(self, rotation: Rotation, pending: SecretValue) -> None:
+        """Raise unless the pending value works (no tags: checked against them by the steps before)."""
         raise NotImplementedError
 
-    def finish_value(self, rotation: Rotation, pending: SecretValue, promote: Callable[[], None]) -> None:
-        """finishSecret's part of the kind: `promote()` moves AWSCURRENT to the pending version (idempotent).
-
-        Default: promote only. A kind may check its tags before and update what verifies it after."""
-        promote()
+    def finish_value(self, rotation: Rotation, promote: Callable[[], None]) -> None:
+        """finishSecret's part of the kind: refuse an empty version or a copy of AWSCURRENT, then `promote()`
+        (moves AWSCURRENT to the token; idempotent) and update what verifies the value."""
+        raise NotImplementedError
 
 
 def parse_event(event: object) -> RotationEvent:
@@ -138,17 +154,28 @@ def secretsmanager_client() -> SecretsManagerClient:
 class Rotation:
     """One invocation's view of the secret: its versions, metadata and value accessors."""
 
-    def __init__(self, client: SecretsManagerClient, event: RotationEvent, description: DescribeSecretResponseTypeDef,
-                 rotator: Rotator, log: RotationLog) -> None:
+    def __init__(self, client: SecretsManagerClient, event: RotationEvent, rotator: Rotator, log: RotationLog) -> None:
         self.client = client
         self.event = event
         self.token = event.token
-        self.arn = description["ARN"]
-        self.stages = description.get("VersionIdsToStages") or {}
-        self.metadata = SecretMetadata.from_description(description)
+        self.arn = event.secret_id
+        self.stages: dict[str, list[str]] = {}
+        self.metadata = SecretMetadata({})
+        self.described = False
+        self.record: dict[str, Any] = {}  # a kind's own state for the invocation (an API key's verifier record)
         self.rotator = rotator
         self.log = log
         self._texts: dict[tuple[str, str], str] = {}
+
+    def describe(self) -> bool:
+        """DescribeSecret and the guards; False when the step has nothing left to do."""
+        description = self.client.describe_secret(SecretId=self.event.secret_id)
+        self.described = True
+        self.arn = description["ARN"]
+        self.stages = description.get("VersionIdsToStages") or {}
+        self.metadata = SecretMetadata.from_description(description)
+        self.log = self.log.bind(secret_arn=self.arn)
+        return _guard(description, self)
 
     def current_version_id(self) -> str | None:
         return self.version_with(CURRENT)
@@ -192,7 +219,12 @@ class Rotation:
             raise ValueError(f"version {self.token} has no AWSPENDING value yet: createSecret must run first")
         return value
 
-    def put_pending_value(self, text: str) -> None:
+    def put_pending_value(self, text: str) -> bool:
+        """Store `text` as the token's value; False when the version already holds another value.
+
+        PutSecretValue refuses a second, different value under one ClientRequestToken ("you can't modify an
+        existing version": PutSecretValue API reference, ClientRequestToken), so a retry never replaces a value
+        a later step already used. moto overwrites instead (tests/lambdas/harness.py makes it refuse as AWS)."""
         request: PutSecretValueRequestTypeDef = {
             "SecretId": self.arn,
             "ClientRequestToken": self.token,
@@ -201,7 +233,13 @@ class Rotation:
         }
         if self.event.rotation_token:
             request["RotationToken"] = self.event.rotation_token
-        self.client.put_secret_value(**request)
+        try:
+            self.client.put_secret_value(**request)
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "ResourceExistsException":
+                return False
+            raise
+        return True
 
     def move_stage(self, stage: str, to_version: str | None = None, from_version: str | None = None) -> None:
         request: UpdateSecretVersionStageRequestTypeDef = {"SecretId": self.arn, "VersionStage": stage}
@@ -229,7 +267,10 @@ class Rotation:
 
     def _checked(self, text: str, label: str) -> SecretValue:
         value = parse_secret_json(text, label)
-        self.rotator.check_value(value, self.metadata, label)
+        if self.described:
+            self.rotator.check_value(value, self.metadata, label)
+        else:
+            self.rotator.check_types(value, label)
         return value
 
 
@@ -242,23 +283,23 @@ def handle(event: object, rotator: Rotator) -> None:
                                              **describe_error(error))
         raise
     log = RotationLog(step=request.step, secret_arn=request.secret_id, version_id=request.token, kind=rotator.kind)
+    rotation = None
     try:
-        client = secretsmanager_client()
-        description = client.describe_secret(SecretId=request.secret_id)
-        log = log.bind(secret_arn=description["ARN"])
-        rotation = Rotation(client, request, description, rotator, log)
-        if not _guard(description, rotation):
-            log.info("version is already AWSCURRENT: nothing to do", outcome="skipped")
+        rotation = Rotation(secretsmanager_client(), request, rotator, log)
+        # testSecret starts with its stage-qualified read instead (test_secret); every other step describes first.
+        if request.step != "testSecret" and not rotation.describe():
+            rotation.log.info("version is already AWSCURRENT: nothing to do", outcome="skipped")
             return
         try:
             _STEP_FUNCTIONS[request.step](rotation)
         except ValueFault as fault:
-            raise fault.located(rotation.arn, rotation.version_with(fault.label)) from None
+            version = rotation.token if fault.label == PENDING else rotation.version_with(fault.label)
+            raise fault.located(rotation.arn, version) from None
     except Exception as error:
         message = "rotation step failed" if unreachable_endpoint(error) is None else UNREACHABLE_MESSAGE
-        log.error(message, outcome="failed", **describe_error(error))
+        (log if rotation is None else rotation.log).error(message, outcome="failed", **describe_error(error))
         raise
-    log.info("rotation step done", outcome="done")
+    rotation.log.info("rotation step done", outcome="done")
 
 
 def _guard(description: DescribeSecretResponseTypeDef, rotation: Rotation) -> bool:
@@ -277,53 +318,55 @@ def _guard(description: DescribeSecretResponseTypeDef, rotation: Rotation) -> bo
         return False
     if PENDING not in token_stages:
         raise ValueError(f"event field 'ClientRequestToken' names a version of {rotation.arn} that is not AWSPENDING")
-    # AWSCURRENT together with AWSPENDING: the secret's first value, or a finishSecret that
-    # stopped half-way. The steps below are idempotent, so they simply run.
+    # AWSCURRENT together with AWSPENDING: the secret's first value, or a finished rotation (finishSecret leaves
+    # AWSPENDING there, as AWS's template does). The steps are idempotent, so they simply run again.
     return True
 
 
 def create_secret(rotation: Rotation) -> None:
-    if rotation.pending_value() is not None:
+    rotator = rotation.rotator
+    if rotator.created(rotation):
         rotation.log.info("AWSPENDING value already exists", outcome="kept")
         return
-    current = rotation.current_value()
-    value = rotation.rotator.new_value(rotation.metadata, current)
-    rotation.rotator.check_value(value, rotation.metadata, PENDING)
-    rotation.put_pending_value(json.dumps(value))
-    rotation.log.info(
-        "stored new AWSPENDING value", stage=PENDING, outcome="bootstrapped" if current is None else "created"
-    )
-
-
-# Each step reads AWSCURRENT first: a pending value is made from it, so a fault is named where it started.
+    # Only a kind whose new value depends on it reads AWSCURRENT: the others take identity from the tags, so a
+    # malformed AWSCURRENT is never copied into a new version.
+    current = rotation.current_value() if rotator.reads_current_to_create else None
+    value = rotator.new_value(rotation.metadata, current)
+    rotator.check_value(value, rotation.metadata, PENDING)
+    if rotation.put_pending_value(json.dumps(value)):
+        outcome = "bootstrapped" if rotation.replaced_version_id() is None else "created"
+        rotation.log.info("stored new AWSPENDING value", stage=PENDING, outcome=outcome)
+    else:
+        value = rotation.require_pending_value()
+        rotator.check_stored(rotation, value)
+        rotation.log.info("AWSPENDING value already exists", outcome="kept")
+    rotator.after_create(rotation, value)
 
 
 def set_secret(rotation: Rotation) -> None:
-    current = rotation.current_value()
-    pending = rotation.require_pending_value()
-    rotation.rotator.set_value(rotation, pending, current)
+    rotation.rotator.set_value(rotation)
 
 
 def test_secret(rotation: Rotation) -> None:
-    current = rotation.current_value()
+    # No DescribeSecret first: VersionId and VersionStage "must refer to the same secret version" (GetSecretValue
+    # API reference), so a value proves the token is AWSPENDING; the value's fields and types prove the kind. The
+    # steps before checked it against the tags, and a version's value never changes (put_pending_value).
     pending = rotation.pending_value()
-    if pending is None or pending == current:
+    if pending is None:
+        # A token that is not AWSPENDING, or an AWSPENDING version without a value: only the guards tell them apart.
+        if not rotation.describe():
+            rotation.log.info("version is already AWSCURRENT: nothing to do", outcome="skipped")
+            return
         # RotateSecret with RotateImmediately=false (the stack's) runs this step alone "to test the rotation
         # configuration" on an AWSPENDING version this function never filled: failing would fail every schedule
-        # change. Reading the secret and a checked AWSCURRENT is that test; finishSecret still refuses to
-        # promote an empty version or a copy of AWSCURRENT.
+        # change. finishSecret still refuses to promote an empty version.
         rotation.log.info("configuration test: no new value pending", stage=PENDING, outcome="configuration-tested")
         return
-    rotation.rotator.test_value(rotation, pending, current)
+    rotation.rotator.test_value(rotation, pending)
 
 
 def finish_secret(rotation: Rotation) -> None:
-    # Never make an empty version current, whatever state a failed run left behind.
-    current = rotation.current_value()
-    pending = rotation.require_pending_value()
     previous = rotation.current_version_id()
-    if previous != rotation.token and pending == current:
-        raise ValueError(f"{PENDING} version {rotation.token} holds the {CURRENT} value: not a new value")
 
     def promote() -> None:
         if previous == rotation.token:
@@ -332,9 +375,9 @@ def finish_secret(rotation: Rotation) -> None:
         rotation.move_stage(CURRENT, to_version=rotation.token, from_version=previous)
         rotation.log.info("moved AWSCURRENT to the new version", stage=CURRENT)
 
-    rotation.rotator.finish_value(rotation, pending, promote)
-    # Ending with no AWSPENDING makes every late retry of any step a no-op (see _guard).
-    rotation.move_stage(PENDING, from_version=rotation.token)
+    rotation.rotator.finish_value(rotation, promote)
+    # AWSPENDING stays on the new AWSCURRENT, as AWS's template leaves it: a rotation "must end" with AWSPENDING
+    # on AWSCURRENT's version or on none, and the next RotateSecret moves it (RotateSecret API reference).
 
 
 _STEP_FUNCTIONS: dict[str, Callable[[Rotation], None]] = {

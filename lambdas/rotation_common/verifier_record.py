@@ -1,15 +1,17 @@
 """The verifier record of an API key: SHA-256 digests of the key's values a verifier may accept, never a value.
 
 A secret of its own, named by the key's tag `securestack:verifier-secret`, written by the key's rotator only,
-always as AWSCURRENT: setSecret adds the pending key before any stage moves; finishSecret, after the move, writes
-current and the previous key in grace (a retry keeps what its first run wrote). Format and rules: lambdas/README.md,
-"API key verifier records". A record that already says what a step would write is not written again.
+always as AWSCURRENT: createSecret adds the pending key (under its version id, once it is stored) before any stage
+moves; finishSecret, after the move, writes current and the previous key in grace (a retry keeps what its first run
+wrote). Both take the other keys' digests from the record itself when it names their versions: no key is read.
+Format and rules: lambdas/README.md, "API key verifier records".
 """
 
 import datetime
 import hashlib
 import json
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -110,24 +112,37 @@ class VerifierRecord:
         self.rotation.log.info("verifier record written", outcome="record-written")
 
 
-def before_promotion(rotation: Rotation, pending: SecretValue, replaced: SecretValue | None) -> None:
-    """setSecret: make the record accept the pending key while it still accepts current and previous."""
-    rotation.metadata.previous_grace_days()  # a malformed tag stops the rotation here, before anything moves
-    record = VerifierRecord(rotation)
-    existing = record.read()
+def _identity(metadata: SecretMetadata) -> SecretValue:
+    return {"name": metadata.require(NAME), "env": metadata.require(ENV), "scopes": metadata.scopes()}
+
+
+def _restaged(entry: Entry, stage: str, valid_until: str | None = None) -> Entry:
+    return {"sha256": entry["sha256"], "stage": stage, "versionId": entry.get("versionId"), "validUntil": valid_until}
+
+
+def _replaced_digest(rotation: Rotation, existing: dict[str, Entry]) -> Entry | None:
+    """The current entry of the key being replaced: the record's own when it names that version (finishSecret
+    wrote it), else from its value (one read: a record replaced, or a key that never rotated)."""
+    version = rotation.replaced_version_id()
+    if version is None:
+        return None
+    named = existing.get(STAGE_CURRENT)
+    if named is not None and named.get("versionId") == version:
+        return _restaged(named, STAGE_CURRENT)
+    return _entry(rotation.current_value(), STAGE_CURRENT, version)
+
+
+def before_promotion(rotation: Rotation, pending: SecretValue, existing: dict[str, Entry]) -> None:
+    """createSecret, once the pending key is stored: make the record accept it while it still accepts current and
+    previous. The pending entry is what finishSecret's guard requires (FinishedRecord)."""
     token = rotation.token
-    if existing.get(STAGE_CURRENT, {}).get("versionId") == token:
-        rotation.log.info("verifier record already has the new key as current", outcome="record-kept")
-        return
-    entries = []
-    if replaced is not None:
-        entries.append(_entry(replaced, STAGE_CURRENT, rotation.replaced_version_id()))
+    entries = [entry for entry in (_replaced_digest(rotation, existing),) if entry is not None]
     entries.append(_entry(pending, STAGE_PENDING, token))
     kept = _unfinished_current(rotation, existing) or existing.get(STAGE_PREVIOUS)
     taken = {entry["sha256"] for entry in entries}
     if kept is not None and _still_valid(kept, _now()) and kept["sha256"] not in taken:
         entries.append(kept)
-    record.write_if_changed(pending, entries, existing)
+    VerifierRecord(rotation).write_if_changed(_identity(rotation.metadata), entries, existing)
 
 
 def _unfinished_current(rotation: Rotation, existing: dict[str, Entry]) -> Entry | None:
@@ -141,34 +156,47 @@ def _unfinished_current(rotation: Rotation, existing: dict[str, Entry]) -> Entry
     grace_days = rotation.metadata.previous_grace_days()
     if grace_days == 0 or rotation.metadata.revoke_previous():
         return None
-    return {**stale, "stage": STAGE_PREVIOUS,
-            "validUntil": _timestamp(_now() + datetime.timedelta(days=grace_days))}
+    return _restaged(stale, STAGE_PREVIOUS, _timestamp(_now() + datetime.timedelta(days=grace_days)))
 
 
 class FinishedRecord:
-    """finishSecret's record, computed before AWSCURRENT moves (a bad tag then stops the step with nothing
-    moved) and written right after the move."""
+    """finishSecret's record, computed before AWSCURRENT moves (a bad tag or a refused version then stops the step
+    with nothing moved) and written right after the move.
 
-    def __init__(self, rotation: Rotation, pending: SecretValue, replaced: SecretValue | None) -> None:
+    The guard without reading a key: createSecret writes the token's pending entry only once its value is stored,
+    so an entry for the token proves a value; a digest other than the replaced key's proves it is no copy. A record
+    without them (replaced, or written by someone else) costs the reads of both values and the same checks."""
+
+    def __init__(self, rotation: Rotation, check_values: Callable[[], SecretValue]) -> None:
         self.record = VerifierRecord(rotation)
-        self.pending = pending
+        self.identity = _identity(rotation.metadata)
         metadata = rotation.metadata
         grace_days = metadata.previous_grace_days()
         self.revoked = metadata.revoke_previous()
-        self.existing = self.record.read()
-        self.entries = [_entry(pending, STAGE_CURRENT, rotation.token)]
-        previous = self._previous(rotation, replaced, grace_days)
-        if previous is not None:
-            self.entries.append(previous)
-
-    def _previous(self, rotation: Rotation, replaced: SecretValue | None, grace_days: int) -> Entry | None:
-        if replaced is None or self.revoked or grace_days == 0:
-            return None
-        if self.existing.get(STAGE_CURRENT, {}).get("versionId") == rotation.token:
+        self.existing = existing = self.record.read()
+        token = rotation.token
+        if existing.get(STAGE_CURRENT, {}).get("versionId") == token:
             # A retry: keep what the first run decided (its validUntil, or no previous at all if it revoked).
-            return self.existing.get(STAGE_PREVIOUS)
-        valid_until = _timestamp(_now() + datetime.timedelta(days=grace_days))
-        return _entry(replaced, STAGE_PREVIOUS, rotation.replaced_version_id(), valid_until)
+            self.entries = [existing[STAGE_CURRENT], *([existing[STAGE_PREVIOUS]] if STAGE_PREVIOUS in existing else [])]
+            return
+        replaced = _replaced_digest_if_named(rotation, existing)
+        staged = existing.get(STAGE_PENDING)
+        if (staged is not None and staged.get("versionId") == token and replaced is not None
+                and staged["sha256"] != replaced["sha256"]):
+            current = _restaged(staged, STAGE_CURRENT)
+        else:
+            current = _entry(check_values(), STAGE_CURRENT, token)
+            replaced = _replaced_digest(rotation, existing)
+        self.entries = [current]
+        if replaced is not None and not self.revoked and grace_days > 0:
+            valid_until = _timestamp(_now() + datetime.timedelta(days=grace_days))
+            self.entries.append(_restaged(replaced, STAGE_PREVIOUS, valid_until))
 
     def write(self) -> None:
-        self.record.write_if_changed(self.pending, self.entries, self.existing)
+        self.record.write_if_changed(self.identity, self.entries, self.existing)
+
+
+def _replaced_digest_if_named(rotation: Rotation, existing: dict[str, Entry]) -> Entry | None:
+    named = existing.get(STAGE_CURRENT)
+    version = rotation.replaced_version_id()
+    return named if version is not None and named is not None and named.get("versionId") == version else None
