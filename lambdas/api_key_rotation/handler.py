@@ -18,7 +18,7 @@ from rotation_common.protocol import PENDING, Rotation, handle
 from rotation_common.standalone import StandaloneSecretRotator
 from rotation_common.values import SecretValue, ValueFault
 from rotation_common.verifier_record import (STAGE_CURRENT, STAGE_PENDING, FinishedRecord, VerifierRecord,
-                                             before_promotion)
+                                             before_promotion, replaced_digest)
 
 RANDOM_BYTES = 32  # 256 bits
 _PREFIX_PATTERN = re.compile(r"[A-Za-z0-9_]{1,32}")
@@ -57,13 +57,17 @@ class ApiKeyRotator(StandaloneSecretRotator):
         super().created(rotation)
         rotation.metadata.previous_grace_days()  # a malformed tag stops the rotation here, before anything moves
         # The record's entry for the token is written only after its value is stored: then nothing is left to do.
-        rotation.record = record = VerifierRecord(rotation).read()
-        return any(record.get(stage, {}).get("versionId") == rotation.token
-                   for stage in (STAGE_CURRENT, STAGE_PENDING))
+        rotation.kind_state["record"] = record = VerifierRecord(rotation).read()
+        if any(record.get(stage, {}).get("versionId") == rotation.token for stage in (STAGE_CURRENT, STAGE_PENDING)):
+            return True
+        # The replaced key's digest, before anything is stored: from the record, or (read) a malformed AWSCURRENT
+        # stops the rotation here.
+        rotation.kind_state["replaced"] = replaced_digest(rotation, record)
+        return False
 
     def after_create(self, rotation: Rotation, pending: SecretValue) -> None:
         # The verifier accepts the new key from here on, before AWSCURRENT moves: setSecret has nothing left to do.
-        before_promotion(rotation, pending, rotation.record)
+        before_promotion(rotation, pending, rotation.kind_state["record"], rotation.kind_state["replaced"])
 
     def set_value(self, rotation: Rotation) -> None:
         super().set_value(rotation)

@@ -120,7 +120,7 @@ def _restaged(entry: Entry, stage: str, valid_until: str | None = None) -> Entry
     return {"sha256": entry["sha256"], "stage": stage, "versionId": entry.get("versionId"), "validUntil": valid_until}
 
 
-def _replaced_digest(rotation: Rotation, existing: dict[str, Entry]) -> Entry | None:
+def replaced_digest(rotation: Rotation, existing: dict[str, Entry]) -> Entry | None:
     """The current entry of the key being replaced: the record's own when it names that version (finishSecret
     wrote it), else from its value (one read: a record replaced, or a key that never rotated)."""
     version = rotation.replaced_version_id()
@@ -132,11 +132,12 @@ def _replaced_digest(rotation: Rotation, existing: dict[str, Entry]) -> Entry | 
     return _entry(rotation.current_value(), STAGE_CURRENT, version)
 
 
-def before_promotion(rotation: Rotation, pending: SecretValue, existing: dict[str, Entry]) -> None:
+def before_promotion(rotation: Rotation, pending: SecretValue, existing: dict[str, Entry],
+                     replaced: Entry | None) -> None:
     """createSecret, once the pending key is stored: make the record accept it while it still accepts current and
     previous. The pending entry is what finishSecret's guard requires (FinishedRecord)."""
     token = rotation.token
-    entries = [entry for entry in (_replaced_digest(rotation, existing),) if entry is not None]
+    entries = [] if replaced is None else [replaced]
     entries.append(_entry(pending, STAGE_PENDING, token))
     kept = _unfinished_current(rotation, existing) or existing.get(STAGE_PREVIOUS)
     taken = {entry["sha256"] for entry in entries}
@@ -186,7 +187,7 @@ class FinishedRecord:
             current = _restaged(staged, STAGE_CURRENT)
         else:
             current = _entry(check_values(), STAGE_CURRENT, token)
-            replaced = _replaced_digest(rotation, existing)
+            replaced = replaced_digest(rotation, existing)
         self.entries = [current]
         if replaced is not None and not self.revoked and grace_days > 0:
             valid_until = _timestamp(_now() + datetime.timedelta(days=grace_days))

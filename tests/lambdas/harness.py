@@ -21,6 +21,9 @@ REGION = "eu-west-1"
 STEPS = ("createSecret", "setSecret", "testSecret", "finishSecret")
 ROTATION_LAMBDA_ARN = f"arn:aws:lambda:{REGION}:{DEFAULT_ACCOUNT_ID}:function:securestack-rotator"
 SECRET_FIELDS = ("key", "secret", "password")
+# The token's stages after finishSecret: AWSPENDING stays on the new AWSCURRENT, as AWS's template leaves it (a
+# rotation "must end" with AWSPENDING there or nowhere: RotateSecret API reference; the next RotateSecret moves it).
+FINISHED = ["AWSCURRENT", "AWSPENDING"]
 LAMBDAS_DIR = Path(__file__).resolve().parents[2] / "lambdas"
 
 

@@ -13,7 +13,7 @@ import api_key_rotation.handler as api_key_handler
 import postgres_user_rotation.handler as postgres_handler
 import webhook_secret_rotation.handler as webhook_handler
 from rotation_common.metadata import SecretMetadata, encode_scopes
-from tests.lambdas.harness import REGION, patch_moto_first_value, postgres_secret_ready_to_finish
+from tests.lambdas.harness import FINISHED, REGION, patch_moto_first_value, postgres_secret_ready_to_finish
 from tests.lambdas.test_standalone_rotation import API_KEY, WEBHOOK
 
 
@@ -209,7 +209,7 @@ def test_redeployment_failure_is_logged_and_the_rotation_stands(rotation, ecs_se
     arn, token = postgres_secret_ready_to_finish(rotation, {"securestack:ecs-service": "app/missing-service"})
     old = rotation.value(arn, "AWSCURRENT")
     rotation.step(postgres_handler, arn, token, "finishSecret")
-    assert rotation.stages(arn)[token] == ["AWSCURRENT"]
+    assert rotation.stages(arn)[token] == FINISHED
     assert rotation.value(arn, "AWSPREVIOUS") == old
     failures = [line for line in rotation_log_lines() if line["level"] == "ERROR"]
     assert [(f["ecs_cluster"], f["ecs_service"], f["error_type"]) for f in failures] == [
@@ -220,7 +220,7 @@ def test_redeployment_failure_is_logged_and_the_rotation_stands(rotation, ecs_se
 def test_malformed_ecs_service_tag_is_logged_and_the_rotation_stands(rotation, rotation_log_lines):
     arn, token = postgres_secret_ready_to_finish(rotation, {"securestack:ecs-service": "no-slash"})
     rotation.step(postgres_handler, arn, token, "finishSecret")
-    assert rotation.stages(arn)[token] == ["AWSCURRENT"]
+    assert rotation.stages(arn)[token] == FINISHED
     assert any(line["message"].startswith("consumer tag is malformed") for line in rotation_log_lines())
 
 
@@ -253,7 +253,7 @@ def test_a_failed_redeployment_raises_the_audit_alarm(rotation, ecs_service, aws
     old = rotation.value(arn, "AWSCURRENT")
     rotation.step(postgres_handler, arn, token, "finishSecret")
 
-    assert rotation.stages(arn)[token] == ["AWSCURRENT"] and rotation.value(arn, "AWSPREVIOUS") == old
+    assert rotation.stages(arn)[token] == FINISHED and rotation.value(arn, "AWSPREVIOUS") == old
     assert all("AWSPENDING" not in stages for stages in rotation.stages(arn).values())  # finishSecret completed
     lines = [text.split(" ", 2)[2] for name, text in secret_values.lines if name == "securestack.rotation"]
     assert all("\n" not in line for line in lines)  # one CloudWatch Logs event each, JSON as a whole

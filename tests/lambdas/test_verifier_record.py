@@ -14,7 +14,7 @@ from botocore.exceptions import ClientError
 
 import api_key_rotation.handler as api_key_handler
 import webhook_secret_rotation.handler as webhook_handler
-from tests.lambdas.harness import STEPS, patch_moto_first_value
+from tests.lambdas.harness import FINISHED, STEPS, patch_moto_first_value
 from tests.lambdas.test_standalone_rotation import API_KEY, VERIFIER_TAG, WEBHOOK
 
 RECORD = API_KEY.tags[VERIFIER_TAG]
@@ -293,7 +293,7 @@ def test_a_fault_at_any_point_leaves_a_record_accepting_every_key_a_caller_can_h
 
     new = key(rotation, arn, "AWSCURRENT")
     entries = by_stage(record(rotation))
-    assert rotation.stages(arn)[token] == ["AWSCURRENT"]
+    assert rotation.stages(arn)[token] == FINISHED
     assert entries["current"]["sha256"] == sha256(new) and "pending" not in entries
     if revoke:
         assert "previous" not in entries
@@ -371,7 +371,7 @@ def test_webhook_revoke_previous_removes_awsprevious_after_the_move_and_untags(r
     arn = WEBHOOK.create(rotation, tags={**WEBHOOK.tags, REVOKE_TAG: "true"})
     old_version = version(rotation, arn, "AWSCURRENT")
     token = rotation.rotate(webhook_handler, arn)
-    assert rotation.stages(arn) == {token: ["AWSCURRENT"], old_version: []}
+    assert rotation.stages(arn) == {token: FINISHED, old_version: []}
     assert REVOKE_TAG not in {t["Key"] for t in rotation.client.describe_secret(SecretId=arn)["Tags"]}
 
 
@@ -400,7 +400,7 @@ def test_webhook_revoke_retried_after_a_fault_ends_revoked_and_untagged(rotation
     with pytest.raises(ClientError, match="injected"):
         rotation.step(webhook_handler, arn, token, "finishSecret")
     rotation.step(webhook_handler, arn, token, "finishSecret")
-    assert rotation.stages(arn) == {token: ["AWSCURRENT"], old_version: []}
+    assert rotation.stages(arn) == {token: FINISHED, old_version: []}
     assert REVOKE_TAG not in {t["Key"] for t in rotation.client.describe_secret(SecretId=arn)["Tags"]}
 
 
