@@ -4,8 +4,7 @@ Value: {"key", "scopes", "env", "name", "created_at"}; the key is the environmen
 (tag `securestack:key-prefix`, e.g. `sk_live_`) followed by 256 random bits from `secrets`.
 Scopes, env and name never change in a rotation; a new key with other scopes is a new secret.
 
-The verifier never reads this secret: createSecret and finishSecret keep the key's verifier record
-(rotation_common/verifier_record.py) accepting every value a caller can hold, the new key before AWSCURRENT moves.
+The verifier reads only the key's verifier record (rotation_common/verifier_record.py).
 """
 
 import re
@@ -42,7 +41,7 @@ class ApiKeyRotator(StandaloneSecretRotator):
         }
 
     def check_secret_format(self, key: object, metadata: SecretMetadata | None) -> None:
-        # Without the tags (testSecret) the prefix is what precedes the random part; createSecret checked the tag's.
+        # Without the tags (testSecret) the prefix is what precedes the random part.
         if not isinstance(key, str):
             raise ValueFault(PENDING, "key", "does not start with the environment's prefix")
         prefix = key[:-_RANDOM_CHARACTERS] if metadata is None else key_prefix(metadata)
@@ -54,29 +53,24 @@ class ApiKeyRotator(StandaloneSecretRotator):
             raise ValueFault(PENDING, "key", f"carries fewer than {RANDOM_BYTES * 8} random bits")
 
     def created(self, rotation: Rotation) -> bool:
-        super().created(rotation)
-        rotation.metadata.previous_grace_days()  # a malformed tag stops the rotation here, before anything moves
-        # The record's entry for the token is written only after its value is stored: then nothing is left to do.
+        super().created(rotation)  # checks the tags (set_value)
         rotation.kind_state["record"] = record = VerifierRecord(rotation).read()
         if any(record.get(stage, {}).get("versionId") == rotation.token for stage in (STAGE_CURRENT, STAGE_PENDING)):
             return True
-        # The replaced key's digest, before anything is stored: from the record, or (read) a malformed AWSCURRENT
-        # stops the rotation here.
+        # Before anything is stored: a malformed AWSCURRENT (read when the record lacks it) stops the rotation here.
         rotation.kind_state["replaced"] = replaced_digest(rotation, record)
         return False
 
     def after_create(self, rotation: Rotation, pending: SecretValue) -> None:
-        # The verifier accepts the new key from here on, before AWSCURRENT moves: setSecret has nothing left to do.
         before_promotion(rotation, pending, rotation.kind_state["record"], rotation.kind_state["replaced"])
 
     def set_value(self, rotation: Rotation) -> None:
         super().set_value(rotation)
-        rotation.metadata.previous_grace_days()
+        rotation.metadata.previous_grace_days()  # a malformed tag stops the rotation before anything is stored
 
     def promote_and_retire(self, rotation: Rotation, promote: Callable[[], None], revoke: bool) -> None:
-        # Computed first: a refused version or an unusable tag stops the step before AWSCURRENT moves. Written after
-        # the move: until then the record from createSecret accepts both keys. The revoked key's AWSPREVIOUS label
-        # stays; the verifier reads only the record, which no longer holds its digest.
+        # Until the move, the record from createSecret accepts both keys. A revoked key keeps its AWSPREVIOUS label:
+        # the verifier reads only the record.
         record = FinishedRecord(rotation, lambda: self._checked_pending(rotation))
         promote()
         record.write()

@@ -1,15 +1,5 @@
-"""The Secrets Manager four-step rotation protocol, written once for every kind of secret.
-
-Secrets Manager attaches AWSPENDING to a new, empty version (the event's ClientRequestToken), then
-invokes the function once per step, retrying a failed step with the same token. So every step is
-idempotent, and the same guards run first: the event is well formed (an `EventError` names the field, before
-any AWS call); then DescribeSecret (testSecret: the stage-qualified read of the token, see test_secret):
-rotation is enabled (absent counts as disabled), the tag `securestack:kind` is this function's, the token
-is a version of the secret: AWSCURRENT without AWSPENDING means done (the step returns at once), not
-AWSPENDING means refused. Calls per step: lambdas/README.md.
-
-A kind (`Rotator`) supplies what differs: how to check (each value read; a `ValueFault` names the version),
-generate, set and test a value.
+"""The Secrets Manager four-step rotation protocol, written once for every kind of secret (lambdas/README.md, "How
+a rotation runs": guards, steps and the calls each makes). A kind (`Rotator`) supplies what differs.
 """
 
 from __future__ import annotations
@@ -30,11 +20,7 @@ from rotation_common.values import SecretValue, ValueFault, parse_secret_json, r
 
 if TYPE_CHECKING:  # boto3-stubs, a dev dependency: the Lambda runtime has boto3 only
     from mypy_boto3_secretsmanager import SecretsManagerClient
-    from mypy_boto3_secretsmanager.type_defs import (
-        DescribeSecretResponseTypeDef,
-        PutSecretValueRequestTypeDef,
-        UpdateSecretVersionStageRequestTypeDef,
-    )
+    from mypy_boto3_secretsmanager.type_defs import DescribeSecretResponseTypeDef
 
 STEPS = ("createSecret", "setSecret", "testSecret", "finishSecret")
 CURRENT = "AWSCURRENT"
@@ -67,18 +53,14 @@ class RotationEvent:
 
 
 class Rotator:
-    """What one kind of secret supplies to the protocol. Subclasses override the hooks."""
+    """What one kind of secret supplies to the protocol (raise a ValueFault naming a field of a bad value)."""
 
     kind = ""  # value of the `securestack:kind` tag this rotator accepts
     reads_current_to_create = False  # new_value needs AWSCURRENT's value (else the tags suffice)
-
-    @property
-    def value_fields(self) -> tuple[str, ...]:
-        """Fields every value of this kind has (a kind overrides it, with a class attribute or a property)."""
-        return ()
+    value_fields: tuple[str, ...] = ()
 
     def check_value(self, value: SecretValue, metadata: SecretMetadata, label: str) -> None:
-        """Raise a ValueFault unless `value` (stage `label`) is well formed and agrees with the tags."""
+        """`value` (stage `label`) against the tags too."""
         self.check_types(value, label)
 
     def check_types(self, value: SecretValue, label: str) -> None:
@@ -86,30 +68,26 @@ class Rotator:
         require_fields(value, self.value_fields, label)
 
     def new_value(self, metadata: SecretMetadata, current: SecretValue | None) -> SecretValue:
-        """A fresh pending value; `current` is None when bootstrapping or when the kind does not read it."""
         raise NotImplementedError
 
     def created(self, rotation: Rotation) -> bool:
-        """createSecret, before anything is written: True when an earlier run of it completed."""
+        """createSecret, before anything is stored: True when an earlier run of it completed."""
         return False
 
     def check_stored(self, rotation: Rotation, pending: SecretValue) -> None:
-        """createSecret found a value already stored under the token (an earlier run, or someone else): raise
-        unless it may become AWSCURRENT (never a copy of the value it replaces)."""
+        """createSecret found a value stored under the token: raise unless it may become AWSCURRENT."""
 
     def after_create(self, rotation: Rotation, pending: SecretValue) -> None:
-        """createSecret, once the pending value is stored (also on a retry)."""
+        pass
 
     def set_value(self, rotation: Rotation) -> None:
-        """Make the pending value usable where it is consumed (a database, ...)."""
+        pass
 
     def test_value(self, rotation: Rotation, pending: SecretValue) -> None:
-        """Raise unless the pending value works (no tags: checked against them by the steps before)."""
         raise NotImplementedError
 
     def finish_value(self, rotation: Rotation, promote: Callable[[], None]) -> None:
-        """finishSecret's part of the kind: refuse an empty version or a copy of AWSCURRENT, then `promote()`
-        (moves AWSCURRENT to the token; idempotent) and update what verifies the value."""
+        """Refuse an empty version or a copy of AWSCURRENT, `promote()` (idempotent), update what verifies."""
         raise NotImplementedError
 
 
@@ -144,16 +122,10 @@ def _required_string(event: dict[str, Any], name: str) -> str:
 
 
 def secretsmanager_client() -> SecretsManagerClient:
-    """The Secrets Manager client (short timeouts, bounded retries: rotation_common.clients).
-
-    The endpoint URL can name a VPC endpoint, as in AWS's reference rotation functions.
-    """
     return aws_client("secretsmanager", os.environ.get("SECRETS_MANAGER_ENDPOINT") or None)
 
 
 class Rotation:
-    """One invocation's view of the secret: its versions, metadata and value accessors."""
-
     def __init__(self, client: SecretsManagerClient, event: RotationEvent, rotator: Rotator, log: RotationLog) -> None:
         self.client = client
         self.event = event
@@ -168,7 +140,6 @@ class Rotation:
         self._texts: dict[tuple[str, str], str] = {}
 
     def describe(self) -> bool:
-        """DescribeSecret and the guards; False when the step has nothing left to do."""
         description = self.client.describe_secret(SecretId=self.event.secret_id)
         self.described = True
         self.arn = description["ARN"]
@@ -184,12 +155,7 @@ class Rotation:
         return next((version for version, stages in self.stages.items() if stage in stages), None)
 
     def current_value(self) -> SecretValue | None:
-        """The value this rotation replaces, or None for a secret's first value (bootstrap).
-
-        Normally AWSCURRENT. When the token itself is already AWSCURRENT (a finishSecret that
-        stopped half-way, retried from the start) it is the AWSPREVIOUS value; with no previous
-        version, the token is the secret's first value.
-        """
+        """The value this rotation replaces: AWSCURRENT, or AWSPREVIOUS once the token is AWSCURRENT (None: none)."""
         version, stage = self._replaced_version()
         if version is None:
             return None
@@ -200,7 +166,6 @@ class Rotation:
         return self._checked(text, stage)
 
     def replaced_version_id(self) -> str | None:
-        """The version whose value current_value() returns (None for a secret's first value)."""
         return self._replaced_version()[0]
 
     def _replaced_version(self) -> tuple[str | None, str]:
@@ -220,21 +185,13 @@ class Rotation:
         return value
 
     def put_pending_value(self, text: str) -> bool:
-        """Store `text` as the token's value; False when the version already holds another value.
-
-        PutSecretValue refuses a second, different value under one ClientRequestToken ("you can't modify an
-        existing version": PutSecretValue API reference, ClientRequestToken), so a retry never replaces a value
-        a later step already used. moto overwrites instead (tests/lambdas/harness.py makes it refuse as AWS)."""
-        request: PutSecretValueRequestTypeDef = {
-            "SecretId": self.arn,
-            "ClientRequestToken": self.token,
-            "SecretString": text,
-            "VersionStages": [PENDING],
-        }
-        if self.event.rotation_token:
-            request["RotationToken"] = self.event.rotation_token
+        """False when the token already holds a value: PutSecretValue refuses another under one ClientRequestToken
+        ("you can't modify a secret version": PutSecretValue API reference), so a version's value never changes.
+        moto overwrites instead (tests/lambdas/harness.py makes it refuse as AWS)."""
+        extra = {"RotationToken": self.event.rotation_token} if self.event.rotation_token else {}
         try:
-            self.client.put_secret_value(**request)
+            self.client.put_secret_value(SecretId=self.arn, ClientRequestToken=self.token, SecretString=text,
+                                         VersionStages=[PENDING], **extra)
         except ClientError as error:
             if error.response.get("Error", {}).get("Code") == "ResourceExistsException":
                 return False
@@ -242,12 +199,9 @@ class Rotation:
         return True
 
     def move_stage(self, stage: str, to_version: str | None = None, from_version: str | None = None) -> None:
-        request: UpdateSecretVersionStageRequestTypeDef = {"SecretId": self.arn, "VersionStage": stage}
-        if to_version:
-            request["MoveToVersionId"] = to_version
-        if from_version:
-            request["RemoveFromVersionId"] = from_version
-        self.client.update_secret_version_stage(**request)
+        versions = {"MoveToVersionId": to_version, "RemoveFromVersionId": from_version}
+        self.client.update_secret_version_stage(SecretId=self.arn, VersionStage=stage,
+                                                **{name: v for name, v in versions.items() if v})
 
     def _secret_string(self, version: str, stage: str) -> str | None:
         # Name version and stage: a bare call can return another (stale) version. Values never change: read once.
@@ -257,7 +211,7 @@ class Rotation:
             response = self.client.get_secret_value(SecretId=self.arn, VersionId=version, VersionStage=stage)
         except ClientError as error:
             code = error.response.get("Error", {}).get("Code")
-            # Undescribed (testSecret), a version without the stage is refused by the guards test_secret runs next.
+            # Undescribed (testSecret), a version without the stage meets the guards next.
             if code == "ResourceNotFoundException" or (code == "InvalidRequestException" and not self.described):
                 return None
             raise
@@ -277,7 +231,6 @@ class Rotation:
 
 
 def handle(event: object, rotator: Rotator) -> None:
-    """Run one step of a rotation: the body of every kind's `lambda_handler`."""
     try:
         request = parse_event(event)
     except EventError as error:
@@ -305,7 +258,7 @@ def handle(event: object, rotator: Rotator) -> None:
 
 
 def _guard(description: DescribeSecretResponseTypeDef, rotation: Rotation) -> bool:
-    """Refuse what must not be rotated; False when the step has nothing left to do."""
+    """False when the step has nothing left to do."""
     enabled = description.get("RotationEnabled")
     if enabled is not True:
         state = "absent" if enabled is None else "false"
@@ -320,8 +273,7 @@ def _guard(description: DescribeSecretResponseTypeDef, rotation: Rotation) -> bo
         return False
     if PENDING not in token_stages:
         raise ValueError(f"event field 'ClientRequestToken' names a version of {rotation.arn} that is not AWSPENDING")
-    # AWSCURRENT together with AWSPENDING: the secret's first value, or a finished rotation (finishSecret leaves
-    # AWSPENDING there, as AWS's template does). The steps are idempotent, so they simply run again.
+    # AWSCURRENT with AWSPENDING: a first value, or a finished rotation. The steps are idempotent: they run again.
     return True
 
 
@@ -330,8 +282,7 @@ def create_secret(rotation: Rotation) -> None:
     if rotator.created(rotation):
         rotation.log.info("AWSPENDING value already exists", outcome="kept")
         return
-    # Only a kind whose new value depends on it reads AWSCURRENT: the others take identity from the tags, so a
-    # malformed AWSCURRENT is never copied into a new version.
+    # Only a kind whose new value depends on it reads AWSCURRENT: the others take identity from the tags.
     current = rotation.current_value() if rotator.reads_current_to_create else None
     value = rotator.new_value(rotation.metadata, current)
     rotator.check_value(value, rotation.metadata, PENDING)
@@ -350,18 +301,15 @@ def set_secret(rotation: Rotation) -> None:
 
 
 def test_secret(rotation: Rotation) -> None:
-    # No DescribeSecret first: VersionId and VersionStage "must refer to the same secret version" (GetSecretValue
-    # API reference), so a value proves the token is AWSPENDING; the value's fields and types prove the kind. The
-    # steps before checked it against the tags, and a version's value never changes (put_pending_value).
+    # No DescribeSecret: VersionId and VersionStage "must refer to the same secret version" (GetSecretValue API
+    # reference), so a value proves the token AWSPENDING, its fields the kind; createSecret checked it with the tags.
     pending = rotation.pending_value()
-    if pending is None:
-        # A token that is not AWSPENDING, or an AWSPENDING version without a value: only the guards tell them apart.
+    if pending is None:  # not AWSPENDING, or no value yet: the guards tell
         if not rotation.describe():
             rotation.log.info("version is already AWSCURRENT: nothing to do", outcome="skipped")
             return
         # RotateSecret with RotateImmediately=false (the stack's) runs this step alone "to test the rotation
-        # configuration" on an AWSPENDING version this function never filled: failing would fail every schedule
-        # change. finishSecret still refuses to promote an empty version.
+        # configuration" on an empty AWSPENDING version: failing would fail every schedule change.
         rotation.log.info("configuration test: no new value pending", stage=PENDING, outcome="configuration-tested")
         return
     rotation.rotator.test_value(rotation, pending)

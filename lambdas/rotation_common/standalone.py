@@ -1,11 +1,7 @@
-"""Rotation of secrets that live only in Secrets Manager (API keys, webhook signing secrets).
-
-No value is pushed anywhere (callers read AWSCURRENT when they need it). Identity fields (env, name, scopes)
-come from the tags and must agree with them in every version read with the tags at hand.
-
-finishSecret honours the operator's `securestack:revoke-previous` tag (set by `python -m infra.secrets rotate
---revoke-previous`): the kind ends the replaced value right after the move, then the tag is removed, last,
-so that a failure before then leaves it for the retry.
+"""Rotation of secrets that live only in Secrets Manager (API keys, webhook signing secrets): nothing is pushed
+anywhere, identity fields (env, name, scopes) come from the tags. finishSecret honours `securestack:revoke-previous`
+(`python -m infra.secrets rotate --revoke-previous`): the replaced value ends right after the move, then the tag is
+removed, last, so that a failure before leaves it for the retry.
 """
 
 from collections.abc import Callable
@@ -25,7 +21,7 @@ class StandaloneSecretRotator(Rotator):
         raise NotImplementedError
 
     def check_secret_format(self, secret: object, metadata: SecretMetadata) -> None:
-        """Raise a ValueFault naming the field unless `secret` (of the AWSPENDING value) is well formed."""
+        """`metadata` is None in testSecret (no tags)."""
         raise NotImplementedError
 
     def identity_from_metadata(self, metadata: SecretMetadata) -> SecretValue:
@@ -57,7 +53,7 @@ class StandaloneSecretRotator(Rotator):
                 "created_at": utc_timestamp()}
 
     def created(self, rotation: Rotation) -> bool:
-        rotation.metadata.revoke_previous()  # a malformed revoke tag stops the rotation before anything is stored
+        self.set_value(rotation)
         return False
 
     def check_stored(self, rotation: Rotation, pending: SecretValue) -> None:
@@ -67,7 +63,7 @@ class StandaloneSecretRotator(Rotator):
             raise ValueFault(PENDING, self.secret_field, f"equals the {CURRENT} one")
 
     def set_value(self, rotation: Rotation) -> None:
-        rotation.metadata.revoke_previous()  # a malformed revoke tag stops the rotation before anything moves
+        rotation.metadata.revoke_previous()  # a malformed tag stops the rotation before anything is stored or moves
 
     def test_value(self, rotation: Rotation, pending: SecretValue) -> None:
         self.check_format(rotation, pending)
@@ -84,9 +80,8 @@ class StandaloneSecretRotator(Rotator):
             rotation.log.info("previous value revoked; revoke tag removed", outcome="revoked")
 
     def promote_and_retire(self, rotation: Rotation, promote: Callable[[], None], revoke: bool) -> None:
-        """Refuse an empty version or a copy of the replaced value (read: a webhook secret's receivers read the
-        secret itself), move AWSCURRENT; on `revoke`, drop the replaced version's AWSPREVIOUS label, the one way
-        a receiver finds the replaced value."""
+        """Refuse an empty version or a copy (both read), move AWSCURRENT; on `revoke`, drop the replaced version's
+        AWSPREVIOUS label, the one way a receiver finds the replaced value."""
         self.check_stored(rotation, rotation.require_pending_value())
         replaced = rotation.replaced_version_id()
         promote()

@@ -48,8 +48,8 @@ def test_each_step_makes_only_the_calls_it_needs(kind, handler, expected, rotati
     assert steady == expected
     if kind is API_KEY:
         # A key created with a value beside a record without one: the record has no entry for AWSCURRENT, so
-        # createSecret reads its value once (later rotations take its digest from the record).
-        assert first == {**expected, "createSecret": [DESCRIBE, READ, WRITE, READ, WRITE]}
+        # createSecret reads its value once, before it stores anything (later rotations take it from the record).
+        assert first == {**expected, "createSecret": [DESCRIBE, READ, READ, WRITE, WRITE]}
     else:
         assert first == expected
     assert sum(map(len, expected.values())) <= TEMPLATE_CALLS_PER_ROTATION
