@@ -140,13 +140,17 @@ class PostgresUserRotator(Rotator):
                 database.probe_app_privileges(connection)
         except database.LoginRefused:
             raise ValueError(f"{PENDING} credentials cannot log in to the database") from None
+        except ValueError:
+            # A copy of AWSCURRENT is Secrets Manager's configuration test (RotateSecret with RotateImmediately=false,
+            # where moto copies AWSCURRENT): it passes unchanged. Only this failing path costs the guards and a read.
+            if rotation.describe() and pending == rotation.current_value():
+                rotation.log.info("configuration test: AWSPENDING holds AWSCURRENT", outcome="configuration-tested")
+                return
+            raise
 
     def finish_value(self, rotation: Rotation, promote: Callable[[], None]) -> None:
-        # Never an empty version: AWSPENDING's value is read (by version id and stage) and checked against the tags.
-        # Never a copy of AWSCURRENT, without reading it: createSecret made the value for the other user, or refused
-        # one stored before it that is not (check_stored); setSecret refused any other; and a version's value never
-        # changes (PutSecretValue refuses a second value under a ClientRequestToken: Rotation.put_pending_value).
-        rotation.require_pending_value()
+        # Never an empty version (AWSPENDING's value is read) nor a copy of AWSCURRENT (its user is not the alternate).
+        plan_rotation(rotation.metadata, rotation.require_pending_value(), rotation.current_value())
         promote()
         # The app's tasks get the database login injected when they start, so the consuming service (tag
         # `securestack:ecs-service`) is redeployed; its running tasks keep the previous user, still valid. A retry
