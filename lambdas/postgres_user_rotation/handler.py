@@ -88,7 +88,7 @@ class PostgresUserRotator(Rotator):
     def check_stored(self, rotation: Rotation, pending: SecretValue) -> None:
         # A value stored before this run (an earlier run, or someone else): the user AWSCURRENT does not hold, for
         # the same database. Never a copy: a copy names AWSCURRENT's user.
-        plan_rotation(rotation.metadata, pending, rotation.current_value())
+        check_pending(rotation.metadata, pending, rotation.current_value())
 
     def new_value(self, metadata: SecretMetadata, current: SecretValue | None) -> SecretValue:
         connection = expected_connection(metadata, current)
@@ -150,7 +150,7 @@ class PostgresUserRotator(Rotator):
 
     def finish_value(self, rotation: Rotation, promote: Callable[[], None]) -> None:
         # Never an empty version (AWSPENDING's value is read) nor a copy of AWSCURRENT (its user is not the alternate).
-        plan_rotation(rotation.metadata, rotation.require_pending_value(), rotation.current_value())
+        check_pending(rotation.metadata, rotation.require_pending_value(), rotation.current_value())
         promote()
         # The app's tasks get the database login injected when they start, so the consuming service (tag
         # `securestack:ecs-service`) is redeployed; its running tasks keep the previous user, still valid. A retry
@@ -197,13 +197,18 @@ def base_username(metadata: SecretMetadata, current: SecretValue | None) -> str:
     return base
 
 
-def plan_rotation(metadata: SecretMetadata, pending: SecretValue, current: SecretValue | None) -> UserRotationPlan:
-    """Refuse a pending value for another database or a user that is not the alternate."""
+def check_pending(metadata: SecretMetadata, pending: SecretValue, current: SecretValue | None) -> dict[str, Any]:
+    """Refuse a pending value for another database or a user that is not the alternate (a copy is not)."""
     expected = expected_connection(metadata, current)
     source = "the secret's tags" if current is None else CURRENT
     require_same({**pending, "port": _port(pending["port"], PENDING)}, expected, CONNECTION_FIELDS, source)
     if pending["username"] != next_username(metadata, current):
         raise ValueFault(PENDING, "username", f"is not the alternate of the {CURRENT} user")
+    return expected
+
+
+def plan_rotation(metadata: SecretMetadata, pending: SecretValue, current: SecretValue | None) -> UserRotationPlan:
+    expected = check_pending(metadata, pending, current)
     owner_role = metadata.require(tags.DB_OWNER_ROLE)
     database.check_identifier(owner_role, f"secret tag '{tags.DB_OWNER_ROLE}'")
     return UserRotationPlan(
