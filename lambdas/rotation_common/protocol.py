@@ -70,6 +70,9 @@ class Rotator:
     def new_value(self, metadata: SecretMetadata, current: SecretValue | None) -> SecretValue:
         raise NotImplementedError
 
+    def made_from(self, rotation: Rotation, value: SecretValue) -> SecretValue:
+        return value  # a kind may note which version the new value replaces
+
     def created(self, rotation: Rotation) -> bool:
         """createSecret, before anything is stored: True when an earlier run of it completed."""
         return False
@@ -284,7 +287,7 @@ def create_secret(rotation: Rotation) -> None:
         return
     # Only a kind whose new value depends on it reads AWSCURRENT: the others take identity from the tags.
     current = rotation.current_value() if rotator.reads_current_to_create else None
-    value = rotator.new_value(rotation.metadata, current)
+    value = rotator.made_from(rotation, rotator.new_value(rotation.metadata, current))
     rotator.check_value(value, rotation.metadata, PENDING)
     if rotation.put_pending_value(json.dumps(value)):
         outcome = "bootstrapped" if rotation.replaced_version_id() is None else "created"

@@ -266,10 +266,11 @@ def test_each_step_makes_only_the_calls_it_needs(app_db, aws_calls):
 
     describe, read, write, move = "DescribeSecret", "GetSecretValue", "PutSecretValue", "UpdateSecretVersionStage"
     expected = {
-        "createSecret": [describe, read, write],  # AWSCURRENT (its user's alternate), the new value
-        "setSecret": [describe, read, read, read],  # AWSCURRENT (must log in), AWSPENDING, the master secret
+        # AWSCURRENT (must log in; the new value is for its user's alternate and names its version: "replaces")
+        "createSecret": [describe, read, write],
+        "setSecret": [describe, read, read],  # AWSPENDING (made from the AWSCURRENT described), the master secret
         "testSecret": [read],  # AWSPENDING by version id and stage: logs in, acts as the owner role
-        "finishSecret": [describe, read, read, move],  # AWSPENDING, AWSCURRENT: never empty, never a copy
+        "finishSecret": [describe, read, move],  # AWSPENDING: a value, made from the AWSCURRENT described
     }
     arn = app_db.user_secret()
     assert operations_per_step(app_db.rotation, pg_handler, arn, aws_calls) == expected
@@ -373,7 +374,7 @@ def test_first_rotation_bootstraps_the_base_user_and_owner_role_from_tags(app_db
     rotate(app_db, arn)
 
     value = current(app_db, arn)
-    assert value == {**app_db.value(f"app_{app_db.suffix}", value["password"])}
+    assert value == {**app_db.value(f"app_{app_db.suffix}", value["password"]), "replaces": None}  # a first value
     assert app_db.acting_role(value) == f"app_owner_{app_db.suffix}"
     rotate(app_db, arn)
     assert current(app_db, arn)["username"] == f"app_{app_db.suffix}_clone"
@@ -396,11 +397,11 @@ def test_server_without_tls_is_refused_and_never_used_in_plaintext(rotation, mon
         monkeypatch.delenv("PG_CA_BUNDLE", raising=False)  # the packaged RDS bundle
         old = current(app, arn)
         token = rotation.start(arn)
-        rotation.step(pg_handler, arn, token, "createSecret")
+        # createSecret is the first step to connect (it logs in as AWSCURRENT before storing anything).
         with pytest.raises(InterfaceError, match="Server refuses SSL"):
-            rotation.step(pg_handler, arn, token, "setSecret")
+            rotation.step(pg_handler, arn, token, "createSecret")
         assert current(app, arn) == old and app.logs_in(old)  # (the test itself may use plaintext)
-        assert not app.logs_in(rotation.value(arn, "AWSPENDING"))
+        assert rotation.snapshot(arn)[token][1] is None  # nothing stored
     finally:
         context.__exit__(None, None, None)
 
@@ -409,20 +410,18 @@ def test_server_certificate_not_signed_by_the_bundle_is_refused(app_db, monkeypa
     arn = app_db.user_secret()
     monkeypatch.setenv("PG_CA_BUNDLE", str(database.PACKAGED_CA_BUNDLE))  # the test CA is not in it
     token = app_db.rotation.start(arn)
-    app_db.rotation.step(pg_handler, arn, token, "createSecret")
     with pytest.raises(Exception) as raised:
-        app_db.rotation.step(pg_handler, arn, token, "setSecret")
+        app_db.rotation.step(pg_handler, arn, token, "createSecret")  # the first step to connect
     assert "certificate verify failed" in repr(raised.value) + repr(raised.value.__cause__)
-    assert not app_db.logs_in(app_db.rotation.value(arn, "AWSPENDING"))
+    assert app_db.rotation.snapshot(arn)[token][1] is None  # nothing stored
 
 
 def test_missing_ca_bundle_names_the_variable(app_db, monkeypatch):
     arn = app_db.user_secret()
     monkeypatch.setenv("PG_CA_BUNDLE", "/nonexistent/bundle.pem")
     token = app_db.rotation.start(arn)
-    app_db.rotation.step(pg_handler, arn, token, "createSecret")
     with pytest.raises(ValueError, match="'PG_CA_BUNDLE'"):
-        app_db.rotation.step(pg_handler, arn, token, "setSecret")
+        app_db.rotation.step(pg_handler, arn, token, "createSecret")  # the first step to connect
 
 
 def test_wrong_master_credentials_are_refused_and_current_still_logs_in(app_db, rotation):
@@ -509,10 +508,14 @@ def test_current_credentials_that_cannot_log_in_stop_the_rotation(app_db):
     old = current(app_db, arn)
     app_db.superuser().run(f"ALTER ROLE {old['username']} PASSWORD 'changed-behind-our-back'")
     token = app_db.rotation.start(arn)
-    app_db.rotation.step(pg_handler, arn, token, "createSecret")
+    # createSecret logs in as AWSCURRENT before it stores a value for the alternate user (setSecret then trusts the
+    # version the value names: REPLACES); a hand-made pending value without it meets the same check in setSecret.
+    with pytest.raises(ValueError, match="AWSCURRENT credentials cannot log in"):
+        app_db.rotation.step(pg_handler, arn, token, "createSecret")
+    assert app_db.rotation.snapshot(arn)[token][1] is None
+    app_db.rotation.put_pending(arn, token, {**old, "username": old["username"] + "_clone", "password": "x" * 43})
     with pytest.raises(ValueError, match="AWSCURRENT credentials cannot log in"):
         app_db.rotation.step(pg_handler, arn, token, "setSecret")
-    assert not app_db.logs_in(app_db.rotation.value(arn, "AWSPENDING"))
 
 
 def test_test_secret_refuses_pending_credentials_that_cannot_log_in(app_db):
