@@ -243,6 +243,20 @@ def test_secret_without_rotation_enabled_is_refused(kind, rotation, flag):
     assert rotation.snapshot(arn) == before
 
 
+def test_test_secret_refuses_a_value_of_another_kind_without_reading_tags(kind, rotation, aws_calls):
+    """testSecret makes one call, the stage-qualified read of the token (no DescribeSecret, so no kind tag): the
+    value's fields are the kind check. The other kind's function finds its own field missing and changes nothing."""
+    other = WEBHOOK if kind is API_KEY else API_KEY
+    arn = other.create(rotation)
+    token = rotation.start(arn)
+    rotation.step(other.handler, arn, token, "createSecret")
+    before, calls_before = rotation.snapshot(arn), aws_calls.count()
+    with pytest.raises(ValueError, match=f"AWSPENDING value field '{kind.secret_field}' is missing"):
+        rotation.step(kind.handler, arn, token, "testSecret")
+    assert rotation.snapshot(arn) == before
+    assert [name for name, _ in aws_calls.calls[calls_before:]] == ["GetSecretValue"]
+
+
 def test_secret_of_another_kind_is_refused(kind, rotation):
     arn = kind.create(rotation, tags={**kind.tags, "securestack:kind": "postgres-user"})
     with pytest.raises(ValueError, match="'securestack:kind' is 'postgres-user'"):
