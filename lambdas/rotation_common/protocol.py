@@ -71,7 +71,7 @@ class Rotator:
         raise NotImplementedError
 
     def made_from(self, rotation: Rotation, value: SecretValue) -> SecretValue:
-        return value  # a kind may note which version the new value replaces
+        return value
 
     def created(self, rotation: Rotation) -> bool:
         """createSecret, before anything is stored: True when an earlier run of it completed."""
@@ -285,7 +285,6 @@ def create_secret(rotation: Rotation) -> None:
     if rotator.created(rotation):
         rotation.log.info("AWSPENDING value already exists", outcome="kept")
         return
-    # Only a kind whose new value depends on it reads AWSCURRENT: the others take identity from the tags.
     current = rotation.current_value() if rotator.reads_current_to_create else None
     value = rotator.made_from(rotation, rotator.new_value(rotation.metadata, current))
     rotator.check_value(value, rotation.metadata, PENDING)
@@ -305,7 +304,7 @@ def set_secret(rotation: Rotation) -> None:
 
 def test_secret(rotation: Rotation) -> None:
     # No DescribeSecret: VersionId and VersionStage "must refer to the same secret version" (GetSecretValue API
-    # reference), so a value proves the token AWSPENDING, its fields the kind; createSecret checked it with the tags.
+    # reference), so a value proves the token AWSPENDING, its fields the kind.
     pending = rotation.pending_value()
     if pending is None:  # not AWSPENDING, or no value yet: the guards tell
         if not rotation.describe():
@@ -329,8 +328,7 @@ def finish_secret(rotation: Rotation) -> None:
         rotation.log.info("moved AWSCURRENT to the new version", stage=CURRENT)
 
     rotation.rotator.finish_value(rotation, promote)
-    # AWSPENDING stays on the new AWSCURRENT, as AWS's template leaves it: a rotation "must end" with AWSPENDING
-    # on AWSCURRENT's version or on none, and the next RotateSecret moves it (RotateSecret API reference).
+    # AWSPENDING stays on the new AWSCURRENT, as AWS's template leaves it: an end state RotateSecret accepts.
 
 
 _STEP_FUNCTIONS: dict[str, Callable[[Rotation], None]] = {
