@@ -57,7 +57,10 @@ class Rotator:
 
     kind = ""  # value of the `securestack:kind` tag this rotator accepts
     reads_current_to_create = False  # new_value needs AWSCURRENT's value (else the tags suffice)
-    value_fields: tuple[str, ...] = ()
+
+    @property
+    def value_fields(self) -> tuple[str, ...]:
+        return ()
 
     def check_value(self, value: SecretValue, metadata: SecretMetadata, label: str) -> None:
         """`value` (stage `label`) against the tags too."""

@@ -20,7 +20,7 @@ class StandaloneSecretRotator(Rotator):
     def generate_secret(self, metadata: SecretMetadata) -> str:
         raise NotImplementedError
 
-    def check_secret_format(self, secret: object, metadata: SecretMetadata) -> None:
+    def check_secret_format(self, secret: object, metadata: SecretMetadata | None) -> None:
         """`metadata` is None in testSecret (no tags)."""
         raise NotImplementedError
 

@@ -111,11 +111,11 @@ def _restaged(entry: Entry, stage: str, valid_until: str | None = None) -> Entry
 
 def replaced_digest(rotation: Rotation, existing: dict[str, Entry], read: bool = True) -> Entry | None:
     """The replaced key's entry: the record's when it names that version, else (`read`) from its value."""
-    version = rotation.replaced_version_id()
-    named = existing.get(STAGE_CURRENT)
-    if version is None or named is not None and named.get("versionId") == version:
-        return None if version is None else _restaged(named, STAGE_CURRENT)
-    return _entry(rotation.current_value(), STAGE_CURRENT, version) if read else None
+    version, named = rotation.replaced_version_id(), existing.get(STAGE_CURRENT)
+    if named is not None and version is not None and named.get("versionId") == version:
+        return _restaged(named, STAGE_CURRENT)
+    replaced = rotation.current_value() if read and version is not None else None
+    return None if replaced is None else _entry(replaced, STAGE_CURRENT, version)
 
 
 def before_promotion(rotation: Rotation, pending: SecretValue, existing: dict[str, Entry],
