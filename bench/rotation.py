@@ -58,13 +58,17 @@ TEMPLATE_LEAVES_OUT = ("its setSecret and testSecret are empty TODOs (raise NotI
                        "AWSCURRENT version and\nnever checks that the version it promotes has a value, or a new one")
 # What each of our steps does with its calls beyond the template's (printed under the table).
 OUR_STEPS = {
-    "createSecret": "DescribeSecret; AWSPENDING read (a retry keeps it); AWSCURRENT read (checked against the "
-                    "tags); PutSecretValue (random from `secrets`, no GetRandomPassword)",
-    "setSecret": "AWSCURRENT and AWSPENDING re-checked (each step checks AWSCURRENT first); API key: verifier "
-                 "record read + write (accepts the new key first); Postgres: master secret (AWSCURRENT must log in)",
-    "testSecret": "AWSCURRENT and AWSPENDING (format, differs, Postgres: logs in and acts as the owner)",
-    "finishSecret": "AWSCURRENT and AWSPENDING (never promote an empty version or a copy); move AWSCURRENT; API key: "
-                    "record read + write; remove AWSPENDING (late retries: one DescribeSecret)",
+    "createSecret": "DescribeSecret (guards, tags); PutSecretValue of a value from the tags (random from `secrets`, no "
+                    "GetRandomPassword; a retry's is refused by AWS: the stored value is read and checked); API key: "
+                    "verifier record read + write (accepts the new key under its version id); Postgres: AWSCURRENT "
+                    "read (its alternate user; must log in), the value names AWSCURRENT's version",
+    "setSecret": "DescribeSecret (guards, tags); Postgres: AWSPENDING (made from the AWSCURRENT described) and the "
+                 "master secret",
+    "testSecret": "AWSPENDING by version id and stage: the guard (DescribeSecret only when it finds nothing) and the "
+                  "test (format; Postgres: logs in and acts as the owner)",
+    "finishSecret": "DescribeSecret; never an empty version or a copy: API key: its record entry (read + write after "
+                    "the move); webhook: AWSPENDING and AWSCURRENT read; Postgres: AWSPENDING names the AWSCURRENT "
+                    "described; move AWSCURRENT; AWSPENDING stays on it, as the template leaves it",
 }
 
 STANDALONE_TAGS = {

@@ -503,8 +503,8 @@ NOT_SECURITY_CLAIMS: list[NotASecurityClaim] = [
     NotASecurityClaim("**A key's lifecycle.** A rotation (every `rotationDays`, or on demand below) runs the rotator's "
                       "four steps; `G` is the key's `previousGraceDays` (default 7, 0..30) and `refresh` the app's "
                       "`refresh_seconds` (default 60):", SECRETS, "introduces the timeline"),
-    NotASecurityClaim("Because `setSecret` adds v2's digest before `finishSecret` promotes it, no caller can read a key "
-                      "the record does not accept.", SECRETS,
+    NotASecurityClaim("Because `createSecret` adds v2's digest once v2 is stored, before `finishSecret` promotes it, no "
+                      "caller can read a key the record does not accept.", SECRETS,
                       "the rotators' run-time behaviour (tests/lambdas and the zero-downtime test hold it)"),
     NotASecurityClaim("The app reloads its records every `refresh` seconds and once on a miss (rate-limited), so a "
                       "caller that switched to v2 before the app's next reload is accepted at once; a revoked or "

@@ -649,6 +649,17 @@ def test_status_lists_every_key_and_webhook_with_its_issuer_and_stages(aws, secr
                      "compromised": keys.old}
 
 
+def test_status_shows_no_pending_value_when_awspending_is_on_awscurrent(aws, secrets_cli, vendor_server, leak_guard):
+    """The rotators end a rotation with AWSPENDING on the new AWSCURRENT, as AWS's template does (RotateSecret API
+    reference: an accepted end state): that is a finished rotation, not a value waiting to be promoted."""
+    keys = rotated(aws, vendor_server, leak_guard, service=False)
+    aws.sm.update_secret_version_stage(SecretId=keys.arn, VersionStage="AWSCURRENT", MoveToVersionId=keys.new,
+                                       RemoveFromVersionId=keys.old)
+    [entry] = [s for s in json.loads(secrets_cli("status", "dev", "--json").stdout)["secrets"]
+               if s["name"] == "barecommerce"]
+    assert entry["stages"] == {"current": keys.new, "previous": keys.old}
+
+
 def test_status_when_aws_refuses_is_one_line(aws, secrets_cli, fault_proxy):
     fault_proxy.fail(SECRETS + "DescribeSecret")
     assert_refused(secrets_cli("status", "dev"), "securestack/dev/api-keys/storefront-read", "AccessDeniedException",

@@ -675,6 +675,19 @@ def test_overdue_or_never_run_rotation_fails_and_not_yet_due_passes():
     assert "rotation is not running" in overdue.detail and "never rotated" in never_overdue.detail
 
 
+def test_awspending_left_on_awscurrent_is_a_finished_rotation_and_on_another_version_a_stranded_one():
+    """The rotators end a rotation with AWSPENDING on the new AWSCURRENT, as AWS's template does (RotateSecret API
+    reference: an end state it accepts); only AWSPENDING on another version is a rotation that did not finish."""
+    rotated = NOW - timedelta(days=2)
+    finished = verify.judge_last_rotation({"VersionIdsToStages": {"v2": ["AWSCURRENT", "AWSPENDING"],
+                                                                  "v1": ["AWSPREVIOUS"]}, "LastRotatedDate": rotated},
+                                          "s", 30, NOW)
+    stranded = verify.judge_last_rotation({"VersionIdsToStages": {"v2": ["AWSCURRENT"], "v3": ["AWSPENDING"]},
+                                           "LastRotatedDate": rotated}, "s", 30, NOW)
+    assert (finished.status, stranded.status) == (verify.PASS, verify.FAIL)
+    assert "version v3 is still AWSPENDING" in stranded.detail
+
+
 def test_schedule_expression_counts_as_the_configured_days():
     secret = {"RotationEnabled": True, "RotationRules": {"ScheduleExpression": "rate(30 days)"}}
     assert verify.judge_rotation_schedule(secret, "s", 30).status == verify.PASS

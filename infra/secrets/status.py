@@ -73,6 +73,10 @@ def _status(client: Any, secret: StackSecret, now: datetime) -> SecretStatus:
         raise Refused(f"{secret.secret_name}: {aws_problem(error)}", aws_exit_code(error)) from None
     stages = {name: version for stage, name in STAGE_NAMES
               if (version := version_with(description, stage)) is not None}
+    if stages.get("pending") is not None and stages.get("pending") == stages.get("current"):
+        # A finished rotation: the rotators leave AWSPENDING on the new AWSCURRENT, as AWS's template does
+        # (RotateSecret accepts it there); nothing is pending.
+        del stages["pending"]
     # Never below 0: a clock a little behind Secrets Manager's would make a value just created -1 day old.
     age = max(0, (now - created).days) if created is not None else None
     return SecretStatus(**base, deployed=True, age_days=age, stages=stages,

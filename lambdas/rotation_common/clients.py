@@ -1,9 +1,5 @@
-"""AWS clients of the rotation functions: short timeouts and bounded retries.
-
-The functions run in private subnets without a NAT: an AWS API is reachable only through its VPC endpoint.
-With botocore's defaults (60 s connect and read timeouts, retried) a missing endpoint turns one call into a
-wait longer than the function's own 60 s timeout, and the step dies with nothing in the log but "Task timed
-out". With these settings an unreachable API fails within seconds and `unreachable_endpoint` names it.
+"""AWS clients of the rotation functions: short timeouts and bounded retries, so that an API without a VPC endpoint
+fails within seconds, named by `unreachable_endpoint`, not at the function's timeout (lambdas/README.md).
 """
 
 from __future__ import annotations
@@ -43,11 +39,7 @@ def aws_client(service: Literal["ecs"], endpoint_url: str | None = None) -> ECSC
 def aws_client(
     service: Literal["secretsmanager", "ecs"], endpoint_url: str | None = None
 ) -> SecretsManagerClient | ECSClient:
-    """A client of boto3's default session with CLIENT_CONFIG, one per session, service and endpoint URL.
-
-    Building a client costs tens of milliseconds, so a warm Lambda container reuses it; a new default
-    session (as each test makes) gets a new client.
-    """
+    """One client per default session, service and endpoint URL: a warm container reuses it (tens of ms each)."""
     if boto3.DEFAULT_SESSION is None:
         boto3.setup_default_session()
     session = boto3.DEFAULT_SESSION

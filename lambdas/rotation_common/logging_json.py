@@ -1,9 +1,5 @@
-"""JSON-line logs that cannot carry a secret value.
-
-Every record is one JSON object on one line. Only the fields named in ALLOWED_FIELDS may be
-logged, and the message is a constant written in code: a secret value has no way in short of
-someone adding a field here. The whole JSON line is the log message itself, so any handler
-(the Lambda runtime's, pytest's caplog) sees exactly what CloudWatch gets.
+"""JSON-line logs that cannot carry a secret value: only ALLOWED_FIELDS, constant messages, one line per record
+(the whole line is the message, so every handler sees what CloudWatch gets).
 """
 
 import json
@@ -37,7 +33,7 @@ def log_level_from(setting: str | None) -> tuple[str, bool]:
 
 
 class _CurrentStdoutHandler(logging.Handler):
-    """Writes to whatever sys.stdout is at emit time (the Lambda runtime or a test capture)."""
+    # sys.stdout at emit time (the Lambda runtime's, or a test capture).
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
@@ -71,9 +67,6 @@ class RotationLog:
 
     def bind(self, **more: object) -> "RotationLog":
         return RotationLog(**{**self._bound, **more})
-
-    def debug(self, message: str, **fields: object) -> None:
-        self._log(logging.DEBUG, message, fields)
 
     def info(self, message: str, **fields: object) -> None:
         self._log(logging.INFO, message, fields)

@@ -1,9 +1,5 @@
-"""Non-secret metadata of a secret, read from its tags.
-
-The infrastructure writes what a rotator needs to know about a secret (environment, name, scopes,
-connection details) as tags, outside the value, so a secret with no value yet can get its first
-one from its rotator. AWS tag values allow only letters, digits, spaces and `_ . : / = + - @`,
-hence the `ALL_SCOPES` spelling of the wildcard scope `*`.
+"""Non-secret metadata of a secret, read from its tags (a secret with no value yet gets its first one from them).
+Tag values allow only letters, digits, spaces and `_ . : / = + - @`: hence `ALL_SCOPES` for the scope `*`.
 """
 
 from collections.abc import Iterable, Mapping

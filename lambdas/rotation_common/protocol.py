@@ -1,14 +1,5 @@
-"""The Secrets Manager four-step rotation protocol, written once for every kind of secret.
-
-Secrets Manager attaches AWSPENDING to a new, empty version (the event's ClientRequestToken), then
-invokes the function once per step, retrying a failed step with the same token. So every step is
-idempotent, and the same guards run first: the event is well formed (an
-`EventError` names the field, before any AWS call); rotation is enabled (absent counts as disabled);
-the tag `securestack:kind` is this function's; the token is a version of the secret: AWSCURRENT
-without AWSPENDING means done (the step returns at once), not AWSPENDING means refused.
-
-A kind (`Rotator`) supplies what differs: how to check (each value read, AWSCURRENT first; a
-`ValueFault` names the version), generate, set and test a value. One DescribeSecret per step.
+"""The Secrets Manager four-step rotation protocol, written once for every kind of secret (lambdas/README.md, "How
+a rotation runs": guards, steps and the calls each makes). A kind (`Rotator`) supplies what differs.
 """
 
 from __future__ import annotations
@@ -29,11 +20,7 @@ from rotation_common.values import SecretValue, ValueFault, parse_secret_json, r
 
 if TYPE_CHECKING:  # boto3-stubs, a dev dependency: the Lambda runtime has boto3 only
     from mypy_boto3_secretsmanager import SecretsManagerClient
-    from mypy_boto3_secretsmanager.type_defs import (
-        DescribeSecretResponseTypeDef,
-        PutSecretValueRequestTypeDef,
-        UpdateSecretVersionStageRequestTypeDef,
-    )
+    from mypy_boto3_secretsmanager.type_defs import DescribeSecretResponseTypeDef
 
 STEPS = ("createSecret", "setSecret", "testSecret", "finishSecret")
 CURRENT = "AWSCURRENT"
@@ -66,35 +53,48 @@ class RotationEvent:
 
 
 class Rotator:
-    """What one kind of secret supplies to the protocol. Subclasses override the hooks."""
+    """What one kind of secret supplies to the protocol (raise a ValueFault naming a field of a bad value)."""
 
     kind = ""  # value of the `securestack:kind` tag this rotator accepts
+    reads_current_to_create = False  # new_value needs AWSCURRENT's value (else the tags suffice)
 
     @property
     def value_fields(self) -> tuple[str, ...]:
-        """Fields every value of this kind has (a kind overrides it, with a class attribute or a property)."""
         return ()
 
     def check_value(self, value: SecretValue, metadata: SecretMetadata, label: str) -> None:
-        """Raise a ValueFault unless `value` (stage `label`) is well formed and agrees with the tags."""
+        """`value` (stage `label`) against the tags too."""
+        self.check_types(value, label)
+
+    def check_types(self, value: SecretValue, label: str) -> None:
+        """The checks that need no tags (testSecret reads none)."""
         require_fields(value, self.value_fields, label)
 
     def new_value(self, metadata: SecretMetadata, current: SecretValue | None) -> SecretValue:
-        """A fresh pending value; `current` is None when bootstrapping from metadata."""
         raise NotImplementedError
 
-    def set_value(self, rotation: Rotation, pending: SecretValue, current: SecretValue | None) -> None:
-        """Make the pending value usable where it is consumed (a database, ...)."""
+    def made_from(self, rotation: Rotation, value: SecretValue) -> SecretValue:
+        return value
 
-    def test_value(self, rotation: Rotation, pending: SecretValue, current: SecretValue | None) -> None:
-        """Raise unless the pending value works."""
+    def created(self, rotation: Rotation) -> bool:
+        """createSecret, before anything is stored: True when an earlier run of it completed."""
+        return False
+
+    def check_stored(self, rotation: Rotation, pending: SecretValue) -> None:
+        """createSecret found a value stored under the token: raise unless it may become AWSCURRENT."""
+
+    def after_create(self, rotation: Rotation, pending: SecretValue) -> None:
+        pass
+
+    def set_value(self, rotation: Rotation) -> None:
+        pass
+
+    def test_value(self, rotation: Rotation, pending: SecretValue) -> None:
         raise NotImplementedError
 
-    def finish_value(self, rotation: Rotation, pending: SecretValue, promote: Callable[[], None]) -> None:
-        """finishSecret's part of the kind: `promote()` moves AWSCURRENT to the pending version (idempotent).
-
-        Default: promote only. A kind may check its tags before and update what verifies it after."""
-        promote()
+    def finish_value(self, rotation: Rotation, promote: Callable[[], None]) -> None:
+        """Refuse an empty version or a copy of AWSCURRENT, `promote()` (idempotent), update what verifies."""
+        raise NotImplementedError
 
 
 def parse_event(event: object) -> RotationEvent:
@@ -128,27 +128,31 @@ def _required_string(event: dict[str, Any], name: str) -> str:
 
 
 def secretsmanager_client() -> SecretsManagerClient:
-    """The Secrets Manager client (short timeouts, bounded retries: rotation_common.clients).
-
-    The endpoint URL can name a VPC endpoint, as in AWS's reference rotation functions.
-    """
     return aws_client("secretsmanager", os.environ.get("SECRETS_MANAGER_ENDPOINT") or None)
 
 
 class Rotation:
-    """One invocation's view of the secret: its versions, metadata and value accessors."""
-
-    def __init__(self, client: SecretsManagerClient, event: RotationEvent, description: DescribeSecretResponseTypeDef,
-                 rotator: Rotator, log: RotationLog) -> None:
+    def __init__(self, client: SecretsManagerClient, event: RotationEvent, rotator: Rotator, log: RotationLog) -> None:
         self.client = client
         self.event = event
         self.token = event.token
-        self.arn = description["ARN"]
-        self.stages = description.get("VersionIdsToStages") or {}
-        self.metadata = SecretMetadata.from_description(description)
+        self.arn = event.secret_id
+        self.stages: dict[str, list[str]] = {}
+        self.metadata = SecretMetadata({})
+        self.described = False
+        self.kind_state: dict[str, Any] = {}  # a kind's own state for this invocation (an API key's record)
         self.rotator = rotator
         self.log = log
         self._texts: dict[tuple[str, str], str] = {}
+
+    def describe(self) -> bool:
+        description = self.client.describe_secret(SecretId=self.event.secret_id)
+        self.described = True
+        self.arn = description["ARN"]
+        self.stages = description.get("VersionIdsToStages") or {}
+        self.metadata = SecretMetadata.from_description(description)
+        self.log = self.log.bind(secret_arn=self.arn)
+        return _guard(description, self)
 
     def current_version_id(self) -> str | None:
         return self.version_with(CURRENT)
@@ -157,12 +161,7 @@ class Rotation:
         return next((version for version, stages in self.stages.items() if stage in stages), None)
 
     def current_value(self) -> SecretValue | None:
-        """The value this rotation replaces, or None for a secret's first value (bootstrap).
-
-        Normally AWSCURRENT. When the token itself is already AWSCURRENT (a finishSecret that
-        stopped half-way, retried from the start) it is the AWSPREVIOUS value; with no previous
-        version, the token is the secret's first value.
-        """
+        """The value this rotation replaces: AWSCURRENT, or AWSPREVIOUS once the token is AWSCURRENT (None: none)."""
         version, stage = self._replaced_version()
         if version is None:
             return None
@@ -173,7 +172,6 @@ class Rotation:
         return self._checked(text, stage)
 
     def replaced_version_id(self) -> str | None:
-        """The version whose value current_value() returns (None for a secret's first value)."""
         return self._replaced_version()[0]
 
     def _replaced_version(self) -> tuple[str | None, str]:
@@ -192,24 +190,24 @@ class Rotation:
             raise ValueError(f"version {self.token} has no AWSPENDING value yet: createSecret must run first")
         return value
 
-    def put_pending_value(self, text: str) -> None:
-        request: PutSecretValueRequestTypeDef = {
-            "SecretId": self.arn,
-            "ClientRequestToken": self.token,
-            "SecretString": text,
-            "VersionStages": [PENDING],
-        }
-        if self.event.rotation_token:
-            request["RotationToken"] = self.event.rotation_token
-        self.client.put_secret_value(**request)
+    def put_pending_value(self, text: str) -> bool:
+        """False when the token already holds a value: PutSecretValue refuses another under one ClientRequestToken
+        ("you can't modify a secret version": PutSecretValue API reference), so a version's value never changes.
+        moto overwrites instead (tests/lambdas/harness.py makes it refuse as AWS)."""
+        extra = {"RotationToken": self.event.rotation_token} if self.event.rotation_token else {}
+        try:
+            self.client.put_secret_value(SecretId=self.arn, ClientRequestToken=self.token, SecretString=text,
+                                         VersionStages=[PENDING], **extra)
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "ResourceExistsException":
+                return False
+            raise
+        return True
 
     def move_stage(self, stage: str, to_version: str | None = None, from_version: str | None = None) -> None:
-        request: UpdateSecretVersionStageRequestTypeDef = {"SecretId": self.arn, "VersionStage": stage}
-        if to_version:
-            request["MoveToVersionId"] = to_version
-        if from_version:
-            request["RemoveFromVersionId"] = from_version
-        self.client.update_secret_version_stage(**request)
+        versions = {"MoveToVersionId": to_version, "RemoveFromVersionId": from_version}
+        self.client.update_secret_version_stage(SecretId=self.arn, VersionStage=stage,
+                                                **{name: v for name, v in versions.items() if v})
 
     def _secret_string(self, version: str, stage: str) -> str | None:
         # Name version and stage: a bare call can return another (stale) version. Values never change: read once.
@@ -218,7 +216,9 @@ class Rotation:
         try:
             response = self.client.get_secret_value(SecretId=self.arn, VersionId=version, VersionStage=stage)
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
+            code = error.response.get("Error", {}).get("Code")
+            # Undescribed (testSecret), a version without the stage meets the guards next.
+            if code == "ResourceNotFoundException" or (code == "InvalidRequestException" and not self.described):
                 return None
             raise
         text = response.get("SecretString")
@@ -229,12 +229,14 @@ class Rotation:
 
     def _checked(self, text: str, label: str) -> SecretValue:
         value = parse_secret_json(text, label)
-        self.rotator.check_value(value, self.metadata, label)
+        if self.described:
+            self.rotator.check_value(value, self.metadata, label)
+        else:
+            self.rotator.check_types(value, label)
         return value
 
 
 def handle(event: object, rotator: Rotator) -> None:
-    """Run one step of a rotation: the body of every kind's `lambda_handler`."""
     try:
         request = parse_event(event)
     except EventError as error:
@@ -242,27 +244,27 @@ def handle(event: object, rotator: Rotator) -> None:
                                              **describe_error(error))
         raise
     log = RotationLog(step=request.step, secret_arn=request.secret_id, version_id=request.token, kind=rotator.kind)
+    rotation = None
     try:
-        client = secretsmanager_client()
-        description = client.describe_secret(SecretId=request.secret_id)
-        log = log.bind(secret_arn=description["ARN"])
-        rotation = Rotation(client, request, description, rotator, log)
-        if not _guard(description, rotation):
-            log.info("version is already AWSCURRENT: nothing to do", outcome="skipped")
+        rotation = Rotation(secretsmanager_client(), request, rotator, log)
+        # testSecret starts with its stage-qualified read instead (test_secret); every other step describes first.
+        if request.step != "testSecret" and not rotation.describe():
+            rotation.log.info("version is already AWSCURRENT: nothing to do", outcome="skipped")
             return
         try:
             _STEP_FUNCTIONS[request.step](rotation)
         except ValueFault as fault:
-            raise fault.located(rotation.arn, rotation.version_with(fault.label)) from None
+            version = rotation.token if fault.label == PENDING else rotation.version_with(fault.label)
+            raise fault.located(rotation.arn, version) from None
     except Exception as error:
         message = "rotation step failed" if unreachable_endpoint(error) is None else UNREACHABLE_MESSAGE
-        log.error(message, outcome="failed", **describe_error(error))
+        (log if rotation is None else rotation.log).error(message, outcome="failed", **describe_error(error))
         raise
-    log.info("rotation step done", outcome="done")
+    rotation.log.info("rotation step done", outcome="done")
 
 
 def _guard(description: DescribeSecretResponseTypeDef, rotation: Rotation) -> bool:
-    """Refuse what must not be rotated; False when the step has nothing left to do."""
+    """False when the step has nothing left to do."""
     enabled = description.get("RotationEnabled")
     if enabled is not True:
         state = "absent" if enabled is None else "false"
@@ -277,53 +279,49 @@ def _guard(description: DescribeSecretResponseTypeDef, rotation: Rotation) -> bo
         return False
     if PENDING not in token_stages:
         raise ValueError(f"event field 'ClientRequestToken' names a version of {rotation.arn} that is not AWSPENDING")
-    # AWSCURRENT together with AWSPENDING: the secret's first value, or a finishSecret that
-    # stopped half-way. The steps below are idempotent, so they simply run.
+    # AWSCURRENT with AWSPENDING: a first value, or a finished rotation. The steps are idempotent: they run again.
     return True
 
 
 def create_secret(rotation: Rotation) -> None:
-    if rotation.pending_value() is not None:
+    rotator = rotation.rotator
+    if rotator.created(rotation):
         rotation.log.info("AWSPENDING value already exists", outcome="kept")
         return
-    current = rotation.current_value()
-    value = rotation.rotator.new_value(rotation.metadata, current)
-    rotation.rotator.check_value(value, rotation.metadata, PENDING)
-    rotation.put_pending_value(json.dumps(value))
-    rotation.log.info(
-        "stored new AWSPENDING value", stage=PENDING, outcome="bootstrapped" if current is None else "created"
-    )
-
-
-# Each step reads AWSCURRENT first: a pending value is made from it, so a fault is named where it started.
+    current = rotation.current_value() if rotator.reads_current_to_create else None
+    value = rotator.made_from(rotation, rotator.new_value(rotation.metadata, current))
+    rotator.check_value(value, rotation.metadata, PENDING)
+    if rotation.put_pending_value(json.dumps(value)):
+        outcome = "bootstrapped" if rotation.replaced_version_id() is None else "created"
+        rotation.log.info("stored new AWSPENDING value", stage=PENDING, outcome=outcome)
+    else:
+        value = rotation.require_pending_value()
+        rotator.check_stored(rotation, value)
+        rotation.log.info("AWSPENDING value already exists", outcome="kept")
+    rotator.after_create(rotation, value)
 
 
 def set_secret(rotation: Rotation) -> None:
-    current = rotation.current_value()
-    pending = rotation.require_pending_value()
-    rotation.rotator.set_value(rotation, pending, current)
+    rotation.rotator.set_value(rotation)
 
 
 def test_secret(rotation: Rotation) -> None:
-    current = rotation.current_value()
+    # No DescribeSecret: VersionId and VersionStage "must refer to the same secret version" (GetSecretValue API
+    # reference), so a value proves the token AWSPENDING, its fields the kind.
     pending = rotation.pending_value()
-    if pending is None or pending == current:
+    if pending is None:  # not AWSPENDING, or no value yet: the guards tell
+        if not rotation.describe():
+            rotation.log.info("version is already AWSCURRENT: nothing to do", outcome="skipped")
+            return
         # RotateSecret with RotateImmediately=false (the stack's) runs this step alone "to test the rotation
-        # configuration" on an AWSPENDING version this function never filled: failing would fail every schedule
-        # change. Reading the secret and a checked AWSCURRENT is that test; finishSecret still refuses to
-        # promote an empty version or a copy of AWSCURRENT.
+        # configuration" on an empty AWSPENDING version: failing would fail every schedule change.
         rotation.log.info("configuration test: no new value pending", stage=PENDING, outcome="configuration-tested")
         return
-    rotation.rotator.test_value(rotation, pending, current)
+    rotation.rotator.test_value(rotation, pending)
 
 
 def finish_secret(rotation: Rotation) -> None:
-    # Never make an empty version current, whatever state a failed run left behind.
-    current = rotation.current_value()
-    pending = rotation.require_pending_value()
     previous = rotation.current_version_id()
-    if previous != rotation.token and pending == current:
-        raise ValueError(f"{PENDING} version {rotation.token} holds the {CURRENT} value: not a new value")
 
     def promote() -> None:
         if previous == rotation.token:
@@ -332,9 +330,8 @@ def finish_secret(rotation: Rotation) -> None:
         rotation.move_stage(CURRENT, to_version=rotation.token, from_version=previous)
         rotation.log.info("moved AWSCURRENT to the new version", stage=CURRENT)
 
-    rotation.rotator.finish_value(rotation, pending, promote)
-    # Ending with no AWSPENDING makes every late retry of any step a no-op (see _guard).
-    rotation.move_stage(PENDING, from_version=rotation.token)
+    rotation.rotator.finish_value(rotation, promote)
+    # AWSPENDING stays on the new AWSCURRENT, as AWS's template leaves it: an end state RotateSecret accepts.
 
 
 _STEP_FUNCTIONS: dict[str, Callable[[Rotation], None]] = {

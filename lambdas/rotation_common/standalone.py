@@ -1,13 +1,7 @@
-"""Rotation of secrets that live only in Secrets Manager (API keys, webhook signing secrets).
-
-No value is pushed anywhere (callers read AWSCURRENT when they need it): setSecret re-checks the pending
-value (a kind may update what verifies it), testSecret validates its format. Identity fields (env, name,
-scopes) must agree with the tags in every version read, and are carried over.
-
-finishSecret honours the operator's `securestack:revoke-previous` tag (set by `python -m infra.secrets rotate
---revoke-previous`): the kind ends the replaced value right after the move, then the tag is removed, last,
-so that a failure before then leaves it for the retry; before AWSPENDING goes, because a finish without
-AWSPENDING is never retried and a tag left behind would revoke the next rotation too.
+"""Rotation of secrets that live only in Secrets Manager (API keys, webhook signing secrets): nothing is pushed
+anywhere, identity fields (env, name, scopes) come from the tags. finishSecret honours `securestack:revoke-previous`
+(`python -m infra.secrets rotate --revoke-previous`): the replaced value ends right after the move, then the tag is
+removed, last, so that a failure before leaves it for the retry.
 """
 
 from collections.abc import Callable
@@ -26,8 +20,8 @@ class StandaloneSecretRotator(Rotator):
     def generate_secret(self, metadata: SecretMetadata) -> str:
         raise NotImplementedError
 
-    def check_secret_format(self, secret: object, metadata: SecretMetadata) -> None:
-        """Raise a ValueFault naming the field unless `secret` (of the AWSPENDING value) is well formed."""
+    def check_secret_format(self, secret: object, metadata: SecretMetadata | None) -> None:
+        """`metadata` is None in testSecret (no tags)."""
         raise NotImplementedError
 
     def identity_from_metadata(self, metadata: SecretMetadata) -> SecretValue:
@@ -35,47 +29,60 @@ class StandaloneSecretRotator(Rotator):
 
     def check_value(self, value: SecretValue, metadata: SecretMetadata, label: str) -> None:
         """Types, then identity fields against their tags (scopes as a set: their order grants nothing)."""
-        require_fields(value, self.value_fields, label)
-        for name in self.value_fields:
-            if name == "scopes":
-                require_scope_list(value, name, label)
-            else:
-                require_text(value, name, label)
+        self.check_types(value, label)
         tagged = self.identity_from_metadata(metadata)
         for name in self.identity_fields:
             same = sorted(value[name]) == sorted(tagged[name]) if name == "scopes" else value[name] == tagged[name]
             if not same:
                 raise ValueFault(label, name, f"differs from secret tag '{TAG_PREFIX}{name}'")
 
+    def check_types(self, value: SecretValue, label: str) -> None:
+        require_fields(value, self.value_fields, label)
+        for name in self.value_fields:
+            if name == "scopes":
+                require_scope_list(value, name, label)
+            else:
+                require_text(value, name, label)
+
     @property
     def value_fields(self) -> tuple[str, ...]:
         return (self.secret_field, *self.identity_fields, "created_at")
 
     def new_value(self, metadata: SecretMetadata, current: SecretValue | None) -> SecretValue:
-        source = self.identity_from_metadata(metadata) if current is None else current
-        identity = {name: source[name] for name in self.identity_fields}
-        return {self.secret_field: self.generate_secret(metadata), **identity, "created_at": utc_timestamp()}
+        return {self.secret_field: self.generate_secret(metadata), **self.identity_from_metadata(metadata),
+                "created_at": utc_timestamp()}
 
-    def set_value(self, rotation: Rotation, pending: SecretValue, current: SecretValue | None) -> None:
-        rotation.metadata.revoke_previous()  # a malformed revoke tag stops the rotation before anything moves
+    def created(self, rotation: Rotation) -> bool:
+        self.set_value(rotation)
+        return False
 
-    def test_value(self, rotation: Rotation, pending: SecretValue, current: SecretValue | None) -> None:
-        self.check_secret_format(pending[self.secret_field], rotation.metadata)
-        check_timestamp(pending["created_at"], PENDING)
-        if current is not None and secrets_equal(pending[self.secret_field], current[self.secret_field]):
+    def check_stored(self, rotation: Rotation, pending: SecretValue) -> None:
+        self.check_format(rotation, pending)
+        replaced = rotation.current_value()
+        if replaced is not None and secrets_equal(pending[self.secret_field], replaced[self.secret_field]):
             raise ValueFault(PENDING, self.secret_field, f"equals the {CURRENT} one")
 
-    def finish_value(self, rotation: Rotation, pending: SecretValue, promote: Callable[[], None]) -> None:
+    def set_value(self, rotation: Rotation) -> None:
+        rotation.metadata.revoke_previous()  # a malformed tag stops the rotation before anything is stored or moves
+
+    def test_value(self, rotation: Rotation, pending: SecretValue) -> None:
+        self.check_format(rotation, pending)
+
+    def check_format(self, rotation: Rotation, pending: SecretValue) -> None:
+        self.check_secret_format(pending[self.secret_field], rotation.metadata if rotation.described else None)
+        check_timestamp(pending["created_at"], PENDING)
+
+    def finish_value(self, rotation: Rotation, promote: Callable[[], None]) -> None:
         revoke = rotation.metadata.revoke_previous()  # a malformed tag stops the step before anything moves
-        self.promote_and_retire(rotation, pending, promote, revoke)
+        self.promote_and_retire(rotation, promote, revoke)
         if revoke:
             rotation.client.untag_resource(SecretId=rotation.arn, TagKeys=[REVOKE_PREVIOUS])
             rotation.log.info("previous value revoked; revoke tag removed", outcome="revoked")
 
-    def promote_and_retire(self, rotation: Rotation, pending: SecretValue, promote: Callable[[], None],
-                           revoke: bool) -> None:
-        """Move AWSCURRENT; on `revoke`, leave nothing that accepts the replaced value. Default: drop its
-        AWSPREVIOUS label, the one way a verifier reading the secret itself finds the replaced value."""
+    def promote_and_retire(self, rotation: Rotation, promote: Callable[[], None], revoke: bool) -> None:
+        """Refuse an empty version or a copy (both read), move AWSCURRENT; on `revoke`, drop the replaced version's
+        AWSPREVIOUS label, the one way a receiver finds the replaced value."""
+        self.check_stored(rotation, rotation.require_pending_value())
         replaced = rotation.replaced_version_id()
         promote()
         # `replaced` holds AWSPREVIOUS now: the old AWSCURRENT just moved from, or (a retry) the labelled one.

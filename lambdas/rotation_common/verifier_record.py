@@ -1,15 +1,12 @@
 """The verifier record of an API key: SHA-256 digests of the key's values a verifier may accept, never a value.
-
-A secret of its own, named by the key's tag `securestack:verifier-secret`, written by the key's rotator only,
-always as AWSCURRENT: setSecret adds the pending key before any stage moves; finishSecret, after the move, writes
-current and the previous key in grace (a retry keeps what its first run wrote). Format and rules: lambdas/README.md,
-"API key verifier records". A record that already says what a step would write is not written again.
+Written by the key's rotator only, always as AWSCURRENT (lambdas/README.md, "API key verifier records").
 """
 
 import datetime
 import hashlib
 import json
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -28,13 +25,11 @@ _TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
 
 def digest(key: str) -> str:
-    """64 lowercase hex characters of SHA-256 over the key's UTF-8 bytes: what the verifier compares."""
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
 def record_name(metadata: SecretMetadata) -> str:
-    """The record's name from the key secret's tag, which must be the one the stack derives for this key: a tag
-    naming another key's record would let this rotation overwrite what that key's verifier accepts."""
+    # The stack's name for this key's record: a tag naming another key's would let this rotation rewrite it.
     named = metadata.require(VERIFIER_SECRET)
     expected = f"securestack/{metadata.require(ENV)}/{VERIFIER_PATH}/{metadata.require(NAME)}"
     if named != expected:
@@ -66,14 +61,12 @@ def _still_valid(entry: Entry, now: datetime.datetime) -> bool:
 
 
 class VerifierRecord:
-    """Reads and writes one key's record through the rotation's Secrets Manager client."""
-
     def __init__(self, rotation: Rotation) -> None:
         self.rotation = rotation
         self.secret_id = record_name(rotation.metadata)
 
     def read(self) -> dict[str, Entry]:
-        """The record's entries by stage ({} when it has no value yet or cannot be used, then it is replaced)."""
+        """Entries by stage ({}: no value yet, or unusable and replaced)."""
         try:
             response = self.rotation.client.get_secret_value(SecretId=self.secret_id, VersionStage=CURRENT)
         except ClientError as error:
@@ -93,10 +86,8 @@ class VerifierRecord:
         return entries
 
     def write_if_changed(self, identity: SecretValue, entries: list[Entry], existing: dict[str, Entry]) -> None:
-        """PutSecretValue as AWSCURRENT with a fresh token, unless the record already holds exactly `entries`.
-
-        A failure raises: the step fails and Secrets Manager retries it, so no stage moves past a record that
-        does not accept the new key."""
+        """PutSecretValue as AWSCURRENT with a fresh token, unless the record already holds exactly `entries`; a
+        failure fails the step (Secrets Manager retries it)."""
         # Skipping an identical write keeps retries from adding versions: Secrets Manager removes unlabeled
         # versions only beyond 100 and 24 h old (Secrets Manager User Guide, "AWS Secrets Manager quotas").
         wanted = {entry["stage"]: entry for entry in entries}
@@ -110,30 +101,38 @@ class VerifierRecord:
         self.rotation.log.info("verifier record written", outcome="record-written")
 
 
-def before_promotion(rotation: Rotation, pending: SecretValue, replaced: SecretValue | None) -> None:
-    """setSecret: make the record accept the pending key while it still accepts current and previous."""
-    rotation.metadata.previous_grace_days()  # a malformed tag stops the rotation here, before anything moves
-    record = VerifierRecord(rotation)
-    existing = record.read()
-    token = rotation.token
-    if existing.get(STAGE_CURRENT, {}).get("versionId") == token:
-        rotation.log.info("verifier record already has the new key as current", outcome="record-kept")
-        return
-    entries = []
-    if replaced is not None:
-        entries.append(_entry(replaced, STAGE_CURRENT, rotation.replaced_version_id()))
-    entries.append(_entry(pending, STAGE_PENDING, token))
+def _identity(metadata: SecretMetadata) -> SecretValue:
+    return {"name": metadata.require(NAME), "env": metadata.require(ENV), "scopes": metadata.scopes()}
+
+
+def _restaged(entry: Entry, stage: str, valid_until: str | None = None) -> Entry:
+    return {"sha256": entry["sha256"], "stage": stage, "versionId": entry.get("versionId"), "validUntil": valid_until}
+
+
+def replaced_digest(rotation: Rotation, existing: dict[str, Entry], read: bool = True) -> Entry | None:
+    """The replaced key's entry: the record's when it names that version, else (`read`) from its value."""
+    version, named = rotation.replaced_version_id(), existing.get(STAGE_CURRENT)
+    if named is not None and version is not None and named.get("versionId") == version:
+        return _restaged(named, STAGE_CURRENT)
+    replaced = rotation.current_value() if read and version is not None else None
+    return None if replaced is None else _entry(replaced, STAGE_CURRENT, version)
+
+
+def before_promotion(rotation: Rotation, pending: SecretValue, existing: dict[str, Entry],
+                     replaced: Entry | None) -> None:
+    """createSecret, once the key is stored: the record accepts it beside current and previous."""
+    entries = [] if replaced is None else [replaced]
+    entries.append(_entry(pending, STAGE_PENDING, rotation.token))
     kept = _unfinished_current(rotation, existing) or existing.get(STAGE_PREVIOUS)
     taken = {entry["sha256"] for entry in entries}
     if kept is not None and _still_valid(kept, _now()) and kept["sha256"] not in taken:
         entries.append(kept)
-    record.write_if_changed(pending, entries, existing)
+    VerifierRecord(rotation).write_if_changed(_identity(rotation.metadata), entries, existing)
 
 
 def _unfinished_current(rotation: Rotation, existing: dict[str, Entry]) -> Entry | None:
-    """The record's current entry when it is no longer the key's AWSCURRENT: an earlier finishSecret moved the stage
-    but its record write never happened (no retry came). That key is the key's previous value, so it keeps the grace
-    finishSecret would have given it, counted from now (or none, with grace 0 or revoke-previous)."""
+    """The record's current entry once no longer AWSCURRENT (a finishSecret whose record write never happened): the
+    key's previous value, with the grace that finishSecret would have given it, from now."""
     stale = existing.get(STAGE_CURRENT)
     replaced_version = rotation.replaced_version_id()
     if stale is None or replaced_version is None or stale.get("versionId") in (replaced_version, rotation.token):
@@ -141,34 +140,35 @@ def _unfinished_current(rotation: Rotation, existing: dict[str, Entry]) -> Entry
     grace_days = rotation.metadata.previous_grace_days()
     if grace_days == 0 or rotation.metadata.revoke_previous():
         return None
-    return {**stale, "stage": STAGE_PREVIOUS,
-            "validUntil": _timestamp(_now() + datetime.timedelta(days=grace_days))}
+    return _restaged(stale, STAGE_PREVIOUS, _timestamp(_now() + datetime.timedelta(days=grace_days)))
 
 
 class FinishedRecord:
-    """finishSecret's record, computed before AWSCURRENT moves (a bad tag then stops the step with nothing
-    moved) and written right after the move."""
+    """finishSecret's record, computed before AWSCURRENT moves, written right after.
 
-    def __init__(self, rotation: Rotation, pending: SecretValue, replaced: SecretValue | None) -> None:
-        self.record = VerifierRecord(rotation)
-        self.pending = pending
-        metadata = rotation.metadata
-        grace_days = metadata.previous_grace_days()
-        self.revoked = metadata.revoke_previous()
-        self.existing = self.record.read()
-        self.entries = [_entry(pending, STAGE_CURRENT, rotation.token)]
-        previous = self._previous(rotation, replaced, grace_days)
-        if previous is not None:
-            self.entries.append(previous)
+    Its guard reads no key: createSecret writes the token's entry only once the key is stored (a value), and a
+    digest other than the replaced key's is no copy. Without them `check_values` reads and checks both keys."""
 
-    def _previous(self, rotation: Rotation, replaced: SecretValue | None, grace_days: int) -> Entry | None:
-        if replaced is None or self.revoked or grace_days == 0:
-            return None
-        if self.existing.get(STAGE_CURRENT, {}).get("versionId") == rotation.token:
+    def __init__(self, rotation: Rotation, check_values: Callable[[], SecretValue]) -> None:
+        self.record, self.identity, token = VerifierRecord(rotation), _identity(rotation.metadata), rotation.token
+        grace_days = rotation.metadata.previous_grace_days()
+        if rotation.metadata.revoke_previous():
+            grace_days = 0
+        self.existing = existing = self.record.read()
+        if existing.get(STAGE_CURRENT, {}).get("versionId") == token:
             # A retry: keep what the first run decided (its validUntil, or no previous at all if it revoked).
-            return self.existing.get(STAGE_PREVIOUS)
-        valid_until = _timestamp(_now() + datetime.timedelta(days=grace_days))
-        return _entry(replaced, STAGE_PREVIOUS, rotation.replaced_version_id(), valid_until)
+            self.entries = [existing[stage] for stage in (STAGE_CURRENT, STAGE_PREVIOUS) if stage in existing]
+            return
+        replaced, staged = replaced_digest(rotation, existing, read=False), existing.get(STAGE_PENDING, {})
+        if staged.get("versionId") == token and replaced is not None and staged["sha256"] != replaced["sha256"]:
+            self.entries = [_restaged(staged, STAGE_CURRENT)]
+        else:
+            self.entries = [_entry(check_values(), STAGE_CURRENT, token)]
+            replaced = replaced_digest(rotation, existing)
+        if replaced is not None and grace_days > 0:
+            valid_until = _timestamp(_now() + datetime.timedelta(days=grace_days))
+            self.entries.append(_restaged(replaced, STAGE_PREVIOUS, valid_until))
 
     def write(self) -> None:
-        self.record.write_if_changed(self.pending, self.entries, self.existing)
+        self.record.write_if_changed(self.identity, self.entries, self.existing)
+

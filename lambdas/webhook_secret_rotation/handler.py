@@ -30,7 +30,7 @@ class WebhookSecretRotator(StandaloneSecretRotator):
     def identity_from_metadata(self, metadata: SecretMetadata) -> SecretValue:
         return {"env": metadata.require(tags.ENV), "name": metadata.require(tags.NAME)}
 
-    def check_secret_format(self, secret: object, metadata: SecretMetadata) -> None:
+    def check_secret_format(self, secret: object, metadata: SecretMetadata | None) -> None:
         if not isinstance(secret, str) or not secret.startswith(SECRET_PREFIX):
             raise ValueFault(PENDING, "secret", f"does not start with '{SECRET_PREFIX}'")
         try:

@@ -14,12 +14,16 @@ from pathlib import Path
 import boto3
 from botocore.exceptions import ClientError
 from moto.core import DEFAULT_ACCOUNT_ID
+from moto.secretsmanager.exceptions import ResourceExistsException
 from moto.secretsmanager.models import SecretsManagerBackend, secretsmanager_backends
 
 REGION = "eu-west-1"
 STEPS = ("createSecret", "setSecret", "testSecret", "finishSecret")
 ROTATION_LAMBDA_ARN = f"arn:aws:lambda:{REGION}:{DEFAULT_ACCOUNT_ID}:function:securestack-rotator"
 SECRET_FIELDS = ("key", "secret", "password")
+# The token's stages after finishSecret: AWSPENDING stays on the new AWSCURRENT, as AWS's template leaves it (a
+# rotation "must end" with AWSPENDING there or nowhere: RotateSecret API reference; the next RotateSecret moves it).
+FINISHED = ["AWSCURRENT", "AWSPENDING"]
 LAMBDAS_DIR = Path(__file__).resolve().parents[2] / "lambdas"
 
 
@@ -36,6 +40,7 @@ class RotationService:
     """
 
     def __init__(self):
+        refuse_second_values()
         self.client = boto3.client("secretsmanager", region_name=REGION)
 
     def create_secret(self, name, tags, value=None, rotation=True):
@@ -112,6 +117,29 @@ def _secret_fields(text):
     if not isinstance(value, dict):
         return []
     return [str(value[name]) for name in SECRET_FIELDS if value.get(name)]
+
+
+def refuse_second_values():
+    """PutSecretValue as on AWS: a version that already holds a value keeps it; a request with another value under
+    its ClientRequestToken fails with ResourceExistsException ("you can't modify an existing version": PutSecretValue
+    API reference, ClientRequestToken). moto overwrites a version while it is AWSPENDING, which would let a retried
+    createSecret replace a value later steps already used. Installed once, for the process."""
+    original = SecretsManagerBackend.put_secret_value
+    if getattr(original, "refuses_second_values", False):
+        return
+
+    def put_secret_value(self, secret_id, secret_string, secret_binary, client_request_token, version_stages):
+        secret = self.secrets.get(secret_id) if self._is_valid_identifier(secret_id) else None
+        version = None if secret is None else secret.versions.get(client_request_token)
+        if version is not None and ("secret_string" in version or "secret_binary" in version):
+            if (version.get("secret_string"), version.get("secret_binary")) != (secret_string, secret_binary):
+                raise ResourceExistsException(f"You can't use ClientRequestToken {client_request_token} because that "
+                                              f"value is already in use for a version of secret {secret.arn}.")
+        return original(self, secret_id=secret_id, secret_string=secret_string, secret_binary=secret_binary,
+                        client_request_token=client_request_token, version_stages=version_stages)
+
+    put_secret_value.refuses_second_values = True
+    SecretsManagerBackend.put_secret_value = put_secret_value
 
 
 class AwsCalls:

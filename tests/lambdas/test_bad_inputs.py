@@ -70,41 +70,58 @@ CURRENT_FAULT_IDS = [f"{kind.secret_field}-{field}-{i}" for i, (kind, _, field, 
 @pytest.mark.parametrize(("kind", "change", "field", "problem"), CURRENT_FAULTS, ids=CURRENT_FAULT_IDS)
 def test_malformed_current_identity_is_never_copied_and_is_blamed_on_awscurrent(
         rotation, aws_calls, rotation_log_lines, kind, change, field, problem):
+    """createSecret takes identity from the tags, never from AWSCURRENT. The first step that reads AWSCURRENT
+    blames it and nothing moves: an API key's createSecret, before it stores anything (its record has no digest of
+    that version yet), a webhook secret's finishSecret (its copy check), after createSecret stored a value from
+    the tags."""
     arn = kind.create(rotation, value={**kind.first_value(), **change})
     current_version = version_with(rotation, arn, "AWSCURRENT")
     token = rotation.start(arn)
     before = rotation.snapshot(arn)
 
     with pytest.raises(ValueError, match=re.escape(problem)) as raised:
-        rotation.step(kind.handler, arn, token, "createSecret")
+        rotation.rotate(kind.handler, arn, token)
 
-    assert rotation.snapshot(arn) == before  # the pending version still has no value
-    assert write_calls(aws_calls) == 0
+    assert rotation.stages(arn)[current_version] == ["AWSCURRENT"] and rotation.stages(arn)[token] == ["AWSPENDING"]
+    if kind is API_KEY:
+        assert rotation.snapshot(arn) == before and write_calls(aws_calls) == 0  # the pending version has no value
+    else:
+        pending = rotation.value(arn, "AWSPENDING")
+        assert {name: pending[name] for name in kind.identity_fields} == {"env": "prod", "name": "orders-endpoint"}
     assert_blamed(raised, rotation_log_lines, arn, "AWSCURRENT", current_version, field)
 
 
-@pytest.mark.parametrize("step", STEPS[1:])
+@pytest.mark.parametrize("step", ["createSecret", "finishSecret"])
 @pytest.mark.parametrize("kind", [API_KEY, WEBHOOK], ids=["api_key", "webhook"])
-def test_a_bad_awscurrent_is_blamed_on_awscurrent_in_every_later_step(rotation, aws_calls, rotation_log_lines, kind,
-                                                                       step):
-    """Even with a well-formed AWSPENDING already written (by an earlier run, or by hand): AWSCURRENT is read and
-    checked first, and nothing moves."""
+def test_a_bad_awscurrent_is_blamed_on_awscurrent_by_the_steps_that_read_it(rotation, aws_calls, rotation_log_lines,
+                                                                             kind, step):
+    """With a well-formed AWSPENDING already written (by hand, or by an earlier run whose record write failed): the
+    steps that must compare it with AWSCURRENT (createSecret finding it, finishSecret before it promotes) read and
+    check AWSCURRENT, and nothing moves. setSecret and testSecret read no AWSCURRENT (they used to, at two calls
+    each): what they check does not depend on it, and the two steps around them refuse."""
     arn = kind.create(rotation, value={**kind.first_value(), "env": 7})
     current_version = version_with(rotation, arn, "AWSCURRENT")
     token = rotation.start(arn)
     rotation.put_pending(arn, token, kind.first_value())
-    before, writes_before = rotation.snapshot(arn), write_calls(aws_calls)
+    before = rotation.snapshot(arn)
 
     with pytest.raises(ValueError, match="AWSCURRENT value field 'env' must be a string") as raised:
         rotation.step(kind.handler, arn, token, step)
 
-    assert rotation.snapshot(arn) == before and write_calls(aws_calls) == writes_before
+    # createSecret's PutSecretValue, refused for a token that already holds a value, is the one write it sends.
+    assert rotation.snapshot(arn) == before
+    assert [op for op, params in aws_calls.calls if op != "PutSecretValue" or params["SecretId"] != arn
+            if op in ("PutSecretValue", "UpdateSecretVersionStage", "UntagResource")] == []
     assert_blamed(raised, rotation_log_lines, arn, "AWSCURRENT", current_version, "env")
 
 
-@pytest.mark.parametrize(("change", "field"), [({"env": 7}, "env"), ({"scopes": ["*"]}, "scopes"),
-                                               ({"name": "other"}, "name")])
-@pytest.mark.parametrize("step", STEPS[1:])
+# The steps that read AWSPENDING with the tags at hand refuse every fault; testSecret reads no tags: types only.
+PENDING_FAULTS = [(change, field, step) for change, field in [({"env": 7}, "env"), ({"scopes": ["*"]}, "scopes"),
+                                                              ({"name": "other"}, "name")]
+                  for step in ("createSecret", "finishSecret", *(("testSecret",) if field == "env" else ()))]
+
+
+@pytest.mark.parametrize(("change", "field", "step"), PENDING_FAULTS)
 def test_a_bad_awspending_is_blamed_on_awspending_with_its_version_id(rotation, aws_calls, rotation_log_lines, change,
                                                                       field, step):
     arn = API_KEY.create(rotation)
@@ -115,15 +132,18 @@ def test_a_bad_awspending_is_blamed_on_awspending_with_its_version_id(rotation, 
     with pytest.raises(ValueError, match=f"AWSPENDING value field '{field}'") as raised:
         rotation.step(api_key_handler, arn, token, step)
 
-    assert rotation.snapshot(arn) == before and write_calls(aws_calls) == writes_before
+    # createSecret's PutSecretValue is refused (the token already holds a value): nothing else is written.
+    assert rotation.snapshot(arn) == before
+    assert write_calls(aws_calls) - writes_before == (1 if step == "createSecret" else 0)
     assert_blamed(raised, rotation_log_lines, arn, "AWSPENDING", token, field)
 
 
 def test_scopes_in_another_order_than_the_tag_are_the_same_key(rotation):
+    """Accepted (scopes compare as a set); the new value takes the tag's order, as identity comes from the tags."""
     value = {**API_KEY.first_value(), "scopes": ["categories:read", "products:read"]}  # tag: products, categories
     arn = API_KEY.create(rotation, value=value)
     rotation.rotate(api_key_handler, arn)
-    assert rotation.value(arn, "AWSCURRENT")["scopes"] == ["categories:read", "products:read"]
+    assert rotation.value(arn, "AWSCURRENT")["scopes"] == ["products:read", "categories:read"]
 
 
 def test_identity_tags_are_required_even_with_a_current_value(rotation, aws_calls):

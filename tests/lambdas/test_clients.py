@@ -15,7 +15,7 @@ import api_key_rotation.handler as api_key_handler
 import postgres_user_rotation.handler as postgres_handler
 from rotation_common import clients, protocol
 from tests.lambdas.conftest import LAMBDAS_DIR
-from tests.lambdas.harness import REGION, postgres_secret_ready_to_finish
+from tests.lambdas.harness import FINISHED, REGION, postgres_secret_ready_to_finish
 from tests.lambdas.test_standalone_rotation import API_KEY
 
 # What a missing endpoint costs at most per call: every attempt waits for connect + read, plus the standard
@@ -95,7 +95,7 @@ def test_unreachable_ecs_is_logged_with_its_endpoint_and_the_rotation_stands(rot
     started = time.monotonic()
     rotation.step(postgres_handler, arn, token, "finishSecret")
     assert time.monotonic() - started < WORST_CASE_SECONDS
-    assert rotation.stages(arn)[token] == ["AWSCURRENT"]
+    assert rotation.stages(arn)[token] == FINISHED
     failures = [line for line in rotation_log_lines() if line["level"] == "ERROR"]
     assert [(f["ecs_service"], f["error_type"]) for f in failures] == [("api", "EndpointConnectionError")]
     assert failures[0]["aws_endpoint"].startswith(url)

@@ -13,7 +13,7 @@ import api_key_rotation.handler as api_key_handler
 import postgres_user_rotation.handler as postgres_handler
 import webhook_secret_rotation.handler as webhook_handler
 from rotation_common.metadata import SecretMetadata, encode_scopes
-from tests.lambdas.harness import REGION, patch_moto_first_value, postgres_secret_ready_to_finish
+from tests.lambdas.harness import FINISHED, REGION, patch_moto_first_value, postgres_secret_ready_to_finish
 from tests.lambdas.test_standalone_rotation import API_KEY, WEBHOOK
 
 
@@ -28,10 +28,12 @@ def test_api_key_has_environment_prefix_and_256_random_bits(rotation):
     assert len(key) - len("sk_test_") >= 43  # 43 URL-safe base64 characters carry 258 bits
 
 
-def test_api_key_scopes_env_and_name_are_carried_byte_for_byte(rotation):
+def test_api_key_scopes_env_and_name_come_from_the_tags_byte_for_byte(rotation):
+    """createSecret reads no AWSCURRENT: identity comes from the tags (every value read must agree with them), so a
+    value's scopes listed in another order than the tag's take the tag's order; spelling is kept."""
     current = {
         **API_KEY.first_value(),
-        "scopes": ["orders:write", "*", "customers:write", "é:read"],  # order and spelling kept
+        "scopes": ["orders:write", "*", "customers:write", "é:read"],
         "env": "Dev-1",
     }
     # The tags agree with the value (checked on every read); the scopes tag lists them in another order.
@@ -42,7 +44,7 @@ def test_api_key_scopes_env_and_name_are_carried_byte_for_byte(rotation):
     rotation.rotate(api_key_handler, arn)
     new = rotation.value(arn, "AWSCURRENT")
     assert json.dumps([new["scopes"], new["env"], new["name"]]) == json.dumps(
-        [current["scopes"], current["env"], current["name"]]
+        [sorted(current["scopes"]), current["env"], current["name"]]
     )
 
 
@@ -57,7 +59,7 @@ def test_wildcard_scope_tag_decodes_to_star_on_bootstrap(rotation, monkeypatch):
     assert tags["securestack:scopes"] == "ALL_SCOPES"
 
 
-@pytest.mark.parametrize("step", ["setSecret", "testSecret"])
+@pytest.mark.parametrize("step", ["createSecret", "finishSecret"])  # the steps that read AWSPENDING with the tags
 def test_pending_api_key_with_other_scopes_is_refused(rotation, step):
     arn = API_KEY.create(rotation)
     token = rotation.start(arn)
@@ -75,12 +77,20 @@ def test_pending_api_key_with_other_scopes_is_refused(rotation, step):
         ({"created_at": "yesterday"}, "'created_at' is not a UTC timestamp"),
     ],
 )
-def test_test_secret_validates_the_api_key_format(rotation, secret_values, change, message):
+def test_the_api_key_format_is_checked_before_promotion(rotation, secret_values, change, message):
+    """A key stored by someone else: createSecret (which finds it) and finishSecret check it against the tag's prefix.
+    testSecret reads no tags: it checks what needs none (URL-safe random part, timestamp)."""
     arn = API_KEY.create(rotation)
     token = rotation.start(arn)
     rotation.put_pending(arn, token, {**API_KEY.first_value(), **change})
-    with pytest.raises(ValueError, match=message):
-        rotation.step(api_key_handler, arn, token, "testSecret")
+    before = rotation.snapshot(arn)
+    for step in ("createSecret", "finishSecret"):
+        with pytest.raises(ValueError, match=message):
+            rotation.step(api_key_handler, arn, token, step)
+    if "!!!" in change.get("key", "") or "created_at" in change:
+        with pytest.raises(ValueError, match=message):
+            rotation.step(api_key_handler, arn, token, "testSecret")
+    assert rotation.snapshot(arn) == before
 
 
 @pytest.mark.parametrize("scopes", [[], ["products:read", "has space"], ["ok", ""], "products:read"])
@@ -183,7 +193,7 @@ def ecs_service(rotation):
 
 def test_finish_of_the_database_login_forces_a_new_deployment_of_the_consuming_ecs_service(rotation, ecs_service,
                                                                                              aws_calls):
-    """The database login is injected at task start: its consuming service is redeployed once."""
+    """The database login is injected at task start: its consuming service is redeployed by finishSecret."""
     arn, token = postgres_secret_ready_to_finish(rotation, {"securestack:ecs-service": "app/api"})
     before = ecs_service()
     rotation.step(postgres_handler, arn, token, "finishSecret")
@@ -191,8 +201,10 @@ def test_finish_of_the_database_login_forces_a_new_deployment_of_the_consuming_e
     assert [p for p in aws_calls.params("UpdateService")] == [
         {"cluster": "app", "service": "api", "forceNewDeployment": True}
     ]
-    rotation.step(postgres_handler, arn, token, "finishSecret")  # a late retry redeploys nothing
-    assert aws_calls.count("UpdateService") == 1
+    # AWSPENDING stays on the new AWSCURRENT, so a retry runs the step again and redeploys again: harmless (a rolling
+    # deployment), and a retry after a crash between the move and the redeploy must not skip it.
+    rotation.step(postgres_handler, arn, token, "finishSecret")
+    assert aws_calls.count("UpdateService") == 2
 
 
 @pytest.mark.parametrize("kind", [API_KEY, WEBHOOK], ids=["api_key", "webhook"])
@@ -209,7 +221,7 @@ def test_redeployment_failure_is_logged_and_the_rotation_stands(rotation, ecs_se
     arn, token = postgres_secret_ready_to_finish(rotation, {"securestack:ecs-service": "app/missing-service"})
     old = rotation.value(arn, "AWSCURRENT")
     rotation.step(postgres_handler, arn, token, "finishSecret")
-    assert rotation.stages(arn)[token] == ["AWSCURRENT"]
+    assert rotation.stages(arn)[token] == FINISHED
     assert rotation.value(arn, "AWSPREVIOUS") == old
     failures = [line for line in rotation_log_lines() if line["level"] == "ERROR"]
     assert [(f["ecs_cluster"], f["ecs_service"], f["error_type"]) for f in failures] == [
@@ -220,7 +232,7 @@ def test_redeployment_failure_is_logged_and_the_rotation_stands(rotation, ecs_se
 def test_malformed_ecs_service_tag_is_logged_and_the_rotation_stands(rotation, rotation_log_lines):
     arn, token = postgres_secret_ready_to_finish(rotation, {"securestack:ecs-service": "no-slash"})
     rotation.step(postgres_handler, arn, token, "finishSecret")
-    assert rotation.stages(arn)[token] == ["AWSCURRENT"]
+    assert rotation.stages(arn)[token] == FINISHED
     assert any(line["message"].startswith("consumer tag is malformed") for line in rotation_log_lines())
 
 
@@ -253,8 +265,8 @@ def test_a_failed_redeployment_raises_the_audit_alarm(rotation, ecs_service, aws
     old = rotation.value(arn, "AWSCURRENT")
     rotation.step(postgres_handler, arn, token, "finishSecret")
 
-    assert rotation.stages(arn)[token] == ["AWSCURRENT"] and rotation.value(arn, "AWSPREVIOUS") == old
-    assert all("AWSPENDING" not in stages for stages in rotation.stages(arn).values())  # finishSecret completed
+    assert rotation.stages(arn)[token] == FINISHED and rotation.value(arn, "AWSPREVIOUS") == old
+    assert [v for v, stages in rotation.stages(arn).items() if "AWSPENDING" in stages] == [token]  # finished
     lines = [text.split(" ", 2)[2] for name, text in secret_values.lines if name == "securestack.rotation"]
     assert all("\n" not in line for line in lines)  # one CloudWatch Logs event each, JSON as a whole
     events = [json.loads(line) for line in lines]

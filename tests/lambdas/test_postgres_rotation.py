@@ -15,7 +15,7 @@ from pg8000.exceptions import DatabaseError, InterfaceError
 
 import postgres_user_rotation.handler as pg_handler
 from postgres_user_rotation import database
-from tests.lambdas.harness import STEPS, AppCluster, patch_moto_first_value
+from tests.lambdas.harness import FINISHED, STEPS, AppCluster, patch_moto_first_value
 from tests.support.postgres import PostgresUnavailable, running_postgres
 
 pytestmark = pytest.mark.postgres
@@ -251,22 +251,26 @@ def test_every_step_twice_the_second_changes_nothing(app_db, aws_calls):
         assert app_db.role_state() == db_before, step
         reads = aws_calls.params("GetSecretValue")[master_reads:]
         assert all(p["SecretId"] != app_db.master_arn for p in reads), step  # no master login
-    assert aws_calls.count("PutSecretValue") == 1
+    # The retried createSecret sends PutSecretValue again; Secrets Manager refuses a second value under the token
+    # (moto made to refuse as AWS does: harness.refuse_second_values) and the snapshot above shows nothing changed.
+    assert aws_calls.count("PutSecretValue") == 2
     assert app_db.logs_in(current(app_db, arn))
 
 
 def test_each_step_makes_only_the_calls_it_needs(app_db, aws_calls):
-    """Issue 16 target 4, by count (bench/rotation.py sets it beside AWS's template): one DescribeSecret per step,
-    each version read once; setSecret reads the master secret only to change a password (the first rotation creates
-    the clone, the second changes the base user's password); no ECS call without the `securestack:ecs-service` tag."""
+    """Issue 16 target 4, by count (bench/rotation.py sets it beside AWS's template): a DescribeSecret in every step
+    but testSecret (its stage-qualified read of the token is its guard), each version read once; setSecret reads the
+    master secret only to change a password (the first rotation creates the clone, the second changes the base
+    user's password); no ECS call without the `securestack:ecs-service` tag; AWSPENDING left on AWSCURRENT."""
     from tests.lambdas.harness import operations_per_step
 
     describe, read, write, move = "DescribeSecret", "GetSecretValue", "PutSecretValue", "UpdateSecretVersionStage"
     expected = {
-        "createSecret": [describe, read, read, write],  # AWSPENDING (absent), AWSCURRENT, the new value
-        "setSecret": [describe, read, read, read],  # AWSCURRENT (must log in), AWSPENDING, the master secret
-        "testSecret": [describe, read, read],  # AWSCURRENT (the alternate user), AWSPENDING (logs in as the owner)
-        "finishSecret": [describe, read, read, move, move],  # never an empty version or a copy; AWSPENDING removed
+        # AWSCURRENT (must log in; the new value is for its user's alternate and names its version: "replaces")
+        "createSecret": [describe, read, write],
+        "setSecret": [describe, read, read],  # AWSPENDING (made from the AWSCURRENT described), the master secret
+        "testSecret": [read],  # AWSPENDING by version id and stage: logs in, acts as the owner role
+        "finishSecret": [describe, read, move],  # AWSPENDING: a value, made from the AWSCURRENT described
     }
     arn = app_db.user_secret()
     assert operations_per_step(app_db.rotation, pg_handler, arn, aws_calls) == expected
@@ -356,7 +360,7 @@ def test_failure_in_a_step_then_retried_rotation_completes_and_current_always_lo
     new = current(app_db, arn)
     assert new["username"] == old["username"] + "_clone"
     assert app_db.rotation.value(arn, "AWSPREVIOUS") == old and app_db.logs_in(old)
-    assert app_db.rotation.stages(arn)[token] == ["AWSCURRENT"]
+    assert app_db.rotation.stages(arn)[token] == FINISHED
 
 
 # 7: first rotation of a secret with no value
@@ -370,7 +374,7 @@ def test_first_rotation_bootstraps_the_base_user_and_owner_role_from_tags(app_db
     rotate(app_db, arn)
 
     value = current(app_db, arn)
-    assert value == {**app_db.value(f"app_{app_db.suffix}", value["password"])}
+    assert value == {**app_db.value(f"app_{app_db.suffix}", value["password"]), "replaces": None}  # a first value
     assert app_db.acting_role(value) == f"app_owner_{app_db.suffix}"
     rotate(app_db, arn)
     assert current(app_db, arn)["username"] == f"app_{app_db.suffix}_clone"
@@ -393,11 +397,11 @@ def test_server_without_tls_is_refused_and_never_used_in_plaintext(rotation, mon
         monkeypatch.delenv("PG_CA_BUNDLE", raising=False)  # the packaged RDS bundle
         old = current(app, arn)
         token = rotation.start(arn)
-        rotation.step(pg_handler, arn, token, "createSecret")
+        # createSecret is the first step to connect (it logs in as AWSCURRENT before storing anything).
         with pytest.raises(InterfaceError, match="Server refuses SSL"):
-            rotation.step(pg_handler, arn, token, "setSecret")
+            rotation.step(pg_handler, arn, token, "createSecret")
         assert current(app, arn) == old and app.logs_in(old)  # (the test itself may use plaintext)
-        assert not app.logs_in(rotation.value(arn, "AWSPENDING"))
+        assert rotation.snapshot(arn)[token][1] is None  # nothing stored
     finally:
         context.__exit__(None, None, None)
 
@@ -406,20 +410,18 @@ def test_server_certificate_not_signed_by_the_bundle_is_refused(app_db, monkeypa
     arn = app_db.user_secret()
     monkeypatch.setenv("PG_CA_BUNDLE", str(database.PACKAGED_CA_BUNDLE))  # the test CA is not in it
     token = app_db.rotation.start(arn)
-    app_db.rotation.step(pg_handler, arn, token, "createSecret")
     with pytest.raises(Exception) as raised:
-        app_db.rotation.step(pg_handler, arn, token, "setSecret")
+        app_db.rotation.step(pg_handler, arn, token, "createSecret")  # the first step to connect
     assert "certificate verify failed" in repr(raised.value) + repr(raised.value.__cause__)
-    assert not app_db.logs_in(app_db.rotation.value(arn, "AWSPENDING"))
+    assert app_db.rotation.snapshot(arn)[token][1] is None  # nothing stored
 
 
 def test_missing_ca_bundle_names_the_variable(app_db, monkeypatch):
     arn = app_db.user_secret()
     monkeypatch.setenv("PG_CA_BUNDLE", "/nonexistent/bundle.pem")
     token = app_db.rotation.start(arn)
-    app_db.rotation.step(pg_handler, arn, token, "createSecret")
     with pytest.raises(ValueError, match="'PG_CA_BUNDLE'"):
-        app_db.rotation.step(pg_handler, arn, token, "setSecret")
+        app_db.rotation.step(pg_handler, arn, token, "createSecret")  # the first step to connect
 
 
 def test_wrong_master_credentials_are_refused_and_current_still_logs_in(app_db, rotation):
@@ -489,7 +491,7 @@ def test_pending_value_for_another_user_or_database_is_refused(app_db, change, m
     pending = {**old, "username": old["username"] + "_clone", "password": secrets.token_urlsafe(24), **change}
     app_db.rotation.put_pending(arn, token, pending)
     db_before = app_db.role_state()
-    for step in ("setSecret", "testSecret"):
+    for step in ("createSecret", "setSecret", "finishSecret"):  # the steps that read AWSPENDING with the tags
         with pytest.raises(ValueError, match=message):
             app_db.rotation.step(pg_handler, arn, token, step)
     assert app_db.role_state() == db_before
@@ -506,10 +508,14 @@ def test_current_credentials_that_cannot_log_in_stop_the_rotation(app_db):
     old = current(app_db, arn)
     app_db.superuser().run(f"ALTER ROLE {old['username']} PASSWORD 'changed-behind-our-back'")
     token = app_db.rotation.start(arn)
-    app_db.rotation.step(pg_handler, arn, token, "createSecret")
+    # createSecret logs in as AWSCURRENT before it stores a value for the alternate user (setSecret then trusts the
+    # version the value names: REPLACES); a hand-made pending value without it meets the same check in setSecret.
+    with pytest.raises(ValueError, match="AWSCURRENT credentials cannot log in"):
+        app_db.rotation.step(pg_handler, arn, token, "createSecret")
+    assert app_db.rotation.snapshot(arn)[token][1] is None
+    app_db.rotation.put_pending(arn, token, {**old, "username": old["username"] + "_clone", "password": "x" * 43})
     with pytest.raises(ValueError, match="AWSCURRENT credentials cannot log in"):
         app_db.rotation.step(pg_handler, arn, token, "setSecret")
-    assert not app_db.logs_in(app_db.rotation.value(arn, "AWSPENDING"))
 
 
 def test_test_secret_refuses_pending_credentials_that_cannot_log_in(app_db):
@@ -548,6 +554,6 @@ def test_the_configuration_test_of_a_rotation_that_is_not_immediate_changes_noth
     app_db.rotation.put_pending(arn, token, current(app_db, arn))
     before, db_before = app_db.rotation.snapshot(arn), app_db.role_state()
     app_db.rotation.step(pg_handler, arn, token, "testSecret")
-    with pytest.raises(ValueError, match="holds the AWSCURRENT value"):
+    with pytest.raises(ValueError, match="AWSPENDING value field 'username' is not the alternate of the AWSCURRENT"):
         app_db.rotation.step(pg_handler, arn, token, "finishSecret")
     assert app_db.rotation.snapshot(arn) == before and app_db.role_state() == db_before

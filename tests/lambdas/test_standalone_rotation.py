@@ -12,7 +12,7 @@ from botocore.exceptions import ClientError
 import api_key_rotation.handler as api_key_handler
 import webhook_secret_rotation.handler as webhook_handler
 from rotation_common.metadata import SecretMetadata
-from tests.lambdas.harness import STEPS, patch_moto_first_value
+from tests.lambdas.harness import FINISHED, STEPS, patch_moto_first_value
 
 WRITE_OPERATIONS = ("PutSecretValue", "UpdateSecretVersionStage")
 VERIFIER_TAG = "securestack:verifier-secret"
@@ -80,8 +80,11 @@ def kind(request):
     return request.param
 
 
-def writes(aws_calls):
-    return sum(aws_calls.count(op) for op in WRITE_OPERATIONS)
+def writes(aws_calls, arn=None):
+    """Write calls, but a PutSecretValue of the rotated secret (`arn`): a retried createSecret sends it again and
+    Secrets Manager refuses a second value under the token (the snapshots show nothing changed)."""
+    return sum(1 for op, params in aws_calls.calls
+               if op in WRITE_OPERATIONS and not (op == "PutSecretValue" and params["SecretId"] == arn))
 
 
 # 1. full rotation
@@ -97,7 +100,7 @@ def test_full_rotation_makes_new_value_current_and_keeps_old_as_previous(kind, r
     assert rotation.value(arn, "AWSPREVIOUS") == old
     assert new[kind.secret_field] != old[kind.secret_field]
     kind.assert_valid(new, identity_from=old)
-    assert rotation.stages(arn)[token] == ["AWSCURRENT"]  # no AWSPENDING left behind
+    assert rotation.stages(arn)[token] == FINISHED  # AWSPENDING stays on it, as the template leaves it
 
 
 def test_two_rotations_keep_only_the_latest_previous(kind, rotation):
@@ -117,12 +120,13 @@ def test_every_step_called_twice_the_second_is_a_no_op(kind, rotation, aws_calls
     token = rotation.start(arn)
     for step in STEPS:
         rotation.step(kind.handler, arn, token, step)
-        before, writes_before = rotation.snapshot(arn), writes(aws_calls)
+        before, writes_before = rotation.snapshot(arn), writes(aws_calls, arn)
         rotation.step(kind.handler, arn, token, step)
         assert rotation.snapshot(arn) == before, step
-        assert writes(aws_calls) == writes_before, step
-    # The pending value was created exactly once (an API key's verifier record is written by set and finish).
-    assert [p["SecretId"] for p in aws_calls.params("PutSecretValue")].count(arn) == 1
+        assert writes(aws_calls, arn) == writes_before, step
+    # An API key's record says createSecret finished: no second PutSecretValue. A webhook secret's retry sends it,
+    # refused (moto made to refuse as AWS does: harness.refuse_second_values), and keeps the stored value.
+    assert [p["SecretId"] for p in aws_calls.params("PutSecretValue")].count(arn) == (1 if kind is API_KEY else 2)
 
 
 # 3. late retries
@@ -130,14 +134,32 @@ def test_every_step_called_twice_the_second_is_a_no_op(kind, rotation, aws_calls
 
 @pytest.mark.parametrize("step", STEPS)
 def test_late_retry_of_a_step_after_finish_has_no_effect(kind, rotation, aws_calls, step):
+    """finishSecret leaves AWSPENDING on the new AWSCURRENT (as the template does), so a late retry runs the step
+    again: each is idempotent, and nothing changes."""
     arn = kind.create(rotation)
     token = rotation.rotate(kind.handler, arn)
+    before, writes_before = rotation.snapshot(arn), writes(aws_calls, arn)
+
+    rotation.step(kind.handler, arn, token, step)
+
+    assert rotation.snapshot(arn) == before
+    assert writes(aws_calls, arn) == writes_before
+
+
+@pytest.mark.parametrize("step", STEPS)
+def test_a_step_for_a_token_that_is_awscurrent_without_awspending_returns_at_once(kind, rotation, aws_calls, step):
+    """A rotation finished by an earlier version of the function (it removed AWSPENDING), or one whose AWSPENDING an
+    operator removed: done. testSecret's stage-qualified read finds nothing, then its DescribeSecret says why."""
+    arn = kind.create(rotation)
+    token = rotation.rotate(kind.handler, arn)
+    rotation.client.update_secret_version_stage(SecretId=arn, VersionStage="AWSPENDING", RemoveFromVersionId=token)
     before, calls_before = rotation.snapshot(arn), aws_calls.count()
 
     rotation.step(kind.handler, arn, token, step)
 
     assert rotation.snapshot(arn) == before
-    assert [name for name, _ in aws_calls.calls[calls_before:]] == ["DescribeSecret"]
+    expected = ["GetSecretValue", "DescribeSecret"] if step == "testSecret" else ["DescribeSecret"]
+    assert [name for name, _ in aws_calls.calls[calls_before:]] == expected
 
 
 # 4. refusals
@@ -221,6 +243,20 @@ def test_secret_without_rotation_enabled_is_refused(kind, rotation, flag):
     assert rotation.snapshot(arn) == before
 
 
+def test_test_secret_refuses_a_value_of_another_kind_without_reading_tags(kind, rotation, aws_calls):
+    """testSecret makes one call, the stage-qualified read of the token (no DescribeSecret, so no kind tag): the
+    value's fields are the kind check. The other kind's function finds its own field missing and changes nothing."""
+    other = WEBHOOK if kind is API_KEY else API_KEY
+    arn = other.create(rotation)
+    token = rotation.start(arn)
+    rotation.step(other.handler, arn, token, "createSecret")
+    before, calls_before = rotation.snapshot(arn), aws_calls.count()
+    with pytest.raises(ValueError, match=f"AWSPENDING value field '{kind.secret_field}' is missing"):
+        rotation.step(kind.handler, arn, token, "testSecret")
+    assert rotation.snapshot(arn) == before
+    assert [name for name, _ in aws_calls.calls[calls_before:]] == ["GetSecretValue"]
+
+
 def test_secret_of_another_kind_is_refused(kind, rotation):
     arn = kind.create(rotation, tags={**kind.tags, "securestack:kind": "postgres-user"})
     with pytest.raises(ValueError, match="'securestack:kind' is 'postgres-user'"):
@@ -229,15 +265,15 @@ def test_secret_of_another_kind_is_refused(kind, rotation):
 
 # 5. failures injected in every step, then the whole rotation retried
 
-FAULTS = [
-    ("createSecret", "GetSecretValue", "before"),
+FAULTS = [  # every call a step makes (test_call_counts.py)
+    ("createSecret", "DescribeSecret", "before"),
     ("createSecret", "PutSecretValue", "before"),
     ("createSecret", "PutSecretValue", "after"),  # stored, but the function died before answering
-    ("setSecret", "GetSecretValue", "before"),
+    ("setSecret", "DescribeSecret", "before"),
     ("testSecret", "GetSecretValue", "before"),
-    ("testSecret", "DescribeSecret", "before"),
+    ("finishSecret", "GetSecretValue", "before"),
     ("finishSecret", "UpdateSecretVersionStage", "before"),
-    ("finishSecret", "UpdateSecretVersionStage", "after"),  # AWSCURRENT moved, AWSPENDING not yet removed
+    ("finishSecret", "UpdateSecretVersionStage", "after"),  # AWSCURRENT moved, the function died before answering
 ]
 
 
@@ -261,7 +297,7 @@ def test_failure_in_a_step_then_retried_rotation_completes(kind, rotation, aws_c
     kind.assert_valid(new, identity_from=old)
     assert new[kind.secret_field] != old[kind.secret_field]
     assert rotation.value(arn, "AWSPREVIOUS") == old
-    assert rotation.stages(arn)[token] == ["AWSCURRENT"]
+    assert rotation.stages(arn)[token] == FINISHED
     assert len(rotation.stages(arn)) == 2  # exactly one new version
 
 
@@ -277,7 +313,7 @@ def test_pending_version_left_by_another_token_is_not_touched(kind, rotation):
     token = rotation.rotate(kind.handler, arn)  # a new rotation moved AWSPENDING to its token
 
     assert rotation.snapshot(arn)[abandoned] == ([], abandoned_value)
-    assert rotation.stages(arn)[token] == ["AWSCURRENT"]
+    assert rotation.stages(arn)[token] == FINISHED
     assert rotation.value(arn, "AWSCURRENT")[kind.secret_field] not in abandoned_value
 
 
@@ -302,22 +338,27 @@ def test_token_of_a_version_that_lost_pending_is_refused_and_new_pending_untouch
     ],
 )
 def test_malformed_current_value_gives_a_clear_error(kind, rotation, secret_values, stored, message):
+    """The first step that reads AWSCURRENT names it (an API key's createSecret, before it stores anything: its
+    record has no digest of that version yet; a webhook secret's finishSecret, its copy check) and nothing moves."""
     arn = kind.create(rotation, value=stored)
     secret_values.add(stored)
     token = rotation.start(arn)
     with pytest.raises(ValueError, match=message) as raised:
-        rotation.step(kind.handler, arn, token, "createSecret")
+        rotation.rotate(kind.handler, arn, token)
     assert stored not in str(raised.value)
     assert rotation.stages(arn)[token] == ["AWSPENDING"]
-    assert rotation.snapshot(arn)[token][1] is None  # nothing stored
+    if kind is API_KEY:
+        assert rotation.snapshot(arn)[token][1] is None  # nothing stored
 
 
 def test_current_value_missing_a_field_names_it(kind, rotation):
     value = kind.first_value()
     del value[kind.identity_fields[0]]
     arn = kind.create(rotation, value=value)
+    token = rotation.start(arn)
     with pytest.raises(ValueError, match=f"AWSCURRENT value field '{kind.identity_fields[0]}' is missing"):
-        rotation.step(kind.handler, arn, rotation.start(arn), "createSecret")
+        rotation.rotate(kind.handler, arn, token)
+    assert rotation.stages(arn)[token] == ["AWSPENDING"]
 
 
 def test_pending_value_with_another_env_is_refused(kind, rotation):
@@ -325,7 +366,7 @@ def test_pending_value_with_another_env_is_refused(kind, rotation):
     token = rotation.start(arn)
     forged = {**kind.first_value(), "env": "prod" if kind.tags["securestack:env"] != "prod" else "dev"}
     rotation.put_pending(arn, token, forged)
-    for step in ("setSecret", "testSecret"):
+    for step in ("createSecret", "finishSecret"):  # the steps that read AWSPENDING with the tags at hand
         with pytest.raises(ValueError, match="AWSPENDING value field 'env' differs from secret tag 'securestack:env'"):
             rotation.step(kind.handler, arn, token, step)
     assert rotation.stages(arn)[token] == ["AWSPENDING"]
@@ -337,7 +378,7 @@ def test_a_pending_copy_of_current_is_never_promoted(kind, rotation):
     same = rotation.value(arn, "AWSCURRENT")
     rotation.put_pending(arn, token, same)
     before = rotation.snapshot(arn)
-    with pytest.raises(ValueError, match="holds the AWSCURRENT value: not a new value"):
+    with pytest.raises(ValueError, match=f"AWSPENDING value field '{kind.secret_field}' equals the AWSCURRENT one"):
         rotation.step(kind.handler, arn, token, "finishSecret")
     assert rotation.snapshot(arn) == before
 
@@ -355,7 +396,10 @@ def test_the_configuration_test_of_a_rotation_that_is_not_immediate_passes(kind,
     before = rotation.snapshot(arn)
     rotation.step(kind.handler, arn, token, "testSecret")
     assert rotation.snapshot(arn) == before
-    assert [line["outcome"] for line in rotation_log_lines()] == ["configuration-tested", "done"]
+    # A copy is a well-formed value: it passes as one (finishSecret refuses to promote it); no value at all (what
+    # AWS leaves in that version) is the configuration test proper.
+    outcomes = ["done"] if pending == "copy of current" else ["configuration-tested", "done"]
+    assert [line["outcome"] for line in rotation_log_lines()] == outcomes
 
 
 def test_finish_refuses_a_version_without_value(kind, rotation):
@@ -381,7 +425,7 @@ def test_first_rotation_of_a_secret_without_value_bootstraps_from_tags(
 
     value = rotation.value(arn, "AWSCURRENT")
     kind.assert_valid(value, identity_from=kind.first_value())
-    assert rotation.stages(arn) == {token: ["AWSCURRENT"]}
+    assert rotation.stages(arn) == {token: FINISHED}
     rotation.rotate(kind.handler, arn)  # and it rotates normally from then on
     assert rotation.value(arn, "AWSPREVIOUS") == value
 

@@ -14,7 +14,7 @@ from botocore.exceptions import ClientError
 
 import api_key_rotation.handler as api_key_handler
 import webhook_secret_rotation.handler as webhook_handler
-from tests.lambdas.harness import STEPS, patch_moto_first_value
+from tests.lambdas.harness import FINISHED, STEPS, patch_moto_first_value
 from tests.lambdas.test_standalone_rotation import API_KEY, VERIFIER_TAG, WEBHOOK
 
 RECORD = API_KEY.tags[VERIFIER_TAG]
@@ -95,21 +95,21 @@ def test_record_after_each_step_of_a_rotation(rotation):
     old, old_version = key(rotation, arn, "AWSCURRENT"), version(rotation, arn, "AWSCURRENT")
     token = rotation.start(arn)
 
+    # createSecret: the new key is accepted once it is stored (before any caller can read it as AWSCURRENT); its
+    # entry, under its version id, is what finishSecret requires before it promotes that version.
     rotation.step(api_key_handler, arn, token, "createSecret")
-    assert record(rotation) is None  # nothing to accept yet: the new key is not readable by any caller
-
-    rotation.step(api_key_handler, arn, token, "setSecret")
     new = key(rotation, arn, "AWSPENDING")
-    after_set = record(rotation)
-    assert_contract_shape(after_set)
-    assert by_stage(after_set) == {
+    after_create = record(rotation)
+    assert_contract_shape(after_create)
+    assert by_stage(after_create) == {
         "current": {"sha256": sha256(old), "stage": "current", "versionId": old_version, "validUntil": None},
         "pending": {"sha256": sha256(new), "stage": "pending", "versionId": token, "validUntil": None},
     }
-    assert rotation.stages(arn)[old_version] == ["AWSCURRENT"]  # set ran before any stage moved
+    assert rotation.stages(arn)[old_version] == ["AWSCURRENT"]  # before any stage moved
 
-    rotation.step(api_key_handler, arn, token, "testSecret")
-    assert record(rotation) == after_set
+    for step in ("setSecret", "testSecret"):
+        rotation.step(api_key_handler, arn, token, step)
+        assert record(rotation) == after_create
 
     started = now().replace(microsecond=0)
     rotation.step(api_key_handler, arn, token, "finishSecret")
@@ -196,13 +196,13 @@ def test_previous_grace_days_tag_sets_how_long_the_previous_key_works(rotation, 
 def test_invalid_grace_tag_fails_naming_it_before_anything_changes(rotation, tag):
     arn = create_key(rotation, **{GRACE_TAG: tag})
     token = rotation.start(arn)
-    rotation.step(api_key_handler, arn, token, "createSecret")
     before = rotation.snapshot(arn)
     with pytest.raises(ValueError, match=f"secret tag '{GRACE_TAG}' must be a whole number of days from 0 to 30"):
-        rotation.step(api_key_handler, arn, token, "setSecret")
-    with pytest.raises(ValueError, match=f"'{GRACE_TAG}'"):
-        rotation.step(api_key_handler, arn, token, "finishSecret")
-    assert rotation.snapshot(arn) == before
+        rotation.step(api_key_handler, arn, token, "createSecret")
+    for step in ("setSecret", "finishSecret"):
+        with pytest.raises(ValueError, match=f"'{GRACE_TAG}'"):
+            rotation.step(api_key_handler, arn, token, step)
+    assert rotation.snapshot(arn) == before  # no value stored
     assert record(rotation) is None
 
 
@@ -230,9 +230,8 @@ def test_revoke_previous_gives_the_previous_key_no_grace_then_removes_the_tag(ro
 def test_revoke_tag_other_than_true_fails_naming_it_and_nothing_moves(rotation, kind):
     arn = kind.create(rotation, tags={**kind.tags, REVOKE_TAG: "yes"})
     token = rotation.start(arn)
-    rotation.step(kind.handler, arn, token, "createSecret")
     before = rotation.snapshot(arn)
-    for step in ("setSecret", "finishSecret"):
+    for step in ("createSecret", "setSecret", "finishSecret"):
         with pytest.raises(ValueError, match=f"secret tag '{REVOKE_TAG}' must be 'true'"):
             rotation.step(kind.handler, arn, token, step)
     assert rotation.snapshot(arn) == before
@@ -244,10 +243,12 @@ def test_revoke_tag_other_than_true_fails_naming_it_and_nothing_moves(rotation, 
 
 RECORD_WRITE = {"SecretId": RECORD}
 FAULTS = [
-    ("createSecret", "PutSecretValue", "before", None),
-    ("setSecret", "GetSecretValue", "before", {"SecretId": RECORD}),  # reading the record
-    ("setSecret", "PutSecretValue", "before", RECORD_WRITE),  # the record write fails
-    ("setSecret", "PutSecretValue", "after", RECORD_WRITE),  # written, then the function died
+    ("createSecret", "GetSecretValue", "before", {"SecretId": RECORD}),  # reading the record
+    ("createSecret", "PutSecretValue", "before", None),  # the new key
+    ("createSecret", "PutSecretValue", "after", None),  # the new key stored, then the function died
+    ("createSecret", "PutSecretValue", "before", RECORD_WRITE),  # the record write fails
+    ("createSecret", "PutSecretValue", "after", RECORD_WRITE),  # written, then the function died
+    ("setSecret", "DescribeSecret", "before", None),
     ("testSecret", "GetSecretValue", "before", None),
     ("finishSecret", "GetSecretValue", "before", {"SecretId": RECORD}),
     ("finishSecret", "UpdateSecretVersionStage", "before", None),
@@ -255,7 +256,7 @@ FAULTS = [
     ("finishSecret", "PutSecretValue", "before", RECORD_WRITE),  # moved, and the record write fails
     ("finishSecret", "PutSecretValue", "after", RECORD_WRITE),
     ("finishSecret", "UntagResource", "before", None),  # revoked in the record, tag still there
-    ("finishSecret", "UntagResource", "after", None),  # tag removed, AWSPENDING not yet
+    ("finishSecret", "UntagResource", "after", None),  # tag removed, then the function died
 ]
 
 
@@ -293,7 +294,7 @@ def test_a_fault_at_any_point_leaves_a_record_accepting_every_key_a_caller_can_h
 
     new = key(rotation, arn, "AWSCURRENT")
     entries = by_stage(record(rotation))
-    assert rotation.stages(arn)[token] == ["AWSCURRENT"]
+    assert rotation.stages(arn)[token] == FINISHED
     assert entries["current"]["sha256"] == sha256(new) and "pending" not in entries
     if revoke:
         assert "previous" not in entries
@@ -306,7 +307,8 @@ def test_a_retried_finish_keeps_the_first_runs_valid_until(rotation, aws_calls, 
     arn = create_key(rotation)
     token = rotation.start(arn)
     rotation.rotate(api_key_handler, arn, token, steps=STEPS[:3])
-    aws_calls.fail("secrets-manager", "UpdateSecretVersionStage", when="before", matching={"VersionStage": "AWSPENDING"})
+    # The record written, then the function died before answering: the retry must not restart the grace.
+    aws_calls.fail("secrets-manager", "PutSecretValue", when="after", matching={"SecretId": RECORD})
     with pytest.raises(ClientError):
         rotation.step(api_key_handler, arn, token, "finishSecret")
     first = by_stage(record(rotation))["previous"]
@@ -335,7 +337,7 @@ def test_record_writes_are_awscurrent_with_a_fresh_token_and_every_read_names_it
     rotation.rotate(api_key_handler, arn)
     rotation.rotate(api_key_handler, arn)
     writes = [p for p in aws_calls.params("PutSecretValue") if p["SecretId"] == RECORD]
-    assert len(writes) == 4  # set and finish of each rotation
+    assert len(writes) == 4  # create and finish of each rotation
     assert all(p["VersionStages"] == ["AWSCURRENT"] for p in writes)
     tokens = [p["ClientRequestToken"] for p in writes]
     assert len(set(tokens)) == 4 and all(uuid.UUID(t).version == 4 for t in tokens)
@@ -350,10 +352,11 @@ def test_record_writes_are_awscurrent_with_a_fresh_token_and_every_read_names_it
 def test_a_verifier_tag_not_naming_this_keys_record_is_refused(rotation, tags, message):
     arn = create_key(rotation, **tags)
     token = rotation.start(arn)
-    rotation.step(api_key_handler, arn, token, "createSecret")
-    with pytest.raises(ValueError, match=f"secret tag '{VERIFIER_TAG}' {message}"):
-        rotation.step(api_key_handler, arn, token, "setSecret")
-    assert record(rotation) is None
+    before = rotation.snapshot(arn)
+    for step in ("createSecret", "finishSecret"):
+        with pytest.raises(ValueError, match=f"secret tag '{VERIFIER_TAG}' {message}"):
+            rotation.step(api_key_handler, arn, token, step)
+    assert record(rotation) is None and rotation.snapshot(arn) == before
 
 
 def test_an_unreadable_record_is_replaced(rotation, rotation_log_lines):
@@ -371,7 +374,7 @@ def test_webhook_revoke_previous_removes_awsprevious_after_the_move_and_untags(r
     arn = WEBHOOK.create(rotation, tags={**WEBHOOK.tags, REVOKE_TAG: "true"})
     old_version = version(rotation, arn, "AWSCURRENT")
     token = rotation.rotate(webhook_handler, arn)
-    assert rotation.stages(arn) == {token: ["AWSCURRENT"], old_version: []}
+    assert rotation.stages(arn) == {token: FINISHED, old_version: []}
     assert REVOKE_TAG not in {t["Key"] for t in rotation.client.describe_secret(SecretId=arn)["Tags"]}
 
 
@@ -400,7 +403,7 @@ def test_webhook_revoke_retried_after_a_fault_ends_revoked_and_untagged(rotation
     with pytest.raises(ClientError, match="injected"):
         rotation.step(webhook_handler, arn, token, "finishSecret")
     rotation.step(webhook_handler, arn, token, "finishSecret")
-    assert rotation.stages(arn) == {token: ["AWSCURRENT"], old_version: []}
+    assert rotation.stages(arn) == {token: FINISHED, old_version: []}
     assert REVOKE_TAG not in {t["Key"] for t in rotation.client.describe_secret(SecretId=arn)["Tags"]}
 
 

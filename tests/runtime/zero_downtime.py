@@ -12,7 +12,7 @@ per tick, and after EVERY Secrets Manager call the rotator makes (a botocore aft
 session) every caller makes one more: each intermediate state a rotation passes through is requested against,
 not only the states between steps. The judge of a refusal is Secrets Manager itself (`World.valid_keys`, read
 from moto's backend without API calls): a caller holding AWSCURRENT, AWSPREVIOUS (not revoked) or an AWSPENDING
-whose setSecret completed must never be refused; what a verifier accepts is only ever bounded by what the
+whose createSecret completed must never be refused; what a verifier accepts is only ever bounded by what the
 verifier record accepted, up to refresh_seconds after the record dropped it.
 """
 
@@ -71,7 +71,7 @@ class World:
     def __init__(self, rotation, clock):
         self.rotation, self.clock = rotation, clock
         self.admin = rotation.client
-        self.set_done = set()  # tokens whose setSecret returned
+        self.set_done = set()  # tokens whose createSecret returned: their key is published
         self.revoked_versions = set()  # key versions a revoke-previous rotation replaced
         self.dropped_at = {}  # key -> when the record stopped accepting it
         self.ever_in_record = set()
@@ -162,7 +162,7 @@ class Caller:
         if self.schedule == "switches-first":
             pending = [v for v, version in self.world.key_versions().items()
                        if "AWSPENDING" in version["version_stages"] and v in self.world.set_done]
-            # The earliest a caller can switch: to the pending key the moment setSecret has published it (the test
+            # The earliest a caller can switch: to the pending key the moment createSecret has published it (the test
             # knows when; a real caller would only ever switch later, on reading the new AWSCURRENT).
             if pending:
                 self._read("AWSPENDING", pending[0])
@@ -344,7 +344,7 @@ class Scenario:
                 fail.run(self, handler, arn, token, step)
             else:
                 self.world.rotation.step(handler, arn, token, step)
-            if step == "setSecret":
+            if step == "createSecret":  # the record accepts the new key from here on (lambdas/README.md)
                 self.world.set_done.add(token)
 
     # the judged run
