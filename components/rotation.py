@@ -6,7 +6,8 @@ kind imports (as the `rotation_common` package; e.g. the webhook rotator carries
 record nor the ECS redeploy) and the distributions named in the kind's `VENDOR` with their dependencies, copied
 from the installed environment. Entries are sorted and carry fixed timestamps and permissions, so the same source
 gives the same bytes wherever the package is installed. The bytes are written to a per-user cache outside the
-package (`archive_cache_dir()`), under a name keyed by their sha256, because Pulumi's Python SDK hands the engine
+package (`archive_cache_dir()`), under a name keyed by their sha256 (an index keyed by the digest of every input
+lets a later run take them from there unbuilt, after checking that sha256: `build_archive`), because Pulumi's Python SDK hands the engine
 an asset only as a file path, a text string or a URI (pulumi/asset.py: FileAsset, StringAsset, RemoteAsset; no
 bytes asset) and a zip is not text. The cache's location never reaches the provider: the Terraform bridge gives the
 AWS provider a copy named by the asset's content hash (pulumi-terraform-bridge pkg/tfbridge/info/assets.go,
@@ -21,10 +22,13 @@ import hashlib
 import importlib.metadata
 import importlib.util
 import io
+import json
 import os
+import sys
 import tempfile
 import types
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, Callable, Iterator, Mapping, Optional, Sequence
@@ -346,15 +350,69 @@ def _cached(directory: Path, name: str, data: bytes) -> Path:
 
 
 def build_archive(kind: str, lambdas_root: Path = LAMBDAS_ROOT, cache_dir: Optional[Path] = None) -> LambdaArchive:
-    """The kind's archive, built in memory and cached as `<cache_dir>/<kind>-<sha256>.zip` (default:
-    archive_cache_dir())."""
+    """The kind's archive, cached as `<cache_dir>/<kind>-<sha256>.zip` (default: archive_cache_dir()).
+
+    Built in memory when the cache's index has no archive for exactly these inputs (`archive_inputs_digest`), or
+    when the archive it names no longer has the sha256 it is named by (a tampered or damaged file is rebuilt and
+    rewritten). Scanning imports and compressing were four fifths of building, a tenth of a dev preview's program
+    (issue 16, target 1); reading and hashing the inputs is a fifth of it. A fresh machine (a CI runner) builds."""
+    directory = cache_dir if cache_dir is not None else archive_cache_dir()
+    inputs = archive_inputs_digest(kind, lambdas_root)
+    indexed = _indexed_archive(directory, kind, inputs)
+    if indexed is not None:
+        return indexed
     sources = archive_sources(kind, lambdas_root)
     data = zip_bytes(sources)
     digest = hashlib.sha256(data)
-    path = _cached(cache_dir if cache_dir is not None else archive_cache_dir(), f"{kind}-{digest.hexdigest()}.zip",
-                   data)
-    return LambdaArchive(kind=kind, path=path, sha256=digest.hexdigest(),
-                         source_code_hash=base64.b64encode(digest.digest()).decode(), entries=tuple(sources))
+    path = _cached(directory, f"{kind}-{digest.hexdigest()}.zip", data)
+    archive = LambdaArchive(kind=kind, path=path, sha256=digest.hexdigest(),
+                            source_code_hash=base64.b64encode(digest.digest()).decode(), entries=tuple(sources))
+    _write_index(directory, inputs, archive)
+    return archive
+
+
+def archive_inputs_digest(kind: str, lambdas_root: Path = LAMBDAS_ROOT) -> str:
+    """sha256 over everything the kind's archive bytes can depend on: every file of the kind's directory and of
+    rotation_common (which of its modules go in is decided from their text), every file of the vendored
+    distributions, this module's own source (how entries are chosen and written) and the Python and zlib versions
+    (zipfile's and deflate's output). The same digest means the same archive; a changed byte anywhere, another."""
+    kind_dir = lambdas_root / kind
+    if not (kind_dir / "handler.py").is_file():
+        raise FileNotFoundError(f"{kind_dir}/handler.py is missing: no rotation function to package")
+    digest = hashlib.sha256(f"{kind}\0{sys.version_info[:2]}\0{zlib.ZLIB_RUNTIME_VERSION}\0".encode())
+    digest.update(Path(__file__).read_bytes())
+    candidates = [_tree_files(kind_dir, "kind/"), _tree_files(lambdas_root / COMMON_PACKAGE, "common/")]
+    candidates += [_distribution_files(d) for d in distribution_closure(vendored_names(kind_dir))]
+    for part in candidates:
+        for name, path in part:
+            content = path.read_bytes()
+            digest.update(f"\0{name}\0{len(content)}\0".encode())
+            digest.update(content)
+    return digest.hexdigest()
+
+
+def _index_path(directory: Path, inputs: str) -> Path:
+    return directory / f"index-{inputs}.json"
+
+
+def _indexed_archive(directory: Path, kind: str, inputs: str) -> Optional[LambdaArchive]:
+    """The archive the index names for these inputs, if it is there with the sha256 it is named by; else None."""
+    try:
+        entry = json.loads(_index_path(directory, inputs).read_text(encoding="utf-8"))
+        sha256, entries = entry["sha256"], tuple(entry["entries"])
+        path = directory / f"{kind}-{sha256}.zip"
+        digest = hashlib.sha256(path.read_bytes())
+    except (OSError, ValueError, KeyError, TypeError):
+        return None  # no index yet, or one this code cannot use: build
+    if digest.hexdigest() != sha256 or entry.get("kind") != kind:
+        return None
+    return LambdaArchive(kind=kind, path=path, sha256=sha256,
+                         source_code_hash=base64.b64encode(digest.digest()).decode(), entries=entries)
+
+
+def _write_index(directory: Path, inputs: str, archive: LambdaArchive) -> None:
+    text = json.dumps({"kind": archive.kind, "sha256": archive.sha256, "entries": list(archive.entries)})
+    _cached(directory, _index_path(directory, inputs).name, text.encode("utf-8"))
 
 
 # ---------------------------------------------------------------------------------------------------------------

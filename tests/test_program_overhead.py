@@ -185,9 +185,10 @@ def test_text_pool_shares_only_long_strings():
     assert pool.share(short) is short
 
 
-def test_common_imports_scanned_once_per_run_and_again_in_the_next(monkeypatch, tmp_path):
-    """The rotation_common scan is shared by the archives of one program run (one context), never across runs:
-    each run, like each `pulumi preview` process, pays for its own."""
+def test_common_imports_scanned_once_per_run_and_again_in_the_next_unless_the_index_has_the_archive(
+        monkeypatch, tmp_path):
+    """The rotation_common scan is shared by the archives of one program run (one context), never across runs: a run
+    without the archives in its cache pays for its own scan; a run whose cache index has them scans nothing."""
     import contextvars
 
     from securestack.components import rotation
@@ -197,15 +198,41 @@ def test_common_imports_scanned_once_per_run_and_again_in_the_next(monkeypatch, 
     monkeypatch.setattr(rotation, "_scan_common_imports",
                         lambda text, path: compiled.append(str(path)) or original(text, path))
 
-    def one_run() -> list[str]:
+    def one_run(cache: str) -> list[str]:
         compiled.clear()
         for kind in ("api_key_rotation", "webhook_secret_rotation"):
-            rotation.build_archive(kind, cache_dir=tmp_path)
+            rotation.build_archive(kind, cache_dir=tmp_path / cache)
         return list(compiled)
 
-    first, second = contextvars.Context().run(one_run), contextvars.Context().run(one_run)
+    first = contextvars.Context().run(one_run, "first")
+    second = contextvars.Context().run(one_run, "second")
     assert first and len(first) == len(set(first))  # a file shared by both kinds compiled once
-    assert sorted(second) == sorted(first)  # the next run scans again
+    assert sorted(second) == sorted(first)  # the next run, with a cache of its own, scans again
+    assert contextvars.Context().run(one_run, "first") == []  # the index has both archives: nothing to scan
+
+
+def test_the_archive_index_rebuilds_when_any_input_changes(tmp_path):
+    import shutil
+
+    from securestack.components import rotation
+
+    lambdas = tmp_path / "lambdas"
+    shutil.copytree(rotation.LAMBDAS_ROOT, lambdas, ignore=shutil.ignore_patterns("__pycache__"))
+    built = rotation.build_archive("webhook_secret_rotation", lambdas_root=lambdas, cache_dir=tmp_path / "cache")
+    again = rotation.build_archive("webhook_secret_rotation", lambdas_root=lambdas, cache_dir=tmp_path / "cache")
+    assert again == built
+    # A module the webhook archive does not carry still changes the inputs (its imports are read from the text).
+    unused = lambdas / "rotation_common" / "verifier_record.py"
+    assert "rotation_common/verifier_record.py" not in built.entries
+    unused.write_text(unused.read_text() + "\nfrom rotation_common import consumers  # now imported\n")
+    rebuilt = rotation.build_archive("webhook_secret_rotation", lambdas_root=lambdas, cache_dir=tmp_path / "cache")
+    assert rebuilt.sha256 == built.sha256  # same bytes: the webhook archive still does not import it
+    (lambdas / "webhook_secret_rotation" / "handler.py").write_text(
+        (lambdas / "webhook_secret_rotation" / "handler.py").read_text() + "\n# changed\n")
+    changed = rotation.build_archive("webhook_secret_rotation", lambdas_root=lambdas, cache_dir=tmp_path / "cache")
+    assert changed.sha256 != built.sha256 and changed.path.read_bytes() != built.path.read_bytes()
+    assert rotation.archive_inputs_digest("webhook_secret_rotation", lambdas) != \
+        rotation.archive_inputs_digest("api_key_rotation", lambdas)
 
 
 def test_replay_registers_the_programs_aliases():
