@@ -68,9 +68,9 @@ class PolicyConfigError(ValueError):
     Its message is the gate's one line; `key` (the policy or key at fault, None for the whole file) and `problem`
     (the message without its subject) let policy/check_configs.py list every problem of a file in its own format."""
 
-    def __init__(self, message: str, problem: str, key: Optional[str] = None):
+    def __init__(self, message: str, problem: Optional[str] = None, key: Optional[str] = None):
         super().__init__(message)
-        self.problem, self.key = problem, key
+        self.problem, self.key = problem or message, key
 
 
 class PolicyPackError(RuntimeError):
