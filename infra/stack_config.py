@@ -166,7 +166,8 @@ def esc_imports(environment: Any) -> list[str]:
     if isinstance(environment, dict):
         imports = environment.get("imports") or []
         names = [_import_name(entry) for entry in (imports if isinstance(imports, list) else [imports])]
-        return names + (["(an inline definition's values)"] if environment.get("values") else [])
+        defines = any(value for key, value in environment.items() if key != "imports")  # `values:`, or any other key
+        return names + (["(an inline definition)"] if defines else [])
     return [] if environment is None else [_import_name(environment)]
 
 

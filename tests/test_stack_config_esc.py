@@ -28,7 +28,9 @@ ESC_FORMS = [
     pytest.param("environment:\n  imports:\n    - aws/dev\n    - auth-core: { merge: false }\n",
                  "aws/dev, auth-core", id="inline definition with imports and import options"),
     pytest.param("environment:\n  values:\n    pulumiConfig:\n      securestack:tier: production\n",
-                 "(an inline definition's values)", id="inline definition with values only"),
+                 "(an inline definition)", id="inline definition with values only"),
+    pytest.param("environment:\n  imports: [aws/dev]\n  values:\n    region: us-east-1\n",
+                 "aws/dev, (an inline definition)", id="inline definition with imports and values"),
 ]
 
 
