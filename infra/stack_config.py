@@ -157,6 +157,37 @@ def _refuse_unknown_top_level_keys(path: Path, document: dict[Any, Any], key_lin
                                    f"(a stack file holds {', '.join(STACK_FILE_KEYS)})")
 
 
+def esc_imports(environment: Any) -> list[str]:
+    """What a stack file's `environment:` asks Pulumi ESC for, as Pulumi reads it (sdk/go/common/workspace/
+    project.go, `Environment`): a list of environment names, or an inline environment definition whose `imports:`
+    entries are names or `{name: {merge: false}}` and whose `values:` are evaluated by ESC too."""
+    if isinstance(environment, list):
+        return [_import_name(entry) for entry in environment]
+    if isinstance(environment, dict):
+        imports = environment.get("imports") or []
+        names = [_import_name(entry) for entry in (imports if isinstance(imports, list) else [imports])]
+        defines = any(value for key, value in environment.items() if key != "imports")  # `values:`, or any other key
+        return names + (["(an inline definition)"] if defines else [])
+    return [] if environment is None else [_import_name(environment)]
+
+
+def _import_name(entry: Any) -> str:
+    if isinstance(entry, dict) and len(entry) == 1:  # `- auth-core: { merge: false }`
+        entry = next(iter(entry))
+    return " ".join(str(entry).split())  # the refusal stays one line
+
+
+def _refuse_esc_environment(path: Path, document: dict[Any, Any]) -> None:
+    """Without Pulumi Cloud nothing here can open an ESC environment, and reading the file without it would run the
+    program on config the real stack does not have (its `pulumiConfig` values missing or replaced). An empty
+    `environment:` imports nothing (Pulumi treats it as none) and is read as usual."""
+    names = esc_imports(document.get("environment"))
+    if names:
+        raise StackConfigError(f"{path.name}: environment: imports Pulumi ESC environment(s) {', '.join(names)}, "
+                               "which the offline tools cannot resolve (no Pulumi Cloud here); run pulumi preview, "
+                               "or inline the values into the stack file")
+
+
 def read_stack_config(stack: str, root: Optional[Path] = None, config_file: Optional[Path] = None) -> StackConfig:
     """The stack's config from `root/Pulumi.<stack>.yaml`, or from `config_file` (as `pulumi --config-file`
     takes one: any path, e.g. a stack file outside the project); the project name always from root's Pulumi.yaml."""
@@ -175,6 +206,7 @@ def read_stack_config(stack: str, root: Optional[Path] = None, config_file: Opti
     if not isinstance(document, dict):
         raise StackConfigError(f"{path.name} must be a mapping with a 'config:' section")
     _refuse_unknown_top_level_keys(path, document, key_lines)
+    _refuse_esc_environment(path, document)
     raw = document.get("config") or {}
     if not isinstance(raw, dict):
         raise StackConfigError(f"{path.name}: 'config:' must be a mapping of keys to values")

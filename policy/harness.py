@@ -63,7 +63,14 @@ REPORTED_LEVELS = {proto.ADVISORY: "advisory", proto.MANDATORY: "mandatory",
 
 
 class PolicyConfigError(ValueError):
-    """A policy config file that is unreadable, names an unknown policy or asks for a level stacks may not use."""
+    """A policy config file that is unreadable, names an unknown policy or asks for a level stacks may not use.
+
+    Its message is the gate's one line; `key` (the policy or key at fault, None for the whole file) and `problem`
+    (the message without its subject) let policy/check_configs.py list every problem of a file in its own format."""
+
+    def __init__(self, message: str, problem: Optional[str] = None, key: Optional[str] = None):
+        super().__init__(message)
+        self.problem, self.key = problem or message, key
 
 
 class PolicyPackError(RuntimeError):
@@ -83,35 +90,60 @@ def policy_config_path(stack_config: StackConfig) -> Path:
 
 
 def read_policy_config(stack_config: StackConfig) -> dict[str, Any]:
-    path = policy_config_path(stack_config)
+    return read_policy_config_file(policy_config_path(stack_config))
+
+
+def read_policy_config_file(path: Path) -> dict[str, Any]:
+    """The JSON object `--policy-pack-config` takes, from `path`; {} when there is no file."""
     if not path.exists() and not path.is_symlink():
         return {}  # no file: every policy at the pack's level, mandatory (the strictest setting)
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as error:
-        raise PolicyConfigError(f"{path.name} is not valid JSON: {error}") from None
+        raise file_error(path, f"is not valid JSON: {error}") from None
     except UnicodeDecodeError:
-        raise PolicyConfigError(f"{path.name} is not UTF-8 text") from None
+        raise file_error(path, "is not UTF-8 text") from None
     except OSError as error:  # a dangling link, a directory, no permission: never "no config"
-        raise PolicyConfigError(f"{path.name} cannot be read: {error.strerror or error}") from None
+        raise file_error(path, f"cannot be read: {error.strerror or error}") from None
     if not isinstance(document, dict):
-        raise PolicyConfigError(f"{path.name} must be an object of policy name -> enforcement level")
+        raise file_error(path, "must be an object of policy name -> enforcement level")
     return document
+
+
+def file_error(path: Path, problem: str) -> PolicyConfigError:
+    return PolicyConfigError(f"{path.name} {problem}", problem)
+
+
+def config_problems(config: Mapping[str, Any], policies: Sequence[SecurestackPolicy] = POLICIES
+                    ) -> list[PolicyConfigError]:
+    """Every entry of a policy config a stack may not set, in file order (one per key): a name that is not a
+    policy of the pack, or a level other than advisory or mandatory."""
+    known = {policy.name for policy in policies}
+    problems = []
+    for name, value in config.items():
+        level = configured_level(value)
+        if name not in known:
+            problem = "is not a policy of the pack (see policy/CONTROLS.md)"
+            problems.append(PolicyConfigError(f"'{name}' {problem}", problem, name))
+        elif not isinstance(level, str) or level not in ALLOWED_LEVELS:  # a list or object is no level either
+            problem = (f"enforcement level {level!r}; a stack may only set {' or '.join(ALLOWED_LEVELS)} "
+                       "(never disable a policy)")
+            problems.append(PolicyConfigError(f"'{name}': {problem}", problem, name))
+    return problems
 
 
 def enforcement_levels(config: Mapping[str, Any], policies: Sequence[SecurestackPolicy] = POLICIES) -> dict[str, EnforcementLevel]:
     """Policy name -> level, from `{"<policy>": "advisory"}` or `{"<policy>": {"enforcementLevel": ...}}`."""
-    known = {policy.name for policy in policies}
-    levels = {}
-    for name, value in config.items():
-        level = value.get("enforcementLevel") if isinstance(value, dict) else value
-        if name not in known:
-            raise PolicyConfigError(f"'{name}' is not a policy of the pack (see policy/CONTROLS.md)")
-        if level not in ALLOWED_LEVELS:
-            raise PolicyConfigError(f"'{name}': enforcement level {level!r}; a stack may only set "
-                                    f"{' or '.join(ALLOWED_LEVELS)} (never disable a policy)")
-        levels[name] = ALLOWED_LEVELS[level]
-    return levels
+    problems = config_problems(config, policies)
+    if problems:
+        raise problems[0]
+    return {name: ALLOWED_LEVELS[configured_level(value)] for name, value in config.items()}
+
+
+def configured_level(value: Any) -> Any:
+    """The level an entry sets: the value itself, or an object's `enforcementLevel` (the other keys of an object
+    are the policy's own config properties, as the engine's parsePolicyPackConfig reads them)."""
+    return value.get("enforcementLevel") if isinstance(value, dict) else value
 
 
 def configure_request(levels: Mapping[str, EnforcementLevel], analyzer: SharedConversionAnalyzer) -> proto.ConfigureAnalyzerRequest:
