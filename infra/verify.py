@@ -810,7 +810,7 @@ class Settling:
     def backoff(self, attempt: int) -> float:
         """Capped exponential backoff with "equal jitter": half the step fixed, half random, so many verifications
         started by one deploy do not re-read in step, and no wait shrinks to nothing."""
-        step = min(MAX_BACKOFF_SECONDS, FIRST_BACKOFF_SECONDS * 2 ** attempt)
+        step = min(MAX_BACKOFF_SECONDS, FIRST_BACKOFF_SECONDS * 2.0 ** min(attempt, 16))  # 2**16 s: past the cap
         return step / 2 + self.jitter() * step / 2
 
 

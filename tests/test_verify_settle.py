@@ -19,7 +19,8 @@ from securestack.infra import verify
 from tests.support.fault_proxy import FaultProxy, Stale, fault_proxy  # noqa: F401 (fault_proxy: a fixture)
 from tests.support.moto_server import moto_url  # noqa: F401 (a fixture)
 from tests.support.stacks import settings_of
-from tests.test_verify import ALL_CHECKS, Seeded, Variant, _finish_rotation, _outputs_without, account, seed  # noqa: F401
+from tests.test_verify import ALL_CHECKS, Seeded, Variant, _finish_rotation, _outputs_without, seed
+from tests.test_verify import account  # noqa: F401 (a fixture)
 
 STACK = "dev"
 
