@@ -1,4 +1,4 @@
-"""Live verification: `python -m infra.verify <stack> [--outputs FILE|-] [--json] [--endpoint-url URL]`.
+"""Live verification: `python -m infra.verify <stack> [--outputs FILE|-] [--json] [--settle-seconds N] ...`.
 
 After `pulumi up`, proves the deployed environment is what the stack says: reads the stack's outputs
 (`pulumi stack output --json`, piped in or from a file), derives what to expect from the stack's validated
@@ -7,13 +7,20 @@ standard boto3 chain). Prints one line per check; exits 0 when nothing failed, 1
 it cannot run (unknown stack, unreadable, incomplete or malformed outputs, outputs or an AWS environment of another
 region than the stack's, no credentials, unreachable endpoint), 130 when interrupted. It fails closed: a check that
 cannot run because an export it reads is missing fails, it is never skipped.
+
+Right after `pulumi up` some reads still answer the state before it (see EVENTUALLY_CONSISTENT): a failed check is
+re-read with capped exponential backoff and jitter for up to `--settle-seconds` (default 300, 0: read once), then
+reported failed with `(still failing after Ns)`.
 """
 from __future__ import annotations
 
+import argparse
 import json
 import os
+import random
 import sys
-from dataclasses import asdict, dataclass
+import time
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Iterable, Mapping, Optional, Sequence, TextIO
 
@@ -201,6 +208,9 @@ class Aws:
         if service not in self._clients:
             # Any service by name: boto3-stubs types a client per literal service name, the checks read JSON.
             make_client: Callable[..., Any] = self._session.client
+            # Throttling (429, ThrottlingException...) and 5xx are botocore's to retry, per call: standard mode
+            # retries them with exponential backoff capped at 20 s (botocore/retries/standard.py; boto3 guide
+            # "Retries"). What it returns is a real answer; settling (below) re-reads answers that are stale.
             self._clients[service] = make_client(
                 service, region_name=self.region, endpoint_url=self.endpoint_url,
                 config=Config(retries={"mode": "standard", "max_attempts": 5}))
@@ -732,11 +742,122 @@ def verify_rotation_functions(aws: Aws, outputs: Mapping[str, Any], settings: St
 # Running it
 # ---------------------------------------------------------------------------------------------------------------
 
+CheckGroup = Callable[[datetime], list[CheckResult]]
+
+
+def check_groups(aws: Aws, outputs: Mapping[str, Any], settings: StackSettings) -> list[CheckGroup]:
+    """The checks in the groups that read together (one describe answers a group), each run at a given time."""
+    return [lambda now: verify_database(aws, outputs, settings, now),
+            lambda now: verify_load_balancer(aws, outputs, settings),
+            lambda now: verify_secrets(aws, outputs, settings, now),
+            lambda now: verify_rotation_functions(aws, outputs, settings, now)]
+
+
 def verify(outputs: Mapping[str, Any], settings: StackSettings, aws: Aws,
            now: Optional[datetime] = None) -> list[CheckResult]:
+    """Every check read once."""
     now = now or datetime.now(timezone.utc)
-    return [*verify_database(aws, outputs, settings, now), *verify_load_balancer(aws, outputs, settings),
-            *verify_secrets(aws, outputs, settings, now), *verify_rotation_functions(aws, outputs, settings, now)]
+    return [result for group in check_groups(aws, outputs, settings) for result in group(now)]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Settling: re-reading what lags a deployment
+# ---------------------------------------------------------------------------------------------------------------
+
+DEFAULT_SETTLE_SECONDS, MAX_SETTLE_SECONDS = 300, 3600
+FIRST_BACKOFF_SECONDS, MAX_BACKOFF_SECONDS = 2.0, 30.0
+
+# Why each check can fail right after `pulumi up` and pass later with nothing changed. Every failure that read AWS
+# is re-read (a configuration error fails again at the same cheap cost, and the wait is bounded), only a failure the
+# outputs or settings cause (`cannot check: ...`, no AWS read involved) is final at once.
+EVENTUALLY_CONSISTENT = {
+    "database.encrypted": "DescribeDBInstances right after a modify can answer the instance as it was",
+    "database.backup-retention": "a retention change shows once RDS applies the modification (PendingModifiedValues "
+                                 "until then)",
+    "database.restorable-time": "a new instance has no LatestRestorableTime until its first automated backup",
+    "database.not-public": "a modify applies after the call returns (the instance is `modifying` meanwhile)",
+    "database.deletion-protection": "a modify applies after the call returns (the instance is `modifying` meanwhile)",
+    "load-balancer.http-redirect": "listener and rule changes reach DescribeListeners/DescribeRules after the call",
+    "load-balancer.tls-policy": "a listener's new TLS policy reaches DescribeListeners after the call",
+    "load-balancer.waf-associated": "WAF changes propagate in seconds to minutes (AssociateWebACL, \"Temporary "
+                                    "inconsistencies during updates\"): GetWebACLForResource may answer none",
+    "secret.rotation-schedule": "RotateSecret starts the first rotation asynchronously; its rules and function "
+                                "are described once it is under way",
+    "secret.last-rotation": "the first rotation runs asynchronously after RotateSecret: AWSPENDING stays on the new "
+                            "version until its finishSecret step",
+    "secret.current-version": "a secret whose first value its first rotation makes has no AWSCURRENT until then",
+    FUNCTION_CHECK: "Lambda sends its metrics to CloudWatch in 1-minute intervals: the first rotation's invocation "
+                    "shows minutes later",
+}
+
+
+def may_settle(result: CheckResult) -> bool:
+    """A failure a later read can turn into a pass: anything AWS answered; not a missing or unusable export."""
+    return result.status == FAIL and not result.detail.startswith("cannot check:")
+
+
+@dataclass
+class Settling:
+    """How long and how failed checks are re-read; clock, sleep and jitter are injectable so tests do not wait."""
+
+    seconds: int = DEFAULT_SETTLE_SECONDS
+    clock: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], None] = time.sleep
+    jitter: Callable[[], float] = random.random  # in [0, 1)
+    wall_clock: Callable[[], datetime] = field(default=lambda: datetime.now(timezone.utc))
+    on_wait: Callable[[str], None] = field(default=lambda message: None)
+
+    def backoff(self, attempt: int) -> float:
+        """Capped exponential backoff with "equal jitter": half the step fixed, half random, so many verifications
+        started by one deploy do not re-read in step, and no wait shrinks to nothing."""
+        step = min(MAX_BACKOFF_SECONDS, FIRST_BACKOFF_SECONDS * 2.0 ** min(attempt, 16))  # 2**16 s: past the cap
+        return step / 2 + self.jitter() * step / 2
+
+
+def verify_settled(outputs: Mapping[str, Any], settings: StackSettings, aws: Aws,
+                   settling: Settling) -> list[CheckResult]:
+    """Every check read once, then the groups with a failure that may settle re-read until they pass or
+    `settling.seconds` have passed; no read starts after that deadline. A check failing at the end that was
+    re-read says for how long."""
+    groups = check_groups(aws, outputs, settings)
+    started = settling.clock()
+    deadline = started + settling.seconds
+    results = [group(settling.wall_clock()) for group in groups]
+    reread: set[int] = set()
+    attempt = 0
+    while True:
+        waiting = [index for index, group_results in enumerate(results) if any(map(may_settle, group_results))]
+        remaining = deadline - settling.clock()
+        if not waiting or remaining <= 0:
+            break
+        pause = min(settling.backoff(attempt), remaining)
+        failing = [r.check for index in waiting for r in results[index] if may_settle(r)]
+        settling.on_wait(f"{len(failing)} check(s) failing ({', '.join(sorted(set(failing)))}): reading again in "
+                         f"{pause:.0f}s, for up to {remaining:.0f}s more")
+        settling.sleep(pause)
+        attempt += 1
+        for index in waiting:
+            results[index] = groups[index](settling.wall_clock())
+            reread.add(index)
+    elapsed = round(settling.clock() - started)
+    return [still_failing(result, elapsed) if index in reread and may_settle(result) else result
+            for index, group_results in enumerate(results) for result in group_results]
+
+
+def still_failing(result: CheckResult, elapsed_seconds: int) -> CheckResult:
+    return CheckResult(result.check, result.resource, result.status,
+                       f"{result.detail} (still failing after {elapsed_seconds}s)")
+
+
+def settle_seconds(value: str) -> int:
+    """An argparse `type`: whole seconds in [0, MAX_SETTLE_SECONDS], so a deploy's wait is bounded."""
+    try:
+        seconds = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number of seconds") from None
+    if not 0 <= seconds <= MAX_SETTLE_SECONDS:
+        raise argparse.ArgumentTypeError(f"{seconds} is outside 0..{MAX_SETTLE_SECONDS} seconds")
+    return seconds
 
 
 def summary(results: Iterable[CheckResult]) -> dict[str, int]:
@@ -755,15 +876,16 @@ def render_json(stack: str, results: Sequence[CheckResult]) -> str:
     return json.dumps({"stack": stack, **summary(results), "checks": [asdict(r) for r in results]}, indent=2)
 
 
-def run(stack: str, outputs_source: str, endpoint_url: Optional[str], stdin: Optional[TextIO] = None
-        ) -> list[CheckResult]:
+def run(stack: str, outputs_source: str, endpoint_url: Optional[str], stdin: Optional[TextIO] = None,
+        settling: Optional[Settling] = None) -> list[CheckResult]:
     settings = load_expectations(stack)
     outputs = read_outputs(outputs_source, stdin)
     check_required_outputs(outputs, stack)
     check_output_shapes(outputs)
     check_region(outputs, settings, stack)
     try:
-        return verify(outputs, settings, Aws(resolve_region(settings.region), endpoint_url))
+        return verify_settled(outputs, settings, Aws(resolve_region(settings.region), endpoint_url),
+                              settling or Settling())
     except NoCredentialsError:
         raise UnusableInput("no AWS credentials found (the standard boto3 chain: environment, profile, "
                             "web identity, instance role)") from None
@@ -779,10 +901,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--outputs", default="-", metavar="FILE|-",
                         help="`pulumi stack output --json` of the stack: a file, or - for standard input (default)")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
+    parser.add_argument("--settle-seconds", type=settle_seconds, default=DEFAULT_SETTLE_SECONDS, metavar="N",
+                        help="re-read failed checks for up to N seconds, for reads that lag a deployment (default "
+                             f"{DEFAULT_SETTLE_SECONDS}, at most {MAX_SETTLE_SECONDS}; 0: read once)")
     parser.add_argument("--endpoint-url", type=cli.http_url, help="send every AWS call to this endpoint (tests)")
     args = parser.parse_args(argv)
+    settling = Settling(args.settle_seconds, on_wait=lambda message: print(f"settling: {message}", file=sys.stderr))
     try:
-        results = run(args.stack, args.outputs, args.endpoint_url)
+        results = run(args.stack, args.outputs, args.endpoint_url, settling=settling)
     except UnusableInput as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_UNUSABLE

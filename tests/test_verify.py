@@ -536,7 +536,9 @@ def test_cli_json_and_exit_one_on_a_failed_check(account, moto_url, tmp_path, ca
     seeded = seed("dev", moto_url, Variant(after_seed=_waf_detached))
     outputs_file = tmp_path / "outputs.json"
     outputs_file.write_text(json.dumps(seeded.outputs))
-    code = verify.main(["dev", "--outputs", str(outputs_file), "--json", "--endpoint-url", moto_url])
+    # --settle-seconds 0: a detached WAF stays detached; tests/test_verify_settle.py covers the re-reads
+    code = verify.main(["dev", "--outputs", str(outputs_file), "--json", "--settle-seconds", "0",
+                        "--endpoint-url", moto_url])
     report = json.loads(capsys.readouterr().out)
     assert code == verify.EXIT_FAILED
     assert report["stack"] == "dev" and report["fail"] == 1

@@ -6,6 +6,10 @@ Requests are named as AWS names them: the `X-Amz-Target` header for JSON protoco
 the `nth` matching request (and the `times - 1` after it: botocore retries a 500 or a dropped connection, 3 attempts
 in the CLI's config) with an error, or closes the connection without an answer; the request never reaches moto.
 Bodies are neither logged nor kept (they hold the values).
+
+A stale answer (`record`, then `Stale.replay`) is the eventual consistency of a read right after a change: the
+answer moto gave a matching request before the change is given again to the next `times` matching requests, as an
+AWS endpoint that has not caught up would. Only describe-style answers are recorded (never GetSecretValue's).
 """
 from __future__ import annotations
 
@@ -36,10 +40,29 @@ class Fault:
         return self.nth <= self.seen < self.nth + self.times
 
 
+@dataclass
+class Stale:
+    target: str  # a request name as for Fault; query-protocol calls (RDS, ELB) are all `POST /`: see `matching`
+    matching: bytes = b""  # the request body must contain it, e.g. b"Action=DescribeDBInstances" or a secret's ARN
+    answer: Optional[tuple[int, dict[str, str], bytes]] = None  # the first matching answer, once recorded
+    left: int = 0  # stale answers still to give
+    replayed: int = 0  # stale answers given
+    forwarded: int = 0  # matching requests moto answered (the recording included)
+
+    def matches(self, name: str, body: bytes) -> bool:
+        return self.target == name and self.matching in body
+
+    def replay(self, times: int) -> "Stale":
+        assert self.answer is not None, f"no answer to {self.target} recorded yet"
+        self.left = times
+        return self
+
+
 class FaultProxy:
     def __init__(self, upstream: str):
         self.upstream = urlsplit(upstream)
         self.faults: list[Fault] = []
+        self.stale: list[Stale] = []
         self.requests: list[tuple[str, dict[str, str]]] = []  # (name, the headers tests look at)
         self._lock = threading.Lock()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -51,9 +74,33 @@ class FaultProxy:
         self.faults.append(added)
         return added
 
+    def record(self, target: str, matching: bytes = b"") -> Stale:
+        """Keeps moto's answer to the next matching request; `replay` gives it again later."""
+        added = Stale(target, matching)
+        with self._lock:
+            self.stale.append(added)
+        return added
+
+    def _stale_for(self, name: str, body: bytes) -> Optional[Stale]:
+        with self._lock:
+            for stale in self.stale:
+                if stale.matches(name, body) and stale.left > 0:
+                    stale.left -= 1
+                    stale.replayed += 1
+                    return stale
+            return None
+
+    def _seen(self, name: str, body: bytes, answer: tuple[int, dict[str, str], bytes]) -> None:
+        with self._lock:
+            for stale in self.stale:
+                if stale.matches(name, body):
+                    stale.forwarded += 1
+                    stale.answer = stale.answer or answer
+
     def reset(self) -> None:
         with self._lock:
             self.faults.clear()
+            self.stale.clear()
             self.requests.clear()
 
     def names(self) -> list[str]:
@@ -91,12 +138,18 @@ class FaultProxy:
                     self._answer(fault.status, {"Content-Type": "application/x-amz-json-1.1",
                                                 "x-amzn-ErrorType": fault.code}, payload)
                     return
+                stale = proxy._stale_for(name, body)
+                if stale is not None and stale.answer is not None:
+                    self._answer(*stale.answer)
+                    return
                 upstream = http.client.HTTPConnection(proxy.upstream.hostname, proxy.upstream.port, timeout=30)
                 try:
                     headers = {k: v for k, v in self.headers.items() if k.lower() not in ("connection",)}
                     upstream.request(self.command, self.path, body=body, headers=headers)
                     response = upstream.getresponse()
-                    self._answer(response.status, dict(response.getheaders()), response.read())
+                    answer = (response.status, dict(response.getheaders()), response.read())
+                    proxy._seen(name, body, answer)
+                    self._answer(*answer)
                 finally:
                     upstream.close()
 
