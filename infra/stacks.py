@@ -13,7 +13,8 @@ drops empty `policyPackConfigs` entries: src/libs/utils.ts parseSemicolorToArray
 matrix would be empty is skipped on `count`: GitHub refuses an empty matrix).
 
 Exit codes: 0 ok (also when no stack matches), 2 the stacks cannot be listed: no Pulumi.yaml, a stack file that cannot
-be read, or a tier that is missing or not one of production / non-production (one line naming the file and field).
+be read, a tier that is missing or not one of production / non-production, or a stack name ending in `-preview` (one
+line naming the file and field).
 """
 from __future__ import annotations
 
@@ -32,6 +33,10 @@ TIER_KEY = "securestack:tier"
 # settings models take seconds to import and this runs first in every workflow, before anything else.
 PRODUCTION, NON_PRODUCTION = "production", "non-production"
 TIERS = (PRODUCTION, NON_PRODUCTION)
+# The workflows run a stack's previews and drift checks in the GitHub environment `<stack>-preview` (read-only role)
+# and its deploys in `<stack>`: a stack named `x-preview` would deploy in stack x's preview environment, and a pull
+# request adding `Pulumi.x.yaml` would preview in that stack's deploy environment.
+PREVIEW_ENVIRONMENT_SUFFIX = "-preview"
 
 
 class StackListError(Exception):
@@ -48,6 +53,14 @@ def stack_tier(stack_config: StackConfig) -> str:
     return tier
 
 
+def check_environment_names(stacks: Sequence[str]) -> None:
+    for stack in stacks:
+        if stack.endswith(PREVIEW_ENVIRONMENT_SUFFIX):
+            raise StackListError(f"Pulumi.{stack}.yaml: stack name '{stack}' ends in '{PREVIEW_ENVIRONMENT_SUFFIX}', "
+                                 f"the suffix of the preview environments: its GitHub environment '{stack}' would be "
+                                 f"stack '{stack[:-len(PREVIEW_ENVIRONMENT_SUFFIX)]}''s read-only preview environment")
+
+
 def matrix_entry(stack_config: StackConfig, root: Path) -> dict[str, str]:
     config_file = policy_config_path(stack_config)
     # Relative to the project root: the workflows run pulumi from there (pulumi/actions' work-dir ./).
@@ -59,8 +72,10 @@ def matrix_entry(stack_config: StackConfig, root: Path) -> dict[str, str]:
 
 def discover(root: Path, tier: Optional[str] = None) -> list[dict[str, str]]:
     """One matrix entry per stack file in `root`, by stack name; only `tier`'s stacks when given."""
+    names = available_stacks(root)
+    check_environment_names(names)
     entries = []
-    for stack in available_stacks(root):
+    for stack in names:
         try:
             stack_config = read_stack_config(stack, root)
         except StackConfigError as error:

@@ -87,6 +87,16 @@ def test_a_bad_stack_file_is_one_line_naming_file_and_field_and_exit_2(project, 
     assert err.startswith(f"error: {expected}") and err.count("\n") == 1, err
 
 
+def test_a_stack_named_like_a_preview_environment_is_refused(project, capsys):
+    """`x-preview` would deploy in the GitHub environment where stack x previews, with x's read-only role, and a PR
+    adding `Pulumi.x.yaml` would preview in its deploy environment."""
+    (project / "Pulumi.staging-preview.yaml").write_text("config:\n  securestack:tier: production\n", encoding="utf-8")
+    status, out, err = run(capsys, "--root", str(project))
+    assert (status, out) == (2, "")
+    assert err.startswith("error: Pulumi.staging-preview.yaml: stack name 'staging-preview' ends in '-preview'")
+    assert "stack 'staging''s read-only preview environment" in err and err.count("\n") == 1
+
+
 def test_root_without_pulumi_yaml_is_refused(tmp_path, capsys):
     status, out, err = run(capsys, "--root", str(tmp_path))
     assert (status, out) == (2, "") and err.startswith("error: Pulumi.yaml not found in") and err.count("\n") == 1

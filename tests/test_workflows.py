@@ -189,7 +189,7 @@ def test_the_issue_writer_runs_no_repository_code_and_no_action():
     report = FLOWS["drift.yml"]["jobs"]["report"]
     assert all("uses" not in step for step in report["steps"])
     assert report["env"]["GH_TOKEN"] == "${{ github.token }}"
-    assert report["needs"] == ["stacks", "drift"] and report["if"].startswith("${{ always() &&")
+    assert report["needs"] == ["stacks", "drift"] and report["if"].startswith("${{ !cancelled() &&")
 
 
 def test_every_action_is_pinned_to_a_commit():
