@@ -190,6 +190,9 @@ def test_the_issue_writer_runs_no_repository_code_and_no_action():
     assert all("uses" not in step for step in report["steps"])
     assert report["env"]["GH_TOKEN"] == "${{ github.token }}"
     assert report["needs"] == ["stacks", "drift"] and report["if"].startswith("${{ !cancelled() &&")
+    # The script finds each stack's job by the name the drift job gives itself.
+    assert FLOWS["drift.yml"]["jobs"]["drift"]["name"] == "drift (${{ matrix.stack }})"
+    assert 'select(.name | startswith("drift ("))' in script(report)
 
 
 def test_every_action_is_pinned_to_a_commit():
@@ -219,8 +222,9 @@ def run_report(tmp_path):
     gh.chmod(gh.stat().st_mode | stat.S_IEXEC)
     (report_step,) = FLOWS["drift.yml"]["jobs"]["report"]["steps"]
 
-    def run(conclusions: dict[str, str], open_issues: list[dict[str, Any]]) -> list[str]:
-        jobs_answer = {"jobs": [{"name": f"drift ({stack})", "conclusion": c} for stack, c in conclusions.items()]
+    def run(conclusions: dict[str, str], open_issues: list[dict[str, Any]], status: int = 0) -> list[str]:
+        jobs_answer = {"jobs": [{"name": f"drift ({stack})", "conclusion": c} for stack, c in conclusions.items()
+                                if c != "no such job"]
                        + [{"name": "list the stacks (python -m infra.stacks)", "conclusion": "success"}]}
         (tmp_path / "jobs.json").write_text(json.dumps(jobs_answer), encoding="utf-8")
         (tmp_path / "issues.json").write_text(json.dumps(open_issues), encoding="utf-8")
@@ -230,7 +234,9 @@ def run_report(tmp_path):
                "MATRIX": json.dumps(matrix), "GITHUB_SERVER_URL": "https://github.com", "GITHUB_REPOSITORY": "o/r",
                "GITHUB_RUN_ID": "42", "GITHUB_RUN_ATTEMPT": "1"}
         done = subprocess.run(["bash", "-c", report_step["run"]], env=env, capture_output=True, text=True, timeout=60)
-        assert done.returncode == 0, done.stderr
+        assert done.returncode == status, done.stderr
+        if status:
+            assert "::error::no job 'drift (" in done.stdout
         return [line for line in (tmp_path / "calls").read_text().splitlines() if not line.startswith("gh api")]
 
     return run
@@ -255,3 +261,9 @@ def test_report_comments_on_the_open_issue_and_closes_a_fixed_one(run_report):
 def test_report_leaves_issues_of_a_job_that_did_not_conclude(run_report):
     calls = run_report({"staging": "cancelled"}, open_issues=[{"number": 7, "title": "drift: staging"}])
     assert [call for call in calls if not call.startswith("gh issue list")] == []
+
+
+def test_report_fails_when_a_stacks_job_is_not_found_by_name(run_report):
+    """The script finds each stack's job by its name `drift (<stack>)`: a renamed job must fail it, not pass."""
+    calls = run_report({"staging": "failure", "prod-eu": "no such job"}, open_issues=[], status=1)
+    assert len([call for call in calls if call.startswith("gh issue create")]) == 1
