@@ -137,10 +137,43 @@ def test_verify_follows_every_deploy_and_drift_check():
     deploy, drift = script(FLOWS["deploy.yml"]["jobs"]["deploy"]), script(FLOWS["drift.yml"]["jobs"]["drift"])
     for text in (deploy, drift):
         assert 'pulumi stack output --json --stack "${STACK}" > stack-outputs.json' in text
-    assert '.venv/bin/python -m infra.verify "${STACK}" --outputs stack-outputs.json |' in deploy  # default settling
+    assert '.venv/bin/python -m infra.verify "${STACK}" --outputs stack-outputs.json 2>&1 |' in deploy  # default settle
     assert '.venv/bin/python -m infra.verify "${STACK}" --outputs stack-outputs.json --settle-seconds 0' in drift
     (verify,) = [step for step in FLOWS["drift.yml"]["jobs"]["drift"]["steps"] if "infra.verify" in step.get("run", "")]
     assert "!cancelled()" in verify["if"]  # also after a preview that found drift
+
+
+@pytest.mark.parametrize("name", FLOWS)
+def test_scripts_run_with_pipefail(name):
+    """Unspecified, GitHub runs `bash -e {0}`: `infra.verify ... | tee` would pass with a failed check."""
+    assert FLOWS[name]["defaults"] == {"run": {"shell": "bash"}}
+
+
+FAKE_VERIFY = """#!/usr/bin/env bash
+echo "FAIL load-balancer.tls-policy [arn:listener]: TLS policy is ELBSecurityPolicy-2016-08"
+echo "error: something on stderr" >&2
+exit 1
+"""
+
+
+@pytest.mark.parametrize("name, job_id", [("deploy.yml", "deploy"), ("drift.yml", "drift")])
+def test_a_failed_verification_fails_the_step_and_still_reaches_the_summary(tmp_path, name, job_id):
+    (verify,) = [step for step in FLOWS[name]["jobs"][job_id]["steps"] if "infra.verify" in step.get("run", "")]
+    for path, text in ((tmp_path / ".venv" / "bin" / "python", FAKE_VERIFY),
+                       (tmp_path / "bin" / "pulumi", "#!/usr/bin/env bash\necho '{}'\n")):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        path.chmod(path.stat().st_mode | stat.S_IEXEC)
+    summary = tmp_path / "summary.md"
+    env = {**os.environ, "PATH": f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}", "STACK": "staging",
+           "GITHUB_STEP_SUMMARY": str(summary)}
+    # What `shell: bash` runs (GitHub's workflow syntax: bash --noprofile --norc -eo pipefail {0}).
+    done = subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", verify["run"]], cwd=tmp_path,
+                          env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1, done.stdout + done.stderr
+    report = summary.read_text(encoding="utf-8")
+    assert "### infra.verify staging" in report and "FAIL load-balancer.tls-policy" in report
+    assert "error: something on stderr" in report
 
 
 def test_drift_runs_daily_and_on_demand():
