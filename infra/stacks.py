@@ -53,12 +53,11 @@ def stack_tier(stack_config: StackConfig) -> str:
     return tier
 
 
-def check_environment_names(stacks: Sequence[str]) -> None:
-    for stack in stacks:
-        if stack.endswith(PREVIEW_ENVIRONMENT_SUFFIX):
-            raise StackListError(f"Pulumi.{stack}.yaml: stack name '{stack}' ends in '{PREVIEW_ENVIRONMENT_SUFFIX}', "
-                                 f"the suffix of the preview environments: its GitHub environment '{stack}' would be "
-                                 f"stack '{stack[:-len(PREVIEW_ENVIRONMENT_SUFFIX)]}''s read-only preview environment")
+def check_environment_name(stack: str) -> None:
+    if stack.endswith(PREVIEW_ENVIRONMENT_SUFFIX):
+        raise StackListError(f"Pulumi.{stack}.yaml: stack name '{stack}' ends in '{PREVIEW_ENVIRONMENT_SUFFIX}', "
+                             f"the suffix of the preview environments: its GitHub environment '{stack}' would be "
+                             f"stack '{stack[:-len(PREVIEW_ENVIRONMENT_SUFFIX)]}''s read-only preview environment")
 
 
 def matrix_entry(stack_config: StackConfig, root: Path) -> dict[str, str]:
@@ -72,10 +71,9 @@ def matrix_entry(stack_config: StackConfig, root: Path) -> dict[str, str]:
 
 def discover(root: Path, tier: Optional[str] = None) -> list[dict[str, str]]:
     """One matrix entry per stack file in `root`, by stack name; only `tier`'s stacks when given."""
-    names = available_stacks(root)
-    check_environment_names(names)
     entries = []
-    for stack in names:
+    for stack in available_stacks(root):  # in name order, so the first bad file is reported, and always the same
+        check_environment_name(stack)
         try:
             stack_config = read_stack_config(stack, root)
         except StackConfigError as error:
