@@ -6,7 +6,7 @@ file there; README's preview commands then run from that directory exactly as wr
 venv's, and the checkout is on PYTHONPATH so `-m infra.preview` resolves as it does at the repository root). The
 new file never lands in the project root, which other tests glob.
 
-The CI paragraph is held to the workflows: what a new `Pulumi.<stack>.yaml` gets, and what is still dev/prod only.
+The CI paragraph is held to the workflows: what a new `Pulumi.<stack>.yaml` gets from each of them.
 """
 from __future__ import annotations
 
@@ -144,15 +144,24 @@ def step_scripts(job: dict[str, Any]) -> str:
 
 
 def test_readme_says_what_ci_gives_a_new_stack():
-    """README's CI paragraph against the workflows: the checks cover every stack file; the rest is dev/prod."""
+    """README's CI paragraph against the workflows: the checks cover every stack file, and every other job runs over
+    the stacks `infra.stacks` discovers, in the GitHub environments named after the stack."""
     section = " ".join(readme_section(README_SECTION).split())
-    pull_request, deploy = workflow("pull-request.yml"), workflow("deploy.yml")
+    pull_request, deploy, drift = workflow("pull-request.yml"), workflow("deploy.yml"), workflow("drift.yml")
     for flow in (pull_request, deploy):
         checks = step_scripts(flow["jobs"]["checks"])
         assert EVERY_STACK_FILE_LOOP in checks and "for mode in up preview" in checks and "bash .ci/run" in checks
     assert "offline preview of every `Pulumi.*.yaml` in both modes" in section
-    # issue 17 will discover the stacks here; when it does, README's "written for dev and prod" must change too.
-    assert pull_request["jobs"]["preview"]["strategy"]["matrix"]["stack"] == ["dev", "prod"]
-    assert "`pull-request.yml`'s `pulumi preview` job has the matrix `stack: [dev, prod]`" in section
-    assert deploy["jobs"]["checks"]["outputs"]["stack"] == "${{ github.event_name == 'release' && 'prod' || 'dev' }}"
-    assert "`deploy.yml` deploys `dev` on a push to `main` and `prod` on a release, nothing else" in section
+    for flow in (pull_request, deploy, drift):
+        assert "-m infra.stacks " in step_scripts(flow["jobs"]["stacks"])
+    assert "Every other job takes its stacks from `.venv/bin/python -m infra.stacks`" in section
+    assert pull_request["jobs"]["preview"]["environment"] == "${{ matrix.stack }}-preview"
+    assert "`pull-request.yml` runs `pulumi preview` of staging in the GitHub environment `staging-preview`" in section
+    assert deploy["jobs"]["deploy"]["environment"] == "${{ matrix.stack }}"
+    # README's staging is non-production (its step 2), the tier deploy.yml deploys on a push to main.
+    assert procedure()["edit"]["config"]["securestack:tier"] == "non-production"
+    assert deploy["jobs"]["stacks"]["steps"][-1]["env"]["TIER"].endswith("|| 'non-production' }}")
+    assert ("`deploy.yml` deploys it on every push to `main` with the other non-production stacks in the environment "
+            "`staging`") in section
+    assert "`drift.yml` checks it daily" in section and "schedule" in drift[True]
+    assert "dev and prod" not in section and "issue 17" not in section

@@ -20,6 +20,7 @@ import json
 import os
 import runpy
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
@@ -160,6 +161,15 @@ CASES = [
     Case("infra.secrets", "unknown argument", ("rotate", "dev", "checkout", "--bogus"), 2,
          "unrecognized arguments: --bogus"),
 
+    # infra.stacks reads every stack file of the project: the first it cannot read stops the matrix.
+    Case("infra.stacks", "a stack file unreadable (read fails: EIO)", (), 2,
+         "Pulumi.broken.yaml cannot be read: Input/output error", process=True),
+    Case("infra.stacks", "root not a Pulumi project", ("--root", "outputs"), 2, "Pulumi.yaml not found in"),
+    Case("infra.stacks", "bad argument value", ("--tier", "staging"), 2, "argument --tier: invalid choice"),
+    Case("infra.stacks", "unknown argument", ("--bogus",), 2, "unrecognized arguments: --bogus"),
+    Case("infra.stacks", "interrupted (Ctrl-C)", ("--root", "stacks-waits"), 130, "interrupted",
+         fifo="stacks-waits/Pulumi.waits.yaml"),
+
     # Each refuses unless the Pulumi CLI or engine started the process: only a process shows that.
     *(Case(cli, "not started by the Pulumi CLI", (), 2, "the policy pack is served to the Pulumi CLI", process=True)
       for cli in ("policy", "securestack.policy")),
@@ -212,6 +222,8 @@ def project(tmp_path_factory) -> Path:
     (reports / "latin1.checkov.json").write_bytes(b'{"results": "\xff"}')
     (reports / "notjson.checkov.json").write_text("{not json")
     (reports / "list.checkov.json").write_text("[1, 2]")
+    (root / "stacks-waits").mkdir()  # a project whose only stack file is a FIFO (infra.stacks' Ctrl-C case)
+    shutil.copy(root / "Pulumi.yaml", root / "stacks-waits")
     for case in CASES:
         if case.fifo and not (root / case.fifo).exists():
             os.mkfifo(root / case.fifo)
@@ -413,8 +425,8 @@ def test_the_policy_pack_serves_when_the_pulumi_cli_starts_it(project: Path):
 def test_every_cli_readme_documents_has_a_failure_case():
     clis = {case.cli for case in CASES}
     assert {case.cli for case in CASES if case.process} == clis  # each CLI proven as a real process at least once
-    assert clis >= {"infra.preview", "infra.verify", "infra.secrets", "policy", "securestack.policy", "infra",
-                    "securestack.infra", "securestack.components.package", "policy.controls",
+    assert clis >= {"infra.preview", "infra.verify", "infra.secrets", "infra.stacks", "policy", "securestack.policy",
+                    "infra", "securestack.infra", "securestack.components.package", "policy.controls",
                     "policy.scanner_findings"}
     assert sum(1 for case in CASES if case.code == 130) >= 4  # interrupted: every CLI that waits on input
 
