@@ -16,7 +16,8 @@ import pulumi
 import pulumi_aws as aws
 
 from .args import as_args, check_environment, check_range, check_tags
-from .common import ServerAccessLogTarget, aws_identity, policy_json, private_bucket, renamed_from
+from .common import (ServerAccessLogTarget, aws_identity, concatenated, formatted, policy_json, private_bucket,
+                     renamed_from)
 
 S3_LOG_DELIVERY_SERVICE = "logging.s3.amazonaws.com"
 NONCURRENT_LOG_VERSION_DAYS = 30
@@ -66,7 +67,7 @@ class AccessLogBucket(pulumi.ComponentResource):
         self.account_id, self.partition, self.region = aws_identity(self)
         bucket, self.ready = private_bucket(
             f"{name}-bucket",
-            bucket_name=pulumi.Output.format("securestack-{0}-s3-access-logs-{1}", args.environment, self.account_id),
+            bucket_name=formatted("securestack-{0}-s3-access-logs-{1}", args.environment, self.account_id),
             encryption_rule={"apply_server_side_encryption_by_default": {"sse_algorithm": "AES256"}},
             lifecycle_rules=self._lifecycle_rules(), policy=self._policy_document,
             tags={**args.tags, "Name": f"securestack-{args.environment}-s3-access-logs"}, parent=self,
@@ -89,11 +90,11 @@ class AccessLogBucket(pulumi.ComponentResource):
         ]
 
     def _policy_document(self, bucket: aws.s3.Bucket) -> pulumi.Output[str]:
-        every_object = [bucket.arn, pulumi.Output.concat(bucket.arn, "/*")]
+        every_object = [bucket.arn, concatenated(bucket.arn, "/*")]
         return policy_json([
             {"Sid": "S3ServerAccessLogDeliveryFromThisEnvironment", "Effect": "Allow",
              "Principal": {"Service": S3_LOG_DELIVERY_SERVICE}, "Action": "s3:PutObject",
-             "Resource": pulumi.Output.concat(bucket.arn, "/*"),
+             "Resource": concatenated(bucket.arn, "/*"),
              "Condition": {
                  "ArnLike": {"aws:SourceArn": self.partition.apply(
                      lambda partition: source_buckets_pattern(self._args.environment, partition))},

@@ -20,8 +20,8 @@ import pulumi
 import pulumi_aws as aws
 
 from .args import ArgsError, as_args, check_all
-from .common import (aws_identity, encrypted_log_group, policy_json, renamed_from, service_assume_role_policy,
-                     waiting_for)
+from .common import (aws_identity, concatenated, encrypted_log_group, formatted, policy_json, renamed_from,
+                     service_assume_role_policy, waiting_for)
 
 HTTPS_PORT = 443
 POSTGRES_PORT = 5432
@@ -66,7 +66,7 @@ def execution_role_name(environment: str, app_name: str) -> str:
 
 def execution_role_arn(environment: str, app_name: str, account: pulumi.Input[str],
                        partition: pulumi.Input[str]) -> pulumi.Output[str]:
-    return pulumi.Output.format("arn:{0}:iam::{1}:role/{2}", partition, account,
+    return formatted("arn:{0}:iam::{1}:role/{2}", partition, account,
                                 execution_role_name(environment, app_name))
 
 
@@ -77,12 +77,12 @@ def task_role_name(environment: str, app_name: str) -> str:
 
 def task_role_arn(environment: str, app_name: str, account: pulumi.Input[str],
                   partition: pulumi.Input[str]) -> pulumi.Output[str]:
-    return pulumi.Output.format("arn:{0}:iam::{1}:role/{2}", partition, account, task_role_name(environment, app_name))
+    return formatted("arn:{0}:iam::{1}:role/{2}", partition, account, task_role_name(environment, app_name))
 
 
 def secret_reference(secret_arn: pulumi.Input[str], json_key: str) -> pulumi.Output[str]:
     """ECS `valueFrom` for one JSON key of the AWSCURRENT version: a reference, never the value."""
-    return pulumi.Output.format("{0}:{1}::", secret_arn, json_key)
+    return formatted("{0}:{1}::", secret_arn, json_key)
 
 
 @dataclass(frozen=True)
@@ -303,13 +303,13 @@ class AppService(pulumi.ComponentResource):
     def _secrets_key_statement(self) -> dict[str, Any]:
         return {"Sid": "SecretsKeyThroughSecretsManager", "Effect": "Allow", "Action": "kms:Decrypt",
                 "Resource": self._args.secrets_key_arn, "Condition": {"StringEquals": {
-                    "kms:ViaService": pulumi.Output.format("secretsmanager.{0}.amazonaws.com", self.region)}}}
+                    "kms:ViaService": formatted("secretsmanager.{0}.amazonaws.com", self.region)}}}
 
     def _execution_statements(self) -> list[dict[str, Any]]:
         args = self._args
         statements: list[dict[str, Any]] = [
             {"Sid": "OwnLogGroup", "Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-             "Resource": pulumi.Output.concat(self.log_group.arn, ":*")}]
+             "Resource": concatenated(self.log_group.arn, ":*")}]
         secret_arns = list(dict.fromkeys(v.secret_arn for v in args.secret_variables))
         if secret_arns:
             statements += [
@@ -323,7 +323,7 @@ class AppService(pulumi.ComponentResource):
         match = ECR_IMAGE.match(self._args.image)
         if match is None:
             return []  # a public image needs no permission
-        repository = pulumi.Output.format("arn:{0}:ecr:{1}:{2}:repository/{3}", self.partition, match["region"],
+        repository = formatted("arn:{0}:ecr:{1}:{2}:repository/{3}", self.partition, match["region"],
                                           match["account"], match["repository"])
         return [
             {"Sid": "PullTheImage", "Effect": "Allow",
@@ -335,7 +335,7 @@ class AppService(pulumi.ComponentResource):
 
     def _security_group(self) -> aws.ec2.SecurityGroup:
         args, port = self._args, self._args.container_port
-        s3 = aws.ec2.get_prefix_list_output(name=pulumi.Output.format("com.amazonaws.{0}.s3", self.region),
+        s3 = aws.ec2.get_prefix_list_output(name=formatted("com.amazonaws.{0}.s3", self.region),
                                             opts=pulumi.InvokeOutputOptions(parent=self))
         egress: list[aws.ec2.SecurityGroupEgressArgsDict] = [
             {"protocol": "tcp", "from_port": HTTPS_PORT, "to_port": HTTPS_PORT, "cidr_blocks": [args.vpc_cidr],

@@ -17,8 +17,8 @@ import pulumi
 import pulumi_aws as aws
 
 from .args import ArgsError, as_args
-from .common import (ServerAccessLogTarget, aws_identity, encrypted_log_group, policy_json, private_bucket,
-                     renamed_from, service_assume_role_policy)
+from .common import (ServerAccessLogTarget, aws_identity, concatenated, encrypted_log_group, formatted, policy_json,
+                     private_bucket, renamed_from, service_assume_role_policy)
 
 ALARM_PERIOD_SECONDS = 300
 FILTER_PATTERN_MAX = 1024  # CloudWatch Logs refuses longer metric filter patterns
@@ -179,7 +179,7 @@ def trail_name(environment: str) -> str:
 def trail_arn(environment: str, account: pulumi.Input[str], partition: pulumi.Input[str],
               region: pulumi.Input[str]) -> pulumi.Output[str]:
     """The ARN the trail will have (a multi-region trail's ARN names its home region)."""
-    return pulumi.Output.format("arn:{0}:cloudtrail:{1}:{2}:trail/{3}", partition, region, account,
+    return formatted("arn:{0}:cloudtrail:{1}:{2}:trail/{3}", partition, region, account,
                                 trail_name(environment))
 
 
@@ -191,7 +191,7 @@ def cloudtrail_key_statements(environment: str, account: pulumi.Input[str], part
         {"Sid": "CloudTrailEncryptsThisTrailsLogs", "Effect": "Allow",
          "Principal": {"Service": "cloudtrail.amazonaws.com"}, "Action": "kms:GenerateDataKey*", "Resource": "*",
          "Condition": {"StringEquals": source, "StringLike": {
-             "kms:EncryptionContext:aws:cloudtrail:arn": pulumi.Output.format(
+             "kms:EncryptionContext:aws:cloudtrail:arn": formatted(
                  "arn:{0}:cloudtrail:*:{1}:trail/*", partition, account)}}},
         {"Sid": "CloudTrailDescribesKeyForThisTrail", "Effect": "Allow",
          "Principal": {"Service": "cloudtrail.amazonaws.com"}, "Action": "kms:DescribeKey", "Resource": "*",
@@ -455,7 +455,7 @@ class AuditTrail(pulumi.ComponentResource):
     def _bucket(self) -> aws.s3.Bucket:
         name, args = self._name, self._args
         bucket, self._bucket_ready = private_bucket(  # the policy, which CloudTrail checks when the trail is created
-            f"{name}-bucket", bucket_name=pulumi.Output.format("{0}-cloudtrail-{1}", self._prefix, self.account_id),
+            f"{name}-bucket", bucket_name=formatted("{0}-cloudtrail-{1}", self._prefix, self.account_id),
             # No S3 Bucket Key: with one, S3 derives object keys from a bucket-level key whose KMS calls carry the
             # bucket's ARN as encryption context instead of the trail's, and AWS requires kms:Decrypt to create or
             # update a trail on such a bucket ("Configure AWS KMS key policies for CloudTrail"); the logs key
@@ -474,22 +474,22 @@ class AuditTrail(pulumi.ComponentResource):
         source = {"aws:SourceArn": trail_arn(self._args.environment, self.account_id, self.partition, self.region)}
         return policy_json([
             {"Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
-             "Resource": [bucket.arn, pulumi.Output.concat(bucket.arn, "/*")],
+             "Resource": [bucket.arn, concatenated(bucket.arn, "/*")],
              "Condition": {"Bool": {"aws:SecureTransport": "false"}}},
             {"Sid": "CloudTrailChecksBucketAcl", "Effect": "Allow", "Principal": {"Service": "cloudtrail.amazonaws.com"},
              "Action": "s3:GetBucketAcl", "Resource": bucket.arn, "Condition": {"StringEquals": source}},
             {"Sid": "CloudTrailWritesThisAccountsLogs", "Effect": "Allow",
              "Principal": {"Service": "cloudtrail.amazonaws.com"}, "Action": "s3:PutObject",
-             "Resource": pulumi.Output.format("{0}/AWSLogs/{1}/*", bucket.arn, self.account_id),
+             "Resource": formatted("{0}/AWSLogs/{1}/*", bucket.arn, self.account_id),
              "Condition": {"StringEquals": {**source, "s3:x-amz-acl": "bucket-owner-full-control"}}},
             # The allow above does not stop a principal of this account whose own IAM policy grants s3:PutObject:
             # these denies do. aws:SourceArn and aws:PrincipalServiceName are set only when a service principal
             # calls directly (IAM "AWS global condition context keys"), so an IAM user or role never matches them.
             # Only the write is denied: managing the bucket (policy, lifecycle) stays with the account's roles.
             {"Sid": "DenyWritesNotFromThisTrail", "Effect": "Deny", "Principal": "*", "Action": "s3:PutObject",
-             "Resource": pulumi.Output.concat(bucket.arn, "/*"), "Condition": {"StringNotEquals": source}},
+             "Resource": concatenated(bucket.arn, "/*"), "Condition": {"StringNotEquals": source}},
             {"Sid": "DenyWritesNotByCloudTrail", "Effect": "Deny", "Principal": "*", "Action": "s3:PutObject",
-             "Resource": pulumi.Output.concat(bucket.arn, "/*"),
+             "Resource": concatenated(bucket.arn, "/*"),
              "Condition": {"StringNotEquals": {"aws:PrincipalServiceName": CLOUDTRAIL_SERVICE}}},
         ])
 
@@ -529,11 +529,11 @@ class AuditTrail(pulumi.ComponentResource):
                             tags=self._tags, opts=self._child())
         role_policy = aws.iam.RolePolicy(f"{name}-to-logs-write", role=role.id, policy=policy_json([{
             "Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-            "Resource": pulumi.Output.concat(group.arn, ":log-stream:*")}]), opts=self._child())
+            "Resource": concatenated(group.arn, ":log-stream:*")}]), opts=self._child())
         return aws.cloudtrail.Trail(
             f"{name}-trail", name=trail_name(env), s3_bucket_name=bucket.bucket, kms_key_id=self._args.logs_key_arn,
             is_multi_region_trail=True, include_global_service_events=True, enable_log_file_validation=True,
-            enable_logging=True, cloud_watch_logs_group_arn=pulumi.Output.concat(group.arn, ":*"),
+            enable_logging=True, cloud_watch_logs_group_arn=concatenated(group.arn, ":*"),
             cloud_watch_logs_role_arn=role.arn, sns_topic_name=notifications.name,
             # Every management event, read and write: secret reads (GetSecretValue) are read management events.
             event_selectors=[{"read_write_type": "All", "include_management_events": True}],

@@ -23,7 +23,8 @@ import pulumi
 import pulumi_aws as aws
 
 from .args import ArgsError, as_args
-from .common import ServerAccessLogTarget, aws_identity, policy_json, private_bucket, renamed_from, waiting_for
+from .common import (ServerAccessLogTarget, aws_identity, concatenated, formatted, policy_json, private_bucket,
+                     renamed_from, waiting_for)
 
 # AWS Signer's platform for Lambda zip packages (ListSigningPlatforms; Lambda developer guide, "Code signing").
 LAMBDA_SIGNING_PLATFORM = "AWSLambda-SHA384-ECDSA"
@@ -143,7 +144,7 @@ class RotatorCodeSigning(pulumi.ComponentResource):
         args = self._args
         return private_bucket(
             f"{self._name}-bucket",
-            bucket_name=pulumi.Output.format("securestack-{0}-lambda-code-{1}", args.environment, self.account_id),
+            bucket_name=formatted("securestack-{0}-lambda-code-{1}", args.environment, self.account_id),
             encryption_rule={"apply_server_side_encryption_by_default": {
                 "sse_algorithm": "aws:kms", "kms_master_key_id": args.encryption_key_arn}, "bucket_key_enabled": True},
             lifecycle_rules=[{
@@ -158,7 +159,7 @@ class RotatorCodeSigning(pulumi.ComponentResource):
     def _bucket_policy(bucket: aws.s3.Bucket) -> pulumi.Output[str]:
         return policy_json([
             {"Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
-             "Resource": [bucket.arn, pulumi.Output.concat(bucket.arn, "/*")],
+             "Resource": [bucket.arn, concatenated(bucket.arn, "/*")],
              "Condition": {"Bool": {"aws:SecureTransport": "false"}}}])
 
 

@@ -7,7 +7,7 @@ import pulumi
 import pulumi_aws as aws
 
 from .args import as_args, check_environment, check_range, check_tags, field_error
-from .common import aws_identity, policy_json, renamed_from, stateful_options
+from .common import aws_identity, formatted, policy_json, renamed_from, stateful_options
 
 KEY_PURPOSES = ("data", "secrets", "logs")
 
@@ -18,7 +18,7 @@ def account_root_statement(account: pulumi.Input[str], partition: pulumi.Input[s
     In a key policy `Resource: "*"` means "this key"; the principal is named, never `*`.
     """
     return {"Sid": "AccountAdministersThroughIam", "Effect": "Allow",
-            "Principal": {"AWS": pulumi.Output.format("arn:{0}:iam::{1}:root", partition, account)},
+            "Principal": {"AWS": formatted("arn:{0}:iam::{1}:root", partition, account)},
             "Action": "kms:*", "Resource": "*"}
 
 
@@ -26,10 +26,10 @@ def logs_service_statement(account: pulumi.Input[str], region: pulumi.Input[str]
                            partition: pulumi.Input[str]) -> dict[str, Any]:
     """CloudWatch Logs may use the key only for log groups of this account and region."""
     return {"Sid": "CloudWatchLogsOfThisAccount", "Effect": "Allow",
-            "Principal": {"Service": pulumi.Output.format("logs.{0}.amazonaws.com", region)},
+            "Principal": {"Service": formatted("logs.{0}.amazonaws.com", region)},
             "Action": ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
             "Resource": "*",
-            "Condition": {"ArnLike": {"kms:EncryptionContext:aws:logs:arn": pulumi.Output.format(
+            "Condition": {"ArnLike": {"kms:EncryptionContext:aws:logs:arn": formatted(
                 "arn:{0}:logs:{1}:{2}:log-group:*", partition, region, account)}}}
 
 

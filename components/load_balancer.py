@@ -10,7 +10,8 @@ import pulumi_aws as aws
 import pulumi_random as random
 
 from .args import ArgsError, as_args, check_all
-from .common import ServerAccessLogTarget, aws_identity, encrypted_log_group, policy_json, private_bucket, renamed_from
+from .common import (ServerAccessLogTarget, aws_identity, concatenated, encrypted_log_group, formatted, policy_json,
+                     private_bucket, renamed_from)
 
 HTTPS_PORT, HTTP_PORT = 443, 80
 
@@ -493,10 +494,10 @@ class TlsLoadBalancer(pulumi.ComponentResource):
             policy_document=policy_json([{
                 "Sid": "WafLogDelivery", "Effect": "Allow", "Principal": {"Service": WAF_LOG_DELIVERY_SERVICE},
                 "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-                "Resource": pulumi.Output.concat(log_group.arn, ":log-stream:*"),
+                "Resource": concatenated(log_group.arn, ":log-stream:*"),
                 "Condition": {
                     "StringEquals": {"aws:SourceAccount": self.account_id},
-                    "ArnLike": {"aws:SourceArn": pulumi.Output.format(
+                    "ArnLike": {"aws:SourceArn": formatted(
                         "arn:{0}:logs:{1}:{2}:*", self.partition, self.region, self.account_id)}}}]),
             opts=self._child())
         return aws.wafv2.WebAclLoggingConfiguration(

@@ -13,7 +13,8 @@ import pulumi
 import pulumi_aws as aws
 
 from .args import as_args, check_environment, check_log_retention, check_range, check_tags, field_error
-from .common import aws_identity, encrypted_log_group, policy_json, renamed_from, service_assume_role_policy
+from .common import (aws_identity, concatenated, encrypted_log_group, formatted, policy_json, renamed_from,
+                     service_assume_role_policy)
 
 HTTPS = 443
 # What any code in private subnets needs with no NAT: Secrets Manager, KMS, CloudWatch Logs and STS (SDK credential
@@ -238,7 +239,7 @@ class Network(pulumi.ComponentResource):
         for service in self.interface_endpoint_services:
             aws.ec2.VpcEndpoint(
                 f"{self._name}-{service.replace('.', '-')}-endpoint", vpc_id=self.vpc_id,
-                service_name=pulumi.Output.format("com.amazonaws.{0}.{1}", self.region, service),
+                service_name=formatted("com.amazonaws.{0}.{1}", self.region, service),
                 vpc_endpoint_type="Interface", private_dns_enabled=True, subnet_ids=self.private_subnet_ids,
                 security_group_ids=[group.id], tags=self._tagged(f"{self._name}-{service}"), opts=self._child())
         return group.id
@@ -248,7 +249,7 @@ class Network(pulumi.ComponentResource):
             # Container image layers come from S3; a gateway endpoint keeps that traffic private and free.
             aws.ec2.VpcEndpoint(
                 f"{self._name}-{service}-endpoint", vpc_id=self.vpc_id, vpc_endpoint_type="Gateway",
-                service_name=pulumi.Output.format("com.amazonaws.{0}.{1}", self.region, service),
+                service_name=formatted("com.amazonaws.{0}.{1}", self.region, service),
                 route_table_ids=self.private_route_table_ids, tags=self._tagged(f"{self._name}-{service}"),
                 opts=self._child())
 
@@ -263,7 +264,7 @@ class Network(pulumi.ComponentResource):
                             tags=self._tags, opts=self._child())
         aws.iam.RolePolicy(f"{self._name}-flow-logs-write", role=role.id, policy=policy_json([{
             "Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
-            "Resource": [group.arn, pulumi.Output.concat(group.arn, ":*")]}]), opts=self._child())
+            "Resource": [group.arn, concatenated(group.arn, ":*")]}]), opts=self._child())
         aws.ec2.FlowLog(f"{self._name}-flow-log", vpc_id=self.vpc_id, traffic_type="ALL",
                         log_destination_type="cloud-watch-logs", log_destination=group.arn, iam_role_arn=role.arn,
                         max_aggregation_interval=60, tags=self._tagged(f"{self._name}-flow-log"), opts=self._child())

@@ -39,7 +39,8 @@ from packaging.requirements import Requirement
 
 from .args import as_args, check_all
 from .code_signing import CodeSigningTarget, SignedCode, signed_code
-from .common import aws_identity, encrypted_log_group, policy_json, renamed_from, service_assume_role_policy
+from .common import (aws_identity, combined, concatenated, encrypted_log_group, formatted, policy_json, renamed_from,
+                     service_assume_role_policy)
 
 COMMON_PACKAGE = "rotation_common"
 LAMBDAS_PACKAGE = "securestack.lambdas"
@@ -517,7 +518,7 @@ def vpc_function_runtime_statements(log_group_arn: pulumi.Input[str],
     (`arn(service, resource)` builds an ARN in the function's partition, region and account)."""
     return [
         {"Sid": "OwnLogGroup", "Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-         "Resource": pulumi.Output.concat(log_group_arn, ":*")},
+         "Resource": concatenated(log_group_arn, ":*")},
         {"Sid": "NetworkInterfacesInThisAccount", "Effect": "Allow",
          "Action": ["ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface", "ec2:AssignPrivateIpAddresses",
                     "ec2:UnassignPrivateIpAddresses"],
@@ -590,8 +591,7 @@ class RotationFunction(pulumi.ComponentResource):
         self.source_code_hash = pulumi.Output.from_input(self.archive.source_code_hash)
         # AWS refuses a rotation until the invoke permission exists, and the immediate first rotation fails
         # without the role's secrets permissions: the ARN carries both as dependencies.
-        self.ready_arn = pulumi.Output.all(self.function.arn, self.permission.id, self.secrets_policy.id).apply(
-            lambda values: values[0])
+        self.ready_arn = combined(lambda arn, *_: arn, self.function.arn, self.permission.id, self.secrets_policy.id)
         self.register_outputs({"arn": self.arn, "name": self.name, "role_arn": self.role_arn,
                                "security_group_id": self.security_group_id,
                                "source_code_hash": self.source_code_hash, "ready_arn": self.ready_arn})
@@ -642,7 +642,7 @@ class RotationFunction(pulumi.ComponentResource):
             egress=egress, tags={**self._tags, "Name": self.function_name}, opts=self._child())
 
     def _arn(self, service: str, resource: pulumi.Input[str]) -> pulumi.Output[str]:
-        return pulumi.Output.format("arn:{0}:{1}:{2}:{3}:{4}", self.partition, service, self.region,
+        return formatted("arn:{0}:{1}:{2}:{3}:{4}", self.partition, service, self.region,
                                     self.account_id, resource)
 
     def _runtime_policy(self) -> aws.iam.RolePolicy:
@@ -653,7 +653,7 @@ class RotationFunction(pulumi.ComponentResource):
 
     def _secrets_policy(self) -> aws.iam.RolePolicy:
         args = self._args
-        via_secrets_manager = {"StringEquals": {"kms:ViaService": pulumi.Output.format(
+        via_secrets_manager = {"StringEquals": {"kms:ViaService": formatted(
             "secretsmanager.{0}.amazonaws.com", self.region)}}
         own_secrets = self._arn("secretsmanager", f"secret:securestack/{args.environment}/{args.secret_path}/*")
         rotates_this = {"secretsmanager:resource/AllowRotationLambdaArn": self.function.arn}
@@ -703,7 +703,7 @@ class RotationFunction(pulumi.ComponentResource):
     def _environment(self) -> dict[str, pulumi.Input[str]]:
         variables: dict[str, pulumi.Input[str]] = {
             # The interface endpoint's private DNS answers this name inside the VPC.
-            "SECRETS_MANAGER_ENDPOINT": pulumi.Output.format("https://secretsmanager.{0}.amazonaws.com", self.region),
+            "SECRETS_MANAGER_ENDPOINT": formatted("https://secretsmanager.{0}.amazonaws.com", self.region),
             "LOG_LEVEL": self._args.log_level,
         }
         if self._args.database is not None:

@@ -20,7 +20,7 @@ import pulumi_aws as aws
 
 from .args import as_args, check_all, check_environment, check_log_retention, check_tags
 from .code_signing import CodeSigningTarget, SignedCode, signed_code
-from .common import aws_identity, encrypted_log_group, policy_json, service_assume_role_policy
+from .common import aws_identity, encrypted_log_group, formatted, policy_json, service_assume_role_policy
 from .rotation import (ARCHITECTURE, HANDLER, HTTPS_PORT, MEMORY_MB, RUNTIME, TRACING_MODE, build_archive,
                        function_name, role_name, vpc_function_runtime_statements)
 
@@ -165,7 +165,7 @@ class SecretAgeAlarms(pulumi.ComponentResource):
         return pulumi.ResourceOptions(parent=self, **extra)
 
     def _arn(self, service: str, resource: str) -> pulumi.Output[str]:
-        return pulumi.Output.format("arn:{0}:{1}:{2}:{3}:{4}", self.partition, service, self.region,
+        return formatted("arn:{0}:{1}:{2}:{3}:{4}", self.partition, service, self.region,
                                     self.account_id, resource)
 
     def _check_policy(self) -> pulumi.Output[str]:

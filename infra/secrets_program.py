@@ -25,6 +25,7 @@ import json
 
 from securestack.components.app import (AppService, AppServiceArgs, RuntimeSecretAccess, SecretVariable,
                                         execution_role_arn, task_role_arn)
+from securestack.components.common import concatenated, formatted
 from securestack.components.database import EncryptedPostgres
 from securestack.components.keys import EnvironmentKeys
 from securestack.components.load_balancer import TlsLoadBalancer
@@ -285,7 +286,7 @@ def public_url(settings: StackSettings, platform: Platform) -> Optional[pulumi.I
     if settings.load_balancer.domain_name:
         return f"https://{settings.load_balancer.domain_name}"
     if platform.edge is not None:
-        return pulumi.Output.concat("https://", platform.edge.dns_name)
+        return concatenated("https://", platform.edge.dns_name)
     return None
 
 
@@ -412,13 +413,13 @@ def secret_principals(settings: StackSettings, platform: Platform,
 
     The rotators' roles as one wildcard (`securestack-<env>-*-rotation-role`): the audit's metric filter pattern
     has room for few names."""
-    principals: list[pulumi.Input[str]] = [pulumi.Output.format(
+    principals: list[pulumi.Input[str]] = [formatted(
         "arn:{0}:iam::{1}:role/{2}", platform.partition, platform.account,
         role_name(function_name(settings.environment, "*-rotation")))] if rotators else []
     if settings.app.enabled:
         # Its execution role (injects the database login) and task role (reads verifier records and signing
         # secrets) as one wildcard, like the rotators': the pattern's 1024 characters hold few names.
-        principals.append(pulumi.Output.format("arn:{0}:iam::{1}:role/{2}", platform.partition, platform.account,
+        principals.append(formatted("arn:{0}:iam::{1}:role/{2}", platform.partition, platform.account,
                                                app_role_pattern(settings)))
     principals += [consumer.role_arn for consumer in settings.secrets.consumers.values()]
     # They stage, promote, retire and revoke the vendor-issued values: the only writers of those secrets.

@@ -310,3 +310,52 @@ def test_runs_of_the_dev_program_do_not_accumulate(monkeypatch):
     gc.collect()
     assert len(providers) == 3  # one provider per run, each seen
     assert sum(ref() is not None for ref in providers.values()) <= 1, "earlier runs' providers are still referenced"
+
+
+def _resolved(output: pulumi.Output[Any]) -> tuple[Any, bool, bool, frozenset[Any]]:
+    """(value, known, secret, resources); a value not known reads as "unknown": apply leaves None there and
+    Output.format the UNKNOWN sentinel, and every consumer (serialization, apply) goes by `known` alone."""
+    async def read() -> tuple[Any, bool, bool, frozenset[Any]]:
+        known = await output.is_known()
+        value = await output.future(with_unknowns=True) if known else "unknown"
+        return value, known, await output.is_secret(), frozenset(await output.resources())
+    return asyncio.get_event_loop().run_until_complete(read())
+
+
+@pytest.mark.parametrize("case", ["known", "unknown", "secret", "plain only"])
+def test_combined_outputs_resolve_as_the_sdks_combinators(case):
+    """components/common.py `combined`, `formatted`, `concatenated` and `policy_json` give what Output.all/.apply,
+    Output.format, Output.concat and Output.json_dumps give: value, unknownness, secretness and resources."""
+    from securestack.components.common import combined, concatenated, formatted, policy_json
+
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        def resolved(value: Any, *, known: bool = True, secret: bool = False, resource: str = "") -> Any:
+            def ready(result: Any) -> asyncio.Future[Any]:
+                future = loop.create_future()
+                future.set_result(result)
+                return future
+            return pulumi.Output(ready({resource} if resource else set()), ready(value if known else None),
+                                 ready(known), ready(secret))
+
+        first = {"known": resolved("111111111111", resource="account"),
+                 "unknown": resolved(None, known=False, resource="unknown"),
+                 "secret": resolved("s3cr3t", secret=True, resource="secret"),
+                 "plain only": "111111111111"}[case]
+        second = resolved("us-east-1", resource="region") if case != "plain only" else "us-east-1"
+        pairs = [
+            (combined(lambda a, b: f"{a}/{b}", first, second),
+             pulumi.Output.all(first, second).apply(lambda values: f"{values[0]}/{values[1]}")),
+            (formatted("arn:aws:iam::{0}:role/{1}", first, second),
+             pulumi.Output.format("arn:aws:iam::{0}:role/{1}", first, second)),
+            (concatenated(first, ":", second), pulumi.Output.concat(first, ":", second)),
+            (policy_json([{"Effect": "Allow", "Resource": [first, {"Region": second}]}]),
+             pulumi.Output.json_dumps({"Version": "2012-10-17",
+                                       "Statement": [{"Effect": "Allow", "Resource": [first, {"Region": second}]}]})),
+        ]
+        for index, (ours, sdks) in enumerate(pairs):
+            assert (index, _resolved(ours)) == (index, _resolved(sdks))
+    finally:
+        asyncio.set_event_loop(None)
+        loop.close()
