@@ -303,11 +303,16 @@ def _distribution_files(distribution: importlib.metadata.Distribution) -> Iterat
         yield str(relative), Path(str(distribution.locate_file(file)))
 
 
-def archive_sources(kind: str, lambdas_root: Path = LAMBDAS_ROOT) -> dict[str, Path]:
-    """Zip entry name -> source file, for one kind."""
+def _kind_dir(kind: str, lambdas_root: Path) -> Path:
     kind_dir = lambdas_root / kind
     if not (kind_dir / "handler.py").is_file():
         raise FileNotFoundError(f"{kind_dir}/handler.py is missing: no rotation function to package")
+    return kind_dir
+
+
+def archive_sources(kind: str, lambdas_root: Path = LAMBDAS_ROOT) -> dict[str, Path]:
+    """Zip entry name -> source file, for one kind."""
+    kind_dir = _kind_dir(kind, lambdas_root)
     sources: dict[str, Path] = {}
     parts = [_kind_files(kind_dir), _common_files(kind_dir, lambdas_root / COMMON_PACKAGE)]
     parts += [_distribution_files(d) for d in distribution_closure(vendored_names(kind_dir))]
@@ -377,9 +382,7 @@ def archive_inputs_digest(kind: str, lambdas_root: Path = LAMBDAS_ROOT) -> str:
     rotation_common (which of its modules go in is decided from their text), every file of the vendored
     distributions, this module's own source (how entries are chosen and written) and the Python and zlib versions
     (zipfile's and deflate's output). The same digest means the same archive; a changed byte anywhere, another."""
-    kind_dir = lambdas_root / kind
-    if not (kind_dir / "handler.py").is_file():
-        raise FileNotFoundError(f"{kind_dir}/handler.py is missing: no rotation function to package")
+    kind_dir = _kind_dir(kind, lambdas_root)
     digest = hashlib.sha256(f"{kind}\0{sys.version_info[:2]}\0{zlib.ZLIB_RUNTIME_VERSION}\0".encode())
     digest.update(Path(__file__).read_bytes())
     candidates = [_tree_files(kind_dir, "kind/"), _tree_files(lambdas_root / COMMON_PACKAGE, "common/")]
